@@ -1,0 +1,195 @@
+/**
+ * Jobs and their idempotency records in the jobs table. Only conditional single-item writes
+ * (no transactions: dynalite, the local stand-in, has none), with an optimistic revision on every job.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
+import { stackKeyOfJob } from '../../domain/stack-job';
+import type { JobPhase, JobResult, StackJob } from '../../domain/schemas';
+import { JOBS_INDEX_BY_ORG, JOBS_INDEX_BY_STACK } from './table-definitions';
+
+export interface StoredJob {
+  job: StackJob;
+  rev: number;
+}
+
+export interface JobPage {
+  items: StackJob[];
+  cursor?: string;
+}
+
+export interface JobListQuery {
+  org: string;
+  env?: string;
+  resourceId?: string;
+  phase?: JobPhase;
+  result?: JobResult;
+  limit: number;
+  cursor?: string;
+}
+
+/** Optimistic-update attempts before giving up: each conflict means another writer just moved the job, so a re-read converges fast. */
+const UPDATE_ATTEMPTS = 8;
+
+const jobKey = (id: string) => ({ pk: `JOB#${id}`, sk: 'JOB' });
+const idemKey = (key: string) => ({ pk: `IDEM#${key}`, sk: 'IDEM' });
+
+export function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
+  return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
+}
+
+export function decodeCursor(cursor: string | undefined): Record<string, unknown> | undefined {
+  if (!cursor) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && Object.values(parsed).every((v) => typeof v === 'string')) {
+      return parsed as Record<string, unknown>;
+    }
+  } catch {
+    // fall through to the validation error
+  }
+  throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor this API returned' }]);
+}
+
+export class JobRepository {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  private item(job: StackJob, rev: number) {
+    return {
+      ...jobKey(job.metadata.id),
+      gsi1pk: `STACK#${stackKeyOfJob(job)}`,
+      gsi1sk: job.metadata.id,
+      gsi2pk: `ORG#${job.metadata.org}`,
+      gsi2sk: job.metadata.id,
+      rev,
+      job,
+    };
+  }
+
+  /** Writes a new job; never overwrites. Returns false when a job with that id already exists. */
+  async create(job: StackJob): Promise<boolean> {
+    try {
+      await this.db.send(new PutCommand({ TableName: this.tableName, Item: this.item(job, 1), ConditionExpression: 'attribute_not_exists(pk)' }));
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
+
+  async get(id: string): Promise<StoredJob | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: jobKey(id), ConsistentRead: true }));
+    return out.Item ? { job: out.Item.job as StackJob, rev: out.Item.rev as number } : undefined;
+  }
+
+  async require(id: string): Promise<StoredJob> {
+    const found = await this.get(id);
+    if (!found) throw new NotFoundError(`stack job ${id} not found`);
+    return found;
+  }
+
+  /**
+   * Read-modify-write with an optimistic revision: `mutate` applies domain transitions (which throw on illegal ones)
+   * and is re-run on a fresh read when another writer got there first.
+   */
+  async update(id: string, mutate: (job: StackJob) => StackJob): Promise<StackJob> {
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
+      const { job, rev } = await this.require(id);
+      const next = mutate(job);
+      if (next === job) return job;
+      try {
+        await this.db.send(
+          new PutCommand({ TableName: this.tableName, Item: this.item(next, rev + 1), ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': rev } }),
+        );
+        return next;
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      }
+    }
+    throw new ConflictError(`stack job ${id} is being changed concurrently; try again`);
+  }
+
+  /** Newest first, filtered, paged with an opaque cursor. */
+  async list(q: JobListQuery): Promise<JobPage> {
+    const byStack = q.env !== undefined && q.resourceId !== undefined;
+    const names: Record<string, string> = { '#job': 'job', '#status': 'status', '#metadata': 'metadata' };
+    const values: Record<string, unknown> = {};
+    const filters: string[] = [];
+    if (q.env !== undefined && !byStack) {
+      names['#env'] = 'env';
+      values[':env'] = q.env;
+      filters.push('#job.#metadata.#env = :env');
+    }
+    if (q.resourceId !== undefined && !byStack) {
+      names['#name'] = 'name';
+      values[':rid'] = q.resourceId;
+      filters.push('#job.#metadata.#name = :rid');
+    }
+    if (q.phase) {
+      names['#phase'] = 'phase';
+      values[':phase'] = q.phase;
+      filters.push('#job.#status.#phase = :phase');
+    }
+    if (q.result) {
+      names['#result'] = 'result';
+      values[':result'] = q.result;
+      filters.push('#job.#status.#result = :result');
+    }
+    const input: QueryCommandInput = byStack
+      ? { TableName: this.tableName, IndexName: JOBS_INDEX_BY_STACK, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ...values, ':pk': `STACK#${q.org}/${q.env}/${q.resourceId}` } }
+      : { TableName: this.tableName, IndexName: JOBS_INDEX_BY_ORG, KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: { ...values, ':pk': `ORG#${q.org}` } };
+    input.ScanIndexForward = false;
+    if (filters.length > 0) input.FilterExpression = filters.join(' AND ');
+    const usedNames = Object.fromEntries(Object.entries(names).filter(([k]) => (input.FilterExpression ?? '').includes(k)));
+    if (Object.keys(usedNames).length > 0) input.ExpressionAttributeNames = usedNames;
+
+    // A filter can leave a DynamoDB page short; keep reading until the page is full or the index is exhausted.
+    const items: StackJob[] = [];
+    let startKey = decodeCursor(q.cursor);
+    do {
+      const out = await this.db.send(new QueryCommand({ ...input, Limit: q.limit - items.length, ExclusiveStartKey: startKey }));
+      items.push(...(out.Items ?? []).map((i) => i.job as StackJob));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && items.length < q.limit);
+    return { items, cursor: encodeCursor(startKey) };
+  }
+
+  /** Every job of one stack, oldest first (submission order). */
+  async listStack(stackKey: string): Promise<StackJob[]> {
+    const items: StackJob[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({ TableName: this.tableName, IndexName: JOBS_INDEX_BY_STACK, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': `STACK#${stackKey}` }, ExclusiveStartKey: startKey }),
+      );
+      items.push(...(out.Items ?? []).map((i) => i.job as StackJob));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  /**
+   * Claims an idempotency key for a job. The record carries the whole snapshot so a submission that crashed
+   * between this write and the job write can be completed by the next delivery. Returns the winner's job.
+   */
+  async claimIdempotency(key: string, job: StackJob): Promise<{ claimed: boolean; job: StackJob }> {
+    try {
+      await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...idemKey(key), jobId: job.metadata.id, snapshot: job }, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return { claimed: true, job };
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    }
+    const winner = await this.findByIdempotency(key);
+    if (!winner) throw new ConflictError('idempotency record vanished during submission; try again');
+    return { claimed: false, job: winner };
+  }
+
+  async findByIdempotency(key: string): Promise<StackJob | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: idemKey(key), ConsistentRead: true }));
+    return out.Item ? (out.Item.snapshot as StackJob) : undefined;
+  }
+}

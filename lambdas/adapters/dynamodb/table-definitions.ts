@@ -1,0 +1,43 @@
+/**
+ * The one definition of the DynamoDB tables' keys and indexes. The CDK storage construct and local mode
+ * both build their tables from this, so the two can never drift.
+ */
+export interface KeyAttr {
+  name: string;
+  type: 'S' | 'N';
+}
+export interface IndexDefinition {
+  indexName: string;
+  partitionKey: KeyAttr;
+  sortKey: KeyAttr;
+}
+export interface TableDefinition {
+  partitionKey: KeyAttr;
+  sortKey: KeyAttr;
+  indexes: IndexDefinition[];
+  /** Attribute DynamoDB TTL deletes by (expiry is also checked in conditions, since TTL deletion is late and dynalite never does it). */
+  timeToLiveAttribute?: string;
+}
+
+export const JOBS_INDEX_BY_STACK = 'byStack';
+export const JOBS_INDEX_BY_ORG = 'byOrg';
+
+/** Jobs, stack leases, idempotency records, approvals and resource status: one table, typed by key prefix. */
+export const JOBS_TABLE: TableDefinition = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  indexes: [
+    { indexName: JOBS_INDEX_BY_STACK, partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
+    { indexName: JOBS_INDEX_BY_ORG, partitionKey: { name: 'gsi2pk', type: 'S' }, sortKey: { name: 'gsi2sk', type: 'S' } },
+  ],
+  timeToLiveAttribute: 'ttl',
+};
+
+/** The catalog: pk `<owner>#<kind>` (owner is an org or `_platform`), sk the entity id. */
+export const CATALOG_TABLE: TableDefinition = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  indexes: [],
+};
+
+export const TABLES = { jobs: JOBS_TABLE, catalog: CATALOG_TABLE } as const;

@@ -1,0 +1,57 @@
+/** The domain's ports: small interfaces the AWS adapters (and local stand-ins, and test doubles) implement. */
+import type { BackendCredential, CatalogKind, ProviderCredential, StackJob } from './schemas';
+
+/** The catalog owner of platform-scoped entities; org names cannot start with "_". */
+export const PLATFORM_OWNER = '_platform';
+
+export interface CatalogReader {
+  /** Every entity of a kind owned by `owner` (an org name, or PLATFORM_OWNER). */
+  list(kind: CatalogKind, owner: string): Promise<unknown[]>;
+}
+
+export interface CredentialValidation {
+  accepted: boolean;
+  /** What the provider confirmed, in words a user can act on ("STS GetCallerIdentity: arn:aws:iam::...") */
+  detail: string;
+}
+
+/** Live validation of a credential with its provider (AWS: STS with the stored material). */
+export interface CredentialValidator {
+  readonly provider: string;
+  validate(credential: ProviderCredential): Promise<CredentialValidation>;
+}
+
+export interface StateLockInfo {
+  holder: string;
+  since?: string;
+  operation?: string;
+  lockId?: string;
+}
+
+export interface BackendProbeResult {
+  reachable: boolean;
+  detail: string;
+  stateExists: boolean;
+  lock?: StateLockInfo;
+}
+
+/** Reaches the state backend with its credential: reachability, state presence, Terraform state lock. */
+export interface BackendProbe {
+  probe(backend: BackendCredential, stateKey: string): Promise<BackendProbeResult>;
+}
+
+export interface StackLease {
+  stackKey: string;
+  ownerJobId: string;
+  fencingToken: number;
+  expiresAt: string;
+}
+
+export interface StackLockReader {
+  getLease(stackKey: string): Promise<StackLease | undefined>;
+}
+
+/** Starts the state machine execution for a job; starting one that already exists for the job is success. */
+export interface ExecutionStarter {
+  start(job: StackJob): Promise<void>;
+}

@@ -1,0 +1,187 @@
+/**
+ * The four pre-flight checks of design.md section 2. All four always run and all results are returned;
+ * the catalog is read once, concurrently, and the checks that need the resolved module run side by side.
+ */
+import type { Clock } from './ids';
+import { PLATFORM_OWNER, type BackendProbe, type CatalogReader, type CredentialValidator, type StackLockReader } from './ports';
+import { resolveModule, resolvePolicy, resolveRunner, stackKeyOf, type ResolvedModule, type ResolvedPolicy } from './resolution';
+import {
+  backendCredentialSchema,
+  flowControlPolicySchema,
+  iacModuleSchema,
+  orgSettingsSchema,
+  providerCredentialSchema,
+  runnerSchema,
+  type BackendCredential,
+  type CheckResult,
+  type OrgSettings,
+  type ProviderCredential,
+  type ResourceChange,
+  type Runner,
+} from './schemas';
+import type { z } from 'zod';
+
+export interface PreflightDeps {
+  catalog: CatalogReader;
+  validators: CredentialValidator[];
+  backendProbe: BackendProbe;
+  locks: StackLockReader;
+  clock: Clock;
+}
+
+export interface PreflightOutcome {
+  passed: boolean;
+  checks: CheckResult[];
+  /** Present for every check that passed; the snapshot is frozen from these. */
+  resolved: {
+    module?: ResolvedModule;
+    policy: ResolvedPolicy;
+    credential?: ProviderCredential;
+    backend?: BackendCredential;
+    stateKey: string;
+    runner: Runner;
+  };
+}
+
+async function listAs<S extends z.ZodType>(catalog: CatalogReader, kind: Parameters<CatalogReader['list']>[0], owner: string, schema: S): Promise<z.infer<S>[]> {
+  // Items were validated on write; parsing again keeps a hand-edited table from feeding bad shapes into a job.
+  return (await catalog.list(kind, owner)).flatMap((item) => {
+    const parsed = schema.safeParse(item);
+    return parsed.success ? [parsed.data] : [];
+  });
+}
+
+/** `ec2:*` covers `ec2:RunInstances`; `*` covers everything. */
+export function permissionCovers(held: string, needed: string): boolean {
+  if (held === needed || held === '*') return true;
+  if (!held.includes('*')) return false;
+  const pattern = new RegExp(`^${held.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return pattern.test(needed);
+}
+
+export function stateKeyFor(backend: BackendCredential | undefined, change: ResourceChange): string {
+  const prefix = backend?.config.keyPrefix ?? 'stack-jobs';
+  return `${prefix}/${change.resource.org}/${change.resource.env}/${change.resource.id}/terraform.tfstate`;
+}
+
+export async function checkCredential(
+  change: ResourceChange,
+  resolved: ResolvedModule | undefined,
+  credentials: ProviderCredential[],
+  settings: OrgSettings | undefined,
+  deps: Pick<PreflightDeps, 'validators' | 'clock'>,
+): Promise<{ result: CheckResult; credential?: ProviderCredential }> {
+  const fail = (...messages: string[]) => ({ result: { check: 'credential' as const, passed: false, messages } });
+  if (!resolved) return fail(`cannot choose a provider credential: no module resolved for kind ${change.kind}`);
+  const provider = resolved.module.provider;
+  if (!provider) {
+    return { result: { check: 'credential', passed: true, messages: [`module ${resolved.module.id} declares no provider; no provider credential is needed`] } };
+  }
+  const { org, env } = change.resource;
+  const mapped = credentials.filter((c) => c.org === org && c.provider === provider && c.environments.includes(env)).sort((a, b) => a.id.localeCompare(b.id));
+  const credential = mapped[0];
+  if (!credential) return fail(`no ${provider} credential is mapped to environment ${env} in org ${org}`);
+
+  const messages: string[] = [`using ${credential.kind} ${credential.id}` + (mapped.length > 1 ? ` (first of ${mapped.length} mapped to ${env})` : '')];
+  const problems: string[] = [];
+  if (credential.expiresAt && Date.parse(credential.expiresAt) <= deps.clock.now().getTime()) {
+    problems.push(`credential ${credential.id} expired at ${credential.expiresAt}`);
+  }
+  const missing = resolved.module.permissions.filter((p) => !credential.permissions.some((held) => permissionCovers(held, p)));
+  if (missing.length > 0) problems.push(`credential ${credential.id} lacks permissions module ${resolved.module.id} needs: ${missing.join(', ')}`);
+  if (problems.length > 0) return { result: { check: 'credential', passed: false, messages: [...messages, ...problems] }, credential };
+
+  const validator = deps.validators.find((v) => v.provider === provider);
+  if (!validator) {
+    const note = `no live validator for provider ${provider}: verified mapping, expiry and declared permissions only; not verified that ${provider} accepts the credential`;
+    if (settings?.requireLiveCredentialValidation) return { result: { check: 'credential', passed: false, messages: [...messages, note, `org ${org} requires live validation`] }, credential };
+    return { result: { check: 'credential', passed: true, messages: [...messages, `warning: ${note}`] }, credential };
+  }
+  const live = await validator.validate(credential);
+  return { result: { check: 'credential', passed: live.accepted, messages: [...messages, live.detail] }, credential };
+}
+
+export async function checkBackend(
+  change: ResourceChange,
+  provisioner: string,
+  backends: BackendCredential[],
+  deps: Pick<PreflightDeps, 'backendProbe' | 'locks'>,
+): Promise<{ result: CheckResult; backend?: BackendCredential; stateKey: string }> {
+  const { org } = change.resource;
+  const backend = backends.filter((b) => b.org === org && b.provisioner === provisioner).sort((a, b) => a.id.localeCompare(b.id))[0];
+  const stateKey = stateKeyFor(backend, change);
+  if (!backend) return { result: { check: 'backend', passed: false, messages: [`no ${provisioner} backend is configured for org ${org}`] }, stateKey };
+
+  const stackKey = stackKeyOf({ org, env: change.resource.env, resourceId: change.resource.id });
+  const [probe, lease] = await Promise.all([deps.backendProbe.probe(backend, stateKey), deps.locks.getLease(stackKey)]);
+  const messages = [`backend ${backend.id} (${backend.type}): ${probe.detail}`];
+  if (!probe.reachable) return { result: { check: 'backend', passed: false, messages }, backend, stateKey };
+  messages.push(probe.stateExists ? `state exists at ${stateKey}` : `no state yet at ${stateKey} (a first apply creates it)`);
+  if (lease) messages.push(`stack is held by stack job ${lease.ownerJobId}; this job will queue behind it`);
+  if (probe.lock && !lease) {
+    // A Terraform lock with no stack job holding the stack is someone else's run (a manual `terraform apply`, say).
+    const since = probe.lock.since ? ` since ${probe.lock.since}` : '';
+    const op = probe.lock.operation ? ` (${probe.lock.operation})` : '';
+    messages.push(`state is locked by ${probe.lock.holder}${since}${op}, which is not a stack job`);
+    return { result: { check: 'backend', passed: false, messages }, backend, stateKey };
+  }
+  return { result: { check: 'backend', passed: true, messages, resolved: { id: backend.id, stateKey, stateExists: probe.stateExists } }, backend, stateKey };
+}
+
+/** Runs all four checks; never throws for a failing check, only for infrastructure errors. */
+export async function runPreflight(change: ResourceChange, deps: PreflightDeps): Promise<PreflightOutcome> {
+  const { org, env, id: resourceId } = change.resource;
+  const [orgModules, platformModules, settingsList, orgPolicies, platformPolicies, credentials, backends, orgRunners, platformRunners] = await Promise.all([
+    listAs(deps.catalog, 'modules', org, iacModuleSchema),
+    listAs(deps.catalog, 'modules', PLATFORM_OWNER, iacModuleSchema),
+    listAs(deps.catalog, 'org-settings', org, orgSettingsSchema),
+    listAs(deps.catalog, 'flow-control-policies', org, flowControlPolicySchema),
+    listAs(deps.catalog, 'flow-control-policies', PLATFORM_OWNER, flowControlPolicySchema),
+    listAs(deps.catalog, 'provider-credentials', org, providerCredentialSchema),
+    listAs(deps.catalog, 'backend-credentials', org, backendCredentialSchema),
+    listAs(deps.catalog, 'runners', org, runnerSchema),
+    listAs(deps.catalog, 'runners', PLATFORM_OWNER, runnerSchema),
+  ]);
+  const settings = settingsList.find((s) => s.org === org);
+
+  const module = resolveModule(change.kind, orgModules, platformModules, settings);
+  const moduleCheck: CheckResult = module
+    ? { check: 'module', passed: true, messages: [`${module.module.id} (${module.module.provisioner}) by rule ${module.rule}`], resolved: { id: module.module.id, rule: module.rule } }
+    : {
+        check: 'module',
+        passed: false,
+        messages: [
+          `no module for resource kind ${change.kind}: org ${org} has no custom module` +
+            (settings?.preferredProvisioner ? `, the platform has none for preferred provisioner ${settings.preferredProvisioner}` : '') +
+            ', and the platform has no default module for it',
+        ],
+      };
+
+  const policy = resolvePolicy({ org, env, resourceId }, [...orgPolicies, ...platformPolicies]);
+  const policyCheck: CheckResult = {
+    check: 'flowControl',
+    passed: true,
+    messages: [`policy ${policy.policy.id} from the ${policy.level} level`],
+    resolved: { id: policy.policy.id, level: policy.level },
+  };
+
+  const provisioner = module?.module.provisioner ?? settings?.preferredProvisioner ?? 'terraform';
+  const [credential, backend] = await Promise.all([
+    checkCredential(change, module, credentials, settings, deps),
+    checkBackend(change, provisioner, backends, deps),
+  ]);
+
+  const checks = [credential.result, moduleCheck, backend.result, policyCheck];
+  return {
+    passed: checks.every((c) => c.passed),
+    checks,
+    resolved: {
+      module,
+      policy,
+      credential: credential.result.passed ? credential.credential : undefined,
+      backend: backend.backend,
+      stateKey: backend.stateKey,
+      runner: resolveRunner(orgRunners, platformRunners),
+    },
+  };
+}

@@ -1,0 +1,340 @@
+/**
+ * The stack-job domain's shapes: what callers submit, what the catalog holds, and the StackJob snapshot.
+ * Plain zod, no AWS SDK: the API, the runner and the state machine all validate against these.
+ */
+import { z } from 'zod';
+
+export const API_VERSION = 'infra-hub.planton.cloud/v1';
+
+const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" or "-"');
+const text = z.string().min(1).max(512);
+const isoTime = z.iso.datetime({ offset: true });
+
+export const provisionerSchema = z.enum(['terraform', 'tofu', 'pulumi']);
+export type Provisioner = z.infer<typeof provisionerSchema>;
+
+export const triggerEventSchema = z.enum(['created', 'updated', 'deleted']);
+export type TriggerEvent = z.infer<typeof triggerEventSchema>;
+
+/** A change to one cloud resource, as a caller submits it (API body or EventBridge detail). */
+export const resourceChangeSchema = z
+  .object({
+    resource: z
+      .object({
+        id: name,
+        name: text,
+        org: name,
+        env: name,
+        version: z.object({ id: name, message: z.string().max(1024).default('') }).strict(),
+      })
+      .strict(),
+    kind: name,
+    spec: z.record(z.string(), z.unknown()).default({}),
+    triggerEvent: triggerEventSchema,
+    createdBy: text,
+  })
+  .strict();
+export type ResourceChange = z.infer<typeof resourceChangeSchema>;
+
+// ---------------------------------------------------------------- catalog
+
+export const providerCredentialSchema = z
+  .object({
+    id: name,
+    org: name,
+    provider: name.describe('aws, gcp, azure, kubernetes, ...'),
+    kind: name.describe('e.g. aws_credential'),
+    environments: z.array(name).min(1),
+    expiresAt: isoTime.optional(),
+    permissions: z.array(text).default([]),
+    secretRef: text.describe('Secrets Manager ARN or name of the credential material; the value itself is never stored here').optional(),
+    roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN').optional(),
+    externalId: z.string().max(1224).optional(),
+  })
+  .strict();
+export type ProviderCredential = z.infer<typeof providerCredentialSchema>;
+
+export const backendCredentialSchema = z
+  .object({
+    id: name,
+    org: name,
+    provisioner: provisionerSchema,
+    kind: name.default('terraform_backend_credential'),
+    type: z.enum(['s3', 'local']).default('s3'),
+    config: z
+      .object({
+        bucket: name.optional(),
+        region: name.optional(),
+        keyPrefix: z.string().max(256).default('stack-jobs'),
+        lockTable: name.optional(),
+        endpoint: z.url().optional(),
+        path: z.string().max(1024).optional(),
+      })
+      .strict(),
+    secretRef: text.optional(),
+  })
+  .strict()
+  .refine((b) => b.type !== 's3' || (b.config.bucket && b.config.region), {
+    message: 'an s3 backend needs config.bucket and config.region',
+    path: ['config'],
+  });
+export type BackendCredential = z.infer<typeof backendCredentialSchema>;
+
+export const iacModuleSchema = z
+  .object({
+    id: name,
+    scope: z.enum(['platform', 'org']),
+    org: name.optional(),
+    resourceKind: name,
+    provisioner: provisionerSchema,
+    provider: name.optional().describe('the provider whose credential the module needs; none means no provider credential'),
+    gitRepo: text,
+    branch: name,
+    path: z.string().max(512).default('.'),
+    permissions: z.array(text).default([]),
+    isDefault: z.boolean().default(false),
+    gitTokenSecretRef: text.optional(),
+  })
+  .strict()
+  .refine((m) => (m.scope === 'org') === Boolean(m.org), {
+    message: 'org-scoped modules name their org; platform modules name none',
+    path: ['org'],
+  });
+export type IacModule = z.infer<typeof iacModuleSchema>;
+
+export const orgSettingsSchema = z
+  .object({
+    org: name,
+    preferredProvisioner: provisionerSchema.optional(),
+    requireLiveCredentialValidation: z.boolean().default(false),
+    approvalChannels: z.record(z.string(), z.string()).default({}).describe('environment -> Slack channel id'),
+  })
+  .strict();
+export type OrgSettings = z.infer<typeof orgSettingsSchema>;
+
+export const policyLevelSchema = z.enum(['resource', 'environment', 'organization', 'platform']);
+export type PolicyLevel = z.infer<typeof policyLevelSchema>;
+
+export const policySelectorSchema = z.discriminatedUnion('level', [
+  z.object({ level: z.literal('resource'), org: name, env: name, resourceId: name }).strict(),
+  z.object({ level: z.literal('environment'), org: name, env: name }).strict(),
+  z.object({ level: z.literal('organization'), org: name }).strict(),
+  z.object({ level: z.literal('platform') }).strict(),
+]);
+export type PolicySelector = z.infer<typeof policySelectorSchema>;
+
+export const approverSchema = z
+  .object({ subject: text, environments: z.array(name).optional().describe('omitted: every environment') })
+  .strict();
+
+export const flowControlFieldsSchema = z
+  .object({
+    previewBeforeUpdate: z.boolean(),
+    pauseBetweenPreviewAndUpdate: z.boolean(),
+    skipRefresh: z.boolean(),
+    approvers: z.array(approverSchema).default([]),
+    requireDistinctApprover: z.boolean().default(false),
+    approvalTimeoutMinutes: z.number().int().min(1).max(7 * 24 * 60).default(24 * 60),
+  })
+  .strict();
+
+export const flowControlPolicySchema = flowControlFieldsSchema.extend({ id: name, selector: policySelectorSchema }).strict();
+export type FlowControlPolicy = z.infer<typeof flowControlPolicySchema>;
+
+export const runnerSchema = z
+  .object({
+    id: name,
+    scope: z.enum(['platform', 'org']),
+    org: name.optional(),
+    cluster: text.optional(),
+    taskDefinition: text.optional(),
+    subnets: z.array(text).default([]),
+    securityGroups: z.array(text).default([]),
+    endpoint: text.optional(),
+    isDefault: z.boolean().default(false),
+  })
+  .strict();
+export type Runner = z.infer<typeof runnerSchema>;
+
+/** Every catalog kind, keyed by the path segment the API uses. */
+export const catalogSchemas = {
+  'provider-credentials': providerCredentialSchema,
+  'backend-credentials': backendCredentialSchema,
+  modules: iacModuleSchema,
+  'org-settings': orgSettingsSchema,
+  'flow-control-policies': flowControlPolicySchema,
+  runners: runnerSchema,
+} as const;
+export type CatalogKind = keyof typeof catalogSchemas;
+export const catalogKinds = Object.keys(catalogSchemas) as CatalogKind[];
+
+// ---------------------------------------------------------------- status
+
+export const jobPhaseSchema = z.enum(['queued', 'running', 'awaiting_approval', 'completed']);
+export type JobPhase = z.infer<typeof jobPhaseSchema>;
+export const jobResultSchema = z.enum(['tbd', 'succeeded', 'failed', 'cancelled', 'skipped']);
+export type JobResult = z.infer<typeof jobResultSchema>;
+export const operationNameSchema = z.enum(['init', 'refresh', 'plan', 'apply', 'destroy']);
+export type OperationName = z.infer<typeof operationNameSchema>;
+export const operationStatusSchema = z.enum(['pending', 'running', 'completed']);
+export type OperationStatus = z.infer<typeof operationStatusSchema>;
+
+export const planSummarySchema = z
+  .object({
+    add: z.number().int(),
+    change: z.number().int(),
+    destroy: z.number().int(),
+    replace: z.number().int(),
+    unchanged: z.number().int(),
+    read: z.number().int().default(0),
+    forget: z.number().int().default(0),
+    import: z.number().int().default(0),
+    outputChanges: z.number().int().default(0),
+    resources: z.array(z.object({ address: z.string(), actions: z.array(z.string()) })).default([]),
+  })
+  .strict();
+export type PlanSummary = z.infer<typeof planSummarySchema>;
+
+export const operationStateSchema = z
+  .object({
+    name: operationNameSchema,
+    status: operationStatusSchema,
+    result: jobResultSchema,
+    startedAt: isoTime.optional(),
+    finishedAt: isoTime.optional(),
+    errors: z.array(z.string()),
+    summary: planSummarySchema.optional(),
+  })
+  .strict();
+export type OperationState = z.infer<typeof operationStateSchema>;
+
+export const checkNameSchema = z.enum(['credential', 'module', 'backend', 'flowControl']);
+export type CheckName = z.infer<typeof checkNameSchema>;
+export const checkResultSchema = z
+  .object({
+    check: checkNameSchema,
+    passed: z.boolean(),
+    messages: z.array(z.string()),
+    resolved: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type CheckResult = z.infer<typeof checkResultSchema>;
+
+export const approvalDecisionSchema = z
+  .object({
+    decision: z.enum(['approved', 'rejected']),
+    by: z.string(),
+    at: isoTime,
+    channel: z.enum(['slack', 'api']),
+    planDigest: z.string().optional(),
+    comment: z.string().max(2000).optional(),
+  })
+  .strict();
+export type ApprovalDecision = z.infer<typeof approvalDecisionSchema>;
+
+export const jobStatusSchema = z
+  .object({
+    phase: jobPhaseSchema,
+    result: jobResultSchema,
+    createdAt: isoTime,
+    updatedAt: isoTime,
+    startedAt: isoTime.optional(),
+    finishedAt: isoTime.optional(),
+    operations: z.array(operationStateSchema),
+    preflight: z.array(checkResultSchema),
+    queuePosition: z.number().int().min(0).optional(),
+    reason: z.string().optional(),
+    failure: z.object({ operation: z.string(), message: z.string(), exitCode: z.number().int().optional() }).strict().optional(),
+    plan: z.object({ digest: z.string(), key: z.string(), summary: planSummarySchema }).strict().optional(),
+    outputsKey: z.string().optional(),
+    logPrefix: z.string().optional(),
+    approval: z
+      .object({
+        id: z.string(),
+        requestedAt: isoTime,
+        expiresAt: isoTime,
+        planDigest: z.string().optional(),
+        decision: approvalDecisionSchema.optional(),
+      })
+      .strict()
+      .optional(),
+    cancelRequested: z.object({ by: z.string(), at: isoTime }).strict().optional(),
+  })
+  .strict();
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+
+export const essentialsSchema = z
+  .object({
+    provisioner: provisionerSchema,
+    iacModule: z
+      .object({ id: name, gitRepo: text, branch: name, path: z.string(), provider: name.optional(), rule: z.string() })
+      .strict(),
+    backendCredential: z
+      .object({ kind: name, id: name, type: z.enum(['s3', 'local']), config: z.record(z.string(), z.unknown()), stateKey: z.string() })
+      .strict(),
+    providerCredential: z.object({ kind: name, id: name, provider: name }).strict().optional(),
+    stackJobRunner: z.object({ id: name, endpoint: z.string().optional() }).strict(),
+    flowControlPolicy: flowControlFieldsSchema.extend({ source: z.object({ level: policyLevelSchema, id: name }).strict() }).strict(),
+  })
+  .strict();
+export type Essentials = z.infer<typeof essentialsSchema>;
+
+/** The frozen, auditable snapshot of design.md section 1, plus its live status. */
+export const stackJobSchema = z
+  .object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal('StackJob'),
+    metadata: z
+      .object({
+        id: z.string().regex(/^sj_[0-9a-hjkmnp-tv-z]{26}$/),
+        name: name,
+        org: name,
+        env: name,
+        version: z.object({ id: name, message: z.string() }).strict(),
+        rerunOf: z.string().optional(),
+      })
+      .strict(),
+    spec: z
+      .object({
+        apiResourceInfo: z
+          .object({
+            kind: name,
+            id: name,
+            name: text,
+            versionId: name,
+            triggerEvent: triggerEventSchema,
+            eventCreatedBy: text,
+            spec: z.record(z.string(), z.unknown()),
+          })
+          .strict(),
+        essentials: essentialsSchema,
+        operations: z.array(operationNameSchema),
+      })
+      .strict(),
+    status: jobStatusSchema,
+  })
+  .strict();
+export type StackJob = z.infer<typeof stackJobSchema>;
+
+/** Who is calling: taken from the JWT authorizer's claims (or the local token map). */
+export const roleSchema = z.enum(['viewer', 'operator', 'approver', 'admin', 'platform-admin']);
+export type Role = z.infer<typeof roleSchema>;
+export const principalSchema = z
+  .object({ subject: z.string().min(1), orgs: z.array(z.string()), roles: z.array(roleSchema) })
+  .strict();
+export type Principal = z.infer<typeof principalSchema>;
+
+/** What a runner task reports back to the state machine through SendTaskSuccess. */
+export const runnerResultSchema = z
+  .object({
+    phase: z.enum(['preview', 'update']),
+    hasChanges: z.boolean(),
+    summary: planSummarySchema.optional(),
+    planDigest: z.string().optional(),
+    planKey: z.string().optional(),
+    outputsKey: z.string().optional(),
+    logPrefix: z.string(),
+    durations: z.record(z.string(), z.number()),
+  })
+  .strict();
+export type RunnerResult = z.infer<typeof runnerResultSchema>;

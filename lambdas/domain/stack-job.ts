@@ -1,0 +1,80 @@
+/** Freezing a passed pre-flight into the immutable StackJob snapshot, and the keys derived from a job. */
+import { createHash } from 'node:crypto';
+import { planOperations } from './planner';
+import type { PreflightOutcome } from './preflight';
+import { stackKeyOf } from './resolution';
+import { API_VERSION, type ResourceChange, type StackJob } from './schemas';
+
+/** The same change (org, env, resource, version, trigger) always maps to the same key: submissions are idempotent on it. */
+export function idempotencyKeyOf(change: Pick<ResourceChange, 'resource' | 'triggerEvent'>): string {
+  const { org, env, id, version } = change.resource;
+  return createHash('sha256').update(JSON.stringify([org, env, id, version.id, change.triggerEvent])).digest('hex');
+}
+
+export function stackKeyOfJob(job: StackJob): string {
+  return stackKeyOf({ org: job.metadata.org, env: job.metadata.env, resourceId: job.spec.apiResourceInfo.id });
+}
+
+/** Builds the queued job from a change whose pre-flight passed. Throws if called with a failed outcome. */
+export function freezeStackJob(change: ResourceChange, outcome: PreflightOutcome, jobId: string, now: Date, rerunOf?: string): StackJob {
+  const { module, policy, credential, backend, stateKey, runner } = outcome.resolved;
+  if (!outcome.passed || !module || !backend) throw new Error('freezeStackJob needs a passed pre-flight');
+  const at = now.toISOString();
+  const p = policy.policy;
+  const operations = planOperations(change.triggerEvent, p);
+  return {
+    apiVersion: API_VERSION,
+    kind: 'StackJob',
+    metadata: {
+      id: jobId,
+      name: change.resource.id,
+      org: change.resource.org,
+      env: change.resource.env,
+      version: { id: change.resource.version.id, message: change.resource.version.message },
+      ...(rerunOf ? { rerunOf } : {}),
+    },
+    spec: {
+      apiResourceInfo: {
+        kind: change.kind,
+        id: change.resource.id,
+        name: change.resource.name,
+        versionId: change.resource.version.id,
+        triggerEvent: change.triggerEvent,
+        eventCreatedBy: change.createdBy,
+        spec: change.spec,
+      },
+      essentials: {
+        provisioner: module.module.provisioner,
+        iacModule: {
+          id: module.module.id,
+          gitRepo: module.module.gitRepo,
+          branch: module.module.branch,
+          path: module.module.path,
+          ...(module.module.provider ? { provider: module.module.provider } : {}),
+          rule: module.rule,
+        },
+        backendCredential: { kind: backend.kind, id: backend.id, type: backend.type, config: { ...backend.config }, stateKey },
+        ...(credential ? { providerCredential: { kind: credential.kind, id: credential.id, provider: credential.provider } } : {}),
+        stackJobRunner: { id: runner.id, ...(runner.endpoint ? { endpoint: runner.endpoint } : {}) },
+        flowControlPolicy: {
+          previewBeforeUpdate: p.previewBeforeUpdate,
+          pauseBetweenPreviewAndUpdate: p.pauseBetweenPreviewAndUpdate,
+          skipRefresh: p.skipRefresh,
+          approvers: p.approvers,
+          requireDistinctApprover: p.requireDistinctApprover,
+          approvalTimeoutMinutes: p.approvalTimeoutMinutes,
+          source: { level: policy.level, id: p.id },
+        },
+      },
+      operations,
+    },
+    status: {
+      phase: 'queued',
+      result: 'tbd',
+      createdAt: at,
+      updatedAt: at,
+      operations: operations.map((name) => ({ name, status: 'pending', result: 'tbd', errors: [] })),
+      preflight: outcome.checks,
+    },
+  };
+}
