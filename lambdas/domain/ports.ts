@@ -55,3 +55,8 @@ export interface StackLockReader {
 export interface ExecutionStarter {
   start(job: StackJob): Promise<void>;
 }
+
+/** Reads secret material by reference (Secrets Manager in AWS, the local config's `secrets` in local mode). */
+export interface SecretSource {
+  get(ref: string): Promise<string>;
+}
