@@ -267,12 +267,13 @@ export const essentialsSchema = z
   .object({
     provisioner: provisionerSchema,
     iacModule: z
-      .object({ id: name, gitRepo: text, branch: name, path: z.string(), provider: name.optional(), rule: z.string() })
+      .object({ id: name, gitRepo: text, branch: name, path: z.string(), provider: name.optional(), rule: z.string(), gitTokenSecretRef: text.optional() })
       .strict(),
     backendCredential: z
-      .object({ kind: name, id: name, type: z.enum(['s3', 'local']), config: z.record(z.string(), z.unknown()), stateKey: z.string() })
+      .object({ kind: name, id: name, type: z.enum(['s3', 'local']), config: z.record(z.string(), z.unknown()), stateKey: z.string(), secretRef: text.optional() })
       .strict(),
-    providerCredential: z.object({ kind: name, id: name, provider: name }).strict().optional(),
+    /** References only (secret ARN, role ARN): the material is read by the runner at run time. */
+    providerCredential: z.object({ kind: name, id: name, provider: name, secretRef: text.optional(), roleArn: z.string().optional(), externalId: z.string().optional() }).strict().optional(),
     stackJobRunner: z.object({ id: name, endpoint: z.string().optional() }).strict(),
     flowControlPolicy: flowControlFieldsSchema.extend({ source: z.object({ level: policyLevelSchema, id: name }).strict() }).strict(),
   })

@@ -52,9 +52,21 @@ export function freezeStackJob(change: ResourceChange, outcome: PreflightOutcome
           path: module.module.path,
           ...(module.module.provider ? { provider: module.module.provider } : {}),
           rule: module.rule,
+          ...(module.module.gitTokenSecretRef ? { gitTokenSecretRef: module.module.gitTokenSecretRef } : {}),
         },
-        backendCredential: { kind: backend.kind, id: backend.id, type: backend.type, config: { ...backend.config }, stateKey },
-        ...(credential ? { providerCredential: { kind: credential.kind, id: credential.id, provider: credential.provider } } : {}),
+        backendCredential: { kind: backend.kind, id: backend.id, type: backend.type, config: { ...backend.config }, stateKey, ...(backend.secretRef ? { secretRef: backend.secretRef } : {}) },
+        ...(credential
+          ? {
+              providerCredential: {
+                kind: credential.kind,
+                id: credential.id,
+                provider: credential.provider,
+                ...(credential.secretRef ? { secretRef: credential.secretRef } : {}),
+                ...(credential.roleArn ? { roleArn: credential.roleArn } : {}),
+                ...(credential.externalId ? { externalId: credential.externalId } : {}),
+              },
+            }
+          : {}),
         stackJobRunner: { id: runner.id, ...(runner.endpoint ? { endpoint: runner.endpoint } : {}) },
         flowControlPolicy: {
           previewBeforeUpdate: p.previewBeforeUpdate,
