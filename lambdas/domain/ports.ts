@@ -60,3 +60,8 @@ export interface ExecutionStarter {
 export interface SecretSource {
   get(ref: string): Promise<string>;
 }
+
+/** Publishes domain events (EventBridge in AWS; kept for GET /v1/events in local mode). Details carry no secrets. */
+export interface EventPublisher {
+  publish(detailType: string, detail: Record<string, unknown>): Promise<void>;
+}

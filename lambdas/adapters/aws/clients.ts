@@ -1,0 +1,31 @@
+/**
+ * SDK v3 clients, one per process. Endpoints follow the SDK's own `AWS_ENDPOINT_URL_<SERVICE>` variables
+ * (AWS_ENDPOINT_URL_DYNAMODB, _S3, _SFN, _SECRETS_MANAGER, _EVENTBRIDGE, _ECS, _STS), which is how local mode
+ * points the unchanged production code at its loopback stand-ins.
+ */
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { STSClient } from '@aws-sdk/client-sts';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../dynamodb/client';
+
+/** s3rver (local mode) only speaks path-style addressing; AWS itself prefers virtual-hosted. */
+const s3PathStyle = () => process.env.STACKJOBS_S3_FORCE_PATH_STYLE === 'true';
+
+const memo = <T>(make: () => T): (() => T) => {
+  let value: T | undefined;
+  return () => (value ??= make());
+};
+
+export const clients = {
+  dynamo: memo<DynamoDBDocumentClient>(() => documentClient()),
+  s3: memo(() => new S3Client({ forcePathStyle: s3PathStyle() })),
+  sfn: memo(() => new SFNClient({})),
+  secrets: memo(() => new SecretsManagerClient({})),
+  events: memo(() => new EventBridgeClient({})),
+  ecs: memo(() => new ECSClient({})),
+  sts: memo(() => new STSClient({})),
+};
