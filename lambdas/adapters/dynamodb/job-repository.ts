@@ -3,7 +3,7 @@
  * (no transactions: dynalite, the local stand-in, has none), with an optimistic revision on every job.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { stackKeyOfJob } from '../../domain/stack-job';
 import type { JobPhase, JobResult, StackJob } from '../../domain/schemas';
@@ -102,8 +102,16 @@ export class JobRepository {
       const next = mutate(job);
       if (next === job) return job;
       try {
+        // SET only the document and its revision: attributes kept beside the job (the approval task token) survive.
         await this.db.send(
-          new PutCommand({ TableName: this.tableName, Item: this.item(next, rev + 1), ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': rev } }),
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: jobKey(id),
+            UpdateExpression: 'SET #job = :job, rev = :next',
+            ConditionExpression: 'rev = :rev',
+            ExpressionAttributeNames: { '#job': 'job' },
+            ExpressionAttributeValues: { ':job': next, ':rev': rev, ':next': rev + 1 },
+          }),
         );
         return next;
       } catch (e) {
@@ -111,6 +119,26 @@ export class JobRepository {
       }
     }
     throw new ConflictError(`stack job ${id} is being changed concurrently; try again`);
+  }
+
+  /**
+   * The approval task token lives on the job's item but outside the job document, so no read of the job
+   * (API responses, events, logs) can carry it.
+   */
+  async setTaskToken(id: string, token: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({ TableName: this.tableName, Key: jobKey(id), UpdateExpression: 'SET taskToken = :t', ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeValues: { ':t': token } }),
+    );
+  }
+
+  async getTaskToken(id: string): Promise<string | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: jobKey(id), ProjectionExpression: 'taskToken', ConsistentRead: true }));
+    return out.Item?.taskToken as string | undefined;
+  }
+
+  /** Removes the token once it has been used, so a spent token is not kept around. */
+  async clearTaskToken(id: string): Promise<void> {
+    await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: jobKey(id), UpdateExpression: 'REMOVE taskToken' }));
   }
 
   /** Newest first, filtered, paged with an opaque cursor. */
