@@ -248,6 +248,8 @@ export const jobStatusSchema = z
     plan: z.object({ digest: z.string(), key: z.string(), summary: planSummarySchema }).strict().optional(),
     outputsKey: z.string().optional(),
     logPrefix: z.string().optional(),
+    /** Seconds per runner operation (and phase), as the runner reported them. */
+    durations: z.record(z.string(), z.number()).optional(),
     approval: z
       .object({
         id: z.string(),

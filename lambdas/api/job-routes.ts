@@ -1,0 +1,109 @@
+/** Routes for submitting, dry-running and reading stack jobs. */
+import { z } from 'zod';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ForbiddenError, NotFoundError } from '../domain/errors';
+import { runPreflight } from '../domain/preflight';
+import { jobPhaseSchema, jobResultSchema, resourceChangeSchema, type Principal, type StackJob } from '../domain/schemas';
+import { submitChange, type SubmissionDeps } from '../app/submit-change';
+import type { JobRepository } from '../adapters/dynamodb/job-repository';
+import { json, problem } from '../http/problem';
+import { requireOrg, requirePermission } from '../http/principal';
+import type { Route } from '../http/router';
+import { parseOr400 } from './validate';
+
+export interface JobRoutesDeps {
+  jobs: JobRepository;
+  submission: SubmissionDeps;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+const orgName = z.string().min(1).max(128);
+export const listJobsQuerySchema = z
+  .object({
+    org: orgName.optional(),
+    env: orgName.optional(),
+    resourceId: orgName.optional(),
+    phase: jobPhaseSchema.optional(),
+    result: jobResultSchema.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(2048).optional(),
+  })
+  .strict();
+
+function requireSubmitter(principal: Principal, org: string): void {
+  requirePermission(principal, 'submit');
+  if (!principal.orgs.includes(org)) throw new ForbiddenError(`you are not a member of org ${org}`);
+}
+
+/** Reads a job the caller may see; another org's job is reported as absent. */
+export async function visibleJob(jobs: JobRepository, principal: Principal, id: string): Promise<StackJob> {
+  requirePermission(principal, 'read');
+  const found = await jobs.get(id);
+  if (!found) throw new NotFoundError(`stack job ${id} not found`);
+  requireOrg(principal, found.job.metadata.org, `stack job ${id}`);
+  return found.job;
+}
+
+export function jobRoutes(deps: JobRoutesDeps): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/v1/preflight',
+      authenticated: true,
+      async handle(req) {
+        const change = parseOr400(resourceChangeSchema, req.body, 'resource change');
+        requireSubmitter(req.principal, change.resource.org);
+        const outcome = await runPreflight(change, deps.submission.preflight);
+        return json(200, { passed: outcome.passed, checks: outcome.checks });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/stack-jobs',
+      authenticated: true,
+      async handle(req) {
+        const change = parseOr400(resourceChangeSchema, req.body, 'resource change');
+        requireSubmitter(req.principal, change.resource.org);
+        const outcome = await submitChange(change, deps.submission);
+        if (outcome.kind === 'rejected') {
+          for (const c of outcome.checks.filter((c) => !c.passed)) deps.metrics.addMetric(`PreflightFailed_${c.check}`, MetricUnit.Count, 1);
+          deps.logger.info('pre-flight failed', { org: change.resource.org, resourceId: change.resource.id, failed: outcome.checks.filter((c) => !c.passed).map((c) => c.check) });
+          return problem(422, 'Pre-flight failed', 'one or more pre-flight checks failed; no job was created', { checks: outcome.checks });
+        }
+        deps.logger.appendKeys({ jobId: outcome.job.metadata.id, org: outcome.job.metadata.org });
+        if (outcome.kind === 'created') {
+          deps.metrics.addMetric('JobsSubmitted', MetricUnit.Count, 1);
+          deps.logger.info('stack job submitted', { resourceId: change.resource.id, versionId: change.resource.version.id });
+          return json(201, outcome.job, { location: `/v1/stack-jobs/${outcome.job.metadata.id}` });
+        }
+        deps.logger.info('duplicate submission answered with the existing job');
+        return json(200, outcome.job, { location: `/v1/stack-jobs/${outcome.job.metadata.id}` });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs/{id}',
+      authenticated: true,
+      async handle(req) {
+        return json(200, await visibleJob(deps.jobs, req.principal, req.params.id));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs',
+      authenticated: true,
+      async handle(req) {
+        requirePermission(req.principal, 'read');
+        const q = parseOr400(listJobsQuerySchema, req.query, 'query', 'query');
+        const org = q.org ?? (req.principal.orgs.length === 1 ? req.principal.orgs[0] : undefined);
+        if (!org) return problem(400, 'Invalid request', 'name the org to list', { errors: [{ path: 'query.org', message: 'required when you belong to several orgs' }] });
+        requireOrg(req.principal, org, `org ${org}`);
+        const page = await deps.jobs.list({ ...q, org });
+        return json(200, { items: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) });
+      },
+    },
+  ];
+}

@@ -1,0 +1,11 @@
+/** Parsing request parts with the domain's zod schemas; failures become a 400 naming every field's problem. */
+import type { z } from 'zod';
+import { ValidationError } from '../domain/errors';
+import { fieldProblems } from '../http/problem';
+
+export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, what: string, prefix = ''): z.infer<S> {
+  if (value === undefined) throw new ValidationError(`${what} is required`, [{ path: prefix || '(body)', message: 'required' }]);
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(`${what} is invalid`, fieldProblems(parsed.error, prefix));
+  return parsed.data;
+}

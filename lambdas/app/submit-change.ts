@@ -1,0 +1,57 @@
+/**
+ * The one submission use case behind both entry points (API and EventBridge):
+ * pre-flight -> freeze the snapshot -> claim the idempotency key -> write the job (never overwrite) -> start the execution.
+ */
+import type { Clock, IdGenerator } from '../domain/ids';
+import type { ExecutionStarter } from '../domain/ports';
+import { runPreflight, type PreflightDeps } from '../domain/preflight';
+import type { CheckResult, ResourceChange, StackJob } from '../domain/schemas';
+import { freezeStackJob, idempotencyKeyOf } from '../domain/stack-job';
+import type { JobRepository } from '../adapters/dynamodb/job-repository';
+
+export type JobStore = Pick<JobRepository, 'create' | 'get' | 'claimIdempotency' | 'findByIdempotency'>;
+
+export interface SubmissionDeps {
+  jobs: JobStore;
+  preflight: PreflightDeps;
+  starter: ExecutionStarter;
+  ids: IdGenerator;
+  clock: Clock;
+}
+
+export type SubmitOutcome =
+  | { kind: 'created'; job: StackJob }
+  | { kind: 'duplicate'; job: StackJob }
+  | { kind: 'rejected'; checks: CheckResult[] };
+
+export interface SubmitOptions {
+  /** A rerun is a new job for the same version: its own idempotency key, linked to the original. */
+  rerunOf?: string;
+}
+
+export async function submitChange(change: ResourceChange, deps: SubmissionDeps, options: SubmitOptions = {}): Promise<SubmitOutcome> {
+  const key = idempotencyKeyOf(change) + (options.rerunOf ? `:rerun:${options.rerunOf}` : '');
+
+  const earlier = await deps.jobs.findByIdempotency(key);
+  if (earlier) return { kind: 'duplicate', job: await completeSubmission(earlier, deps) };
+
+  const outcome = await runPreflight(change, deps.preflight);
+  if (!outcome.passed) return { kind: 'rejected', checks: outcome.checks };
+
+  const job = freezeStackJob(change, outcome, deps.ids.next('sj'), deps.clock.now(), options.rerunOf);
+  const claim = await deps.jobs.claimIdempotency(key, job);
+  const stored = await completeSubmission(claim.job, deps);
+  return claim.claimed ? { kind: 'created', job: stored } : { kind: 'duplicate', job: stored };
+}
+
+/**
+ * Writes the job if it is not there yet and starts its execution; both steps are idempotent, so whichever
+ * delivery of a change gets here (the first, a concurrent duplicate, a retry after a crash) finishes the work.
+ */
+async function completeSubmission(snapshot: StackJob, deps: SubmissionDeps): Promise<StackJob> {
+  const created = await deps.jobs.create(snapshot);
+  const current = created ? snapshot : ((await deps.jobs.get(snapshot.metadata.id))?.job ?? snapshot);
+  // A job that has left the queue was started long ago; starting it again could replay a finished job.
+  if (current.status.phase === 'queued') await deps.starter.start(current);
+  return current;
+}

@@ -1,0 +1,148 @@
+import { PLATFORM_OWNER } from '../../lambdas/domain/ports';
+import { permissionCovers, runPreflight } from '../../lambdas/domain/preflight';
+import { acceptingValidator, awsCredential, change, fixedClock, MemoryCatalog, NOW, noLocks, platformEksModule, policy, preflightDeps, reachableBackend, s3Backend, standardCatalog } from '../support/domain-fixtures';
+
+const byCheck = async (...args: Parameters<typeof runPreflight>) => {
+  const outcome = await runPreflight(...args);
+  return { outcome, ...Object.fromEntries(outcome.checks.map((c) => [c.check, c])) } as Awaited<ReturnType<typeof runPreflight>> extends infer O
+    ? { outcome: O } & Record<'credential' | 'module' | 'backend' | 'flowControl', { passed: boolean; messages: string[]; resolved?: Record<string, unknown> }>
+    : never;
+};
+
+describe('pre-flight', () => {
+  it('passes all four checks for a fully configured org and reports each', async () => {
+    const r = await byCheck(change(), preflightDeps());
+    expect(r.outcome.passed).toBe(true);
+    expect(r.outcome.checks.map((c) => c.check)).toEqual(['credential', 'module', 'backend', 'flowControl']);
+    expect(r.credential.messages.join('\n')).toContain('STS GetCallerIdentity accepted');
+    expect(r.module.resolved).toEqual({ id: 'iacmod_platform_eks_terraform', rule: 'platform-default' });
+    expect(r.flowControl.resolved).toEqual({ id: 'platform-default', level: 'platform' });
+  });
+
+  it('runs every check and returns every failure at once', async () => {
+    const r = await byCheck(change({ kind: 'gcp_gke_cluster' }), preflightDeps({ catalog: new MemoryCatalog() }));
+    expect(r.outcome.passed).toBe(false);
+    expect(r.outcome.checks.filter((c) => !c.passed).map((c) => c.check)).toEqual(['credential', 'module', 'backend']);
+    expect(r.module.messages[0]).toBe('no module for resource kind gcp_gke_cluster: org acmecorp has no custom module, and the platform has no default module for it');
+    expect(r.backend.messages[0]).toBe('no terraform backend is configured for org acmecorp');
+  });
+
+  describe('credential', () => {
+    it('fails when no credential is mapped to the environment', async () => {
+      const r = await byCheck(change({ resource: { env: 'staging' } }), preflightDeps());
+      expect(r.credential.passed).toBe(false);
+      expect(r.credential.messages).toEqual(['no aws credential is mapped to environment staging in org acmecorp']);
+    });
+
+    it('treats a credential expiring exactly now as expired, and one a millisecond later as valid', async () => {
+      const at = (expiresAt: string) =>
+        preflightDeps({
+          clock: fixedClock(NOW),
+          catalog: new MemoryCatalog().add('provider-credentials', 'acmecorp', awsCredential({ expiresAt })).add('backend-credentials', 'acmecorp', s3Backend()).add('modules', PLATFORM_OWNER, platformEksModule()),
+        });
+      const expired = await byCheck(change(), at(NOW.toISOString()));
+      expect(expired.credential.passed).toBe(false);
+      expect(expired.credential.messages).toContain(`credential awscred_prod_account expired at ${NOW.toISOString()}`);
+      const valid = await byCheck(change(), at(new Date(NOW.getTime() + 1).toISOString()));
+      expect(valid.credential.passed).toBe(true);
+    });
+
+    it('fails naming every permission the module declares and the credential lacks', async () => {
+      const catalog = new MemoryCatalog()
+        .add('provider-credentials', 'acmecorp', awsCredential({ permissions: ['ec2:Describe*'] }))
+        .add('backend-credentials', 'acmecorp', s3Backend())
+        .add('modules', PLATFORM_OWNER, platformEksModule({ permissions: ['eks:CreateCluster', 'ec2:DescribeSubnets', 'iam:PassRole'] }));
+      const r = await byCheck(change(), preflightDeps({ catalog }));
+      expect(r.credential.passed).toBe(false);
+      expect(r.credential.messages).toContain('credential awscred_prod_account lacks permissions module iacmod_platform_eks_terraform needs: eks:CreateCluster, iam:PassRole');
+    });
+
+    it('fails when the provider rejects the credential', async () => {
+      const validators = [{ provider: 'aws', validate: async () => ({ accepted: false, detail: 'STS GetCallerIdentity rejected the credential: InvalidClientTokenId' }) }];
+      const r = await byCheck(change(), preflightDeps({ validators }));
+      expect(r.credential.passed).toBe(false);
+      expect(r.credential.messages).toContain('STS GetCallerIdentity rejected the credential: InvalidClientTokenId');
+    });
+
+    it('passes with a warning that says what was not verified when no live validator exists', async () => {
+      const catalog = new MemoryCatalog()
+        .add('provider-credentials', 'acmecorp', awsCredential({ id: 'gcpcred', provider: 'gcp', kind: 'gcp_credential', permissions: [] }))
+        .add('backend-credentials', 'acmecorp', s3Backend())
+        .add('modules', PLATFORM_OWNER, platformEksModule({ provider: 'gcp', permissions: [] }));
+      const r = await byCheck(change(), preflightDeps({ catalog }));
+      expect(r.credential.passed).toBe(true);
+      expect(r.credential.messages).toContain('warning: no live validator for provider gcp: verified mapping, expiry and declared permissions only; not verified that gcp accepts the credential');
+    });
+
+    it('fails without a live validator when the org requires live validation', async () => {
+      const catalog = new MemoryCatalog()
+        .add('provider-credentials', 'acmecorp', awsCredential({ id: 'gcpcred', provider: 'gcp', kind: 'gcp_credential', permissions: [] }))
+        .add('backend-credentials', 'acmecorp', s3Backend())
+        .add('org-settings', 'acmecorp', { org: 'acmecorp', requireLiveCredentialValidation: true, approvalChannels: {} })
+        .add('modules', PLATFORM_OWNER, platformEksModule({ provider: 'gcp', permissions: [] }));
+      const r = await byCheck(change(), preflightDeps({ catalog }));
+      expect(r.credential.passed).toBe(false);
+      expect(r.credential.messages).toContain('org acmecorp requires live validation');
+    });
+
+    it('needs no credential for a module that declares no provider, and never calls a validator', async () => {
+      const validator = acceptingValidator();
+      const catalog = new MemoryCatalog().add('backend-credentials', 'acmecorp', s3Backend()).add('modules', PLATFORM_OWNER, platformEksModule({ provider: undefined }));
+      const r = await byCheck(change(), preflightDeps({ catalog, validators: [validator] }));
+      expect(r.credential.passed).toBe(true);
+      expect(r.credential.messages).toEqual(['module iacmod_platform_eks_terraform declares no provider; no provider credential is needed']);
+      expect(validator.calls).toBe(0);
+    });
+
+    it('matches permission wildcards the way IAM does', () => {
+      expect(permissionCovers('eks:*', 'eks:CreateCluster')).toBe(true);
+      expect(permissionCovers('*', 'iam:PassRole')).toBe(true);
+      expect(permissionCovers('ec2:Describe*', 'ec2:RunInstances')).toBe(false);
+      expect(permissionCovers('s3:Get.Object', 's3:GetXObject')).toBe(false);
+    });
+  });
+
+  describe('backend', () => {
+    it('reports an unreachable backend as a failure', async () => {
+      const r = await byCheck(change(), preflightDeps({ backendProbe: reachableBackend({ reachable: false, detail: 'bucket acmecorp-terraform-state does not exist' }) }));
+      expect(r.backend.passed).toBe(false);
+      expect(r.backend.messages).toEqual(['backend tfcred_s3_backend_prod (s3): bucket acmecorp-terraform-state does not exist']);
+    });
+
+    it('reports whether the state exists without failing on a fresh stack', async () => {
+      const r = await byCheck(change(), preflightDeps({ backendProbe: reachableBackend({ stateExists: false }) }));
+      expect(r.backend.passed).toBe(true);
+      expect(r.backend.messages).toContain('no state yet at stack-jobs/acmecorp/production/eks_01jq5xe4z7farkgenqsh47c1h0/terraform.tfstate (a first apply creates it)');
+    });
+
+    it('fails on a Terraform lock held by something other than a stack job, naming who and since when', async () => {
+      const lock = { holder: 'alice@laptop', since: '2026-11-27T11:00:00Z', operation: 'OperationTypeApply' };
+      const r = await byCheck(change(), preflightDeps({ backendProbe: reachableBackend({ lock }) }));
+      expect(r.backend.passed).toBe(false);
+      expect(r.backend.messages).toContain('state is locked by alice@laptop since 2026-11-27T11:00:00Z (OperationTypeApply), which is not a stack job');
+    });
+
+    it('queues behind a stack job holding the stack instead of failing', async () => {
+      const lease = { stackKey: 'acmecorp/production/eks_01jq5xe4z7farkgenqsh47c1h0', ownerJobId: 'sj_other', fencingToken: 3, expiresAt: NOW.toISOString() };
+      const r = await byCheck(change(), preflightDeps({ backendProbe: reachableBackend({ lock: { holder: 'stackjobs-runner' } }), locks: noLocks(lease) }));
+      expect(r.backend.passed).toBe(true);
+      expect(r.backend.messages).toContain('stack is held by stack job sj_other; this job will queue behind it');
+    });
+
+    it('looks for the backend of the resolved provisioner', async () => {
+      const catalog = standardCatalog().add('modules', 'acmecorp', platformEksModule({ id: 'org_tofu', scope: 'org', org: 'acmecorp', provisioner: 'tofu' }));
+      const r = await byCheck(change(), preflightDeps({ catalog }));
+      expect(r.backend.passed).toBe(false);
+      expect(r.backend.messages).toEqual(['no tofu backend is configured for org acmecorp']);
+    });
+  });
+
+  describe('flow control', () => {
+    it('records the level the policy came from', async () => {
+      const catalog = standardCatalog().add('flow-control-policies', 'acmecorp', policy({ id: 'prod-policy', selector: { level: 'environment', org: 'acmecorp', env: 'production' }, skipRefresh: true }));
+      const r = await byCheck(change(), preflightDeps({ catalog }));
+      expect(r.flowControl.resolved).toEqual({ id: 'prod-policy', level: 'environment' });
+      expect(r.outcome.resolved.policy.policy.skipRefresh).toBe(true);
+    });
+  });
+});
