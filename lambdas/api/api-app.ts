@@ -31,7 +31,7 @@ export function createApi(deps: ApiAppDeps): ApiHandler & { router: Router } {
       if (unexpected) deps.logger.error('request failed', { error: { name: (error as Error).name, message: (error as Error).message } });
       return response;
     } finally {
-      deps.metrics.publishStoredMetrics();
+      if (deps.metrics.hasStoredMetrics()) deps.metrics.publishStoredMetrics();
     }
   };
   return Object.assign(handler, { router });

@@ -92,7 +92,7 @@ export class Router {
     if (stage && stage !== '$default' && path.startsWith(`/${stage}/`)) path = path.slice(stage.length + 1);
     const { route, params, allowed } = this.match(method, path);
     if (!route) {
-      if (allowed.length > 0) return problem(405, 'Method not allowed', `${method} is not allowed on ${path}`, {}, { allow: [...new Set(allowed)].join(', ') });
+      if (allowed.length > 0) return problem(405, 'Method not allowed', `${method} is not allowed on ${path}`, {}, { allow: [...new Set(allowed)].sort().join(', ') });
       return problem(404, 'Not found', `no route ${method} ${path}`);
     }
     const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v ?? '']));

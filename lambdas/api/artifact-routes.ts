@@ -1,0 +1,74 @@
+/** Reading what the runner leaves behind (logs, plan, outputs) and a resource's latest status. */
+import { z } from 'zod';
+import { NotFoundError } from '../domain/errors';
+import { operationNameSchema } from '../domain/schemas';
+import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
+import type { JobRepository } from '../adapters/dynamodb/job-repository';
+import type { ArtifactReader } from '../adapters/s3/artifact-store';
+import { json } from '../http/problem';
+import { requireOrg, requirePermission } from '../http/principal';
+import type { Route } from '../http/router';
+import { visibleJob } from './job-routes';
+import { parseOr400 } from './validate';
+
+export interface ArtifactRoutesDeps {
+  jobs: JobRepository;
+  artifacts: ArtifactReader;
+  resources: ResourceStatusRepository;
+}
+
+export const logsQuerySchema = z
+  .object({ phase: z.enum(['preview', 'update']).optional(), operation: operationNameSchema.optional(), cursor: z.string().max(4096).optional() })
+  .strict();
+
+export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs/{id}/logs',
+      authenticated: true,
+      async handle(req) {
+        const job = await visibleJob(deps.jobs, req.principal, req.params.id);
+        const q = parseOr400(logsQuerySchema, req.query, 'query', 'query');
+        const page = await deps.artifacts.readLogs(job.metadata.id, q);
+        return json(200, { jobId: job.metadata.id, phase: job.status.phase, text: page.text, chunks: page.chunks, ...(page.cursor ? { cursor: page.cursor } : {}) });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs/{id}/plan',
+      authenticated: true,
+      async handle(req) {
+        const job = await visibleJob(deps.jobs, req.principal, req.params.id);
+        const plan = await deps.artifacts.getPlan(job.metadata.id);
+        if (!plan) throw new NotFoundError(`stack job ${job.metadata.id} has no plan yet`);
+        return json(200, plan);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs/{id}/outputs',
+      authenticated: true,
+      async handle(req) {
+        const job = await visibleJob(deps.jobs, req.principal, req.params.id);
+        const outputs = await deps.artifacts.getOutputs(job.metadata.id);
+        if (!outputs) throw new NotFoundError(`stack job ${job.metadata.id} has no outputs`);
+        return json(200, { jobId: job.metadata.id, outputs });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/orgs/{org}/envs/{env}/resources/{resourceId}',
+      authenticated: true,
+      async handle(req) {
+        requirePermission(req.principal, 'read');
+        requireOrg(req.principal, req.params.org, `resource ${req.params.resourceId}`);
+        const status = await deps.resources.get(req.params.org, req.params.env, req.params.resourceId);
+        if (!status) throw new NotFoundError(`resource ${req.params.resourceId} has no stack job yet`);
+        // getOutputs masks sensitive values; the stored object keeps them for the runner's consumers only.
+        const outputs = status.lastAppliedJobId ? await deps.artifacts.getOutputs(status.lastAppliedJobId) : undefined;
+        return json(200, { ...status, ...(outputs ? { outputs } : {}) });
+      },
+    },
+  ];
+}

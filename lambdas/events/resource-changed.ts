@@ -1,0 +1,52 @@
+/**
+ * The EventBridge entry point: a "Cloud Resource Changed" event goes through the same submission use case as
+ * the API. A change that can never succeed (invalid, or failing pre-flight) is published as "Stack Job Rejected"
+ * and not thrown, since a retry would fail the same way; infrastructure errors throw so EventBridge/Lambda
+ * retry and the DLQ keeps what never succeeds.
+ */
+import type { EventBridgeEvent } from 'aws-lambda';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { EventPublisher } from '../domain/ports';
+import { resourceChangeSchema } from '../domain/schemas';
+import { submitChange, type SubmissionDeps } from '../app/submit-change';
+import { fieldProblems } from '../http/problem';
+
+export const RESOURCE_CHANGED = 'Cloud Resource Changed';
+export const JOB_REJECTED = 'Stack Job Rejected';
+
+export interface ResourceChangedDeps {
+  submission: SubmissionDeps;
+  publisher: EventPublisher;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export type ResourceChangedOutcome = { outcome: 'ignored' | 'rejected' } | { outcome: 'created' | 'duplicate'; jobId: string };
+
+export async function handleResourceChanged(event: EventBridgeEvent<string, unknown>, deps: ResourceChangedDeps): Promise<ResourceChangedOutcome> {
+  if (event['detail-type'] !== RESOURCE_CHANGED) {
+    deps.logger.warn('ignoring an event of another type', { detailType: event['detail-type'], eventId: event.id });
+    return { outcome: 'ignored' };
+  }
+  const parsed = resourceChangeSchema.safeParse(event.detail);
+  if (!parsed.success) {
+    deps.metrics.addMetric('InvalidChangeEvents', MetricUnit.Count, 1);
+    await deps.publisher.publish(JOB_REJECTED, { eventId: event.id, reason: 'invalid', errors: fieldProblems(parsed.error, 'detail') });
+    deps.logger.warn('rejected an invalid change event', { eventId: event.id });
+    return { outcome: 'rejected' };
+  }
+  const change = parsed.data;
+  const outcome = await submitChange(change, deps.submission);
+  const identity = { org: change.resource.org, env: change.resource.env, resourceId: change.resource.id, versionId: change.resource.version.id, triggerEvent: change.triggerEvent };
+  if (outcome.kind === 'rejected') {
+    for (const c of outcome.checks.filter((c) => !c.passed)) deps.metrics.addMetric(`PreflightFailed_${c.check}`, MetricUnit.Count, 1);
+    await deps.publisher.publish(JOB_REJECTED, { eventId: event.id, reason: 'preflight_failed', ...identity, checks: outcome.checks });
+    deps.logger.info('pre-flight failed for a change event', { ...identity, failed: outcome.checks.filter((c) => !c.passed).map((c) => c.check) });
+    return { outcome: 'rejected' };
+  }
+  if (outcome.kind === 'created') deps.metrics.addMetric('JobsSubmitted', MetricUnit.Count, 1);
+  deps.logger.info(outcome.kind === 'created' ? 'stack job submitted' : 'duplicate change event answered with the existing job', { jobId: outcome.job.metadata.id, org: change.resource.org });
+  return { outcome: outcome.kind, jobId: outcome.job.metadata.id };
+}

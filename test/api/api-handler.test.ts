@@ -1,0 +1,254 @@
+import { ScanCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { PLATFORM_OWNER } from '../../lambdas/domain/ports';
+import { LOCAL_CREDENTIALS } from '../../local/embedded-dynamo';
+import { awsCredential, change, platformEksModule, s3Backend } from '../support/domain-fixtures';
+import { principals, startApiHarness, type ApiHarness } from '../support/api-harness';
+
+const PLANTED_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYPLANTEDSECRET';
+const SECRET_REF = 'stackjobs/acmecorp/awscred_prod_account';
+
+let h: ApiHarness;
+
+/** Every attribute of every item in every table, as raw JSON: where a leaked secret would show up. */
+async function dumpTables(): Promise<string> {
+  const client = new DynamoDBClient({ endpoint: h.dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const { ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
+  const tables = (await client.send(new ListTablesCommand({}))).TableNames ?? [];
+  const dumps = await Promise.all(tables.map(async (t) => JSON.stringify((await client.send(new ScanCommand({ TableName: t }))).Items)));
+  client.destroy();
+  return dumps.join('\n');
+}
+
+async function seedCatalog() {
+  expect((await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/awscred_prod_account', { principal: principals.admin, body: awsCredential() })).statusCode).toBe(201);
+  expect((await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/tfcred_s3_backend_prod', { principal: principals.admin, body: s3Backend() })).statusCode).toBe(201);
+  expect((await h.call('PUT', '/v1/platform/modules/iacmod_platform_eks_terraform', { principal: principals.platformAdmin, body: platformEksModule() })).statusCode).toBe(201);
+}
+
+beforeAll(async () => {
+  h = await startApiHarness();
+  h.secrets.values[SECRET_REF] = JSON.stringify({ accessKeyId: 'AKIAPLANTEDKEYID0001', secretAccessKey: PLANTED_SECRET });
+  await seedCatalog();
+});
+afterAll(() => h.stop());
+beforeEach(() => {
+  h.resetMocks();
+  h.logs.length = 0;
+});
+
+describe('submitting a change', () => {
+  it('runs pre-flight, stores the frozen job, starts its execution and answers 201 with the job', async () => {
+    const res = await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { version: { id: 'ver-submit-1', message: 'first' } } }) });
+    expect(res.statusCode).toBe(201);
+    const job = res.json();
+    expect(job.metadata.id).toMatch(/^sj_[0-9a-z]{26}$/);
+    expect(res.headers?.location).toBe(`/v1/stack-jobs/${job.metadata.id}`);
+    expect(job.status).toMatchObject({ phase: 'queued', result: 'tbd' });
+    expect(job.status.preflight.map((c: { check: string; passed: boolean }) => [c.check, c.passed])).toEqual([
+      ['credential', true],
+      ['module', true],
+      ['backend', true],
+      ['flowControl', true],
+    ]);
+    expect((await h.jobs.get(job.metadata.id))?.job).toEqual(job);
+    expect(h.starter.started).toContain(job.metadata.id);
+    // STS was asked with the material from the secret, and the backend with HeadBucket on the configured bucket.
+    const stsCall = h.sts.commandCalls(GetCallerIdentityCommand)[0];
+    const creds = await (stsCall.thisValue as STSClient).config.credentials();
+    expect(creds.accessKeyId).toBe('AKIAPLANTEDKEYID0001');
+    expect(h.s3.commandCalls(HeadBucketCommand)[0].args[0].input).toEqual({ Bucket: 'acmecorp-terraform-state' });
+  });
+
+  it('answers a duplicate of the same change with 200 and the first job', async () => {
+    const body = change({ resource: { version: { id: 'ver-dup-1', message: 'dup' } } });
+    const first = await h.call('POST', '/v1/stack-jobs', { body });
+    const second = await h.call('POST', '/v1/stack-jobs', { body });
+    expect([first.statusCode, second.statusCode]).toEqual([201, 200]);
+    expect(second.json().metadata.id).toBe(first.json().metadata.id);
+  });
+
+  it('creates exactly one job for five concurrent duplicates', async () => {
+    const body = change({ resource: { version: { id: 'ver-concurrent', message: 'race' } } });
+    const results = await Promise.all(Array.from({ length: 5 }, () => h.call('POST', '/v1/stack-jobs', { body })));
+    const ids = new Set(results.map((r) => r.json().metadata.id));
+    expect(ids.size).toBe(1);
+    expect(results.filter((r) => r.statusCode === 201)).toHaveLength(1);
+    const stored = await h.jobs.list({ org: 'acmecorp', env: 'production', resourceId: body.resource.id, limit: 100 });
+    expect(stored.items.filter((j) => j.metadata.version.id === 'ver-concurrent')).toHaveLength(1);
+  });
+
+  it('answers 422 with every check when pre-flight fails, and writes nothing', async () => {
+    const before = await dumpTables();
+    const startedBefore = h.starter.started.length;
+    const res = await h.call('POST', '/v1/stack-jobs', { body: change({ kind: 'aws_rds_instance', resource: { env: 'staging', version: { id: 'ver-fail', message: '' } } }) });
+    expect(res.statusCode).toBe(422);
+    expect(res.headers?.['content-type']).toBe('application/problem+json');
+    const body = res.json();
+    expect(body.checks.map((c: { check: string; passed: boolean }) => [c.check, c.passed])).toEqual([
+      ['credential', false],
+      ['module', false],
+      ['backend', true],
+      ['flowControl', true],
+    ]);
+    expect(body.checks[1].messages[0]).toContain('no module for resource kind aws_rds_instance');
+    expect(await dumpTables()).toBe(before);
+    expect(h.starter.started).toHaveLength(startedBefore);
+  });
+
+  it('dry-runs pre-flight on /v1/preflight without creating a job', async () => {
+    const before = await dumpTables();
+    const res = await h.call('POST', '/v1/preflight', { body: change({ resource: { version: { id: 'ver-dry', message: '' } } }) });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().passed).toBe(true);
+    expect(res.json().checks).toHaveLength(4);
+    expect(await dumpTables()).toBe(before);
+  });
+
+  it('rejects an invalid change with 400 naming each field, and writes nothing', async () => {
+    const before = await dumpTables();
+    const res = await h.call('POST', '/v1/stack-jobs', { body: { ...change(), triggerEvent: 'renamed', resource: { ...change().resource, org: '' }, extra: 1 } });
+    expect(res.statusCode).toBe(400);
+    const paths = res.json().errors.map((e: { path: string }) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(['triggerEvent', 'resource.org', '(body)']));
+    expect(await dumpTables()).toBe(before);
+  });
+
+  it('accepts a YAML body and a base64-encoded body', async () => {
+    const yamlBody = `resource:\n  id: eks_yaml\n  name: yaml-cluster\n  org: acmecorp\n  env: production\n  version: { id: ver-yaml, message: from yaml }\nkind: aws_eks_cluster\nspec: { size: 3 }\ntriggerEvent: created\ncreatedBy: user@company.com\n`;
+    const yaml = await h.call('POST', '/v1/stack-jobs', { rawBody: yamlBody, headers: { 'content-type': 'application/yaml' } });
+    expect(yaml.statusCode).toBe(201);
+    expect(yaml.json().spec.apiResourceInfo.spec).toEqual({ size: 3 });
+    const b64 = await h.call('POST', '/v1/preflight', { body: change(), base64: true });
+    expect(b64.statusCode).toBe(200);
+  });
+
+  it('refuses submission to a viewer (403) and to another org (403), writing nothing', async () => {
+    const before = await dumpTables();
+    expect((await h.call('POST', '/v1/stack-jobs', { principal: principals.viewer, body: change({ resource: { version: { id: 'ver-v', message: '' } } }) })).statusCode).toBe(403);
+    expect((await h.call('POST', '/v1/stack-jobs', { principal: principals.globexOperator, body: change({ resource: { version: { id: 'ver-g', message: '' } } }) })).statusCode).toBe(403);
+    expect(await dumpTables()).toBe(before);
+  });
+});
+
+describe('reading jobs', () => {
+  it('shows a job to its org and hides it from another org with 404', async () => {
+    const created = (await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { version: { id: 'ver-read', message: '' } } }) })).json();
+    const mine = await h.call('GET', `/v1/stack-jobs/${created.metadata.id}`, { principal: principals.viewer });
+    expect(mine.statusCode).toBe(200);
+    expect(mine.json().metadata.id).toBe(created.metadata.id);
+    const theirs = await h.call('GET', `/v1/stack-jobs/${created.metadata.id}`, { principal: principals.globexOperator });
+    expect(theirs.statusCode).toBe(404);
+    expect(theirs.body).not.toContain('acmecorp');
+  });
+
+  it('lists newest first and pages with an opaque cursor', async () => {
+    const resourceId = 'eks_paging';
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { id: resourceId, version: { id: `ver-page-${i}`, message: '' } } }) })).json().metadata.id);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await h.call('GET', '/v1/stack-jobs', { principal: principals.viewer, query: { org: 'acmecorp', env: 'production', resourceId, limit: '2', ...(cursor ? { cursor } : {}) } });
+      expect(page.statusCode).toBe(200);
+      expect(page.json().items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.json().items.map((j: { metadata: { id: string } }) => j.metadata.id));
+      cursor = page.json().cursor;
+    } while (cursor);
+    expect(seen).toEqual([...ids].reverse());
+  });
+
+  it('filters the org listing by phase and pages through it', async () => {
+    const res = await h.call('GET', '/v1/stack-jobs', { principal: principals.viewer, query: { phase: 'queued', limit: '3' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().items).toHaveLength(3);
+    expect(res.json().items.every((j: { status: { phase: string } }) => j.status.phase === 'queued')).toBe(true);
+    const none = await h.call('GET', '/v1/stack-jobs', { principal: principals.viewer, query: { phase: 'completed' } });
+    expect(none.json().items).toEqual([]);
+  });
+
+  it('answers 400 for a forged cursor or an unknown query parameter, and 404 for another org', async () => {
+    expect((await h.call('GET', '/v1/stack-jobs', { principal: principals.viewer, query: { cursor: 'bm90LWEtY3Vyc29y' } })).statusCode).toBe(400);
+    const unknown = await h.call('GET', '/v1/stack-jobs', { principal: principals.viewer, query: { sort: 'asc' } });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().errors[0].path).toBe('query');
+    expect((await h.call('GET', '/v1/stack-jobs', { principal: principals.viewer, query: { org: 'globex' } })).statusCode).toBe(404);
+  });
+});
+
+describe('the catalog', () => {
+  it('creates, replaces, reads, lists and deletes an entity', async () => {
+    const path = '/v1/orgs/acmecorp/org-settings/acmecorp';
+    expect((await h.call('PUT', path, { principal: principals.admin, body: { preferredProvisioner: 'tofu' } })).statusCode).toBe(201);
+    expect((await h.call('PUT', path, { principal: principals.admin, body: { preferredProvisioner: 'terraform' } })).statusCode).toBe(200);
+    expect((await h.call('GET', path, { principal: principals.viewer })).json()).toEqual({ org: 'acmecorp', preferredProvisioner: 'terraform', requireLiveCredentialValidation: false, approvalChannels: {} });
+    expect((await h.call('GET', '/v1/orgs/acmecorp/org-settings', { principal: principals.viewer })).json().items).toHaveLength(1);
+    expect((await h.call('DELETE', path, { principal: principals.admin })).statusCode).toBe(204);
+    expect((await h.call('GET', path, { principal: principals.viewer })).statusCode).toBe(404);
+    expect((await h.call('DELETE', path, { principal: principals.admin })).statusCode).toBe(404);
+  });
+
+  it('never accepts secret material: an unknown field is a 400 and nothing is written', async () => {
+    const before = await dumpTables();
+    const res = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/leaky', { principal: principals.admin, body: { ...awsCredential({ id: 'leaky' }), secretAccessKey: PLANTED_SECRET } });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).not.toContain(PLANTED_SECRET);
+    expect(await dumpTables()).toBe(before);
+  });
+
+  it('refuses a body that contradicts its path', async () => {
+    const res = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/one', { principal: principals.admin, body: awsCredential({ id: 'two', org: 'globex' }) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors.map((e: { path: string }) => e.path).sort()).toEqual(['id', 'org']);
+  });
+
+  it('keeps catalogs apart: another org is 404, a viewer cannot write, the platform needs a platform admin', async () => {
+    expect((await h.call('GET', '/v1/orgs/acmecorp/provider-credentials', { principal: principals.globexOperator })).statusCode).toBe(404);
+    expect((await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/x', { principal: principals.viewer, body: awsCredential({ id: 'x' }) })).statusCode).toBe(403);
+    expect((await h.call('PUT', '/v1/platform/modules/m', { principal: principals.admin, body: platformEksModule({ id: 'm' }) })).statusCode).toBe(404);
+    expect((await h.call('GET', '/v1/platform/modules', { principal: principals.viewer })).json().items.map((m: { id: string }) => m.id)).toEqual(['iacmod_platform_eks_terraform']);
+    expect((await h.call('GET', '/v1/platform/provider-credentials', { principal: principals.platformAdmin })).statusCode).toBe(404);
+    expect(await h.catalog.get('provider-credentials', 'acmecorp', 'x')).toBeUndefined();
+    expect(await h.catalog.get('modules', PLATFORM_OWNER, 'm')).toBeUndefined();
+  });
+});
+
+describe('HTTP edges', () => {
+  it('answers unknown routes 404, wrong methods 405 with Allow, big bodies 413, bad JSON 400, no principal 401', async () => {
+    expect((await h.call('GET', '/v1/nothing-here')).statusCode).toBe(404);
+    const wrong = await h.call('DELETE', '/v1/stack-jobs');
+    expect(wrong.statusCode).toBe(405);
+    expect(wrong.headers?.allow).toBe('GET, POST');
+    expect((await h.call('POST', '/v1/stack-jobs', { rawBody: `{"x":"${'a'.repeat(300 * 1024)}"}` })).statusCode).toBe(413);
+    const bad = await h.call('POST', '/v1/stack-jobs', { rawBody: '{not json' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().detail).toBe('the body is not valid JSON');
+    expect((await h.call('GET', '/v1/stack-jobs', { principal: null })).statusCode).toBe(401);
+  });
+
+  it('answers an infrastructure failure with a 500 that leaks nothing and logs it', async () => {
+    h.s3.on(HeadBucketCommand).rejects(Object.assign(new Error(`socket hang up ${PLANTED_SECRET}`), { name: 'TimeoutError', $metadata: { httpStatusCode: 503 } }));
+    const res = await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { version: { id: 'ver-500', message: '' } } }) });
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain(PLANTED_SECRET);
+    expect(res.json().detail).toBe('the request could not be completed; it has been logged');
+  });
+});
+
+describe('secrets', () => {
+  it('keeps a planted credential secret out of every response, stored item and log line', async () => {
+    const responses = [
+      await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { version: { id: 'ver-secret', message: '' } } }) }),
+      await h.call('POST', '/v1/preflight', { body: change() }),
+      await h.call('GET', '/v1/orgs/acmecorp/provider-credentials/awscred_prod_account', { principal: principals.viewer }),
+      await h.call('GET', '/v1/stack-jobs', { principal: principals.viewer }),
+    ];
+    expect(responses.map((r) => r.statusCode)).toEqual([201, 200, 200, 200]);
+    expect(h.sts.commandCalls(GetCallerIdentityCommand).length).toBeGreaterThan(0);
+    const everything = [...responses.map((r) => r.body), ...h.logs, await dumpTables()].join('\n');
+    expect(h.logs.length).toBeGreaterThan(0);
+    expect(everything).not.toContain(PLANTED_SECRET);
+    expect(everything).not.toContain(Buffer.from(PLANTED_SECRET).toString('base64'));
+  });
+});
