@@ -1,4 +1,12 @@
-// Entry point under construction in this commit series; the CDK app bundles it by path.
-export const handler = async (): Promise<never> => {
-  throw new Error('not wired yet');
-};
+/** Lambda entry for the HTTP API (API Gateway HTTP API, payload v2). Thin: build once, dispatch per request. */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createApi } from '../api/api-app';
+import { lazy, serviceContextFromEnv } from '../api/context';
+import { allRoutes } from '../api/routes';
+
+const api = lazy(() => {
+  const ctx = serviceContextFromEnv('stackjobs-api');
+  return createApi({ routes: allRoutes(ctx), claimNames: ctx.claimNames, logger: ctx.logger, metrics: ctx.metrics });
+});
+
+export const handler = (event: APIGatewayProxyEventV2) => api()(event);

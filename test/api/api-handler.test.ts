@@ -79,6 +79,29 @@ describe('submitting a change', () => {
     expect(stored.items.filter((j) => j.metadata.version.id === 'ver-concurrent')).toHaveLength(1);
   });
 
+  it('finishes a submission that crashed after claiming its idempotency key but before writing the job', async () => {
+    const body = change({ resource: { version: { id: 'ver-crash', message: '' } } });
+    const { submitChange } = await import('../../lambdas/app/submit-change');
+    const { idempotencyKeyOf } = await import('../../lambdas/domain/stack-job');
+    // Simulate the crash: the first delivery claims the key with its snapshot, then dies writing the job.
+    const crashingJobs = {
+      create: async () => {
+        throw new Error('crashed before the job write');
+      },
+      get: h.jobs.get.bind(h.jobs),
+      claimIdempotency: h.jobs.claimIdempotency.bind(h.jobs),
+      findByIdempotency: h.jobs.findByIdempotency.bind(h.jobs),
+    };
+    await expect(submitChange(body, { ...h.submission, jobs: crashingJobs })).rejects.toThrow('crashed before the job write');
+    const claimed = await h.jobs.findByIdempotency(idempotencyKeyOf(body));
+    expect(claimed).toBeDefined();
+    expect(await h.jobs.get(claimed!.metadata.id)).toBeUndefined();
+    const retry = await h.call('POST', '/v1/stack-jobs', { body });
+    expect(retry.statusCode).toBe(200);
+    expect(retry.json().metadata.id).toBe(claimed!.metadata.id);
+    expect(h.starter.started).toContain(claimed!.metadata.id);
+  });
+
   it('answers 422 with every check when pre-flight fails, and writes nothing', async () => {
     const before = await dumpTables();
     const startedBefore = h.starter.started.length;

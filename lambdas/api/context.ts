@@ -1,0 +1,86 @@
+/** Builds the API's and the event handler's dependencies once per process from the environment the CDK code sets. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { clients } from '../adapters/aws/clients';
+import { EventBridgePublisher } from '../adapters/aws/event-publisher';
+import { S3BackendProbe } from '../adapters/aws/s3-backend-probe';
+import { SecretsManagerSource } from '../adapters/aws/secrets';
+import { SfnExecutionStarter } from '../adapters/aws/sfn-execution-starter';
+import { StsCredentialValidator } from '../adapters/aws/sts-credential-validator';
+import { CatalogRepository } from '../adapters/dynamodb/catalog-repository';
+import { JobRepository } from '../adapters/dynamodb/job-repository';
+import { LockRepository } from '../adapters/dynamodb/lock-repository';
+import { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
+import { ArtifactStore } from '../adapters/s3/artifact-store';
+import type { SubmissionDeps } from '../app/submit-change';
+import { systemClock, ulidIds, type Clock } from '../domain/ids';
+import type { EventPublisher, SecretSource } from '../domain/ports';
+import { readConfig } from '../shared/config';
+import type { ClaimNames } from '../http/principal';
+
+export const apiConfigSchema = z.object({
+  JOBS_TABLE: z.string().min(1),
+  CATALOG_TABLE: z.string().min(1),
+  ARTIFACTS_BUCKET: z.string().min(1),
+  STATE_MACHINE_ARN: z.string().min(1),
+  EVENT_BUS_NAME: z.string().min(1),
+  PRINCIPAL_SUBJECT_CLAIM: z.string().min(1).default('sub'),
+  PRINCIPAL_ORGS_CLAIM: z.string().min(1).default('custom:orgs'),
+  PRINCIPAL_ROLES_CLAIM: z.string().min(1).default('custom:roles'),
+});
+export type ApiConfig = z.infer<typeof apiConfigSchema>;
+
+export interface ServiceContext {
+  config: ApiConfig;
+  clock: Clock;
+  jobs: JobRepository;
+  catalog: CatalogRepository;
+  locks: LockRepository;
+  resources: ResourceStatusRepository;
+  artifacts: ArtifactStore;
+  secrets: SecretSource;
+  publisher: EventPublisher;
+  submission: SubmissionDeps;
+  claimNames: ClaimNames;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** Everything is built from the SDK clients in clients.ts, so local mode only changes endpoints. */
+export function serviceContextFromEnv(serviceName: string, env: NodeJS.ProcessEnv = process.env, overrides: Partial<Pick<ServiceContext, 'secrets' | 'publisher' | 'clock'>> = {}): ServiceContext {
+  const config = readConfig(apiConfigSchema, env);
+  const db = clients.dynamo();
+  const clock = overrides.clock ?? systemClock;
+  const secrets = overrides.secrets ?? new SecretsManagerSource(clients.secrets());
+  const jobs = new JobRepository(db, config.JOBS_TABLE);
+  const catalog = new CatalogRepository(db, config.CATALOG_TABLE);
+  const locks = new LockRepository(db, config.JOBS_TABLE, () => clock.now());
+  return {
+    config,
+    clock,
+    jobs,
+    catalog,
+    locks,
+    resources: new ResourceStatusRepository(db, config.JOBS_TABLE),
+    artifacts: new ArtifactStore(clients.s3(), config.ARTIFACTS_BUCKET),
+    secrets,
+    publisher: overrides.publisher ?? new EventBridgePublisher(clients.events(), config.EVENT_BUS_NAME),
+    submission: {
+      jobs,
+      preflight: { catalog, validators: [new StsCredentialValidator(secrets)], backendProbe: new S3BackendProbe(secrets), locks, clock },
+      starter: new SfnExecutionStarter(clients.sfn(), config.STATE_MACHINE_ARN),
+      ids: ulidIds(clock),
+      clock,
+    },
+    claimNames: { subject: config.PRINCIPAL_SUBJECT_CLAIM, orgs: config.PRINCIPAL_ORGS_CLAIM, roles: config.PRINCIPAL_ROLES_CLAIM },
+    logger: new Logger({ serviceName }),
+    metrics: new Metrics({ namespace: 'StackJobs', serviceName }),
+  };
+}
+
+/** Built on first use, so a misconfigured function fails its first invocation with the missing variable named. */
+export function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}

@@ -1,0 +1,14 @@
+/** Every route the API serves, in one list: the router, the OpenAPI document and local mode all read it. */
+import type { Route } from '../http/router';
+import { artifactRoutes } from './artifact-routes';
+import { catalogRoutes } from './catalog-routes';
+import type { ServiceContext } from './context';
+import { jobRoutes } from './job-routes';
+
+export function allRoutes(ctx: ServiceContext): Route[] {
+  return [
+    ...jobRoutes({ jobs: ctx.jobs, submission: ctx.submission, logger: ctx.logger, metrics: ctx.metrics }),
+    ...artifactRoutes({ jobs: ctx.jobs, artifacts: ctx.artifacts, resources: ctx.resources }),
+    ...catalogRoutes({ catalog: ctx.catalog, clock: ctx.clock }),
+  ];
+}
