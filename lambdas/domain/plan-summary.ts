@@ -78,3 +78,52 @@ export function summarisePlan(plan: ShowJsonPlan): SummarisedPlan {
     summary.add + summary.change + summary.destroy + summary.replace + summary.forget + summary.import + summary.outputChanges + movedOnly > 0;
   return { summary, hasChanges };
 }
+
+export const SENSITIVE_MASK = '***';
+
+/** Applies a Terraform sensitivity mask (`true`, or an object/array of masks mirroring the value) to a value. */
+function maskValue(value: unknown, mask: unknown): unknown {
+  if (mask === true) return value === null || value === undefined ? value : SENSITIVE_MASK;
+  if (!mask || typeof mask !== 'object' || !value || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v, i) => maskValue(v, (mask as unknown[])[i]));
+  const m = mask as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskValue(v, m[k])]));
+}
+
+type Json = Record<string, unknown>;
+type Module = { resources?: Array<Json & { values?: unknown; sensitive_values?: unknown }>; child_modules?: Module[] };
+
+function maskModule(mod: Module | undefined): Module | undefined {
+  if (!mod) return mod;
+  return {
+    ...mod,
+    ...(mod.resources ? { resources: mod.resources.map((r) => ({ ...r, values: maskValue(r.values, r.sensitive_values) })) } : {}),
+    ...(mod.child_modules ? { child_modules: mod.child_modules.map((c) => maskModule(c)!) } : {}),
+  };
+}
+
+const maskOutputsBlock = (outputs: unknown) =>
+  outputs && typeof outputs === 'object'
+    ? Object.fromEntries(Object.entries(outputs as Record<string, Json>).map(([k, o]) => [k, o.sensitive === true ? { ...o, value: SENSITIVE_MASK } : o]))
+    : outputs;
+
+const maskChange = (c: Json) => ({ ...c, before: maskValue(c.before, c.before_sensitive), after: maskValue(c.after, c.after_sensitive) });
+
+/**
+ * A copy of a `show -json` plan with every value Terraform marks sensitive replaced by "***", so the plan
+ * people can download (and the approval link) shows the shape of a change without its secrets.
+ */
+export function maskSensitivePlanValues(plan: Json): Json {
+  const out: Json = { ...plan };
+  for (const key of ['resource_changes', 'resource_drift'] as const) {
+    if (Array.isArray(plan[key])) out[key] = (plan[key] as Json[]).map((rc) => ({ ...rc, change: maskChange(rc.change as Json) }));
+  }
+  if (plan.output_changes) out.output_changes = Object.fromEntries(Object.entries(plan.output_changes as Record<string, Json>).map(([k, c]) => [k, maskChange(c)]));
+  for (const key of ['planned_values'] as const) {
+    const pv = plan[key] as { root_module?: Module; outputs?: unknown } | undefined;
+    if (pv) out[key] = { ...pv, root_module: maskModule(pv.root_module), outputs: maskOutputsBlock(pv.outputs) };
+  }
+  const prior = plan.prior_state as { values?: { root_module?: Module; outputs?: unknown } } | undefined;
+  if (prior?.values) out.prior_state = { ...prior, values: { ...prior.values, root_module: maskModule(prior.values.root_module), outputs: maskOutputsBlock(prior.values.outputs) } };
+  return out;
+}

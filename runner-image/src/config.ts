@@ -1,0 +1,29 @@
+/** The runner's environment contract (runner-image/README.md), read once and validated; a bad value fails fast by name. */
+import { tmpdir } from 'node:os';
+import { z } from 'zod';
+import { readConfig } from '../../lambdas/shared/config';
+
+const seconds = (def: number) => z.coerce.number().positive().default(def);
+
+export const runnerConfigSchema = z.object({
+  STACKJOBS_JOB_ID: z.string().regex(/^sj_[0-9a-hjkmnp-tv-z]{26}$/, 'a stack job id (sj_ + lowercase ULID)'),
+  STACKJOBS_PHASE: z.enum(['preview', 'update']),
+  STACKJOBS_TASK_TOKEN: z.string().min(1),
+  STACKJOBS_JOBS_TABLE: z.string().min(1),
+  STACKJOBS_ARTIFACTS_BUCKET: z.string().min(1),
+  STACKJOBS_PLAN_DIGEST: z.string().regex(/^[0-9a-f]{64}$/, 'a hex SHA-256').optional(),
+  STACKJOBS_HEARTBEAT_SECONDS: seconds(60),
+  STACKJOBS_GRACE_SECONDS: seconds(30),
+  STACKJOBS_OPERATION_TIMEOUT_SECONDS: seconds(3600),
+  STACKJOBS_WORK_DIR: z.string().min(1).default(tmpdir()),
+  STACKJOBS_TERRAFORM_BIN: z.string().min(1).default('terraform'),
+  STACKJOBS_TOFU_BIN: z.string().min(1).default('tofu'),
+  STACKJOBS_PULUMI_BIN: z.string().min(1).default('pulumi'),
+  STACKJOBS_LOG_CHUNK_BYTES: z.coerce.number().int().min(1).max(5 << 20).default(1 << 20),
+  STACKJOBS_LOG_FLUSH_SECONDS: seconds(5),
+});
+export type RunnerConfig = z.infer<typeof runnerConfigSchema>;
+
+export function readRunnerConfig(env: NodeJS.ProcessEnv = process.env): RunnerConfig {
+  return readConfig(runnerConfigSchema, env);
+}

@@ -1,0 +1,55 @@
+/**
+ * Shallow clone of the module repository (depth 1, one branch or tag) with system git through simple-git.
+ * A private repo's token reaches git through GIT_ASKPASS and the git process's environment only: never the
+ * URL (which git prints in errors) and never a file.
+ */
+import { chmod, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { simpleGit } from 'simple-git';
+
+export interface ModuleSource {
+  gitRepo: string;
+  branch: string;
+  path: string;
+}
+
+/** A local path ignores --depth unless given as file://; a bare host path ("github.com/org/repo") means https. */
+export function cloneUrl(gitRepo: string): string {
+  if (/^(https?|ssh|git|file):\/\//.test(gitRepo) || /^[\w.-]+@[\w.-]+:/.test(gitRepo)) return gitRepo;
+  if (isAbsolute(gitRepo)) return `file://${gitRepo}`;
+  return `https://${gitRepo}`;
+}
+
+// Answers git's username prompt with a fixed name and its password prompt with the token from the environment.
+const ASKPASS = `#!/bin/sh
+case "$1" in
+  Username*) echo "x-access-token" ;;
+  *) printf '%s\\n' "$STACKJOBS_GIT_TOKEN" ;;
+esac
+`;
+
+/** Clones into `dest` and returns the module's working directory (`dest/<path>`), which must exist inside it. */
+export async function cloneModule(source: ModuleSource, dest: string, scratchDir: string, token?: string): Promise<string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: scratchDir,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_NOSYSTEM: '1',
+  };
+  if (token) {
+    const askpass = join(scratchDir, 'git-askpass.sh');
+    await writeFile(askpass, ASKPASS, { mode: 0o700 });
+    await chmod(askpass, 0o700);
+    env.GIT_ASKPASS = askpass;
+    env.STACKJOBS_GIT_TOKEN = token;
+  }
+  await simpleGit({ baseDir: scratchDir })
+    .env(env)
+    .clone(cloneUrl(source.gitRepo), dest, ['--depth', '1', '--branch', source.branch, '--single-branch', '-c', 'advice.detachedHead=false']);
+  const workDir = resolve(dest, source.path || '.');
+  const rel = relative(dest, workDir);
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new Error(`module path ${source.path} leaves the repository`);
+  const s = await stat(workDir).catch(() => undefined);
+  if (!s?.isDirectory()) throw new Error(`module path ${source.path} does not exist at ${source.branch}`);
+  return workDir;
+}

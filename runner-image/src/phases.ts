@@ -1,0 +1,298 @@
+/**
+ * One runner phase, end to end: workspace, module, configuration, credentials, the operations in order
+ * (each recorded on the job through the domain's transition rules), plan/outputs artifacts, cleanup.
+ * Throws a RunnerError (OperationFailed / Cancelled) naming the operation; returns the task result otherwise.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
+import type { ArtifactStore, StoredPlanSummary } from '../../lambdas/adapters/s3/artifact-store';
+import { maskSensitivePlanValues } from '../../lambdas/domain/plan-summary';
+import type { Clock } from '../../lambdas/domain/ids';
+import type { SecretSource } from '../../lambdas/domain/ports';
+import type { OperationName, PlanSummary, RunnerResult, StackJob } from '../../lambdas/domain/schemas';
+import { isTerminal, transitionOperation } from '../../lambdas/domain/status';
+import { execCommand, type Exec } from './command';
+import type { RunnerConfig } from './config';
+import { resolveCredentials, type StsFactory } from './credentials';
+import type { IacDriver } from './drivers/driver';
+import { PulumiDriver } from './drivers/pulumi';
+import { TerraformDriver } from './drivers/terraform';
+import { CancelledError, OperationFailedError, RunnerError } from './errors';
+import { cloneModule } from './git';
+import { S3LogSink } from './log-sink';
+import { SecretRegistry } from './redactor';
+import { createWorkspace, removeWorkspace, type Workspace } from './workspace';
+
+/** The slice of JobRepository the runner uses. */
+export interface JobStore {
+  require(id: string): Promise<{ job: StackJob }>;
+  update(id: string, mutate: (job: StackJob) => StackJob): Promise<StackJob>;
+}
+
+export interface PhaseDeps {
+  config: RunnerConfig;
+  jobs: JobStore;
+  store: ArtifactStore;
+  secrets: SecretSource;
+  sts: StsFactory;
+  clock: Clock;
+  /** The environment children start from (the runner's own, with its task token and AWS settings removed). */
+  childEnv: NodeJS.ProcessEnv;
+  /** Aborted on SIGTERM or when the task is gone. */
+  signal: AbortSignal;
+  registry: SecretRegistry;
+  /** The runner's own diagnostics (stderr); never secret-bearing. */
+  warn: (message: string) => void;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Variables that belong to the runner, not the tool: its task token, its own AWS identity and endpoints. */
+export function childEnvFrom(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const keep: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith('STACKJOBS_')) continue;
+    if (k.startsWith('AWS_') && k !== 'AWS_REGION' && k !== 'AWS_DEFAULT_REGION') continue;
+    if (k.startsWith('ECS_CONTAINER_METADATA')) continue;
+    keep[k] = v;
+  }
+  return { ...keep, TF_IN_AUTOMATION: '1', TF_INPUT: '0', CHECKPOINT_DISABLE: '1' };
+}
+
+class PhaseRun {
+  private readonly durations: Record<string, number> = {};
+  private readonly recorded = new Set<OperationName>();
+  private ws: Workspace | undefined;
+
+  constructor(
+    private readonly deps: PhaseDeps,
+    private job: StackJob,
+  ) {}
+
+  private get jobId() {
+    return this.job.metadata.id;
+  }
+  private get phase() {
+    return this.deps.config.STACKJOBS_PHASE;
+  }
+
+  /** Status writes are best effort: a failed write must not fail (or hide) the infrastructure change itself. */
+  private async record(mutate: (job: StackJob) => StackJob): Promise<void> {
+    try {
+      this.job = await this.deps.jobs.update(this.jobId, (job) => (isTerminal(job) ? job : mutate(job)));
+    } catch (e) {
+      this.deps.warn(`could not record status on ${this.jobId}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Runs one operation with its own log sink. The job's operation status moves only if it is still pending:
+   * the update phase's `init` re-runs an operation the preview already completed, and is logged, not re-recorded.
+   */
+  private async operation<T>(name: OperationName, body: (exec: Exec) => Promise<T>): Promise<T> {
+    const started = Date.now();
+    const op = this.job.status.operations.find((o) => o.name === name);
+    if (op?.status === 'pending') {
+      await this.record((j) => transitionOperation(j, name, 'running', 'tbd', this.deps.clock.now()));
+      this.recorded.add(name);
+    }
+    const c = this.deps.config;
+    const sink = new S3LogSink(this.deps.store, this.jobId, this.phase, name, { chunkBytes: c.STACKJOBS_LOG_CHUNK_BYTES, flushMs: c.STACKJOBS_LOG_FLUSH_SECONDS * 1000 });
+    const exec: Exec = (spec) =>
+      execCommand(
+        {
+          operation: name,
+          bin: this.binFor(),
+          // Read at call time: init learns the module directory only after cloning.
+          cwd: this.cwd || this.ws!.module,
+          env: this.env,
+          timeoutMs: c.STACKJOBS_OPERATION_TIMEOUT_SECONDS * 1000,
+          graceMs: c.STACKJOBS_GRACE_SECONDS * 1000,
+          signal: this.deps.signal,
+          registry: this.deps.registry,
+          sink,
+        },
+        spec,
+      );
+    let outcome: { result: 'succeeded' | 'failed' | 'cancelled'; errors: string[]; summary?: PlanSummary } = { result: 'succeeded', errors: [] };
+    try {
+      const value = await body(exec);
+      if (this.deps.signal.aborted) throw new CancelledError(name, null, `cancelled after ${name}`);
+      if (value && typeof value === 'object' && 'summary' in value) outcome.summary = (value as { summary: PlanSummary }).summary;
+      return value;
+    } catch (e) {
+      const err = this.asRunnerError(e, name);
+      outcome = { result: err instanceof CancelledError ? 'cancelled' : 'failed', errors: [err.message] };
+      await sink.write(Buffer.from(`\n[stack-jobs] ${name} ${outcome.result}: ${err.message}\n`)).catch(() => undefined);
+      throw err;
+    } finally {
+      this.durations[name] = (this.durations[name] ?? 0) + (Date.now() - started);
+      // Logs first: whatever happened, what the tool printed is in S3 before the status says it ended.
+      await sink.close().catch((e: Error) => this.deps.warn(`log upload for ${name} failed: ${e.name}: ${e.message}`));
+      if (this.recorded.has(name)) {
+        const { result, errors, summary } = outcome;
+        await this.record((j) => transitionOperation(j, name, 'completed', result, this.deps.clock.now(), { errors, ...(summary ? { summary } : {}) }));
+      }
+    }
+  }
+
+  private env: NodeJS.ProcessEnv = {};
+
+  /** Anything thrown that is not already a RunnerError becomes an OperationFailed with a redacted message. */
+  asRunnerError(e: unknown, operation: string): RunnerError {
+    if (e instanceof RunnerError) return e;
+    if (this.deps.signal.aborted) return new CancelledError(operation, null, `cancelled during ${operation}`);
+    const message = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+    return new OperationFailedError(operation, null, this.deps.registry.redact(message));
+  }
+
+  private driverFor(ws: Workspace, moduleDir: string, backendConfig: string[], pulumiBackendUrl: string): IacDriver {
+    const e = this.job.spec.essentials;
+    const c = this.deps.config;
+    const paths = { planFile: join(ws.state, 'plan.bin'), planJsonFile: join(ws.state, 'plan.json'), outputsFile: join(ws.state, 'outputs.json') };
+    if (e.provisioner === 'pulumi') {
+      const m = this.job.metadata;
+      return new PulumiDriver(c.STACKJOBS_PULUMI_BIN, this.job, moduleDir, `${m.org}-${m.env}-${m.name}`, pulumiBackendUrl, paths);
+    }
+    return new TerraformDriver(e.provisioner === 'tofu' ? c.STACKJOBS_TOFU_BIN : c.STACKJOBS_TERRAFORM_BIN, this.job, ws.config, backendConfig, paths);
+  }
+
+  async run(): Promise<RunnerResult> {
+    const { config } = this.deps;
+    const e = this.job.spec.essentials;
+    const ops = this.job.spec.operations;
+    const destroy = ops.includes('destroy');
+    const finalOp: OperationName = destroy ? 'destroy' : 'apply';
+    const previews = e.flowControlPolicy.previewBeforeUpdate;
+    const logPrefix = artifactKeys.logPrefix(this.jobId);
+
+    if (this.phase === 'preview' && !previews) {
+      throw new OperationFailedError('plan', null, 'the job\'s flow control policy has no preview: run the update phase only');
+    }
+
+    this.ws = await createWorkspace(config.STACKJOBS_WORK_DIR, this.jobId);
+    const ws = this.ws;
+    try {
+      // Update of an approved plan: the plan is fetched and verified before anything else runs.
+      let approvedDigest: string | undefined;
+      const planFile = join(ws.state, 'plan.bin');
+      if (this.phase === 'update' && previews) {
+        approvedDigest = await this.operationGuard(finalOp, () => this.verifyPlan(planFile));
+      }
+
+      let driver!: IacDriver;
+      await this.operation(
+        'init',
+        async (exec) => {
+          const token = e.iacModule.gitTokenSecretRef ? await this.deps.secrets.get(e.iacModule.gitTokenSecretRef) : undefined;
+          this.deps.registry.add(token);
+          const moduleDir = await cloneModule(e.iacModule, join(ws.module, 'repo'), ws.config, token);
+          const creds = await resolveCredentials(e, this.jobId, ws.state, { secrets: this.deps.secrets, sts: this.deps.sts, registry: this.deps.registry });
+          this.env = { ...this.deps.childEnv, HOME: ws.state, ...creds.env };
+          driver = this.driverFor(ws, moduleDir, creds.backendConfig, creds.pulumiBackendUrl);
+          this.cwd = moduleDir;
+          await driver.configure();
+          await driver.init(exec);
+        },
+      );
+
+      const refresh = !e.flowControlPolicy.skipRefresh && (this.phase === 'preview' || !previews);
+      if (refresh) await this.operation('refresh', (exec) => driver.refresh(exec));
+
+      if (this.phase === 'preview') {
+        const planKey = artifactKeys.planBinary(this.jobId);
+        const { summary, hasChanges, digest } = await this.operation('plan', async (exec) => {
+          const planned = await driver.plan(exec, { destroy });
+          const digest = await sha256File(planFile);
+          const planJsonFile = join(ws.state, 'plan.json');
+          const planJson = JSON.parse(await readFile(planJsonFile, 'utf8')) as Record<string, unknown>;
+          // The downloadable plan JSON shows sensitive values as "***" (the binary plan keeps them for apply).
+          await writeFile(planJsonFile, JSON.stringify(e.provisioner === 'pulumi' ? planJson : maskSensitivePlanValues(planJson)));
+          const stored: StoredPlanSummary = { summary: planned.summary, hasChanges: planned.hasChanges, digest };
+          await this.deps.store.uploadFile(planKey, planFile);
+          await this.deps.store.uploadFile(artifactKeys.planJson(this.jobId), planJsonFile, 'application/json');
+          await this.deps.store.putJson(artifactKeys.planSummary(this.jobId), stored);
+          await this.deps.store.putText(artifactKeys.planDigest(this.jobId), `${digest}  plan.bin\n`);
+          return stored;
+        });
+        await this.record((j) => ({ ...j, status: { ...j.status, plan: { digest, key: planKey, summary }, logPrefix } }));
+        return { phase: 'preview', hasChanges, summary, planDigest: digest, planKey, logPrefix, durations: this.durations };
+      }
+
+      const outputsKey = artifactKeys.outputs(this.jobId);
+      const stored = previews ? await this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId)) : undefined;
+      const applied = await this.operation(finalOp, async (exec) => {
+        const outcome = previews ? await driver.applyPlan(exec, { destroy }) : await driver.applyDirect(exec, { destroy });
+        // Outputs belong to the apply: a failure reading them fails the operation that produced them.
+        await this.deps.store.putJson(outputsKey, await driver.outputs(exec));
+        return outcome;
+      });
+      const hasChanges = applied.hasChanges ?? stored?.hasChanges ?? true;
+      const summary = stored?.summary;
+      await this.record((j) => ({ ...j, status: { ...j.status, outputsKey, logPrefix } }));
+      return {
+        phase: 'update',
+        hasChanges,
+        ...(summary ? { summary } : {}),
+        ...(approvedDigest ? { planDigest: approvedDigest, planKey: artifactKeys.planBinary(this.jobId) } : {}),
+        outputsKey,
+        logPrefix,
+        durations: this.durations,
+      };
+    } finally {
+      await removeWorkspace(ws).catch((err: Error) => this.deps.warn(`could not remove workspace: ${err.message}`));
+    }
+  }
+
+  private cwd = '';
+
+  private binFor(): string {
+    const c = this.deps.config;
+    const p = this.job.spec.essentials.provisioner;
+    return p === 'pulumi' ? c.STACKJOBS_PULUMI_BIN : p === 'tofu' ? c.STACKJOBS_TOFU_BIN : c.STACKJOBS_TERRAFORM_BIN;
+  }
+
+  /** Runs runner-side work (no tool) attributed to an operation, for error naming only. */
+  private async operationGuard<T>(name: OperationName, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (e) {
+      throw this.asRunnerError(e, name);
+    }
+  }
+
+  /**
+   * Downloads the approved plan and checks it three ways: the digest the state machine passed, the digest the
+   * job recorded at preview, and the file's own SHA-256 must all agree. Any doubt refuses the apply.
+   */
+  private async verifyPlan(planFile: string): Promise<string> {
+    const finalOp: OperationName = this.job.spec.operations.includes('destroy') ? 'destroy' : 'apply';
+    // Recorded as the operation failing (running -> failed) so the job shows why, with nothing executed.
+    const refuse = (why: string): Promise<never> =>
+      this.operation(finalOp, async () => {
+        throw new OperationFailedError(finalOp, null, `refusing to ${finalOp}: ${why}; nothing was run`);
+      });
+    const expected = this.deps.config.STACKJOBS_PLAN_DIGEST;
+    const recorded = this.job.status.plan?.digest;
+    if (!expected) return refuse('no approved plan digest was given (STACKJOBS_PLAN_DIGEST)');
+    if (!recorded) return refuse('the job has no recorded plan');
+    if (expected !== recorded) return refuse(`the approved digest ${expected} is not the job's recorded plan digest ${recorded}`);
+    if (!(await this.deps.store.downloadFile(artifactKeys.planBinary(this.jobId), planFile))) return refuse('the saved plan is missing');
+    const actual = await sha256File(planFile);
+    if (actual !== expected) return refuse(`the saved plan's SHA-256 ${actual} does not match the approved digest ${expected}`);
+    return actual;
+  }
+}
+
+/** Runs the configured phase for the job. */
+export async function runPhase(deps: PhaseDeps): Promise<RunnerResult> {
+  const { job } = await deps.jobs.require(deps.config.STACKJOBS_JOB_ID);
+  return new PhaseRun(deps, job).run();
+}

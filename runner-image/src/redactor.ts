@@ -1,0 +1,132 @@
+/**
+ * Streaming secret redaction: every known secret value, and the forms it is likely to take in tool output
+ * (base64 at any alignment, base64url, JSON-escaped), is replaced by `***` before a byte leaves the process.
+ * It holds back the last (longest pattern - 1) bytes between writes, so a secret split across two writes
+ * (or two log chunks) is still caught, and memory stays bounded by that hold-back.
+ */
+
+export const REDACTED = '***';
+
+/** Raw values shorter than this are not redacted: they would blank out ordinary text and are not credentials. */
+export const MIN_SECRET_LENGTH = 4;
+/** Derived (base64) fragments shorter than this are dropped: short fragments match random base64 too often. */
+const MIN_DERIVED_LENGTH = 8;
+
+/**
+ * The base64 text of `secret` as it appears inside a longer base64 string, for each of the three byte alignments.
+ * Characters that also encode neighbouring (unknown) bytes are cut off at both ends.
+ */
+export function base64Forms(secret: string): string[] {
+  const bytes = Buffer.from(secret, 'utf8');
+  const forms: string[] = [Buffer.from(secret).toString('base64')];
+  for (let offset = 0; offset < 3; offset++) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64').replace(/=+$/, '');
+    // Leading: the chars for the pad bytes, plus one that mixes pad and secret bits when offset > 0.
+    const lead = offset === 0 ? 0 : offset + 1;
+    // Trailing: when the total is not a multiple of 3 the last char mixes the secret with the next (unknown) byte.
+    const trail = (offset + bytes.length) % 3 === 0 ? 0 : 1;
+    const inner = encoded.slice(lead, encoded.length - trail);
+    forms.push(inner, inner.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  return forms.filter((f) => f.length >= MIN_DERIVED_LENGTH);
+}
+
+/** Every pattern to redact for a set of secret values. */
+export function redactionPatterns(secrets: Iterable<string>): string[] {
+  const patterns = new Set<string>();
+  for (const s of secrets) {
+    if (s.length < MIN_SECRET_LENGTH) continue;
+    patterns.add(s);
+    const jsonEscaped = JSON.stringify(s).slice(1, -1);
+    if (jsonEscaped !== s) patterns.add(jsonEscaped);
+    for (const f of base64Forms(s)) patterns.add(f);
+  }
+  return [...patterns];
+}
+
+/** A mutable set of secrets: the runner learns them as it reads them (credentials, git token, backend secret). */
+export class SecretRegistry {
+  private readonly values = new Set<string>();
+  private cached: Buffer[] | undefined;
+
+  add(...values: Array<string | undefined>): void {
+    for (const v of values) if (v && v.length >= MIN_SECRET_LENGTH && !this.values.has(v)) {
+      this.values.add(v);
+      this.cached = undefined;
+    }
+  }
+
+  /** Longest first, so a secret that contains another is replaced whole. */
+  patterns(): Buffer[] {
+    this.cached ??= redactionPatterns(this.values)
+      .sort((a, b) => b.length - a.length)
+      .map((p) => Buffer.from(p, 'utf8'));
+    return this.cached;
+  }
+
+  /** Redacts a complete string (error messages, the failure tail). */
+  redact(text: string): string {
+    const r = new StreamRedactor(this);
+    return Buffer.concat([r.write(Buffer.from(text, 'utf8')), r.end()]).toString('utf8');
+  }
+}
+
+/** Redacts one byte stream. Not thread-safe; one per stream. */
+export class StreamRedactor {
+  private carry: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly secrets: SecretRegistry) {}
+
+  /** Returns the redacted bytes that are safe to emit now; may hold back a tail. */
+  write(chunk: Buffer): Buffer {
+    const buf = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    const patterns = this.secrets.patterns();
+    if (patterns.length === 0) {
+      this.carry = Buffer.alloc(0);
+      return buf;
+    }
+    const longest = patterns[0].length;
+    // Any match starting before `holdFrom` lies wholly inside `buf`; later bytes may be the start of a secret.
+    const holdFrom = Math.max(0, buf.length - (longest - 1));
+    const { out, consumed } = this.replace(buf, patterns, holdFrom);
+    this.carry = Buffer.from(buf.subarray(consumed));
+    return out;
+  }
+
+  /** Emits whatever was held back, redacted. */
+  end(): Buffer {
+    const buf = this.carry;
+    this.carry = Buffer.alloc(0);
+    return buf.length === 0 ? buf : this.replace(buf, this.secrets.patterns(), buf.length).out;
+  }
+
+  /** Replaces matches starting before `limit`; returns the output and how many input bytes it covers. */
+  private replace(buf: Buffer, patterns: Buffer[], limit: number): { out: Buffer; consumed: number } {
+    const intervals: Array<[number, number]> = [];
+    for (const p of patterns) {
+      let at = buf.indexOf(p);
+      while (at >= 0 && at < limit) {
+        intervals.push([at, at + p.length]);
+        at = buf.indexOf(p, at + 1);
+      }
+    }
+    if (intervals.length === 0) return { out: buf.subarray(0, limit), consumed: limit };
+    intervals.sort((a, b) => a[0] - b[0]);
+    const parts: Buffer[] = [];
+    const mask = Buffer.from(REDACTED);
+    let pos = 0;
+    let i = 0;
+    while (i < intervals.length) {
+      let [start, end] = intervals[i];
+      // Overlapping matches merge into one masked span.
+      while (i + 1 < intervals.length && intervals[i + 1][0] <= end) end = Math.max(end, intervals[++i][1]);
+      i++;
+      if (start < pos) start = pos;
+      parts.push(buf.subarray(pos, start), mask);
+      pos = Math.max(pos, end);
+    }
+    const consumed = Math.max(pos, limit);
+    parts.push(buf.subarray(pos, consumed));
+    return { out: Buffer.concat(parts), consumed };
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Container entrypoint of the runner task: runs one phase of one stack job and reports to Step Functions.
+ * The environment contract is in runner-image/README.md.
+ */
+import { STSClient } from '@aws-sdk/client-sts';
+import { clients } from '../../lambdas/adapters/aws/clients';
+import { SecretsManagerSource } from '../../lambdas/adapters/aws/secrets';
+import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
+import { ArtifactStore } from '../../lambdas/adapters/s3/artifact-store';
+import { systemClock } from '../../lambdas/domain/ids';
+import type { RunnerResult } from '../../lambdas/domain/schemas';
+import { readRunnerConfig } from './config';
+import { CancelledError, OperationFailedError, RunnerError } from './errors';
+import { childEnvFrom, runPhase } from './phases';
+import { SecretRegistry } from './redactor';
+import { Heartbeat, TaskReporter } from './task-reporter';
+
+const warn = (message: string) => process.stderr.write(`[stack-jobs runner] ${message}\n`);
+
+async function main(): Promise<number> {
+  const config = readRunnerConfig();
+  // The token authorizes completing this task: it lives only in the reporter from here on, never in a child's environment.
+  const taskToken = config.STACKJOBS_TASK_TOKEN;
+  delete process.env.STACKJOBS_TASK_TOKEN;
+  const reporter = new TaskReporter(clients.sfn(), taskToken);
+  const registry = new SecretRegistry();
+  registry.add(taskToken);
+
+  const abort = new AbortController();
+  let cancelReason: string | undefined;
+  let taskGone = false;
+  const cancel = (reason: string) => {
+    if (abort.signal.aborted) return;
+    cancelReason = reason;
+    warn(`stopping: ${reason}`);
+    abort.abort();
+  };
+  process.on('SIGTERM', () => cancel('SIGTERM received'));
+  process.on('SIGINT', () => cancel('SIGINT received'));
+
+  const heartbeat = new Heartbeat(
+    reporter,
+    config.STACKJOBS_HEARTBEAT_SECONDS * 1000,
+    (reason) => {
+      taskGone = true;
+      cancel(reason);
+    },
+    warn,
+  );
+  heartbeat.start();
+
+  let outcome: { ok: true; result: RunnerResult } | { ok: false; error: RunnerError };
+  try {
+    const result = await runPhase({
+      config,
+      jobs: new JobRepository(clients.dynamo(), config.STACKJOBS_JOBS_TABLE),
+      store: new ArtifactStore(clients.s3(), config.STACKJOBS_ARTIFACTS_BUCKET),
+      secrets: new SecretsManagerSource(clients.secrets()),
+      sts: (c) => new STSClient(c),
+      clock: systemClock,
+      childEnv: childEnvFrom(process.env),
+      signal: abort.signal,
+      registry,
+      warn,
+    });
+    outcome = abort.signal.aborted ? { ok: false, error: new CancelledError('runner', null, cancelReason ?? 'cancelled') } : { ok: true, result };
+  } catch (e) {
+    let error: RunnerError;
+    if (e instanceof RunnerError) error = e;
+    else error = new OperationFailedError('runner', null, registry.redact(e instanceof Error ? e.message : String(e)));
+    if (abort.signal.aborted && !(error instanceof CancelledError)) error = new CancelledError(error.operation, error.exitCode, `${cancelReason}: ${error.message}`);
+    outcome = { ok: false, error };
+  } finally {
+    heartbeat.stop();
+  }
+
+  if (taskGone) {
+    // Nobody is waiting for this task any more; a report would only be rejected.
+    warn('task is gone; not reporting');
+    return 1;
+  }
+  if (outcome.ok) {
+    await reporter.success(outcome.result);
+    return 0;
+  }
+  warn(`${outcome.error.errorName}: ${outcome.error.operation}`);
+  await reporter.failure(outcome.error);
+  return 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    // Configuration errors name variables, never values.
+    warn(`fatal: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    process.exit(2);
+  },
+);
