@@ -1,0 +1,284 @@
+/**
+ * Local Step Functions: executes the ASL the CDK app synthesizes with aws-local-stepfunctions and keeps the
+ * execution and task-token bookkeeping the service would (StartExecution by name, DescribeExecution,
+ * StopExecution, SendTaskSuccess/Failure/Heartbeat with HeartbeatSeconds enforced), so the unchanged SDK calls in
+ * the handlers and the runner work against it through the protocol server.
+ */
+import { randomUUID } from 'node:crypto';
+
+// aws-local-stepfunctions 3 calls Promise.withResolvers in every Task state; Node 20 lacks it.
+const P = Promise as unknown as { withResolvers?: unknown };
+if (!P.withResolvers) {
+  P.withResolvers = function withResolvers<T>() {
+    let resolve!: (v: T) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<T>((a, b) => {
+      resolve = a;
+      reject = b;
+    });
+    return { promise, resolve, reject };
+  };
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the polyfill above, on purpose
+const { StateMachine } = require('aws-local-stepfunctions') as typeof import('aws-local-stepfunctions');
+
+type Json = ReturnType<typeof JSON.parse>;
+
+/** An error the service would report by name (the SDK maps `__type` to an exception class). */
+export class ServiceError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = type;
+  }
+}
+
+/** How a Task state is carried out locally. `token` is minted per task for `.waitForTaskToken` resources. */
+export type TaskBinding = (ctx: { stateName: string; input: Json; token?: string; executionArn: string; executionName: string }) => Promise<Json> | Json | void;
+
+export interface LocalStepFunctionsOptions {
+  stateMachineArn: string;
+  definition: Record<string, unknown>;
+  bindings: Record<string, TaskBinding>;
+  /** Wait states shortened in local mode and tests (ms by state name). */
+  waitTimeOverrides?: Record<string, number>;
+  retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Called when an execution ends in FAILED, TIMED_OUT or ABORTED (the aws.states EventBridge rule in AWS). */
+  onExecutionEnded?: (e: { executionArn: string; name: string; status: ExecutionStatus; input: Json }) => Promise<void> | void;
+}
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+interface Execution {
+  arn: string;
+  name: string;
+  input: Json;
+  status: ExecutionStatus;
+  startDate: Date;
+  stopDate?: Date;
+  output?: Json;
+  error?: string;
+  cause?: string;
+  abort: () => void;
+  done: Promise<void>;
+  events: { type: string; state?: string; at: Date }[];
+}
+
+interface PendingTask {
+  executionArn: string;
+  stateName: string;
+  resolve: (v: Json) => void;
+  reject: (e: Error) => void;
+  heartbeatMs?: number;
+  timer?: NodeJS.Timeout;
+}
+
+const STATIC_TOKEN = 'local-static-task-token';
+
+function replaceDeep(value: Json, from: string, to: string): Json {
+  if (typeof value === 'string') return value === from ? to : value;
+  if (Array.isArray(value)) return value.map((v) => replaceDeep(v, from, to));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceDeep(v as Json, from, to)]));
+  return value;
+}
+
+function taskStates(definition: Record<string, unknown>): Record<string, { Resource?: string; HeartbeatSeconds?: number }> {
+  const states: Record<string, { Resource?: string; HeartbeatSeconds?: number }> = {};
+  const walk = (def: { States?: Record<string, Record<string, unknown>> }) => {
+    for (const [name, s] of Object.entries(def.States ?? {})) {
+      if (s.Type === 'Task') states[name] = s as { Resource?: string; HeartbeatSeconds?: number };
+      for (const branch of (s.Branches as object[] | undefined) ?? []) walk(branch);
+      if (s.ItemProcessor) walk(s.ItemProcessor as object);
+      if (s.Iterator) walk(s.Iterator as object);
+    }
+  };
+  walk(definition);
+  return states;
+}
+
+export class LocalStepFunctions {
+  private readonly executions = new Map<string, Execution>();
+  private readonly tasks = new Map<string, PendingTask>();
+  private readonly machine: InstanceType<typeof StateMachine>;
+  private readonly states: ReturnType<typeof taskStates>;
+
+  constructor(private readonly options: LocalStepFunctionsOptions) {
+    this.machine = new StateMachine(options.definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
+    this.states = taskStates(options.definition);
+    const unbound = Object.keys(this.states).filter((s) => !options.bindings[s]);
+    if (unbound.length > 0) throw new Error(`local step functions: no binding for task state(s) ${unbound.join(', ')}`);
+  }
+
+  private handlerFor(stateName: string, exec: () => Execution) {
+    const resource = this.states[stateName].Resource ?? '';
+    const waits = resource.endsWith('.waitForTaskToken');
+    const heartbeatSeconds = this.states[stateName].HeartbeatSeconds;
+    return async (input: Json): Promise<Json> => {
+      const e = exec();
+      e.events.push({ type: 'TaskScheduled', state: stateName, at: new Date() });
+      if (!waits) {
+        const out = await this.options.bindings[stateName]({ stateName, input, executionArn: e.arn, executionName: e.name });
+        return (out ?? null) as Json;
+      }
+      const token = `${randomUUID()}${randomUUID()}`.replace(/-/g, '');
+      const result = new Promise<Json>((resolve, reject) => {
+        const pending: PendingTask = { executionArn: e.arn, stateName, resolve, reject, heartbeatMs: heartbeatSeconds ? heartbeatSeconds * 1000 : undefined };
+        this.tasks.set(token, pending);
+        this.armHeartbeat(token);
+      });
+      const cleanup = () => {
+        const t = this.tasks.get(token);
+        if (t?.timer) clearTimeout(t.timer);
+        this.tasks.delete(token);
+      };
+      try {
+        await this.options.bindings[stateName]({ stateName, input: replaceDeep(input, STATIC_TOKEN, token), token, executionArn: e.arn, executionName: e.name });
+      } catch (err) {
+        cleanup();
+        throw err;
+      }
+      try {
+        return await result;
+      } finally {
+        cleanup();
+      }
+    };
+  }
+
+  private armHeartbeat(token: string): void {
+    const t = this.tasks.get(token);
+    if (!t?.heartbeatMs) return;
+    if (t.timer) clearTimeout(t.timer);
+    t.timer = setTimeout(() => {
+      this.tasks.delete(token);
+      const err = new Error(`no heartbeat for ${t.heartbeatMs} ms`);
+      err.name = 'States.HeartbeatTimeout';
+      t.reject(err);
+    }, t.heartbeatMs);
+    t.timer.unref();
+  }
+
+  async startExecution(req: { stateMachineArn: string; name?: string; input?: string }): Promise<{ executionArn: string; startDate: number }> {
+    if (req.stateMachineArn !== this.options.stateMachineArn) throw new ServiceError('StateMachineDoesNotExist', `state machine ${req.stateMachineArn} does not exist`);
+    const name = req.name ?? randomUUID();
+    const arn = `${this.options.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    if (this.executions.has(arn)) throw new ServiceError('ExecutionAlreadyExists', `execution ${name} already exists`);
+    let input: Json;
+    try {
+      input = JSON.parse(req.input ?? '{}');
+    } catch {
+      throw new ServiceError('InvalidExecutionInput', 'input is not JSON');
+    }
+    // Registered before the run starts: the interpreter enters the first Task synchronously.
+    const execution: Execution = { arn, name, input, status: 'RUNNING', startDate: new Date(), abort: () => undefined, done: Promise.resolve(), events: [] };
+    this.executions.set(arn, execution);
+    const bindings = Object.fromEntries(Object.keys(this.states).map((s) => [s, this.handlerFor(s, () => execution)]));
+    const run = this.machine.run(input, {
+      context: { Execution: { Id: arn, Name: name, Input: input, StartTime: new Date().toISOString() }, Task: { Token: STATIC_TOKEN } } as never,
+      overrides: { taskResourceLocalHandlers: bindings, waitTimeOverrides: this.options.waitTimeOverrides, retryIntervalOverrides: this.options.retryIntervalOverrides },
+      noThrowOnAbort: true,
+    });
+    execution.abort = run.abort;
+    void (async () => {
+      for await (const ev of run.eventLogs) execution.events.push({ type: ev.type, state: (ev as { state?: { name?: string } }).state?.name, at: new Date() });
+    })().catch(() => undefined);
+    execution.done = run.result.then(
+      (output) => {
+        if (execution.status !== 'RUNNING') return;
+        execution.status = 'SUCCEEDED';
+        execution.output = output;
+      },
+      (err: Error & { cause?: unknown }) => {
+        if (execution.status !== 'RUNNING') return;
+        execution.status = err.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
+        execution.error = (err as { cause?: { name?: string } }).cause?.name ?? err.name;
+        execution.cause = (err as { cause?: { message?: string } }).cause?.message ?? err.message;
+      },
+    ).then(async () => {
+      execution.stopDate ??= new Date();
+      if (execution.status !== 'SUCCEEDED') await this.options.onExecutionEnded?.({ executionArn: arn, name, status: execution.status, input });
+    });
+    return { executionArn: arn, startDate: execution.startDate.getTime() / 1000 };
+  }
+
+  describeExecution(req: { executionArn: string }) {
+    const e = this.executions.get(req.executionArn);
+    if (!e) throw new ServiceError('ExecutionDoesNotExist', `execution ${req.executionArn} does not exist`);
+    return {
+      executionArn: e.arn,
+      stateMachineArn: this.options.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      startDate: e.startDate.getTime() / 1000,
+      ...(e.stopDate ? { stopDate: e.stopDate.getTime() / 1000 } : {}),
+      input: JSON.stringify(e.input),
+      ...(e.output !== undefined ? { output: JSON.stringify(e.output) } : {}),
+      ...(e.error ? { error: e.error, cause: e.cause } : {}),
+    };
+  }
+
+  async stopExecution(req: { executionArn: string; error?: string; cause?: string }) {
+    const e = this.executions.get(req.executionArn);
+    if (!e) throw new ServiceError('ExecutionDoesNotExist', `execution ${req.executionArn} does not exist`);
+    if (e.status === 'RUNNING') {
+      e.status = 'ABORTED';
+      e.error = req.error;
+      e.cause = req.cause;
+      e.stopDate = new Date();
+      for (const [token, t] of this.tasks) if (t.executionArn === e.arn) this.tasks.delete(token);
+      e.abort();
+    }
+    return { stopDate: (e.stopDate ?? new Date()).getTime() / 1000 };
+  }
+
+  private task(token: string): PendingTask {
+    const t = this.tasks.get(token);
+    if (!t) throw new ServiceError('TaskDoesNotExist', 'the task token is not valid or the task has completed');
+    return t;
+  }
+
+  sendTaskSuccess(req: { taskToken: string; output: string }) {
+    const t = this.task(req.taskToken);
+    let output: Json;
+    try {
+      output = JSON.parse(req.output);
+    } catch {
+      throw new ServiceError('InvalidOutput', 'output is not JSON');
+    }
+    this.tasks.delete(req.taskToken);
+    t.resolve(output);
+    return {};
+  }
+
+  sendTaskFailure(req: { taskToken: string; error?: string; cause?: string }) {
+    const t = this.task(req.taskToken);
+    this.tasks.delete(req.taskToken);
+    const err = new Error(req.cause ?? '');
+    err.name = req.error ?? 'States.TaskFailed';
+    t.reject(err);
+    return {};
+  }
+
+  sendTaskHeartbeat(req: { taskToken: string }) {
+    this.task(req.taskToken);
+    this.armHeartbeat(req.taskToken);
+    return {};
+  }
+
+  /** The execution's event log (state entered/exited, task scheduled...): what the cost benchmark counts. */
+  history(executionArn: string) {
+    return this.executions.get(executionArn)?.events ?? [];
+  }
+
+  /** Waits for an execution to finish (tests and the demo). */
+  async waitFor(executionArn: string): Promise<void> {
+    await this.executions.get(executionArn)?.done;
+  }
+
+  /** Aborts every running execution (shutdown). */
+  async stopAll(): Promise<void> {
+    for (const e of this.executions.values()) if (e.status === 'RUNNING') await this.stopExecution({ executionArn: e.arn, error: 'LocalShutdown', cause: 'local mode stopped' });
+  }
+}
