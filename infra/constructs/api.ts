@@ -1,0 +1,148 @@
+/**
+ * The intake: everything that submits jobs, and therefore runs pre-flight. The HTTP API (every `/v1` route behind
+ * a JWT authorizer, except the public OpenAPI document and the Slack interactions route, which Slack signs) and
+ * the EventBridge "Resource Changed" Lambda.
+ */
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Validations } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { acknowledgeWildcardResources } from './nag';
+import { wildcardPatternReasons } from './runner';
+import { StackJobsFunction } from './stack-jobs-function';
+import { JOBS_INDEX_NAMES } from './storage';
+
+export interface JwtSettings {
+  /** The token issuer (e.g. a Cognito user pool URL); from context `stackjobs:jwtIssuer`. */
+  readonly issuer: string;
+  /** Accepted audiences (client ids); from context `stackjobs:jwtAudience`. */
+  readonly audience: string[];
+  /** The claim holding the caller's organizations. */
+  readonly orgsClaim: string;
+  /** The claim holding the caller's roles. */
+  readonly rolesClaim: string;
+}
+
+export interface ApiProps {
+  readonly jobsTable: dynamodb.ITableV2;
+  readonly catalogTable: dynamodb.ITableV2;
+  readonly artifactsBucket: s3.IBucket;
+  readonly bus: events.IEventBus;
+  readonly stateMachine: sfn.IStateMachine;
+  /** The runner cluster, whose tasks the API may stop (cancelling a running job). */
+  readonly runnerCluster: ecs.ICluster;
+  /** POST /v1/slack/interactions goes here. */
+  readonly slackInteractionsFunction: lambda.IFunction;
+  readonly jwt: JwtSettings;
+  /** Credential secrets pre-flight may read (ARN pattern). */
+  readonly credentialSecretArnPattern: string;
+  /** Roles pre-flight may assume to validate provider credentials. */
+  readonly assumableRoleArnPatterns: string[];
+  /** Terraform/OpenTofu state buckets pre-flight may probe (bucket ARN patterns). */
+  readonly stateBucketArnPatterns: string[];
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * Steady-state requests per second across the API.
+   * @default 50
+   */
+  readonly throttleRateLimit?: number;
+  /**
+   * @default 100
+   */
+  readonly throttleBurstLimit?: number;
+}
+
+export class Api extends Construct {
+  public readonly httpApi: apigw.HttpApi;
+  public readonly apiFunction: StackJobsFunction;
+  /** EventBridge "Resource Changed" -> submission (the events construct routes the rule here). */
+  public readonly resourceChangedFunction: StackJobsFunction;
+  public readonly url: string;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    const preflight = (fid: string, entry: string, description: string) =>
+      this.grantPreflight(
+        new StackJobsFunction(this, fid, { entry, description, logRetention: props.logRetention, timeout: Duration.seconds(29), memorySize: 1024 })
+          .bindTable('JOBS_TABLE', props.jobsTable, 'readWrite', JOBS_INDEX_NAMES)
+          .bindBucket('ARTIFACTS_BUCKET', props.artifactsBucket, 'read', 'jobs/')
+          .bindStateMachine('STATE_MACHINE_ARN', props.stateMachine)
+          .bindEventBus('EVENT_BUS_NAME', props.bus)
+          .setConfig('PRINCIPAL_ORGS_CLAIM', props.jwt.orgsClaim)
+          .setConfig('PRINCIPAL_ROLES_CLAIM', props.jwt.rolesClaim),
+        props,
+      );
+    // The API also manages the catalog (admins register credentials, backends, modules), so it writes it;
+    // the EventBridge intake only reads it.
+    this.apiFunction = preflight('ApiFunction', 'lambdas/handlers/api.handler.ts', 'Stack Jobs HTTP API').bindTable('CATALOG_TABLE', props.catalogTable, 'readWrite');
+    this.resourceChangedFunction = preflight('ResourceChangedFunction', 'lambdas/handlers/resource-changed.handler.ts', 'Stack Jobs intake for Resource Changed events').bindTable(
+      'CATALOG_TABLE',
+      props.catalogTable,
+      'read',
+    );
+    // Approve/reject/cancel through the API resume or stop the execution, and stop a running preview.
+    props.stateMachine.grantTaskResponse(this.apiFunction);
+    const stopTaskResource = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${props.runnerCluster.clusterName}/*` });
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'StopRunnerTasks',
+        actions: ['ecs:StopTask', 'ecs:DescribeTasks'],
+        resources: [stopTaskResource],
+        conditions: { ArnEquals: { 'ecs:cluster': props.runnerCluster.clusterArn } },
+      }),
+    );
+    acknowledgeWildcardResources(this.apiFunction.executionRole, [
+      [stopTaskResource, 'Runner task ids are minted per run; the grant is limited to tasks of the runner cluster (and conditioned on it).'],
+    ]);
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
+    this.httpApi = new apigw.HttpApi(this, 'HttpApi', { description: 'Stack Jobs API', createDefaultStage: false });
+    const stage = new apigw.HttpStage(this, 'DefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttleRateLimit ?? 50, burstLimit: props.throttleBurstLimit ?? 100 },
+      accessLogSettings: { destination: new apigw.LogGroupLogDestination(accessLogs), format: AccessLogFormat.jsonWithStandardFields() },
+    });
+    this.url = stage.url;
+
+    const authorizer = new HttpJwtAuthorizer('JwtAuthorizer', props.jwt.issuer, { jwtAudience: props.jwt.audience });
+    const api = new HttpLambdaIntegration('Api', this.apiFunction);
+    this.httpApi.addRoutes({ path: '/v1/{proxy+}', methods: [apigw.HttpMethod.ANY], integration: api, authorizer });
+    const openApi = this.httpApi.addRoutes({ path: '/v1/openapi.json', methods: [apigw.HttpMethod.GET], integration: api });
+    const slack = this.httpApi.addRoutes({ path: '/v1/slack/interactions', methods: [apigw.HttpMethod.POST], integration: new HttpLambdaIntegration('Slack', props.slackInteractionsFunction) });
+    for (const route of openApi) Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'The OpenAPI document is public by design; it describes the API and carries no data.' });
+    for (const route of slack) Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'Slack cannot present a JWT; the Lambda verifies the Slack signing-secret signature (v0 HMAC-SHA256, 5-minute window).' });
+  }
+
+  /**
+   * Pre-flight reads credential material and probes providers and state backends; it writes nothing but jobs
+   * (and the catalog, for the API's admin routes).
+   */
+  private grantPreflight(fn: StackJobsFunction, props: ApiProps): StackJobsFunction {
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'CredentialSecrets', actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], resources: [props.credentialSecretArnPattern] }));
+    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'CallerIdentity', actions: ['sts:GetCallerIdentity'], resources: ['*'] }));
+    if (props.assumableRoleArnPatterns.length > 0) fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ProviderRoles', actions: ['sts:AssumeRole'], resources: props.assumableRoleArnPatterns }));
+    if (props.stateBucketArnPatterns.length > 0) {
+      // HeadBucket is authorized by s3:ListBucket.
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StateBuckets', actions: ['s3:ListBucket'], resources: props.stateBucketArnPatterns }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StateObjects', actions: ['s3:GetObject'], resources: props.stateBucketArnPatterns.map((b) => `${b}/*`) }));
+    }
+    acknowledgeWildcardResources(fn.executionRole, [
+      [props.credentialSecretArnPattern, 'Credential secrets are registered after deploy; only names under the credentials prefix are readable (docs/architecture.md).'],
+      ...wildcardPatternReasons(props.assumableRoleArnPatterns, props.stateBucketArnPatterns),
+    ]);
+    return fn;
+  }
+}

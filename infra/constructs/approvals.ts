@@ -1,0 +1,72 @@
+/**
+ * Approvals: the approval task's Lambda (stores the task token beside the job, posts to Slack), the Slack
+ * interactions Lambda (verifies the signature, authorizes the approver, resumes the execution), and the two
+ * Slack secrets. Secret values are put in after deploy (docs/architecture.md, "Connect the Slack app").
+ */
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Validations } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { StackJobsFunction } from './stack-jobs-function';
+
+/** Slack secrets live outside the credentials prefix (`stackjobs/`), so neither the runner nor pre-flight can read them. */
+export const SLACK_SECRET_PREFIX = 'stackjobs-slack/';
+
+export interface ApprovalsProps {
+  readonly jobsTable: dynamodb.ITableV2;
+  readonly catalogTable: dynamodb.ITableV2;
+  readonly artifactsBucket: s3.IBucket;
+  readonly bus: events.IEventBus;
+  readonly logRetention: logs.RetentionDays;
+}
+
+export class Approvals extends Construct {
+  /** Invoked by the state machine's approval task with `.waitForTaskToken`. */
+  public readonly requestApprovalFunction: StackJobsFunction;
+  /** Behind POST /v1/slack/interactions (no JWT: Slack signs its requests). */
+  public readonly slackInteractionsFunction: StackJobsFunction;
+  public readonly slackSigningSecret: secretsmanager.Secret;
+  public readonly slackBotToken: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, props: ApprovalsProps) {
+    super(scope, id);
+    const slackSecret = (sid: string, name: string, description: string) => {
+      const secret = new secretsmanager.Secret(this, sid, { secretName: `${SLACK_SECRET_PREFIX}${name}`, description });
+      Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: 'Issued by Slack, not by AWS: it is rotated in the Slack app settings and put here by hand.' });
+      return secret;
+    };
+    this.slackSigningSecret = slackSecret('SlackSigningSecret', 'signing-secret', 'Slack app signing secret (verifies interaction requests)');
+    this.slackBotToken = slackSecret('SlackBotToken', 'bot-token', 'Slack bot token (posts and updates approval messages)');
+
+    this.requestApprovalFunction = new StackJobsFunction(this, 'RequestApprovalFunction', {
+      entry: 'lambdas/workflow/request-approval.handler.ts',
+      description: 'Stack Jobs approval request: keeps the task token beside the job, posts to Slack',
+      logRetention: props.logRetention,
+    })
+      .bindTable('JOBS_TABLE', props.jobsTable, 'readWrite')
+      .bindTable('CATALOG_TABLE', props.catalogTable, 'read')
+      .bindBucket('ARTIFACTS_BUCKET', props.artifactsBucket, 'read', 'jobs/')
+      .bindEventBus('EVENT_BUS_NAME', props.bus)
+      .bindSecret('SLACK_BOT_TOKEN_SECRET_ARN', this.slackBotToken);
+
+    this.slackInteractionsFunction = new StackJobsFunction(this, 'SlackInteractionsFunction', {
+      entry: 'lambdas/handlers/slack-interactions.handler.ts',
+      description: 'Stack Jobs Slack interactions: verify, authorize, decide, resume',
+      logRetention: props.logRetention,
+    })
+      .bindTable('JOBS_TABLE', props.jobsTable, 'readWrite')
+      .bindTable('CATALOG_TABLE', props.catalogTable, 'read')
+      .bindEventBus('EVENT_BUS_NAME', props.bus)
+      .bindSecret('SLACK_SIGNING_SECRET_ARN', this.slackSigningSecret)
+      .bindSecret('SLACK_BOT_TOKEN_SECRET_ARN', this.slackBotToken);
+  }
+
+  /** Lets the Slack Lambda resume executions of this state machine (SendTaskSuccess/Failure). */
+  allowDecisions(stateMachine: sfn.IStateMachine): void {
+    stateMachine.grantTaskResponse(this.slackInteractionsFunction);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Events: the app's custom bus (inbound "Resource Changed", outbound "Stack Job Status Changed"), the inbound
+ * rule with its dead-letter queue, and the rule on aws.states execution endings that drives the cleanup Lambda.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Validations } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { EVENT_SOURCE } from '../../lambdas/adapters/aws/event-publisher';
+
+/** The detail-type of inbound changes; any source but the app's own may send them. */
+export const RESOURCE_CHANGED = 'Resource Changed';
+
+/**
+ * Delivery policy for the inbound rule: EventBridge retries a failed Lambda invoke with backoff for at most
+ * INBOUND_MAX_EVENT_AGE and INBOUND_RETRY_ATTEMPTS times, then parks the event in the DLQ. Submissions are
+ * idempotent on the change (org, env, resource, version, trigger), so a redelivery cannot create a second job.
+ * 8 attempts over at most 2 hours rides out a Lambda throttle or a regional blip without hiding a real bug for a day.
+ */
+export const INBOUND_RETRY_ATTEMPTS = 8;
+export const INBOUND_MAX_EVENT_AGE = Duration.hours(2);
+/** The same for execution-ended events: the cleanup is idempotent and fenced, so retrying it is always safe. */
+export const CLEANUP_RETRY_ATTEMPTS = 8;
+export const CLEANUP_MAX_EVENT_AGE = Duration.hours(6);
+
+export interface EventsProps {
+  /**
+   * Days the dead-letter queues keep undeliverable events (SQS allows at most 14).
+   * @default 14
+   */
+  readonly dlqRetentionDays?: number;
+}
+
+export class Events extends Construct {
+  public readonly bus: events.EventBus;
+  /** Inbound "Resource Changed" events that could not be delivered to the submit Lambda. */
+  public readonly inboundDlq: sqs.Queue;
+  /** Execution-ended events that could not be delivered to the cleanup Lambda. */
+  public readonly cleanupDlq: sqs.Queue;
+  private inboundRule?: events.Rule;
+  private cleanupRule?: events.Rule;
+
+  constructor(scope: Construct, id: string, props: EventsProps = {}) {
+    super(scope, id);
+    this.bus = new events.EventBus(this, 'Bus', { description: 'Stack Jobs: inbound resource changes, outbound job status changes' });
+    const dlq = (name: string) => {
+      const q = new sqs.Queue(this, name, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(props.dlqRetentionDays ?? 14) });
+      Validations.of(q).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself a dead-letter queue (of an EventBridge target); it has nowhere further to go.' });
+      return q;
+    };
+    this.inboundDlq = dlq('InboundDlq');
+    this.cleanupDlq = dlq('CleanupDlq');
+  }
+
+  /** Sends inbound "Resource Changed" events (from any source but the app itself) to the submit Lambda. */
+  routeResourceChanges(handler: lambda.IFunction): events.Rule {
+    this.inboundRule = new events.Rule(this, 'ResourceChangedRule', {
+      eventBus: this.bus,
+      description: 'Resource changes submitted as stack jobs',
+      eventPattern: { detailType: [RESOURCE_CHANGED], source: events.Match.anythingBut(EVENT_SOURCE) },
+      targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.inboundDlq, retryAttempts: INBOUND_RETRY_ATTEMPTS, maxEventAge: INBOUND_MAX_EVENT_AGE })],
+    });
+    return this.inboundRule;
+  }
+
+  /**
+   * Sends this state machine's FAILED / TIMED_OUT / ABORTED execution events to the cleanup Lambda.
+   * Step Functions emits these on the account's default bus, not on the app's bus.
+   */
+  routeExecutionEnds(stateMachine: sfn.IStateMachine, handler: lambda.IFunction): events.Rule {
+    this.cleanupRule = new events.Rule(this, 'ExecutionEndedRule', {
+      description: 'Stack job executions that ended without their own cleanup path',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [stateMachine.stateMachineArn], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+      },
+      targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.cleanupDlq, retryAttempts: CLEANUP_RETRY_ATTEMPTS, maxEventAge: CLEANUP_MAX_EVENT_AGE })],
+    });
+    return this.cleanupRule;
+  }
+}

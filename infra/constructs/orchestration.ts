@@ -1,0 +1,120 @@
+/**
+ * Orchestration: the state machine, the workflow step Lambda it drives and the cleanup Lambda for executions
+ * that end without their own Catch path (wired to the aws.states rule by the events construct).
+ */
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { acknowledgeWildcardResources, renderResolved } from './nag';
+import type { Runner } from './runner';
+import { StackJobsFunction } from './stack-jobs-function';
+import { buildDefinition } from './state-machine';
+import { JOBS_INDEX_NAMES } from './storage';
+
+export interface OrchestrationProps {
+  readonly jobsTable: dynamodb.ITableV2;
+  readonly artifactsBucket: s3.IBucket;
+  readonly bus: events.IEventBus;
+  readonly runner: Runner;
+  /** The approval task's Lambda (approvals construct). */
+  readonly approvalFunction: StackJobsFunction;
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * Seconds between two attempts at a busy stack lock.
+   * @default 30
+   */
+  readonly lockWaitSeconds?: number;
+  /**
+   * Attempts at a busy stack lock before the job ends cancelled with reason lock_wait_exceeded.
+   * @default 480 (4 hours at 30 s)
+   */
+  readonly lockWaitMaxAttempts?: number;
+  /**
+   * How long a preview (init, refresh, plan) may run.
+   * @default Duration.hours(2)
+   */
+  readonly previewTimeout?: Duration;
+  /**
+   * How long an update (init, apply) may run.
+   * @default Duration.hours(4)
+   */
+  readonly updateTimeout?: Duration;
+}
+
+export class Orchestration extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  /** Acquire lock, record preview and approval, finish, release. */
+  public readonly stepFunction: StackJobsFunction;
+  /** Marks the job and releases its lock when an execution fails, times out or is aborted. */
+  public readonly cleanupFunction: StackJobsFunction;
+
+  constructor(scope: Construct, id: string, props: OrchestrationProps) {
+    super(scope, id);
+    const previewTimeout = props.previewTimeout ?? Duration.hours(2);
+    const updateTimeout = props.updateTimeout ?? Duration.hours(4);
+    const lockWaitSeconds = props.lockWaitSeconds ?? 30;
+    const lockWaitMaxAttempts = props.lockWaitMaxAttempts ?? 480;
+    // A lease must outlive everything after it is taken except the approval window (added per job): both runner
+    // phases with their launch retries, plus an hour for the Lambda steps and slack.
+    const leaseMarginSeconds = previewTimeout.toSeconds() + updateTimeout.toSeconds() + 3600;
+
+    const workflowFunction = (fid: string, entry: string, description: string, indexNames: readonly string[]) =>
+      new StackJobsFunction(this, fid, { entry, description, logRetention: props.logRetention, timeout: Duration.seconds(30) })
+        .bindTable('JOBS_TABLE', props.jobsTable, 'readWrite', indexNames)
+        .bindEventBus('EVENT_BUS_NAME', props.bus)
+        .setConfig('LEASE_MARGIN_SECONDS', String(leaseMarginSeconds));
+    this.stepFunction = workflowFunction('StepFunction', 'lambdas/workflow/step.handler.ts', 'Stack Jobs workflow steps (lock, record, finish, release)', JOBS_INDEX_NAMES);
+    this.cleanupFunction = workflowFunction('CleanupFunction', 'lambdas/workflow/execution-ended.handler.ts', 'Stack Jobs cleanup after failed, timed-out or aborted executions', []);
+
+    const definition = buildDefinition(this, {
+      stepFunction: this.stepFunction,
+      approvalFunction: props.approvalFunction,
+      cluster: props.runner.cluster,
+      taskDefinition: props.runner.taskDefinition,
+      container: props.runner.container,
+      subnets: props.runner.subnets,
+      securityGroup: props.runner.securityGroup,
+      jobsTableName: props.jobsTable.tableName,
+      artifactsBucketName: props.artifactsBucket.bucketName,
+      lockWaitSeconds,
+      lockWaitMaxAttempts,
+      previewTimeout,
+      updateTimeout,
+    });
+
+    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      comment: 'Stack job: lock, preview, approve, update, record, release',
+      tracingEnabled: true,
+      // ALL levels for the audit trail, but never execution data: task states carry the task token.
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    const smRole = this.stateMachine.role;
+    acknowledgeWildcardResources(smRole, [
+      [`${this.stepFunction.functionArn}:*`, 'Generated by LambdaInvoke: invoking the step function also covers its versions and aliases.'],
+      [`${props.approvalFunction.functionArn}:*`, 'Generated by LambdaInvoke: invoking the approval function also covers its versions and aliases.'],
+    ]);
+    // EcsRunTask grants RunTask on every revision of the runner's task-definition family (family ARN + ':*');
+    // the ARN is built with Fn::Split at deploy time, so it is read back from the generated policy.
+    const policy = smRole.node.findChild('DefaultPolicy') as iam.Policy;
+    const statements = (Stack.of(this).resolve(policy.document) as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }).Statement;
+    const runTask = statements.find((st) => [st.Action].flat().includes('ecs:RunTask'));
+    for (const resource of [runTask?.Resource ?? []].flat()) {
+      const rendered = renderResolved(resource);
+      if (rendered.endsWith(':*')) Validations.of(smRole).acknowledge({ id: `AwsSolutions-IAM5[Resource::${rendered}]`, reason: 'Generated by EcsRunTask: RunTask on any revision of the runner task-definition family, so a new image revision needs no policy change.' });
+    }
+    Validations.of(smRole).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery and friends) have no resource-level permissions.',
+    });
+    // The runner reports back (SendTaskSuccess/Failure/Heartbeat) to this state machine only.
+    this.stateMachine.grantTaskResponse(props.runner.taskRole);
+  }
+}

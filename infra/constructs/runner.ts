@@ -1,0 +1,159 @@
+/**
+ * The runner: an ECS cluster (Container Insights on), the Fargate task definition built from runner-image/,
+ * the network it runs in (an existing VPC named in context, or a new one with private subnets), and its
+ * least-privilege task role. The state machine starts one task per phase (orchestration construct).
+ */
+import * as path from 'node:path';
+import { RemovalPolicy } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Validations } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { acknowledgeWildcardResources } from './nag';
+import { PROJECT_ROOT } from './stack-jobs-function';
+
+/** Reasons for the configurable provider-role and state-bucket patterns (shared with the pre-flight grants). */
+export function wildcardPatternReasons(roles: string[], buckets: string[]): Array<[string, string]> {
+  return [
+    ...roles.map((r): [string, string] => [r, 'Provider roles live in customer accounts and are registered after deploy; only roles matching the configured name pattern are assumable.']),
+    ...buckets.map((b): [string, string] => [b, 'State buckets are registered after deploy; only buckets matching the configured name pattern are reachable.']),
+    ...buckets.map((b): [string, string] => [`${b}/*`, 'State object keys are chosen per stack by the backend configuration; limited to the configured state buckets.']),
+  ];
+}
+
+/** An existing VPC, given by attributes (no lookup, so synth stays offline). */
+export interface ExistingVpc {
+  readonly vpcId: string;
+  readonly availabilityZones: string[];
+  /** Private subnets with a route to the internet (NAT): the runner clones modules and talks to providers. */
+  readonly privateSubnetIds: string[];
+}
+
+export interface RunnerProps {
+  readonly jobsTable: dynamodb.ITableV2;
+  readonly artifactsBucket: s3.IBucket;
+  readonly artifactsKey: kms.IKey;
+  /** Secrets the runner may read: the credential secrets' ARN pattern (see docs/architecture.md). */
+  readonly credentialSecretArnPattern: string;
+  /** Roles the runner may assume for provider credentials that name a role. */
+  readonly assumableRoleArnPatterns: string[];
+  /** Terraform/OpenTofu S3 state buckets the runner may use with its own role, as bucket ARN patterns. */
+  readonly stateBucketArnPatterns: string[];
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * Run in this VPC instead of creating one.
+   * @default - a new VPC with public and private subnets in two AZs and one NAT gateway
+   */
+  readonly existingVpc?: ExistingVpc;
+  /**
+   * The runner image.
+   * @default - built from runner-image/ at deploy time (synth only stages the folder)
+   */
+  readonly image?: ecs.ContainerImage;
+  /**
+   * @default 1024
+   */
+  readonly cpu?: number;
+  /**
+   * @default 4096
+   */
+  readonly memoryLimitMiB?: number;
+  /**
+   * Must match the architecture the image (and the IaC binaries pinned in it) is built for.
+   * @default ecs.CpuArchitecture.X86_64
+   */
+  readonly cpuArchitecture?: ecs.CpuArchitecture;
+}
+
+/** The container's name: the state machine's container overrides address it by this name. */
+export const RUNNER_CONTAINER = 'runner';
+
+export class Runner extends Construct {
+  public readonly vpc: ec2.IVpc;
+  public readonly cluster: ecs.Cluster;
+  public readonly taskDefinition: ecs.FargateTaskDefinition;
+  public readonly container: ecs.ContainerDefinition;
+  public readonly securityGroup: ec2.SecurityGroup;
+  public readonly subnets: ec2.SubnetSelection;
+  public readonly taskRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: RunnerProps) {
+    super(scope, id);
+    if (props.existingVpc) {
+      this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: props.existingVpc.vpcId, availabilityZones: props.existingVpc.availabilityZones, privateSubnetIds: props.existingVpc.privateSubnetIds });
+      this.subnets = { subnets: props.existingVpc.privateSubnetIds.map((s, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, s)) };
+    } else {
+      const flowLogs = new logs.LogGroup(this, 'VpcFlowLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+      this.vpc = new ec2.Vpc(this, 'Vpc', {
+        maxAzs: 2,
+        natGateways: 1,
+        subnetConfiguration: [
+          { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+          { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+        ],
+        flowLogs: { all: { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: ec2.FlowLogTrafficType.ALL } },
+      });
+      this.subnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    }
+    this.securityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', { vpc: this.vpc, description: 'Stack Jobs runner tasks: no inbound, outbound to git, providers and AWS APIs', allowAllOutbound: true });
+    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: this.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+
+    this.taskRole = new iam.Role(this, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'), description: 'Stack Jobs runner task' });
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu: props.cpu ?? 1024,
+      memoryLimitMiB: props.memoryLimitMiB ?? 4096,
+      taskRole: this.taskRole,
+      runtimePlatform: { cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+    });
+    const logGroup = new logs.LogGroup(this, 'TaskLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
+    // The whole runner contract (job id, phase, token, table, bucket, digest) arrives as container overrides per
+    // run from the state machine; the definition itself carries no environment.
+    this.container = this.taskDefinition.addContainer(RUNNER_CONTAINER, {
+      image: props.image ?? ecs.ContainerImage.fromAsset(path.join(PROJECT_ROOT, 'runner-image')),
+      logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'runner' }),
+    });
+
+    this.grantRunnerAccess(props);
+    Validations.of(this.taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: 'No environment is set in the definition; the state machine passes the per-run contract as container overrides.',
+    });
+  }
+
+  private grantRunnerAccess(props: RunnerProps): void {
+    const role = this.taskRole;
+    // Its own job: job items only (pk JOB#<id>), read and update; never the catalog, locks or other records.
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'JobItemsOnly',
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [props.jobsTable.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] } },
+      }),
+    );
+    // Artifacts: write and read only under jobs/ (logs, plan, outputs).
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'ArtifactsUnderJobs', actions: ['s3:PutObject', 's3:PutObjectTagging', 's3:GetObject'], resources: [props.artifactsBucket.arnForObjects('jobs/*')] }));
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'ListJobsPrefix', actions: ['s3:ListBucket'], resources: [props.artifactsBucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['jobs/*'] } } }));
+    // SSE-KMS: PutObject needs GenerateDataKey, GetObject needs Decrypt; nothing else of the key.
+    props.artifactsKey.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
+    // Credential material: only secrets under the credentials prefix.
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'CredentialSecrets', actions: ['secretsmanager:GetSecretValue'], resources: [props.credentialSecretArnPattern] }));
+    if (props.assumableRoleArnPatterns.length > 0) {
+      role.addToPolicy(new iam.PolicyStatement({ sid: 'ProviderRoles', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: props.assumableRoleArnPatterns }));
+    }
+    if (props.stateBucketArnPatterns.length > 0) {
+      role.addToPolicy(new iam.PolicyStatement({ sid: 'StateBuckets', actions: ['s3:ListBucket'], resources: props.stateBucketArnPatterns }));
+      role.addToPolicy(new iam.PolicyStatement({ sid: 'StateObjects', actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: props.stateBucketArnPatterns.map((b) => `${b}/*`) }));
+    }
+    acknowledgeWildcardResources(role, [
+      [props.artifactsBucket.arnForObjects('jobs/*'), 'Artifact keys are per job (jobs/<jobId>/...) and unknown at deploy time; limited to the jobs/ prefix.'],
+      [props.credentialSecretArnPattern, 'Credential secrets are registered after deploy; only names under the credentials prefix are readable (docs/architecture.md).'],
+      ...wildcardPatternReasons(props.assumableRoleArnPatterns, props.stateBucketArnPatterns),
+    ]);
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The one Lambda construct: every function of the app gets its runtime, architecture, tracing, log group,
+ * source maps and esbuild bundling here. Its bind helpers set an environment variable and grant the matching
+ * permission in the same call, so configuration and permission can never drift apart.
+ */
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { acknowledgeWildcardResources } from './nag';
+
+/** The repository root: entries are given relative to it, and bundling resolves from it. */
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+
+/** The Lambda runtime for every function: the newest Node.js Lambda offers (cdk-nag L1 wants the latest). */
+export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+/** CloudFormation metadata key naming a function's entry, so infra/asl.ts can tell which handler a Task invokes. */
+export const ENTRY_METADATA = 'stackjobs:entry';
+
+export interface StackJobsFunctionProps {
+  /** Entry file relative to the repository root, e.g. `lambdas/workflow/step.handler.ts`. */
+  readonly entry: string;
+  /** One line for the console. */
+  readonly description: string;
+  /**
+   * @default Duration.seconds(30)
+   */
+  readonly timeout?: Duration;
+  /**
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /** Days to keep the function's logs. */
+  readonly logRetention: logs.RetentionDays;
+  /**
+   * What happens to the log group when the stack is deleted.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+export type TableAccess = 'read' | 'readWrite';
+export type BucketAccess = 'read' | 'readWrite';
+
+export class StackJobsFunction extends NodejsFunction {
+  /** The function's own role: only what the bind helpers and explicit grants add. */
+  public readonly executionRole: iam.Role;
+  public readonly functionLogGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: StackJobsFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN });
+    // An explicit role instead of AWSLambdaBasicExecutionRole: that managed policy may write to any log group.
+    const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `${props.description} (Lambda role)` });
+    super(scope, id, {
+      entry: path.join(PROJECT_ROOT, props.entry),
+      handler: 'handler',
+      description: props.description,
+      runtime: FUNCTION_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      tracing: lambda.Tracing.ACTIVE,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(30),
+      logGroup,
+      role,
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: 'stack-jobs',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
+      bundling: {
+        format: OutputFormat.CJS,
+        target: 'node22',
+        sourceMap: true,
+        sourcesContent: false,
+        minify: true,
+        // The runtime ships SDK v3, but pinning ours keeps local mode, tests and Lambda on one version.
+        externalModules: [],
+      },
+    });
+    this.executionRole = role;
+    this.functionLogGroup = logGroup;
+    logGroup.grantWrite(role);
+    (this.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA, props.entry);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) have no resource-level permissions.',
+    });
+  }
+
+  /**
+   * Sets `name` to the table's name and grants read or read-write on the table and the named indexes only
+   * (no `index/*` wildcard: the index names come from table-definitions.ts).
+   */
+  bindTable(name: string, table: dynamodb.ITableV2, access: TableAccess, indexNames: readonly string[] = []): this {
+    this.addEnvironment(name, table.tableName);
+    const read = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable'];
+    const write = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: access === 'read' ? read : [...read, ...write],
+        resources: [table.tableArn, ...indexNames.map((i) => `${table.tableArn}/index/${i}`)],
+      }),
+    );
+    return this;
+  }
+
+  /**
+   * Sets `name` to the bucket's name and grants GetObject (and PutObject for readWrite) under `prefix`,
+   * ListBucket limited to that prefix, and the bucket key's use.
+   */
+  bindBucket(name: string, bucket: s3.IBucket, access: BucketAccess, prefix: string): this {
+    this.addEnvironment(name, bucket.bucketName);
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: access === 'read' ? ['s3:GetObject'] : ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects(`${prefix}*`)] }));
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } } }));
+    if (bucket.encryptionKey) {
+      if (access === 'read') bucket.encryptionKey.grant(this, 'kms:Decrypt');
+      else bucket.encryptionKey.grant(this, 'kms:Decrypt', 'kms:GenerateDataKey');
+    }
+    acknowledgeWildcardResources(this.executionRole, [
+      [bucket.arnForObjects(`${prefix}*`), `Object keys under ${prefix} are per job and unknown at deploy time; the grant is limited to that prefix.`],
+    ]);
+    return this;
+  }
+
+  /** STATE_MACHINE_ARN beside the permission to start (and describe) its executions. */
+  bindStateMachine(name: string, stateMachine: sfn.IStateMachine): this {
+    this.addEnvironment(name, stateMachine.stateMachineArn);
+    stateMachine.grantStartExecution(this);
+    return this;
+  }
+
+  /** EVENT_BUS_NAME beside events:PutEvents on that bus only. */
+  bindEventBus(name: string, bus: events.IEventBus): this {
+    this.addEnvironment(name, bus.eventBusName);
+    bus.grantPutEventsTo(this);
+    return this;
+  }
+
+  /** A secret's ARN beside the permission to read that secret only. */
+  bindSecret(name: string, secret: secretsmanager.ISecret): this {
+    this.addEnvironment(name, secret.secretArn);
+    secret.grantRead(this);
+    return this;
+  }
+
+  /** Plain configuration that needs no permission. */
+  setConfig(name: string, value: string): this {
+    this.addEnvironment(name, value);
+    return this;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The stack-job state machine (Standard, JSONPath only: the local interpreter silently ignores JSONata and
+ * variables). Every Task has an explicit timeout no larger than MAX_TASK_TIMEOUT_SECONDS, retries only named
+ * transient errors, and catches everything else into one ending path: record, publish, release.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import type { Construct } from 'constructs';
+import { WorkflowErrorName } from '../../lambdas/workflow/errors';
+import type { StepAction } from '../../lambdas/workflow/steps';
+
+/** The local interpreter overflows setTimeout above ~2,147,483 s (and AWS allows far more), so no Task exceeds this. */
+export const MAX_TASK_TIMEOUT_SECONDS = 2_000_000;
+
+/** State names: the contract with local mode and the tests, which bind handlers by state name. */
+export const STATE = {
+  start: 'Start',
+  acquireLock: 'Acquire Stack Lock',
+  lockAcquired: 'Lock Acquired?',
+  waitForLock: 'Wait For Stack Lock',
+  lockWaitExceeded: 'Lock Wait Exceeded',
+  previewEnabled: 'Preview Enabled?',
+  skipPreview: 'Skip Preview',
+  runPreview: 'Run Preview',
+  recordPreview: 'Record Preview',
+  previewOutcome: 'Preview Outcome',
+  requestApproval: 'Request Approval',
+  recordApproval: 'Record Approval',
+  runUpdate: 'Run Update',
+  updated: 'Updated',
+  noChanges: 'No Changes',
+  previewFailed: 'Preview Failed',
+  updateFailed: 'Update Failed',
+  runnerCancelled: 'Runner Cancelled',
+  cancelRequested: 'Cancel Requested',
+  rejected: 'Rejected',
+  approvalExpired: 'Approval Expired',
+  approvalCancelled: 'Approval Cancelled',
+  approvalFailed: 'Approval Failed',
+  acquireLockFailed: 'Acquire Lock Failed',
+  recordPreviewFailed: 'Record Preview Failed',
+  recordApprovalFailed: 'Record Approval Failed',
+  finishJob: 'Finish Job',
+  releaseLock: 'Release Stack Lock',
+  releaseLockAfterFailedFinish: 'Release Lock After Failed Finish',
+  done: 'Done',
+  finishFailed: 'Finish Failed',
+  releaseFailed: 'Lock Release Failed',
+} as const;
+
+/**
+ * Lambda steps: retried on Lambda's own transient service errors and on StackJob.Transient (throttling, a lost
+ * optimistic race, an event bus hiccup), which the steps raise only when nothing was decided yet.
+ * 2 s, then x2: 2 + 4 + 8 + 16 + 32 + 64 = 126 s of waiting over 6 retries before the Catch takes over.
+ */
+export const LAMBDA_STEP_RETRY: sfn.RetryProps = {
+  errors: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', WorkflowErrorName.transient],
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 6,
+};
+
+/**
+ * Runner launch: retried only when ECS refused to start the task (throttling, "Capacity is unavailable at this
+ * time"), which Step Functions reports as ECS.AmazonECSException; nothing ran, so starting again is safe. A task
+ * that started and then failed reports through SendTaskFailure or a heartbeat timeout and is never retried.
+ * 15 s, then x2: 15 + 30 + 60 + 120 + 240 = 465 s (under 8 min) over 5 retries.
+ */
+export const ECS_LAUNCH_RETRY: sfn.RetryProps = {
+  errors: ['ECS.AmazonECSException'],
+  interval: Duration.seconds(15),
+  backoffRate: 2,
+  maxAttempts: 5,
+};
+
+/** The runner heartbeats every 60 s; five missed beats mean the task is gone. */
+export const RUNNER_HEARTBEAT = Duration.seconds(300);
+
+/**
+ * The lock-wait loop costs about 10 history events per iteration (Task 5, Choice 2, Wait 2, plus a retry now
+ * and then); Standard executions stop at 25,000 events, so the loop is capped at MAX_LOCK_WAIT_ATTEMPTS = 2,000
+ * iterations (~20,000 events) with room left for the job itself.
+ */
+export const MAX_LOCK_WAIT_ATTEMPTS = 2_000;
+
+export interface StateMachineDefinitionProps {
+  readonly stepFunction: lambda.IFunction;
+  readonly approvalFunction: lambda.IFunction;
+  readonly cluster: ecs.ICluster;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+  readonly subnets: ec2.SubnetSelection;
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly jobsTableName: string;
+  readonly artifactsBucketName: string;
+  /** Seconds between two attempts at the stack lock. */
+  readonly lockWaitSeconds: number;
+  /** Attempts at the stack lock before the job ends cancelled (lock_wait_exceeded). */
+  readonly lockWaitMaxAttempts: number;
+  readonly previewTimeout: Duration;
+  readonly updateTimeout: Duration;
+}
+
+const timeoutOf = (d: Duration, what: string) => {
+  const s = d.toSeconds();
+  if (s < 1 || s > MAX_TASK_TIMEOUT_SECONDS) throw new Error(`${what} must be between 1 and ${MAX_TASK_TIMEOUT_SECONDS} seconds, got ${s}`);
+  return sfn.Timeout.duration(d);
+};
+
+/** Builds the definition. `scope` owns the state constructs. */
+export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps): sfn.IChainable {
+  if (p.lockWaitMaxAttempts < 1 || p.lockWaitMaxAttempts > MAX_LOCK_WAIT_ATTEMPTS) throw new Error(`lockWaitMaxAttempts must be 1..${MAX_LOCK_WAIT_ATTEMPTS}`);
+  const outcome = (id: string, parameters: Record<string, unknown>) => new sfn.Pass(scope, id, { parameters, resultPath: '$.outcome' });
+  const step = (id: string, action: StepAction, extra: Record<string, unknown>, resultPath: string) =>
+    new tasks.LambdaInvoke(scope, id, {
+      lambdaFunction: p.stepFunction,
+      payload: sfn.TaskInput.fromObject({ action, jobId: sfn.JsonPath.stringAt('$.jobId'), ...extra }),
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      resultPath,
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(60)),
+    }).addRetry(LAMBDA_STEP_RETRY);
+  const caught = { resultPath: '$.error' };
+
+  // ---- the ending: record + publish, then release; if recording fails the lock is still released.
+  const done = new sfn.Succeed(scope, STATE.done);
+  const releaseFailed = new sfn.Fail(scope, STATE.releaseFailed, { error: 'StackJob.LockReleaseFailed', cause: 'the stack lock could not be released; the cleanup Lambda or the lease expiry will' });
+  const finishFailed = new sfn.Fail(scope, STATE.finishFailed, { error: 'StackJob.FinishFailed', cause: 'the job outcome could not be recorded; the lock was released and the cleanup Lambda marks the job' });
+  const release = step(STATE.releaseLock, 'releaseLock', {}, sfn.JsonPath.DISCARD).addCatch(releaseFailed, { resultPath: '$.releaseError' }).next(done);
+  const releaseAfterFailedFinish = step(STATE.releaseLockAfterFailedFinish, 'releaseLock', {}, sfn.JsonPath.DISCARD)
+    .addCatch(releaseFailed, { resultPath: '$.releaseError' })
+    .next(finishFailed);
+  const finish = step(STATE.finishJob, 'finish', { outcome: sfn.JsonPath.objectAt('$.outcome') }, sfn.JsonPath.DISCARD)
+    .addCatch(releaseAfterFailedFinish, { resultPath: '$.finishError' })
+    .next(release);
+
+  const withError = { 'error.$': '$.error' };
+  const updated = outcome(STATE.updated, { kind: 'updated', 'result.$': '$.update' }).next(finish);
+  const noChanges = outcome(STATE.noChanges, { kind: 'no_changes' }).next(finish);
+  const previewFailed = outcome(STATE.previewFailed, { kind: 'operation_failed', phase: 'preview', ...withError }).next(finish);
+  const updateFailed = outcome(STATE.updateFailed, { kind: 'operation_failed', phase: 'update', ...withError }).next(finish);
+  const runnerCancelled = outcome(STATE.runnerCancelled, { kind: 'cancelled', ...withError }).next(finish);
+  const cancelRequested = outcome(STATE.cancelRequested, { kind: 'cancelled' }).next(finish);
+  const rejected = outcome(STATE.rejected, { kind: 'rejected', ...withError }).next(finish);
+  const approvalExpired = outcome(STATE.approvalExpired, { kind: 'approval_expired', ...withError }).next(finish);
+  const approvalCancelled = outcome(STATE.approvalCancelled, { kind: 'cancelled', ...withError }).next(finish);
+  const approvalFailed = outcome(STATE.approvalFailed, { kind: 'step_failed', step: 'request-approval', ...withError }).next(finish);
+  const lockWaitExceeded = outcome(STATE.lockWaitExceeded, { kind: 'lock_wait_exceeded' }).next(finish);
+  const acquireFailed = outcome(STATE.acquireLockFailed, { kind: 'step_failed', step: 'acquire-lock', ...withError }).next(finish);
+  const recordPreviewFailed = outcome(STATE.recordPreviewFailed, { kind: 'step_failed', step: 'record-preview', ...withError }).next(finish);
+  const recordApprovalFailed = outcome(STATE.recordApprovalFailed, { kind: 'step_failed', step: 'record-approval', ...withError }).next(finish);
+
+  // ---- the runner, once per phase; the token travels in the container environment only.
+  const runner = (id: string, phase: 'preview' | 'update', timeout: Duration, resultPath: string) => {
+    const environment: tasks.TaskEnvironmentVariable[] = [
+      { name: 'STACKJOBS_JOB_ID', value: sfn.JsonPath.stringAt('$.jobId') },
+      { name: 'STACKJOBS_PHASE', value: phase },
+      { name: 'STACKJOBS_TASK_TOKEN', value: sfn.JsonPath.taskToken },
+      { name: 'STACKJOBS_JOBS_TABLE', value: p.jobsTableName },
+      { name: 'STACKJOBS_ARTIFACTS_BUCKET', value: p.artifactsBucketName },
+    ];
+    // The approved digest: the runner refuses to apply a plan whose SHA-256 differs ('' = no preview ran).
+    if (phase === 'update') environment.push({ name: 'STACKJOBS_PLAN_DIGEST', value: sfn.JsonPath.stringAt('$.gate.planDigest') });
+    return new tasks.EcsRunTask(scope, id, {
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      cluster: p.cluster,
+      taskDefinition: p.taskDefinition,
+      launchTarget: new tasks.EcsFargateLaunchTarget({ platformVersion: ecs.FargatePlatformVersion.LATEST }),
+      subnets: p.subnets,
+      securityGroups: [p.securityGroup],
+      assignPublicIp: false,
+      containerOverrides: [{ containerDefinition: p.container, environment }],
+      taskTimeout: timeoutOf(timeout, `${phase} timeout`),
+      heartbeatTimeout: sfn.Timeout.duration(RUNNER_HEARTBEAT),
+      resultPath,
+    }).addRetry(ECS_LAUNCH_RETRY);
+  };
+
+  const runUpdate = runner(STATE.runUpdate, 'update', p.updateTimeout, '$.update')
+    .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
+    .addCatch(updateFailed, caught)
+    .next(updated);
+
+  const recordApproval = step(STATE.recordApproval, 'recordApproval', {}, '$.gate').addCatch(recordApprovalFailed, caught).next(runUpdate);
+
+  // ---- approval: the window is the job's policy (TimeoutSecondsPath), at most 7 days by the schema.
+  const requestApproval = new tasks.LambdaInvoke(scope, STATE.requestApproval, {
+    lambdaFunction: p.approvalFunction,
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: sfn.TaskInput.fromObject({ jobId: sfn.JsonPath.stringAt('$.jobId'), taskToken: sfn.JsonPath.taskToken, planDigest: sfn.JsonPath.stringAt('$.gate.planDigest') }),
+    taskTimeout: sfn.Timeout.at('$.gate.approvalTimeoutSeconds'),
+    retryOnServiceExceptions: false,
+    // The decision is recorded on the job by whoever made it; the state keeps nothing from the callback.
+    resultPath: sfn.JsonPath.DISCARD,
+  })
+    .addRetry({ ...LAMBDA_STEP_RETRY, errors: LAMBDA_STEP_RETRY.errors!.filter((e) => e.startsWith('Lambda.')) })
+    .addCatch(rejected, { errors: [WorkflowErrorName.rejected], ...caught })
+    .addCatch(approvalExpired, { errors: [sfn.Errors.TIMEOUT], ...caught })
+    .addCatch(approvalCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
+    .addCatch(approvalFailed, caught)
+    .next(recordApproval);
+
+  const previewOutcome = new sfn.Choice(scope, STATE.previewOutcome)
+    .when(sfn.Condition.stringEquals('$.gate.next', 'no_changes'), noChanges)
+    .when(sfn.Condition.stringEquals('$.gate.next', 'approval'), requestApproval)
+    .when(sfn.Condition.stringEquals('$.gate.next', 'update'), runUpdate)
+    .when(sfn.Condition.stringEquals('$.gate.next', 'cancelled'), cancelRequested)
+    // 'gone': the job ended meanwhile (cancelled through the API); only the lock is left to release.
+    .otherwise(release);
+
+  const recordPreview = step(STATE.recordPreview, 'recordPreview', { result: sfn.JsonPath.objectAt('$.preview') }, '$.gate')
+    .addCatch(recordPreviewFailed, caught)
+    .next(previewOutcome);
+  const runPreview = runner(STATE.runPreview, 'preview', p.previewTimeout, '$.preview')
+    .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
+    .addCatch(previewFailed, caught)
+    .next(recordPreview);
+  const skipPreview = new sfn.Pass(scope, STATE.skipPreview, { result: sfn.Result.fromObject({ planDigest: '' }), resultPath: '$.gate' }).next(runUpdate);
+  const previewEnabled = new sfn.Choice(scope, STATE.previewEnabled).when(sfn.Condition.booleanEquals('$.lock.preview', true), runPreview).otherwise(skipPreview);
+
+  // ---- the stack lock: FIFO per stack, a bounded wait loop.
+  const acquire = step(STATE.acquireLock, 'acquireLock', { attempts: sfn.JsonPath.numberAt('$.lock.attempts') }, '$.lock').addCatch(acquireFailed, caught);
+  const waitForLock = new sfn.Wait(scope, STATE.waitForLock, { time: sfn.WaitTime.duration(Duration.seconds(p.lockWaitSeconds)) }).next(acquire);
+  const lockAcquired = new sfn.Choice(scope, STATE.lockAcquired)
+    .when(sfn.Condition.stringEquals('$.lock.outcome', 'acquired'), previewEnabled)
+    .when(sfn.Condition.stringEquals('$.lock.outcome', 'gone'), release)
+    .when(sfn.Condition.numberLessThan('$.lock.attempts', p.lockWaitMaxAttempts), waitForLock)
+    .otherwise(lockWaitExceeded);
+  acquire.next(lockAcquired);
+
+  return new sfn.Pass(scope, STATE.start, { result: sfn.Result.fromObject({ attempts: 0 }), resultPath: '$.lock' }).next(acquire);
+}

@@ -1,0 +1,90 @@
+/**
+ * Reads the app's settings from CDK context (`cdk.json`, or `-c key=value` on the command line) into typed stack
+ * props, failing with the key's name when a value is malformed. Every key is documented in docs/architecture.md.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { Node } from 'constructs';
+import type { StackJobsStackProps } from './stack-jobs-stack';
+
+const PREFIX = 'stackjobs:';
+
+class ContextError extends Error {
+  override readonly name = 'ContextError';
+}
+
+/** Context values given with `-c` arrive as strings; JSON-looking ones are parsed. */
+function read(node: Node, key: string): unknown {
+  const v: unknown = node.tryGetContext(`${PREFIX}${key}`);
+  if (typeof v === 'string' && /^[[{]|^(true|false|\d+)$/.test(v.trim())) {
+    try {
+      return JSON.parse(v);
+    } catch {
+      throw new ContextError(`context ${PREFIX}${key} is not valid JSON`);
+    }
+  }
+  return v;
+}
+
+function str(node: Node, key: string, fallback?: string): string | undefined {
+  const v = read(node, key);
+  if (v === undefined || v === null || v === '') return fallback;
+  if (typeof v !== 'string') throw new ContextError(`context ${PREFIX}${key} must be a string`);
+  return v;
+}
+
+function list(node: Node, key: string): string[] | undefined {
+  const v = read(node, key);
+  if (v === undefined) return undefined;
+  const arr = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
+  if (!Array.isArray(arr) || !arr.every((s) => typeof s === 'string')) throw new ContextError(`context ${PREFIX}${key} must be a list of strings`);
+  return arr;
+}
+
+function num(node: Node, key: string): number | undefined {
+  const v = read(node, key);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ContextError(`context ${PREFIX}${key} must be a positive number`);
+  return v;
+}
+
+function bool(node: Node, key: string): boolean | undefined {
+  const v = read(node, key);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') throw new ContextError(`context ${PREFIX}${key} must be true or false`);
+  return v;
+}
+
+export function stackPropsFromContext(node: Node): StackJobsStackProps {
+  const issuer = str(node, 'jwtIssuer');
+  const audience = list(node, 'jwtAudience');
+  if (!issuer || !audience?.length) throw new ContextError(`context ${PREFIX}jwtIssuer and ${PREFIX}jwtAudience are required (the API's JWT authorizer)`);
+  const vpc = read(node, 'vpc') as { vpcId?: unknown; availabilityZones?: unknown; privateSubnetIds?: unknown } | undefined;
+  if (vpc !== undefined && (typeof vpc.vpcId !== 'string' || !Array.isArray(vpc.availabilityZones) || !Array.isArray(vpc.privateSubnetIds))) {
+    throw new ContextError(`context ${PREFIX}vpc must be {"vpcId", "availabilityZones": [...], "privateSubnetIds": [...]}`);
+  }
+  const runnerImage = str(node, 'runnerImage');
+  const previewMinutes = num(node, 'previewTimeoutMinutes');
+  const updateMinutes = num(node, 'updateTimeoutMinutes');
+  return {
+    jwt: {
+      issuer,
+      audience,
+      orgsClaim: str(node, 'principalOrgsClaim', 'custom:orgs')!,
+      rolesClaim: str(node, 'principalRolesClaim', 'custom:roles')!,
+    },
+    retainData: bool(node, 'retainData'),
+    logRetention: num(node, 'logRetentionDays') as logs.RetentionDays | undefined,
+    existingVpc: vpc as StackJobsStackProps['existingVpc'],
+    runnerImage: runnerImage ? ecs.ContainerImage.fromRegistry(runnerImage) : undefined,
+    assumableRoleArnPatterns: list(node, 'assumableRoleArns'),
+    stateBucketNames: list(node, 'stateBucketNames'),
+    lockWaitSeconds: num(node, 'lockWaitSeconds'),
+    lockWaitMaxAttempts: num(node, 'lockWaitMaxAttempts'),
+    previewTimeout: previewMinutes ? Duration.minutes(previewMinutes) : undefined,
+    updateTimeout: updateMinutes ? Duration.minutes(updateMinutes) : undefined,
+    alarmEmail: str(node, 'alarmEmail'),
+    description: 'Stack Jobs: pre-flight checked, approved, auditable Terraform/OpenTofu/Pulumi stack jobs',
+  };
+}

@@ -1,0 +1,147 @@
+/** The one stack: one construct per capability, composed here and nowhere else. */
+import { Aws, Stack, type StackProps, ArnFormat, CfnOutput, type Duration } from 'aws-cdk-lib';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { Api, type JwtSettings } from './constructs/api';
+import { Approvals } from './constructs/approvals';
+import { Events } from './constructs/events';
+import { Observability } from './constructs/observability';
+import { Orchestration } from './constructs/orchestration';
+import { Runner, type ExistingVpc } from './constructs/runner';
+import { Storage } from './constructs/storage';
+
+/** Provider and backend credential secrets must be named under this prefix (docs/architecture.md). */
+export const CREDENTIAL_SECRET_PREFIX = 'stackjobs/';
+
+export interface StackJobsStackProps extends StackProps {
+  readonly jwt: JwtSettings;
+  /**
+   * Keep tables, key and buckets when the stack is deleted (and protect the tables from deletion).
+   * @default true
+   */
+  readonly retainData?: boolean;
+  /**
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * @default - a new VPC
+   */
+  readonly existingVpc?: ExistingVpc;
+  /**
+   * @default - built from runner-image/
+   */
+  readonly runnerImage?: ecs.ContainerImage;
+  /**
+   * IAM roles pre-flight and the runner may assume for provider credentials that name a role.
+   * @default [`arn:<partition>:iam::*:role/stackjobs-*`]
+   */
+  readonly assumableRoleArnPatterns?: string[];
+  /**
+   * S3 state buckets (names, `*` allowed) pre-flight may probe and the runner may use with its own role.
+   * @default ['*-terraform-state', '*-tfstate']
+   */
+  readonly stateBucketNames?: string[];
+  /**
+   * @default 30
+   */
+  readonly lockWaitSeconds?: number;
+  /**
+   * @default 480
+   */
+  readonly lockWaitMaxAttempts?: number;
+  /**
+   * @default Duration.hours(2)
+   */
+  readonly previewTimeout?: Duration;
+  /**
+   * @default Duration.hours(4)
+   */
+  readonly updateTimeout?: Duration;
+  /**
+   * @default - no alarm subscription
+   */
+  readonly alarmEmail?: string;
+}
+
+export class StackJobsStack extends Stack {
+  public readonly storage: Storage;
+  public readonly events: Events;
+  public readonly runner: Runner;
+  public readonly approvals: Approvals;
+  public readonly orchestration: Orchestration;
+  public readonly api: Api;
+  public readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: StackJobsStackProps) {
+    super(scope, id, props);
+    const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    const credentialSecretArnPattern = this.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${CREDENTIAL_SECRET_PREFIX}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const assumableRoleArnPatterns = props.assumableRoleArnPatterns ?? [`arn:${Aws.PARTITION}:iam::*:role/stackjobs-*`];
+    const stateBucketArnPatterns = (props.stateBucketNames ?? ['*-terraform-state', '*-tfstate']).map((b) => `arn:${Aws.PARTITION}:s3:::${b}`);
+
+    this.storage = new Storage(this, 'Storage', { retainData: props.retainData });
+    this.events = new Events(this, 'Events');
+    this.runner = new Runner(this, 'Runner', {
+      jobsTable: this.storage.jobsTable,
+      artifactsBucket: this.storage.artifactsBucket,
+      artifactsKey: this.storage.artifactsKey,
+      credentialSecretArnPattern,
+      assumableRoleArnPatterns,
+      stateBucketArnPatterns,
+      logRetention,
+      existingVpc: props.existingVpc,
+      image: props.runnerImage,
+    });
+    this.approvals = new Approvals(this, 'Approvals', {
+      jobsTable: this.storage.jobsTable,
+      catalogTable: this.storage.catalogTable,
+      artifactsBucket: this.storage.artifactsBucket,
+      bus: this.events.bus,
+      logRetention,
+    });
+    this.orchestration = new Orchestration(this, 'Orchestration', {
+      jobsTable: this.storage.jobsTable,
+      artifactsBucket: this.storage.artifactsBucket,
+      bus: this.events.bus,
+      runner: this.runner,
+      approvalFunction: this.approvals.requestApprovalFunction,
+      logRetention,
+      lockWaitSeconds: props.lockWaitSeconds,
+      lockWaitMaxAttempts: props.lockWaitMaxAttempts,
+      previewTimeout: props.previewTimeout,
+      updateTimeout: props.updateTimeout,
+    });
+    this.approvals.allowDecisions(this.orchestration.stateMachine);
+    this.api = new Api(this, 'Api', {
+      jobsTable: this.storage.jobsTable,
+      catalogTable: this.storage.catalogTable,
+      artifactsBucket: this.storage.artifactsBucket,
+      bus: this.events.bus,
+      stateMachine: this.orchestration.stateMachine,
+      runnerCluster: this.runner.cluster,
+      slackInteractionsFunction: this.approvals.slackInteractionsFunction,
+      jwt: props.jwt,
+      credentialSecretArnPattern,
+      assumableRoleArnPatterns,
+      stateBucketArnPatterns,
+      logRetention,
+    });
+    this.events.routeResourceChanges(this.api.resourceChangedFunction);
+    this.events.routeExecutionEnds(this.orchestration.stateMachine, this.orchestration.cleanupFunction);
+    this.observability = new Observability(this, 'Observability', {
+      stateMachine: this.orchestration.stateMachine,
+      deadLetterQueues: { InboundEvents: this.events.inboundDlq, ExecutionCleanup: this.events.cleanupDlq },
+      alarmEmail: props.alarmEmail,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Stack Jobs API' });
+    new CfnOutput(this, 'SlackInteractionsUrl', { value: `${this.api.url}v1/slack/interactions`, description: 'Slack app "Interactivity" request URL' });
+    new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName, description: 'Send "Resource Changed" events here' });
+    new CfnOutput(this, 'StateMachineArn', { value: this.orchestration.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'ArtifactsBucketName', { value: this.storage.artifactsBucket.bucketName });
+    new CfnOutput(this, 'SlackSigningSecretArn', { value: this.approvals.slackSigningSecret.secretArn });
+    new CfnOutput(this, 'SlackBotTokenSecretArn', { value: this.approvals.slackBotToken.secretArn });
+  }
+}

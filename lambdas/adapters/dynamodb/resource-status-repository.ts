@@ -1,0 +1,84 @@
+/**
+ * The latest status of each resource (pk `RESOURCE#org/env/resourceId` in the jobs table), written when a job
+ * completes and read by GET /v1/orgs/{org}/envs/{env}/resources/{resourceId}.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { JobResult } from '../../domain/schemas';
+
+export interface ResourceStatus {
+  org: string;
+  env: string;
+  resourceId: string;
+  kind: string;
+  lastJobId: string;
+  lastResult: JobResult;
+  lastFinishedAt: string;
+  /** The resource version the last successful job applied (kept from earlier jobs when the last one did not succeed). */
+  versionApplied?: string;
+  /** Where that job's outputs are (S3 key in the artifacts bucket; sensitive values are masked when served). */
+  outputsKey?: string;
+  lastAppliedJobId?: string;
+}
+
+export interface ResourceOutcome {
+  org: string;
+  env: string;
+  resourceId: string;
+  kind: string;
+  jobId: string;
+  result: JobResult;
+  finishedAt: string;
+  /** Set only when the job succeeded: the version now live and its outputs. */
+  applied?: { versionId: string; outputsKey?: string };
+}
+
+const resourceKey = (org: string, env: string, resourceId: string) => ({ pk: `RESOURCE#${org}/${env}/${resourceId}`, sk: 'RESOURCE' });
+
+export class ResourceStatusRepository {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Records a job's outcome. Job ids sort by submission time, so the condition keeps a late write from an
+   * older job from overwriting a newer job's status. Returns false when a newer job already wrote.
+   */
+  async record(o: ResourceOutcome): Promise<boolean> {
+    const sets = ['org = :org', 'env = :env', 'resourceId = :rid', '#kind = :kind', 'lastJobId = :job', 'lastResult = :result', 'lastFinishedAt = :at'];
+    const values: Record<string, unknown> = { ':org': o.org, ':env': o.env, ':rid': o.resourceId, ':kind': o.kind, ':job': o.jobId, ':result': o.result, ':at': o.finishedAt };
+    if (o.applied) {
+      sets.push('versionApplied = :version', 'lastAppliedJobId = :job');
+      values[':version'] = o.applied.versionId;
+      // A job with no changes applied nothing new: the outputs of the last apply are still the live ones.
+      if (o.applied.outputsKey) {
+        sets.push('outputsKey = :outputs');
+        values[':outputs'] = o.applied.outputsKey;
+      }
+    }
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: resourceKey(o.org, o.env, o.resourceId),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_not_exists(pk) OR lastJobId <= :job',
+          ExpressionAttributeNames: { '#kind': 'kind' },
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
+
+  async get(org: string, env: string, resourceId: string): Promise<ResourceStatus | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: resourceKey(org, env, resourceId), ConsistentRead: true }));
+    if (!out.Item) return undefined;
+    const { pk: _pk, sk: _sk, ...status } = out.Item;
+    return status as ResourceStatus;
+  }
+}

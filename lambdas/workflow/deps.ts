@@ -1,0 +1,41 @@
+/** Builds the workflow Lambdas' dependencies once per process from the environment the CDK code sets. */
+import { z } from 'zod';
+import { clients } from '../adapters/aws/clients';
+import { EventBridgePublisher } from '../adapters/aws/event-publisher';
+import { JobRepository } from '../adapters/dynamodb/job-repository';
+import { LockRepository } from '../adapters/dynamodb/lock-repository';
+import { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
+import { systemClock, ulidIds } from '../domain/ids';
+import { readConfig } from '../shared/config';
+import type { WorkflowDeps } from './lifecycle';
+import { PowertoolsWorkflowMetrics } from './metrics';
+
+export const workflowConfigSchema = z.object({
+  JOBS_TABLE: z.string().min(1),
+  EVENT_BUS_NAME: z.string().min(1),
+  /** Seconds a stack lease outlives the approval window (set by the orchestration construct from the runner timeouts). */
+  // Defaults to the orchestration defaults (2 h preview + 4 h update + 1 h) for functions that never take a lease.
+  LEASE_MARGIN_SECONDS: z.coerce.number().int().min(60).default(7 * 3600),
+});
+export type WorkflowConfig = z.infer<typeof workflowConfigSchema>;
+
+export function workflowDepsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkflowDeps {
+  const config = readConfig(workflowConfigSchema, env);
+  const db = clients.dynamo();
+  return {
+    jobs: new JobRepository(db, config.JOBS_TABLE),
+    locks: new LockRepository(db, config.JOBS_TABLE),
+    resources: new ResourceStatusRepository(db, config.JOBS_TABLE),
+    events: new EventBridgePublisher(clients.events(), config.EVENT_BUS_NAME),
+    clock: systemClock,
+    ids: ulidIds(),
+    metrics: new PowertoolsWorkflowMetrics(),
+    leaseMarginSeconds: config.LEASE_MARGIN_SECONDS,
+  };
+}
+
+/** Lazily built so a cold start fails with the config error on the first invocation, named, rather than at import. */
+export function lazyDeps(make: () => WorkflowDeps = workflowDepsFromEnv): () => WorkflowDeps {
+  let deps: WorkflowDeps | undefined;
+  return () => (deps ??= make());
+}

@@ -1,0 +1,7 @@
+/** Lambda entry for the EventBridge rule on aws.states execution FAILED/TIMED_OUT/ABORTED: mark the job, release its lock. */
+import { handleExecutionEnded } from './cleanup';
+import { lazyDeps } from './deps';
+
+const deps = lazyDeps();
+
+export const handler = (event: unknown): Promise<{ marked: boolean; released: boolean }> => handleExecutionEnded(deps(), event);

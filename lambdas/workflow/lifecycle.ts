@@ -1,0 +1,357 @@
+/**
+ * The job lifecycle the state machine drives: the stack lock queue, recording what the runner reported, the
+ * approval hand-off, and the one way every path ends (record, publish, release). Each function is idempotent,
+ * because Step Functions retries a step whose Lambda failed half-way.
+ * The workflow owns the job's phase, plan, failure and outputs; the runner owns per-operation status.
+ */
+import type { Clock, IdGenerator } from '../domain/ids';
+import { needsApproval } from '../domain/planner';
+import type { EventPublisher } from '../domain/ports';
+import { runnerResultSchema, type JobPhase, type JobResult, type OperationName, type RunnerResult, type StackJob } from '../domain/schemas';
+import { stackKeyOfJob } from '../domain/stack-job';
+import { transitionJob } from '../domain/status';
+import type { JobRepository } from '../adapters/dynamodb/job-repository';
+import type { LockRepository } from '../adapters/dynamodb/lock-repository';
+import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
+import { TransientStepError, WorkflowInvariantError, WorkflowErrorName } from './errors';
+import type { WorkflowMetrics } from './metrics';
+
+export const STATUS_CHANGED = 'Stack Job Status Changed';
+
+export interface WorkflowDeps {
+  jobs: JobRepository;
+  locks: LockRepository;
+  resources: ResourceStatusRepository;
+  events: EventPublisher;
+  clock: Clock;
+  ids: IdGenerator;
+  metrics: WorkflowMetrics;
+  /**
+   * How long a lease outlives the approval window: both runner phases plus slack. The lease expiry is only the
+   * last line of defence (the Catch paths and the cleanup Lambda release it first), so it errs long.
+   */
+  leaseMarginSeconds: number;
+}
+
+/** Why a job ended, as the state machine's outcome states say it. */
+export type Outcome =
+  | { kind: 'updated'; result: unknown }
+  | { kind: 'no_changes' }
+  | { kind: 'operation_failed'; phase: 'preview' | 'update'; error?: StepError }
+  | { kind: 'cancelled'; error?: StepError }
+  | { kind: 'rejected'; error?: StepError }
+  | { kind: 'approval_expired'; error?: StepError }
+  | { kind: 'lock_wait_exceeded' }
+  | { kind: 'step_failed'; step: string; error?: StepError };
+
+/** What a Catch puts in the state: `{Error, Cause}`. */
+export interface StepError {
+  Error?: string;
+  Cause?: string;
+}
+
+/** The most a failure message carries into the job document and events. */
+const MAX_MESSAGE = 2000;
+
+// ---------------------------------------------------------------- publishing
+
+export function statusEventDetail(job: StackJob): Record<string, unknown> {
+  return {
+    jobId: job.metadata.id,
+    org: job.metadata.org,
+    env: job.metadata.env,
+    resourceId: job.spec.apiResourceInfo.id,
+    phase: job.status.phase,
+    result: job.status.result,
+    ...(job.status.failure ? { failedOperation: job.status.failure.operation } : {}),
+    ...(job.status.reason ? { reason: job.status.reason } : {}),
+  };
+}
+
+async function publish(d: WorkflowDeps, job: StackJob): Promise<void> {
+  try {
+    await d.events.publish(STATUS_CHANGED, statusEventDetail(job));
+  } catch (e) {
+    // Retried by the state machine: the job write before it is idempotent, so the event is sent at least once.
+    throw new TransientStepError(`publishing the status event failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+/** Applies a change to the job and publishes when its phase or result moved. */
+async function moveJob(d: WorkflowDeps, jobId: string, mutate: (job: StackJob) => StackJob): Promise<StackJob> {
+  let before: StackJob | undefined;
+  const after = await d.jobs.update(jobId, (job) => {
+    before = job;
+    return mutate(job);
+  });
+  if (before && (before.status.phase !== after.status.phase || before.status.result !== after.status.result)) await publish(d, after);
+  return after;
+}
+
+// ---------------------------------------------------------------- acquire
+
+export type AcquireResult =
+  | { outcome: 'acquired'; attempts: number; fencingToken: number; preview: boolean }
+  | { outcome: 'queued'; attempts: number; queuePosition: number }
+  /** The job ended while it waited (cancelled through the API): nothing left to do but make sure no lock is held. */
+  | { outcome: 'gone'; attempts: number };
+
+export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
+  const approvalSeconds = job.spec.essentials.flowControlPolicy.approvalTimeoutMinutes * 60;
+  return new Date(now.getTime() + (approvalSeconds + d.leaseMarginSeconds) * 1000);
+}
+
+/**
+ * One attempt at the stack lock. FIFO: a job may take a free lease only when no older unfinished job of the
+ * same stack is waiting (job ids sort by submission time), so the order of retries does not matter.
+ * A holder whose lease expired no longer counts as ahead, so a dead execution cannot block the stack forever.
+ */
+export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: number): Promise<AcquireResult> {
+  const { job } = await d.jobs.require(jobId);
+  if (job.status.phase === 'completed') return { outcome: 'gone', attempts };
+  const stackKey = stackKeyOfJob(job);
+  const now = d.clock.now();
+  const lease = await d.locks.read(stackKey);
+
+  let acquired = lease?.ownerJobId === jobId ? { fencingToken: lease.fencingToken } : undefined;
+  let queuePosition = 0;
+  if (!acquired) {
+    const expiredOwner = lease?.ownerJobId && lease.expiresAt && Date.parse(lease.expiresAt) <= now.getTime() ? lease.ownerJobId : undefined;
+    const ahead = (await d.jobs.listStack(stackKey)).filter((j) => j.metadata.id < jobId && j.status.phase !== 'completed' && j.metadata.id !== expiredOwner);
+    if (ahead.length === 0) {
+      const outcome = await d.locks.tryAcquire(stackKey, jobId, leaseExpiry(d, job, now));
+      if (outcome.acquired) acquired = { fencingToken: outcome.lease.fencingToken };
+    }
+    // Position = how many jobs are ahead: the older ones waiting, or at least the one holding the lease.
+    queuePosition = Math.max(ahead.length, 1);
+  }
+
+  if (!acquired) {
+    await d.jobs.update(jobId, (j) => {
+      if (j.status.phase !== 'queued' || j.status.queuePosition === queuePosition) return j;
+      return { ...j, status: { ...j.status, queuePosition, updatedAt: now.toISOString() } };
+    });
+    return { outcome: 'queued', attempts: attempts + 1, queuePosition };
+  }
+  await moveJob(d, jobId, (j) => (j.status.phase === 'queued' ? transitionJob(j, 'running', 'tbd', now) : j));
+  return { outcome: 'acquired', attempts, fencingToken: acquired.fencingToken, preview: job.spec.essentials.flowControlPolicy.previewBeforeUpdate };
+}
+
+// ---------------------------------------------------------------- preview and approval
+
+export interface PreviewGate {
+  next: 'no_changes' | 'approval' | 'update' | 'cancelled' | 'gone';
+  /** The digest the update phase must apply ('' when nothing was previewed). */
+  planDigest: string;
+  /** The approval task's timeout (TimeoutSecondsPath): the job's policy window. */
+  approvalTimeoutSeconds: number;
+}
+
+const prefixed = (phase: string, durations: Record<string, number>) => Object.fromEntries(Object.entries(durations).map(([k, v]) => [`${phase}.${k}`, v]));
+
+/** Records the preview's plan, logs and durations on the job and decides where the workflow goes next. */
+export async function recordPreview(d: WorkflowDeps, jobId: string, raw: unknown): Promise<PreviewGate> {
+  const result: RunnerResult = runnerResultSchema.parse(raw);
+  const now = d.clock.now();
+  const job = await d.jobs.update(jobId, (j) => {
+    if (j.status.phase === 'completed') return j;
+    const status = { ...j.status, updatedAt: now.toISOString(), logPrefix: result.logPrefix, durations: { ...j.status.durations, ...prefixed('preview', result.durations) } };
+    if (result.planDigest && result.planKey && result.summary) status.plan = { digest: result.planDigest, key: result.planKey, summary: result.summary };
+    return { ...j, status };
+  });
+  const policy = job.spec.essentials.flowControlPolicy;
+  const gate = { planDigest: result.planDigest ?? '', approvalTimeoutSeconds: policy.approvalTimeoutMinutes * 60 };
+  if (job.status.phase === 'completed') return { next: 'gone', ...gate };
+  if (job.status.cancelRequested) return { next: 'cancelled', ...gate };
+  if (!result.hasChanges) return { next: 'no_changes', ...gate };
+  // Only ever apply a plan that was previewed: a preview with changes but no plan digest cannot go on.
+  if (!result.planDigest) throw new WorkflowInvariantError('the preview reported changes but no plan digest');
+  return { next: needsApproval(policy, result.summary, result.hasChanges) ? 'approval' : 'update', ...gate };
+}
+
+/**
+ * The approval task's Lambda (the approvals work posts the Slack message around this): keeps the task token beside
+ * the job (never in it), opens the approval request and moves the job to awaiting_approval.
+ */
+export async function requestApproval(d: WorkflowDeps, jobId: string, taskToken: string, planDigest: string): Promise<StackJob> {
+  const now = d.clock.now();
+  await d.jobs.setTaskToken(jobId, taskToken);
+  return moveJob(d, jobId, (j) => {
+    if (j.status.phase === 'awaiting_approval') return j;
+    const moved = transitionJob(j, 'awaiting_approval', 'tbd', now);
+    const windowMs = j.spec.essentials.flowControlPolicy.approvalTimeoutMinutes * 60_000;
+    return {
+      ...moved,
+      status: {
+        ...moved.status,
+        approval: { id: d.ids.next('apr'), requestedAt: now.toISOString(), expiresAt: new Date(now.getTime() + windowMs).toISOString(), ...(planDigest ? { planDigest } : {}) },
+      },
+    };
+  });
+}
+
+/** After an approval: back to running, the spent token removed, and the digest the update must apply. */
+export async function recordApproval(d: WorkflowDeps, jobId: string): Promise<{ planDigest: string }> {
+  const now = d.clock.now();
+  const job = await moveJob(d, jobId, (j) => (j.status.phase === 'awaiting_approval' ? transitionJob(j, 'running', 'tbd', now) : j));
+  await d.jobs.clearTaskToken(jobId);
+  const previewed = job.status.plan?.digest;
+  const approved = job.status.approval?.decision?.planDigest;
+  if (!previewed) throw new WorkflowInvariantError('approved job has no previewed plan');
+  if (approved !== undefined && approved !== previewed) throw new WorkflowInvariantError('the approved plan digest is not the previewed one');
+  return { planDigest: previewed };
+}
+
+// ---------------------------------------------------------------- finishing
+
+interface Failure {
+  operation: string;
+  message: string;
+  exitCode?: number;
+}
+
+const clip = (s: string) => (s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE)}…` : s);
+
+/** The runner's cause is JSON {operation, exitCode, message}; a Lambda's is JSON {errorType, errorMessage}; ECS's is text. */
+export function describeError(error: StepError | undefined): Partial<Failure> & { message: string } {
+  const name = error?.Error ?? 'unknown';
+  if (name === 'States.Timeout') return { message: 'timed out: no result within the task timeout' };
+  if (name === 'States.HeartbeatTimeout') return { message: 'the runner stopped sending heartbeats (task stopped or crashed)' };
+  let cause: unknown = error?.Cause;
+  try {
+    cause = typeof cause === 'string' ? JSON.parse(cause) : cause;
+  } catch {
+    // plain text cause
+  }
+  if (cause && typeof cause === 'object') {
+    const c = cause as Record<string, unknown>;
+    if (typeof c.operation === 'string') {
+      return { operation: c.operation, message: clip(String(c.message ?? name)), ...(Number.isInteger(c.exitCode) ? { exitCode: c.exitCode as number } : {}) };
+    }
+    if (typeof c.errorMessage === 'string') return { message: clip(`${name}: ${c.errorMessage}`) };
+  }
+  return { message: clip(typeof cause === 'string' && cause ? `${name}: ${cause}` : name) };
+}
+
+/** The operation a phase was on when it stopped: the one running, else the first one not done. */
+function currentOperation(job: StackJob, phase: 'preview' | 'update'): OperationName | undefined {
+  const ops = job.status.operations;
+  const running = ops.find((o) => o.status === 'running');
+  if (running) return running.name;
+  const inPhase = phase === 'preview' ? ops.filter((o) => o.name !== 'apply' && o.name !== 'destroy') : ops.filter((o) => o.name === 'apply' || o.name === 'destroy');
+  return inPhase.find((o) => o.status !== 'completed')?.name ?? inPhase.at(-1)?.name;
+}
+
+interface Ending {
+  result: JobResult;
+  reason?: string;
+  failure?: Failure;
+  runner?: RunnerResult;
+}
+
+function endingOf(outcome: Outcome, job: StackJob): Ending {
+  switch (outcome.kind) {
+    case 'updated':
+      return { result: 'succeeded', runner: runnerResultSchema.parse(outcome.result) };
+    case 'no_changes':
+      return { result: 'succeeded', reason: 'no_changes' };
+    case 'operation_failed': {
+      const e = describeError(outcome.error);
+      return { result: 'failed', reason: 'operation_failed', failure: { operation: e.operation ?? currentOperation(job, outcome.phase) ?? outcome.phase, message: e.message, ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}) } };
+    }
+    case 'cancelled':
+      return { result: 'cancelled', reason: 'cancelled' };
+    case 'rejected':
+      return { result: 'cancelled', reason: 'rejected' };
+    case 'approval_expired':
+      return { result: 'cancelled', reason: 'approval_expired' };
+    case 'lock_wait_exceeded':
+      return { result: 'cancelled', reason: 'lock_wait_exceeded' };
+    case 'step_failed': {
+      // A workflow error is named after the step, with the error's name and message (never its input).
+      const e = describeError(outcome.error);
+      return { result: 'failed', reason: 'workflow_step_failed', failure: { operation: `workflow:${outcome.step}`, message: e.message } };
+    }
+  }
+}
+
+/**
+ * Ends the job: result, reason, failure, outputs and durations on the job; the resource's latest status; the event.
+ * A job already completed (cancelled through the API meanwhile, or a retry of this step) is left as it is,
+ * but the event is sent again, since a retry may be here precisely because the first send failed.
+ */
+export async function finishJob(d: WorkflowDeps, jobId: string, outcome: Outcome): Promise<StackJob> {
+  const now = d.clock.now();
+  const { job: current } = await d.jobs.require(jobId);
+  if (current.status.phase === 'completed') {
+    await publish(d, current);
+    return current;
+  }
+  const ending = endingOf(outcome, current);
+  const job = await d.jobs.update(jobId, (j) => {
+    if (j.status.phase === 'completed') return j;
+    const moved = transitionJob(j, 'completed', ending.result, now, ending.reason);
+    const status = { ...moved.status };
+    if (ending.failure) status.failure = ending.failure;
+    if (ending.runner) {
+      status.logPrefix = ending.runner.logPrefix;
+      status.durations = { ...status.durations, ...prefixed('update', ending.runner.durations) };
+      if (ending.runner.outputsKey) status.outputsKey = ending.runner.outputsKey;
+    }
+    return { ...moved, status };
+  });
+  await d.resources.record({
+    org: job.metadata.org,
+    env: job.metadata.env,
+    resourceId: job.spec.apiResourceInfo.id,
+    kind: job.spec.apiResourceInfo.kind,
+    jobId,
+    result: job.status.result,
+    finishedAt: job.status.finishedAt ?? now.toISOString(),
+    ...(job.status.result === 'succeeded' ? { applied: { versionId: job.metadata.version.id, ...(job.status.outputsKey ? { outputsKey: job.status.outputsKey } : {}) } } : {}),
+  });
+  await publish(d, job);
+  d.metrics.jobCompleted(job.status.result, job.status.reason);
+  return job;
+}
+
+/** Releases the job's stack lock if (and only if) the job still holds it. */
+export async function releaseLock(d: WorkflowDeps, jobId: string): Promise<{ released: boolean }> {
+  const { job } = await d.jobs.require(jobId);
+  return { released: await d.locks.release(stackKeyOfJob(job), jobId) };
+}
+
+// ---------------------------------------------------------------- cleanup
+
+export type ExecutionEndStatus = 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+/**
+ * For an execution that ended without running its own Catch path: marks the job (failed, or cancelled when
+ * aborted), publishes, and releases the lock only if this job still holds it. Safe to run twice.
+ */
+export async function cleanupExecution(d: WorkflowDeps, jobId: string, status: ExecutionEndStatus): Promise<{ marked: boolean; released: boolean }> {
+  const found = await d.jobs.get(jobId);
+  if (!found) return { marked: false, released: false };
+  const now = d.clock.now();
+  let marked = false;
+  if (found.job.status.phase !== 'completed') {
+    const result: JobResult = status === 'ABORTED' ? 'cancelled' : 'failed';
+    const reason = `execution_${status.toLowerCase()}`;
+    const job = await moveJob(d, jobId, (j) => {
+      if (j.status.phase === 'completed') return j;
+      const phase = j.status.phase as Exclude<JobPhase, 'completed'>;
+      const moved = transitionJob(j, 'completed', result, now, reason);
+      if (result !== 'failed') return moved;
+      const operation = j.status.operations.find((o) => o.status === 'running')?.name ?? `workflow:${phase}`;
+      return { ...moved, status: { ...moved.status, failure: { operation, message: `the workflow execution ended ${status}` } } };
+    });
+    marked = job.status.phase === 'completed';
+    await d.jobs.clearTaskToken(jobId);
+    d.metrics.jobCompleted(job.status.result, job.status.reason);
+  }
+  const released = await d.locks.release(stackKeyOfJob(found.job), jobId);
+  return { marked, released };
+}
+
+/** Re-exported so handlers and tests share the error names with the definition. */
+export { WorkflowErrorName };
