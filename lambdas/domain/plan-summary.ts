@@ -123,6 +123,13 @@ export function maskSensitivePlanValues(plan: Json): Json {
     const pv = plan[key] as { root_module?: Module; outputs?: unknown } | undefined;
     if (pv) out[key] = { ...pv, root_module: maskModule(pv.root_module), outputs: maskOutputsBlock(pv.outputs) };
   }
+  // Variables declared `sensitive = true` in the root module.
+  const declared = ((plan.configuration as { root_module?: { variables?: Record<string, { sensitive?: boolean }> } } | undefined)?.root_module?.variables ?? {});
+  if (plan.variables && typeof plan.variables === 'object') {
+    out.variables = Object.fromEntries(
+      Object.entries(plan.variables as Record<string, Json>).map(([k, v]) => [k, declared[k]?.sensitive ? { ...v, value: SENSITIVE_MASK } : v]),
+    );
+  }
   const prior = plan.prior_state as { values?: { root_module?: Module; outputs?: unknown } } | undefined;
   if (prior?.values) out.prior_state = { ...prior, values: { ...prior.values, root_module: maskModule(prior.values.root_module), outputs: maskOutputsBlock(prior.values.outputs) } };
   return out;

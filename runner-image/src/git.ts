@@ -43,7 +43,8 @@ export async function cloneModule(source: ModuleSource, dest: string, scratchDir
     env.GIT_ASKPASS = askpass;
     env.STACKJOBS_GIT_TOKEN = token;
   }
-  await simpleGit({ baseDir: scratchDir })
+  // simple-git guards GIT_* variables and askpass by default; these are set here deliberately, to a script we wrote.
+  await simpleGit({ baseDir: scratchDir, allowEnvironment: Object.keys(env).filter((k) => k.startsWith('GIT_')), unsafe: { allowUnsafeAskPass: true } })
     .env(env)
     .clone(cloneUrl(source.gitRepo), dest, ['--depth', '1', '--branch', source.branch, '--single-branch', '-c', 'advice.detachedHead=false']);
   const workDir = resolve(dest, source.path || '.');

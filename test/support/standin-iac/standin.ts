@@ -217,7 +217,16 @@ function applyPlan(plan: PlanFile) {
 }
 
 function showJson(plan: PlanFile): Record<string, unknown> {
-  const values = (addr: string, v: unknown) => ({ address: addr, mode: 'managed', type: 'standin_value', name: addr.slice(14), provider_name: PROVIDER, schema_version: 0, values: { id: addr.slice(14), value: v }, sensitive_values: {} });
+  const values = (addr: string, v: unknown) => ({
+    address: addr,
+    mode: 'managed',
+    type: 'standin_value',
+    name: addr.slice(14),
+    provider_name: PROVIDER,
+    schema_version: 0,
+    values: { id: addr.slice(14), value: v },
+    sensitive_values: isSensitiveName(addr.slice(14)) ? { value: true } : {},
+  });
   const sensitiveMask = (name: string, present: boolean) => (present && isSensitiveName(name) ? { value: true } : present ? {} : false);
   return {
     format_version: '1.2',
@@ -257,7 +266,10 @@ function showJson(plan: PlanFile): Record<string, unknown> {
         root_module: { resources: Object.entries(plan.prior.resources).map(([a, v]) => values(a, v)) },
       },
     },
-    configuration: { provider_config: { standin: { name: 'standin', full_name: PROVIDER } }, root_module: {} },
+    configuration: {
+      provider_config: { standin: { name: 'standin', full_name: PROVIDER } },
+      root_module: { variables: Object.fromEntries(Object.keys(plan.variables).map((k) => [k, {}])) },
+    },
     applyable: hasChanges(plan),
     complete: true,
     errored: false,
@@ -268,7 +280,7 @@ function showJson(plan: PlanFile): Record<string, unknown> {
 // ------------------------------------------------------------ controls
 
 async function controls() {
-  if (process.env.STANDIN_CALLS) appendFileSync(process.env.STANDIN_CALLS, `${JSON.stringify({ command: logicalCommand, argv, cwd: process.cwd() })}\n`);
+  if (process.env.STANDIN_CALLS) appendFileSync(process.env.STANDIN_CALLS, `${JSON.stringify({ command: logicalCommand, argv, cwd: process.cwd(), pid: process.pid })}\n`);
   if (process.env.STANDIN_ENV_DUMP) {
     mkdirSync(process.env.STANDIN_ENV_DUMP, { recursive: true });
     writeFileSync(join(process.env.STANDIN_ENV_DUMP, `${logicalCommand}-${process.pid}.json`), JSON.stringify(process.env));
@@ -282,7 +294,8 @@ async function controls() {
   const sleepMs = Number(process.env.STANDIN_SLEEP_MS ?? 0);
   if (sleepMs > 0) await sleep(sleepMs);
   const echo = process.env.STANDIN_ECHO_ENV;
-  if (echo) {
+  // Not in show/output: their stdout is a JSON document the runner parses.
+  if (echo && !['show', 'output'].includes(command)) {
     const value = process.env[echo] ?? '';
     const half = Math.floor(value.length / 2);
     out(`echo ${echo}=${value.slice(0, half)}`);

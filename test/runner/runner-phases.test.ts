@@ -1,0 +1,288 @@
+/**
+ * The runner as a real child process (the esbuild bundle the image ships) against dynalite, s3rver, a fake
+ * Step Functions/Secrets Manager endpoint, a local bare git repo and the stand-in terraform CLI.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
+import { runnerResultSchema, type RunnerResult, type StackJob } from '../../lambdas/domain/schemas';
+import { base64Forms } from '../../runner-image/src/redactor';
+import { allObjects, BUCKET, createJob, readCalls, runRunner, sha256, startRunnerEnv, type RunnerEnv } from './support/harness';
+
+let env: RunnerEnv;
+beforeAll(async () => {
+  env = await startRunnerEnv();
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+const PROVIDER_SECRET = { accessKeyId: 'AKIAPROVIDER0001', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYPLANTED' };
+
+const successOf = (token: string): RunnerResult => {
+  const calls = env.fake.reportsFor(token);
+  expect(calls.map((c) => c.action)).toEqual(['SendTaskSuccess']);
+  return runnerResultSchema.parse(JSON.parse(calls[0].body.output!));
+};
+const failureOf = (token: string) => {
+  const calls = env.fake.reportsFor(token);
+  expect(calls.map((c) => c.action)).toEqual(['SendTaskFailure']);
+  return { error: calls[0].body.error, cause: JSON.parse(calls[0].body.cause!) as { operation: string; exitCode: number | null; message: string } };
+};
+/** On failure the diff shows the runner's stderr and what it reported. */
+const expectOk = (r: { code: number | null; stderr: string }) =>
+  expect({ code: r.code, stderr: r.stderr, reports: r.code === 0 ? [] : env.fake.sfnCalls.slice(-1) }).toEqual({ code: 0, stderr: r.stderr, reports: [] });
+const opStates = (job: StackJob) => Object.fromEntries(job.status.operations.map((o) => [o.name, `${o.status}/${o.result}`]));
+
+describe('a preview then an update', () => {
+  let job: StackJob;
+  let preview: RunnerResult;
+  let update: RunnerResult;
+  let afterPreview: StackJob;
+  const calls = () => join(env.dir, `calls-${job.metadata.id}.jsonl`);
+  const dumps = () => join(env.dir, `env-${job.metadata.id}`);
+  const TOKEN_PREVIEW = 'tok-preview-9f8e7d6c5b4a';
+  const TOKEN_UPDATE = 'tok-update-1a2b3c4d5e6f';
+
+  beforeAll(async () => {
+    env.fake.secrets.set('prov-1', JSON.stringify(PROVIDER_SECRET));
+    job = await createJob(env, { providerSecretRef: 'prov-1', spec: { nodeGroupSize: 5, db_password: 'pw-hunter2-zzz' } });
+    const common = { STANDIN_CALLS: calls(), STANDIN_ENV_DUMP: dumps() };
+    const p = await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: TOKEN_PREVIEW, env: common });
+    expectOk(p);
+    preview = successOf(TOKEN_PREVIEW);
+    afterPreview = (await env.jobs.require(job.metadata.id)).job;
+    const u = await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: TOKEN_UPDATE, planDigest: preview.planDigest, env: common });
+    expectOk(u);
+    update = successOf(TOKEN_UPDATE);
+  });
+
+  it('reports the preview with SendTaskSuccess: changes, summary, plan digest and keys', async () => {
+    expect(preview).toMatchObject({ phase: 'preview', hasChanges: true, planKey: artifactKeys.planBinary(job.metadata.id), logPrefix: `jobs/${job.metadata.id}/logs/` });
+    expect(preview.summary).toMatchObject({ add: 2, change: 0, destroy: 0, replace: 0, outputChanges: 2 });
+    expect(preview.summary!.resources.map((r) => r.address).sort()).toEqual(['standin_value.db_password', 'standin_value.nodeGroupSize']);
+    expect(Object.keys(preview.durations)).toEqual(['init', 'refresh', 'plan']);
+  });
+
+  it('stores the binary plan, its masked JSON, its summary and a SHA-256 that matches the binary', async () => {
+    const objects = await allObjects(env, artifactKeys.planPrefix(job.metadata.id));
+    const bin = objects.get(artifactKeys.planBinary(job.metadata.id))!;
+    expect(preview.planDigest).toBe(sha256(bin));
+    expect(objects.get(artifactKeys.planDigest(job.metadata.id))!.toString()).toBe(`${preview.planDigest}  plan.bin\n`);
+    const summary = JSON.parse(objects.get(artifactKeys.planSummary(job.metadata.id))!.toString());
+    expect(summary).toEqual({ summary: preview.summary, hasChanges: true, digest: preview.planDigest });
+    const planJson = JSON.parse(objects.get(artifactKeys.planJson(job.metadata.id))!.toString());
+    expect(planJson.resource_changes).toHaveLength(2);
+    // The stand-in marks db_password sensitive: the downloadable plan shows the change, not the value, wherever
+    // Terraform marks it (the `variables` block is the job's own input, already in the snapshot, and is kept).
+    for (const part of ['resource_changes', 'output_changes', 'planned_values', 'prior_state']) {
+      expect(JSON.stringify(planJson[part])).not.toContain('pw-hunter2-zzz');
+    }
+    expect(planJson.output_changes.db_password.after).toBe('***');
+  });
+
+  it('records each operation on the job as it runs, and the plan digest the update is checked against', () => {
+    expect(opStates(afterPreview)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/succeeded', apply: 'pending/tbd' });
+    expect(afterPreview.status.plan).toEqual({ digest: preview.planDigest, key: preview.planKey, summary: preview.summary });
+    expect(afterPreview.status.operations.find((o) => o.name === 'plan')!.summary).toEqual(preview.summary);
+  });
+
+  it('applies exactly the saved plan in the update, and reports it', async () => {
+    expect(update).toMatchObject({ phase: 'update', hasChanges: true, planDigest: preview.planDigest, outputsKey: artifactKeys.outputs(job.metadata.id) });
+    const applies = readCalls(calls()).filter((c) => c.command === 'apply');
+    expect(applies).toHaveLength(1);
+    expect(applies[0].argv.at(-1)).toMatch(/plan\.bin$/);
+    expect(applies[0].argv.some((a) => a.startsWith('-var-file'))).toBe(false);
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    expect(opStates(after)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/succeeded', apply: 'completed/succeeded' });
+    expect(after.status.outputsKey).toBe(artifactKeys.outputs(job.metadata.id));
+  });
+
+  it('runs the commands in the documented order, from the module path at the tag', () => {
+    const seq = readCalls(calls()).map((c) => c.command);
+    expect(seq).toEqual(['init', 'refresh', 'plan', 'show', 'init', 'apply', 'output']);
+    // The tag's main.tf, not the later commit on main.
+    const cwd = (readCalls(calls())[0] as unknown as { cwd: string }).cwd;
+    expect(cwd).toMatch(/module\/repo\/terraform$/);
+  });
+
+  it('stores outputs with their values, and reads them back with sensitive ones masked', async () => {
+    const stored = JSON.parse((await env.store.getText(artifactKeys.outputs(job.metadata.id)))!);
+    expect(stored.db_password).toEqual({ sensitive: true, type: 'string', value: 'pw-hunter2-zzz' });
+    expect(await env.store.getOutputs(job.metadata.id)).toEqual({
+      db_password: { sensitive: true, type: 'string', value: '***' },
+      nodeGroupSize: { sensitive: false, type: 'number', value: 5 },
+    });
+  });
+
+  it('streams every operation log to S3 in order, with no output values in them', async () => {
+    const logs = await env.store.readLogs(job.metadata.id);
+    const order = ['$ terraform init', '$ terraform apply -refresh-only', '$ terraform plan', '$ terraform show', '$ terraform init', '$ terraform apply', '$ terraform output'];
+    let at = -1;
+    for (const marker of order) {
+      const next = logs.text.indexOf(marker, at + 1);
+      expect(next).toBeGreaterThan(at);
+      at = next;
+    }
+    // -json UI lines are logged in their human form; the apply's `outputs` line (which carries values) is "Outputs: 2".
+    expect(logs.text).toContain('Plan: 2 to add, 0 to change, 0 to destroy.');
+    expect(logs.text).toContain('Outputs: 2');
+    expect(logs.text).not.toContain('pw-hunter2-zzz');
+    expect(logs.text).not.toContain('"@level"');
+  });
+
+  it('never gives the task token (or the runner\'s own AWS identity and endpoints) to a child process', () => {
+    const files = readdirSync(dumps());
+    expect(files.length).toBe(7);
+    for (const f of files) {
+      const raw = readFileSync(join(dumps(), f), 'utf8');
+      const childEnv = JSON.parse(raw) as Record<string, string>;
+      expect(raw).not.toContain(TOKEN_PREVIEW);
+      expect(raw).not.toContain(TOKEN_UPDATE);
+      expect(Object.keys(childEnv).filter((k) => k.startsWith('STACKJOBS_') || k.startsWith('AWS_ENDPOINT_URL'))).toEqual([]);
+      // The provider credential, not the runner's S3RVER identity.
+      expect(childEnv.AWS_ACCESS_KEY_ID).toBe(PROVIDER_SECRET.accessKeyId);
+      expect(childEnv.AWS_SECRET_ACCESS_KEY).toBe(PROVIDER_SECRET.secretAccessKey);
+    }
+  });
+
+  it('leaves no secret material in any S3 object or the job record', async () => {
+    const objects = await allObjects(env, `jobs/${job.metadata.id}/`);
+    const { job: stored } = await env.jobs.require(job.metadata.id);
+    for (const body of [...objects.values(), Buffer.from(JSON.stringify(stored))]) {
+      expect(body.includes(PROVIDER_SECRET.secretAccessKey)).toBe(false);
+      expect(body.includes(TOKEN_PREVIEW)).toBe(false);
+    }
+  });
+
+  it('removes the workspace after each phase', () => {
+    expect(existsSync(join(env.dir, 'work', job.metadata.id, 'stack-jobs', job.metadata.id))).toBe(false);
+  });
+});
+
+describe('a planted secret echoed by the tool', () => {
+  it('appears in no S3 object, raw or base64, even split across chunk boundaries and flushes', async () => {
+    const planted = 'PLANTED/s3cr3t+Value-0123456789abcdefXYZ';
+    env.fake.secrets.set('prov-planted', JSON.stringify({ accessKeyId: 'AKIAPLANTED00001', secretAccessKey: planted }));
+    const job = await createJob(env, { providerSecretRef: 'prov-planted' });
+    const token = 'tok-planted';
+    const r = await runRunner(env, {
+      jobId: job.metadata.id,
+      phase: 'preview',
+      token,
+      env: {
+        STANDIN_ECHO_ENV: 'AWS_SECRET_ACCESS_KEY',
+        // Tiny chunks and a pause mid-secret longer than the flush interval: the secret must straddle both kinds of cut.
+        STANDIN_ECHO_SPLIT_MS: '400',
+        STACKJOBS_LOG_CHUNK_BYTES: '7',
+        STACKJOBS_LOG_FLUSH_SECONDS: '0.1',
+      },
+    });
+    expectOk(r);
+    successOf(token);
+    const objects = await allObjects(env, `jobs/${job.metadata.id}/`);
+    const logKeys = [...objects.keys()].filter((k) => k.includes('/logs/preview/plan/'));
+    expect(logKeys.length).toBeGreaterThan(20);
+    const forbidden = [planted, Buffer.from(planted).toString('base64'), ...base64Forms(planted)];
+    for (const [key, body] of objects) for (const f of forbidden) expect({ key, leaked: body.includes(f) }).toEqual({ key, leaked: false });
+    const text = (await env.store.readLogs(job.metadata.id, { phase: 'preview', operation: 'plan' })).text;
+    // The echo happened and was redacted in place, in both forms.
+    expect(text).toContain('echo AWS_SECRET_ACCESS_KEY=***\n');
+    expect(text).toContain('echo AWS_SECRET_ACCESS_KEY (base64)=***\n');
+  });
+});
+
+describe('a failing plan', () => {
+  it('reports StackJob.OperationFailed naming plan, with the redacted tail of the error output', async () => {
+    const secret = 'FAILSECRET/abcdefghijklmnop0123';
+    env.fake.secrets.set('prov-fail', JSON.stringify({ accessKeyId: 'AKIAFAIL00000001', secretAccessKey: secret }));
+    const job = await createJob(env, { providerSecretRef: 'prov-fail' });
+    const r = await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-fail', env: { STANDIN_FAIL: 'plan', STANDIN_ECHO_ENV: 'AWS_SECRET_ACCESS_KEY' } });
+    expect(r.code).toBe(1);
+    const { error, cause } = failureOf('tok-fail');
+    expect(error).toBe('StackJob.OperationFailed');
+    expect(cause).toMatchObject({ operation: 'plan', exitCode: 1 });
+    expect(cause.message).toContain('Error: plan failed on purpose');
+    expect(cause.message).toContain('(while using AWS_SECRET_ACCESS_KEY=***)');
+    expect(cause.message).not.toContain(secret);
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    expect(opStates(after)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/failed', apply: 'pending/tbd' });
+    expect(after.status.operations.find((o) => o.name === 'plan')!.errors[0]).toContain('plan failed on purpose');
+    expect(JSON.stringify(after)).not.toContain(secret);
+  });
+});
+
+describe('the update phase refuses a plan it cannot trust', () => {
+  let job: StackJob;
+  let digest: string;
+  const calls = () => join(env.dir, `calls-${job.metadata.id}.jsonl`);
+
+  beforeAll(async () => {
+    job = await createJob(env);
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-t-preview' }));
+    digest = successOf('tok-t-preview').planDigest!;
+  });
+
+  it('refuses a tampered plan file before any command runs', async () => {
+    const key = artifactKeys.planBinary(job.metadata.id);
+    const original = (await allObjects(env, key)).get(key)!;
+    const tampered = Buffer.from(original.toString().replace('"destroy":false', '"destroy":true '));
+    expect(tampered.equals(original)).toBe(false);
+    await env.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: tampered }));
+    const r = await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-tampered', planDigest: digest, env: { STANDIN_CALLS: calls() } });
+    expect(r.code).toBe(1);
+    const { error, cause } = failureOf('tok-tampered');
+    expect(error).toBe('StackJob.OperationFailed');
+    expect(cause).toMatchObject({ operation: 'apply', exitCode: null });
+    expect(cause.message).toContain(`does not match the approved digest ${digest}`);
+    expect(readCalls(calls())).toEqual([]);
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    expect(opStates(after).apply).toBe('completed/failed');
+  });
+
+  it('refuses when the approved digest is missing or differs from the job\'s recorded one', async () => {
+    const other = await createJob(env);
+    expectOk(await runRunner(env, { jobId: other.metadata.id, phase: 'preview', token: 'tok-o-preview' }));
+    const r1 = await runRunner(env, { jobId: other.metadata.id, phase: 'update', token: 'tok-nodigest', env: { STANDIN_CALLS: calls() } });
+    expect(r1.code).toBe(1);
+    expect(failureOf('tok-nodigest').cause.message).toContain('no approved plan digest');
+    const r2 = await runRunner(env, { jobId: other.metadata.id, phase: 'update', token: 'tok-wrongdigest', planDigest: 'a'.repeat(64), env: { STANDIN_CALLS: calls() } });
+    expect(r2.code).toBe(1);
+    expect(failureOf('tok-wrongdigest').cause.message).toContain("is not the job's recorded plan digest");
+    expect(readCalls(calls())).toEqual([]);
+  });
+});
+
+describe('a policy without preview', () => {
+  it('runs init, refresh and apply (no plan file) in one update phase', async () => {
+    const job = await createJob(env, { previewBeforeUpdate: false });
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-direct', env: { STANDIN_CALLS: calls } }));
+    const result = successOf('tok-direct');
+    expect(result).toMatchObject({ phase: 'update', hasChanges: true });
+    expect(readCalls(calls).map((c) => c.command)).toEqual(['init', 'refresh', 'apply', 'output']);
+    expect(await env.store.getOutputs(job.metadata.id)).toMatchObject({ nodeGroupSize: { value: 5 } });
+  });
+
+  it('previews a deleted resource with plan -destroy and destroys it with the approved plan', async () => {
+    const created = await createJob(env, { previewBeforeUpdate: false });
+    expectOk(await runRunner(env, { jobId: created.metadata.id, phase: 'update', token: 'tok-create' }));
+    // Same state (backend path), now a deletion job.
+    const deletion = await createJob(env, { trigger: 'deleted' });
+    const { job: withState } = await env.jobs.require(deletion.metadata.id);
+    await env.jobs.update(deletion.metadata.id, (j) => ({
+      ...j,
+      spec: { ...j.spec, essentials: { ...j.spec.essentials, backendCredential: created.spec.essentials.backendCredential } },
+    }));
+    expect(withState.spec.operations).toEqual(['init', 'refresh', 'plan', 'destroy']);
+    expectOk(await runRunner(env, { jobId: deletion.metadata.id, phase: 'preview', token: 'tok-del-preview' }));
+    const preview = successOf('tok-del-preview');
+    expect(preview.summary).toMatchObject({ destroy: 2, add: 0 });
+    expectOk(await runRunner(env, { jobId: deletion.metadata.id, phase: 'update', token: 'tok-del-update', planDigest: preview.planDigest }));
+    expect(successOf('tok-del-update').hasChanges).toBe(true);
+    const { job: after } = await env.jobs.require(deletion.metadata.id);
+    expect(opStates(after).destroy).toBe('completed/succeeded');
+    expect(await env.store.getOutputs(deletion.metadata.id)).toEqual({});
+  });
+});
