@@ -1,0 +1,97 @@
+/** Credential references -> child environment and backend arguments; every secret value is registered for redaction. */
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Essentials } from '../../lambdas/domain/schemas';
+import { BACKEND_PROFILE, resolveCredentials } from '../../runner-image/src/credentials';
+import { SecretRegistry } from '../../runner-image/src/redactor';
+
+const stsMock = mockClient(STSClient);
+let dir: string;
+beforeEach(() => {
+  stsMock.reset();
+  dir = mkdtempSync(join(tmpdir(), 'creds-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const essentials = (over: Partial<Essentials> = {}): Essentials => ({
+  provisioner: 'terraform',
+  iacModule: { id: 'm', gitRepo: 'github.com/x/y', branch: 'v1', path: '.', rule: 'r' },
+  backendCredential: { kind: 'terraform_backend_credential', id: 'b', type: 's3', config: { bucket: 'state', region: 'us-east-1' }, stateKey: 'stack-jobs/o/e/r/terraform.tfstate' },
+  stackJobRunner: { id: 'r' },
+  flowControlPolicy: { previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: true, skipRefresh: false, approvers: [], requireDistinctApprover: false, approvalTimeoutMinutes: 60, source: { level: 'platform', id: 'p' } },
+  ...over,
+});
+const secrets = (map: Record<string, string>) => ({ get: async (ref: string) => map[ref] ?? Promise.reject(new Error(`no ${ref}`)) });
+
+describe('resolveCredentials', () => {
+  it('assumes the role with the stored material and gives the child only the session credentials', async () => {
+    stsMock.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: 'ASIASESSION00001', SecretAccessKey: 'session-secret-value', SessionToken: 'session-token-value', Expiration: new Date() } });
+    const registry = new SecretRegistry();
+    const out = await resolveCredentials(
+      essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'prov', roleArn: 'arn:aws:iam::123456789012:role/deployer', externalId: 'ext-1' } }),
+      'sj_01jsrnmwpnnc6n62h06xafcgxv',
+      dir,
+      { secrets: secrets({ prov: JSON.stringify({ accessKeyId: 'AKIABASE00000001', secretAccessKey: 'base-secret-value' }) }), sts: () => new STSClient({ region: 'us-east-1' }), registry },
+    );
+    expect(out.env).toEqual({ AWS_ACCESS_KEY_ID: 'ASIASESSION00001', AWS_SECRET_ACCESS_KEY: 'session-secret-value', AWS_SESSION_TOKEN: 'session-token-value' });
+    const call = stsMock.commandCalls(AssumeRoleCommand)[0].args[0].input;
+    expect(call).toMatchObject({ RoleArn: 'arn:aws:iam::123456789012:role/deployer', ExternalId: 'ext-1', RoleSessionName: 'stackjobs-sj_01jsrnmwpnnc6n62h06xafcgxv' });
+    expect(registry.redact('base-secret-value session-secret-value session-token-value')).toBe('*** *** ***');
+    expect(out.backendConfig).toEqual(['bucket=state', 'key=stack-jobs/o/e/r/terraform.tfstate', 'region=us-east-1', 'use_lockfile=true']);
+  });
+
+  it('injects another provider\'s secret as environment variables, as-is', async () => {
+    const out = await resolveCredentials(essentials({ providerCredential: { kind: 'gcp_credential', id: 'g', provider: 'gcp', secretRef: 'g' } }), 'sj_x', dir, {
+      secrets: secrets({ g: JSON.stringify({ GOOGLE_CREDENTIALS: '{"type":"service_account"}', GOOGLE_PROJECT: 'proj-1' }) }),
+      sts: () => new STSClient({}),
+      registry: new SecretRegistry(),
+    });
+    expect(out.env).toEqual({ GOOGLE_CREDENTIALS: '{"type":"service_account"}', GOOGLE_PROJECT: 'proj-1' });
+  });
+
+  it('builds s3 backend arguments with a lock table and endpoint, and gives the backend its own profile beside the provider keys', async () => {
+    const registry = new SecretRegistry();
+    const out = await resolveCredentials(
+      essentials({
+        providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'prov' },
+        backendCredential: { kind: 'k', id: 'b', type: 's3', config: { bucket: 'state', region: 'eu-west-1', lockTable: 'locks', endpoint: 'http://127.0.0.1:9000' }, stateKey: 'k/terraform.tfstate', secretRef: 'be' },
+      }),
+      'sj_x',
+      dir,
+      {
+        secrets: secrets({ prov: JSON.stringify({ accessKeyId: 'AKIAPROVIDER0001', secretAccessKey: 'provider-secret' }), be: JSON.stringify({ accessKeyId: 'AKIABACKEND00001', secretAccessKey: 'backend-secret' }) }),
+        sts: () => new STSClient({}),
+        registry,
+      },
+    );
+    expect(out.backendConfig).toEqual(['bucket=state', 'key=k/terraform.tfstate', 'region=eu-west-1', 'dynamodb_table=locks', 'endpoints={s3="http://127.0.0.1:9000"}', 'use_path_style=true', `profile=${BACKEND_PROFILE}`]);
+    expect(out.env.AWS_ACCESS_KEY_ID).toBe('AKIAPROVIDER0001');
+    const file = out.env.AWS_SHARED_CREDENTIALS_FILE;
+    expect(file.startsWith(dir)).toBe(true);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8')).toContain(`[${BACKEND_PROFILE}]`);
+    // No secret value ever appears in an argument (arguments are logged and persisted by Terraform).
+    expect(out.backendConfig.join(' ')).not.toMatch(/secret/);
+    expect(registry.redact('backend-secret')).toBe('***');
+  });
+
+  it('puts a local backend\'s state under the configured path, or the workspace state dir', async () => {
+    const deps = { secrets: secrets({}), sts: () => new STSClient({}), registry: new SecretRegistry() };
+    const local = (config: Record<string, unknown>) => essentials({ backendCredential: { kind: 'k', id: 'b', type: 'local', config, stateKey: 'a/b/terraform.tfstate' } });
+    expect((await resolveCredentials(local({ path: '/var/states' }), 'sj_x', dir, deps)).backendConfig).toEqual(['path=/var/states/a/b/terraform.tfstate']);
+    expect((await resolveCredentials(local({}), 'sj_x', dir, deps)).backendConfig).toEqual([`path=${dir}/a/b/terraform.tfstate`]);
+  });
+
+  it('names the secret, never its content, when the material is malformed', async () => {
+    const bad = resolveCredentials(essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'prov' } }), 'sj_x', dir, {
+      secrets: secrets({ prov: 'not-json-but-secret-material' }),
+      sts: () => new STSClient({}),
+      registry: new SecretRegistry(),
+    });
+    await expect(bad).rejects.toThrow('provider credential secret (prov) is not JSON');
+    await expect(bad).rejects.not.toThrow(/not-json-but-secret-material/);
+  });
+});

@@ -1,0 +1,55 @@
+/** The image cannot be built here (no Docker engine): these are the properties of the Dockerfile that matter. */
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildRunner } from '../../runner-image/build';
+
+const DIR = join(__dirname, '../../runner-image');
+const dockerfile = readFileSync(join(DIR, 'Dockerfile'), 'utf8');
+const arg = (name: string) => new RegExp(`^ARG ${name}=(\\S+)$`, 'm').exec(dockerfile)?.[1];
+
+describe('runner-image/Dockerfile', () => {
+  it.each(['TERRAFORM', 'TOFU', 'PULUMI'])('pins %s to an exact version and a SHA-256 that the download is checked against', (tool) => {
+    expect(arg(`${tool}_VERSION`)).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(arg(`${tool}_SHA256`)).toMatch(/^[0-9a-f]{64}$/);
+    expect(dockerfile).toMatch(new RegExp(`echo "\\$\\{${tool}_SHA256\\}  \\S+" \\| sha256sum -c -`));
+  });
+
+  it('is multi-stage on Node 22 slim, and the final stage runs as a non-root user', () => {
+    expect(arg('NODE_IMAGE')).toBe('node:22-slim');
+    expect(dockerfile.match(/^FROM /gm)!.length).toBeGreaterThanOrEqual(3);
+    const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const user = /^USER (\S+)$/m.exec(finalStage)?.[1];
+    expect(user).toBeDefined();
+    expect(['root', '0']).not.toContain(user);
+    expect(finalStage).toMatch(/git/);
+  });
+
+  it('leaves no package manager caches behind', () => {
+    for (const line of dockerfile.split(/\n(?! )/).filter((l) => l.includes('apt-get install'))) expect(line).toContain('rm -rf /var/lib/apt/lists/*');
+    expect(dockerfile).toContain('npm cache clean --force');
+  });
+
+  it('has an entrypoint whose file the build stage produces with the same build script the tests use', () => {
+    const entry = /^ENTRYPOINT \[(.*)\]$/m.exec(dockerfile)![1];
+    expect(entry).toContain('"/app/runner.js"');
+    expect(dockerfile).toContain('RUN npx tsx runner-image/build.ts /out/runner.js');
+    expect(dockerfile).toContain('COPY --from=build /out/ /app/');
+    const out = mkdtempSync(join(tmpdir(), 'runner-build-'));
+    try {
+      buildRunner(join(out, 'runner.js'));
+      expect(statSync(join(out, 'runner.js')).size).toBeGreaterThan(100_000);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('sends the build stage everything it copies, and nothing else', () => {
+    const ignore = readFileSync(join(DIR, 'Dockerfile.dockerignore'), 'utf8');
+    for (const copied of ['package.json', 'package-lock.json', 'tsconfig.json', 'lambdas/', 'runner-image/src/', 'runner-image/build.ts']) {
+      expect(ignore).toContain(`!${copied}`);
+      expect(existsSync(join(DIR, '..', copied))).toBe(true);
+    }
+    expect(ignore.split('\n')).toContain('*');
+  });
+});

@@ -1,0 +1,104 @@
+/** Stopping the runner: SIGTERM (ECS stop / cancellation), a tool that ignores SIGINT, and a task that is gone. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createJob, readCalls, startRunner, startRunnerEnv, waitFor, type RunnerEnv } from './support/harness';
+
+let env: RunnerEnv;
+beforeAll(async () => {
+  env = await startRunnerEnv();
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function startHanging(token: string, extra: Record<string, string>) {
+  const job = await createJob(env);
+  const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+  const run = startRunner(env, { jobId: job.metadata.id, phase: 'preview', token, env: { STANDIN_HANG: 'plan', STANDIN_CALLS: calls, ...extra } });
+  await waitFor(() => readCalls(calls).some((c) => c.command === 'plan'), 15000, 'the plan to start');
+  // Give the stand-in a moment to print its "hanging" line and the sink a flush interval to ship it.
+  await new Promise((r) => setTimeout(r, 300));
+  const toolPid = readCalls(calls).find((c) => c.command === 'plan')!.pid;
+  return { job, run, toolPid };
+}
+
+const failureOf = (token: string) => {
+  const calls = env.fake.reportsFor(token);
+  expect(calls.map((c) => c.action)).toEqual(['SendTaskFailure']);
+  return { error: calls[0].body.error, cause: JSON.parse(calls[0].body.cause!) as { operation: string; exitCode: number | null; message: string } };
+};
+
+describe('SIGTERM during a hanging operation', () => {
+  it('interrupts the tool, flushes its logs, reports StackJob.Cancelled within the grace period and removes the workspace', async () => {
+    const { job, run, toolPid } = await startHanging('tok-sigterm', { STACKJOBS_GRACE_SECONDS: '3' });
+    const sent = Date.now();
+    run.child.kill('SIGTERM');
+    const done = await run.done;
+    const elapsed = Date.now() - sent;
+    expect(done.code).toBe(1);
+    // The stand-in honours SIGINT at once: well inside the 3 s grace.
+    expect(elapsed).toBeLessThan(3000);
+    expect(alive(toolPid)).toBe(false);
+    const { error, cause } = failureOf('tok-sigterm');
+    expect(error).toBe('StackJob.Cancelled');
+    expect(cause.operation).toBe('plan');
+    const logs = (await env.store.readLogs(job.metadata.id, { phase: 'preview', operation: 'plan' })).text;
+    expect(logs).toContain('standin: plan is hanging');
+    // Printed by the tool after SIGINT: the log was flushed after the stop, not before.
+    expect(logs).toContain('Interrupt received. Gracefully shutting down...');
+    expect(logs).toContain('[stack-jobs] plan cancelled');
+    expect(existsSync(join(run.workDir, 'stack-jobs', job.metadata.id))).toBe(false);
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    expect(after.status.operations.find((o) => o.name === 'plan')).toMatchObject({ status: 'completed', result: 'cancelled' });
+  });
+
+  it('kills a tool that ignores SIGINT once the grace period is over', async () => {
+    const { job, run, toolPid } = await startHanging('tok-ignore', { STANDIN_IGNORE_SIGINT: '1', STACKJOBS_GRACE_SECONDS: '1' });
+    const sent = Date.now();
+    run.child.kill('SIGTERM');
+    const done = await run.done;
+    const elapsed = Date.now() - sent;
+    expect(done.code).toBe(1);
+    expect(elapsed).toBeGreaterThanOrEqual(1000);
+    expect(elapsed).toBeLessThan(4000);
+    expect(alive(toolPid)).toBe(false);
+    expect(failureOf('tok-ignore').error).toBe('StackJob.Cancelled');
+    const logs = (await env.store.readLogs(job.metadata.id, { phase: 'preview', operation: 'plan' })).text;
+    expect(logs).toContain('standin: ignoring SIGINT');
+    expect(logs).toContain('was killed after ignoring SIGINT for the grace period');
+    expect(existsSync(join(run.workDir, 'stack-jobs', job.metadata.id))).toBe(false);
+  });
+});
+
+describe('heartbeats', () => {
+  afterEach(() => {
+    env.fake.heartbeatError = undefined;
+  });
+
+  it('are sent while an operation runs, and a TaskTimedOut answer stops the tool with no report', async () => {
+    const job = await createJob(env);
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    const token = 'tok-heartbeat';
+    const run = startRunner(env, { jobId: job.metadata.id, phase: 'preview', token, env: { STANDIN_HANG: 'plan', STANDIN_CALLS: calls, STACKJOBS_HEARTBEAT_SECONDS: '0.2', STACKJOBS_GRACE_SECONDS: '2' } });
+    await waitFor(() => readCalls(calls).some((c) => c.command === 'plan'), 15000, 'the plan to start');
+    const beats = () => env.fake.sfnCalls.filter((c) => c.body.taskToken === token && c.action === 'SendTaskHeartbeat').length;
+    await waitFor(() => beats() >= 2, 5000, 'two heartbeats');
+    env.fake.heartbeatError = 'TaskTimedOut';
+    const done = await run.done;
+    expect(done.code).toBe(1);
+    expect(done.stderr).toContain('task is over (TaskTimedOut)');
+    expect(alive(readCalls(calls).find((c) => c.command === 'plan')!.pid)).toBe(false);
+    // Nobody waits for the task any more: no SendTaskSuccess/Failure.
+    expect(env.fake.reportsFor(token)).toEqual([]);
+    expect(existsSync(join(run.workDir, 'stack-jobs', job.metadata.id))).toBe(false);
+  });
+});
