@@ -7,8 +7,16 @@ import { StackJobsStack } from './stack-jobs-stack';
 
 export const STACK_NAME = 'StackJobs';
 
-export function buildStackJobsApp(app: App): StackJobsStack {
+export interface BuildOptions {
+  /**
+   * Run cdk-nag's AwsSolutions checks when the app synthesizes (findings fail the synth).
+   * @default true
+   */
+  readonly nag?: boolean;
+}
+
+export function buildStackJobsApp(app: App, options: BuildOptions = {}): StackJobsStack {
   // cdk-nag 3: a validation plugin; every finding is an error unless acknowledged next to its resource.
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return new StackJobsStack(app, STACK_NAME, stackPropsFromContext(app.node));
 }

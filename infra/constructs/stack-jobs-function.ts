@@ -105,13 +105,11 @@ export class StackJobsFunction extends NodejsFunction {
   bindTable(name: string, table: dynamodb.ITableV2, access: TableAccess, indexNames: readonly string[] = []): this {
     this.addEnvironment(name, table.tableName);
     const read = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:DescribeTable'];
-    const write = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
-    this.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: access === 'read' ? read : [...read, ...write],
-        resources: [table.tableArn, ...indexNames.map((i) => `${table.tableArn}/index/${i}`)],
-      }),
-    );
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: read, resources: [table.tableArn, ...indexNames.map((i) => `${table.tableArn}/index/${i}`)] }));
+    // Writes go to the table only; indexes are never written directly.
+    if (access === 'readWrite') {
+      this.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], resources: [table.tableArn] }));
+    }
     return this;
   }
 

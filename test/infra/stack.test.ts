@@ -1,0 +1,308 @@
+/**
+ * Infra tier: one synthesized template (with cdk-nag on) shared by every assertion in this file, since a synth
+ * costs seconds. Asserts what matters: encryption, public access, PITR, the approval and runner tasks, IAM scope,
+ * the inbound rule's delivery policy, the API's authorization, cdk-nag and asl-validator.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { Validations } from 'aws-cdk-lib';
+import aslValidator from 'asl-validator';
+import { CATALOG_TABLE, JOBS_TABLE } from '../../lambdas/adapters/dynamodb/table-definitions';
+import { extractStateMachine, OFFLINE_CONTEXT, type AslState, type CfnTemplate } from '../../infra/asl';
+import { buildStackJobsApp } from '../../infra/build';
+import { INBOUND_MAX_EVENT_AGE, INBOUND_RETRY_ATTEMPTS } from '../../infra/constructs/events';
+import { MAX_TASK_TIMEOUT_SECONDS, STATE } from '../../infra/constructs/state-machine';
+import type { StackJobsStack } from '../../infra/stack-jobs-stack';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, unknown>;
+}
+
+let stack: StackJobsStack;
+let template: Template;
+let json: CfnTemplate & { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+let nagViolations: unknown[];
+
+beforeAll(() => {
+  const app = new App({ context: OFFLINE_CONTEXT });
+  stack = buildStackJobsApp(app, { nag: true });
+  const assembly = app.synth(); // throws on any unacknowledged cdk-nag finding
+  const report = path.join(assembly.directory, 'validation-report.json');
+  nagViolations = fs.existsSync(report) ? (JSON.parse(fs.readFileSync(report, 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> }).pluginReports.flatMap((p) => p.violations) : [];
+  template = Template.fromStack(stack);
+  json = template.toJSON() as typeof json;
+});
+
+const idOf = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
+const ofType = (type: string) => Object.entries(json.Resources).filter(([, r]) => r.Type === type);
+
+/** Every statement of every policy attached to a role. */
+function statementsOf(roleLogicalId: string): Statement[] {
+  return ofType('AWS::IAM::Policy')
+    .filter(([, r]) => (r.Properties.Roles as Array<{ Ref: string }>).some((x) => x.Ref === roleLogicalId))
+    .flatMap(([, r]) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+const actionsOf = (s: Statement) => [s.Action].flat();
+const resourcesOf = (s: Statement) => [s.Resource].flat().map((r) => JSON.stringify(r));
+
+function states(): Record<string, AslState> {
+  return extractStateMachine(json).definition.States;
+}
+
+describe('cdk-nag', () => {
+  it('reports no unacknowledged AwsSolutions finding on the whole app', () => {
+    expect(nagViolations).toEqual([]);
+  });
+
+  it('is really wired: the same plugin fails an unencrypted, unlogged bucket', () => {
+    const app = new App();
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    new s3.Bucket(new Stack(app, 'Bad'), 'Open', { encryption: s3.BucketEncryption.UNENCRYPTED });
+    expect(() => app.synth()).toThrow();
+  });
+});
+
+describe('storage', () => {
+  it('builds both tables from table-definitions.ts, on demand, with PITR and deletion protection', () => {
+    for (const [construct, def] of [
+      [stack.storage.jobsTable, JOBS_TABLE],
+      [stack.storage.catalogTable, CATALOG_TABLE],
+    ] as const) {
+      const props = json.Resources[idOf(construct)].Properties;
+      expect(props.KeySchema).toEqual([
+        { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
+        { AttributeName: def.sortKey.name, KeyType: 'RANGE' },
+      ]);
+      expect(((props.GlobalSecondaryIndexes as Array<{ IndexName: string }>) ?? []).map((i) => i.IndexName)).toEqual(def.indexes.map((i) => i.indexName));
+      expect(props.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(props.Replicas).toEqual([expect.objectContaining({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true })]);
+      expect(props.SSESpecification).toEqual(expect.objectContaining({ SSEEnabled: true }));
+    }
+  });
+
+  it('encrypts the artifacts bucket with its KMS key, blocks public access, versions it and logs access', () => {
+    const props = json.Resources[idOf(stack.storage.artifactsBucket)].Properties;
+    expect(props.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [{ BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [idOf(stack.storage.artifactsKey), 'Arn'] } } }],
+    });
+    expect(props.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(props.LoggingConfiguration).toEqual(expect.objectContaining({ DestinationBucketName: expect.anything() }));
+    const rules = (props.LifecycleConfiguration as { Rules: Array<{ Id: string }> }).Rules.map((r) => r.Id);
+    expect(rules).toEqual(expect.arrayContaining(['expire-logs', 'expire-plans']));
+  });
+
+  it('denies any request to the artifacts bucket that is not over TLS', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: idOf(stack.storage.artifactsBucket) },
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+});
+
+describe('state machine', () => {
+  it('is accepted by asl-validator (ARNs and paths checked)', () => {
+    const { definition } = extractStateMachine(json);
+    const { isValid, errorsText } = aslValidator(definition as never, { checkArn: true, checkPaths: true });
+    expect(errorsText()).toBe('');
+    expect(isValid).toBe(true);
+  });
+
+  it('uses JSONPath only, and gives every Task an explicit timeout no larger than the local interpreter allows', () => {
+    const { definition } = extractStateMachine(json);
+    expect(JSON.stringify(definition)).not.toMatch(/JSONata|"Assign"|"Arguments"|"Output"/);
+    const taskStates = Object.entries(definition.States).filter(([, s]) => s.Type === 'Task');
+    expect(taskStates.length).toBeGreaterThanOrEqual(8);
+    for (const [name, s] of taskStates) {
+      if (name === STATE.requestApproval) expect(s.TimeoutSecondsPath).toBeDefined();
+      else expect({ name, timeout: s.TimeoutSeconds }).toEqual({ name, timeout: expect.any(Number) });
+      if (s.TimeoutSeconds !== undefined) expect(s.TimeoutSeconds).toBeLessThanOrEqual(MAX_TASK_TIMEOUT_SECONDS);
+    }
+  });
+
+  it('catches everything on every Task and retries only named transient errors', () => {
+    for (const [name, s] of Object.entries(states()).filter(([, st]) => st.Type === 'Task')) {
+      const catches = (s.Catch as Array<{ ErrorEquals: string[] }>).map((c) => c.ErrorEquals).flat();
+      expect({ name, catchesAll: catches.includes('States.ALL') }).toEqual({ name, catchesAll: true });
+      const retried = ((s.Retry as Array<{ ErrorEquals: string[] }>) ?? []).flatMap((r) => r.ErrorEquals);
+      expect(retried.filter((e) => e === 'States.ALL' || e === 'States.TaskFailed' || e === 'States.Timeout')).toEqual([]);
+    }
+  });
+
+  it('waits for the approval with a task token in the payload and the policy window as the timeout', () => {
+    const s = states()[STATE.requestApproval];
+    expect(s.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
+    expect(s.Parameters).toEqual({ FunctionName: expect.stringContaining('ApprovalsRequestApprovalFunction'), Payload: { 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token', 'planDigest.$': '$.gate.planDigest' } });
+    expect(s.TimeoutSecondsPath).toBe('$.gate.approvalTimeoutSeconds');
+    expect(s.TimeoutSeconds).toBeUndefined();
+    const catches = (s.Catch as Array<{ ErrorEquals: string[]; Next: string }>).map((c) => [c.ErrorEquals.join(), c.Next]);
+    expect(catches).toEqual([
+      ['StackJob.Rejected', STATE.rejected],
+      ['States.Timeout', STATE.approvalExpired],
+      ['StackJob.Cancelled', STATE.approvalCancelled],
+      ['States.ALL', STATE.approvalFailed],
+    ]);
+  });
+
+  it('runs the runner with the token in its environment, a 300 s heartbeat, and retries only ECS launch refusals', () => {
+    for (const [name, phase] of [
+      [STATE.runPreview, 'preview'],
+      [STATE.runUpdate, 'update'],
+    ] as const) {
+      const s = states()[name];
+      expect(s.Resource).toBe('arn:aws:states:::ecs:runTask.waitForTaskToken');
+      expect(s.HeartbeatSeconds).toBe(300);
+      expect(s.Retry).toEqual([{ ErrorEquals: ['ECS.AmazonECSException'], IntervalSeconds: 15, MaxAttempts: 5, BackoffRate: 2 }]);
+      const env = (s.Parameters as { Overrides: { ContainerOverrides: Array<{ Environment: Array<Record<string, string>> }> } }).Overrides.ContainerOverrides[0].Environment;
+      const byName = Object.fromEntries(env.map((e) => [e.Name, e.Value ?? e['Value.$']]));
+      expect(byName).toEqual({
+        STACKJOBS_JOB_ID: '$.jobId',
+        STACKJOBS_PHASE: phase,
+        STACKJOBS_TASK_TOKEN: '$$.Task.Token',
+        STACKJOBS_JOBS_TABLE: expect.stringContaining('JobsTable'),
+        STACKJOBS_ARTIFACTS_BUCKET: expect.stringContaining('ArtifactsBucket'),
+        ...(phase === 'update' ? { STACKJOBS_PLAN_DIGEST: '$.gate.planDigest' } : {}),
+      });
+    }
+  });
+
+  it('bounds the stack-lock wait loop', () => {
+    const choice = states()[STATE.lockAcquired] as unknown as { Choices: Array<{ Variable: string; NumericLessThan?: number; Next: string }>; Default: string };
+    const bound = choice.Choices.find((c) => c.NumericLessThan !== undefined);
+    expect(bound).toEqual({ Variable: '$.lock.attempts', NumericLessThan: 480, Next: STATE.waitForLock });
+    expect(choice.Default).toBe(STATE.lockWaitExceeded);
+  });
+
+  it('maps every Task state to the handler or runner phase it runs', () => {
+    const { tasks } = extractStateMachine(json);
+    expect(tasks[STATE.requestApproval]).toEqual({ kind: 'lambda', entry: 'lambdas/workflow/request-approval.handler.ts', waitForTaskToken: true });
+    expect(tasks[STATE.acquireLock]).toEqual({ kind: 'lambda', entry: 'lambdas/workflow/step.handler.ts', waitForTaskToken: false });
+    expect(tasks[STATE.runPreview]).toEqual({ kind: 'runner', phase: 'preview' });
+    expect(tasks[STATE.runUpdate]).toEqual({ kind: 'runner', phase: 'update' });
+  });
+
+  it('logs every event but never execution data (task states carry the token), with tracing on', () => {
+    const props = json.Resources[idOf(stack.orchestration.stateMachine)].Properties;
+    expect(props.LoggingConfiguration).toEqual(expect.objectContaining({ Level: 'ALL', IncludeExecutionData: false }));
+    expect(props.TracingConfiguration).toEqual({ Enabled: true });
+  });
+});
+
+describe('IAM scope', () => {
+  it('lets the runner task role touch only job items, jobs/ artifacts, credential secrets and its own state machine', () => {
+    const statements = statementsOf(idOf(stack.runner.taskRole));
+    const dynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+    expect(dynamo).toHaveLength(1);
+    expect(actionsOf(dynamo[0]).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(dynamo[0].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] } });
+
+    const artifactWrites = statements.filter((s) => actionsOf(s).includes('s3:PutObject') && resourcesOf(s).some((r) => r.includes('ArtifactsBucket')));
+    expect(artifactWrites.flatMap(resourcesOf)).toEqual([expect.stringMatching(/ArtifactsBucket.*\/jobs\/\*/)]);
+
+    const secrets = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
+    expect(secrets.flatMap(resourcesOf)).toEqual([expect.stringContaining(':secret:stackjobs/*')]);
+
+    const sendTask = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('states:SendTask')));
+    expect(sendTask.flatMap(resourcesOf)).toEqual([JSON.stringify({ Ref: idOf(stack.orchestration.stateMachine) })]);
+    expect(statements.filter((s) => resourcesOf(s).includes('"*"'))).toEqual([]);
+  });
+
+  it('lets the pre-flight Lambdas read credential secrets but write only jobs (and, for the API, the catalog)', () => {
+    const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 's3:PutObject', 's3:DeleteObject', 'secretsmanager:PutSecretValue'];
+    const jobs = JSON.stringify({ 'Fn::GetAtt': [idOf(stack.storage.jobsTable), 'Arn'] });
+    const catalog = JSON.stringify({ 'Fn::GetAtt': [idOf(stack.storage.catalogTable), 'Arn'] });
+    for (const [fn, writable] of [
+      [stack.api.resourceChangedFunction, [jobs]],
+      [stack.api.apiFunction, [jobs, catalog]],
+    ] as const) {
+      const statements = statementsOf(idOf(fn.executionRole));
+      const writeTargets = statements.filter((s) => actionsOf(s).some((a) => writes.includes(a))).flatMap(resourcesOf);
+      expect(new Set(writeTargets)).toEqual(new Set(writable));
+      const secretReads = statements.filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
+      expect(secretReads).toEqual([expect.stringContaining(':secret:stackjobs/*')]);
+      const wildcard = statements.filter((s) => resourcesOf(s).includes('"*"')).flatMap(actionsOf).sort();
+      expect(wildcard).toEqual(['sts:GetCallerIdentity', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    }
+  });
+
+  it('sets each environment variable together with its grant on the API Lambda', () => {
+    const env = (json.Resources[idOf(stack.api.apiFunction)].Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(Object.keys(env)).toEqual(
+      expect.arrayContaining(['JOBS_TABLE', 'CATALOG_TABLE', 'ARTIFACTS_BUCKET', 'STATE_MACHINE_ARN', 'EVENT_BUS_NAME', 'PRINCIPAL_ORGS_CLAIM', 'PRINCIPAL_ROLES_CLAIM']),
+    );
+    const statements = statementsOf(idOf(stack.api.apiFunction.executionRole));
+    expect(statements.some((s) => actionsOf(s).includes('states:StartExecution') && resourcesOf(s).includes(JSON.stringify({ Ref: idOf(stack.orchestration.stateMachine) })))).toBe(true);
+    expect(statements.some((s) => actionsOf(s).includes('events:PutEvents') && resourcesOf(s).includes(JSON.stringify({ 'Fn::GetAtt': [idOf(stack.events.bus), 'Arn'] })))).toBe(true);
+  });
+});
+
+describe('functions', () => {
+  it('all run Node 22+ on arm64 with tracing, source maps and a log group with retention', () => {
+    const fns = ofType('AWS::Lambda::Function').filter(([, r]) => (r as unknown as { Metadata?: Record<string, unknown> }).Metadata?.['stackjobs:entry']);
+    expect(fns.length).toBe(6);
+    for (const [, r] of fns) {
+      expect(r.Properties.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
+      expect(r.Properties.Architectures).toEqual(['arm64']);
+      expect(r.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect((r.Properties.Environment as { Variables: Record<string, string> }).Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+      const logGroup = (r.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(json.Resources[logGroup].Properties.RetentionInDays).toBe(90);
+    }
+  });
+});
+
+describe('events', () => {
+  it('delivers inbound Resource Changed events with a DLQ, explicit retry attempts and a maximum event age', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: idOf(stack.events.bus) },
+      EventPattern: { 'detail-type': ['Resource Changed'], source: [{ 'anything-but': ['stackjobs'] }] },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [idOf(stack.api.resourceChangedFunction), 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [idOf(stack.events.inboundDlq), 'Arn'] } },
+          RetryPolicy: { MaximumRetryAttempts: INBOUND_RETRY_ATTEMPTS, MaximumEventAgeInSeconds: INBOUND_MAX_EVENT_AGE.toSeconds() },
+        }),
+      ],
+    });
+  });
+
+  it('sends failed, timed-out and aborted executions of this state machine to the cleanup Lambda', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'], detail: { stateMachineArn: [{ Ref: idOf(stack.orchestration.stateMachine) }], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] } },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf(stack.orchestration.cleanupFunction), 'Arn'] }, DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
+    });
+  });
+});
+
+describe('api', () => {
+  it('puts every /v1 route behind the JWT authorizer from context, except the OpenAPI document and Slack', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Issuer: OFFLINE_CONTEXT['stackjobs:jwtIssuer'], Audience: OFFLINE_CONTEXT['stackjobs:jwtAudience'] },
+    });
+    const routes = Object.fromEntries(ofType('AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey as string, r.Properties.AuthorizationType]));
+    expect(routes).toEqual({ 'ANY /v1/{proxy+}': 'JWT', 'GET /v1/openapi.json': 'NONE', 'POST /v1/slack/interactions': 'NONE' });
+  });
+
+  it('logs access and throttles the stage', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+    });
+  });
+});
+
+describe('observability', () => {
+  it('alarms on failed jobs, expired approvals, failed executions and both dead-letter queues', () => {
+    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(5);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+});
