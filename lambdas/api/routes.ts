@@ -4,11 +4,13 @@ import { artifactRoutes } from './artifact-routes';
 import { catalogRoutes } from './catalog-routes';
 import type { ServiceContext } from './context';
 import { jobRoutes } from './job-routes';
+import { openapiRoutes } from './openapi-routes';
 
 export function allRoutes(ctx: ServiceContext): Route[] {
   return [
     ...jobRoutes({ jobs: ctx.jobs, submission: ctx.submission, logger: ctx.logger, metrics: ctx.metrics }),
     ...artifactRoutes({ jobs: ctx.jobs, artifacts: ctx.artifacts, resources: ctx.resources }),
     ...catalogRoutes({ catalog: ctx.catalog, clock: ctx.clock }),
+    ...openapiRoutes(),
   ];
 }

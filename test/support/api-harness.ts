@@ -26,6 +26,7 @@ import type { ExecutionStarter, SecretSource } from '../../lambdas/domain/ports'
 import type { Principal, StackJob } from '../../lambdas/domain/schemas';
 import { createTables, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo';
 import { fixedClock, sequentialIds } from './domain-fixtures';
+import { openApiValidator } from './openapi-validator';
 
 export const CLAIMS = { subject: 'sub', orgs: 'custom:orgs', roles: 'custom:roles' };
 const fixture = JSON.parse(readFileSync(join(__dirname, '../fixtures/aws-events/apigw-http-jwt-authorizer-auth.json'), 'utf8')) as APIGatewayProxyEventV2WithJWTAuthorizer;
@@ -165,7 +166,10 @@ export async function startApiHarness(): Promise<ApiHarness> {
     logs,
     resetMocks,
     async call(method, path, o = {}) {
-      const res = await api(httpEvent(method, path, o));
+      const event = httpEvent(method, path, o);
+      const res = await api(event);
+      // Every response the API tests see must keep to docs/openapi.json: drift throws here, naming each difference.
+      openApiValidator().assert({ method, path, query: o.query, request: { contentType: event.headers['content-type'], rawBody: event.body && (o.base64 ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) }, response: res });
       return { ...res, json: () => (res.body ? JSON.parse(res.body) : undefined) };
     },
     async stop() {

@@ -1,0 +1,696 @@
+/**
+ * The API's OpenAPI 3.1 document, generated from the zod schemas the handlers validate with (zod's own
+ * `z.toJSONSchema`, JSON Schema 2020-12 as OpenAPI 3.1 expects): request bodies and query strings with `io: 'input'`
+ * (defaulted fields optional), responses with `io: 'output'` (what the server always sends). Only the operation
+ * table below is written by hand; test/openapi checks it against the router's `allRoutes` in both directions.
+ */
+import { z } from 'zod';
+import {
+  catalogKinds,
+  catalogSchemas,
+  checkResultSchema,
+  planSummarySchema,
+  resourceChangeSchema,
+  stackJobSchema,
+  type CatalogKind,
+  type CheckResult,
+  type ResourceChange,
+  type StackJob,
+} from '../domain/schemas';
+import type { Method } from '../http/router';
+import { MAX_BODY_BYTES } from '../http/router';
+import { listJobsQuerySchema } from './job-routes';
+import { logsQuerySchema } from './artifact-routes';
+import {
+  catalogListSchemas,
+  fieldProblemSchema,
+  gatewayErrorSchema,
+  jobOutputsSchema,
+  jobPageSchema,
+  logPageSchema,
+  openApiDocumentSchema,
+  outputValueSchema,
+  planViewSchema,
+  preflightFailedProblemSchema,
+  preflightResultSchema,
+  problemSchema,
+  resourceStatusSchema,
+} from './response-schemas';
+
+export const OPENAPI_PATH = '/v1/openapi.json';
+
+type Json = Record<string, unknown>;
+export type OpenApiDocument = Json & { openapi: string; paths: Record<string, Record<string, Json>>; components: Json & { schemas: Record<string, Json>; responses: Record<string, Json> } };
+
+const schemaRef = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const responseRef = (id: string) => ({ $ref: `#/components/responses/${id}` });
+
+// ---------------------------------------------------------------- catalog naming
+
+/** Component names and the levels each catalog kind exists at (the platform holds modules, policies and runners only). */
+const CATALOG: Record<CatalogKind, { entity: string; plural: string; one: string; platform: boolean }> = {
+  'provider-credentials': { entity: 'ProviderCredential', plural: 'ProviderCredentials', one: 'provider credential', platform: false },
+  'backend-credentials': { entity: 'BackendCredential', plural: 'BackendCredentials', one: 'backend credential', platform: false },
+  modules: { entity: 'IacModule', plural: 'IacModules', one: 'IaC module', platform: true },
+  'org-settings': { entity: 'OrgSettings', plural: 'OrgSettingsList', one: 'org settings', platform: false },
+  'flow-control-policies': { entity: 'FlowControlPolicy', plural: 'FlowControlPolicies', one: 'flow control policy', platform: true },
+  runners: { entity: 'Runner', plural: 'Runners', one: 'runner', platform: true },
+};
+
+/** The catalog kinds documented under /v1/platform. */
+export const PLATFORM_CATALOG_KINDS = catalogKinds.filter((k) => CATALOG[k].platform);
+
+// ---------------------------------------------------------------- components from zod
+
+/** Every schema that becomes a named component; anything not listed is inlined where it is used. */
+function outputComponents(): Record<string, z.ZodType> {
+  const components: Record<string, z.ZodType> = {
+    StackJob: stackJobSchema,
+    CheckResult: checkResultSchema,
+    PlanSummary: planSummarySchema,
+    PreflightResult: preflightResultSchema,
+    JobPage: jobPageSchema,
+    LogPage: logPageSchema,
+    PlanView: planViewSchema,
+    OutputValue: outputValueSchema,
+    JobOutputs: jobOutputsSchema,
+    ResourceStatus: resourceStatusSchema,
+    FieldProblem: fieldProblemSchema,
+    Problem: problemSchema,
+    PreflightFailedProblem: preflightFailedProblemSchema,
+    GatewayError: gatewayErrorSchema,
+    OpenApiDocument: openApiDocumentSchema,
+  };
+  for (const kind of catalogKinds) {
+    components[CATALOG[kind].entity] = catalogSchemas[kind];
+    components[CATALOG[kind].plural] = catalogListSchemas[kind];
+  }
+  return components;
+}
+
+function inputComponents(): Record<string, z.ZodType> {
+  const components: Record<string, z.ZodType> = { ResourceChange: resourceChangeSchema };
+  for (const kind of catalogKinds) components[`${CATALOG[kind].entity}Input`] = catalogSchemas[kind];
+  return components;
+}
+
+function toComponents(schemas: Record<string, z.ZodType>, io: 'input' | 'output'): Record<string, Json> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
+  const out = z.toJSONSchema(registry, { target: 'draft-2020-12', io, unrepresentable: 'throw', uri: (id) => `#/components/schemas/${id}` });
+  // Each entry is emitted as a standalone document; inside components.schemas it is a plain schema.
+  return Object.fromEntries(Object.entries(out.schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema as Json]));
+}
+
+function querySchemaJson(schema: z.ZodObject): Json {
+  const { $schema: _s, ...json } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'throw' }) as Json;
+  return json;
+}
+
+/** Fields the catalog PUT handler fills from the path (id or org, scope, org): a body may leave them out, and if it gives them they must match. */
+function pathFilledFields(kind: CatalogKind, platform: boolean): string[] {
+  const fields = [kind === 'org-settings' ? 'org' : 'id'];
+  if (kind === 'modules' || kind === 'runners') fields.push('scope');
+  if (!platform && kind !== 'flow-control-policies' && kind !== 'org-settings') fields.push('org');
+  return fields;
+}
+
+/**
+ * Request components: the domain schemas as input (defaulted fields optional). A catalog entity's input is its PUT body,
+ * so the fields the path supplies are dropped from `required`; the org level supplies a superset of what the platform does
+ * and `org` is optional in every platform kind, so one input schema serves both levels.
+ */
+function inputComponentsJson(): Record<string, Json> {
+  const json = toComponents(inputComponents(), 'input');
+  for (const kind of catalogKinds) {
+    const schema = json[`${CATALOG[kind].entity}Input`];
+    const filled = pathFilledFields(kind, false);
+    schema.required = ((schema.required as string[] | undefined) ?? []).filter((f) => !filled.includes(f));
+  }
+  return json;
+}
+
+// ---------------------------------------------------------------- examples (design.md section 1)
+
+const STACK_JOB_ID = 'sj_01jsrnmwpnnc6n62h06xafcgxv';
+const STATE_KEY = 'stack-jobs/acmecorp/production/eks_01jq5xe4z7farkgenqsh47c1h0/terraform.tfstate';
+
+const resourceChangeExample: ResourceChange = {
+  resource: {
+    id: 'eks_01jq5xe4z7farkgenqsh47c1h0',
+    name: 'prod-api-cluster',
+    org: 'acmecorp',
+    env: 'production',
+    version: { id: 'ver-01jsrnmrwjn57drj0ekht8hb93', message: 'Scale EKS node group from 3 to 5 nodes' },
+  },
+  kind: 'aws_eks_cluster',
+  spec: { nodeGroup: { desiredSize: 5 } },
+  triggerEvent: 'updated',
+  createdBy: 'user@company.com',
+};
+
+const passedChecksExample: CheckResult[] = [
+  {
+    check: 'credential',
+    passed: true,
+    messages: ['using aws_credential awscred_prod_account', 'STS GetCallerIdentity accepted: arn:aws:iam::123456789012:role/stackjobs-deployer (account 123456789012)'],
+  },
+  {
+    check: 'module',
+    passed: true,
+    messages: ['iacmod_platform_eks_terraform (terraform) by rule platform-default'],
+    resolved: { id: 'iacmod_platform_eks_terraform', rule: 'platform-default' },
+  },
+  {
+    check: 'backend',
+    passed: true,
+    messages: ['backend tfcred_s3_backend_prod (s3): bucket acmecorp-terraform-state reachable', `state exists at ${STATE_KEY}`],
+    resolved: { id: 'tfcred_s3_backend_prod', stateKey: STATE_KEY, stateExists: true },
+  },
+  { check: 'flowControl', passed: true, messages: ['policy platform-default from the platform level'], resolved: { id: 'platform-default', level: 'platform' } },
+];
+
+/** The design's StackJob, as the API returns it right after submission. */
+export const stackJobExample: StackJob = {
+  apiVersion: 'infra-hub.planton.cloud/v1',
+  kind: 'StackJob',
+  metadata: {
+    id: STACK_JOB_ID,
+    name: 'eks_01jq5xe4z7farkgenqsh47c1h0',
+    org: 'acmecorp',
+    env: 'production',
+    version: { id: 'ver-01jsrnmrwjn57drj0ekht8hb93', message: 'Scale EKS node group from 3 to 5 nodes' },
+  },
+  spec: {
+    apiResourceInfo: {
+      kind: 'aws_eks_cluster',
+      id: 'eks_01jq5xe4z7farkgenqsh47c1h0',
+      name: 'prod-api-cluster',
+      versionId: 'ver-01jsrnmrwjn57drj0ekht8hb93',
+      triggerEvent: 'updated',
+      eventCreatedBy: 'user@company.com',
+      spec: { nodeGroup: { desiredSize: 5 } },
+    },
+    essentials: {
+      provisioner: 'terraform',
+      iacModule: { id: 'iacmod_platform_eks_terraform', gitRepo: 'github.com/project-planton/aws-eks', branch: 'v2.3.0', path: 'terraform', provider: 'aws', rule: 'platform-default' },
+      backendCredential: {
+        kind: 'terraform_backend_credential',
+        id: 'tfcred_s3_backend_prod',
+        type: 's3',
+        config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1', keyPrefix: 'stack-jobs' },
+        stateKey: STATE_KEY,
+      },
+      providerCredential: { kind: 'aws_credential', id: 'awscred_prod_account', provider: 'aws', secretRef: 'stackjobs/acmecorp/awscred_prod_account' },
+      stackJobRunner: { id: 'sjr_platform_runner', endpoint: 'runner.planton.cloud:443' },
+      flowControlPolicy: {
+        previewBeforeUpdate: true,
+        pauseBetweenPreviewAndUpdate: true,
+        skipRefresh: false,
+        approvers: [],
+        requireDistinctApprover: false,
+        approvalTimeoutMinutes: 1440,
+        source: { level: 'platform', id: 'platform-default' },
+      },
+    },
+    operations: ['init', 'refresh', 'plan', 'apply'],
+  },
+  status: {
+    phase: 'queued',
+    result: 'tbd',
+    createdAt: '2025-04-24T09:12:31.000Z',
+    updatedAt: '2025-04-24T09:12:31.000Z',
+    operations: (['init', 'refresh', 'plan', 'apply'] as const).map((name) => ({ name, status: 'pending' as const, result: 'tbd' as const, errors: [] })),
+    preflight: passedChecksExample,
+  },
+};
+
+/** Example values by component name; test/openapi validates each against its component. */
+export const componentExamples: Record<string, unknown> = {
+  ResourceChange: resourceChangeExample,
+  StackJob: stackJobExample,
+  PreflightResult: { passed: true, checks: passedChecksExample },
+  Problem: {
+    type: 'https://stackjobs.dev/problems/invalid-request',
+    title: 'Invalid request',
+    status: 400,
+    detail: 'resource change is invalid',
+    errors: [
+      { path: 'triggerEvent', message: 'Invalid option: expected one of "created"|"updated"|"deleted"' },
+      { path: 'resource.org', message: 'Too small: expected string to have >=1 characters' },
+    ],
+  },
+  PreflightFailedProblem: {
+    type: 'https://stackjobs.dev/problems/pre-flight-failed',
+    title: 'Pre-flight failed',
+    status: 422,
+    detail: 'one or more pre-flight checks failed; no job was created',
+    checks: [
+      { check: 'credential', passed: false, messages: ['no aws credential of org acmecorp is mapped to environment staging'] },
+      {
+        check: 'module',
+        passed: false,
+        messages: ['no module for resource kind aws_rds_instance: org acmecorp has no custom module, and the platform has no default module for it'],
+      },
+      passedChecksExample[2],
+      passedChecksExample[3],
+    ],
+  },
+  ProviderCredential: {
+    id: 'awscred_prod_account',
+    org: 'acmecorp',
+    provider: 'aws',
+    kind: 'aws_credential',
+    environments: ['production'],
+    permissions: ['eks:*', 'ec2:DescribeSubnets'],
+    secretRef: 'stackjobs/acmecorp/awscred_prod_account',
+  },
+  BackendCredential: {
+    id: 'tfcred_s3_backend_prod',
+    org: 'acmecorp',
+    provisioner: 'terraform',
+    kind: 'terraform_backend_credential',
+    type: 's3',
+    config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1', keyPrefix: 'stack-jobs' },
+  },
+  IacModule: {
+    id: 'iacmod_platform_eks_terraform',
+    scope: 'platform',
+    resourceKind: 'aws_eks_cluster',
+    provisioner: 'terraform',
+    provider: 'aws',
+    gitRepo: 'github.com/project-planton/aws-eks',
+    branch: 'v2.3.0',
+    path: 'terraform',
+    permissions: ['eks:CreateCluster', 'ec2:DescribeSubnets'],
+    isDefault: true,
+  },
+};
+
+const EXAMPLE_SUMMARIES: Record<string, string> = {
+  ResourceChange: "acmecorp scales its production EKS cluster's node group from 3 to 5 nodes",
+  StackJob: 'the frozen job for that change, just submitted',
+  PreflightResult: 'every check passed',
+  Problem: 'a change with an unknown trigger and an empty org',
+  PreflightFailedProblem: 'no credential for staging and no module for the kind',
+};
+
+// ---------------------------------------------------------------- operations
+
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 500;
+const ERROR_RESPONSES: Record<ErrorStatus, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'Conflict',
+  413: 'PayloadTooLarge',
+  422: 'PreflightFailed',
+  500: 'InternalError',
+};
+
+interface SuccessSpec {
+  description: string;
+  /** Component schema name; absent for an empty body. */
+  schema?: string;
+  location?: boolean;
+}
+
+/** One documented operation: `route` is the router's path template it is served by. */
+export interface OperationSpec {
+  method: Method;
+  path: string;
+  route: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  authenticated: boolean;
+  params?: Record<string, Json>;
+  query?: z.ZodObject;
+  /** The body's schema and the name of its example in `componentExamples`. */
+  body?: { schema: Json; example?: string };
+  success: Record<number, SuccessSpec>;
+  errors: ErrorStatus[];
+}
+
+const PARAMS: Record<string, Json> = {
+  org: { description: 'organization', schema: { type: 'string' }, example: 'acmecorp' },
+  env: { description: 'environment', schema: { type: 'string' }, example: 'production' },
+  resourceId: { description: 'the cloud resource id', schema: { type: 'string' }, example: 'eks_01jq5xe4z7farkgenqsh47c1h0' },
+  id: { description: 'stack job id ("sj_" + lowercase ULID)', schema: { type: 'string' }, example: STACK_JOB_ID },
+};
+
+const READ = 'needs one of the roles viewer, operator, approver, admin, platform-admin';
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const camel = (kebab: string) => kebab.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+function jobOperations(): OperationSpec[] {
+  const submitErrors: ErrorStatus[] = [400, 401, 403, 413, 500];
+  const readErrors: ErrorStatus[] = [400, 401, 403, 404, 500];
+  const jobBody = { schema: schemaRef('ResourceChange'), example: 'ResourceChange' };
+  return [
+    {
+      method: 'POST',
+      path: '/v1/preflight',
+      route: '/v1/preflight',
+      operationId: 'runPreflight',
+      summary: 'Dry-run the pre-flight checks for a change',
+      description: 'Runs all four checks and returns every result, pass or fail; creates nothing. Needs the operator or admin role in the change\'s org.',
+      tag: 'stack-jobs',
+      authenticated: true,
+      body: jobBody,
+      success: { 200: { description: 'every check, pass or fail', schema: 'PreflightResult' } },
+      errors: submitErrors,
+    },
+    {
+      method: 'POST',
+      path: '/v1/stack-jobs',
+      route: '/v1/stack-jobs',
+      operationId: 'submitChange',
+      summary: 'Submit a resource change: pre-flight, freeze the StackJob and start it',
+      description:
+        'Idempotent on (org, env, resource id, version id, trigger): a repeat answers 200 with the job the first submission created. ' +
+        "If any pre-flight check fails, no job is created and the 422 lists every check. Needs the operator or admin role in the change's org.",
+      tag: 'stack-jobs',
+      authenticated: true,
+      body: jobBody,
+      success: {
+        200: { description: 'a duplicate submission: the job the first one created', schema: 'StackJob', location: true },
+        201: { description: 'the job was created and its execution started', schema: 'StackJob', location: true },
+      },
+      errors: [...submitErrors.slice(0, 3), 409, 413, 422, 500],
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs',
+      route: '/v1/stack-jobs',
+      operationId: 'listStackJobs',
+      summary: "List an org's stack jobs, newest first",
+      description: `\`org\` may be left out by a caller who belongs to exactly one org. Unknown query parameters are a 400. ${READ}.`,
+      tag: 'stack-jobs',
+      authenticated: true,
+      query: listJobsQuerySchema,
+      success: { 200: { description: 'one page', schema: 'JobPage' } },
+      errors: readErrors,
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs/{id}',
+      route: '/v1/stack-jobs/{id}',
+      operationId: 'getStackJob',
+      summary: 'Read a stack job: the frozen snapshot and its live status',
+      description: `Another org's job is a 404. ${READ}.`,
+      tag: 'stack-jobs',
+      authenticated: true,
+      success: { 200: { description: 'the job', schema: 'StackJob' } },
+      errors: readErrors,
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs/{id}/logs',
+      route: '/v1/stack-jobs/{id}/logs',
+      operationId: 'getStackJobLogs',
+      summary: "Read a job's logs; follow a running job with the cursor",
+      description: `\`operation\` needs \`phase\`. ${READ}.`,
+      tag: 'artifacts',
+      authenticated: true,
+      query: logsQuerySchema,
+      success: { 200: { description: 'the log text since the cursor', schema: 'LogPage' } },
+      errors: readErrors,
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs/{id}/plan',
+      route: '/v1/stack-jobs/{id}/plan',
+      operationId: 'getStackJobPlan',
+      summary: "Read a job's plan summary, digest and a short-lived link to the full plan",
+      description: `404 until the plan operation has saved a plan. ${READ}.`,
+      tag: 'artifacts',
+      authenticated: true,
+      success: { 200: { description: 'the plan', schema: 'PlanView' } },
+      errors: readErrors,
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs/{id}/outputs',
+      route: '/v1/stack-jobs/{id}/outputs',
+      operationId: 'getStackJobOutputs',
+      summary: "Read a job's outputs, sensitive values masked",
+      description: `404 until the job has produced outputs. ${READ}.`,
+      tag: 'artifacts',
+      authenticated: true,
+      success: { 200: { description: 'the outputs', schema: 'JobOutputs' } },
+      errors: readErrors,
+    },
+    {
+      method: 'GET',
+      path: '/v1/orgs/{org}/envs/{env}/resources/{resourceId}',
+      route: '/v1/orgs/{org}/envs/{env}/resources/{resourceId}',
+      operationId: 'getResourceStatus',
+      summary: "Read a resource's latest stack-job status and live outputs",
+      description: `404 until a job for the resource has finished. ${READ}.`,
+      tag: 'artifacts',
+      authenticated: true,
+      success: { 200: { description: 'the resource status', schema: 'ResourceStatus' } },
+      errors: readErrors,
+    },
+  ];
+}
+
+function catalogOperations(): OperationSpec[] {
+  const ops: OperationSpec[] = [];
+  for (const platform of [false, true]) {
+    const prefix = platform ? '/v1/platform' : '/v1/orgs/{org}';
+    const scope = platform ? 'Platform' : '';
+    const writeRole = platform ? 'needs the platform-admin role' : 'needs the admin or platform-admin role, and membership of the org for admin';
+    for (const kind of catalogKinds.filter((k) => !platform || CATALOG[k].platform)) {
+      const { entity, plural, one } = CATALOG[kind];
+      const noun = kind.replace(/-/g, ' ');
+      const idParam = { id: { description: kind === 'org-settings' ? 'the org the settings belong to' : `${one} id`, schema: { type: 'string' } } };
+      // The module example is a platform module: under an org path it would contradict its scope.
+      const example = entity in componentExamples && (kind !== 'modules' || platform) ? { example: entity } : {};
+      const item = `${prefix}/${kind}/{id}`;
+      const base = { tag: 'catalog', authenticated: true };
+      const opId = (verb: string, what: string) => `${verb}${scope}${cap(camel(what))}`;
+      ops.push(
+        {
+          ...base,
+          method: 'GET',
+          path: `${prefix}/${kind}`,
+          route: `${prefix}/{kind}`,
+          operationId: opId('list', kind),
+          summary: `List the ${platform ? 'platform' : "org's"} ${noun}`,
+          description: `${READ}.`,
+          success: { 200: { description: `every ${noun} entry`, schema: plural } },
+          errors: [400, 401, 403, 404, 500],
+        },
+        {
+          ...base,
+          method: 'GET',
+          path: item,
+          route: `${prefix}/{kind}/{id}`,
+          operationId: opId('get', entity),
+          summary: `Read one ${platform ? 'platform ' : ''}${one}`,
+          description: `${READ}.`,
+          params: idParam,
+          success: { 200: { description: `the ${one}`, schema: entity } },
+          errors: [400, 401, 403, 404, 500],
+        },
+        {
+          ...base,
+          method: 'PUT',
+          path: item,
+          route: `${prefix}/{kind}/{id}`,
+          operationId: opId('put', entity),
+          summary: `Create or replace one ${platform ? 'platform ' : ''}${one}`,
+          description:
+            `Fields the path determines (${pathFilledFields(kind, platform).join(', ')}) may be left out; if given they must match the path. ` +
+            `References to secrets only: any field not in the schema, such as secret material, is a 400. ${cap(writeRole)}.`,
+          params: idParam,
+          body: { schema: schemaRef(`${entity}Input`), ...example },
+          success: {
+            200: { description: 'replaced', schema: entity },
+            201: { description: 'created', schema: entity },
+          },
+          errors: [400, 401, 403, 404, 413, 500],
+        },
+        {
+          ...base,
+          method: 'DELETE',
+          path: item,
+          route: `${prefix}/{kind}/{id}`,
+          operationId: opId('delete', entity),
+          summary: `Delete one ${platform ? 'platform ' : ''}${one}`,
+          description: `${cap(writeRole)}.`,
+          params: idParam,
+          success: { 204: { description: 'deleted' } },
+          errors: [400, 401, 403, 404, 500],
+        },
+      );
+    }
+  }
+  return ops;
+}
+
+const openApiOperation: OperationSpec = {
+  method: 'GET',
+  path: OPENAPI_PATH,
+  route: OPENAPI_PATH,
+  operationId: 'getOpenApiDocument',
+  summary: 'This document',
+  description: 'Served without authentication, so clients and portals can fetch the contract they generate from.',
+  tag: 'meta',
+  authenticated: false,
+  success: { 200: { description: 'the OpenAPI 3.1 document', schema: 'OpenApiDocument' } },
+  // The router refuses an oversized body on every route, this one included.
+  errors: [413, 500],
+};
+
+/** Every documented operation; the test pins this list to the router's routes. */
+export function operationSpecs(): OperationSpec[] {
+  return [...jobOperations(), ...catalogOperations(), openApiOperation];
+}
+
+// ---------------------------------------------------------------- assembly
+
+function parameters(op: OperationSpec): Json[] {
+  const names = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+  const pathParams = names.map((name) => {
+    const spec = op.params?.[name] ?? PARAMS[name];
+    if (!spec) throw new Error(`no parameter spec for {${name}} in ${op.path}`);
+    return { name, in: 'path', required: true, ...spec };
+  });
+  if (!op.query) return pathParams;
+  const query = querySchemaJson(op.query);
+  const required = (query.required as string[] | undefined) ?? [];
+  const queryParams = Object.entries(query.properties as Record<string, Json>).map(([name, { description, ...schema }]) => ({
+    name,
+    in: 'query',
+    required: required.includes(name),
+    ...(description ? { description } : {}),
+    schema,
+  }));
+  return [...pathParams, ...queryParams];
+}
+
+/** Examples live once in components.examples and are referenced from each media type that shows them. */
+function mediaType(schema: Json, exampleOf?: string): Json {
+  const example = exampleOf !== undefined && exampleOf in componentExamples ? { examples: { [exampleOf]: { $ref: `#/components/examples/${exampleOf}` } } } : {};
+  return { schema, ...example };
+}
+
+function operation(op: OperationSpec): Json {
+  const responses: Record<string, Json> = {};
+  for (const [status, s] of Object.entries(op.success)) {
+    responses[status] = {
+      description: s.description,
+      ...(s.location ? { headers: { Location: { description: 'the path of the job', required: true, schema: { type: 'string' }, example: `/v1/stack-jobs/${STACK_JOB_ID}` } } } : {}),
+      ...(s.schema ? { content: { 'application/json': mediaType(schemaRef(s.schema), s.schema) } } : {}),
+    };
+  }
+  for (const status of op.errors) responses[String(status)] = responseRef(ERROR_RESPONSES[status]);
+  const body = op.body && mediaType(op.body.schema, op.body.example);
+  return {
+    operationId: op.operationId,
+    summary: op.summary,
+    ...(op.description ? { description: op.description } : {}),
+    tags: [op.tag],
+    ...(op.authenticated ? {} : { security: [] }),
+    ...(parameters(op).length > 0 ? { parameters: parameters(op) } : {}),
+    ...(body
+      ? {
+          requestBody: {
+            required: true,
+            description: `JSON, or YAML with a YAML content type (e.g. application/yaml); at most ${MAX_BODY_BYTES} bytes.`,
+            content: { 'application/json': body, 'application/yaml': body },
+          },
+        }
+      : {}),
+    responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
+  };
+}
+
+const problemContent = (schema = 'Problem', example?: string) => ({ 'application/problem+json': mediaType(schemaRef(schema), example) });
+
+function errorResponses(): Record<string, Json> {
+  return {
+    BadRequest: {
+      description: 'The request is malformed: `errors` names every field that is wrong (body fields by path, query parameters as `query.<name>`); a body that is not valid JSON/YAML has no `errors`.',
+      content: problemContent('Problem', 'Problem'),
+    },
+    Unauthorized: {
+      description:
+        'No valid bearer token. API Gateway\'s JWT authorizer answers `{"message":"Unauthorized"}` itself; a token without a subject claim gets a problem from the API.',
+      content: { ...problemContent(), 'application/json': { schema: schemaRef('GatewayError') } },
+    },
+    Forbidden: { description: 'The caller lacks the role this needs, or is not a member of the org it submits for.', content: problemContent() },
+    NotFound: { description: "Not found. Another org's things are reported as absent, never as forbidden.", content: problemContent() },
+    Conflict: { description: 'A concurrent change got there first; retrying is safe.', content: problemContent() },
+    PayloadTooLarge: { description: `The body is larger than ${MAX_BODY_BYTES} bytes.`, content: problemContent() },
+    PreflightFailed: { description: 'A pre-flight check failed: no job was created; `checks` lists every check, pass or fail.', content: problemContent('PreflightFailedProblem', 'PreflightFailedProblem') },
+    InternalError: { description: 'An unexpected failure; the body says nothing about its cause, the logs do.', content: problemContent() },
+    MethodNotAllowed: {
+      description: 'Answered by the router for a documented path with an undocumented method (no operation lists it).',
+      headers: { Allow: { description: 'the methods the path supports', required: true, schema: { type: 'string' }, example: 'GET, POST' } },
+      content: problemContent(),
+    },
+  };
+}
+
+/** Builds the whole document. Pure and deterministic: `npm run openapi` writes it, the API serves it. */
+export function buildOpenApiDocument(): OpenApiDocument {
+  const outputs = toComponents(outputComponents(), 'output');
+  const inputs = inputComponentsJson();
+  const clash = Object.keys(inputs).filter((id) => id in outputs);
+  if (clash.length > 0) throw new Error(`component names used for both request and response shapes: ${clash.join(', ')}`);
+  const paths: Record<string, Record<string, Json>> = {};
+  for (const op of operationSpecs()) (paths[op.path] ??= {})[op.method.toLowerCase()] = operation(op);
+  return {
+    openapi: '3.1.1',
+    info: {
+      title: 'Stack Jobs API',
+      version: '0.1.0',
+      summary: 'Pre-flight checked, approved, auditable Terraform/OpenTofu/Pulumi stack jobs on AWS.',
+      description:
+        'Submit a change to a cloud resource and get back a frozen, auditable StackJob; read its status, logs, plan and outputs; manage the catalog it resolves from. ' +
+        'Errors are RFC 9457 `application/problem+json`. A path the API does not serve is a 404 problem; a served path with a method no operation lists is a 405 problem with `Allow` ' +
+        '(see `components.responses.MethodNotAllowed`). Request bodies are JSON, or YAML when sent with a YAML content type.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
+    servers: [
+      {
+        url: 'https://{apiId}.execute-api.{region}.amazonaws.com',
+        description: 'the HTTP API the CDK app deploys (or its custom domain)',
+        variables: { apiId: { default: 'abcdef1234' }, region: { default: 'us-east-1' } },
+      },
+    ],
+    security: [{ bearerAuth: [] }],
+    tags: [
+      { name: 'stack-jobs', description: 'Submit changes and read stack jobs' },
+      { name: 'artifacts', description: 'Logs, plans and outputs a job leaves behind, and the status of each resource' },
+      { name: 'catalog', description: 'Credential references, state backends, modules, org settings, flow control policies and runners, per org and for the platform' },
+      { name: 'meta', description: 'The API contract' },
+    ],
+    paths,
+    components: {
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            "A JWT the API Gateway authorizer accepts. Claims: `sub` (the caller), `custom:orgs` (the caller's orgs) and `custom:roles` (viewer, operator, approver, admin, platform-admin); the claim names are configurable.",
+        },
+      },
+      schemas: { ...outputs, ...inputs },
+      responses: errorResponses(),
+      examples: Object.fromEntries(Object.entries(componentExamples).map(([id, value]) => [id, { summary: EXAMPLE_SUMMARIES[id] ?? id, value }])),
+    },
+  };
+}
+
+/** The document as `docs/openapi.json` holds it (`npm run openapi`); the staleness test compares against this. */
+export function renderOpenApiDocument(): string {
+  return `${JSON.stringify(buildOpenApiDocument(), null, 2)}\n`;
+}

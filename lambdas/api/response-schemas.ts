@@ -1,0 +1,91 @@
+/**
+ * Shapes the API answers with that the domain does not define: list pages, the pre-flight dry run, artifact views and
+ * problem+json errors. The OpenAPI document is generated from these and the domain schemas; the contract tests
+ * check every response the handlers give against it, and test/openapi pins the handlers' TypeScript types to them.
+ */
+import { z } from 'zod';
+import { catalogSchemas, checkResultSchema, jobPhaseSchema, jobResultSchema, planSummarySchema, stackJobSchema, type CatalogKind } from '../domain/schemas';
+
+const isoTime = z.iso.datetime({ offset: true });
+
+export const fieldProblemSchema = z
+  .object({ path: z.string().describe('dotted path of the offending field, "(body)" for the body itself, "query" for the query string'), message: z.string() })
+  .strict();
+
+/** RFC 9457 problem details, as lambdas/http/problem.ts writes them. */
+export const problemSchema = z
+  .object({
+    type: z.url().describe('https://stackjobs.dev/problems/<title-slug>'),
+    title: z.string(),
+    status: z.number().int().min(400).max(599),
+    detail: z.string(),
+    errors: z.array(fieldProblemSchema).optional().describe('400: every field that is wrong, and why'),
+    checks: z.array(checkResultSchema).optional().describe('422: every pre-flight check, pass or fail'),
+  })
+  .strict();
+
+/** A failed pre-flight: no job was created; every check is listed. */
+export const preflightFailedProblemSchema = problemSchema.extend({ status: z.literal(422), checks: z.array(checkResultSchema) }).strict();
+
+/** What API Gateway itself answers when its JWT authorizer rejects the token (the request never reaches the Lambda). */
+export const gatewayErrorSchema = z.object({ message: z.string() }).strict();
+
+export const preflightResultSchema = z.object({ passed: z.boolean(), checks: z.array(checkResultSchema) }).strict();
+
+export const jobPageSchema = z
+  .object({
+    items: z.array(stackJobSchema).describe('newest first'),
+    cursor: z.string().optional().describe('opaque; pass it back as ?cursor= for the next page; absent on the last page'),
+  })
+  .strict();
+
+export const logPageSchema = z
+  .object({
+    jobId: z.string(),
+    phase: jobPhaseSchema.describe("the job's phase when the page was read: keep polling with the cursor until it is completed"),
+    text: z.string().describe('log text in execution order (phase, operation, sequence), secrets redacted by the runner'),
+    chunks: z.number().int().min(0),
+    cursor: z.string().optional().describe('opaque; pass it back to read only what was written since'),
+  })
+  .strict();
+
+export const planViewSchema = z
+  .object({
+    summary: planSummarySchema,
+    hasChanges: z.boolean(),
+    digest: z.string().describe('SHA-256 of the binary plan; an approval is bound to it'),
+    planUrl: z.url().describe('short-lived presigned GET of the full plan JSON (sensitive values masked)'),
+    planUrlExpiresAt: isoTime,
+  })
+  .strict();
+
+export const outputValueSchema = z
+  .object({ sensitive: z.boolean(), type: z.unknown().optional(), value: z.unknown().describe('"***" when sensitive') })
+  .strict();
+export const outputValuesSchema = z.record(z.string(), outputValueSchema);
+
+export const jobOutputsSchema = z.object({ jobId: z.string(), outputs: outputValuesSchema }).strict();
+
+export const resourceStatusSchema = z
+  .object({
+    org: z.string(),
+    env: z.string(),
+    resourceId: z.string(),
+    kind: z.string(),
+    lastJobId: z.string(),
+    lastResult: jobResultSchema,
+    lastFinishedAt: isoTime,
+    versionApplied: z.string().optional().describe('the resource version the last successful job applied'),
+    outputsKey: z.string().optional(),
+    lastAppliedJobId: z.string().optional(),
+    outputs: outputValuesSchema.optional().describe('outputs of the last applied job, sensitive values masked'),
+  })
+  .strict();
+
+/** The OpenAPI document itself, served at /v1/openapi.json. */
+export const openApiDocumentSchema = z.looseObject({ openapi: z.string(), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) });
+
+/** `{items}` for each catalog kind: catalogs are small and listed whole. */
+export const catalogListSchemas = Object.fromEntries(
+  Object.entries(catalogSchemas).map(([kind, schema]) => [kind, z.object({ items: z.array(schema) }).strict()]),
+) as { [K in CatalogKind]: z.ZodObject<{ items: z.ZodArray<(typeof catalogSchemas)[K]> }> };
