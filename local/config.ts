@@ -1,0 +1,54 @@
+/**
+ * The local-mode configuration file (STACKJOBS_CONFIG, YAML): the catalog to load, the secrets standing in for
+ * Secrets Manager, the principals the local API accepts as bearer tokens, and Slack settings.
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { PLATFORM_OWNER } from '../lambdas/domain/ports';
+import { catalogKinds, catalogSchemas, principalSchema, type CatalogKind } from '../lambdas/domain/schemas';
+
+export const localConfigSchema = z
+  .object({
+    catalog: z.partialRecord(z.enum(catalogKinds as [CatalogKind, ...CatalogKind[]]), z.array(z.unknown())).default({}),
+    secrets: z.record(z.string(), z.string()).default({}),
+    principals: z.array(principalSchema.extend({ token: z.string().min(8) })).default([]),
+    slack: z.object({ signingSecret: z.string().optional(), users: z.record(z.string(), z.string()).default({}) }).strict().default({ users: {} }),
+  })
+  .strict();
+export type LocalConfig = z.infer<typeof localConfigSchema>;
+
+export interface CatalogEntry {
+  kind: CatalogKind;
+  owner: string;
+  id: string;
+  entity: unknown;
+}
+
+/** Validates every catalog entry with the API's own schemas and works out who owns it. */
+export function catalogEntries(config: LocalConfig): CatalogEntry[] {
+  const entries: CatalogEntry[] = [];
+  for (const kind of catalogKinds) {
+    for (const [i, raw] of (config.catalog[kind] ?? []).entries()) {
+      const parsed = catalogSchemas[kind].safeParse(raw);
+      if (!parsed.success) throw new Error(`catalog.${kind}[${i}]: ${parsed.error.issues.map((e) => `${e.path.join('.')}: ${e.message}`).join('; ')}`);
+      const e = parsed.data as Record<string, unknown> & { selector?: { level: string; org?: string } };
+      const platform = e.scope === 'platform' || e.selector?.level === 'platform';
+      const owner = platform ? PLATFORM_OWNER : String(e.org ?? e.selector?.org);
+      entries.push({ kind, owner, id: String(kind === 'org-settings' ? e.org : e.id), entity: parsed.data });
+    }
+  }
+  return entries;
+}
+
+export function loadLocalConfig(path: string): LocalConfig {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read STACKJOBS_CONFIG ${path}: ${(e as Error).message}`);
+  }
+  const parsed = localConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new Error(`invalid STACKJOBS_CONFIG ${path}: ${parsed.error.issues.map((e) => `${e.path.join('.')}: ${e.message}`).join('; ')}`);
+  return parsed.data;
+}

@@ -1,0 +1,275 @@
+/**
+ * Local mode: the whole product on one machine, on loopback only, with the production code paths.
+ * - DynamoDB: dynalite, with the tables the synthesized template defines (keys and indexes read from it);
+ * - S3: s3rver; Step Functions, Secrets Manager, EventBridge, ECS StopTask: the protocol server;
+ * - the state machine: the definition extracted from the synthesized template, its Lambda tasks bound to the very
+ *   handler files the CDK app deploys, its runner tasks to the runner bundle started as a child process;
+ * - API Gateway: a loopback HTTP server in front of the same API handler.
+ * Every SDK client finds its stand-in through the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, synthesizeTemplate, type CfnTemplate } from '../infra/asl';
+import { buildRunner } from '../runner-image/build';
+import { catalogEntries, type LocalConfig } from './config';
+import { LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from './embedded-dynamo';
+import { startEmbeddedS3, type EmbeddedS3 } from './embedded-s3';
+import { startHttpApi, type HttpApi } from './http-api';
+import { startProtocolServer, type ProtocolServer, type PublishedEvent } from './aws-protocol-server';
+import { LocalStepFunctions, type TaskBinding } from './step-functions';
+
+export const REPO_ROOT = resolve(__dirname, '..');
+
+export interface LocalModeOptions {
+  config: LocalConfig;
+  /** Where DynamoDB and S3 keep their data; jobs survive a restart when it is kept. @default a new temp dir */
+  dataDir?: string;
+  /** Keep DynamoDB in memory instead of under dataDir. */
+  inMemory?: boolean;
+  /** API port; 0 lets the OS choose. */
+  port?: number;
+  /** Environment for the runner processes (IaC binaries, timeouts); the contract variables are set here. */
+  runnerEnv?: Record<string, string>;
+  /** Shortened Wait states (ms by state name), e.g. the stack-lock wait in tests. */
+  waitTimeOverrides?: Record<string, number>;
+  log?: (line: string) => void;
+}
+
+export interface LocalMode {
+  apiUrl: string;
+  dataDir: string;
+  awsEndpoint: string;
+  dynamoEndpoint: string;
+  s3Endpoint: string;
+  /** Resource names as the deployed stack would have them (table, bucket, state machine ARN...). */
+  names: { jobsTable: string; catalogTable: string; artifactsBucket: string; stateMachineArn: string; eventBusName: string };
+  events: PublishedEvent[];
+  sfn: LocalStepFunctions;
+  runners: Map<string, ChildProcess>;
+  stop(): Promise<void>;
+}
+
+type Handler = (event: unknown) => Promise<unknown>;
+
+/** A bare git repository per example module, tagged as the catalog expects, so the runner clones it like any module. */
+export function publishExampleModules(dataDir: string): void {
+  const modulesDir = join(REPO_ROOT, 'examples', 'modules');
+  if (!existsSync(modulesDir)) return;
+  for (const name of readdirSync(modulesDir)) {
+    const bare = join(dataDir, 'git', `${name}.git`);
+    if (existsSync(bare)) continue;
+    const work = mkdtempSync(join(tmpdir(), `stackjobs-module-${name}-`));
+    cpSync(join(modulesDir, name), work, { recursive: true });
+    const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: 'ignore', env: { ...process.env, GIT_AUTHOR_NAME: 'stackjobs', GIT_AUTHOR_EMAIL: 'local@stackjobs', GIT_COMMITTER_NAME: 'stackjobs', GIT_COMMITTER_EMAIL: 'local@stackjobs' } });
+    git(work, 'init', '-q', '-b', 'main');
+    git(work, 'add', '.');
+    git(work, 'commit', '-q', '-m', `example module ${name}`);
+    git(work, 'tag', 'v1.0.0');
+    mkdirSync(join(dataDir, 'git'), { recursive: true });
+    git(dataDir, 'clone', '-q', '--bare', work, bare);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** CreateTable inputs for every table in the template, exactly as CloudFormation would create them. */
+export function tablesFromTemplate(template: CfnTemplate): CreateTableCommandInput[] {
+  return Object.entries(template.Resources)
+    .filter(([, r]) => r.Type === 'AWS::DynamoDB::GlobalTable' || r.Type === 'AWS::DynamoDB::Table')
+    .map(([id, r]) => {
+      const p = r.Properties as { AttributeDefinitions: CreateTableCommandInput['AttributeDefinitions']; KeySchema: CreateTableCommandInput['KeySchema']; GlobalSecondaryIndexes?: { IndexName: string; KeySchema: NonNullable<CreateTableCommandInput['KeySchema']>; Projection: { ProjectionType: 'ALL' } }[] };
+      return {
+        TableName: id,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: p.AttributeDefinitions,
+        KeySchema: p.KeySchema,
+        ...(p.GlobalSecondaryIndexes?.length ? { GlobalSecondaryIndexes: p.GlobalSecondaryIndexes.map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })) } : {}),
+      } satisfies CreateTableCommandInput;
+    });
+}
+
+const bucketName = (logicalId: string) => logicalId.toLowerCase();
+
+export async function startLocalMode(options: LocalModeOptions): Promise<LocalMode> {
+  const log = options.log ?? (() => undefined);
+  const dataDir = resolve(options.dataDir ?? mkdtempSync(join(tmpdir(), 'stackjobs-local-')));
+  mkdirSync(dataDir, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const runners = new Map<string, ChildProcess>();
+  try {
+    const template = synthesizeTemplate();
+    const machine = extractStateMachine(template);
+    const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type).map(([id]) => id);
+    const stateMachineId = ofType('AWS::StepFunctions::StateMachine')[0];
+    const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${stateMachineId}`;
+    const buckets = ofType('AWS::S3::Bucket');
+    // A Ref in the template resolves to the logical id locally; buckets are lowercased for S3's naming rules.
+    const localRef = (id: string) => (buckets.includes(id) ? bucketName(id) : template.Resources[id]?.Type === 'AWS::StepFunctions::StateMachine' ? stateMachineArn : id);
+
+    const dynamo: EmbeddedDynamo = await startEmbeddedDynamo({ path: options.inMemory ? undefined : join(dataDir, 'dynamodb') });
+    stops.push(() => dynamo.stop());
+    const ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    for (const table of tablesFromTemplate(template)) {
+      await ddb.send(new CreateTableCommand(table)).catch((e) => {
+        if (!(e instanceof ResourceInUseException)) throw e;
+      });
+    }
+    ddb.destroy();
+
+    const s3: EmbeddedS3 = await startEmbeddedS3({ directory: join(dataDir, 's3'), buckets: buckets.map(bucketName) });
+    stops.push(() => s3.stop());
+
+    // Secrets: the config's, plus each template secret under its local name (its logical id).
+    const secrets: Record<string, string> = { ...options.config.secrets };
+    for (const id of ofType('AWS::SecretsManager::Secret')) {
+      if (/SigningSecret/i.test(id) && options.config.slack.signingSecret) secrets[id] = options.config.slack.signingSecret;
+    }
+
+    // Created after the server, which needs to reach it: the engine is bound last.
+    const engine: { sfn?: LocalStepFunctions } = {};
+    const protocol: ProtocolServer = await startProtocolServer({
+      sfn: () => engine.sfn!,
+      secrets,
+      onEvent: (e) => log(`event  ${e.detailType} ${JSON.stringify(e.detail)}`),
+      stopTask: async (taskArn) => {
+        const child = runners.get(taskArn);
+        if (!child || child.exitCode !== null) return false;
+        child.kill('SIGTERM');
+        return true;
+      },
+    });
+    stops.push(() => protocol.stop());
+
+    // The environment every deployed function gets, with references turned into local names, plus the endpoints.
+    const env: Record<string, string> = {
+      AWS_REGION: LOCAL_REGION,
+      AWS_DEFAULT_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_SFN: protocol.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: protocol.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: protocol.endpoint,
+      AWS_ENDPOINT_URL_ECS: protocol.endpoint,
+      STACKJOBS_S3_FORCE_PATH_STYLE: 'true',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    };
+    for (const id of ofType('AWS::Lambda::Function')) {
+      const vars = (template.Resources[id].Properties as { Environment?: { Variables?: Record<string, unknown> } }).Environment?.Variables ?? {};
+      for (const [k, v] of Object.entries(vars)) {
+        if (k === 'NODE_OPTIONS' || k.startsWith('POWERTOOLS_')) continue;
+        if (typeof v === 'string') env[k] = v;
+        else if (v && typeof v === 'object' && 'Ref' in v) env[k] = localRef(String((v as { Ref: string }).Ref));
+      }
+    }
+    Object.assign(process.env, env);
+    const names = {
+      jobsTable: env.JOBS_TABLE,
+      catalogTable: env.CATALOG_TABLE,
+      artifactsBucket: env.ARTIFACTS_BUCKET,
+      stateMachineArn,
+      eventBusName: env.EVENT_BUS_NAME,
+    };
+
+    // Load the catalog through the same repository the API uses.
+    const { documentClient } = await import('../lambdas/adapters/dynamodb/client');
+    const { CatalogRepository } = await import('../lambdas/adapters/dynamodb/catalog-repository');
+    const db = documentClient();
+    const catalog = new CatalogRepository(db, names.catalogTable);
+    const withDataDir = (v: unknown): unknown => JSON.parse(JSON.stringify(v).replaceAll('{dataDir}', dataDir.replace(/\\/g, '/')));
+    for (const e of catalogEntries(options.config)) await catalog.put(e.kind, e.owner, e.id, withDataDir(e.entity), 'local-config', new Date());
+    publishExampleModules(dataDir);
+
+    // The runner: the same bundle the image runs, as a child process with the Fargate environment contract.
+    const runnerBundle = join(dataDir, 'runner', 'runner.js');
+    buildRunner(runnerBundle);
+    // The handler files are named by the template (stackjobs:entry metadata), so they are loaded by path.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = (entry: string): Handler => (require(join(REPO_ROOT, entry)) as { handler: Handler }).handler;
+    let taskSeq = 0;
+    const bindings: Record<string, TaskBinding> = {};
+    for (const [stateName, task] of Object.entries(machine.tasks)) {
+      if (task.kind === 'lambda') {
+        const handler = load(task.entry);
+        const viaInvoke = String(machine.definition.States[stateName].Resource).includes(':states:::lambda:invoke');
+        bindings[stateName] = async ({ input }) => {
+          // lambda:invoke hands the function {FunctionName, Payload} and expects {Payload, StatusCode} back.
+          const out = await handler(viaInvoke ? (input as { Payload: unknown }).Payload : input);
+          return viaInvoke ? { Payload: out ?? null, StatusCode: 200 } : out;
+        };
+        continue;
+      }
+      bindings[stateName] = ({ input, executionName }) => {
+        const overrides = (input as { Overrides?: { ContainerOverrides?: { Environment?: { Name: string; Value: string }[] }[] } }).Overrides;
+        const containerEnv = Object.fromEntries((overrides?.ContainerOverrides ?? []).flatMap((c) => c.Environment ?? []).map((e) => [e.Name, e.Value]));
+        for (const [k, v] of Object.entries(containerEnv)) if (template.Resources[v]) containerEnv[k] = localRef(v);
+        const taskArn = `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:task/local/${executionName}-${task.phase}-${++taskSeq}`;
+        const child = spawn(process.execPath, ['--enable-source-maps', runnerBundle], {
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env, STACKJOBS_WORK_DIR: join(dataDir, 'work'), ...options.runnerEnv, ...containerEnv, STACKJOBS_TASK_ARN: taskArn },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        runners.set(taskArn, child);
+        log(`runner ${task.phase} started for ${containerEnv.STACKJOBS_JOB_ID} (pid ${child.pid})`);
+        const forward = (stream: NodeJS.ReadableStream | null) => stream?.on('data', (b: Buffer) => b.toString('utf8').split('\n').filter(Boolean).forEach((l) => log(`runner ${l}`)));
+        forward(child.stdout);
+        forward(child.stderr);
+        child.on('exit', (code, signal) => {
+          runners.delete(taskArn);
+          log(`runner ${task.phase} for ${containerEnv.STACKJOBS_JOB_ID} exited (${signal ?? code})`);
+        });
+        return { TaskArn: taskArn };
+      };
+    }
+    const cleanup = load('lambdas/workflow/execution-ended.handler.ts');
+    const sfn = new LocalStepFunctions({
+      stateMachineArn,
+      definition: machine.definition,
+      bindings,
+      waitTimeOverrides: options.waitTimeOverrides,
+      // The aws.states rule: executions that end without running their Catch are cleaned up.
+      onExecutionEnded: async ({ executionArn, name, status, input }) => {
+        log(`execution ${name} ended ${status}`);
+        await cleanup({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { executionArn, name, status, stateMachineArn, input: JSON.stringify(input) } }).catch((e: Error) =>
+          log(`cleanup of ${name} failed: ${e.name}: ${e.message}`),
+        );
+      },
+    });
+    engine.sfn = sfn;
+    stops.push(async () => {
+      await sfn.stopAll();
+      for (const child of runners.values()) child.kill('SIGKILL');
+    });
+
+    const { createApi } = await import('../lambdas/api/api-app');
+    const { serviceContextFromEnv } = await import('../lambdas/api/context');
+    const { allRoutes } = await import('../lambdas/api/routes');
+    const ctx = serviceContextFromEnv('stackjobs-local-api');
+    const api = createApi({ routes: allRoutes(ctx), claimNames: ctx.claimNames, logger: ctx.logger, metrics: ctx.metrics });
+    const eventsRoute = (): APIGatewayProxyStructuredResultV2 => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: protocol.events }) });
+    const http: HttpApi = await startHttpApi({ handler: api, principals: options.config.principals, claimNames: ctx.claimNames, port: options.port, extraRoutes: { 'GET /v1/events': eventsRoute } });
+    stops.push(() => http.stop());
+    stops.push(async () => db.destroy());
+
+    return {
+      apiUrl: http.url,
+      dataDir,
+      awsEndpoint: protocol.endpoint,
+      dynamoEndpoint: dynamo.endpoint,
+      s3Endpoint: s3.endpoint,
+      names,
+      events: protocol.events,
+      sfn,
+      runners,
+      stop: async () => {
+        for (const stop of stops.reverse()) await stop().catch(() => undefined);
+      },
+    };
+  } catch (e) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    throw e;
+  }
+}
