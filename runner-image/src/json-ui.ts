@@ -58,7 +58,10 @@ export class JsonUiHumaniser {
       return Buffer.alloc(0);
     }
     this.partial = Buffer.from(buf.subarray(lastNewline + 1));
-    return this.convert(buf.subarray(0, lastNewline + 1).toString('utf8'));
+    const complete = buf.subarray(0, lastNewline + 1);
+    // Fast path for plain text (e.g. a provider's own logging): no line starts with "{", nothing to convert.
+    if (complete[0] !== 0x7b && complete.indexOf('\n{') < 0) return complete;
+    return this.convert(complete.toString('utf8'));
   }
 
   end(): Buffer {

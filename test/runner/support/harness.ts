@@ -207,7 +207,7 @@ export function startRunner(env: RunnerEnv, options: RunOptions): RunnerProcess 
   const workDir = join(env.dir, 'work', options.jobId);
   mkdirSync(workDir, { recursive: true });
   const started = Date.now();
-  const child = spawn(process.execPath, ['--enable-source-maps', env.runnerBundle], {
+  const child = spawn(process.execPath, [env.runnerBundle], {
     env: {
       PATH: process.env.PATH,
       HOME: env.dir,
