@@ -1,0 +1,81 @@
+/**
+ * `npm run local`: the whole product on this machine. Options come from the environment (README, "Local mode"):
+ * STACKJOBS_CONFIG, STACKJOBS_DATA_DIR, STACKJOBS_PORT, STACKJOBS_IN_MEMORY, and the IaC binaries.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadLocalConfig } from './config';
+import { REPO_ROOT, startLocalMode, type LocalMode } from './local-mode';
+
+/** Which IaC binary the runner will drive: the configured one, else terraform/tofu on the PATH, else none. */
+export function findIacBinary(env: NodeJS.ProcessEnv = process.env): { bin?: string; name: string } {
+  if (env.STACKJOBS_TERRAFORM_BIN) return { bin: env.STACKJOBS_TERRAFORM_BIN, name: env.STACKJOBS_TERRAFORM_BIN };
+  for (const name of ['terraform', 'tofu']) {
+    for (const dir of (env.PATH ?? '').split(':').filter(Boolean)) {
+      if (existsSync(join(dir, name))) return { bin: join(dir, name), name };
+    }
+  }
+  return { name: 'none' };
+}
+
+export interface StartFromEnvOptions {
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+  /** Used when no terraform or tofu is installed (the demo passes the stand-in CLI from test/). */
+  fallbackTerraformBin?: () => string;
+}
+
+export async function startFromEnv(o: StartFromEnvOptions = {}): Promise<LocalMode & { iac: string }> {
+  const env = o.env ?? process.env;
+  const log = o.log ?? ((l: string) => console.log(l));
+  const configPath = resolve(env.STACKJOBS_CONFIG ?? join(REPO_ROOT, 'examples', 'local', 'stackjobs.yaml'));
+  const config = loadLocalConfig(configPath);
+  const found = findIacBinary(env);
+  let terraformBin = found.bin;
+  if (!terraformBin && o.fallbackTerraformBin) {
+    log('neither terraform nor tofu is installed: using the stand-in CLI from test/support/standin-iac (it speaks the same CLI and JSON formats)');
+    terraformBin = o.fallbackTerraformBin();
+  }
+  const runnerEnv: Record<string, string> = {};
+  if (terraformBin) runnerEnv.STACKJOBS_TERRAFORM_BIN = terraformBin;
+  for (const k of ['STACKJOBS_TOFU_BIN', 'STACKJOBS_PULUMI_BIN', 'STACKJOBS_HEARTBEAT_SECONDS', 'STACKJOBS_GRACE_SECONDS', 'STACKJOBS_OPERATION_TIMEOUT_SECONDS'] as const) {
+    if (env[k]) runnerEnv[k] = env[k]!;
+  }
+  const local = await startLocalMode({
+    config,
+    dataDir: env.STACKJOBS_DATA_DIR ?? join(process.cwd(), '.stackjobs'),
+    inMemory: env.STACKJOBS_IN_MEMORY === 'true',
+    port: Number(env.STACKJOBS_PORT ?? 8787),
+    runnerEnv,
+    log,
+  });
+  return { ...local, iac: terraformBin ?? 'none (install terraform or tofu, or set STACKJOBS_TERRAFORM_BIN)' };
+}
+
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  const local = await startFromEnv();
+  console.log(`API:       ${local.apiUrl}`);
+  console.log(`data dir:  ${local.dataDir}`);
+  console.log(`IaC:       ${local.iac}`);
+  console.log(`stackjobs local ready on ${local.apiUrl}`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping local mode`);
+    await local.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+if (require.main === module) {
+  main().catch((e: Error) => {
+    console.error(`stackjobs local failed to start: ${e.message}`);
+    process.exit(1);
+  });
+}
