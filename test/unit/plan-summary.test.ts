@@ -1,5 +1,5 @@
 /**
- * The summariser over every real `terraform show -json` plan in ../shared/fixtures (hashicorp/terraform test data).
+ * The summariser over every real `terraform show -json` plan in test/fixtures/terraform (hashicorp/terraform test data).
  * Expected counts were read off each fixture's resource_changes/output_changes by hand, not produced by the code.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { summarisePlan, type ShowJsonPlan } from '../../lambdas/domain/plan-summary';
 import { planSummarySchema, type PlanSummary } from '../../lambdas/domain/schemas';
 
-const FIXTURES = join(__dirname, '../../../shared/fixtures/terraform/show-json');
+const FIXTURES = join(__dirname, '../fixtures/terraform/show-json');
 
 type Expected = Omit<PlanSummary, 'resources'> & { resources: string[]; hasChanges: boolean };
 const zero = { add: 0, change: 0, destroy: 0, replace: 0, unchanged: 0, read: 0, forget: 0, import: 0, outputChanges: 0 };

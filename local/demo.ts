@@ -1,0 +1,92 @@
+/**
+ * `npm run demo`: starts local mode in a temporary data directory, submits the example change, shows the preview
+ * and its plan, approves it (asking on a terminal unless --yes), shows the apply and the outputs, then submits an
+ * update to the same resource to show a second plan with a change. Exits 0 when both jobs succeed.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { parse } from 'yaml';
+import { ApiClient } from '../cli/api-client';
+import { describePlan, followJob, lineView, terminalView } from '../cli/progress';
+import type { ResourceChange, StackJob } from '../lambdas/domain/schemas';
+import { REPO_ROOT } from './local-mode';
+import { startFromEnv } from './main';
+
+const OPERATOR = 'local-operator-token';
+const APPROVER = 'local-approver-token';
+
+async function confirm(question: string, auto: boolean): Promise<boolean> {
+  if (auto || !process.stdin.isTTY) {
+    console.log(`${question} yes (automatic${auto ? ', --yes' : ': not a terminal'})`);
+    return true;
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await rl.question(`${question} [Y/n] `);
+  rl.close();
+  return !/^n/i.test(answer.trim());
+}
+
+async function runJob(operator: ApiClient, approver: ApiClient, change: ResourceChange, autoApprove: boolean): Promise<StackJob> {
+  const view = () => (process.stdout.isTTY ? terminalView(process.stdout) : lineView(process.stdout));
+  const { body: submitted } = await operator.request<StackJob>('POST', '/v1/stack-jobs', change);
+  console.log(`\nsubmitted ${submitted.metadata.id}: ${change.resource.version.message}`);
+  let job = await followJob(operator, submitted.metadata.id, { stopAtApproval: true, view: view(), intervalMs: 250 });
+  if (job.status.phase === 'awaiting_approval') {
+    console.log(describePlan(job) ?? 'plan: (no summary)');
+    const yes = await confirm(`approve ${job.metadata.id} as approver@acmecorp.example?`, autoApprove);
+    await approver.request('POST', `/v1/stack-jobs/${job.metadata.id}/${yes ? 'approve' : 'reject'}`, { comment: 'from npm run demo' });
+    job = await followJob(operator, job.metadata.id, { view: view(), intervalMs: 250 });
+  }
+  return job;
+}
+
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  const autoApprove = process.argv.includes('--yes');
+  const started = Date.now();
+  const dataDir = mkdtempSync(join(tmpdir(), 'stackjobs-demo-'));
+  const quiet: string[] = [];
+  const local = await startFromEnv({
+    env: { ...process.env, STACKJOBS_DATA_DIR: dataDir, STACKJOBS_PORT: process.env.STACKJOBS_PORT ?? '0', STACKJOBS_IN_MEMORY: 'true' },
+    log: (l) => (l.startsWith('neither') ? console.log(l) : quiet.push(l)),
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- test equipment, loaded only when no real IaC binary exists
+    fallbackTerraformBin: () => (require('../test/support/standin-iac/build') as typeof import('../test/support/standin-iac/build')).buildStandin(),
+  });
+  let ok = false;
+  try {
+    console.log(`stackjobs local ready on ${local.apiUrl} (data in ${dataDir}, IaC: ${local.iac})`);
+    const operator = new ApiClient({ endpoint: local.apiUrl, token: OPERATOR });
+    const approver = new ApiClient({ endpoint: local.apiUrl, token: APPROVER });
+    const change = parse(readFileSync(join(REPO_ROOT, 'examples', 'local', 'change.yaml'), 'utf8')) as ResourceChange;
+
+    const first = await runJob(operator, approver, change, autoApprove);
+    const { body: outputs } = await operator.request<{ outputs: Record<string, { value: unknown; sensitive: boolean }> }>('GET', `/v1/stack-jobs/${first.metadata.id}/outputs`);
+    console.log('outputs:');
+    for (const [k, v] of Object.entries(outputs.outputs)) console.log(`  ${k} = ${JSON.stringify(v.value)}${v.sensitive ? ' (sensitive)' : ''}`);
+    console.log(`logs: stackjobs logs ${first.metadata.id}  (S3: s3://${local.names.artifactsBucket}/jobs/${first.metadata.id}/logs/)`);
+
+    const update: ResourceChange = {
+      ...change,
+      resource: { ...change.resource, version: { id: 'ver-demo-2', message: 'Move the demo assets bucket to the premium tier' } },
+      spec: { ...change.spec, tier: 'premium' },
+      triggerEvent: 'updated',
+    };
+    const second = await runJob(operator, approver, update, autoApprove);
+    ok = [first, second].every((j) => j.status.result === 'succeeded');
+    console.log(`\n${ok ? 'demo finished' : 'demo failed'} in ${((Date.now() - started) / 1000).toFixed(1)}s: ${first.metadata.id} ${first.status.result}, ${second.metadata.id} ${second.status.result}`);
+    if (!ok) console.log(quiet.slice(-30).join('\n'));
+  } finally {
+    await local.stop();
+  }
+  process.exit(ok ? 0 : 1);
+}
+
+main().catch((e: Error) => {
+  console.error(`demo failed: ${e.message}`);
+  process.exit(1);
+});
