@@ -28,6 +28,7 @@ export const STATE = {
   runPreview: 'Run Preview',
   recordPreview: 'Record Preview',
   previewOutcome: 'Preview Outcome',
+  approvalWindow: 'Approval Window',
   requestApproval: 'Request Approval',
   recordApproval: 'Record Approval',
   runUpdate: 'Run Update',
@@ -76,6 +77,14 @@ export const ECS_LAUNCH_RETRY: sfn.RetryProps = {
   backoffRate: 2,
   maxAttempts: 5,
 };
+
+/**
+ * Where the approval task reads its timeout. AWS resolves TimeoutSecondsPath against the state input, the local
+ * interpreter (aws-local-stepfunctions 3) against the task's Parameters ({FunctionName, Payload}); `$.Payload.*`
+ * exists in both (the Approval Window state puts it in the state input, the payload repeats it), so the same
+ * definition times out the same way in AWS and in local mode.
+ */
+export const APPROVAL_TIMEOUT_PATH = '$.Payload.approvalTimeoutSeconds';
 
 /** The runner heartbeats every 60 s; five missed beats mean the task is gone. */
 export const RUNNER_HEARTBEAT = Duration.seconds(300);
@@ -191,8 +200,13 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
   const requestApproval = new tasks.LambdaInvoke(scope, STATE.requestApproval, {
     lambdaFunction: p.approvalFunction,
     integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-    payload: sfn.TaskInput.fromObject({ jobId: sfn.JsonPath.stringAt('$.jobId'), taskToken: sfn.JsonPath.taskToken, planDigest: sfn.JsonPath.stringAt('$.gate.planDigest') }),
-    taskTimeout: sfn.Timeout.at('$.gate.approvalTimeoutSeconds'),
+    payload: sfn.TaskInput.fromObject({
+      jobId: sfn.JsonPath.stringAt('$.jobId'),
+      taskToken: sfn.JsonPath.taskToken,
+      planDigest: sfn.JsonPath.stringAt('$.gate.planDigest'),
+      approvalTimeoutSeconds: sfn.JsonPath.numberAt(APPROVAL_TIMEOUT_PATH),
+    }),
+    taskTimeout: sfn.Timeout.at(APPROVAL_TIMEOUT_PATH),
     retryOnServiceExceptions: false,
     // The decision is recorded on the job by whoever made it; the state keeps nothing from the callback.
     resultPath: sfn.JsonPath.DISCARD,
@@ -204,9 +218,14 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     .addCatch(approvalFailed, caught)
     .next(recordApproval);
 
+  const approvalWindow = new sfn.Pass(scope, STATE.approvalWindow, {
+    parameters: { 'approvalTimeoutSeconds.$': '$.gate.approvalTimeoutSeconds' },
+    resultPath: '$.Payload',
+  }).next(requestApproval);
+
   const previewOutcome = new sfn.Choice(scope, STATE.previewOutcome)
     .when(sfn.Condition.stringEquals('$.gate.next', 'no_changes'), noChanges)
-    .when(sfn.Condition.stringEquals('$.gate.next', 'approval'), requestApproval)
+    .when(sfn.Condition.stringEquals('$.gate.next', 'approval'), approvalWindow)
     .when(sfn.Condition.stringEquals('$.gate.next', 'update'), runUpdate)
     .when(sfn.Condition.stringEquals('$.gate.next', 'cancelled'), cancelRequested)
     // 'gone': the job ended meanwhile (cancelled through the API); only the lock is left to release.

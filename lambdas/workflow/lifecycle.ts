@@ -300,6 +300,8 @@ export async function finishJob(d: WorkflowDeps, jobId: string, outcome: Outcome
     }
     return { ...moved, status };
   });
+  // A token left from an approval that expired or was rejected is spent: remove it with the job's end.
+  await d.jobs.clearTaskToken(jobId);
   await d.resources.record({
     org: job.metadata.org,
     env: job.metadata.env,

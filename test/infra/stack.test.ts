@@ -61,10 +61,10 @@ describe('cdk-nag', () => {
     expect(nagViolations).toEqual([]);
   });
 
-  it('is really wired: the same plugin fails an unencrypted, unlogged bucket', () => {
+  it('is really wired: the same plugin fails a bucket without access logs or TLS enforcement', () => {
     const app = new App();
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-    new s3.Bucket(new Stack(app, 'Bad'), 'Open', { encryption: s3.BucketEncryption.UNENCRYPTED });
+    new s3.Bucket(new Stack(app, 'Bad'), 'Open'); // no access logs, no TLS enforcement
     expect(() => app.synth()).toThrow();
   });
 });
@@ -139,8 +139,13 @@ describe('state machine', () => {
   it('waits for the approval with a task token in the payload and the policy window as the timeout', () => {
     const s = states()[STATE.requestApproval];
     expect(s.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
-    expect(s.Parameters).toEqual({ FunctionName: expect.stringContaining('ApprovalsRequestApprovalFunction'), Payload: { 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token', 'planDigest.$': '$.gate.planDigest' } });
-    expect(s.TimeoutSecondsPath).toBe('$.gate.approvalTimeoutSeconds');
+    expect(s.Parameters).toEqual({
+      FunctionName: expect.stringContaining('ApprovalsRequestApprovalFunction'),
+      Payload: { 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token', 'planDigest.$': '$.gate.planDigest', 'approvalTimeoutSeconds.$': '$.Payload.approvalTimeoutSeconds' },
+    });
+    expect(s.TimeoutSecondsPath).toBe('$.Payload.approvalTimeoutSeconds');
+    // The window is the job's policy, carried from Record Preview's gate into the state input the path reads.
+    expect(states()[STATE.approvalWindow]).toEqual(expect.objectContaining({ Parameters: { 'approvalTimeoutSeconds.$': '$.gate.approvalTimeoutSeconds' }, ResultPath: '$.Payload', Next: STATE.requestApproval }));
     expect(s.TimeoutSeconds).toBeUndefined();
     const catches = (s.Catch as Array<{ ErrorEquals: string[]; Next: string }>).map((c) => [c.ErrorEquals.join(), c.Next]);
     expect(catches).toEqual([

@@ -1,0 +1,237 @@
+/**
+ * The deployed state machine (extracted from the synthesized template) executed in aws-local-stepfunctions, with
+ * the real workflow logic against dynalite and a fake runner. One synth and one dynalite for the whole file.
+ */
+import { extractStateMachine, type ExtractedStateMachine } from '../../infra/asl';
+import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
+import type { StackJob } from '../../lambdas/domain/schemas';
+import { handleExecutionEnded } from '../../lambdas/workflow/cleanup';
+import { STATUS_CHANGED, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
+import { startDynamo, type TestDynamo } from './support/dynamo';
+import { digestOf, eventually, LocalExecutor, makeDeps, recordingPublisher, type PublishedEvent } from './support/executor';
+import { makeJob, type JobOptions } from './support/jobs';
+
+let dynamo: TestDynamo;
+let extracted: ExtractedStateMachine;
+let executor: LocalExecutor;
+let publisher: ReturnType<typeof recordingPublisher>;
+let deps: WorkflowDeps;
+let resourceSeq = 0;
+
+beforeAll(async () => {
+  extracted = extractStateMachine();
+  dynamo = await startDynamo();
+});
+afterAll(async () => {
+  await dynamo.stop();
+});
+afterEach(() => {
+  executor.broker.releaseAll();
+});
+beforeEach(() => {
+  executor = new LocalExecutor(extracted);
+  publisher = recordingPublisher();
+  deps = makeDeps(dynamo, publisher);
+});
+
+/** A queued job on its own stack (unless a resource is named), written as the submission would. */
+async function submit(options: JobOptions = {}): Promise<StackJob> {
+  const job = makeJob({ resourceId: `res-${process.pid}-${++resourceSeq}`, ...options });
+  expect(await deps.jobs.create(job)).toBe(true);
+  return job;
+}
+const load = async (id: string) => (await deps.jobs.require(id)).job;
+const awaitingApproval = (id: string) => eventually(async () => ((await load(id)).status.phase === 'awaiting_approval' ? true : undefined));
+const eventsOf = (id: string): PublishedEvent[] => publisher.events.filter((e) => e.detail.jobId === id);
+const transitionsOf = (id: string) => eventsOf(id).map((e) => `${e.detail.phase}/${e.detail.result}`);
+
+/** What issue 5's decision does before resuming the execution: record the decision on the job. */
+async function decide(id: string, decision: 'approved' | 'rejected'): Promise<string> {
+  const token = await deps.jobs.getTaskToken(id);
+  if (!token) throw new Error('no task token stored');
+  await deps.jobs.update(id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision, by: 'approver@company.com', at: new Date().toISOString(), channel: 'api', planDigest: j.status.plan?.digest } } } }));
+  if (decision === 'approved') executor.broker.succeed(token, { decision });
+  else executor.broker.fail(token, 'StackJob.Rejected', JSON.stringify({ by: 'approver@company.com' }));
+  return token;
+}
+
+async function expectLockFree(job: StackJob): Promise<void> {
+  expect(await deps.locks.getLease(stackKeyOfJob(job))).toBeUndefined();
+}
+
+describe('a stack job run by the synthesized state machine', () => {
+  it('previews, waits for approval, applies exactly the approved plan and records the outcome', async () => {
+    const job = await submit();
+    const run = executor.start(job.metadata.id, deps);
+    await awaitingApproval(job.metadata.id);
+    const waiting = await load(job.metadata.id);
+    expect(waiting.status.plan).toEqual({ digest: digestOf(job.metadata.id), key: `jobs/${job.metadata.id}/plan/plan.bin`, summary: expect.objectContaining({ change: 1 }) });
+    expect(waiting.status.approval).toEqual(expect.objectContaining({ id: expect.stringMatching(/^apr_/), planDigest: digestOf(job.metadata.id) }));
+    expect(await deps.locks.getLease(stackKeyOfJob(job))).toEqual(expect.objectContaining({ ownerJobId: job.metadata.id }));
+
+    const token = await decide(job.metadata.id, 'approved');
+    await run.result;
+
+    const done = await load(job.metadata.id);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded', outputsKey: `jobs/${job.metadata.id}/outputs.json` }));
+    expect(done.status.durations).toEqual({ 'preview.init': 1, 'preview.refresh': 2, 'preview.plan': 3, 'update.apply': 1 });
+    expect(done.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:succeeded', 'apply:succeeded']);
+    const update = executor.runnerCalls.find((c) => c.phase === 'update')!;
+    expect(update.env).toEqual(expect.objectContaining({ STACKJOBS_JOB_ID: job.metadata.id, STACKJOBS_PHASE: 'update', STACKJOBS_PLAN_DIGEST: digestOf(job.metadata.id) }));
+    expect(executor.runnerCalls.find((c) => c.phase === 'preview')!.env).not.toHaveProperty('STACKJOBS_PLAN_DIGEST');
+    expect(await deps.resources.get('acmecorp', 'production', job.spec.apiResourceInfo.id)).toEqual(
+      expect.objectContaining({ lastJobId: job.metadata.id, lastResult: 'succeeded', versionApplied: job.metadata.version.id, outputsKey: `jobs/${job.metadata.id}/outputs.json` }),
+    );
+    expect(transitionsOf(job.metadata.id)).toEqual(['running/tbd', 'awaiting_approval/tbd', 'running/tbd', 'completed/succeeded']);
+    expect(eventsOf(job.metadata.id).every((e) => e.detailType === STATUS_CHANGED)).toBe(true);
+    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    // The token travelled only through the task: never into the job, an event or the execution's output.
+    const visible = JSON.stringify([done, publisher.events, await run.result]);
+    for (const t of [token, ...executor.broker.minted]) expect(visible).not.toContain(t);
+    await expectLockFree(job);
+  });
+
+  it('ends succeeded with the apply skipped when the preview finds no changes', async () => {
+    const job = await submit();
+    await executor.start(job.metadata.id, deps, { preview: { hasChanges: false } }).result;
+    const done = await load(job.metadata.id);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded', reason: 'no_changes' }));
+    expect(done.status.operations.find((o) => o.name === 'apply')).toEqual(expect.objectContaining({ status: 'completed', result: 'skipped' }));
+    expect(executor.runnerCalls.map((c) => c.phase)).toEqual(['preview']);
+    expect(transitionsOf(job.metadata.id)).toEqual(['running/tbd', 'completed/succeeded']);
+    await expectLockFree(job);
+  });
+
+  it('ends cancelled when the approver rejects, without running the update', async () => {
+    const job = await submit();
+    const run = executor.start(job.metadata.id, deps);
+    await awaitingApproval(job.metadata.id);
+    await decide(job.metadata.id, 'rejected');
+    await run.result;
+    const done = await load(job.metadata.id);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'cancelled', reason: 'rejected' }));
+    expect(executor.runnerCalls.map((c) => c.phase)).toEqual(['preview']);
+    expect(transitionsOf(job.metadata.id).at(-1)).toBe('completed/cancelled');
+    await expectLockFree(job);
+  });
+
+  it('ends cancelled with reason approval_expired when the approval task times out', async () => {
+    const job = await submit({ approvalTimeoutMinutes: 90 });
+    const run = executor.start(job.metadata.id, deps);
+    await awaitingApproval(job.metadata.id);
+    // The window comes from the job's policy (TimeoutSecondsPath); 90 minutes is too long to sit through, so the
+    // test delivers what Step Functions raises when it passes: States.Timeout on the approval task.
+    const token = (await deps.jobs.getTaskToken(job.metadata.id))!;
+    executor.broker.fail(token, 'States.Timeout', 'approval window passed');
+    await run.result;
+    const done = await load(job.metadata.id);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'cancelled', reason: 'approval_expired' }));
+    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    await expectLockFree(job);
+  });
+
+  it('names the failed operation and releases the lock when the plan fails', async () => {
+    const job = await submit();
+    await executor.start(job.metadata.id, deps, { preview: { fail: { operation: 'plan', exitCode: 1, message: 'Error: Invalid provider configuration' } } }).result;
+    const done = await load(job.metadata.id);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', failure: { operation: 'plan', exitCode: 1, message: 'Error: Invalid provider configuration' } }));
+    expect(done.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:failed', 'apply:skipped']);
+    expect(eventsOf(job.metadata.id).at(-1)!.detail).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', failedOperation: 'plan' }));
+    expect((await deps.resources.get('acmecorp', 'production', job.spec.apiResourceInfo.id))?.versionApplied).toBeUndefined();
+    await expectLockFree(job);
+  });
+
+  it('names the failed operation and releases the lock when the apply fails', async () => {
+    const job = await submit({ pauseBetweenPreviewAndUpdate: false });
+    await executor.start(job.metadata.id, deps, { update: { fail: { operation: 'apply', exitCode: 1, message: 'Error: creating EKS Node Group: AccessDenied' } } }).result;
+    const done = await load(job.metadata.id);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', failure: expect.objectContaining({ operation: 'apply', exitCode: 1 }) }));
+    expect(executor.runnerCalls.map((c) => c.phase)).toEqual(['preview', 'update']);
+    expect(eventsOf(job.metadata.id).at(-1)!.detail).toEqual(expect.objectContaining({ result: 'failed', failedOperation: 'apply' }));
+    await expectLockFree(job);
+  });
+
+  it('runs two jobs of one stack one after the other in submission order, whatever order they start in', async () => {
+    const resourceId = `res-fifo-${process.pid}`;
+    const first = await submit({ resourceId, pauseBetweenPreviewAndUpdate: false });
+    const second = await submit({ resourceId, pauseBetweenPreviewAndUpdate: false });
+    let secondWhileFirstRan: StackJob['status'] | undefined;
+    // The newer job's execution starts first; it must still queue behind the older one.
+    const runSecond = executor.start(second.metadata.id, deps);
+    await eventually(async () => ((await load(second.metadata.id)).status.queuePosition === 1 ? true : undefined));
+    const runFirst = executor.start(first.metadata.id, deps, {
+      preview: {
+        during: async () => {
+          secondWhileFirstRan = (await load(second.metadata.id)).status;
+        },
+      },
+    });
+    await Promise.all([runFirst.result, runSecond.result]);
+
+    expect(secondWhileFirstRan).toEqual(expect.objectContaining({ phase: 'queued', queuePosition: 1 }));
+    expect(executor.runnerCalls.map((c) => `${c.jobId === first.metadata.id ? 'first' : 'second'}:${c.phase}`)).toEqual(['first:preview', 'first:update', 'second:preview', 'second:update']);
+    for (const j of [first, second]) expect((await load(j.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded' }));
+    const lease = await deps.locks.read(stackKeyOfJob(first));
+    expect(lease).toEqual({ stackKey: stackKeyOfJob(first), fencingToken: 2 }); // two holders, both released
+  });
+});
+
+describe('an execution that ends without its own cleanup path', () => {
+  const endedEvent = (jobId: string, status: 'FAILED' | 'TIMED_OUT' | 'ABORTED') => ({
+    version: '0',
+    id: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account: '123456789012',
+    time: new Date().toISOString(),
+    region: 'us-east-1',
+    resources: [`arn:aws:states:us-east-1:123456789012:execution:StackJobs:${jobId}`],
+    detail: { executionArn: `arn:aws:states:us-east-1:123456789012:execution:StackJobs:${jobId}`, stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:StackJobs', name: jobId, status, startDate: Date.now(), stopDate: Date.now() },
+  });
+
+  it('is marked and its lock released by the cleanup Lambda when aborted', async () => {
+    const job = await submit();
+    const run = executor.start(job.metadata.id, deps);
+    await awaitingApproval(job.metadata.id);
+    run.abort();
+    await run.result;
+    expect((await load(job.metadata.id)).status.phase).toBe('awaiting_approval'); // no Catch ran
+    expect(await deps.locks.getLease(stackKeyOfJob(job))).toEqual(expect.objectContaining({ ownerJobId: job.metadata.id }));
+
+    expect(await handleExecutionEnded(deps, endedEvent(job.metadata.id, 'ABORTED'))).toEqual({ marked: true, released: true });
+    const done = await load(job.metadata.id);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'cancelled', reason: 'execution_aborted' }));
+    expect(eventsOf(job.metadata.id).at(-1)!.detail).toEqual(expect.objectContaining({ phase: 'completed', result: 'cancelled' }));
+    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    await expectLockFree(job);
+    // A redelivered event changes nothing.
+    expect(await handleExecutionEnded(deps, endedEvent(job.metadata.id, 'ABORTED'))).toEqual({ marked: false, released: false });
+  });
+
+  it('never releases a lease that a newer job took over after the old one expired (fencing)', async () => {
+    const resourceId = `res-fence-${process.pid}`;
+    const old = await submit({ resourceId });
+    const runOld = executor.start(old.metadata.id, deps);
+    await awaitingApproval(old.metadata.id);
+    runOld.abort();
+    await runOld.result;
+
+    // Ten days on, the old lease has expired; the newer job takes the stack and holds it while its preview runs.
+    const later = makeDeps(dynamo, publisher, { now: () => new Date(Date.now() + 10 * 24 * 3600_000) });
+    const newer = await submit({ resourceId, pauseBetweenPreviewAndUpdate: false });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const runNewer = executor.start(newer.metadata.id, later, { preview: { during: () => held } });
+    await eventually(async () => ((await deps.locks.read(stackKeyOfJob(newer)))?.ownerJobId === newer.metadata.id ? true : undefined));
+
+    // Only now does the old execution's cleanup arrive: it marks the old job but must leave the newer lease alone.
+    expect(await handleExecutionEnded(later, endedEvent(old.metadata.id, 'FAILED'))).toEqual({ marked: true, released: false });
+    expect((await load(old.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', reason: 'execution_failed' }));
+    expect(await deps.locks.read(stackKeyOfJob(newer))).toEqual(expect.objectContaining({ ownerJobId: newer.metadata.id, fencingToken: 2 }));
+
+    release();
+    await runNewer.result;
+    expect((await load(newer.metadata.id)).status.result).toBe('succeeded');
+    expect((await deps.locks.read(stackKeyOfJob(newer)))?.ownerJobId).toBeUndefined();
+  });
+});

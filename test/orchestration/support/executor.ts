@@ -1,0 +1,211 @@
+/**
+ * Runs the synthesized state machine (extracted by infra/asl.ts, never a hand-written copy) in aws-local-stepfunctions
+ * with the real workflow logic bound to its Lambda tasks and a fake runner that writes what a runner would.
+ */
+import './polyfill';
+import { randomUUID, createHash } from 'node:crypto';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { JobRepository } from '../../../lambdas/adapters/dynamodb/job-repository';
+import { LockRepository } from '../../../lambdas/adapters/dynamodb/lock-repository';
+import { ResourceStatusRepository } from '../../../lambdas/adapters/dynamodb/resource-status-repository';
+import { ulidIds, type Clock } from '../../../lambdas/domain/ids';
+import type { EventPublisher } from '../../../lambdas/domain/ports';
+import type { OperationName, PlanSummary, RunnerResult } from '../../../lambdas/domain/schemas';
+import { transitionOperation } from '../../../lambdas/domain/status';
+import { handleApprovalRequest } from '../../../lambdas/workflow/approval';
+import type { WorkflowDeps } from '../../../lambdas/workflow/lifecycle';
+import { noMetrics } from '../../../lambdas/workflow/metrics';
+import { runStep } from '../../../lambdas/workflow/steps';
+import { extractStateMachine, type ExtractedStateMachine } from '../../../infra/asl';
+import { STATE } from '../../../infra/constructs/state-machine';
+import { JOBS, type TestDynamo } from './dynamo';
+
+export interface PublishedEvent {
+  detailType: string;
+  detail: Record<string, unknown>;
+}
+
+export function recordingPublisher(): EventPublisher & { events: PublishedEvent[] } {
+  const events: PublishedEvent[] = [];
+  return { events, publish: async (detailType, detail) => void events.push({ detailType, detail: JSON.parse(JSON.stringify(detail)) as Record<string, unknown> }) };
+}
+
+export function makeDeps(dynamo: TestDynamo, publisher: EventPublisher, clock: Clock = { now: () => new Date() }): WorkflowDeps {
+  return {
+    jobs: new JobRepository(dynamo.db, JOBS),
+    locks: new LockRepository(dynamo.db, JOBS, () => clock.now()),
+    resources: new ResourceStatusRepository(dynamo.db, JOBS),
+    events: publisher,
+    clock,
+    ids: ulidIds(clock),
+    metrics: noMetrics,
+    leaseMarginSeconds: 7 * 3600,
+  };
+}
+
+/** Stands in for SendTaskSuccess / SendTaskFailure: a pending promise per minted token. */
+export class TokenBroker {
+  private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  /** Every token minted, so tests can look for leaks. */
+  readonly minted: string[] = [];
+
+  mint(): string {
+    const token = `tok-${randomUUID()}`;
+    this.minted.push(token);
+    return token;
+  }
+
+  wait(token: string): Promise<unknown> {
+    return new Promise((resolve, reject) => this.pending.set(token, { resolve, reject }));
+  }
+
+  succeed(token: string, output: unknown): void {
+    this.take(token).resolve(output);
+  }
+
+  fail(token: string, error: string, cause: string): void {
+    const e = new Error(cause);
+    e.name = error;
+    this.take(token).reject(e);
+  }
+
+  /**
+   * Settles every pending task. The interpreter clears a task's timeout timer only when the task settles, so an
+   * aborted execution would otherwise keep an hours-long timer (the approval window) alive after the tests.
+   */
+  releaseAll(): void {
+    for (const [token, p] of this.pending) {
+      this.pending.delete(token);
+      p.reject(new Error('execution ended'));
+    }
+  }
+
+  private take(token: string) {
+    const p = this.pending.get(token);
+    if (!p) throw new Error('no task waits for that token');
+    this.pending.delete(token);
+    return p;
+  }
+}
+
+export interface PhaseScript {
+  hasChanges?: boolean;
+  /** Fail this operation the way the runner does (SendTaskFailure StackJob.OperationFailed). */
+  fail?: { operation: OperationName; exitCode: number; message: string };
+  /** Runs after the phase started and before it reports (to observe or to hold the runner). */
+  during?: () => Promise<void>;
+}
+
+export interface RunnerScript {
+  preview?: PhaseScript;
+  update?: PhaseScript;
+}
+
+export interface RunnerCall {
+  jobId: string;
+  phase: 'preview' | 'update';
+  env: Record<string, string>;
+}
+
+const SUMMARY: PlanSummary = { add: 0, change: 1, destroy: 0, replace: 0, unchanged: 12, read: 0, forget: 0, import: 0, outputChanges: 0, resources: [{ address: 'aws_eks_node_group.main', actions: ['update'] }] };
+const NO_CHANGES: PlanSummary = { ...SUMMARY, change: 0, resources: [] };
+
+export const digestOf = (jobId: string) => createHash('sha256').update(`plan of ${jobId}`).digest('hex');
+
+export interface Run {
+  result: Promise<unknown>;
+  abort(): void;
+}
+
+export class LocalExecutor {
+  readonly broker = new TokenBroker();
+  readonly runnerCalls: RunnerCall[] = [];
+  private readonly extracted: ExtractedStateMachine;
+  private readonly machine: StateMachine;
+
+  constructor(extracted: ExtractedStateMachine = extractStateMachine()) {
+    this.extracted = extracted;
+    this.machine = new StateMachine(extracted.definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+  }
+
+  /** Starts an execution named after the job, as SfnExecutionStarter does; `approval` decides what the approval task sees. */
+  start(jobId: string, deps: WorkflowDeps, script: RunnerScript = {}): Run {
+    const handlers: Record<string, (input: never) => Promise<unknown>> = {};
+    for (const [state, binding] of Object.entries(this.extracted.tasks)) {
+      if (binding.kind === 'runner') handlers[state] = (input) => this.runner(deps, binding.phase, input, script[binding.phase] ?? {});
+      else if (binding.entry === 'lambdas/workflow/step.handler.ts') handlers[state] = (input) => runStep(deps, input);
+      else if (binding.entry === 'lambdas/workflow/request-approval.handler.ts') handlers[state] = (input) => this.approval(deps, input);
+      else throw new Error(`no local binding for ${binding.entry}`);
+    }
+    const retryIntervalOverrides = Object.fromEntries(Object.keys(this.extracted.tasks).map((s) => [s, 0]));
+    const { result, abort } = this.machine.run(
+      { jobId },
+      {
+        // $$.Task.Token is one static value per run in this interpreter; each task binding mints its own instead.
+        context: { Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:StackJobs:${jobId}`, Name: jobId }, Task: { Token: 'replaced-per-task' } },
+        overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { [STATE.waitForLock]: 15 }, retryIntervalOverrides },
+        noThrowOnAbort: true,
+      },
+    );
+    return {
+      result,
+      abort: () => {
+        abort();
+        this.broker.releaseAll();
+      },
+    };
+  }
+
+  /** The approval task: the real request-approval logic with a fresh token, then wait for a decision. */
+  private async approval(deps: WorkflowDeps, input: { Payload: Record<string, unknown> }): Promise<unknown> {
+    const token = this.broker.mint();
+    await handleApprovalRequest(deps, { ...input.Payload, taskToken: token });
+    return this.broker.wait(token);
+  }
+
+  /** A runner: moves its operations like the real one, then reports through the (minted) task token. */
+  private async runner(deps: WorkflowDeps, phase: 'preview' | 'update', input: { Overrides: { ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value: string }> }> } }, script: PhaseScript): Promise<RunnerResult> {
+    const envList = input.Overrides.ContainerOverrides[0].Environment;
+    const token = this.broker.mint();
+    envList.find((e) => e.Name === 'STACKJOBS_TASK_TOKEN')!.Value = token;
+    const env = Object.fromEntries(envList.map((e) => [e.Name, e.Value]));
+    const jobId = env.STACKJOBS_JOB_ID;
+    this.runnerCalls.push({ jobId, phase, env });
+    const reported = this.broker.wait(token) as Promise<RunnerResult>;
+
+    const { job } = await deps.jobs.require(jobId);
+    const ops = job.spec.operations.filter((o) => (phase === 'preview' ? o !== 'apply' && o !== 'destroy' : o === 'apply' || o === 'destroy' || (o !== 'plan' && !job.spec.essentials.flowControlPolicy.previewBeforeUpdate)));
+    const move = (name: OperationName, status: 'running' | 'completed', result: 'tbd' | 'succeeded' | 'failed', errors?: string[]) =>
+      deps.jobs.update(jobId, (j) => transitionOperation(j, name, status, result, new Date(), errors ? { errors } : {}));
+    await script.during?.();
+    for (const op of ops) {
+      await move(op, 'running', 'tbd');
+      if (script.fail?.operation === op) {
+        await move(op, 'completed', 'failed', [script.fail.message]);
+        this.broker.fail(token, 'StackJob.OperationFailed', JSON.stringify(script.fail));
+        return reported;
+      }
+      await move(op, 'completed', 'succeeded');
+    }
+    const hasChanges = script.hasChanges ?? true;
+    const base = { logPrefix: `jobs/${jobId}/logs/${phase}/`, durations: Object.fromEntries(ops.map((o, i) => [o, i + 1])) };
+    this.broker.succeed(
+      token,
+      phase === 'preview'
+        ? { phase, hasChanges, summary: hasChanges ? SUMMARY : NO_CHANGES, planDigest: digestOf(jobId), planKey: `jobs/${jobId}/plan/plan.bin`, ...base }
+        : { phase, hasChanges: true, outputsKey: `jobs/${jobId}/outputs.json`, ...base },
+    );
+    return reported;
+  }
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `ms`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, ms = 5000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
