@@ -45,12 +45,11 @@ export interface CfnTemplate {
   Resources: Record<string, CfnResource>;
 }
 
-/** Context that keeps the synth offline and independent of the runner image build (only its ARN shape matters here). */
+/** Context for an offline synth without Lambda bundling (the runner image is only staged, never built). */
 export const OFFLINE_CONTEXT = {
   'aws:cdk:bundling-stacks': [],
   'stackjobs:jwtIssuer': 'https://issuer.example.com/',
   'stackjobs:jwtAudience': ['stack-jobs-test'],
-  'stackjobs:runnerImage': 'example.invalid/stack-jobs-runner:local',
 };
 
 /** Synthesizes the stack without bundling (and, unless asked, without cdk-nag) and returns its template. */

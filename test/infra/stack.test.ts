@@ -248,6 +248,23 @@ describe('IAM scope', () => {
   });
 });
 
+describe('runner', () => {
+  it('runs the image built from runner-image/Dockerfile on the architecture its pinned tools are built for', () => {
+    const props = json.Resources[idOf(stack.runner.taskDefinition)].Properties;
+    expect(props.RuntimePlatform).toEqual({ CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' });
+    expect(props.RequiresCompatibilities).toEqual(['FARGATE']);
+    const [container] = props.ContainerDefinitions as Array<{ Name: string; Image: unknown; Environment?: unknown }>;
+    expect(container.Name).toBe('runner');
+    expect(JSON.stringify(container.Image)).toContain('cdk-hnb659fds-container-assets');
+    expect(container.Environment).toBeUndefined(); // the whole contract arrives as per-run overrides
+  });
+
+  it('keeps runner tasks off the public internet, in a cluster with Container Insights', () => {
+    expect(states()[STATE.runPreview].Parameters).toEqual(expect.objectContaining({ NetworkConfiguration: { AwsvpcConfiguration: expect.not.objectContaining({ AssignPublicIp: 'ENABLED' }) } }));
+    template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+  });
+});
+
 describe('functions', () => {
   it('all run Node 22+ on arm64 with tracing, source maps and a log group with retention', () => {
     const fns = ofType('AWS::Lambda::Function').filter(([, r]) => (r as unknown as { Metadata?: Record<string, unknown> }).Metadata?.['stackjobs:entry']);
