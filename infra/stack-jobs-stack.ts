@@ -138,7 +138,7 @@ export class StackJobsStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Stack Jobs API' });
     new CfnOutput(this, 'SlackInteractionsUrl', { value: `${this.api.url}v1/slack/interactions`, description: 'Slack app "Interactivity" request URL' });
-    new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName, description: 'Send "Resource Changed" events here' });
+    new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName, description: 'Send "Cloud Resource Changed" events here' });
     new CfnOutput(this, 'StateMachineArn', { value: this.orchestration.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ArtifactsBucketName', { value: this.storage.artifactsBucket.bucketName });
     new CfnOutput(this, 'SlackSigningSecretArn', { value: this.approvals.slackSigningSecret.secretArn });

@@ -11,9 +11,10 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '../../lambdas/adapters/aws/event-publisher';
+import { RESOURCE_CHANGED } from '../../lambdas/events/resource-changed';
 
-/** The detail-type of inbound changes; any source but the app's own may send them. */
-export const RESOURCE_CHANGED = 'Resource Changed';
+/** The detail-type of inbound changes (the intake's own constant); any source but the app's own may send them. */
+export { RESOURCE_CHANGED };
 
 /**
  * Delivery policy for the inbound rule: EventBridge retries a failed Lambda invoke with backoff for at most
@@ -56,7 +57,7 @@ export class Events extends Construct {
     this.cleanupDlq = dlq('CleanupDlq');
   }
 
-  /** Sends inbound "Resource Changed" events (from any source but the app itself) to the submit Lambda. */
+  /** Sends inbound RESOURCE_CHANGED events (from any source but the app itself) to the submit Lambda. */
   routeResourceChanges(handler: lambda.IFunction): events.Rule {
     this.inboundRule = new events.Rule(this, 'ResourceChangedRule', {
       eventBus: this.bus,

@@ -15,6 +15,7 @@ import { CATALOG_TABLE, JOBS_TABLE } from '../../lambdas/adapters/dynamodb/table
 import { extractStateMachine, OFFLINE_CONTEXT, type AslState, type CfnTemplate } from '../../infra/asl';
 import { buildStackJobsApp } from '../../infra/build';
 import { INBOUND_MAX_EVENT_AGE, INBOUND_RETRY_ATTEMPTS } from '../../infra/constructs/events';
+import { RESOURCE_CHANGED } from '../../lambdas/events/resource-changed';
 import { MAX_TASK_TIMEOUT_SECONDS, STATE } from '../../infra/constructs/state-machine';
 import type { StackJobsStack } from '../../infra/stack-jobs-stack';
 
@@ -281,10 +282,10 @@ describe('functions', () => {
 });
 
 describe('events', () => {
-  it('delivers inbound Resource Changed events with a DLQ, explicit retry attempts and a maximum event age', () => {
+  it('delivers inbound resource-change events (the intake\'s detail-type) with a DLQ, explicit retry attempts and a maximum event age', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: { Ref: idOf(stack.events.bus) },
-      EventPattern: { 'detail-type': ['Resource Changed'], source: [{ 'anything-but': ['stackjobs'] }] },
+      EventPattern: { 'detail-type': [RESOURCE_CHANGED], source: [{ 'anything-but': ['stackjobs'] }] },
       Targets: [
         Match.objectLike({
           Arn: { 'Fn::GetAtt': [idOf(stack.api.resourceChangedFunction), 'Arn'] },
