@@ -17,6 +17,8 @@
  *   STANDIN_ECHO_ENV=NAME       print NAME's value (in two writes, STANDIN_ECHO_SPLIT_MS apart) and its base64
  *   STANDIN_ENV_DUMP=dir        write the process environment to dir/<command>-<pid>.json
  *   STANDIN_CALLS=file          append each invocation's arguments as a JSON line
+ * The same fail/hang/sleep controls can come per resource from the resource spec, `spec.standin: {fail: [..],
+ * hang: [..], sleepMs: n}` in terraform.tfvars.json, so one local-mode instance can hold jobs that behave differently.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -70,7 +72,22 @@ const has = (name: string) => flags.has(name) && flag(name) !== 'false';
 const command = positional[0] ?? 'help';
 const json = has('json');
 const logicalCommand = command === 'apply' && has('refresh-only') ? 'refresh' : command;
-const listEnv = (name: string) => (process.env[name] ?? '').split(',').filter(Boolean);
+/** Per-resource controls from `spec.standin` in the var file, read leniently (a missing file means none). */
+function specControls(): { fail?: string[]; hang?: string[]; sleepMs?: number } {
+  type Vars = { spec?: { standin?: { fail?: string[]; hang?: string[]; sleepMs?: number } } };
+  try {
+    // `apply <planfile>` has no var file: the plan file carries the variables it was planned with.
+    const planFile = positional[0] === 'apply' && positional[1] && existsSync(positional[1]) ? positional[1] : undefined;
+    const vars: Vars = planFile
+      ? ((JSON.parse(readFileSync(planFile, 'utf8')) as { variables?: Vars }).variables ?? {})
+      : (JSON.parse(readFileSync(flag('var-file') ?? 'terraform.tfvars.json', 'utf8')) as Vars);
+    return vars.spec?.standin ?? {};
+  } catch {
+    return {};
+  }
+}
+const SPEC_CONTROL: Record<string, 'fail' | 'hang'> = { STANDIN_FAIL: 'fail', STANDIN_HANG: 'hang' };
+const listEnv = (name: string) => [...(process.env[name] ?? '').split(',').filter(Boolean), ...(SPEC_CONTROL[name] ? (specControls()[SPEC_CONTROL[name]] ?? []) : [])];
 
 // ------------------------------------------------------------ output
 
@@ -291,7 +308,7 @@ async function controls() {
       ui('info', 'Interrupt received. Gracefully shutting down...', 'log');
       process.exit(1);
     });
-  const sleepMs = Number(process.env.STANDIN_SLEEP_MS ?? 0);
+  const sleepMs = Number(process.env.STANDIN_SLEEP_MS ?? specControls().sleepMs ?? 0);
   if (sleepMs > 0) await sleep(sleepMs);
   const echo = process.env.STANDIN_ECHO_ENV;
   // Not in show/output: their stdout is a JSON document the runner parses.

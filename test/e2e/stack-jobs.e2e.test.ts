@@ -1,0 +1,146 @@
+/**
+ * End to end through local mode: real HTTP requests to the API, the synthesized state machine executed locally,
+ * the runner bundle as a child process driving the stand-in CLI, results read back through the API.
+ */
+import type { StackJob } from '../../lambdas/domain/schemas';
+import { bucketChange, PLANTED_SECRET, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
+
+let e: E2E;
+beforeAll(async () => {
+  e = await startE2E();
+}, 90000);
+afterAll(() => e?.stop());
+
+const done = (j: StackJob) => j.status.phase === 'completed';
+const submit = async (change: unknown) => {
+  const res = await e.call<StackJob>('POST', '/v1/stack-jobs', { body: change });
+  if (res.status !== 201) throw new Error(`submission answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+};
+const leaseOf = async (resourceId: string, env = 'dev') => {
+  const { LockRepository } = await import('../../lambdas/adapters/dynamodb/lock-repository');
+  const { documentClient } = await import('../../lambdas/adapters/dynamodb/client');
+  const db = documentClient();
+  try {
+    return await new LockRepository(db, e.local.names.jobsTable).getLease(`acmecorp/${env}/${resourceId}`);
+  } finally {
+    db.destroy();
+  }
+};
+
+describe('a change that applies without approval', () => {
+  it('runs preview and update, stores outputs and logs, publishes status events in order, and frees the stack', async () => {
+    const job = await submit(bucketChange('bucket_e2e_apply', 'v1'));
+    const finished = await e.waitFor(job.metadata.id, done);
+    expect(finished.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
+    expect(finished.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:succeeded', 'apply:succeeded']);
+    expect(finished.status.plan?.summary.add).toBe(1);
+
+    const outputs = await e.call<{ outputs: Record<string, { value: unknown; sensitive: boolean }> }>('GET', `/v1/stack-jobs/${job.metadata.id}/outputs`);
+    expect(outputs.status).toBe(200);
+    expect(Object.keys(outputs.body.outputs).length).toBeGreaterThan(0);
+    const logs = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`);
+    expect(logs.body.text).toMatch(/Apply complete/);
+
+    const phases = e.local.events
+      .filter((ev) => (ev.detail as { jobId?: string }).jobId === job.metadata.id)
+      .map((ev) => `${(ev.detail as { phase: string }).phase}/${(ev.detail as { result: string }).result}`);
+    expect(phases[0]).toBe('running/tbd');
+    expect(phases.at(-1)).toBe('completed/succeeded');
+    expect(await leaseOf('bucket_e2e_apply')).toBeUndefined();
+
+    const resource = await e.call<{ lastJobId: string; versionApplied: string }>('GET', '/v1/orgs/acmecorp/envs/dev/resources/bucket_e2e_apply');
+    expect(resource.body).toMatchObject({ lastJobId: job.metadata.id, versionApplied: 'v1' });
+  });
+
+  it('completes a change with no diff as succeeded with apply skipped and no approval requested', async () => {
+    const first = await submit(bucketChange('bucket_e2e_nodiff', 'v1'));
+    await e.waitFor(first.metadata.id, done);
+    const same = await submit(bucketChange('bucket_e2e_nodiff', 'v2', { trigger: 'updated' }));
+    const finished = await e.waitFor(same.metadata.id, done);
+    expect(finished.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
+    expect(finished.status.operations.find((o) => o.name === 'apply')).toMatchObject({ status: 'completed', result: 'skipped' });
+    expect(finished.status.approval).toBeUndefined();
+    expect(finished.status.plan?.summary).toMatchObject({ add: 0, change: 0, destroy: 0 });
+  });
+});
+
+describe('failures', () => {
+  it('fails a job whose apply fails, naming the operation with the error tail, and frees the stack', async () => {
+    const job = await submit(bucketChange('bucket_e2e_fail', 'v1', { spec: { standin: { fail: ['apply'] } } }));
+    const finished = await e.waitFor(job.metadata.id, done);
+    expect(finished.status).toMatchObject({ phase: 'completed', result: 'failed' });
+    expect(finished.status.failure?.operation).toBe('apply');
+    expect(finished.status.failure?.message).toContain('apply failed on purpose');
+    expect(finished.status.operations.find((o) => o.name === 'apply')?.result).toBe('failed');
+    expect(await leaseOf('bucket_e2e_fail')).toBeUndefined();
+  });
+});
+
+describe('concurrency', () => {
+  it('creates one job for the same change submitted five times at once', async () => {
+    const change = bucketChange('bucket_e2e_dupes', 'v1');
+    const results = await Promise.all(Array.from({ length: 5 }, () => e.call<StackJob>('POST', '/v1/stack-jobs', { body: change })));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 201]);
+    expect(new Set(results.map((r) => r.body.metadata.id)).size).toBe(1);
+    const listed = await e.call<{ items: StackJob[] }>('GET', '/v1/stack-jobs', { query: { org: 'acmecorp', env: 'dev', resourceId: 'bucket_e2e_dupes' } });
+    expect(listed.body.items).toHaveLength(1);
+    await e.waitFor(results[0].body.metadata.id, done);
+  });
+
+  it('runs three changes to one stack one at a time, in submission order', async () => {
+    const jobs: StackJob[] = [];
+    for (const [i, tier] of ['a', 'b', 'c'].entries()) {
+      jobs.push(await submit(bucketChange('bucket_e2e_queue', `v${i + 1}`, { spec: { tier, standin: { sleepMs: 150 } }, trigger: i ? 'updated' : 'created' })));
+    }
+    const finished = await Promise.all(jobs.map((j) => e.waitFor(j.metadata.id, done, 60000)));
+    expect(finished.map((j) => j.status.result)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const windows = finished.map((j) => [Date.parse(j.status.startedAt!), Date.parse(j.status.finishedAt!)]);
+    // Each starts only after the one submitted before it has finished.
+    expect(windows[1][0]).toBeGreaterThanOrEqual(windows[0][1]);
+    expect(windows[2][0]).toBeGreaterThanOrEqual(windows[1][1]);
+  });
+});
+
+describe('following a running job', () => {
+  it('serves logs through the API while the operation is still running', async () => {
+    const job = await submit(bucketChange('bucket_e2e_follow', 'v1', { spec: { standin: { sleepMs: 2500 } } }));
+    const running = await e.waitFor(job.metadata.id, (j) => j.status.operations.some((o) => o.name === 'plan' && o.status === 'running') || done(j));
+    expect(running.status.phase).toBe('running');
+    // The earlier operations' logs are already readable while plan still runs.
+    const page = await e.call<{ text: string; cursor?: string; phase: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`);
+    expect(page.body.phase).toBe('running');
+    expect(page.body.text.length).toBeGreaterThan(0);
+    expect(page.body.cursor).toBeDefined();
+    await e.waitFor(job.metadata.id, done);
+    const next = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`, { query: { cursor: page.body.cursor! } });
+    expect(next.body.text).toMatch(/Apply complete/);
+    expect(next.body.text.startsWith(page.body.text)).toBe(false);
+  });
+});
+
+describe('secrets', () => {
+  it('keeps a planted credential secret out of every S3 object, DynamoDB item, API response and event', async () => {
+    const job = await submit(bucketChange('svc_e2e_secret', 'v1', { kind: 'demo_service' }));
+    const finished = await e.waitFor(job.metadata.id, done);
+    expect(finished.status.result).toBe('succeeded');
+    const logs = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`);
+    // The tool did print it (the stand-in echoes DEMO_API_KEY): the runner redacted it.
+    expect(logs.body.text).toContain('echo DEMO_API_KEY=***');
+    const everything = [await e.dumpStorage(), ...e.bodies, JSON.stringify(e.local.events)].join('\n');
+    expect(everything).not.toContain(PLANTED_SECRET);
+    expect(everything).not.toContain(Buffer.from(PLANTED_SECRET).toString('base64'));
+  });
+});
+
+describe('local mode around the API', () => {
+  it('refuses a request without a token, serves the contract without one, and lists published events', async () => {
+    expect((await fetch(`${e.local.apiUrl}/v1/stack-jobs`)).status).toBe(401);
+    const doc = await fetch(`${e.local.apiUrl}/v1/openapi.json`);
+    expect(doc.status).toBe(200);
+    expect(((await doc.json()) as { openapi: string }).openapi).toMatch(/^3\.1/);
+    const events = (await (await fetch(`${e.local.apiUrl}/v1/events`, { headers: { authorization: `Bearer ${TOKENS.admin}` } })).json()) as { items: { detailType: string }[] };
+    expect(events.items.length).toBe(e.local.events.length);
+    expect(events.items.some((ev) => ev.detailType === 'Stack Job Status Changed')).toBe(true);
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * One local-mode instance for the end-to-end tests: the example config plus a `dev` environment that applies
+ * without approval, a provider credential whose secret is planted for leak checks, and the stand-in CLI.
+ * Every response is validated against docs/openapi.json.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DynamoDBClient, ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { parse } from 'yaml';
+import type { StackJob } from '../../lambdas/domain/schemas';
+import { localConfigSchema, type LocalConfig } from '../../local/config';
+import { LOCAL_CREDENTIALS } from '../../local/embedded-dynamo';
+import { REPO_ROOT, startLocalMode, type LocalMode } from '../../local/local-mode';
+import { openApiValidator } from './openapi-validator';
+import { buildStandin } from './standin-iac/build';
+
+export const TOKENS = { operator: 'local-operator-token', approver: 'local-approver-token', admin: 'local-admin-token' };
+export const PLANTED_SECRET = 'PLANTED-e2e-7f3a9c2e-secret-value';
+
+export function e2eConfig(): LocalConfig {
+  const config = localConfigSchema.parse(parse(readFileSync(join(REPO_ROOT, 'examples/local/stackjobs.yaml'), 'utf8')));
+  config.catalog['flow-control-policies'] = [
+    ...(config.catalog['flow-control-policies'] ?? []),
+    { id: 'dev-no-pause', selector: { level: 'environment', org: 'acmecorp', env: 'dev' }, previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: false, skipRefresh: false },
+  ];
+  config.catalog.modules = [
+    ...(config.catalog.modules ?? []),
+    { id: 'iacmod_demo_service', scope: 'platform', resourceKind: 'demo_service', provisioner: 'terraform', provider: 'demo', gitRepo: '{dataDir}/git/demo-bucket.git', branch: 'v1.0.0', path: '.', isDefault: true },
+  ];
+  config.catalog['provider-credentials'] = [
+    { id: 'democred_dev', org: 'acmecorp', provider: 'demo', kind: 'demo_credential', environments: ['dev'], secretRef: 'stackjobs/acmecorp/demo-api' },
+  ];
+  config.secrets['stackjobs/acmecorp/demo-api'] = JSON.stringify({ DEMO_API_KEY: PLANTED_SECRET });
+  return config;
+}
+
+export interface E2E {
+  local: LocalMode;
+  logs: string[];
+  bodies: string[];
+  call<T = unknown>(method: string, path: string, o?: { token?: string; body?: unknown; query?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
+  /** A fetch that validates every response against the contract (for the CLI). */
+  fetch: typeof fetch;
+  waitFor(id: string, until: (job: StackJob) => boolean, timeoutMs?: number): Promise<StackJob>;
+  dumpStorage(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startE2E(config: LocalConfig = e2eConfig()): Promise<E2E> {
+  const logs: string[] = [];
+  const bodies: string[] = [];
+  const local = await startLocalMode({
+    config,
+    inMemory: true,
+    runnerEnv: { STACKJOBS_TERRAFORM_BIN: buildStandin(), STANDIN_ECHO_ENV: 'DEMO_API_KEY', STACKJOBS_LOG_FLUSH_SECONDS: '1', STACKJOBS_GRACE_SECONDS: '3' },
+    waitTimeOverrides: { 'Wait For Stack Lock': 200 },
+    log: (l) => logs.push(l),
+  });
+  const validator = openApiValidator();
+  const checkedFetch: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    const text = await res.text();
+    bodies.push(text);
+    const url = new URL(String(input));
+    validator.assert({
+      method: (init?.method ?? 'GET').toUpperCase(),
+      path: url.pathname,
+      query: url.searchParams.size ? Object.fromEntries(url.searchParams) : undefined,
+      request: { contentType: (init?.headers as Record<string, string> | undefined)?.['content-type'], rawBody: typeof init?.body === 'string' ? init.body : undefined },
+      response: { statusCode: res.status, headers: Object.fromEntries(res.headers), body: text },
+    });
+    return new Response(text, { status: res.status, headers: res.headers });
+  };
+  const call: E2E['call'] = async (method, path, o = {}) => {
+    const qs = o.query ? `?${new URLSearchParams(o.query)}` : '';
+    const res = await checkedFetch(`${local.apiUrl}${path}${qs}`, {
+      method,
+      headers: { authorization: `Bearer ${o.token ?? TOKENS.operator}`, ...(o.body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: o.body === undefined ? undefined : JSON.stringify(o.body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as never, headers: res.headers };
+  };
+  const waitFor: E2E['waitFor'] = async (id, until, timeoutMs = 30000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { body } = await call<StackJob>('GET', `/v1/stack-jobs/${id}`);
+      if (until(body)) return body;
+      if (Date.now() > deadline) throw new Error(`job ${id} did not reach the expected state; last ${JSON.stringify(body.status)}\n${logs.slice(-40).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const dumpStorage = async () => {
+    const ddb = new DynamoDBClient({ endpoint: local.dynamoEndpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+    const tables = (await ddb.send(new ListTablesCommand({}))).TableNames ?? [];
+    const items = await Promise.all(tables.map(async (t) => JSON.stringify((await ddb.send(new ScanCommand({ TableName: t }))).Items)));
+    ddb.destroy();
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        if (statSync(p).isDirectory()) walk(p);
+        else files.push(readFileSync(p).toString('latin1'));
+      }
+    };
+    walk(join(local.dataDir, 's3'));
+    return [...items, ...files].join('\n');
+  };
+  return { local, logs, bodies, call, fetch: checkedFetch, waitFor, dumpStorage, stop: () => local.stop() };
+}
+
+/** A change to the example bucket module; `env: 'dev'` applies without approval. */
+export function bucketChange(resourceId: string, version: string, o: { env?: string; spec?: Record<string, unknown>; kind?: string; trigger?: 'created' | 'updated' | 'deleted' } = {}) {
+  return {
+    resource: { id: resourceId, name: `${resourceId}-name`, org: 'acmecorp', env: o.env ?? 'dev', version: { id: version, message: `change ${version}` } },
+    kind: o.kind ?? 'demo_bucket',
+    spec: o.spec ?? { tier: 'standard' },
+    triggerEvent: o.trigger ?? 'created',
+    createdBy: 'dev@acmecorp.example',
+  };
+}
