@@ -2,6 +2,11 @@
  * End to end through local mode: real HTTP requests to the API, the synthesized state machine executed locally,
  * the runner bundle as a child process driving the stand-in CLI, results read back through the API.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { runCli } from '../../cli/stackjobs';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { bucketChange, PLANTED_SECRET, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
 
@@ -142,5 +147,49 @@ describe('local mode around the API', () => {
     const events = (await (await fetch(`${e.local.apiUrl}/v1/events`, { headers: { authorization: `Bearer ${TOKENS.admin}` } })).json()) as { items: { detailType: string }[] };
     expect(events.items.length).toBe(e.local.events.length);
     expect(events.items.some((ev) => ev.detailType === 'Stack Job Status Changed')).toBe(true);
+  });
+});
+
+describe('the stackjobs CLI', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stackjobs-cli-'));
+  const file = (name: string, doc: unknown) => {
+    const p = join(dir, name);
+    writeFileSync(p, stringify(doc));
+    return p;
+  };
+  const cli = async (...args: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(['--endpoint', e.local.apiUrl, '--token', TOKENS.operator, ...args], {
+      stdout: { write: (s: string) => ((stdout += s), true) } as never,
+      stderr: { write: (s: string) => ((stderr += s), true) } as never,
+      env: {},
+      fetchImpl: e.fetch,
+    });
+    return { code, stdout, stderr };
+  };
+
+  it('submits a YAML change, follows it to the end and prints only JSON with --output json (exit 0)', async () => {
+    const r = await cli('--output', 'json', 'submit', '-f', file('ok.yaml', bucketChange('bucket_e2e_cli', 'v1')), '--wait');
+    expect(r.code).toBe(0);
+    const job = JSON.parse(r.stdout) as StackJob;
+    expect(job.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
+    const got = await cli('--output', 'json', 'get', job.metadata.id);
+    expect((JSON.parse(got.stdout) as StackJob).metadata.id).toBe(job.metadata.id);
+  });
+
+  it('exits 3 when pre-flight fails and 1 when the job fails', async () => {
+    const pre = await cli('preflight', '-f', file('bad.yaml', bucketChange('bucket_e2e_cli_bad', 'v1', { kind: 'unknown_kind' })));
+    expect(pre.code).toBe(3);
+    expect(pre.stdout).toContain('FAIL  module: no module for resource kind unknown_kind');
+    const failing = await cli('submit', '--wait', '-f', file('fail.yaml', bucketChange('bucket_e2e_cli_fail', 'v1', { spec: { standin: { fail: ['plan'] } } })));
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toContain('failed in plan');
+  });
+
+  it('exits 2 on a usage error', async () => {
+    expect((await cli('submit')).code).toBe(2);
+    expect((await cli('no-such-command')).code).toBe(2);
+    expect((await cli('submit', '-f', join(dir, 'missing.yaml'))).code).toBe(2);
   });
 });
