@@ -11,7 +11,8 @@ import { Construct } from 'constructs';
 import { CATALOG_TABLE, JOBS_TABLE, type TableDefinition } from '../../lambdas/adapters/dynamodb/table-definitions';
 
 /** The object tag the runner sets on artifacts so lifecycle rules can expire logs and plans separately. */
-export const ARTIFACT_TAG = 'stackjobs:artifact';
+export { ARTIFACT_TAG } from '../../lambdas/adapters/s3/artifact-keys';
+import { ARTIFACT_TAG } from '../../lambdas/adapters/s3/artifact-keys';
 
 /** The jobs table's index names, for grants that name each index instead of `index/*`. */
 export const JOBS_INDEX_NAMES: readonly string[] = JOBS_TABLE.indexes.map((i) => i.indexName);

@@ -118,3 +118,31 @@ describe('ArtifactStore.getOutputs', () => {
     expect(await store.getOutputs('sj_01jsrnmwpnnc6n62h06xafcgxz')).toBeUndefined();
   });
 });
+
+describe('lifecycle tags', () => {
+  it('tags logs and outputs on PutObject itself (one request per chunk) with the class the lifecycle rules expire by', async () => {
+    const { mockClient } = await import('aws-sdk-client-mock');
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const mocked = new S3Client({ region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+    const s3mock = mockClient(mocked);
+    s3mock.on(PutObjectCommand).resolves({});
+    const tagged = new ArtifactStore(mocked, BUCKET);
+    await tagged.putLogChunk(JOB, 'preview', 'plan', 1, Buffer.from('x\n'));
+    await tagged.putJson(artifactKeys.outputs(JOB), {});
+    await tagged.putJson('elsewhere/key.json', {});
+    expect(s3mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Tagging)).toEqual(['stackjobs%3Aartifact=log', 'stackjobs%3Aartifact=outputs', undefined]);
+    s3mock.restore();
+  });
+
+  it('tags an uploaded plan file (lib-storage applies the tags after the upload)', async () => {
+    const { GetObjectTaggingCommand } = await import('@aws-sdk/client-s3');
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const planFile = join(mkdtempSync(join(tmpdir(), 'plan-')), 'plan.bin');
+    writeFileSync(planFile, 'binary plan');
+    await store.uploadFile(artifactKeys.planBinary(JOB), planFile);
+    const tags = (await client.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: artifactKeys.planBinary(JOB) }))).TagSet;
+    expect(tags).toEqual([{ Key: 'stackjobs:artifact', Value: 'plan' }]);
+  });
+});

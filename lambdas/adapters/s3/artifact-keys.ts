@@ -46,3 +46,14 @@ export function compareLogKeys(a: string, b: string): number {
     pa.seq - pb.seq
   );
 }
+
+/** The object tag the bucket's lifecycle rules expire by: keys cannot tell logs from plans by prefix alone. */
+export const ARTIFACT_TAG = 'stackjobs:artifact';
+
+/** Which lifecycle class an artifact key belongs to. */
+export function artifactClassOf(key: string): 'log' | 'plan' | 'outputs' | undefined {
+  if (/^jobs\/[^/]+\/logs\//.test(key)) return 'log';
+  if (/^jobs\/[^/]+\/plan\//.test(key)) return 'plan';
+  if (/^jobs\/[^/]+\/outputs\.json$/.test(key)) return 'outputs';
+  return undefined;
+}

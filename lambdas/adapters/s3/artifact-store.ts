@@ -18,7 +18,13 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ValidationError } from '../../domain/errors';
 import type { PlanSummary } from '../../domain/schemas';
-import { artifactKeys, compareLogKeys, parseLogChunkKey } from './artifact-keys';
+import { ARTIFACT_TAG, artifactClassOf, artifactKeys, compareLogKeys, parseLogChunkKey } from './artifact-keys';
+
+/** The lifecycle tag for a key, as PutObject's `Tagging` query string (absent for keys outside a class). */
+function taggingOf(key: string): { Tagging?: string } {
+  const cls = artifactClassOf(key);
+  return cls ? { Tagging: new URLSearchParams({ [ARTIFACT_TAG]: cls }).toString() } : {};
+}
 
 /** One output as `terraform output -json` prints it (the Pulumi driver normalises to the same shape). */
 export interface OutputValue {
@@ -115,21 +121,22 @@ export class ArtifactStore implements ArtifactReader {
 
   async putLogChunk(jobId: string, phase: string, operation: string, seq: number, body: Buffer): Promise<string> {
     const key = artifactKeys.logChunk(jobId, phase, operation, seq);
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'text/plain; charset=utf-8' }));
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'text/plain; charset=utf-8', ...taggingOf(key) }));
     return key;
   }
 
   async putJson(key: string, value: unknown): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json' }));
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json', ...taggingOf(key) }));
   }
 
   async putText(key: string, text: string): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text, ContentType: 'text/plain; charset=utf-8' }));
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text, ContentType: 'text/plain; charset=utf-8', ...taggingOf(key) }));
   }
 
   /** Streams a local file up (multipart when large), so a big plan never sits in memory. */
   async uploadFile(key: string, path: string, contentType = 'application/octet-stream'): Promise<void> {
-    await new Upload({ client: this.s3, params: { Bucket: this.bucket, Key: key, Body: createReadStream(path), ContentType: contentType } }).done();
+    const cls = artifactClassOf(key);
+    await new Upload({ client: this.s3, params: { Bucket: this.bucket, Key: key, Body: createReadStream(path), ContentType: contentType }, tags: cls ? [{ Key: ARTIFACT_TAG, Value: cls }] : [] }).done();
   }
 
   /** Streams an object down to a file. Returns false when the object does not exist. */
