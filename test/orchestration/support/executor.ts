@@ -2,7 +2,7 @@
  * Runs the synthesized state machine (extracted by infra/asl.ts, never a hand-written copy) in aws-local-stepfunctions
  * with the real workflow logic bound to its Lambda tasks and a fake runner that writes what a runner would.
  */
-import './polyfill';
+import '../../../local/promise-with-resolvers';
 import { randomUUID, createHash } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { JobRepository } from '../../../lambdas/adapters/dynamodb/job-repository';
