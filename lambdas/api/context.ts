@@ -18,6 +18,11 @@ import { systemClock, ulidIds, type Clock } from '../domain/ids';
 import type { EventPublisher, SecretSource } from '../domain/ports';
 import { readConfig } from '../shared/config';
 import type { ClaimNames } from '../http/principal';
+import { EcsRunnerTaskStopper } from '../approvals/adapters/ecs-runner-stopper';
+import { FetchResponseUrlPoster } from '../approvals/adapters/response-url';
+import { SfnTaskResponder } from '../approvals/adapters/sfn-task-responder';
+import { cachedSecret } from '../approvals/deps';
+import type { ResponseUrlPoster, RunnerTaskStopper, TaskResponder } from '../approvals/ports';
 
 export const apiConfigSchema = z.object({
   JOBS_TABLE: z.string().min(1),
@@ -28,6 +33,8 @@ export const apiConfigSchema = z.object({
   PRINCIPAL_SUBJECT_CLAIM: z.string().min(1).default('sub'),
   PRINCIPAL_ORGS_CLAIM: z.string().min(1).default('custom:orgs'),
   PRINCIPAL_ROLES_CLAIM: z.string().min(1).default('custom:roles'),
+  /** Only where this process also serves POST /v1/slack/interactions (local mode); in AWS that route has its own Lambda. */
+  SLACK_SIGNING_SECRET_ARN: z.string().min(1).optional(),
 });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
@@ -45,6 +52,12 @@ export interface ServiceContext {
   claimNames: ClaimNames;
   logger: Logger;
   metrics: Metrics;
+  /** Resumes or fails executions waiting on an approval (approve, reject, cancel). */
+  tasks: TaskResponder;
+  /** Stops a running preview's runner task (cancel). */
+  runnerTasks: RunnerTaskStopper;
+  responseUrl: ResponseUrlPoster;
+  slackSigningSecret: () => Promise<string>;
 }
 
 /** Everything is built from the SDK clients in clients.ts, so local mode only changes endpoints. */
@@ -76,6 +89,12 @@ export function serviceContextFromEnv(serviceName: string, env: NodeJS.ProcessEn
     claimNames: { subject: config.PRINCIPAL_SUBJECT_CLAIM, orgs: config.PRINCIPAL_ORGS_CLAIM, roles: config.PRINCIPAL_ROLES_CLAIM },
     logger: new Logger({ serviceName }),
     metrics: new Metrics({ namespace: 'StackJobs', serviceName }),
+    tasks: new SfnTaskResponder(clients.sfn()),
+    runnerTasks: new EcsRunnerTaskStopper(clients.ecs()),
+    responseUrl: new FetchResponseUrlPoster(),
+    slackSigningSecret: config.SLACK_SIGNING_SECRET_ARN
+      ? cachedSecret(secrets, config.SLACK_SIGNING_SECRET_ARN, clock)
+      : () => Promise.reject(new Error('SLACK_SIGNING_SECRET_ARN is not set for this function')),
   };
 }
 

@@ -19,6 +19,7 @@ import {
 } from '../domain/schemas';
 import type { Method } from '../http/router';
 import { MAX_BODY_BYTES } from '../http/router';
+import { decisionBodySchema, SLACK_INTERACTIONS_PATH } from './approval-routes';
 import { listJobsQuerySchema } from './job-routes';
 import { logsQuerySchema } from './artifact-routes';
 import {
@@ -89,7 +90,7 @@ function outputComponents(): Record<string, z.ZodType> {
 }
 
 function inputComponents(): Record<string, z.ZodType> {
-  const components: Record<string, z.ZodType> = { ResourceChange: resourceChangeSchema };
+  const components: Record<string, z.ZodType> = { ResourceChange: resourceChangeSchema, DecisionInput: decisionBodySchema };
   for (const kind of catalogKinds) components[`${CATALOG[kind].entity}Input`] = catalogSchemas[kind];
   return components;
 }
@@ -328,8 +329,11 @@ export interface OperationSpec {
   authenticated: boolean;
   params?: Record<string, Json>;
   query?: z.ZodObject;
-  /** The body's schema and the name of its example in `componentExamples`. */
-  body?: { schema: Json; example?: string };
+  /**
+   * The body's schema and the name of its example in `componentExamples`; `optional` when an empty body is accepted;
+   * `contentTypes` when the body is not JSON/YAML (the Slack form post).
+   */
+  body?: { schema: Json; example?: string; optional?: boolean; contentTypes?: string[] };
   success: Record<number, SuccessSpec>;
   errors: ErrorStatus[];
 }
@@ -547,9 +551,89 @@ const openApiOperation: OperationSpec = {
   errors: [413, 500],
 };
 
+function approvalOperations(): OperationSpec[] {
+  const decision = (verb: 'approve' | 'reject'): OperationSpec => ({
+    method: 'POST',
+    path: `/v1/stack-jobs/{id}/${verb}`,
+    route: `/v1/stack-jobs/{id}/${verb}`,
+    operationId: `${verb}StackJob`,
+    summary: verb === 'approve' ? 'Approve the plan a job is waiting on' : 'Reject the plan a job is waiting on (the job ends cancelled)',
+    description:
+      "Needs the approver role in the job's org; when the job's policy names approvers, the caller must be one of them for the job's environment, " +
+      'and under `requireDistinctApprover` must not be the author of the change. The first decision wins: a second one, one after the approval window, ' +
+      "or one on a job that is not awaiting approval is a 409 whose detail says why. Another org's job is a 404. The decision is recorded on " +
+      '`status.approval.decision` (who, when, channel `api`, plan digest, comment).',
+    tag: 'approvals',
+    authenticated: true,
+    body: { schema: schemaRef('DecisionInput'), optional: true },
+    success: { 200: { description: `${verb === 'approve' ? 'approved' : 'rejected'}: the job with its decision; the workflow resumes`, schema: 'StackJob' } },
+    errors: [400, 401, 403, 404, 409, 413, 500],
+  });
+  return [
+    decision('approve'),
+    decision('reject'),
+    {
+      method: 'POST',
+      path: '/v1/stack-jobs/{id}/cancel',
+      route: '/v1/stack-jobs/{id}/cancel',
+      operationId: 'cancelStackJob',
+      summary: 'Cancel a job',
+      description:
+        'Queued: it leaves the queue and ends completed/cancelled (200). Awaiting approval: the approval closes, the waiting execution is failed with ' +
+        'StackJob.Cancelled, the job ends completed/cancelled (200). Running a refresh or plan: the runner task is stopped (ECS StopTask) and the workflow ' +
+        'ends the job completed/cancelled (202, `status.cancelRequested` set). Running an apply or destroy: never interrupted; the request is recorded (202), ' +
+        'the update finishes, nothing runs after it, and the job ends with reason `cancel_requested_during_update`. Completed: 409. In every case the stack ' +
+        "lock is released and an event published. Needs the operator or admin role in the job's org.",
+      tag: 'approvals',
+      authenticated: true,
+      success: {
+        200: { description: 'the job ended now: completed/cancelled', schema: 'StackJob' },
+        202: { description: 'cancellation under way (runner stopping, or the update finishes first)', schema: 'StackJob' },
+      },
+      errors: [401, 403, 404, 409, 413, 500],
+    },
+    {
+      method: 'POST',
+      path: '/v1/stack-jobs/{id}/rerun',
+      route: '/v1/stack-jobs/{id}/rerun',
+      operationId: 'rerunStackJob',
+      summary: 'Run an ended job again for the same resource version (pre-flight runs again)',
+      description:
+        "A new job linked by `metadata.rerunOf`; repeating the rerun of the same job answers 200 with the rerun already made. 409 when the job has not ended, or when " +
+        'the resource has a newer version (the detail names it). 422 when pre-flight fails now. Needs the operator or admin role in the job\'s org.',
+      tag: 'approvals',
+      authenticated: true,
+      success: {
+        200: { description: 'this job was rerun before: that rerun', schema: 'StackJob', location: true },
+        201: { description: 'the rerun was created and started', schema: 'StackJob', location: true },
+      },
+      errors: [401, 403, 404, 409, 413, 422, 500],
+    },
+    {
+      method: 'POST',
+      path: SLACK_INTERACTIONS_PATH,
+      route: SLACK_INTERACTIONS_PATH,
+      operationId: 'slackInteraction',
+      summary: 'Slack interactivity endpoint (Approve / Reject buttons)',
+      description:
+        'Called by Slack, not by clients: no JWT; the request must carry a valid `X-Slack-Signature` (v0, HMAC-SHA256 with the signing secret) and an ' +
+        '`X-Slack-Request-Timestamp` within 5 minutes, else 401 with no detail. A verified click is acknowledged with an empty 200; its outcome (or why it ' +
+        'changed nothing) is posted to the `response_url`.',
+      tag: 'approvals',
+      authenticated: false,
+      body: {
+        schema: { type: 'object', properties: { payload: { type: 'string', description: 'the block_actions payload, JSON' } }, required: ['payload'] },
+        contentTypes: ['application/x-www-form-urlencoded'],
+      },
+      success: { 200: { description: 'acknowledged (empty body)' } },
+      errors: [400, 401, 413, 500],
+    },
+  ];
+}
+
 /** Every documented operation; the test pins this list to the router's routes. */
 export function operationSpecs(): OperationSpec[] {
-  return [...jobOperations(), ...catalogOperations(), openApiOperation];
+  return [...jobOperations(), ...approvalOperations(), ...catalogOperations(), openApiOperation];
 }
 
 // ---------------------------------------------------------------- assembly
@@ -598,15 +682,17 @@ function operation(op: OperationSpec): Json {
     tags: [op.tag],
     ...(op.authenticated ? {} : { security: [] }),
     ...(parameters(op).length > 0 ? { parameters: parameters(op) } : {}),
-    ...(body
-      ? {
-          requestBody: {
-            required: true,
-            description: `JSON, or YAML with a YAML content type (e.g. application/yaml); at most ${MAX_BODY_BYTES} bytes.`,
-            content: { 'application/json': body, 'application/yaml': body },
-          },
-        }
-      : {}),
+    ...(body && op.body?.contentTypes
+      ? { requestBody: { required: true, description: `At most ${MAX_BODY_BYTES} bytes.`, content: Object.fromEntries(op.body.contentTypes.map((t) => [t, body])) } }
+      : body
+        ? {
+            requestBody: {
+              required: !op.body?.optional,
+              description: `JSON, or YAML with a YAML content type (e.g. application/yaml); at most ${MAX_BODY_BYTES} bytes.`,
+              content: { 'application/json': body, 'application/yaml': body },
+            },
+          }
+        : {}),
     responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
   };
 }
@@ -669,6 +755,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
     tags: [
       { name: 'stack-jobs', description: 'Submit changes and read stack jobs' },
       { name: 'artifacts', description: 'Logs, plans and outputs a job leaves behind, and the status of each resource' },
+      { name: 'approvals', description: 'Human control: approve or reject a plan, cancel a job, rerun one; and the Slack interactivity endpoint' },
       { name: 'catalog', description: 'Credential references, state backends, modules, org settings, flow control policies and runners, per org and for the platform' },
       { name: 'meta', description: 'The API contract' },
     ],

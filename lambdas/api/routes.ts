@@ -1,5 +1,6 @@
 /** Every route the API serves, in one list: the router, the OpenAPI document and local mode all read it. */
 import type { Route } from '../http/router';
+import { approvalRoutes } from './approval-routes';
 import { artifactRoutes } from './artifact-routes';
 import { catalogRoutes } from './catalog-routes';
 import type { ServiceContext } from './context';
@@ -11,6 +12,7 @@ export function allRoutes(ctx: ServiceContext): Route[] {
     ...jobRoutes({ jobs: ctx.jobs, submission: ctx.submission, logger: ctx.logger, metrics: ctx.metrics }),
     ...artifactRoutes({ jobs: ctx.jobs, artifacts: ctx.artifacts, resources: ctx.resources }),
     ...catalogRoutes({ catalog: ctx.catalog, clock: ctx.clock }),
+    ...approvalRoutes(ctx),
     ...openapiRoutes(),
   ];
 }

@@ -108,6 +108,10 @@ export const orgSettingsSchema = z
     preferredProvisioner: provisionerSchema.optional(),
     requireLiveCredentialValidation: z.boolean().default(false),
     approvalChannels: z.record(z.string(), z.string()).default({}).describe('environment -> Slack channel id'),
+    slackUsers: z
+      .record(z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id (U... or W...)'), text)
+      .optional()
+      .describe('Slack user id -> principal subject: who a click in Slack acts as (they must also be a named approver in the policy)'),
   })
   .strict();
 export type OrgSettings = z.infer<typeof orgSettingsSchema>;
@@ -261,6 +265,8 @@ export const jobStatusSchema = z
       .strict()
       .optional(),
     cancelRequested: z.object({ by: z.string(), at: isoTime }).strict().optional(),
+    /** The runner task working on the job now (ECS task ARN), recorded by the runner so a cancel can stop a preview. */
+    runnerTask: z.object({ arn: z.string(), phase: z.enum(['preview', 'update']) }).strict().optional(),
   })
   .strict();
 export type JobStatus = z.infer<typeof jobStatusSchema>;

@@ -1,4 +1,15 @@
-// Entry point reserved for the approvals work (POST /v1/slack/interactions); the CDK app bundles it by path.
-export const handler = async (): Promise<never> => {
-  throw new Error('not wired yet');
-};
+/** Lambda entry for POST /v1/slack/interactions (API Gateway, no JWT authorizer: Slack signs its requests). */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createApi } from '../api/api-app';
+import { slackInteractionsRoute } from '../api/approval-routes';
+import { lazy } from '../api/context';
+import { PowertoolsApprovalMetrics } from '../approvals/adapters/metrics';
+import { slackInteractionDepsFromEnv } from '../approvals/deps';
+
+const api = lazy(() => {
+  const d = slackInteractionDepsFromEnv();
+  const route = slackInteractionsRoute(() => ({ ...d, events: d.decisions.events, tasks: d.decisions.tasks, metrics: new PowertoolsApprovalMetrics(d.metrics) }));
+  return createApi({ routes: [route], claimNames: { subject: 'sub', orgs: 'custom:orgs', roles: 'custom:roles' }, logger: d.logger, metrics: d.metrics });
+});
+
+export const handler = (event: APIGatewayProxyEventV2) => api()(event);

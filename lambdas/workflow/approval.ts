@@ -1,7 +1,8 @@
 /** The approval task's input, as the state machine passes it (with `.waitForTaskToken`). */
 import { z } from 'zod';
+import { openApproval, type ApprovalNotifier } from '../approvals/request';
 import { asStepError } from './errors';
-import { requestApproval, type WorkflowDeps } from './lifecycle';
+import type { WorkflowDeps } from './lifecycle';
 
 export const approvalRequestSchema = z.object({
   jobId: z.string().regex(/^sj_[0-9a-hjkmnp-tv-z]{26}$/),
@@ -10,11 +11,14 @@ export const approvalRequestSchema = z.object({
 });
 export type ApprovalRequest = z.infer<typeof approvalRequestSchema>;
 
-/** Stores the token beside the job and opens the approval; the execution then waits for a decision. */
-export async function handleApprovalRequest(d: WorkflowDeps, event: unknown): Promise<void> {
+/**
+ * Stores the token beside the job, opens the approval and (given a notifier) posts it to Slack; the execution
+ * then waits for a decision.
+ */
+export async function handleApprovalRequest(d: WorkflowDeps, event: unknown, notifier?: ApprovalNotifier): Promise<void> {
   try {
     const input = approvalRequestSchema.parse(event);
-    await requestApproval(d, input.jobId, input.taskToken, input.planDigest);
+    await openApproval({ workflow: d, ...(notifier ? { notifier } : {}) }, input);
   } catch (e) {
     // Never echo the input: it carries the task token.
     throw asStepError(e);

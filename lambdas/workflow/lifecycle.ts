@@ -68,7 +68,7 @@ export function statusEventDetail(job: StackJob): Record<string, unknown> {
   };
 }
 
-async function publish(d: WorkflowDeps, job: StackJob): Promise<void> {
+async function publish(d: Pick<WorkflowDeps, 'events'>, job: StackJob): Promise<void> {
   try {
     await d.events.publish(STATUS_CHANGED, statusEventDetail(job));
   } catch (e) {
@@ -108,7 +108,8 @@ export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
  */
 export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: number): Promise<AcquireResult> {
   const { job } = await d.jobs.require(jobId);
-  if (job.status.phase === 'completed') return { outcome: 'gone', attempts };
+  // A cancel through the API ends a queued job in one write; cancelRequested alone also means: do not start.
+  if (job.status.phase === 'completed' || (job.status.phase === 'queued' && job.status.cancelRequested)) return { outcome: 'gone', attempts };
   const stackKey = stackKeyOfJob(job);
   const now = d.clock.now();
   const lease = await d.locks.read(stackKey);
@@ -133,7 +134,12 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
     });
     return { outcome: 'queued', attempts: attempts + 1, queuePosition };
   }
-  await moveJob(d, jobId, (j) => (j.status.phase === 'queued' ? transitionJob(j, 'running', 'tbd', now) : j));
+  const moved = await moveJob(d, jobId, (j) => (j.status.phase === 'queued' && !j.status.cancelRequested ? transitionJob(j, 'running', 'tbd', now) : j));
+  if (moved.status.phase !== 'running') {
+    // Cancelled between our read and the lease: give the lease back rather than run a cancelled job.
+    await d.locks.release(stackKey, jobId);
+    return { outcome: 'gone', attempts };
+  }
   return { outcome: 'acquired', attempts, fencingToken: acquired.fencingToken, preview: job.spec.essentials.flowControlPolicy.previewBeforeUpdate };
 }
 
@@ -178,6 +184,8 @@ export async function requestApproval(d: WorkflowDeps, jobId: string, taskToken:
   await d.jobs.setTaskToken(jobId, taskToken);
   return moveJob(d, jobId, (j) => {
     if (j.status.phase === 'awaiting_approval') return j;
+    // Cancelled after the preview: nobody will decide, so the approval task ends at once (Catch -> cancelled).
+    if (j.status.phase === 'completed' || j.status.cancelRequested) throw new JobCancelledError(`job ${jobId} was cancelled before its approval was requested`);
     const moved = transitionJob(j, 'awaiting_approval', 'tbd', now);
     const windowMs = j.spec.essentials.flowControlPolicy.approvalTimeoutMinutes * 60_000;
     return {
@@ -203,6 +211,14 @@ export async function recordApproval(d: WorkflowDeps, jobId: string): Promise<{ 
 }
 
 // ---------------------------------------------------------------- finishing
+
+/** Raised by a step when the job was cancelled meanwhile; its name is the definition's StackJob.Cancelled. */
+export class JobCancelledError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = WorkflowErrorName.cancelled;
+  }
+}
 
 interface Failure {
   operation: string;
@@ -252,7 +268,8 @@ interface Ending {
 function endingOf(outcome: Outcome, job: StackJob): Ending {
   switch (outcome.kind) {
     case 'updated':
-      return { result: 'succeeded', runner: runnerResultSchema.parse(outcome.result) };
+      // An apply is never interrupted: a cancel that arrived during it is recorded, and the result says so.
+      return { result: 'succeeded', runner: runnerResultSchema.parse(outcome.result), ...(job.status.cancelRequested ? { reason: 'cancel_requested_during_update' } : {}) };
     case 'no_changes':
       return { result: 'succeeded', reason: 'no_changes' };
     case 'operation_failed': {
@@ -300,6 +317,22 @@ export async function finishJob(d: WorkflowDeps, jobId: string, outcome: Outcome
     }
     return { ...moved, status };
   });
+  return recordEnding(d, job, now);
+}
+
+/**
+ * Everything that follows a job's move to completed, whoever made it (this step, or a cancel through the API):
+ * the spent token removed, the resource's latest status, the event, the metric.
+ */
+export interface EndingDeps {
+  jobs: Pick<JobRepository, 'clearTaskToken'>;
+  resources: Pick<ResourceStatusRepository, 'record'>;
+  events: EventPublisher;
+  metrics: WorkflowMetrics;
+}
+
+export async function recordEnding(d: EndingDeps, job: StackJob, now: Date): Promise<StackJob> {
+  const jobId = job.metadata.id;
   // A token left from an approval that expired or was rejected is spent: remove it with the job's end.
   await d.jobs.clearTaskToken(jobId);
   await d.resources.record({

@@ -34,6 +34,7 @@ const UPDATE_ATTEMPTS = 8;
 
 const jobKey = (id: string) => ({ pk: `JOB#${id}`, sk: 'JOB' });
 const idemKey = (key: string) => ({ pk: `IDEM#${key}`, sk: 'IDEM' });
+const approvalKey = (approvalId: string) => ({ pk: `APR#${approvalId}`, sk: 'APR' });
 
 export function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
   return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
@@ -139,6 +140,19 @@ export class JobRepository {
   /** Removes the token once it has been used, so a spent token is not kept around. */
   async clearTaskToken(id: string): Promise<void> {
     await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: jobKey(id), UpdateExpression: 'REMOVE taskToken' }));
+  }
+
+  /**
+   * Slack buttons carry only the opaque approval id; this small item maps it back to its job. Written once
+   * (a retried request writes the same mapping again, which is harmless).
+   */
+  async putApprovalRef(approvalId: string, jobId: string): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...approvalKey(approvalId), jobId } }));
+  }
+
+  async findJobIdByApproval(approvalId: string): Promise<string | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: approvalKey(approvalId), ConsistentRead: true }));
+    return out.Item?.jobId as string | undefined;
   }
 
   /** Newest first, filtered, paged with an opaque cursor. */

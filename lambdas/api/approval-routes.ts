@@ -1,0 +1,161 @@
+/**
+ * Human control over a job: approve/reject (approvers), cancel and rerun (operators), and the Slack interactions
+ * endpoint (no JWT: Slack signs its requests). Dependencies are resolved on the first request.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { NotFoundError } from '../domain/errors';
+import type { Clock } from '../domain/ids';
+import type { CatalogReader, EventPublisher } from '../domain/ports';
+import type { Principal, StackJob } from '../domain/schemas';
+import type { SubmissionDeps } from '../app/submit-change';
+import type { JobRepository } from '../adapters/dynamodb/job-repository';
+import type { LockRepository } from '../adapters/dynamodb/lock-repository';
+import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
+import { PowertoolsApprovalMetrics } from '../approvals/adapters/metrics';
+import { cancelJob } from '../approvals/cancel';
+import { decideApproval } from '../approvals/decide';
+import type { ApprovalMetrics, LogSink, ResponseUrlPoster, RunnerTaskStopper, TaskResponder } from '../approvals/ports';
+import { rerunJob } from '../approvals/rerun';
+import { handleSlackInteraction, type SlackInteractionDeps } from '../approvals/slack-interactions';
+import { json, problem } from '../http/problem';
+import { requireOrg, requirePermission } from '../http/principal';
+import type { Route } from '../http/router';
+import type { WorkflowMetrics } from '../workflow/metrics';
+import { PowertoolsWorkflowMetrics } from '../workflow/metrics';
+import type { ServiceContext } from './context';
+import { parseOr400 } from './validate';
+
+export interface ApprovalRoutesDeps {
+  jobs: JobRepository;
+  catalog: CatalogReader;
+  locks: Pick<LockRepository, 'release'>;
+  resources: Pick<ResourceStatusRepository, 'record'>;
+  events: EventPublisher;
+  tasks: TaskResponder;
+  runnerTasks: RunnerTaskStopper;
+  respond: ResponseUrlPoster;
+  submission: SubmissionDeps;
+  signingSecret: () => Promise<string>;
+  clock: Clock;
+  log: LogSink;
+  metrics: ApprovalMetrics;
+  workflowMetrics: WorkflowMetrics;
+  /** Counts rerun pre-flight failures like submissions do. */
+  countPreflightFailure?: (check: string) => void;
+}
+
+/** `{comment?}`; an empty body is the same as `{}`. */
+export const decisionBodySchema = z.object({ comment: z.string().min(1).max(2000).optional() }).strict();
+
+export const SLACK_INTERACTIONS_PATH = '/v1/slack/interactions';
+
+/** A job the caller may act on: another org's job is absent (404), as for reads. */
+async function actionableJob(jobs: JobRepository, principal: Principal, id: string): Promise<StackJob> {
+  const found = await jobs.get(id);
+  if (!found) throw new NotFoundError(`stack job ${id} not found`);
+  requireOrg(principal, found.job.metadata.org, `stack job ${id}`);
+  return found.job;
+}
+
+/** The Slack interactions route alone: what the Slack Lambda serves. */
+export type SlackRouteDeps = Pick<ApprovalRoutesDeps, 'signingSecret' | 'catalog' | 'events' | 'tasks' | 'respond' | 'clock' | 'log' | 'metrics'> & { jobs: SlackInteractionDeps['jobs'] };
+
+export function slackInteractionsRoute(deps: () => SlackRouteDeps): Route {
+  return {
+    method: 'POST',
+    path: SLACK_INTERACTIONS_PATH,
+    authenticated: false,
+    async handle(req) {
+      const d = deps();
+      return handleSlackInteraction(
+        { signingSecret: d.signingSecret, jobs: d.jobs, catalog: d.catalog, decisions: { tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics }, respond: d.respond, clock: d.clock, log: d.log },
+        { headers: req.headers, rawBody: req.rawBody },
+      );
+    },
+  };
+}
+
+export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
+  const decision = (verb: 'approve' | 'reject'): Route => ({
+    method: 'POST',
+    path: `/v1/stack-jobs/{id}/${verb}`,
+    authenticated: true,
+    async handle(req) {
+      const d = deps();
+      requirePermission(req.principal, 'approve');
+      const body = req.body === undefined ? {} : parseOr400(decisionBodySchema, req.body, 'decision');
+      const job = await actionableJob(d.jobs, req.principal, req.params.id);
+      const decided = await decideApproval(
+        { jobs: d.jobs, tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics },
+        { jobId: job.metadata.id, decision: verb === 'approve' ? 'approved' : 'rejected', decider: { subject: req.principal.subject, channel: 'api' }, ...(body.comment ? { comment: body.comment } : {}) },
+      );
+      return json(200, decided);
+    },
+  });
+
+  return [
+    decision('approve'),
+    decision('reject'),
+    {
+      method: 'POST',
+      path: '/v1/stack-jobs/{id}/cancel',
+      authenticated: true,
+      async handle(req) {
+        const d = deps();
+        requirePermission(req.principal, 'submit');
+        const job = await actionableJob(d.jobs, req.principal, req.params.id);
+        const outcome = await cancelJob(
+          { jobs: d.jobs, locks: d.locks, resources: d.resources, events: d.events, tasks: d.tasks, runnerTasks: d.runnerTasks, clock: d.clock, log: d.log, metrics: d.workflowMetrics },
+          job.metadata.id,
+          req.principal.subject,
+        );
+        // 200: the job ended now; 202: the runner is being stopped, or the update finishes first (cancelRequested is set).
+        return json(outcome.ended ? 200 : 202, outcome.job);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/stack-jobs/{id}/rerun',
+      authenticated: true,
+      async handle(req) {
+        const d = deps();
+        requirePermission(req.principal, 'submit');
+        const job = await actionableJob(d.jobs, req.principal, req.params.id);
+        const outcome = await rerunJob(d.jobs, d.submission, job);
+        if (outcome.kind === 'rejected') {
+          for (const c of outcome.checks.filter((c) => !c.passed)) d.countPreflightFailure?.(c.check);
+          return problem(422, 'Pre-flight failed', 'one or more pre-flight checks failed; no job was created', { checks: outcome.checks });
+        }
+        d.log.info('rerun submitted', { jobId: outcome.job.metadata.id, rerunOf: job.metadata.id, duplicate: outcome.kind === 'duplicate' });
+        return json(outcome.kind === 'created' ? 201 : 200, outcome.job, { location: `/v1/stack-jobs/${outcome.job.metadata.id}` });
+      },
+    },
+    slackInteractionsRoute(deps),
+  ];
+}
+
+/** The routes wired to the API's service context. */
+export function approvalRoutes(ctx: ServiceContext): Route[] {
+  let built: ApprovalRoutesDeps | undefined;
+  return approvalRoutesWith(
+    () =>
+      (built ??= {
+        jobs: ctx.jobs,
+        catalog: ctx.catalog,
+        locks: ctx.locks,
+        resources: ctx.resources,
+        events: ctx.publisher,
+        tasks: ctx.tasks,
+        runnerTasks: ctx.runnerTasks,
+        respond: ctx.responseUrl,
+        submission: ctx.submission,
+        signingSecret: ctx.slackSigningSecret,
+        clock: ctx.clock,
+        log: ctx.logger,
+        metrics: new PowertoolsApprovalMetrics(ctx.metrics),
+        workflowMetrics: new PowertoolsWorkflowMetrics(ctx.metrics),
+        countPreflightFailure: (check) => ctx.metrics.addMetric(`PreflightFailed_${check}`, MetricUnit.Count, 1),
+      }),
+  );
+}

@@ -1,0 +1,18 @@
+/** ECS behind the RunnerTaskStopper port: StopTask sends the runner SIGTERM, and SIGKILL after the stop timeout. */
+import { StopTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import type { RunnerTaskStopper } from '../ports';
+
+/** `arn:aws:ecs:<region>:<account>:task/<cluster>/<id>`: StopTask assumes the default cluster unless told. */
+export function clusterOfTaskArn(taskArn: string): string | undefined {
+  return /:task\/([^/]+)\/[^/]+$/.exec(taskArn)?.[1];
+}
+
+export class EcsRunnerTaskStopper implements RunnerTaskStopper {
+  constructor(private readonly client: ECSClient) {}
+
+  async stop(taskArn: string, reason: string): Promise<void> {
+    const cluster = clusterOfTaskArn(taskArn);
+    // ECS keeps at most 255 characters of the reason.
+    await this.client.send(new StopTaskCommand({ task: taskArn, ...(cluster ? { cluster } : {}), reason: reason.slice(0, 255) }));
+  }
+}

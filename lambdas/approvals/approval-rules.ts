@@ -1,0 +1,88 @@
+/**
+ * Who may decide an approval, whether it can still be decided, and what a cancel means in each phase.
+ * Pure: no I/O, the time is passed in, so every rule is tested without mocks.
+ */
+import { ConflictError, ForbiddenError } from '../domain/errors';
+import type { ApprovalDecision, StackJob } from '../domain/schemas';
+
+export type Channel = ApprovalDecision['channel'];
+export type Decision = ApprovalDecision['decision'];
+
+/** Who is deciding: the principal subject, and through which channel they were identified. */
+export interface Decider {
+  subject: string;
+  channel: Channel;
+}
+
+/**
+ * The policy's approver rule for one decider:
+ * - a non-empty `approvers` list names who may approve (each for every environment, or for the listed ones);
+ * - an empty list means anyone with the approver role in the org (API only: the role comes from the JWT; a Slack
+ *   click carries no roles, so through Slack an empty list lets nobody approve);
+ * - `requireDistinctApprover` keeps the change's author from approving their own change.
+ * Throws ForbiddenError with the reason.
+ */
+export function authorizeDecider(job: StackJob, decider: Decider): void {
+  const policy = job.spec.essentials.flowControlPolicy;
+  const env = job.metadata.env;
+  if (policy.approvers.length === 0) {
+    if (decider.channel === 'slack') throw new ForbiddenError(`the policy for ${job.metadata.org}/${env} names no approvers, so nobody can be verified through Slack; decide through the API`);
+  } else {
+    const listed = policy.approvers.find((a) => a.subject === decider.subject);
+    if (!listed) throw new ForbiddenError(`${decider.subject} is not an approver under the policy for ${job.metadata.org}/${env}`);
+    if (listed.environments && !listed.environments.includes(env)) throw new ForbiddenError(`${decider.subject} is an approver for ${listed.environments.join(', ')}, not for ${env}`);
+  }
+  if (policy.requireDistinctApprover && decider.subject === job.spec.apiResourceInfo.eventCreatedBy) {
+    throw new ForbiddenError(`the policy requires a distinct approver: ${decider.subject} made this change`);
+  }
+}
+
+/** Why a job cannot take a decision now, in words for the person who clicked; undefined when it can. */
+export function undecidableReason(job: StackJob, now: Date): string | undefined {
+  const approval = job.status.approval;
+  const d = approval?.decision;
+  if (d) return `already ${d.decision} by ${d.by} at ${d.at} (${d.channel})`;
+  if (job.status.phase === 'completed') return `the job has ended (${job.status.result}${job.status.reason ? `: ${job.status.reason}` : ''})`;
+  if (job.status.cancelRequested) return `the job is being cancelled (requested by ${job.status.cancelRequested.by})`;
+  if (job.status.phase !== 'awaiting_approval' || !approval) return `the job is not awaiting approval (it is ${job.status.phase})`;
+  if (now.getTime() >= Date.parse(approval.expiresAt)) return `the approval window closed at ${approval.expiresAt}`;
+  return undefined;
+}
+
+/** Records the decision on the job (the optimistic write around this makes it the only one). Throws ConflictError when it cannot. */
+export function applyDecision(job: StackJob, decision: Decision, decider: Decider, now: Date, comment?: string): StackJob {
+  const reason = undecidableReason(job, now);
+  if (reason) throw new ConflictError(reason);
+  const approval = job.status.approval!;
+  const recorded: ApprovalDecision = {
+    decision,
+    by: decider.subject,
+    at: now.toISOString(),
+    channel: decider.channel,
+    ...(approval.planDigest ? { planDigest: approval.planDigest } : {}),
+    ...(comment ? { comment } : {}),
+  };
+  return { ...job, status: { ...job.status, updatedAt: now.toISOString(), approval: { ...approval, decision: recorded } } };
+}
+
+/**
+ * What cancelling means for the job as it is now:
+ * - `queued`: never started; it ends here.
+ * - `awaiting_approval`: no runner is working; the approval closes and the job ends here.
+ * - `stop_runner`: a preview (refresh/plan) is running; its task is stopped and the workflow ends the job.
+ * - `record_only`: an update may be applying (or about to); it is never interrupted: the request is recorded,
+ *   nothing after the update runs, and the result says so.
+ * - `completed`: nothing to cancel.
+ */
+export type CancelCase = 'queued' | 'awaiting_approval' | 'stop_runner' | 'record_only' | 'completed';
+
+export function cancelCaseOf(job: StackJob): CancelCase {
+  const s = job.status;
+  if (s.phase === 'completed') return 'completed';
+  if (s.phase === 'queued') return 'queued';
+  // A decided approval is already on its way back to running: treat it as a running update.
+  if (s.phase === 'awaiting_approval') return s.approval?.decision ? 'record_only' : 'awaiting_approval';
+  const updateStarted = s.operations.some((o) => (o.name === 'apply' || o.name === 'destroy') && o.status !== 'pending');
+  if (!updateStarted && s.runnerTask?.phase === 'preview') return 'stop_runner';
+  return 'record_only';
+}

@@ -1,0 +1,86 @@
+/**
+ * Builds the approvals work's dependencies once per process from the environment the CDK code sets
+ * (infra/constructs/approvals.ts), for the approval task's Lambda and the Slack interactions Lambda.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import { clients } from '../adapters/aws/clients';
+import { EventBridgePublisher } from '../adapters/aws/event-publisher';
+import { SecretsManagerSource } from '../adapters/aws/secrets';
+import { CatalogRepository } from '../adapters/dynamodb/catalog-repository';
+import { JobRepository } from '../adapters/dynamodb/job-repository';
+import { systemClock, type Clock } from '../domain/ids';
+import type { SecretSource } from '../domain/ports';
+import { readConfig } from '../shared/config';
+import { METRICS_NAMESPACE } from '../workflow/metrics';
+import { presignedApprovalLinks } from './adapters/approval-links';
+import { PowertoolsApprovalMetrics } from './adapters/metrics';
+import { FetchResponseUrlPoster } from './adapters/response-url';
+import { SfnTaskResponder } from './adapters/sfn-task-responder';
+import { SlackWebApiPoster } from './adapters/slack-web-api';
+import type { ApprovalNotifier } from './request';
+import type { SlackInteractionDeps } from './slack-interactions';
+
+/** Secrets rotate rarely; re-reading every 5 minutes picks up a rotation without a call per request. */
+export const SECRET_CACHE_MS = 5 * 60 * 1000;
+
+/** Reads a secret at most once per SECRET_CACHE_MS; a failed read is not cached. */
+export function cachedSecret(source: SecretSource, ref: string, clock: Clock = systemClock): () => Promise<string> {
+  let value: { v: string; at: number } | undefined;
+  return async () => {
+    const now = clock.now().getTime();
+    if (!value || now - value.at > SECRET_CACHE_MS) value = { v: await source.get(ref), at: now };
+    return value.v;
+  };
+}
+
+export const requestApprovalConfigSchema = z.object({
+  CATALOG_TABLE: z.string().min(1),
+  ARTIFACTS_BUCKET: z.string().min(1),
+  SLACK_BOT_TOKEN_SECRET_ARN: z.string().min(1),
+  /** Overrides https://slack.com/api/ (local mode and tests only). */
+  SLACK_API_URL: z.url().optional(),
+});
+
+export function approvalNotifierFromEnv(env: NodeJS.ProcessEnv = process.env): ApprovalNotifier {
+  const config = readConfig(requestApprovalConfigSchema, env);
+  const secrets = new SecretsManagerSource(clients.secrets());
+  return {
+    catalog: new CatalogRepository(clients.dynamo(), config.CATALOG_TABLE),
+    slack: new SlackWebApiPoster(cachedSecret(secrets, config.SLACK_BOT_TOKEN_SECRET_ARN), config.SLACK_API_URL),
+    links: (jobId) => presignedApprovalLinks(clients.s3(), config.ARTIFACTS_BUCKET, jobId, systemClock),
+    log: new Logger({ serviceName: 'stackjobs-request-approval' }),
+    metrics: new PowertoolsApprovalMetrics(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'approvals' })),
+  };
+}
+
+export const slackInteractionsConfigSchema = z.object({
+  JOBS_TABLE: z.string().min(1),
+  CATALOG_TABLE: z.string().min(1),
+  EVENT_BUS_NAME: z.string().min(1),
+  SLACK_SIGNING_SECRET_ARN: z.string().min(1),
+});
+
+export function slackInteractionDepsFromEnv(env: NodeJS.ProcessEnv = process.env): SlackInteractionDeps & { logger: Logger; metrics: Metrics } {
+  const config = readConfig(slackInteractionsConfigSchema, env);
+  const logger = new Logger({ serviceName: 'stackjobs-slack-interactions' });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'approvals' });
+  return {
+    signingSecret: cachedSecret(new SecretsManagerSource(clients.secrets()), config.SLACK_SIGNING_SECRET_ARN),
+    jobs: new JobRepository(clients.dynamo(), config.JOBS_TABLE),
+    catalog: new CatalogRepository(clients.dynamo(), config.CATALOG_TABLE),
+    decisions: {
+      tasks: new SfnTaskResponder(clients.sfn()),
+      events: new EventBridgePublisher(clients.events(), config.EVENT_BUS_NAME),
+      clock: systemClock,
+      log: logger,
+      metrics: new PowertoolsApprovalMetrics(metrics),
+    },
+    respond: new FetchResponseUrlPoster(),
+    clock: systemClock,
+    log: logger,
+    logger,
+    metrics,
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * Opening an approval: the token kept beside the job (lifecycle.requestApproval), the opaque approval id mapped back
+ * to the job for Slack's buttons, and the Slack message. Slack is best effort: whatever goes wrong there is logged
+ * and counted, and the approval stays pending and decidable through the API.
+ */
+import type { CatalogReader } from '../domain/ports';
+import { orgSettingsSchema, type StackJob } from '../domain/schemas';
+import { requestApproval, type WorkflowDeps } from '../workflow/lifecycle';
+import type { ApprovalMetrics, LogSink, SlackPoster } from './ports';
+import { approvalRequestMessage, type ApprovalLinks } from './slack-message';
+
+/** Everything the Slack message needs; without one, the approval is opened for the API only. */
+export interface ApprovalNotifier {
+  catalog: CatalogReader;
+  slack: SlackPoster;
+  /** Presigned links for the message; a failure here only leaves them out. */
+  links: (jobId: string) => Promise<ApprovalLinks>;
+  log: LogSink;
+  metrics: ApprovalMetrics;
+}
+
+export interface ApprovalRequestDeps {
+  workflow: WorkflowDeps;
+  notifier?: ApprovalNotifier;
+}
+
+export interface OpenApprovalInput {
+  jobId: string;
+  taskToken: string;
+  planDigest: string;
+}
+
+/** The Slack channel for the job's org and environment, from org-settings `approvalChannels`. */
+export async function approvalChannelOf(catalog: CatalogReader, job: StackJob): Promise<string | undefined> {
+  for (const raw of await catalog.list('org-settings', job.metadata.org)) {
+    const parsed = orgSettingsSchema.safeParse(raw);
+    if (parsed.success && parsed.data.org === job.metadata.org) return parsed.data.approvalChannels[job.metadata.env];
+  }
+  return undefined;
+}
+
+export async function openApproval(d: ApprovalRequestDeps, input: OpenApprovalInput): Promise<StackJob> {
+  const job = await requestApproval(d.workflow, input.jobId, input.taskToken, input.planDigest);
+  const approval = job.status.approval!;
+  await d.workflow.jobs.putApprovalRef(approval.id, input.jobId);
+  if (d.notifier) await notifySlack(d.notifier, job);
+  return job;
+}
+
+/** Never throws: the job waits for a decision whether or not Slack heard about it. */
+export async function notifySlack(d: ApprovalNotifier, job: StackJob): Promise<boolean> {
+  const logged = { jobId: job.metadata.id, approvalId: job.status.approval?.id, org: job.metadata.org, env: job.metadata.env };
+  try {
+    const channel = await approvalChannelOf(d.catalog, job);
+    if (!channel) {
+      d.log.warn('no Slack approval channel is configured for this org/environment (org-settings approvalChannels); decide through the API', logged);
+      d.metrics.slackPostFailed();
+      return false;
+    }
+    const links = await d.links(job.metadata.id).catch((e: Error) => {
+      d.log.warn('presigning the plan and log links failed; the message goes without them', { ...logged, error: e.name });
+      return {};
+    });
+    const posted = await d.slack.post(approvalRequestMessage(job, channel, links));
+    d.log.info('approval request posted to Slack', { ...logged, channel, ts: posted.ts });
+    return true;
+  } catch (e) {
+    const err = e as Error & { code?: string; data?: { error?: string } };
+    // Slack's error code (e.g. channel_not_found, invalid_auth) says what to fix; nothing else of the error is logged.
+    d.log.error('posting the approval request to Slack failed; the approval stays pending and can be decided through the API', { ...logged, error: err.name, code: err.code, slackError: err.data?.error });
+    d.metrics.slackPostFailed();
+    return false;
+  }
+}

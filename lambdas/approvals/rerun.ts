@@ -1,0 +1,37 @@
+/**
+ * Rerunning a job: a new job for the same resource version, through the whole submission again (pre-flight
+ * included: credentials and policies may have changed), linked to the original by `metadata.rerunOf`.
+ */
+import { ConflictError } from '../domain/errors';
+import type { ResourceChange, StackJob } from '../domain/schemas';
+import { stackKeyOfJob } from '../domain/stack-job';
+import { submitChange, type SubmissionDeps, type SubmitOutcome } from '../app/submit-change';
+import type { JobRepository } from '../adapters/dynamodb/job-repository';
+
+/** The change the original job was frozen from. */
+export function changeOfJob(job: StackJob): ResourceChange {
+  const info = job.spec.apiResourceInfo;
+  return {
+    resource: { id: info.id, name: info.name, org: job.metadata.org, env: job.metadata.env, version: { id: job.metadata.version.id, message: job.metadata.version.message } },
+    kind: info.kind,
+    spec: info.spec,
+    triggerEvent: info.triggerEvent,
+    createdBy: info.eventCreatedBy,
+  };
+}
+
+/**
+ * Refuses a job that is still running (cancel it or let it end) and a job whose resource has moved on: the newest
+ * job of the stack decides, since every version submitted is a job.
+ */
+export async function rerunJob(jobs: Pick<JobRepository, 'listStack'>, submission: SubmissionDeps, job: StackJob): Promise<SubmitOutcome> {
+  if (job.status.phase !== 'completed') throw new ConflictError(`job ${job.metadata.id} has not ended (${job.status.phase}); cancel it or wait for it before rerunning`);
+  const stack = await jobs.listStack(stackKeyOfJob(job));
+  const newest = stack.at(-1);
+  if (newest && newest.metadata.version.id !== job.metadata.version.id) {
+    throw new ConflictError(
+      `resource ${job.spec.apiResourceInfo.id} has a newer version ${newest.metadata.version.id} (job ${newest.metadata.id}); rerunning version ${job.metadata.version.id} would roll it back — submit a change instead`,
+    );
+  }
+  return submitChange(changeOfJob(job), submission, { rerunOf: job.metadata.id });
+}

@@ -1,0 +1,111 @@
+/**
+ * POST /v1/slack/interactions: verify Slack's signature, read the button click, map the Slack user to a principal,
+ * decide, and tell the clicker what happened through response_url, all inside Slack's 3-second window.
+ * Every verification failure is the same bare 401; a verified click always gets 200 (Slack shows nothing else),
+ * with the outcome or the reason it changed nothing posted to response_url.
+ */
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { ConflictError, ForbiddenError, NotFoundError } from '../domain/errors';
+import type { Clock } from '../domain/ids';
+import type { CatalogReader } from '../domain/ports';
+import { orgSettingsSchema } from '../domain/schemas';
+import type { JobRepository } from '../adapters/dynamodb/job-repository';
+import { problem } from '../http/problem';
+import { decideApproval, type DecisionDeps } from './decide';
+import type { LogSink, ResponseUrlPoster } from './ports';
+import { verifySlackRequest } from './slack-signature';
+import { APPROVE_ACTION, REJECT_ACTION, decidedMessage, ephemeralNotice } from './slack-message';
+
+export interface SlackInteractionDeps {
+  /** The signing secret (Secrets Manager); cached by the caller. */
+  signingSecret: () => Promise<string>;
+  jobs: Pick<JobRepository, 'get' | 'findJobIdByApproval'> & DecisionDeps['jobs'];
+  catalog: CatalogReader;
+  decisions: Omit<DecisionDeps, 'jobs'>;
+  respond: ResponseUrlPoster;
+  clock: Clock;
+  log: LogSink;
+}
+
+/** Only Slack's own hooks host is ever posted to, whatever a payload says. */
+const RESPONSE_URL = /^https:\/\/hooks\.slack\.com\//;
+
+export const slackActionPayloadSchema = z.object({
+  type: z.literal('block_actions'),
+  user: z.object({ id: z.string().regex(/^[UW][A-Z0-9]{2,20}$/), username: z.string().optional() }),
+  team: z.object({ id: z.string() }).nullish(),
+  response_url: z.string().regex(RESPONSE_URL, 'a hooks.slack.com URL'),
+  actions: z
+    .array(z.object({ action_id: z.string(), value: z.string().optional() }))
+    .min(1)
+    .max(5),
+});
+
+const APPROVAL_ID = /^apr_[0-9a-hjkmnp-tv-z]{26}$/;
+
+/** One answer for every verification failure, so a caller learns nothing about which check failed. */
+export const unverified = (): APIGatewayProxyStructuredResultV2 => problem(401, 'Unauthorized', 'the request could not be verified');
+const ack = (): APIGatewayProxyStructuredResultV2 => ({ statusCode: 200 });
+
+export async function handleSlackInteraction(d: SlackInteractionDeps, req: { headers: Record<string, string>; rawBody: string }): Promise<APIGatewayProxyStructuredResultV2> {
+  let secret: string;
+  try {
+    secret = await d.signingSecret();
+  } catch (e) {
+    d.log.error('the Slack signing secret could not be read; refusing every interaction', { error: (e as Error).name });
+    return unverified();
+  }
+  const verified = verifySlackRequest(req, secret, d.clock.now().getTime());
+  if (!verified.ok) {
+    d.log.warn('Slack request refused', { reason: verified.reason });
+    return unverified();
+  }
+
+  let payload: z.infer<typeof slackActionPayloadSchema>;
+  try {
+    const raw = new URLSearchParams(req.rawBody).get('payload');
+    payload = slackActionPayloadSchema.parse(JSON.parse(raw ?? ''));
+  } catch {
+    d.log.warn('Slack interaction ignored: not a block action this app sent');
+    return problem(400, 'Invalid request', 'not a Stack Jobs block action');
+  }
+  const action = payload.actions.find((a) => a.action_id === APPROVE_ACTION || a.action_id === REJECT_ACTION);
+  if (!action?.value || !APPROVAL_ID.test(action.value)) return problem(400, 'Invalid request', 'not a Stack Jobs approval action');
+  const decision = action.action_id === APPROVE_ACTION ? 'approved' : 'rejected';
+  const approvalId = action.value;
+  const tell = (text: string) => postQuietly(d, payload.response_url, ephemeralNotice(text), approvalId);
+
+  const jobId = await d.jobs.findJobIdByApproval(approvalId);
+  const found = jobId ? await d.jobs.get(jobId) : undefined;
+  if (!jobId || !found || found.job.status.approval?.id !== approvalId) {
+    await tell('This approval request is unknown or has been replaced.');
+    return ack();
+  }
+  const job = found.job;
+  const settings = (await d.catalog.list('org-settings', job.metadata.org)).map((s) => orgSettingsSchema.safeParse(s)).find((p) => p.success && p.data.org === job.metadata.org);
+  const subject = settings?.success ? settings.data.slackUsers?.[payload.user.id] : undefined;
+  if (!subject) {
+    d.log.warn('Slack user is not mapped to a principal', { jobId, approvalId, slackUserId: payload.user.id });
+    await tell(`Your Slack account is not linked to a Stack Jobs principal in ${job.metadata.org} (org-settings slackUsers), so your click changed nothing.`);
+    return ack();
+  }
+  try {
+    const decided = await decideApproval({ ...d.decisions, jobs: d.jobs }, { jobId, decision, decider: { subject, channel: 'slack' } });
+    await postQuietly(d, payload.response_url, decidedMessage(decided, { slackUserId: payload.user.id, subject }, decision, d.clock.now()), approvalId);
+  } catch (e) {
+    if (!(e instanceof ForbiddenError || e instanceof ConflictError || e instanceof NotFoundError)) throw e;
+    d.log.info('Slack click changed nothing', { jobId, approvalId, slackUserId: payload.user.id, why: e.message });
+    await tell(`Your click changed nothing: ${e.message}.`);
+  }
+  return ack();
+}
+
+async function postQuietly(d: SlackInteractionDeps, url: string, body: Record<string, unknown>, approvalId: string): Promise<void> {
+  try {
+    await d.respond.post(url, body);
+  } catch (e) {
+    // The decision (if any) stands; only the message in Slack is stale.
+    d.log.warn('updating the Slack message failed', { approvalId, error: (e as Error).name });
+  }
+}
