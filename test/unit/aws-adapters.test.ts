@@ -1,0 +1,128 @@
+/** The AWS adapters behind the pre-flight and submission ports, against aws-sdk-client-mock. */
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, StateMachineDoesNotExist } from '@aws-sdk/client-sfn';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { S3BackendProbe } from '../../lambdas/adapters/aws/s3-backend-probe';
+import { SecretsManagerSource } from '../../lambdas/adapters/aws/secrets';
+import { SfnExecutionStarter } from '../../lambdas/adapters/aws/sfn-execution-starter';
+import { StsCredentialValidator } from '../../lambdas/adapters/aws/sts-credential-validator';
+import { runPreflight } from '../../lambdas/domain/preflight';
+import { freezeStackJob } from '../../lambdas/domain/stack-job';
+import { awsCredential, change, NOW, preflightDeps, s3Backend } from '../support/domain-fixtures';
+
+const sfn = mockClient(SFNClient);
+const sm = mockClient(SecretsManagerClient);
+const sts = mockClient(STSClient);
+const s3 = mockClient(S3Client);
+const ddb = mockClient(DynamoDBClient);
+const KEYS = JSON.stringify({ accessKeyId: 'AKIAEXAMPLEKEY000001', secretAccessKey: 'example-secret-access-key' });
+const secrets = { get: async (ref: string) => (ref === 'stackjobs/acmecorp/awscred_prod_account' || ref === 'stackjobs/backend' ? KEYS : Promise.reject(new Error('missing'))) };
+const notFound = (name: string) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: 404 } });
+
+beforeEach(() => {
+  for (const m of [sfn, sm, sts, s3, ddb]) m.reset();
+});
+
+describe('SfnExecutionStarter', () => {
+  const job = async () => freezeStackJob(change(), await runPreflight(change(), preflightDeps()), 'sj_01jsrnmwpnnc6n62h06xafcgxv', NOW);
+
+  it('starts the execution named after the job, with only the job id as input', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:x', startDate: NOW });
+    await new SfnExecutionStarter(new SFNClient({}), 'arn:aws:states:us-east-1:1:stateMachine:sm').start(await job());
+    expect(sfn.commandCalls(StartExecutionCommand)[0].args[0].input).toEqual({ stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:sm', name: 'sj_01jsrnmwpnnc6n62h06xafcgxv', input: '{"jobId":"sj_01jsrnmwpnnc6n62h06xafcgxv"}' });
+  });
+
+  it('treats an execution that already exists for the job as success, and anything else as an error', async () => {
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    await expect(new SfnExecutionStarter(new SFNClient({}), 'arn:sm').start(await job())).resolves.toBeUndefined();
+    sfn.on(StartExecutionCommand).rejects(new StateMachineDoesNotExist({ message: 'gone', $metadata: {} }));
+    await expect(new SfnExecutionStarter(new SFNClient({}), 'arn:sm').start(await job())).rejects.toBeInstanceOf(StateMachineDoesNotExist);
+  });
+});
+
+describe('SecretsManagerSource', () => {
+  it('returns the secret string and passes errors through', async () => {
+    sm.on(GetSecretValueCommand, { SecretId: 'stackjobs/a' }).resolves({ SecretString: 'value' });
+    sm.on(GetSecretValueCommand, { SecretId: 'stackjobs/missing' }).rejects(new ResourceNotFoundException({ message: 'nope', $metadata: {} }));
+    const source = new SecretsManagerSource(new SecretsManagerClient({}));
+    expect(await source.get('stackjobs/a')).toBe('value');
+    await expect(source.get('stackjobs/missing')).rejects.toBeInstanceOf(ResourceNotFoundException);
+  });
+});
+
+describe('StsCredentialValidator', () => {
+  it('assumes the role when the credential names one, with the stored material and the external id', async () => {
+    sts.on(AssumeRoleCommand).resolves({ AssumedRoleUser: { Arn: 'arn:aws:sts::111122223333:assumed-role/deployer/stackjobs-preflight', AssumedRoleId: 'x' } });
+    const v = await new StsCredentialValidator(secrets).validate(awsCredential({ roleArn: 'arn:aws:iam::111122223333:role/deployer', externalId: 'ext-1' }));
+    expect(v).toEqual({ accepted: true, detail: 'STS AssumeRole accepted: arn:aws:sts::111122223333:assumed-role/deployer/stackjobs-preflight' });
+    expect(sts.commandCalls(AssumeRoleCommand)[0].args[0].input).toMatchObject({ RoleArn: 'arn:aws:iam::111122223333:role/deployer', ExternalId: 'ext-1', RoleSessionName: 'stackjobs-preflight' });
+    const creds = await (sts.commandCalls(AssumeRoleCommand)[0].thisValue as STSClient).config.credentials();
+    expect(creds.accessKeyId).toBe('AKIAEXAMPLEKEY000001');
+  });
+
+  it('reports a credential STS rejects as not accepted, naming the error but never the material', async () => {
+    sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('The security token included in the request is invalid'), { name: 'InvalidClientTokenId', $metadata: { httpStatusCode: 403 } }));
+    const v = await new StsCredentialValidator(secrets).validate(awsCredential());
+    expect(v).toEqual({ accepted: false, detail: 'STS GetCallerIdentity rejected the credential: InvalidClientTokenId' });
+    expect(JSON.stringify(v)).not.toContain('example-secret-access-key');
+  });
+
+  it('reports a secret that is missing or malformed without echoing it', async () => {
+    const missing = await new StsCredentialValidator(secrets).validate(awsCredential({ secretRef: 'stackjobs/nope' }));
+    expect(missing).toEqual({ accepted: false, detail: 'could not read secret stackjobs/nope: Error' });
+    const malformed = await new StsCredentialValidator({ get: async () => 'not-json-planted' }).validate(awsCredential());
+    expect(malformed.accepted).toBe(false);
+    expect(malformed.detail).not.toContain('not-json-planted');
+    expect(sts.calls()).toHaveLength(0);
+  });
+
+  it('throws on a throttled or unavailable STS so the caller can retry, rather than failing the check', async () => {
+    sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 503 } }));
+    await expect(new StsCredentialValidator(secrets).validate(awsCredential())).rejects.toThrow('Rate exceeded');
+  });
+});
+
+describe('S3BackendProbe', () => {
+  // The probe only calls transformToString on the body, as the SDK's stream mixin provides.
+  const body = (text: string) => ({ transformToString: async () => text });
+  const lockInfo = JSON.stringify({ ID: 'lock-1', Operation: 'OperationTypeApply', Who: 'alice@laptop', Created: '2026-11-27T11:00:00Z' });
+
+  it('probes with the backend credential: bucket reachable, state present, no lock', async () => {
+    s3.on(HeadBucketCommand).resolves({});
+    s3.on(HeadObjectCommand).resolves({});
+    s3.on(GetObjectCommand).rejects(notFound('NoSuchKey'));
+    const r = await new S3BackendProbe(secrets).probe(s3Backend({ secretRef: 'stackjobs/backend' }), 'stack-jobs/a/b/c/terraform.tfstate');
+    expect(r).toEqual({ reachable: true, stateExists: true, lock: undefined, detail: 'bucket acmecorp-terraform-state reachable' });
+    expect(s3.commandCalls(HeadObjectCommand)[0].args[0].input).toEqual({ Bucket: 'acmecorp-terraform-state', Key: 'stack-jobs/a/b/c/terraform.tfstate' });
+    expect(s3.commandCalls(GetObjectCommand)[0].args[0].input.Key).toBe('stack-jobs/a/b/c/terraform.tfstate.tflock');
+  });
+
+  it('reads who holds an S3 native .tflock lock', async () => {
+    s3.on(HeadBucketCommand).resolves({});
+    s3.on(HeadObjectCommand).rejects(notFound('NotFound'));
+    s3.on(GetObjectCommand).resolves({ Body: body(lockInfo) as never });
+    const r = await new S3BackendProbe(secrets).probe(s3Backend(), 'k');
+    expect(r.lock).toEqual({ holder: 'alice@laptop', since: '2026-11-27T11:00:00Z', operation: 'OperationTypeApply', lockId: 'lock-1' });
+    expect(r.stateExists).toBe(false);
+  });
+
+  it('reads the DynamoDB lock table item Terraform writes (LockID = bucket/key)', async () => {
+    s3.on(HeadBucketCommand).resolves({});
+    s3.on(HeadObjectCommand).resolves({});
+    s3.on(GetObjectCommand).rejects(notFound('NoSuchKey'));
+    ddb.on(GetItemCommand).resolves({ Item: { LockID: { S: 'acmecorp-terraform-state/k' }, Info: { S: lockInfo } } });
+    const r = await new S3BackendProbe(secrets).probe(s3Backend({ config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1', keyPrefix: 'x', lockTable: 'tf-locks' } }), 'k');
+    expect(ddb.commandCalls(GetItemCommand)[0].args[0].input).toMatchObject({ TableName: 'tf-locks', Key: { LockID: { S: 'acmecorp-terraform-state/k' } } });
+    expect(r.lock?.holder).toBe('alice@laptop');
+  });
+
+  it('reports a missing bucket or denied access as unreachable', async () => {
+    s3.on(HeadBucketCommand).rejects(notFound('NotFound'));
+    expect(await new S3BackendProbe(secrets).probe(s3Backend(), 'k')).toMatchObject({ reachable: false, detail: 'bucket acmecorp-terraform-state does not exist' });
+    s3.on(HeadBucketCommand).rejects(Object.assign(new Error('Forbidden'), { name: 'Forbidden', $metadata: { httpStatusCode: 403 } }));
+    expect(await new S3BackendProbe(secrets).probe(s3Backend(), 'k')).toMatchObject({ reachable: false, detail: 'access to bucket acmecorp-terraform-state denied for the backend credential' });
+  });
+});
