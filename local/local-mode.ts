@@ -19,6 +19,7 @@ import { catalogEntries, type LocalConfig } from './config';
 import { LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from './embedded-dynamo';
 import { startEmbeddedS3, type EmbeddedS3 } from './embedded-s3';
 import { startHttpApi, type HttpApi } from './http-api';
+import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy';
 import { startProtocolServer, type ProtocolServer, type PublishedEvent } from './aws-protocol-server';
 import { LocalStepFunctions, type TaskBinding } from './step-functions';
 
@@ -36,6 +37,10 @@ export interface LocalModeOptions {
   runnerEnv?: Record<string, string>;
   /** Shortened Wait states (ms by state name), e.g. the stack-lock wait in tests. */
   waitTimeOverrides?: Record<string, number>;
+  /** HeartbeatSeconds per Task state (seconds by state name), e.g. a short runner heartbeat timeout in fault tests. */
+  heartbeatSecondsOverrides?: Record<string, number>;
+  /** Fault-injecting proxies put in front of dynalite and s3rver; every client (API, workflow, runner) goes through them. */
+  faults?: { dynamodb?: FaultRule; s3?: FaultRule };
   log?: (line: string) => void;
 }
 
@@ -48,6 +53,8 @@ export interface LocalMode {
   /** Resource names as the deployed stack would have them (table, bucket, state machine ARN...). */
   names: { jobsTable: string; catalogTable: string; artifactsBucket: string; stateMachineArn: string; eventBusName: string };
   events: PublishedEvent[];
+  /** The fault proxies started for `options.faults`, by service. */
+  faultProxies: { dynamodb?: FaultProxy; s3?: FaultProxy };
   sfn: LocalStepFunctions;
   runners: Map<string, ChildProcess>;
   stop(): Promise<void>;
@@ -122,6 +129,15 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const s3: EmbeddedS3 = await startEmbeddedS3({ directory: join(dataDir, 's3'), buckets: buckets.map(bucketName) });
     stops.push(() => s3.stop());
 
+    const faultProxies: LocalMode['faultProxies'] = {};
+    for (const [service, target] of [['dynamodb', dynamo.endpoint], ['s3', s3.endpoint]] as const) {
+      const rule = options.faults?.[service];
+      if (!rule) continue;
+      const proxy = await startFaultProxy(target, rule);
+      faultProxies[service] = proxy;
+      stops.push(() => proxy.stop());
+    }
+
     // Secrets: the config's, plus each template secret under its local name (its logical id).
     const secrets: Record<string, string> = { ...options.config.secrets };
     for (const id of ofType('AWS::SecretsManager::Secret')) {
@@ -149,8 +165,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: faultProxies.dynamodb?.endpoint ?? dynamo.endpoint,
+      AWS_ENDPOINT_URL_S3: faultProxies.s3?.endpoint ?? s3.endpoint,
       AWS_ENDPOINT_URL_SFN: protocol.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: protocol.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: protocol.endpoint,
@@ -230,6 +246,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       definition: machine.definition,
       bindings,
       waitTimeOverrides: options.waitTimeOverrides,
+      heartbeatSecondsOverrides: options.heartbeatSecondsOverrides,
       // The aws.states rule: executions that end without running their Catch are cleaned up.
       onExecutionEnded: async ({ executionArn, name, status, input }) => {
         log(`execution ${name} ended ${status}`);
@@ -262,6 +279,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       s3Endpoint: s3.endpoint,
       names,
       events: protocol.events,
+      faultProxies,
       sfn,
       runners,
       stop: async () => {

@@ -6,19 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-// aws-local-stepfunctions 3 calls Promise.withResolvers in every Task state; Node 20 lacks it.
-const P = Promise as unknown as { withResolvers?: unknown };
-if (!P.withResolvers) {
-  P.withResolvers = function withResolvers<T>() {
-    let resolve!: (v: T) => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<T>((a, b) => {
-      resolve = a;
-      reject = b;
-    });
-    return { promise, resolve, reject };
-  };
-}
+import './promise-with-resolvers';
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the polyfill above, on purpose
 const { StateMachine } = require('aws-local-stepfunctions') as typeof import('aws-local-stepfunctions');
 
@@ -45,6 +33,8 @@ export interface LocalStepFunctionsOptions {
   /** Wait states shortened in local mode and tests (ms by state name). */
   waitTimeOverrides?: Record<string, number>;
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /** HeartbeatSeconds replaced per Task state (seconds by state name), so tests can time out a dead runner quickly. */
+  heartbeatSecondsOverrides?: Record<string, number>;
   /** Called when an execution ends in FAILED, TIMED_OUT or ABORTED (the aws.states EventBridge rule in AWS). */
   onExecutionEnded?: (e: { executionArn: string; name: string; status: ExecutionStatus; input: Json }) => Promise<void> | void;
 }
@@ -114,7 +104,7 @@ export class LocalStepFunctions {
   private handlerFor(stateName: string, exec: () => Execution) {
     const resource = this.states[stateName].Resource ?? '';
     const waits = resource.endsWith('.waitForTaskToken');
-    const heartbeatSeconds = this.states[stateName].HeartbeatSeconds;
+    const heartbeatSeconds = this.options.heartbeatSecondsOverrides?.[stateName] ?? this.states[stateName].HeartbeatSeconds;
     return async (input: Json): Promise<Json> => {
       const e = exec();
       e.events.push({ type: 'TaskScheduled', state: stateName, at: new Date() });

@@ -16,6 +16,25 @@ export interface LogSinkOptions {
 /** Uploads queued before writers wait: enough to overlap filling and uploading, small enough to bound memory. */
 const MAX_IN_FLIGHT = 2;
 
+/**
+ * Retries of one chunk after the SDK's own attempts gave up, for errors S3 itself calls transient (5xx such as
+ * 503 SlowDown, throttling, a dropped connection). Chunks are chained, so a retrying chunk holds the ones after
+ * it back (order kept) and writers wait (memory bounded). Waits double from 250 ms, capped at 8 s:
+ * 0.25 + 0.5 + 1 + 2 + 4 + 8 + 8 = 23.75 s of waiting over 7 retries before the upload is reported failed.
+ */
+export const LOG_UPLOAD_RETRY = { retries: 7, baseDelayMs: 250, factor: 2, maxDelayMs: 8000 } as const;
+
+/** S3/network failures worth another attempt; anything else (AccessDenied, NoSuchBucket...) fails at once. */
+export function isTransientUploadError(e: unknown): boolean {
+  const err = e as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  const status = err.$metadata?.httpStatusCode;
+  if (err.$retryable || (status !== undefined && (status >= 500 || status === 429))) return true;
+  return ['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'RequestTimeTooSkewed', 'TimeoutError', 'ThrottlingException'].includes(err.name ?? '') ||
+    ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(err.code ?? '');
+}
+
+const retryDelayMs = (retry: number) => Math.min(LOG_UPLOAD_RETRY.baseDelayMs * LOG_UPLOAD_RETRY.factor ** retry, LOG_UPLOAD_RETRY.maxDelayMs);
+
 /** Bytes at the end of `buf` that start a UTF-8 character not yet complete (0 when it ends on a boundary). */
 export function incompleteUtf8Tail(buf: Buffer): number {
   for (let i = 1; i <= Math.min(3, buf.length); i++) {
@@ -39,6 +58,8 @@ export class S3LogSink {
   private closed = false;
   /** Bytes uploaded so far (for benchmarks and the runner's own diagnostics). */
   uploadedBytes = 0;
+  /** Chunk uploads retried under LOG_UPLOAD_RETRY so far. */
+  retries = 0;
 
   constructor(
     private readonly store: LogChunkWriter,
@@ -97,11 +118,19 @@ export class S3LogSink {
     // Uploads are chained so chunk N is stored before chunk N+1: a follower never sees a gap it later has to fill.
     const upload = this.chain.then(async () => {
       if (this.failure) return;
-      try {
-        await this.store.putLogChunk(this.jobId, this.phase, this.operation, seq, body);
-        this.uploadedBytes += body.length;
-      } catch (e) {
-        this.failure = e as Error;
+      for (let retry = 0; ; retry++) {
+        try {
+          await this.store.putLogChunk(this.jobId, this.phase, this.operation, seq, body);
+          this.uploadedBytes += body.length;
+          return;
+        } catch (e) {
+          if (retry >= LOG_UPLOAD_RETRY.retries || !isTransientUploadError(e)) {
+            this.failure = e as Error;
+            return;
+          }
+          this.retries++;
+          await new Promise((r) => setTimeout(r, retryDelayMs(retry)));
+        }
       }
     });
     this.chain = upload;
