@@ -61,11 +61,11 @@ export class Approvals extends Construct {
       .bindTable('JOBS_TABLE', props.jobsTable, 'readWrite')
       .bindTable('CATALOG_TABLE', props.catalogTable, 'read')
       .bindEventBus('EVENT_BUS_NAME', props.bus)
-      .bindSecret('SLACK_SIGNING_SECRET_ARN', this.slackSigningSecret)
-      .bindSecret('SLACK_BOT_TOKEN_SECRET_ARN', this.slackBotToken);
+      // The outcome goes back through the interaction's response_url, which needs no token: only the signing secret is readable here.
+      .bindSecret('SLACK_SIGNING_SECRET_ARN', this.slackSigningSecret);
   }
 
-  /** Lets the Slack Lambda resume executions of this state machine (SendTaskSuccess/Failure). */
+  /** Lets the Slack Lambda resume executions of this state machine (SendTaskSuccess/Failure, on this state machine only). */
   allowDecisions(stateMachine: sfn.IStateMachine): void {
     stateMachine.grantTaskResponse(this.slackInteractionsFunction);
   }

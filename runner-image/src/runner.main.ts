@@ -13,6 +13,7 @@ import { readRunnerConfig } from './config';
 import { CancelledError, OperationFailedError, RunnerError } from './errors';
 import { childEnvFrom, runPhase } from './phases';
 import { SecretRegistry } from './redactor';
+import { claimPhase, resolveTaskArn } from './task-arn';
 import { Heartbeat, TaskReporter } from './task-reporter';
 
 const warn = (message: string) => process.stderr.write(`[stack-jobs runner] ${message}\n`);
@@ -51,9 +52,15 @@ async function main(): Promise<number> {
 
   let outcome: { ok: true; result: RunnerResult } | { ok: false; error: RunnerError };
   try {
+    const jobs = new JobRepository(clients.dynamo(), config.STACKJOBS_JOBS_TABLE);
+    const taskArn = await resolveTaskArn(process.env).catch((e: Error) => {
+      warn(`could not read the task ARN (a cancel cannot stop this task): ${e.name}`);
+      return undefined;
+    });
+    await claimPhase(jobs, config.STACKJOBS_JOB_ID, config.STACKJOBS_PHASE, taskArn);
     const result = await runPhase({
       config,
-      jobs: new JobRepository(clients.dynamo(), config.STACKJOBS_JOBS_TABLE),
+      jobs,
       store: new ArtifactStore(clients.s3(), config.STACKJOBS_ARTIFACTS_BUCKET),
       secrets: new SecretsManagerSource(clients.secrets()),
       sts: (c) => new STSClient(c),

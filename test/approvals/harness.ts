@@ -1,0 +1,240 @@
+/**
+ * The approval routes on a real dynalite jobs table, with the real lifecycle (lock, preview, approval request) and
+ * recording fakes at the edges: Step Functions task responses, ECS StopTask, Slack, response_url, EventBridge.
+ * Every API exchange (except Slack's form posts) is checked against docs/openapi.json.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { documentClient } from '../../lambdas/adapters/dynamodb/client';
+import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
+import { LockRepository } from '../../lambdas/adapters/dynamodb/lock-repository';
+import { ResourceStatusRepository } from '../../lambdas/adapters/dynamodb/resource-status-repository';
+import { TABLES } from '../../lambdas/adapters/dynamodb/table-definitions';
+import { createApi } from '../../lambdas/api/api-app';
+import { approvalRoutesWith, type ApprovalRoutesDeps } from '../../lambdas/api/approval-routes';
+import { submitChange, type SubmissionDeps } from '../../lambdas/app/submit-change';
+import type { ApprovalMetrics, ResponseUrlPoster, RunnerTaskStopper, SlackMessage, SlackPoster, TaskResponder } from '../../lambdas/approvals/ports';
+import type { ApprovalNotifier } from '../../lambdas/approvals/request';
+import type { EventPublisher } from '../../lambdas/domain/ports';
+import type { FlowControlPolicy, ResourceChange, StackJob } from '../../lambdas/domain/schemas';
+import { handleApprovalRequest } from '../../lambdas/workflow/approval';
+import { acquireLock, recordPreview, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
+import type { WorkflowMetrics } from '../../lambdas/workflow/metrics';
+import { createTables, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo';
+import { CLAIMS, httpEvent, type CallOptions } from '../support/api-harness';
+import { change, fixedClock, MemoryCatalog, NOW, policy, preflightDeps, sequentialIds, standardCatalog } from '../support/domain-fixtures';
+import { openApiValidator } from '../support/openapi-validator';
+
+export const SIGNING_SECRET = 'slack-signing-secret-for-tests-8f14e45f';
+export const SLACK_APPROVER = 'U0APPROVER1';
+export const SLACK_AUTHOR = 'U0AUTHOR01';
+export const SLACK_STAGING_ONLY = 'U0STAGING1';
+export const SLACK_UNMAPPED = 'U0STRANGER';
+
+export const people = {
+  approver: { subject: 'approver@acmecorp.example', orgs: ['acmecorp'], roles: ['approver' as const] },
+  author: { subject: 'user@company.com', orgs: ['acmecorp'], roles: ['approver' as const, 'operator' as const] },
+  stagingApprover: { subject: 'staging-approver@acmecorp.example', orgs: ['acmecorp'], roles: ['approver' as const] },
+  operator: { subject: 'ops@acmecorp.example', orgs: ['acmecorp'], roles: ['operator' as const] },
+  viewer: { subject: 'viewer@acmecorp.example', orgs: ['acmecorp'], roles: ['viewer' as const] },
+  globexApprover: { subject: 'approver@globex.example', orgs: ['globex'], roles: ['approver' as const, 'operator' as const] },
+};
+
+/** The production policy of the tests: named approvers (one only for staging), distinct approver required. */
+export const productionPolicy = (o: Partial<FlowControlPolicy> = {}): FlowControlPolicy =>
+  policy({
+    id: 'acmecorp-approvals',
+    selector: { level: 'organization', org: 'acmecorp' },
+    approvers: [{ subject: people.approver.subject }, { subject: people.author.subject }, { subject: people.stagingApprover.subject, environments: ['staging'] }],
+    requireDistinctApprover: true,
+    approvalTimeoutMinutes: 60,
+    ...o,
+  });
+
+export class RecordingTasks implements TaskResponder {
+  readonly calls: { kind: 'succeed' | 'fail'; token: string; error?: string; cause?: string; output?: unknown }[] = [];
+  /** Set to make the next calls fail with this SFN error name. */
+  failWith?: string;
+  /** Resolves each call after this many ms, so concurrent decisions overlap. */
+  delayMs = 0;
+  async succeed(token: string, output: Record<string, unknown>) {
+    await this.gate();
+    this.calls.push({ kind: 'succeed', token, output });
+  }
+  async fail(token: string, error: string, cause: string) {
+    await this.gate();
+    this.calls.push({ kind: 'fail', token, error, cause });
+  }
+  private async gate() {
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.failWith) throw Object.assign(new Error(this.failWith), { name: this.failWith });
+  }
+}
+
+export class RecordingSlack implements SlackPoster {
+  readonly posted: SlackMessage[] = [];
+  down = false;
+  async post(m: SlackMessage) {
+    if (this.down) throw Object.assign(new Error('An API error occurred: invalid_auth'), { name: 'Error', code: 'slack_webapi_platform_error', data: { error: 'invalid_auth' } });
+    this.posted.push(JSON.parse(JSON.stringify(m)) as SlackMessage);
+    return { ts: '1700000000.000100' };
+  }
+}
+
+export interface Harness {
+  dynamo: EmbeddedDynamo;
+  jobs: JobRepository;
+  locks: LockRepository;
+  catalog: MemoryCatalog;
+  clock: ReturnType<typeof fixedClock>;
+  tasks: RecordingTasks;
+  slack: RecordingSlack;
+  stopped: { arn: string; reason: string }[];
+  responses: { url: string; body: Record<string, unknown> }[];
+  events: { detailType: string; detail: Record<string, unknown> }[];
+  logs: string[];
+  counts: { slackPostFailed: number; decided: number };
+  /** Everything an outsider could see: API bodies, Slack requests, response_url posts, events and log lines. */
+  observed(): string;
+  workflow: WorkflowDeps;
+  notifier: ApprovalNotifier;
+  submission: SubmissionDeps;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read bodies by value; the contract is checked per exchange
+  call(method: string, path: string, o?: CallOptions): Promise<APIGatewayProxyStructuredResultV2 & { json: () => any }>;
+  submit(c?: ResourceChange): Promise<StackJob>;
+  /** Drives a submitted job through lock, preview and the real approval request (with `token`). */
+  toAwaitingApproval(jobId: string, token: string): Promise<StackJob>;
+  stop(): Promise<void>;
+}
+
+let seq = 0;
+const apiBodies: string[] = [];
+
+export async function startHarness(): Promise<Harness> {
+  const dynamo = await startEmbeddedDynamo();
+  const table = `approvals_jobs_${++seq}`;
+  await createTables(dynamo.endpoint, { [table]: TABLES.jobs });
+  const db = documentClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const clock = fixedClock(NOW);
+  const jobs = new JobRepository(db, table);
+  const locks = new LockRepository(db, table, () => clock.now());
+  const resources = new ResourceStatusRepository(db, table);
+  const catalog = standardCatalog()
+    .add('flow-control-policies', 'acmecorp', productionPolicy())
+    .add('org-settings', 'acmecorp', {
+      org: 'acmecorp',
+      requireLiveCredentialValidation: false,
+      approvalChannels: { production: 'C0PRODAPPROVALS' },
+      slackUsers: { [SLACK_APPROVER]: people.approver.subject, [SLACK_AUTHOR]: people.author.subject, [SLACK_STAGING_ONLY]: people.stagingApprover.subject },
+    });
+  const tasks = new RecordingTasks();
+  const slack = new RecordingSlack();
+  const stopped: Harness['stopped'] = [];
+  const responses: Harness['responses'] = [];
+  const events: Harness['events'] = [];
+  const logs: string[] = [];
+  const counts = { slackPostFailed: 0, decided: 0 };
+  const logger = new Logger({ serviceName: 'approvals-test', logLevel: 'DEBUG' });
+  (logger as unknown as { console: Record<string, (s: string) => void> }).console = { info: (s) => logs.push(s), warn: (s) => logs.push(s), error: (s) => logs.push(s), debug: (s) => logs.push(s) };
+  const publisher: EventPublisher = { publish: async (detailType, detail) => void events.push({ detailType, detail: JSON.parse(JSON.stringify(detail)) as Record<string, unknown> }) };
+  const metrics: ApprovalMetrics = { slackPostFailed: () => void counts.slackPostFailed++, decided: () => void counts.decided++ };
+  const workflowMetrics: WorkflowMetrics = { jobCompleted: () => undefined };
+  const ids = sequentialIds();
+  const submission: SubmissionDeps = { jobs, preflight: preflightDeps({ catalog, clock }), starter: { start: async () => undefined }, ids, clock };
+  const workflow: WorkflowDeps = { jobs, locks, resources, events: publisher, clock, ids, metrics: workflowMetrics, leaseMarginSeconds: 7 * 3600 };
+  const notifier: ApprovalNotifier = { catalog, slack, links: async () => ({ planUrl: 'https://artifacts.example/plan.json?X-Amz-Signature=abc', logsUrl: 'https://artifacts.example/plan.log?X-Amz-Signature=def', expiresAt: '2026-11-27T13:00:00.000Z' }), log: logger, metrics };
+  const stopper: RunnerTaskStopper = { stop: async (arn, reason) => void stopped.push({ arn, reason }) };
+  const respond: ResponseUrlPoster = { post: async (url, body) => void responses.push({ url, body: JSON.parse(JSON.stringify(body)) as Record<string, unknown> }) };
+  const deps: ApprovalRoutesDeps = {
+    jobs,
+    catalog,
+    locks,
+    resources,
+    events: publisher,
+    tasks,
+    runnerTasks: stopper,
+    respond,
+    submission,
+    signingSecret: async () => SIGNING_SECRET,
+    clock,
+    log: logger,
+    metrics,
+    workflowMetrics,
+  };
+  const api = createApi({ routes: approvalRoutesWith(() => deps), claimNames: CLAIMS, logger, metrics: new Metrics({ namespace: 'StackJobsTest', serviceName: 'approvals' }) });
+  const h: Harness = {
+    dynamo,
+    jobs,
+    locks,
+    catalog,
+    clock,
+    tasks,
+    slack,
+    stopped,
+    responses,
+    events,
+    logs,
+    counts,
+    workflow,
+    notifier,
+    submission,
+    observed: () => [...apiBodies, ...slack.posted.map((m) => JSON.stringify(m)), ...responses.map((r) => JSON.stringify(r)), ...events.map((e) => JSON.stringify(e)), ...logs].join('\n'),
+    async call(method, path, o = {}) {
+      const event = httpEvent(method, path, o);
+      const res = await api(event);
+      apiBodies.push(res.body ?? '');
+      if (!path.startsWith('/v1/slack/')) {
+        openApiValidator().assert({ method, path, request: { contentType: event.headers['content-type'], rawBody: event.body && (o.base64 ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) }, response: res });
+      }
+      return { ...res, json: () => (res.body ? JSON.parse(res.body) : undefined) };
+    },
+    async submit(c = change()) {
+      const outcome = await submitChange(c, submission);
+      if (outcome.kind === 'rejected') throw new Error(`pre-flight failed: ${JSON.stringify(outcome.checks)}`);
+      return outcome.job;
+    },
+    async toAwaitingApproval(jobId, token) {
+      const lock = await acquireLock(workflow, jobId, 0);
+      if (lock.outcome !== 'acquired') throw new Error(`lock not acquired: ${lock.outcome}`);
+      const gate = await recordPreview(workflow, jobId, {
+        phase: 'preview',
+        hasChanges: true,
+        summary: {
+          add: 1,
+          change: 1,
+          destroy: 1,
+          replace: 1,
+          unchanged: 3,
+          read: 0,
+          forget: 0,
+          import: 0,
+          outputChanges: 0,
+          resources: [
+            { address: 'aws_eks_node_group.main', actions: ['update'] },
+            { address: 'aws_launch_template.nodes', actions: ['delete', 'create'] },
+            { address: 'aws_security_group.legacy', actions: ['delete'] },
+            { address: 'aws_iam_role.extra', actions: ['create'] },
+          ],
+        },
+        planDigest: 'a'.repeat(64),
+        planKey: `jobs/${jobId}/plan/plan.bin`,
+        logPrefix: `jobs/${jobId}/logs/`,
+        durations: { plan: 1 },
+      });
+      if (gate.next !== 'approval') throw new Error(`expected the approval gate, got ${gate.next}`);
+      await handleApprovalRequest(workflow, { jobId, taskToken: token, planDigest: gate.planDigest, approvalTimeoutSeconds: gate.approvalTimeoutSeconds }, notifier);
+      return (await jobs.require(jobId)).job;
+    },
+    async stop() {
+      db.destroy();
+      await dynamo.stop();
+    },
+  };
+  return h;
+}
+
+/** A change per test, so stacks and idempotency keys never collide. */
+export function changeFor(n: string, o: { env?: string; createdBy?: string } = {}): ResourceChange {
+  return change({ resource: { id: `eks_${n.padStart(26, '0')}`.slice(0, 30), env: o.env ?? 'production', version: { id: `ver-${n}`, message: `change ${n}` } }, ...(o.createdBy ? { createdBy: o.createdBy } : {}) });
+}
