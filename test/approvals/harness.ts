@@ -23,7 +23,8 @@ import { acquireLock, recordPreview, type WorkflowDeps } from '../../lambdas/wor
 import type { WorkflowMetrics } from '../../lambdas/workflow/metrics';
 import { createTables, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo';
 import { CLAIMS, httpEvent, type CallOptions } from '../support/api-harness';
-import { change, fixedClock, MemoryCatalog, NOW, policy, preflightDeps, sequentialIds, standardCatalog } from '../support/domain-fixtures';
+import { change, fixedClock, MemoryCatalog, NOW, policy, preflightDeps, standardCatalog } from '../support/domain-fixtures';
+import { ulidIds } from '../../lambdas/domain/ids';
 import { openApiValidator } from '../support/openapi-validator';
 
 export const SIGNING_SECRET = 'slack-signing-secret-for-tests-8f14e45f';
@@ -140,7 +141,8 @@ export async function startHarness(): Promise<Harness> {
   const publisher: EventPublisher = { publish: async (detailType, detail) => void events.push({ detailType, detail: JSON.parse(JSON.stringify(detail)) as Record<string, unknown> }) };
   const metrics: ApprovalMetrics = { slackPostFailed: () => void counts.slackPostFailed++, decided: () => void counts.decided++ };
   const workflowMetrics: WorkflowMetrics = { jobCompleted: () => undefined };
-  const ids = sequentialIds();
+  // Real ULIDs: the fixtures' sequential ids leave the job-id alphabet after a few dozen jobs.
+  const ids = ulidIds(clock);
   const submission: SubmissionDeps = { jobs, preflight: preflightDeps({ catalog, clock }), starter: { start: async () => undefined }, ids, clock };
   const workflow: WorkflowDeps = { jobs, locks, resources, events: publisher, clock, ids, metrics: workflowMetrics, leaseMarginSeconds: 7 * 3600 };
   const notifier: ApprovalNotifier = { catalog, slack, links: async () => ({ planUrl: 'https://artifacts.example/plan.json?X-Amz-Signature=abc', logsUrl: 'https://artifacts.example/plan.log?X-Amz-Signature=def', expiresAt: '2026-11-27T13:00:00.000Z' }), log: logger, metrics };

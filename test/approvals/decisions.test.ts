@@ -1,0 +1,311 @@
+/**
+ * Approving and rejecting through Slack and the API on a real jobs table: who may decide, one decision only,
+ * the approval window, the task token kept out of everything observable, and Slack being down.
+ */
+import { createHmac } from 'node:crypto';
+import { APPROVE_ACTION, REJECT_ACTION } from '../../lambdas/approvals/slack-message';
+import { cancelCaseOf } from '../../lambdas/approvals/approval-rules';
+import type { StackJob } from '../../lambdas/domain/schemas';
+import { NOW } from '../support/domain-fixtures';
+import { changeFor, people, SIGNING_SECRET, SLACK_APPROVER, SLACK_AUTHOR, SLACK_STAGING_ONLY, SLACK_UNMAPPED, startHarness, type Harness } from './harness';
+
+/** A recognisable task token: it must never appear anywhere a person, Slack or a log could see it. */
+const PLANTED = (n: string) => `PLANTED-TASK-TOKEN-${n}-e3b0c44298fc1c149afbf4c8996fb924`;
+const RESPONSE_URL = 'https://hooks.slack.com/actions/T0ACME/1234/abcdef';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.stop());
+beforeEach(() => {
+  h.clock.set(NOW);
+  h.tasks.calls.length = 0;
+  h.tasks.failWith = undefined;
+  h.tasks.delayMs = 0;
+  h.slack.down = false;
+  h.responses.length = 0;
+});
+
+let n = 0;
+async function awaiting(o: { createdBy?: string } = {}): Promise<{ job: StackJob; token: string }> {
+  const id = `${++n}`;
+  const submitted = await h.submit(changeFor(`dec${id}`, o));
+  const token = PLANTED(id);
+  return { job: await h.toAwaitingApproval(submitted.metadata.id, token), token };
+}
+
+function slackClick(approvalId: string, slackUser: string, action = APPROVE_ACTION, o: { at?: number; secret?: string; base64?: boolean } = {}) {
+  const payload = { type: 'block_actions', user: { id: slackUser, username: 'someone' }, team: { id: 'T0ACME' }, response_url: RESPONSE_URL, actions: [{ action_id: action, value: approvalId, block_id: 'stackjobs_decision' }] };
+  const rawBody = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const ts = String(Math.floor((o.at ?? h.clock.now().getTime()) / 1000));
+  const signature = `v0=${createHmac('sha256', o.secret ?? SIGNING_SECRET).update(`v0:${ts}:${rawBody}`).digest('hex')}`;
+  return h.call('POST', '/v1/slack/interactions', {
+    principal: null,
+    rawBody,
+    base64: o.base64,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signature },
+  });
+}
+
+const load = async (id: string) => (await h.jobs.require(id)).job;
+
+describe('requesting approval', () => {
+  it('keeps the token beside the job, opens an apr_ approval on the plan digest with the policy window, and posts a Block Kit message whose buttons carry only the approval id', async () => {
+    const { job, token } = await awaiting();
+    expect(job.status.phase).toBe('awaiting_approval');
+    expect(job.status.approval).toEqual({ id: expect.stringMatching(/^apr_[0-9a-z]{26}$/), requestedAt: NOW.toISOString(), expiresAt: new Date(NOW.getTime() + 60 * 60_000).toISOString(), planDigest: 'a'.repeat(64) });
+    expect(await h.jobs.getTaskToken(job.metadata.id)).toBe(token);
+    expect(JSON.stringify(job)).not.toContain(token);
+
+    const message = h.slack.posted.at(-1)!;
+    expect(message.channel).toBe('C0PRODAPPROVALS');
+    const text = JSON.stringify(message.blocks);
+    for (const expected of ['aws_eks_cluster', 'prod-api-cluster', 'acmecorp / production', 'user@company.com', `change dec${n}`, '1 to add, 1 to change, 1 to destroy, 1 to replace', 'aws_launch_template.nodes', 'aws_security_group.legacy', 'X-Amz-Signature=abc', 'X-Amz-Signature=def', job.status.approval!.expiresAt]) {
+      expect({ expected, found: text.includes(expected) }).toEqual({ expected, found: true });
+    }
+    const buttons = (message.blocks.find((b) => (b as { type: string }).type === 'actions') as { elements: { action_id: string; value: string }[] }).elements;
+    expect(buttons.map((b) => [b.action_id, b.value])).toEqual([
+      [APPROVE_ACTION, job.status.approval!.id],
+      [REJECT_ACTION, job.status.approval!.id],
+    ]);
+    expect(JSON.stringify(message)).not.toContain(token);
+  });
+
+  it('escapes the version message, so it cannot @channel or forge a link', async () => {
+    const submitted = await h.submit({ ...changeFor('escape'), resource: { ...changeFor('escape').resource, version: { id: 'ver-escape', message: 'hi <!channel> <https://evil.example|click>' } } });
+    await h.toAwaitingApproval(submitted.metadata.id, PLANTED('escape'));
+    const text = JSON.stringify(h.slack.posted.at(-1)!.blocks);
+    expect(text).not.toContain('<!channel>');
+    expect(text).toContain('&lt;!channel&gt;');
+  });
+
+  it('with Slack down, the job still waits, the failure is logged and counted, and an approver can approve through the API', async () => {
+    h.slack.down = true;
+    const before = h.counts.slackPostFailed;
+    const { job, token } = await awaiting();
+    expect((await load(job.metadata.id)).status.phase).toBe('awaiting_approval');
+    expect(h.counts.slackPostFailed).toBe(before + 1);
+    expect(h.logs.some((l) => l.includes('posting the approval request to Slack failed') && l.includes('invalid_auth'))).toBe(true);
+
+    const res = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: { comment: 'LGTM' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().status.approval.decision).toEqual({ decision: 'approved', by: people.approver.subject, at: NOW.toISOString(), channel: 'api', planDigest: 'a'.repeat(64), comment: 'LGTM' });
+    expect(h.tasks.calls).toEqual([{ kind: 'succeed', token, output: { approvalId: job.status.approval!.id, decision: 'approved' } }]);
+    expect(await h.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+  });
+});
+
+describe('deciding through Slack', () => {
+  it('approves on a verified click by a mapped approver: decision recorded, execution resumed, message replaced', async () => {
+    const { job, token } = await awaiting();
+    const res = await slackClick(job.status.approval!.id, SLACK_APPROVER);
+    expect(res.statusCode).toBe(200);
+    const after = await load(job.metadata.id);
+    expect(after.status.approval!.decision).toEqual({ decision: 'approved', by: people.approver.subject, at: NOW.toISOString(), channel: 'slack', planDigest: 'a'.repeat(64) });
+    expect(h.tasks.calls).toEqual([{ kind: 'succeed', token, output: { approvalId: job.status.approval!.id, decision: 'approved' } }]);
+    expect(h.responses).toEqual([{ url: RESPONSE_URL, body: expect.objectContaining({ replace_original: true, text: expect.stringContaining(`Approved by <@${SLACK_APPROVER}> at 12:00 UTC`) }) }]);
+  });
+
+  it('rejects with SendTaskFailure StackJob.Rejected', async () => {
+    const { job, token } = await awaiting();
+    expect((await slackClick(job.status.approval!.id, SLACK_APPROVER, REJECT_ACTION)).statusCode).toBe(200);
+    expect((await load(job.metadata.id)).status.approval!.decision).toMatchObject({ decision: 'rejected', by: people.approver.subject, channel: 'slack' });
+    expect(h.tasks.calls).toEqual([{ kind: 'fail', token, error: 'StackJob.Rejected', cause: `rejected by ${people.approver.subject} through slack` }]);
+    expect(h.responses[0].body.text).toContain(`Rejected by <@${SLACK_APPROVER}>`);
+  });
+
+  it('accepts a base64-encoded body from API Gateway (verified over the decoded bytes)', async () => {
+    const { job } = await awaiting();
+    expect((await slackClick(job.status.approval!.id, SLACK_APPROVER, APPROVE_ACTION, { base64: true })).statusCode).toBe(200);
+    expect((await load(job.metadata.id)).status.approval!.decision?.decision).toBe('approved');
+  });
+
+  it('answers every unverifiable request with the same bare 401 and changes nothing', async () => {
+    const { job } = await awaiting();
+    const id = job.status.approval!.id;
+    const answers = [
+      await slackClick(id, SLACK_APPROVER, APPROVE_ACTION, { secret: 'wrong-secret' }),
+      await slackClick(id, SLACK_APPROVER, APPROVE_ACTION, { at: NOW.getTime() - 6 * 60_000 }),
+      await slackClick(id, SLACK_APPROVER, APPROVE_ACTION, { at: NOW.getTime() + 6 * 60_000 }),
+      await h.call('POST', '/v1/slack/interactions', { principal: null, rawBody: 'payload=%7B%7D', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+    ];
+    expect(answers.map((a) => a.statusCode)).toEqual([401, 401, 401, 401]);
+    expect(new Set(answers.map((a) => a.body)).size).toBe(1);
+    expect(answers[0].json()).toEqual({ type: expect.any(String), title: 'Unauthorized', status: 401, detail: 'the request could not be verified' });
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.tasks.calls).toEqual([]);
+  });
+
+  it('tells an unknown Slack user their click changed nothing', async () => {
+    const { job } = await awaiting();
+    expect((await slackClick(job.status.approval!.id, SLACK_UNMAPPED)).statusCode).toBe(200);
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.tasks.calls).toEqual([]);
+    expect(h.responses).toEqual([{ url: RESPONSE_URL, body: expect.objectContaining({ response_type: 'ephemeral', text: expect.stringContaining('not linked to a Stack Jobs principal') }) }]);
+  });
+
+  it("refuses an approver of another environment (listed for staging only) on a production job", async () => {
+    const { job } = await awaiting();
+    await slackClick(job.status.approval!.id, SLACK_STAGING_ONLY);
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.tasks.calls).toEqual([]);
+    expect(h.responses[0].body.text).toContain('is an approver for staging, not for production');
+  });
+
+  it("refuses the change's author under requireDistinctApprover, though they are a listed approver", async () => {
+    const { job } = await awaiting();
+    await slackClick(job.status.approval!.id, SLACK_AUTHOR);
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.tasks.calls).toEqual([]);
+    expect(h.responses[0].body.text).toContain('requires a distinct approver');
+  });
+
+  it('tells a second click who decided, and changes nothing', async () => {
+    const { job } = await awaiting();
+    await slackClick(job.status.approval!.id, SLACK_APPROVER);
+    h.responses.length = 0;
+    await slackClick(job.status.approval!.id, SLACK_APPROVER, REJECT_ACTION);
+    expect((await load(job.metadata.id)).status.approval!.decision?.decision).toBe('approved');
+    expect(h.tasks.calls.map((c) => c.kind)).toEqual(['succeed']);
+    expect(h.responses[0].body).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining(`already approved by ${people.approver.subject}`) });
+  });
+});
+
+describe('deciding through the API', () => {
+  it('refuses a viewer (403), another org (404) and a caller outside the approver list (403)', async () => {
+    const { job } = await awaiting();
+    const path = `/v1/stack-jobs/${job.metadata.id}/approve`;
+    expect((await h.call('POST', path, { principal: people.viewer, body: {} })).statusCode).toBe(403);
+    expect((await h.call('POST', path, { principal: people.globexApprover, body: {} })).statusCode).toBe(404);
+    expect((await h.call('POST', path, { principal: people.stagingApprover, body: {} })).json().detail).toContain('not for production');
+    const author = await h.call('POST', path, { principal: people.author, body: {} });
+    expect([author.statusCode, author.json().detail]).toEqual([403, expect.stringContaining('distinct approver')]);
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.tasks.calls).toEqual([]);
+  });
+
+  it('lets any approver of the org decide when the policy names none (API only)', async () => {
+    const { job } = await awaiting();
+    const open = { ...job, spec: { ...job.spec, essentials: { ...job.spec.essentials, flowControlPolicy: { ...job.spec.essentials.flowControlPolicy, approvers: [] } } } };
+    await h.jobs.update(job.metadata.id, (j) => ({ ...j, spec: open.spec }));
+    const outsider = { subject: 'someone-else@acmecorp.example', orgs: ['acmecorp'], roles: ['approver' as const] };
+    expect((await slackClick(job.status.approval!.id, SLACK_APPROVER)).statusCode).toBe(200);
+    expect(h.responses[0].body.text).toContain('names no approvers');
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/reject`, { principal: outsider })).statusCode).toBe(200);
+    expect(h.tasks.calls.map((c) => c.error)).toEqual(['StackJob.Rejected']);
+  });
+
+  it('answers 409 with the reason on a job that is not awaiting approval', async () => {
+    const queued = await h.submit(changeFor('notyet'));
+    const res = await h.call('POST', `/v1/stack-jobs/${queued.metadata.id}/approve`, { principal: people.approver, body: {} });
+    expect([res.statusCode, res.json().detail]).toEqual([409, 'the job is not awaiting approval (it is queued)']);
+  });
+});
+
+describe('races and the window', () => {
+  it('two approvals at once: exactly one decision and one SendTaskSuccess; the other is told who won', async () => {
+    const { job, token } = await awaiting();
+    h.tasks.delayMs = 30;
+    const [a, b] = await Promise.all([
+      h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} }),
+      slackClick(job.status.approval!.id, SLACK_APPROVER),
+    ]);
+    const succeeded = h.tasks.calls.filter((c) => c.kind === 'succeed');
+    expect(succeeded).toEqual([expect.objectContaining({ token })]);
+    const decision = (await load(job.metadata.id)).status.approval!.decision!;
+    if (decision.channel === 'api') {
+      expect(a.statusCode).toBe(200);
+      expect(h.responses[0].body.text).toContain('already approved');
+    } else {
+      expect([a.statusCode, a.json().detail]).toEqual([409, expect.stringContaining('already approved')]);
+      expect(b.statusCode).toBe(200);
+    }
+  });
+
+  it('five concurrent API approvals: one 200, four 409, one resume', async () => {
+    const { job } = await awaiting();
+    h.tasks.delayMs = 10;
+    const answers = await Promise.all(Array.from({ length: 5 }, () => h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })));
+    expect(answers.map((r) => r.statusCode).sort()).toEqual([200, 409, 409, 409, 409]);
+    expect(h.tasks.calls).toHaveLength(1);
+  });
+
+  it('approve after the window closed: 409, nothing recorded, nothing resumed', async () => {
+    const { job } = await awaiting();
+    h.clock.set(new Date(Date.parse(job.status.approval!.expiresAt) + 1000));
+    const res = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} });
+    expect([res.statusCode, res.json().detail]).toEqual([409, `the approval window closed at ${job.status.approval!.expiresAt}`]);
+    expect((await slackClick(job.status.approval!.id, SLACK_APPROVER)).statusCode).toBe(200);
+    expect(h.responses[0].body.text).toContain('the approval window closed');
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.tasks.calls).toEqual([]);
+  });
+
+  it('approve after cancel: 409 through the API, a notice in Slack, and only the cancel reached the execution', async () => {
+    const { job, token } = await awaiting();
+    const cancelled = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { principal: people.operator });
+    expect([cancelled.statusCode, cancelled.json().status.phase, cancelled.json().status.result]).toEqual([200, 'completed', 'cancelled']);
+    const res = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} });
+    expect([res.statusCode, res.json().detail]).toEqual([409, expect.stringContaining('the job has ended (cancelled: cancelled)')]);
+    await slackClick(job.status.approval!.id, SLACK_APPROVER);
+    expect(h.responses[0].body.text).toContain('the job has ended');
+    expect(h.tasks.calls).toEqual([{ kind: 'fail', token, error: 'StackJob.Cancelled', cause: `cancelled by ${people.operator.subject}` }]);
+    expect(await h.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+  });
+
+  it('a decision whose task already timed out in the workflow is reported as such (409)', async () => {
+    const { job } = await awaiting();
+    h.tasks.failWith = 'TaskTimedOut';
+    const res = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} });
+    expect([res.statusCode, res.json().detail]).toEqual([409, expect.stringContaining('window had already closed in the workflow')]);
+  });
+});
+
+describe('cancel and rerun (unit level; the phases run end to end in cancel-rerun.e2e.test.ts)', () => {
+  it('classifies each phase', async () => {
+    const { job } = await awaiting();
+    expect(cancelCaseOf(job)).toBe('awaiting_approval');
+    const running = { ...job, status: { ...job.status, phase: 'running' as const, runnerTask: { arn: 'arn:aws:ecs:us-east-1:1:task/c/1', phase: 'preview' as const } } };
+    expect(cancelCaseOf(running)).toBe('stop_runner');
+    const applying = { ...running, status: { ...running.status, operations: running.status.operations.map((o) => (o.name === 'apply' ? { ...o, status: 'running' as const } : o)) } };
+    expect(cancelCaseOf(applying)).toBe('record_only');
+  });
+
+  it('a viewer cannot cancel (403), another org cannot see the job (404), an ended job is 409', async () => {
+    const { job } = await awaiting();
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { principal: people.viewer })).statusCode).toBe(403);
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { principal: people.globexApprover })).statusCode).toBe(404);
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { principal: people.operator })).statusCode).toBe(200);
+    const again = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { principal: people.operator });
+    expect([again.statusCode, again.json().detail]).toEqual([409, expect.stringContaining('already ended')]);
+  });
+
+  it('stops a running preview through ECS StopTask and answers 202 with cancelRequested', async () => {
+    const submitted = await h.submit(changeFor('stoppreview'));
+    await h.jobs.update(submitted.metadata.id, (j) => ({ ...j, status: { ...j.status, phase: 'running', runnerTask: { arn: 'arn:aws:ecs:us-east-1:123456789012:task/stackjobs/abc123', phase: 'preview' } } }));
+    const res = await h.call('POST', `/v1/stack-jobs/${submitted.metadata.id}/cancel`, { principal: people.operator });
+    expect([res.statusCode, res.json().status.cancelRequested]).toEqual([202, { by: people.operator.subject, at: NOW.toISOString() }]);
+    expect(h.stopped).toEqual([{ arn: 'arn:aws:ecs:us-east-1:123456789012:task/stackjobs/abc123', reason: `cancelled by ${people.operator.subject}` }]);
+  });
+});
+
+describe('the task token', () => {
+  it('appears in no API response, Slack request, response_url post, event or log line', async () => {
+    const opened = [await awaiting(), await awaiting(), await awaiting()];
+    const planted = opened.map((o) => o.token);
+    await h.call('POST', `/v1/stack-jobs/${opened[0].job.metadata.id}/approve`, { principal: people.approver, body: {} });
+    await slackClick(opened[1].job.status.approval!.id, SLACK_APPROVER, REJECT_ACTION);
+    await h.call('POST', `/v1/stack-jobs/${opened[2].job.metadata.id}/cancel`, { principal: people.operator });
+    // The execution's side did receive each token (so this test can fail), and nothing else did.
+    expect(h.tasks.calls.map((c) => c.token).sort()).toEqual([...planted].sort());
+    const observed = h.observed();
+    expect(observed.length).toBeGreaterThan(1000);
+    expect(observed.includes('PLANTED-TASK-TOKEN')).toBe(false);
+    // The job documents (what GET returns) hold no token either; the spent ones are gone from the items too.
+    for (const o of opened) {
+      expect(JSON.stringify(await load(o.job.metadata.id))).not.toContain('PLANTED-TASK-TOKEN');
+      expect(await h.jobs.getTaskToken(o.job.metadata.id)).toBeUndefined();
+    }
+  });
+});
