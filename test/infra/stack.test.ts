@@ -247,6 +247,18 @@ describe('IAM scope', () => {
     expect(statements.some((s) => actionsOf(s).includes('states:StartExecution') && resourcesOf(s).includes(JSON.stringify({ Ref: idOf(stack.orchestration.stateMachine) })))).toBe(true);
     expect(statements.some((s) => actionsOf(s).includes('events:PutEvents') && resourcesOf(s).includes(JSON.stringify({ 'Fn::GetAtt': [idOf(stack.events.bus), 'Arn'] })))).toBe(true);
   });
+
+  it('lets the approval Lambdas read only their own Slack secret, and resume only this state machine', () => {
+    const secretReads = (fn: { executionRole: { node: { defaultChild?: unknown } } }) =>
+      statementsOf(idOf(fn.executionRole)).filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
+    expect(secretReads(stack.approvals.slackInteractionsFunction)).toEqual([JSON.stringify({ Ref: idOf(stack.approvals.slackSigningSecret) })]);
+    expect(secretReads(stack.approvals.requestApprovalFunction)).toEqual([JSON.stringify({ Ref: idOf(stack.approvals.slackBotToken) })]);
+    const sendTask = statementsOf(idOf(stack.approvals.slackInteractionsFunction.executionRole)).filter((s) => actionsOf(s).some((a) => a.startsWith('states:SendTask')));
+    expect(sendTask.flatMap(resourcesOf)).toEqual([JSON.stringify({ Ref: idOf(stack.orchestration.stateMachine) })]);
+    const apiStop = statementsOf(idOf(stack.api.apiFunction.executionRole)).filter((s) => actionsOf(s).includes('ecs:StopTask'));
+    expect(apiStop).toHaveLength(1);
+    expect(apiStop[0].Condition).toEqual({ ArnEquals: { 'ecs:cluster': expect.anything() } });
+  });
 });
 
 describe('runner', () => {
