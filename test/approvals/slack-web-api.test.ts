@@ -1,0 +1,47 @@
+/** The real @slack/web-api client against a loopback stand-in for slack.com/api: what goes over the wire, and a refusal. */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SlackWebApiPoster } from '../../lambdas/approvals/adapters/slack-web-api';
+
+let server: Server;
+let url: string;
+const requests: { path: string; auth?: string; body: string }[] = [];
+let answer: Record<string, unknown> = { ok: true, ts: '1700000000.000200', channel: 'C0PRODAPPROVALS' };
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests.push({ path: req.url ?? '', auth: req.headers.authorization, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+it('posts chat.postMessage with the bot token in the Authorization header and the blocks in the body', async () => {
+  let reads = 0;
+  const poster = new SlackWebApiPoster(async () => {
+    reads++;
+    return 'xoxb-test-bot-token';
+  }, url);
+  const out = await poster.post({ channel: 'C0PRODAPPROVALS', text: 'Apply?', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'hello' } }] });
+  await poster.post({ channel: 'C0PRODAPPROVALS', text: 'again', blocks: [] });
+  expect(out).toEqual({ ts: '1700000000.000200' });
+  expect(reads).toBe(1);
+  expect(requests[0].path).toBe('/api/chat.postMessage');
+  expect(requests[0].auth).toBe('Bearer xoxb-test-bot-token');
+  expect(requests[0].body).not.toContain('xoxb-test-bot-token');
+  expect(decodeURIComponent(requests[0].body)).toContain('"text":"hello"');
+  expect(decodeURIComponent(requests[0].body)).toContain('C0PRODAPPROVALS');
+});
+
+it("surfaces Slack's refusal as an error carrying Slack's error code (what the approval request logs)", async () => {
+  answer = { ok: false, error: 'channel_not_found' };
+  const poster = new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url);
+  await expect(poster.post({ channel: 'C0NOPE', text: 'x', blocks: [] })).rejects.toMatchObject({ code: 'slack_webapi_platform_error', data: { error: 'channel_not_found' } });
+});
