@@ -25,7 +25,7 @@ const rssKb = (pid: number, field: 'VmRSS' | 'VmHWM') => {
   }
 };
 
-async function runPhases(env: RunnerEnv, extra: Record<string, string>) {
+export async function runPhases(env: RunnerEnv, extra: Record<string, string>) {
   const job = await createJob(env);
   const t0 = Date.now();
   const preview = startRunner(env, { jobId: job.metadata.id, phase: 'preview', token: `bench-p-${job.metadata.id}`, env: extra });
@@ -40,7 +40,7 @@ async function runPhases(env: RunnerEnv, extra: Record<string, string>) {
 }
 
 /** The same seven commands the runner issues, run directly (no clone, no S3, no Dynamo). */
-async function runDirect(env: RunnerEnv, extra: Record<string, string>) {
+export async function runDirect(env: RunnerEnv, extra: Record<string, string>) {
   const job = await createJob(env);
   const dir = join(env.dir, 'direct', job.metadata.id);
   mkdirSync(dir, { recursive: true });
@@ -66,9 +66,10 @@ async function runDirect(env: RunnerEnv, extra: Record<string, string>) {
   return { previewMs: t1 - t0, updateMs: Date.now() - t1 };
 }
 
-async function logBench(env: RunnerEnv) {
+/** Pushes `logMib` MiB of numbered lines through the runner and reads them back: MB/s, peak RSS, loss and order. */
+export async function logBench(env: RunnerEnv, logMib = LOG_MIB) {
   // Whole 100-byte lines, so the stored log can be checked line by line.
-  const bytes = Math.floor((LOG_MIB * 1024 * 1024) / 100) * 100;
+  const bytes = Math.floor((logMib * 1024 * 1024) / 100) * 100;
   const job = await createJob(env);
   const started = Date.now();
   const run = startRunner(env, {
@@ -151,7 +152,9 @@ async function main() {
   }
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

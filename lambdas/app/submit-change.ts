@@ -32,10 +32,14 @@ export interface SubmitOptions {
 export async function submitChange(change: ResourceChange, deps: SubmissionDeps, options: SubmitOptions = {}): Promise<SubmitOutcome> {
   const key = idempotencyKeyOf(change) + (options.rerunOf ? `:rerun:${options.rerunOf}` : '');
 
+  // The duplicate check and the pre-flight reads go out together: one round trip instead of two on the success
+  // path (a duplicate pays for reads it then ignores, and a pre-flight error does not fail a duplicate).
+  const preflight = runPreflight(change, deps.preflight);
+  preflight.catch(() => undefined);
   const earlier = await deps.jobs.findByIdempotency(key);
   if (earlier) return { kind: 'duplicate', job: await completeSubmission(earlier, deps) };
 
-  const outcome = await runPreflight(change, deps.preflight);
+  const outcome = await preflight;
   if (!outcome.passed) return { kind: 'rejected', checks: outcome.checks };
 
   const job = freezeStackJob(change, outcome, deps.ids.next('sj'), deps.clock.now(), options.rerunOf);

@@ -106,6 +106,8 @@ export async function checkBackend(
   provisioner: string,
   backends: BackendCredential[],
   deps: Pick<PreflightDeps, 'backendProbe' | 'locks'>,
+  /** The stack's lease, when the caller already started reading it (it depends on the change alone). */
+  leaseRead?: ReturnType<StackLockReader['getLease']>,
 ): Promise<{ result: CheckResult; backend?: BackendCredential; stateKey: string }> {
   const { org } = change.resource;
   const backend = backends.filter((b) => b.org === org && b.provisioner === provisioner).sort((a, b) => a.id.localeCompare(b.id))[0];
@@ -113,7 +115,7 @@ export async function checkBackend(
   if (!backend) return { result: { check: 'backend', passed: false, messages: [`no ${provisioner} backend is configured for org ${org}`] }, stateKey };
 
   const stackKey = stackKeyOf({ org, env: change.resource.env, resourceId: change.resource.id });
-  const [probe, lease] = await Promise.all([deps.backendProbe.probe(backend, stateKey), deps.locks.getLease(stackKey)]);
+  const [probe, lease] = await Promise.all([deps.backendProbe.probe(backend, stateKey), leaseRead ?? deps.locks.getLease(stackKey)]);
   const messages = [`backend ${backend.id} (${backend.type}): ${probe.detail}`];
   if (!probe.reachable) return { result: { check: 'backend', passed: false, messages }, backend, stateKey };
   messages.push(probe.stateExists ? `state exists at ${stateKey}` : `no state yet at ${stateKey} (a first apply creates it)`);
@@ -131,6 +133,9 @@ export async function checkBackend(
 /** Runs all four checks; never throws for a failing check, only for infrastructure errors. */
 export async function runPreflight(change: ResourceChange, deps: PreflightDeps): Promise<PreflightOutcome> {
   const { org, env, id: resourceId } = change.resource;
+  // The lease read needs only the change, so it overlaps the catalog reads instead of following them.
+  const leaseRead = deps.locks.getLease(stackKeyOf({ org, env, resourceId }));
+  leaseRead.catch(() => undefined);
   const [orgModules, platformModules, settingsList, orgPolicies, platformPolicies, credentials, backends, orgRunners, platformRunners] = await Promise.all([
     listAs(deps.catalog, 'modules', org, iacModuleSchema),
     listAs(deps.catalog, 'modules', PLATFORM_OWNER, iacModuleSchema),
@@ -168,7 +173,7 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
   const provisioner = module?.module.provisioner ?? settings?.preferredProvisioner ?? 'terraform';
   const [credential, backend] = await Promise.all([
     checkCredential(change, module, credentials, settings, deps),
-    checkBackend(change, provisioner, backends, deps),
+    checkBackend(change, provisioner, backends, deps, leaseRead),
   ]);
 
   const checks = [credential.result, moduleCheck, backend.result, policyCheck];

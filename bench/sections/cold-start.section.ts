@@ -1,0 +1,55 @@
+/**
+ * BENCH ONLY. Cold-start proxies for every Lambda the CDK app deploys: the bundle esbuild makes with the
+ * StackJobsFunction options (CJS, node22, minified, AWS SDK bundled; the source map is not counted), and the
+ * module initialisation time of that bundle in a fresh `node` process (median of runs). Also reports each
+ * function's configured memory, which the cost section prices. Prints one JSON line.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSync } from 'esbuild';
+import { synthesizeTemplate } from '../../infra/asl';
+import { ENTRY_METADATA } from '../../infra/constructs/stack-jobs-function';
+import { REPO_ROOT } from '../../local/local-mode';
+
+const RUNS = Number(process.argv[2] ?? 5);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+function main() {
+  const template = synthesizeTemplate();
+  const functions = new Map<string, { memoryMb: number; architecture: string }>();
+  for (const r of Object.values(template.Resources)) {
+    const entry = (r as { Metadata?: Record<string, unknown> }).Metadata?.[ENTRY_METADATA];
+    if (r.Type !== 'AWS::Lambda::Function' || typeof entry !== 'string') continue;
+    const p = r.Properties as { MemorySize?: number; Architectures?: string[] };
+    functions.set(entry, { memoryMb: p.MemorySize ?? 128, architecture: p.Architectures?.[0] ?? 'x86_64' });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'stackjobs-coldstart-'));
+  try {
+    const rows = [...functions].map(([entry, fn], i) => {
+      const out = buildSync({ entryPoints: [join(REPO_ROOT, entry)], bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true, sourcemap: true, sourcesContent: false, write: false, metafile: true, outfile: join(dir, `f${i}.js`), logLevel: 'error' });
+      const js = out.outputFiles.find((f) => f.path.endsWith('.js'))!;
+      writeFileSync(js.path, js.contents);
+      // The largest inputs, so a regression names its cause.
+      const inputs = Object.entries(out.metafile.outputs[Object.keys(out.metafile.outputs).find((k) => k.endsWith('.js'))!].inputs)
+        .map(([path, v]) => ({ pkg: /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? 'app', bytes: v.bytesInOutput }))
+        .reduce((m, x) => m.set(x.pkg, (m.get(x.pkg) ?? 0) + x.bytes), new Map<string, number>());
+      const top = [...inputs].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([pkg, bytes]) => `${pkg} ${(bytes / 1024).toFixed(0)} KB`);
+      const init: number[] = [];
+      for (let r = 0; r < RUNS; r++) {
+        const ms = execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(js.path)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], {
+          env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'true' },
+          encoding: 'utf8',
+        });
+        init.push(Number(ms));
+      }
+      return { entry, ...fn, bytes: js.contents.length, top, initMs: { median: median(init), min: Math.min(...init), max: Math.max(...init) } };
+    });
+    process.stdout.write(`\nBENCH_RESULT ${JSON.stringify({ functions: rows })}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main();
