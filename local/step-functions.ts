@@ -91,6 +91,7 @@ function taskStates(definition: Record<string, unknown>): Record<string, { Resou
 export class LocalStepFunctions {
   private readonly executions = new Map<string, Execution>();
   private readonly tasks = new Map<string, PendingTask>();
+  private shuttingDown = false;
   private readonly machine: InstanceType<typeof StateMachine>;
   private readonly states: ReturnType<typeof taskStates>;
 
@@ -188,7 +189,7 @@ export class LocalStepFunctions {
       },
     ).then(async () => {
       execution.stopDate ??= new Date();
-      if (execution.status !== 'SUCCEEDED') await this.options.onExecutionEnded?.({ executionArn: arn, name, status: execution.status, input });
+      if (execution.status !== 'SUCCEEDED' && !this.shuttingDown) await this.options.onExecutionEnded?.({ executionArn: arn, name, status: execution.status, input });
     });
     return { executionArn: arn, startDate: execution.startDate.getTime() / 1000 };
   }
@@ -268,7 +269,11 @@ export class LocalStepFunctions {
   }
 
   /** Aborts every running execution (shutdown). */
+  /** Aborts every running execution (shutdown). The ended-execution hook is not called: nothing is left to clean with. */
   async stopAll(): Promise<void> {
+    this.shuttingDown = true;
     for (const e of this.executions.values()) if (e.status === 'RUNNING') await this.stopExecution({ executionArn: e.arn, error: 'LocalShutdown', cause: 'local mode stopped' });
+    for (const t of this.tasks.values()) if (t.timer) clearTimeout(t.timer);
+    this.tasks.clear();
   }
 }

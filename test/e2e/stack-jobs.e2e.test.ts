@@ -22,6 +22,15 @@ const submit = async (change: unknown) => {
   if (res.status !== 201) throw new Error(`submission answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body;
 };
+/** The lease on a stack once the job's workflow has released it (release is the step after the job completes). */
+const leaseAfterRelease = async (resourceId: string, env = 'dev') => {
+  for (let i = 0; i < 50; i++) {
+    const lease = await leaseOf(resourceId, env);
+    if (!lease) return undefined;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return leaseOf(resourceId, env);
+};
 const leaseOf = async (resourceId: string, env = 'dev') => {
   const { LockRepository } = await import('../../lambdas/adapters/dynamodb/lock-repository');
   const { documentClient } = await import('../../lambdas/adapters/dynamodb/client');
@@ -52,7 +61,7 @@ describe('a change that applies without approval', () => {
       .map((ev) => `${(ev.detail as { phase: string }).phase}/${(ev.detail as { result: string }).result}`);
     expect(phases[0]).toBe('running/tbd');
     expect(phases.at(-1)).toBe('completed/succeeded');
-    expect(await leaseOf('bucket_e2e_apply')).toBeUndefined();
+    expect(await leaseAfterRelease('bucket_e2e_apply')).toBeUndefined();
 
     const resource = await e.call<{ lastJobId: string; versionApplied: string }>('GET', '/v1/orgs/acmecorp/envs/dev/resources/bucket_e2e_apply');
     expect(resource.body).toMatchObject({ lastJobId: job.metadata.id, versionApplied: 'v1' });
@@ -78,7 +87,7 @@ describe('failures', () => {
     expect(finished.status.failure?.operation).toBe('apply');
     expect(finished.status.failure?.message).toContain('apply failed on purpose');
     expect(finished.status.operations.find((o) => o.name === 'apply')?.result).toBe('failed');
-    expect(await leaseOf('bucket_e2e_fail')).toBeUndefined();
+    expect(await leaseAfterRelease('bucket_e2e_fail')).toBeUndefined();
   });
 });
 
@@ -191,5 +200,81 @@ describe('the stackjobs CLI', () => {
     expect((await cli('submit')).code).toBe(2);
     expect((await cli('no-such-command')).code).toBe(2);
     expect((await cli('submit', '-f', join(dir, 'missing.yaml'))).code).toBe(2);
+  });
+});
+
+describe('changes that wait for a human', () => {
+  const awaiting = (j: StackJob) => j.status.phase === 'awaiting_approval' || done(j);
+
+  it('previews, waits for approval, applies after an API approval, and records who approved which plan', async () => {
+    const job = await submit(bucketChange('bucket_e2e_approve', 'v1', { env: 'production', spec: { tier: 'standard', access_token: 'tok-e2e-approve' } }));
+    const waiting = await e.waitFor(job.metadata.id, awaiting);
+    expect(waiting.status.phase).toBe('awaiting_approval');
+    expect(waiting.status.operations.find((o) => o.name === 'apply')?.status).toBe('pending');
+    const plan = await e.call<{ summary: { add: number }; digest: string; planUrl: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/plan`);
+    // The stand-in plans one resource per spec entry: tier and access_token.
+    expect(plan.body.summary.add).toBe(2);
+
+    const approved = await e.call<StackJob>('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { token: TOKENS.approver, body: { comment: 'ship it' } });
+    expect(approved.status).toBe(200);
+    const finished = await e.waitFor(job.metadata.id, done);
+    expect(finished.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
+    expect(finished.status.approval?.decision).toMatchObject({ decision: 'approved', by: 'approver@acmecorp.example', channel: 'api', planDigest: plan.body.digest, comment: 'ship it' });
+    const outputs = await e.call<{ outputs: Record<string, { value: unknown; sensitive: boolean }> }>('GET', `/v1/stack-jobs/${job.metadata.id}/outputs`);
+    expect(outputs.body.outputs.access_token).toEqual(expect.objectContaining({ sensitive: true, value: '***' }));
+    const logs = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`, { query: { phase: 'update' } });
+    expect(logs.body.text).toMatch(/Apply complete/);
+    const phases = e.local.events
+      .filter((ev) => ev.detailType === 'Stack Job Status Changed' && (ev.detail as { jobId?: string }).jobId === job.metadata.id)
+      .map((ev) => (ev.detail as { phase: string }).phase);
+    expect(phases.indexOf('awaiting_approval')).toBeGreaterThan(phases.indexOf('running'));
+    expect(phases.lastIndexOf('running')).toBeGreaterThan(phases.indexOf('awaiting_approval'));
+    expect(phases.at(-1)).toBe('completed');
+  });
+
+  it('cancels a rejected job, frees the stack, and runs the next job on it', async () => {
+    const rejectedJob = await submit(bucketChange('bucket_e2e_reject', 'v1', { env: 'production' }));
+    await e.waitFor(rejectedJob.metadata.id, awaiting);
+    expect((await e.call('POST', `/v1/stack-jobs/${rejectedJob.metadata.id}/reject`, { token: TOKENS.approver, body: { comment: 'not today' } })).status).toBe(200);
+    const rejected = await e.waitFor(rejectedJob.metadata.id, done);
+    expect(rejected.status).toMatchObject({ phase: 'completed', result: 'cancelled' });
+    expect(rejected.status.operations.find((o) => o.name === 'apply')?.result).not.toBe('succeeded');
+    expect(await leaseAfterRelease('bucket_e2e_reject', 'production')).toBeUndefined();
+
+    const next = await submit(bucketChange('bucket_e2e_reject', 'v2', { env: 'production', trigger: 'updated' }));
+    const nextWaiting = await e.waitFor(next.metadata.id, awaiting);
+    expect(nextWaiting.status.phase).toBe('awaiting_approval');
+    await e.call('POST', `/v1/stack-jobs/${next.metadata.id}/approve`, { token: TOKENS.approver, body: {} });
+    expect((await e.waitFor(next.metadata.id, done)).status.result).toBe('succeeded');
+  });
+
+  it('lets the CLI drive the whole approval flow with --output json', async () => {
+    const base = ['--endpoint', e.local.apiUrl, '--output', 'json'];
+    const io = () => {
+      const out = { stdout: '', stderr: '' };
+      return { out, io: { stdout: { write: (s: string) => ((out.stdout += s), true) } as never, stderr: { write: (s: string) => ((out.stderr += s), true) } as never, env: {}, fetchImpl: e.fetch } };
+    };
+    const changeFile = join(mkdtempSync(join(tmpdir(), 'stackjobs-cli-')), 'change.yaml');
+    writeFileSync(changeFile, stringify(bucketChange('bucket_e2e_cli_flow', 'v1', { env: 'production', spec: { tier: 'standard', access_token: 'tok-e2e-cli' } })));
+
+    const submitted = io();
+    expect(await runCli([...base, '--token', TOKENS.operator, 'submit', '-f', changeFile, '--wait'], submitted.io)).toBe(0);
+    const waiting = JSON.parse(submitted.out.stdout) as StackJob;
+    expect(waiting.status.phase).toBe('awaiting_approval');
+
+    const approved = io();
+    expect(await runCli([...base, '--token', TOKENS.approver, 'approve', waiting.metadata.id, '--comment', 'from the CLI'], approved.io)).toBe(0);
+    expect(JSON.parse(approved.out.stdout)).toMatchObject({ metadata: { id: waiting.metadata.id } });
+    await e.waitFor(waiting.metadata.id, done);
+
+    const got = io();
+    expect(await runCli([...base, '--token', TOKENS.operator, 'get', waiting.metadata.id], got.io)).toBe(0);
+    expect((JSON.parse(got.out.stdout) as StackJob).status).toMatchObject({ phase: 'completed', result: 'succeeded' });
+    const outputs = io();
+    expect(await runCli([...base, '--token', TOKENS.operator, 'outputs', waiting.metadata.id], outputs.io)).toBe(0);
+    expect(JSON.parse(outputs.out.stdout).outputs.access_token.value).toBe('***');
+    const logs = io();
+    expect(await runCli([...base, '--token', TOKENS.operator, 'logs', waiting.metadata.id], logs.io)).toBe(0);
+    expect(JSON.parse(logs.out.stdout).text).toMatch(/Apply complete/);
   });
 });
