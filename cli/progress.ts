@@ -25,8 +25,8 @@ export function describePlan(job: StackJob): string | undefined {
 }
 
 /** A terminal view: one live status line, with the plan and hints printed above it as they arrive. */
-export function terminalView(out: NodeJS.WriteStream): ProgressView {
-  let planShown = false;
+export function terminalView(out: NodeJS.WriteStream, o: { planShown?: boolean } = {}): ProgressView {
+  let planShown = o.planShown ?? false;
   let hintShown = false;
   const line = (text: string) => out.write(`\r\x1b[2K${text}`);
   return {
@@ -49,9 +49,9 @@ export function terminalView(out: NodeJS.WriteStream): ProgressView {
 }
 
 /** A log view for pipes: a line whenever the description changes. */
-export function lineView(out: NodeJS.WritableStream): ProgressView {
+export function lineView(out: NodeJS.WritableStream, o: { planShown?: boolean } = {}): ProgressView {
   let last = '';
-  let planShown = false;
+  let planShown = o.planShown ?? false;
   return {
     update(job, elapsed) {
       const plan = describePlan(job);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parse } from 'yaml';
 import { ApiClient } from '../cli/api-client';
-import { describePlan, followJob, lineView, terminalView } from '../cli/progress';
+import { followJob, lineView, terminalView } from '../cli/progress';
 import type { ResourceChange, StackJob } from '../lambdas/domain/schemas';
 import { REPO_ROOT } from './local-mode';
 import { startFromEnv } from './main';
@@ -30,15 +30,14 @@ async function confirm(question: string, auto: boolean): Promise<boolean> {
 }
 
 async function runJob(operator: ApiClient, approver: ApiClient, change: ResourceChange, autoApprove: boolean): Promise<StackJob> {
-  const view = () => (process.stdout.isTTY ? terminalView(process.stdout) : lineView(process.stdout));
+  const view = (planShown = false) => (process.stdout.isTTY ? terminalView(process.stdout, { planShown }) : lineView(process.stdout, { planShown }));
   const { body: submitted } = await operator.request<StackJob>('POST', '/v1/stack-jobs', change);
   console.log(`\nsubmitted ${submitted.metadata.id}: ${change.resource.version.message}`);
   let job = await followJob(operator, submitted.metadata.id, { stopAtApproval: true, view: view(), intervalMs: 250 });
   if (job.status.phase === 'awaiting_approval') {
-    console.log(describePlan(job) ?? 'plan: (no summary)');
     const yes = await confirm(`approve ${job.metadata.id} as approver@acmecorp.example?`, autoApprove);
     await approver.request('POST', `/v1/stack-jobs/${job.metadata.id}/${yes ? 'approve' : 'reject'}`, { comment: 'from npm run demo' });
-    job = await followJob(operator, job.metadata.id, { view: view(), intervalMs: 250 });
+    job = await followJob(operator, job.metadata.id, { view: view(true), intervalMs: 250 });
   }
   return job;
 }

@@ -1,5 +1,10 @@
 # Example module for the Stack Jobs demo. Built-in resources only, so it runs with real Terraform or OpenTofu
 # without any provider download; the demo falls back to the stand-in CLI in test/ when neither is installed.
+terraform {
+  # Partial backend configuration: the runner passes the path (or, for "s3", bucket/key/region) with -backend-config.
+  backend "local" {}
+}
+
 variable "metadata" {
   description = "The resource's metadata, as the runner writes it into terraform.tfvars.json"
   type        = any

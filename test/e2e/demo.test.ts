@@ -1,0 +1,26 @@
+/** The README's first command: `npm run demo` on a machine without terraform or tofu finishes, and says why it used the stand-in. */
+import { spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+it('runs the demo end to end with the stand-in CLI when no IaC binary is on the PATH', () => {
+  // A PATH with node and git only, so the demo must notice that terraform and tofu are missing.
+  const bin = mkdtempSync(join(tmpdir(), 'stackjobs-demo-path-'));
+  symlinkSync(process.execPath, join(bin, 'node'));
+  symlinkSync(execFileSync('sh', ['-c', 'command -v git']).toString().trim(), join(bin, 'git'));
+  const tsx = join(__dirname, '../../node_modules/.bin/tsx');
+  const run = spawnSync(process.execPath, [tsx, join(__dirname, '../../local/demo.ts'), '--yes'], {
+    env: { PATH: `${bin}:${dirname(tsx)}`, HOME: process.env.HOME, NODE_OPTIONS: '--openssl-legacy-provider', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    encoding: 'utf8',
+    timeout: 120000,
+  });
+  const output = `${run.stdout}\n${run.stderr}`;
+  expect(output).toContain('neither terraform nor tofu is installed: using the stand-in CLI');
+  // The stand-in plans one resource and one output per spec entry (versioning, tier); the update changes tier.
+  expect(output).toMatch(/plan: 2 to add, 0 to change, 0 to destroy, 0 to replace/);
+  expect(output).toMatch(/plan: 0 to add, 1 to change, 0 to destroy, 0 to replace/);
+  expect(output).toContain('tier = "standard"');
+  expect(output).toMatch(/demo finished in [\d.]+s: sj_\w+ succeeded, sj_\w+ succeeded/);
+  expect(run.status).toBe(0);
+}, 150000);
