@@ -53,6 +53,12 @@ export function decodeCursor(cursor: string | undefined): Record<string, unknown
   throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor this API returned' }]);
 }
 
+/** A start key is only accepted for the index and partition it was issued for. */
+function isCursorFor(key: Record<string, unknown>, [indexPk, indexSk]: [string, string], partition: unknown): boolean {
+  const names = Object.keys(key).sort();
+  return names.join() === ['pk', 'sk', indexPk, indexSk].sort().join() && key[indexPk] === partition && String(key.pk).startsWith('JOB#');
+}
+
 export class JobRepository {
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -192,6 +198,11 @@ export class JobRepository {
     // A filter can leave a DynamoDB page short; keep reading until the page is full or the index is exhausted.
     const items: StackJob[] = [];
     let startKey = decodeCursor(q.cursor);
+    const partition = (input.ExpressionAttributeValues as Record<string, unknown>)[':pk'];
+    if (startKey && !isCursorFor(startKey, byStack ? ['gsi1pk', 'gsi1sk'] : ['gsi2pk', 'gsi2sk'], partition)) {
+      // A cursor from another listing (or made up) would be a DynamoDB validation error, or page through someone else's partition.
+      throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor of this listing' }]);
+    }
     do {
       const out = await this.db.send(new QueryCommand({ ...input, Limit: q.limit - items.length, ExclusiveStartKey: startKey }));
       items.push(...(out.Items ?? []).map((i) => i.job as StackJob));
