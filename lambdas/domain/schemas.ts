@@ -38,6 +38,17 @@ export type ResourceChange = z.infer<typeof resourceChangeSchema>;
 
 // ---------------------------------------------------------------- catalog
 
+/**
+ * Secret references are confined to their owner's prefix (`stackjobs/<org>/…`, `stackjobs/platform/…` for platform
+ * modules), so one org's catalog entry can never make a job read another org's secret.
+ */
+export function secretNameOf(ref: string): string {
+  return /^arn:aws[a-z-]*:secretsmanager:[^:]*:\d*:secret:(.+)$/.exec(ref)?.[1] ?? ref;
+}
+export const secretPrefixOf = (owner: string) => `stackjobs/${owner}/`;
+export const PLATFORM_SECRET_OWNER = 'platform';
+const ownedSecret = (ref: string | undefined, owner: string | undefined) => ref === undefined || (owner !== undefined && secretNameOf(ref).startsWith(secretPrefixOf(owner)));
+
 export const providerCredentialSchema = z
   .object({
     id: name,
@@ -51,7 +62,8 @@ export const providerCredentialSchema = z
     roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN').optional(),
     externalId: z.string().max(1224).optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => ownedSecret(c.secretRef, c.org), { message: 'secretRef must name a secret under stackjobs/<org>/ (the org\'s own secrets)', path: ['secretRef'] });
 export type ProviderCredential = z.infer<typeof providerCredentialSchema>;
 
 export const backendCredentialSchema = z
@@ -77,7 +89,8 @@ export const backendCredentialSchema = z
   .refine((b) => b.type !== 's3' || (b.config.bucket && b.config.region), {
     message: 'an s3 backend needs config.bucket and config.region',
     path: ['config'],
-  });
+  })
+  .refine((b) => ownedSecret(b.secretRef, b.org), { message: 'secretRef must name a secret under stackjobs/<org>/ (the org\'s own secrets)', path: ['secretRef'] });
 export type BackendCredential = z.infer<typeof backendCredentialSchema>;
 
 export const iacModuleSchema = z
@@ -99,6 +112,10 @@ export const iacModuleSchema = z
   .refine((m) => (m.scope === 'org') === Boolean(m.org), {
     message: 'org-scoped modules name their org; platform modules name none',
     path: ['org'],
+  })
+  .refine((m) => ownedSecret(m.gitTokenSecretRef, m.scope === 'platform' ? PLATFORM_SECRET_OWNER : m.org), {
+    message: 'gitTokenSecretRef must name a secret under stackjobs/<org>/ (stackjobs/platform/ for platform modules)',
+    path: ['gitTokenSecretRef'],
   });
 export type IacModule = z.infer<typeof iacModuleSchema>;
 

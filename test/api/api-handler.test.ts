@@ -225,6 +225,21 @@ describe('the catalog', () => {
     expect(await dumpTables()).toBe(before);
   });
 
+  it("refuses a reference to another org's secret, by name or by ARN, and writes nothing", async () => {
+    const before = await dumpTables();
+    const byName = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/steal', { principal: principals.admin, body: awsCredential({ id: 'steal', secretRef: 'stackjobs/globex/prod' }) });
+    expect(byName.statusCode).toBe(400);
+    expect(byName.json().errors).toEqual([{ path: 'secretRef', message: "secretRef must name a secret under stackjobs/<org>/ (the org's own secrets)" }]);
+    const byArn = await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/steal', { principal: principals.admin, body: s3Backend({ id: 'steal', secretRef: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:stackjobs/globex/state-AbCdEf' }) });
+    expect(byArn.statusCode).toBe(400);
+    const module = await h.call('PUT', '/v1/orgs/acmecorp/modules/steal', { principal: principals.admin, body: platformEksModule({ id: 'steal', scope: 'org', org: 'acmecorp', gitTokenSecretRef: 'stackjobs/platform/github' }) });
+    expect(module.statusCode).toBe(400);
+    expect(await dumpTables()).toBe(before);
+    const own = await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/own', { principal: principals.admin, body: s3Backend({ id: 'own', secretRef: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:stackjobs/acmecorp/state-AbCdEf' }) });
+    expect(own.statusCode).toBe(201);
+    expect((await h.call('DELETE', '/v1/orgs/acmecorp/backend-credentials/own', { principal: principals.admin })).statusCode).toBe(204);
+  });
+
   it('refuses a body that contradicts its path', async () => {
     const res = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/one', { principal: principals.admin, body: awsCredential({ id: 'two', org: 'globex' }) });
     expect(res.statusCode).toBe(400);
