@@ -32,6 +32,9 @@ export interface Route {
 /** Large enough for any resource spec a module takes; small enough that nobody stores a state file in a job. */
 export const MAX_BODY_BYTES = 256 * 1024;
 
+/** No id is longer (names are at most 128 characters); longer ones would only reach DynamoDB's key-size limit as a 500. */
+export const MAX_PATH_PARAM_LENGTH = 256;
+
 interface Compiled extends Route {
   regex: RegExp;
   names: string[];
@@ -91,6 +94,7 @@ export class Router {
     let path = event.rawPath;
     if (stage && stage !== '$default' && path.startsWith(`/${stage}/`)) path = path.slice(stage.length + 1);
     const { route, params, allowed } = this.match(method, path);
+    if (route && Object.values(params).some((v) => v.length > MAX_PATH_PARAM_LENGTH)) return problem(404, 'Not found', `no resource at ${path.slice(0, 120)}…`);
     if (!route) {
       if (allowed.length > 0) return problem(405, 'Method not allowed', `${method} is not allowed on ${path}`, {}, { allow: [...new Set(allowed)].sort().join(', ') });
       return problem(404, 'Not found', `no route ${method} ${path}`);

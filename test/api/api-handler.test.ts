@@ -270,6 +270,14 @@ describe('HTTP edges', () => {
     expect((await h.call('GET', '/v1/stack-jobs', { principal: null })).statusCode).toBe(401);
   });
 
+  it('answers 404, not a DynamoDB key-size 500, for ids longer than any that can exist', async () => {
+    const long = 'x'.repeat(3000);
+    for (const path of [`/v1/stack-jobs/sj_${long}`, `/v1/orgs/acmecorp/provider-credentials/${long}`, `/v1/orgs/acmecorp/envs/dev/resources/${long}`]) {
+      expect((await h.call('GET', path, { principal: principals.admin })).statusCode).toBe(404);
+    }
+    expect((await h.call('DELETE', `/v1/orgs/acmecorp/modules/${long}`, { principal: principals.admin })).statusCode).toBe(404);
+  });
+
   it('answers an infrastructure failure with a 500 that leaks nothing and logs it', async () => {
     h.s3.on(HeadBucketCommand).rejects(Object.assign(new Error(`socket hang up ${PLANTED_SECRET}`), { name: 'TimeoutError', $metadata: { httpStatusCode: 503 } }));
     const res = await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { version: { id: 'ver-500', message: '' } } }) });
