@@ -11,7 +11,9 @@ export const runnerConfigSchema = z.object({
   STACKJOBS_TASK_TOKEN: z.string().min(1),
   STACKJOBS_JOBS_TABLE: z.string().min(1),
   STACKJOBS_ARTIFACTS_BUCKET: z.string().min(1),
-  STACKJOBS_PLAN_DIGEST: z.string().regex(/^[0-9a-f]{64}$/, 'a hex SHA-256').optional(),
+  // The state machine's Skip Preview state passes '' (no preview ran): empty means absent. The update still refuses
+  // to apply when the job's policy previews and no digest came (phases.ts verifyPlan).
+  STACKJOBS_PLAN_DIGEST: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^[0-9a-f]{64}$/, 'a hex SHA-256').optional()),
   STACKJOBS_HEARTBEAT_SECONDS: seconds(60),
   STACKJOBS_GRACE_SECONDS: seconds(30),
   STACKJOBS_OPERATION_TIMEOUT_SECONDS: seconds(3600),

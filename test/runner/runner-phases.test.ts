@@ -247,6 +247,10 @@ describe('the update phase refuses a plan it cannot trust', () => {
     const r1 = await runRunner(env, { jobId: other.metadata.id, phase: 'update', token: 'tok-nodigest', env: { STANDIN_CALLS: calls() } });
     expect(r1.code).toBe(1);
     expect(failureOf('tok-nodigest').cause.message).toContain('no approved plan digest');
+    // An empty digest (what Skip Preview passes) is no digest: a job whose preview ran still refuses, and reports it.
+    const r0 = await runRunner(env, { jobId: other.metadata.id, phase: 'update', token: 'tok-emptydigest', planDigest: '', env: { STANDIN_CALLS: calls() } });
+    expect(r0.code).toBe(1);
+    expect(failureOf('tok-emptydigest').cause.message).toContain('no approved plan digest');
     const r2 = await runRunner(env, { jobId: other.metadata.id, phase: 'update', token: 'tok-wrongdigest', planDigest: 'a'.repeat(64), env: { STANDIN_CALLS: calls() } });
     expect(r2.code).toBe(1);
     expect(failureOf('tok-wrongdigest').cause.message).toContain("is not the job's recorded plan digest");
@@ -263,6 +267,16 @@ describe('a policy without preview', () => {
     expect(result).toMatchObject({ phase: 'update', hasChanges: true });
     expect(readCalls(calls).map((c) => c.command)).toEqual(['init', 'refresh', 'apply', 'output']);
     expect(await env.store.getOutputs(job.metadata.id)).toMatchObject({ nodeGroupSize: { value: 5 } });
+  });
+
+  it('runs the update phase with the empty STACKJOBS_PLAN_DIGEST the state machine passes when the preview is skipped', async () => {
+    const job = await createJob(env, { previewBeforeUpdate: false });
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-direct-empty', planDigest: '', env: { STANDIN_CALLS: calls } }));
+    expect(successOf('tok-direct-empty')).toMatchObject({ phase: 'update', hasChanges: true });
+    expect(readCalls(calls).map((c) => c.command)).toEqual(['init', 'refresh', 'apply', 'output']);
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    expect(opStates(after)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', apply: 'completed/succeeded' });
   });
 
   it('previews a deleted resource with plan -destroy and destroys it with the approved plan', async () => {

@@ -192,6 +192,7 @@ export interface RunOptions {
   jobId: string;
   phase: 'preview' | 'update';
   token: string;
+  /** The approved digest; `''` is passed as an empty variable, exactly as the state machine does without a preview. */
   planDigest?: string;
   env?: Record<string, string>;
 }
@@ -230,7 +231,8 @@ export function startRunner(env: RunnerEnv, options: RunOptions): RunnerProcess 
       STACKJOBS_HEARTBEAT_SECONDS: '60',
       STACKJOBS_GRACE_SECONDS: '5',
       STACKJOBS_LOG_FLUSH_SECONDS: '0.2',
-      ...(options.planDigest ? { STACKJOBS_PLAN_DIGEST: options.planDigest } : {}),
+      // Passed whenever given, '' included: the state machine's Skip Preview state sets STACKJOBS_PLAN_DIGEST=''.
+      ...(options.planDigest !== undefined ? { STACKJOBS_PLAN_DIGEST: options.planDigest } : {}),
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
