@@ -198,10 +198,31 @@ export async function requestApproval(d: WorkflowDeps, jobId: string, taskToken:
   });
 }
 
+/**
+ * Why an approval task's success may not lead to the update: only an approval recorded on the job (by decide.ts,
+ * before it resumes the execution) counts. Whoever holds the task token could send SendTaskSuccess; the token alone
+ * proves nothing.
+ */
+function unapprovedReason(job: StackJob): string | undefined {
+  const decision = job.status.approval?.decision;
+  if (!decision) return 'the approval task was resumed, but no approval decision is recorded on the job; the update does not run';
+  if (decision.decision !== 'approved') return `the approval task was resumed, but the recorded decision is ${decision.decision} (by ${decision.by}); the update does not run`;
+  return undefined;
+}
+
 /** After an approval: back to running, the spent token removed, and the digest the update must apply. */
 export async function recordApproval(d: WorkflowDeps, jobId: string): Promise<{ planDigest: string }> {
   const now = d.clock.now();
-  const job = await moveJob(d, jobId, (j) => (j.status.phase === 'awaiting_approval' ? transitionJob(j, 'running', 'tbd', now) : j));
+  const job = await moveJob(d, jobId, (j) => {
+    if (j.status.phase !== 'awaiting_approval') return j;
+    // Checked before the job moves, so an unapproved job goes from awaiting_approval straight to its failure path.
+    const refused = unapprovedReason(j);
+    if (refused) throw new WorkflowInvariantError(refused);
+    return transitionJob(j, 'running', 'tbd', now);
+  });
+  // Also on a retry of this step (the job already running) and on a job that is no longer waiting.
+  const refused = unapprovedReason(job);
+  if (refused) throw new WorkflowInvariantError(refused);
   await d.jobs.clearTaskToken(jobId);
   const previewed = job.status.plan?.digest;
   const approved = job.status.approval?.decision?.planDigest;

@@ -115,6 +115,39 @@ describe('a stack job run by the synthesized state machine', () => {
     await expectLockFree(job);
   });
 
+  it('does not run the update when the approval token is resumed without a recorded decision', async () => {
+    const job = await submit();
+    const run = executor.start(job.metadata.id, deps);
+    await awaitingApproval(job.metadata.id);
+    // Anyone holding the token can call SendTaskSuccess; nobody approved through decide.ts.
+    const token = (await deps.jobs.getTaskToken(job.metadata.id))!;
+    executor.broker.succeed(token, { decision: 'approved' });
+    await run.result;
+    const done = await load(job.metadata.id);
+    expect(executor.runnerCalls.map((c) => c.phase)).toEqual(['preview']);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', reason: 'workflow_step_failed' }));
+    expect(done.status.failure).toEqual({ operation: 'workflow:record-approval', message: expect.stringContaining('no approval decision is recorded on the job') });
+    expect(done.status.operations.find((o) => o.name === 'apply')).toEqual(expect.objectContaining({ status: 'completed', result: 'skipped' }));
+    expect(transitionsOf(job.metadata.id)).toEqual(['running/tbd', 'awaiting_approval/tbd', 'completed/failed']);
+    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    await expectLockFree(job);
+  });
+
+  it('does not run the update when the approval token is resumed with success but the recorded decision is a rejection', async () => {
+    const job = await submit();
+    const run = executor.start(job.metadata.id, deps);
+    await awaitingApproval(job.metadata.id);
+    const token = (await deps.jobs.getTaskToken(job.metadata.id))!;
+    await deps.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision: 'rejected', by: 'approver@company.com', at: new Date().toISOString(), channel: 'api' } } } }));
+    executor.broker.succeed(token, { decision: 'approved' });
+    await run.result;
+    const done = await load(job.metadata.id);
+    expect(executor.runnerCalls.map((c) => c.phase)).toEqual(['preview']);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', reason: 'workflow_step_failed' }));
+    expect(done.status.failure?.message).toContain('the recorded decision is rejected');
+    await expectLockFree(job);
+  });
+
   it('ends cancelled with reason approval_expired when the approval task times out', async () => {
     const job = await submit({ approvalTimeoutMinutes: 90 });
     const run = executor.start(job.metadata.id, deps);

@@ -159,8 +159,11 @@ export class LocalExecutor {
   /** The approval task: the real request-approval logic with a fresh token, then wait for a decision. */
   private async approval(deps: WorkflowDeps, input: { Payload: Record<string, unknown> }): Promise<unknown> {
     const token = this.broker.mint();
+    // Waiting before the request is opened: a test may resume the token as soon as the job shows awaiting_approval.
+    const decided = this.broker.wait(token);
+    decided.catch(() => undefined); // returned below; if the request throws, releaseAll settles it unobserved
     await handleApprovalRequest(deps, { ...input.Payload, taskToken: token });
-    return this.broker.wait(token);
+    return decided;
   }
 
   /** A runner: moves its operations like the real one, then reports through the (minted) task token. */
