@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { AssumeRoleCommand, type STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import type { SecretSource } from '../../lambdas/domain/ports';
-import type { Essentials } from '../../lambdas/domain/schemas';
+import { PLATFORM_SECRET_OWNER, secretNameOf, secretPrefixOf, type Essentials } from '../../lambdas/domain/schemas';
 import type { SecretRegistry } from './redactor';
 
 const awsMaterialSchema = z.object({
@@ -56,7 +56,38 @@ function parseJson(raw: string, what: string): unknown {
   }
 }
 
-async function readSecret(deps: CredentialDeps, ref: string, what: string): Promise<unknown> {
+/** Who the phase runs for: the job (names assume-role sessions) and its org (confines the secrets it may read). */
+export interface CredentialScope {
+  jobId: string;
+  org: string;
+}
+
+/**
+ * Defence in depth behind the catalog's own check: a secret reference must name a secret under
+ * `stackjobs/<org>/` (by name, or by ARN: the name after `:secret:`). The module's git token may also be a
+ * platform one (`stackjobs/platform/`): the snapshot does not record the module's scope.
+ * The error names the reference (never a value: nothing has been read).
+ */
+export function assertSecretInScope(ref: string, org: string, what: string, options: { platform?: boolean } = {}): void {
+  const name = secretNameOf(ref);
+  const prefixes = [secretPrefixOf(org), ...(options.platform ? [secretPrefixOf(PLATFORM_SECRET_OWNER)] : [])];
+  if (!prefixes.some((p) => name.startsWith(p))) {
+    throw new Error(`refusing to read ${what} "${ref}": it is not under ${prefixes.join(' or ')} (org ${org}); no secret was read`);
+  }
+}
+
+/** Checks every secret reference of the snapshot before any of them is read. */
+export function assertSecretRefsInScope(essentials: Essentials, org: string): void {
+  const git = essentials.iacModule.gitTokenSecretRef;
+  if (git) assertSecretInScope(git, org, 'module git token secret (iacModule.gitTokenSecretRef)', { platform: true });
+  const provider = essentials.providerCredential?.secretRef;
+  if (provider) assertSecretInScope(provider, org, 'provider credential secret (providerCredential.secretRef)');
+  const backend = essentials.backendCredential.secretRef;
+  if (backend) assertSecretInScope(backend, org, 'backend secret (backendCredential.secretRef)');
+}
+
+async function readSecret(deps: CredentialDeps, ref: string, what: string, org: string): Promise<unknown> {
+  assertSecretInScope(ref, org, what);
   const raw = await deps.secrets.get(ref);
   deps.registry.add(raw);
   const value = parseJson(raw, `${what} (${ref})`);
@@ -81,10 +112,10 @@ const awsEnv = (m: Pick<AwsMaterial, 'accessKeyId' | 'secretAccessKey' | 'sessio
   ...(m.sessionToken ? { AWS_SESSION_TOKEN: m.sessionToken } : {}),
 });
 
-async function providerEnv(essentials: Essentials, jobId: string, region: string | undefined, deps: CredentialDeps): Promise<Record<string, string>> {
+async function providerEnv(essentials: Essentials, { jobId, org }: CredentialScope, region: string | undefined, deps: CredentialDeps): Promise<Record<string, string>> {
   const cred = essentials.providerCredential;
   if (!cred) return {};
-  const material = cred.secretRef ? await readSecret(deps, cred.secretRef, 'provider credential secret') : undefined;
+  const material = cred.secretRef ? await readSecret(deps, cred.secretRef, 'provider credential secret', org) : undefined;
   if (cred.provider !== 'aws') {
     if (material === undefined) return {};
     const parsed = envMapSchema.safeParse(material);
@@ -116,11 +147,11 @@ async function providerEnv(essentials: Essentials, jobId: string, region: string
 const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
 /** Resolves provider and backend credentials for one phase. `stateDir` is the workspace's state/ directory. */
-export async function resolveCredentials(essentials: Essentials, jobId: string, stateDir: string, deps: CredentialDeps): Promise<ResolvedCredentials> {
+export async function resolveCredentials(essentials: Essentials, scope: CredentialScope, stateDir: string, deps: CredentialDeps): Promise<ResolvedCredentials> {
   const backend = essentials.backendCredential;
   const cfg = backend.config;
   const region = str(cfg.region);
-  const env: Record<string, string> = await providerEnv(essentials, jobId, region, deps);
+  const env: Record<string, string> = await providerEnv(essentials, scope, region, deps);
 
   const backendConfig: string[] = [];
   let pulumiBackendUrl: string;
@@ -142,7 +173,7 @@ export async function resolveCredentials(essentials: Essentials, jobId: string, 
   }
 
   if (backend.secretRef) {
-    const material = awsMaterial(await readSecret(deps, backend.secretRef, 'backend secret'), `backend secret (${backend.secretRef})`);
+    const material = awsMaterial(await readSecret(deps, backend.secretRef, 'backend secret', scope.org), `backend secret (${backend.secretRef})`);
     if (material.passphrase) env.PULUMI_CONFIG_PASSPHRASE = material.passphrase;
     if (backend.type === 's3') {
       if (env.AWS_ACCESS_KEY_ID === undefined) Object.assign(env, awsEnv(material));

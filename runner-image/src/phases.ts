@@ -16,7 +16,7 @@ import type { OperationName, PlanSummary, RunnerResult, StackJob } from '../../l
 import { isTerminal, transitionOperation } from '../../lambdas/domain/status';
 import { execCommand, type Exec } from './command';
 import type { RunnerConfig } from './config';
-import { resolveCredentials, type StsFactory } from './credentials';
+import { assertSecretRefsInScope, resolveCredentials, type StsFactory } from './credentials';
 import type { IacDriver } from './drivers/driver';
 import { PulumiDriver } from './drivers/pulumi';
 import { TerraformDriver } from './drivers/terraform';
@@ -191,10 +191,14 @@ class PhaseRun {
       await this.operation(
         'init',
         async (exec) => {
-          const token = e.iacModule.gitTokenSecretRef ? await this.deps.secrets.get(e.iacModule.gitTokenSecretRef) : undefined;
+          const org = this.job.metadata.org;
+          // Every reference is checked before any secret is read: a snapshot naming another org's secret reads nothing.
+          assertSecretRefsInScope(e, org);
+          const gitRef = e.iacModule.gitTokenSecretRef;
+          const token = gitRef ? await this.deps.secrets.get(gitRef) : undefined;
           this.deps.registry.add(token);
           const moduleDir = await cloneModule(e.iacModule, join(ws.module, 'repo'), ws.config, token);
-          const creds = await resolveCredentials(e, this.jobId, ws.state, { secrets: this.deps.secrets, sts: this.deps.sts, registry: this.deps.registry });
+          const creds = await resolveCredentials(e, { jobId: this.jobId, org }, ws.state, { secrets: this.deps.secrets, sts: this.deps.sts, registry: this.deps.registry });
           this.env = { ...this.deps.childEnv, HOME: ws.state, ...creds.env };
           driver = this.driverFor(ws, moduleDir, creds.backendConfig, creds.pulumiBackendUrl);
           this.cwd = moduleDir;

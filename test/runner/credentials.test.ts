@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Essentials } from '../../lambdas/domain/schemas';
-import { BACKEND_PROFILE, resolveCredentials } from '../../runner-image/src/credentials';
+import { assertSecretInScope, assertSecretRefsInScope, BACKEND_PROFILE, resolveCredentials } from '../../runner-image/src/credentials';
 import { SecretRegistry } from '../../runner-image/src/redactor';
 
 const stsMock = mockClient(STSClient);
@@ -24,17 +24,27 @@ const essentials = (over: Partial<Essentials> = {}): Essentials => ({
   flowControlPolicy: { previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: true, skipRefresh: false, approvers: [], requireDistinctApprover: false, approvalTimeoutMinutes: 60, source: { level: 'platform', id: 'p' } },
   ...over,
 });
-const secrets = (map: Record<string, string>) => ({ get: async (ref: string) => map[ref] ?? Promise.reject(new Error(`no ${ref}`)) });
+const ORG = 'acmecorp';
+const scope = (jobId = 'sj_x') => ({ jobId, org: ORG });
+const PROV = 'stackjobs/acmecorp/awscred_prod';
+const BE = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/acmecorp/tfcred_state-AbCdEf';
+/** A secret source that records what was read. */
+const secrets = (map: Record<string, string>, reads: string[] = []) => ({
+  get: async (ref: string) => {
+    reads.push(ref);
+    return map[ref] ?? Promise.reject(new Error(`no ${ref}`));
+  },
+});
 
 describe('resolveCredentials', () => {
   it('assumes the role with the stored material and gives the child only the session credentials', async () => {
     stsMock.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: 'ASIASESSION00001', SecretAccessKey: 'session-secret-value', SessionToken: 'session-token-value', Expiration: new Date() } });
     const registry = new SecretRegistry();
     const out = await resolveCredentials(
-      essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'prov', roleArn: 'arn:aws:iam::123456789012:role/deployer', externalId: 'ext-1' } }),
-      'sj_01jsrnmwpnnc6n62h06xafcgxv',
+      essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: PROV, roleArn: 'arn:aws:iam::123456789012:role/deployer', externalId: 'ext-1' } }),
+      scope('sj_01jsrnmwpnnc6n62h06xafcgxv'),
       dir,
-      { secrets: secrets({ prov: JSON.stringify({ accessKeyId: 'AKIABASE00000001', secretAccessKey: 'base-secret-value' }) }), sts: () => new STSClient({ region: 'us-east-1' }), registry },
+      { secrets: secrets({ [PROV]: JSON.stringify({ accessKeyId: 'AKIABASE00000001', secretAccessKey: 'base-secret-value' }) }), sts: () => new STSClient({ region: 'us-east-1' }), registry },
     );
     expect(out.env).toEqual({ AWS_ACCESS_KEY_ID: 'ASIASESSION00001', AWS_SECRET_ACCESS_KEY: 'session-secret-value', AWS_SESSION_TOKEN: 'session-token-value' });
     const call = stsMock.commandCalls(AssumeRoleCommand)[0].args[0].input;
@@ -44,8 +54,8 @@ describe('resolveCredentials', () => {
   });
 
   it('injects another provider\'s secret as environment variables, as-is', async () => {
-    const out = await resolveCredentials(essentials({ providerCredential: { kind: 'gcp_credential', id: 'g', provider: 'gcp', secretRef: 'g' } }), 'sj_x', dir, {
-      secrets: secrets({ g: JSON.stringify({ GOOGLE_CREDENTIALS: '{"type":"service_account"}', GOOGLE_PROJECT: 'proj-1' }) }),
+    const out = await resolveCredentials(essentials({ providerCredential: { kind: 'gcp_credential', id: 'g', provider: 'gcp', secretRef: 'stackjobs/acmecorp/gcp' } }), scope(), dir, {
+      secrets: secrets({ 'stackjobs/acmecorp/gcp': JSON.stringify({ GOOGLE_CREDENTIALS: '{"type":"service_account"}', GOOGLE_PROJECT: 'proj-1' }) }),
       sts: () => new STSClient({}),
       registry: new SecretRegistry(),
     });
@@ -56,13 +66,13 @@ describe('resolveCredentials', () => {
     const registry = new SecretRegistry();
     const out = await resolveCredentials(
       essentials({
-        providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'prov' },
-        backendCredential: { kind: 'k', id: 'b', type: 's3', config: { bucket: 'state', region: 'eu-west-1', lockTable: 'locks', endpoint: 'http://127.0.0.1:9000' }, stateKey: 'k/terraform.tfstate', secretRef: 'be' },
+        providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: PROV },
+        backendCredential: { kind: 'k', id: 'b', type: 's3', config: { bucket: 'state', region: 'eu-west-1', lockTable: 'locks', endpoint: 'http://127.0.0.1:9000' }, stateKey: 'k/terraform.tfstate', secretRef: BE },
       }),
-      'sj_x',
+      scope(),
       dir,
       {
-        secrets: secrets({ prov: JSON.stringify({ accessKeyId: 'AKIAPROVIDER0001', secretAccessKey: 'provider-secret' }), be: JSON.stringify({ accessKeyId: 'AKIABACKEND00001', secretAccessKey: 'backend-secret' }) }),
+        secrets: secrets({ [PROV]: JSON.stringify({ accessKeyId: 'AKIAPROVIDER0001', secretAccessKey: 'provider-secret' }), [BE]: JSON.stringify({ accessKeyId: 'AKIABACKEND00001', secretAccessKey: 'backend-secret' }) }),
         sts: () => new STSClient({}),
         registry,
       },
@@ -81,17 +91,49 @@ describe('resolveCredentials', () => {
   it('puts a local backend\'s state under the configured path, or the workspace state dir', async () => {
     const deps = { secrets: secrets({}), sts: () => new STSClient({}), registry: new SecretRegistry() };
     const local = (config: Record<string, unknown>) => essentials({ backendCredential: { kind: 'k', id: 'b', type: 'local', config, stateKey: 'a/b/terraform.tfstate' } });
-    expect((await resolveCredentials(local({ path: '/var/states' }), 'sj_x', dir, deps)).backendConfig).toEqual(['path=/var/states/a/b/terraform.tfstate']);
-    expect((await resolveCredentials(local({}), 'sj_x', dir, deps)).backendConfig).toEqual([`path=${dir}/a/b/terraform.tfstate`]);
+    expect((await resolveCredentials(local({ path: '/var/states' }), scope(), dir, deps)).backendConfig).toEqual(['path=/var/states/a/b/terraform.tfstate']);
+    expect((await resolveCredentials(local({}), scope(), dir, deps)).backendConfig).toEqual([`path=${dir}/a/b/terraform.tfstate`]);
   });
 
   it('names the secret, never its content, when the material is malformed', async () => {
-    const bad = resolveCredentials(essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'prov' } }), 'sj_x', dir, {
-      secrets: secrets({ prov: 'not-json-but-secret-material' }),
+    const bad = resolveCredentials(essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: PROV } }), scope(), dir, {
+      secrets: secrets({ [PROV]: 'not-json-but-secret-material' }),
       sts: () => new STSClient({}),
       registry: new SecretRegistry(),
     });
-    await expect(bad).rejects.toThrow('provider credential secret (prov) is not JSON');
+    await expect(bad).rejects.toThrow(`provider credential secret (${PROV}) is not JSON`);
     await expect(bad).rejects.not.toThrow(/not-json-but-secret-material/);
+  });
+
+  it('refuses a provider or backend secret outside stackjobs/<org>/ (by name or ARN) before reading anything', async () => {
+    const value = JSON.stringify({ accessKeyId: 'AKIAOTHERORG0001', secretAccessKey: 'other-org-secret-value' });
+    const cases: Array<[Partial<Essentials>, string]> = [
+      [{ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'stackjobs/globex/awscred' } }, 'stackjobs/globex/awscred'],
+      [{ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/globex/awscred-x1Y2z3' } }, 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/globex/awscred-x1Y2z3'],
+      // A prefix match on the org name alone is not enough: stackjobs/acmecorp-evil/ is another owner.
+      [{ providerCredential: { kind: 'gcp_credential', id: 'g', provider: 'gcp', secretRef: 'stackjobs/acmecorp-evil/gcp' } }, 'stackjobs/acmecorp-evil/gcp'],
+      // The platform prefix is for module git tokens only.
+      [{ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'stackjobs/platform/awscred' } }, 'stackjobs/platform/awscred'],
+      [{ backendCredential: { kind: 'k', id: 'b', type: 's3', config: { bucket: 'state', region: 'us-east-1' }, stateKey: 'k', secretRef: 'prod/terraform-state' } }, 'prod/terraform-state'],
+    ];
+    for (const [over, ref] of cases) {
+      const reads: string[] = [];
+      const out = resolveCredentials(essentials(over), scope(), dir, { secrets: secrets({ [ref]: value }, reads), sts: () => new STSClient({}), registry: new SecretRegistry() });
+      await expect(out).rejects.toThrow(`"${ref}": it is not under stackjobs/acmecorp/`);
+      await expect(out).rejects.not.toThrow(/other-org-secret-value/);
+      expect({ ref, reads }).toEqual({ ref, reads: [] });
+    }
+  });
+
+  it('checks every reference of the snapshot up front; a module git token may also be a platform one', () => {
+    const module = (gitTokenSecretRef: string) => essentials({ iacModule: { id: 'm', gitRepo: 'github.com/x/y', branch: 'v1', path: '.', rule: 'r', gitTokenSecretRef } });
+    expect(() => assertSecretRefsInScope(module('stackjobs/platform/github'), ORG)).not.toThrow();
+    expect(() => assertSecretRefsInScope(module('arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/acmecorp/github-AbCdEf'), ORG)).not.toThrow();
+    expect(() => assertSecretRefsInScope(module('stackjobs/globex/github'), ORG)).toThrow(
+      'refusing to read module git token secret (iacModule.gitTokenSecretRef) "stackjobs/globex/github": it is not under stackjobs/acmecorp/ or stackjobs/platform/',
+    );
+    expect(() => assertSecretRefsInScope(essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'stackjobs/globex/x' } }), ORG)).toThrow(/providerCredential\.secretRef/);
+    expect(() => assertSecretRefsInScope(essentials(), ORG)).not.toThrow();
+    expect(() => assertSecretInScope('stackjobs/acmecorp', ORG, 'x')).toThrow(/not under stackjobs\/acmecorp\//);
   });
 });

@@ -46,8 +46,8 @@ describe('a preview then an update', () => {
   const TOKEN_UPDATE = 'tok-update-1a2b3c4d5e6f';
 
   beforeAll(async () => {
-    env.fake.secrets.set('prov-1', JSON.stringify(PROVIDER_SECRET));
-    job = await createJob(env, { providerSecretRef: 'prov-1', spec: { nodeGroupSize: 5, db_password: 'pw-hunter2-zzz' } });
+    env.fake.secrets.set('stackjobs/acmecorp/prov-1', JSON.stringify(PROVIDER_SECRET));
+    job = await createJob(env, { providerSecretRef: 'stackjobs/acmecorp/prov-1', spec: { nodeGroupSize: 5, db_password: 'pw-hunter2-zzz' } });
     const common = { STANDIN_CALLS: calls(), STANDIN_ENV_DUMP: dumps() };
     const p = await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: TOKEN_PREVIEW, env: common });
     expectOk(p);
@@ -164,8 +164,8 @@ describe('a preview then an update', () => {
 describe('a planted secret echoed by the tool', () => {
   it('appears in no S3 object, raw or base64, even split across chunk boundaries and flushes', async () => {
     const planted = 'PLANTED/s3cr3t+Value-0123456789abcdefXYZ';
-    env.fake.secrets.set('prov-planted', JSON.stringify({ accessKeyId: 'AKIAPLANTED00001', secretAccessKey: planted }));
-    const job = await createJob(env, { providerSecretRef: 'prov-planted' });
+    env.fake.secrets.set('stackjobs/acmecorp/prov-planted', JSON.stringify({ accessKeyId: 'AKIAPLANTED00001', secretAccessKey: planted }));
+    const job = await createJob(env, { providerSecretRef: 'stackjobs/acmecorp/prov-planted' });
     const token = 'tok-planted';
     const r = await runRunner(env, {
       jobId: job.metadata.id,
@@ -196,8 +196,8 @@ describe('a planted secret echoed by the tool', () => {
 describe('a failing plan', () => {
   it('reports StackJob.OperationFailed naming plan, with the redacted tail of the error output', async () => {
     const secret = 'FAILSECRET/abcdefghijklmnop0123';
-    env.fake.secrets.set('prov-fail', JSON.stringify({ accessKeyId: 'AKIAFAIL00000001', secretAccessKey: secret }));
-    const job = await createJob(env, { providerSecretRef: 'prov-fail' });
+    env.fake.secrets.set('stackjobs/acmecorp/prov-fail', JSON.stringify({ accessKeyId: 'AKIAFAIL00000001', secretAccessKey: secret }));
+    const job = await createJob(env, { providerSecretRef: 'stackjobs/acmecorp/prov-fail' });
     const r = await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-fail', env: { STANDIN_FAIL: 'plan', STANDIN_ECHO_ENV: 'AWS_SECRET_ACCESS_KEY' } });
     expect(r.code).toBe(1);
     const { error, cause } = failureOf('tok-fail');
@@ -210,6 +210,30 @@ describe('a failing plan', () => {
     expect(opStates(after)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/failed', apply: 'pending/tbd' });
     expect(after.status.operations.find((o) => o.name === 'plan')!.errors[0]).toContain('plan failed on purpose');
     expect(JSON.stringify(after)).not.toContain(secret);
+  });
+});
+
+describe('a secret reference outside the job\'s org', () => {
+  it('fails init with StackJob.OperationFailed naming the reference, before any secret is read or anything is cloned', async () => {
+    const foreign = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/globex/awscred-AbCdEf';
+    const foreignValue = 'GLOBEX/secret-value-never-read-0123';
+    env.fake.secrets.set(foreign, JSON.stringify({ accessKeyId: 'AKIAGLOBEX000001', secretAccessKey: foreignValue }));
+    env.fake.secrets.set('stackjobs/acmecorp/github', 'ghp_token_value_never_read');
+    const job = await createJob(env, { providerSecretRef: foreign, gitTokenSecretRef: 'stackjobs/acmecorp/github' });
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    const readsBefore = env.fake.secretReads.length;
+    const r = await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-foreign', env: { STANDIN_CALLS: calls } });
+    expect(r.code).toBe(1);
+    const { error, cause } = failureOf('tok-foreign');
+    expect(error).toBe('StackJob.OperationFailed');
+    expect(cause).toMatchObject({ operation: 'init', exitCode: null });
+    expect(cause.message).toContain(`refusing to read provider credential secret (providerCredential.secretRef) "${foreign}": it is not under stackjobs/acmecorp/`);
+    expect(env.fake.secretReads.slice(readsBefore)).toEqual([]);
+    expect(readCalls(calls)).toEqual([]);
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    expect(opStates(after)).toEqual({ init: 'completed/failed', refresh: 'pending/tbd', plan: 'pending/tbd', apply: 'pending/tbd' });
+    expect(after.status.operations[0].errors[0]).toContain(foreign);
+    expect(JSON.stringify(after)).not.toContain(foreignValue);
   });
 });
 

@@ -36,6 +36,8 @@ export interface SfnCall {
 export class FakeAws {
   readonly sfnCalls: SfnCall[] = [];
   readonly secrets = new Map<string, string>();
+  /** Every SecretId a GetSecretValue asked for. */
+  readonly secretReads: string[] = [];
   /** When set, SendTaskHeartbeat answers with this error (TaskTimedOut / TaskDoesNotExist). */
   heartbeatError: string | undefined;
   private server!: Server;
@@ -59,6 +61,7 @@ export class FakeAws {
           return reply(200, {});
         }
         if (service === 'secretsmanager' && action === 'GetSecretValue') {
+          this.secretReads.push(body.SecretId);
           const value = this.secrets.get(body.SecretId);
           if (value === undefined) return reply(400, { __type: 'ResourceNotFoundException', Message: 'not found' });
           return reply(200, { ARN: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${body.SecretId}`, Name: body.SecretId, SecretString: value });
