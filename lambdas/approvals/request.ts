@@ -1,5 +1,5 @@
 /**
- * Opening an approval: the token kept beside the job (lifecycle.requestApproval), the opaque approval id mapped back
+ * Opening an approval: the token kept in its own item (lifecycle.requestApproval), the opaque approval id mapped back
  * to the job for Slack's buttons, and the Slack message. Slack is best effort: whatever goes wrong there is logged
  * and counted, and the approval stays pending and decidable through the API.
  */

@@ -12,7 +12,7 @@ export const approvalRequestSchema = z.object({
 export type ApprovalRequest = z.infer<typeof approvalRequestSchema>;
 
 /**
- * Stores the token beside the job, opens the approval and (given a notifier) posts it to Slack; the execution
+ * Stores the token in its own item, opens the approval and (given a notifier) posts it to Slack; the execution
  * then waits for a decision.
  */
 export async function handleApprovalRequest(d: WorkflowDeps, event: unknown, notifier?: ApprovalNotifier): Promise<void> {

@@ -175,27 +175,39 @@ export async function recordPreview(d: WorkflowDeps, jobId: string, raw: unknown
   return { next: needsApproval(policy, result.summary, result.hasChanges) ? 'approval' : 'update', ...gate };
 }
 
+/** A job cancelled after its preview: nobody will decide, so the approval task ends at once (Catch -> cancelled). */
+const cancelledBeforeApproval = (j: StackJob) => j.status.phase !== 'awaiting_approval' && (j.status.phase === 'completed' || j.status.cancelRequested !== undefined);
+
 /**
- * The approval task's Lambda (the approvals work posts the Slack message around this): keeps the task token beside
- * the job (never in it), opens the approval request and moves the job to awaiting_approval.
+ * The approval task's Lambda (the approvals work posts the Slack message around this): keeps the task token in its
+ * own item (never in the job), opens the approval request and moves the job to awaiting_approval.
  */
 export async function requestApproval(d: WorkflowDeps, jobId: string, taskToken: string, planDigest: string): Promise<StackJob> {
   const now = d.clock.now();
+  const cancelled = () => new JobCancelledError(`job ${jobId} was cancelled before its approval was requested`);
+  // Checked before the token is stored, so a cancelled job is never left holding one.
+  if (cancelledBeforeApproval((await d.jobs.require(jobId)).job)) throw cancelled();
+  // Stored before the job shows awaiting_approval, so a cancel that sees that phase finds the token to fail the task with.
   await d.jobs.setTaskToken(jobId, taskToken);
-  return moveJob(d, jobId, (j) => {
-    if (j.status.phase === 'awaiting_approval') return j;
-    // Cancelled after the preview: nobody will decide, so the approval task ends at once (Catch -> cancelled).
-    if (j.status.phase === 'completed' || j.status.cancelRequested) throw new JobCancelledError(`job ${jobId} was cancelled before its approval was requested`);
-    const moved = transitionJob(j, 'awaiting_approval', 'tbd', now);
-    const windowMs = j.spec.essentials.flowControlPolicy.approvalTimeoutMinutes * 60_000;
-    return {
-      ...moved,
-      status: {
-        ...moved.status,
-        approval: { id: d.ids.next('apr'), requestedAt: now.toISOString(), expiresAt: new Date(now.getTime() + windowMs).toISOString(), ...(planDigest ? { planDigest } : {}) },
-      },
-    };
-  });
+  try {
+    return await moveJob(d, jobId, (j) => {
+      if (j.status.phase === 'awaiting_approval') return j;
+      if (cancelledBeforeApproval(j)) throw cancelled();
+      const moved = transitionJob(j, 'awaiting_approval', 'tbd', now);
+      const windowMs = j.spec.essentials.flowControlPolicy.approvalTimeoutMinutes * 60_000;
+      return {
+        ...moved,
+        status: {
+          ...moved.status,
+          approval: { id: d.ids.next('apr'), requestedAt: now.toISOString(), expiresAt: new Date(now.getTime() + windowMs).toISOString(), ...(planDigest ? { planDigest } : {}) },
+        },
+      };
+    });
+  } catch (e) {
+    // Cancelled between the check and the move: the token will never be answered, so it goes now.
+    if (e instanceof JobCancelledError) await d.jobs.clearTaskToken(jobId);
+    throw e;
+  }
 }
 
 /**
@@ -322,6 +334,8 @@ export async function finishJob(d: WorkflowDeps, jobId: string, outcome: Outcome
   const now = d.clock.now();
   const { job: current } = await d.jobs.require(jobId);
   if (current.status.phase === 'completed') {
+    // Whoever completed it may have left a token (or died before removing it): a completed job holds none.
+    await d.jobs.clearTaskToken(jobId);
     await publish(d, current);
     return current;
   }

@@ -12,6 +12,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { Validations } from 'aws-cdk-lib';
 import aslValidator from 'asl-validator';
 import { CATALOG_TABLE, JOBS_TABLE } from '../../lambdas/adapters/dynamodb/table-definitions';
+import { taskTokenKey } from '../../lambdas/adapters/dynamodb/job-repository';
 import { extractStateMachine, OFFLINE_CONTEXT, type AslState, type CfnTemplate } from '../../infra/asl';
 import { buildStackJobsApp } from '../../infra/build';
 import { INBOUND_MAX_EVENT_AGE, INBOUND_RETRY_ATTEMPTS } from '../../infra/constructs/events';
@@ -208,6 +209,12 @@ describe('IAM scope', () => {
     expect(dynamo).toHaveLength(1);
     expect(actionsOf(dynamo[0]).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     expect(dynamo[0].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] } });
+    // Approval task tokens live in their own items (job-repository.ts taskTokenKey): no leading key the runner may use reaches one.
+    const leadingKeys = (dynamo[0].Condition!['ForAllValues:StringLike'] as Record<string, string[]>)['dynamodb:LeadingKeys'];
+    const likes = leadingKeys.map((k) => new RegExp(`^${k.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`));
+    const jobId = 'sj_01jsrnmwpnnc6n62h06xafcgxv';
+    expect(likes.some((l) => l.test(`JOB#${jobId}`))).toBe(true);
+    expect(likes.some((l) => l.test(taskTokenKey(jobId).pk))).toBe(false);
 
     const artifactWrites = statements.filter((s) => actionsOf(s).includes('s3:PutObject') && resourcesOf(s).some((r) => r.includes('ArtifactsBucket')));
     expect(artifactWrites.flatMap(resourcesOf)).toEqual([expect.stringMatching(/ArtifactsBucket.*\/jobs\/\*/)]);

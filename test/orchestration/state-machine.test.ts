@@ -5,9 +5,12 @@
 import { extractStateMachine, type ExtractedStateMachine } from '../../infra/asl';
 import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
 import type { StackJob } from '../../lambdas/domain/schemas';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { handleExecutionEnded } from '../../lambdas/workflow/cleanup';
-import { STATUS_CHANGED, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
-import { startDynamo, type TestDynamo } from './support/dynamo';
+import { finishJob, requestApproval, STATUS_CHANGED, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
+import { WorkflowErrorName } from '../../lambdas/workflow/errors';
+import { transitionJob } from '../../lambdas/domain/status';
+import { JOBS, startDynamo, type TestDynamo } from './support/dynamo';
 import { digestOf, eventually, LocalExecutor, makeDeps, recordingPublisher, type PublishedEvent } from './support/executor';
 import { makeJob, type JobOptions } from './support/jobs';
 
@@ -266,5 +269,44 @@ describe('an execution that ends without its own cleanup path', () => {
     await runNewer.result;
     expect((await load(newer.metadata.id)).status.result).toBe('succeeded');
     expect((await deps.locks.read(stackKeyOfJob(newer)))?.ownerJobId).toBeUndefined();
+  });
+});
+
+describe('the approval task token', () => {
+  const rawItem = async (pk: string, sk: string) => (await dynamo.db.send(new GetCommand({ TableName: JOBS, Key: { pk, sk }, ConsistentRead: true }))).Item;
+
+  it("is kept in its own TOKEN# item, not on the job's JOB# item (which the runner's task role can read)", async () => {
+    const job = await submit();
+    const run = executor.start(job.metadata.id, deps);
+    await awaitingApproval(job.metadata.id);
+    const token = (await deps.jobs.getTaskToken(job.metadata.id))!;
+    expect(token).toMatch(/^tok-/);
+    const jobItem = await rawItem(`JOB#${job.metadata.id}`, 'JOB');
+    expect(jobItem).toBeDefined();
+    expect(JSON.stringify(jobItem)).not.toContain(token);
+    expect(await rawItem(`TOKEN#${job.metadata.id}`, 'TOKEN')).toEqual(expect.objectContaining({ taskToken: token }));
+
+    await decide(job.metadata.id, 'approved');
+    await run.result;
+    expect(await rawItem(`TOKEN#${job.metadata.id}`, 'TOKEN')).toBeUndefined();
+  });
+
+  it('is not stored for a job cancelled before its approval was requested', async () => {
+    const job = await submit();
+    await deps.jobs.update(job.metadata.id, (j) => {
+      const running = transitionJob(j, 'running', 'tbd', new Date());
+      return { ...running, status: { ...running.status, cancelRequested: { by: 'ops@company.com', at: new Date().toISOString() } } };
+    });
+    await expect(requestApproval(deps, job.metadata.id, 'tok-cancelled', 'digest')).rejects.toMatchObject({ name: WorkflowErrorName.cancelled });
+    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    expect((await load(job.metadata.id)).status.phase).toBe('running');
+  });
+
+  it('is removed when the finish step finds the job already completed', async () => {
+    const job = await submit();
+    await deps.jobs.update(job.metadata.id, (j) => transitionJob(j, 'completed', 'cancelled', new Date(), 'cancelled'));
+    await deps.jobs.setTaskToken(job.metadata.id, 'tok-left-behind');
+    await finishJob(deps, job.metadata.id, { kind: 'cancelled' });
+    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
   });
 });

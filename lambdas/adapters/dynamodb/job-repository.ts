@@ -3,7 +3,7 @@
  * (no transactions: dynalite, the local stand-in, has none), with an optimistic revision on every job.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { stackKeyOfJob } from '../../domain/stack-job';
 import type { JobPhase, JobResult, StackJob } from '../../domain/schemas';
@@ -35,6 +35,8 @@ const UPDATE_ATTEMPTS = 8;
 const jobKey = (id: string) => ({ pk: `JOB#${id}`, sk: 'JOB' });
 const idemKey = (key: string) => ({ pk: `IDEM#${key}`, sk: 'IDEM' });
 const approvalKey = (approvalId: string) => ({ pk: `APR#${approvalId}`, sk: 'APR' });
+/** The approval task token's item: outside `JOB#*`, which is all the runner's task role may read. */
+export const taskTokenKey = (jobId: string) => ({ pk: `TOKEN#${jobId}`, sk: 'TOKEN' });
 
 export function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
   return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
@@ -109,7 +111,7 @@ export class JobRepository {
       const next = mutate(job);
       if (next === job) return job;
       try {
-        // SET only the document and its revision: attributes kept beside the job (the approval task token) survive.
+        // SET only the document and its revision: any other attribute of the item survives.
         await this.db.send(
           new UpdateCommand({
             TableName: this.tableName,
@@ -129,23 +131,22 @@ export class JobRepository {
   }
 
   /**
-   * The approval task token lives on the job's item but outside the job document, so no read of the job
-   * (API responses, events, logs) can carry it.
+   * The approval task token lives in its own item (pk `TOKEN#<jobId>`), never on the job's item or in the job
+   * document: no read of the job (API responses, events, logs) can carry it, and the runner's task role, which may
+   * read `JOB#*` items only (dynamodb:LeadingKeys), cannot read any job's token. Callers check the job exists.
    */
   async setTaskToken(id: string, token: string): Promise<void> {
-    await this.db.send(
-      new UpdateCommand({ TableName: this.tableName, Key: jobKey(id), UpdateExpression: 'SET taskToken = :t', ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeValues: { ':t': token } }),
-    );
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...taskTokenKey(id), jobId: id, taskToken: token } }));
   }
 
   async getTaskToken(id: string): Promise<string | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: jobKey(id), ProjectionExpression: 'taskToken', ConsistentRead: true }));
+    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: taskTokenKey(id), ConsistentRead: true }));
     return out.Item?.taskToken as string | undefined;
   }
 
   /** Removes the token once it has been used, so a spent token is not kept around. */
   async clearTaskToken(id: string): Promise<void> {
-    await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: jobKey(id), UpdateExpression: 'REMOVE taskToken' }));
+    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: taskTokenKey(id) }));
   }
 
   /**
