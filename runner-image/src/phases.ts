@@ -23,7 +23,7 @@ import { TerraformDriver } from './drivers/terraform';
 import { CancelledError, OperationFailedError, RunnerError } from './errors';
 import { cloneModule } from './git';
 import { S3LogSink } from './log-sink';
-import { SecretRegistry } from './redactor';
+import { redactJsonText, redactJsonValue, SecretRegistry } from './redactor';
 import { createWorkspace, removeWorkspace, type Workspace } from './workspace';
 
 /** The slice of JobRepository the runner uses. */
@@ -217,9 +217,14 @@ class PhaseRun {
           const digest = await sha256File(planFile);
           const planJsonFile = join(ws.state, 'plan.json');
           const planJson = JSON.parse(await readFile(planJsonFile, 'utf8')) as Record<string, unknown>;
-          // The downloadable plan JSON shows sensitive values as "***" (the binary plan keeps them for apply).
-          await writeFile(planJsonFile, JSON.stringify(e.provisioner === 'pulumi' ? planJson : maskSensitivePlanValues(planJson)));
-          const stored: StoredPlanSummary = { summary: planned.summary, hasChanges: planned.hasChanges, digest };
+          // The downloadable plan JSON shows sensitive values as "***", and so is every known secret value (credential
+          // material that reached a variable or an output) wherever it appears. The binary plan is uploaded byte-exact:
+          // it is what the approved digest covers and what apply runs.
+          const masked = e.provisioner === 'pulumi' ? planJson : maskSensitivePlanValues(planJson);
+          await writeFile(planJsonFile, redactJsonText(masked, this.deps.registry), { mode: 0o600 });
+          // Resource addresses reach the job record and the task result: a for_each key could carry a secret too.
+          const summaryRedacted = redactJsonValue(planned.summary, this.deps.registry, { stringsOnly: true }) as PlanSummary;
+          const stored: StoredPlanSummary = { summary: summaryRedacted, hasChanges: planned.hasChanges, digest };
           await this.deps.store.uploadFile(planKey, planFile);
           await this.deps.store.uploadFile(artifactKeys.planJson(this.jobId), planJsonFile, 'application/json');
           await this.deps.store.putJson(artifactKeys.planSummary(this.jobId), stored);
@@ -235,7 +240,10 @@ class PhaseRun {
       const applied = await this.operation(finalOp, async (exec) => {
         const outcome = previews ? await driver.applyPlan(exec, { destroy }) : await driver.applyDirect(exec, { destroy });
         // Outputs belong to the apply: a failure reading them fails the operation that produced them.
-        await this.deps.store.putJson(outputsKey, await driver.outputs(exec));
+        // Values Terraform marks sensitive are kept (readers mask them); known secret values become "***" everywhere.
+        const outputsFile = join(ws.state, 'outputs.redacted.json');
+        await writeFile(outputsFile, redactJsonText(await driver.outputs(exec), this.deps.registry), { mode: 0o600 });
+        await this.deps.store.uploadFile(outputsKey, outputsFile, 'application/json');
         return outcome;
       });
       const hasChanges = applied.hasChanges ?? stored?.hasChanges ?? true;

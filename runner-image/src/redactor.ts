@@ -130,3 +130,26 @@ export class StreamRedactor {
     return { out: Buffer.concat(parts), consumed };
   }
 }
+
+/**
+ * Redacts a JSON value leaf by leaf (keys, strings, and the text of numbers and booleans): a leaf that holds a
+ * known secret is replaced (a string in place; a number or boolean becomes "***"), so the result keeps its shape.
+ * `stringsOnly` leaves numbers alone (a typed document such as the plan summary, whose counts are not secrets).
+ */
+export function redactJsonValue(value: unknown, registry: SecretRegistry, options: { stringsOnly?: boolean } = {}): unknown {
+  if (typeof value === 'string') return registry.redact(value);
+  if ((typeof value === 'number' || typeof value === 'boolean') && !options.stringsOnly) return registry.redact(String(value)) === String(value) ? value : REDACTED;
+  if (Array.isArray(value)) return value.map((v) => redactJsonValue(v, registry, options));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [registry.redact(k), redactJsonValue(v, registry, options)]));
+  }
+  return value;
+}
+
+/**
+ * The JSON text of `value` with every known secret replaced by `***`: leaf by leaf (so the text stays valid JSON),
+ * then the whole text once more, which only matters for a secret spanning JSON syntax (security over validity).
+ */
+export function redactJsonText(value: unknown, registry: SecretRegistry): string {
+  return registry.redact(JSON.stringify(redactJsonValue(value, registry)));
+}

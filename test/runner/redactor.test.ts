@@ -1,5 +1,5 @@
 /** Streaming redaction: secrets and their encoded forms never survive, however the stream is cut. */
-import { base64Forms, REDACTED, SecretRegistry, StreamRedactor } from '../../runner-image/src/redactor';
+import { base64Forms, redactJsonText, redactJsonValue, REDACTED, SecretRegistry, StreamRedactor } from '../../runner-image/src/redactor';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCY';
 
@@ -59,5 +59,22 @@ describe('StreamRedactor', () => {
     const reg = new SecretRegistry();
     reg.add('abc');
     expect(reg.redact('abc abc')).toBe('abc abc');
+  });
+});
+
+describe('redactJsonText', () => {
+  it('replaces known secrets in keys, strings and scalars, keeping valid JSON of the same shape', () => {
+    const registry = new SecretRegistry();
+    registry.add('s3cr3t-value', 'quote"and\\backslash', '987654321');
+    const value = { a: 'x s3cr3t-value y', 's3cr3t-value': 1, b: ['quote"and\\backslash'], n: 987654321, keep: 42, nested: { t: true, nil: null } };
+    const text = redactJsonText(value, registry);
+    expect(JSON.parse(text)).toEqual({ a: 'x *** y', '***': 1, b: ['***'], n: '***', keep: 42, nested: { t: true, nil: null } });
+    expect(redactJsonValue({ n: 987654321, s: '987654321' }, registry, { stringsOnly: true })).toEqual({ n: 987654321, s: '***' });
+  });
+
+  it('still removes a secret that spans JSON syntax, at the cost of validity', () => {
+    const registry = new SecretRegistry();
+    registry.add('a","b');
+    expect(redactJsonText(['a', 'b'], registry)).toBe('["***"]');
   });
 });

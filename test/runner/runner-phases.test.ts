@@ -193,6 +193,42 @@ describe('a planted secret echoed by the tool', () => {
   });
 });
 
+describe('a credential value that reached a variable and an output', () => {
+  it('is stored as *** in plan.json and outputs.json (and in no S3 object but the byte-exact plan.bin)', async () => {
+    // A non-AWS credential is injected as-is: TF_VAR_api_key becomes a Terraform variable, which a module echoes
+    // into an output it forgot to mark sensitive.
+    const planted = 'DDKEY/planted+api-key-0123456789abcdefXYZ';
+    env.fake.secrets.set('stackjobs/acmecorp/datadog', JSON.stringify({ TF_VAR_api_key: planted }));
+    const job = await createJob(env, { provider: 'datadog', providerSecretRef: 'stackjobs/acmecorp/datadog', spec: { nodeGroupSize: 5, db_password: 'pw-kept-sensitive' } });
+    const common = { STANDIN_OUTPUT_ENV: 'TF_VAR_api_key' };
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-outenv-preview', env: common }));
+    const preview = successOf('tok-outenv-preview');
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-outenv-update', planDigest: preview.planDigest, env: common }));
+    successOf('tok-outenv-update');
+
+    const objects = await allObjects(env, `jobs/${job.metadata.id}/`);
+    const planBin = artifactKeys.planBinary(job.metadata.id);
+    // The binary plan is applied as is (its digest was approved): Terraform keeps variable values in it.
+    expect(objects.get(planBin)!.includes(planted)).toBe(true);
+    const forbidden = [planted, JSON.stringify(planted).slice(1, -1), ...base64Forms(planted)];
+    for (const [key, body] of objects) {
+      if (key === planBin) continue;
+      for (const f of forbidden) expect({ key, leaked: body.includes(f) }).toEqual({ key, leaked: false });
+    }
+    const planJson = JSON.parse(objects.get(artifactKeys.planJson(job.metadata.id))!.toString());
+    expect(planJson.output_changes.env_tf_var_api_key.after).toBe('***');
+    expect(planJson.planned_values.outputs.env_tf_var_api_key.value).toBe('***');
+    expect(planJson.variables.api_key).toEqual({ value: '***' });
+    const stored = JSON.parse((await env.store.getText(artifactKeys.outputs(job.metadata.id)))!);
+    expect(stored.env_tf_var_api_key).toEqual({ sensitive: false, type: 'string', value: '***' });
+    // Values Terraform marks sensitive (not known credential material) keep their real value; readers mask them.
+    expect(stored.db_password).toEqual({ sensitive: true, type: 'string', value: 'pw-kept-sensitive' });
+    expect((await env.store.getOutputs(job.metadata.id))?.db_password?.value).toBe('***');
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    expect(JSON.stringify(after)).not.toContain(planted);
+  });
+});
+
 describe('a failing plan', () => {
   it('reports StackJob.OperationFailed naming plan, with the redacted tail of the error output', async () => {
     const secret = 'FAILSECRET/abcdefghijklmnop0123';

@@ -152,6 +152,8 @@ export interface JobOptions {
   skipRefresh?: boolean;
   spec?: Record<string, unknown>;
   providerSecretRef?: string;
+  /** The provider credential's provider (default aws: AWS key JSON; any other: a JSON map ENV_NAME -> value). */
+  provider?: string;
   gitTokenSecretRef?: string;
 }
 
@@ -179,7 +181,9 @@ export async function createJob(env: RunnerEnv, options: JobOptions = {}): Promi
         provisioner: 'terraform',
         iacModule: { id: 'iacmod_eks', gitRepo: env.repo, branch: 'v1.0.0', path: 'terraform', rule: 'platform default', ...(options.gitTokenSecretRef ? { gitTokenSecretRef: options.gitTokenSecretRef } : {}) },
         backendCredential: { kind: 'terraform_backend_credential', id: 'tfcred_local', type: 'local', config: { path: join(env.dir, 'states', id) }, stateKey: `stack-jobs/acmecorp/production/${id}/terraform.tfstate` },
-        ...(options.providerSecretRef ? { providerCredential: { kind: 'aws_credential', id: 'awscred_prod', provider: 'aws', secretRef: options.providerSecretRef } } : {}),
+        ...(options.providerSecretRef
+          ? { providerCredential: { kind: `${options.provider ?? 'aws'}_credential`, id: 'cred_prod', provider: options.provider ?? 'aws', secretRef: options.providerSecretRef } }
+          : {}),
         stackJobRunner: { id: 'sjr_platform_runner' },
         flowControlPolicy: { ...policy, approvers: [], requireDistinctApprover: false, approvalTimeoutMinutes: 60, source: { level: 'platform', id: 'default' } },
       },

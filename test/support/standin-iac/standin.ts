@@ -17,6 +17,8 @@
  *   STANDIN_ECHO_ENV=NAME       print NAME's value (in two writes, STANDIN_ECHO_SPLIT_MS apart) and its base64
  *   STANDIN_ENV_DUMP=dir        write the process environment to dir/<command>-<pid>.json
  *   STANDIN_CALLS=file          append each invocation's arguments as a JSON line
+ *   STANDIN_OUTPUT_ENV=NAME     plan an extra output `env_<name>` (not marked sensitive, like a module that forgot
+ *                               `sensitive = true`) whose value is NAME's value; a TF_VAR_x also appears as variable x
  * The same fail/hang/sleep controls can come per resource from the resource spec, `spec.standin: {fail: [..],
  * hang: [..], sleepMs: n}` in terraform.tfvars.json, so one local-mode instance can hold jobs that behave differently.
  */
@@ -171,6 +173,13 @@ function computePlan(destroy: boolean): PlanFile {
   const desiredOutputs: State['outputs'] = Object.fromEntries(
     Object.entries(spec).map(([k, v]) => [k, { value: v, type: typeOf(v), sensitive: isSensitiveName(k) }]),
   );
+  const outputEnv = process.env.STANDIN_OUTPUT_ENV;
+  if (outputEnv && !destroy) {
+    const value = process.env[outputEnv] ?? '';
+    desiredOutputs[`env_${outputEnv.toLowerCase()}`] = { value, type: 'string', sensitive: false };
+    // Terraform records a variable set through TF_VAR_<name> in the plan (and its show -json `variables`).
+    if (outputEnv.startsWith('TF_VAR_')) variables[outputEnv.slice('TF_VAR_'.length)] = value;
+  }
   const outputChanges: PlanFile['outputChanges'] = {};
   for (const k of new Set([...Object.keys(state.outputs), ...Object.keys(desiredOutputs)])) {
     const b = state.outputs[k];
