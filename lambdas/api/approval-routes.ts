@@ -122,7 +122,7 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
         const d = deps();
         requirePermission(req.principal, 'submit');
         const job = await actionableJob(d.jobs, req.principal, req.params.id);
-        const outcome = await rerunJob(d.jobs, d.submission, job);
+        const outcome = await rerunJob(d.jobs, d.submission, job, req.principal.subject);
         if (outcome.kind === 'rejected') {
           for (const c of outcome.checks.filter((c) => !c.passed)) d.countPreflightFailure?.(c.check);
           return problem(422, 'Pre-flight failed', 'one or more pre-flight checks failed; no job was created', { checks: outcome.checks });

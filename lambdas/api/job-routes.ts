@@ -67,7 +67,7 @@ export function jobRoutes(deps: JobRoutesDeps): Route[] {
       async handle(req) {
         const change = parseOr400(resourceChangeSchema, req.body, 'resource change');
         requireSubmitter(req.principal, change.resource.org);
-        const outcome = await submitChange(change, deps.submission);
+        const outcome = await submitChange(change, deps.submission, { submittedBy: req.principal.subject });
         if (outcome.kind === 'rejected') {
           for (const c of outcome.checks.filter((c) => !c.passed)) deps.metrics.addMetric(`PreflightFailed_${c.check}`, MetricUnit.Count, 1);
           deps.logger.info('pre-flight failed', { org: change.resource.org, resourceId: change.resource.id, failed: outcome.checks.filter((c) => !c.passed).map((c) => c.check) });

@@ -27,6 +27,12 @@ export type SubmitOutcome =
 export interface SubmitOptions {
   /** A rerun is a new job for the same version: its own idempotency key, linked to the original. */
   rerunOf?: string;
+  /**
+   * Who is submitting, as authenticated: the API principal's subject, `eventbridge:<event source>`, or the principal
+   * rerunning a job. Recorded as `metadata.submittedBy`; the approval rules refuse it as an approver when the policy
+   * requires a distinct approver.
+   */
+  submittedBy?: string;
 }
 
 export async function submitChange(change: ResourceChange, deps: SubmissionDeps, options: SubmitOptions = {}): Promise<SubmitOutcome> {
@@ -42,7 +48,7 @@ export async function submitChange(change: ResourceChange, deps: SubmissionDeps,
   const outcome = await preflight;
   if (!outcome.passed) return { kind: 'rejected', checks: outcome.checks };
 
-  const job = freezeStackJob(change, outcome, deps.ids.next('sj'), deps.clock.now(), options.rerunOf);
+  const job = freezeStackJob(change, outcome, deps.ids.next('sj'), deps.clock.now(), options.rerunOf, options.submittedBy);
   const claim = await deps.jobs.claimIdempotency(key, job);
   const stored = await completeSubmission(claim.job, deps);
   return claim.claimed ? { kind: 'created', job: stored } : { kind: 'duplicate', job: stored };

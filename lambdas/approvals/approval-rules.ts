@@ -19,7 +19,8 @@ export interface Decider {
  * - a non-empty `approvers` list names who may approve (each for every environment, or for the listed ones);
  * - an empty list means anyone with the approver role in the org (API only: the role comes from the JWT; a Slack
  *   click carries no roles, so through Slack an empty list lets nobody approve);
- * - `requireDistinctApprover` keeps the change's author from approving their own change.
+ * - `requireDistinctApprover` keeps the change's author (`eventCreatedBy`) and its submitter (`metadata.submittedBy`)
+ *   from approving it.
  * Throws ForbiddenError with the reason.
  */
 export function authorizeDecider(job: StackJob, decider: Decider): void {
@@ -32,8 +33,13 @@ export function authorizeDecider(job: StackJob, decider: Decider): void {
     if (!listed) throw new ForbiddenError(`${decider.subject} is not an approver under the policy for ${job.metadata.org}/${env}`);
     if (listed.environments && !listed.environments.includes(env)) throw new ForbiddenError(`${decider.subject} is an approver for ${listed.environments.join(', ')}, not for ${env}`);
   }
+  // Both who the change says made it (caller-supplied) and who actually submitted it (authenticated): either could
+  // otherwise approve their own change by naming someone else as its author, or by rerunning someone else's job.
   if (policy.requireDistinctApprover && decider.subject === job.spec.apiResourceInfo.eventCreatedBy) {
     throw new ForbiddenError(`the policy requires a distinct approver: ${decider.subject} made this change`);
+  }
+  if (policy.requireDistinctApprover && job.metadata.submittedBy !== undefined && decider.subject === job.metadata.submittedBy) {
+    throw new ForbiddenError(`the policy requires a distinct approver: ${decider.subject} submitted this job`);
   }
 }
 

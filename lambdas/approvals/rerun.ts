@@ -21,10 +21,11 @@ export function changeOfJob(job: StackJob): ResourceChange {
 }
 
 /**
+ * `rerunBy` (the authenticated principal) is recorded as the new job's submitter.
  * Refuses a job that is still running (cancel it or let it end) and a job whose resource has moved on: the newest
  * job of the stack decides, since every version submitted is a job.
  */
-export async function rerunJob(jobs: Pick<JobRepository, 'listStack'>, submission: SubmissionDeps, job: StackJob): Promise<SubmitOutcome> {
+export async function rerunJob(jobs: Pick<JobRepository, 'listStack'>, submission: SubmissionDeps, job: StackJob, rerunBy: string): Promise<SubmitOutcome> {
   if (job.status.phase !== 'completed') throw new ConflictError(`job ${job.metadata.id} has not ended (${job.status.phase}); cancel it or wait for it before rerunning`);
   const stack = await jobs.listStack(stackKeyOfJob(job));
   const newest = stack.at(-1);
@@ -33,5 +34,6 @@ export async function rerunJob(jobs: Pick<JobRepository, 'listStack'>, submissio
       `resource ${job.spec.apiResourceInfo.id} has a newer version ${newest.metadata.version.id} (job ${newest.metadata.id}); rerunning version ${job.metadata.version.id} would roll it back — submit a change instead`,
     );
   }
-  return submitChange(changeOfJob(job), submission, { rerunOf: job.metadata.id });
+  // The rerunning principal submits the new job: under requireDistinctApprover they cannot approve it either.
+  return submitChange(changeOfJob(job), submission, { rerunOf: job.metadata.id, submittedBy: rerunBy });
 }

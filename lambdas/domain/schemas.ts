@@ -318,6 +318,11 @@ export const stackJobSchema = z
         env: name,
         version: z.object({ id: name, message: z.string() }).strict(),
         rerunOf: z.string().optional(),
+        /**
+         * Who actually submitted the job, as authenticated (the API principal's subject, `eventbridge:<source>`, or the
+         * rerunning principal); `spec.apiResourceInfo.eventCreatedBy` is what the caller said.
+         */
+        submittedBy: z.string().optional(),
       })
       .strict(),
     spec: z

@@ -15,8 +15,11 @@ export function stackKeyOfJob(job: StackJob): string {
   return stackKeyOf({ org: job.metadata.org, env: job.metadata.env, resourceId: job.spec.apiResourceInfo.id });
 }
 
-/** Builds the queued job from a change whose pre-flight passed. Throws if called with a failed outcome. */
-export function freezeStackJob(change: ResourceChange, outcome: PreflightOutcome, jobId: string, now: Date, rerunOf?: string): StackJob {
+/**
+ * Builds the queued job from a change whose pre-flight passed. Throws if called with a failed outcome.
+ * `submittedBy` is the authenticated submitter (unlike the change's `createdBy`, which the caller chooses).
+ */
+export function freezeStackJob(change: ResourceChange, outcome: PreflightOutcome, jobId: string, now: Date, rerunOf?: string, submittedBy?: string): StackJob {
   const { module, policy, credential, backend, stateKey, runner } = outcome.resolved;
   if (!outcome.passed || !module || !backend) throw new Error('freezeStackJob needs a passed pre-flight');
   const at = now.toISOString();
@@ -32,6 +35,7 @@ export function freezeStackJob(change: ResourceChange, outcome: PreflightOutcome
       env: change.resource.env,
       version: { id: change.resource.version.id, message: change.resource.version.message },
       ...(rerunOf ? { rerunOf } : {}),
+      ...(submittedBy ? { submittedBy } : {}),
     },
     spec: {
       apiResourceInfo: {

@@ -38,7 +38,8 @@ export async function handleResourceChanged(event: EventBridgeEvent<string, unkn
     return { outcome: 'rejected' };
   }
   const change = parsed.data;
-  const outcome = await submitChange(change, deps.submission);
+  // No person is authenticated here: the submitter is the producing source (detail.createdBy stays the producer's word).
+  const outcome = await submitChange(change, deps.submission, { submittedBy: `eventbridge:${event.source}` });
   const identity = { org: change.resource.org, env: change.resource.env, resourceId: change.resource.id, versionId: change.resource.version.id, triggerEvent: change.triggerEvent };
   if (outcome.kind === 'rejected') {
     for (const c of outcome.checks.filter((c) => !c.passed)) deps.metrics.addMetric(`PreflightFailed_${c.check}`, MetricUnit.Count, 1);

@@ -185,6 +185,37 @@ describe('deciding through the API', () => {
     expect(h.tasks.calls).toEqual([]);
   });
 
+  it('refuses the submitter under requireDistinctApprover though they named someone else as the change\'s author', async () => {
+    const submitted = await h.call('POST', '/v1/stack-jobs', { principal: people.author, body: changeFor('bypass-createdby', { createdBy: 'someone-else@company.com' }) });
+    expect(submitted.statusCode).toBe(201);
+    const job = submitted.json() as StackJob;
+    expect([job.metadata.submittedBy, job.spec.apiResourceInfo.eventCreatedBy]).toEqual([people.author.subject, 'someone-else@company.com']);
+    const waiting = await h.toAwaitingApproval(job.metadata.id, PLANTED('bypass-createdby'));
+
+    const self = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.author, body: {} });
+    expect([self.statusCode, self.json().detail]).toEqual([403, `the policy requires a distinct approver: ${people.author.subject} submitted this job`]);
+    await slackClick(waiting.status.approval!.id, SLACK_AUTHOR);
+    expect(h.responses[0].body.text).toContain('submitted this job');
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.tasks.calls).toEqual([]);
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
+  });
+
+  it("refuses the principal who reran someone else's job as the rerun's approver under requireDistinctApprover", async () => {
+    const original = await h.submit(changeFor('bypass-rerun', { createdBy: 'someone-else@company.com' }));
+    expect((await h.call('POST', `/v1/stack-jobs/${original.metadata.id}/cancel`, { principal: people.operator })).statusCode).toBe(200);
+    const rerun = await h.call('POST', `/v1/stack-jobs/${original.metadata.id}/rerun`, { principal: people.author });
+    expect(rerun.statusCode).toBe(201);
+    const job = rerun.json() as StackJob;
+    expect([job.metadata.rerunOf, job.metadata.submittedBy, job.spec.apiResourceInfo.eventCreatedBy]).toEqual([original.metadata.id, people.author.subject, 'someone-else@company.com']);
+    await h.toAwaitingApproval(job.metadata.id, PLANTED('bypass-rerun'));
+
+    const self = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.author, body: {} });
+    expect([self.statusCode, self.json().detail]).toEqual([403, expect.stringContaining('submitted this job')]);
+    expect(h.tasks.calls).toEqual([]);
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
+  });
+
   it('lets any approver of the org decide when the policy names none (API only)', async () => {
     const { job } = await awaiting();
     const open = { ...job, spec: { ...job.spec, essentials: { ...job.spec.essentials, flowControlPolicy: { ...job.spec.essentials.flowControlPolicy, approvers: [] } } } };

@@ -13,6 +13,7 @@ import { ResourceStatusRepository } from '../../lambdas/adapters/dynamodb/resour
 import { TABLES } from '../../lambdas/adapters/dynamodb/table-definitions';
 import { createApi } from '../../lambdas/api/api-app';
 import { approvalRoutesWith, type ApprovalRoutesDeps } from '../../lambdas/api/approval-routes';
+import { jobRoutes } from '../../lambdas/api/job-routes';
 import { submitChange, type SubmissionDeps } from '../../lambdas/app/submit-change';
 import type { ApprovalMetrics, ResponseUrlPoster, RunnerTaskStopper, SlackMessage, SlackPoster, TaskResponder } from '../../lambdas/approvals/ports';
 import type { ApprovalNotifier } from '../../lambdas/approvals/request';
@@ -164,7 +165,10 @@ export async function startHarness(): Promise<Harness> {
     metrics,
     workflowMetrics,
   };
-  const api = createApi({ routes: approvalRoutesWith(() => deps), claimNames: CLAIMS, logger, metrics: new Metrics({ namespace: 'StackJobsTest', serviceName: 'approvals' }) });
+  const apiMetrics = new Metrics({ namespace: 'StackJobsTest', serviceName: 'approvals' });
+  // Submission through the API too, so the authenticated submitter is recorded as in production.
+  const routes = [...jobRoutes({ jobs, submission, logger, metrics: apiMetrics }), ...approvalRoutesWith(() => deps)];
+  const api = createApi({ routes, claimNames: CLAIMS, logger, metrics: apiMetrics });
   const h: Harness = {
     dynamo,
     jobs,

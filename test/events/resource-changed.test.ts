@@ -49,6 +49,14 @@ describe('Cloud Resource Changed events', () => {
     expect(publisher.published).toEqual([]);
   });
 
+  it('record the producing source as the submitter (metadata.submittedBy), whatever detail.createdBy says', async () => {
+    const event = eventOf(change({ resource: { version: { id: 'ver-event-submitter', message: 'from the portal' } }, createdBy: 'approver@acmecorp.example' }));
+    const created = (await handleResourceChanged(event, deps())) as { jobId: string };
+    const job = (await h.jobs.get(created.jobId))!.job;
+    expect(job.metadata.submittedBy).toBe('eventbridge:acme.portal');
+    expect(job.spec.apiResourceInfo.eventCreatedBy).toBe('approver@acmecorp.example');
+  });
+
   it('publish a pre-flight failure as Stack Job Rejected with every check, without throwing', async () => {
     const result = await handleResourceChanged(eventOf(change({ kind: 'aws_lambda_function', resource: { version: { id: 'ver-event-2', message: '' } } })), deps());
     expect(result).toEqual({ outcome: 'rejected' });
