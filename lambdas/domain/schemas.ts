@@ -264,6 +264,8 @@ export const jobStatusSchema = z
     operations: z.array(operationStateSchema),
     preflight: z.array(checkResultSchema),
     queuePosition: z.number().int().min(0).optional(),
+    /** The last attempt at the stack lock (the workflow stamps each one): a queued job without it was never started. */
+    lockAttemptAt: isoTime.optional(),
     reason: z.string().optional(),
     failure: z.object({ operation: z.string(), message: z.string(), exitCode: z.number().int().optional() }).strict().optional(),
     plan: z.object({ digest: z.string(), key: z.string(), summary: planSummarySchema }).strict().optional(),

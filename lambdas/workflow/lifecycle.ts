@@ -96,6 +96,22 @@ export type AcquireResult =
   /** The job ended while it waited (cancelled through the API): nothing left to do but make sure no lock is held. */
   | { outcome: 'gone'; attempts: number };
 
+/**
+ * How long an older queued job that has never attempted the stack lock still counts as ahead in the FIFO. A job is
+ * written and its execution started in the same submission, and the first attempt follows within seconds
+ * (StartExecution plus one Lambda step); a job older than this that never attempted has no execution (the submission
+ * died after the write and nothing redelivered it), and must not block its stack forever. Should its execution start
+ * later after all, it queues like any other job: it only loses its place.
+ */
+export const UNSTARTED_JOB_GRACE_MS = 5 * 60_000;
+
+/** An older unfinished job the FIFO waits for: not the lease's expired owner, and not one that never got an execution. */
+function isAhead(j: StackJob, jobId: string, expiredOwner: string | undefined, now: Date): boolean {
+  if (j.metadata.id >= jobId || j.status.phase === 'completed' || j.metadata.id === expiredOwner) return false;
+  const neverStarted = j.status.phase === 'queued' && !j.status.lockAttemptAt && now.getTime() - Date.parse(j.status.createdAt) > UNSTARTED_JOB_GRACE_MS;
+  return !neverStarted;
+}
+
 export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
   const approvalSeconds = job.spec.essentials.flowControlPolicy.approvalTimeoutMinutes * 60;
   return new Date(now.getTime() + (approvalSeconds + d.leaseMarginSeconds) * 1000);
@@ -104,7 +120,8 @@ export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
 /**
  * One attempt at the stack lock. FIFO: a job may take a free lease only when no older unfinished job of the
  * same stack is waiting (job ids sort by submission time), so the order of retries does not matter.
- * A holder whose lease expired no longer counts as ahead, so a dead execution cannot block the stack forever.
+ * A holder whose lease expired no longer counts as ahead, so a dead execution cannot block the stack forever; nor
+ * does an older job that never attempted the lock within UNSTARTED_JOB_GRACE_MS of its creation (no execution).
  */
 export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: number): Promise<AcquireResult> {
   const { job } = await d.jobs.require(jobId);
@@ -118,7 +135,7 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
   let queuePosition = 0;
   if (!acquired) {
     const expiredOwner = lease?.ownerJobId && lease.expiresAt && Date.parse(lease.expiresAt) <= now.getTime() ? lease.ownerJobId : undefined;
-    const ahead = (await d.jobs.listStack(stackKey)).filter((j) => j.metadata.id < jobId && j.status.phase !== 'completed' && j.metadata.id !== expiredOwner);
+    const ahead = (await d.jobs.listStack(stackKey)).filter((j) => isAhead(j, jobId, expiredOwner, now));
     if (ahead.length === 0) {
       const outcome = await d.locks.tryAcquire(stackKey, jobId, leaseExpiry(d, job, now));
       if (outcome.acquired) acquired = { fencingToken: outcome.lease.fencingToken };
@@ -128,13 +145,18 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
   }
 
   if (!acquired) {
+    // Every attempt is stamped (lockAttemptAt), so newer jobs know this one has an execution behind it.
     await d.jobs.update(jobId, (j) => {
-      if (j.status.phase !== 'queued' || j.status.queuePosition === queuePosition) return j;
-      return { ...j, status: { ...j.status, queuePosition, updatedAt: now.toISOString() } };
+      if (j.status.phase !== 'queued') return j;
+      return { ...j, status: { ...j.status, queuePosition, lockAttemptAt: now.toISOString(), updatedAt: now.toISOString() } };
     });
     return { outcome: 'queued', attempts: attempts + 1, queuePosition };
   }
-  const moved = await moveJob(d, jobId, (j) => (j.status.phase === 'queued' && !j.status.cancelRequested ? transitionJob(j, 'running', 'tbd', now) : j));
+  const moved = await moveJob(d, jobId, (j) => {
+    if (j.status.phase !== 'queued' || j.status.cancelRequested) return j;
+    const running = transitionJob(j, 'running', 'tbd', now);
+    return { ...running, status: { ...running.status, lockAttemptAt: now.toISOString() } };
+  });
   if (moved.status.phase !== 'running') {
     // Cancelled between our read and the lease: give the lease back rather than run a cancelled job.
     await d.locks.release(stackKey, jobId);

@@ -7,7 +7,7 @@ import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { handleExecutionEnded } from '../../lambdas/workflow/cleanup';
-import { finishJob, requestApproval, STATUS_CHANGED, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
+import { acquireLock, finishJob, requestApproval, STATUS_CHANGED, UNSTARTED_JOB_GRACE_MS, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
 import { WorkflowErrorName } from '../../lambdas/workflow/errors';
 import { transitionJob } from '../../lambdas/domain/status';
 import { JOBS, startDynamo, type TestDynamo } from './support/dynamo';
@@ -308,5 +308,33 @@ describe('the approval task token', () => {
     await deps.jobs.setTaskToken(job.metadata.id, 'tok-left-behind');
     await finishJob(deps, job.metadata.id, { kind: 'cancelled' });
     expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+  });
+});
+
+describe('the stack lock FIFO and jobs whose execution never started', () => {
+  const at = (job: StackJob, ms: number) => makeDeps(dynamo, publisher, { now: () => new Date(Date.parse(job.status.createdAt) + ms) });
+
+  it('an older queued job that never attempted the lock blocks a newer one within the grace period, and not after it', async () => {
+    const resourceId = `res-orphan-${process.pid}`;
+    const orphan = await submit({ resourceId }); // written, but its execution never started
+    const newer = await submit({ resourceId });
+
+    const within = await acquireLock(at(orphan, UNSTARTED_JOB_GRACE_MS - 60_000), newer.metadata.id, 0);
+    expect(within).toEqual({ outcome: 'queued', attempts: 1, queuePosition: 1 });
+    expect((await load(newer.metadata.id)).status.lockAttemptAt).toBeDefined();
+
+    const after = await acquireLock(at(orphan, UNSTARTED_JOB_GRACE_MS + 60_000), newer.metadata.id, 1);
+    expect(after).toEqual(expect.objectContaining({ outcome: 'acquired', attempts: 1 }));
+    expect((await deps.locks.read(stackKeyOfJob(newer)))?.ownerJobId).toBe(newer.metadata.id);
+    expect((await load(orphan.metadata.id)).status.phase).toBe('queued');
+    await deps.locks.release(stackKeyOfJob(newer), newer.metadata.id);
+  });
+
+  it('an older queued job that has attempted the lock keeps its place however old it is', async () => {
+    const resourceId = `res-waiting-${process.pid}`;
+    const older = await submit({ resourceId });
+    const newer = await submit({ resourceId });
+    await deps.jobs.update(older.metadata.id, (j) => ({ ...j, status: { ...j.status, lockAttemptAt: j.status.createdAt } }));
+    expect(await acquireLock(at(older, 10 * UNSTARTED_JOB_GRACE_MS), newer.metadata.id, 0)).toEqual({ outcome: 'queued', attempts: 1, queuePosition: 1 });
   });
 });
