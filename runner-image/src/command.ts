@@ -40,6 +40,8 @@ export interface ExecContext {
   signal: AbortSignal;
   registry: SecretRegistry;
   sink: S3LogSink;
+  /** The tool's own uid/gid (STACKJOBS_TOOL_UID), when the runner runs as root. */
+  user?: { uid: number; gid: number };
 }
 
 /** Bytes of redacted output kept for the failure message. */
@@ -82,6 +84,7 @@ export async function execCommand(ctx: ExecContext, spec: CommandSpec): Promise<
     timeoutMs: ctx.timeoutMs,
     graceMs: ctx.graceMs,
     signal: ctx.signal,
+    ...(ctx.user ? { user: ctx.user } : {}),
     onStdout: async (chunk) => {
       if (file) return writeTo(file, chunk);
       await emit(outRedactor.write(humaniser ? humaniser.write(chunk) : chunk));

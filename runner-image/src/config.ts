@@ -23,6 +23,9 @@ export const runnerConfigSchema = z.object({
   STACKJOBS_PULUMI_BIN: z.string().min(1).default('pulumi'),
   STACKJOBS_LOG_CHUNK_BYTES: z.coerce.number().int().min(1).max(5 << 20).default(1 << 20),
   STACKJOBS_LOG_FLUSH_SECONDS: seconds(5),
+  // Hardening (runner-image/README.md, Security notes): run the tool under this uid/gid when the runner is root.
+  STACKJOBS_TOOL_UID: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).optional()),
+  STACKJOBS_TOOL_GID: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).optional()),
 });
 export type RunnerConfig = z.infer<typeof runnerConfigSchema>;
 

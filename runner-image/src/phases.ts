@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import type { ArtifactStore, StoredPlanSummary } from '../../lambdas/adapters/s3/artifact-store';
 import { maskSensitivePlanValues } from '../../lambdas/domain/plan-summary';
@@ -24,6 +24,7 @@ import { CancelledError, OperationFailedError, RunnerError } from './errors';
 import { cloneModule } from './git';
 import { S3LogSink } from './log-sink';
 import { redactJsonText, redactJsonValue, SecretRegistry } from './redactor';
+import { chownTree, toolUserFrom, type ToolUser } from './tool-user';
 import { createWorkspace, removeWorkspace, type Workspace } from './workspace';
 
 /** The slice of JobRepository the runner uses. */
@@ -46,6 +47,8 @@ export interface PhaseDeps {
   registry: SecretRegistry;
   /** The runner's own diagnostics (stderr); never secret-bearing. */
   warn: (message: string) => void;
+  /** The runner's uid (tests); `process.getuid()` otherwise. */
+  uid?: number;
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -70,11 +73,14 @@ class PhaseRun {
   private readonly durations: Record<string, number> = {};
   private readonly recorded = new Set<OperationName>();
   private ws: Workspace | undefined;
+  private readonly toolUser: ToolUser | undefined;
 
   constructor(
     private readonly deps: PhaseDeps,
     private job: StackJob,
-  ) {}
+  ) {
+    this.toolUser = toolUserFrom(deps.config, deps.uid ?? process.getuid?.(), deps.warn);
+  }
 
   private get jobId() {
     return this.job.metadata.id;
@@ -118,6 +124,7 @@ class PhaseRun {
           signal: this.deps.signal,
           registry: this.deps.registry,
           sink,
+          ...(this.toolUser ? { user: this.toolUser } : {}),
         },
         spec,
       );
@@ -180,6 +187,8 @@ class PhaseRun {
     this.ws = await createWorkspace(config.STACKJOBS_WORK_DIR, this.jobId);
     const ws = this.ws;
     try {
+      // Traverse-only for others (no listing): a tool running under its own uid must reach its workspace.
+      if (this.toolUser) await chmod(dirname(ws.root), 0o711);
       // Update of an approved plan: the plan is fetched and verified before anything else runs.
       let approvedDigest: string | undefined;
       const planFile = join(ws.state, 'plan.bin');
@@ -203,6 +212,7 @@ class PhaseRun {
           driver = this.driverFor(ws, moduleDir, creds.backendConfig, creds.pulumiBackendUrl);
           this.cwd = moduleDir;
           await driver.configure();
+          if (this.toolUser) await chownTree(ws.root, this.toolUser);
           await driver.init(exec);
         },
       );

@@ -20,6 +20,8 @@ export interface SuperviseOptions {
   onStderr: (chunk: Buffer) => Promise<void>;
   /** Aborting stops the command (SIGTERM to the runner, or a lost task). */
   signal?: AbortSignal;
+  /** Run the command as this user (the runner must be root); otherwise as the runner's own user. */
+  user?: { uid: number; gid: number };
 }
 
 export interface SuperviseResult {
@@ -61,6 +63,7 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
     env: options.env,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
   });
   let stopped: StopReason | undefined;
   let killed = false;

@@ -2,7 +2,7 @@
  * The runner as a real child process (the esbuild bundle the image ships) against dynalite, s3rver, a fake
  * Step Functions/Secrets Manager endpoint, a local bare git repo and the stand-in terraform CLI.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
@@ -226,6 +226,46 @@ describe('a credential value that reached a variable and an output', () => {
     expect((await env.store.getOutputs(job.metadata.id))?.db_password?.value).toBe('***');
     const { job: after } = await env.jobs.require(job.metadata.id);
     expect(JSON.stringify(after)).not.toContain(planted);
+  });
+});
+
+describe('the tool\'s OS user (STACKJOBS_TOOL_UID)', () => {
+  const NOBODY = 65534;
+  const asRoot = process.getuid?.() === 0 ? it : it.skip;
+
+  asRoot('runs every tool command as that uid on a workspace handed to it, preview and update', async () => {
+    const job = await createJob(env);
+    // What the tool must reach outside its workspace: the test's dirs (traverse only), its state dir and call log.
+    chmodSync(env.dir, 0o711);
+    const own = join(env.dir, `tool-${job.metadata.id}`);
+    mkdirSync(own, { recursive: true });
+    chownSync(own, NOBODY, NOBODY);
+    await env.jobs.update(job.metadata.id, (j) => ({
+      ...j,
+      spec: { ...j.spec, essentials: { ...j.spec.essentials, backendCredential: { ...j.spec.essentials.backendCredential, config: { path: join(own, 'state') } } } },
+    }));
+    const calls = join(own, 'calls.jsonl');
+    const probe = join(own, 'probe.jsonl');
+    const toolEnv = { STANDIN_CALLS: calls, STANDIN_PROBE_PARENT: probe, STACKJOBS_TOOL_UID: String(NOBODY) };
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-uid-preview', env: toolEnv }));
+    const preview = successOf('tok-uid-preview');
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-uid-update', planDigest: preview.planDigest, env: toolEnv }));
+    expect(successOf('tok-uid-update')).toMatchObject({ phase: 'update', planDigest: preview.planDigest });
+    const seen = readCalls(calls);
+    expect(seen.map((c) => c.command)).toEqual(['init', 'refresh', 'plan', 'show', 'init', 'apply', 'output']);
+    expect(seen.map((c) => c.uid)).toEqual(seen.map(() => NOBODY));
+    // Under its own uid, the tool (a module's code) cannot read the runner's initial environment.
+    const probes = readFileSync(probe, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { readable: boolean; hasTaskToken: boolean });
+    expect(probes).toHaveLength(7);
+    for (const p of probes) expect(p).toMatchObject({ readable: false, hasTaskToken: false });
+  });
+
+  it('without it, the tool can read the runner\'s initial environment, task token included (the documented gap)', async () => {
+    const job = await createJob(env);
+    const probe = join(env.dir, `probe-${job.metadata.id}.jsonl`);
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-probe', env: { STANDIN_PROBE_PARENT: probe } }));
+    const first = JSON.parse(readFileSync(probe, 'utf8').split('\n')[0]) as { readable: boolean; hasTaskToken: boolean };
+    expect(first).toMatchObject({ readable: true, hasTaskToken: true });
   });
 });
 

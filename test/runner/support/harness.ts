@@ -274,13 +274,13 @@ export async function allObjects(env: RunnerEnv, prefix: string): Promise<Map<st
 
 export const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-export function readCalls(file: string): Array<{ command: string; argv: string[]; pid: number }> {
+export function readCalls(file: string): Array<{ command: string; argv: string[]; pid: number; uid?: number }> {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
     .trim()
     .split('\n')
     .filter(Boolean)
-    .map((l) => JSON.parse(l) as { command: string; argv: string[]; pid: number });
+    .map((l) => JSON.parse(l) as { command: string; argv: string[]; pid: number; uid?: number });
 }
 
 /** Polls until `check` is true or the time is up. */

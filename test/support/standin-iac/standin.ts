@@ -17,6 +17,8 @@
  *   STANDIN_ECHO_ENV=NAME       print NAME's value (in two writes, STANDIN_ECHO_SPLIT_MS apart) and its base64
  *   STANDIN_ENV_DUMP=dir        write the process environment to dir/<command>-<pid>.json
  *   STANDIN_CALLS=file          append each invocation's arguments as a JSON line
+ *   STANDIN_PROBE_PARENT=file   append {command, uid, readable, hasTaskToken} for /proc/<parent pid>/environ, i.e.
+ *                               what a module's code could learn of the runner's initial environment
  *   STANDIN_OUTPUT_ENV=NAME     plan an extra output `env_<name>` (not marked sensitive, like a module that forgot
  *                               `sensitive = true`) whose value is NAME's value; a TF_VAR_x also appears as variable x
  * The same fail/hang/sleep controls can come per resource from the resource spec, `spec.standin: {fail: [..],
@@ -306,10 +308,22 @@ function showJson(plan: PlanFile): Record<string, unknown> {
 // ------------------------------------------------------------ controls
 
 async function controls() {
-  if (process.env.STANDIN_CALLS) appendFileSync(process.env.STANDIN_CALLS, `${JSON.stringify({ command: logicalCommand, argv, cwd: process.cwd(), pid: process.pid })}\n`);
+  if (process.env.STANDIN_CALLS) appendFileSync(process.env.STANDIN_CALLS, `${JSON.stringify({ command: logicalCommand, argv, cwd: process.cwd(), pid: process.pid, uid: process.getuid?.() })}\n`);
   if (process.env.STANDIN_ENV_DUMP) {
     mkdirSync(process.env.STANDIN_ENV_DUMP, { recursive: true });
     writeFileSync(join(process.env.STANDIN_ENV_DUMP, `${logicalCommand}-${process.pid}.json`), JSON.stringify(process.env));
+  }
+  if (process.env.STANDIN_PROBE_PARENT) {
+    let environ = '';
+    let readable = false;
+    try {
+      environ = readFileSync(`/proc/${process.ppid}/environ`, 'latin1');
+      readable = true;
+    } catch {
+      // EACCES: another uid's process.
+    }
+    const record = { command: logicalCommand, uid: process.getuid?.(), readable, hasTaskToken: environ.includes('STACKJOBS_TASK_TOKEN=') };
+    appendFileSync(process.env.STANDIN_PROBE_PARENT, `${JSON.stringify(record)}\n`);
   }
   if (process.env.STANDIN_IGNORE_SIGINT === '1') process.on('SIGINT', () => out('standin: ignoring SIGINT\n'));
   else

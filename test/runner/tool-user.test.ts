@@ -1,0 +1,97 @@
+/** Hardening: the IaC tool under its own uid (STACKJOBS_TOOL_UID) when the runner runs as root. */
+import { spawn as mockedSpawn } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readRunnerConfig } from '../../runner-image/src/config';
+import { supervise, type SuperviseOptions } from '../../runner-image/src/supervisor';
+import { chownTree, toolUserFrom } from '../../runner-image/src/tool-user';
+
+// spawn is observed, and by default really spawns (the root-only test runs a real command).
+jest.mock('node:child_process', () => {
+  const actual = jest.requireActual<typeof import('node:child_process')>('node:child_process');
+  return { ...actual, spawn: jest.fn(actual.spawn) };
+});
+const spawnMock = mockedSpawn as unknown as jest.Mock;
+
+const NOBODY = 65534;
+const isRoot = process.getuid?.() === 0;
+const asRoot = isRoot ? it : it.skip;
+
+afterEach(() => spawnMock.mockClear());
+
+describe('toolUserFrom', () => {
+  it('switches only when a uid is configured and the runner is root; the gid defaults to the uid', () => {
+    const warn = jest.fn();
+    expect(toolUserFrom({}, 0, warn)).toBeUndefined();
+    expect(toolUserFrom({ STACKJOBS_TOOL_UID: 1000 }, 0, warn)).toEqual({ uid: 1000, gid: 1000 });
+    expect(toolUserFrom({ STACKJOBS_TOOL_UID: 1000, STACKJOBS_TOOL_GID: 2000 }, 0, warn)).toEqual({ uid: 1000, gid: 2000 });
+    expect(warn).not.toHaveBeenCalled();
+    expect(toolUserFrom({ STACKJOBS_TOOL_UID: 1000 }, 1000, warn)).toBeUndefined();
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('does not run as root'));
+  });
+
+  it('reads STACKJOBS_TOOL_UID/GID as positive integers (empty = unset; 0 or junk is a configuration error)', () => {
+    const base = { STACKJOBS_JOB_ID: 'sj_01jsrnmwpnnc6n62h06xafcgxv', STACKJOBS_PHASE: 'preview', STACKJOBS_TASK_TOKEN: 't', STACKJOBS_JOBS_TABLE: 'j', STACKJOBS_ARTIFACTS_BUCKET: 'b' };
+    expect(readRunnerConfig({ ...base, STACKJOBS_TOOL_UID: '1000' })).toMatchObject({ STACKJOBS_TOOL_UID: 1000 });
+    expect(readRunnerConfig({ ...base, STACKJOBS_TOOL_UID: '' }).STACKJOBS_TOOL_UID).toBeUndefined();
+    expect(() => readRunnerConfig({ ...base, STACKJOBS_TOOL_UID: '0' })).toThrow(/STACKJOBS_TOOL_UID/);
+    expect(() => readRunnerConfig({ ...base, STACKJOBS_TOOL_GID: 'staff' })).toThrow(/STACKJOBS_TOOL_GID/);
+  });
+});
+
+describe('supervise with a tool user', () => {
+  const options = (over: Partial<SuperviseOptions>): SuperviseOptions => ({
+    bin: 'id',
+    args: ['-u'],
+    cwd: '/',
+    env: { PATH: process.env.PATH },
+    timeoutMs: 10000,
+    graceMs: 1000,
+    onStdout: async () => undefined,
+    onStderr: async () => undefined,
+    ...over,
+  });
+
+  it('spawns with uid/gid when given, and without them otherwise (still its own process group, nothing inherited)', async () => {
+    const spawn = spawnMock;
+    spawn.mockImplementationOnce(() => {
+      throw new Error('stop here');
+    }).mockImplementationOnce(() => {
+      throw new Error('stop here');
+    });
+    await expect(supervise(options({ user: { uid: 1000, gid: 1001 } }))).rejects.toThrow('stop here');
+    expect(spawn.mock.calls[0][2]).toEqual({ cwd: '/', env: { PATH: process.env.PATH }, detached: true, stdio: ['ignore', 'pipe', 'pipe'], uid: 1000, gid: 1001 });
+    await expect(supervise(options({}))).rejects.toThrow('stop here');
+    expect(spawn.mock.calls[1][2]).not.toHaveProperty('uid');
+    expect(spawn.mock.calls[1][2]).not.toHaveProperty('gid');
+  });
+
+  asRoot('really runs the command as that user (root only)', async () => {
+    let out = '';
+    const result = await supervise(options({ user: { uid: NOBODY, gid: NOBODY }, onStdout: async (c) => void (out += c.toString()) }));
+    expect(result.exitCode).toBe(0);
+    expect(out.trim()).toBe(String(NOBODY));
+  });
+});
+
+describe('chownTree', () => {
+  asRoot('hands the workspace to the tool user, re-owning symbolic links without following them (root only)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chown-'));
+    try {
+      const outside = join(dir, 'outside-target');
+      writeFileSync(outside, 'not part of the workspace');
+      const ws = join(dir, 'ws');
+      mkdirSync(join(ws, 'module', 'repo'), { recursive: true });
+      writeFileSync(join(ws, 'module', 'repo', 'main.tf'), '');
+      symlinkSync(outside, join(ws, 'module', 'repo', 'link'));
+      await chownTree(ws, { uid: NOBODY, gid: NOBODY });
+      for (const p of [ws, join(ws, 'module'), join(ws, 'module', 'repo'), join(ws, 'module', 'repo', 'main.tf'), join(ws, 'module', 'repo', 'link')]) {
+        expect({ p, uid: lstatSync(p).uid, gid: lstatSync(p).gid }).toEqual({ p, uid: NOBODY, gid: NOBODY });
+      }
+      expect(statSync(outside).uid).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
