@@ -79,6 +79,19 @@ describe('a change that applies without approval', () => {
   });
 });
 
+describe('a policy without preview', () => {
+  it('runs init, refresh and apply in one update phase, with no plan and no approval', async () => {
+    const job = await submit(bucketChange('bucket_e2e_nopreview', 'v1', { env: 'sandbox' }));
+    expect(job.spec.operations).toEqual(['init', 'refresh', 'apply']);
+    const finished = await e.waitFor(job.metadata.id, done);
+    expect(finished.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
+    expect(finished.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'apply:succeeded']);
+    expect(finished.status.plan).toBeUndefined();
+    expect(finished.status.approval).toBeUndefined();
+    expect(await leaseAfterRelease('bucket_e2e_nopreview', 'sandbox')).toBeUndefined();
+  });
+});
+
 describe('failures', () => {
   it('fails a job whose apply fails, naming the operation with the error tail, and frees the stack', async () => {
     const job = await submit(bucketChange('bucket_e2e_fail', 'v1', { spec: { standin: { fail: ['apply'] } } }));

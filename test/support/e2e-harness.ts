@@ -22,6 +22,7 @@ export function e2eConfig(): LocalConfig {
   config.catalog['flow-control-policies'] = [
     ...(config.catalog['flow-control-policies'] ?? []),
     { id: 'dev-no-pause', selector: { level: 'environment', org: 'acmecorp', env: 'dev' }, previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: false, skipRefresh: false },
+    { id: 'sandbox-no-preview', selector: { level: 'environment', org: 'acmecorp', env: 'sandbox' }, previewBeforeUpdate: false, pauseBetweenPreviewAndUpdate: false, skipRefresh: false },
   ];
   config.catalog.modules = [
     ...(config.catalog.modules ?? []),
