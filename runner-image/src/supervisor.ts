@@ -8,6 +8,12 @@ import type { Readable } from 'node:stream';
 
 export type StopReason = 'timeout' | 'cancelled';
 
+/**
+ * How long output may keep arriving after the tool exited and its process group was killed. Longer than a log
+ * chunk's whole upload retry budget (LOG_UPLOAD_RETRY, about 24 s), so a slow sink never loses output.
+ */
+export const ORPHAN_PIPE_LIMIT_MS = 120_000;
+
 export interface SuperviseOptions {
   bin: string;
   args: string[];
@@ -86,6 +92,8 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
   options.signal?.addEventListener('abort', onAbort);
 
   const pumps = Promise.all([pump(child.stdout, options.onStdout), pump(child.stderr, options.onStderr)]);
+  // Observed once the tool has exited (below); handled here so an early sink failure is not an unhandled rejection.
+  pumps.catch(() => undefined);
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
     child.once('error', (error) => resolve({ code: null, signal: null, error }));
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -95,22 +103,26 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
     const result = await exit;
     exited = true;
     if (result.error) return { exitCode: null, exitSignal: null, killed: false, spawnError: result.error };
-    // A grandchild may still hold the pipes open after the leader exited: give it the grace period, then kill the group.
-    let lingerTimer: NodeJS.Timeout | undefined;
-    let lingered = false;
-    const linger = new Promise<void>((resolve) => {
-      lingerTimer = setTimeout(() => {
-        lingered = true;
-        signalGroup(child.pid!, 'SIGKILL');
-        child.stdout.destroy();
-        child.stderr.destroy();
-        resolve();
-      }, options.graceMs);
-    });
-    await Promise.race([pumps.catch(() => undefined), linger]);
-    clearTimeout(lingerTimer);
-    // A sink failure (e.g. the log upload) surfaces here, after the tool is done.
-    if (!lingered) await pumps;
+    // A grandchild may still hold the pipes open after the leader exited: after the grace period, kill the group so
+    // the pipes reach EOF. Whatever the tool wrote is still read to the end: a slow sink (S3 retrying an upload)
+    // only delays this, it never drops output. Only a writer that escaped the group can hold a pipe past
+    // ORPHAN_PIPE_LIMIT_MS, and then the pipes are cut.
+    const lingerTimer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), options.graceMs);
+    let cut = false;
+    const cutTimer = setTimeout(() => {
+      cut = true;
+      child.stdout.destroy();
+      child.stderr.destroy();
+    }, Math.max(options.graceMs, ORPHAN_PIPE_LIMIT_MS));
+    try {
+      // A sink failure (e.g. the log upload) surfaces here, after the tool is done.
+      await pumps;
+    } catch (e) {
+      if (!cut) throw e;
+    } finally {
+      clearTimeout(lingerTimer);
+      clearTimeout(cutTimer);
+    }
     return { exitCode: result.code, exitSignal: result.signal, killed, ...(stopped ? { stopped } : {}) };
   } finally {
     clearTimeout(timeout);
