@@ -3,7 +3,7 @@
  * that end without their own Catch path (wired to the aws.states rule by the events construct).
  */
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -70,6 +70,19 @@ export class Orchestration extends Construct {
         .setConfig('LEASE_MARGIN_SECONDS', String(leaseMarginSeconds));
     this.stepFunction = workflowFunction('StepFunction', 'lambdas/workflow/step.handler.ts', 'Stack Jobs workflow steps (lock, record, finish, release)', JOBS_INDEX_NAMES);
     this.cleanupFunction = workflowFunction('CleanupFunction', 'lambdas/workflow/execution-ended.handler.ts', 'Stack Jobs cleanup after failed, timed-out or aborted executions', []);
+    // An aborted or timed-out execution leaves its Fargate runner running: cleanup stops it before releasing the lock.
+    const stopTaskResource = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${props.runner.cluster.clusterName}/*` });
+    this.cleanupFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'StopRunnerTasks',
+        actions: ['ecs:StopTask'],
+        resources: [stopTaskResource],
+        conditions: { ArnEquals: { 'ecs:cluster': props.runner.cluster.clusterArn } },
+      }),
+    );
+    acknowledgeWildcardResources(this.cleanupFunction.executionRole, [
+      [stopTaskResource, 'Runner task ids are minted per run; the grant is limited to tasks of the runner cluster (and conditioned on it).'],
+    ]);
 
     const definition = buildDefinition(this, {
       stepFunction: this.stepFunction,

@@ -1,7 +1,7 @@
 /** Parses the aws.states "Step Functions Execution Status Change" event and cleans up after the execution. */
 import { z } from 'zod';
 import { asStepError } from './errors';
-import { cleanupExecution, type WorkflowDeps } from './lifecycle';
+import { cleanupExecution, type CleanupResult, type WorkflowDeps } from './lifecycle';
 
 export const executionEndedSchema = z.object({
   source: z.literal('aws.states'),
@@ -15,7 +15,7 @@ export const executionEndedSchema = z.object({
   }),
 });
 
-export async function handleExecutionEnded(d: WorkflowDeps, event: unknown): Promise<{ marked: boolean; released: boolean }> {
+export async function handleExecutionEnded(d: WorkflowDeps, event: unknown): Promise<CleanupResult> {
   const parsed = executionEndedSchema.parse(event);
   // Executions not named after a job are none of ours.
   if (!/^sj_[0-9a-hjkmnp-tv-z]{26}$/.test(parsed.detail.name)) return { marked: false, released: false };

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { clients } from '../adapters/aws/clients';
 import { EventBridgePublisher } from '../adapters/aws/event-publisher';
+import { EcsRunnerTaskStopper } from '../approvals/adapters/ecs-runner-stopper';
 import { JobRepository } from '../adapters/dynamodb/job-repository';
 import { LockRepository } from '../adapters/dynamodb/lock-repository';
 import { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
@@ -31,6 +32,8 @@ export function workflowDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Workf
     ids: ulidIds(),
     metrics: new PowertoolsWorkflowMetrics(),
     leaseMarginSeconds: config.LEASE_MARGIN_SECONDS,
+    // The cluster comes from the task ARN; the client is made on first use (only the cleanup Lambda stops tasks).
+    runnerTasks: { stop: (taskArn, reason) => new EcsRunnerTaskStopper(clients.ecs()).stop(taskArn, reason) },
   };
 }
 

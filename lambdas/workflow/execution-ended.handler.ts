@@ -1,7 +1,8 @@
 /** Lambda entry for the EventBridge rule on aws.states execution FAILED/TIMED_OUT/ABORTED: mark the job, release its lock. */
 import { handleExecutionEnded } from './cleanup';
+import type { CleanupResult } from './lifecycle';
 import { lazyDeps } from './deps';
 
 const deps = lazyDeps();
 
-export const handler = (event: unknown): Promise<{ marked: boolean; released: boolean }> => handleExecutionEnded(deps(), event);
+export const handler = (event: unknown): Promise<CleanupResult> => handleExecutionEnded(deps(), event);

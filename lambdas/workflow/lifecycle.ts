@@ -13,6 +13,7 @@ import { transitionJob } from '../domain/status';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 import type { LockRepository } from '../adapters/dynamodb/lock-repository';
 import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
+import type { RunnerTaskStopper } from '../approvals/ports';
 import { TransientStepError, WorkflowInvariantError, WorkflowErrorName } from './errors';
 import type { WorkflowMetrics } from './metrics';
 
@@ -31,6 +32,8 @@ export interface WorkflowDeps {
    * last line of defence (the Catch paths and the cleanup Lambda release it first), so it errs long.
    */
   leaseMarginSeconds: number;
+  /** Stops a runner task (ECS StopTask) whose execution ended without its own Catch path (cleanupExecution). */
+  runnerTasks: RunnerTaskStopper;
 }
 
 /** Why a job ended, as the state machine's outcome states say it. */
@@ -417,14 +420,45 @@ export async function releaseLock(d: WorkflowDeps, jobId: string): Promise<{ rel
 
 export type ExecutionEndStatus = 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
+export interface CleanupResult {
+  marked: boolean;
+  released: boolean;
+  /** Present when a runner task was recorded on a running job: whether it is stopped (or already was). */
+  runnerStopped?: boolean;
+}
+
 /**
- * For an execution that ended without running its own Catch path: marks the job (failed, or cancelled when
- * aborted), publishes, and releases the lock only if this job still holds it. Safe to run twice.
+ * ECS's answers to StopTask for a task that is already gone: AWS forgets stopped tasks after a while ("The referenced
+ * task was not found"; a recently stopped one is simply stopped again); local mode says "is not running".
  */
-export async function cleanupExecution(d: WorkflowDeps, jobId: string, status: ExecutionEndStatus): Promise<{ marked: boolean; released: boolean }> {
+export function isTaskAlreadyStopped(e: unknown): boolean {
+  const err = e as { name?: string; message?: string };
+  return err.name === 'InvalidParameterException' && /not found|not running/i.test(err.message ?? '');
+}
+
+/** Best effort: true when the task is stopped or already was; false when ECS would not stop it (access, throttling, a bad ARN). */
+async function stopRunnerTask(d: WorkflowDeps, taskArn: string, reason: string): Promise<boolean> {
+  try {
+    await d.runnerTasks.stop(taskArn, reason);
+    return true;
+  } catch (e) {
+    return isTaskAlreadyStopped(e);
+  }
+}
+
+/**
+ * For an execution that ended without running its own Catch path: stops the runner task a running job recorded (an
+ * aborted or timed-out execution does not stop the Fargate task it started, which may still be applying), marks the
+ * job (failed, or cancelled when aborted), publishes, and releases the lock only if this job still holds it and no
+ * runner may still be working: when StopTask fails for another reason than the task being gone, the lease is kept
+ * and expires on its own. Safe to run twice.
+ */
+export async function cleanupExecution(d: WorkflowDeps, jobId: string, status: ExecutionEndStatus): Promise<CleanupResult> {
   const found = await d.jobs.get(jobId);
   if (!found) return { marked: false, released: false };
   const now = d.clock.now();
+  const task = found.job.status.phase === 'running' ? found.job.status.runnerTask : undefined;
+  const runnerStopped = task ? await stopRunnerTask(d, task.arn, `stack job ${jobId}: execution ended ${status}`) : undefined;
   let marked = false;
   if (found.job.status.phase !== 'completed') {
     const result: JobResult = status === 'ABORTED' ? 'cancelled' : 'failed';
@@ -441,8 +475,8 @@ export async function cleanupExecution(d: WorkflowDeps, jobId: string, status: E
     await d.jobs.clearTaskToken(jobId);
     d.metrics.jobCompleted(job.status.result, job.status.reason);
   }
-  const released = await d.locks.release(stackKeyOfJob(found.job), jobId);
-  return { marked, released };
+  const released = runnerStopped === false ? false : await d.locks.release(stackKeyOfJob(found.job), jobId);
+  return { marked, released, ...(runnerStopped !== undefined ? { runnerStopped } : {}) };
 }
 
 /** Re-exported so handlers and tests share the error names with the definition. */

@@ -145,9 +145,9 @@ export async function startHarness(): Promise<Harness> {
   // Real ULIDs: the fixtures' sequential ids leave the job-id alphabet after a few dozen jobs.
   const ids = ulidIds(clock);
   const submission: SubmissionDeps = { jobs, preflight: preflightDeps({ catalog, clock }), starter: { start: async () => undefined }, ids, clock };
-  const workflow: WorkflowDeps = { jobs, locks, resources, events: publisher, clock, ids, metrics: workflowMetrics, leaseMarginSeconds: 7 * 3600 };
-  const notifier: ApprovalNotifier = { catalog, slack, links: async () => ({ planUrl: 'https://artifacts.example/plan.json?X-Amz-Signature=abc', logsUrl: 'https://artifacts.example/plan.log?X-Amz-Signature=def', expiresAt: '2026-11-27T13:00:00.000Z' }), log: logger, metrics };
   const stopper: RunnerTaskStopper = { stop: async (arn, reason) => void stopped.push({ arn, reason }) };
+  const workflow: WorkflowDeps = { jobs, locks, resources, events: publisher, clock, ids, metrics: workflowMetrics, leaseMarginSeconds: 7 * 3600, runnerTasks: stopper };
+  const notifier: ApprovalNotifier = { catalog, slack, links: async () => ({ planUrl: 'https://artifacts.example/plan.json?X-Amz-Signature=abc', logsUrl: 'https://artifacts.example/plan.log?X-Amz-Signature=def', expiresAt: '2026-11-27T13:00:00.000Z' }), log: logger, metrics };
   const respond: ResponseUrlPoster = { post: async (url, body) => void responses.push({ url, body: JSON.parse(JSON.stringify(body)) as Record<string, unknown> }) };
   const deps: ApprovalRoutesDeps = {
     jobs,

@@ -266,6 +266,17 @@ describe('IAM scope', () => {
     expect(apiStop).toHaveLength(1);
     expect(apiStop[0].Condition).toEqual({ ArnEquals: { 'ecs:cluster': expect.anything() } });
   });
+
+  it('lets the cleanup Lambda stop runner tasks of the runner cluster only (an aborted execution leaves its runner running)', () => {
+    const cluster = { 'Fn::GetAtt': [idOf(stack.runner.cluster), 'Arn'] };
+    const stop = statementsOf(idOf(stack.orchestration.cleanupFunction.executionRole)).filter((s) => actionsOf(s).some((a) => a.startsWith('ecs:')));
+    expect(stop).toHaveLength(1);
+    expect(actionsOf(stop[0])).toEqual(['ecs:StopTask']);
+    expect(stop[0].Condition).toEqual({ ArnEquals: { 'ecs:cluster': cluster } });
+    expect(resourcesOf(stop[0])).toEqual([expect.stringMatching(/:task\/".*\{"Ref":"[A-Za-z0-9]*Cluster[A-Za-z0-9]*"\}.*\/\*"/)]);
+    // The step Lambda drives the workflow but never stops tasks.
+    expect(statementsOf(idOf(stack.orchestration.stepFunction.executionRole)).filter((s) => actionsOf(s).some((a) => a.startsWith('ecs:')))).toEqual([]);
+  });
 });
 
 describe('runner', () => {

@@ -11,7 +11,7 @@ import { acquireLock, finishJob, requestApproval, STATUS_CHANGED, UNSTARTED_JOB_
 import { WorkflowErrorName } from '../../lambdas/workflow/errors';
 import { transitionJob } from '../../lambdas/domain/status';
 import { JOBS, startDynamo, type TestDynamo } from './support/dynamo';
-import { digestOf, eventually, LocalExecutor, makeDeps, recordingPublisher, type PublishedEvent } from './support/executor';
+import { digestOf, eventually, LocalExecutor, makeDeps, recordingPublisher, RecordingStopper, type PublishedEvent } from './support/executor';
 import { makeJob, type JobOptions } from './support/jobs';
 
 let dynamo: TestDynamo;
@@ -242,6 +242,60 @@ describe('an execution that ends without its own cleanup path', () => {
     await expectLockFree(job);
     // A redelivered event changes nothing.
     expect(await handleExecutionEnded(deps, endedEvent(job.metadata.id, 'ABORTED'))).toEqual({ marked: false, released: false });
+  });
+
+  const TASK_ARN = 'arn:aws:ecs:us-east-1:123456789012:task/stackjobs-runner/0123456789abcdef0123456789abcdef';
+  const recordRunnerTask = (id: string, phase: 'preview' | 'update') => deps.jobs.update(id, (j) => ({ ...j, status: { ...j.status, runnerTask: { arn: TASK_ARN, phase } } }));
+
+  it('stops the runner task a running job recorded before it releases the lock (aborted while applying)', async () => {
+    const stopper = new RecordingStopper();
+    deps = makeDeps(dynamo, publisher, undefined, stopper);
+    const job = await submit({ pauseBetweenPreviewAndUpdate: false });
+    let applying!: () => void;
+    let killed!: (e: Error) => void;
+    const started = new Promise<void>((r) => (applying = r));
+    // The runner keeps applying until StopTask; then its task settles (so the interpreter drops its timeout timer).
+    const held = new Promise<void>((_r, reject) => (killed = reject));
+    const run = executor.start(job.metadata.id, deps, { update: { during: () => (applying(), held) } });
+    try {
+      await started;
+      await recordRunnerTask(job.metadata.id, 'update'); // as the runner does when it starts
+      run.abort();
+      await run.result;
+      expect(await deps.locks.getLease(stackKeyOfJob(job))).toEqual(expect.objectContaining({ ownerJobId: job.metadata.id }));
+
+      expect(await handleExecutionEnded(deps, endedEvent(job.metadata.id, 'ABORTED'))).toEqual({ marked: true, released: true, runnerStopped: true });
+      expect(stopper.stopped).toEqual([{ arn: TASK_ARN, reason: expect.stringContaining('execution ended ABORTED') }]);
+    } finally {
+      killed(new Error('SIGTERM'));
+    }
+    expect((await load(job.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'cancelled', reason: 'execution_aborted' }));
+    await expectLockFree(job);
+  });
+
+  it('keeps the lock (to expire) when the runner task cannot be stopped, but still marks the job', async () => {
+    const stopper = new RecordingStopper();
+    stopper.failWith = { name: 'AccessDeniedException', message: 'not authorized to perform: ecs:StopTask' };
+    deps = makeDeps(dynamo, publisher, undefined, stopper);
+    const job = await submit();
+    expect((await acquireLock(deps, job.metadata.id, 0)).outcome).toBe('acquired');
+    await recordRunnerTask(job.metadata.id, 'preview');
+
+    expect(await handleExecutionEnded(deps, endedEvent(job.metadata.id, 'TIMED_OUT'))).toEqual({ marked: true, released: false, runnerStopped: false });
+    expect((await load(job.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', reason: 'execution_timed_out' }));
+    expect(await deps.locks.getLease(stackKeyOfJob(job))).toEqual(expect.objectContaining({ ownerJobId: job.metadata.id }));
+    await deps.locks.release(stackKeyOfJob(job), job.metadata.id);
+  });
+
+  it('releases the lock when the runner task is already gone (ECS: the referenced task was not found)', async () => {
+    const stopper = new RecordingStopper();
+    stopper.failWith = { name: 'InvalidParameterException', message: 'The referenced task was not found.' };
+    deps = makeDeps(dynamo, publisher, undefined, stopper);
+    const job = await submit();
+    expect((await acquireLock(deps, job.metadata.id, 0)).outcome).toBe('acquired');
+    await recordRunnerTask(job.metadata.id, 'update');
+    expect(await handleExecutionEnded(deps, endedEvent(job.metadata.id, 'FAILED'))).toEqual({ marked: true, released: true, runnerStopped: true });
+    await expectLockFree(job);
   });
 
   it('never releases a lease that a newer job took over after the old one expired (fencing)', async () => {

@@ -10,6 +10,7 @@ import { LockRepository } from '../../../lambdas/adapters/dynamodb/lock-reposito
 import { ResourceStatusRepository } from '../../../lambdas/adapters/dynamodb/resource-status-repository';
 import { ulidIds, type Clock } from '../../../lambdas/domain/ids';
 import type { EventPublisher } from '../../../lambdas/domain/ports';
+import type { RunnerTaskStopper } from '../../../lambdas/approvals/ports';
 import type { OperationName, PlanSummary, RunnerResult } from '../../../lambdas/domain/schemas';
 import { transitionOperation } from '../../../lambdas/domain/status';
 import { handleApprovalRequest } from '../../../lambdas/workflow/approval';
@@ -30,7 +31,17 @@ export function recordingPublisher(): EventPublisher & { events: PublishedEvent[
   return { events, publish: async (detailType, detail) => void events.push({ detailType, detail: JSON.parse(JSON.stringify(detail)) as Record<string, unknown> }) };
 }
 
-export function makeDeps(dynamo: TestDynamo, publisher: EventPublisher, clock: Clock = { now: () => new Date() }): WorkflowDeps {
+/** Stands in for ECS StopTask: records each stop, or fails with `failWith` (an ECS error name and message). */
+export class RecordingStopper implements RunnerTaskStopper {
+  readonly stopped: { arn: string; reason: string }[] = [];
+  failWith?: { name: string; message: string };
+  async stop(arn: string, reason: string): Promise<void> {
+    if (this.failWith) throw Object.assign(new Error(this.failWith.message), { name: this.failWith.name });
+    this.stopped.push({ arn, reason });
+  }
+}
+
+export function makeDeps(dynamo: TestDynamo, publisher: EventPublisher, clock: Clock = { now: () => new Date() }, runnerTasks: RunnerTaskStopper = new RecordingStopper()): WorkflowDeps {
   return {
     jobs: new JobRepository(dynamo.db, JOBS),
     locks: new LockRepository(dynamo.db, JOBS, () => clock.now()),
@@ -40,6 +51,7 @@ export function makeDeps(dynamo: TestDynamo, publisher: EventPublisher, clock: C
     ids: ulidIds(clock),
     metrics: noMetrics,
     leaseMarginSeconds: 7 * 3600,
+    runnerTasks,
   };
 }
 
@@ -175,6 +187,7 @@ export class LocalExecutor {
     const jobId = env.STACKJOBS_JOB_ID;
     this.runnerCalls.push({ jobId, phase, env });
     const reported = this.broker.wait(token) as Promise<RunnerResult>;
+    reported.catch(() => undefined); // returned below; an execution aborted while `during` holds the runner settles it unobserved
 
     const { job } = await deps.jobs.require(jobId);
     const ops = job.spec.operations.filter((o) => (phase === 'preview' ? o !== 'apply' && o !== 'destroy' : o === 'apply' || o === 'destroy' || (o !== 'plan' && !job.spec.essentials.flowControlPolicy.previewBeforeUpdate)));
