@@ -50,6 +50,10 @@ export const decisionBodySchema = z.object({ comment: z.string().min(1).max(2000
 
 export const SLACK_INTERACTIONS_PATH = '/v1/slack/interactions';
 
+/** The optional `Idempotency-Key` request header of a rerun: printable ASCII, 1 to 255 characters. */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$/, 'printable ASCII, 1 to 255 characters, no leading or trailing space');
+
 /** A job the caller may act on: another org's job is absent (404), as for reads. */
 async function actionableJob(jobs: JobRepository, principal: Principal, id: string): Promise<StackJob> {
   const found = await jobs.get(id);
@@ -121,8 +125,10 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
       async handle(req) {
         const d = deps();
         requirePermission(req.principal, 'submit');
+        const rawKey = req.headers[IDEMPOTENCY_KEY_HEADER];
+        const rerunKey = rawKey === undefined ? undefined : parseOr400(idempotencyKeySchema, rawKey, 'Idempotency-Key header', 'header.Idempotency-Key');
         const job = await actionableJob(d.jobs, req.principal, req.params.id);
-        const outcome = await rerunJob(d.jobs, d.submission, job, req.principal.subject);
+        const outcome = await rerunJob(d.jobs, d.submission, job, req.principal.subject, rerunKey);
         if (outcome.kind === 'rejected') {
           for (const c of outcome.checks.filter((c) => !c.passed)) d.countPreflightFailure?.(c.check);
           return problem(422, 'Pre-flight failed', 'one or more pre-flight checks failed; no job was created', { checks: outcome.checks });

@@ -329,6 +329,8 @@ export interface OperationSpec {
   authenticated: boolean;
   params?: Record<string, Json>;
   query?: z.ZodObject;
+  /** Optional request headers the operation reads, by name: `{description, schema}`. */
+  headers?: Record<string, Json>;
   /**
    * The body's schema and the name of its example in `componentExamples`; `optional` when an empty body is accepted;
    * `contentTypes` when the body is not JSON/YAML (the Slack form post).
@@ -599,15 +601,23 @@ function approvalOperations(): OperationSpec[] {
       operationId: 'rerunStackJob',
       summary: 'Run an ended job again for the same resource version (pre-flight runs again)',
       description:
-        "A new job linked by `metadata.rerunOf`; repeating the rerun of the same job answers 200 with the rerun already made. 409 when the job has not ended, or when " +
+        'A new job linked by `metadata.rerunOf`, submitted by the caller (`metadata.submittedBy`); every rerun is a new job, unless the request carries an ' +
+        '`Idempotency-Key`: a retry with the same key for the same job answers 200 with the rerun that key made. 409 when the job has not ended, or when ' +
         'the resource has a newer version (the detail names it). 422 when pre-flight fails now. Needs the operator or admin role in the job\'s org.',
       tag: 'approvals',
       authenticated: true,
+      headers: {
+        'Idempotency-Key': {
+          description: 'names this rerun attempt, so that a retried request answers with the job it made instead of making another (printable ASCII, 1 to 255 characters)',
+          schema: { type: 'string', minLength: 1, maxLength: 255 },
+          example: 'rerun-2026-11-27-0001',
+        },
+      },
       success: {
-        200: { description: 'this job was rerun before: that rerun', schema: 'StackJob', location: true },
+        200: { description: 'a rerun with this Idempotency-Key was made before: that rerun', schema: 'StackJob', location: true },
         201: { description: 'the rerun was created and started', schema: 'StackJob', location: true },
       },
-      errors: [401, 403, 404, 409, 413, 422, 500],
+      errors: [400, 401, 403, 404, 409, 413, 422, 500],
     },
     {
       method: 'POST',
@@ -645,7 +655,8 @@ function parameters(op: OperationSpec): Json[] {
     if (!spec) throw new Error(`no parameter spec for {${name}} in ${op.path}`);
     return { name, in: 'path', required: true, ...spec };
   });
-  if (!op.query) return pathParams;
+  const headerParams = Object.entries(op.headers ?? {}).map(([name, spec]) => ({ name, in: 'header', required: false, ...spec }));
+  if (!op.query) return [...pathParams, ...headerParams];
   const query = querySchemaJson(op.query);
   const required = (query.required as string[] | undefined) ?? [];
   const queryParams = Object.entries(query.properties as Record<string, Json>).map(([name, { description, ...schema }]) => ({
@@ -655,7 +666,7 @@ function parameters(op: OperationSpec): Json[] {
     ...(description ? { description } : {}),
     schema,
   }));
-  return [...pathParams, ...queryParams];
+  return [...pathParams, ...queryParams, ...headerParams];
 }
 
 /** Examples live once in components.examples and are referenced from each media type that shows them. */

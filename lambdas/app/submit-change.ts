@@ -2,6 +2,7 @@
  * The one submission use case behind both entry points (API and EventBridge):
  * pre-flight -> freeze the snapshot -> claim the idempotency key -> write the job (never overwrite) -> start the execution.
  */
+import { createHash } from 'node:crypto';
 import type { Clock, IdGenerator } from '../domain/ids';
 import type { ExecutionStarter } from '../domain/ports';
 import { runPreflight, type PreflightDeps } from '../domain/preflight';
@@ -25,8 +26,12 @@ export type SubmitOutcome =
   | { kind: 'rejected'; checks: CheckResult[] };
 
 export interface SubmitOptions {
-  /** A rerun is a new job for the same version: its own idempotency key, linked to the original. */
+  /**
+   * A rerun is a new job for the same version, linked to the original: a new job on every call, unless the caller
+   * names the attempt with `rerunKey` (the Idempotency-Key header), so that a retried request finds its job.
+   */
   rerunOf?: string;
+  rerunKey?: string;
   /**
    * Who is submitting, as authenticated: the API principal's subject, `eventbridge:<event source>`, or the principal
    * rerunning a job. Recorded as `metadata.submittedBy`; the approval rules refuse it as an approver when the policy
@@ -35,20 +40,31 @@ export interface SubmitOptions {
   submittedBy?: string;
 }
 
+/** The submission's idempotency key; none for a rerun without a caller's key (every such rerun is a new job). */
+export function submissionKeyOf(change: ResourceChange, options: SubmitOptions = {}): string | undefined {
+  const base = idempotencyKeyOf(change);
+  if (!options.rerunOf) return base;
+  if (options.rerunKey === undefined) return undefined;
+  // Hashed: the caller's key is arbitrary text, the record's key stays bounded.
+  return `${base}:rerun:${options.rerunOf}:${createHash('sha256').update(options.rerunKey).digest('hex')}`;
+}
+
 export async function submitChange(change: ResourceChange, deps: SubmissionDeps, options: SubmitOptions = {}): Promise<SubmitOutcome> {
-  const key = idempotencyKeyOf(change) + (options.rerunOf ? `:rerun:${options.rerunOf}` : '');
+  const key = submissionKeyOf(change, options);
 
   // The duplicate check and the pre-flight reads go out together: one round trip instead of two on the success
   // path (a duplicate pays for reads it then ignores, and a pre-flight error does not fail a duplicate).
   const preflight = runPreflight(change, deps.preflight);
   preflight.catch(() => undefined);
-  const earlier = await deps.jobs.findByIdempotency(key);
+  const earlier = key === undefined ? undefined : await deps.jobs.findByIdempotency(key);
   if (earlier) return { kind: 'duplicate', job: await completeSubmission(earlier, deps) };
 
   const outcome = await preflight;
   if (!outcome.passed) return { kind: 'rejected', checks: outcome.checks };
 
   const job = freezeStackJob(change, outcome, deps.ids.next('sj'), deps.clock.now(), options.rerunOf, options.submittedBy);
+  // Without a key the job id is new, so there is nothing to deduplicate: write and start it.
+  if (key === undefined) return { kind: 'created', job: await completeSubmission(job, deps) };
   const claim = await deps.jobs.claimIdempotency(key, job);
   const stored = await completeSubmission(claim.job, deps);
   return claim.claimed ? { kind: 'created', job: stored } : { kind: 'duplicate', job: stored };

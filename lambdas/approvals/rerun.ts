@@ -21,11 +21,12 @@ export function changeOfJob(job: StackJob): ResourceChange {
 }
 
 /**
- * `rerunBy` (the authenticated principal) is recorded as the new job's submitter.
+ * `rerunBy` (the authenticated principal) is recorded as the new job's submitter. Every call makes a new job, unless
+ * `rerunKey` (the Idempotency-Key header) names the attempt: the same key for the same job answers with the same rerun.
  * Refuses a job that is still running (cancel it or let it end) and a job whose resource has moved on: the newest
  * job of the stack decides, since every version submitted is a job.
  */
-export async function rerunJob(jobs: Pick<JobRepository, 'listStack'>, submission: SubmissionDeps, job: StackJob, rerunBy: string): Promise<SubmitOutcome> {
+export async function rerunJob(jobs: Pick<JobRepository, 'listStack'>, submission: SubmissionDeps, job: StackJob, rerunBy: string, rerunKey?: string): Promise<SubmitOutcome> {
   if (job.status.phase !== 'completed') throw new ConflictError(`job ${job.metadata.id} has not ended (${job.status.phase}); cancel it or wait for it before rerunning`);
   const stack = await jobs.listStack(stackKeyOfJob(job));
   const newest = stack.at(-1);
@@ -35,5 +36,5 @@ export async function rerunJob(jobs: Pick<JobRepository, 'listStack'>, submissio
     );
   }
   // The rerunning principal submits the new job: under requireDistinctApprover they cannot approve it either.
-  return submitChange(changeOfJob(job), submission, { rerunOf: job.metadata.id, submittedBy: rerunBy });
+  return submitChange(changeOfJob(job), submission, { rerunOf: job.metadata.id, submittedBy: rerunBy, ...(rerunKey !== undefined ? { rerunKey } : {}) });
 }

@@ -33,8 +33,8 @@ beforeEach(() => {
   delete runnerEnv.STANDIN_SLEEP_MS;
 });
 
-async function call<T = StackJob>(method: string, path: string, token = OPERATOR, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${local.apiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+async function call<T = StackJob>(method: string, path: string, token = OPERATOR, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${local.apiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
   bodies.push(text);
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
@@ -105,12 +105,14 @@ describe('cancel', () => {
     // rerun: the first job's version is older than the resource's newest job
     const old = await call<{ detail: string }>('POST', `/v1/stack-jobs/${first.metadata.id}/rerun`);
     expect([old.status, old.body.detail]).toEqual([409, expect.stringContaining('newer version v2')]);
-    const rerun = await call('POST', `/v1/stack-jobs/${second.metadata.id}/rerun`);
+    const attempt = { 'Idempotency-Key': `rerun-${second.metadata.id}-1` };
+    const rerun = await call('POST', `/v1/stack-jobs/${second.metadata.id}/rerun`, OPERATOR, undefined, attempt);
     expect(rerun.status).toBe(201);
     expect(rerun.body.metadata).toMatchObject({ rerunOf: second.metadata.id, version: { id: 'v2' } });
     expect(rerun.body.metadata.id).not.toBe(second.metadata.id);
     expect(rerun.body.status.preflight.map((c) => c.check)).toEqual(['credential', 'module', 'backend', 'flowControl']);
-    const again = await call('POST', `/v1/stack-jobs/${second.metadata.id}/rerun`);
+    // A retried request (same Idempotency-Key) answers with the rerun it made; reruns without a key are in decisions.test.ts.
+    const again = await call('POST', `/v1/stack-jobs/${second.metadata.id}/rerun`, OPERATOR, undefined, attempt);
     expect([again.status, again.body.metadata.id]).toEqual([200, rerun.body.metadata.id]);
     await waitFor(rerun.body.metadata.id, (j) => j.status.phase === 'awaiting_approval', 'awaiting approval');
     expect((await call('POST', `/v1/stack-jobs/${rerun.body.metadata.id}/cancel`)).status).toBe(200);

@@ -340,3 +340,39 @@ describe('the task token', () => {
     }
   });
 });
+
+describe('rerun and the Idempotency-Key header', () => {
+  async function endedJob(n: string): Promise<StackJob> {
+    const job = await h.submit(changeFor(n));
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { principal: people.operator })).statusCode).toBe(200);
+    return job;
+  }
+  const rerun = (id: string, key?: string) => h.call('POST', `/v1/stack-jobs/${id}/rerun`, { principal: people.operator, ...(key !== undefined ? { headers: { 'Idempotency-Key': key } } : {}) });
+
+  it('makes a new job on every rerun without a key', async () => {
+    const original = await endedJob('rerun-nokey');
+    const [a, b] = [await rerun(original.metadata.id), await rerun(original.metadata.id)];
+    expect([a.statusCode, b.statusCode]).toEqual([201, 201]);
+    expect(a.json().metadata.id).not.toBe(b.json().metadata.id);
+    for (const r of [a, b]) expect(r.json().metadata).toMatchObject({ rerunOf: original.metadata.id, version: original.metadata.version, submittedBy: people.operator.subject });
+  });
+
+  it('answers a repeated key with the rerun it made (200), and makes another job for another key', async () => {
+    const original = await endedJob('rerun-key');
+    const first = await rerun(original.metadata.id, 'retry-me-1');
+    const repeated = await rerun(original.metadata.id, 'retry-me-1');
+    const other = await rerun(original.metadata.id, 'retry-me-2');
+    expect([first.statusCode, repeated.statusCode, other.statusCode]).toEqual([201, 200, 201]);
+    expect(repeated.json().metadata.id).toBe(first.json().metadata.id);
+    expect(repeated.headers?.location).toBe(`/v1/stack-jobs/${first.json().metadata.id}`);
+    expect(other.json().metadata.id).not.toBe(first.json().metadata.id);
+  });
+
+  it('refuses a malformed key (400) and makes no job', async () => {
+    const original = await endedJob('rerun-badkey');
+    const before = (await h.jobs.listStack(`acmecorp/production/${original.spec.apiResourceInfo.id}`)).length;
+    const res = await rerun(original.metadata.id, 'x'.repeat(256));
+    expect([res.statusCode, res.json().errors]).toEqual([400, [expect.objectContaining({ path: 'header.Idempotency-Key' })]]);
+    expect((await h.jobs.listStack(`acmecorp/production/${original.spec.apiResourceInfo.id}`)).length).toBe(before);
+  });
+});
