@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { parse } from 'yaml';
 import { clients } from '../../lambdas/adapters/aws/clients';
 import { documentClient } from '../../lambdas/adapters/dynamodb/client';
@@ -179,13 +178,7 @@ async function costs(repeats: number) {
       t = performance.now();
       const decided = await post(ctx, `/v1/stack-jobs/${id}/approve`, APPROVER, {});
       apiMs.push(performance.now() - t);
-      if (decided.status === 404 || decided.status === 405) {
-        // No approve route in this tree yet: the same SendTaskSuccess the route would send.
-        const token = await ctx.jobs.getTaskToken(id);
-        const sfn = new SFNClient({ endpoint: ctx.local.awsEndpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-        await sfn.send(new SendTaskSuccessCommand({ taskToken: token!, output: '{}' }));
-        sfn.destroy();
-      } else if (decided.status >= 300) throw new Error(`approve answered ${decided.status}: ${JSON.stringify(decided.json)}`);
+      if (decided.status >= 300) throw new Error(`approve answered ${decided.status}: ${JSON.stringify(decided.json)}`);
     }
     const arn = `${ctx.local.names.stateMachineArn.replace(':stateMachine:', ':execution:')}:${id}`;
     await ctx.local.sfn.waitFor(arn);
