@@ -80,6 +80,8 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
     runnerImage: runnerImage ? ecs.ContainerImage.fromRegistry(runnerImage) : undefined,
     assumableRoleArnPatterns: list(node, 'assumableRoleArns'),
     stateBucketNames: list(node, 'stateBucketNames'),
+    orgRunnerTaskDefinitionArns: list(node, 'orgRunnerTaskDefinitionArns'),
+    orgRunnerRoleArns: list(node, 'orgRunnerRoleArns'),
     lockWaitSeconds: num(node, 'lockWaitSeconds'),
     lockWaitMaxAttempts: num(node, 'lockWaitMaxAttempts'),
     previewTimeout: previewMinutes ? Duration.minutes(previewMinutes) : undefined,

@@ -60,6 +60,16 @@ export interface StackJobsStackProps extends StackProps {
    */
   readonly updateTimeout?: Duration;
   /**
+   * Task-definition ARN patterns org runners may use; the state machine may start only these.
+   * @default [] (org runners are recorded by id; jobs run on the platform runner)
+   */
+  readonly orgRunnerTaskDefinitionArns?: string[];
+  /**
+   * Roles of org runner task definitions the state machine may pass to ECS.
+   * @default []
+   */
+  readonly orgRunnerRoleArns?: string[];
+  /**
    * @default - no alarm subscription
    */
   readonly alarmEmail?: string;
@@ -112,6 +122,8 @@ export class StackJobsStack extends Stack {
       lockWaitMaxAttempts: props.lockWaitMaxAttempts,
       previewTimeout: props.previewTimeout,
       updateTimeout: props.updateTimeout,
+      orgRunnerTaskDefinitionArns: props.orgRunnerTaskDefinitionArns,
+      orgRunnerRoleArns: props.orgRunnerRoleArns,
     });
     this.approvals.allowDecisions(this.orchestration.stateMachine);
     this.api = new Api(this, 'Api', {
@@ -126,6 +138,7 @@ export class StackJobsStack extends Stack {
       credentialSecretArnPattern,
       assumableRoleArnPatterns,
       stateBucketArnPatterns,
+      orgRunnerTaskDefinitionArns: props.orgRunnerTaskDefinitionArns ?? [],
       logRetention,
     });
     this.events.routeResourceChanges(this.api.resourceChangedFunction);

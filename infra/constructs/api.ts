@@ -51,6 +51,8 @@ export interface ApiProps {
   readonly assumableRoleArnPatterns: string[];
   /** Terraform/OpenTofu state buckets pre-flight may probe (bucket ARN patterns). */
   readonly stateBucketArnPatterns: string[];
+  /** Task-definition ARN patterns org runners may use: pre-flight freezes an org runner's placement only when it matches. */
+  readonly orgRunnerTaskDefinitionArns: string[];
   readonly logRetention: logs.RetentionDays;
   /**
    * Steady-state requests per second across the API.
@@ -80,7 +82,8 @@ export class Api extends Construct {
           .bindStateMachine('STATE_MACHINE_ARN', props.stateMachine)
           .bindEventBus('EVENT_BUS_NAME', props.bus)
           .setConfig('PRINCIPAL_ORGS_CLAIM', props.jwt.orgsClaim)
-          .setConfig('PRINCIPAL_ROLES_CLAIM', props.jwt.rolesClaim),
+          .setConfig('PRINCIPAL_ROLES_CLAIM', props.jwt.rolesClaim)
+          .setConfig('ORG_RUNNER_TASK_DEFINITION_ARNS', Stack.of(this).toJsonString(props.orgRunnerTaskDefinitionArns)),
         props,
       );
     // The API also manages the catalog (admins register credentials, backends, modules), so it writes it;

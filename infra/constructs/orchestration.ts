@@ -44,6 +44,17 @@ export interface OrchestrationProps {
    * @default Duration.hours(4)
    */
   readonly updateTimeout?: Duration;
+  /**
+   * Task-definition ARN patterns of org runners the state machine may start (ecs:RunTask). Pre-flight freezes an
+   * org runner's placement only when its task definition matches one; empty: every job runs on the platform runner.
+   * @default []
+   */
+  readonly orgRunnerTaskDefinitionArns?: string[];
+  /**
+   * Roles (task and execution roles of org runner task definitions) the state machine may pass to ECS.
+   * @default []
+   */
+  readonly orgRunnerRoleArns?: string[];
 }
 
 export class Orchestration extends Construct {
@@ -127,7 +138,31 @@ export class Orchestration extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery and friends) have no resource-level permissions.',
     });
+    this.grantOrgRunners(smRole, props.orgRunnerTaskDefinitionArns ?? [], props.orgRunnerRoleArns ?? []);
     // The runner reports back (SendTaskSuccess/Failure/Heartbeat) to this state machine only.
     this.stateMachine.grantTaskResponse(props.runner.taskRole);
+  }
+
+  /**
+   * The org runner tasks (state 'Run … On Org Runner') start task definitions named only at run time, so the role
+   * may start exactly the configured patterns and pass exactly the configured roles, to ECS tasks only.
+   */
+  private grantOrgRunners(role: iam.IRole, taskDefinitionArns: string[], roleArns: string[]): void {
+    if (taskDefinitionArns.length > 0) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'OrgRunnerTasks', actions: ['ecs:RunTask'], resources: taskDefinitionArns }));
+      acknowledgeWildcardResources(
+        role,
+        taskDefinitionArns.filter((a) => a.includes('*')).map((a) => [a, 'Org runner task definitions are registered by orgs after deploy; RunTask is limited to the configured stackjobs:orgRunnerTaskDefinitionArns pattern.'] as [string, string]),
+      );
+    }
+    if (roleArns.length > 0) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ sid: 'OrgRunnerRoles', actions: ['iam:PassRole'], resources: roleArns, conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } }),
+      );
+      acknowledgeWildcardResources(
+        role,
+        roleArns.filter((a) => a.includes('*')).map((a) => [a, 'Org runner task and execution roles are created by orgs after deploy; PassRole is limited to the configured stackjobs:orgRunnerRoleArns pattern and to ECS tasks.'] as [string, string]),
+      );
+    }
   }
 }

@@ -3,7 +3,7 @@
  * variables). Every Task has an explicit timeout no larger than MAX_TASK_TIMEOUT_SECONDS, retries only named
  * transient errors, and catches everything else into one ending path: record, publish, release.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Aws, Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -25,13 +25,17 @@ export const STATE = {
   lockWaitExceeded: 'Lock Wait Exceeded',
   previewEnabled: 'Preview Enabled?',
   skipPreview: 'Skip Preview',
+  previewRunner: 'Preview Runner?',
   runPreview: 'Run Preview',
+  runPreviewOnOrgRunner: 'Run Preview On Org Runner',
   recordPreview: 'Record Preview',
   previewOutcome: 'Preview Outcome',
   approvalWindow: 'Approval Window',
   requestApproval: 'Request Approval',
   recordApproval: 'Record Approval',
+  updateRunner: 'Update Runner?',
   runUpdate: 'Run Update',
+  runUpdateOnOrgRunner: 'Run Update On Org Runner',
   updated: 'Updated',
   noChanges: 'No Changes',
   previewFailed: 'Preview Failed',
@@ -164,16 +168,18 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
   const recordApprovalFailed = outcome(STATE.recordApprovalFailed, { kind: 'step_failed', step: 'record-approval', ...withError }).next(finish);
 
   // ---- the runner, once per phase; the token travels in the container environment only.
-  const runner = (id: string, phase: 'preview' | 'update', timeout: Duration, resultPath: string) => {
-    const environment: tasks.TaskEnvironmentVariable[] = [
-      { name: 'STACKJOBS_JOB_ID', value: sfn.JsonPath.stringAt('$.jobId') },
-      { name: 'STACKJOBS_PHASE', value: phase },
-      { name: 'STACKJOBS_TASK_TOKEN', value: sfn.JsonPath.taskToken },
-      { name: 'STACKJOBS_JOBS_TABLE', value: p.jobsTableName },
-      { name: 'STACKJOBS_ARTIFACTS_BUCKET', value: p.artifactsBucketName },
-    ];
+  /** The runner's environment contract: each variable is a literal or a JSONPath into the state. */
+  const environmentOf = (phase: 'preview' | 'update'): Array<{ name: string; value?: string; path?: string }> => [
+    { name: 'STACKJOBS_JOB_ID', path: '$.jobId' },
+    { name: 'STACKJOBS_PHASE', value: phase },
+    { name: 'STACKJOBS_TASK_TOKEN', path: '$$.Task.Token' },
+    { name: 'STACKJOBS_JOBS_TABLE', value: p.jobsTableName },
+    { name: 'STACKJOBS_ARTIFACTS_BUCKET', value: p.artifactsBucketName },
     // The approved digest: the runner refuses to apply a plan whose SHA-256 differs ('' = no preview ran).
-    if (phase === 'update') environment.push({ name: 'STACKJOBS_PLAN_DIGEST', value: sfn.JsonPath.stringAt('$.gate.planDigest') });
+    ...(phase === 'update' ? [{ name: 'STACKJOBS_PLAN_DIGEST', path: '$.gate.planDigest' }] : []),
+  ];
+  const runner = (id: string, phase: 'preview' | 'update', timeout: Duration, resultPath: string) => {
+    const environment: tasks.TaskEnvironmentVariable[] = environmentOf(phase).map((e) => ({ name: e.name, value: e.path ? sfn.JsonPath.stringAt(e.path) : e.value! }));
     return new tasks.EcsRunTask(scope, id, {
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       cluster: p.cluster,
@@ -189,10 +195,50 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     }).addRetry(ECS_LAUNCH_RETRY);
   };
 
-  const runUpdate = runner(STATE.runUpdate, 'update', p.updateTimeout, '$.update')
+  /**
+   * The org's registered runner: the same contract as the platform task (container overrides, token, heartbeat,
+   * timeout, retries, Catch), but Cluster, TaskDefinition and network come from the placement acquireLock read from
+   * the snapshot ($.lock.orgRunner). EcsRunTask needs a task-definition construct, so this is the plain ASL state.
+   * The org task definition's container must be named like the platform one (ORG_RUNNER_CONTAINER_NAME) and run
+   * the runner image; the state machine role may start it only if it matches stackjobs:orgRunnerTaskDefinitionArns.
+   */
+  const orgRunner = (id: string, phase: 'preview' | 'update', timeout: Duration, resultPath: string) => {
+    const environment = environmentOf(phase).map((e) => (e.path ? { Name: e.name, 'Value.$': e.path } : { Name: e.name, Value: e.value }));
+    timeoutOf(timeout, `${phase} timeout`);
+    return new sfn.CustomState(scope, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Aws.PARTITION}:states:::ecs:runTask.waitForTaskToken`,
+        Parameters: {
+          'Cluster.$': '$.lock.orgRunner.cluster',
+          'TaskDefinition.$': '$.lock.orgRunner.taskDefinition',
+          LaunchType: 'FARGATE',
+          PlatformVersion: 'LATEST',
+          NetworkConfiguration: {
+            AwsvpcConfiguration: { 'Subnets.$': '$.lock.orgRunner.subnets', 'SecurityGroups.$': '$.lock.orgRunner.securityGroups', AssignPublicIp: 'DISABLED' },
+          },
+          Overrides: { ContainerOverrides: [{ Name: p.container.containerName, Environment: environment }] },
+        },
+        TimeoutSeconds: timeout.toSeconds(),
+        HeartbeatSeconds: RUNNER_HEARTBEAT.toSeconds(),
+        ResultPath: resultPath,
+      },
+    }).addRetry(ECS_LAUNCH_RETRY);
+  };
+
+  /** Org runner placement recorded at acquire → the org runner task; otherwise the platform task. */
+  const runnerChoice = (id: string, org: sfn.IChainable, platform: sfn.IChainable) =>
+    new sfn.Choice(scope, id).when(sfn.Condition.stringEquals('$.lock.runner', 'org'), org).otherwise(platform);
+
+  const runUpdatePlatform = runner(STATE.runUpdate, 'update', p.updateTimeout, '$.update')
     .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
     .addCatch(updateFailed, caught)
     .next(updated);
+  const runUpdateOrg = orgRunner(STATE.runUpdateOnOrgRunner, 'update', p.updateTimeout, '$.update')
+    .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
+    .addCatch(updateFailed, caught)
+    .next(updated);
+  const runUpdate = runnerChoice(STATE.updateRunner, runUpdateOrg, runUpdatePlatform);
 
   const recordApproval = step(STATE.recordApproval, 'recordApproval', {}, '$.gate').addCatch(recordApprovalFailed, caught).next(runUpdate);
 
@@ -234,10 +280,15 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
   const recordPreview = step(STATE.recordPreview, 'recordPreview', { result: sfn.JsonPath.objectAt('$.preview') }, '$.gate')
     .addCatch(recordPreviewFailed, caught)
     .next(previewOutcome);
-  const runPreview = runner(STATE.runPreview, 'preview', p.previewTimeout, '$.preview')
+  const runPreviewPlatform = runner(STATE.runPreview, 'preview', p.previewTimeout, '$.preview')
     .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
     .addCatch(previewFailed, caught)
     .next(recordPreview);
+  const runPreviewOrg = orgRunner(STATE.runPreviewOnOrgRunner, 'preview', p.previewTimeout, '$.preview')
+    .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
+    .addCatch(previewFailed, caught)
+    .next(recordPreview);
+  const runPreview = runnerChoice(STATE.previewRunner, runPreviewOrg, runPreviewPlatform);
   const skipPreview = new sfn.Pass(scope, STATE.skipPreview, { result: sfn.Result.fromObject({ planDigest: '' }), resultPath: '$.gate' }).next(runUpdate);
   const previewEnabled = new sfn.Choice(scope, STATE.previewEnabled).when(sfn.Condition.booleanEquals('$.lock.preview', true), runPreview).otherwise(skipPreview);
 

@@ -35,6 +35,19 @@ export const apiConfigSchema = z.object({
   PRINCIPAL_ROLES_CLAIM: z.string().min(1).default('custom:roles'),
   /** Only where this process also serves POST /v1/slack/interactions (local mode); in AWS that route has its own Lambda. */
   SLACK_SIGNING_SECRET_ARN: z.string().min(1).optional(),
+  /** JSON list of task-definition ARN patterns org runners may be placed on (stackjobs:orgRunnerTaskDefinitionArns); unset: none. */
+  ORG_RUNNER_TASK_DEFINITION_ARNS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return [] as string[];
+      const parsed = z.array(z.string().min(1)).safeParse((() => { try { return JSON.parse(v) as unknown; } catch { return undefined; } })());
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON list of task-definition ARN patterns' });
+        return z.NEVER;
+      }
+      return parsed.data;
+    }),
 });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
@@ -81,7 +94,7 @@ export function serviceContextFromEnv(serviceName: string, env: NodeJS.ProcessEn
     publisher: overrides.publisher ?? new EventBridgePublisher(clients.events(), config.EVENT_BUS_NAME),
     submission: {
       jobs,
-      preflight: { catalog, validators: [new StsCredentialValidator(secrets)], backendProbe: new S3BackendProbe(secrets), locks, clock },
+      preflight: { catalog, validators: [new StsCredentialValidator(secrets)], backendProbe: new S3BackendProbe(secrets), locks, clock, orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS },
       starter: new SfnExecutionStarter(clients.sfn(), config.STATE_MACHINE_ARN),
       ids: ulidIds(clock),
       clock,

@@ -27,6 +27,32 @@ export interface PreflightDeps {
   backendProbe: BackendProbe;
   locks: StackLockReader;
   clock: Clock;
+  /**
+   * Task-definition ARN patterns (`*` wildcards) an org runner may be placed on; the deployment grants the state
+   * machine ecs:RunTask on exactly these. Unset or empty: org runners are recorded by id only and jobs run on the
+   * platform runner.
+   */
+  orgRunnerTaskDefinitionArns?: string[];
+}
+
+/** Where an org runner's tasks run, as frozen into the snapshot and passed to ecs:RunTask. */
+export interface RunnerPlacement {
+  cluster: string;
+  taskDefinition: string;
+  subnets: string[];
+  securityGroups: string[];
+}
+
+/**
+ * The org runner's placement when it has a cluster, a task definition, subnets and security groups, and its task definition matches
+ * one of the permitted patterns; otherwise undefined (the platform runner runs the job).
+ */
+export function runnerPlacementOf(runner: Runner, permitted: readonly string[] = []): RunnerPlacement | undefined {
+  const { cluster, taskDefinition, subnets, securityGroups } = runner;
+  // Both lists are passed to ECS as they are, so an org runner names its subnets and security groups explicitly.
+  if (runner.scope !== 'org' || !cluster || !taskDefinition || subnets.length === 0 || securityGroups.length === 0) return undefined;
+  if (!permitted.some((pattern) => permissionCovers(pattern, taskDefinition))) return undefined;
+  return { cluster, taskDefinition, subnets: [...subnets], securityGroups: [...securityGroups] };
 }
 
 export interface PreflightOutcome {
@@ -40,6 +66,8 @@ export interface PreflightOutcome {
     backend?: BackendCredential;
     stateKey: string;
     runner: Runner;
+    /** The org runner's placement, when it has one the deployment permits. */
+    runnerPlacement?: RunnerPlacement;
   };
 }
 
@@ -177,6 +205,8 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
   ]);
 
   const checks = [credential.result, moduleCheck, backend.result, policyCheck];
+  const runner = resolveRunner(orgRunners, platformRunners);
+  const runnerPlacement = runnerPlacementOf(runner, deps.orgRunnerTaskDefinitionArns);
   return {
     passed: checks.every((c) => c.passed),
     checks,
@@ -186,7 +216,8 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
       credential: credential.result.passed ? credential.credential : undefined,
       backend: backend.backend,
       stateKey: backend.stateKey,
-      runner: resolveRunner(orgRunners, platformRunners),
+      runner,
+      ...(runnerPlacement ? { runnerPlacement } : {}),
     },
   };
 }

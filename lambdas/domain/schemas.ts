@@ -301,7 +301,21 @@ export const essentialsSchema = z
       .strict(),
     /** References only (secret ARN, role ARN): the material is read by the runner at run time. */
     providerCredential: z.object({ kind: name, id: name, provider: name, secretRef: text.optional(), roleArn: z.string().optional(), externalId: z.string().optional() }).strict().optional(),
-    stackJobRunner: z.object({ id: name, endpoint: z.string().optional() }).strict(),
+    /**
+     * The runner that runs the job. cluster, taskDefinition, subnets and securityGroups are the org runner's
+     * placement, frozen only when the deployment permits that task definition (stackjobs:orgRunnerTaskDefinitionArns);
+     * without them the job runs on the platform runner task deployed with the stack.
+     */
+    stackJobRunner: z
+      .object({
+        id: name,
+        endpoint: z.string().optional(),
+        cluster: text.optional(),
+        taskDefinition: text.optional(),
+        subnets: z.array(text).optional(),
+        securityGroups: z.array(text).optional(),
+      })
+      .strict(),
     flowControlPolicy: flowControlFieldsSchema.extend({ source: z.object({ level: policyLevelSchema, id: name }).strict() }).strict(),
   })
   .strict();

@@ -20,7 +20,7 @@ export function stackKeyOfJob(job: StackJob): string {
  * `submittedBy` is the authenticated submitter (unlike the change's `createdBy`, which the caller chooses).
  */
 export function freezeStackJob(change: ResourceChange, outcome: PreflightOutcome, jobId: string, now: Date, rerunOf?: string, submittedBy?: string): StackJob {
-  const { module, policy, credential, backend, stateKey, runner } = outcome.resolved;
+  const { module, policy, credential, backend, stateKey, runner, runnerPlacement } = outcome.resolved;
   if (!outcome.passed || !module || !backend) throw new Error('freezeStackJob needs a passed pre-flight');
   const at = now.toISOString();
   const p = policy.policy;
@@ -71,7 +71,8 @@ export function freezeStackJob(change: ResourceChange, outcome: PreflightOutcome
               },
             }
           : {}),
-        stackJobRunner: { id: runner.id, ...(runner.endpoint ? { endpoint: runner.endpoint } : {}) },
+        // The placement is frozen with the job, so a later catalog edit never moves a job that already exists.
+        stackJobRunner: { id: runner.id, ...(runner.endpoint ? { endpoint: runner.endpoint } : {}), ...(runnerPlacement ? { ...runnerPlacement } : {}) },
         flowControlPolicy: {
           previewBeforeUpdate: p.previewBeforeUpdate,
           pauseBetweenPreviewAndUpdate: p.pauseBetweenPreviewAndUpdate,

@@ -5,6 +5,7 @@
  * The workflow owns the job's phase, plan, failure and outputs; the runner owns per-operation status.
  */
 import type { Clock, IdGenerator } from '../domain/ids';
+import type { RunnerPlacement } from '../domain/preflight';
 import { needsApproval } from '../domain/planner';
 import type { EventPublisher } from '../domain/ports';
 import { runnerResultSchema, type JobPhase, type JobResult, type OperationName, type RunnerResult, type StackJob } from '../domain/schemas';
@@ -94,7 +95,16 @@ async function moveJob(d: WorkflowDeps, jobId: string, mutate: (job: StackJob) =
 // ---------------------------------------------------------------- acquire
 
 export type AcquireResult =
-  | { outcome: 'acquired'; attempts: number; fencingToken: number; preview: boolean }
+  | {
+      outcome: 'acquired';
+      attempts: number;
+      fencingToken: number;
+      preview: boolean;
+      /** Which runner task the state machine starts: the org's (placement below) or the platform's. */
+      runner: 'org' | 'platform';
+      /** The org runner's placement frozen in the snapshot: the Cluster, TaskDefinition and network of ecs:RunTask. */
+      orgRunner?: RunnerPlacement;
+    }
   | { outcome: 'queued'; attempts: number; queuePosition: number }
   /** The job ended while it waited (cancelled through the API): nothing left to do but make sure no lock is held. */
   | { outcome: 'gone'; attempts: number };
@@ -165,7 +175,24 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
     await d.locks.release(stackKey, jobId);
     return { outcome: 'gone', attempts };
   }
-  return { outcome: 'acquired', attempts, fencingToken: acquired.fencingToken, preview: job.spec.essentials.flowControlPolicy.previewBeforeUpdate };
+  const orgRunner = orgRunnerPlacement(job);
+  return {
+    outcome: 'acquired',
+    attempts,
+    fencingToken: acquired.fencingToken,
+    preview: job.spec.essentials.flowControlPolicy.previewBeforeUpdate,
+    ...(orgRunner ? { runner: 'org' as const, orgRunner } : { runner: 'platform' as const }),
+  };
+}
+
+/**
+ * The org runner placement pre-flight froze into the job (only when the deployment permits its task definition), or
+ * undefined: the platform runner. Fargate (awsvpc) needs the subnets and security groups with the task definition.
+ */
+export function orgRunnerPlacement(job: StackJob): RunnerPlacement | undefined {
+  const { cluster, taskDefinition, subnets, securityGroups } = job.spec.essentials.stackJobRunner;
+  if (!cluster || !taskDefinition || !subnets?.length || !securityGroups?.length) return undefined;
+  return { cluster, taskDefinition, subnets, securityGroups };
 }
 
 // ---------------------------------------------------------------- preview and approval

@@ -21,6 +21,7 @@ import { MAX_TASK_TIMEOUT_SECONDS, STATE } from '../../infra/constructs/state-ma
 import type { StackJobsStack } from '../../infra/stack-jobs-stack';
 
 interface Statement {
+  Sid?: string;
   Effect: string;
   Action: string | string[];
   Resource: unknown;
@@ -162,6 +163,8 @@ describe('state machine', () => {
     for (const [name, phase] of [
       [STATE.runPreview, 'preview'],
       [STATE.runUpdate, 'update'],
+      [STATE.runPreviewOnOrgRunner, 'preview'],
+      [STATE.runUpdateOnOrgRunner, 'update'],
     ] as const) {
       const s = states()[name];
       expect(s.Resource).toBe('arn:aws:states:::ecs:runTask.waitForTaskToken');
@@ -180,6 +183,41 @@ describe('state machine', () => {
     }
   });
 
+  it('chooses the org runner task when acquire-lock recorded an org placement, else the platform task', () => {
+    const all = states();
+    for (const [choice, org, platform, timeout, failed, next] of [
+      [STATE.previewRunner, STATE.runPreviewOnOrgRunner, STATE.runPreview, 7200, STATE.previewFailed, STATE.recordPreview],
+      [STATE.updateRunner, STATE.runUpdateOnOrgRunner, STATE.runUpdate, 14400, STATE.updateFailed, STATE.updated],
+    ] as const) {
+      expect(all[choice]).toEqual({ Type: 'Choice', Choices: [{ Variable: '$.lock.runner', StringEquals: 'org', Next: org }], Default: platform });
+      const o = all[org];
+      const p = all[platform];
+      expect(o.Resource).toBe('arn:aws:states:::ecs:runTask.waitForTaskToken');
+      // Placement from the state (acquire-lock's result), never from the stack; same launch type and container contract.
+      expect(o.Parameters).toEqual(
+        expect.objectContaining({
+          'Cluster.$': '$.lock.orgRunner.cluster',
+          'TaskDefinition.$': '$.lock.orgRunner.taskDefinition',
+          LaunchType: 'FARGATE',
+          NetworkConfiguration: { AwsvpcConfiguration: { 'Subnets.$': '$.lock.orgRunner.subnets', 'SecurityGroups.$': '$.lock.orgRunner.securityGroups', AssignPublicIp: 'DISABLED' } },
+          Overrides: (p.Parameters as Record<string, unknown>).Overrides,
+        }),
+      );
+      expect(o.Parameters).not.toHaveProperty('Cluster');
+      expect(o.Parameters).not.toHaveProperty('TaskDefinition');
+      for (const key of ['TimeoutSeconds', 'HeartbeatSeconds', 'Retry', 'Catch', 'ResultPath', 'Next'] as const) expect([org, key, o[key]]).toEqual([org, key, p[key]]);
+      expect(o.TimeoutSeconds).toBe(timeout);
+      expect(o.Next).toBe(next);
+      expect(o.Catch).toEqual([
+        { ErrorEquals: ['StackJob.Cancelled'], ResultPath: '$.error', Next: STATE.runnerCancelled },
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: failed },
+      ]);
+    }
+    // Every way into a runner phase goes through its Choice.
+    const targets = JSON.stringify(Object.entries(all).filter(([n]) => ![STATE.previewRunner, STATE.updateRunner].includes(n as never)).map(([, st]) => st));
+    for (const task of [STATE.runPreview, STATE.runUpdate, STATE.runPreviewOnOrgRunner, STATE.runUpdateOnOrgRunner]) expect(targets).not.toContain(`"Next":"${task}"`);
+  });
+
   it('bounds the stack-lock wait loop', () => {
     const choice = states()[STATE.lockAcquired] as unknown as { Choices: Array<{ Variable: string; NumericLessThan?: number; Next: string }>; Default: string };
     const bound = choice.Choices.find((c) => c.NumericLessThan !== undefined);
@@ -193,6 +231,8 @@ describe('state machine', () => {
     expect(tasks[STATE.acquireLock]).toEqual({ kind: 'lambda', entry: 'lambdas/workflow/step.handler.ts', waitForTaskToken: false });
     expect(tasks[STATE.runPreview]).toEqual({ kind: 'runner', phase: 'preview' });
     expect(tasks[STATE.runUpdate]).toEqual({ kind: 'runner', phase: 'update' });
+    expect(tasks[STATE.runPreviewOnOrgRunner]).toEqual({ kind: 'runner', phase: 'preview' });
+    expect(tasks[STATE.runUpdateOnOrgRunner]).toEqual({ kind: 'runner', phase: 'update' });
   });
 
   it('logs every event but never execution data (task states carry the token), with tracing on', () => {
@@ -276,6 +316,52 @@ describe('IAM scope', () => {
     expect(resourcesOf(stop[0])).toEqual([expect.stringMatching(/:task\/".*\{"Ref":"[A-Za-z0-9]*Cluster[A-Za-z0-9]*"\}.*\/\*"/)]);
     // The step Lambda drives the workflow but never stops tasks.
     expect(statementsOf(idOf(stack.orchestration.stepFunction.executionRole)).filter((s) => actionsOf(s).some((a) => a.startsWith('ecs:')))).toEqual([]);
+  });
+});
+
+describe('org runners', () => {
+  const TASK_DEFINITIONS = 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-*';
+  const ROLES = 'arn:aws:iam::111122223333:role/stackjobs-org-runner-*';
+  const smStatements = (s: StackJobsStack, j: typeof json) => {
+    const roleId = s.getLogicalId(s.orchestration.stateMachine.role.node.defaultChild as never);
+    return Object.values(j.Resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && (r.Properties.Roles as Array<{ Ref: string }>).some((x) => x.Ref === roleId))
+      .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+  };
+  const preflightEnv = (s: StackJobsStack, j: typeof json) =>
+    [s.api.apiFunction, s.api.resourceChangedFunction].map((f) => (j.Resources[s.getLogicalId(f.node.defaultChild as never)].Properties.Environment as { Variables: Record<string, unknown> }).Variables.ORG_RUNNER_TASK_DEFINITION_ARNS);
+
+  it('by default permits none: the state machine may start only the platform task definition, and pre-flight freezes no org placement', () => {
+    const runTask = smStatements(stack, json).filter((st) => actionsOf(st).includes('ecs:RunTask'));
+    expect(runTask).toHaveLength(1);
+    expect(JSON.stringify(runTask[0].Resource)).toContain(idOf(stack.runner.taskDefinition).slice(0, 10));
+    expect(smStatements(stack, json).filter((st) => st.Sid === 'OrgRunnerTasks' || st.Sid === 'OrgRunnerRoles')).toEqual([]);
+    expect(preflightEnv(stack, json)).toEqual(['[]', '[]']);
+  });
+
+  it('with the context patterns, grants RunTask and PassRole on exactly those patterns (PassRole to ECS tasks only), cdk-nag clean', () => {
+    const app = new App({ context: { ...OFFLINE_CONTEXT, 'stackjobs:orgRunnerTaskDefinitionArns': [TASK_DEFINITIONS], 'stackjobs:orgRunnerRoleArns': [ROLES] } });
+    const s = buildStackJobsApp(app, { nag: true });
+    const assembly = app.synth(); // throws on an unacknowledged cdk-nag finding
+    const report = path.join(assembly.directory, 'validation-report.json');
+    const violations = fs.existsSync(report) ? (JSON.parse(fs.readFileSync(report, 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> }).pluginReports.flatMap((p) => p.violations) : [];
+    expect(violations).toEqual([]);
+    const j = Template.fromStack(s).toJSON() as typeof json;
+    const statements = smStatements(s, j);
+    expect(statements.find((st) => st.Sid === 'OrgRunnerTasks')).toEqual({ Sid: 'OrgRunnerTasks', Effect: 'Allow', Action: 'ecs:RunTask', Resource: TASK_DEFINITIONS });
+    expect(statements.find((st) => st.Sid === 'OrgRunnerRoles')).toEqual({
+      Sid: 'OrgRunnerRoles',
+      Effect: 'Allow',
+      Action: 'iam:PassRole',
+      Resource: ROLES,
+      Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+    });
+    // No other statement lets the state machine start or pass anything it names at run time.
+    const broad = statements.filter((st) => (actionsOf(st).includes('ecs:RunTask') || actionsOf(st).includes('iam:PassRole')) && resourcesOf(st).some((r) => r === '"*"'));
+    expect(broad).toEqual([]);
+    expect(preflightEnv(s, j)).toEqual([JSON.stringify([TASK_DEFINITIONS]), JSON.stringify([TASK_DEFINITIONS])]);
+    // The definition itself does not change with the context: the placement travels in the state.
+    expect(extractStateMachine(j).definition).toEqual(extractStateMachine(json).definition);
   });
 });
 

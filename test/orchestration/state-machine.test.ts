@@ -3,6 +3,7 @@
  * the real workflow logic against dynalite and a fake runner. One synth and one dynalite for the whole file.
  */
 import { extractStateMachine, type ExtractedStateMachine } from '../../infra/asl';
+import { STATE } from '../../infra/constructs/state-machine';
 import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
@@ -185,6 +186,67 @@ describe('a stack job run by the synthesized state machine', () => {
     expect(executor.runnerCalls.map((c) => c.phase)).toEqual(['preview', 'update']);
     expect(eventsOf(job.metadata.id).at(-1)!.detail).toEqual(expect.objectContaining({ result: 'failed', failedOperation: 'apply' }));
     await expectLockFree(job);
+  });
+
+  describe('on the runner pre-flight froze into the job', () => {
+    const ORG_RUNNER = {
+      id: 'sjr_acmecorp_private',
+      cluster: 'arn:aws:ecs:us-east-1:111122223333:cluster/acmecorp-runners',
+      taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-acmecorp:3',
+      subnets: ['subnet-0a1', 'subnet-0b2'],
+      securityGroups: ['sg-0c3'],
+    };
+    const calls = (id: string) => executor.runnerCalls.filter((c) => c.jobId === id);
+
+    it('runs preview and update of an org runner job through the org runner states, with the org placement in the task input', async () => {
+      const job = await submit({ runner: ORG_RUNNER });
+      const run = executor.start(job.metadata.id, deps);
+      await awaitingApproval(job.metadata.id);
+      await decide(job.metadata.id, 'approved');
+      await run.result;
+
+      expect((await load(job.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded' }));
+      expect(calls(job.metadata.id).map((c) => `${c.phase}@${c.state}`)).toEqual([`preview@${STATE.runPreviewOnOrgRunner}`, `update@${STATE.runUpdateOnOrgRunner}`]);
+      for (const c of calls(job.metadata.id)) {
+        expect(c.placement).toEqual({ cluster: ORG_RUNNER.cluster, taskDefinition: ORG_RUNNER.taskDefinition, subnets: ORG_RUNNER.subnets, securityGroups: ORG_RUNNER.securityGroups, launchType: 'FARGATE', container: 'runner' });
+        // The same environment contract as the platform runner.
+        expect(Object.keys(c.env).sort()).toEqual(['STACKJOBS_ARTIFACTS_BUCKET', 'STACKJOBS_JOBS_TABLE', 'STACKJOBS_JOB_ID', 'STACKJOBS_PHASE', 'STACKJOBS_TASK_TOKEN', ...(c.phase === 'update' ? ['STACKJOBS_PLAN_DIGEST'] : [])].sort());
+      }
+      expect(calls(job.metadata.id)[1].env.STACKJOBS_PLAN_DIGEST).toBe(digestOf(job.metadata.id));
+      await expectLockFree(job);
+    });
+
+    it('runs an org runner job without preview straight to the org runner update', async () => {
+      const job = await submit({ runner: ORG_RUNNER, previewBeforeUpdate: false, pauseBetweenPreviewAndUpdate: false });
+      await executor.start(job.metadata.id, deps).result;
+      expect((await load(job.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded' }));
+      expect(calls(job.metadata.id).map((c) => c.state)).toEqual([STATE.runUpdateOnOrgRunner]);
+      expect(calls(job.metadata.id)[0].env.STACKJOBS_PLAN_DIGEST).toBe('');
+    });
+
+    it('fails an org runner preview through the same Catch as the platform one, naming the operation and releasing the lock', async () => {
+      const job = await submit({ runner: ORG_RUNNER });
+      await executor.start(job.metadata.id, deps, { preview: { fail: { operation: 'plan', exitCode: 1, message: 'Error: boom' } } }).result;
+      expect((await load(job.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', failure: { operation: 'plan', exitCode: 1, message: 'Error: boom' } }));
+      expect(calls(job.metadata.id).map((c) => c.state)).toEqual([STATE.runPreviewOnOrgRunner]);
+      await expectLockFree(job);
+    });
+
+    it('runs a platform job (and a registered runner without a permitted placement) on the platform runner task', async () => {
+      const platform = await submit({ pauseBetweenPreviewAndUpdate: false });
+      const unplaced = await submit({ runner: { id: 'sjr_acmecorp_private' }, pauseBetweenPreviewAndUpdate: false });
+      await executor.start(platform.metadata.id, deps).result;
+      await executor.start(unplaced.metadata.id, deps).result;
+      for (const job of [platform, unplaced]) {
+        expect((await load(job.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded' }));
+        expect(calls(job.metadata.id).map((c) => `${c.phase}@${c.state}`)).toEqual([`preview@${STATE.runPreview}`, `update@${STATE.runUpdate}`]);
+        for (const c of calls(job.metadata.id)) {
+          expect(c.placement.cluster).toBe(`arn:aws:ecs:us-east-1:123456789012:cluster/${String(c.placement.cluster).split('/')[1]}`);
+          expect(c.placement.cluster).not.toBe(ORG_RUNNER.cluster);
+          expect(String(c.placement.taskDefinition)).toMatch(/RunnerTaskDefinition/);
+        }
+      }
+    });
   });
 
   it('runs two jobs of one stack one after the other in submission order, whatever order they start in', async () => {

@@ -117,6 +117,18 @@ export interface RunnerCall {
   jobId: string;
   phase: 'preview' | 'update';
   env: Record<string, string>;
+  /** The Task state that started it (platform or org runner task). */
+  state: string;
+  /** What ecs:RunTask was asked to start, from the task's effective parameters. */
+  placement: { cluster?: unknown; taskDefinition?: unknown; subnets?: unknown; securityGroups?: unknown; launchType?: unknown; container?: string };
+}
+
+interface RunTaskInput {
+  Cluster?: unknown;
+  TaskDefinition?: unknown;
+  LaunchType?: unknown;
+  NetworkConfiguration?: { AwsvpcConfiguration?: { Subnets?: unknown; SecurityGroups?: unknown } };
+  Overrides: { ContainerOverrides: Array<{ Name?: string; Environment: Array<{ Name: string; Value: string }> }> };
 }
 
 const SUMMARY: PlanSummary = { add: 0, change: 1, destroy: 0, replace: 0, unchanged: 12, read: 0, forget: 0, import: 0, outputChanges: 0, resources: [{ address: 'aws_eks_node_group.main', actions: ['update'] }] };
@@ -144,7 +156,7 @@ export class LocalExecutor {
   start(jobId: string, deps: WorkflowDeps, script: RunnerScript = {}): Run {
     const handlers: Record<string, (input: never) => Promise<unknown>> = {};
     for (const [state, binding] of Object.entries(this.extracted.tasks)) {
-      if (binding.kind === 'runner') handlers[state] = (input) => this.runner(deps, binding.phase, input, script[binding.phase] ?? {});
+      if (binding.kind === 'runner') handlers[state] = (input) => this.runner(deps, state, binding.phase, input, script[binding.phase] ?? {});
       else if (binding.entry === 'lambdas/workflow/step.handler.ts') handlers[state] = (input) => runStep(deps, input);
       else if (binding.entry === 'lambdas/workflow/request-approval.handler.ts') handlers[state] = (input) => this.approval(deps, input);
       else throw new Error(`no local binding for ${binding.entry}`);
@@ -179,13 +191,20 @@ export class LocalExecutor {
   }
 
   /** A runner: moves its operations like the real one, then reports through the (minted) task token. */
-  private async runner(deps: WorkflowDeps, phase: 'preview' | 'update', input: { Overrides: { ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value: string }> }> } }, script: PhaseScript): Promise<RunnerResult> {
+  private async runner(deps: WorkflowDeps, state: string, phase: 'preview' | 'update', input: RunTaskInput, script: PhaseScript): Promise<RunnerResult> {
     const envList = input.Overrides.ContainerOverrides[0].Environment;
     const token = this.broker.mint();
     envList.find((e) => e.Name === 'STACKJOBS_TASK_TOKEN')!.Value = token;
     const env = Object.fromEntries(envList.map((e) => [e.Name, e.Value]));
     const jobId = env.STACKJOBS_JOB_ID;
-    this.runnerCalls.push({ jobId, phase, env });
+    const network = input.NetworkConfiguration?.AwsvpcConfiguration;
+    this.runnerCalls.push({
+      jobId,
+      phase,
+      env,
+      state,
+      placement: { cluster: input.Cluster, taskDefinition: input.TaskDefinition, subnets: network?.Subnets, securityGroups: network?.SecurityGroups, launchType: input.LaunchType, container: input.Overrides.ContainerOverrides[0].Name },
+    });
     const reported = this.broker.wait(token) as Promise<RunnerResult>;
     reported.catch(() => undefined); // returned below; an execution aborted while `during` holds the runner settles it unobserved
 

@@ -10,6 +10,8 @@ export interface JobOptions {
   previewBeforeUpdate?: boolean;
   pauseBetweenPreviewAndUpdate?: boolean;
   approvalTimeoutMinutes?: number;
+  /** The frozen stackJobRunner (default: the platform runner, no placement). */
+  runner?: { id: string; cluster?: string; taskDefinition?: string; subnets?: string[]; securityGroups?: string[] };
 }
 
 /** A fresh job id: ULIDs, so later calls sort after earlier ones (submission order). */
@@ -30,7 +32,7 @@ export function makeJob(options: JobOptions = {}, id = nextJobId()): StackJob {
         provisioner: 'terraform',
         iacModule: { id: 'iacmod_platform_eks_terraform', gitRepo: 'github.com/project-planton/aws-eks', branch: 'v2.3.0', path: 'terraform', rule: 'platform-default' },
         backendCredential: { kind: 'terraform_backend_credential', id: 'tfcred_s3_backend_prod', type: 's3', config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1' }, stateKey: `stack-jobs/acmecorp/production/${resourceId}.tfstate` },
-        stackJobRunner: { id: 'sjr_platform_runner' },
+        stackJobRunner: options.runner ?? { id: 'sjr_platform_runner' },
         flowControlPolicy: { ...flow, approvers: [], requireDistinctApprover: false, approvalTimeoutMinutes: options.approvalTimeoutMinutes ?? 60, source: { level: 'platform', id: 'platform-default' } },
       },
       operations,

@@ -1,0 +1,70 @@
+/** Which runner a job runs on: pre-flight freezes an org runner's placement only when the deployment permits it. */
+import { runPreflight, runnerPlacementOf } from '../../lambdas/domain/preflight';
+import { runnerSchema, stackJobSchema, type Runner } from '../../lambdas/domain/schemas';
+import { freezeStackJob } from '../../lambdas/domain/stack-job';
+import { orgRunnerPlacement } from '../../lambdas/workflow/lifecycle';
+import { change, NOW, preflightDeps, standardCatalog } from '../support/domain-fixtures';
+
+const PERMITTED = ['arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-*'];
+const orgRunner = (o: Partial<Runner> = {}): Runner =>
+  runnerSchema.parse({
+    id: 'sjr_acmecorp_private',
+    scope: 'org',
+    org: 'acmecorp',
+    cluster: 'arn:aws:ecs:us-east-1:111122223333:cluster/acmecorp-runners',
+    taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-acmecorp:3',
+    subnets: ['subnet-0a1', 'subnet-0b2'],
+    securityGroups: ['sg-0c3'],
+    isDefault: true,
+    ...o,
+  });
+
+async function frozen(runner: Runner | undefined, permitted?: string[]) {
+  const catalog = standardCatalog();
+  if (runner) catalog.add('runners', 'acmecorp', runner);
+  const outcome = await runPreflight(change(), preflightDeps({ catalog, orgRunnerTaskDefinitionArns: permitted }));
+  expect(outcome.passed).toBe(true);
+  const job = freezeStackJob(change(), outcome, 'sj_01jsrnmwpnnc6n62h06xafcgxv', NOW);
+  expect(stackJobSchema.parse(job)).toEqual(job); // the additive fields are part of the snapshot schema
+  return job;
+}
+
+describe('freezing the runner into the snapshot', () => {
+  it('freezes the org runner placement when its task definition matches a permitted pattern', async () => {
+    const job = await frozen(orgRunner(), PERMITTED);
+    expect(job.spec.essentials.stackJobRunner).toEqual({
+      id: 'sjr_acmecorp_private',
+      cluster: 'arn:aws:ecs:us-east-1:111122223333:cluster/acmecorp-runners',
+      taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-acmecorp:3',
+      subnets: ['subnet-0a1', 'subnet-0b2'],
+      securityGroups: ['sg-0c3'],
+    });
+    expect(orgRunnerPlacement(job)).toEqual({
+      cluster: 'arn:aws:ecs:us-east-1:111122223333:cluster/acmecorp-runners',
+      taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-acmecorp:3',
+      subnets: ['subnet-0a1', 'subnet-0b2'],
+      securityGroups: ['sg-0c3'],
+    });
+  });
+
+  it('records the org runner by id only (platform runner task) when no pattern is configured or none matches', async () => {
+    for (const permitted of [undefined, [], ['arn:aws:ecs:us-east-1:111122223333:task-definition/other-*']]) {
+      const job = await frozen(orgRunner(), permitted);
+      expect(job.spec.essentials.stackJobRunner).toEqual({ id: 'sjr_acmecorp_private' });
+      expect(orgRunnerPlacement(job)).toBeUndefined();
+    }
+  });
+
+  it('freezes no placement for an org runner without a cluster, task definition or subnets, nor for the platform default', async () => {
+    expect(runnerPlacementOf(orgRunner({ cluster: undefined }), PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ taskDefinition: undefined }), PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ subnets: [] }), PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ scope: 'platform' }), PERMITTED)).toBeUndefined();
+    const job = await frozen(undefined, PERMITTED);
+    expect(job.spec.essentials.stackJobRunner).toEqual({ id: 'sjr_platform_default' });
+  });
+
+  it('needs the security groups as well (ECS is given both network lists as registered)', () => {
+    expect(runnerPlacementOf(orgRunner({ securityGroups: [] }), PERMITTED)).toBeUndefined();
+  });
+});
