@@ -272,6 +272,12 @@ async function scale(changes: number, stacks: number, waitMs: number) {
   const stored = [...byStack.values()].flat();
   const lost = ids.filter((id) => !stored.some((j) => j.metadata.id === id && j.status.phase === 'completed')).length;
   const failed = stored.filter((j) => j.status.result !== 'succeeded').length;
+  // Why the ones that did not succeed ended as they did (result/reason/failed operation), so a failure is explained.
+  const failureReasons: Record<string, number> = {};
+  for (const j of stored.filter((x) => x.status.result !== 'succeeded')) {
+    const key = `${j.status.result}/${j.status.reason ?? '-'}/${j.status.failure?.operation ?? '-'}: ${(j.status.failure?.message ?? '').slice(0, 80)}`;
+    failureReasons[key] = (failureReasons[key] ?? 0) + 1;
+  }
   let maxHolders = 0;
   let orderViolations = 0;
   for (const jobs of byStack.values()) {
@@ -293,6 +299,7 @@ async function scale(changes: number, stacks: number, waitMs: number) {
     drainSeconds: (drained - t0) / 1000,
     lost,
     failed,
+    failureReasons,
     duplicates: stored.length - ids.length,
     maxHolders,
     orderViolations,
