@@ -1,5 +1,5 @@
 /** The one stack: one construct per capability, composed here and nowhere else. */
-import { Aws, Stack, type StackProps, ArnFormat, CfnOutput, type Duration } from 'aws-cdk-lib';
+import { Aws, Stack, type StackProps, ArnFormat, CfnOutput } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -7,14 +7,17 @@ import { Api, type JwtSettings } from './constructs/api';
 import { Approvals } from './constructs/approvals';
 import { Events } from './constructs/events';
 import { Observability } from './constructs/observability';
-import { Orchestration } from './constructs/orchestration';
+import { Orchestration, type OrchestrationProps } from './constructs/orchestration';
 import { Runner, type ExistingVpc } from './constructs/runner';
 import { Storage } from './constructs/storage';
 
 /** Provider and backend credential secrets must be named under this prefix (docs/architecture.md). */
 export const CREDENTIAL_SECRET_PREFIX = 'stackjobs/';
 
-export interface StackJobsStackProps extends StackProps {
+/** The orchestration settings are the Orchestration construct's own props (documented there), passed through. */
+type OrchestrationSettings = Pick<OrchestrationProps, 'lockWaitSeconds' | 'lockWaitMaxAttempts' | 'previewTimeout' | 'updateTimeout' | 'orgRunnerTaskDefinitionArns' | 'orgRunnerRoleArns'>;
+
+export interface StackJobsStackProps extends StackProps, OrchestrationSettings {
   readonly jwt: JwtSettings;
   /**
    * Keep tables, key and buckets when the stack is deleted (and protect the tables from deletion).
@@ -43,32 +46,6 @@ export interface StackJobsStackProps extends StackProps {
    * @default ['*-terraform-state', '*-tfstate']
    */
   readonly stateBucketNames?: string[];
-  /**
-   * @default 30
-   */
-  readonly lockWaitSeconds?: number;
-  /**
-   * @default 480
-   */
-  readonly lockWaitMaxAttempts?: number;
-  /**
-   * @default Duration.hours(2)
-   */
-  readonly previewTimeout?: Duration;
-  /**
-   * @default Duration.hours(4)
-   */
-  readonly updateTimeout?: Duration;
-  /**
-   * Task-definition ARN patterns org runners may use; the state machine may start only these.
-   * @default [] (org runners are recorded by id; jobs run on the platform runner)
-   */
-  readonly orgRunnerTaskDefinitionArns?: string[];
-  /**
-   * Roles of org runner task definitions the state machine may pass to ECS.
-   * @default []
-   */
-  readonly orgRunnerRoleArns?: string[];
   /**
    * @default - no alarm subscription
    */
