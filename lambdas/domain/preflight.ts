@@ -204,9 +204,15 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
     checkBackend(change, provisioner, backends, deps, leaseRead),
   ]);
 
-  const checks = [credential.result, moduleCheck, backend.result, policyCheck];
   const runner = resolveRunner(orgRunners, platformRunners);
   const runnerPlacement = runnerPlacementOf(runner, deps.orgRunnerTaskDefinitionArns);
+  if (runner.scope === 'org' && !runnerPlacement) {
+    // Not a failure (the job still runs), but an org that registered its own runner must learn it will not be used.
+    moduleCheck.messages.push(
+      `warning: org runner ${runner.id} is not used: it needs cluster, taskDefinition, subnets and securityGroups, and a task definition this deployment permits (stackjobs:orgRunnerTaskDefinitionArns); the job runs on the platform runner`,
+    );
+  }
+  const checks = [credential.result, moduleCheck, backend.result, policyCheck];
   return {
     passed: checks.every((c) => c.passed),
     checks,

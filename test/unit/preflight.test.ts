@@ -137,6 +137,23 @@ describe('pre-flight', () => {
     });
   });
 
+  describe('runner', () => {
+    const orgRunner = { id: 'sjr_acme', scope: 'org', org: 'acmecorp', cluster: 'arn:aws:ecs:us-east-1:111122223333:cluster/acme', taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner:3', subnets: ['subnet-1'], securityGroups: ['sg-1'], isDefault: true };
+
+    it('warns when the org registered a runner this deployment does not permit, and runs on the platform runner', async () => {
+      const r = await byCheck(change(), preflightDeps({ catalog: standardCatalog().add('runners', 'acmecorp', orgRunner) }));
+      expect(r.module.passed).toBe(true);
+      expect(r.module.messages.some((m) => m.startsWith('warning: org runner sjr_acme is not used'))).toBe(true);
+      expect(r.outcome.resolved.runnerPlacement).toBeUndefined();
+    });
+
+    it('says nothing when the org runner is permitted', async () => {
+      const r = await byCheck(change(), preflightDeps({ catalog: standardCatalog().add('runners', 'acmecorp', orgRunner), orgRunnerTaskDefinitionArns: ['arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner:*'] }));
+      expect(r.module.messages.some((m) => m.includes('org runner'))).toBe(false);
+      expect(r.outcome.resolved.runnerPlacement).toBeDefined();
+    });
+  });
+
   describe('flow control', () => {
     it('records the level the policy came from', async () => {
       const catalog = standardCatalog().add('flow-control-policies', 'acmecorp', policy({ id: 'prod-policy', selector: { level: 'environment', org: 'acmecorp', env: 'production' }, skipRefresh: true }));
