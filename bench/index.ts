@@ -17,6 +17,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { startRunnerEnv } from '../test/runner/support/harness';
 import { logBench, runDirect, runPhases } from './runner.bench';
+import type { PathCost } from './sections/local-mode.section';
 
 const args = process.argv.slice(2);
 const FULL = args.includes('--full');
@@ -59,15 +60,6 @@ interface SubmissionResult {
   perRound: number;
   concurrency: number;
   calls: { perSubmission: number; chain: number; chainCalls: string[]; byCommand: Record<string, number> };
-}
-interface PathCost {
-  path: string;
-  result: string;
-  transitions: number;
-  lambda: Array<{ entry: string; ms: number }>;
-  dynamo: { reads: number; writes: number; writeUnits: number };
-  s3: { puts: number; gets: number };
-  runnerSeconds: Record<string, number>;
 }
 interface ColdStart {
   functions: Array<{ entry: string; memoryMb: number; architecture: string; bytes: number; top: string[]; initMs: Stat }>;

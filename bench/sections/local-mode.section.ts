@@ -149,7 +149,8 @@ async function submission(rounds: number, perRound: number, concurrency: number)
 
 // ------------------------------------------------------------------ 2. cost per job
 
-interface PathCost {
+/** One path's measured cost inputs; bench/index.ts prices them. */
+export interface PathCost {
   path: string;
   result: string;
   transitions: number;

@@ -4,41 +4,29 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import { NotFoundError } from '../domain/errors';
-import type { Clock } from '../domain/ids';
-import type { CatalogReader, EventPublisher } from '../domain/ports';
-import type { Principal, StackJob } from '../domain/schemas';
+import type { CatalogReader } from '../domain/ports';
 import type { SubmissionDeps } from '../app/submit-change';
-import type { JobRepository } from '../adapters/dynamodb/job-repository';
-import type { LockRepository } from '../adapters/dynamodb/lock-repository';
-import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
 import { PowertoolsApprovalMetrics } from '../approvals/adapters/metrics';
-import { cancelJob } from '../approvals/cancel';
+import { cancelJob, type CancelDeps } from '../approvals/cancel';
 import { decideApproval } from '../approvals/decide';
-import type { ApprovalMetrics, LogSink, ResponseUrlPoster, RunnerTaskStopper, TaskResponder } from '../approvals/ports';
+import type { ApprovalMetrics, ResponseUrlPoster } from '../approvals/ports';
 import { rerunJob } from '../approvals/rerun';
 import { handleSlackInteraction, type SlackInteractionDeps } from '../approvals/slack-interactions';
 import { json, problem } from '../http/problem';
-import { requireOrg, requirePermission } from '../http/principal';
+import { requirePermission } from '../http/principal';
 import type { Route } from '../http/router';
 import type { WorkflowMetrics } from '../workflow/metrics';
 import { PowertoolsWorkflowMetrics } from '../workflow/metrics';
 import type { ServiceContext } from './context';
+import { visibleJob } from './job-routes';
 import { parseOr400 } from './validate';
 
-export interface ApprovalRoutesDeps {
-  jobs: JobRepository;
+/** What cancel needs (its workflow metrics are `workflowMetrics` here), plus what deciding and Slack need. */
+export interface ApprovalRoutesDeps extends Omit<CancelDeps, 'metrics'> {
   catalog: CatalogReader;
-  locks: Pick<LockRepository, 'release'>;
-  resources: Pick<ResourceStatusRepository, 'record'>;
-  events: EventPublisher;
-  tasks: TaskResponder;
-  runnerTasks: RunnerTaskStopper;
   respond: ResponseUrlPoster;
   submission: SubmissionDeps;
   signingSecret: () => Promise<string>;
-  clock: Clock;
-  log: LogSink;
   metrics: ApprovalMetrics;
   workflowMetrics: WorkflowMetrics;
   /** Counts rerun pre-flight failures like submissions do. */
@@ -53,14 +41,6 @@ export const SLACK_INTERACTIONS_PATH = '/v1/slack/interactions';
 /** The optional `Idempotency-Key` request header of a rerun: printable ASCII, 1 to 255 characters. */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$/, 'printable ASCII, 1 to 255 characters, no leading or trailing space');
-
-/** A job the caller may act on: another org's job is absent (404), as for reads. */
-async function actionableJob(jobs: JobRepository, principal: Principal, id: string): Promise<StackJob> {
-  const found = await jobs.get(id);
-  if (!found) throw new NotFoundError(`stack job ${id} not found`);
-  requireOrg(principal, found.job.metadata.org, `stack job ${id}`);
-  return found.job;
-}
 
 /** The Slack interactions route alone: what the Slack Lambda serves. */
 export type SlackRouteDeps = Pick<ApprovalRoutesDeps, 'signingSecret' | 'catalog' | 'events' | 'tasks' | 'respond' | 'clock' | 'log' | 'metrics'> & { jobs: SlackInteractionDeps['jobs'] };
@@ -89,7 +69,7 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
       const d = deps();
       requirePermission(req.principal, 'approve');
       const body = req.body === undefined ? {} : parseOr400(decisionBodySchema, req.body, 'decision');
-      const job = await actionableJob(d.jobs, req.principal, req.params.id);
+      const job = await visibleJob(d.jobs, req.principal, req.params.id);
       const decided = await decideApproval(
         { jobs: d.jobs, tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics },
         { jobId: job.metadata.id, decision: verb === 'approve' ? 'approved' : 'rejected', decider: { subject: req.principal.subject, channel: 'api' }, ...(body.comment ? { comment: body.comment } : {}) },
@@ -108,9 +88,9 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
       async handle(req) {
         const d = deps();
         requirePermission(req.principal, 'submit');
-        const job = await actionableJob(d.jobs, req.principal, req.params.id);
+        const job = await visibleJob(d.jobs, req.principal, req.params.id);
         const outcome = await cancelJob(
-          { jobs: d.jobs, locks: d.locks, resources: d.resources, events: d.events, tasks: d.tasks, runnerTasks: d.runnerTasks, clock: d.clock, log: d.log, metrics: d.workflowMetrics },
+          { ...d, metrics: d.workflowMetrics },
           job.metadata.id,
           req.principal.subject,
         );
@@ -127,7 +107,7 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
         requirePermission(req.principal, 'submit');
         const rawKey = req.headers[IDEMPOTENCY_KEY_HEADER];
         const rerunKey = rawKey === undefined ? undefined : parseOr400(idempotencyKeySchema, rawKey, 'Idempotency-Key header', 'header.Idempotency-Key');
-        const job = await actionableJob(d.jobs, req.principal, req.params.id);
+        const job = await visibleJob(d.jobs, req.principal, req.params.id);
         const outcome = await rerunJob(d.jobs, d.submission, job, req.principal.subject, rerunKey);
         if (outcome.kind === 'rejected') {
           for (const c of outcome.checks.filter((c) => !c.passed)) d.countPreflightFailure?.(c.check);

@@ -111,8 +111,4 @@ export function serviceContextFromEnv(serviceName: string, env: NodeJS.ProcessEn
   };
 }
 
-/** Built on first use, so a misconfigured function fails its first invocation with the missing variable named. */
-export function lazy<T>(make: () => T): () => T {
-  let value: T | undefined;
-  return () => (value ??= make());
-}
+export { lazy } from '../shared/lazy';

@@ -8,6 +8,7 @@ import { LockRepository } from '../adapters/dynamodb/lock-repository';
 import { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
 import { systemClock, ulidIds } from '../domain/ids';
 import { readConfig } from '../shared/config';
+import { lazy } from '../shared/lazy';
 import type { WorkflowDeps } from './lifecycle';
 import { PowertoolsWorkflowMetrics } from './metrics';
 
@@ -37,8 +38,7 @@ export function workflowDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Workf
   };
 }
 
-/** Lazily built so a cold start fails with the config error on the first invocation, named, rather than at import. */
+/** The workflow Lambdas' dependencies, built on first use (see shared/lazy.ts). */
 export function lazyDeps(make: () => WorkflowDeps = workflowDepsFromEnv): () => WorkflowDeps {
-  let deps: WorkflowDeps | undefined;
-  return () => (deps ??= make());
+  return lazy(make);
 }

@@ -11,21 +11,18 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../dynamodb/client';
+import { lazy } from '../../shared/lazy';
 
 /** s3rver (local mode) only speaks path-style addressing; AWS itself prefers virtual-hosted. */
 const s3PathStyle = () => process.env.STACKJOBS_S3_FORCE_PATH_STYLE === 'true';
 
-const memo = <T>(make: () => T): (() => T) => {
-  let value: T | undefined;
-  return () => (value ??= make());
-};
 
 export const clients = {
-  dynamo: memo<DynamoDBDocumentClient>(() => documentClient()),
-  s3: memo(() => new S3Client({ forcePathStyle: s3PathStyle() })),
-  sfn: memo(() => new SFNClient({})),
-  secrets: memo(() => new SecretsManagerClient({})),
-  events: memo(() => new EventBridgeClient({})),
-  ecs: memo(() => new ECSClient({})),
-  sts: memo(() => new STSClient({})),
+  dynamo: lazy<DynamoDBDocumentClient>(() => documentClient()),
+  s3: lazy(() => new S3Client({ forcePathStyle: s3PathStyle() })),
+  sfn: lazy(() => new SFNClient({})),
+  secrets: lazy(() => new SecretsManagerClient({})),
+  events: lazy(() => new EventBridgeClient({})),
+  ecs: lazy(() => new ECSClient({})),
+  sts: lazy(() => new STSClient({})),
 };
