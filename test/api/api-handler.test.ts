@@ -155,6 +155,19 @@ describe('submitting a change', () => {
   });
 });
 
+describe('metrics', () => {
+  it('counts submitted jobs and pre-flight failures by check', async () => {
+    const added = jest.spyOn(h.metrics, 'addMetric');
+    try {
+      await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { version: { id: 'ver-metrics-ok', message: '' } } }) });
+      await h.call('POST', '/v1/stack-jobs', { body: change({ kind: 'aws_rds_instance', resource: { version: { id: 'ver-metrics-bad', message: '' } } }) });
+      expect(added.mock.calls.map((c) => `${c[0]}:${c[2]}`)).toEqual(['JobsSubmitted:1', 'PreflightFailed_credential:1', 'PreflightFailed_module:1']);
+    } finally {
+      added.mockRestore();
+    }
+  });
+});
+
 describe('reading jobs', () => {
   it('shows a job to its org and hides it from another org with 404', async () => {
     const created = (await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { version: { id: 'ver-read', message: '' } } }) })).json();

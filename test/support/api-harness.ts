@@ -98,6 +98,7 @@ export interface ApiHarness {
   submission: SubmissionDeps;
   logger: Logger;
   logs: string[];
+  metrics: Metrics;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read response bodies by value; the contract test checks their shape
   call(method: string, path: string, o?: CallOptions): Promise<APIGatewayProxyStructuredResultV2 & { json: () => any }>;
   resetMocks(): void;
@@ -164,6 +165,7 @@ export async function startApiHarness(): Promise<ApiHarness> {
     submission,
     logger,
     logs,
+    metrics,
     resetMocks,
     async call(method, path, o = {}) {
       const event = httpEvent(method, path, o);
