@@ -3,7 +3,7 @@
  * endpoint (no JWT: Slack signs its requests). Dependencies are resolved on the first request.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import type { CatalogReader } from '../domain/ports';
 import type { SubmissionDeps } from '../app/submit-change';
 import { PowertoolsApprovalMetrics } from '../approvals/adapters/metrics';

@@ -1,5 +1,5 @@
 /** Reading what the runner leaves behind (logs, plan, outputs) and a resource's latest status. */
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { NotFoundError } from '../domain/errors';
 import { operationNameSchema } from '../domain/schemas';
 import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';

@@ -1,8 +1,8 @@
 /** Builds the API's and the event handler's dependencies once per process from the environment the CDK code sets. */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
-import { clients } from '../adapters/aws/clients';
+import * as z from '../shared/zod';
+import * as clients from '../adapters/aws/clients';
 import { EventBridgePublisher } from '../adapters/aws/event-publisher';
 import { S3BackendProbe } from '../adapters/aws/s3-backend-probe';
 import { SecretsManagerSource } from '../adapters/aws/secrets';

@@ -1,5 +1,5 @@
 /** Routes for submitting, dry-running and reading stack jobs. */
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';

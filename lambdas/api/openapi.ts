@@ -4,7 +4,7 @@
  * (defaulted fields optional), responses with `io: 'output'` (what the server always sends). Only the operation
  * table below is written by hand; test/openapi checks it against the router's `allRoutes` in both directions.
  */
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import {
   catalogKinds,
   catalogSchemas,

@@ -3,7 +3,7 @@
  * problem+json errors. The OpenAPI document is generated from these and the domain schemas; the contract tests
  * check every response the handlers give against it, and test/openapi pins the handlers' TypeScript types to them.
  */
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { catalogSchemas, checkResultSchema, jobPhaseSchema, jobResultSchema, planSummarySchema, stackJobSchema, type CatalogKind } from '../domain/schemas';
 
 const isoTime = z.iso.datetime({ offset: true });

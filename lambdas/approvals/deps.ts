@@ -4,8 +4,8 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
-import { clients } from '../adapters/aws/clients';
+import * as z from '../shared/zod';
+import * as clients from '../adapters/aws/clients';
 import { EventBridgePublisher } from '../adapters/aws/event-publisher';
 import { SecretsManagerSource } from '../adapters/aws/secrets';
 import { CatalogRepository } from '../adapters/dynamodb/catalog-repository';

@@ -5,7 +5,7 @@
  * with the outcome or the reason it changed nothing posted to response_url.
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { ConflictError, ForbiddenError, NotFoundError } from '../domain/errors';
 import type { Clock } from '../domain/ids';
 import type { CatalogReader } from '../domain/ports';

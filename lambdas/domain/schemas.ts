@@ -2,7 +2,7 @@
  * The stack-job domain's shapes: what callers submit, what the catalog holds, and the StackJob snapshot.
  * Plain zod, no AWS SDK: the API, the runner and the state machine all validate against these.
  */
-import { z } from 'zod';
+import * as z from '../shared/zod';
 
 export const API_VERSION = 'infra-hub.planton.cloud/v1';
 

@@ -1,5 +1,5 @@
 /** The approval task's input, as the state machine passes it (with `.waitForTaskToken`). */
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { openApproval, type ApprovalNotifier } from '../approvals/request';
 import { asStepError } from './errors';
 import type { WorkflowDeps } from './lifecycle';

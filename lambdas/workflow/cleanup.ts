@@ -1,5 +1,5 @@
 /** Parses the aws.states "Step Functions Execution Status Change" event and cleans up after the execution. */
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { asStepError } from './errors';
 import { cleanupExecution, type CleanupResult, type WorkflowDeps } from './lifecycle';
 

@@ -1,6 +1,6 @@
 /** Builds the workflow Lambdas' dependencies once per process from the environment the CDK code sets. */
-import { z } from 'zod';
-import { clients } from '../adapters/aws/clients';
+import * as z from '../shared/zod';
+import * as clients from '../adapters/aws/clients';
 import { EventBridgePublisher } from '../adapters/aws/event-publisher';
 import { EcsRunnerTaskStopper } from '../approvals/adapters/ecs-runner-stopper';
 import { JobRepository } from '../adapters/dynamodb/job-repository';

@@ -3,7 +3,7 @@
  * The environment contract is in runner-image/README.md.
  */
 import { STSClient } from '@aws-sdk/client-sts';
-import { clients } from '../../lambdas/adapters/aws/clients';
+import * as clients from '../../lambdas/adapters/aws/clients';
 import { SecretsManagerSource } from '../../lambdas/adapters/aws/secrets';
 import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
 import { ArtifactStore } from '../../lambdas/adapters/s3/artifact-store';

@@ -7,7 +7,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ScanCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
-import { clients } from '../../lambdas/adapters/aws/clients';
+import * as clients from '../../lambdas/adapters/aws/clients';
 import { CatalogRepository } from '../../lambdas/adapters/dynamodb/catalog-repository';
 import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
 import { TABLES } from '../../lambdas/adapters/dynamodb/table-definitions';

@@ -16,13 +16,12 @@ import { lazy } from '../../shared/lazy';
 /** s3rver (local mode) only speaks path-style addressing; AWS itself prefers virtual-hosted. */
 const s3PathStyle = () => process.env.STACKJOBS_S3_FORCE_PATH_STYLE === 'true';
 
-
-export const clients = {
-  dynamo: lazy<DynamoDBDocumentClient>(() => documentClient()),
-  s3: lazy(() => new S3Client({ forcePathStyle: s3PathStyle() })),
-  sfn: lazy(() => new SFNClient({})),
-  secrets: lazy(() => new SecretsManagerClient({})),
-  events: lazy(() => new EventBridgeClient({})),
-  ecs: lazy(() => new ECSClient({})),
-  sts: lazy(() => new STSClient({})),
-};
+// One export per service, each marked pure: a handler's bundle keeps only the SDK clients it calls (import this
+// module as a namespace, `import * as clients from`, and esbuild drops the rest).
+export const dynamo = /* @__PURE__ */ lazy<DynamoDBDocumentClient>(() => documentClient());
+export const s3 = /* @__PURE__ */ lazy(() => new S3Client({ forcePathStyle: s3PathStyle() }));
+export const sfn = /* @__PURE__ */ lazy(() => new SFNClient({}));
+export const secrets = /* @__PURE__ */ lazy(() => new SecretsManagerClient({}));
+export const events = /* @__PURE__ */ lazy(() => new EventBridgeClient({}));
+export const ecs = /* @__PURE__ */ lazy(() => new ECSClient({}));
+export const sts = /* @__PURE__ */ lazy(() => new STSClient({}));

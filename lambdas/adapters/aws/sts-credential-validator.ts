@@ -3,7 +3,7 @@
  * credential is a role. The material is read here and handed to STS only; it never reaches a message.
  */
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
-import { z } from 'zod';
+import * as z from '../../shared/zod';
 import type { CredentialValidation, CredentialValidator, SecretSource } from '../../domain/ports';
 import type { ProviderCredential } from '../../domain/schemas';
 

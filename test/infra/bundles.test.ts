@@ -1,0 +1,42 @@
+/**
+ * What goes into each Lambda bundle (esbuild with the StackJobsFunction options): guards for the two things that
+ * made every bundle large, both easy to bring back with one import line. Sizes and init times are in `npm run bench`.
+ */
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { buildSync, type Metafile } from 'esbuild';
+
+const ROOT = join(__dirname, '../..');
+const handlers = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? handlers(join(dir, e.name)) : e.name.endsWith('.handler.ts') ? [join(dir, e.name)] : []));
+
+function inputsOf(entry: string): string[] {
+  const out = buildSync({ entryPoints: [entry], bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true, write: false, metafile: true, outfile: '/dev/null/out.js', logLevel: 'error' });
+  const meta: Metafile = out.metafile;
+  return Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs).filter((i) => o.inputs[i].bytesInOutput > 0));
+}
+
+const entries = handlers(join(ROOT, 'lambdas'));
+const bundles = new Map(entries.map((e) => [relative(ROOT, e), inputsOf(e)]));
+
+it('finds every Lambda handler', () => {
+  expect([...bundles.keys()].sort()).toEqual([
+    'lambdas/handlers/api.handler.ts',
+    'lambdas/handlers/resource-changed.handler.ts',
+    'lambdas/handlers/slack-interactions.handler.ts',
+    'lambdas/workflow/execution-ended.handler.ts',
+    'lambdas/workflow/request-approval.handler.ts',
+    'lambdas/workflow/step.handler.ts',
+  ]);
+});
+
+it.each([...bundles.keys()])('%s bundles no zod locale but English (zod is imported through lambdas/shared/zod)', (entry) => {
+  const locales = bundles.get(entry)!.filter((i) => i.includes('zod/v4/locales/')).map((i) => i.replace(/.*zod\/v4\/locales\//, ''));
+  expect(locales.filter((l) => !l.startsWith('en.'))).toEqual([]);
+  expect(bundles.get(entry)!.some((i) => i.includes('zod/v4/classic/schemas'))).toBe(true);
+});
+
+it('bundles into the workflow step Lambda only the SDK clients it calls (DynamoDB, EventBridge, ECS)', () => {
+  const clients = [...new Set(bundles.get('lambdas/workflow/step.handler.ts')!.map((i) => /@aws-sdk\/(client-[a-z-]+)\//.exec(i)?.[1]).filter(Boolean))].sort();
+  expect(clients).toEqual(['client-dynamodb', 'client-ecs', 'client-eventbridge']);
+});
