@@ -12,7 +12,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, synthesizeTemplate, type CfnTemplate } from '../infra/asl';
 import { buildRunner } from '../runner-image/build';
 import { catalogEntries, type LocalConfig } from './config';
@@ -42,7 +42,11 @@ export interface LocalModeOptions {
   /** Fault-injecting proxies put in front of dynalite and s3rver; every client (API, workflow, runner) goes through them. */
   faults?: { dynamodb?: FaultRule; s3?: FaultRule };
   log?: (line: string) => void;
+  /** Wraps the API handler, e.g. to observe which AWS calls a request makes itself (the bench's call chains). */
+  wrapApiHandler?: (handler: ApiHandler) => ApiHandler;
 }
+
+export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface LocalMode {
   apiUrl: string;
@@ -267,7 +271,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const ctx = serviceContextFromEnv('stackjobs-local-api');
     const api = createApi({ routes: allRoutes(ctx), claimNames: ctx.claimNames, logger: ctx.logger, metrics: ctx.metrics });
     const eventsRoute = (): APIGatewayProxyStructuredResultV2 => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: protocol.events }) });
-    const http: HttpApi = await startHttpApi({ handler: api, principals: options.config.principals, claimNames: ctx.claimNames, port: options.port, extraRoutes: { 'GET /v1/events': eventsRoute } });
+    const http: HttpApi = await startHttpApi({ handler: options.wrapApiHandler?.(api) ?? api, principals: options.config.principals, claimNames: ctx.claimNames, port: options.port, extraRoutes: { 'GET /v1/events': eventsRoute } });
     stops.push(() => http.stop());
     stops.push(async () => db.destroy());
 

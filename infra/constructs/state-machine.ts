@@ -293,7 +293,9 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
   const previewEnabled = new sfn.Choice(scope, STATE.previewEnabled).when(sfn.Condition.booleanEquals('$.lock.preview', true), runPreview).otherwise(skipPreview);
 
   // ---- the stack lock: FIFO per stack, a bounded wait loop.
-  const acquire = step(STATE.acquireLock, 'acquireLock', { attempts: sfn.JsonPath.numberAt('$.lock.attempts') }, '$.lock').addCatch(acquireFailed, caught);
+  // The execution's input (job id and the submitted snapshot) from the context object: the state itself carries only
+  // the id, so the snapshot is not copied through every state.
+  const acquire = step(STATE.acquireLock, 'acquireLock', { attempts: sfn.JsonPath.numberAt('$.lock.attempts'), execution: sfn.JsonPath.objectAt('$$.Execution.Input') }, '$.lock').addCatch(acquireFailed, caught);
   const waitForLock = new sfn.Wait(scope, STATE.waitForLock, { time: sfn.WaitTime.duration(Duration.seconds(p.lockWaitSeconds)) }).next(acquire);
   const lockAcquired = new sfn.Choice(scope, STATE.lockAcquired)
     .when(sfn.Condition.stringEquals('$.lock.outcome', 'acquired'), previewEnabled)
@@ -302,5 +304,5 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     .otherwise(lockWaitExceeded);
   acquire.next(lockAcquired);
 
-  return new sfn.Pass(scope, STATE.start, { result: sfn.Result.fromObject({ attempts: 0 }), resultPath: '$.lock' }).next(acquire);
+  return new sfn.Pass(scope, STATE.start, { parameters: { jobId: sfn.JsonPath.stringAt('$.jobId'), lock: { attempts: 0 } } }).next(acquire);
 }

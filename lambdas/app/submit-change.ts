@@ -1,6 +1,7 @@
 /**
  * The one submission use case behind both entry points (API and EventBridge):
- * pre-flight -> freeze the snapshot -> claim the idempotency key -> write the job (never overwrite) -> start the execution.
+ * pre-flight -> freeze the snapshot -> claim the idempotency key -> write the job (never overwrite) and start the execution,
+ * side by side.
  */
 import { createHash } from 'node:crypto';
 import type { Clock, IdGenerator } from '../domain/ids';
@@ -63,11 +64,25 @@ export async function submitChange(change: ResourceChange, deps: SubmissionDeps,
   if (!outcome.passed) return { kind: 'rejected', checks: outcome.checks };
 
   const job = freezeStackJob(change, outcome, deps.ids.next('sj'), deps.clock.now(), options.rerunOf, options.submittedBy);
-  // Without a key the job id is new, so there is nothing to deduplicate: write and start it.
-  if (key === undefined) return { kind: 'created', job: await completeSubmission(job, deps) };
-  const claim = await deps.jobs.claimIdempotency(key, job);
-  const stored = await completeSubmission(claim.job, deps);
-  return claim.claimed ? { kind: 'created', job: stored } : { kind: 'duplicate', job: stored };
+  // Without a key the job id is new, so there is nothing to deduplicate.
+  if (key !== undefined) {
+    const claim = await deps.jobs.claimIdempotency(key, job);
+    if (!claim.claimed) return { kind: 'duplicate', job: await completeSubmission(claim.job, deps) };
+  }
+  await startNewJob(job, deps);
+  return { kind: 'created', job };
+}
+
+/**
+ * A job nobody else can be submitting (its key is ours, or it has none): the job write and the start go out side by
+ * side, one round trip. The execution carries the snapshot and writes the job itself if it looks first; both writes
+ * are conditional, so whichever lands second changes nothing. Both are awaited, so a caller that has the answer finds
+ * the job stored, and an error names what failed (a retry finishes the work through the idempotency claim).
+ */
+async function startNewJob(job: StackJob, deps: SubmissionDeps): Promise<void> {
+  const [written, started] = await Promise.allSettled([deps.jobs.create(job), deps.starter.start(job)]);
+  if (written.status === 'rejected') throw written.reason;
+  if (started.status === 'rejected') throw started.reason;
 }
 
 /**

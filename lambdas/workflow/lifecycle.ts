@@ -136,8 +136,8 @@ export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
  * A holder whose lease expired no longer counts as ahead, so a dead execution cannot block the stack forever; nor
  * does an older job that never attempted the lock within UNSTARTED_JOB_GRACE_MS of its creation (no execution).
  */
-export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: number): Promise<AcquireResult> {
-  const { job } = await d.jobs.require(jobId);
+export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: number, submitted?: StackJob): Promise<AcquireResult> {
+  const job = await jobOrSubmitted(d, jobId, submitted);
   // A cancel through the API ends a queued job in one write; cancelRequested alone also means: do not start.
   if (job.status.phase === 'completed' || (job.status.phase === 'queued' && job.status.cancelRequested)) return { outcome: 'gone', attempts };
   const stackKey = stackKeyOfJob(job);
@@ -183,6 +183,19 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
     preview: job.spec.essentials.flowControlPolicy.previewBeforeUpdate,
     ...(orgRunner ? { runner: 'org' as const, orgRunner } : { runner: 'platform' as const }),
   };
+}
+
+/**
+ * The job as stored, or, when the submission's job write has not landed yet, the snapshot the submission started the
+ * execution with, written now (never overwriting). The submission writes the job and starts its execution side by side,
+ * so the execution may look first; and should that write fail, the execution still has its job.
+ */
+async function jobOrSubmitted(d: WorkflowDeps, jobId: string, submitted: StackJob | undefined): Promise<StackJob> {
+  const found = await d.jobs.get(jobId);
+  if (found) return found.job;
+  if (submitted?.metadata.id !== jobId) return (await d.jobs.require(jobId)).job;
+  if (await d.jobs.create(submitted)) return submitted;
+  return (await d.jobs.require(jobId)).job;
 }
 
 /**

@@ -3,7 +3,8 @@
  * One entry with an action switch keeps the bundle, the role and the log group single; each action is a thin
  * parse-then-call over lifecycle.ts.
  */
-import { z } from 'zod';
+import * as z from '../shared/zod';
+import { stackJobSchema } from '../domain/schemas';
 import { asStepError } from './errors';
 import { acquireLock, finishJob, recordApproval, recordPreview, releaseLock, type Outcome, type WorkflowDeps } from './lifecycle';
 
@@ -22,7 +23,8 @@ const outcomeSchema = z.discriminatedUnion('kind', [
 ]);
 
 export const stepInputSchema = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('acquireLock'), jobId, attempts: z.number().int().min(0) }),
+  // `execution` is the execution's input: the submitted snapshot rides along until the job write is known to have landed.
+  z.object({ action: z.literal('acquireLock'), jobId, attempts: z.number().int().min(0), execution: z.object({ snapshot: stackJobSchema.optional() }).optional() }),
   z.object({ action: z.literal('recordPreview'), jobId, result: z.unknown() }),
   z.object({ action: z.literal('recordApproval'), jobId }),
   z.object({ action: z.literal('finish'), jobId, outcome: outcomeSchema }),
@@ -37,7 +39,7 @@ export async function runStep(d: WorkflowDeps, event: unknown): Promise<unknown>
     const input = stepInputSchema.parse(event);
     switch (input.action) {
       case 'acquireLock':
-        return await acquireLock(d, input.jobId, input.attempts);
+        return await acquireLock(d, input.jobId, input.attempts, input.execution?.snapshot);
       case 'recordPreview':
         return await recordPreview(d, input.jobId, input.result);
       case 'recordApproval':

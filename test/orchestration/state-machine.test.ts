@@ -106,6 +106,31 @@ describe('a stack job run by the synthesized state machine', () => {
     await expectLockFree(job);
   });
 
+  it('writes the job from the execution input when the submission\'s job write has not landed, and runs it', async () => {
+    // The submission writes the job and starts the execution side by side; here the execution looks first.
+    const job = makeJob({ resourceId: `res-${process.pid}-${++resourceSeq}` });
+    expect(await deps.jobs.get(job.metadata.id)).toBeUndefined();
+    await executor.start(job.metadata.id, deps, { preview: { hasChanges: false } }, job).result;
+    const done = await load(job.metadata.id);
+    expect(done.metadata).toEqual(job.metadata);
+    expect(done.spec).toEqual(job.spec);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded', reason: 'no_changes' }));
+    // The submission's own write, landing late, changes nothing.
+    expect(await deps.jobs.create(job)).toBe(false);
+    expect((await load(job.metadata.id)).status.phase).toBe('completed');
+    await expectLockFree(job);
+  });
+
+  it('never overwrites a stored job with the snapshot in the execution input', async () => {
+    const job = await submit();
+    // Cancelled through the API after the write, before the first step: the input's queued snapshot must not revive it.
+    await deps.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, cancelRequested: { by: 'ops@company.com', at: new Date().toISOString() } } }));
+    await executor.start(job.metadata.id, deps, {}, job).result;
+    expect(executor.runnerCalls).toEqual([]);
+    expect((await load(job.metadata.id)).status.cancelRequested).toEqual(expect.objectContaining({ by: 'ops@company.com' }));
+    await expectLockFree(job);
+  });
+
   it('ends cancelled when the approver rejects, without running the update', async () => {
     const job = await submit();
     const run = executor.start(job.metadata.id, deps);

@@ -29,10 +29,12 @@ beforeEach(() => {
 describe('SfnExecutionStarter', () => {
   const job = async () => freezeStackJob(change(), await runPreflight(change(), preflightDeps()), 'sj_01jsrnmwpnnc6n62h06xafcgxv', NOW);
 
-  it('starts the execution named after the job, with only the job id as input', async () => {
+  it('starts the execution named after the job, with the job id and the snapshot as input', async () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:x', startDate: NOW });
-    await new SfnExecutionStarter(new SFNClient({}), 'arn:aws:states:us-east-1:1:stateMachine:sm').start(await job());
-    expect(sfn.commandCalls(StartExecutionCommand)[0].args[0].input).toEqual({ stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:sm', name: 'sj_01jsrnmwpnnc6n62h06xafcgxv', input: '{"jobId":"sj_01jsrnmwpnnc6n62h06xafcgxv"}' });
+    const snapshot = await job();
+    await new SfnExecutionStarter(new SFNClient({}), 'arn:aws:states:us-east-1:1:stateMachine:sm').start(snapshot);
+    const sent = sfn.commandCalls(StartExecutionCommand)[0].args[0].input;
+    expect({ ...sent, input: JSON.parse(sent.input!) }).toEqual({ stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:sm', name: 'sj_01jsrnmwpnnc6n62h06xafcgxv', input: { jobId: 'sj_01jsrnmwpnnc6n62h06xafcgxv', snapshot } });
   });
 
   it('treats an execution that already exists for the job as success, and anything else as an error', async () => {

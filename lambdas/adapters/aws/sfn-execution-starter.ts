@@ -6,9 +6,14 @@ import { ExecutionAlreadyExists, StartExecutionCommand, type SFNClient } from '@
 import type { ExecutionStarter } from '../../domain/ports';
 import type { StackJob } from '../../domain/schemas';
 
-/** The state machine's whole input: everything else it reads from the job snapshot in DynamoDB. */
+/**
+ * The state machine's whole input: the job id, and the snapshot the submission is writing at the same moment, so the
+ * first step can write the job itself should it look before that write lands (or should that write fail). Everything
+ * else the workflow reads from DynamoDB. The snapshot holds no secret values: credentials are references.
+ */
 export interface WorkflowInput {
   jobId: string;
+  snapshot: StackJob;
 }
 
 export class SfnExecutionStarter implements ExecutionStarter {
@@ -18,7 +23,7 @@ export class SfnExecutionStarter implements ExecutionStarter {
   ) {}
 
   async start(job: StackJob): Promise<void> {
-    const input: WorkflowInput = { jobId: job.metadata.id };
+    const input: WorkflowInput = { jobId: job.metadata.id, snapshot: job };
     try {
       await this.client.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: job.metadata.id, input: JSON.stringify(input) }));
     } catch (e) {

@@ -11,7 +11,7 @@ import { ResourceStatusRepository } from '../../../lambdas/adapters/dynamodb/res
 import { ulidIds, type Clock } from '../../../lambdas/domain/ids';
 import type { EventPublisher } from '../../../lambdas/domain/ports';
 import type { RunnerTaskStopper } from '../../../lambdas/approvals/ports';
-import type { OperationName, PlanSummary, RunnerResult } from '../../../lambdas/domain/schemas';
+import type { OperationName, PlanSummary, RunnerResult, StackJob } from '../../../lambdas/domain/schemas';
 import { transitionOperation } from '../../../lambdas/domain/status';
 import { handleApprovalRequest } from '../../../lambdas/workflow/approval';
 import type { WorkflowDeps } from '../../../lambdas/workflow/lifecycle';
@@ -153,7 +153,7 @@ export class LocalExecutor {
   }
 
   /** Starts an execution named after the job, as SfnExecutionStarter does; `approval` decides what the approval task sees. */
-  start(jobId: string, deps: WorkflowDeps, script: RunnerScript = {}): Run {
+  start(jobId: string, deps: WorkflowDeps, script: RunnerScript = {}, snapshot?: StackJob): Run {
     const handlers: Record<string, (input: never) => Promise<unknown>> = {};
     for (const [state, binding] of Object.entries(this.extracted.tasks)) {
       if (binding.kind === 'runner') handlers[state] = (input) => this.runner(deps, state, binding.phase, input, script[binding.phase] ?? {});
@@ -162,11 +162,13 @@ export class LocalExecutor {
       else throw new Error(`no local binding for ${binding.entry}`);
     }
     const retryIntervalOverrides = Object.fromEntries(Object.keys(this.extracted.tasks).map((s) => [s, 0]));
+    // The input SfnExecutionStarter sends: the job id and the submitted snapshot (omitted by tests that wrote the job).
+    const input = JSON.parse(JSON.stringify(snapshot ? { jobId, snapshot } : { jobId })) as { jobId: string };
     const { result, abort } = this.machine.run(
-      { jobId },
+      input,
       {
         // $$.Task.Token is one static value per run in this interpreter; each task binding mints its own instead.
-        context: { Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:StackJobs:${jobId}`, Name: jobId }, Task: { Token: 'replaced-per-task' } },
+        context: { Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:StackJobs:${jobId}`, Name: jobId, Input: input }, Task: { Token: 'replaced-per-task' } },
         overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { [STATE.waitForLock]: 15 }, retryIntervalOverrides },
         noThrowOnAbort: true,
       },
