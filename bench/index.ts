@@ -25,7 +25,8 @@ const QUICK = args.includes('--quick');
 const REPEATS = QUICK ? 1 : 3;
 const [SCALE_CHANGES, SCALE_STACKS] = (args.find((a) => a.startsWith('--scale='))?.slice(8) ?? (FULL ? '1000x200' : '100x20')).split('x').map(Number);
 const LOG_MIB = FULL ? 1024 : 128;
-const COMMAND_MS = FULL ? 2000 : 500;
+// The runner issue's target is stated for a tool that takes about 2 s per command: measure that case.
+const COMMAND_MS = 2000;
 
 /** Published prices (us-east-1): Step Functions Standard, Lambda arm64, DynamoDB on-demand. */
 const PRICE = { transition: 0.025 / 1000, lambdaRequest: 0.2 / 1e6, lambdaGbSecondArm: 0.0000133334, dynamoWriteUnit: 1.25 / 1e6, dynamoReadUnit: 0.25 / 1e6 };
@@ -87,10 +88,14 @@ async function runnerSection() {
     const ratio: number[] = [];
     const runnerMs: number[] = [];
     const directMs: number[] = [];
+    const previewOverheadMs: number[] = [];
+    const updateOverheadMs: number[] = [];
     for (let r = 0; r < REPEATS; r++) {
       const d = await runDirect(env, slow);
       const v = await runPhases(env, slow);
       directMs.push(d.previewMs + d.updateMs);
+      previewOverheadMs.push(v.previewMs - d.previewMs);
+      updateOverheadMs.push(v.updateMs - d.updateMs);
       runnerMs.push(v.previewMs + v.updateMs);
       ratio.push((v.previewMs + v.updateMs) / (d.previewMs + d.updateMs));
     }
@@ -100,6 +105,8 @@ async function runnerSection() {
       commandMs: COMMAND_MS,
       runnerMs: stat(runnerMs),
       directMs: stat(directMs),
+      previewOverheadMs: stat(previewOverheadMs),
+      updateOverheadMs: stat(updateOverheadMs),
       ratio: stat(ratio),
       logMib: LOG_MIB,
       mbPerSecond: stat(logs.map((l) => l.bytes / 1048576 / l.seconds)),
@@ -130,7 +137,7 @@ async function main() {
   // Waiting jobs poll the lock in-process (one event loop for the API, the workflow Lambdas and the stand-ins).
   let scale: ScaleResult | { error: string };
   try {
-    scale = section<ScaleResult>('local-mode.section.ts', ['scale', String(SCALE_CHANGES), String(SCALE_STACKS), '1000'], FULL ? 3_600_000 : 900_000);
+    scale = section<ScaleResult>('local-mode.section.ts', ['scale', String(SCALE_CHANGES), String(SCALE_STACKS), '30000'], FULL ? 3_600_000 : 900_000);
   } catch (e) {
     scale = { error: (e as Error).message.split('\n')[0] };
   }
@@ -160,6 +167,7 @@ async function main() {
   add('**3. Runner** (stand-in CLI)', '', '');
   add(`preview + update via runner vs direct (${runner.commandMs} ms per command, ms)`, `${fmt(runner.runnerMs)} vs ${fmt(runner.directMs)}`);
   add('overhead ratio', fmt(runner.ratio, 3), '<= 1.10');
+  add('overhead per phase: preview / update (ms)', `${fmt(runner.previewOverheadMs)} / ${fmt(runner.updateOverheadMs)}`);
   add(`log pipeline, ${runner.logMib} MiB (MB/s)`, fmt(runner.mbPerSecond, 1));
   add('runner peak RSS while logging (MB)', fmt(runner.peakRssMb, 1), '< 150');
   add('log stored complete and in order', String(runner.complete));

@@ -39,6 +39,8 @@ export interface LocalModeOptions {
   waitTimeOverrides?: Record<string, number>;
   /** HeartbeatSeconds per Task state (seconds by state name), e.g. a short runner heartbeat timeout in fault tests. */
   heartbeatSecondsOverrides?: Record<string, number>;
+  /** TimeoutSeconds per Task state (seconds by state name), e.g. a short stack-lock park ('Wait For Stack Lock'). */
+  timeoutSecondsOverrides?: Record<string, number>;
   /** Fault-injecting proxies put in front of dynalite and s3rver; every client (API, workflow, runner) goes through them. */
   faults?: { dynamodb?: FaultRule; s3?: FaultRule };
   log?: (line: string) => void;
@@ -251,6 +253,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       bindings,
       waitTimeOverrides: options.waitTimeOverrides,
       heartbeatSecondsOverrides: options.heartbeatSecondsOverrides,
+      timeoutSecondsOverrides: options.timeoutSecondsOverrides,
       // The aws.states rule: executions that end without running their Catch are cleaned up.
       onExecutionEnded: async ({ executionArn, name, status, input }) => {
         log(`execution ${name} ended ${status}`);

@@ -35,6 +35,8 @@ export interface LocalStepFunctionsOptions {
   retryIntervalOverrides?: Record<string, number | number[]>;
   /** HeartbeatSeconds replaced per Task state (seconds by state name), so tests can time out a dead runner quickly. */
   heartbeatSecondsOverrides?: Record<string, number>;
+  /** TimeoutSeconds replaced per Task state (seconds by state name, fractions allowed), e.g. a short stack-lock park. */
+  timeoutSecondsOverrides?: Record<string, number>;
   /** Called when an execution ends in FAILED, TIMED_OUT or ABORTED (the aws.states EventBridge rule in AWS). */
   onExecutionEnded?: (e: { executionArn: string; name: string; status: ExecutionStatus; input: Json }) => Promise<void> | void;
 }
@@ -74,11 +76,13 @@ function replaceDeep(value: Json, from: string, to: string): Json {
   return value;
 }
 
-function taskStates(definition: Record<string, unknown>): Record<string, { Resource?: string; HeartbeatSeconds?: number }> {
-  const states: Record<string, { Resource?: string; HeartbeatSeconds?: number }> = {};
+type TaskState = { Resource?: string; HeartbeatSeconds?: number; TimeoutSeconds?: number };
+
+function taskStates(definition: Record<string, unknown>): Record<string, TaskState> {
+  const states: Record<string, TaskState> = {};
   const walk = (def: { States?: Record<string, Record<string, unknown>> }) => {
     for (const [name, s] of Object.entries(def.States ?? {})) {
-      if (s.Type === 'Task') states[name] = s as { Resource?: string; HeartbeatSeconds?: number };
+      if (s.Type === 'Task') states[name] = s as TaskState;
       for (const branch of (s.Branches as object[] | undefined) ?? []) walk(branch);
       if (s.ItemProcessor) walk(s.ItemProcessor as object);
       if (s.Iterator) walk(s.Iterator as object);
@@ -96,8 +100,14 @@ export class LocalStepFunctions {
   private readonly states: ReturnType<typeof taskStates>;
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
-    this.machine = new StateMachine(options.definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
-    this.states = taskStates(options.definition);
+    // A JSON copy, not structuredClone: the interpreter only resolves objects of this realm's Object.prototype (jest runs a vm).
+    const definition = JSON.parse(JSON.stringify(options.definition)) as { States: Record<string, Record<string, unknown>> };
+    for (const [name, seconds] of Object.entries(options.timeoutSecondsOverrides ?? {})) {
+      if (definition.States[name]?.Type !== 'Task') throw new Error(`local step functions: no Task state ${name} to override the timeout of`);
+      definition.States[name].TimeoutSeconds = seconds;
+    }
+    this.machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
+    this.states = taskStates(definition);
     const unbound = Object.keys(this.states).filter((s) => !options.bindings[s]);
     if (unbound.length > 0) throw new Error(`local step functions: no binding for task state(s) ${unbound.join(', ')}`);
   }
@@ -106,6 +116,7 @@ export class LocalStepFunctions {
     const resource = this.states[stateName].Resource ?? '';
     const waits = resource.endsWith('.waitForTaskToken');
     const heartbeatSeconds = this.options.heartbeatSecondsOverrides?.[stateName] ?? this.states[stateName].HeartbeatSeconds;
+    const timeoutSeconds = this.states[stateName].TimeoutSeconds;
     return async (input: Json): Promise<Json> => {
       const e = exec();
       e.events.push({ type: 'TaskScheduled', state: stateName, at: new Date() });
@@ -114,14 +125,26 @@ export class LocalStepFunctions {
         return (out ?? null) as Json;
       }
       const token = `${randomUUID()}${randomUUID()}`.replace(/-/g, '');
+      let timeout: NodeJS.Timeout | undefined;
       const result = new Promise<Json>((resolve, reject) => {
         const pending: PendingTask = { executionArn: e.arn, stateName, resolve, reject, heartbeatMs: heartbeatSeconds ? heartbeatSeconds * 1000 : undefined };
         this.tasks.set(token, pending);
         this.armHeartbeat(token);
+        // The interpreter times the task out too; this makes the token invalid then, as the service does
+        // (SendTaskSuccess on it answers TaskDoesNotExist instead of resolving a task nobody waits for).
+        if (timeoutSeconds) {
+          timeout = setTimeout(() => {
+            this.tasks.delete(token);
+            reject(Object.assign(new Error(`task timed out after ${timeoutSeconds} s`), { name: 'States.Timeout' }));
+          }, timeoutSeconds * 1000);
+          timeout.unref();
+        }
       });
+      result.catch(() => undefined);
       const cleanup = () => {
         const t = this.tasks.get(token);
         if (t?.timer) clearTimeout(t.timer);
+        if (timeout) clearTimeout(timeout);
         this.tasks.delete(token);
       };
       try {

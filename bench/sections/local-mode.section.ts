@@ -71,7 +71,7 @@ async function start(waitMs: number, wrapApiHandler?: LocalModeOptions['wrapApiH
     return undefined;
   };
   const runnerEnv: Record<string, string> = { STACKJOBS_TERRAFORM_BIN: buildStandin(), STACKJOBS_LOG_FLUSH_SECONDS: '1' };
-  const local = await startLocalMode({ config: benchConfig(), inMemory: true, runnerEnv, waitTimeOverrides: { 'Wait For Stack Lock': waitMs }, faults: { dynamodb: countDynamo, s3: countS3 }, wrapApiHandler });
+  const local = await startLocalMode({ config: benchConfig(), inMemory: true, runnerEnv, timeoutSecondsOverrides: { 'Wait For Stack Lock': waitMs / 1000 }, faults: { dynamodb: countDynamo, s3: countS3 }, wrapApiHandler });
   const db = documentClient({ endpoint: local.dynamoEndpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   return { local, jobs: new JobRepository(db, local.names.jobsTable), locks: new LockRepository(db, local.names.jobsTable), runnerEnv, dynamoRequests, s3Requests };
 }

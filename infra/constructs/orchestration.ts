@@ -25,13 +25,16 @@ export interface OrchestrationProps {
   readonly approvalFunction: StackJobsFunction;
   readonly logRetention: logs.RetentionDays;
   /**
-   * Seconds between two attempts at a busy stack lock.
-   * @default 30
+   * The longest a job waiting for a busy stack stays parked before it looks again on its own. Jobs do not poll: the
+   * job that frees the stack wakes the next one at once; this bounds the wait only when a holder vanished without
+   * releasing (its lease expires) or a wake was lost.
+   * @default 300
    */
   readonly lockWaitSeconds?: number;
   /**
-   * Attempts at a busy stack lock before the job ends cancelled with reason lock_wait_exceeded.
-   * @default 480 (4 hours at 30 s)
+   * Attempts at a busy stack lock (each wake or park timeout is one) before the job ends cancelled with reason
+   * lock_wait_exceeded.
+   * @default 48 (4 hours of 300 s parks when nobody wakes the job)
    */
   readonly lockWaitMaxAttempts?: number;
   /**
@@ -68,8 +71,8 @@ export class Orchestration extends Construct {
     super(scope, id);
     const previewTimeout = props.previewTimeout ?? Duration.hours(2);
     const updateTimeout = props.updateTimeout ?? Duration.hours(4);
-    const lockWaitSeconds = props.lockWaitSeconds ?? 30;
-    const lockWaitMaxAttempts = props.lockWaitMaxAttempts ?? 480;
+    const lockWaitSeconds = props.lockWaitSeconds ?? 300;
+    const lockWaitMaxAttempts = props.lockWaitMaxAttempts ?? 48;
     // A lease must outlive everything after it is taken except the approval window (added per job): both runner
     // phases with their launch retries, plus an hour for the Lambda steps and slack.
     const leaseMarginSeconds = previewTimeout.toSeconds() + updateTimeout.toSeconds() + 3600;
@@ -141,6 +144,12 @@ export class Orchestration extends Construct {
     this.grantOrgRunners(smRole, props.orgRunnerTaskDefinitionArns ?? [], props.orgRunnerRoleArns ?? []);
     // The runner reports back (SendTaskSuccess/Failure/Heartbeat) to this state machine only.
     this.stateMachine.grantTaskResponse(props.runner.taskRole);
+    // The step and cleanup Lambdas wake jobs parked on a stack lock. A policy of its own, not the roles' default
+    // policies: the functions depend on those, the state machine depends on the functions, and this names the machine.
+    new iam.Policy(this, 'WakeParkedJobs', {
+      roles: [this.stepFunction.executionRole, this.cleanupFunction.executionRole],
+      statements: [new iam.PolicyStatement({ actions: ['states:SendTaskSuccess'], resources: [this.stateMachine.stateMachineArn] })],
+    });
   }
 
   /**

@@ -296,7 +296,21 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
   // The execution's input (job id and the submitted snapshot) from the context object: the state itself carries only
   // the id, so the snapshot is not copied through every state.
   const acquire = step(STATE.acquireLock, 'acquireLock', { attempts: sfn.JsonPath.numberAt('$.lock.attempts'), execution: sfn.JsonPath.objectAt('$$.Execution.Input') }, '$.lock').addCatch(acquireFailed, caught);
-  const waitForLock = new sfn.Wait(scope, STATE.waitForLock, { time: sfn.WaitTime.duration(Duration.seconds(p.lockWaitSeconds)) }).next(acquire);
+  // No polling: the job parks on a task token and whoever frees the stack wakes the oldest parked job (lifecycle.ts,
+  // parkForLock / releaseAndWakeNext). The timeout is the bound for a holder that vanished without releasing: the
+  // job then looks again on its own. Either way it goes back to Acquire Stack Lock, which alone decides.
+  const waitForLock = new tasks.LambdaInvoke(scope, STATE.waitForLock, {
+    lambdaFunction: p.stepFunction,
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: sfn.TaskInput.fromObject({ action: 'parkForLock' satisfies StepAction, jobId: sfn.JsonPath.stringAt('$.jobId'), taskToken: sfn.JsonPath.taskToken }),
+    taskTimeout: timeoutOf(Duration.seconds(p.lockWaitSeconds), 'lockWaitSeconds'),
+    retryOnServiceExceptions: false,
+    resultPath: sfn.JsonPath.DISCARD,
+  })
+    .addRetry(LAMBDA_STEP_RETRY)
+    .addCatch(acquire, { errors: [sfn.Errors.TIMEOUT], resultPath: sfn.JsonPath.DISCARD })
+    .addCatch(acquireFailed, caught);
+  waitForLock.next(acquire);
   const lockAcquired = new sfn.Choice(scope, STATE.lockAcquired)
     .when(sfn.Condition.stringEquals('$.lock.outcome', 'acquired'), previewEnabled)
     .when(sfn.Condition.stringEquals('$.lock.outcome', 'gone'), release)

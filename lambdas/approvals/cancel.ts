@@ -13,7 +13,7 @@ import type { JobRepository } from '../adapters/dynamodb/job-repository';
 import type { LockRepository } from '../adapters/dynamodb/lock-repository';
 import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
 import { WorkflowErrorName } from '../workflow/errors';
-import { recordEnding } from '../workflow/lifecycle';
+import { recordEnding, wakeNextWaiter, wakeParked } from '../workflow/lifecycle';
 import type { WorkflowMetrics } from '../workflow/metrics';
 import { cancelCaseOf, type CancelCase } from './approval-rules';
 import { TASK_GONE, type LogSink, type RunnerTaskStopper, type TaskResponder } from './ports';
@@ -22,7 +22,7 @@ export const CANCEL_REQUESTED = 'Stack Job Cancel Requested';
 
 export interface CancelDeps {
   jobs: JobRepository;
-  locks: Pick<LockRepository, 'release'>;
+  locks: Pick<LockRepository, 'release' | 'takeWaiter'>;
   resources: Pick<ResourceStatusRepository, 'record'>;
   events: EventPublisher;
   tasks: TaskResponder;
@@ -70,8 +70,16 @@ export async function cancelJob(d: CancelDeps, jobId: string, by: string): Promi
         if (!TASK_GONE.has((e as Error).name)) d.log.error('failing the approval task failed; the approval timeout will end the execution', { ...logged, error: (e as Error).name });
       }
     }
-    // No runner works on a queued or awaiting job, so its lease (if it holds one) can go now.
-    await d.locks.release(stackKeyOfJob(job), jobId);
+    // No runner works on a queued or awaiting job, so its lease (if it holds one) can go now. Its own execution, if
+    // parked on the stack lock, is woken to end (it finds the job gone); a freed stack wakes its next parked job.
+    const released = await d.locks.release(stackKeyOfJob(job), jobId);
+    try {
+      await wakeParked(d, jobId);
+      if (released) await wakeNextWaiter(d, stackKeyOfJob(job));
+    } catch (e) {
+      // The parked executions look again when their park times out (lockWaitSeconds); the cancel itself is done.
+      d.log.warn('waking parked executions failed; they look again when their park times out', { ...logged, error: (e as Error).name });
+    }
     return { job, case: kase, ended: true };
   }
 

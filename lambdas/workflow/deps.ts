@@ -3,6 +3,7 @@ import * as z from '../shared/zod';
 import * as clients from '../adapters/aws/clients';
 import { EventBridgePublisher } from '../adapters/aws/event-publisher';
 import { EcsRunnerTaskStopper } from '../approvals/adapters/ecs-runner-stopper';
+import { SfnTaskResponder } from '../approvals/adapters/sfn-task-responder';
 import { JobRepository } from '../adapters/dynamodb/job-repository';
 import { LockRepository } from '../adapters/dynamodb/lock-repository';
 import { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
@@ -35,6 +36,7 @@ export function workflowDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Workf
     leaseMarginSeconds: config.LEASE_MARGIN_SECONDS,
     // The cluster comes from the task ARN; the client is made on first use (only the cleanup Lambda stops tasks).
     runnerTasks: { stop: (taskArn, reason) => new EcsRunnerTaskStopper(clients.ecs()).stop(taskArn, reason) },
+    tasks: new SfnTaskResponder(clients.sfn()),
   };
 }
 

@@ -12,9 +12,9 @@ import { runnerResultSchema, type JobPhase, type JobResult, type OperationName, 
 import { stackKeyOfJob } from '../domain/stack-job';
 import { transitionJob } from '../domain/status';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
-import type { LockRepository } from '../adapters/dynamodb/lock-repository';
+import type { LeaseRecord, LockRepository } from '../adapters/dynamodb/lock-repository';
 import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
-import type { RunnerTaskStopper } from '../approvals/ports';
+import { TASK_GONE, type RunnerTaskStopper, type TaskResponder } from '../approvals/ports';
 import { TransientStepError, WorkflowInvariantError, WorkflowErrorName } from './errors';
 import type { WorkflowMetrics } from './metrics';
 
@@ -35,6 +35,8 @@ export interface WorkflowDeps {
   leaseMarginSeconds: number;
   /** Stops a runner task (ECS StopTask) whose execution ended without its own Catch path (cleanupExecution). */
   runnerTasks: RunnerTaskStopper;
+  /** Wakes a job parked on its stack lock (SendTaskSuccess on the token it parked). */
+  tasks: Pick<TaskResponder, 'succeed'>;
 }
 
 /** Why a job ended, as the state machine's outcome states say it. */
@@ -125,6 +127,18 @@ function isAhead(j: StackJob, jobId: string, expiredOwner: string | undefined, n
   return !neverStarted;
 }
 
+/** The stack's lease as a waiter sees it: held by someone else (live), or takeable by `jobId` (free, expired, or its own). */
+function leaseView(lease: LeaseRecord | undefined, jobId: string, now: Date): { heldByOther: boolean; expiredOwner?: string } {
+  if (!lease?.ownerJobId || lease.ownerJobId === jobId) return { heldByOther: false };
+  if (lease.expiresAt && Date.parse(lease.expiresAt) <= now.getTime()) return { heldByOther: false, expiredOwner: lease.ownerJobId };
+  return { heldByOther: true };
+}
+
+/** The older unfinished jobs of the stack this job waits for (FIFO). */
+async function jobsAhead(d: WorkflowDeps, stackKey: string, jobId: string, expiredOwner: string | undefined, now: Date): Promise<StackJob[]> {
+  return (await d.jobs.listStack(stackKey)).filter((j) => isAhead(j, jobId, expiredOwner, now));
+}
+
 export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
   const approvalSeconds = job.spec.essentials.flowControlPolicy.approvalTimeoutMinutes * 60;
   return new Date(now.getTime() + (approvalSeconds + d.leaseMarginSeconds) * 1000);
@@ -138,8 +152,14 @@ export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
  */
 export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: number, submitted?: StackJob): Promise<AcquireResult> {
   const job = await jobOrSubmitted(d, jobId, submitted);
+  // A job that parked before (attempts > 0) may have left a token behind when its park timed out: drop it once the
+  // wait is over, so no waker spends a wake on it.
+  const endWait = async <T>(result: T): Promise<T> => {
+    if (attempts > 0) await d.locks.takeWaiter(jobId);
+    return result;
+  };
   // A cancel through the API ends a queued job in one write; cancelRequested alone also means: do not start.
-  if (job.status.phase === 'completed' || (job.status.phase === 'queued' && job.status.cancelRequested)) return { outcome: 'gone', attempts };
+  if (job.status.phase === 'completed' || (job.status.phase === 'queued' && job.status.cancelRequested)) return endWait({ outcome: 'gone', attempts });
   const stackKey = stackKeyOfJob(job);
   const now = d.clock.now();
   const lease = await d.locks.read(stackKey);
@@ -147,8 +167,7 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
   let acquired = lease?.ownerJobId === jobId ? { fencingToken: lease.fencingToken } : undefined;
   let queuePosition = 0;
   if (!acquired) {
-    const expiredOwner = lease?.ownerJobId && lease.expiresAt && Date.parse(lease.expiresAt) <= now.getTime() ? lease.ownerJobId : undefined;
-    const ahead = (await d.jobs.listStack(stackKey)).filter((j) => isAhead(j, jobId, expiredOwner, now));
+    const ahead = await jobsAhead(d, stackKey, jobId, leaseView(lease, jobId, now).expiredOwner, now);
     if (ahead.length === 0) {
       const outcome = await d.locks.tryAcquire(stackKey, jobId, leaseExpiry(d, job, now));
       if (outcome.acquired) acquired = { fencingToken: outcome.lease.fencingToken };
@@ -172,17 +191,83 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
   });
   if (moved.status.phase !== 'running') {
     // Cancelled between our read and the lease: give the lease back rather than run a cancelled job.
-    await d.locks.release(stackKey, jobId);
-    return { outcome: 'gone', attempts };
+    await releaseAndWakeNext(d, stackKey, jobId);
+    return endWait({ outcome: 'gone', attempts });
   }
   const orgRunner = orgRunnerPlacement(job);
-  return {
+  return endWait({
     outcome: 'acquired',
     attempts,
     fencingToken: acquired.fencingToken,
     preview: job.spec.essentials.flowControlPolicy.previewBeforeUpdate,
     ...(orgRunner ? { runner: 'org' as const, orgRunner } : { runner: 'platform' as const }),
-  };
+  });
+}
+
+// ---------------------------------------------------------------- the waiting room
+
+/**
+ * A job that found its stack held parks its execution on a task token (state `Wait For Stack Lock`) instead of
+ * polling: whoever frees the stack wakes the oldest parked job, which then tries the lock again. The park has a
+ * timeout (lockWaitSeconds), after which the job looks again on its own: the bound for a holder that vanished
+ * without releasing (its lease expires) and for a wake that got lost.
+ * A stack freed between this job's last attempt and its park could not wake it, so after parking it looks once more
+ * with acquireLock's own rule and wakes itself when it is first in line (or when it was cancelled meanwhile).
+ */
+export async function parkForLock(d: WorkflowDeps, jobId: string, taskToken: string): Promise<{ parked: true }> {
+  const { job } = await d.jobs.require(jobId);
+  const stackKey = stackKeyOfJob(job);
+  await d.locks.parkWaiter(stackKey, jobId, taskToken);
+  const now = d.clock.now();
+  const ended = job.status.phase !== 'queued' || Boolean(job.status.cancelRequested);
+  const lease = leaseView(await d.locks.read(stackKey), jobId, now);
+  if (ended || (!lease.heldByOther && (await jobsAhead(d, stackKey, jobId, lease.expiredOwner, now)).length === 0)) await wakeParked(d, jobId);
+  return { parked: true };
+}
+
+/** What waking parked jobs needs (the workflow steps, the cleanup Lambda and a cancel through the API all wake). */
+export interface WakeDeps {
+  jobs: Pick<JobRepository, 'listStack'>;
+  locks: Pick<LockRepository, 'takeWaiter'>;
+  tasks: Pick<TaskResponder, 'succeed'>;
+}
+
+/** Wakes a job's parked execution; false when it is not parked, or its token is spent (timed out, execution gone). */
+export async function wakeParked(d: Pick<WakeDeps, 'locks' | 'tasks'>, jobId: string): Promise<boolean> {
+  const token = await d.locks.takeWaiter(jobId);
+  if (!token) return false;
+  try {
+    await d.tasks.succeed(token, { woken: true });
+    return true;
+  } catch (e) {
+    if (TASK_GONE.has((e as Error).name)) return false;
+    throw e;
+  }
+}
+
+/**
+ * Wakes the oldest parked job of the stack, if any. Should an older job be on its way to parking, the woken one finds
+ * it ahead and parks again, and the older one wakes itself when it parks (see parkForLock).
+ */
+export async function wakeNextWaiter(d: WakeDeps, stackKey: string): Promise<string | undefined> {
+  const waiting = (await d.jobs.listStack(stackKey)).filter((j) => j.status.phase === 'queued').sort((a, b) => (a.metadata.id < b.metadata.id ? -1 : 1));
+  for (const j of waiting) if (await wakeParked(d, j.metadata.id)) return j.metadata.id;
+  return undefined;
+}
+
+/**
+ * Releases the stack if `jobId` holds it, then wakes the next parked job. The wake runs even when there was nothing
+ * to release, so a retried step (whose first attempt released and then failed to wake) still wakes. A failed wake is
+ * transient: the step is retried, and the parked job's own timeout is the last resort.
+ */
+export async function releaseAndWakeNext(d: WorkflowDeps, stackKey: string, jobId: string): Promise<boolean> {
+  const released = await d.locks.release(stackKey, jobId);
+  try {
+    await wakeNextWaiter(d, stackKey);
+  } catch (e) {
+    throw new TransientStepError(`waking the next job of the stack failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  return released;
 }
 
 /**
@@ -453,7 +538,7 @@ export async function recordEnding(d: EndingDeps, job: StackJob, now: Date): Pro
 /** Releases the job's stack lock if (and only if) the job still holds it. */
 export async function releaseLock(d: WorkflowDeps, jobId: string): Promise<{ released: boolean }> {
   const { job } = await d.jobs.require(jobId);
-  return { released: await d.locks.release(stackKeyOfJob(job), jobId) };
+  return { released: await releaseAndWakeNext(d, stackKeyOfJob(job), jobId) };
 }
 
 // ---------------------------------------------------------------- cleanup
@@ -515,7 +600,7 @@ export async function cleanupExecution(d: WorkflowDeps, jobId: string, status: E
     await d.jobs.clearTaskToken(jobId);
     d.metrics.jobCompleted(job.status.result, job.status.reason);
   }
-  const released = runnerStopped === false ? false : await d.locks.release(stackKeyOfJob(found.job), jobId);
+  const released = runnerStopped === false ? false : await releaseAndWakeNext(d, stackKeyOfJob(found.job), jobId);
   return { marked, released, ...(runnerStopped !== undefined ? { runnerStopped } : {}) };
 }
 

@@ -6,7 +6,7 @@
 import * as z from '../shared/zod';
 import { stackJobSchema } from '../domain/schemas';
 import { asStepError } from './errors';
-import { acquireLock, finishJob, recordApproval, recordPreview, releaseLock, type Outcome, type WorkflowDeps } from './lifecycle';
+import { acquireLock, finishJob, parkForLock, recordApproval, recordPreview, releaseLock, type Outcome, type WorkflowDeps } from './lifecycle';
 
 const jobId = z.string().regex(/^sj_[0-9a-hjkmnp-tv-z]{26}$/);
 const stepError = z.object({ Error: z.string().optional(), Cause: z.string().optional() }).optional();
@@ -25,6 +25,8 @@ const outcomeSchema = z.discriminatedUnion('kind', [
 export const stepInputSchema = z.discriminatedUnion('action', [
   // `execution` is the execution's input: the submitted snapshot rides along until the job write is known to have landed.
   z.object({ action: z.literal('acquireLock'), jobId, attempts: z.number().int().min(0), execution: z.object({ snapshot: stackJobSchema.optional() }).optional() }),
+  // The task token of `Wait For Stack Lock` (.waitForTaskToken): parked until the stack is free.
+  z.object({ action: z.literal('parkForLock'), jobId, taskToken: z.string().min(1).max(4096) }),
   z.object({ action: z.literal('recordPreview'), jobId, result: z.unknown() }),
   z.object({ action: z.literal('recordApproval'), jobId }),
   z.object({ action: z.literal('finish'), jobId, outcome: outcomeSchema }),
@@ -40,6 +42,8 @@ export async function runStep(d: WorkflowDeps, event: unknown): Promise<unknown>
     switch (input.action) {
       case 'acquireLock':
         return await acquireLock(d, input.jobId, input.attempts, input.execution?.snapshot);
+      case 'parkForLock':
+        return await parkForLock(d, input.jobId, input.taskToken);
       case 'recordPreview':
         return await recordPreview(d, input.jobId, input.result);
       case 'recordApproval':

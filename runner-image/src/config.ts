@@ -1,6 +1,6 @@
 /** The runner's environment contract (runner-image/README.md), read once and validated; a bad value fails fast by name. */
 import { tmpdir } from 'node:os';
-import { z } from 'zod';
+import * as z from '../../lambdas/shared/zod';
 import { readConfig } from '../../lambdas/shared/config';
 
 const seconds = (def: number) => z.coerce.number().positive().default(def);

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AssumeRoleCommand, type STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
-import { z } from 'zod';
+import * as z from '../../lambdas/shared/zod';
 import type { SecretSource } from '../../lambdas/domain/ports';
 import { PLATFORM_SECRET_OWNER, secretNameOf, secretPrefixOf, type Essentials } from '../../lambdas/domain/schemas';
 import type { SecretRegistry } from './redactor';

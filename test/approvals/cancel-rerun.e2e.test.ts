@@ -25,7 +25,7 @@ const bodies: string[] = [];
 beforeAll(async () => {
   const config = localConfigSchema.parse(parse(readFileSync(join(REPO_ROOT, 'examples/local/stackjobs.yaml'), 'utf8')));
   Object.assign(runnerEnv, { STACKJOBS_TERRAFORM_BIN: buildStandin(), STACKJOBS_GRACE_SECONDS: '3', STACKJOBS_LOG_FLUSH_SECONDS: '1' });
-  local = await startLocalMode({ config, inMemory: true, runnerEnv, waitTimeOverrides: { 'Wait For Stack Lock': 200 }, log: (l) => logs.push(l) });
+  local = await startLocalMode({ config, inMemory: true, runnerEnv, timeoutSecondsOverrides: { 'Wait For Stack Lock': 1 }, log: (l) => logs.push(l) });
 }, 90000);
 afterAll(() => local?.stop());
 beforeEach(() => {

@@ -146,7 +146,7 @@ export async function startHarness(): Promise<Harness> {
   const ids = ulidIds(clock);
   const submission: SubmissionDeps = { jobs, preflight: preflightDeps({ catalog, clock }), starter: { start: async () => undefined }, ids, clock };
   const stopper: RunnerTaskStopper = { stop: async (arn, reason) => void stopped.push({ arn, reason }) };
-  const workflow: WorkflowDeps = { jobs, locks, resources, events: publisher, clock, ids, metrics: workflowMetrics, leaseMarginSeconds: 7 * 3600, runnerTasks: stopper };
+  const workflow: WorkflowDeps = { jobs, locks, resources, events: publisher, clock, ids, metrics: workflowMetrics, leaseMarginSeconds: 7 * 3600, runnerTasks: stopper, tasks };
   const notifier: ApprovalNotifier = { catalog, slack, links: async () => ({ planUrl: 'https://artifacts.example/plan.json?X-Amz-Signature=abc', logsUrl: 'https://artifacts.example/plan.log?X-Amz-Signature=def', expiresAt: '2026-11-27T13:00:00.000Z' }), log: logger, metrics };
   const respond: ResponseUrlPoster = { post: async (url, body) => void responses.push({ url, body: JSON.parse(JSON.stringify(body)) as Record<string, unknown> }) };
   const deps: ApprovalRoutesDeps = {

@@ -65,7 +65,7 @@ export async function startFaultBench(options: { heartbeatSeconds: number }): Pr
     config,
     inMemory: true,
     runnerEnv,
-    waitTimeOverrides: { 'Wait For Stack Lock': 200 },
+    timeoutSecondsOverrides: { 'Wait For Stack Lock': 1 },
     heartbeatSecondsOverrides: { 'Run Preview': options.heartbeatSeconds, 'Run Update': options.heartbeatSeconds },
     faults: { dynamodb: (r) => faults.dynamodb?.(r), s3: (r) => faults.s3?.(r) },
     log: (l) => logs.push(l),

@@ -36,7 +36,7 @@ it.each([...bundles.keys()])('%s bundles no zod locale but English (zod is impor
   expect(bundles.get(entry)!.some((i) => i.includes('zod/v4/classic/schemas'))).toBe(true);
 });
 
-it('bundles into the workflow step Lambda only the SDK clients it calls (DynamoDB, EventBridge, ECS)', () => {
+it('bundles into the workflow step Lambda only the SDK clients it calls (DynamoDB, EventBridge, ECS StopTask, SFN wakes)', () => {
   const clients = [...new Set(bundles.get('lambdas/workflow/step.handler.ts')!.map((i) => /@aws-sdk\/(client-[a-z-]+)\//.exec(i)?.[1]).filter(Boolean))].sort();
-  expect(clients).toEqual(['client-dynamodb', 'client-ecs', 'client-eventbridge']);
+  expect(clients).toEqual(['client-dynamodb', 'client-ecs', 'client-eventbridge', 'client-sfn']);
 });

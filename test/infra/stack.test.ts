@@ -221,7 +221,7 @@ describe('state machine', () => {
   it('bounds the stack-lock wait loop', () => {
     const choice = states()[STATE.lockAcquired] as unknown as { Choices: Array<{ Variable: string; NumericLessThan?: number; Next: string }>; Default: string };
     const bound = choice.Choices.find((c) => c.NumericLessThan !== undefined);
-    expect(bound).toEqual({ Variable: '$.lock.attempts', NumericLessThan: 480, Next: STATE.waitForLock });
+    expect(bound).toEqual({ Variable: '$.lock.attempts', NumericLessThan: 48, Next: STATE.waitForLock });
     expect(choice.Default).toBe(STATE.lockWaitExceeded);
   });
 

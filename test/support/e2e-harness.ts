@@ -54,7 +54,7 @@ export async function startE2E(config: LocalConfig = e2eConfig()): Promise<E2E> 
     config,
     inMemory: true,
     runnerEnv: { STACKJOBS_TERRAFORM_BIN: buildStandin(), STANDIN_ECHO_ENV: 'DEMO_API_KEY', STACKJOBS_LOG_FLUSH_SECONDS: '1', STACKJOBS_GRACE_SECONDS: '3' },
-    waitTimeOverrides: { 'Wait For Stack Lock': 200 },
+    timeoutSecondsOverrides: { 'Wait For Stack Lock': 1 },
     log: (l) => logs.push(l),
   });
   const validator = openApiValidator();

@@ -37,6 +37,8 @@ const idemKey = (key: string) => ({ pk: `IDEM#${key}`, sk: 'IDEM' });
 const approvalKey = (approvalId: string) => ({ pk: `APR#${approvalId}`, sk: 'APR' });
 /** The approval task token's item: outside `JOB#*`, which is all the runner's task role may read. */
 export const taskTokenKey = (jobId: string) => ({ pk: `TOKEN#${jobId}`, sk: 'TOKEN' });
+/** The task token a job's execution parked on while it waits for its stack lock (lock-repository.ts), kept like the approval's. */
+export const lockWaitTokenKey = (jobId: string) => ({ pk: `TOKEN#${jobId}`, sk: 'LOCKWAIT' });
 
 export function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
   return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;

@@ -6,8 +6,9 @@
  * never release a lease that has since changed hands.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { StackLease, StackLockReader } from '../../domain/ports';
+import { lockWaitTokenKey } from './job-repository';
 
 /** The lease item as stored; `ownerJobId` is absent once released (the item stays so the counter keeps growing). */
 export interface LeaseRecord {
@@ -109,5 +110,19 @@ export class LockRepository implements StackLockReader {
       if (e instanceof ConditionalCheckFailedException) return false;
       throw e;
     }
+  }
+
+  /**
+   * Parks a waiting job: the task token its execution waits on until the stack is free. Kept like the approval token
+   * (pk `TOKEN#<jobId>`: never in the job document, out of the runner role's reach); a new park replaces the old token.
+   */
+  async parkWaiter(stackKey: string, jobId: string, taskToken: string): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...lockWaitTokenKey(jobId), stackKey, jobId, taskToken, parkedAt: this.now().toISOString() } }));
+  }
+
+  /** Takes (reads and deletes in one write) a parked job's token: of two wakers, only one gets it. */
+  async takeWaiter(jobId: string): Promise<string | undefined> {
+    const out = await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: lockWaitTokenKey(jobId), ReturnValues: 'ALL_OLD' }));
+    return out.Attributes?.taskToken as string | undefined;
   }
 }

@@ -18,7 +18,6 @@ import type { WorkflowDeps } from '../../../lambdas/workflow/lifecycle';
 import { noMetrics } from '../../../lambdas/workflow/metrics';
 import { runStep } from '../../../lambdas/workflow/steps';
 import { extractStateMachine, type ExtractedStateMachine } from '../../../infra/asl';
-import { STATE } from '../../../infra/constructs/state-machine';
 import { JOBS, type TestDynamo } from './dynamo';
 
 export interface PublishedEvent {
@@ -41,6 +40,13 @@ export class RecordingStopper implements RunnerTaskStopper {
   }
 }
 
+/** What SendTaskSuccess answers for a token no task waits on (any token, outside an executor's run). */
+const noParkedTasks: WorkflowDeps['tasks'] = {
+  succeed: async () => {
+    throw Object.assign(new Error('no task waits for that token'), { name: 'TaskDoesNotExist' });
+  },
+};
+
 export function makeDeps(dynamo: TestDynamo, publisher: EventPublisher, clock: Clock = { now: () => new Date() }, runnerTasks: RunnerTaskStopper = new RecordingStopper()): WorkflowDeps {
   return {
     jobs: new JobRepository(dynamo.db, JOBS),
@@ -52,6 +58,7 @@ export function makeDeps(dynamo: TestDynamo, publisher: EventPublisher, clock: C
     metrics: noMetrics,
     leaseMarginSeconds: 7 * 3600,
     runnerTasks,
+    tasks: noParkedTasks,
   };
 }
 
@@ -73,6 +80,12 @@ export class TokenBroker {
 
   succeed(token: string, output: unknown): void {
     this.take(token).resolve(output);
+  }
+
+  /** SendTaskSuccess as the service answers it: TaskDoesNotExist for a token no task waits on. */
+  async respond(token: string, output: unknown): Promise<void> {
+    if (!this.pending.has(token)) throw Object.assign(new Error('no task waits for that token'), { name: 'TaskDoesNotExist' });
+    this.succeed(token, output);
   }
 
   fail(token: string, error: string, cause: string): void {
@@ -153,10 +166,13 @@ export class LocalExecutor {
   }
 
   /** Starts an execution named after the job, as SfnExecutionStarter does; `approval` decides what the approval task sees. */
-  start(jobId: string, deps: WorkflowDeps, script: RunnerScript = {}, snapshot?: StackJob): Run {
+  start(jobId: string, runDeps: WorkflowDeps, script: RunnerScript = {}, snapshot?: StackJob): Run {
+    // Wakes go to this executor's tokens (SendTaskSuccess), like the step Lambda's SFN client.
+    const deps: WorkflowDeps = { ...runDeps, tasks: { succeed: (token, output) => this.broker.respond(token, output) } };
     const handlers: Record<string, (input: never) => Promise<unknown>> = {};
     for (const [state, binding] of Object.entries(this.extracted.tasks)) {
       if (binding.kind === 'runner') handlers[state] = (input) => this.runner(deps, state, binding.phase, input, script[binding.phase] ?? {});
+      else if (binding.entry === 'lambdas/workflow/step.handler.ts' && binding.waitForTaskToken) handlers[state] = (input) => this.parked(deps, input);
       else if (binding.entry === 'lambdas/workflow/step.handler.ts') handlers[state] = (input) => runStep(deps, input);
       else if (binding.entry === 'lambdas/workflow/request-approval.handler.ts') handlers[state] = (input) => this.approval(deps, input);
       else throw new Error(`no local binding for ${binding.entry}`);
@@ -169,7 +185,7 @@ export class LocalExecutor {
       {
         // $$.Task.Token is one static value per run in this interpreter; each task binding mints its own instead.
         context: { Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:StackJobs:${jobId}`, Name: jobId, Input: input }, Task: { Token: 'replaced-per-task' } },
-        overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { [STATE.waitForLock]: 15 }, retryIntervalOverrides },
+        overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
         noThrowOnAbort: true,
       },
     );
@@ -180,6 +196,15 @@ export class LocalExecutor {
         this.broker.releaseAll();
       },
     };
+  }
+
+  /** Wait For Stack Lock: the real park step with a fresh token, then wait until someone (or the job itself) wakes it. */
+  private async parked(deps: WorkflowDeps, input: { Payload: Record<string, unknown> }): Promise<unknown> {
+    const token = this.broker.mint();
+    const woken = this.broker.wait(token);
+    woken.catch(() => undefined); // returned below; if the park throws, releaseAll settles it unobserved
+    await runStep(deps, { ...input.Payload, taskToken: token });
+    return woken;
   }
 
   /** The approval task: the real request-approval logic with a fresh token, then wait for a decision. */

@@ -1,0 +1,162 @@
+/**
+ * The stack lock's waiting room: a job that finds its stack held parks on a task token instead of polling, and
+ * whoever frees the stack wakes it (lifecycle.ts parkForLock / releaseAndWakeNext, state `Wait For Stack Lock`).
+ * The synthesized state machine parks for lockWaitSeconds (300 s by default) before looking on its own, far beyond
+ * this file's test timeout: a job that finishes here was woken.
+ */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { extractStateMachine, type ExtractedStateMachine } from '../../infra/asl';
+import { lockWaitTokenKey } from '../../lambdas/adapters/dynamodb/job-repository';
+import { cancelJob, type CancelDeps } from '../../lambdas/approvals/cancel';
+import type { StackJob } from '../../lambdas/domain/schemas';
+import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
+import { parkForLock, wakeNextWaiter, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
+import { noMetrics } from '../../lambdas/workflow/metrics';
+import { JOBS, startDynamo, type TestDynamo } from './support/dynamo';
+import { eventually, LocalExecutor, makeDeps, recordingPublisher, RecordingStopper } from './support/executor';
+import { makeJob } from './support/jobs';
+
+let dynamo: TestDynamo;
+let extracted: ExtractedStateMachine;
+let executor: LocalExecutor;
+let deps: WorkflowDeps;
+let seq = 0;
+
+/** SendTaskSuccess as recorded: `gone` tokens answer TaskDoesNotExist (timed out, execution over). */
+function recordingTasks(gone: string[] = []) {
+  const woken: string[] = [];
+  return {
+    woken,
+    succeed: async (token: string) => {
+      if (gone.includes(token)) throw Object.assign(new Error('no task waits for that token'), { name: 'TaskDoesNotExist' });
+      woken.push(token);
+    },
+  };
+}
+
+beforeAll(async () => {
+  extracted = extractStateMachine();
+  dynamo = await startDynamo();
+});
+afterAll(async () => {
+  await dynamo.stop();
+});
+beforeEach(() => {
+  executor = new LocalExecutor(extracted);
+  deps = makeDeps(dynamo, recordingPublisher());
+});
+afterEach(() => {
+  executor.broker.releaseAll();
+});
+
+async function submit(resourceId: string, pause = false): Promise<StackJob> {
+  const job = makeJob({ resourceId, pauseBetweenPreviewAndUpdate: pause });
+  expect(await deps.jobs.create(job)).toBe(true);
+  return job;
+}
+const load = async (id: string) => (await deps.jobs.require(id)).job;
+const parkedToken = async (jobId: string) => (await dynamo.db.send(new GetCommand({ TableName: JOBS, Key: lockWaitTokenKey(jobId), ConsistentRead: true }))).Item?.taskToken as string | undefined;
+const newStack = () => `res-park-${process.pid}-${++seq}`;
+
+it('parks a job behind a held stack without polling, and runs it as soon as the holder releases', async () => {
+  const resourceId = newStack();
+  const holder = await submit(resourceId, true);
+  const waiter = await submit(resourceId);
+  const runHolder = executor.start(holder.metadata.id, deps);
+  await eventually(async () => ((await load(holder.metadata.id)).status.phase === 'awaiting_approval' ? true : undefined));
+
+  const runWaiter = executor.start(waiter.metadata.id, deps);
+  await eventually(parkedToken.bind(null, waiter.metadata.id));
+  const parked = await load(waiter.metadata.id);
+  expect(parked.status).toEqual(expect.objectContaining({ phase: 'queued', queuePosition: 1 }));
+  // Parked, not polling: no further attempt at the lock (each attempt stamps lockAttemptAt) while the holder waits.
+  await new Promise((r) => setTimeout(r, 700));
+  expect((await load(waiter.metadata.id)).status.lockAttemptAt).toBe(parked.status.lockAttemptAt);
+  // The token lives in its own item, never in the job document.
+  expect(JSON.stringify(parked)).not.toContain((await parkedToken(waiter.metadata.id))!);
+
+  const token = await deps.jobs.getTaskToken(holder.metadata.id);
+  await deps.jobs.update(holder.metadata.id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision: 'approved', by: 'approver@company.com', at: new Date().toISOString(), channel: 'api', planDigest: j.status.plan?.digest } } } }));
+  executor.broker.succeed(token!, { decision: 'approved' });
+  await Promise.all([runHolder.result, runWaiter.result]);
+
+  for (const j of [holder, waiter]) expect((await load(j.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded' }));
+  expect(executor.runnerCalls.map((c) => `${c.jobId === holder.metadata.id ? 'holder' : 'waiter'}:${c.phase}`)).toEqual(['holder:preview', 'holder:update', 'waiter:preview', 'waiter:update']);
+  expect(await parkedToken(waiter.metadata.id)).toBeUndefined();
+  expect(await deps.locks.getLease(stackKeyOfJob(waiter))).toBeUndefined();
+});
+
+describe('parkForLock', () => {
+  it('wakes the job itself when the stack was freed before it parked (nobody else would)', async () => {
+    const job = await submit(newStack());
+    const tasks = recordingTasks();
+    await parkForLock({ ...deps, tasks }, job.metadata.id, 'token-free-stack');
+    expect(tasks.woken).toEqual(['token-free-stack']);
+    expect(await parkedToken(job.metadata.id)).toBeUndefined();
+  });
+
+  it('stays parked while another job holds the stack', async () => {
+    const resourceId = newStack();
+    const holder = await submit(resourceId);
+    const job = await submit(resourceId);
+    expect((await deps.locks.tryAcquire(stackKeyOfJob(holder), holder.metadata.id, new Date(Date.now() + 3_600_000))).acquired).toBe(true);
+    const tasks = recordingTasks();
+    await parkForLock({ ...deps, tasks }, job.metadata.id, 'token-held-stack');
+    expect(tasks.woken).toEqual([]);
+    expect(await parkedToken(job.metadata.id)).toBe('token-held-stack');
+  });
+
+  it('stays parked on a free stack while an older job is still on its way to the lock', async () => {
+    const resourceId = newStack();
+    await submit(resourceId);
+    const newer = await submit(resourceId);
+    const tasks = recordingTasks();
+    await parkForLock({ ...deps, tasks }, newer.metadata.id, 'token-behind-older');
+    expect(tasks.woken).toEqual([]);
+  });
+
+  it('wakes the job itself when it was cancelled, so its execution ends now', async () => {
+    const resourceId = newStack();
+    const holder = await submit(resourceId);
+    const job = await submit(resourceId);
+    await deps.locks.tryAcquire(stackKeyOfJob(holder), holder.metadata.id, new Date(Date.now() + 3_600_000));
+    await deps.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, cancelRequested: { by: 'ops@company.com', at: new Date().toISOString() } } }));
+    const tasks = recordingTasks();
+    await parkForLock({ ...deps, tasks }, job.metadata.id, 'token-cancelled');
+    expect(tasks.woken).toEqual(['token-cancelled']);
+  });
+});
+
+describe('waking the next job', () => {
+  it('wakes the oldest parked job only, passing over a token that is no longer valid', async () => {
+    const resourceId = newStack();
+    const [timedOut, oldest, newer] = [await submit(resourceId), await submit(resourceId), await submit(resourceId)];
+    await deps.locks.parkWaiter(stackKeyOfJob(timedOut), timedOut.metadata.id, 'token-spent');
+    await deps.locks.parkWaiter(stackKeyOfJob(oldest), oldest.metadata.id, 'token-oldest');
+    await deps.locks.parkWaiter(stackKeyOfJob(newer), newer.metadata.id, 'token-newer');
+    const tasks = recordingTasks(['token-spent']);
+    expect(await wakeNextWaiter({ ...deps, tasks }, stackKeyOfJob(oldest))).toBe(oldest.metadata.id);
+    expect(tasks.woken).toEqual(['token-oldest']);
+    expect(await parkedToken(newer.metadata.id)).toBe('token-newer');
+    expect(await parkedToken(timedOut.metadata.id)).toBeUndefined();
+  });
+
+  it('is done by a cancel through the API: the cancelled job\'s parked execution and the next parked job are woken', async () => {
+    const resourceId = newStack();
+    const [holder, cancelled, next] = [await submit(resourceId), await submit(resourceId), await submit(resourceId)];
+    // The holder awaits approval; the other two are parked behind it.
+    await deps.locks.tryAcquire(stackKeyOfJob(holder), holder.metadata.id, new Date(Date.now() + 3_600_000));
+    await deps.jobs.update(holder.metadata.id, (j) => ({ ...j, status: { ...j.status, phase: 'awaiting_approval' } }));
+    await deps.locks.parkWaiter(stackKeyOfJob(cancelled), cancelled.metadata.id, 'token-cancelled-job');
+    await deps.locks.parkWaiter(stackKeyOfJob(next), next.metadata.id, 'token-next-job');
+    const tasks = { ...recordingTasks(), fail: async () => undefined };
+    const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const cancelDeps = { ...deps, tasks, log, runnerTasks: new RecordingStopper(), metrics: noMetrics } as unknown as CancelDeps;
+
+    await cancelJob(cancelDeps, cancelled.metadata.id, 'ops@company.com');
+    expect(tasks.woken).toEqual(['token-cancelled-job']);
+    await cancelJob(cancelDeps, holder.metadata.id, 'ops@company.com');
+    expect(tasks.woken).toEqual(['token-cancelled-job', 'token-next-job']);
+    expect(await deps.locks.getLease(stackKeyOfJob(holder))).toBeUndefined();
+  });
+});
