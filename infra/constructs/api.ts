@@ -78,7 +78,6 @@ export class Api extends Construct {
       this.grantPreflight(
         new StackJobsFunction(this, fid, { entry, description, logRetention: props.logRetention, timeout: Duration.seconds(29), memorySize: 1024 })
           .bindTable('JOBS_TABLE', props.jobsTable, 'readWrite', JOBS_INDEX_NAMES)
-          .bindBucket('ARTIFACTS_BUCKET', props.artifactsBucket, 'read', 'jobs/')
           .bindStateMachine('STATE_MACHINE_ARN', props.stateMachine)
           .bindEventBus('EVENT_BUS_NAME', props.bus)
           .setConfig('PRINCIPAL_ORGS_CLAIM', props.jwt.orgsClaim)
@@ -88,7 +87,10 @@ export class Api extends Construct {
       );
     // The API also manages the catalog (admins register credentials, backends, modules), so it writes it;
     // the EventBridge intake only reads it.
-    this.apiFunction = preflight('ApiFunction', 'lambdas/handlers/api.handler.ts', 'Stack Jobs HTTP API').bindTable('CATALOG_TABLE', props.catalogTable, 'readWrite');
+    // Only the API serves artifacts (logs, plans, outputs); the intake never reads them.
+    this.apiFunction = preflight('ApiFunction', 'lambdas/handlers/api.handler.ts', 'Stack Jobs HTTP API')
+      .bindTable('CATALOG_TABLE', props.catalogTable, 'readWrite')
+      .bindBucket('ARTIFACTS_BUCKET', props.artifactsBucket, 'read', 'jobs/');
     this.resourceChangedFunction = preflight('ResourceChangedFunction', 'lambdas/handlers/resource-changed.handler.ts', 'Stack Jobs intake for Resource Changed events').bindTable(
       'CATALOG_TABLE',
       props.catalogTable,

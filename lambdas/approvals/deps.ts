@@ -7,11 +7,10 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import * as z from '../shared/zod';
 import * as clients from '../adapters/aws/clients';
 import { EventBridgePublisher } from '../adapters/aws/event-publisher';
-import { SecretsManagerSource } from '../adapters/aws/secrets';
+import { cachedSecret, SecretsManagerSource } from '../adapters/aws/secrets';
 import { CatalogRepository } from '../adapters/dynamodb/catalog-repository';
 import { JobRepository } from '../adapters/dynamodb/job-repository';
-import { systemClock, type Clock } from '../domain/ids';
-import type { SecretSource } from '../domain/ports';
+import { systemClock } from '../domain/ids';
 import { readConfig } from '../shared/config';
 import { METRICS_NAMESPACE } from '../workflow/metrics';
 import { presignedApprovalLinks } from './adapters/approval-links';
@@ -21,19 +20,6 @@ import { SfnTaskResponder } from './adapters/sfn-task-responder';
 import { SlackWebApiPoster } from './adapters/slack-web-api';
 import type { ApprovalNotifier } from './request';
 import type { SlackInteractionDeps } from './slack-interactions';
-
-/** Secrets rotate rarely; re-reading every 5 minutes picks up a rotation without a call per request. */
-export const SECRET_CACHE_MS = 5 * 60 * 1000;
-
-/** Reads a secret at most once per SECRET_CACHE_MS; a failed read is not cached. */
-export function cachedSecret(source: SecretSource, ref: string, clock: Clock = systemClock): () => Promise<string> {
-  let value: { v: string; at: number } | undefined;
-  return async () => {
-    const now = clock.now().getTime();
-    if (!value || now - value.at > SECRET_CACHE_MS) value = { v: await source.get(ref), at: now };
-    return value.v;
-  };
-}
 
 export const requestApprovalConfigSchema = z.object({
   CATALOG_TABLE: z.string().min(1),

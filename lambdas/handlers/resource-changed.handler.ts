@@ -1,9 +1,10 @@
 /** Lambda entry for EventBridge "Cloud Resource Changed" events: the same submission as the API. */
 import type { EventBridgeEvent } from 'aws-lambda';
-import { lazy, serviceContextFromEnv } from '../api/context';
+import { submissionContextFromEnv } from '../app/submission-context';
+import { lazy } from '../shared/lazy';
 import { handleResourceChanged } from '../events/resource-changed';
 
-const ctx = lazy(() => serviceContextFromEnv('stackjobs-resource-changed'));
+const ctx = lazy(() => submissionContextFromEnv('stackjobs-resource-changed'));
 
 export const handler = async (event: EventBridgeEvent<string, unknown>) => {
   const c = ctx();

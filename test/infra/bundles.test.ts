@@ -40,3 +40,10 @@ it('bundles into the workflow step Lambda only the SDK clients it calls (DynamoD
   const clients = [...new Set(bundles.get('lambdas/workflow/step.handler.ts')!.map((i) => /@aws-sdk\/(client-[a-z-]+)\//.exec(i)?.[1]).filter(Boolean))].sort();
   expect(clients).toEqual(['client-dynamodb', 'client-ecs', 'client-eventbridge', 'client-sfn']);
 });
+
+it('keeps Slack out of the API and intake bundles, and artifacts and ECS out of the intake (it only submits)', () => {
+  const has = (entry: string, pkg: string) => bundles.get(entry)!.some((i) => i.includes(`node_modules/${pkg}/`));
+  for (const entry of ['lambdas/handlers/api.handler.ts', 'lambdas/handlers/resource-changed.handler.ts']) expect(has(entry, '@slack/web-api')).toBe(false);
+  for (const pkg of ['@aws-sdk/client-ecs', '@aws-sdk/lib-storage', '@aws-sdk/s3-request-presigner']) expect(has('lambdas/handlers/resource-changed.handler.ts', pkg)).toBe(false);
+  expect(has('lambdas/handlers/slack-interactions.handler.ts', '@slack/web-api') || has('lambdas/workflow/request-approval.handler.ts', '@slack/web-api')).toBe(true);
+});

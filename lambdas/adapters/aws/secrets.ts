@@ -1,5 +1,6 @@
 /** Secrets Manager behind the SecretSource port. Values are returned to the caller only; never logged or stored. */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { systemClock, type Clock } from '../../domain/ids';
 import type { SecretSource } from '../../domain/ports';
 
 export class SecretsManagerSource implements SecretSource {
@@ -10,4 +11,17 @@ export class SecretsManagerSource implements SecretSource {
     if (out.SecretString === undefined) throw new Error(`secret ${ref} has no string value`);
     return out.SecretString;
   }
+}
+
+/** Secrets rotate rarely; re-reading every 5 minutes picks up a rotation without a call per request. */
+export const SECRET_CACHE_MS = 5 * 60 * 1000;
+
+/** Reads a secret at most once per SECRET_CACHE_MS; a failed read is not cached. */
+export function cachedSecret(source: SecretSource, ref: string, clock: Clock = systemClock): () => Promise<string> {
+  let value: { v: string; at: number } | undefined;
+  return async () => {
+    const now = clock.now().getTime();
+    if (!value || now - value.at > SECRET_CACHE_MS) value = { v: await source.get(ref), at: now };
+    return value.v;
+  };
 }

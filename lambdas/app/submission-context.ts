@@ -1,0 +1,82 @@
+/**
+ * What a submission needs, built once per process from the environment: the EventBridge Lambda builds only this
+ * (its bundle then carries no artifact, ECS or Slack code), the API builds it and adds the rest (api/context.ts).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import * as z from '../shared/zod';
+import * as clients from '../adapters/aws/clients';
+import { EventBridgePublisher } from '../adapters/aws/event-publisher';
+import { S3BackendProbe } from '../adapters/aws/s3-backend-probe';
+import { SecretsManagerSource } from '../adapters/aws/secrets';
+import { SfnExecutionStarter } from '../adapters/aws/sfn-execution-starter';
+import { StsCredentialValidator } from '../adapters/aws/sts-credential-validator';
+import { CatalogRepository } from '../adapters/dynamodb/catalog-repository';
+import { JobRepository } from '../adapters/dynamodb/job-repository';
+import { LockRepository } from '../adapters/dynamodb/lock-repository';
+import { systemClock, ulidIds, type Clock } from '../domain/ids';
+import type { EventPublisher, SecretSource } from '../domain/ports';
+import { readConfig } from '../shared/config';
+import type { SubmissionDeps } from './submit-change';
+
+export const submissionConfigSchema = z.object({
+  JOBS_TABLE: z.string().min(1),
+  CATALOG_TABLE: z.string().min(1),
+  STATE_MACHINE_ARN: z.string().min(1),
+  EVENT_BUS_NAME: z.string().min(1),
+  /** JSON list of task-definition ARN patterns org runners may be placed on (stackjobs:orgRunnerTaskDefinitionArns); unset: none. */
+  ORG_RUNNER_TASK_DEFINITION_ARNS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return [] as string[];
+      const parsed = z.array(z.string().min(1)).safeParse((() => { try { return JSON.parse(v) as unknown; } catch { return undefined; } })());
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON list of task-definition ARN patterns' });
+        return z.NEVER;
+      }
+      return parsed.data;
+    }),
+});
+
+export interface SubmissionContext {
+  clock: Clock;
+  jobs: JobRepository;
+  catalog: CatalogRepository;
+  locks: LockRepository;
+  secrets: SecretSource;
+  publisher: EventPublisher;
+  submission: SubmissionDeps;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export type SubmissionOverrides = Partial<Pick<SubmissionContext, 'secrets' | 'publisher' | 'clock'>>;
+
+/** Everything is built from the SDK clients in clients.ts, so local mode only changes endpoints. */
+export function submissionContextFromEnv(serviceName: string, env: NodeJS.ProcessEnv = process.env, overrides: SubmissionOverrides = {}): SubmissionContext {
+  const config = readConfig(submissionConfigSchema, env);
+  const db = clients.dynamo();
+  const clock = overrides.clock ?? systemClock;
+  const secrets = overrides.secrets ?? new SecretsManagerSource(clients.secrets());
+  const jobs = new JobRepository(db, config.JOBS_TABLE);
+  const catalog = new CatalogRepository(db, config.CATALOG_TABLE);
+  const locks = new LockRepository(db, config.JOBS_TABLE, () => clock.now());
+  return {
+    clock,
+    jobs,
+    catalog,
+    locks,
+    secrets,
+    publisher: overrides.publisher ?? new EventBridgePublisher(clients.events(), config.EVENT_BUS_NAME),
+    submission: {
+      jobs,
+      preflight: { catalog, validators: [new StsCredentialValidator(secrets)], backendProbe: new S3BackendProbe(secrets), locks, clock, orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS },
+      starter: new SfnExecutionStarter(clients.sfn(), config.STATE_MACHINE_ARN),
+      ids: ulidIds(clock),
+      clock,
+    },
+    logger: new Logger({ serviceName }),
+    metrics: new Metrics({ namespace: 'StackJobs', serviceName }),
+  };
+}
