@@ -43,10 +43,10 @@ export function serviceContextFromEnv(serviceName: string, env: NodeJS.ProcessEn
     ...base,
     config,
     resources: new ResourceStatusRepository(clients.dynamo(), config.JOBS_TABLE),
-    artifacts: new ArtifactStore(clients.s3(), config.ARTIFACTS_BUCKET),
+    artifacts: new ArtifactStore(clients.s3, config.ARTIFACTS_BUCKET),
     claimNames: { subject: config.PRINCIPAL_SUBJECT_CLAIM, orgs: config.PRINCIPAL_ORGS_CLAIM, roles: config.PRINCIPAL_ROLES_CLAIM },
-    tasks: new SfnTaskResponder(clients.sfn()),
-    runnerTasks: new EcsRunnerTaskStopper(clients.ecs()),
+    tasks: new SfnTaskResponder(clients.sfn),
+    runnerTasks: new EcsRunnerTaskStopper(clients.ecs),
     responseUrl: new FetchResponseUrlPoster(),
     slackSigningSecret: config.SLACK_SIGNING_SECRET_ARN
       ? cachedSecret(base.secrets, config.SLACK_SIGNING_SECRET_ARN, base.clock)

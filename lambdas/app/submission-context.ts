@@ -58,7 +58,7 @@ export function submissionContextFromEnv(serviceName: string, env: NodeJS.Proces
   const config = readConfig(submissionConfigSchema, env);
   const db = clients.dynamo();
   const clock = overrides.clock ?? systemClock;
-  const secrets = overrides.secrets ?? new SecretsManagerSource(clients.secrets());
+  const secrets = overrides.secrets ?? new SecretsManagerSource(clients.secrets);
   const jobs = new JobRepository(db, config.JOBS_TABLE);
   const catalog = new CatalogRepository(db, config.CATALOG_TABLE);
   const locks = new LockRepository(db, config.JOBS_TABLE, () => clock.now());
@@ -68,11 +68,11 @@ export function submissionContextFromEnv(serviceName: string, env: NodeJS.Proces
     catalog,
     locks,
     secrets,
-    publisher: overrides.publisher ?? new EventBridgePublisher(clients.events(), config.EVENT_BUS_NAME),
+    publisher: overrides.publisher ?? new EventBridgePublisher(clients.events, config.EVENT_BUS_NAME),
     submission: {
       jobs,
       preflight: { catalog, validators: [new StsCredentialValidator(secrets)], backendProbe: new S3BackendProbe(secrets), locks, clock, orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS },
-      starter: new SfnExecutionStarter(clients.sfn(), config.STATE_MACHINE_ARN),
+      starter: new SfnExecutionStarter(clients.sfn, config.STATE_MACHINE_ARN),
       ids: ulidIds(clock),
       clock,
     },

@@ -31,11 +31,11 @@ export const requestApprovalConfigSchema = z.object({
 
 export function approvalNotifierFromEnv(env: NodeJS.ProcessEnv = process.env): ApprovalNotifier {
   const config = readConfig(requestApprovalConfigSchema, env);
-  const secrets = new SecretsManagerSource(clients.secrets());
+  const secrets = new SecretsManagerSource(clients.secrets);
   return {
     catalog: new CatalogRepository(clients.dynamo(), config.CATALOG_TABLE),
     slack: new SlackWebApiPoster(cachedSecret(secrets, config.SLACK_BOT_TOKEN_SECRET_ARN), config.SLACK_API_URL),
-    links: (jobId) => presignedApprovalLinks(clients.s3(), config.ARTIFACTS_BUCKET, jobId, systemClock),
+    links: (jobId) => presignedApprovalLinks(clients.s3, config.ARTIFACTS_BUCKET, jobId, systemClock),
     log: new Logger({ serviceName: 'stackjobs-request-approval' }),
     metrics: new PowertoolsApprovalMetrics(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'approvals' })),
   };
@@ -53,12 +53,12 @@ export function slackInteractionDepsFromEnv(env: NodeJS.ProcessEnv = process.env
   const logger = new Logger({ serviceName: 'stackjobs-slack-interactions' });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'approvals' });
   return {
-    signingSecret: cachedSecret(new SecretsManagerSource(clients.secrets()), config.SLACK_SIGNING_SECRET_ARN),
+    signingSecret: cachedSecret(new SecretsManagerSource(clients.secrets), config.SLACK_SIGNING_SECRET_ARN),
     jobs: new JobRepository(clients.dynamo(), config.JOBS_TABLE),
     catalog: new CatalogRepository(clients.dynamo(), config.CATALOG_TABLE),
     decisions: {
-      tasks: new SfnTaskResponder(clients.sfn()),
-      events: new EventBridgePublisher(clients.events(), config.EVENT_BUS_NAME),
+      tasks: new SfnTaskResponder(clients.sfn),
+      events: new EventBridgePublisher(clients.events, config.EVENT_BUS_NAME),
       clock: systemClock,
       log: logger,
       metrics: new PowertoolsApprovalMetrics(metrics),

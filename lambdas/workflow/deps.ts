@@ -29,14 +29,14 @@ export function workflowDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Workf
     jobs: new JobRepository(db, config.JOBS_TABLE),
     locks: new LockRepository(db, config.JOBS_TABLE),
     resources: new ResourceStatusRepository(db, config.JOBS_TABLE),
-    events: new EventBridgePublisher(clients.events(), config.EVENT_BUS_NAME),
+    events: new EventBridgePublisher(clients.events, config.EVENT_BUS_NAME),
     clock: systemClock,
     ids: ulidIds(),
     metrics: new PowertoolsWorkflowMetrics(),
     leaseMarginSeconds: config.LEASE_MARGIN_SECONDS,
     // The cluster comes from the task ARN; the client is made on first use (only the cleanup Lambda stops tasks).
-    runnerTasks: { stop: (taskArn, reason) => new EcsRunnerTaskStopper(clients.ecs()).stop(taskArn, reason) },
-    tasks: new SfnTaskResponder(clients.sfn()),
+    runnerTasks: new EcsRunnerTaskStopper(clients.ecs),
+    tasks: new SfnTaskResponder(clients.sfn),
   };
 }
 

@@ -2,6 +2,7 @@
  * What goes into each Lambda bundle (esbuild with the StackJobsFunction options): guards for the two things that
  * made every bundle large, both easy to bring back with one import line. Sizes and init times are in `npm run bench`.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { buildSync, type Metafile } from 'esbuild';
@@ -46,4 +47,25 @@ it('keeps Slack out of the API and intake bundles, and artifacts and ECS out of 
   for (const entry of ['lambdas/handlers/api.handler.ts', 'lambdas/handlers/resource-changed.handler.ts']) expect(has(entry, '@slack/web-api')).toBe(false);
   for (const pkg of ['@aws-sdk/client-ecs', '@aws-sdk/lib-storage', '@aws-sdk/s3-request-presigner']) expect(has('lambdas/handlers/resource-changed.handler.ts', pkg)).toBe(false);
   expect(has('lambdas/handlers/slack-interactions.handler.ts', '@slack/web-api') || has('lambdas/workflow/request-approval.handler.ts', '@slack/web-api')).toBe(true);
+});
+
+describe('SDK packages load on first use (lambdas/adapters/aws/sdk.ts)', () => {
+  /** The @aws-sdk/client-* packages a fresh node has evaluated after `script` (tsx runs the sources, CommonJS). */
+  function clientsLoadedBy(script: string): string[] {
+    const probe = `${script};process.stdout.write(JSON.stringify(Object.keys(require.cache).map((k)=>/@aws-sdk\\/(client-[a-z-]+)\\/dist-cjs\\/index/.exec(k)?.[1]).filter(Boolean).sort()))`;
+    const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', probe], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, AWS_REGION: 'us-east-1' } });
+    expect(out.status).toBe(0);
+    return JSON.parse(out.stdout) as string[];
+  }
+
+  it('initialises every handler with DynamoDB\'s package only', () => {
+    for (const entry of bundles.keys()) expect({ entry, loaded: clientsLoadedBy(`require('./${entry}')`) }).toEqual({ entry, loaded: ['client-dynamodb'] });
+  });
+
+  it('builds the API\'s dependencies without loading a package until a request calls that service', () => {
+    const env = "Object.assign(process.env,{JOBS_TABLE:'j',CATALOG_TABLE:'c',ARTIFACTS_BUCKET:'b',STATE_MACHINE_ARN:'arn:aws:states:us-east-1:1:stateMachine:s',EVENT_BUS_NAME:'e'})";
+    expect(clientsLoadedBy(`${env};require('./lambdas/api/routes').allRoutes(require('./lambdas/api/context').serviceContextFromEnv('probe'))`)).toEqual(['client-dynamodb']);
+    // A call does load it: the first StartExecution evaluates @aws-sdk/client-sfn.
+    expect(clientsLoadedBy(`${env};const c=require('./lambdas/api/context').serviceContextFromEnv('probe');c.submission.starter.start({metadata:{id:'sj_x'}}).catch(()=>{})`)).toContain('client-sfn');
+  });
 });

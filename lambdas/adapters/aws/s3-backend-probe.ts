@@ -4,9 +4,10 @@
  * (LockID `<bucket>/<key>`) and the S3 native lock object `<key>.tflock` — whose Info names who holds it.
  */
 import { DynamoDBClient, GetItemCommand, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { BackendProbe, BackendProbeResult, SecretSource, StateLockInfo } from '../../domain/ports';
 import type { BackendCredential } from '../../domain/schemas';
+import { s3Sdk } from './sdk';
 import { awsSecretMaterialSchema } from './sts-credential-validator';
 
 export interface BackendClientFactories {
@@ -14,7 +15,7 @@ export interface BackendClientFactories {
   dynamo: (config: DynamoDBClientConfig) => DynamoDBClient;
 }
 
-const defaultFactories: BackendClientFactories = { s3: (c) => new S3Client(c), dynamo: (c) => new DynamoDBClient(c) };
+const defaultFactories: BackendClientFactories = { s3: (c) => new (s3Sdk().S3Client)(c), dynamo: (c) => new DynamoDBClient(c) };
 
 const statusOf = (e: unknown) => (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
@@ -50,7 +51,7 @@ export class S3BackendProbe implements BackendProbe {
     const s3 = this.factories.s3({ ...common, forcePathStyle: Boolean(endpoint) });
     try {
       try {
-        await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+        await s3.send(new (s3Sdk().HeadBucketCommand)({ Bucket: bucket }));
       } catch (e) {
         const status = statusOf(e);
         if (status === 404) return { reachable: false, stateExists: false, detail: `bucket ${bucket} does not exist` };
@@ -58,11 +59,11 @@ export class S3BackendProbe implements BackendProbe {
         throw e;
       }
       const [stateExists, s3Lock, tableLock] = await Promise.all([
-        s3.send(new HeadObjectCommand({ Bucket: bucket, Key: stateKey })).then(
+        s3.send(new (s3Sdk().HeadObjectCommand)({ Bucket: bucket, Key: stateKey })).then(
           () => true,
           (e) => (statusOf(e) === 404 ? false : Promise.reject(e)),
         ),
-        s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${stateKey}.tflock` })).then(
+        s3.send(new (s3Sdk().GetObjectCommand)({ Bucket: bucket, Key: `${stateKey}.tflock` })).then(
           async (out) => parseLockInfo(await out.Body?.transformToString()),
           (e) => (statusOf(e) === 404 ? undefined : Promise.reject(e)),
         ),

@@ -1,13 +1,14 @@
 /** Secrets Manager behind the SecretSource port. Values are returned to the caller only; never logged or stored. */
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { systemClock, type Clock } from '../../domain/ids';
 import type { SecretSource } from '../../domain/ports';
+import { clientOf, secretsSdk, type ClientRef } from './sdk';
 
 export class SecretsManagerSource implements SecretSource {
-  constructor(private readonly client: SecretsManagerClient) {}
+  constructor(private readonly client: ClientRef<SecretsManagerClient>) {}
 
   async get(ref: string): Promise<string> {
-    const out = await this.client.send(new GetSecretValueCommand({ SecretId: ref }));
+    const out = await clientOf(this.client).send(new (secretsSdk().GetSecretValueCommand)({ SecretId: ref }));
     if (out.SecretString === undefined) throw new Error(`secret ${ref} has no string value`);
     return out.SecretString;
   }

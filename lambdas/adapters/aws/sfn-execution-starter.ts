@@ -2,9 +2,10 @@
  * Step Functions behind the ExecutionStarter port. The execution is named after the job id, so a repeated
  * submission (a retried request, a redelivered event) finds the execution already there: that is success.
  */
-import { ExecutionAlreadyExists, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { ExecutionStarter } from '../../domain/ports';
 import type { StackJob } from '../../domain/schemas';
+import { clientOf, sfnSdk, type ClientRef } from './sdk';
 
 /**
  * The state machine's whole input: the job id, and the snapshot the submission is writing at the same moment, so the
@@ -18,17 +19,17 @@ export interface WorkflowInput {
 
 export class SfnExecutionStarter implements ExecutionStarter {
   constructor(
-    private readonly client: SFNClient,
+    private readonly client: ClientRef<SFNClient>,
     private readonly stateMachineArn: string,
   ) {}
 
   async start(job: StackJob): Promise<void> {
     const input: WorkflowInput = { jobId: job.metadata.id, snapshot: job };
     try {
-      await this.client.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: job.metadata.id, input: JSON.stringify(input) }));
+      await clientOf(this.client).send(new (sfnSdk().StartExecutionCommand)({ stateMachineArn: this.stateMachineArn, name: job.metadata.id, input: JSON.stringify(input) }));
     } catch (e) {
       // Same name within 90 days: the execution for this job exists already (a Standard workflow dedupes on name).
-      if (e instanceof ExecutionAlreadyExists) return;
+      if (e instanceof sfnSdk().ExecutionAlreadyExists) return;
       throw e;
     }
   }

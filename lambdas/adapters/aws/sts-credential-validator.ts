@@ -2,7 +2,8 @@
  * Live validation of AWS credentials: STS GetCallerIdentity with the stored material, or AssumeRole when the
  * credential is a role. The material is read here and handed to STS only; it never reaches a message.
  */
-import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
+import type { STSClient, STSClientConfig } from '@aws-sdk/client-sts';
+import { stsSdk } from './sdk';
 import * as z from '../../shared/zod';
 import type { CredentialValidation, CredentialValidator, SecretSource } from '../../domain/ports';
 import type { ProviderCredential } from '../../domain/schemas';
@@ -17,7 +18,7 @@ export class StsCredentialValidator implements CredentialValidator {
 
   constructor(
     private readonly secrets: SecretSource,
-    private readonly stsFor: StsFactory = (config) => new STSClient(config),
+    private readonly stsFor: StsFactory = (config) => new (stsSdk().STSClient)(config),
   ) {}
 
   async validate(credential: ProviderCredential): Promise<CredentialValidation> {
@@ -38,12 +39,12 @@ export class StsCredentialValidator implements CredentialValidator {
     try {
       if (credential.roleArn) {
         const out = await sts.send(
-          new AssumeRoleCommand({ RoleArn: credential.roleArn, RoleSessionName: 'stackjobs-preflight', DurationSeconds: 900, ExternalId: credential.externalId }),
+          new (stsSdk().AssumeRoleCommand)({ RoleArn: credential.roleArn, RoleSessionName: 'stackjobs-preflight', DurationSeconds: 900, ExternalId: credential.externalId }),
         );
         return { accepted: true, detail: `STS AssumeRole accepted: ${out.AssumedRoleUser?.Arn ?? credential.roleArn}` };
       }
       if (!credentials) return { accepted: false, detail: `credential ${credential.id} has neither secretRef nor roleArn` };
-      const out = await sts.send(new GetCallerIdentityCommand({}));
+      const out = await sts.send(new (stsSdk().GetCallerIdentityCommand)({}));
       return { accepted: true, detail: `STS GetCallerIdentity accepted: ${out.Arn} (account ${out.Account})` };
     } catch (e) {
       const err = e as Error & { $metadata?: { httpStatusCode?: number } };

@@ -5,19 +5,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  NoSuchKey,
-  NotFound,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { ValidationError } from '../../domain/errors';
 import type { PlanSummary } from '../../domain/schemas';
+import { clientOf, s3PresignSdk, s3Sdk, s3UploadSdk, type ClientRef } from '../aws/sdk';
 import { ARTIFACT_TAG, artifactClassOf, artifactKeys, compareLogKeys, parseLogChunkKey } from './artifact-keys';
 
 /** The lifecycle tag for a key, as PutObject's `Tagging` query string (absent for keys outside a class). */
@@ -80,7 +71,7 @@ export interface ArtifactStoreOptions {
 
 const DEFAULT_LOG_PAGE_BYTES = 1 << 20;
 
-const isMissing = (e: unknown) => e instanceof NoSuchKey || e instanceof NotFound || (e as { name?: string })?.name === 'NoSuchKey' || (e as { name?: string })?.name === 'NotFound';
+const isMissing = (e: unknown) => (e as { name?: string })?.name === 'NoSuchKey' || (e as { name?: string })?.name === 'NotFound';
 
 /** Replaces every sensitive output's value with the mask; the stored object keeps the real value. */
 export function maskOutputs(outputs: OutputValues): OutputValues {
@@ -109,7 +100,7 @@ export class ArtifactStore implements ArtifactReader {
   private readonly now: () => Date;
 
   constructor(
-    private readonly s3: S3Client,
+    private readonly s3Ref: ClientRef<S3Client>,
     readonly bucket: string,
     options: ArtifactStoreOptions = {},
   ) {
@@ -117,32 +108,36 @@ export class ArtifactStore implements ArtifactReader {
     this.now = options.now ?? (() => new Date());
   }
 
+  private get s3client(): S3Client {
+    return clientOf(this.s3Ref);
+  }
+
   // ------------------------------------------------------------ write side (the runner)
 
   async putLogChunk(jobId: string, phase: string, operation: string, seq: number, body: Buffer): Promise<string> {
     const key = artifactKeys.logChunk(jobId, phase, operation, seq);
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'text/plain; charset=utf-8', ...taggingOf(key) }));
+    await this.s3client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'text/plain; charset=utf-8', ...taggingOf(key) }));
     return key;
   }
 
   async putJson(key: string, value: unknown): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json', ...taggingOf(key) }));
+    await this.s3client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json', ...taggingOf(key) }));
   }
 
   async putText(key: string, text: string): Promise<void> {
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text, ContentType: 'text/plain; charset=utf-8', ...taggingOf(key) }));
+    await this.s3client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: text, ContentType: 'text/plain; charset=utf-8', ...taggingOf(key) }));
   }
 
   /** Streams a local file up (multipart when large), so a big plan never sits in memory. */
   async uploadFile(key: string, path: string, contentType = 'application/octet-stream'): Promise<void> {
     const cls = artifactClassOf(key);
-    await new Upload({ client: this.s3, params: { Bucket: this.bucket, Key: key, Body: createReadStream(path), ContentType: contentType }, tags: cls ? [{ Key: ARTIFACT_TAG, Value: cls }] : [] }).done();
+    await new (s3UploadSdk().Upload)({ client: this.s3client, params: { Bucket: this.bucket, Key: key, Body: createReadStream(path), ContentType: contentType }, tags: cls ? [{ Key: ARTIFACT_TAG, Value: cls }] : [] }).done();
   }
 
   /** Streams an object down to a file. Returns false when the object does not exist. */
   async downloadFile(key: string, path: string): Promise<boolean> {
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.s3client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key }));
       await pipeline(out.Body as Readable, createWriteStream(path, { mode: 0o600 }));
       return true;
     } catch (e) {
@@ -153,7 +148,7 @@ export class ArtifactStore implements ArtifactReader {
 
   async getText(key: string): Promise<string | undefined> {
     try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.s3client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key }));
       return await (out.Body as { transformToString(): Promise<string> }).transformToString();
     } catch (e) {
       if (isMissing(e)) return undefined;
@@ -183,7 +178,7 @@ export class ArtifactStore implements ArtifactReader {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      const out = await this.s3client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
       for (const o of out.Contents ?? []) if (o.Key && parseLogChunkKey(o.Key)) keys.push(o.Key);
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
     } while (token);
@@ -196,7 +191,7 @@ export class ArtifactStore implements ArtifactReader {
     let last = after;
     for (const key of pending) {
       if (parts.length > 0 && size >= maxBytes) break;
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const out = await this.s3client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key }));
       const bytes = Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
       parts.push(bytes);
       size += bytes.length;
@@ -211,12 +206,12 @@ export class ArtifactStore implements ArtifactReader {
     const stored = await this.getJson<StoredPlanSummary>(artifactKeys.planSummary(jobId));
     if (!stored) return undefined;
     try {
-      await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: artifactKeys.planJson(jobId) }));
+      await this.s3client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: artifactKeys.planJson(jobId) }));
     } catch (e) {
       if (isMissing(e)) return undefined;
       throw e;
     }
-    const planUrl = await getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: artifactKeys.planJson(jobId) }), {
+    const planUrl = await s3PresignSdk().getSignedUrl(this.s3client, new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: artifactKeys.planJson(jobId) }), {
       expiresIn: this.presignSeconds,
     });
     return { ...stored, planUrl, planUrlExpiresAt: new Date(this.now().getTime() + this.presignSeconds * 1000).toISOString() };
