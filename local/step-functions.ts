@@ -35,7 +35,7 @@ export interface LocalStepFunctionsOptions {
   retryIntervalOverrides?: Record<string, number | number[]>;
   /** HeartbeatSeconds replaced per Task state (seconds by state name), so tests can time out a dead runner quickly. */
   heartbeatSecondsOverrides?: Record<string, number>;
-  /** TimeoutSeconds replaced per Task state (seconds by state name, fractions allowed), e.g. a short stack-lock park. */
+  /** TimeoutSeconds replaced per Task state (whole seconds by state name), e.g. a short stack-lock park. */
   timeoutSecondsOverrides?: Record<string, number>;
   /** Called when an execution ends in FAILED, TIMED_OUT or ABORTED (the aws.states EventBridge rule in AWS). */
   onExecutionEnded?: (e: { executionArn: string; name: string; status: ExecutionStatus; input: Json }) => Promise<void> | void;
@@ -104,6 +104,7 @@ export class LocalStepFunctions {
     const definition = JSON.parse(JSON.stringify(options.definition)) as { States: Record<string, Record<string, unknown>> };
     for (const [name, seconds] of Object.entries(options.timeoutSecondsOverrides ?? {})) {
       if (definition.States[name]?.Type !== 'Task') throw new Error(`local step functions: no Task state ${name} to override the timeout of`);
+      if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`local step functions: the timeout of ${name} must be a whole number of seconds (at least 1), got ${seconds}`);
       definition.States[name].TimeoutSeconds = seconds;
     }
     this.machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });

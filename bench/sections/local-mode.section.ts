@@ -58,7 +58,8 @@ interface Ctx {
   s3Requests: Array<{ at: number; method: string }>;
 }
 
-async function start(waitMs: number, wrapApiHandler?: LocalModeOptions['wrapApiHandler']): Promise<Ctx> {
+/** Local mode for a section; `parkSeconds` is how long a job waiting for its stack stays parked before it looks on its own. */
+async function start(parkSeconds: number, wrapApiHandler?: LocalModeOptions['wrapApiHandler']): Promise<Ctx> {
   const dynamoRequests: Ctx['dynamoRequests'] = [];
   const s3Requests: Ctx['s3Requests'] = [];
   // Counting proxies: every DynamoDB and S3 request, from the API, the workflow and the runner processes alike.
@@ -71,7 +72,7 @@ async function start(waitMs: number, wrapApiHandler?: LocalModeOptions['wrapApiH
     return undefined;
   };
   const runnerEnv: Record<string, string> = { STACKJOBS_TERRAFORM_BIN: buildStandin(), STACKJOBS_LOG_FLUSH_SECONDS: '1' };
-  const local = await startLocalMode({ config: benchConfig(), inMemory: true, runnerEnv, timeoutSecondsOverrides: { 'Wait For Stack Lock': waitMs / 1000 }, faults: { dynamodb: countDynamo, s3: countS3 }, wrapApiHandler });
+  const local = await startLocalMode({ config: benchConfig(), inMemory: true, runnerEnv, timeoutSecondsOverrides: { 'Wait For Stack Lock': parkSeconds }, faults: { dynamodb: countDynamo, s3: countS3 }, wrapApiHandler });
   const db = documentClient({ endpoint: local.dynamoEndpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   return { local, jobs: new JobRepository(db, local.names.jobsTable), locks: new LockRepository(db, local.names.jobsTable), runnerEnv, dynamoRequests, s3Requests };
 }
@@ -98,7 +99,7 @@ async function submission(rounds: number, perRound: number, concurrency: number)
   // Every job of this section queues behind a lease held for the whole run, so the measured submissions do not
   // compete with runners for the CPU; its lock wait is long, so queued jobs cost nothing while we measure.
   const recorder = new SdkCallRecorder();
-  const ctx = await start(600_000, (api) => (event) => recorder.inRequest(() => api(event)));
+  const ctx = await start(600, (api) => (event) => recorder.inRequest(() => api(event)));
   for (const [service, client] of Object.entries({ dynamodb: clients.dynamo(), s3: clients.s3(), sfn: clients.sfn(), secrets: clients.secrets(), events: clients.events(), sts: clients.sts() })) recorder.attach(service, client);
   const stack = 'acmecorp/production/bench_submit';
   await ctx.locks.tryAcquire(stack, ulidIds().next('sj'), new Date(Date.now() + 3_600_000));
@@ -158,7 +159,7 @@ export interface PathCost {
 }
 
 async function costs(repeats: number) {
-  const ctx = await start(200);
+  const ctx = await start(60);
   const taskOf = (name: string) => {
     const def = (ctx.local.sfn as unknown as { options: { definition: { States: Record<string, { Type: string; Resource?: string; Parameters?: Record<string, unknown> }> } } }).options.definition.States[name];
     return def;
@@ -242,7 +243,7 @@ async function costs(repeats: number) {
 // ------------------------------------------------------------------ 5. scale
 
 async function scale(changes: number, stacks: number, waitMs: number) {
-  const ctx = await start(waitMs);
+  const ctx = await start(Math.max(1, Math.round(waitMs / 1000)));
   Object.assign(ctx.runnerEnv, { STACKJOBS_LOG_FLUSH_SECONDS: '5' });
   const order: Array<{ stack: string; id: string; status: number }> = [];
   const t0 = performance.now();
