@@ -56,6 +56,16 @@ function bool(node: Node, key: string): boolean | undefined {
   return v;
 }
 
+/**
+ * `stackjobs:bundleAwsSdk` (default true): bundle the lockfile's AWS SDK into every function, so Lambda runs the
+ * version tests and local mode ran; false leaves `@aws-sdk/*` and `@smithy/*` to the SDK the Lambda runtime ships
+ * (CDK NodejsFunction's own default): bundles of 150-350 KB instead of 0.9-1.4 MB, with an SDK version nobody here
+ * tested against. Read by every StackJobsFunction.
+ */
+export function bundleAwsSdkFromContext(node: Node): boolean {
+  return bool(node, 'bundleAwsSdk') ?? true;
+}
+
 export function stackPropsFromContext(node: Node): StackJobsStackProps {
   const issuer = str(node, 'jwtIssuer');
   const audience = list(node, 'jwtAudience');

@@ -9,12 +9,13 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { bundleAwsSdkFromContext } from '../context';
 import { acknowledgeWildcardResources } from './nag';
 
 /** The repository root: entries are given relative to it, and bundling resolves from it. */
@@ -48,6 +49,24 @@ export interface StackJobsFunctionProps {
   readonly logRemovalPolicy?: RemovalPolicy;
 }
 
+/**
+ * esbuild options of every function. The runtime ships an AWS SDK v3; bundling ours (the default) keeps local mode,
+ * tests and Lambda on one version; `stackjobs:bundleAwsSdk=false` leaves the SDK to the runtime (infra/context.ts).
+ */
+export function bundlingOptions(bundleAwsSdk: boolean): BundlingOptions {
+  return {
+    format: OutputFormat.CJS,
+    target: 'node22',
+    sourceMap: true,
+    sourcesContent: false,
+    minify: true,
+    externalModules: bundleAwsSdk ? [] : [...RUNTIME_SDK_MODULES],
+  };
+}
+
+/** What the Lambda runtime provides when the SDK is not bundled. */
+export const RUNTIME_SDK_MODULES = ['@aws-sdk/*', '@smithy/*'] as const;
+
 export type TableAccess = 'read' | 'readWrite';
 export type BucketAccess = 'read' | 'readWrite';
 
@@ -78,15 +97,7 @@ export class StackJobsFunction extends NodejsFunction {
         POWERTOOLS_SERVICE_NAME: 'stack-jobs',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       },
-      bundling: {
-        format: OutputFormat.CJS,
-        target: 'node22',
-        sourceMap: true,
-        sourcesContent: false,
-        minify: true,
-        // The runtime ships SDK v3, but pinning ours keeps local mode, tests and Lambda on one version.
-        externalModules: [],
-      },
+      bundling: bundlingOptions(bundleAwsSdkFromContext(scope.node)),
     });
     this.executionRole = role;
     this.functionLogGroup = logGroup;

@@ -5,7 +5,10 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { App } from 'aws-cdk-lib';
 import { buildSync, type Metafile } from 'esbuild';
+import { bundleAwsSdkFromContext } from '../../infra/context';
+import { bundlingOptions } from '../../infra/constructs/stack-jobs-function';
 
 const ROOT = join(__dirname, '../..');
 const handlers = (dir: string): string[] =>
@@ -67,5 +70,22 @@ describe('SDK packages load on first use (lambdas/adapters/aws/sdk.ts)', () => {
     expect(clientsLoadedBy(`${env};require('./lambdas/api/routes').allRoutes(require('./lambdas/api/context').serviceContextFromEnv('probe'))`)).toEqual(['client-dynamodb']);
     // A call does load it: the first StartExecution evaluates @aws-sdk/client-sfn.
     expect(clientsLoadedBy(`${env};const c=require('./lambdas/api/context').serviceContextFromEnv('probe');c.submission.starter.start({metadata:{id:'sj_x'}}).catch(()=>{})`)).toContain('client-sfn');
+  });
+});
+
+describe('stackjobs:bundleAwsSdk', () => {
+  it('bundles the pinned SDK by default and leaves it to the runtime when false', () => {
+    const nodeWith = (value?: string) => {
+      const app = new App({ context: value === undefined ? {} : { 'stackjobs:bundleAwsSdk': value } });
+      return app.node;
+    };
+    expect(bundlingOptions(bundleAwsSdkFromContext(nodeWith())).externalModules).toEqual([]);
+    expect(bundlingOptions(bundleAwsSdkFromContext(nodeWith('false'))).externalModules).toEqual(['@aws-sdk/*', '@smithy/*']);
+    expect(() => bundleAwsSdkFromContext(nodeWith('maybe'))).toThrow('stackjobs:bundleAwsSdk must be true or false');
+  });
+
+  it.each([...bundles.keys()])('keeps %s under 500 KB minified when the runtime provides the SDK', (entry) => {
+    const out = buildSync({ entryPoints: [join(ROOT, entry)], bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true, external: [...bundlingOptions(false).externalModules!], write: false, outfile: '/dev/null/out.js', logLevel: 'error' });
+    expect(out.outputFiles[0].contents.length).toBeLessThan(500 * 1024);
   });
 });
