@@ -225,6 +225,31 @@ describe('state machine', () => {
     expect(choice.Default).toBe(STATE.lockWaitExceeded);
   });
 
+  it('parks a waiting job on a task token (no polling) and goes back to the lock when woken or when the park times out', () => {
+    const park = states()[STATE.waitForLock] as unknown as { Type: string; Resource: string; TimeoutSeconds: number; Parameters: { Payload: Record<string, unknown> }; Next: string; Catch: Array<{ ErrorEquals: string[]; Next: string }> };
+    expect(park.Type).toBe('Task');
+    expect(park.Resource).toMatch(/:states:::lambda:invoke\.waitForTaskToken$/);
+    expect(park.Parameters.Payload).toEqual({ action: 'parkForLock', 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token' });
+    expect(park.TimeoutSeconds).toBe(300);
+    expect(park.Next).toBe(STATE.acquireLock);
+    expect(park.Catch[0]).toEqual(expect.objectContaining({ ErrorEquals: ['States.Timeout'], Next: STATE.acquireLock }));
+    expect(Object.values(states()).some((st) => (st as { Type: string }).Type === 'Wait')).toBe(false);
+  });
+
+  it('lets the step and cleanup functions wake parked jobs of this state machine only', () => {
+    const smRef = { Ref: idOf(stack.orchestration.stateMachine) };
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: [{ Action: 'states:SendTaskSuccess', Effect: 'Allow', Resource: smRef }] },
+      Roles: Match.arrayWith([{ Ref: idOf(stack.orchestration.stepFunction.executionRole) }, { Ref: idOf(stack.orchestration.cleanupFunction.executionRole) }]),
+    });
+  });
+
+  it('runs every function on Node.js 22, the runtime the code is bundled for', () => {
+    const runtimes = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler').map((r) => r.Properties.Runtime);
+    expect(runtimes.length).toBeGreaterThanOrEqual(6);
+    expect(new Set(runtimes)).toEqual(new Set(['nodejs22.x']));
+  });
+
   it('maps every Task state to the handler or runner phase it runs', () => {
     const { tasks } = extractStateMachine(json);
     expect(tasks[STATE.requestApproval]).toEqual({ kind: 'lambda', entry: 'lambdas/workflow/request-approval.handler.ts', waitForTaskToken: true });
