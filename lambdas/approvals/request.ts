@@ -43,7 +43,8 @@ export async function openApproval(d: ApprovalRequestDeps, input: OpenApprovalIn
   const job = await requestApproval(d.workflow, input.jobId, input.taskToken, input.planDigest);
   const approval = job.status.approval!;
   await d.workflow.jobs.putApprovalRef(approval.id, input.jobId);
-  if (d.notifier) await notifySlack(d.notifier, job);
+  // Once per approval: a retried request (same approval, see requestApproval) finds the notice claimed and posts nothing.
+  if (d.notifier && (await d.workflow.jobs.claimApprovalNotice(approval.id, d.workflow.clock.now()))) await notifySlack(d.notifier, job);
   return job;
 }
 

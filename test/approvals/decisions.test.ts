@@ -7,6 +7,7 @@ import { APPROVE_ACTION, REJECT_ACTION } from '../../lambdas/approvals/slack-mes
 import { cancelCaseOf } from '../../lambdas/approvals/approval-rules';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { NOW } from '../support/domain-fixtures';
+import { handleApprovalRequest } from '../../lambdas/workflow/approval';
 import { changeFor, people, SIGNING_SECRET, SLACK_APPROVER, SLACK_AUTHOR, SLACK_STAGING_ONLY, SLACK_UNMAPPED, startHarness, type Harness } from './harness';
 
 /** A recognisable task token: it must never appear anywhere a person, Slack or a log could see it. */
@@ -70,6 +71,16 @@ describe('requesting approval', () => {
       [REJECT_ACTION, job.status.approval!.id],
     ]);
     expect(JSON.stringify(message)).not.toContain(token);
+  });
+
+  it('posts once when Step Functions retries the approval request (same approval, same message count)', async () => {
+    const { job, token } = await awaiting();
+    const posts = h.slack.posted.length;
+    // The retry: the Lambda failed after posting, and the task ran again with the same token and plan.
+    await handleApprovalRequest(h.workflow, { jobId: job.metadata.id, taskToken: token, planDigest: 'a'.repeat(64) }, h.notifier);
+    expect(h.slack.posted.length).toBe(posts);
+    expect((await load(job.metadata.id)).status.approval!.id).toBe(job.status.approval!.id);
+    expect(await h.jobs.findJobIdByApproval(job.status.approval!.id)).toBe(job.metadata.id);
   });
 
   it('escapes the version message, so it cannot @channel or forge a link', async () => {

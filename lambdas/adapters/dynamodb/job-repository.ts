@@ -155,8 +155,31 @@ export class JobRepository {
    * Slack buttons carry only the opaque approval id; this small item maps it back to its job. Written once
    * (a retried request writes the same mapping again, which is harmless).
    */
+  /** An update, not a put: a retried approval request must not erase what the first one recorded (claimApprovalNotice). */
   async putApprovalRef(approvalId: string, jobId: string): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...approvalKey(approvalId), jobId } }));
+    await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: approvalKey(approvalId), UpdateExpression: 'SET jobId = :job', ExpressionAttributeValues: { ':job': jobId } }));
+  }
+
+  /**
+   * Claims the one Slack notice of an approval (one conditional write): true for the first caller only, so a retried
+   * approval request (the Lambda failed after posting, and Step Functions ran it again) does not post twice.
+   */
+  async claimApprovalNotice(approvalId: string, at: Date): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: approvalKey(approvalId),
+          UpdateExpression: 'SET noticeClaimedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(noticeClaimedAt)',
+          ExpressionAttributeValues: { ':at': at.toISOString() },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
   }
 
   async findJobIdByApproval(approvalId: string): Promise<string | undefined> {
