@@ -8,7 +8,7 @@ import type { Clock, IdGenerator } from '../domain/ids';
 import type { ExecutionStarter } from '../domain/ports';
 import { runPreflight, type PreflightDeps } from '../domain/preflight';
 import type { CheckResult, ResourceChange, StackJob } from '../domain/schemas';
-import { freezeStackJob, idempotencyKeyOf } from '../domain/stack-job';
+import { freezeStackJob, idempotencyKeyOf, snapshotTravelsWithExecution } from '../domain/stack-job';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 
 export type JobStore = Pick<JobRepository, 'create' | 'get' | 'claimIdempotency' | 'findByIdempotency'>;
@@ -69,12 +69,15 @@ export async function submitChange(change: ResourceChange, deps: SubmissionDeps,
     const claim = await deps.jobs.claimIdempotency(key, job);
     if (!claim.claimed) return { kind: 'duplicate', job: await completeSubmission(claim.job, deps) };
   }
-  await startNewJob(job, deps);
+  // A rerun without a key writes first: were the write to fail after its execution started, the caller's retry
+  // would make a second rerun. A snapshot too heavy for the execution input must be stored before anything reads it.
+  if (key !== undefined && snapshotTravelsWithExecution(job)) await startNewJob(job, deps);
+  else await completeSubmission(job, deps);
   return { kind: 'created', job };
 }
 
 /**
- * A job nobody else can be submitting (its key is ours, or it has none): the job write and the start go out side by
+ * A job nobody else can be submitting (its idempotency key is ours): the job write and the start go out side by
  * side, one round trip. The execution carries the snapshot and writes the job itself if it looks first; both writes
  * are conditional, so whichever lands second changes nothing. Both are awaited, so a caller that has the answer finds
  * the job stored, and an error names what failed (a retry finishes the work through the idempotency claim).

@@ -22,7 +22,7 @@ export const CANCEL_REQUESTED = 'Stack Job Cancel Requested';
 
 export interface CancelDeps {
   jobs: JobRepository;
-  locks: Pick<LockRepository, 'release' | 'takeWaiter'>;
+  locks: Pick<LockRepository, 'release' | 'read' | 'takeWaiter' | 'restoreWaiter'>;
   resources: Pick<ResourceStatusRepository, 'record'>;
   events: EventPublisher;
   tasks: TaskResponder;
@@ -71,11 +71,12 @@ export async function cancelJob(d: CancelDeps, jobId: string, by: string): Promi
       }
     }
     // No runner works on a queued or awaiting job, so its lease (if it holds one) can go now. Its own execution, if
-    // parked on the stack lock, is woken to end (it finds the job gone); a freed stack wakes its next parked job.
-    const released = await d.locks.release(stackKeyOfJob(job), jobId);
+    // parked on the stack lock, is woken to end (it finds the job gone); if the stack is free now (released, or this
+    // was the queued job the next one waited for), its next parked job is woken.
+    await d.locks.release(stackKeyOfJob(job), jobId);
     try {
       await wakeParked(d, jobId);
-      if (released) await wakeNextWaiter(d, stackKeyOfJob(job));
+      await wakeNextWaiter(d, stackKeyOfJob(job));
     } catch (e) {
       // The parked executions look again when their park times out (lockWaitSeconds); the cancel itself is done.
       d.log.warn('waking parked executions failed; they look again when their park times out', { ...logged, error: (e as Error).name });

@@ -95,3 +95,14 @@ export function freezeStackJob(change: ResourceChange, outcome: PreflightOutcome
     },
   };
 }
+
+/**
+ * The most a snapshot may weigh to travel in its execution's input (JSON bytes). Step Functions takes 256 KB of
+ * input and every stack-lock attempt's payload repeats it, so it rides along only well under that; a heavier one stays
+ * in DynamoDB alone, written before its execution starts.
+ */
+export const EXECUTION_SNAPSHOT_MAX_BYTES = 64 * 1024;
+
+export function snapshotTravelsWithExecution(job: StackJob): boolean {
+  return Buffer.byteLength(JSON.stringify(job), 'utf8') <= EXECUTION_SNAPSHOT_MAX_BYTES;
+}

@@ -8,7 +8,7 @@ import type { Clock, IdGenerator } from '../domain/ids';
 import type { RunnerPlacement } from '../domain/preflight';
 import { needsApproval } from '../domain/planner';
 import type { EventPublisher } from '../domain/ports';
-import { runnerResultSchema, type JobPhase, type JobResult, type OperationName, type RunnerResult, type StackJob } from '../domain/schemas';
+import { runnerResultSchema, stackJobSchema, type JobPhase, type JobResult, type OperationName, type RunnerResult, type StackJob } from '../domain/schemas';
 import { stackKeyOfJob } from '../domain/stack-job';
 import { transitionJob } from '../domain/status';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
@@ -134,9 +134,15 @@ function leaseView(lease: LeaseRecord | undefined, jobId: string, now: Date): { 
   return { heldByOther: true };
 }
 
-/** The older unfinished jobs of the stack this job waits for (FIFO). */
+/**
+ * The older unfinished jobs of the stack this job waits for (FIFO). The stack index is eventually consistent: a job it
+ * still shows unfinished may have just ended (and woken this one), so each job it counts as ahead is read again,
+ * consistently, before it is allowed to hold this one back.
+ */
 async function jobsAhead(d: WorkflowDeps, stackKey: string, jobId: string, expiredOwner: string | undefined, now: Date): Promise<StackJob[]> {
-  return (await d.jobs.listStack(stackKey)).filter((j) => isAhead(j, jobId, expiredOwner, now));
+  const listed = (await d.jobs.listStack(stackKey)).filter((j) => isAhead(j, jobId, expiredOwner, now));
+  const current = await Promise.all(listed.map(async (j) => (await d.jobs.get(j.metadata.id))?.job ?? j));
+  return current.filter((j) => isAhead(j, jobId, expiredOwner, now));
 }
 
 export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
@@ -150,7 +156,7 @@ export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
  * A holder whose lease expired no longer counts as ahead, so a dead execution cannot block the stack forever; nor
  * does an older job that never attempted the lock within UNSTARTED_JOB_GRACE_MS of its creation (no execution).
  */
-export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: number, submitted?: StackJob): Promise<AcquireResult> {
+export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: number, submitted?: unknown): Promise<AcquireResult> {
   const job = await jobOrSubmitted(d, jobId, submitted);
   // A job that parked before (attempts > 0) may have left a token behind when its park timed out: drop it once the
   // wait is over, so no waker spends a wake on it.
@@ -228,19 +234,23 @@ export async function parkForLock(d: WorkflowDeps, jobId: string, taskToken: str
 /** What waking parked jobs needs (the workflow steps, the cleanup Lambda and a cancel through the API all wake). */
 export interface WakeDeps {
   jobs: Pick<JobRepository, 'listStack'>;
-  locks: Pick<LockRepository, 'takeWaiter'>;
+  locks: Pick<LockRepository, 'takeWaiter' | 'restoreWaiter' | 'read'>;
   tasks: Pick<TaskResponder, 'succeed'>;
+  clock: Clock;
 }
 
 /** Wakes a job's parked execution; false when it is not parked, or its token is spent (timed out, execution gone). */
 export async function wakeParked(d: Pick<WakeDeps, 'locks' | 'tasks'>, jobId: string): Promise<boolean> {
-  const token = await d.locks.takeWaiter(jobId);
-  if (!token) return false;
+  const parked = await d.locks.takeWaiter(jobId);
+  if (!parked) return false;
   try {
-    await d.tasks.succeed(token, { woken: true });
+    await d.tasks.succeed(parked.taskToken, { woken: true });
     return true;
   } catch (e) {
     if (TASK_GONE.has((e as Error).name)) return false;
+    // Throttled or failed: the job is still parked, so its token goes back (unless it has parked anew meanwhile),
+    // and the retried step wakes it rather than passing over it.
+    await d.locks.restoreWaiter(parked);
     throw e;
   }
 }
@@ -250,6 +260,8 @@ export async function wakeParked(d: Pick<WakeDeps, 'locks' | 'tasks'>, jobId: st
  * it ahead and parks again, and the older one wakes itself when it parks (see parkForLock).
  */
 export async function wakeNextWaiter(d: WakeDeps, stackKey: string): Promise<string | undefined> {
+  // Only a free stack wakes anyone: each wake costs the woken job one of its attempts (lockWaitMaxAttempts).
+  if (leaseView(await d.locks.read(stackKey), '', d.clock.now()).heldByOther) return undefined;
   const waiting = (await d.jobs.listStack(stackKey)).filter((j) => j.status.phase === 'queued').sort((a, b) => (a.metadata.id < b.metadata.id ? -1 : 1));
   for (const j of waiting) if (await wakeParked(d, j.metadata.id)) return j.metadata.id;
   return undefined;
@@ -275,11 +287,13 @@ export async function releaseAndWakeNext(d: WorkflowDeps, stackKey: string, jobI
  * execution with, written now (never overwriting). The submission writes the job and starts its execution side by side,
  * so the execution may look first; and should that write fail, the execution still has its job.
  */
-async function jobOrSubmitted(d: WorkflowDeps, jobId: string, submitted: StackJob | undefined): Promise<StackJob> {
+async function jobOrSubmitted(d: WorkflowDeps, jobId: string, submitted: unknown): Promise<StackJob> {
   const found = await d.jobs.get(jobId);
   if (found) return found.job;
-  if (submitted?.metadata.id !== jobId) return (await d.jobs.require(jobId)).job;
-  if (await d.jobs.create(submitted)) return submitted;
+  // Validated only now, when it is needed: a stored job never depends on the input's snapshot passing today's schema.
+  const snapshot = submitted === undefined ? undefined : stackJobSchema.parse(submitted);
+  if (snapshot?.metadata.id !== jobId) return (await d.jobs.require(jobId)).job;
+  if (await d.jobs.create(snapshot)) return snapshot;
   return (await d.jobs.require(jobId)).job;
 }
 
@@ -600,6 +614,8 @@ export async function cleanupExecution(d: WorkflowDeps, jobId: string, status: E
     await d.jobs.clearTaskToken(jobId);
     d.metrics.jobCompleted(job.status.result, job.status.reason);
   }
+  // An execution that ended while parked on the stack lock leaves its (now spent) token behind.
+  await d.locks.takeWaiter(jobId);
   const released = runnerStopped === false ? false : await releaseAndWakeNext(d, stackKeyOfJob(found.job), jobId);
   return { marked, released, ...(runnerStopped !== undefined ? { runnerStopped } : {}) };
 }

@@ -4,7 +4,6 @@
  * parse-then-call over lifecycle.ts.
  */
 import * as z from '../shared/zod';
-import { stackJobSchema } from '../domain/schemas';
 import { asStepError } from './errors';
 import { acquireLock, finishJob, parkForLock, recordApproval, recordPreview, releaseLock, type Outcome, type WorkflowDeps } from './lifecycle';
 
@@ -24,7 +23,7 @@ const outcomeSchema = z.discriminatedUnion('kind', [
 
 export const stepInputSchema = z.discriminatedUnion('action', [
   // `execution` is the execution's input: the submitted snapshot rides along until the job write is known to have landed.
-  z.object({ action: z.literal('acquireLock'), jobId, attempts: z.number().int().min(0), execution: z.object({ snapshot: stackJobSchema.optional() }).optional() }),
+  z.object({ action: z.literal('acquireLock'), jobId, attempts: z.number().int().min(0), execution: z.object({ snapshot: z.unknown() }).partial().optional() }),
   // The task token of `Wait For Stack Lock` (.waitForTaskToken): parked until the stack is free.
   z.object({ action: z.literal('parkForLock'), jobId, taskToken: z.string().min(1).max(4096) }),
   z.object({ action: z.literal('recordPreview'), jobId, result: z.unknown() }),

@@ -10,7 +10,8 @@ import { lockWaitTokenKey } from '../../lambdas/adapters/dynamodb/job-repository
 import { cancelJob, type CancelDeps } from '../../lambdas/approvals/cancel';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
-import { parkForLock, wakeNextWaiter, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
+import { acquireLock, cleanupExecution, parkForLock, wakeNextWaiter, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
+import { transitionJob } from '../../lambdas/domain/status';
 import { noMetrics } from '../../lambdas/workflow/metrics';
 import { JOBS, startDynamo, type TestDynamo } from './support/dynamo';
 import { eventually, LocalExecutor, makeDeps, recordingPublisher, RecordingStopper } from './support/executor';
@@ -158,5 +159,48 @@ describe('waking the next job', () => {
     await cancelJob(cancelDeps, holder.metadata.id, 'ops@company.com');
     expect(tasks.woken).toEqual(['token-cancelled-job', 'token-next-job']);
     expect(await deps.locks.getLease(stackKeyOfJob(holder))).toBeUndefined();
+  });
+});
+
+describe('after review', () => {
+  it('does not let a job the stack index still shows running hold back the next one (read again, consistently)', async () => {
+    const resourceId = newStack();
+    const [older, job] = [await submit(resourceId), await submit(resourceId)];
+    const staleCopy = (await load(older.metadata.id));
+    await deps.jobs.update(older.metadata.id, (j) => transitionJob(transitionJob(j, 'running', 'tbd', new Date()), 'completed', 'succeeded', new Date()));
+    // The index lags: it still lists the older job as running.
+    const stale = { ...deps, jobs: Object.assign(Object.create(deps.jobs) as typeof deps.jobs, { listStack: async () => [{ ...staleCopy, status: { ...staleCopy.status, phase: 'running' as const } }, await load(job.metadata.id)] }) };
+    expect((await acquireLock(stale, job.metadata.id, 1)).outcome).toBe('acquired');
+  });
+
+  it('puts a parked token back when the wake fails for another reason than the task being gone', async () => {
+    const job = await submit(newStack());
+    await deps.locks.parkWaiter(stackKeyOfJob(job), job.metadata.id, 'token-throttled');
+    const throttled = { succeed: async () => { throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }); } };
+    await expect(wakeNextWaiter({ ...deps, tasks: throttled }, stackKeyOfJob(job))).rejects.toThrow('Rate exceeded');
+    expect(await parkedToken(job.metadata.id)).toBe('token-throttled');
+  });
+
+  it('wakes nobody while another job holds the stack (a wake would only spend an attempt)', async () => {
+    const resourceId = newStack();
+    const [holder, job] = [await submit(resourceId), await submit(resourceId)];
+    await deps.locks.tryAcquire(stackKeyOfJob(holder), holder.metadata.id, new Date(Date.now() + 3_600_000));
+    await deps.locks.parkWaiter(stackKeyOfJob(job), job.metadata.id, 'token-still-held');
+    const tasks = recordingTasks();
+    expect(await wakeNextWaiter({ ...deps, tasks }, stackKeyOfJob(job))).toBeUndefined();
+    expect(tasks.woken).toEqual([]);
+    expect(await parkedToken(job.metadata.id)).toBe('token-still-held');
+  });
+
+  it('ignores the execution input\'s snapshot when the job is stored (no validation, no write)', async () => {
+    const job = await submit(newStack());
+    expect((await acquireLock(deps, job.metadata.id, 0, { not: 'a stack job' })).outcome).toBe('acquired');
+  });
+
+  it('removes the token of an execution that ended while parked', async () => {
+    const job = await submit(newStack());
+    await deps.locks.parkWaiter(stackKeyOfJob(job), job.metadata.id, 'token-aborted');
+    await cleanupExecution(deps, job.metadata.id, 'ABORTED');
+    expect(await parkedToken(job.metadata.id)).toBeUndefined();
   });
 });

@@ -37,6 +37,14 @@ describe('SfnExecutionStarter', () => {
     expect({ ...sent, input: JSON.parse(sent.input!) }).toEqual({ stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:sm', name: 'sj_01jsrnmwpnnc6n62h06xafcgxv', input: { jobId: 'sj_01jsrnmwpnnc6n62h06xafcgxv', snapshot } });
   });
 
+  it('leaves a snapshot too heavy for the execution input out of it (the submission wrote it first)', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:x', startDate: NOW });
+    const heavy = change({ spec: { blob: 'x'.repeat(70 * 1024) } });
+    const snapshot = freezeStackJob(heavy, await runPreflight(heavy, preflightDeps()), 'sj_01jsrnmwpnnc6n62h06xafcgxv', NOW);
+    await new SfnExecutionStarter(new SFNClient({}), 'arn:aws:states:us-east-1:1:stateMachine:sm').start(snapshot);
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0].args[0].input.input!)).toEqual({ jobId: 'sj_01jsrnmwpnnc6n62h06xafcgxv' });
+  });
+
   it('treats an execution that already exists for the job as success, and anything else as an error', async () => {
     sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
     await expect(new SfnExecutionStarter(new SFNClient({}), 'arn:sm').start(await job())).resolves.toBeUndefined();

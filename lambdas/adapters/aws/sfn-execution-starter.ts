@@ -5,6 +5,7 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { ExecutionStarter } from '../../domain/ports';
 import type { StackJob } from '../../domain/schemas';
+import { snapshotTravelsWithExecution } from '../../domain/stack-job';
 import { clientOf, sfnSdk, type ClientRef } from './sdk';
 
 /**
@@ -14,7 +15,8 @@ import { clientOf, sfnSdk, type ClientRef } from './sdk';
  */
 export interface WorkflowInput {
   jobId: string;
-  snapshot: StackJob;
+  /** Absent for a snapshot too heavy for the input (snapshotTravelsWithExecution): the submission wrote it first. */
+  snapshot?: StackJob;
 }
 
 export class SfnExecutionStarter implements ExecutionStarter {
@@ -24,7 +26,7 @@ export class SfnExecutionStarter implements ExecutionStarter {
   ) {}
 
   async start(job: StackJob): Promise<void> {
-    const input: WorkflowInput = { jobId: job.metadata.id, snapshot: job };
+    const input: WorkflowInput = snapshotTravelsWithExecution(job) ? { jobId: job.metadata.id, snapshot: job } : { jobId: job.metadata.id };
     try {
       await clientOf(this.client).send(new (sfnSdk().StartExecutionCommand)({ stateMachineArn: this.stateMachineArn, name: job.metadata.id, input: JSON.stringify(input) }));
     } catch (e) {

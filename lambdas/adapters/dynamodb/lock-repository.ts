@@ -25,6 +25,13 @@ export type AcquireOutcome =
 
 const lockKey = (stackKey: string) => ({ pk: `LOCK#${stackKey}`, sk: 'LOCK' });
 
+/** A job parked on its stack lock: the task token its execution waits on. */
+export interface ParkedWaiter {
+  stackKey: string;
+  jobId: string;
+  taskToken: string;
+}
+
 const isLive = (r: LeaseRecord | undefined, now: Date): r is LeaseRecord & { ownerJobId: string; expiresAt: string } =>
   Boolean(r?.ownerJobId && r.expiresAt && Date.parse(r.expiresAt) > now.getTime());
 
@@ -121,8 +128,20 @@ export class LockRepository implements StackLockReader {
   }
 
   /** Takes (reads and deletes in one write) a parked job's token: of two wakers, only one gets it. */
-  async takeWaiter(jobId: string): Promise<string | undefined> {
+  async takeWaiter(jobId: string): Promise<ParkedWaiter | undefined> {
     const out = await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: lockWaitTokenKey(jobId), ReturnValues: 'ALL_OLD' }));
-    return out.Attributes?.taskToken as string | undefined;
+    const item = out.Attributes as ParkedWaiter | undefined;
+    return item?.taskToken ? { stackKey: item.stackKey, jobId: item.jobId, taskToken: item.taskToken } : undefined;
+  }
+
+  /** Puts back a token whose wake failed, unless the job has parked again since (its newer token wins). */
+  async restoreWaiter(parked: ParkedWaiter): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({ TableName: this.tableName, Item: { ...lockWaitTokenKey(parked.jobId), ...parked, parkedAt: this.now().toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    }
   }
 }
