@@ -136,13 +136,17 @@ function leaseView(lease: LeaseRecord | undefined, jobId: string, now: Date): { 
 
 /**
  * The older unfinished jobs of the stack this job waits for (FIFO). The stack index is eventually consistent: a job it
- * still shows unfinished may have just ended (and woken this one), so each job it counts as ahead is read again,
- * consistently, before it is allowed to hold this one back.
+ * still shows unfinished may have just ended (and woken this one). So the oldest job it counts as ahead is read again,
+ * consistently, and the next one only if that one has in fact ended: one read confirms a blocker, however long the
+ * queue. The jobs from the confirmed blocker on are returned (their number is the queue position).
  */
 async function jobsAhead(d: WorkflowDeps, stackKey: string, jobId: string, expiredOwner: string | undefined, now: Date): Promise<StackJob[]> {
-  const listed = (await d.jobs.listStack(stackKey)).filter((j) => isAhead(j, jobId, expiredOwner, now));
-  const current = await Promise.all(listed.map(async (j) => (await d.jobs.get(j.metadata.id))?.job ?? j));
-  return current.filter((j) => isAhead(j, jobId, expiredOwner, now));
+  const listed = (await d.jobs.listStack(stackKey)).filter((j) => isAhead(j, jobId, expiredOwner, now)).sort((a, b) => (a.metadata.id < b.metadata.id ? -1 : 1));
+  for (let i = 0; i < listed.length; i++) {
+    const current = (await d.jobs.get(listed[i].metadata.id))?.job;
+    if (current && isAhead(current, jobId, expiredOwner, now)) return [current, ...listed.slice(i + 1)];
+  }
+  return [];
 }
 
 export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
