@@ -2,7 +2,6 @@
  * Human control over a job: approve/reject (approvers), cancel and rerun (operators), and the Slack interactions
  * endpoint (no JWT: Slack signs its requests). Dependencies are resolved on the first request.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import * as z from '../shared/zod';
 import type { CatalogReader } from '../domain/ports';
 import type { SubmissionDeps } from '../app/submit-change';
@@ -12,7 +11,10 @@ import { decideApproval } from '../approvals/decide';
 import type { ApprovalMetrics, ResponseUrlPoster } from '../approvals/ports';
 import { rerunJob } from '../approvals/rerun';
 import { handleSlackInteraction, type SlackInteractionDeps } from '../approvals/slack-interactions';
-import { json, problem } from '../http/problem';
+import { json } from '../http/problem';
+import { PreflightFailedError } from '../domain/errors';
+import type { CheckResult } from '../domain/schemas';
+import { countPreflightFailures } from '../app/submission-metrics';
 import { requirePermission } from '../http/principal';
 import type { Route } from '../http/router';
 import type { WorkflowMetrics } from '../workflow/metrics';
@@ -30,7 +32,7 @@ export interface ApprovalRoutesDeps extends Omit<CancelDeps, 'metrics'> {
   metrics: ApprovalMetrics;
   workflowMetrics: WorkflowMetrics;
   /** Counts rerun pre-flight failures like submissions do. */
-  countPreflightFailure?: (check: string) => void;
+  countPreflightFailures?: (checks: readonly CheckResult[]) => void;
 }
 
 /** `{comment?}`; an empty body is the same as `{}`. */
@@ -110,8 +112,8 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
         const job = await visibleJob(d.jobs, req.principal, req.params.id);
         const outcome = await rerunJob(d.jobs, d.submission, job, req.principal.subject, rerunKey);
         if (outcome.kind === 'rejected') {
-          for (const c of outcome.checks.filter((c) => !c.passed)) d.countPreflightFailure?.(c.check);
-          return problem(422, 'Pre-flight failed', 'one or more pre-flight checks failed; no job was created', { checks: outcome.checks });
+          d.countPreflightFailures?.(outcome.checks);
+          throw new PreflightFailedError(outcome.checks);
         }
         d.log.info('rerun submitted', { jobId: outcome.job.metadata.id, rerunOf: job.metadata.id, duplicate: outcome.kind === 'duplicate' });
         return json(outcome.kind === 'created' ? 201 : 200, outcome.job, { location: `/v1/stack-jobs/${outcome.job.metadata.id}` });
@@ -141,7 +143,7 @@ export function approvalRoutes(ctx: ServiceContext): Route[] {
         log: ctx.logger,
         metrics: new PowertoolsApprovalMetrics(ctx.metrics),
         workflowMetrics: new PowertoolsWorkflowMetrics(ctx.metrics),
-        countPreflightFailure: (check) => ctx.metrics.addMetric(`PreflightFailed_${check}`, MetricUnit.Count, 1),
+        countPreflightFailures: (checks) => countPreflightFailures(ctx.metrics, checks),
       }),
   );
 }

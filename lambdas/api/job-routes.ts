@@ -3,7 +3,8 @@ import * as z from '../shared/zod';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { ForbiddenError, NotFoundError } from '../domain/errors';
+import { ForbiddenError, NotFoundError, PreflightFailedError } from '../domain/errors';
+import { countPreflightFailures } from '../app/submission-metrics';
 import { runPreflight } from '../domain/preflight';
 import { jobPhaseSchema, jobResultSchema, resourceChangeSchema, type Principal, type StackJob } from '../domain/schemas';
 import { submitChange, type SubmissionDeps } from '../app/submit-change';
@@ -69,9 +70,9 @@ export function jobRoutes(deps: JobRoutesDeps): Route[] {
         requireSubmitter(req.principal, change.resource.org);
         const outcome = await submitChange(change, deps.submission, { submittedBy: req.principal.subject });
         if (outcome.kind === 'rejected') {
-          for (const c of outcome.checks.filter((c) => !c.passed)) deps.metrics.addMetric(`PreflightFailed_${c.check}`, MetricUnit.Count, 1);
+          countPreflightFailures(deps.metrics, outcome.checks);
           deps.logger.info('pre-flight failed', { org: change.resource.org, resourceId: change.resource.id, failed: outcome.checks.filter((c) => !c.passed).map((c) => c.check) });
-          return problem(422, 'Pre-flight failed', 'one or more pre-flight checks failed; no job was created', { checks: outcome.checks });
+          throw new PreflightFailedError(outcome.checks);
         }
         deps.logger.appendKeys({ jobId: outcome.job.metadata.id, org: outcome.job.metadata.org });
         if (outcome.kind === 'created') {

@@ -47,6 +47,6 @@ export class IllegalTransitionError extends DomainError {
 export class PreflightFailedError extends DomainError {
   readonly code = 'preflight_failed';
   constructor(readonly checks: CheckResult[]) {
-    super(`pre-flight failed: ${checks.filter((c) => !c.passed).map((c) => c.check).join(', ')}`);
+    super(`one or more pre-flight checks failed (${checks.filter((c) => !c.passed).map((c) => c.check).join(', ')}); no job was created`);
   }
 }

@@ -12,6 +12,7 @@ import type { EventPublisher } from '../domain/ports';
 import { resourceChangeSchema } from '../domain/schemas';
 import { submitChange, type SubmissionDeps } from '../app/submit-change';
 import { fieldProblems } from '../http/problem';
+import { countPreflightFailures } from '../app/submission-metrics';
 
 export const RESOURCE_CHANGED = 'Cloud Resource Changed';
 export const JOB_REJECTED = 'Stack Job Rejected';
@@ -42,7 +43,7 @@ export async function handleResourceChanged(event: EventBridgeEvent<string, unkn
   const outcome = await submitChange(change, deps.submission, { submittedBy: `eventbridge:${event.source}` });
   const identity = { org: change.resource.org, env: change.resource.env, resourceId: change.resource.id, versionId: change.resource.version.id, triggerEvent: change.triggerEvent };
   if (outcome.kind === 'rejected') {
-    for (const c of outcome.checks.filter((c) => !c.passed)) deps.metrics.addMetric(`PreflightFailed_${c.check}`, MetricUnit.Count, 1);
+    countPreflightFailures(deps.metrics, outcome.checks);
     await deps.publisher.publish(JOB_REJECTED, { eventId: event.id, reason: 'preflight_failed', ...identity, checks: outcome.checks });
     deps.logger.info('pre-flight failed for a change event', { ...identity, failed: outcome.checks.filter((c) => !c.passed).map((c) => c.check) });
     return { outcome: 'rejected' };
