@@ -231,7 +231,11 @@ export async function parkForLock(d: WorkflowDeps, jobId: string, taskToken: str
   const now = d.clock.now();
   const ended = job.status.phase !== 'queued' || Boolean(job.status.cancelRequested);
   const lease = leaseView(await d.locks.read(stackKey), jobId, now);
-  if (ended || (!lease.heldByOther && (await jobsAhead(d, stackKey, jobId, lease.expiredOwner, now)).length === 0)) await wakeParked(d, jobId);
+  if (ended || (!lease.heldByOther && (await jobsAhead(d, stackKey, jobId, lease.expiredOwner, now)).length === 0)) {
+    await wakeParked(d, jobId).catch((e: unknown) => {
+      throw wakeFailed('waking the parked job itself', e);
+    });
+  }
   return { parked: true };
 }
 
@@ -281,9 +285,17 @@ export async function releaseAndWakeNext(d: WorkflowDeps, stackKey: string, jobI
   try {
     await wakeNextWaiter(d, stackKey);
   } catch (e) {
-    throw new TransientStepError(`waking the next job of the stack failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw wakeFailed('waking the next job of the stack', e);
   }
   return released;
+}
+
+/**
+ * A failed wake as a transient step error carrying the error's name only: the message of a failed SendTaskSuccess may
+ * quote the token, and this text reaches the execution's history and, should the retries run out, the job's failure.
+ */
+function wakeFailed(what: string, e: unknown): TransientStepError {
+  return new TransientStepError(`${what} failed: ${e instanceof Error ? e.name : 'unknown error'}`);
 }
 
 /**

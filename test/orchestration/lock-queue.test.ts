@@ -10,7 +10,7 @@ import { lockWaitTokenKey } from '../../lambdas/adapters/dynamodb/job-repository
 import { cancelJob, type CancelDeps } from '../../lambdas/approvals/cancel';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
-import { acquireLock, cleanupExecution, parkForLock, wakeNextWaiter, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
+import { acquireLock, cleanupExecution, parkForLock, releaseLock, wakeNextWaiter, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
 import { transitionJob } from '../../lambdas/domain/status';
 import { noMetrics } from '../../lambdas/workflow/metrics';
 import { JOBS, startDynamo, type TestDynamo } from './support/dynamo';
@@ -179,6 +179,19 @@ describe('after review', () => {
     const throttled = { succeed: async () => { throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }); } };
     await expect(wakeNextWaiter({ ...deps, tasks: throttled }, stackKeyOfJob(job))).rejects.toThrow('Rate exceeded');
     expect(await parkedToken(job.metadata.id)).toBe('token-throttled');
+  });
+
+  it('keeps the token out of the step error when a wake fails (it reaches the execution history and the job)', async () => {
+    const resourceId = newStack();
+    const [holder, job] = [await submit(resourceId), await submit(resourceId)];
+    await deps.locks.tryAcquire(stackKeyOfJob(holder), holder.metadata.id, new Date(Date.now() + 3_600_000));
+    const token = 'planted-task-token-0123456789abcdef';
+    await deps.locks.parkWaiter(stackKeyOfJob(job), job.metadata.id, token);
+    const leaky = { succeed: async (t: string) => { throw Object.assign(new Error(`Provided task token ${t} is throttled`), { name: 'ThrottlingException' }); } };
+    const failure = await releaseLock({ ...deps, tasks: leaky }, holder.metadata.id).then(() => undefined, (e: Error) => e);
+    expect(failure?.name).toBe('StackJob.Transient');
+    expect(`${failure?.message} ${String(failure?.stack)} ${JSON.stringify(failure)}`).not.toContain(token);
+    expect(await parkedToken(job.metadata.id)).toBe(token);
   });
 
   it('wakes nobody while another job holds the stack (a wake would only spend an attempt)', async () => {
