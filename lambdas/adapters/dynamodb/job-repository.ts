@@ -7,6 +7,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, typ
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { stackKeyOfJob } from '../../domain/stack-job';
 import type { JobPhase, JobResult, StackJob } from '../../domain/schemas';
+import { conditionalWrite } from './client';
 import { JOBS_INDEX_BY_ORG, JOBS_INDEX_BY_STACK } from './table-definitions';
 
 export interface StoredJob {
@@ -83,13 +84,7 @@ export class JobRepository {
 
   /** Writes a new job; never overwrites. Returns false when a job with that id already exists. */
   async create(job: StackJob): Promise<boolean> {
-    try {
-      await this.db.send(new PutCommand({ TableName: this.tableName, Item: this.item(job, 1), ConditionExpression: 'attribute_not_exists(pk)' }));
-      return true;
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
-    }
+    return conditionalWrite(this.db.send(new PutCommand({ TableName: this.tableName, Item: this.item(job, 1), ConditionExpression: 'attribute_not_exists(pk)' })));
   }
 
   async get(id: string): Promise<StoredJob | undefined> {
@@ -165,8 +160,7 @@ export class JobRepository {
    * approval request (the Lambda failed after posting, and Step Functions ran it again) does not post twice.
    */
   async claimApprovalNotice(approvalId: string, at: Date): Promise<boolean> {
-    try {
-      await this.db.send(
+    return conditionalWrite(this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: approvalKey(approvalId),
@@ -174,12 +168,7 @@ export class JobRepository {
           ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(noticeClaimedAt)',
           ExpressionAttributeValues: { ':at': at.toISOString() },
         }),
-      );
-      return true;
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
-    }
+      ));
   }
 
   async findJobIdByApproval(approvalId: string): Promise<string | undefined> {

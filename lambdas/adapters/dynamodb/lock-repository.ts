@@ -7,6 +7,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { conditionalWrite } from './client';
 import type { StackLease, StackLockReader } from '../../domain/ports';
 import { lockWaitTokenKey } from './job-repository';
 
@@ -102,8 +103,7 @@ export class LockRepository implements StackLockReader {
     const current = await this.read(stackKey);
     if (!current || current.ownerJobId !== jobId) return false;
     if (fencingToken !== undefined && current.fencingToken !== fencingToken) return false;
-    try {
-      await this.db.send(
+    return conditionalWrite(this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: lockKey(stackKey),
@@ -111,12 +111,7 @@ export class LockRepository implements StackLockReader {
           ConditionExpression: 'ownerJobId = :job AND fencingToken = :token',
           ExpressionAttributeValues: { ':job': jobId, ':token': current.fencingToken, ':now': this.now().toISOString() },
         }),
-      );
-      return true;
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
-    }
+      ));
   }
 
   /**
@@ -136,12 +131,8 @@ export class LockRepository implements StackLockReader {
 
   /** Puts back a token whose wake failed, unless the job has parked again since (its newer token wins). */
   async restoreWaiter(parked: ParkedWaiter): Promise<void> {
-    try {
-      await this.db.send(
-        new PutCommand({ TableName: this.tableName, Item: { ...lockWaitTokenKey(parked.jobId), ...parked, parkedAt: this.now().toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' }),
-      );
-    } catch (e) {
-      if (!(e instanceof ConditionalCheckFailedException)) throw e;
-    }
+    await conditionalWrite(
+      this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...lockWaitTokenKey(parked.jobId), ...parked, parkedAt: this.now().toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' })),
+    );
   }
 }

@@ -2,7 +2,7 @@
  * The latest status of each resource (pk `RESOURCE#org/env/resourceId` in the jobs table), written when a job
  * completes and read by GET /v1/orgs/{org}/envs/{env}/resources/{resourceId}.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { conditionalWrite } from './client';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { JobResult } from '../../domain/schemas';
 
@@ -57,8 +57,7 @@ export class ResourceStatusRepository {
         values[':outputs'] = o.applied.outputsKey;
       }
     }
-    try {
-      await this.db.send(
+    return conditionalWrite(this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: resourceKey(o.org, o.env, o.resourceId),
@@ -67,12 +66,7 @@ export class ResourceStatusRepository {
           ExpressionAttributeNames: { '#kind': 'kind' },
           ExpressionAttributeValues: values,
         }),
-      );
-      return true;
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return false;
-      throw e;
-    }
+      ));
   }
 
   async get(org: string, env: string, resourceId: string): Promise<ResourceStatus | undefined> {
