@@ -56,14 +56,21 @@ function bool(node: Node, key: string): boolean | undefined {
   return v;
 }
 
+/** Where the functions get the AWS SDK from; see awsSdkFromContext. */
+export type AwsSdkSource = 'layer' | 'bundle' | 'runtime';
+const AWS_SDK_SOURCES: readonly AwsSdkSource[] = ['layer', 'bundle', 'runtime'];
+
 /**
- * `stackjobs:bundleAwsSdk` (default true): bundle the lockfile's AWS SDK into every function, so Lambda runs the
- * version tests and local mode ran; false leaves `@aws-sdk/*` and `@smithy/*` to the SDK the Lambda runtime ships
- * (CDK NodejsFunction's own default): bundles of 150-350 KB instead of 0.9-1.4 MB, with an SDK version nobody here
- * tested against. Read by every StackJobsFunction.
+ * `stackjobs:awsSdk` (default `layer`): `layer` puts the lockfile's AWS SDK in one Lambda layer shared by every
+ * function (infra/sdk-layer.ts), so Lambda runs the version the tests ran and each bundle holds only its own code;
+ * `bundle` bundles that SDK into every function instead (0.9-1.4 MB each, no layer); `runtime` leaves `@aws-sdk/*` and
+ * `@smithy/*` to the SDK the Lambda runtime ships (CDK NodejsFunction's own default), a version nobody here tested.
+ * Read by every StackJobsFunction.
  */
-export function bundleAwsSdkFromContext(node: Node): boolean {
-  return bool(node, 'bundleAwsSdk') ?? true;
+export function awsSdkFromContext(node: Node): AwsSdkSource {
+  const v = str(node, 'awsSdk', 'layer')!;
+  if (!AWS_SDK_SOURCES.includes(v as AwsSdkSource)) throw new ContextError(`context ${PREFIX}awsSdk must be one of ${AWS_SDK_SOURCES.join(', ')}`);
+  return v as AwsSdkSource;
 }
 
 export function stackPropsFromContext(node: Node): StackJobsStackProps {

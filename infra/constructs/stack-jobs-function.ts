@@ -15,7 +15,9 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { bundleAwsSdkFromContext } from '../context';
+import { awsSdkFromContext, type AwsSdkSource } from '../context';
+import { LAYER_EXTERNAL_MODULES } from '../sdk-layer';
+import { awsSdkLayer } from './aws-sdk-layer';
 import { acknowledgeWildcardResources } from './nag';
 
 /** The repository root: entries are given relative to it, and bundling resolves from it. */
@@ -26,6 +28,7 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
  * node22). cdk-nag's L1 asks for the newest runtime; each function acknowledges it (see the constructor).
  */
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_22_X;
+export const FUNCTION_ARCHITECTURE = lambda.Architecture.ARM_64;
 
 /** CloudFormation metadata key naming a function's entry, so infra/asl.ts can tell which handler a Task invokes. */
 export const ENTRY_METADATA = 'stackjobs:entry';
@@ -53,22 +56,19 @@ export interface StackJobsFunctionProps {
 }
 
 /**
- * esbuild options of every function. The runtime ships an AWS SDK v3; bundling ours (the default) keeps local mode,
- * tests and Lambda on one version; `stackjobs:bundleAwsSdk=false` leaves the SDK to the runtime (infra/context.ts).
+ * esbuild options of every function. With `stackjobs:awsSdk` `layer` (the default) or `runtime`, `@aws-sdk/*` and
+ * `@smithy/*` stay out of the bundle (the layer or the runtime provides them); with `bundle` they are bundled.
  */
-export function bundlingOptions(bundleAwsSdk: boolean): BundlingOptions {
+export function bundlingOptions(awsSdk: AwsSdkSource): BundlingOptions {
   return {
     format: OutputFormat.CJS,
     target: 'node22',
     sourceMap: true,
     sourcesContent: false,
     minify: true,
-    externalModules: bundleAwsSdk ? [] : [...RUNTIME_SDK_MODULES],
+    externalModules: awsSdk === 'bundle' ? [] : [...LAYER_EXTERNAL_MODULES],
   };
 }
-
-/** What the Lambda runtime provides when the SDK is not bundled. */
-export const RUNTIME_SDK_MODULES = ['@aws-sdk/*', '@smithy/*'] as const;
 
 export type TableAccess = 'read' | 'readWrite';
 export type BucketAccess = 'read' | 'readWrite';
@@ -82,12 +82,14 @@ export class StackJobsFunction extends NodejsFunction {
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN });
     // An explicit role instead of AWSLambdaBasicExecutionRole: that managed policy may write to any log group.
     const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `${props.description} (Lambda role)` });
+    const awsSdk = awsSdkFromContext(scope.node);
     super(scope, id, {
       entry: path.join(PROJECT_ROOT, props.entry),
       handler: 'handler',
       description: props.description,
       runtime: FUNCTION_RUNTIME,
-      architecture: lambda.Architecture.ARM_64,
+      architecture: FUNCTION_ARCHITECTURE,
+      layers: awsSdk === 'layer' ? [awsSdkLayer(scope, PROJECT_ROOT, FUNCTION_RUNTIME, FUNCTION_ARCHITECTURE)] : undefined,
       tracing: lambda.Tracing.ACTIVE,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(30),
@@ -100,7 +102,7 @@ export class StackJobsFunction extends NodejsFunction {
         POWERTOOLS_SERVICE_NAME: 'stack-jobs',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       },
-      bundling: bundlingOptions(bundleAwsSdkFromContext(scope.node)),
+      bundling: bundlingOptions(awsSdk),
     });
     this.executionRole = role;
     this.functionLogGroup = logGroup;

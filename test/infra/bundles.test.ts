@@ -3,12 +3,15 @@
  * made every bundle large, both easy to bring back with one import line. Sizes and init times are in `npm run bench`.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { buildSync, type Metafile } from 'esbuild';
-import { bundleAwsSdkFromContext } from '../../infra/context';
+import { awsSdkFromContext } from '../../infra/context';
 import { bundlingOptions } from '../../infra/constructs/stack-jobs-function';
+import { LAYER_SDK_PACKAGES, layerHash, layerPackages, writeLayer } from '../../infra/sdk-layer';
 
 const ROOT = join(__dirname, '../..');
 const handlers = (dir: string): string[] =>
@@ -73,19 +76,82 @@ describe('SDK packages load on first use (lambdas/adapters/aws/sdk.ts)', () => {
   });
 });
 
-describe('stackjobs:bundleAwsSdk', () => {
-  it('bundles the pinned SDK by default and leaves it to the runtime when false', () => {
-    const nodeWith = (value?: string) => {
-      const app = new App({ context: value === undefined ? {} : { 'stackjobs:bundleAwsSdk': value } });
-      return app.node;
-    };
-    expect(bundlingOptions(bundleAwsSdkFromContext(nodeWith())).externalModules).toEqual([]);
-    expect(bundlingOptions(bundleAwsSdkFromContext(nodeWith('false'))).externalModules).toEqual(['@aws-sdk/*', '@smithy/*']);
-    expect(() => bundleAwsSdkFromContext(nodeWith('maybe'))).toThrow('stackjobs:bundleAwsSdk must be true or false');
+describe('stackjobs:awsSdk', () => {
+  const nodeWith = (value?: string) => new App({ context: value === undefined ? {} : { 'stackjobs:awsSdk': value } }).node;
+
+  it('takes the SDK from the layer by default, and bundles it or leaves it to the runtime when asked', () => {
+    expect(awsSdkFromContext(nodeWith())).toBe('layer');
+    expect(awsSdkFromContext(nodeWith('bundle'))).toBe('bundle');
+    expect(awsSdkFromContext(nodeWith('runtime'))).toBe('runtime');
+    expect(() => awsSdkFromContext(nodeWith('maybe'))).toThrow('stackjobs:awsSdk must be one of layer, bundle, runtime');
+    expect(bundlingOptions('layer').externalModules).toEqual(['@aws-sdk/*', '@smithy/*']);
+    expect(bundlingOptions('runtime').externalModules).toEqual(['@aws-sdk/*', '@smithy/*']);
+    expect(bundlingOptions('bundle').externalModules).toEqual([]);
+  });
+});
+
+describe('the AWS SDK layer (the default)', () => {
+  let work: string;
+  let layerModules: string;
+  /** Each handler bundled as the default deploys it: SDK left out; its size and the modules it leaves to the layer. */
+  const layered = new Map<string, { file: string; bytes: number; external: string[] }>();
+
+  beforeAll(() => {
+    // Outside the repository, so nothing resolves from its node_modules: only the layer, as on Lambda.
+    work = mkdtempSync(join(tmpdir(), 'stackjobs-layer-'));
+    writeLayer(ROOT, join(work, 'layer'));
+    layerModules = join(work, 'layer', 'nodejs', 'node_modules');
+    for (const [i, entry] of [...bundles.keys()].entries()) {
+      const file = join(work, `f${i}.js`);
+      const out = buildSync({ entryPoints: [join(ROOT, entry)], bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true, external: [...bundlingOptions('layer').externalModules!], metafile: true, write: false, outfile: file, logLevel: 'error' });
+      writeFileSync(file, out.outputFiles[0].contents);
+      const external = Object.values(out.metafile.inputs).flatMap((input) => input.imports.filter((im) => im.external && !im.path.startsWith('node:') && !builtinModules.includes(im.path)).map((im) => im.path));
+      layered.set(entry, { file, bytes: out.outputFiles[0].contents.length, external: [...new Set(external)].sort() });
+    }
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  /** Runs `script` in a fresh node the way Lambda would: cwd outside the repository, NODE_PATH the layer's. */
+  function inLambdaLayout(script: string): string {
+    const out = spawnSync(process.execPath, ['-e', script], { cwd: work, encoding: 'utf8', env: { PATH: process.env.PATH, NODE_PATH: layerModules, AWS_REGION: 'us-east-1', POWERTOOLS_METRICS_DISABLED: 'true' } });
+    expect(out.stderr).toBe('');
+    expect(out.status).toBe(0);
+    return out.stdout;
+  }
+
+  it.each([...bundles.keys()])('keeps %s under 500 KB minified, leaving the layer only SDK packages it holds', (entry) => {
+    const { bytes, external } = layered.get(entry)!;
+    expect(bytes).toBeLessThan(500 * 1024);
+    expect(external.length).toBeGreaterThan(0);
+    // A package imported but missing from LAYER_SDK_PACKAGES would fall through to the runtime's SDK on Lambda.
+    expect(external.filter((m) => !(LAYER_SDK_PACKAGES as readonly string[]).includes(m))).toEqual([]);
   });
 
-  it.each([...bundles.keys()])('keeps %s under 500 KB minified when the runtime provides the SDK', (entry) => {
-    const out = buildSync({ entryPoints: [join(ROOT, entry)], bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true, external: [...bundlingOptions(false).externalModules!], write: false, outfile: '/dev/null/out.js', logLevel: 'error' });
-    expect(out.outputFiles[0].contents.length).toBeLessThan(500 * 1024);
+  it('initialises every handler from the layer and loads each SDK package it names from there', () => {
+    for (const [entry, { file }] of layered) {
+      const loaded = JSON.parse(inLambdaLayout(`require(${JSON.stringify(file)});process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k)=>k.includes('@aws-sdk/client-dynamodb/'))))`)) as string[];
+      expect({ entry, fromLayer: loaded.length > 0 && loaded.every((k) => k.startsWith(layerModules)) }).toEqual({ entry, fromLayer: true });
+    }
+    // Including the packages the handlers load on first use (lambdas/adapters/aws/sdk.ts).
+    const paths = JSON.parse(inLambdaLayout(`process.stdout.write(JSON.stringify(${JSON.stringify(LAYER_SDK_PACKAGES)}.map((p)=>{require(p);return require.resolve(p)})))`)) as string[];
+    expect(paths.filter((p) => !p.startsWith(layerModules))).toEqual([]);
+  });
+
+  it('holds the versions package-lock.json pins, without type declarations or ES-module builds', () => {
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
+    const packages = layerPackages(ROOT);
+    expect(packages.map((p) => p.name)).toEqual(expect.arrayContaining([...LAYER_SDK_PACKAGES, '@smithy/core']));
+    for (const p of packages) {
+      expect({ name: p.name, version: p.version }).toEqual({ name: p.name, version: lock.packages[`node_modules/${p.path}`]?.version });
+      expect(JSON.parse(readFileSync(join(layerModules, p.path, 'package.json'), 'utf8')).version).toBe(p.version);
+    }
+    const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+    expect(files(layerModules).filter((f) => /[\\/]dist-(es|types)[\\/]|\.d\.ts$|\.map$/.test(f))).toEqual([]);
+  });
+
+  it('changes its asset hash exactly when a package\'s version or place changes', () => {
+    const packages = layerPackages(ROOT);
+    expect(layerHash(packages)).toBe(layerHash(layerPackages(ROOT)));
+    expect(layerHash(packages.map((p, i) => (i === 0 ? { ...p, version: `${p.version}-next` } : p)))).not.toBe(layerHash(packages));
   });
 });

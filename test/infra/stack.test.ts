@@ -250,6 +250,21 @@ describe('state machine', () => {
     expect(new Set(runtimes)).toEqual(new Set(['nodejs22.x']));
   });
 
+  it('gives every function the one AWS SDK layer (the lockfile\'s SDK, Node.js 22, arm64), and none with stackjobs:awsSdk=bundle', () => {
+    const layers = ofType('AWS::Lambda::LayerVersion');
+    expect(layers).toHaveLength(1);
+    const [layerId, layer] = layers[0];
+    expect(layer.Properties).toMatchObject({ CompatibleRuntimes: ['nodejs22.x'], CompatibleArchitectures: ['arm64'] });
+    const functions = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler');
+    expect(functions.length).toBeGreaterThanOrEqual(6);
+    for (const f of functions) expect(f.Properties.Layers).toEqual([{ Ref: layerId }]);
+
+    const app = new App({ context: { ...OFFLINE_CONTEXT, 'stackjobs:awsSdk': 'bundle' } });
+    const bundled = Template.fromStack(buildStackJobsApp(app, { nag: false })).toJSON() as typeof json;
+    expect(Object.values(bundled.Resources).filter((r) => r.Type === 'AWS::Lambda::LayerVersion')).toEqual([]);
+    expect(Object.values(bundled.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Layers !== undefined)).toEqual([]);
+  });
+
   it('maps every Task state to the handler or runner phase it runs', () => {
     const { tasks } = extractStateMachine(json);
     expect(tasks[STATE.requestApproval]).toEqual({ kind: 'lambda', entry: 'lambdas/workflow/request-approval.handler.ts', waitForTaskToken: true });
