@@ -26,10 +26,9 @@ export function changeOfJob(job: StackJob): ResourceChange {
  * Refuses a job that is still running (cancel it or let it end) and a job whose resource has moved on: the newest
  * job of the stack decides, since every version submitted is a job.
  */
-export async function rerunJob(jobs: Pick<JobRepository, 'listStack'>, submission: SubmissionDeps, job: StackJob, rerunBy: string, rerunKey?: string): Promise<SubmitOutcome> {
+export async function rerunJob(jobs: Pick<JobRepository, 'newestInStack'>, submission: SubmissionDeps, job: StackJob, rerunBy: string, rerunKey?: string): Promise<SubmitOutcome> {
   if (job.status.phase !== 'completed') throw new ConflictError(`job ${job.metadata.id} has not ended (${job.status.phase}); cancel it or wait for it before rerunning`);
-  const stack = await jobs.listStack(stackKeyOfJob(job));
-  const newest = stack.at(-1);
+  const newest = await jobs.newestInStack(stackKeyOfJob(job));
   if (newest && newest.metadata.version.id !== job.metadata.version.id) {
     throw new ConflictError(
       `resource ${job.spec.apiResourceInfo.id} has a newer version ${newest.metadata.version.id} (job ${newest.metadata.id}); rerunning version ${job.metadata.version.id} would roll it back — submit a change instead`,

@@ -141,7 +141,7 @@ function leaseView(lease: LeaseRecord | undefined, jobId: string, now: Date): { 
  * queue. The jobs from the confirmed blocker on are returned (their number is the queue position).
  */
 async function jobsAhead(d: WorkflowDeps, stackKey: string, jobId: string, expiredOwner: string | undefined, now: Date): Promise<StackJob[]> {
-  const listed = (await d.jobs.listStack(stackKey)).filter((j) => isAhead(j, jobId, expiredOwner, now)).sort((a, b) => (a.metadata.id < b.metadata.id ? -1 : 1));
+  const listed = (await d.jobs.listOpenInStack(stackKey)).filter((j) => isAhead(j, jobId, expiredOwner, now)).sort((a, b) => (a.metadata.id < b.metadata.id ? -1 : 1));
   for (let i = 0; i < listed.length; i++) {
     const current = (await d.jobs.get(listed[i].metadata.id))?.job;
     if (current && isAhead(current, jobId, expiredOwner, now)) return [current, ...listed.slice(i + 1)];
@@ -241,7 +241,7 @@ export async function parkForLock(d: WorkflowDeps, jobId: string, taskToken: str
 
 /** What waking parked jobs needs (the workflow steps, the cleanup Lambda and a cancel through the API all wake). */
 export interface WakeDeps {
-  jobs: Pick<JobRepository, 'listStack'>;
+  jobs: Pick<JobRepository, 'listOpenInStack'>;
   locks: Pick<LockRepository, 'takeWaiter' | 'restoreWaiter' | 'read'>;
   tasks: Pick<TaskResponder, 'succeed'>;
   clock: Clock;
@@ -270,7 +270,7 @@ export async function wakeParked(d: Pick<WakeDeps, 'locks' | 'tasks'>, jobId: st
 export async function wakeNextWaiter(d: WakeDeps, stackKey: string): Promise<string | undefined> {
   // Only a free stack wakes anyone: each wake costs the woken job one of its attempts (lockWaitMaxAttempts).
   if (leaseView(await d.locks.read(stackKey), '', d.clock.now()).heldByOther) return undefined;
-  const waiting = (await d.jobs.listStack(stackKey)).filter((j) => j.status.phase === 'queued').sort((a, b) => (a.metadata.id < b.metadata.id ? -1 : 1));
+  const waiting = (await d.jobs.listOpenInStack(stackKey)).filter((j) => j.status.phase === 'queued').sort((a, b) => (a.metadata.id < b.metadata.id ? -1 : 1));
   for (const j of waiting) if (await wakeParked(d, j.metadata.id)) return j.metadata.id;
   return undefined;
 }

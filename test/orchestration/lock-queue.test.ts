@@ -169,7 +169,7 @@ describe('after review', () => {
     const staleCopy = (await load(older.metadata.id));
     await deps.jobs.update(older.metadata.id, (j) => transitionJob(transitionJob(j, 'running', 'tbd', new Date()), 'completed', 'succeeded', new Date()));
     // The index lags: it still lists the older job as running.
-    const stale = { ...deps, jobs: Object.assign(Object.create(deps.jobs) as typeof deps.jobs, { listStack: async () => [{ ...staleCopy, status: { ...staleCopy.status, phase: 'running' as const } }, await load(job.metadata.id)] }) };
+    const stale = { ...deps, jobs: Object.assign(Object.create(deps.jobs) as typeof deps.jobs, { listOpenInStack: async () => [{ ...staleCopy, status: { ...staleCopy.status, phase: 'running' as const } }, await load(job.metadata.id)] }) };
     expect((await acquireLock(stale, job.metadata.id, 1)).outcome).toBe('acquired');
   });
 
@@ -215,5 +215,41 @@ describe('after review', () => {
     await deps.locks.parkWaiter(stackKeyOfJob(job), job.metadata.id, 'token-aborted');
     await cleanupExecution(deps, job.metadata.id, 'ABORTED');
     expect(await parkedToken(job.metadata.id)).toBeUndefined();
+  });
+});
+
+describe('the queue reads only unfinished jobs (sparse open-by-stack index)', () => {
+  const finish = (id: string) => deps.jobs.update(id, (j) => transitionJob(transitionJob(j, 'running', 'tbd', new Date()), 'completed', 'succeeded', new Date()));
+
+  it('lists a stack\'s unfinished jobs only, oldest first, while the full listing keeps its history', async () => {
+    const resourceId = newStack();
+    const history = [];
+    for (let i = 0; i < 12; i++) history.push(await submit(resourceId));
+    for (const j of history) await finish(j.metadata.id);
+    const running = await submit(resourceId);
+    await deps.jobs.update(running.metadata.id, (j) => transitionJob(j, 'running', 'tbd', new Date()));
+    const queued = await submit(resourceId);
+    const stack = stackKeyOfJob(queued);
+
+    expect((await deps.jobs.listOpenInStack(stack)).map((j) => [j.metadata.id, j.status.phase])).toEqual([[running.metadata.id, 'running'], [queued.metadata.id, 'queued']]);
+    expect((await deps.jobs.listStack(stack)).map((j) => j.metadata.id)).toEqual([...history, running, queued].map((j) => j.metadata.id));
+    // Completing leaves the index; the job document and the full listing keep it.
+    await finish(running.metadata.id);
+    expect((await deps.jobs.listOpenInStack(stack)).map((j) => j.metadata.id)).toEqual([queued.metadata.id]);
+    expect((await load(running.metadata.id)).status.phase).toBe('completed');
+  });
+
+  it('takes, queues and wakes without reading the stack\'s history', async () => {
+    const resourceId = newStack();
+    for (let i = 0; i < 5; i++) await finish((await submit(resourceId)).metadata.id);
+    const [first, second] = [await submit(resourceId), await submit(resourceId)];
+    const tasks = recordingTasks();
+    const noHistory: WorkflowDeps = { ...deps, tasks, jobs: Object.assign(Object.create(deps.jobs) as typeof deps.jobs, { listStack: () => Promise.reject(new Error('the lock read the whole history')) }) };
+
+    expect((await acquireLock(noHistory, first.metadata.id, 1)).outcome).toBe('acquired');
+    expect((await acquireLock(noHistory, second.metadata.id, 1)).outcome).toBe('queued');
+    await deps.locks.parkWaiter(stackKeyOfJob(second), second.metadata.id, 'token-second');
+    await releaseLock(noHistory, first.metadata.id);
+    expect(tasks.woken).toEqual(['token-second']);
   });
 });

@@ -8,7 +8,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../domain/erro
 import { stackKeyOfJob } from '../../domain/stack-job';
 import type { JobPhase, JobResult, StackJob } from '../../domain/schemas';
 import { conditionalWrite } from './client';
-import { JOBS_INDEX_BY_ORG, JOBS_INDEX_BY_STACK } from './table-definitions';
+import { JOBS_INDEX_BY_ORG, JOBS_INDEX_BY_STACK, JOBS_INDEX_OPEN_BY_STACK } from './table-definitions';
 
 export interface StoredJob {
   job: StackJob;
@@ -64,6 +64,11 @@ function isCursorFor(key: Record<string, unknown>, [indexPk, indexSk]: [string, 
   return names.join() === ['pk', 'sk', indexPk, indexSk].sort().join() && key[indexPk] === partition && String(key.pk).startsWith('JOB#');
 }
 
+/** The sparse open-by-stack index's keys: present while the job is unfinished, absent once it has completed. */
+function openKeys(job: StackJob): { gsi3pk: string; gsi3sk: string } | Record<string, never> {
+  return job.status.phase === 'completed' ? {} : { gsi3pk: `STACK#${stackKeyOfJob(job)}`, gsi3sk: job.metadata.id };
+}
+
 export class JobRepository {
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -77,6 +82,7 @@ export class JobRepository {
       gsi1sk: job.metadata.id,
       gsi2pk: `ORG#${job.metadata.org}`,
       gsi2sk: job.metadata.id,
+      ...openKeys(job),
       rev,
       job,
     };
@@ -108,15 +114,17 @@ export class JobRepository {
       const next = mutate(job);
       if (next === job) return job;
       try {
-        // SET only the document and its revision: any other attribute of the item survives.
+        // SET only the document, its revision and the open-index keys (removed on completion): any other attribute
+        // of the item survives.
+        const open = openKeys(next);
         await this.db.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: jobKey(id),
-            UpdateExpression: 'SET #job = :job, rev = :next',
+            UpdateExpression: 'gsi3pk' in open ? 'SET #job = :job, rev = :next, gsi3pk = :g3pk, gsi3sk = :g3sk' : 'SET #job = :job, rev = :next REMOVE gsi3pk, gsi3sk',
             ConditionExpression: 'rev = :rev',
             ExpressionAttributeNames: { '#job': 'job' },
-            ExpressionAttributeValues: { ':job': next, ':rev': rev, ':next': rev + 1 },
+            ExpressionAttributeValues: { ':job': next, ':rev': rev, ':next': rev + 1, ...('gsi3pk' in open ? { ':g3pk': open.gsi3pk, ':g3sk': open.gsi3sk } : {}) },
           }),
         );
         return next;
@@ -226,13 +234,33 @@ export class JobRepository {
     return { items, cursor: encodeCursor(startKey) };
   }
 
-  /** Every job of one stack, oldest first (submission order). */
+  /** Every job of one stack, finished ones included, oldest first (submission order). */
   async listStack(stackKey: string): Promise<StackJob[]> {
+    return this.queryStack(JOBS_INDEX_BY_STACK, 'gsi1pk', stackKey);
+  }
+
+  /** The stack's newest job (the last submitted), one item read however long the stack's history. */
+  async newestInStack(stackKey: string): Promise<StackJob | undefined> {
+    const out = await this.db.send(
+      new QueryCommand({ TableName: this.tableName, IndexName: JOBS_INDEX_BY_STACK, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': `STACK#${stackKey}` }, ScanIndexForward: false, Limit: 1 }),
+    );
+    return out.Items?.[0]?.job as StackJob | undefined;
+  }
+
+  /**
+   * The unfinished jobs of one stack, oldest first: the lock's queue, read from the sparse open-by-stack index, so
+   * its cost does not grow with the stack's history. Eventually consistent, like every index read.
+   */
+  async listOpenInStack(stackKey: string): Promise<StackJob[]> {
+    return this.queryStack(JOBS_INDEX_OPEN_BY_STACK, 'gsi3pk', stackKey);
+  }
+
+  private async queryStack(indexName: string, partitionKey: string, stackKey: string): Promise<StackJob[]> {
     const items: StackJob[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.db.send(
-        new QueryCommand({ TableName: this.tableName, IndexName: JOBS_INDEX_BY_STACK, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': `STACK#${stackKey}` }, ExclusiveStartKey: startKey }),
+        new QueryCommand({ TableName: this.tableName, IndexName: indexName, KeyConditionExpression: `${partitionKey} = :pk`, ExpressionAttributeValues: { ':pk': `STACK#${stackKey}` }, ExclusiveStartKey: startKey }),
       );
       items.push(...(out.Items ?? []).map((i) => i.job as StackJob));
       startKey = out.LastEvaluatedKey;

@@ -21,6 +21,11 @@ export interface TableDefinition {
 
 export const JOBS_INDEX_BY_STACK = 'byStack';
 export const JOBS_INDEX_BY_ORG = 'byOrg';
+/**
+ * Sparse: only unfinished jobs carry its keys (job-repository.ts sets them on every write of an open job and removes
+ * them when it completes), so the lock's FIFO reads a stack's queue, not its whole history.
+ */
+export const JOBS_INDEX_OPEN_BY_STACK = 'openByStack';
 
 /** Jobs, stack leases, idempotency records, approvals and resource status: one table, typed by key prefix. */
 export const JOBS_TABLE: TableDefinition = {
@@ -29,6 +34,7 @@ export const JOBS_TABLE: TableDefinition = {
   indexes: [
     { indexName: JOBS_INDEX_BY_STACK, partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' } },
     { indexName: JOBS_INDEX_BY_ORG, partitionKey: { name: 'gsi2pk', type: 'S' }, sortKey: { name: 'gsi2sk', type: 'S' } },
+    { indexName: JOBS_INDEX_OPEN_BY_STACK, partitionKey: { name: 'gsi3pk', type: 'S' }, sortKey: { name: 'gsi3sk', type: 'S' } },
   ],
   timeToLiveAttribute: 'ttl',
 };
