@@ -68,6 +68,7 @@ const AWS_SDK_SOURCES: readonly AwsSdkSource[] = ['layer', 'bundle', 'runtime'];
  * Read by every StackJobsFunction.
  */
 export function awsSdkFromContext(node: Node): AwsSdkSource {
+  if (read(node, 'bundleAwsSdk') !== undefined) throw new ContextError(`context ${PREFIX}bundleAwsSdk is gone: use ${PREFIX}awsSdk=bundle (or runtime; the default is layer)`);
   const v = str(node, 'awsSdk', 'layer')!;
   if (!AWS_SDK_SOURCES.includes(v as AwsSdkSource)) throw new ContextError(`context ${PREFIX}awsSdk must be one of ${AWS_SDK_SOURCES.join(', ')}`);
   return v as AwsSdkSource;

@@ -3,8 +3,8 @@
  * from node_modules into `nodejs/node_modules` (a Lambda layer's Node.js path, searched before the SDK the runtime
  * ships). Every function bundles its own code and leaves `@aws-sdk/*` and `@smithy/*` to this layer, so the versions
  * Lambda runs are the ones package-lock.json pins and the tests ran, while each handler's bundle stays small.
+ * The layer's asset hash is taken from what this writes (CDK's OUTPUT hash), so any change of content is a new layer.
  */
-import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 
@@ -66,12 +66,7 @@ export function layerPackages(root: string): LayerPackage[] {
     for (const dep of Object.keys({ ...pkg.optionalDependencies, ...pkg.peerDependencies })) visit(dep, dir, true);
   };
   for (const name of LAYER_SDK_PACKAGES) visit(name, root, false);
-  return [...found.values()].sort((a, b) => a.path.localeCompare(b.path));
-}
-
-/** A hash of what goes into the layer (names, versions, places): the asset changes exactly when the lockfile's SDK does. */
-export function layerHash(packages: readonly LayerPackage[]): string {
-  return createHash('sha256').update(JSON.stringify({ skipped: SKIPPED.source, packages })).digest('hex');
+  return [...found.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Writes the layer's content (`nodejs/node_modules/...`) into `outDir`. */

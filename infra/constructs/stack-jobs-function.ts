@@ -17,7 +17,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { awsSdkFromContext, type AwsSdkSource } from '../context';
 import { LAYER_EXTERNAL_MODULES } from '../sdk-layer';
-import { awsSdkLayer } from './aws-sdk-layer';
+import { AwsSdkLayer } from './aws-sdk-layer';
 import { acknowledgeWildcardResources } from './nag';
 
 /** The repository root: entries are given relative to it, and bundling resolves from it. */
@@ -89,7 +89,7 @@ export class StackJobsFunction extends NodejsFunction {
       description: props.description,
       runtime: FUNCTION_RUNTIME,
       architecture: FUNCTION_ARCHITECTURE,
-      layers: awsSdk === 'layer' ? [awsSdkLayer(scope, PROJECT_ROOT, FUNCTION_RUNTIME, FUNCTION_ARCHITECTURE)] : undefined,
+      layers: awsSdk === 'layer' ? [AwsSdkLayer.of(scope, PROJECT_ROOT, FUNCTION_RUNTIME, FUNCTION_ARCHITECTURE)] : undefined,
       tracing: lambda.Tracing.ACTIVE,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(30),

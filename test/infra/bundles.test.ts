@@ -7,11 +7,14 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { buildSync, type Metafile } from 'esbuild';
 import { awsSdkFromContext } from '../../infra/context';
 import { bundlingOptions } from '../../infra/constructs/stack-jobs-function';
-import { LAYER_SDK_PACKAGES, layerHash, layerPackages, writeLayer } from '../../infra/sdk-layer';
+import { LAYER_SDK_PACKAGES, layerPackages, writeLayer } from '../../infra/sdk-layer';
+import { AwsSdkLayer } from '../../infra/constructs/aws-sdk-layer';
 
 const ROOT = join(__dirname, '../..');
 const handlers = (dir: string): string[] =>
@@ -84,6 +87,8 @@ describe('stackjobs:awsSdk', () => {
     expect(awsSdkFromContext(nodeWith('bundle'))).toBe('bundle');
     expect(awsSdkFromContext(nodeWith('runtime'))).toBe('runtime');
     expect(() => awsSdkFromContext(nodeWith('maybe'))).toThrow('stackjobs:awsSdk must be one of layer, bundle, runtime');
+    const legacy = new App({ context: { 'stackjobs:bundleAwsSdk': 'false' } }).node;
+    expect(() => awsSdkFromContext(legacy)).toThrow('stackjobs:bundleAwsSdk is gone: use stackjobs:awsSdk=bundle');
     expect(bundlingOptions('layer').externalModules).toEqual(['@aws-sdk/*', '@smithy/*']);
     expect(bundlingOptions('runtime').externalModules).toEqual(['@aws-sdk/*', '@smithy/*']);
     expect(bundlingOptions('bundle').externalModules).toEqual([]);
@@ -129,8 +134,10 @@ describe('the AWS SDK layer (the default)', () => {
 
   it('initialises every handler from the layer and loads each SDK package it names from there', () => {
     for (const [entry, { file }] of layered) {
-      const loaded = JSON.parse(inLambdaLayout(`require(${JSON.stringify(file)});process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k)=>k.includes('@aws-sdk/client-dynamodb/'))))`)) as string[];
-      expect({ entry, fromLayer: loaded.length > 0 && loaded.every((k) => k.startsWith(layerModules)) }).toEqual({ entry, fromLayer: true });
+      const loaded = JSON.parse(inLambdaLayout(`require(${JSON.stringify(file)});process.stdout.write(JSON.stringify(Object.keys(require.cache)))`)) as string[];
+      expect({ entry, dynamodb: loaded.some((k) => k.startsWith(join(layerModules, '@aws-sdk/client-dynamodb'))) }).toEqual({ entry, dynamodb: true });
+      // Nothing but the bundle itself and the layer: no module from the repository or anywhere else.
+      expect({ entry, elsewhere: loaded.filter((k) => k !== file && !k.startsWith(layerModules)) }).toEqual({ entry, elsewhere: [] });
     }
     // Including the packages the handlers load on first use (lambdas/adapters/aws/sdk.ts).
     const paths = JSON.parse(inLambdaLayout(`process.stdout.write(JSON.stringify(${JSON.stringify(LAYER_SDK_PACKAGES)}.map((p)=>{require(p);return require.resolve(p)})))`)) as string[];
@@ -149,9 +156,34 @@ describe('the AWS SDK layer (the default)', () => {
     expect(files(layerModules).filter((f) => /[\\/]dist-(es|types)[\\/]|\.d\.ts$|\.map$/.test(f))).toEqual([]);
   });
 
-  it('changes its asset hash exactly when a package\'s version or place changes', () => {
-    const packages = layerPackages(ROOT);
-    expect(layerHash(packages)).toBe(layerHash(layerPackages(ROOT)));
-    expect(layerHash(packages.map((p, i) => (i === 0 ? { ...p, version: `${p.version}-next` } : p)))).not.toBe(layerHash(packages));
+  it('resolves every module the layer\'s own code requires from the layer (the optional SigV4a signers aside, as when bundled)', () => {
+    const scan = join(__dirname, 'support', 'unresolved-requires.js');
+    const { seen, unresolved } = JSON.parse(inLambdaLayout(`process.argv[2]=${JSON.stringify(layerModules)};require(${JSON.stringify(scan)})`)) as { seen: number; unresolved: string[] };
+    expect(seen).toBeGreaterThan(100);
+    // @aws-sdk/signature-v4-multi-region requires these only for SigV4a (multi-region access points); they are not
+    // installed at all, so a bundled SDK lacks them too.
+    expect(unresolved.map((u) => u.replace(/.* -> /, ''))).toEqual(['@aws-sdk/signature-v4-crt', '@aws-sdk/signature-v4a']);
   });
+
+  it('is copied into the cloud assembly on synth and hashed from what was copied (the same packages, the same asset)', () => {
+    const hashes = [0, 1].map(() => {
+      const app = new App({ outdir: mkdtempSync(join(work, 'cdk-')) });
+      const stack = new Stack(app, 'LayerOnly');
+      AwsSdkLayer.of(stack, ROOT, Runtime.NODEJS_22_X, Architecture.ARM_64);
+      const assembly = app.synth();
+      const key = (Template.fromStack(stack).findResources('AWS::Lambda::LayerVersion') as Record<string, { Properties: { Content: { S3Key: string } } }>);
+      const hash = Object.values(key)[0].Properties.Content.S3Key.replace(/\.zip$/, '');
+      expect(readFileSync(join(assembly.directory, `asset.${hash}`, 'nodejs', 'node_modules', '@aws-sdk', 'client-dynamodb', 'package.json'), 'utf8')).toContain('"version"');
+      return hash;
+    });
+    expect(hashes[1]).toBe(hashes[0]);
+  });
+
+  it('is one per stack, for one runtime and architecture', () => {
+    const stack = new Stack(new App(), 'Layers');
+    const layer = AwsSdkLayer.of(stack, ROOT, Runtime.NODEJS_22_X, Architecture.ARM_64);
+    expect(AwsSdkLayer.of(stack, ROOT, Runtime.NODEJS_22_X, Architecture.ARM_64)).toBe(layer);
+    expect(() => AwsSdkLayer.of(stack, ROOT, Runtime.NODEJS_22_X, Architecture.X86_64)).toThrow('not for nodejs22.x/x86_64');
+  });
+
 });

@@ -2,8 +2,9 @@
  * The AWS SDK packages other than DynamoDB's, loaded on first use. A Lambda's initialisation then evaluates only
  * what every invocation needs (DynamoDB, the app); a request evaluates the SFN, S3, STS... packages when it first
  * calls that service, and a request that never does (reading a job, the catalog) never pays for them.
- * The packages are still bundled (pinned by the lockfile); esbuild wraps each `require` below so it runs on the
- * first call, and marks each loader pure, so a handler that never calls one does not bundle its package at all.
+ * Each `require` below runs on the first call. Deployed, the packages come from the AWS SDK layer (the lockfile's
+ * versions, infra/sdk-layer.ts); with `stackjobs:awsSdk=bundle` esbuild bundles them, and since each loader is marked
+ * pure, a handler that never calls one does not bundle its package at all.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- a deferred load is the point of this module */
 import { lazy } from '../../shared/lazy';
