@@ -111,6 +111,7 @@ export class StackJobsStack extends Stack {
       stateMachine: this.orchestration.stateMachine,
       runnerCluster: this.runner.cluster,
       slackInteractionsFunction: this.approvals.slackInteractionsFunction,
+      slackBotToken: this.approvals.slackBotToken,
       jwt: props.jwt,
       credentialSecretArnPattern,
       assumableRoleArnPatterns,

@@ -15,6 +15,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -44,6 +45,8 @@ export interface ApiProps {
   readonly runnerCluster: ecs.ICluster;
   /** POST /v1/slack/interactions goes here. */
   readonly slackInteractionsFunction: lambda.IFunction;
+  /** The Slack bot token: the API replaces an approval's message when it is decided or cancelled through the API. */
+  readonly slackBotToken: secretsmanager.ISecret;
   readonly jwt: JwtSettings;
   /** Credential secrets pre-flight may read (ARN pattern). */
   readonly credentialSecretArnPattern: string;
@@ -90,7 +93,8 @@ export class Api extends Construct {
     // Only the API serves artifacts (logs, plans, outputs); the intake never reads them.
     this.apiFunction = preflight('ApiFunction', 'lambdas/handlers/api.handler.ts', 'Stack Jobs HTTP API')
       .bindTable('CATALOG_TABLE', props.catalogTable, 'readWrite')
-      .bindBucket('ARTIFACTS_BUCKET', props.artifactsBucket, 'read', 'jobs/');
+      .bindBucket('ARTIFACTS_BUCKET', props.artifactsBucket, 'read', 'jobs/')
+      .bindSecret('SLACK_BOT_TOKEN_SECRET_ARN', props.slackBotToken);
     this.resourceChangedFunction = preflight('ResourceChangedFunction', 'lambdas/handlers/resource-changed.handler.ts', 'Stack Jobs intake for Resource Changed events').bindTable(
       'CATALOG_TABLE',
       props.catalogTable,

@@ -8,7 +8,8 @@ import type { SubmissionDeps } from '../app/submit-change';
 import { PowertoolsApprovalMetrics } from '../approvals/adapters/metrics';
 import { cancelJob, type CancelDeps } from '../approvals/cancel';
 import { decideApproval } from '../approvals/decide';
-import type { ApprovalMetrics, ResponseUrlPoster } from '../approvals/ports';
+import { closeApprovalNotice } from '../approvals/notice';
+import type { ApprovalMetrics, ResponseUrlPoster, SlackPoster } from '../approvals/ports';
 import { rerunJob } from '../approvals/rerun';
 import { handleSlackInteraction, type SlackInteractionDeps } from '../approvals/slack-interactions';
 import { json } from '../http/problem';
@@ -33,6 +34,8 @@ export interface ApprovalRoutesDeps extends Omit<CancelDeps, 'metrics'> {
   workflowMetrics: WorkflowMetrics;
   /** Counts rerun pre-flight failures like submissions do. */
   countPreflightFailures?: (checks: readonly CheckResult[]) => void;
+  /** Replaces the approval's Slack message after a decision or cancel here; without it the buttons stay until clicked. */
+  slack?: SlackPoster;
 }
 
 /** `{comment?}`; an empty body is the same as `{}`. */
@@ -76,6 +79,7 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
         { jobs: d.jobs, tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics },
         { jobId: job.metadata.id, decision: verb === 'approve' ? 'approved' : 'rejected', decider: { subject: req.principal.subject, channel: 'api' }, ...(body.comment ? { comment: body.comment } : {}) },
       );
+      if (d.slack) await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, decided, verb === 'approve' ? 'approved' : 'rejected', req.principal.subject, d.clock.now());
       return json(200, decided);
     },
   });
@@ -96,6 +100,10 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
           job.metadata.id,
           req.principal.subject,
         );
+        // A cancel that closed an open approval also closes its Slack message.
+        if (d.slack && outcome.ended && job.status.phase === 'awaiting_approval') {
+          await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, outcome.job, 'cancelled', req.principal.subject, d.clock.now());
+        }
         // 200: the job ended now; 202: the runner is being stopped, or the update finishes first (cancelRequested is set).
         return json(outcome.ended ? 200 : 202, outcome.job);
       },
@@ -144,6 +152,7 @@ export function approvalRoutes(ctx: ServiceContext): Route[] {
         metrics: new PowertoolsApprovalMetrics(ctx.metrics),
         workflowMetrics: new PowertoolsWorkflowMetrics(ctx.metrics),
         countPreflightFailures: (checks) => countPreflightFailures(ctx.metrics, checks),
+        ...(ctx.slack ? { slack: ctx.slack } : {}),
       }),
   );
 }

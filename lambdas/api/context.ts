@@ -10,7 +10,8 @@ import type { ClaimNames } from '../http/principal';
 import { EcsRunnerTaskStopper } from '../approvals/adapters/ecs-runner-stopper';
 import { FetchResponseUrlPoster } from '../approvals/adapters/response-url';
 import { SfnTaskResponder } from '../approvals/adapters/sfn-task-responder';
-import type { ResponseUrlPoster, RunnerTaskStopper, TaskResponder } from '../approvals/ports';
+import { API_BUDGET, SlackWebApiPoster } from '../approvals/adapters/slack-web-api';
+import type { ResponseUrlPoster, RunnerTaskStopper, SlackPoster, TaskResponder } from '../approvals/ports';
 
 export const apiConfigSchema = submissionConfigSchema.extend({
   ARTIFACTS_BUCKET: z.string().min(1),
@@ -19,6 +20,10 @@ export const apiConfigSchema = submissionConfigSchema.extend({
   PRINCIPAL_ROLES_CLAIM: z.string().min(1).default('custom:roles'),
   /** Only where this process also serves POST /v1/slack/interactions (local mode); in AWS that route has its own Lambda. */
   SLACK_SIGNING_SECRET_ARN: z.string().min(1).optional(),
+  /** The bot token, to replace an approval's Slack message when it is decided or cancelled through the API. */
+  SLACK_BOT_TOKEN_SECRET_ARN: z.string().min(1).optional(),
+  /** Overrides https://slack.com/api/ (local mode and tests only). */
+  SLACK_API_URL: z.url().optional(),
 });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
@@ -33,6 +38,8 @@ export interface ServiceContext extends SubmissionContext {
   runnerTasks: RunnerTaskStopper;
   responseUrl: ResponseUrlPoster;
   slackSigningSecret: () => Promise<string>;
+  /** Replaces approval messages closed through the API; absent without SLACK_BOT_TOKEN_SECRET_ARN. */
+  slack?: SlackPoster;
 }
 
 /** The submission's context plus what only the API uses (artifacts, approvals, cancel). */
@@ -51,6 +58,7 @@ export function serviceContextFromEnv(serviceName: string, env: NodeJS.ProcessEn
     slackSigningSecret: config.SLACK_SIGNING_SECRET_ARN
       ? cachedSecret(base.secrets, config.SLACK_SIGNING_SECRET_ARN, base.clock)
       : () => Promise.reject(new Error('SLACK_SIGNING_SECRET_ARN is not set for this function')),
+    ...(config.SLACK_BOT_TOKEN_SECRET_ARN ? { slack: new SlackWebApiPoster(cachedSecret(base.secrets, config.SLACK_BOT_TOKEN_SECRET_ARN, base.clock), config.SLACK_API_URL, API_BUDGET) } : {}),
   };
 }
 

@@ -22,9 +22,16 @@ export interface SlackMessage {
   blocks: unknown[];
 }
 
-/** Posts approval requests to Slack (chat.postMessage with the bot token). */
+/** Where an approval's Slack message was posted: the channel and the message's `ts` (neither is a secret). */
+export interface SlackNotice {
+  channel: string;
+  ts: string;
+}
+
+/** Posts approval requests to Slack and replaces them once closed (chat.postMessage / chat.update with the bot token). */
 export interface SlackPoster {
   post(message: SlackMessage): Promise<{ ts?: string }>;
+  update(notice: SlackNotice, message: Omit<SlackMessage, 'channel'>): Promise<void>;
 }
 
 /** Posts a message to an interaction's response_url (replacing the original, or ephemeral to the clicker). */
@@ -35,10 +42,12 @@ export interface ResponseUrlPoster {
 /** What the approvals work counts. */
 export interface ApprovalMetrics {
   slackPostFailed(): void;
+  /** Replacing the message of an approval closed through the API (decided or cancelled) failed. */
+  slackUpdateFailed(): void;
   decided(decision: 'approved' | 'rejected', channel: 'slack' | 'api'): void;
 }
 
-export const noApprovalMetrics: ApprovalMetrics = { slackPostFailed: () => undefined, decided: () => undefined };
+export const noApprovalMetrics: ApprovalMetrics = { slackPostFailed: () => undefined, slackUpdateFailed: () => undefined, decided: () => undefined };
 
 /** Structured logging (Powertools' Logger); never handed a token or a secret. */
 export type LogSink = Pick<Logger, 'info' | 'warn' | 'error'>;

@@ -6,7 +6,7 @@
 import type { CatalogReader } from '../domain/ports';
 import { orgSettingsSchema, type StackJob } from '../domain/schemas';
 import { requestApproval, type WorkflowDeps } from '../workflow/lifecycle';
-import type { ApprovalMetrics, LogSink, SlackPoster } from './ports';
+import type { ApprovalMetrics, LogSink, SlackNotice, SlackPoster } from './ports';
 import { approvalRequestMessage, type ApprovalLinks } from './slack-message';
 
 /** Everything the Slack message needs; without one, the approval is opened for the API only. */
@@ -44,19 +44,25 @@ export async function openApproval(d: ApprovalRequestDeps, input: OpenApprovalIn
   const approval = job.status.approval!;
   await d.workflow.jobs.putApprovalRef(approval.id, input.jobId);
   // Once per approval: a retried request (same approval, see requestApproval) finds the notice claimed and posts nothing.
-  if (d.notifier && (await d.workflow.jobs.claimApprovalNotice(approval.id, d.workflow.clock.now()))) await notifySlack(d.notifier, job);
+  if (d.notifier && (await d.workflow.jobs.claimApprovalNotice(approval.id, d.workflow.clock.now()))) {
+    const notice = await notifySlack(d.notifier, job);
+    // Kept so a decision through the API or a cancel can replace the message (notice.ts); without it the buttons stay.
+    if (notice) {
+      await d.workflow.jobs.recordApprovalNotice(approval.id, notice).catch((e: Error) => d.notifier!.log.warn('recording where the approval message went failed; it will not be replaced when the approval is closed through the API', { jobId: input.jobId, approvalId: approval.id, error: e.name }));
+    }
+  }
   return job;
 }
 
-/** Never throws: the job waits for a decision whether or not Slack heard about it. */
-export async function notifySlack(d: ApprovalNotifier, job: StackJob): Promise<boolean> {
+/** Never throws: the job waits for a decision whether or not Slack heard about it. Returns where the message went. */
+export async function notifySlack(d: ApprovalNotifier, job: StackJob): Promise<SlackNotice | undefined> {
   const logged = { jobId: job.metadata.id, approvalId: job.status.approval?.id, org: job.metadata.org, env: job.metadata.env };
   try {
     const channel = await approvalChannelOf(d.catalog, job);
     if (!channel) {
       d.log.warn('no Slack approval channel is configured for this org/environment (org-settings approvalChannels); decide through the API', logged);
       d.metrics.slackPostFailed();
-      return false;
+      return undefined;
     }
     const links = await d.links(job.metadata.id).catch((e: Error) => {
       d.log.warn('presigning the plan and log links failed; the message goes without them', { ...logged, error: e.name });
@@ -64,12 +70,12 @@ export async function notifySlack(d: ApprovalNotifier, job: StackJob): Promise<b
     });
     const posted = await d.slack.post(approvalRequestMessage(job, channel, links));
     d.log.info('approval request posted to Slack', { ...logged, channel, ts: posted.ts });
-    return true;
+    return posted.ts ? { channel, ts: posted.ts } : undefined;
   } catch (e) {
     const err = e as Error & { code?: string; data?: { error?: string } };
     // Slack's error code (e.g. channel_not_found, invalid_auth) says what to fix; nothing else of the error is logged.
     d.log.error('posting the approval request to Slack failed; the approval stays pending and can be decided through the API', { ...logged, error: err.name, code: err.code, slackError: err.data?.error });
     d.metrics.slackPostFailed();
-    return false;
+    return undefined;
   }
 }

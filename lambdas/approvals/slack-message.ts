@@ -110,13 +110,25 @@ export function approvalRequestMessage(job: StackJob, channel: string, links: Ap
   return { channel, text: clip(`${title} (${s ? `+${s.add} ~${s.change} -${s.destroy} ±${s.replace}` : 'no plan summary'}) — decide by ${approval.expiresAt}`, 300), blocks };
 }
 
-/** Replaces the request once decided: the buttons go, the outcome stays ("Approved by @x at 14:02"). */
-export function decidedMessage(job: StackJob, by: { slackUserId?: string; subject: string }, decision: 'approved' | 'rejected', at: Date): Record<string, unknown> {
+export type ApprovalOutcome = 'approved' | 'rejected' | 'cancelled';
+
+const OUTCOME_LABEL: Record<ApprovalOutcome, string> = { approved: ':white_check_mark: Approved', rejected: ':no_entry: Rejected', cancelled: ':heavy_multiplication_x: Cancelled' };
+
+/**
+ * What replaces the request once the approval is closed: the buttons go, the outcome stays ("Approved by @x at 14:02
+ * UTC"). `by` is the Slack user who clicked, or the subject who decided or cancelled through the API.
+ */
+export function closedMessage(job: StackJob, by: { slackUserId?: string; subject: string }, outcome: ApprovalOutcome, at: Date, channel: 'slack' | 'api'): Omit<SlackMessage, 'channel'> {
   const who = by.slackUserId ? `<@${by.slackUserId}>` : escapeMrkdwn(by.subject);
   const hhmm = at.toISOString().slice(11, 16);
-  const icon = decision === 'approved' ? ':white_check_mark:' : ':no_entry:';
-  const text = `${icon} ${decision === 'approved' ? 'Approved' : 'Rejected'} by ${who} at ${hhmm} UTC — ${escapeMrkdwn(job.spec.apiResourceInfo.kind)} \`${escapeMrkdwn(job.spec.apiResourceInfo.name)}\` in ${escapeMrkdwn(job.metadata.org)}/${escapeMrkdwn(job.metadata.env)} (job \`${job.metadata.id}\`)`;
-  return { replace_original: true, text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
+  const how = channel === 'api' ? ' through the API' : '';
+  const text = `${OUTCOME_LABEL[outcome]} by ${who}${how} at ${hhmm} UTC — ${escapeMrkdwn(job.spec.apiResourceInfo.kind)} \`${escapeMrkdwn(job.spec.apiResourceInfo.name)}\` in ${escapeMrkdwn(job.metadata.org)}/${escapeMrkdwn(job.metadata.env)} (job \`${job.metadata.id}\`)`;
+  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
+}
+
+/** The response_url body that replaces the request after a decision in Slack. */
+export function decidedMessage(job: StackJob, by: { slackUserId?: string; subject: string }, decision: 'approved' | 'rejected', at: Date): Record<string, unknown> {
+  return { replace_original: true, ...closedMessage(job, by, decision, at, 'slack') };
 }
 
 /** Told only to the person who clicked, when their click changed nothing. */

@@ -245,6 +245,58 @@ describe('deciding through the API', () => {
   });
 });
 
+describe('the Slack message of an approval closed through the API', () => {
+  /** The post this job's approval made: its channel and ts are what the update must name. */
+  const postOf = (job: StackJob) => {
+    const i = h.slack.posted.findIndex((m) => JSON.stringify(m.blocks).includes(job.status.approval!.id));
+    expect(i).toBeGreaterThanOrEqual(0);
+    return { channel: h.slack.posted[i].channel, ts: `1700000000.${String(i + 1).padStart(6, '0')}` };
+  };
+  const updatesOf = (job: StackJob) => h.slack.updated.filter((u) => u.message.text.includes(job.metadata.id));
+
+  it('is replaced on approve and on reject: the buttons go, who decided through the API stays', async () => {
+    for (const [verb, label] of [['approve', ':white_check_mark: Approved'], ['reject', ':no_entry: Rejected']] as const) {
+      const { job } = await awaiting();
+      expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/${verb}`, { principal: people.approver, body: {} })).statusCode).toBe(200);
+      const updates = updatesOf(job);
+      expect(updates).toHaveLength(1);
+      expect(updates[0].notice).toEqual(postOf(job));
+      expect(updates[0].message.text).toContain(`${label} by ${people.approver.subject} through the API at 12:00 UTC`);
+      expect(JSON.stringify(updates[0].message.blocks)).not.toContain('stackjobs_approve');
+    }
+  });
+
+  it('is replaced when the job is cancelled while awaiting approval', async () => {
+    const { job } = await awaiting();
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { principal: people.operator })).statusCode).toBe(200);
+    expect(updatesOf(job).map((u) => [u.notice, u.message.text.slice(0, 70)])).toEqual([[postOf(job), `:heavy_multiplication_x: Cancelled by ${people.operator.subject} through the API at 12:00 UTC`.slice(0, 70)]]);
+  });
+
+  it('is left alone when it was never posted, and a Slack failure is logged and counted without failing the decision', async () => {
+    h.slack.down = true;
+    const { job: unposted } = await awaiting();
+    h.slack.down = false;
+    expect((await h.call('POST', `/v1/stack-jobs/${unposted.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
+    expect(updatesOf(unposted)).toEqual([]);
+
+    const { job, token } = await awaiting();
+    h.slack.down = true;
+    const before = h.counts.slackUpdateFailed;
+    const res = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} });
+    expect([res.statusCode, res.json().status.approval.decision.decision]).toEqual([200, 'approved']);
+    expect(h.tasks.calls.at(-1)).toEqual({ kind: 'succeed', token, output: { approvalId: job.status.approval!.id, decision: 'approved' } });
+    expect(h.counts.slackUpdateFailed).toBe(before + 1);
+    expect(h.logs.some((l) => l.includes('replacing the approval message in Slack failed') && l.includes('message_not_found'))).toBe(true);
+  });
+
+  it('is not touched by a decision made in Slack (the click replaces it through response_url)', async () => {
+    const { job } = await awaiting();
+    expect((await slackClick(job.status.approval!.id, SLACK_APPROVER)).statusCode).toBe(200);
+    expect(updatesOf(job)).toEqual([]);
+    expect(h.responses.at(-1)!.body.text).toContain(`Approved by <@${SLACK_APPROVER}> at 12:00 UTC`);
+  });
+});
+
 describe('races and the window', () => {
   it('two approvals at once: exactly one decision and one SendTaskSuccess; the other is told who won', async () => {
     const { job, token } = await awaiting();

@@ -15,7 +15,7 @@ import { createApi } from '../../lambdas/api/api-app';
 import { approvalRoutesWith, type ApprovalRoutesDeps } from '../../lambdas/api/approval-routes';
 import { jobRoutes } from '../../lambdas/api/job-routes';
 import { submitChange, type SubmissionDeps } from '../../lambdas/app/submit-change';
-import type { ApprovalMetrics, ResponseUrlPoster, RunnerTaskStopper, SlackMessage, SlackPoster, TaskResponder } from '../../lambdas/approvals/ports';
+import type { ApprovalMetrics, ResponseUrlPoster, RunnerTaskStopper, SlackMessage, SlackNotice, SlackPoster, TaskResponder } from '../../lambdas/approvals/ports';
 import type { ApprovalNotifier } from '../../lambdas/approvals/request';
 import type { EventPublisher } from '../../lambdas/domain/ports';
 import type { FlowControlPolicy, ResourceChange, StackJob } from '../../lambdas/domain/schemas';
@@ -80,7 +80,12 @@ export class RecordingSlack implements SlackPoster {
   async post(m: SlackMessage) {
     if (this.down) throw Object.assign(new Error('An API error occurred: invalid_auth'), { name: 'Error', code: 'slack_webapi_platform_error', data: { error: 'invalid_auth' } });
     this.posted.push(JSON.parse(JSON.stringify(m)) as SlackMessage);
-    return { ts: '1700000000.000100' };
+    return { ts: `1700000000.${String(this.posted.length).padStart(6, '0')}` };
+  }
+  readonly updated: { notice: SlackNotice; message: Omit<SlackMessage, 'channel'> }[] = [];
+  async update(notice: SlackNotice, message: Omit<SlackMessage, 'channel'>) {
+    if (this.down) throw Object.assign(new Error('An API error occurred: message_not_found'), { name: 'Error', code: 'slack_webapi_platform_error', data: { error: 'message_not_found' } });
+    this.updated.push(JSON.parse(JSON.stringify({ notice, message })) as RecordingSlack['updated'][number]);
   }
 }
 
@@ -96,7 +101,7 @@ export interface Harness {
   responses: { url: string; body: Record<string, unknown> }[];
   events: { detailType: string; detail: Record<string, unknown> }[];
   logs: string[];
-  counts: { slackPostFailed: number; decided: number };
+  counts: { slackPostFailed: number; slackUpdateFailed: number; decided: number };
   /** Everything an outsider could see: API bodies, Slack requests, response_url posts, events and log lines. */
   observed(): string;
   workflow: WorkflowDeps;
@@ -136,11 +141,11 @@ export async function startHarness(): Promise<Harness> {
   const responses: Harness['responses'] = [];
   const events: Harness['events'] = [];
   const logs: string[] = [];
-  const counts = { slackPostFailed: 0, decided: 0 };
+  const counts = { slackPostFailed: 0, slackUpdateFailed: 0, decided: 0 };
   const logger = new Logger({ serviceName: 'approvals-test', logLevel: 'DEBUG' });
   (logger as unknown as { console: Record<string, (s: string) => void> }).console = { info: (s) => logs.push(s), warn: (s) => logs.push(s), error: (s) => logs.push(s), debug: (s) => logs.push(s) };
   const publisher: EventPublisher = { publish: async (detailType, detail) => void events.push({ detailType, detail: JSON.parse(JSON.stringify(detail)) as Record<string, unknown> }) };
-  const metrics: ApprovalMetrics = { slackPostFailed: () => void counts.slackPostFailed++, decided: () => void counts.decided++ };
+  const metrics: ApprovalMetrics = { slackPostFailed: () => void counts.slackPostFailed++, slackUpdateFailed: () => void counts.slackUpdateFailed++, decided: () => void counts.decided++ };
   const workflowMetrics: WorkflowMetrics = { jobCompleted: () => undefined };
   // Real ULIDs: the fixtures' sequential ids leave the job-id alphabet after a few dozen jobs.
   const ids = ulidIds(clock);
@@ -164,6 +169,7 @@ export async function startHarness(): Promise<Harness> {
     log: logger,
     metrics,
     workflowMetrics,
+    slack,
   };
   const apiMetrics = new Metrics({ namespace: 'StackJobsTest', serviceName: 'approvals' });
   // Submission through the API too, so the authenticated submitter is recorded as in production.
@@ -185,7 +191,7 @@ export async function startHarness(): Promise<Harness> {
     workflow,
     notifier,
     submission,
-    observed: () => [...apiBodies, ...slack.posted.map((m) => JSON.stringify(m)), ...responses.map((r) => JSON.stringify(r)), ...events.map((e) => JSON.stringify(e)), ...logs].join('\n'),
+    observed: () => [...apiBodies, ...slack.posted.map((m) => JSON.stringify(m)), ...slack.updated.map((u) => JSON.stringify(u)), ...responses.map((r) => JSON.stringify(r)), ...events.map((e) => JSON.stringify(e)), ...logs].join('\n'),
     async call(method, path, o = {}) {
       const event = httpEvent(method, path, o);
       const res = await api(event);

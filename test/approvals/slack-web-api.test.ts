@@ -1,12 +1,18 @@
 /** The real @slack/web-api client against a loopback stand-in for slack.com/api: what goes over the wire, and a refusal. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SlackWebApiPoster } from '../../lambdas/approvals/adapters/slack-web-api';
+import { API_BUDGET, SlackWebApiPoster } from '../../lambdas/approvals/adapters/slack-web-api';
 
 let server: Server;
 let url: string;
 const requests: { path: string; auth?: string; body: string }[] = [];
 let answer: Record<string, unknown> = { ok: true, ts: '1700000000.000200', channel: 'C0PRODAPPROVALS' };
+let status = 200;
+beforeEach(() => {
+  requests.length = 0;
+  status = 200;
+  answer = { ok: true, ts: '1700000000.000200', channel: 'C0PRODAPPROVALS' };
+});
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -14,6 +20,11 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       requests.push({ path: req.url ?? '', auth: req.headers.authorization, body: Buffer.concat(chunks).toString('utf8') });
+      if (status !== 200) {
+        res.writeHead(status);
+        res.end();
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(answer));
     });
@@ -44,4 +55,26 @@ it("surfaces Slack's refusal as an error carrying Slack's error code (what the a
   answer = { ok: false, error: 'channel_not_found' };
   const poster = new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url);
   await expect(poster.post({ channel: 'C0NOPE', text: 'x', blocks: [] })).rejects.toMatchObject({ code: 'slack_webapi_platform_error', data: { error: 'channel_not_found' } });
+});
+
+it('replaces a posted message with chat.update on its channel and ts, the token in the Authorization header only', async () => {
+  const poster = new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url, API_BUDGET);
+  await poster.update({ channel: 'C0PRODAPPROVALS', ts: '1700000000.000200' }, { text: 'Approved', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'Approved by someone' } }] });
+  expect(requests).toHaveLength(1);
+  expect(requests[0].path).toBe('/api/chat.update');
+  expect(requests[0].auth).toBe('Bearer xoxb-test-bot-token');
+  const body = decodeURIComponent(requests[0].body);
+  expect(body).not.toContain('xoxb-test-bot-token');
+  expect(body).toContain('ts=1700000000.000200');
+  expect(body).toContain('channel=C0PRODAPPROVALS');
+  expect(body).toContain('"text":"Approved by someone"');
+});
+
+it('gives Slack one attempt within the API\'s budget (the person deciding waits for it), where the approval request retries', async () => {
+  status = 500;
+  await expect(new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url, API_BUDGET).update({ channel: 'C0PRODAPPROVALS', ts: '1.2' }, { text: 'x', blocks: [] })).rejects.toThrow();
+  expect(requests).toHaveLength(1);
+  requests.length = 0;
+  await expect(new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url).post({ channel: 'C0PRODAPPROVALS', text: 'x', blocks: [] })).rejects.toThrow();
+  expect(requests).toHaveLength(3);
 });

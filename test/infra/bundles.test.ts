@@ -51,9 +51,9 @@ it('bundles into the workflow step Lambda only the SDK clients it calls (DynamoD
   expect(clients).toEqual(['client-dynamodb', 'client-ecs', 'client-eventbridge', 'client-sfn']);
 });
 
-it('keeps Slack out of the API and intake bundles, and artifacts and ECS out of the intake (it only submits)', () => {
+it('keeps Slack out of the intake bundle (the API carries it to close approval messages), and artifacts and ECS out of the intake (it only submits)', () => {
   const has = (entry: string, pkg: string) => bundles.get(entry)!.some((i) => i.includes(`node_modules/${pkg}/`));
-  for (const entry of ['lambdas/handlers/api.handler.ts', 'lambdas/handlers/resource-changed.handler.ts']) expect(has(entry, '@slack/web-api')).toBe(false);
+  expect(has('lambdas/handlers/resource-changed.handler.ts', '@slack/web-api')).toBe(false);
   for (const pkg of ['@aws-sdk/client-ecs', '@aws-sdk/lib-storage', '@aws-sdk/s3-request-presigner']) expect(has('lambdas/handlers/resource-changed.handler.ts', pkg)).toBe(false);
   expect(has('lambdas/handlers/slack-interactions.handler.ts', '@slack/web-api') || has('lambdas/workflow/request-approval.handler.ts', '@slack/web-api')).toBe(true);
 });
@@ -69,6 +69,15 @@ describe('SDK packages load on first use (lambdas/adapters/aws/sdk.ts)', () => {
 
   it('initialises every handler with DynamoDB\'s package only', () => {
     for (const entry of bundles.keys()) expect({ entry, loaded: clientsLoadedBy(`require('./${entry}')`) }).toEqual({ entry, loaded: ['client-dynamodb'] });
+  });
+
+  it('initialises the API without evaluating @slack/web-api (loaded when an approval message is first replaced)', () => {
+    const probe = `require('./lambdas/handlers/api.handler.ts');process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k)=>k.includes('@slack/web-api'))))`;
+    const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', probe], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, AWS_REGION: 'us-east-1' } });
+    expect(out.status).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual([]);
+    const loaded = spawnSync(process.execPath, ['--import', 'tsx', '-e', `const p=new (require('./lambdas/approvals/adapters/slack-web-api').SlackWebApiPoster)(async()=>'x','http://127.0.0.1:9/');p.update({channel:'C',ts:'1'},{text:'t',blocks:[]}).catch(()=>{}).finally(()=>process.stdout.write(String(Object.keys(require.cache).some((k)=>k.includes('@slack/web-api')))))`], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, AWS_REGION: 'us-east-1' } });
+    expect(loaded.stdout).toBe('true');
   });
 
   it('builds the API\'s dependencies without loading a package until a request calls that service', () => {

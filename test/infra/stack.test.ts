@@ -307,19 +307,22 @@ describe('IAM scope', () => {
     expect(statements.filter((s) => resourcesOf(s).includes('"*"'))).toEqual([]);
   });
 
-  it('lets the pre-flight Lambdas read credential secrets but write only jobs (and, for the API, the catalog)', () => {
+  it('lets the pre-flight Lambdas read credential secrets (the API the Slack bot token too) but write only jobs (and, for the API, the catalog)', () => {
     const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 's3:PutObject', 's3:DeleteObject', 'secretsmanager:PutSecretValue'];
     const jobs = JSON.stringify({ 'Fn::GetAtt': [idOf(stack.storage.jobsTable), 'Arn'] });
     const catalog = JSON.stringify({ 'Fn::GetAtt': [idOf(stack.storage.catalogTable), 'Arn'] });
-    for (const [fn, writable] of [
-      [stack.api.resourceChangedFunction, [jobs]],
-      [stack.api.apiFunction, [jobs, catalog]],
+    const credentials = expect.stringContaining(':secret:stackjobs/*') as unknown as string;
+    const botToken = JSON.stringify({ Ref: idOf(stack.approvals.slackBotToken) });
+    for (const [fn, writable, secrets] of [
+      [stack.api.resourceChangedFunction, [jobs], [credentials]],
+      // The API also replaces the Slack message of an approval decided or cancelled through it.
+      [stack.api.apiFunction, [jobs, catalog], [credentials, botToken]],
     ] as const) {
       const statements = statementsOf(idOf(fn.executionRole));
       const writeTargets = statements.filter((s) => actionsOf(s).some((a) => writes.includes(a))).flatMap(resourcesOf);
       expect(new Set(writeTargets)).toEqual(new Set(writable));
       const secretReads = statements.filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
-      expect(secretReads).toEqual([expect.stringContaining(':secret:stackjobs/*')]);
+      expect(secretReads).toEqual(secrets);
       const wildcard = statements.filter((s) => resourcesOf(s).includes('"*"')).flatMap(actionsOf).sort();
       expect(wildcard).toEqual(['sts:GetCallerIdentity', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     }
@@ -335,11 +338,15 @@ describe('IAM scope', () => {
     expect(statements.some((s) => actionsOf(s).includes('events:PutEvents') && resourcesOf(s).includes(JSON.stringify({ 'Fn::GetAtt': [idOf(stack.events.bus), 'Arn'] })))).toBe(true);
   });
 
-  it('lets the approval Lambdas read only their own Slack secret, and resume only this state machine', () => {
+  it('lets the approval Lambdas read only their own Slack secret (the API the bot token too), and resume only this state machine', () => {
     const secretReads = (fn: { executionRole: { node: { defaultChild?: unknown } } }) =>
       statementsOf(idOf(fn.executionRole)).filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
     expect(secretReads(stack.approvals.slackInteractionsFunction)).toEqual([JSON.stringify({ Ref: idOf(stack.approvals.slackSigningSecret) })]);
     expect(secretReads(stack.approvals.requestApprovalFunction)).toEqual([JSON.stringify({ Ref: idOf(stack.approvals.slackBotToken) })]);
+    // The API replaces the message of an approval decided or cancelled through it: the bot token, never the signing secret.
+    expect(secretReads(stack.api.apiFunction)).toContain(JSON.stringify({ Ref: idOf(stack.approvals.slackBotToken) }));
+    expect(secretReads(stack.api.apiFunction)).not.toContain(JSON.stringify({ Ref: idOf(stack.approvals.slackSigningSecret) }));
+    expect((ofType('AWS::Lambda::Function').find(([id]) => id === idOf(stack.api.apiFunction))![1].Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.SLACK_BOT_TOKEN_SECRET_ARN).toEqual({ Ref: idOf(stack.approvals.slackBotToken) });
     const sendTask = statementsOf(idOf(stack.approvals.slackInteractionsFunction.executionRole)).filter((s) => actionsOf(s).some((a) => a.startsWith('states:SendTask')));
     expect(sendTask.flatMap(resourcesOf)).toEqual([JSON.stringify({ Ref: idOf(stack.orchestration.stateMachine) })]);
     const apiStop = statementsOf(idOf(stack.api.apiFunction.executionRole)).filter((s) => actionsOf(s).includes('ecs:StopTask'));

@@ -163,6 +163,18 @@ export class JobRepository {
     await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: approvalKey(approvalId), UpdateExpression: 'SET jobId = :job', ExpressionAttributeValues: { ':job': jobId } }));
   }
 
+  /** Where the approval's Slack message went, so an API decision or a cancel can replace it (request.ts, notice.ts). */
+  async recordApprovalNotice(approvalId: string, notice: { channel: string; ts: string }): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({ TableName: this.tableName, Key: approvalKey(approvalId), UpdateExpression: 'SET noticeChannel = :c, noticeTs = :ts', ExpressionAttributeValues: { ':c': notice.channel, ':ts': notice.ts } }),
+    );
+  }
+
+  async approvalNotice(approvalId: string): Promise<{ channel: string; ts: string } | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: approvalKey(approvalId), ConsistentRead: true }));
+    return typeof out.Item?.noticeChannel === 'string' && typeof out.Item.noticeTs === 'string' ? { channel: out.Item.noticeChannel, ts: out.Item.noticeTs } : undefined;
+  }
+
   /**
    * Claims the one Slack notice of an approval (one conditional write): true for the first caller only, so a retried
    * approval request (the Lambda failed after posting, and Step Functions ran it again) does not post twice.

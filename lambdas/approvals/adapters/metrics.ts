@@ -3,6 +3,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { ApprovalMetrics } from '../ports';
 
 export const METRIC_SLACK_POST_FAILED = 'SlackApprovalPostFailed';
+export const METRIC_SLACK_UPDATE_FAILED = 'SlackApprovalUpdateFailed';
 export const METRIC_APPROVAL_DECIDED = 'ApprovalDecided';
 
 export class PowertoolsApprovalMetrics implements ApprovalMetrics {
@@ -10,6 +11,11 @@ export class PowertoolsApprovalMetrics implements ApprovalMetrics {
 
   slackPostFailed(): void {
     this.metrics.addMetric(METRIC_SLACK_POST_FAILED, MetricUnit.Count, 1);
+    this.metrics.publishStoredMetrics();
+  }
+
+  slackUpdateFailed(): void {
+    this.metrics.addMetric(METRIC_SLACK_UPDATE_FAILED, MetricUnit.Count, 1);
     this.metrics.publishStoredMetrics();
   }
 

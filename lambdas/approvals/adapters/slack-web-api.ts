@@ -1,9 +1,15 @@
 /**
- * Slack behind the SlackPoster port: chat.postMessage through @slack/web-api with the bot token read from
- * Secrets Manager on first use. The token goes to Slack's Authorization header only, never to a log.
+ * Slack behind the SlackPoster port: chat.postMessage and chat.update through @slack/web-api with the bot token read
+ * from Secrets Manager on first use. The token goes to Slack's Authorization header only, never to a log.
+ * The package is loaded on first use too: the API function carries this adapter (it closes messages of approvals
+ * decided or cancelled through it) and must not pay for Slack on requests that never reach it.
  */
-import { LogLevel, WebClient } from '@slack/web-api';
-import type { SlackMessage, SlackPoster } from '../ports';
+/* eslint-disable @typescript-eslint/no-require-imports -- a deferred load is the point */
+import type { WebClient } from '@slack/web-api';
+import { lazy } from '../../shared/lazy';
+import type { SlackMessage, SlackNotice, SlackPoster } from '../ports';
+
+const slackSdk = /* @__PURE__ */ lazy(() => require('@slack/web-api') as typeof import('@slack/web-api'));
 
 /**
  * The approval Lambda has 30 s and the workflow must not wait on Slack: 2 retries, 0.5 s then 1 s apart
@@ -13,6 +19,17 @@ import type { SlackMessage, SlackPoster } from '../ports';
 export const SLACK_RETRY = { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 1000 } as const;
 export const SLACK_TIMEOUT_MS = 3000;
 
+/** How long a caller lets Slack take: retries and per-attempt timeout. */
+export interface SlackBudget {
+  retryConfig: { retries: number; factor?: number; minTimeout?: number; maxTimeout?: number };
+  timeoutMs: number;
+}
+
+/** The approval Lambda's budget (above). */
+export const APPROVAL_REQUEST_BUDGET: SlackBudget = { retryConfig: SLACK_RETRY, timeoutMs: SLACK_TIMEOUT_MS };
+/** The API's: it answers the person deciding only after replacing the message, so one attempt of at most 2 s. */
+export const API_BUDGET: SlackBudget = { retryConfig: { retries: 0 }, timeoutMs: 2000 };
+
 export class SlackWebApiPoster implements SlackPoster {
   private client: WebClient | undefined;
 
@@ -20,12 +37,14 @@ export class SlackWebApiPoster implements SlackPoster {
     private readonly botToken: () => Promise<string>,
     /** Overrides https://slack.com/api/ (tests, local mode). */
     private readonly slackApiUrl?: string,
+    private readonly budget: SlackBudget = APPROVAL_REQUEST_BUDGET,
   ) {}
 
   private async web(): Promise<WebClient> {
+    const { LogLevel, WebClient } = slackSdk();
     this.client ??= new WebClient(await this.botToken(), {
-      retryConfig: SLACK_RETRY,
-      timeout: SLACK_TIMEOUT_MS,
+      retryConfig: this.budget.retryConfig,
+      timeout: this.budget.timeoutMs,
       rejectRateLimitedCalls: true,
       logLevel: LogLevel.ERROR,
       ...(this.slackApiUrl ? { slackApiUrl: this.slackApiUrl } : {}),
@@ -36,5 +55,9 @@ export class SlackWebApiPoster implements SlackPoster {
   async post(message: SlackMessage): Promise<{ ts?: string }> {
     const out = await (await this.web()).chat.postMessage({ channel: message.channel, text: message.text, blocks: message.blocks as never, unfurl_links: false, unfurl_media: false });
     return { ts: out.ts };
+  }
+
+  async update(notice: SlackNotice, message: Omit<SlackMessage, 'channel'>): Promise<void> {
+    await (await this.web()).chat.update({ channel: notice.channel, ts: notice.ts, text: message.text, blocks: message.blocks as never });
   }
 }
