@@ -79,7 +79,8 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
         { jobs: d.jobs, tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics },
         { jobId: job.metadata.id, decision: verb === 'approve' ? 'approved' : 'rejected', decider: { subject: req.principal.subject, channel: 'api' }, ...(body.comment ? { comment: body.comment } : {}) },
       );
-      if (d.slack) await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, decided, verb === 'approve' ? 'approved' : 'rejected', req.principal.subject, d.clock.now());
+      const decision = decided.status.approval!.decision!;
+      if (d.slack) await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, decided, decision.decision, decision.by, new Date(decision.at));
       return json(200, decided);
     },
   });
@@ -100,8 +101,9 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
           job.metadata.id,
           req.principal.subject,
         );
-        // A cancel that closed an open approval also closes its Slack message.
-        if (d.slack && outcome.ended && job.status.phase === 'awaiting_approval') {
+        // A cancel that closed an open approval also closes its Slack message (the case comes from the cancel's own
+        // conditional write, not from the read above: a preview may have ended in between).
+        if (d.slack && outcome.case === 'awaiting_approval') {
           await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, outcome.job, 'cancelled', req.principal.subject, d.clock.now());
         }
         // 200: the job ended now; 202: the runner is being stopped, or the update finishes first (cancelRequested is set).

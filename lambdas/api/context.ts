@@ -10,7 +10,7 @@ import type { ClaimNames } from '../http/principal';
 import { EcsRunnerTaskStopper } from '../approvals/adapters/ecs-runner-stopper';
 import { FetchResponseUrlPoster } from '../approvals/adapters/response-url';
 import { SfnTaskResponder } from '../approvals/adapters/sfn-task-responder';
-import { API_BUDGET, SlackWebApiPoster } from '../approvals/adapters/slack-web-api';
+import { API_SLACK_BUDGET, SlackWebApiPoster } from '../approvals/adapters/slack-web-api';
 import type { ResponseUrlPoster, RunnerTaskStopper, SlackPoster, TaskResponder } from '../approvals/ports';
 
 export const apiConfigSchema = submissionConfigSchema.extend({
@@ -58,7 +58,7 @@ export function serviceContextFromEnv(serviceName: string, env: NodeJS.ProcessEn
     slackSigningSecret: config.SLACK_SIGNING_SECRET_ARN
       ? cachedSecret(base.secrets, config.SLACK_SIGNING_SECRET_ARN, base.clock)
       : () => Promise.reject(new Error('SLACK_SIGNING_SECRET_ARN is not set for this function')),
-    ...(config.SLACK_BOT_TOKEN_SECRET_ARN ? { slack: new SlackWebApiPoster(cachedSecret(base.secrets, config.SLACK_BOT_TOKEN_SECRET_ARN, base.clock), config.SLACK_API_URL, API_BUDGET) } : {}),
+    ...(config.SLACK_BOT_TOKEN_SECRET_ARN ? { slack: new SlackWebApiPoster(cachedSecret(base.secrets, config.SLACK_BOT_TOKEN_SECRET_ARN, base.clock), config.SLACK_API_URL, API_SLACK_BUDGET) } : {}),
   };
 }
 

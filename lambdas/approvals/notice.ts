@@ -22,7 +22,11 @@ export async function closeApprovalNotice(d: NoticeDeps, job: StackJob, outcome:
   const logged = { jobId: job.metadata.id, approvalId, outcome };
   try {
     const notice = await d.jobs.approvalNotice(approvalId);
-    if (!notice) return false;
+    if (!notice) {
+      // Slack is not configured, the post failed, or it is still under way (the request then closes it, request.ts).
+      d.log.info('no Slack message is recorded for this approval; nothing to replace', logged);
+      return false;
+    }
     await d.slack.update(notice, closedMessage(job, { subject: by }, outcome, at, 'api'));
     d.log.info('approval message in Slack replaced', { ...logged, channel: notice.channel, ts: notice.ts });
     return true;

@@ -30,7 +30,8 @@ export interface SlackNotice {
 
 /** Posts approval requests to Slack and replaces them once closed (chat.postMessage / chat.update with the bot token). */
 export interface SlackPoster {
-  post(message: SlackMessage): Promise<{ ts?: string }>;
+  /** `channel`: the conversation id Slack posted to (chat.update needs it; the request may have named a user). */
+  post(message: SlackMessage): Promise<{ ts?: string; channel?: string }>;
   update(notice: SlackNotice, message: Omit<SlackMessage, 'channel'>): Promise<void>;
 }
 

@@ -7,6 +7,7 @@ import type { CatalogReader } from '../domain/ports';
 import { orgSettingsSchema, type StackJob } from '../domain/schemas';
 import { requestApproval, type WorkflowDeps } from '../workflow/lifecycle';
 import type { ApprovalMetrics, LogSink, SlackNotice, SlackPoster } from './ports';
+import { closeApprovalNotice } from './notice';
 import { approvalRequestMessage, type ApprovalLinks } from './slack-message';
 
 /** Everything the Slack message needs; without one, the approval is opened for the API only. */
@@ -46,12 +47,30 @@ export async function openApproval(d: ApprovalRequestDeps, input: OpenApprovalIn
   // Once per approval: a retried request (same approval, see requestApproval) finds the notice claimed and posts nothing.
   if (d.notifier && (await d.workflow.jobs.claimApprovalNotice(approval.id, d.workflow.clock.now()))) {
     const notice = await notifySlack(d.notifier, job);
-    // Kept so a decision through the API or a cancel can replace the message (notice.ts); without it the buttons stay.
-    if (notice) {
-      await d.workflow.jobs.recordApprovalNotice(approval.id, notice).catch((e: Error) => d.notifier!.log.warn('recording where the approval message went failed; it will not be replaced when the approval is closed through the API', { jobId: input.jobId, approvalId: approval.id, error: e.name }));
-    }
+    if (notice) await keepNotice(d.workflow.jobs, d.notifier, input.jobId, approval.id, notice);
   }
   return job;
+}
+
+/**
+ * Records where the message went, so a decision through the API or a cancel can replace it (notice.ts). One that
+ * came while the message was being posted found nothing to replace: the job is read again and the message closed now.
+ */
+async function keepNotice(jobs: ApprovalRequestDeps['workflow']['jobs'], notifier: ApprovalNotifier, jobId: string, approvalId: string, notice: SlackNotice): Promise<void> {
+  try {
+    await jobs.recordApprovalNotice(approvalId, notice);
+  } catch (e) {
+    notifier.log.warn('recording where the approval message went failed; it will not be replaced when the approval is closed through the API', { jobId, approvalId, error: (e as Error).name });
+    return;
+  }
+  const current = (await jobs.get(jobId))?.job;
+  const approval = current?.status.approval;
+  if (!current || approval?.id !== approvalId) return;
+  const noticeDeps = { jobs, slack: notifier.slack, log: notifier.log, metrics: notifier.metrics };
+  if (approval.decision?.channel === 'api') await closeApprovalNotice(noticeDeps, current, approval.decision.decision, approval.decision.by, new Date(approval.decision.at));
+  else if (!approval.decision && current.status.cancelRequested && current.status.phase === 'completed') {
+    await closeApprovalNotice(noticeDeps, current, 'cancelled', current.status.cancelRequested.by, new Date(current.status.cancelRequested.at));
+  }
 }
 
 /** Never throws: the job waits for a decision whether or not Slack heard about it. Returns where the message went. */
@@ -70,7 +89,7 @@ export async function notifySlack(d: ApprovalNotifier, job: StackJob): Promise<S
     });
     const posted = await d.slack.post(approvalRequestMessage(job, channel, links));
     d.log.info('approval request posted to Slack', { ...logged, channel, ts: posted.ts });
-    return posted.ts ? { channel, ts: posted.ts } : undefined;
+    return posted.ts ? { channel: posted.channel ?? channel, ts: posted.ts } : undefined;
   } catch (e) {
     const err = e as Error & { code?: string; data?: { error?: string } };
     // Slack's error code (e.g. channel_not_found, invalid_auth) says what to fix; nothing else of the error is logged.

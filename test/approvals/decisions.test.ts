@@ -25,6 +25,8 @@ beforeEach(() => {
   h.tasks.failWith = undefined;
   h.tasks.delayMs = 0;
   h.slack.down = false;
+  h.slack.answerChannel = undefined;
+  h.slack.onPost = undefined;
   h.responses.length = 0;
 });
 
@@ -287,6 +289,41 @@ describe('the Slack message of an approval closed through the API', () => {
     expect(h.tasks.calls.at(-1)).toEqual({ kind: 'succeed', token, output: { approvalId: job.status.approval!.id, decision: 'approved' } });
     expect(h.counts.slackUpdateFailed).toBe(before + 1);
     expect(h.logs.some((l) => l.includes('replacing the approval message in Slack failed') && l.includes('message_not_found'))).toBe(true);
+  });
+
+  it('names the conversation Slack answered with, which chat.update needs (the setting may name it another way)', async () => {
+    h.slack.answerChannel = 'C0RESOLVED01';
+    const { job } = await awaiting();
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
+    expect(updatesOf(job).map((u) => u.notice)).toEqual([{ channel: 'C0RESOLVED01', ts: postOf(job).ts }]);
+  });
+
+  it('is closed by the approval request itself when the API decided while the message was being posted', async () => {
+    const submitted = await h.submit(changeFor('dec-during-post'));
+    let decidedDuringPost = 0;
+    h.slack.onPost = async () => {
+      h.slack.onPost = undefined;
+      const res = await h.call('POST', `/v1/stack-jobs/${submitted.metadata.id}/approve`, { principal: people.approver, body: {} });
+      decidedDuringPost = res.statusCode ?? 0;
+    };
+    const job = await h.toAwaitingApproval(submitted.metadata.id, PLANTED('during-post'));
+    expect(decidedDuringPost).toBe(200);
+    // The API found no message yet; the request, having posted it, replaced it.
+    expect(updatesOf(job).map((u) => u.notice)).toEqual([postOf(job)]);
+    expect(updatesOf(job)[0].message.text).toContain(`:white_check_mark: Approved by ${people.approver.subject} through the API`);
+  });
+
+  it('is left with its buttons when recording where it went fails (logged), and the approval still works', async () => {
+    const record = h.jobs.recordApprovalNotice.bind(h.jobs);
+    h.jobs.recordApprovalNotice = () => Promise.reject(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
+    try {
+      const { job } = await awaiting();
+      expect(h.logs.some((l) => l.includes('recording where the approval message went failed') && l.includes('ProvisionedThroughputExceededException'))).toBe(true);
+      expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
+      expect(updatesOf(job)).toEqual([]);
+    } finally {
+      h.jobs.recordApprovalNotice = record;
+    }
   });
 
   it('is not touched by a decision made in Slack (the click replaces it through response_url)', async () => {

@@ -77,10 +77,15 @@ export class RecordingTasks implements TaskResponder {
 export class RecordingSlack implements SlackPoster {
   readonly posted: SlackMessage[] = [];
   down = false;
+  /** The conversation id Slack answers with (the request may name a channel or user another way). */
+  answerChannel?: string;
+  /** Runs while the post is in flight (before it returns), to interleave a decision with it. */
+  onPost?: () => Promise<void>;
   async post(m: SlackMessage) {
+    await this.onPost?.();
     if (this.down) throw Object.assign(new Error('An API error occurred: invalid_auth'), { name: 'Error', code: 'slack_webapi_platform_error', data: { error: 'invalid_auth' } });
     this.posted.push(JSON.parse(JSON.stringify(m)) as SlackMessage);
-    return { ts: `1700000000.${String(this.posted.length).padStart(6, '0')}` };
+    return { ts: `1700000000.${String(this.posted.length).padStart(6, '0')}`, ...(this.answerChannel ? { channel: this.answerChannel } : {}) };
   }
   readonly updated: { notice: SlackNotice; message: Omit<SlackMessage, 'channel'> }[] = [];
   async update(notice: SlackNotice, message: Omit<SlackMessage, 'channel'>) {

@@ -1,7 +1,7 @@
 /** The real @slack/web-api client against a loopback stand-in for slack.com/api: what goes over the wire, and a refusal. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { API_BUDGET, SlackWebApiPoster } from '../../lambdas/approvals/adapters/slack-web-api';
+import { API_SLACK_BUDGET, SlackWebApiPoster } from '../../lambdas/approvals/adapters/slack-web-api';
 
 let server: Server;
 let url: string;
@@ -42,8 +42,10 @@ it('posts chat.postMessage with the bot token in the Authorization header and th
   }, url);
   const out = await poster.post({ channel: 'C0PRODAPPROVALS', text: 'Apply?', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'hello' } }] });
   await poster.post({ channel: 'C0PRODAPPROVALS', text: 'again', blocks: [] });
-  expect(out).toEqual({ ts: '1700000000.000200' });
-  expect(reads).toBe(1);
+  // Slack's answer names the conversation id, which chat.update needs later.
+  expect(out).toEqual({ ts: '1700000000.000200', channel: 'C0PRODAPPROVALS' });
+  // The token is asked for on every call (cachedSecret keeps it for 5 minutes), one client per token value.
+  expect(reads).toBe(2);
   expect(requests[0].path).toBe('/api/chat.postMessage');
   expect(requests[0].auth).toBe('Bearer xoxb-test-bot-token');
   expect(requests[0].body).not.toContain('xoxb-test-bot-token');
@@ -58,7 +60,7 @@ it("surfaces Slack's refusal as an error carrying Slack's error code (what the a
 });
 
 it('replaces a posted message with chat.update on its channel and ts, the token in the Authorization header only', async () => {
-  const poster = new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url, API_BUDGET);
+  const poster = new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url, API_SLACK_BUDGET);
   await poster.update({ channel: 'C0PRODAPPROVALS', ts: '1700000000.000200' }, { text: 'Approved', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'Approved by someone' } }] });
   expect(requests).toHaveLength(1);
   expect(requests[0].path).toBe('/api/chat.update');
@@ -72,9 +74,18 @@ it('replaces a posted message with chat.update on its channel and ts, the token 
 
 it('gives Slack one attempt within the API\'s budget (the person deciding waits for it), where the approval request retries', async () => {
   status = 500;
-  await expect(new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url, API_BUDGET).update({ channel: 'C0PRODAPPROVALS', ts: '1.2' }, { text: 'x', blocks: [] })).rejects.toThrow();
+  await expect(new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url, API_SLACK_BUDGET).update({ channel: 'C0PRODAPPROVALS', ts: '1.2' }, { text: 'x', blocks: [] })).rejects.toThrow();
   expect(requests).toHaveLength(1);
   requests.length = 0;
   await expect(new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url).post({ channel: 'C0PRODAPPROVALS', text: 'x', blocks: [] })).rejects.toThrow();
   expect(requests).toHaveLength(3);
+});
+
+it('builds a new client when the bot token changes (a rotated secret is picked up without a cold start)', async () => {
+  let token = 'xoxb-first';
+  const poster = new SlackWebApiPoster(async () => token, url);
+  await poster.post({ channel: 'C0PRODAPPROVALS', text: 'one', blocks: [] });
+  token = 'xoxb-rotated';
+  await poster.post({ channel: 'C0PRODAPPROVALS', text: 'two', blocks: [] });
+  expect(requests.map((r) => r.auth)).toEqual(['Bearer xoxb-first', 'Bearer xoxb-rotated']);
 });

@@ -11,7 +11,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Validations } from 'aws-cdk-lib';
 import aslValidator from 'asl-validator';
-import { CATALOG_TABLE, JOBS_TABLE } from '../../lambdas/adapters/dynamodb/table-definitions';
+import { CATALOG_TABLE, JOBS_INDEX_OPEN_BY_STACK, JOBS_TABLE } from '../../lambdas/adapters/dynamodb/table-definitions';
 import { taskTokenKey } from '../../lambdas/adapters/dynamodb/job-repository';
 import { extractStateMachine, OFFLINE_CONTEXT, type AslState, type CfnTemplate } from '../../infra/asl';
 import { buildStackJobsApp } from '../../infra/build';
@@ -352,6 +352,14 @@ describe('IAM scope', () => {
     const apiStop = statementsOf(idOf(stack.api.apiFunction.executionRole)).filter((s) => actionsOf(s).includes('ecs:StopTask'));
     expect(apiStop).toHaveLength(1);
     expect(apiStop[0].Condition).toEqual({ ArnEquals: { 'ecs:cluster': expect.anything() } });
+  });
+
+  it('lets every Lambda that wakes a parked job (step, cleanup, API) query the open-by-stack index it reads the queue from', () => {
+    const index = JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [idOf(stack.storage.jobsTable), 'Arn'] }, `/index/${JOBS_INDEX_OPEN_BY_STACK}`]] });
+    for (const fn of [stack.orchestration.stepFunction, stack.orchestration.cleanupFunction, stack.api.apiFunction]) {
+      const queries = statementsOf(idOf(fn.executionRole)).filter((s) => actionsOf(s).includes('dynamodb:Query')).flatMap(resourcesOf);
+      expect({ fn: fn.node.id, granted: queries.includes(index) }).toEqual({ fn: fn.node.id, granted: true });
+    }
   });
 
   it('lets the cleanup Lambda stop runner tasks of the runner cluster only (an aborted execution leaves its runner running)', () => {

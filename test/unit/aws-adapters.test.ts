@@ -6,12 +6,12 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, StateMachineD
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { S3BackendProbe } from '../../lambdas/adapters/aws/s3-backend-probe';
-import { SecretsManagerSource } from '../../lambdas/adapters/aws/secrets';
+import { cachedSecret, SECRET_CACHE_MS, SecretsManagerSource } from '../../lambdas/adapters/aws/secrets';
 import { SfnExecutionStarter } from '../../lambdas/adapters/aws/sfn-execution-starter';
 import { StsCredentialValidator } from '../../lambdas/adapters/aws/sts-credential-validator';
 import { runPreflight } from '../../lambdas/domain/preflight';
 import { freezeStackJob } from '../../lambdas/domain/stack-job';
-import { awsCredential, change, NOW, preflightDeps, s3Backend } from '../support/domain-fixtures';
+import { awsCredential, change, fixedClock, NOW, preflightDeps, s3Backend } from '../support/domain-fixtures';
 
 const sfn = mockClient(SFNClient);
 const sm = mockClient(SecretsManagerClient);
@@ -60,6 +60,29 @@ describe('SecretsManagerSource', () => {
     const source = new SecretsManagerSource(new SecretsManagerClient({}));
     expect(await source.get('stackjobs/a')).toBe('value');
     await expect(source.get('stackjobs/missing')).rejects.toBeInstanceOf(ResourceNotFoundException);
+  });
+});
+
+describe('cachedSecret', () => {
+  it('reads a secret once per SECRET_CACHE_MS, so a rotation is picked up within that time, and never caches a failure', async () => {
+    const clock = fixedClock(NOW);
+    const values = ['first', 'rotated'];
+    let reads = 0;
+    let failNext = false;
+    const read = cachedSecret({ get: async () => {
+      reads++;
+      if (failNext) {
+        failNext = false;
+        throw new Error('throttled');
+      }
+      return values[Math.min(reads - 1, 1)];
+    } }, 'stackjobs-slack/bot-token', clock);
+    expect([await read(), await read()]).toEqual(['first', 'first']);
+    clock.set(new Date(NOW.getTime() + SECRET_CACHE_MS + 1));
+    failNext = true;
+    await expect(read()).rejects.toThrow('throttled');
+    expect(await read()).toBe('rotated');
+    expect(reads).toBe(3);
   });
 });
 

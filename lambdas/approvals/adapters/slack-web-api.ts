@@ -28,10 +28,10 @@ export interface SlackBudget {
 /** The approval Lambda's budget (above). */
 export const APPROVAL_REQUEST_BUDGET: SlackBudget = { retryConfig: SLACK_RETRY, timeoutMs: SLACK_TIMEOUT_MS };
 /** The API's: it answers the person deciding only after replacing the message, so one attempt of at most 2 s. */
-export const API_BUDGET: SlackBudget = { retryConfig: { retries: 0 }, timeoutMs: 2000 };
+export const API_SLACK_BUDGET: SlackBudget = { retryConfig: { retries: 0 }, timeoutMs: 2000 };
 
 export class SlackWebApiPoster implements SlackPoster {
-  private client: WebClient | undefined;
+  private client: { token: string; web: WebClient } | undefined;
 
   constructor(
     private readonly botToken: () => Promise<string>,
@@ -40,21 +40,27 @@ export class SlackWebApiPoster implements SlackPoster {
     private readonly budget: SlackBudget = APPROVAL_REQUEST_BUDGET,
   ) {}
 
+  /** A client for the current token: the secret is re-read on its cache's schedule, so a rotated token is picked up. */
   private async web(): Promise<WebClient> {
-    const { LogLevel, WebClient } = slackSdk();
-    this.client ??= new WebClient(await this.botToken(), {
-      retryConfig: this.budget.retryConfig,
-      timeout: this.budget.timeoutMs,
-      rejectRateLimitedCalls: true,
-      logLevel: LogLevel.ERROR,
-      ...(this.slackApiUrl ? { slackApiUrl: this.slackApiUrl } : {}),
-    });
-    return this.client;
+    const token = await this.botToken();
+    if (this.client?.token !== token) {
+      const { LogLevel, WebClient } = slackSdk();
+      const web = new WebClient(token, {
+        retryConfig: this.budget.retryConfig,
+        timeout: this.budget.timeoutMs,
+        rejectRateLimitedCalls: true,
+        logLevel: LogLevel.ERROR,
+        ...(this.slackApiUrl ? { slackApiUrl: this.slackApiUrl } : {}),
+      });
+      this.client = { token, web };
+    }
+    return this.client.web;
   }
 
-  async post(message: SlackMessage): Promise<{ ts?: string }> {
+  /** `channel` in the answer is the conversation's id, which chat.update needs (the request may name a channel or a user). */
+  async post(message: SlackMessage): Promise<{ ts?: string; channel?: string }> {
     const out = await (await this.web()).chat.postMessage({ channel: message.channel, text: message.text, blocks: message.blocks as never, unfurl_links: false, unfurl_media: false });
-    return { ts: out.ts };
+    return { ts: out.ts, channel: out.channel };
   }
 
   async update(notice: SlackNotice, message: Omit<SlackMessage, 'channel'>): Promise<void> {
