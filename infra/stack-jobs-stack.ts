@@ -132,6 +132,7 @@ export class StackJobsStack extends Stack {
     new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName, description: 'Send "Cloud Resource Changed" events here' });
     new CfnOutput(this, 'StateMachineArn', { value: this.orchestration.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ArtifactsBucketName', { value: this.storage.artifactsBucket.bucketName });
+    new CfnOutput(this, 'JobsTableName', { value: this.storage.jobsTable.tableName, description: 'For upgrade steps such as npm run backfill-open-index' });
     new CfnOutput(this, 'SlackSigningSecretArn', { value: this.approvals.slackSigningSecret.secretArn });
     new CfnOutput(this, 'SlackBotTokenSecretArn', { value: this.approvals.slackBotToken.secretArn });
   }

@@ -1,5 +1,5 @@
 /** dynalite on loopback with the tables created from the one shared definition (table-definitions.ts). */
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, ScanCommand, type AttributeValue, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import type { TableDefinition } from '../lambdas/adapters/dynamodb/table-definitions';
@@ -63,4 +63,38 @@ export async function createTables(endpoint: string, tables: Record<string, Tabl
   } finally {
     client.destroy();
   }
+}
+
+/**
+ * Creates the table, or brings a kept one (a local data directory from an earlier version) up to `input`'s indexes.
+ * dynalite cannot add an index to a table, so such a table is rebuilt: every item is read, the table is made again
+ * with the new definition and the items are written back, nothing lost. Returns whether it rebuilt the table.
+ */
+export async function ensureTable(client: DynamoDBClient, input: CreateTableCommandInput): Promise<boolean> {
+  try {
+    await client.send(new CreateTableCommand(input));
+    return false;
+  } catch (e) {
+    if (!(e instanceof ResourceInUseException)) throw e;
+  }
+  const existing = (await client.send(new DescribeTableCommand({ TableName: input.TableName }))).Table;
+  const has = new Set((existing?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  if ((input.GlobalSecondaryIndexes ?? []).every((i) => has.has(i.IndexName))) return false;
+  const items: Record<string, AttributeValue>[] = [];
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: input.TableName, ExclusiveStartKey: startKey, ConsistentRead: true }));
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  await client.send(new DeleteTableCommand({ TableName: input.TableName }));
+  await client.send(new CreateTableCommand(input));
+  for (let i = 0; i < items.length; i += 25) {
+    let pending: Record<string, AttributeValue>[] = items.slice(i, i + 25);
+    while (pending.length > 0) {
+      const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [input.TableName!]: pending.map((Item) => ({ PutRequest: { Item } })) } }));
+      pending = (out.UnprocessedItems?.[input.TableName!] ?? []).map((r) => r.PutRequest!.Item!);
+    }
+  }
+  return true;
 }

@@ -11,12 +11,12 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, synthesizeTemplate, type CfnTemplate } from '../infra/asl';
 import { buildRunner } from '../runner-image/build';
 import { catalogEntries, type LocalConfig } from './config';
-import { LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from './embedded-dynamo';
+import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from './embedded-dynamo';
 import { startEmbeddedS3, type EmbeddedS3 } from './embedded-s3';
 import { startHttpApi, type HttpApi } from './http-api';
 import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy';
@@ -126,9 +126,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     stops.push(() => dynamo.stop());
     const ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     for (const table of tablesFromTemplate(template)) {
-      await ddb.send(new CreateTableCommand(table)).catch((e) => {
-        if (!(e instanceof ResourceInUseException)) throw e;
-      });
+      if (await ensureTable(ddb, table)) log(`rebuilt table ${table.TableName} from ${join(dataDir, 'dynamodb')} with this version's indexes (every item kept)`);
     }
     ddb.destroy();
 
@@ -201,6 +199,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const { documentClient } = await import('../lambdas/adapters/dynamodb/client');
     const { CatalogRepository } = await import('../lambdas/adapters/dynamodb/catalog-repository');
     const db = documentClient();
+    // Jobs kept from a version without the open-by-stack index get its keys (the same step an AWS upgrade runs).
+    const { JobRepository } = await import('../lambdas/adapters/dynamodb/job-repository');
+    const backfilled = await new JobRepository(db, names.jobsTable).backfillOpenIndex();
+    if (backfilled > 0) log(`gave ${backfilled} unfinished job(s) from an earlier version their place in the stack queue index`);
     const catalog = new CatalogRepository(db, names.catalogTable);
     const withDataDir = (v: unknown): unknown => JSON.parse(JSON.stringify(v).replaceAll('{dataDir}', dataDir.replace(/\\/g, '/')));
     for (const e of catalogEntries(options.config)) await catalog.put(e.kind, e.owner, e.id, withDataDir(e.entity), 'local-config', new Date());

@@ -3,7 +3,7 @@
  * (no transactions: dynalite, the local stand-in, has none), with an optimistic revision on every job.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { stackKeyOfJob } from '../../domain/stack-job';
 import type { JobPhase, JobResult, StackJob } from '../../domain/schemas';
@@ -249,6 +249,46 @@ export class JobRepository {
   /** Every job of one stack, finished ones included, oldest first (submission order). */
   async listStack(stackKey: string): Promise<StackJob[]> {
     return this.queryStack(JOBS_INDEX_BY_STACK, 'gsi1pk', stackKey);
+  }
+
+  /**
+   * Gives every unfinished job written before the open-by-stack index existed its keys (an upgrade step: run once
+   * after deploying, see docs/architecture.md; local mode runs it on start). Each write is conditional on the
+   * revision read, so a job moved on meanwhile is left to its own write, which sets or removes the keys itself.
+   * Returns how many jobs it gave keys to.
+   */
+  async backfillOpenIndex(): Promise<number> {
+    let filled = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'begins_with(pk, :job) AND attribute_not_exists(gsi3pk)',
+          ExpressionAttributeValues: { ':job': 'JOB#' },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        const job = item.job as StackJob;
+        const open = openKeys(job);
+        if (!('gsi3pk' in open)) continue;
+        const written = await conditionalWrite(
+          this.db.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: jobKey(job.metadata.id),
+              UpdateExpression: 'SET gsi3pk = :g3pk, gsi3sk = :g3sk',
+              ConditionExpression: 'rev = :rev',
+              ExpressionAttributeValues: { ':g3pk': open.gsi3pk, ':g3sk': open.gsi3sk, ':rev': item.rev },
+            }),
+          ),
+        );
+        if (written) filled++;
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return filled;
   }
 
   /** The stack's newest job (the last submitted), one item read however long the stack's history. */
