@@ -121,6 +121,7 @@ export class StackJobsStack extends Stack {
     });
     this.events.routeResourceChanges(this.api.resourceChangedFunction);
     this.events.routeExecutionEnds(this.orchestration.stateMachine, this.orchestration.cleanupFunction);
+    this.events.routeApprovalExpiries(this.approvals.approvalExpiredFunction);
     this.observability = new Observability(this, 'Observability', {
       stateMachine: this.orchestration.stateMachine,
       deadLetterQueues: { InboundEvents: this.events.inboundDlq, ExecutionCleanup: this.events.cleanupDlq },

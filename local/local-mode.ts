@@ -22,6 +22,7 @@ import { startHttpApi, type HttpApi } from './http-api';
 import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy';
 import { startProtocolServer, type ProtocolServer, type PublishedEvent } from './aws-protocol-server';
 import { LocalStepFunctions, type TaskBinding } from './step-functions';
+import { isApprovalExpiry } from '../lambdas/approvals/expired';
 
 export const REPO_ROOT = resolve(__dirname, '..');
 
@@ -142,6 +143,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       stops.push(() => proxy.stop());
     }
 
+    // Bound once the handlers load (below): the rule that closes an expired approval's Slack message.
+    let approvalExpired: Handler | undefined = undefined;
+
     // Secrets: the config's, plus each template secret under its local name (its logical id).
     const secrets: Record<string, string> = { ...options.config.secrets };
     for (const id of ofType('AWS::SecretsManager::Secret')) {
@@ -153,7 +157,13 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const protocol: ProtocolServer = await startProtocolServer({
       sfn: () => engine.sfn!,
       secrets,
-      onEvent: (e) => log(`event  ${e.detailType} ${JSON.stringify(e.detail)}`),
+      onEvent: (e) => {
+        log(`event  ${e.detailType} ${JSON.stringify(e.detail)}`);
+        // The rule on the app's bus that closes an expired approval's Slack message (events.ts routeApprovalExpiries).
+        if (approvalExpired && isApprovalExpiry(e)) {
+          void approvalExpired({ source: e.source, 'detail-type': e.detailType, detail: e.detail }).catch((err: Error) => log(`closing the expired approval's message failed: ${err.name}`));
+        }
+      },
       stopTask: async (taskArn) => {
         const child = runners.get(taskArn);
         if (!child || child.exitCode !== null) return false;
@@ -248,6 +258,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         return { TaskArn: taskArn };
       };
     }
+    approvalExpired = load('lambdas/handlers/approval-expired.handler.ts');
     const cleanup = load('lambdas/workflow/execution-ended.handler.ts');
     const sfn = new LocalStepFunctions({
       stateMachineArn,

@@ -29,6 +29,8 @@ export class Approvals extends Construct {
   public readonly requestApprovalFunction: StackJobsFunction;
   /** Behind POST /v1/slack/interactions (no JWT: Slack signs its requests). */
   public readonly slackInteractionsFunction: StackJobsFunction;
+  /** Replaces the Slack message of an approval that expired (routed by the events construct). */
+  public readonly approvalExpiredFunction: StackJobsFunction;
   public readonly slackSigningSecret: secretsmanager.Secret;
   public readonly slackBotToken: secretsmanager.Secret;
 
@@ -63,6 +65,14 @@ export class Approvals extends Construct {
       .bindEventBus('EVENT_BUS_NAME', props.bus)
       // The outcome goes back through the interaction's response_url, which needs no token: only the signing secret is readable here.
       .bindSecret('SLACK_SIGNING_SECRET_ARN', this.slackSigningSecret);
+
+    this.approvalExpiredFunction = new StackJobsFunction(this, 'ApprovalExpiredFunction', {
+      entry: 'lambdas/handlers/approval-expired.handler.ts',
+      description: 'Stack Jobs: closes the Slack message of an approval that expired',
+      logRetention: props.logRetention,
+    })
+      .bindTable('JOBS_TABLE', props.jobsTable, 'read')
+      .bindSecret('SLACK_BOT_TOKEN_SECRET_ARN', this.slackBotToken);
   }
 
   /** Lets the Slack Lambda resume executions of this state machine (SendTaskSuccess/Failure, on this state machine only). */

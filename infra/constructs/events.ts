@@ -12,6 +12,7 @@ import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '../../lambdas/adapters/aws/event-publisher';
 import { RESOURCE_CHANGED } from '../../lambdas/events/resource-changed';
+import { APPROVAL_EXPIRED_PATTERN } from '../../lambdas/approvals/expired';
 
 /** The detail-type of inbound changes (the intake's own constant); any source but the app's own may send them. */
 export { RESOURCE_CHANGED };
@@ -27,6 +28,9 @@ export const INBOUND_MAX_EVENT_AGE = Duration.hours(2);
 /** The same for execution-ended events: the cleanup is idempotent and fenced, so retrying it is always safe. */
 export const CLEANUP_RETRY_ATTEMPTS = 8;
 export const CLEANUP_MAX_EVENT_AGE = Duration.hours(6);
+/** Closing an expired approval's Slack message is a courtesy: a few retries within the hour, then it is dropped. */
+export const APPROVAL_EXPIRED_RETRY_ATTEMPTS = 3;
+export const APPROVAL_EXPIRED_MAX_EVENT_AGE = Duration.hours(1);
 
 export interface EventsProps {
   /**
@@ -83,5 +87,18 @@ export class Events extends Construct {
       targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.cleanupDlq, retryAttempts: CLEANUP_RETRY_ATTEMPTS, maxEventAge: CLEANUP_MAX_EVENT_AGE })],
     });
     return this.cleanupRule;
+  }
+
+  /**
+   * Sends the app's own status events of jobs whose approval expired to the Lambda that replaces the approval's Slack
+   * message (the workflow's step Lambda has no Slack token).
+   */
+  routeApprovalExpiries(handler: lambda.IFunction): events.Rule {
+    return new events.Rule(this, 'ApprovalExpiredRule', {
+      eventBus: this.bus,
+      description: 'Stack jobs whose approval expired: close the Slack message',
+      eventPattern: { source: [...APPROVAL_EXPIRED_PATTERN.source], detailType: [...APPROVAL_EXPIRED_PATTERN.detailType], detail: APPROVAL_EXPIRED_PATTERN.detail },
+      targets: [new targets.LambdaFunction(handler, { retryAttempts: APPROVAL_EXPIRED_RETRY_ATTEMPTS, maxEventAge: APPROVAL_EXPIRED_MAX_EVENT_AGE })],
+    });
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Builds the approvals work's dependencies once per process from the environment the CDK code sets
- * (infra/constructs/approvals.ts), for the approval task's Lambda and the Slack interactions Lambda.
+ * (infra/constructs/approvals.ts), for the approval task's Lambda, the Slack interactions Lambda and the Lambda that
+ * closes the message of an expired approval.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -18,6 +19,7 @@ import { PowertoolsApprovalMetrics } from './adapters/metrics';
 import { FetchResponseUrlPoster } from './adapters/response-url';
 import { SfnTaskResponder } from './adapters/sfn-task-responder';
 import { SlackWebApiPoster } from './adapters/slack-web-api';
+import type { ExpiredNoticeDeps } from './expired';
 import type { ApprovalNotifier } from './request';
 import type { SlackInteractionDeps } from './slack-interactions';
 
@@ -68,5 +70,23 @@ export function slackInteractionDepsFromEnv(env: NodeJS.ProcessEnv = process.env
     log: logger,
     logger,
     metrics,
+  };
+}
+
+export const approvalExpiredConfigSchema = z.object({
+  JOBS_TABLE: z.string().min(1),
+  SLACK_BOT_TOKEN_SECRET_ARN: z.string().min(1),
+  /** Overrides https://slack.com/api/ (local mode and tests only). */
+  SLACK_API_URL: z.url().optional(),
+});
+
+/** For the Lambda that closes the Slack message of an expired approval (approvals/expired.ts). */
+export function approvalExpiredDepsFromEnv(env: NodeJS.ProcessEnv = process.env): ExpiredNoticeDeps {
+  const config = readConfig(approvalExpiredConfigSchema, env);
+  return {
+    jobs: new JobRepository(clients.dynamo(), config.JOBS_TABLE),
+    slack: new SlackWebApiPoster(cachedSecret(new SecretsManagerSource(clients.secrets), config.SLACK_BOT_TOKEN_SECRET_ARN), config.SLACK_API_URL),
+    log: new Logger({ serviceName: 'stackjobs-approval-expired' }),
+    metrics: new PowertoolsApprovalMetrics(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'approvals' })),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Replacing an approval's Slack message when the approval is closed somewhere other than Slack: decided through the
- * API, or cancelled. (A decision in Slack replaces it through the interaction's response_url.) Best effort, like
- * the post: a failure is logged by name and Slack's error code and counted, and never fails the decision.
+ * API, cancelled, or expired. (A decision in Slack replaces it through the interaction's response_url.) Best effort,
+ * like the post: a failure is logged by name and Slack's error code and counted, and never fails the decision.
  */
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 import type { StackJob } from '../domain/schemas';
@@ -15,8 +15,11 @@ export interface NoticeDeps {
   metrics: ApprovalMetrics;
 }
 
-/** Returns whether a message was replaced: false when none was posted for the approval, or Slack failed. */
-export async function closeApprovalNotice(d: NoticeDeps, job: StackJob, outcome: ApprovalOutcome, by: string, at: Date): Promise<boolean> {
+/**
+ * Returns whether a message was replaced: false when none was posted for the approval, or Slack failed. `by` is who
+ * closed it (none for an expiry).
+ */
+export async function closeApprovalNotice(d: NoticeDeps, job: StackJob, outcome: ApprovalOutcome, by: string | undefined, at: Date): Promise<boolean> {
   const approvalId = job.status.approval?.id;
   if (!approvalId) return false;
   const logged = { jobId: job.metadata.id, approvalId, outcome };
@@ -27,7 +30,7 @@ export async function closeApprovalNotice(d: NoticeDeps, job: StackJob, outcome:
       d.log.info('no Slack message is recorded for this approval; nothing to replace', logged);
       return false;
     }
-    await d.slack.update(notice, closedMessage(job, { subject: by }, outcome, at, 'api'));
+    await d.slack.update(notice, closedMessage(job, by === undefined ? undefined : { subject: by }, outcome, at, 'api'));
     d.log.info('approval message in Slack replaced', { ...logged, channel: notice.channel, ts: notice.ts });
     return true;
   } catch (e) {

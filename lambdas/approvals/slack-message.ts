@@ -110,19 +110,20 @@ export function approvalRequestMessage(job: StackJob, channel: string, links: Ap
   return { channel, text: clip(`${title} (${s ? `+${s.add} ~${s.change} -${s.destroy} ±${s.replace}` : 'no plan summary'}) — decide by ${approval.expiresAt}`, 300), blocks };
 }
 
-export type ApprovalOutcome = 'approved' | 'rejected' | 'cancelled';
+export type ApprovalOutcome = 'approved' | 'rejected' | 'cancelled' | 'expired';
 
-const OUTCOME_LABEL: Record<ApprovalOutcome, string> = { approved: ':white_check_mark: Approved', rejected: ':no_entry: Rejected', cancelled: ':heavy_multiplication_x: Cancelled' };
+const OUTCOME_LABEL: Record<ApprovalOutcome, string> = { approved: ':white_check_mark: Approved', rejected: ':no_entry: Rejected', cancelled: ':heavy_multiplication_x: Cancelled', expired: ':hourglass: Expired' };
 
 /**
  * What replaces the request once the approval is closed: the buttons go, the outcome stays ("Approved by @x at 14:02
- * UTC"). `by` is the Slack user who clicked, or the subject who decided or cancelled through the API.
+ * UTC"). `by` is the Slack user who clicked, or the subject who decided or cancelled through the API; an approval
+ * that expired has nobody ("Expired at 15:00 UTC without a decision").
  */
-export function closedMessage(job: StackJob, by: { slackUserId?: string; subject: string }, outcome: ApprovalOutcome, at: Date, channel: 'slack' | 'api'): Omit<SlackMessage, 'channel'> {
-  const who = by.slackUserId ? `<@${by.slackUserId}>` : escapeMrkdwn(by.subject);
+export function closedMessage(job: StackJob, by: { slackUserId?: string; subject: string } | undefined, outcome: ApprovalOutcome, at: Date, channel: 'slack' | 'api'): Omit<SlackMessage, 'channel'> {
   const hhmm = at.toISOString().slice(11, 16);
   const how = channel === 'api' ? ' through the API' : '';
-  const text = `${OUTCOME_LABEL[outcome]} by ${who}${how} at ${hhmm} UTC — ${escapeMrkdwn(job.spec.apiResourceInfo.kind)} \`${escapeMrkdwn(job.spec.apiResourceInfo.name)}\` in ${escapeMrkdwn(job.metadata.org)}/${escapeMrkdwn(job.metadata.env)} (job \`${job.metadata.id}\`)`;
+  const who = by ? ` by ${by.slackUserId ? `<@${by.slackUserId}>` : escapeMrkdwn(by.subject)}${how}` : '';
+  const text = `${OUTCOME_LABEL[outcome]}${who} at ${hhmm} UTC${by ? '' : ' without a decision'} — ${escapeMrkdwn(job.spec.apiResourceInfo.kind)} \`${escapeMrkdwn(job.spec.apiResourceInfo.name)}\` in ${escapeMrkdwn(job.metadata.org)}/${escapeMrkdwn(job.metadata.env)} (job \`${job.metadata.id}\`)`;
   return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
 }
 

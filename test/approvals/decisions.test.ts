@@ -8,6 +8,9 @@ import { cancelCaseOf } from '../../lambdas/approvals/approval-rules';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { NOW } from '../support/domain-fixtures';
 import { handleApprovalRequest } from '../../lambdas/workflow/approval';
+import { finishJob } from '../../lambdas/workflow/lifecycle';
+import { EVENT_SOURCE } from '../../lambdas/adapters/aws/event-publisher';
+import { closeExpiredApproval, isApprovalExpiry } from '../../lambdas/approvals/expired';
 import { changeFor, people, SIGNING_SECRET, SLACK_APPROVER, SLACK_AUTHOR, SLACK_STAGING_ONLY, SLACK_UNMAPPED, startHarness, type Harness } from './harness';
 
 /** A recognisable task token: it must never appear anywhere a person, Slack or a log could see it. */
@@ -324,6 +327,29 @@ describe('the Slack message of an approval closed through the API', () => {
     } finally {
       h.jobs.recordApprovalNotice = record;
     }
+  });
+
+  it('is replaced when the approval expires, from the status event the expiry rule routes (nobody decided)', async () => {
+    const { job } = await awaiting();
+    h.clock.set(new Date(NOW.getTime() + 61 * 60_000));
+    await finishJob(h.workflow, job.metadata.id, { kind: 'approval_expired' });
+    const status = h.events.filter((e) => e.detail.jobId === job.metadata.id && e.detail.phase === 'completed').at(-1)!;
+    const event = { source: EVENT_SOURCE, 'detail-type': status.detailType, detail: status.detail };
+    expect(isApprovalExpiry({ source: EVENT_SOURCE, detailType: status.detailType, detail: status.detail })).toBe(true);
+    const deps = { jobs: h.jobs, slack: h.slack, log: h.notifier.log, metrics: h.notifier.metrics };
+    expect(await closeExpiredApproval(deps, event)).toBe(true);
+    expect(updatesOf(job).map((u) => u.notice)).toEqual([postOf(job)]);
+    expect(updatesOf(job)[0].message.text).toContain(':hourglass: Expired at 13:01 UTC without a decision');
+    expect(JSON.stringify(updatesOf(job)[0].message.blocks)).not.toContain('stackjobs_approve');
+
+    // Other completions are not expiries, and a malformed event changes nothing.
+    const { job: decided } = await awaiting();
+    await h.call('POST', `/v1/stack-jobs/${decided.metadata.id}/approve`, { principal: people.approver, body: {} });
+    const updates = h.slack.updated.length;
+    expect(isApprovalExpiry({ source: EVENT_SOURCE, detailType: status.detailType, detail: { ...status.detail, reason: 'rejected' } })).toBe(false);
+    expect(await closeExpiredApproval(deps, { ...event, detail: { ...event.detail, jobId: decided.metadata.id } })).toBe(false);
+    expect(await closeExpiredApproval(deps, { 'detail-type': 'Something Else', detail: {} })).toBe(false);
+    expect(h.slack.updated.length).toBe(updates);
   });
 
   it('is not touched by a decision made in Slack (the click replaces it through response_url)', async () => {

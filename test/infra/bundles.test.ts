@@ -32,6 +32,7 @@ const bundles = new Map(entries.map((e) => [relative(ROOT, e), inputsOf(e)]));
 it('finds every Lambda handler', () => {
   expect([...bundles.keys()].sort()).toEqual([
     'lambdas/handlers/api.handler.ts',
+    'lambdas/handlers/approval-expired.handler.ts',
     'lambdas/handlers/resource-changed.handler.ts',
     'lambdas/handlers/slack-interactions.handler.ts',
     'lambdas/workflow/execution-ended.handler.ts',

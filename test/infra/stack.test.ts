@@ -440,7 +440,7 @@ describe('runner', () => {
 describe('functions', () => {
   it('all run Node 22+ on arm64 with tracing, source maps and a log group with retention', () => {
     const fns = ofType('AWS::Lambda::Function').filter(([, r]) => (r as unknown as { Metadata?: Record<string, unknown> }).Metadata?.['stackjobs:entry']);
-    expect(fns.length).toBe(6);
+    expect(fns.length).toBe(7);
     for (const [, r] of fns) {
       expect(r.Properties.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
       expect(r.Properties.Architectures).toEqual(['arm64']);
@@ -472,6 +472,17 @@ describe('events', () => {
       EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'], detail: { stateMachineArn: [{ Ref: idOf(stack.orchestration.stateMachine) }], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] } },
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf(stack.orchestration.cleanupFunction), 'Arn'] }, DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
     });
+  });
+
+  it('sends the app\'s own status events of expired approvals to the Lambda that closes their Slack message, which reads jobs and the bot token only', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: idOf(stack.events.bus) },
+      EventPattern: { source: ['stackjobs'], 'detail-type': ['Stack Job Status Changed'], detail: { phase: ['completed'], reason: ['approval_expired'] } },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf(stack.approvals.approvalExpiredFunction), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 } })],
+    });
+    const statements = statementsOf(idOf(stack.approvals.approvalExpiredFunction.executionRole));
+    expect(statements.filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf)).toEqual([JSON.stringify({ Ref: idOf(stack.approvals.slackBotToken) })]);
+    expect(statements.filter((s) => actionsOf(s).some((a) => ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'].includes(a)))).toEqual([]);
   });
 });
 
