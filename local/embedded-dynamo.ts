@@ -1,5 +1,7 @@
 /** dynalite on loopback with the tables created from the one shared definition (table-definitions.ts). */
-import { BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, ScanCommand, type AttributeValue, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, ResourceNotFoundException, ScanCommand, type AttributeValue, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import type { TableDefinition } from '../lambdas/adapters/dynamodb/table-definitions';
@@ -65,36 +67,82 @@ export async function createTables(endpoint: string, tables: Record<string, Tabl
   }
 }
 
+/** What ensureTable did. */
+export type TableSetup = 'created' | 'current' | 'rebuilt';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls DescribeTable until `done` holds of its answer (undefined: no such table); dynalite deletes and creates late. */
+async function waitForTable(client: DynamoDBClient, name: string, done: (status: string | undefined) => boolean): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const status = await client.send(new DescribeTableCommand({ TableName: name })).then(
+      (out) => out.Table?.TableStatus ?? 'UNKNOWN',
+      (e: unknown) => {
+        if (e instanceof ResourceNotFoundException) return undefined;
+        throw e;
+      },
+    );
+    if (done(status)) return;
+    await sleep(25);
+  }
+  throw new Error(`table ${name} did not settle`);
+}
+
 /**
  * Creates the table, or brings a kept one (a local data directory from an earlier version) up to `input`'s indexes.
- * dynalite cannot add an index to a table, so such a table is rebuilt: every item is read, the table is made again
- * with the new definition and the items are written back, nothing lost. Returns whether it rebuilt the table.
+ * dynalite cannot add an index to a table, so such a table is rebuilt: every item is read and saved to
+ * `<backupDir>/<table>.rebuild.json` first, the table is dropped and made again with the new definition (waiting out
+ * dynalite's late delete and create), the items are written back and counted, and only then is the copy removed.
+ * A rebuild that was interrupted (the copy is still there) is finished from the copy on the next start.
  */
-export async function ensureTable(client: DynamoDBClient, input: CreateTableCommandInput): Promise<boolean> {
-  try {
-    await client.send(new CreateTableCommand(input));
-    return false;
-  } catch (e) {
-    if (!(e instanceof ResourceInUseException)) throw e;
+export async function ensureTable(client: DynamoDBClient, input: CreateTableCommandInput, backupDir: string): Promise<TableSetup> {
+  const name = input.TableName!;
+  const backup = join(backupDir, `${name}.rebuild.json`);
+  let items: Record<string, AttributeValue>[];
+  if (existsSync(backup)) {
+    items = JSON.parse(readFileSync(backup, 'utf8')) as Record<string, AttributeValue>[];
+  } else {
+    try {
+      await client.send(new CreateTableCommand(input));
+      return 'created';
+    } catch (e) {
+      if (!(e instanceof ResourceInUseException)) throw e;
+    }
+    const existing = (await client.send(new DescribeTableCommand({ TableName: name }))).Table;
+    const has = new Set((existing?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+    if ((input.GlobalSecondaryIndexes ?? []).every((i) => has.has(i.IndexName))) return 'current';
+    items = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await client.send(new ScanCommand({ TableName: name, ExclusiveStartKey: startKey, ConsistentRead: true }));
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    mkdirSync(backupDir, { recursive: true });
+    writeFileSync(`${backup}.tmp`, JSON.stringify(items));
+    renameSync(`${backup}.tmp`, backup);
   }
-  const existing = (await client.send(new DescribeTableCommand({ TableName: input.TableName }))).Table;
-  const has = new Set((existing?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
-  if ((input.GlobalSecondaryIndexes ?? []).every((i) => has.has(i.IndexName))) return false;
-  const items: Record<string, AttributeValue>[] = [];
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await client.send(new ScanCommand({ TableName: input.TableName, ExclusiveStartKey: startKey, ConsistentRead: true }));
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  await client.send(new DeleteTableCommand({ TableName: input.TableName }));
+  await client.send(new DeleteTableCommand({ TableName: name })).catch((e: unknown) => {
+    if (!(e instanceof ResourceNotFoundException)) throw e;
+  });
+  await waitForTable(client, name, (status) => status === undefined);
   await client.send(new CreateTableCommand(input));
+  await waitForTable(client, name, (status) => status === 'ACTIVE');
   for (let i = 0; i < items.length; i += 25) {
     let pending: Record<string, AttributeValue>[] = items.slice(i, i + 25);
     while (pending.length > 0) {
-      const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [input.TableName!]: pending.map((Item) => ({ PutRequest: { Item } })) } }));
-      pending = (out.UnprocessedItems?.[input.TableName!] ?? []).map((r) => r.PutRequest!.Item!);
+      const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [name]: pending.map((Item) => ({ PutRequest: { Item } })) } }));
+      pending = (out.UnprocessedItems?.[name] ?? []).map((r) => r.PutRequest!.Item!);
     }
   }
-  return true;
+  let count = 0;
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: name, Select: 'COUNT', ExclusiveStartKey: startKey, ConsistentRead: true }));
+    count += page.Count ?? 0;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  if (count !== items.length) throw new Error(`rebuilding table ${name}: ${count} of ${items.length} items written back; the copy stays in ${backup} and the next start tries again`);
+  rmSync(backup);
+  return 'rebuilt';
 }

@@ -127,7 +127,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     stops.push(() => dynamo.stop());
     const ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     for (const table of tablesFromTemplate(template)) {
-      if (await ensureTable(ddb, table)) log(`rebuilt table ${table.TableName} from ${join(dataDir, 'dynamodb')} with this version's indexes (every item kept)`);
+      if ((await ensureTable(ddb, table, dataDir)) === 'rebuilt') log(`rebuilt table ${table.TableName} in ${join(dataDir, 'dynamodb')} with this version's indexes, every item written back and counted`);
     }
     ddb.destroy();
 

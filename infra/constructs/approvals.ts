@@ -5,6 +5,7 @@
  */
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -71,8 +72,17 @@ export class Approvals extends Construct {
       description: 'Stack Jobs: closes the Slack message of an approval that expired',
       logRetention: props.logRetention,
     })
-      .bindTable('JOBS_TABLE', props.jobsTable, 'read')
+      .setConfig('JOBS_TABLE', props.jobsTable.tableName)
       .bindSecret('SLACK_BOT_TOKEN_SECRET_ARN', this.slackBotToken);
+    // It reads a job and its approval's message reference, nothing else: never a task token (TOKEN#) or a lease.
+    this.approvalExpiredFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'JobAndApprovalItemsOnly',
+        actions: ['dynamodb:GetItem'],
+        resources: [props.jobsTable.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*', 'APR#*'] } },
+      }),
+    );
   }
 
   /** Lets the Slack Lambda resume executions of this state machine (SendTaskSuccess/Failure, on this state machine only). */

@@ -28,7 +28,10 @@ export const INBOUND_MAX_EVENT_AGE = Duration.hours(2);
 /** The same for execution-ended events: the cleanup is idempotent and fenced, so retrying it is always safe. */
 export const CLEANUP_RETRY_ATTEMPTS = 8;
 export const CLEANUP_MAX_EVENT_AGE = Duration.hours(6);
-/** Closing an expired approval's Slack message is a courtesy: a few retries within the hour, then it is dropped. */
+/**
+ * Delivering an expiry to the Lambda that closes its Slack message: a few attempts within the hour. (The Lambda itself
+ * never fails for Slack: a failed chat.update is logged and counted, not retried.)
+ */
 export const APPROVAL_EXPIRED_RETRY_ATTEMPTS = 3;
 export const APPROVAL_EXPIRED_MAX_EVENT_AGE = Duration.hours(1);
 

@@ -104,7 +104,8 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
         // A cancel that closed an open approval also closes its Slack message (the case comes from the cancel's own
         // conditional write, not from the read above: a preview may have ended in between).
         if (d.slack && outcome.case === 'awaiting_approval') {
-          await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, outcome.job, 'cancelled', req.principal.subject, d.clock.now());
+          const at = outcome.job.status.cancelRequested?.at;
+          await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, outcome.job, 'cancelled', req.principal.subject, at ? new Date(at) : d.clock.now());
         }
         // 200: the job ended now; 202: the runner is being stopped, or the update finishes first (cancelRequested is set).
         return json(outcome.ended ? 200 : 202, outcome.job);

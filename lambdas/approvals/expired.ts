@@ -41,8 +41,9 @@ export async function closeExpiredApproval(d: ExpiredNoticeDeps, event: unknown)
     return false;
   }
   const job = (await d.jobs.get(parsed.data.detail.jobId))?.job;
-  const approval = job?.status.approval;
-  // A decided approval did not expire (the decision replaced or will replace the message).
-  if (!job || !approval || approval.decision) return false;
-  return closeApprovalNotice(d, job, 'expired', undefined, new Date(job.status.finishedAt ?? approval.expiresAt));
+  // The stored job decides, not the event. Ending with reason approval_expired means no decision took effect: one
+  // recorded a moment after the workflow's timeout (SendTaskSuccess then found no task) is on the job but was never
+  // applied, so its message is closed as expired too.
+  if (!job?.status.approval || job.status.phase !== 'completed' || job.status.reason !== 'approval_expired') return false;
+  return closeApprovalNotice(d, job, 'expired', undefined, new Date(job.status.finishedAt ?? job.status.approval.expiresAt));
 }

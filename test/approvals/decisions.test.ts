@@ -352,6 +352,34 @@ describe('the Slack message of an approval closed through the API', () => {
     expect(h.slack.updated.length).toBe(updates);
   });
 
+  it('is closed as expired when a decision was recorded a moment after the workflow timed out (it never took effect)', async () => {
+    const { job } = await awaiting();
+    // Recorded, but SendTaskSuccess found no task: the approval state had already timed out.
+    await h.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision: 'approved', by: people.approver.subject, at: NOW.toISOString(), channel: 'api' } } } }));
+    await finishJob(h.workflow, job.metadata.id, { kind: 'approval_expired' });
+    const status = h.events.filter((e) => e.detail.jobId === job.metadata.id && e.detail.phase === 'completed').at(-1)!;
+    expect(await closeExpiredApproval({ jobs: h.jobs, slack: h.slack, log: h.notifier.log, metrics: h.notifier.metrics }, { source: EVENT_SOURCE, 'detail-type': status.detailType, detail: status.detail })).toBe(true);
+    expect(updatesOf(job).at(-1)!.message.text).toContain(':hourglass: Expired at');
+  });
+
+  it('keeps the approval open when the check after posting fails (logged, best effort like the post)', async () => {
+    const submitted = await h.submit(changeFor('reread-fails'));
+    const get = h.jobs.get.bind(h.jobs);
+    h.slack.onPost = async () => {
+      h.slack.onPost = undefined;
+      // The next read (keepNotice's) fails once.
+      h.jobs.get = () => {
+        h.jobs.get = get;
+        return Promise.reject(Object.assign(new Error('internal'), { name: 'InternalServerError' }));
+      };
+    };
+    const job = await h.toAwaitingApproval(submitted.metadata.id, PLANTED('reread-fails'));
+    expect(job.status.phase).toBe('awaiting_approval');
+    expect(h.logs.some((l) => l.includes('checking whether the approval was closed while its message was posted failed') && l.includes('InternalServerError'))).toBe(true);
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
+    expect(updatesOf(job)).toHaveLength(1);
+  });
+
   it('is not touched by a decision made in Slack (the click replaces it through response_url)', async () => {
     const { job } = await awaiting();
     expect((await slackClick(job.status.approval!.id, SLACK_APPROVER)).statusCode).toBe(200);

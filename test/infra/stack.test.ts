@@ -474,7 +474,7 @@ describe('events', () => {
     });
   });
 
-  it('sends the app\'s own status events of expired approvals to the Lambda that closes their Slack message, which reads jobs and the bot token only', () => {
+  it('sends the app\'s own status events of expired approvals to the Lambda that closes their Slack message, which reads job and approval items and the bot token only (no task token)', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: { Ref: idOf(stack.events.bus) },
       EventPattern: { source: ['stackjobs'], 'detail-type': ['Stack Job Status Changed'], detail: { phase: ['completed'], reason: ['approval_expired'] } },
@@ -482,7 +482,9 @@ describe('events', () => {
     });
     const statements = statementsOf(idOf(stack.approvals.approvalExpiredFunction.executionRole));
     expect(statements.filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf)).toEqual([JSON.stringify({ Ref: idOf(stack.approvals.slackBotToken) })]);
-    expect(statements.filter((s) => actionsOf(s).some((a) => ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'].includes(a)))).toEqual([]);
+    expect(statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')))).toEqual([
+      { Sid: 'JobAndApprovalItemsOnly', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': [idOf(stack.storage.jobsTable), 'Arn'] }, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*', 'APR#*'] } } },
+    ]);
   });
 });
 

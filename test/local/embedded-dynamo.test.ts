@@ -2,7 +2,10 @@
  * Upgrading a kept local data directory: a jobs table made by a version without the open-by-stack index is rebuilt
  * with it, every item kept, and the backfill gives unfinished jobs their keys (the step an AWS upgrade runs too).
  */
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteTableCommand, DescribeTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../lambdas/adapters/dynamodb/client';
 import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
@@ -16,21 +19,27 @@ import { makeJob } from '../orchestration/support/jobs';
 
 let dynamo: EmbeddedDynamo;
 let client: DynamoDBClient;
+let dataDir: string;
 beforeAll(async () => {
-  dynamo = await startEmbeddedDynamo();
+  // On disk, as `npm run local` keeps it: dynalite's deletes and creates land after it has answered.
+  dataDir = mkdtempSync(join(tmpdir(), 'stackjobs-rebuild-'));
+  dynamo = await startEmbeddedDynamo({ path: join(dataDir, 'dynamodb') });
   client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
 });
 afterAll(async () => {
   client.destroy();
   await dynamo.stop();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** The jobs table as the previous version made it (no open-by-stack index), under `name`. */
+const previousVersionTable = (name: string) => createTables(dynamo.endpoint, { [name]: { ...JOBS_TABLE, indexes: JOBS_TABLE.indexes.filter((i) => i.indexName !== JOBS_INDEX_OPEN_BY_STACK) } });
+const jobsTableInput = () => tablesFromTemplate(synthesizeTemplate()).find((t) => t.GlobalSecondaryIndexes?.some((i) => i.IndexName === JOBS_INDEX_OPEN_BY_STACK))!;
+
 it('rebuilds a kept jobs table that lacks an index, keeps every item, and backfills the open jobs', async () => {
-  const template = synthesizeTemplate();
-  const input = tablesFromTemplate(template).find((t) => t.GlobalSecondaryIndexes?.some((i) => i.IndexName === JOBS_INDEX_OPEN_BY_STACK))!;
+  const input = jobsTableInput();
   const name = input.TableName!;
-  // The table as the previous version made it: no open-by-stack index.
-  await createTables(dynamo.endpoint, { [name]: { ...JOBS_TABLE, indexes: JOBS_TABLE.indexes.filter((i) => i.indexName !== JOBS_INDEX_OPEN_BY_STACK) } });
+  await previousVersionTable(name);
   const db = documentClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   const jobs = new JobRepository(db, name);
   const [open, finished] = [makeJob({ resourceId: 'res-upgrade' }), makeJob({ resourceId: 'res-upgrade' })];
@@ -40,7 +49,8 @@ it('rebuilds a kept jobs table that lacks an index, keeps every item, and backfi
   for (const j of [open, finished]) await db.send(new UpdateCommand({ TableName: name, Key: { pk: `JOB#${j.metadata.id}`, sk: 'JOB' }, UpdateExpression: 'REMOVE gsi3pk, gsi3sk' }));
   await jobs.putApprovalRef('apr_kept', open.metadata.id);
 
-  expect(await ensureTable(client, input)).toBe(true);
+  expect(await ensureTable(client, input, dataDir)).toBe('rebuilt');
+  expect(existsSync(join(dataDir, `${name}.rebuild.json`))).toBe(false);
   const indexes = (await client.send(new DescribeTableCommand({ TableName: name }))).Table!.GlobalSecondaryIndexes!.map((i) => i.IndexName).sort();
   expect(indexes).toEqual(input.GlobalSecondaryIndexes!.map((i) => i.IndexName).sort());
   // Every item is back: both jobs (documents and revisions) and the approval reference.
@@ -53,7 +63,37 @@ it('rebuilds a kept jobs table that lacks an index, keeps every item, and backfi
   expect((await jobs.listOpenInStack(stackKeyOfJob(open))).map((j) => j.metadata.id)).toEqual([open.metadata.id]);
   expect((await db.send(new GetCommand({ TableName: name, Key: { pk: `JOB#${finished.metadata.id}`, sk: 'JOB' } }))).Item!.gsi3pk).toBeUndefined();
   // Both steps are idempotent: nothing more to rebuild or fill.
-  expect(await ensureTable(client, input)).toBe(false);
+  expect(await ensureTable(client, input, dataDir)).toBe('current');
   expect(await jobs.backfillOpenIndex()).toBe(0);
+  db.destroy();
+});
+
+it('keeps every item through rebuild after rebuild on disk (dynalite drops and creates tables after answering)', async () => {
+  for (let round = 0; round < 6; round++) {
+    const input = { ...jobsTableInput(), TableName: `rounds_${round}` };
+    await previousVersionTable(input.TableName);
+    const db = documentClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+    const jobs = new JobRepository(db, input.TableName);
+    for (let i = 0; i < 30; i++) await jobs.create(makeJob({ resourceId: `res-round-${round}-${i % 3}` }));
+    expect({ round, setup: await ensureTable(client, input, dataDir) }).toEqual({ round, setup: 'rebuilt' });
+    expect({ round, items: (await client.send(new ScanCommand({ TableName: input.TableName, Select: 'COUNT', ConsistentRead: true }))).Count }).toEqual({ round, items: 30 });
+    db.destroy();
+  }
+});
+
+it('finishes a rebuild that was interrupted, from the copy it saved first', async () => {
+  const input = { ...jobsTableInput(), TableName: 'interrupted' };
+  await previousVersionTable('interrupted');
+  const db = documentClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const jobs = new JobRepository(db, 'interrupted');
+  const kept = makeJob({ resourceId: 'res-interrupted' });
+  await jobs.create(kept);
+  const items = (await client.send(new ScanCommand({ TableName: 'interrupted', ConsistentRead: true }))).Items!;
+  // The previous start saved the copy and dropped the table, then died.
+  writeFileSync(join(dataDir, 'interrupted.rebuild.json'), JSON.stringify(items));
+  await client.send(new DeleteTableCommand({ TableName: 'interrupted' }));
+  expect(await ensureTable(client, input, dataDir)).toBe('rebuilt');
+  expect((await jobs.require(kept.metadata.id)).job).toEqual(kept);
+  expect(existsSync(join(dataDir, 'interrupted.rebuild.json'))).toBe(false);
   db.destroy();
 });

@@ -264,8 +264,8 @@ export class JobRepository {
       const out = await this.db.send(
         new ScanCommand({
           TableName: this.tableName,
-          FilterExpression: 'begins_with(pk, :job) AND attribute_not_exists(gsi3pk)',
-          ExpressionAttributeValues: { ':job': 'JOB#' },
+          FilterExpression: 'begins_with(pk, :job) AND sk = :sk AND attribute_not_exists(gsi3pk)',
+          ExpressionAttributeValues: { ':job': 'JOB#', ':sk': 'JOB' },
           ExclusiveStartKey: startKey,
         }),
       );
