@@ -88,6 +88,27 @@ describe('requesting approval', () => {
     expect(await h.jobs.findJobIdByApproval(job.status.approval!.id)).toBe(job.metadata.id);
   });
 
+  it('posts when the retried request finds the notice claimed by an attempt that died before posting (the post is not lost)', async () => {
+    const submitted = await h.submit(changeFor('claim-died'));
+    const claim = h.jobs.claimApprovalNotice.bind(h.jobs);
+    // The first attempt claims the notice and dies right after (a Lambda timeout or crash before the post).
+    h.jobs.claimApprovalNotice = async (...args) => {
+      h.jobs.claimApprovalNotice = claim;
+      await claim(...args);
+      throw Object.assign(new Error('Task timed out after 30.00 seconds'), { name: 'Sandbox.Timedout' });
+    };
+    await expect(h.toAwaitingApproval(submitted.metadata.id, PLANTED('claim-died'))).rejects.toThrow('Task timed out');
+    const posts = h.slack.posted.length;
+    // Step Functions' retry of the approval task: same job, same token.
+    await handleApprovalRequest(h.workflow, { jobId: submitted.metadata.id, taskToken: PLANTED('claim-died'), planDigest: 'a'.repeat(64) }, h.notifier);
+    expect(h.slack.posted.length).toBe(posts + 1);
+    const job = await load(submitted.metadata.id);
+    expect(await h.jobs.approvalNotice(job.status.approval!.id)).toEqual({ channel: 'C0PRODAPPROVALS', ts: `1700000000.${String(h.slack.posted.length).padStart(6, '0')}` });
+    // A further retry, now that the message is recorded, posts nothing.
+    await handleApprovalRequest(h.workflow, { jobId: submitted.metadata.id, taskToken: PLANTED('claim-died'), planDigest: 'a'.repeat(64) }, h.notifier);
+    expect(h.slack.posted.length).toBe(posts + 1);
+  });
+
   it('escapes the version message, so it cannot @channel or forge a link', async () => {
     const submitted = await h.submit({ ...changeFor('escape'), resource: { ...changeFor('escape').resource, version: { id: 'ver-escape', message: 'hi <!channel> <https://evil.example|click>' } } });
     await h.toAwaitingApproval(submitted.metadata.id, PLANTED('escape'));

@@ -176,17 +176,20 @@ export class JobRepository {
   }
 
   /**
-   * Claims the one Slack notice of an approval (one conditional write): true for the first caller only, so a retried
-   * approval request (the Lambda failed after posting, and Step Functions ran it again) does not post twice.
+   * Claims the one Slack notice of an approval (one conditional write) for one attempt of the approval request: true
+   * when nobody claimed it, or when an earlier attempt claimed it and no message was recorded (that attempt died
+   * before posting or recording: Step Functions runs a retry only once the earlier attempt has ended). So a retry
+   * after a recorded post posts nothing, and a retry after a lost one posts it; the one window left, a post made but
+   * not yet recorded when the attempt died, is posted twice rather than lost.
    */
-  async claimApprovalNotice(approvalId: string, at: Date): Promise<boolean> {
+  async claimApprovalNotice(approvalId: string, at: Date, attempt: string): Promise<boolean> {
     return conditionalWrite(this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: approvalKey(approvalId),
-          UpdateExpression: 'SET noticeClaimedAt = :at',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(noticeClaimedAt)',
-          ExpressionAttributeValues: { ':at': at.toISOString() },
+          UpdateExpression: 'SET noticeClaimedAt = :at, noticeClaimedBy = :attempt',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(noticeClaimedAt) OR (attribute_not_exists(noticeTs) AND noticeClaimedBy <> :attempt))',
+          ExpressionAttributeValues: { ':at': at.toISOString(), ':attempt': attempt },
         }),
       ));
   }
