@@ -73,7 +73,7 @@ export type TableSetup = 'created' | 'current' | 'rebuilt';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls DescribeTable until `done` holds of its answer (undefined: no such table); dynalite deletes and creates late. */
-async function waitForTable(client: DynamoDBClient, name: string, done: (status: string | undefined) => boolean): Promise<void> {
+export async function waitForTable(client: DynamoDBClient, name: string, done: (status: string | undefined) => boolean): Promise<void> {
   for (let i = 0; i < 400; i++) {
     const status = await client.send(new DescribeTableCommand({ TableName: name })).then(
       (out) => out.Table?.TableStatus ?? 'UNKNOWN',
@@ -104,6 +104,7 @@ export async function ensureTable(client: DynamoDBClient, input: CreateTableComm
   } else {
     try {
       await client.send(new CreateTableCommand(input));
+      await waitForTable(client, name, (status) => status === 'ACTIVE');
       return 'created';
     } catch (e) {
       if (!(e instanceof ResourceInUseException)) throw e;

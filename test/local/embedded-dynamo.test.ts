@@ -12,7 +12,7 @@ import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
 import { JOBS_INDEX_OPEN_BY_STACK, JOBS_TABLE } from '../../lambdas/adapters/dynamodb/table-definitions';
 import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
 import { transitionJob } from '../../lambdas/domain/status';
-import { createTables, ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo';
+import { createTables, ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamo, waitForTable, type EmbeddedDynamo } from '../../local/embedded-dynamo';
 import { tablesFromTemplate } from '../../local/local-mode';
 import { synthesizeTemplate } from '../../infra/asl';
 import { makeJob } from '../orchestration/support/jobs';
@@ -33,7 +33,11 @@ afterAll(async () => {
 });
 
 /** The jobs table as the previous version made it (no open-by-stack index), under `name`. */
-const previousVersionTable = (name: string) => createTables(dynamo.endpoint, { [name]: { ...JOBS_TABLE, indexes: JOBS_TABLE.indexes.filter((i) => i.indexName !== JOBS_INDEX_OPEN_BY_STACK) } });
+async function previousVersionTable(name: string): Promise<void> {
+  await createTables(dynamo.endpoint, { [name]: { ...JOBS_TABLE, indexes: JOBS_TABLE.indexes.filter((i) => i.indexName !== JOBS_INDEX_OPEN_BY_STACK) } });
+  // On disk, dynalite makes the table after answering.
+  await waitForTable(client, name, (status) => status === 'ACTIVE');
+}
 const jobsTableInput = () => tablesFromTemplate(synthesizeTemplate()).find((t) => t.GlobalSecondaryIndexes?.some((i) => i.IndexName === JOBS_INDEX_OPEN_BY_STACK))!;
 
 it('rebuilds a kept jobs table that lacks an index, keeps every item, and backfills the open jobs', async () => {
