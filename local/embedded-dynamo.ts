@@ -27,41 +27,38 @@ export async function startEmbeddedDynamo(options: { path?: string; port?: numbe
   };
 }
 
-/** Creates each table (if absent) with exactly the keys and indexes the CDK storage construct deploys. */
+/** The CreateTable input for a table definition: exactly the keys and indexes the CDK storage construct deploys. */
+export function tableInput(tableName: string, def: TableDefinition): CreateTableCommandInput {
+  const attrs = new Map<string, 'S' | 'N'>();
+  for (const k of [def.partitionKey, def.sortKey, ...def.indexes.flatMap((i) => [i.partitionKey, i.sortKey])]) attrs.set(k.name, k.type);
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...attrs].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType })),
+    KeySchema: [
+      { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
+      { AttributeName: def.sortKey.name, KeyType: 'RANGE' },
+    ],
+    ...(def.indexes.length > 0
+      ? {
+          GlobalSecondaryIndexes: def.indexes.map((i) => ({
+            IndexName: i.indexName,
+            KeySchema: [
+              { AttributeName: i.partitionKey.name, KeyType: 'HASH' as const },
+              { AttributeName: i.sortKey.name, KeyType: 'RANGE' as const },
+            ],
+            Projection: { ProjectionType: 'ALL' as const },
+          })),
+        }
+      : {}),
+  };
+}
+
+/** Creates each table through ensureTable (tests; local mode uses the template's tables). An outdated one is refused. */
 export async function createTables(endpoint: string, tables: Record<string, TableDefinition>): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   try {
-    for (const [tableName, def] of Object.entries(tables)) {
-      const attrs = new Map<string, 'S' | 'N'>();
-      for (const k of [def.partitionKey, def.sortKey, ...def.indexes.flatMap((i) => [i.partitionKey, i.sortKey])]) attrs.set(k.name, k.type);
-      try {
-        await client.send(
-          new CreateTableCommand({
-            TableName: tableName,
-            BillingMode: 'PAY_PER_REQUEST',
-            AttributeDefinitions: [...attrs].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType })),
-            KeySchema: [
-              { AttributeName: def.partitionKey.name, KeyType: 'HASH' },
-              { AttributeName: def.sortKey.name, KeyType: 'RANGE' },
-            ],
-            ...(def.indexes.length > 0
-              ? {
-                  GlobalSecondaryIndexes: def.indexes.map((i) => ({
-                    IndexName: i.indexName,
-                    KeySchema: [
-                      { AttributeName: i.partitionKey.name, KeyType: 'HASH' as const },
-                      { AttributeName: i.sortKey.name, KeyType: 'RANGE' as const },
-                    ],
-                    Projection: { ProjectionType: 'ALL' as const },
-                  })),
-                }
-              : {}),
-          }),
-        );
-      } catch (e) {
-        if (!(e instanceof ResourceInUseException)) throw e;
-      }
-    }
+    for (const [tableName, def] of Object.entries(tables)) await ensureTable(client, tableInput(tableName, def));
   } finally {
     client.destroy();
   }
@@ -93,13 +90,14 @@ export async function waitForTable(client: DynamoDBClient, name: string, done: (
  * dynalite cannot add an index to a table, so such a table is rebuilt: every item is read and saved to
  * `<backupDir>/<table>.rebuild.json` first, the table is dropped and made again with the new definition (waiting out
  * dynalite's late delete and create), the items are written back and counted, and only then is the copy removed.
- * A rebuild that was interrupted (the copy is still there) is finished from the copy on the next start.
+ * A rebuild that was interrupted (the copy is still there) is finished from the copy on the next start. Without a
+ * `backupDir`, a table that needs a rebuild is refused instead.
  */
-export async function ensureTable(client: DynamoDBClient, input: CreateTableCommandInput, backupDir: string): Promise<TableSetup> {
+export async function ensureTable(client: DynamoDBClient, input: CreateTableCommandInput, backupDir?: string): Promise<TableSetup> {
   const name = input.TableName!;
-  const backup = join(backupDir, `${name}.rebuild.json`);
+  const backup = backupDir && join(backupDir, `${name}.rebuild.json`);
   let items: Record<string, AttributeValue>[];
-  if (existsSync(backup)) {
+  if (backup && existsSync(backup)) {
     items = JSON.parse(readFileSync(backup, 'utf8')) as Record<string, AttributeValue>[];
   } else {
     try {
@@ -112,6 +110,7 @@ export async function ensureTable(client: DynamoDBClient, input: CreateTableComm
     const existing = (await client.send(new DescribeTableCommand({ TableName: name }))).Table;
     const has = new Set((existing?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
     if ((input.GlobalSecondaryIndexes ?? []).every((i) => has.has(i.IndexName))) return 'current';
+    if (!backupDir || !backup) throw new Error(`table ${name} lacks indexes of its definition and no backup directory was given to rebuild it`);
     items = [];
     let startKey: Record<string, AttributeValue> | undefined;
     do {

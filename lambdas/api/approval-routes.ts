@@ -79,8 +79,7 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
         { jobs: d.jobs, tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics },
         { jobId: job.metadata.id, decision: verb === 'approve' ? 'approved' : 'rejected', decider: { subject: req.principal.subject, channel: 'api' }, ...(body.comment ? { comment: body.comment } : {}) },
       );
-      const decision = decided.status.approval!.decision!;
-      if (d.slack) await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, decided, decision.decision, decision.by, new Date(decision.at));
+      if (d.slack) await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, decided);
       return json(200, decided);
     },
   });
@@ -103,10 +102,7 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
         );
         // A cancel that closed an open approval also closes its Slack message (the case comes from the cancel's own
         // conditional write, not from the read above: a preview may have ended in between).
-        if (d.slack && outcome.case === 'awaiting_approval') {
-          const at = outcome.job.status.cancelRequested?.at;
-          await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, outcome.job, 'cancelled', req.principal.subject, at ? new Date(at) : d.clock.now());
-        }
+        if (d.slack && outcome.case === 'awaiting_approval') await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, outcome.job);
         // 200: the job ended now; 202: the runner is being stopped, or the update finishes first (cancelRequested is set).
         return json(outcome.ended ? 200 : 202, outcome.job);
       },

@@ -15,13 +15,27 @@ export interface NoticeDeps {
   metrics: ApprovalMetrics;
 }
 
+/** How an approval was closed, read from the stored job; undefined while it is open or when Slack already shows it. */
+export function closedApproval(job: StackJob): { outcome: ApprovalOutcome; by?: string; at: Date } | undefined {
+  const approval = job.status.approval;
+  if (!approval) return undefined;
+  // Expired wins over a decision recorded a moment after the workflow's timeout: that one never took effect.
+  if (job.status.phase === 'completed' && job.status.reason === 'approval_expired') return { outcome: 'expired', at: new Date(job.status.finishedAt ?? approval.expiresAt) };
+  // A click in Slack replaced the message through the interaction's response_url.
+  if (approval.decision) return approval.decision.channel === 'api' ? { outcome: approval.decision.decision, by: approval.decision.by, at: new Date(approval.decision.at) } : undefined;
+  if (job.status.phase === 'completed' && job.status.cancelRequested) return { outcome: 'cancelled', by: job.status.cancelRequested.by, at: new Date(job.status.cancelRequested.at) };
+  return undefined;
+}
+
 /**
- * Returns whether a message was replaced: false when none was posted for the approval, or Slack failed. `by` is who
- * closed it (none for an expiry).
+ * Replaces the approval's Slack message with how it was closed (closedApproval). Returns whether a message was
+ * replaced: false while the approval is open, when none was posted for it, or when Slack failed.
  */
-export async function closeApprovalNotice(d: NoticeDeps, job: StackJob, outcome: ApprovalOutcome, by: string | undefined, at: Date): Promise<boolean> {
+export async function closeApprovalNotice(d: NoticeDeps, job: StackJob): Promise<boolean> {
   const approvalId = job.status.approval?.id;
-  if (!approvalId) return false;
+  const closed = closedApproval(job);
+  if (!approvalId || !closed) return false;
+  const { outcome, by, at } = closed;
   const logged = { jobId: job.metadata.id, approvalId, outcome };
   try {
     const notice = await d.jobs.approvalNotice(approvalId);

@@ -67,13 +67,7 @@ async function keepNotice(jobs: ApprovalRequestDeps['workflow']['jobs'], notifie
   }
   try {
     const current = (await jobs.get(jobId))?.job;
-    const approval = current?.status.approval;
-    if (!current || approval?.id !== approvalId) return;
-    const noticeDeps = { jobs, slack: notifier.slack, log: notifier.log, metrics: notifier.metrics };
-    if (approval.decision?.channel === 'api') await closeApprovalNotice(noticeDeps, current, approval.decision.decision, approval.decision.by, new Date(approval.decision.at));
-    else if (!approval.decision && current.status.cancelRequested && current.status.phase === 'completed') {
-      await closeApprovalNotice(noticeDeps, current, 'cancelled', current.status.cancelRequested.by, new Date(current.status.cancelRequested.at));
-    }
+    if (current?.status.approval?.id === approvalId) await closeApprovalNotice({ jobs, slack: notifier.slack, log: notifier.log, metrics: notifier.metrics }, current);
   } catch (e) {
     // Like the post itself, best effort: the approval is open and decidable whatever happens here.
     notifier.log.warn('checking whether the approval was closed while its message was posted failed', { jobId, approvalId, error: (e as Error).name });

@@ -101,3 +101,9 @@ it('finishes a rebuild that was interrupted, from the copy it saved first', asyn
   expect(existsSync(join(dataDir, 'interrupted.rebuild.json'))).toBe(false);
   db.destroy();
 });
+
+it('refuses to rebuild an outdated table when no backup directory is given (tests create tables this way)', async () => {
+  await previousVersionTable('outdated');
+  await expect(createTables(dynamo.endpoint, { outdated: JOBS_TABLE })).rejects.toThrow('table outdated lacks indexes of its definition and no backup directory was given');
+  expect((await client.send(new DescribeTableCommand({ TableName: 'outdated' }))).Table!.GlobalSecondaryIndexes!.map((i) => i.IndexName)).not.toContain(JOBS_INDEX_OPEN_BY_STACK);
+});

@@ -198,23 +198,26 @@ export class LocalExecutor {
     };
   }
 
-  /** Wait For Stack Lock: the real park step with a fresh token, then wait until someone (or the job itself) wakes it. */
-  private async parked(deps: WorkflowDeps, input: { Payload: Record<string, unknown> }): Promise<unknown> {
+  /**
+   * A `.waitForTaskToken` Lambda task: mints a token, waits on it before `start` runs (a test may answer as soon as
+   * `start` has stored it), then returns whatever answers the token.
+   */
+  private async withTaskToken(start: (taskToken: string) => Promise<unknown>): Promise<unknown> {
     const token = this.broker.mint();
-    const woken = this.broker.wait(token);
-    woken.catch(() => undefined); // returned below; if the park throws, releaseAll settles it unobserved
-    await runStep(deps, { ...input.Payload, taskToken: token });
-    return woken;
+    const answered = this.broker.wait(token);
+    answered.catch(() => undefined); // returned below; if `start` throws, releaseAll settles it unobserved
+    await start(token);
+    return answered;
   }
 
-  /** The approval task: the real request-approval logic with a fresh token, then wait for a decision. */
-  private async approval(deps: WorkflowDeps, input: { Payload: Record<string, unknown> }): Promise<unknown> {
-    const token = this.broker.mint();
-    // Waiting before the request is opened: a test may resume the token as soon as the job shows awaiting_approval.
-    const decided = this.broker.wait(token);
-    decided.catch(() => undefined); // returned below; if the request throws, releaseAll settles it unobserved
-    await handleApprovalRequest(deps, { ...input.Payload, taskToken: token });
-    return decided;
+  /** Wait For Stack Lock: the real park step, then wait until someone (or the job itself) wakes it. */
+  private parked(deps: WorkflowDeps, input: { Payload: Record<string, unknown> }): Promise<unknown> {
+    return this.withTaskToken((taskToken) => runStep(deps, { ...input.Payload, taskToken }));
+  }
+
+  /** The approval task: the real request-approval logic, then wait for a decision. */
+  private approval(deps: WorkflowDeps, input: { Payload: Record<string, unknown> }): Promise<unknown> {
+    return this.withTaskToken((taskToken) => handleApprovalRequest(deps, { ...input.Payload, taskToken }));
   }
 
   /** A runner: moves its operations like the real one, then reports through the (minted) task token. */
