@@ -62,4 +62,3 @@ export function serviceContextFromEnv(serviceName: string, env: NodeJS.ProcessEn
   };
 }
 
-export { lazy } from '../shared/lazy';

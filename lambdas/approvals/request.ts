@@ -3,7 +3,6 @@
  * to the job for Slack's buttons, and the Slack message. Slack is best effort: whatever goes wrong there is logged
  * and counted, and the approval stays pending and decidable through the API.
  */
-import { randomUUID } from 'node:crypto';
 import type { CatalogReader } from '../domain/ports';
 import { orgSettingsSchema, type StackJob } from '../domain/schemas';
 import { requestApproval, type WorkflowDeps } from '../workflow/lifecycle';
@@ -47,7 +46,7 @@ export async function openApproval(d: ApprovalRequestDeps, input: OpenApprovalIn
   await d.workflow.jobs.putApprovalRef(approval.id, input.jobId);
   // Once per approval: a retried request (same approval, see requestApproval) finds the message recorded and posts
   // nothing; one whose earlier attempt died before posting posts it (claimApprovalNotice).
-  if (d.notifier && (await d.workflow.jobs.claimApprovalNotice(approval.id, d.workflow.clock.now(), randomUUID()))) {
+  if (d.notifier && (await d.workflow.jobs.claimApprovalNotice(approval.id, d.workflow.clock.now()))) {
     const notice = await notifySlack(d.notifier, job);
     if (notice) await keepNotice(d.workflow.jobs, d.notifier, input.jobId, approval.id, notice);
   }

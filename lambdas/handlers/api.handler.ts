@@ -1,7 +1,8 @@
 /** Lambda entry for the HTTP API (API Gateway HTTP API, payload v2). Thin: build once, dispatch per request. */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createApi } from '../api/api-app';
-import { lazy, serviceContextFromEnv } from '../api/context';
+import { serviceContextFromEnv } from '../api/context';
+import { lazy } from '../shared/lazy';
 import { allRoutes } from '../api/routes';
 
 const api = lazy(() => {

@@ -2,7 +2,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createApi } from '../api/api-app';
 import { slackInteractionsRoute } from '../api/approval-routes';
-import { lazy } from '../api/context';
+import { lazy } from '../shared/lazy';
 import { PowertoolsApprovalMetrics } from '../approvals/adapters/metrics';
 import { slackInteractionDepsFromEnv } from '../approvals/deps';
 

@@ -141,7 +141,8 @@ function leaseView(lease: LeaseRecord | undefined, jobId: string, now: Date): { 
  * queue. The jobs from the confirmed blocker on are returned (their number is the queue position).
  */
 async function jobsAhead(d: WorkflowDeps, stackKey: string, jobId: string, expiredOwner: string | undefined, now: Date): Promise<StackJob[]> {
-  const listed = (await d.jobs.listOpenInStack(stackKey)).filter((j) => isAhead(j, jobId, expiredOwner, now)).sort((a, b) => (a.metadata.id < b.metadata.id ? -1 : 1));
+  // Oldest first: the index's sort key is the job id (a ULID).
+  const listed = (await d.jobs.listOpenInStack(stackKey)).filter((j) => isAhead(j, jobId, expiredOwner, now));
   for (let i = 0; i < listed.length; i++) {
     const current = (await d.jobs.get(listed[i].metadata.id))?.job;
     if (current && isAhead(current, jobId, expiredOwner, now)) return [current, ...listed.slice(i + 1)];
@@ -229,7 +230,10 @@ export async function parkForLock(d: WorkflowDeps, jobId: string, taskToken: str
   const stackKey = stackKeyOfJob(job);
   await d.locks.parkWaiter(stackKey, jobId, taskToken);
   const now = d.clock.now();
-  const ended = job.status.phase !== 'queued' || Boolean(job.status.cancelRequested);
+  // Read again (consistently) now that the token is stored: a cancel that landed before it could not wake this park,
+  // so it must be seen here.
+  const current = (await d.jobs.require(jobId)).job;
+  const ended = current.status.phase !== 'queued' || Boolean(current.status.cancelRequested);
   const lease = leaseView(await d.locks.read(stackKey), jobId, now);
   if (ended || (!lease.heldByOther && (await jobsAhead(d, stackKey, jobId, lease.expiredOwner, now)).length === 0)) {
     await wakeParked(d, jobId).catch((e: unknown) => {
@@ -270,7 +274,7 @@ export async function wakeParked(d: Pick<WakeDeps, 'locks' | 'tasks'>, jobId: st
 export async function wakeNextWaiter(d: WakeDeps, stackKey: string): Promise<string | undefined> {
   // Only a free stack wakes anyone: each wake costs the woken job one of its attempts (lockWaitMaxAttempts).
   if (leaseView(await d.locks.read(stackKey), '', d.clock.now()).heldByOther) return undefined;
-  const waiting = (await d.jobs.listOpenInStack(stackKey)).filter((j) => j.status.phase === 'queued').sort((a, b) => (a.metadata.id < b.metadata.id ? -1 : 1));
+  const waiting = (await d.jobs.listOpenInStack(stackKey)).filter((j) => j.status.phase === 'queued');
   for (const j of waiting) if (await wakeParked(d, j.metadata.id)) return j.metadata.id;
   return undefined;
 }

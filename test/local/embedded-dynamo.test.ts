@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand, DescribeTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand as DocScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../lambdas/adapters/dynamodb/client';
 import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
 import { JOBS_INDEX_OPEN_BY_STACK, JOBS_TABLE } from '../../lambdas/adapters/dynamodb/table-definitions';
@@ -106,4 +106,29 @@ it('refuses to rebuild an outdated table when no backup directory is given (test
   await previousVersionTable('outdated');
   await expect(createTables(dynamo.endpoint, { outdated: JOBS_TABLE })).rejects.toThrow('table outdated lacks indexes of its definition and no backup directory was given');
   expect((await client.send(new DescribeTableCommand({ TableName: 'outdated' }))).Table!.GlobalSecondaryIndexes!.map((i) => i.IndexName)).not.toContain(JOBS_INDEX_OPEN_BY_STACK);
+});
+
+it('backfills conditionally on the revision it read: a job that completes meanwhile gets no open-index keys back', async () => {
+  const input = { ...jobsTableInput(), TableName: 'backfill_race' };
+  await ensureTable(client, input);
+  const db = documentClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const jobs = new JobRepository(db, 'backfill_race');
+  const job = makeJob({ resourceId: 'res-backfill-race' });
+  await jobs.create(job);
+  await db.send(new UpdateCommand({ TableName: 'backfill_race', Key: { pk: `JOB#${job.metadata.id}`, sk: 'JOB' }, UpdateExpression: 'REMOVE gsi3pk, gsi3sk' }));
+  // Between the backfill's scan and its write, the job completes (its own write removes the keys it never had).
+  let raced = false;
+  const racing = {
+    send: async (command: Parameters<typeof db.send>[0]) => {
+      const out = await db.send(command);
+      if (!raced && command instanceof DocScanCommand) {
+        raced = true;
+        await jobs.update(job.metadata.id, (j) => transitionJob(transitionJob(j, 'running', 'tbd', new Date()), 'completed', 'succeeded', new Date()));
+      }
+      return out;
+    },
+  } as unknown as typeof db;
+  expect(await new JobRepository(racing, 'backfill_race').backfillOpenIndex()).toBe(0);
+  expect((await db.send(new GetCommand({ TableName: 'backfill_race', Key: { pk: `JOB#${job.metadata.id}`, sk: 'JOB' } }))).Item!.gsi3pk).toBeUndefined();
+  db.destroy();
 });

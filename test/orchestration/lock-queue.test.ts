@@ -126,6 +126,23 @@ describe('parkForLock', () => {
     await parkForLock({ ...deps, tasks }, job.metadata.id, 'token-cancelled');
     expect(tasks.woken).toEqual(['token-cancelled']);
   });
+
+  it('wakes the job itself when the cancel landed while it was parking (the cancel found no token to wake)', async () => {
+    const resourceId = newStack();
+    const holder = await submit(resourceId);
+    const job = await submit(resourceId);
+    await deps.locks.tryAcquire(stackKeyOfJob(holder), holder.metadata.id, new Date(Date.now() + 3_600_000));
+    // The cancel is recorded after the park read the job and before its token is stored.
+    const cancelFirst = Object.assign(Object.create(deps.locks) as typeof deps.locks, {
+      parkWaiter: async (...args: Parameters<typeof deps.locks.parkWaiter>) => {
+        await deps.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, cancelRequested: { by: 'ops@company.com', at: new Date().toISOString() } } }));
+        return deps.locks.parkWaiter(...args);
+      },
+    });
+    const tasks = recordingTasks();
+    await parkForLock({ ...deps, locks: cancelFirst, tasks }, job.metadata.id, 'token-cancel-race');
+    expect(tasks.woken).toEqual(['token-cancel-race']);
+  });
 });
 
 describe('waking the next job', () => {
@@ -251,5 +268,27 @@ describe('the queue reads only unfinished jobs (sparse open-by-stack index)', ()
     await deps.locks.parkWaiter(stackKeyOfJob(second), second.metadata.id, 'token-second');
     await releaseLock(noHistory, first.metadata.id);
     expect(tasks.woken).toEqual(['token-second']);
+  });
+});
+
+describe('what a lock attempt reads', () => {
+  it('confirms the queue with one consistent read however many jobs are ahead (the oldest open one)', async () => {
+    const resourceId = newStack();
+    const ahead = [];
+    for (let i = 0; i < 6; i++) ahead.push(await submit(resourceId));
+    const job = await submit(resourceId);
+    // Every job ahead has tried the lock, so none is passed over as never started.
+    for (const j of ahead) await deps.jobs.update(j.metadata.id, (x) => ({ ...x, status: { ...x.status, lockAttemptAt: new Date().toISOString() } }));
+    const reads: string[] = [];
+    const counting = Object.assign(Object.create(deps.jobs) as typeof deps.jobs, {
+      get: (id: string) => {
+        reads.push(id);
+        return deps.jobs.get(id);
+      },
+    });
+    const result = await acquireLock({ ...deps, jobs: counting }, job.metadata.id, 1);
+    expect(result.outcome).toBe('queued');
+    expect(reads.filter((id) => id !== job.metadata.id)).toEqual([ahead[0].metadata.id]);
+    expect((await load(job.metadata.id)).status.queuePosition).toBe(6);
   });
 });

@@ -155,10 +155,9 @@ export class JobRepository {
   }
 
   /**
-   * Slack buttons carry only the opaque approval id; this small item maps it back to its job. Written once
-   * (a retried request writes the same mapping again, which is harmless).
+   * Slack buttons carry only the opaque approval id; this small item maps it back to its job. An update, not a put: a
+   * retried approval request writes the same mapping again without erasing what the first one recorded (the notice).
    */
-  /** An update, not a put: a retried approval request must not erase what the first one recorded (claimApprovalNotice). */
   async putApprovalRef(approvalId: string, jobId: string): Promise<void> {
     await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: approvalKey(approvalId), UpdateExpression: 'SET jobId = :job', ExpressionAttributeValues: { ':job': jobId } }));
   }
@@ -176,20 +175,19 @@ export class JobRepository {
   }
 
   /**
-   * Claims the one Slack notice of an approval (one conditional write) for one attempt of the approval request: true
-   * when nobody claimed it, or when an earlier attempt claimed it and no message was recorded (that attempt died
-   * before posting or recording: Step Functions runs a retry only once the earlier attempt has ended). So a retry
-   * after a recorded post posts nothing, and a retry after a lost one posts it; the one window left, a post made but
-   * not yet recorded when the attempt died, is posted twice rather than lost.
+   * Claims the Slack notice of an approval (one conditional write): true unless a message is already recorded for it.
+   * So a retried approval request after a recorded post posts nothing, and one after an attempt that died before
+   * posting or recording posts it rather than lose it. Posted twice instead: an attempt that died between posting and
+   * recording, or two attempts overlapping (Step Functions retrying while the first still runs).
    */
-  async claimApprovalNotice(approvalId: string, at: Date, attempt: string): Promise<boolean> {
+  async claimApprovalNotice(approvalId: string, at: Date): Promise<boolean> {
     return conditionalWrite(this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: approvalKey(approvalId),
-          UpdateExpression: 'SET noticeClaimedAt = :at, noticeClaimedBy = :attempt',
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(noticeClaimedAt) OR (attribute_not_exists(noticeTs) AND noticeClaimedBy <> :attempt))',
-          ExpressionAttributeValues: { ':at': at.toISOString(), ':attempt': attempt },
+          UpdateExpression: 'SET noticeClaimedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(noticeTs)',
+          ExpressionAttributeValues: { ':at': at.toISOString() },
         }),
       ));
   }
