@@ -216,6 +216,20 @@ export const planSummarySchema = z
   .strict();
 export type PlanSummary = z.infer<typeof planSummarySchema>;
 
+/** The most resources a drift report lists; `total` still counts every one (the job item stays far below 400 KB). */
+export const MAX_DRIFT_RESOURCES = 100;
+
+/** What the refresh found changed outside Stack Jobs (never written to state: the approved apply records it). */
+export const driftSchema = z
+  .object({
+    checkedAt: isoTime,
+    /** How many resources drifted; `resources` lists at most MAX_DRIFT_RESOURCES of them. */
+    total: z.number().int().min(0),
+    resources: z.array(z.object({ address: z.string(), actions: z.array(z.string()) })).max(MAX_DRIFT_RESOURCES),
+  })
+  .strict();
+export type Drift = z.infer<typeof driftSchema>;
+
 export const operationStateSchema = z
   .object({
     name: operationNameSchema,
@@ -269,6 +283,8 @@ export const jobStatusSchema = z
     reason: z.string().optional(),
     failure: z.object({ operation: z.string(), message: z.string(), exitCode: z.number().int().optional() }).strict().optional(),
     plan: z.object({ digest: z.string(), key: z.string(), summary: planSummarySchema }).strict().optional(),
+    /** Set by the refresh operation: what changed outside Stack Jobs since the last apply. */
+    drift: driftSchema.optional(),
     outputsKey: z.string().optional(),
     logPrefix: z.string().optional(),
     /** Seconds per runner operation (and phase), as the runner reported them. */

@@ -1,5 +1,5 @@
 /**
- * The configuration the module receives: `metadata` and `spec` (design.md section 1). Terraform/OpenTofu get
+ * The configuration the module receives: `metadata` and `spec` (README "Writing modules"). Terraform/OpenTofu get
  * it as a var file in the workspace's config/ directory; Pulumi as structured stack config. No credentials here.
  */
 import { readFile, writeFile } from 'node:fs/promises';
@@ -7,12 +7,28 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { StackJob } from '../../lambdas/domain/schemas';
 
-export function moduleInputs(job: StackJob): { metadata: Record<string, unknown>; spec: Record<string, unknown> } {
-  const { id, name, org, env, version } = job.metadata;
+/**
+ * The resource's inputs, identical on every job of the resource except `version`: a module may name and tag
+ * things from `metadata.id` and `metadata.name` without replacing them on every job. The job id is deliberately
+ * absent (it is in the logs).
+ */
+export function moduleInputs(job: StackJob): { metadata: ModuleMetadata; spec: Record<string, unknown> } {
+  const { org, env, version } = job.metadata;
+  const resource = job.spec.apiResourceInfo;
   return {
-    metadata: { id, name, org, env, version },
-    spec: job.spec.apiResourceInfo.spec,
+    metadata: { id: resource.id, name: resource.name, org, env, kind: resource.kind, version },
+    spec: resource.spec,
   };
+}
+
+/** `var.metadata` (Terraform/OpenTofu) and `<project>:metadata` (Pulumi). */
+export interface ModuleMetadata {
+  id: string;
+  name: string;
+  org: string;
+  env: string;
+  kind: string;
+  version: { id: string; message: string };
 }
 
 /** Writes `<configDir>/terraform.tfvars.json` and returns its path (passed as -var-file). */

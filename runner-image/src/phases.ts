@@ -9,7 +9,6 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import type { ArtifactStore, StoredPlanSummary } from '../../lambdas/adapters/s3/artifact-store';
-import { maskSensitivePlanValues } from '../../lambdas/domain/plan-summary';
 import type { Clock } from '../../lambdas/domain/ids';
 import type { SecretSource } from '../../lambdas/domain/ports';
 import type { OperationName, PlanSummary, RunnerResult, StackJob } from '../../lambdas/domain/schemas';
@@ -18,8 +17,7 @@ import { execCommand, type Exec } from './command';
 import type { RunnerConfig } from './config';
 import { assertSecretRefsInScope, resolveCredentials, type StsFactory } from './credentials';
 import type { IacDriver } from './drivers/driver';
-import { PulumiDriver } from './drivers/pulumi';
-import { TerraformDriver } from './drivers/terraform';
+import { driverFor } from './drivers';
 import { CancelledError, OperationFailedError, RunnerError } from './errors';
 import { cloneModule } from './git';
 import { S3LogSink } from './log-sink';
@@ -160,15 +158,15 @@ class PhaseRun {
     return new OperationFailedError(operation, null, this.deps.registry.redact(message));
   }
 
-  private driverFor(ws: Workspace, moduleDir: string, backendConfig: string[], pulumiBackendUrl: string): IacDriver {
-    const e = this.job.spec.essentials;
-    const c = this.deps.config;
-    const paths = { planFile: join(ws.state, 'plan.bin'), planJsonFile: join(ws.state, 'plan.json'), outputsFile: join(ws.state, 'outputs.json') };
-    if (e.provisioner === 'pulumi') {
-      const m = this.job.metadata;
-      return new PulumiDriver(c.STACKJOBS_PULUMI_BIN, this.job, moduleDir, `${m.org}-${m.env}-${m.name}`, pulumiBackendUrl, paths);
-    }
-    return new TerraformDriver(e.provisioner === 'tofu' ? c.STACKJOBS_TOFU_BIN : c.STACKJOBS_TERRAFORM_BIN, this.job, ws.config, backendConfig, paths);
+  private createDriver(ws: Workspace, moduleDir: string, backendConfig: string[], pulumiBackendUrl: string): IacDriver {
+    const paths = {
+      planFile: join(ws.state, 'plan.bin'),
+      planJsonFile: join(ws.state, 'plan.json'),
+      refreshFile: join(ws.state, 'refresh.bin'),
+      refreshJsonFile: join(ws.state, 'refresh.json'),
+      outputsFile: join(ws.state, 'outputs.json'),
+    };
+    return driverFor(this.job.spec.essentials.provisioner).create({ job: this.job, moduleDir, configDir: ws.config, backendConfig, pulumiBackendUrl, paths, config: this.deps.config });
   }
 
   async run(): Promise<RunnerResult> {
@@ -209,7 +207,7 @@ class PhaseRun {
           const moduleDir = await cloneModule(e.iacModule, join(ws.module, 'repo'), ws.config, token);
           const creds = await resolveCredentials(e, { jobId: this.jobId, org }, ws.state, { secrets: this.deps.secrets, sts: this.deps.sts, registry: this.deps.registry });
           this.env = { ...this.deps.childEnv, HOME: ws.state, ...creds.env };
-          driver = this.driverFor(ws, moduleDir, creds.backendConfig, creds.pulumiBackendUrl);
+          driver = this.createDriver(ws, moduleDir, creds.backendConfig, creds.pulumiBackendUrl);
           this.cwd = moduleDir;
           await driver.configure();
           if (this.toolUser) await chownTree(ws.root, this.toolUser);
@@ -217,20 +215,26 @@ class PhaseRun {
         },
       );
 
-      const refresh = !e.flowControlPolicy.skipRefresh && (this.phase === 'preview' || !previews);
-      if (refresh) await this.operation('refresh', (exec) => driver.refresh(exec));
+      // Refreshing only ever looks: the refresh operation reports drift, and the plan (or a direct apply) refreshes
+      // again in memory. Nothing but the apply writes state.
+      const refreshes = !e.flowControlPolicy.skipRefresh;
+      if (refreshes && (this.phase === 'preview' || !previews)) {
+        const drift = await this.operation('refresh', (exec) => driver.refresh(exec));
+        const checkedAt = this.deps.clock.now().toISOString();
+        await this.record((j) => ({ ...j, status: { ...j.status, drift: { checkedAt, ...redactJsonValue(drift, this.deps.registry, { stringsOnly: true }) as typeof drift } } }));
+      }
 
       if (this.phase === 'preview') {
         const planKey = artifactKeys.planBinary(this.jobId);
         const { summary, hasChanges, digest } = await this.operation('plan', async (exec) => {
-          const planned = await driver.plan(exec, { destroy });
+          const planned = await driver.plan(exec, { destroy, refresh: refreshes });
           const digest = await sha256File(planFile);
           const planJsonFile = join(ws.state, 'plan.json');
           const planJson = JSON.parse(await readFile(planJsonFile, 'utf8')) as Record<string, unknown>;
           // The downloadable plan JSON shows sensitive values as "***", and so is every known secret value (credential
           // material that reached a variable or an output) wherever it appears. The binary plan is uploaded byte-exact:
           // it is what the approved digest covers and what apply runs.
-          const masked = e.provisioner === 'pulumi' ? planJson : maskSensitivePlanValues(planJson);
+          const masked = driver.downloadablePlan(planJson);
           await writeFile(planJsonFile, redactJsonText(masked, this.deps.registry), { mode: 0o600 });
           // Resource addresses reach the job record and the task result: a for_each key could carry a secret too.
           const summaryRedacted = redactJsonValue(planned.summary, this.deps.registry, { stringsOnly: true }) as PlanSummary;
@@ -248,7 +252,7 @@ class PhaseRun {
       const outputsKey = artifactKeys.outputs(this.jobId);
       const stored = previews ? await this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId)) : undefined;
       const applied = await this.operation(finalOp, async (exec) => {
-        const outcome = previews ? await driver.applyPlan(exec, { destroy }) : await driver.applyDirect(exec, { destroy });
+        const outcome = previews ? await driver.applyPlan(exec, { destroy }) : await driver.applyDirect(exec, { destroy, refresh: refreshes });
         // Outputs belong to the apply: a failure reading them fails the operation that produced them.
         // Values Terraform marks sensitive are kept (readers mask them); known secret values become "***" everywhere.
         const outputsFile = join(ws.state, 'outputs.redacted.json');
@@ -276,9 +280,7 @@ class PhaseRun {
   private cwd = '';
 
   private binFor(): string {
-    const c = this.deps.config;
-    const p = this.job.spec.essentials.provisioner;
-    return p === 'pulumi' ? c.STACKJOBS_PULUMI_BIN : p === 'tofu' ? c.STACKJOBS_TOFU_BIN : c.STACKJOBS_TERRAFORM_BIN;
+    return driverFor(this.job.spec.essentials.provisioner).bin(this.deps.config);
   }
 
   /** Runs runner-side work (no tool) attributed to an operation, for error naming only. */

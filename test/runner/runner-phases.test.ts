@@ -2,7 +2,8 @@
  * The runner as a real child process (the esbuild bundle the image ships) against dynalite, s3rver, a fake
  * Step Functions/Secrets Manager endpoint, a local bare git repo and the stand-in terraform CLI.
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
@@ -101,7 +102,7 @@ describe('a preview then an update', () => {
 
   it('runs the commands in the documented order, from the module path at the tag', () => {
     const seq = readCalls(calls()).map((c) => c.command);
-    expect(seq).toEqual(['init', 'refresh', 'plan', 'show', 'init', 'apply', 'output']);
+    expect(seq).toEqual(['init', 'refresh', 'show', 'plan', 'show', 'init', 'apply', 'output']);
     // The tag's main.tf, not the later commit on main.
     const cwd = (readCalls(calls())[0] as unknown as { cwd: string }).cwd;
     expect(cwd).toMatch(/module\/repo\/terraform$/);
@@ -118,7 +119,7 @@ describe('a preview then an update', () => {
 
   it('streams every operation log to S3 in order, with no output values in them', async () => {
     const logs = await env.store.readLogs(job.metadata.id);
-    const order = ['$ terraform init', '$ terraform apply -refresh-only', '$ terraform plan', '$ terraform show', '$ terraform init', '$ terraform apply', '$ terraform output'];
+    const order = ['$ terraform init', '$ terraform plan -refresh-only', '$ terraform plan', '$ terraform show', '$ terraform init', '$ terraform apply', '$ terraform output'];
     let at = -1;
     for (const marker of order) {
       const next = logs.text.indexOf(marker, at + 1);
@@ -134,7 +135,7 @@ describe('a preview then an update', () => {
 
   it('never gives the task token (or the runner\'s own AWS identity and endpoints) to a child process', () => {
     const files = readdirSync(dumps());
-    expect(files.length).toBe(7);
+    expect(files.length).toBe(8);
     for (const f of files) {
       const raw = readFileSync(join(dumps(), f), 'utf8');
       const childEnv = JSON.parse(raw) as Record<string, string>;
@@ -252,11 +253,11 @@ describe('the tool\'s OS user (STACKJOBS_TOOL_UID)', () => {
     expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-uid-update', planDigest: preview.planDigest, env: toolEnv }));
     expect(successOf('tok-uid-update')).toMatchObject({ phase: 'update', planDigest: preview.planDigest });
     const seen = readCalls(calls);
-    expect(seen.map((c) => c.command)).toEqual(['init', 'refresh', 'plan', 'show', 'init', 'apply', 'output']);
+    expect(seen.map((c) => c.command)).toEqual(['init', 'refresh', 'show', 'plan', 'show', 'init', 'apply', 'output']);
     expect(seen.map((c) => c.uid)).toEqual(seen.map(() => NOBODY));
     // Under its own uid, the tool (a module's code) cannot read the runner's initial environment.
     const probes = readFileSync(probe, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { readable: boolean; hasTaskToken: boolean });
-    expect(probes).toHaveLength(7);
+    expect(probes).toHaveLength(8);
     for (const p of probes) expect(p).toMatchObject({ readable: false, hasTaskToken: false });
   });
 
@@ -365,7 +366,7 @@ describe('a policy without preview', () => {
     expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-direct', env: { STANDIN_CALLS: calls } }));
     const result = successOf('tok-direct');
     expect(result).toMatchObject({ phase: 'update', hasChanges: true });
-    expect(readCalls(calls).map((c) => c.command)).toEqual(['init', 'refresh', 'apply', 'output']);
+    expect(readCalls(calls).map((c) => c.command)).toEqual(['init', 'refresh', 'show', 'apply', 'output']);
     expect(await env.store.getOutputs(job.metadata.id)).toMatchObject({ nodeGroupSize: { value: 5 } });
   });
 
@@ -374,7 +375,7 @@ describe('a policy without preview', () => {
     const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
     expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-direct-empty', planDigest: '', env: { STANDIN_CALLS: calls } }));
     expect(successOf('tok-direct-empty')).toMatchObject({ phase: 'update', hasChanges: true });
-    expect(readCalls(calls).map((c) => c.command)).toEqual(['init', 'refresh', 'apply', 'output']);
+    expect(readCalls(calls).map((c) => c.command)).toEqual(['init', 'refresh', 'show', 'apply', 'output']);
     const { job: after } = await env.jobs.require(job.metadata.id);
     expect(opStates(after)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', apply: 'completed/succeeded' });
   });
@@ -398,5 +399,68 @@ describe('a policy without preview', () => {
     const { job: after } = await env.jobs.require(deletion.metadata.id);
     expect(opStates(after).destroy).toBe('completed/succeeded');
     expect(await env.store.getOutputs(deletion.metadata.id)).toEqual({});
+  });
+});
+
+describe('refresh looks and never writes', () => {
+  const stateFileOf = (job: StackJob) => {
+    const b = job.spec.essentials.backendCredential;
+    return join(String(b.config.path), b.stateKey);
+  };
+  const shareState = (job: StackJob, from: StackJob) =>
+    env.jobs.update(job.metadata.id, (j) => ({ ...j, spec: { ...j.spec, essentials: { ...j.spec.essentials, backendCredential: from.spec.essentials.backendCredential } } }));
+
+  it('records drift found outside Stack Jobs on the job, plans against it in memory, and leaves the state byte-identical', async () => {
+    const created = await createJob(env, { previewBeforeUpdate: false, spec: { size: 1, tier: 'a' } });
+    expectOk(await runRunner(env, { jobId: created.metadata.id, phase: 'update', token: 'tok-drift-create' }));
+    const stateFile = stateFileOf(created);
+    // Someone changed `size` by hand and deleted `tier`: the stand-in's "real world" differs from state.
+    writeFileSync(`${stateFile}.drift.json`, JSON.stringify({ 'standin_value.size': 7, 'standin_value.tier': null }));
+    const before = readFileSync(stateFile);
+
+    const next = await createJob(env, { spec: { size: 2, tier: 'a' } });
+    await shareState(next, created);
+    expectOk(await runRunner(env, { jobId: next.metadata.id, phase: 'preview', token: 'tok-drift-preview' }));
+    const preview = successOf('tok-drift-preview');
+    expect(readFileSync(stateFile).equals(before)).toBe(true);
+    const { job: after } = await env.jobs.require(next.metadata.id);
+    expect(after.status.drift).toMatchObject({
+      total: 2,
+      resources: [
+        { address: 'standin_value.size', actions: ['update'] },
+        { address: 'standin_value.tier', actions: ['delete'] },
+      ],
+    });
+    // The plan saw the refreshed world: tier must be created again, size updated from 7.
+    expect(preview.summary).toMatchObject({ add: 1, change: 1 });
+  });
+
+  it('leaves the state untouched when a preview is not followed by an apply (rejected, cancelled)', async () => {
+    const created = await createJob(env, { previewBeforeUpdate: false, spec: { size: 1 } });
+    expectOk(await runRunner(env, { jobId: created.metadata.id, phase: 'update', token: 'tok-untouched-create' }));
+    const stateFile = stateFileOf(created);
+    const before = readFileSync(stateFile);
+    const next = await createJob(env, { spec: { size: 3, extra: 'x' } });
+    await shareState(next, created);
+    expectOk(await runRunner(env, { jobId: next.metadata.id, phase: 'preview', token: 'tok-untouched-preview' }));
+    expect(successOf('tok-untouched-preview').hasChanges).toBe(true);
+    expect(readFileSync(stateFile).equals(before)).toBe(true);
+  });
+});
+
+describe('the stand-in keeps Terraform\'s state semantics', () => {
+  it('persists a refresh-only apply (outputs re-evaluated) but not a refresh-only plan', () => {
+    const dir = mkdtempSync(join(env.dir, 'standin-semantics-'));
+    const tf = (...args: string[]) => spawnSync(env.standin, args, { cwd: dir, encoding: 'utf8' });
+    writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify({ spec: { size: 1 } }));
+    expect(tf('init', `-backend-config=path=${join(dir, 'state.json')}`).status).toBe(0);
+    expect(tf('apply', '-auto-approve').status).toBe(0);
+    const applied = readFileSync(join(dir, 'state.json'), 'utf8');
+    writeFileSync(join(dir, 'terraform.tfvars.json'), JSON.stringify({ spec: { size: 2 } }));
+    expect(tf('plan', '-refresh-only', '-out=r.plan', '-detailed-exitcode').status).toBe(2);
+    expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe(applied);
+    expect(tf('apply', '-refresh-only', '-auto-approve').status).toBe(0);
+    const refreshed = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { outputs: Record<string, { value: unknown }> };
+    expect(refreshed.outputs.size.value).toBe(2);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { summarisePlan, type ShowJsonPlan } from '../../lambdas/domain/plan-summary';
+import { summarisePlan, type ShowJsonPlan } from '../../runner-image/src/drivers/terraform/plan-json';
 import { planSummarySchema, type PlanSummary } from '../../lambdas/domain/schemas';
 
 const FIXTURES = join(__dirname, '../fixtures/terraform/show-json');

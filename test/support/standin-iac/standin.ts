@@ -2,11 +2,17 @@
  * TEST EQUIPMENT — NOT PART OF THE PRODUCT. Nothing under lambdas/, runner-image/ or infra/ imports this.
  *
  * A stand-in for the Terraform CLI (real Terraform/OpenTofu/Pulumi cannot be installed on the build machines).
- * It honours the contract the runner relies on: `init -backend-config=...`, `apply -refresh-only`, `plan -out
+ * It honours the contract the runner relies on: `init -backend-config=...`, `plan -refresh-only`, `plan -out
  * -detailed-exitcode [-destroy] [-refresh=false] [-json]`, `show -json <plan>`, `apply <plan>`, `apply -auto-approve
- * [-destroy]`, `output -json`, `version`. The "infrastructure" is one `standin_value.<key>` resource per key of the
- * var file's `spec`, kept in a local state file; plans diff the var file against that state. Output formats follow
- * ../shared/fixtures/terraform/{show-json,json-ui}.
+ * [-destroy] [-refresh=false]`, `output -json`, `version`. The "infrastructure" is one `standin_value.<key>` resource
+ * per key of the var file's `spec`, kept in a local state file; plans diff the var file against that state. Output
+ * formats follow ../shared/fixtures/terraform/{show-json,json-ui}.
+ *
+ * State semantics are Terraform's (checked against the real binary by test/e2e/real-terraform.e2e.test.ts):
+ * `plan` (refresh-only or not) never writes state; `apply -refresh-only -auto-approve` persists the refreshed state
+ * and re-evaluated outputs (which is why the runner must never use it); `plan` refreshes in memory unless
+ * `-refresh=false`. Drift: `<state file>.drift.json` ({address: value, or null for deleted}) is "the real world"
+ * where it differs from state; a refresh reports it as `resource_drift`, an apply makes the real world match state.
  *
  * Controls (environment):
  *   STANDIN_FAIL=plan,apply     fail these commands (refresh = `apply -refresh-only`) with an error diagnostic
@@ -24,7 +30,7 @@
  * The same fail/hang/sleep controls can come per resource from the resource spec, `spec.standin: {fail: [..],
  * hang: [..], sleepMs: n}` in terraform.tfvars.json, so one local-mode instance can hold jobs that behave differently.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 const VERSION = '1.9.8';
@@ -59,6 +65,9 @@ interface PlanFile {
   desired: Record<string, unknown>;
   desiredOutputs: State['outputs'];
   prior: State;
+  /** A refresh-only plan: only drift and re-evaluated outputs, nothing to apply to resources. */
+  refreshOnly?: boolean;
+  drift?: Change[];
 }
 
 // ------------------------------------------------------------ arguments
@@ -75,7 +84,7 @@ const flag = (name: string) => flags.get(name)?.at(-1);
 const has = (name: string) => flags.has(name) && flag(name) !== 'false';
 const command = positional[0] ?? 'help';
 const json = has('json');
-const logicalCommand = command === 'apply' && has('refresh-only') ? 'refresh' : command;
+const logicalCommand = (command === 'apply' || command === 'plan') && has('refresh-only') ? 'refresh' : command;
 /** Per-resource controls from `spec.standin` in the var file, read leniently (a missing file means none). */
 function specControls(): { fail?: string[]; hang?: string[]; sleepMs?: number } {
   type Vars = { spec?: { standin?: { fail?: string[]; hang?: string[]; sleepMs?: number } } };
@@ -140,6 +149,29 @@ function writeState(state: State) {
   writeFileSync(p, JSON.stringify(state, null, 2));
 }
 
+const driftPath = () => `${statePath()}.drift.json`;
+
+/** State as a refresh would see it (in memory), and the drift that refresh found. */
+function refreshedState(): { state: State; drift: Change[] } {
+  const state = readState();
+  const real = existsSync(driftPath()) ? (JSON.parse(readFileSync(driftPath(), 'utf8')) as Record<string, unknown>) : {};
+  const resources = { ...state.resources };
+  const drift: Change[] = [];
+  for (const [address, value] of Object.entries(real)) {
+    if (!(address in resources)) continue;
+    const name = address.slice('standin_value.'.length);
+    const before = { id: name, value: resources[address] };
+    if (value === null) {
+      delete resources[address];
+      drift.push({ address, name, actions: ['delete'], before, after: null });
+    } else if (JSON.stringify(value) !== JSON.stringify(resources[address])) {
+      resources[address] = value;
+      drift.push({ address, name, actions: ['update'], before, after: { id: name, value } });
+    }
+  }
+  return { state: { ...state, resources }, drift };
+}
+
 function readVars(): Record<string, unknown> {
   const file = flag('var-file') ?? (existsSync('terraform.tfvars.json') ? 'terraform.tfvars.json' : undefined);
   return file ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
@@ -147,8 +179,8 @@ function readVars(): Record<string, unknown> {
 
 const isSensitiveName = (k: string) => /secret|password|token/i.test(k);
 
-function computePlan(destroy: boolean): PlanFile {
-  const state = readState();
+function computePlan(destroy: boolean, refresh = has('refresh') || !flags.has('refresh')): PlanFile {
+  const { state, drift } = refresh ? refreshedState() : { state: readState(), drift: [] };
   const variables = readVars();
   const spec = (destroy ? {} : ((variables.spec as Record<string, unknown>) ?? {})) as Record<string, unknown>;
   const desired: Record<string, unknown> = Object.fromEntries(Object.entries(spec).map(([k, v]) => [`standin_value.${k}`, v]));
@@ -189,7 +221,13 @@ function computePlan(destroy: boolean): PlanFile {
     const actions = !b ? ['create'] : !a ? ['delete'] : JSON.stringify(a.value) === JSON.stringify(b.value) ? ['no-op'] : ['update'];
     outputChanges[k] = { actions, before: b?.value ?? null, after: a?.value ?? null, sensitive: Boolean(a?.sensitive ?? b?.sensitive) };
   }
-  return { standin_plan: 1, lineage: state.lineage, serial: state.serial, destroy, variables, changes, outputChanges, desired, desiredOutputs, prior: state };
+  return { standin_plan: 1, lineage: state.lineage, serial: state.serial, destroy, variables, changes, outputChanges, desired, desiredOutputs, prior: state, drift };
+}
+
+/** `plan -refresh-only`: the drift and the outputs re-evaluated against refreshed state; no resource changes. */
+function computeRefreshPlan(): PlanFile {
+  const plan = computePlan(false, true);
+  return { ...plan, refreshOnly: true, changes: [], desired: plan.prior.resources };
 }
 
 const counts = (plan: PlanFile) => {
@@ -202,11 +240,16 @@ const counts = (plan: PlanFile) => {
   return c;
 };
 const hasChanges = (plan: PlanFile) =>
-  plan.changes.some((c) => c.actions[0] !== 'no-op') || Object.values(plan.outputChanges).some((o) => o.actions[0] !== 'no-op');
+  plan.changes.some((c) => c.actions[0] !== 'no-op') ||
+  Object.values(plan.outputChanges).some((o) => o.actions[0] !== 'no-op') ||
+  (plan.refreshOnly === true && (plan.drift ?? []).length > 0);
 
 const actionWord: Record<string, string> = { create: 'create', update: 'update', delete: 'delete', 'delete,create': 'replace', 'create,delete': 'replace' };
 
 function printPlan(plan: PlanFile) {
+  for (const d of plan.drift ?? []) {
+    ui('info', `${d.address}: Drift detected (${d.actions[0]})`, 'resource_drift', { change: { resource: resourceRef(d.address, d.name), action: d.actions[0] } });
+  }
   for (const ch of plan.changes) {
     if (ch.actions[0] === 'no-op') continue;
     const action = actionWord[ch.actions.join(',')];
@@ -236,6 +279,8 @@ function applyPlan(plan: PlanFile) {
   }
   const lineage = state.lineage || `standin-${process.pid}-${Date.now()}`;
   writeState({ ...state, lineage, serial: state.serial + 1, resources: plan.desired, outputs: plan.desiredOutputs });
+  // The applied resources are what exists now: the real world matches state again.
+  if (existsSync(driftPath())) rmSync(driftPath());
   const c = counts(plan);
   ui('info', `${plan.destroy ? 'Destroy' : 'Apply'} complete! Resources: ${c.add} added, ${c.change} changed, ${c.remove} destroyed.`, 'change_summary', {
     changes: { ...c, operation: plan.destroy ? 'destroy' : 'apply' },
@@ -264,6 +309,18 @@ function showJson(plan: PlanFile): Record<string, unknown> {
       outputs: Object.fromEntries(Object.entries(plan.desiredOutputs).map(([k, o]) => [k, { sensitive: o.sensitive, type: o.type, value: o.value }])),
       root_module: { resources: Object.entries(plan.desired).map(([a, v]) => values(a, v)) },
     },
+    ...(plan.drift && plan.drift.length > 0
+      ? {
+          resource_drift: plan.drift.map((d) => ({
+            address: d.address,
+            mode: 'managed',
+            type: 'standin_value',
+            name: d.name,
+            provider_name: PROVIDER,
+            change: { actions: d.actions, before: d.before, after: d.after, after_unknown: {}, before_sensitive: {}, after_sensitive: d.after === null ? false : {} },
+          })),
+        }
+      : {}),
     resource_changes: plan.changes.map((ch) => ({
       address: ch.address,
       mode: 'managed',
@@ -395,7 +452,7 @@ async function main() {
       return;
     }
     case 'plan': {
-      const plan = computePlan(has('destroy'));
+      const plan = has('refresh-only') ? computeRefreshPlan() : computePlan(has('destroy'));
       printPlan(plan);
       const file = flag('out');
       if (file) writeFileSync(file, JSON.stringify(plan));
@@ -411,7 +468,13 @@ async function main() {
     case 'apply':
     case 'destroy': {
       if (has('refresh-only')) {
-        ui('info', 'No changes. Your infrastructure still matches the configuration.', 'change_summary', { changes: { add: 0, change: 0, import: 0, remove: 0, operation: 'refresh' } });
+        // Terraform's `apply -refresh-only` persists the refreshed state and the re-evaluated root outputs.
+        if (!has('auto-approve')) diagnostic('No -auto-approve', 'The stand-in never prompts: pass -auto-approve.');
+        const plan = computeRefreshPlan();
+        const state = readState();
+        writeState({ ...state, lineage: state.lineage || `standin-${process.pid}-${Date.now()}`, serial: state.serial + 1, resources: plan.prior.resources, outputs: plan.desiredOutputs });
+        if (existsSync(driftPath())) rmSync(driftPath());
+        ui('info', 'Apply complete! Resources: 0 added, 0 changed, 0 destroyed.', 'change_summary', { changes: { add: 0, change: 0, import: 0, remove: 0, operation: 'refresh' } });
         return;
       }
       const file = positional[1];

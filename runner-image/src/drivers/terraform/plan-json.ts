@@ -1,8 +1,10 @@
 /**
- * Summarises a `terraform show -json <planfile>` document (also OpenTofu's, same format) into the PlanSummary
- * the job records and the approval message shows. Pure: no I/O, no SDK.
+ * Reads a `terraform show -json <planfile>` document (also OpenTofu's, same format): the PlanSummary the job
+ * records and the approval message shows, the drift a refresh-only plan found, and the copy people may download
+ * with sensitive values masked. Pure: no I/O, no SDK.
  */
-import type { PlanSummary } from './schemas';
+import { MAX_DRIFT_RESOURCES, type PlanSummary } from '../../../../lambdas/domain/schemas';
+import type { DriftFound } from '../driver';
 
 /** The parts of the plan JSON format the summary reads; everything else is ignored. */
 export interface ShowJsonPlan {
@@ -13,6 +15,8 @@ export interface ShowJsonPlan {
     change: { actions: string[]; importing?: unknown };
   }>;
   output_changes?: Record<string, { actions: string[] }>;
+  /** What refreshing found changed outside Terraform (a refresh-only plan's subject; a normal plan lists it too). */
+  resource_drift?: Array<{ address: string; change: { actions: string[] } }>;
 }
 
 export interface SummarisedPlan {
@@ -77,6 +81,12 @@ export function summarisePlan(plan: ShowJsonPlan): SummarisedPlan {
   const hasChanges =
     summary.add + summary.change + summary.destroy + summary.replace + summary.forget + summary.import + summary.outputChanges + movedOnly > 0;
   return { summary, hasChanges };
+}
+
+/** The drift a refresh-only plan found: every `resource_drift` entry that is not a no-op. */
+export function readDrift(plan: ShowJsonPlan): DriftFound {
+  const drifted = (plan.resource_drift ?? []).filter((d) => !(d.change.actions.length === 1 && d.change.actions[0] === 'no-op'));
+  return { total: drifted.length, resources: drifted.slice(0, MAX_DRIFT_RESOURCES).map((d) => ({ address: d.address, actions: [...d.change.actions] })) };
 }
 
 export const SENSITIVE_MASK = '***';
