@@ -69,9 +69,11 @@ export interface LocalMode {
 
 type Handler = (event: unknown) => Promise<unknown>;
 
-/** A bare git repository per example module, tagged as the catalog expects, so the runner clones it like any module. */
-export function publishExampleModules(dataDir: string): void {
-  const modulesDir = join(REPO_ROOT, 'examples', 'modules');
+/**
+ * A bare git repository per module folder under `modulesDir` (default: the example modules), at
+ * `{dataDir}/git/<name>.git`, tagged v1.0.0 as the catalog expects, so the runner clones it like any module.
+ */
+export function publishExampleModules(dataDir: string, modulesDir = join(REPO_ROOT, 'examples', 'modules')): void {
   if (!existsSync(modulesDir)) return;
   for (const name of readdirSync(modulesDir)) {
     const bare = join(dataDir, 'git', `${name}.git`);

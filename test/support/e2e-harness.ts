@@ -47,13 +47,21 @@ export interface E2E {
   stop(): Promise<void>;
 }
 
-export async function startE2E(config: LocalConfig = e2eConfig()): Promise<E2E> {
+export interface E2EOptions {
+  /** Replaces the stand-in setup of the runner's environment (e.g. STACKJOBS_TERRAFORM_BIN of a real terraform). */
+  runnerEnv?: Record<string, string>;
+  /** A data directory prepared beforehand (e.g. with more modules published into it). */
+  dataDir?: string;
+}
+
+export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOptions = {}): Promise<E2E> {
   const logs: string[] = [];
   const bodies: string[] = [];
   const local = await startLocalMode({
     config,
     inMemory: true,
-    runnerEnv: { STACKJOBS_TERRAFORM_BIN: buildStandin(), STANDIN_ECHO_ENV: 'DEMO_API_KEY', STACKJOBS_LOG_FLUSH_SECONDS: '1', STACKJOBS_GRACE_SECONDS: '3' },
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+    runnerEnv: options.runnerEnv ?? { STACKJOBS_TERRAFORM_BIN: buildStandin(), STANDIN_ECHO_ENV: 'DEMO_API_KEY', STACKJOBS_LOG_FLUSH_SECONDS: '1', STACKJOBS_GRACE_SECONDS: '3' },
     timeoutSecondsOverrides: { 'Wait For Stack Lock': 1 },
     log: (l) => logs.push(l),
   });

@@ -1,0 +1,207 @@
+/**
+ * The real Terraform is the oracle: the same local mode as the other end-to-end tests (API, synthesized state
+ * machine, runner bundle), driving the `terraform` on the PATH instead of the stand-in, with a module of built-in
+ * resources only (test/fixtures/modules/tf-probe). Every behaviour here is one the stand-in once got wrong or
+ * cannot show: what touches state before approval, unknown outputs, replacements, provisioners, destroy.
+ *
+ * Without a `terraform` on the PATH the suite says so in one loud line and does not run (in CI, where the machine
+ * image has Terraform, it fails instead: the oracle must run there).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StackJob } from '../../lambdas/domain/schemas';
+import { publishExampleModules } from '../../local/local-mode';
+import { e2eConfig, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
+
+function findTerraform(): { bin: string; version: string } | undefined {
+  try {
+    const bin = execFileSync('sh', ['-c', 'command -v terraform'], { encoding: 'utf8' }).trim();
+    const out = JSON.parse(execFileSync(bin, ['version', '-json'], { encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null' } })) as { terraform_version: string };
+    return { bin, version: out.terraform_version };
+  } catch {
+    return undefined;
+  }
+}
+
+const TERRAFORM = findTerraform();
+if (!TERRAFORM) {
+  const line = '!!! NO terraform ON THE PATH: the real-Terraform suite (test/e2e/real-terraform.e2e.test.ts) did not run; only the stand-in suites ran !!!';
+  process.stderr.write(`\n${line}\n\n`);
+  if (process.env.CI === 'true') throw new Error(`${line} (CI requires it: the machine image ships Terraform)`);
+}
+const describeReal = TERRAFORM ? describe : describe.skip;
+
+let e: E2E;
+let dataDir: string;
+let ran = 0;
+afterEach(() => {
+  ran++;
+});
+
+beforeAll(async () => {
+  if (!TERRAFORM) return;
+  dataDir = mkdtempSync(join(tmpdir(), 'stackjobs-real-tf-'));
+  publishExampleModules(dataDir, join(__dirname, '..', 'fixtures', 'modules'));
+  const config = e2eConfig();
+  config.catalog.modules = [
+    ...(config.catalog.modules ?? []),
+    { id: 'iacmod_tf_probe', scope: 'platform', resourceKind: 'tf_probe', provisioner: 'terraform', gitRepo: '{dataDir}/git/tf-probe.git', branch: 'v1.0.0', path: '.', isDefault: true },
+  ];
+  e = await startE2E(config, {
+    dataDir,
+    runnerEnv: { STACKJOBS_TERRAFORM_BIN: TERRAFORM.bin, STACKJOBS_LOG_FLUSH_SECONDS: '1', STACKJOBS_GRACE_SECONDS: '3' },
+  });
+}, 120000);
+
+afterAll(async () => {
+  await e?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  if (TERRAFORM) process.stderr.write(`real Terraform ${TERRAFORM.version} (${TERRAFORM.bin}): ${ran} tests ran against the real binary\n`);
+});
+
+const done = (j: StackJob) => j.status.phase === 'completed';
+const awaiting = (j: StackJob) => j.status.phase === 'awaiting_approval' || done(j);
+
+function change(id: string, version: string, o: { env?: string; spec?: Record<string, unknown>; trigger?: 'created' | 'updated' | 'deleted' } = {}) {
+  return {
+    resource: { id, name: `${id}-name`, org: 'acmecorp', env: o.env ?? 'dev', version: { id: version, message: `change ${version}` } },
+    kind: 'tf_probe',
+    spec: o.spec ?? {},
+    triggerEvent: o.trigger ?? (version === 'v1' ? 'created' : 'updated'),
+    createdBy: 'dev@acmecorp.example',
+  };
+}
+
+async function submit(body: unknown): Promise<StackJob> {
+  const res = await e.call<StackJob>('POST', '/v1/stack-jobs', { body });
+  if (res.status !== 201) throw new Error(`submission answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+async function run(body: ReturnType<typeof change>): Promise<StackJob> {
+  const job = await submit(body);
+  return e.waitFor(job.metadata.id, done, 60000);
+}
+
+async function approve(id: string): Promise<StackJob> {
+  const res = await e.call('POST', `/v1/stack-jobs/${id}/approve`, { token: TOKENS.approver, body: { comment: 'ok' } });
+  expect(res.status).toBe(200);
+  return e.waitFor(id, done, 60000);
+}
+
+const outputsOf = async (id: string) =>
+  (await e.call<{ outputs: Record<string, { value: unknown }> }>('GET', `/v1/stack-jobs/${id}/outputs`)).body.outputs;
+
+/** The resource's state file, where the example config's local backend keeps it. */
+function stateFile(resourceId: string, env = 'dev'): string {
+  const dir = join(dataDir, 'state');
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (p.endsWith(`/acmecorp/${env}/${resourceId}/terraform.tfstate`)) found.push(p);
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  if (found.length !== 1) throw new Error(`expected one state file for ${resourceId}, found ${found.length}`);
+  return found[0];
+}
+
+const stateOf = (resourceId: string, env?: string) =>
+  JSON.parse(readFileSync(stateFile(resourceId, env), 'utf8')) as { serial: number; resources: Array<{ type: string; name: string; instances: unknown[] }>; outputs: Record<string, { value: unknown }> };
+
+describeReal('with the real Terraform, through local mode', () => {
+  it('creates a module whose outputs are all unknown until apply, and gives it the resource\'s id and name, never the job id', async () => {
+    const job = await run(change('probe_create', 'v1'));
+    expect(job.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
+    expect(job.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:succeeded', 'apply:succeeded']);
+    expect(job.status.plan?.summary).toMatchObject({ add: 1, outputChanges: 4 });
+    const outputs = await outputsOf(job.metadata.id);
+    expect(outputs.identity.value).toBe('probe_create|probe_create-name');
+    expect(outputs.id.value).toMatch(/^[0-9a-f-]{36}$/);
+    // Nothing a module could name things from carries the job id.
+    expect(readFileSync(stateFile('probe_create'), 'utf8')).not.toContain(job.metadata.id);
+    expect(job.status.drift).toEqual({ checkedAt: expect.any(String), total: 0, resources: [] });
+  });
+
+  it('skips approval for a second submission of the same spec: no changes, nothing applied', async () => {
+    const first = await submit(change('probe_noop', 'v1', { env: 'production', spec: { value: 'a' } }));
+    await e.waitFor(first.metadata.id, awaiting, 60000);
+    expect((await approve(first.metadata.id)).status.result).toBe('succeeded');
+    const serial = stateOf('probe_noop', 'production').serial;
+    const again = await run(change('probe_noop', 'v2', { env: 'production', spec: { value: 'a' } }));
+    expect(again.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
+    expect(again.status.approval).toBeUndefined();
+    expect(again.status.operations.find((o) => o.name === 'apply')).toMatchObject({ result: 'skipped' });
+    expect(stateOf('probe_noop', 'production').serial).toBe(serial);
+  });
+
+  it('waits for approval on an output-only change, and a rejection leaves the state file byte-identical, outputs included', async () => {
+    const first = await submit(change('probe_outputs', 'v1', { env: 'production' }));
+    await e.waitFor(first.metadata.id, awaiting, 60000);
+    await approve(first.metadata.id);
+    const before = readFileSync(stateFile('probe_outputs', 'production'));
+
+    const labelled = await submit(change('probe_outputs', 'v2', { env: 'production', spec: { label: 'new-label' } }));
+    const waiting = await e.waitFor(labelled.metadata.id, awaiting, 60000);
+    expect(waiting.status.phase).toBe('awaiting_approval');
+    expect(waiting.status.plan?.summary).toMatchObject({ add: 0, change: 0, destroy: 0, replace: 0, outputChanges: 1 });
+    // Refresh and plan ran; nothing was written.
+    expect(readFileSync(stateFile('probe_outputs', 'production')).equals(before)).toBe(true);
+
+    const rejected = await e.call('POST', `/v1/stack-jobs/${labelled.metadata.id}/reject`, { token: TOKENS.approver, body: { comment: 'no' } });
+    expect(rejected.status).toBe(200);
+    await e.waitFor(labelled.metadata.id, done, 60000);
+    expect(readFileSync(stateFile('probe_outputs', 'production')).equals(before)).toBe(true);
+    expect(stateOf('probe_outputs', 'production').outputs.label.value).toBe('');
+
+    // Approved this time: only then does the output change.
+    const again = await submit(change('probe_outputs', 'v3', { env: 'production', spec: { label: 'new-label' } }));
+    await e.waitFor(again.metadata.id, awaiting, 60000);
+    expect((await approve(again.metadata.id)).status.result).toBe('succeeded');
+    expect(stateOf('probe_outputs', 'production').outputs.label.value).toBe('new-label');
+  });
+
+  it('updates in place and replaces with create_before_destroy, counting a replacement once', async () => {
+    const created = await run(change('probe_replace', 'v1', { spec: { value: 'one' } }));
+    const firstId = (await outputsOf(created.metadata.id)).id.value;
+    const updated = await run(change('probe_replace', 'v2', { spec: { value: 'two' } }));
+    expect(updated.status.result).toBe('succeeded');
+    expect(updated.status.plan?.summary).toMatchObject({ change: 1, replace: 0 });
+    expect((await outputsOf(updated.metadata.id)).value.value).toBe('two');
+
+    const replaced = await run(change('probe_replace', 'v3', { spec: { value: 'two', generation: 2 } }));
+    expect(replaced.status.result).toBe('succeeded');
+    expect(replaced.status.plan?.summary).toMatchObject({ replace: 1, add: 0, destroy: 0 });
+    expect(replaced.status.plan?.summary.resources).toEqual([{ address: 'terraform_data.main', actions: ['create', 'delete'] }]);
+    expect((await outputsOf(replaced.metadata.id)).id.value).not.toBe(firstId);
+    expect(stateOf('probe_replace').resources.filter((r) => r.name === 'main')).toHaveLength(1);
+  });
+
+  it('fails the job at apply when a provisioner fails, keeps the log, frees the stack, and the next job recovers', async () => {
+    await run(change('probe_fail', 'v1'));
+    const failed = await run(change('probe_fail', 'v2', { spec: { failApply: true } }));
+    expect(failed.status).toMatchObject({ phase: 'completed', result: 'failed' });
+    expect(failed.status.failure?.operation).toBe('apply');
+    const logs = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${failed.metadata.id}/logs`);
+    expect(logs.body.text).toContain('provisioner failing on purpose');
+    // Terraform recorded the half-made resource (tainted); the next change on the stack runs and cleans it up.
+    const recovered = await run(change('probe_fail', 'v3', { spec: { failApply: false } }));
+    expect(recovered.status.result).toBe('succeeded');
+    expect(recovered.status.plan?.summary).toMatchObject({ destroy: 1 });
+    expect(stateOf('probe_fail').resources.map((r) => r.name)).toEqual(['main']);
+  });
+
+  it('plans and applies a destroy for a deleted resource', async () => {
+    await run(change('probe_delete', 'v1'));
+    expect(stateOf('probe_delete').resources).toHaveLength(1);
+    const deleted = await run(change('probe_delete', 'v2', { trigger: 'deleted' }));
+    expect(deleted.status.result).toBe('succeeded');
+    expect(deleted.spec.operations).toContain('destroy');
+    expect(deleted.status.plan?.summary).toMatchObject({ destroy: 1, add: 0 });
+    expect(stateOf('probe_delete').resources).toEqual([]);
+  });
+});
