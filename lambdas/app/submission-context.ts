@@ -7,6 +7,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import * as z from '../shared/zod';
 import * as clients from '../adapters/aws/clients';
 import { EventBridgePublisher } from '../adapters/aws/event-publisher';
+import { GitRefProbe } from '../adapters/git/ref-probe';
 import { S3BackendProbe } from '../adapters/aws/s3-backend-probe';
 import { SecretsManagerSource } from '../adapters/aws/secrets';
 import { SfnExecutionStarter } from '../adapters/aws/sfn-execution-starter';
@@ -71,7 +72,7 @@ export function submissionContextFromEnv(serviceName: string, env: NodeJS.Proces
     publisher: overrides.publisher ?? new EventBridgePublisher(clients.events, config.EVENT_BUS_NAME),
     submission: {
       jobs,
-      preflight: { catalog, validators: [new StsCredentialValidator(secrets)], backendProbe: new S3BackendProbe(secrets), locks, clock, orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS },
+      preflight: { catalog, validators: [new StsCredentialValidator(secrets)], backendProbe: new S3BackendProbe(secrets), moduleRefs: new GitRefProbe(secrets), locks, clock, orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS },
       starter: new SfnExecutionStarter(clients.sfn, config.STATE_MACHINE_ARN),
       ids: ulidIds(clock),
       clock,

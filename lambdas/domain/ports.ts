@@ -40,6 +40,21 @@ export interface BackendProbe {
   probe(backend: BackendCredential, stateKey: string): Promise<BackendProbeResult>;
 }
 
+/** A module's repository and the branch or tag a job would clone. */
+export interface ModuleRef {
+  gitRepo: string;
+  ref: string;
+  gitTokenSecretRef?: string;
+}
+
+/** `found`: the ref exists; `missing`: the repository answered without it; `unreachable`: no answer (detail says why). */
+export type ModuleRefResult = { status: 'found' } | { status: 'missing'; detail: string } | { status: 'unreachable'; detail: string } | { status: 'unchecked'; detail: string };
+
+/** Asks the module's repository whether a branch or tag exists (`git ls-remote`), with the module's token if any. */
+export interface ModuleRefProbe {
+  probe(module: ModuleRef): Promise<ModuleRefResult>;
+}
+
 export interface StackLease {
   stackKey: string;
   ownerJobId: string;

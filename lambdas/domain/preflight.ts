@@ -3,7 +3,7 @@
  * the catalog is read once, concurrently, and the checks that need the resolved module run side by side.
  */
 import type { Clock } from './ids';
-import { PLATFORM_OWNER, type BackendProbe, type CatalogReader, type CredentialValidator, type StackLockReader } from './ports';
+import { PLATFORM_OWNER, type BackendProbe, type CatalogReader, type CredentialValidator, type ModuleRefProbe, type ModuleRefResult, type StackLockReader } from './ports';
 import { resolveModule, resolvePolicy, resolveRunner, stackKeyOf, type ResolvedModule, type ResolvedPolicy } from './resolution';
 import {
   backendCredentialSchema,
@@ -14,6 +14,7 @@ import {
   runnerSchema,
   type BackendCredential,
   type CheckResult,
+  type IacModule,
   type OrgSettings,
   type ProviderCredential,
   type ResourceChange,
@@ -25,6 +26,8 @@ export interface PreflightDeps {
   catalog: CatalogReader;
   validators: CredentialValidator[];
   backendProbe: BackendProbe;
+  /** Checks that the module's branch or tag exists in its repository. */
+  moduleRefs: ModuleRefProbe;
   locks: StackLockReader;
   clock: Clock;
   /**
@@ -158,6 +161,28 @@ export async function checkBackend(
   return { result: { check: 'backend', passed: true, messages, resolved: { id: backend.id, stateKey, stateExists: probe.stateExists } }, backend, stateKey };
 }
 
+/** The module's branch or tag, asked of its repository; a secret that cannot be read fails the check by name. */
+export async function checkModuleRef(module: IacModule, probe: ModuleRefProbe): Promise<{ passed: boolean; message: string }> {
+  const where = `${module.gitRepo} at ${module.branch}`;
+  let result: ModuleRefResult;
+  try {
+    result = await probe.probe({ gitRepo: module.gitRepo, ref: module.branch, ...(module.gitTokenSecretRef ? { gitTokenSecretRef: module.gitTokenSecretRef } : {}) });
+  } catch (e) {
+    // Only the git token's read can throw: name the reference and the error's kind, never a value.
+    return { passed: false, message: `could not read the module's git token ${module.gitTokenSecretRef ?? ''} to check ${where} (${(e as Error).name})` };
+  }
+  switch (result.status) {
+    case 'found':
+      return { passed: true, message: `${where}: ref found` };
+    case 'unchecked':
+      return { passed: true, message: `warning: ${result.detail}` };
+    case 'missing':
+      return { passed: false, message: `module ${module.id}: ${result.detail}; set the module's branch to an existing branch or tag` };
+    case 'unreachable':
+      return { passed: false, message: `module ${module.id}: ${result.detail}` };
+  }
+}
+
 /** Runs all four checks; never throws for a failing check, only for infrastructure errors. */
 export async function runPreflight(change: ResourceChange, deps: PreflightDeps): Promise<PreflightOutcome> {
   const { org, env, id: resourceId } = change.resource;
@@ -199,10 +224,15 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
   };
 
   const provisioner = module?.module.provisioner ?? settings?.preferredProvisioner ?? 'terraform';
-  const [credential, backend] = await Promise.all([
+  const [credential, backend, ref] = await Promise.all([
     checkCredential(change, module, credentials, settings, deps),
     checkBackend(change, provisioner, backends, deps, leaseRead),
+    module ? checkModuleRef(module.module, deps.moduleRefs) : undefined,
   ]);
+  if (ref) {
+    moduleCheck.messages.push(ref.message);
+    if (!ref.passed) moduleCheck.passed = false;
+  }
 
   const runner = resolveRunner(orgRunners, platformRunners);
   const runnerPlacement = runnerPlacementOf(runner, deps.orgRunnerTaskDefinitionArns);

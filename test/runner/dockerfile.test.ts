@@ -15,6 +15,25 @@ describe('runner-image/Dockerfile', () => {
     expect(dockerfile).toMatch(new RegExp(`echo "\\$\\{${tool}_SHA256\\}  \\S+" \\| sha256sum -c -`));
   });
 
+  it('ships Terraform and OpenTofu new enough for the S3-native locking the runner asks for without a lock table', async () => {
+    const { resolveCredentials } = await import('../../runner-image/src/credentials');
+    const { SecretRegistry } = await import('../../runner-image/src/redactor');
+    const { makeJob } = await import('../support/domain-fixtures');
+    const e = makeJob().spec.essentials;
+    const s3 = { ...e, backendCredential: { ...e.backendCredential, type: 's3' as const, config: { bucket: 'state', region: 'us-east-1' } } };
+    const resolved = await resolveCredentials(s3, { jobId: 'sj_x', org: 'acmecorp' }, tmpdir(), {
+      secrets: { get: async () => '' },
+      sts: () => ({ send: async () => ({}) }) as never,
+      registry: new SecretRegistry(),
+    });
+    expect(resolved.backendConfig).toContain('use_lockfile=true');
+    // use_lockfile is Terraform >= 1.10 and OpenTofu >= 1.10: older binaries reject the backend at init.
+    for (const tool of ['TERRAFORM', 'TOFU']) {
+      const [major, minor] = arg(`${tool}_VERSION`)!.split('.').map(Number);
+      expect({ tool, atLeast110: major > 1 || (major === 1 && minor >= 10) }).toEqual({ tool, atLeast110: true });
+    }
+  });
+
   it('is multi-stage on Node 22 slim, and the final stage runs as a non-root user', () => {
     expect(arg('NODE_IMAGE')).toBe('node:22-slim');
     expect(dockerfile.match(/^FROM /gm)!.length).toBeGreaterThanOrEqual(3);

@@ -25,7 +25,8 @@ import type { SubmissionDeps } from '../../lambdas/app/submit-change';
 import type { ExecutionStarter, SecretSource } from '../../lambdas/domain/ports';
 import type { Principal, StackJob } from '../../lambdas/domain/schemas';
 import { createTables, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo';
-import { fixedClock, sequentialIds } from './domain-fixtures';
+import { fixedClock, gitHttpFetch, sequentialIds } from './domain-fixtures';
+import { GitRefProbe } from '../../lambdas/adapters/git/ref-probe';
 import { openApiValidator } from './openapi-validator';
 
 export const CLAIMS = { subject: 'sub', orgs: 'custom:orgs', roles: 'custom:roles' };
@@ -117,6 +118,8 @@ export async function startApiHarness(): Promise<ApiHarness> {
   const clock = fixedClock();
   const locks = new LockRepository(db, names.jobs, () => clock.now());
   const starter = new RecordingStarter();
+  // The platform EKS module's repository, as GitHub would advertise it (tags v2.3.0 and v2.4.0, branch main).
+  const gitFetch = gitHttpFetch({ 'github.com/project-planton/aws-eks': ['HEAD', 'refs/heads/main', 'refs/tags/v2.3.0', 'refs/tags/v2.4.0'] });
   const secrets = new MapSecrets();
   const sts = mockClient(STSClient);
   const s3 = mockClient(S3Client);
@@ -142,7 +145,7 @@ export async function startApiHarness(): Promise<ApiHarness> {
   resetMocks();
   const submission: SubmissionDeps = {
     jobs,
-    preflight: { catalog, validators: [new StsCredentialValidator(secrets)], backendProbe: new S3BackendProbe(secrets), locks, clock },
+    preflight: { catalog, validators: [new StsCredentialValidator(secrets)], backendProbe: new S3BackendProbe(secrets), moduleRefs: new GitRefProbe(secrets, gitFetch), locks, clock },
     starter,
     ids: sequentialIds(),
     clock,

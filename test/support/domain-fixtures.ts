@@ -1,8 +1,8 @@
 /** Builders for catalog entities and changes shaped like design.md's example (acmecorp's production EKS cluster). */
 import type { Clock, IdGenerator } from '../../lambdas/domain/ids';
-import { PLATFORM_OWNER, type BackendProbe, type CatalogReader, type CredentialValidator, type StackLease, type StackLockReader } from '../../lambdas/domain/ports';
+import { PLATFORM_OWNER, type BackendProbe, type ModuleRefProbe, type CatalogReader, type CredentialValidator, type StackLease, type StackLockReader } from '../../lambdas/domain/ports';
 import type { PreflightDeps } from '../../lambdas/domain/preflight';
-import type { BackendCredential, CatalogKind, FlowControlPolicy, IacModule, OrgSettings, ProviderCredential, ResourceChange } from '../../lambdas/domain/schemas';
+import { API_VERSION, type BackendCredential, type CatalogKind, type FlowControlPolicy, type IacModule, type OrgSettings, type ProviderCredential, type ResourceChange, type StackJob } from '../../lambdas/domain/schemas';
 
 export const NOW = new Date('2026-11-27T12:00:00.000Z');
 export const fixedClock = (at: Date = NOW): Clock & { set(d: Date): void } => {
@@ -118,8 +118,70 @@ export const reachableBackend = (o: Partial<Awaited<ReturnType<BackendProbe['pro
 
 export const noLocks = (lease?: StackLease): StackLockReader => ({ getLease: async () => lease });
 
+/** Every module ref exists, except the ones named. */
+export const existingRefs = (missing: string[] = []): ModuleRefProbe & { asked: string[] } => {
+  const asked: string[] = [];
+  return {
+    asked,
+    probe: async (m) => {
+      asked.push(`${m.gitRepo}@${m.ref}`);
+      return missing.includes(m.ref) ? { status: 'missing', detail: `${m.gitRepo} has no branch or tag ${m.ref}` } : { status: 'found' };
+    },
+  };
+};
+
 export function preflightDeps(o: Partial<PreflightDeps> = {}): PreflightDeps {
-  return { catalog: standardCatalog(), validators: [acceptingValidator()], backendProbe: reachableBackend(), locks: noLocks(), clock: fixedClock(), ...o };
+  return { catalog: standardCatalog(), validators: [acceptingValidator()], backendProbe: reachableBackend(), moduleRefs: existingRefs(), locks: noLocks(), clock: fixedClock(), ...o };
+}
+
+/** A fetch that answers git's smart-HTTP ref discovery for the given repositories (URL without scheme -> refs). */
+export function gitHttpFetch(repos: Record<string, string[]>): typeof fetch & { calls: Array<{ url: string; authorization?: string }> } {
+  const calls: Array<{ url: string; authorization?: string }> = [];
+  const pkt = (line: string) => `${(line.length + 4).toString(16).padStart(4, '0')}${line}`;
+  const f = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = String(input);
+    const headers = (init?.headers ?? {}) as Record<string, string>;
+    calls.push({ url, ...(headers.authorization ? { authorization: headers.authorization } : {}) });
+    const repo = Object.keys(repos).find((r) => url === `https://${r}/info/refs?service=git-upload-pack`);
+    if (!repo) return new Response('not found', { status: 404 });
+    const sha = 'a'.repeat(40);
+    const lines = repos[repo].map((ref, i) => pkt(`${sha} ${ref}${i === 0 ? '\0multi_ack side-band-64k' : ''}\n`));
+    return new Response(`${pkt('# service=git-upload-pack\n')}0000${lines.join('')}0000`, { status: 200, headers: { 'content-type': 'application/x-git-upload-pack-advertisement' } });
+  }) as typeof fetch & { calls: typeof calls };
+  f.calls = calls;
+  return f;
 }
 
 export type { OrgSettings };
+
+let jobCount = 0;
+/** A running job for acmecorp's production EKS cluster, with a fresh job id each call (same resource every time). */
+export function makeJob(): StackJob {
+  const id = `sj_01jsrnmwpnnc6n62h06xb${(jobCount++).toString(32).padStart(5, '0')}`;
+  const at = NOW.toISOString();
+  return {
+    apiVersion: API_VERSION,
+    kind: 'StackJob',
+    metadata: { id, name: 'eks_01jq5xe4z7farkgenqsh47c1h0', org: 'acmecorp', env: 'production', version: { id: 'ver-01jsrnmrwjn57drj0ekht8hb93', message: 'Scale EKS node group' } },
+    spec: {
+      apiResourceInfo: {
+        kind: 'aws_eks_cluster',
+        id: 'eks_01jq5xe4z7farkgenqsh47c1h0',
+        name: 'prod-api-cluster',
+        versionId: 'ver-01jsrnmrwjn57drj0ekht8hb93',
+        triggerEvent: 'updated',
+        eventCreatedBy: 'user@company.com',
+        spec: { nodeGroupSize: 5 },
+      },
+      essentials: {
+        provisioner: 'terraform',
+        iacModule: { id: 'iacmod_eks', gitRepo: 'github.com/project-planton/aws-eks', branch: 'v2.3.0', path: 'terraform', rule: 'platform-default' },
+        backendCredential: { kind: 'terraform_backend_credential', id: 'tfcred_local', type: 'local', config: {}, stateKey: 'stack-jobs/acmecorp/production/eks/terraform.tfstate' },
+        stackJobRunner: { id: 'sjr_platform_runner' },
+        flowControlPolicy: { previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: true, skipRefresh: false, approvers: [], requireDistinctApprover: false, approvalTimeoutMinutes: 60, source: { level: 'platform', id: 'default' } },
+      },
+      operations: ['init', 'refresh', 'plan', 'apply'],
+    },
+    status: { phase: 'running', result: 'tbd', createdAt: at, updatedAt: at, operations: [], preflight: [] },
+  };
+}
