@@ -69,6 +69,10 @@ export interface LocalMode {
 
 type Handler = (event: unknown) => Promise<unknown>;
 
+/** Runner settings a local run may shorten over the deployed values the state machine passes (tests, the demo). */
+const LOCAL_TUNABLE = ['STACKJOBS_GRACE_SECONDS', 'STACKJOBS_OPERATION_TIMEOUT_SECONDS'] as const;
+const localTuning = (runnerEnv: Record<string, string> = {}) => Object.fromEntries(LOCAL_TUNABLE.filter((k) => runnerEnv[k] !== undefined).map((k) => [k, runnerEnv[k]]));
+
 /**
  * A bare git repository per module folder under `modulesDir` (default: the example modules), at
  * `{dataDir}/git/<name>.git`, tagged v1.0.0 as the catalog expects, so the runner clones it like any module.
@@ -245,7 +249,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         for (const [k, v] of Object.entries(containerEnv)) if (template.Resources[v]) containerEnv[k] = localRef(v);
         const taskArn = `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:task/local/${executionName}-${task.phase}-${++taskSeq}`;
         const child = spawn(process.execPath, ['--enable-source-maps', runnerBundle], {
-          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env, STACKJOBS_WORK_DIR: join(dataDir, 'work'), ...options.runnerEnv, ...containerEnv, STACKJOBS_TASK_ARN: taskArn },
+          // The contract comes from the overrides as in AWS; local tuning (shorter grace or timeouts) may still win.
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env, STACKJOBS_WORK_DIR: join(dataDir, 'work'), ...options.runnerEnv, ...containerEnv, ...localTuning(options.runnerEnv), STACKJOBS_TASK_ARN: taskArn },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         runners.set(taskArn, child);

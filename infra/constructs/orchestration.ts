@@ -116,7 +116,13 @@ export class Orchestration extends Construct {
       updateTimeout,
     });
 
-    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.RETAIN });
+    // Under /aws/vendedlogs/states/: Step Functions then needs no CloudWatch Logs resource policy of its own (a deploy
+    // into an account near the 5,120-character resource-policy limit fails otherwise).
+    const logGroup = new logs.LogGroup(this, 'StateMachineLogs', {
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-StateMachine`,
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),

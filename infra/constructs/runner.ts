@@ -17,6 +17,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResources } from './nag';
 import { PROJECT_ROOT } from './stack-jobs-function';
+import { RUNNER_STOP_TIMEOUT } from './state-machine';
 
 /** Reasons for the configurable provider-role and state-bucket patterns (shared with the pre-flight grants). */
 export function wildcardPatternReasons(roles: string[], buckets: string[]): Array<[string, string]> {
@@ -131,6 +132,8 @@ export class Runner extends Construct {
     this.container = this.taskDefinition.addContainer(RUNNER_CONTAINER, {
       image: props.image ?? runnerImageAsset(),
       logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'runner' }),
+      // Above the runner's grace period: a stopped task's Terraform writes its state and releases its lock first.
+      stopTimeout: RUNNER_STOP_TIMEOUT,
     });
 
     this.grantRunnerAccess(props);

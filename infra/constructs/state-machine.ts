@@ -90,6 +90,14 @@ export const ECS_LAUNCH_RETRY: sfn.RetryProps = {
  */
 export const APPROVAL_TIMEOUT_PATH = '$.Payload.approvalTimeoutSeconds';
 
+/**
+ * A stopped task gets SIGTERM, then SIGKILL after the container's stop timeout (Fargate's maximum is 120 s). The
+ * runner passes SIGINT to the tool and waits RUNNER_GRACE for it to write state and release its lock: shorter than
+ * the stop timeout, so the tool's clean shutdown is never cut off.
+ */
+export const RUNNER_STOP_TIMEOUT = Duration.seconds(120);
+export const RUNNER_GRACE = Duration.seconds(90);
+
 /** The runner heartbeats every 60 s; five missed beats mean the task is gone. */
 export const RUNNER_HEARTBEAT = Duration.seconds(300);
 
@@ -172,6 +180,10 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
   const environmentOf = (phase: 'preview' | 'update'): Array<{ name: string; value?: string; path?: string }> => [
     { name: 'STACKJOBS_JOB_ID', path: '$.jobId' },
     { name: 'STACKJOBS_PHASE', value: phase },
+    // The phase's own timeout bounds each command (and the sessions the runner assumes), so the task timeout holds.
+    { name: 'STACKJOBS_OPERATION_TIMEOUT_SECONDS', value: String((phase === 'preview' ? p.previewTimeout : p.updateTimeout).toSeconds()) },
+    // Within the container's stop timeout (RUNNER_STOP_TIMEOUT): Terraform gets this long to write state and unlock.
+    { name: 'STACKJOBS_GRACE_SECONDS', value: String(RUNNER_GRACE.toSeconds()) },
     { name: 'STACKJOBS_TASK_TOKEN', path: '$$.Task.Token' },
     { name: 'STACKJOBS_JOBS_TABLE', value: p.jobsTableName },
     { name: 'STACKJOBS_ARTIFACTS_BUCKET', value: p.artifactsBucketName },

@@ -131,7 +131,7 @@ function inputComponentsJson(): Record<string, Json> {
   return json;
 }
 
-// ---------------------------------------------------------------- examples (design.md section 1)
+// ---------------------------------------------------------------- examples (the README's StackJob)
 
 const STACK_JOB_ID = 'sj_01jsrnmwpnnc6n62h06xafcgxv';
 const STATE_KEY = 'stack-jobs/acmecorp/production/eks_01jq5xe4z7farkgenqsh47c1h0/terraform.tfstate';

@@ -1,5 +1,5 @@
 /**
- * The four pre-flight checks of design.md section 2. All four always run and all results are returned;
+ * The four pre-flight checks (README, Pre-flight checks). All four always run and all results are returned;
  * the catalog is read once, concurrently, and the checks that need the resolved module run side by side.
  */
 import type { Clock } from './ids';

@@ -1,4 +1,4 @@
-/** Resolution rules of design.md section 2: which module, which flow-control policy, which runner. */
+/** Resolution rules (README, Pre-flight checks): which module, which flow-control policy, which runner. */
 import { planOperations } from './planner';
 import type { FlowControlPolicy, IacModule, OrgSettings, PolicyLevel, Runner } from './schemas';
 

@@ -337,7 +337,7 @@ export const essentialsSchema = z
   .strict();
 export type Essentials = z.infer<typeof essentialsSchema>;
 
-/** The frozen, auditable snapshot of design.md section 1, plus its live status. */
+/** The frozen, auditable snapshot (README, The StackJob), plus its live status. */
 export const stackJobSchema = z
   .object({
     apiVersion: z.literal(API_VERSION),

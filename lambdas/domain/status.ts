@@ -1,5 +1,5 @@
 /**
- * The job and operation status model of design.md section 1, as explicit transition tables.
+ * The job and operation status model (README, The StackJob), as explicit transition tables.
  * Every status change goes through here; an illegal one throws IllegalTransitionError.
  */
 import { IllegalTransitionError } from './errors';

@@ -524,6 +524,14 @@ export async function finishJob(d: WorkflowDeps, jobId: string, outcome: Outcome
     return current;
   }
   const ending = endingOf(outcome, current);
+  // A runner task that timed out (task timeout or heartbeat timeout) is not stopped by Step Functions and may still be
+  // applying: it is stopped before the job ends and the step after this one releases the lease. A StopTask that fails
+  // for another reason than the task being gone is retried (transient), so the lease is never released under it.
+  const timedOut = outcome.kind === 'operation_failed' && RUNNER_TIMEOUTS.has(outcome.error?.Error ?? '');
+  const task = timedOut ? current.status.runnerTask : undefined;
+  if (task && !(await stopRunnerTask(d, task.arn, `stack job ${jobId}: runner ${outcome.kind === 'operation_failed' ? outcome.error?.Error : ''}`))) {
+    throw new TransientStepError(`the timed-out runner task of ${jobId} could not be stopped yet`);
+  }
   const job = await d.jobs.update(jobId, (j) => {
     if (j.status.phase === 'completed') return j;
     const moved = transitionJob(j, 'completed', ending.result, now, ending.reason);
@@ -585,6 +593,9 @@ export interface CleanupResult {
   /** Present when a runner task was recorded on a running job: whether it is stopped (or already was). */
   runnerStopped?: boolean;
 }
+
+/** Step Functions' errors for a runner task that never reported: it may still be running. */
+const RUNNER_TIMEOUTS = new Set(['States.Timeout', 'States.HeartbeatTimeout']);
 
 /**
  * ECS's answers to StopTask for a task that is already gone: AWS forgets stopped tasks after a while ("The referenced

@@ -52,7 +52,12 @@ export class Heartbeat {
     private readonly warn: (message: string) => void,
   ) {}
 
+  /**
+   * Beats once at once, then every interval: the state machine's heartbeat window runs from the task's start, so
+   * image pull and Fargate start already used part of it before the first interval would end.
+   */
   start(): void {
+    void this.beat();
     this.timer = setInterval(() => void this.beat(), this.intervalMs);
   }
 

@@ -24,3 +24,20 @@ it('runs the demo end to end with the stand-in CLI when no IaC binary is on the 
   expect(output).toMatch(/demo finished in [\d.]+s: sj_\w+ succeeded, sj_\w+ succeeded/);
   expect(run.status).toBe(0);
 }, 150000);
+
+const terraformOnPath = spawnSync('sh', ['-c', 'command -v terraform'], { encoding: 'utf8' }).stdout.trim();
+(terraformOnPath ? it : it.skip)('runs the demo with the real terraform on the PATH, and the module shows the resource\'s name', () => {
+  const tsx = join(__dirname, '../../node_modules/.bin/tsx');
+  const run = spawnSync(process.execPath, [tsx, join(__dirname, '../../local/demo.ts'), '--yes'], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: '--openssl-legacy-provider', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    encoding: 'utf8',
+    timeout: 120000,
+  });
+  const output = `${run.stdout}\n${run.stderr}`;
+  expect(output).not.toContain('using the stand-in CLI');
+  // One terraform_data resource: created, then updated in place when the tier moves.
+  expect(output).toMatch(/plan: 1 to add, 0 to change, 0 to destroy, 0 to replace/);
+  expect(output).toMatch(/plan: 0 to add, 1 to change, 0 to destroy, 0 to replace/);
+  expect(output).toContain('bucket_name = "demo-assets"');
+  expect(run.status).toBe(0);
+}, 150000);

@@ -32,11 +32,13 @@ let stack: StackJobsStack;
 let template: Template;
 let json: CfnTemplate & { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
 let nagViolations: unknown[];
+let assemblyDir: string;
 
 beforeAll(() => {
   const app = new App({ context: OFFLINE_CONTEXT });
   stack = buildStackJobsApp(app, { nag: true });
   const assembly = app.synth(); // throws on any unacknowledged cdk-nag finding
+  assemblyDir = assembly.directory;
   const report = path.join(assembly.directory, 'validation-report.json');
   nagViolations = fs.existsSync(report) ? (JSON.parse(fs.readFileSync(report, 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> }).pluginReports.flatMap((p) => p.violations) : [];
   template = Template.fromStack(stack);
@@ -511,5 +513,60 @@ describe('observability', () => {
   it('alarms on failed jobs, expired approvals, failed executions and both dead-letter queues', () => {
     expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(5);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+});
+
+describe('staged Docker image assets', () => {
+  it('hold their Dockerfile and everything its COPY lines send from the context, as docker build needs', () => {
+    const manifests = fs.readdirSync(assemblyDir).filter((f) => f.endsWith('.assets.json'));
+    const images = manifests.flatMap((m) =>
+      Object.values((JSON.parse(fs.readFileSync(path.join(assemblyDir, m), 'utf8')) as { dockerImages?: Record<string, { source: { directory: string; dockerFile?: string } }> }).dockerImages ?? {}),
+    );
+    expect(images.length).toBeGreaterThan(0);
+    for (const { source } of images) {
+      const dir = path.join(assemblyDir, source.directory);
+      const dockerFile = path.join(dir, source.dockerFile ?? 'Dockerfile');
+      expect({ dockerFile: source.dockerFile, staged: fs.existsSync(dockerFile) }).toEqual({ dockerFile: source.dockerFile, staged: true });
+      const copies = fs
+        .readFileSync(dockerFile, 'utf8')
+        .split('\n')
+        .filter((l) => /^COPY /.test(l) && !l.includes('--from='))
+        .flatMap((l) => l.replace(/^COPY\s+/, '').split(/\s+/).slice(0, -1));
+      expect(copies.length).toBeGreaterThan(3);
+      for (const src of copies) expect({ src, staged: fs.existsSync(path.join(dir, src)) }).toEqual({ src, staged: true });
+    }
+  });
+});
+
+describe('timeouts and shutdown that hold on AWS', () => {
+  const envOf = (state: string) =>
+    Object.fromEntries(
+      ((states()[state] as unknown as { Parameters: { Overrides: { ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value?: string }> }> } } }).Parameters.Overrides.ContainerOverrides[0].Environment).map((e) => [
+        e.Name,
+        e.Value,
+      ]),
+    );
+
+  it('gives the runner its phase\'s timeout, so the task timeout is the one that holds', () => {
+    for (const state of [STATE.runPreview, STATE.runUpdate]) {
+      const timeout = (states()[state] as unknown as { TimeoutSeconds: number }).TimeoutSeconds;
+      expect({ state, commandTimeout: Number(envOf(state).STACKJOBS_OPERATION_TIMEOUT_SECONDS) }).toEqual({ state, commandTimeout: timeout });
+    }
+  });
+
+  it('stops a runner container only after Terraform\'s grace period (stop timeout above the grace the runner is given)', () => {
+    const [, def] = ofType('AWS::ECS::TaskDefinition')[0];
+    const container = (def.Properties.ContainerDefinitions as Array<{ StopTimeout?: number }>)[0];
+    const grace = Number(envOf(STATE.runUpdate).STACKJOBS_GRACE_SECONDS);
+    expect(container.StopTimeout).toBe(120);
+    expect(grace).toBeGreaterThanOrEqual(30);
+    expect(grace).toBeLessThan(container.StopTimeout!);
+  });
+
+  it('logs the state machine under /aws/vendedlogs/states/ (no CloudWatch Logs resource policy needed)', () => {
+    const machine = ofType('AWS::StepFunctions::StateMachine')[0][1];
+    const dest = JSON.stringify(machine.Properties.LoggingConfiguration);
+    const [groupId] = /"([A-Za-z0-9]+)","Arn"/.exec(dest)!.slice(1);
+    expect(json.Resources[groupId].Properties.LogGroupName).toMatch(/^\/aws\/vendedlogs\/states\//);
   });
 });

@@ -10,7 +10,7 @@ import { lockWaitTokenKey } from '../../lambdas/adapters/dynamodb/job-repository
 import { cancelJob, type CancelDeps } from '../../lambdas/approvals/cancel';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
-import { acquireLock, cleanupExecution, parkForLock, releaseLock, wakeNextWaiter, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
+import { acquireLock, cleanupExecution, finishJob, parkForLock, releaseLock, wakeNextWaiter, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
 import { transitionJob } from '../../lambdas/domain/status';
 import { noMetrics } from '../../lambdas/workflow/metrics';
 import { JOBS, startDynamo, type TestDynamo } from './support/dynamo';
@@ -290,5 +290,40 @@ describe('what a lock attempt reads', () => {
     expect(result.outcome).toBe('queued');
     expect(reads.filter((id) => id !== job.metadata.id)).toEqual([ahead[0].metadata.id]);
     expect((await load(job.metadata.id)).status.queuePosition).toBe(6);
+  });
+});
+
+describe('a runner that timed out', () => {
+  const TASK = 'arn:aws:ecs:us-east-1:123456789012:task/stackjobs/abc123';
+  const running = async () => {
+    const job = await submit(newStack());
+    await deps.jobs.update(job.metadata.id, (j) => {
+      const moved = transitionJob(j, 'running', 'tbd', new Date());
+      return { ...moved, status: { ...moved.status, runnerTask: { arn: TASK, phase: 'update' } } };
+    });
+    return job;
+  };
+
+  it.each(['States.Timeout', 'States.HeartbeatTimeout'])('is stopped (%s) before the job ends, so the lease is released only after', async (error) => {
+    const stopper = new RecordingStopper();
+    const d = { ...deps, runnerTasks: stopper };
+    const job = await running();
+    const ended = await finishJob(d, job.metadata.id, { kind: 'operation_failed', phase: 'update', error: { Error: error, Cause: '' } });
+    expect(stopper.stopped.map((s) => s.arn)).toEqual([TASK]);
+    expect(ended.status).toMatchObject({ phase: 'completed', result: 'failed' });
+  });
+
+  it('keeps the job running (the step retries) while ECS will not stop the task, and does not stop a runner that reported', async () => {
+    const stopper = new RecordingStopper();
+    stopper.failWith = { name: 'AccessDeniedException', message: 'not allowed' };
+    const job = await running();
+    await expect(finishJob({ ...deps, runnerTasks: stopper }, job.metadata.id, { kind: 'operation_failed', phase: 'update', error: { Error: 'States.Timeout', Cause: '' } })).rejects.toThrow(
+      /could not be stopped/,
+    );
+    expect((await load(job.metadata.id)).status.phase).toBe('running');
+    // A runner that failed by itself (it reported) is not stopped again.
+    const reporting = new RecordingStopper();
+    await finishJob({ ...deps, runnerTasks: reporting }, job.metadata.id, { kind: 'operation_failed', phase: 'update', error: { Error: 'StackJob.OperationFailed', Cause: '{}' } });
+    expect(reporting.stopped).toEqual([]);
   });
 });

@@ -101,4 +101,15 @@ describe('heartbeats', () => {
     expect(env.fake.reportsFor(token)).toEqual([]);
     expect(existsSync(join(run.workDir, 'stack-jobs', job.metadata.id))).toBe(false);
   });
+
+  it('beat once at start, long before the first interval ends', async () => {
+    const job = await createJob(env);
+    const token = 'tok-heartbeat-start';
+    const beats = () => env.fake.sfnCalls.filter((c) => c.body.taskToken === token && c.action === 'SendTaskHeartbeat').length;
+    // A one-hour interval: any beat seen during the phase is the one at start.
+    const run = startRunner(env, { jobId: job.metadata.id, phase: 'preview', token, env: { STACKJOBS_HEARTBEAT_SECONDS: '3600' } });
+    await waitFor(() => beats() >= 1, 10000, 'the heartbeat at start');
+    expect((await run.done).code).toBe(0);
+    expect(beats()).toBe(1);
+  });
 });

@@ -1,4 +1,4 @@
-/** Builders for catalog entities and changes shaped like design.md's example (acmecorp's production EKS cluster). */
+/** Builders for catalog entities and changes shaped like the README's StackJob example (acmecorp's production EKS cluster). */
 import type { Clock, IdGenerator } from '../../lambdas/domain/ids';
 import { PLATFORM_OWNER, type BackendProbe, type ModuleRefProbe, type CatalogReader, type CredentialValidator, type StackLease, type StackLockReader } from '../../lambdas/domain/ports';
 import type { PreflightDeps } from '../../lambdas/domain/preflight';

@@ -16,7 +16,7 @@ describe('job transition table', () => {
     ['tbd', 'succeeded', 'failed', 'cancelled', 'skipped'].map((r) => `${p}/${r}` as JobState),
   );
 
-  it('allows exactly the lifecycle of design.md and nothing else', () => {
+  it('allows exactly the documented lifecycle (README, The StackJob) and nothing else', () => {
     const allowed = all.flatMap((from) => all.filter((to) => canTransitionJob(from, to)).map((to) => `${from} -> ${to}`)).sort();
     expect(allowed).toEqual(
       [
@@ -90,7 +90,7 @@ describe('operation transitions', () => {
 });
 
 describe('the frozen snapshot', () => {
-  it('has the shape of design.md section 1 and validates against the StackJob schema', async () => {
+  it('has the shape of the README example and validates against the StackJob schema', async () => {
     const job = await queuedJob();
     expect(stackJobSchema.parse(job)).toEqual(job);
     expect(job).toMatchObject({

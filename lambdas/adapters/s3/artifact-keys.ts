@@ -1,4 +1,4 @@
-/** Where a job's artifacts live in the artifacts bucket (design.md section 3): one prefix per job. */
+/** Where a job's artifacts live in the artifacts bucket (docs/architecture.md, Constructs: storage.ts): one prefix per job. */
 
 export type RunnerPhase = 'preview' | 'update';
 

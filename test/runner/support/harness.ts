@@ -157,7 +157,7 @@ export interface JobOptions {
   gitTokenSecretRef?: string;
 }
 
-/** A queued job shaped like design.md's example, with a local backend whose state lives under env.dir. */
+/** A queued job shaped like the README's StackJob example, with a local backend whose state lives under env.dir. */
 export async function createJob(env: RunnerEnv, options: JobOptions = {}): Promise<StackJob> {
   const id = ids.next('sj');
   const now = new Date().toISOString();
