@@ -48,8 +48,9 @@ export interface CfnTemplate {
 /** Context for an offline synth without Lambda bundling (the runner image is only staged, never built). */
 export const OFFLINE_CONTEXT = {
   'aws:cdk:bundling-stacks': [],
-  'stackjobs:jwtIssuer': 'https://issuer.example.com/',
-  'stackjobs:jwtAudience': ['stack-jobs-test'],
+  // A well-formed issuer nobody uses (example values are refused at synth).
+  'stackjobs:jwtIssuer': 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_StackJobsOfflineSynth',
+  'stackjobs:jwtAudience': ['stack-jobs-offline-synth'],
 };
 
 /** Synthesizes the stack without bundling (and, unless asked, without cdk-nag) and returns its template. */

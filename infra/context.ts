@@ -74,10 +74,20 @@ export function awsSdkFromContext(node: Node): AwsSdkSource {
   return v as AwsSdkSource;
 }
 
+/** Values copied from an example: `_EXAMPLE` pool ids, the reserved example.com/org/net domains, `<placeholders>`. */
+export function isPlaceholder(value: string): boolean {
+  return /_EXAMPLE\b|example-client|[<>]/i.test(value) || /^https?:\/\/([^/]+\.)?example\.(com|org|net)(\/|$)/i.test(value);
+}
+
 export function stackPropsFromContext(node: Node): StackJobsStackProps {
   const issuer = str(node, 'jwtIssuer');
   const audience = list(node, 'jwtAudience');
-  if (!issuer || !audience?.length) throw new ContextError(`context ${PREFIX}jwtIssuer and ${PREFIX}jwtAudience are required (the API's JWT authorizer)`);
+  const howTo = `pass -c ${PREFIX}jwtIssuer=https://cognito-idp.<region>.amazonaws.com/<user pool id> -c ${PREFIX}jwtAudience=<app client id> (any OIDC issuer works; README, Deploy)`;
+  if (!issuer || !audience?.length) throw new ContextError(`context ${PREFIX}jwtIssuer and ${PREFIX}jwtAudience are required (the API's JWT authorizer): ${howTo}`);
+  if (isPlaceholder(issuer) || audience.some(isPlaceholder)) {
+    throw new ContextError(`context ${PREFIX}jwtIssuer/${PREFIX}jwtAudience hold an example value (${issuer}): the API's authorizer would accept no real token; ${howTo}`);
+  }
+  if (!/^https:\/\/[^/]+/.test(issuer)) throw new ContextError(`context ${PREFIX}jwtIssuer must be an https:// issuer URL: ${howTo}`);
   const vpc = read(node, 'vpc') as { vpcId?: unknown; availabilityZones?: unknown; privateSubnetIds?: unknown } | undefined;
   if (vpc !== undefined && (typeof vpc.vpcId !== 'string' || !Array.isArray(vpc.availabilityZones) || !Array.isArray(vpc.privateSubnetIds))) {
     throw new ContextError(`context ${PREFIX}vpc must be {"vpcId", "availabilityZones": [...], "privateSubnetIds": [...]}`);

@@ -124,7 +124,14 @@ export class StackJobsStack extends Stack {
     this.events.routeApprovalExpiries(this.approvals.approvalExpiredFunction);
     this.observability = new Observability(this, 'Observability', {
       stateMachine: this.orchestration.stateMachine,
-      deadLetterQueues: { InboundEvents: this.events.inboundDlq, ExecutionCleanup: this.events.cleanupDlq },
+      deadLetterQueues: {
+        InboundEvents: this.events.inboundDlq,
+        ExecutionCleanup: this.events.cleanupDlq,
+        ApprovalExpiredEvents: this.events.approvalExpiredDlq,
+        IntakeFailures: this.events.handlerFailures.Intake,
+        CleanupFailures: this.events.handlerFailures.Cleanup,
+        ApprovalExpiredFailures: this.events.handlerFailures.ApprovalExpired,
+      },
       alarmEmail: props.alarmEmail,
     });
 

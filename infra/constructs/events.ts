@@ -6,6 +6,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Validations } from 'aws-cdk-lib';
@@ -35,6 +36,13 @@ export const CLEANUP_MAX_EVENT_AGE = Duration.hours(6);
 export const APPROVAL_EXPIRED_RETRY_ATTEMPTS = 3;
 export const APPROVAL_EXPIRED_MAX_EVENT_AGE = Duration.hours(1);
 
+/**
+ * A handler that throws is retried by Lambda's asynchronous invocation (twice, the maximum) within six hours, then its
+ * event goes to the handler's failure queue. Every handler here is idempotent, so the retries are safe.
+ */
+export const HANDLER_RETRY_ATTEMPTS = 2;
+export const HANDLER_MAX_EVENT_AGE = Duration.hours(6);
+
 export interface EventsProps {
   /**
    * Days the dead-letter queues keep undeliverable events (SQS allows at most 14).
@@ -49,6 +57,13 @@ export class Events extends Construct {
   public readonly inboundDlq: sqs.Queue;
   /** Execution-ended events that could not be delivered to the cleanup Lambda. */
   public readonly cleanupDlq: sqs.Queue;
+  /** Approval-expired status events that could not be delivered to their Lambda. */
+  public readonly approvalExpiredDlq: sqs.Queue;
+  /**
+   * Events that were delivered but whose handler failed every attempt (EventBridge invokes asynchronously, so a rule's
+   * DLQ covers delivery only: without these, Lambda retries twice and drops the event). By handler name.
+   */
+  public readonly handlerFailures: Record<'Intake' | 'Cleanup' | 'ApprovalExpired', sqs.Queue>;
   private inboundRule?: events.Rule;
   private cleanupRule?: events.Rule;
 
@@ -62,6 +77,16 @@ export class Events extends Construct {
     };
     this.inboundDlq = dlq('InboundDlq');
     this.cleanupDlq = dlq('CleanupDlq');
+    this.approvalExpiredDlq = dlq('ApprovalExpiredDlq');
+    this.handlerFailures = { Intake: dlq('IntakeFailures'), Cleanup: dlq('CleanupFailures'), ApprovalExpired: dlq('ApprovalExpiredFailures') };
+  }
+
+  /**
+   * A failed asynchronous invocation (the handler threw on every attempt) lands in `queue` with the event and the
+   * error (Lambda's on-failure destination record), instead of being dropped.
+   */
+  private keepFailures(handler: lambda.IFunction, queue: sqs.Queue): void {
+    handler.configureAsyncInvoke({ onFailure: new destinations.SqsDestination(queue), retryAttempts: HANDLER_RETRY_ATTEMPTS, maxEventAge: HANDLER_MAX_EVENT_AGE });
   }
 
   /** Sends inbound RESOURCE_CHANGED events (from any source but the app itself) to the submit Lambda. */
@@ -72,6 +97,7 @@ export class Events extends Construct {
       eventPattern: { detailType: [RESOURCE_CHANGED], source: events.Match.anythingBut(EVENT_SOURCE) },
       targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.inboundDlq, retryAttempts: INBOUND_RETRY_ATTEMPTS, maxEventAge: INBOUND_MAX_EVENT_AGE })],
     });
+    this.keepFailures(handler, this.handlerFailures.Intake);
     return this.inboundRule;
   }
 
@@ -89,6 +115,7 @@ export class Events extends Construct {
       },
       targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.cleanupDlq, retryAttempts: CLEANUP_RETRY_ATTEMPTS, maxEventAge: CLEANUP_MAX_EVENT_AGE })],
     });
+    this.keepFailures(handler, this.handlerFailures.Cleanup);
     return this.cleanupRule;
   }
 
@@ -97,11 +124,13 @@ export class Events extends Construct {
    * message (the workflow's step Lambda has no Slack token).
    */
   routeApprovalExpiries(handler: lambda.IFunction): events.Rule {
-    return new events.Rule(this, 'ApprovalExpiredRule', {
+    const rule = new events.Rule(this, 'ApprovalExpiredRule', {
       eventBus: this.bus,
       description: 'Stack jobs whose approval expired: close the Slack message',
       eventPattern: { source: [...APPROVAL_EXPIRED_PATTERN.source], detailType: [...APPROVAL_EXPIRED_PATTERN.detailType], detail: APPROVAL_EXPIRED_PATTERN.detail },
-      targets: [new targets.LambdaFunction(handler, { retryAttempts: APPROVAL_EXPIRED_RETRY_ATTEMPTS, maxEventAge: APPROVAL_EXPIRED_MAX_EVENT_AGE })],
+      targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.approvalExpiredDlq, retryAttempts: APPROVAL_EXPIRED_RETRY_ATTEMPTS, maxEventAge: APPROVAL_EXPIRED_MAX_EVENT_AGE })],
     });
+    this.keepFailures(handler, this.handlerFailures.ApprovalExpired);
+    return rule;
   }
 }

@@ -134,13 +134,15 @@ export class StackJobsFunction extends NodejsFunction {
   }
 
   /**
-   * Sets `name` to the bucket's name and grants GetObject (and PutObject for readWrite) under `prefix`,
-   * ListBucket limited to that prefix, and the bucket key's use.
+   * Sets `name` to the bucket's name and grants GetObject (and PutObject for readWrite) under `prefix`, ListBucket on
+   * the bucket, and the bucket key's use. ListBucket carries no `s3:prefix` condition: S3 answers a GetObject or
+   * HeadObject of a missing key with 404 only to a caller allowed to list the bucket, and those requests carry no
+   * prefix, so a conditioned grant turns every "not there yet" (a no-change job's plan, outputs) into a 403.
    */
   bindBucket(name: string, bucket: s3.IBucket, access: BucketAccess, prefix: string): this {
     this.addEnvironment(name, bucket.bucketName);
     this.addToRolePolicy(new iam.PolicyStatement({ actions: access === 'read' ? ['s3:GetObject'] : ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects(`${prefix}*`)] }));
-    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${prefix}*`] } } }));
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     if (bucket.encryptionKey) {
       if (access === 'read') bucket.encryptionKey.grant(this, 'kms:Decrypt');
       else bucket.encryptionKey.grant(this, 'kms:Decrypt', 'kms:GenerateDataKey');

@@ -180,6 +180,8 @@ describe('state machine', () => {
         STACKJOBS_TASK_TOKEN: '$$.Task.Token',
         STACKJOBS_JOBS_TABLE: expect.stringContaining('JobsTable'),
         STACKJOBS_ARTIFACTS_BUCKET: expect.stringContaining('ArtifactsBucket'),
+        STACKJOBS_OPERATION_TIMEOUT_SECONDS: String(s.TimeoutSeconds),
+        STACKJOBS_GRACE_SECONDS: '90',
         ...(phase === 'update' ? { STACKJOBS_PLAN_DIGEST: '$.gate.planDigest' } : {}),
       });
     }
@@ -510,8 +512,8 @@ describe('api', () => {
 });
 
 describe('observability', () => {
-  it('alarms on failed jobs, expired approvals, failed executions and both dead-letter queues', () => {
-    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(5);
+  it('alarms on failed jobs, expired approvals, failed executions, the three delivery dead-letter queues and the three handler-failure queues', () => {
+    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(9);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 });
@@ -568,5 +570,45 @@ describe('timeouts and shutdown that hold on AWS', () => {
     const dest = JSON.stringify(machine.Properties.LoggingConfiguration);
     const [groupId] = /"([A-Za-z0-9]+)","Arn"/.exec(dest)!.slice(1);
     expect(json.Resources[groupId].Properties.LogGroupName).toMatch(/^\/aws\/vendedlogs\/states\//);
+  });
+});
+
+describe('failures that reach someone', () => {
+  it('keeps every event a handler failed on: each asynchronously invoked Lambda has an on-failure queue, and each queue an alarm', () => {
+    const configs = ofType('AWS::Lambda::EventInvokeConfig');
+    const functionOf = (c: { Properties: Record<string, unknown> }) => JSON.stringify(c.Properties.FunctionName);
+    for (const fn of [stack.api.resourceChangedFunction, stack.orchestration.cleanupFunction, stack.approvals.approvalExpiredFunction]) {
+      const id = idOf(fn);
+      const config = configs.find(([, c]) => functionOf(c).includes(id));
+      expect({ fn: id, hasConfig: Boolean(config) }).toEqual({ fn: id, hasConfig: true });
+      const onFailure = JSON.stringify((config![1].Properties.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure.Destination);
+      const [queueId] = /"([A-Za-z0-9]+)","Arn"/.exec(onFailure)!.slice(1);
+      expect(json.Resources[queueId].Type).toBe('AWS::SQS::Queue');
+      const alarmed = ofType('AWS::CloudWatch::Alarm').some(([, a]) => JSON.stringify(a.Properties.Dimensions ?? []).includes(queueId));
+      expect({ queueId, alarmed }).toEqual({ queueId, alarmed: true });
+    }
+  });
+
+  it('encrypts the alarm topic with a customer-managed key that CloudWatch may use (not alias/aws/sns)', () => {
+    const [, topic] = ofType('AWS::SNS::Topic')[0];
+    expect(JSON.stringify(topic.Properties.KmsMasterKeyId)).not.toContain('alias/aws/sns');
+    const keyId = (topic.Properties.KmsMasterKeyId as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+    const policy = json.Resources[keyId].Properties.KeyPolicy as { Statement: Statement[] & Array<{ Principal?: { Service?: string } }> };
+    const forCloudWatch = policy.Statement.find((st) => (st as { Principal?: { Service?: string } }).Principal?.Service === 'cloudwatch.amazonaws.com')!;
+    expect(actionsOf(forCloudWatch)).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*']));
+  });
+});
+
+describe('S3 answers 404, not 403, for a missing artifact', () => {
+  it('lets every role that reads artifacts list the bucket without a prefix condition (GetObject/HeadObject carry no s3:prefix)', () => {
+    const bucketId = idOf(stack.storage.artifactsBucket);
+    const readers = ofType('AWS::IAM::Role')
+      .map(([id]) => id)
+      .filter((id) => statementsOf(id).some((st) => actionsOf(st).includes('s3:GetObject') && resourcesOf(st).some((r) => r.includes(bucketId))));
+    expect(readers.length).toBeGreaterThan(2);
+    for (const role of readers.filter((r) => !r.startsWith('Runner'))) {
+      const lists = statementsOf(role).filter((st) => actionsOf(st).includes('s3:ListBucket') && resourcesOf(st).some((r) => r.includes(bucketId)));
+      expect({ role, unconditioned: lists.some((st) => !st.Condition) }).toEqual({ role, unconditioned: true });
+    }
   });
 });
