@@ -83,6 +83,7 @@ function resolver(template: CfnTemplate): (v: unknown) => string {
       const type = template.Resources[id]?.Type;
       if (type === 'AWS::Lambda::Function' && attr === 'Arn') return lambdaArn(id);
       if (type === 'AWS::ECS::Cluster' && attr === 'Arn') return `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:cluster/${id}`;
+      if (type === 'AWS::IAM::Role' && attr === 'Arn') return `arn:aws:iam::${LOCAL_ACCOUNT}:role/${id}`;
       return `${id}.${attr}`;
     }
     throw new Error(`unsupported intrinsic in the state machine definition: ${JSON.stringify(v)}`);

@@ -108,6 +108,7 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
     runnerImage: runnerImage ? ecs.ContainerImage.fromRegistry(runnerImage) : undefined,
     assumableRoleArnPatterns: list(node, 'assumableRoleArns'),
     stateBucketNames: list(node, 'stateBucketNames'),
+    stateLockTableNames: list(node, 'stateLockTableNames'),
     orgRunnerTaskDefinitionArns: list(node, 'orgRunnerTaskDefinitionArns'),
     orgRunnerRoleArns: list(node, 'orgRunnerRoleArns'),
     lockWaitSeconds: num(node, 'lockWaitSeconds'),

@@ -47,6 +47,12 @@ export interface StackJobsStackProps extends StackProps, OrchestrationSettings {
    */
   readonly stateBucketNames?: string[];
   /**
+   * DynamoDB lock tables (names, `*` wildcards) S3 backends without a secret may lock with: the state role may use
+   * them, and pre-flight may read their lock items.
+   * @default ['*-terraform-locks', 'terraform-locks']
+   */
+  readonly stateLockTableNames?: string[];
+  /**
    * @default - no alarm subscription
    */
   readonly alarmEmail?: string;
@@ -67,6 +73,7 @@ export class StackJobsStack extends Stack {
     const credentialSecretArnPattern = this.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${CREDENTIAL_SECRET_PREFIX}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const assumableRoleArnPatterns = props.assumableRoleArnPatterns ?? [`arn:${Aws.PARTITION}:iam::*:role/stackjobs-*`];
     const stateBucketArnPatterns = (props.stateBucketNames ?? ['*-terraform-state', '*-tfstate']).map((b) => `arn:${Aws.PARTITION}:s3:::${b}`);
+    const stateLockTableArnPatterns = (props.stateLockTableNames ?? ['*-terraform-locks', 'terraform-locks']).map((t) => this.formatArn({ service: 'dynamodb', resource: 'table', resourceName: t }));
 
     this.storage = new Storage(this, 'Storage', { retainData: props.retainData });
     this.events = new Events(this, 'Events');
@@ -77,6 +84,7 @@ export class StackJobsStack extends Stack {
       credentialSecretArnPattern,
       assumableRoleArnPatterns,
       stateBucketArnPatterns,
+      stateLockTableArnPatterns,
       logRetention,
       existingVpc: props.existingVpc,
       image: props.runnerImage,
@@ -116,6 +124,7 @@ export class StackJobsStack extends Stack {
       credentialSecretArnPattern,
       assumableRoleArnPatterns,
       stateBucketArnPatterns,
+      stateLockTableArnPatterns,
       orgRunnerTaskDefinitionArns: props.orgRunnerTaskDefinitionArns ?? [],
       logRetention,
     });

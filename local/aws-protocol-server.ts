@@ -2,8 +2,11 @@
  * One loopback endpoint speaking the AWS JSON protocol (X-Amz-Target) for the services local mode stands in for:
  * Step Functions (executions and task tokens), Secrets Manager (GetSecretValue from the local config) and
  * EventBridge (PutEvents, kept for GET /v1/events). Point AWS_ENDPOINT_URL_SFN / _SECRETS_MANAGER / _EVENTBRIDGE
- * at it and the unchanged SDK clients — or the AWS CLI — talk to it.
+ * at it and the unchanged SDK clients — or the AWS CLI — talk to it. STS speaks the query protocol (form-encoded
+ * `Action=…`, XML answers) on the same endpoint (AWS_ENDPOINT_URL_STS): GetCallerIdentity and AssumeRole for access
+ * keys the local config holds, so pre-flight's live validation and the runner's role assumption run offline.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ServiceError, type LocalStepFunctions } from './step-functions';
@@ -22,6 +25,61 @@ export interface ProtocolServerOptions {
   onEvent?: (e: PublishedEvent) => void;
   /** ECS StopTask, used by cancellation: stops the local runner process of that task. */
   stopTask?: (taskArn: string, reason?: string) => Promise<boolean>;
+  /** Access key ids STS accepts besides the known ones (local mode's own credentials). */
+  stsAccessKeys?: string[];
+  /** The access key ids STS knows; unset, every key pair found in `secrets`. */
+  stsKnownKeys?: string[];
+}
+
+const LOCAL_ACCOUNT = '000000000000';
+const xmlEscape = (v: string) => v.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+const xml = (tag: string, fields: Record<string, string | Record<string, string>>): string =>
+  `<${tag}>${Object.entries(fields)
+    .map(([k, v]) => (typeof v === 'string' ? `<${k}>${xmlEscape(v)}</${k}>` : xml(k, v)))
+    .join('')}</${tag}>`;
+
+/** The access key ids of every AWS key pair in the local secrets (JSON {accessKeyId, secretAccessKey}). */
+function knownAccessKeys(secrets: Record<string, string>): Set<string> {
+  const keys = new Set<string>();
+  for (const raw of Object.values(secrets)) {
+    try {
+      const v = JSON.parse(raw) as { accessKeyId?: unknown };
+      if (typeof v.accessKeyId === 'string') keys.add(v.accessKeyId);
+    } catch {
+      // not JSON: not a key pair
+    }
+  }
+  return keys;
+}
+
+/** STS over the query protocol: who signed (the access key id in SigV4's Credential scope) decides. */
+function stsAnswer(form: URLSearchParams, authorization: string, accepted: Set<string>, issued: Set<string>): { status: number; body: string } {
+  const keyId = /Credential=([^/]+)\//.exec(authorization)?.[1] ?? '';
+  const ns = 'https://sts.amazonaws.com/doc/2011-06-15/';
+  const error = (status: number, code: string, message: string) => ({
+    status,
+    body: `<ErrorResponse xmlns="${ns}">${xml('Error', { Type: 'Sender', Code: code, Message: message })}<RequestId>local</RequestId></ErrorResponse>`,
+  });
+  if (!accepted.has(keyId) && !issued.has(keyId)) return error(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
+  const action = form.get('Action');
+  if (action === 'GetCallerIdentity') {
+    const arn = issued.has(keyId) ? `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/local/${keyId}` : `arn:aws:iam::${LOCAL_ACCOUNT}:user/${keyId}`;
+    return { status: 200, body: `<GetCallerIdentityResponse xmlns="${ns}">${xml('GetCallerIdentityResult', { Arn: arn, UserId: keyId, Account: LOCAL_ACCOUNT })}</GetCallerIdentityResponse>` };
+  }
+  if (action === 'AssumeRole') {
+    const role = form.get('RoleArn') ?? '';
+    const m = /^arn:aws:iam::(\d{12}):role\/(.+)$/.exec(role);
+    if (!m) return error(400, 'ValidationError', `${role} is not a role ARN`);
+    const session = form.get('RoleSessionName') ?? 'local';
+    const seconds = Number(form.get('DurationSeconds') ?? 3600);
+    if (!(seconds >= 900 && seconds <= 43200)) return error(400, 'ValidationError', 'DurationSeconds must be between 900 and 43200');
+    const accessKeyId = `ASIALOCAL${createHash('sha256').update(randomBytes(16)).digest('hex').slice(0, 11).toUpperCase()}`;
+    issued.add(accessKeyId);
+    const credentials = { AccessKeyId: accessKeyId, SecretAccessKey: randomBytes(30).toString('base64'), SessionToken: randomBytes(60).toString('base64'), Expiration: new Date(Date.now() + seconds * 1000).toISOString() };
+    const user = { Arn: `arn:aws:sts::${m[1]}:assumed-role/${m[2].split('/').pop()}/${session}`, AssumedRoleId: `AROALOCAL:${session}` };
+    return { status: 200, body: `<AssumeRoleResponse xmlns="${ns}">${xml('AssumeRoleResult', { Credentials: credentials, AssumedRoleUser: user })}</AssumeRoleResponse>` };
+  }
+  return error(400, 'InvalidAction', `local mode's STS does not implement ${action ?? 'this action'}`);
 }
 
 export interface ProtocolServer {
@@ -76,9 +134,19 @@ export async function startProtocolServer(options: ProtocolServerOptions, port =
     },
   };
 
+  const issuedKeys = new Set<string>();
   const server: Server = createServer((req, res) => {
     void (async () => {
       const target = String(req.headers['x-amz-target'] ?? '');
+      if (!target && String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const accepted = new Set([...(options.stsKnownKeys ?? knownAccessKeys(options.secrets)), ...(options.stsAccessKeys ?? [])]);
+        const answer = stsAnswer(new URLSearchParams(Buffer.concat(chunks).toString('utf8')), String(req.headers.authorization ?? ''), accepted, issuedKeys);
+        res.writeHead(answer.status, { 'content-type': 'text/xml' });
+        res.end(answer.body);
+        return;
+      }
       const contentType = target.startsWith('AWSStepFunctions.') ? 'application/x-amz-json-1.0' : 'application/x-amz-json-1.1';
       try {
         const handler = handlers[target];

@@ -14,6 +14,10 @@ export const localConfigSchema = z
     secrets: z.record(z.string(), z.string()).default({}),
     principals: z.array(principalSchema.extend({ token: z.string().min(8) })).default([]),
     slack: z.object({ signingSecret: z.string().optional(), users: z.record(z.string(), z.string()).default({}) }).strict().default({ users: {} }),
+    /**
+     * The access key ids local mode's STS knows (the stand-in for IAM users). Unset: every key pair found in `secrets`.
+     */
+    sts: z.object({ accessKeyIds: z.array(z.string().min(1)) }).strict().optional(),
   })
   .strict();
 export type LocalConfig = z.infer<typeof localConfigSchema>;

@@ -163,6 +163,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const protocol: ProtocolServer = await startProtocolServer({
       sfn: () => engine.sfn!,
       secrets,
+      stsAccessKeys: [LOCAL_CREDENTIALS.accessKeyId],
+      ...(options.config.sts ? { stsKnownKeys: options.config.sts.accessKeyIds } : {}),
       onEvent: (e) => {
         log(`event  ${e.detailType} ${JSON.stringify(e.detail)}`);
         // The rule on the app's bus that closes an expired approval's Slack message (events.ts routeApprovalExpiries).
@@ -191,6 +193,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       AWS_ENDPOINT_URL_SECRETS_MANAGER: protocol.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: protocol.endpoint,
       AWS_ENDPOINT_URL_ECS: protocol.endpoint,
+      AWS_ENDPOINT_URL_STS: protocol.endpoint,
       STACKJOBS_S3_FORCE_PATH_STYLE: 'true',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };

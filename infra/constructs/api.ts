@@ -54,6 +54,8 @@ export interface ApiProps {
   readonly assumableRoleArnPatterns: string[];
   /** Terraform/OpenTofu state buckets pre-flight may probe (bucket ARN patterns). */
   readonly stateBucketArnPatterns: string[];
+  /** Lock tables pre-flight may read a Terraform lock item from, for backends without a secret. */
+  readonly stateLockTableArnPatterns: string[];
   /** Task-definition ARN patterns org runners may use: pre-flight freezes an org runner's placement only when it matches. */
   readonly orgRunnerTaskDefinitionArns: string[];
   readonly logRetention: logs.RetentionDays;
@@ -148,9 +150,13 @@ export class Api extends Construct {
       fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StateBuckets', actions: ['s3:ListBucket'], resources: props.stateBucketArnPatterns }));
       fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StateObjects', actions: ['s3:GetObject'], resources: props.stateBucketArnPatterns.map((b) => `${b}/*`) }));
     }
+    if (props.stateLockTableArnPatterns.length > 0) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StateLockItems', actions: ['dynamodb:GetItem'], resources: props.stateLockTableArnPatterns }));
+    }
     acknowledgeWildcardResources(fn.executionRole, [
       [props.credentialSecretArnPattern, 'Credential secrets are registered after deploy; only names under the credentials prefix are readable (docs/architecture.md).'],
       ...wildcardPatternReasons(props.assumableRoleArnPatterns, props.stateBucketArnPatterns),
+      ...props.stateLockTableArnPatterns.map((t): [string, string] => [t, 'Lock tables are named by the deployer (stackjobs:stateLockTableNames); pre-flight only reads lock items.']),
     ]);
     return fn;
   }

@@ -110,6 +110,7 @@ export class Orchestration extends Construct {
       securityGroup: props.runner.securityGroup,
       jobsTableName: props.jobsTable.tableName,
       artifactsBucketName: props.artifactsBucket.bucketName,
+      stateRoleArn: props.runner.stateRole.roleArn,
       lockWaitSeconds,
       lockWaitMaxAttempts,
       previewTimeout,

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, IgnoreMode, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -44,8 +44,10 @@ export interface RunnerProps {
   readonly credentialSecretArnPattern: string;
   /** Roles the runner may assume for provider credentials that name a role. */
   readonly assumableRoleArnPatterns: string[];
-  /** Terraform/OpenTofu S3 state buckets the runner may use with its own role, as bucket ARN patterns. */
+  /** Terraform/OpenTofu S3 state buckets a backend without a secret may use (through the state role), as bucket ARN patterns. */
   readonly stateBucketArnPatterns: string[];
+  /** DynamoDB lock tables those backends may use (through the state role), as table ARN patterns. */
+  readonly stateLockTableArnPatterns: string[];
   readonly logRetention: logs.RetentionDays;
   /**
    * Run in this VPC instead of creating one.
@@ -97,6 +99,8 @@ export class Runner extends Construct {
   public readonly securityGroup: ec2.SecurityGroup;
   public readonly subnets: ec2.SubnetSelection;
   public readonly taskRole: iam.Role;
+  /** Assumed by the runner (session-scoped) for S3 backends without a secret; passed to it as STACKJOBS_STATE_ROLE_ARN. */
+  public readonly stateRole: iam.Role;
 
   constructor(scope: Construct, id: string, props: RunnerProps) {
     super(scope, id);
@@ -120,6 +124,13 @@ export class Runner extends Construct {
     this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: this.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
 
     this.taskRole = new iam.Role(this, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'), description: 'Stack Jobs runner task' });
+    // How an S3 backend without a secret reaches its state: the runner assumes this role with a session policy limited
+    // to the job's state key and lock, and hands only those keys to the backend. The task role itself has no state access.
+    this.stateRole = new iam.Role(this, 'StateAccessRole', {
+      assumedBy: new iam.ArnPrincipal(this.taskRole.roleArn),
+      description: 'Stack Jobs: state access for S3 backends without a secret (session-scoped to one state key per job)',
+      maxSessionDuration: Duration.hours(12),
+    });
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu ?? 1024,
       memoryLimitMiB: props.memoryLimitMiB ?? 4096,
@@ -168,14 +179,24 @@ export class Runner extends Construct {
     if (props.assumableRoleArnPatterns.length > 0) {
       role.addToPolicy(new iam.PolicyStatement({ sid: 'ProviderRoles', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: props.assumableRoleArnPatterns }));
     }
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'AssumeStateRole', actions: ['sts:AssumeRole'], resources: [this.stateRole.roleArn] }));
     if (props.stateBucketArnPatterns.length > 0) {
-      role.addToPolicy(new iam.PolicyStatement({ sid: 'StateBuckets', actions: ['s3:ListBucket'], resources: props.stateBucketArnPatterns }));
-      role.addToPolicy(new iam.PolicyStatement({ sid: 'StateObjects', actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: props.stateBucketArnPatterns.map((b) => `${b}/*`) }));
+      this.stateRole.addToPolicy(new iam.PolicyStatement({ sid: 'StateBuckets', actions: ['s3:ListBucket'], resources: props.stateBucketArnPatterns }));
+      this.stateRole.addToPolicy(new iam.PolicyStatement({ sid: 'StateObjects', actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: props.stateBucketArnPatterns.map((b) => `${b}/*`) }));
     }
+    if (props.stateLockTableArnPatterns.length > 0) {
+      this.stateRole.addToPolicy(
+        new iam.PolicyStatement({ sid: 'StateLockTables', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable'], resources: props.stateLockTableArnPatterns }),
+      );
+    }
+    acknowledgeWildcardResources(this.stateRole, [
+      ...wildcardPatternReasons([], props.stateBucketArnPatterns),
+      ...props.stateLockTableArnPatterns.map((t): [string, string] => [t, 'Lock tables are named by the deployer (stackjobs:stateLockTableNames); each session is limited to one state\'s items.']),
+    ]);
     acknowledgeWildcardResources(role, [
       [props.artifactsBucket.arnForObjects('jobs/*'), 'Artifact keys are per job (jobs/<jobId>/...) and unknown at deploy time; limited to the jobs/ prefix.'],
       [props.credentialSecretArnPattern, 'Credential secrets are registered after deploy; only names under the credentials prefix are readable (docs/architecture.md).'],
-      ...wildcardPatternReasons(props.assumableRoleArnPatterns, props.stateBucketArnPatterns),
+      ...wildcardPatternReasons(props.assumableRoleArnPatterns, []),
     ]);
   }
 }

@@ -118,6 +118,8 @@ export interface StateMachineDefinitionProps {
   readonly securityGroup: ec2.ISecurityGroup;
   readonly jobsTableName: string;
   readonly artifactsBucketName: string;
+  /** The runner's state-access role (S3 backends without a secret). */
+  readonly stateRoleArn: string;
   /** Seconds between two attempts at the stack lock. */
   readonly lockWaitSeconds: number;
   /** Attempts at the stack lock before the job ends cancelled (lock_wait_exceeded). */
@@ -187,6 +189,7 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     { name: 'STACKJOBS_TASK_TOKEN', path: '$$.Task.Token' },
     { name: 'STACKJOBS_JOBS_TABLE', value: p.jobsTableName },
     { name: 'STACKJOBS_ARTIFACTS_BUCKET', value: p.artifactsBucketName },
+    { name: 'STACKJOBS_STATE_ROLE_ARN', value: p.stateRoleArn },
     // The approved digest: the runner refuses to apply a plan whose SHA-256 differs ('' = no preview ran).
     ...(phase === 'update' ? [{ name: 'STACKJOBS_PLAN_DIGEST', path: '$.gate.planDigest' }] : []),
   ];

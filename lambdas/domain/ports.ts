@@ -11,6 +11,8 @@ export interface CatalogReader {
 
 export interface CredentialValidation {
   accepted: boolean;
+  /** The provider could not be asked (no network, a timeout, its 5xx): nothing was learned about the credential. */
+  unreachable?: boolean;
   /** What the provider confirmed, in words a user can act on ("STS GetCallerIdentity: arn:aws:iam::...") */
   detail: string;
 }

@@ -129,6 +129,11 @@ export async function checkCredential(
     return { result: { check: 'credential', passed: true, messages: [...messages, `warning: ${note}`] }, credential };
   }
   const live = await validator.validate(credential);
+  if (live.unreachable) {
+    // Nothing learned either way: the org's setting decides whether that is a failure or a warning.
+    if (settings?.requireLiveCredentialValidation) return { result: { check: 'credential', passed: false, messages: [...messages, live.detail, `org ${org} requires live validation`] }, credential };
+    return { result: { check: 'credential', passed: true, messages: [...messages, `warning: ${live.detail}; not verified that ${provider} accepts the credential`] }, credential };
+  }
   return { result: { check: 'credential', passed: live.accepted, messages: [...messages, live.detail] }, credential };
 }
 

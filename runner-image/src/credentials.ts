@@ -24,10 +24,20 @@ const envMapSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.st
 
 /** Names assume-role sessions so CloudTrail ties an API call to its job. */
 const SESSION_NAME_MAX = 64;
-/** One hour: longer than a typical phase; a longer run should use a role with a longer maximum session. */
-const ASSUME_ROLE_SECONDS = 3600;
+/**
+ * Sessions last as long as the phase may (its timeout), within STS's bounds (15 min .. 12 h). A role whose maximum
+ * session is shorter, or a chained assumption (the runner's task role assuming another role: AWS caps those at one
+ * hour), is refused a longer one: the runner then asks for the hour STS always allows, and says so.
+ */
+export const MIN_SESSION_SECONDS = 900;
+export const MAX_SESSION_SECONDS = 43_200;
+export const FALLBACK_SESSION_SECONDS = 3600;
+export const sessionSecondsFor = (phaseTimeoutSeconds: number) => Math.min(MAX_SESSION_SECONDS, Math.max(MIN_SESSION_SECONDS, Math.ceil(phaseTimeoutSeconds)));
 
-/** The profile the S3 backend uses when the provider credential already occupies the AWS_* variables. */
+/**
+ * The profile the S3 backend's credentials live under (a 0600 file in the workspace): never the AWS_* variables, which
+ * belong to the provider credential, so the backend can never silently use the provider's keys or the other way round.
+ */
 export const BACKEND_PROFILE = 'stackjobs-backend';
 
 export type StsFactory = (config: STSClientConfig) => STSClient;
@@ -36,6 +46,14 @@ export interface CredentialDeps {
   secrets: SecretSource;
   sts: StsFactory;
   registry: SecretRegistry;
+  /** The phase's timeout: how long assumed sessions should last. @default one hour */
+  sessionSeconds?: number;
+  /**
+   * The deployment's state-access role (STACKJOBS_STATE_ROLE_ARN): how an S3 backend without a secret reaches its
+   * state. The runner assumes it with a session policy limited to the job's state key and lock.
+   */
+  stateRoleArn?: string;
+  warn?: (message: string) => void;
 }
 
 export interface ResolvedCredentials {
@@ -125,23 +143,73 @@ async function providerEnv(essentials: Essentials, { jobId, org }: CredentialSco
   const base = material === undefined ? undefined : awsMaterial(material, `provider credential secret (${cred.secretRef})`);
   if (!cred.roleArn) return base ? awsEnv(base) : {};
   // With no stored material, the runner's own task role assumes the target role.
-  const sts = deps.sts({ ...(region ? { region } : {}), ...(base ? { credentials: base } : {}) });
-  try {
-    const out = await sts.send(
+  const session = await assumeRole(deps, { roleArn: cred.roleArn, jobId, region, base, ...(cred.externalId ? { externalId: cred.externalId } : {}) });
+  return awsEnv(session);
+}
+
+/** AssumeRole for the phase's duration (or the hour STS always allows, when the role refuses longer); registers the keys. */
+async function assumeRole(
+  deps: CredentialDeps,
+  o: { roleArn: string; jobId: string; region?: string; base?: Pick<AwsMaterial, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>; externalId?: string; policy?: string },
+): Promise<Required<Pick<AwsMaterial, 'accessKeyId' | 'secretAccessKey'>> & { sessionToken?: string }> {
+  const sts = deps.sts({ ...(o.region ? { region: o.region } : {}), ...(o.base ? { credentials: o.base } : {}) });
+  const wanted = sessionSecondsFor(deps.sessionSeconds ?? FALLBACK_SESSION_SECONDS);
+  const ask = (DurationSeconds: number) =>
+    sts.send(
       new AssumeRoleCommand({
-        RoleArn: cred.roleArn,
-        RoleSessionName: `stackjobs-${jobId}`.slice(0, SESSION_NAME_MAX),
-        DurationSeconds: ASSUME_ROLE_SECONDS,
-        ...(cred.externalId ? { ExternalId: cred.externalId } : {}),
+        RoleArn: o.roleArn,
+        RoleSessionName: `stackjobs-${o.jobId}`.slice(0, SESSION_NAME_MAX),
+        DurationSeconds,
+        ...(o.externalId ? { ExternalId: o.externalId } : {}),
+        ...(o.policy ? { Policy: o.policy } : {}),
       }),
     );
+  try {
+    let out;
+    try {
+      out = await ask(wanted);
+    } catch (e) {
+      // "The requested DurationSeconds exceeds the MaxSessionDuration set for this role" / the one-hour chaining cap.
+      if (wanted <= FALLBACK_SESSION_SECONDS || (e as Error).name !== 'ValidationError') throw e;
+      deps.warn?.(`${o.roleArn} refused a ${wanted} s session; using ${FALLBACK_SESSION_SECONDS} s (a phase longer than that may outlive its credentials)`);
+      out = await ask(FALLBACK_SESSION_SECONDS);
+    }
     const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error(`AssumeRole ${cred.roleArn} returned no credentials`);
+    if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error(`AssumeRole ${o.roleArn} returned no credentials`);
     deps.registry.add(c.AccessKeyId, c.SecretAccessKey, c.SessionToken);
-    return awsEnv({ accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken });
+    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}) };
   } finally {
     sts.destroy();
   }
+}
+
+/**
+ * The session policy for an S3 backend reached through the state role: this job's state object, its .tflock, a
+ * listing limited to that key, and the lock table's items for this state (Terraform's LockID and its digest item).
+ */
+export function stateSessionPolicy(bucket: string, stateKey: string, lockTable?: string): string {
+  const statements: object[] = [
+    { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: `arn:aws:s3:::${bucket}`, Condition: { StringLike: { 's3:prefix': [stateKey, `${stateKey}.tflock`] } } },
+    { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: [`arn:aws:s3:::${bucket}/${stateKey}`, `arn:aws:s3:::${bucket}/${stateKey}.tflock`] },
+  ];
+  if (lockTable) {
+    statements.push({
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable'],
+      Resource: `arn:aws:dynamodb:*:*:table/${lockTable}`,
+      Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [`${bucket}/${stateKey}`, `${bucket}/${stateKey}-md5`] } },
+    });
+  }
+  return JSON.stringify({ Version: '2012-10-17', Statement: statements });
+}
+
+/** Writes the backend's profile (0600, in the workspace, removed with it); only its name reaches .terraform/. */
+async function writeBackendProfile(stateDir: string, m: Pick<AwsMaterial, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>): Promise<string> {
+  const file = join(stateDir, 'backend-credentials');
+  const lines = [`[${BACKEND_PROFILE}]`, `aws_access_key_id = ${m.accessKeyId}`, `aws_secret_access_key = ${m.secretAccessKey}`];
+  if (m.sessionToken) lines.push(`aws_session_token = ${m.sessionToken}`);
+  await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+  return file;
 }
 
 const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : undefined);
@@ -172,22 +240,24 @@ export async function resolveCredentials(essentials: Essentials, scope: Credenti
     pulumiBackendUrl = `s3://${bucket}/${str(cfg.keyPrefix) ?? 'stack-jobs'}?${query.toString()}`;
   }
 
+  let backendKeys: Pick<AwsMaterial, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'> | undefined;
   if (backend.secretRef) {
     const material = awsMaterial(await readSecret(deps, backend.secretRef, 'backend secret', scope.org), `backend secret (${backend.secretRef})`);
     if (material.passphrase) env.PULUMI_CONFIG_PASSPHRASE = material.passphrase;
-    if (backend.type === 's3') {
-      if (env.AWS_ACCESS_KEY_ID === undefined) Object.assign(env, awsEnv(material));
-      else {
-        // Both credentials are AWS keys: the provider keeps the AWS_* variables, the backend gets a named profile.
-        // The file sits in the workspace (0600, removed with it); its name, not its content, reaches .terraform/.
-        const file = join(stateDir, 'backend-credentials');
-        const lines = [`[${BACKEND_PROFILE}]`, `aws_access_key_id = ${material.accessKeyId}`, `aws_secret_access_key = ${material.secretAccessKey}`];
-        if (material.sessionToken) lines.push(`aws_session_token = ${material.sessionToken}`);
-        await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o600 });
-        env.AWS_SHARED_CREDENTIALS_FILE = file;
-        backendConfig.push(`profile=${BACKEND_PROFILE}`);
-      }
+    if (backend.type === 's3') backendKeys = material;
+  } else if (backend.type === 's3') {
+    // No secret: the deployment's state role, limited by a session policy to this job's state key and lock. The tool
+    // never gets the runner's own task-role credentials (they are stripped from its environment).
+    if (!deps.stateRoleArn) {
+      throw new Error(`the S3 backend ${backend.id} has no secretRef and this runner has no state role (STACKJOBS_STATE_ROLE_ARN): give the backend a secret, or deploy the state role`);
     }
+    const bucket = str(cfg.bucket)!;
+    backendKeys = await assumeRole(deps, { roleArn: deps.stateRoleArn, jobId: scope.jobId, region, policy: stateSessionPolicy(bucket, backend.stateKey, str(cfg.lockTable)) });
+  }
+  if (backendKeys) {
+    env.AWS_SHARED_CREDENTIALS_FILE = await writeBackendProfile(stateDir, backendKeys);
+    backendConfig.push(`profile=${BACKEND_PROFILE}`);
+    pulumiBackendUrl = `${pulumiBackendUrl}&profile=${BACKEND_PROFILE}`;
   }
   return { env, backendConfig, pulumiBackendUrl };
 }

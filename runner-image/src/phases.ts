@@ -205,7 +205,14 @@ class PhaseRun {
           const token = gitRef ? await this.deps.secrets.get(gitRef) : undefined;
           this.deps.registry.add(token);
           const moduleDir = await cloneModule(e.iacModule, join(ws.module, 'repo'), ws.config, token);
-          const creds = await resolveCredentials(e, { jobId: this.jobId, org }, ws.state, { secrets: this.deps.secrets, sts: this.deps.sts, registry: this.deps.registry });
+          const creds = await resolveCredentials(e, { jobId: this.jobId, org }, ws.state, {
+            secrets: this.deps.secrets,
+            sts: this.deps.sts,
+            registry: this.deps.registry,
+            sessionSeconds: this.deps.config.STACKJOBS_OPERATION_TIMEOUT_SECONDS,
+            ...(this.deps.config.STACKJOBS_STATE_ROLE_ARN ? { stateRoleArn: this.deps.config.STACKJOBS_STATE_ROLE_ARN } : {}),
+            warn: this.deps.warn,
+          });
           this.env = { ...this.deps.childEnv, HOME: ws.state, ...creds.env };
           driver = this.createDriver(ws, moduleDir, creds.backendConfig, creds.pulumiBackendUrl);
           this.cwd = moduleDir;

@@ -160,6 +160,29 @@ describe('secrets', () => {
   });
 });
 
+describe('a module that needs an AWS credential (local mode stands in for STS)', () => {
+  it('validates the credential live through STS, offline, and runs the job with it', async () => {
+    const change = bucketChange('bucket_e2e_aws', 'v1', { kind: 'demo_aws_bucket' });
+    const pre = await e.call<{ passed: boolean; checks: Array<{ check: string; passed: boolean; messages: string[] }> }>('POST', '/v1/preflight', { body: change });
+    expect(pre.status).toBe(200);
+    const credential = pre.body.checks.find((c) => c.check === 'credential')!;
+    expect(credential).toMatchObject({ passed: true });
+    expect(credential.messages.join('\n')).toContain('STS GetCallerIdentity accepted: arn:aws:iam::000000000000:user/AKIALOCALDEMO');
+    const job = await submit(change);
+    expect((await e.waitFor(job.metadata.id, done)).status.result).toBe('succeeded');
+  });
+
+  it('fails the check (422 on submit, never a 500) for keys STS does not know, naming the error and not the key', async () => {
+    const change = bucketChange('bucket_e2e_aws_stale', 'v1', { kind: 'demo_aws_bucket', env: 'staging' });
+    const res = await e.call<{ checks: Array<{ check: string; passed: boolean; messages: string[] }> }>('POST', '/v1/stack-jobs', { body: change });
+    expect(res.status).toBe(422);
+    const credential = res.body.checks.find((c) => c.check === 'credential')!;
+    expect(credential.passed).toBe(false);
+    expect(credential.messages.join('\n')).toContain('rejected the credential: InvalidClientTokenId');
+    expect(JSON.stringify(res.body)).not.toContain('not-a-key-local-sts-knows');
+  });
+});
+
 describe('local mode around the API', () => {
   it('refuses a request without a token, serves the contract without one, and lists published events', async () => {
     expect((await fetch(`${e.local.apiUrl}/v1/stack-jobs`)).status).toBe(401);

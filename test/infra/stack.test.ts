@@ -181,6 +181,7 @@ describe('state machine', () => {
         STACKJOBS_JOBS_TABLE: expect.stringContaining('JobsTable'),
         STACKJOBS_ARTIFACTS_BUCKET: expect.stringContaining('ArtifactsBucket'),
         STACKJOBS_OPERATION_TIMEOUT_SECONDS: String(s.TimeoutSeconds),
+        STACKJOBS_STATE_ROLE_ARN: expect.stringContaining('StateAccessRole'),
         STACKJOBS_GRACE_SECONDS: '90',
         ...(phase === 'update' ? { STACKJOBS_PLAN_DIGEST: '$.gate.planDigest' } : {}),
       });
@@ -610,5 +611,28 @@ describe('S3 answers 404, not 403, for a missing artifact', () => {
       const lists = statementsOf(role).filter((st) => actionsOf(st).includes('s3:ListBucket') && resourcesOf(st).some((r) => r.includes(bucketId)));
       expect({ role, unconditioned: lists.some((st) => !st.Condition) }).toEqual({ role, unconditioned: true });
     }
+  });
+});
+
+describe('S3 backends without a secret', () => {
+  it('reach state only through the state role: trusted by the runner task role alone, holding the state buckets and lock tables', () => {
+    const taskRole = idOf(stack.runner.taskRole);
+    const stateRole = idOf(stack.runner.stateRole);
+    const trust = JSON.stringify(json.Resources[stateRole].Properties.AssumeRolePolicyDocument);
+    expect(trust).toContain(taskRole);
+    expect(trust).not.toContain('ecs-tasks.amazonaws.com');
+    // The task role (whose credentials the tool never sees) has no state access of its own, only the right to assume.
+    const taskStatements = statementsOf(taskRole);
+    expect(taskStatements.filter((st) => actionsOf(st).some((a) => a.startsWith('s3:') && resourcesOf(st).some((r) => r.includes('terraform-state'))))).toEqual([]);
+    expect(taskStatements.find((st) => st.Sid === 'AssumeStateRole')).toBeDefined();
+    const stateActions = statementsOf(stateRole).flatMap(actionsOf);
+    expect(stateActions).toEqual(expect.arrayContaining(['s3:ListBucket', 's3:GetObject', 's3:PutObject', 's3:DeleteObject', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']));
+  });
+
+  it('lets pre-flight read lock items from the configured lock tables (else every submission of such an org was AccessDenied)', () => {
+    const api = idOf(stack.api.apiFunction.executionRole as never);
+    const lock = statementsOf(api).find((st) => st.Sid === 'StateLockItems');
+    expect(lock && actionsOf(lock)).toEqual(['dynamodb:GetItem']);
+    expect(resourcesOf(lock!).join()).toContain('terraform-locks');
   });
 });

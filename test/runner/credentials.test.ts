@@ -25,6 +25,7 @@ const essentials = (over: Partial<Essentials> = {}): Essentials => ({
   ...over,
 });
 const ORG = 'acmecorp';
+const STATE_ROLE = 'arn:aws:iam::123456789012:role/StackJobs-StateAccess';
 const scope = (jobId = 'sj_x') => ({ jobId, org: ORG });
 const PROV = 'stackjobs/acmecorp/awscred_prod';
 const BE = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/acmecorp/tfcred_state-AbCdEf';
@@ -44,17 +45,18 @@ describe('resolveCredentials', () => {
       essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: PROV, roleArn: 'arn:aws:iam::123456789012:role/deployer', externalId: 'ext-1' } }),
       scope('sj_01jsrnmwpnnc6n62h06xafcgxv'),
       dir,
-      { secrets: secrets({ [PROV]: JSON.stringify({ accessKeyId: 'AKIABASE00000001', secretAccessKey: 'base-secret-value' }) }), sts: () => new STSClient({ region: 'us-east-1' }), registry },
+      { secrets: secrets({ [PROV]: JSON.stringify({ accessKeyId: 'AKIABASE00000001', secretAccessKey: 'base-secret-value' }) }), sts: () => new STSClient({ region: 'us-east-1' }), registry, stateRoleArn: STATE_ROLE },
     );
-    expect(out.env).toEqual({ AWS_ACCESS_KEY_ID: 'ASIASESSION00001', AWS_SECRET_ACCESS_KEY: 'session-secret-value', AWS_SESSION_TOKEN: 'session-token-value' });
+    expect(out.env).toEqual({ AWS_ACCESS_KEY_ID: 'ASIASESSION00001', AWS_SECRET_ACCESS_KEY: 'session-secret-value', AWS_SESSION_TOKEN: 'session-token-value', AWS_SHARED_CREDENTIALS_FILE: join(dir, 'backend-credentials') });
     const call = stsMock.commandCalls(AssumeRoleCommand)[0].args[0].input;
     expect(call).toMatchObject({ RoleArn: 'arn:aws:iam::123456789012:role/deployer', ExternalId: 'ext-1', RoleSessionName: 'stackjobs-sj_01jsrnmwpnnc6n62h06xafcgxv' });
     expect(registry.redact('base-secret-value session-secret-value session-token-value')).toBe('*** *** ***');
-    expect(out.backendConfig).toEqual(['bucket=state', 'key=stack-jobs/o/e/r/terraform.tfstate', 'region=us-east-1', 'use_lockfile=true']);
+    expect(out.backendConfig).toEqual(['bucket=state', 'key=stack-jobs/o/e/r/terraform.tfstate', 'region=us-east-1', 'use_lockfile=true', `profile=${BACKEND_PROFILE}`]);
   });
 
   it('injects another provider\'s secret as environment variables, as-is', async () => {
-    const out = await resolveCredentials(essentials({ providerCredential: { kind: 'gcp_credential', id: 'g', provider: 'gcp', secretRef: 'stackjobs/acmecorp/gcp' } }), scope(), dir, {
+    const local = { kind: 'k', id: 'b', type: 'local' as const, config: {}, stateKey: 'k' };
+    const out = await resolveCredentials(essentials({ backendCredential: local, providerCredential: { kind: 'gcp_credential', id: 'g', provider: 'gcp', secretRef: 'stackjobs/acmecorp/gcp' } }), scope(), dir, {
       secrets: secrets({ 'stackjobs/acmecorp/gcp': JSON.stringify({ GOOGLE_CREDENTIALS: '{"type":"service_account"}', GOOGLE_PROJECT: 'proj-1' }) }),
       sts: () => new STSClient({}),
       registry: new SecretRegistry(),
@@ -135,5 +137,51 @@ describe('resolveCredentials', () => {
     expect(() => assertSecretRefsInScope(essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'stackjobs/globex/x' } }), ORG)).toThrow(/providerCredential\.secretRef/);
     expect(() => assertSecretRefsInScope(essentials(), ORG)).not.toThrow();
     expect(() => assertSecretInScope('stackjobs/acmecorp', ORG, 'x')).toThrow(/not under stackjobs\/acmecorp\//);
+  });
+});
+
+describe('an S3 backend without a secret (the deployment\'s state role)', () => {
+  const keys = { AccessKeyId: 'ASIASTATE0000001', SecretAccessKey: 'state-session-secret', SessionToken: 'state-session-token', Expiration: new Date() };
+
+  it('assumes the state role limited to this job\'s state key and lock, for the phase\'s duration, and gives only the backend the keys', async () => {
+    stsMock.on(AssumeRoleCommand).resolves({ Credentials: keys });
+    const registry = new SecretRegistry();
+    const withLock = essentials({ backendCredential: { kind: 'k', id: 'b', type: 's3', config: { bucket: 'state', region: 'us-east-1', lockTable: 'tf-locks' }, stateKey: 'stack-jobs/o/e/r/terraform.tfstate' } });
+    const out = await resolveCredentials(withLock, scope('sj_state'), dir, { secrets: secrets({}), sts: () => new STSClient({ region: 'us-east-1' }), registry, stateRoleArn: STATE_ROLE, sessionSeconds: 7200 });
+    const input = stsMock.commandCalls(AssumeRoleCommand)[0].args[0].input;
+    expect(input).toMatchObject({ RoleArn: STATE_ROLE, DurationSeconds: 7200, RoleSessionName: 'stackjobs-sj_state' });
+    const policy = JSON.parse(input.Policy!) as { Statement: Array<{ Action: string[]; Resource: string | string[]; Condition?: unknown }> };
+    expect(policy.Statement.flatMap((st) => [st.Resource].flat())).toEqual([
+      'arn:aws:s3:::state',
+      'arn:aws:s3:::state/stack-jobs/o/e/r/terraform.tfstate',
+      'arn:aws:s3:::state/stack-jobs/o/e/r/terraform.tfstate.tflock',
+      'arn:aws:dynamodb:*:*:table/tf-locks',
+    ]);
+    expect(JSON.stringify(policy.Statement[2].Condition)).toContain('state/stack-jobs/o/e/r/terraform.tfstate');
+    // Only the backend profile holds the keys: no AWS_* variable a provider would pick up.
+    expect(Object.keys(out.env)).toEqual(['AWS_SHARED_CREDENTIALS_FILE']);
+    expect(readFileSync(out.env.AWS_SHARED_CREDENTIALS_FILE, 'utf8')).toContain('aws_session_token = state-session-token');
+    expect(statSync(out.env.AWS_SHARED_CREDENTIALS_FILE).mode & 0o777).toBe(0o600);
+    expect(out.backendConfig).toContain(`profile=${BACKEND_PROFILE}`);
+    expect(out.pulumiBackendUrl).toContain(`profile=${BACKEND_PROFILE}`);
+    expect(registry.redact('state-session-secret state-session-token')).toBe('*** ***');
+  });
+
+  it('falls back to the hour STS always allows when the role refuses the phase\'s duration', async () => {
+    stsMock
+      .on(AssumeRoleCommand, { DurationSeconds: 14400 })
+      .rejects(Object.assign(new Error('The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.'), { name: 'ValidationError' }))
+      .on(AssumeRoleCommand, { DurationSeconds: 3600 })
+      .resolves({ Credentials: keys });
+    const warnings: string[] = [];
+    await resolveCredentials(essentials(), scope(), dir, { secrets: secrets({}), sts: () => new STSClient({ region: 'us-east-1' }), registry: new SecretRegistry(), stateRoleArn: STATE_ROLE, sessionSeconds: 14400, warn: (m) => warnings.push(m) });
+    expect(stsMock.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input.DurationSeconds)).toEqual([14400, 3600]);
+    expect(warnings.join()).toContain('refused a 14400 s session; using 3600 s');
+  });
+
+  it('refuses to run with no credentials at all (no secret, no state role) and says what to do', async () => {
+    await expect(resolveCredentials(essentials(), scope(), dir, { secrets: secrets({}), sts: () => new STSClient({}), registry: new SecretRegistry() })).rejects.toThrow(
+      /has no secretRef and this runner has no state role \(STACKJOBS_STATE_ROLE_ARN\)/,
+    );
   });
 });

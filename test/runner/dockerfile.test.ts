@@ -23,8 +23,9 @@ describe('runner-image/Dockerfile', () => {
     const s3 = { ...e, backendCredential: { ...e.backendCredential, type: 's3' as const, config: { bucket: 'state', region: 'us-east-1' } } };
     const resolved = await resolveCredentials(s3, { jobId: 'sj_x', org: 'acmecorp' }, tmpdir(), {
       secrets: { get: async () => '' },
-      sts: () => ({ send: async () => ({}) }) as never,
+      sts: () => ({ send: async () => ({ Credentials: { AccessKeyId: 'ASIAX', SecretAccessKey: 'x' } }), destroy: () => undefined }) as never,
       registry: new SecretRegistry(),
+      stateRoleArn: 'arn:aws:iam::123456789012:role/state',
     });
     expect(resolved.backendConfig).toContain('use_lockfile=true');
     // use_lockfile is Terraform >= 1.10 and OpenTofu >= 1.10: older binaries reject the backend at init.

@@ -28,9 +28,18 @@ export function e2eConfig(): LocalConfig {
     ...(config.catalog.modules ?? []),
     { id: 'iacmod_demo_service', scope: 'platform', resourceKind: 'demo_service', provisioner: 'terraform', provider: 'demo', gitRepo: '{dataDir}/git/demo-bucket.git', branch: 'v1.0.0', path: '.', isDefault: true },
   ];
+  config.catalog.modules.push(
+    // A module that needs an AWS credential: pre-flight validates it live, against local mode's STS.
+    { id: 'iacmod_demo_aws', scope: 'platform', resourceKind: 'demo_aws_bucket', provisioner: 'terraform', provider: 'aws', gitRepo: '{dataDir}/git/demo-bucket.git', branch: 'v1.0.0', path: '.', isDefault: true },
+  );
   config.catalog['provider-credentials'] = [
     { id: 'democred_dev', org: 'acmecorp', provider: 'demo', kind: 'demo_credential', environments: ['dev'], secretRef: 'stackjobs/acmecorp/demo-api' },
+    { id: 'awscred_dev', org: 'acmecorp', provider: 'aws', kind: 'aws_credential', environments: ['dev'], secretRef: 'stackjobs/acmecorp/demo-credential' },
+    { id: 'awscred_stale', org: 'acmecorp', provider: 'aws', kind: 'aws_credential', environments: ['staging'], secretRef: 'stackjobs/acmecorp/unknown-key' },
   ];
+  // A key pair stored as a secret that STS does not know (deleted in IAM, say): only the demo key is an IAM user here.
+  config.secrets['stackjobs/acmecorp/unknown-key'] = JSON.stringify({ accessKeyId: 'AKIAUNKNOWN00000', secretAccessKey: 'not-a-key-local-sts-knows' });
+  config.sts = { accessKeyIds: ['AKIALOCALDEMO'] };
   config.secrets['stackjobs/acmecorp/demo-api'] = JSON.stringify({ DEMO_API_KEY: PLANTED_SECRET });
   return config;
 }

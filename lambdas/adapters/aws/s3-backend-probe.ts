@@ -37,6 +37,19 @@ export class S3BackendProbe implements BackendProbe {
   ) {}
 
   async probe(backend: BackendCredential, stateKey: string): Promise<BackendProbeResult> {
+    try {
+      return await this.probeOnce(backend, stateKey);
+    } catch (e) {
+      // A probe that could not finish is a failed check that says why (by error name), never a 500 for the caller.
+      const err = e as Error & { $metadata?: { httpStatusCode?: number }; code?: string };
+      const status = err.$metadata?.httpStatusCode;
+      const what = status === 403 || err.name === 'AccessDeniedException' ? `access denied (${err.name})` : status ? `${err.name} (HTTP ${status})` : `not reachable (${err.code ?? err.name})`;
+      const lock = backend.config.lockTable ? `; reading lock table ${String(backend.config.lockTable)} without a backend secret needs the table in stackjobs:stateLockTableNames` : '';
+      return { reachable: false, stateExists: false, detail: `backend ${backend.id} could not be checked: ${what}${lock}` };
+    }
+  }
+
+  private async probeOnce(backend: BackendCredential, stateKey: string): Promise<BackendProbeResult> {
     if (backend.type === 'local') {
       return { reachable: true, stateExists: false, detail: 'local backend (files on the runner): reachability, state and locks cannot be checked before the run' };
     }

@@ -48,10 +48,11 @@ export class StsCredentialValidator implements CredentialValidator {
       return { accepted: true, detail: `STS GetCallerIdentity accepted: ${out.Arn} (account ${out.Account})` };
     } catch (e) {
       const err = e as Error & { $metadata?: { httpStatusCode?: number } };
-      if (err.$metadata?.httpStatusCode && err.$metadata.httpStatusCode < 500) {
-        return { accepted: false, detail: `STS ${credential.roleArn ? 'AssumeRole' : 'GetCallerIdentity'} rejected the credential: ${err.name}` };
-      }
-      throw e;
+      const call = `STS ${credential.roleArn ? 'AssumeRole' : 'GetCallerIdentity'}`;
+      if (err.$metadata?.httpStatusCode && err.$metadata.httpStatusCode < 500) return { accepted: false, detail: `${call} rejected the credential: ${err.name}` };
+      // No answer at all (DNS, connection, timeout) or STS's own failure after the SDK's retries: say so, by name only.
+      const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
+      return { accepted: false, unreachable: true, detail: `${call} could not be reached (${code ?? err.name})` };
     } finally {
       sts.destroy();
     }
