@@ -92,6 +92,10 @@ function taskStates(definition: Record<string, unknown>): Record<string, TaskSta
   return states;
 }
 
+/** Step Functions' limit on an execution's input, a state's output and a task's result (256 KiB of UTF-8). */
+export const SFN_PAYLOAD_MAX_BYTES = 262_144;
+const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
+
 export class LocalStepFunctions {
   private readonly executions = new Map<string, Execution>();
   private readonly tasks = new Map<string, PendingTask>();
@@ -123,7 +127,7 @@ export class LocalStepFunctions {
       e.events.push({ type: 'TaskScheduled', state: stateName, at: new Date() });
       if (!waits) {
         const out = await this.options.bindings[stateName]({ stateName, input, executionArn: e.arn, executionName: e.name });
-        return (out ?? null) as Json;
+        return this.withinDataLimit(e, stateName, input, (out ?? null) as Json);
       }
       const token = `${randomUUID()}${randomUUID()}`.replace(/-/g, '');
       let timeout: NodeJS.Timeout | undefined;
@@ -155,11 +159,28 @@ export class LocalStepFunctions {
         throw err;
       }
       try {
-        return await result;
+        return this.withinDataLimit(e, stateName, input, await result);
       } finally {
         cleanup();
       }
     };
+  }
+
+  /**
+   * Step Functions fails the execution (States.DataLimitExceeded, which no Catch handles) when a state's result would
+   * take its output past 256 KB. The result is merged into the input by ResultPath, so input + result bounds the output.
+   */
+  private withinDataLimit(e: Execution, stateName: string, input: Json, result: Json): Json {
+    const size = byteLength(JSON.stringify(input ?? null)) + byteLength(JSON.stringify(result ?? null));
+    if (size <= SFN_PAYLOAD_MAX_BYTES) return result;
+    if (e.status === 'RUNNING') {
+      e.status = 'FAILED';
+      e.error = 'States.DataLimitExceeded';
+      e.cause = `the output of state ${stateName} is over ${SFN_PAYLOAD_MAX_BYTES} bytes (about ${size})`;
+      e.stopDate = new Date();
+      e.abort();
+    }
+    throw Object.assign(new Error(e.cause), { name: 'States.DataLimitExceeded' });
   }
 
   private armHeartbeat(token: string): void {
@@ -177,6 +198,7 @@ export class LocalStepFunctions {
 
   async startExecution(req: { stateMachineArn: string; name?: string; input?: string }): Promise<{ executionArn: string; startDate: number }> {
     if (req.stateMachineArn !== this.options.stateMachineArn) throw new ServiceError('StateMachineDoesNotExist', `state machine ${req.stateMachineArn} does not exist`);
+    if (byteLength(req.input ?? '') > SFN_PAYLOAD_MAX_BYTES) throw new ServiceError('InvalidExecutionInput', `the execution input is over Step Functions' ${SFN_PAYLOAD_MAX_BYTES}-byte limit`);
     const name = req.name ?? randomUUID();
     const arn = `${this.options.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     if (this.executions.has(arn)) throw new ServiceError('ExecutionAlreadyExists', `execution ${name} already exists`);
@@ -256,6 +278,9 @@ export class LocalStepFunctions {
 
   sendTaskSuccess(req: { taskToken: string; output: string }) {
     const t = this.task(req.taskToken);
+    if (byteLength(req.output) > SFN_PAYLOAD_MAX_BYTES) {
+      throw new ServiceError('ValidationException', `1 validation error detected: Value at 'output' failed to satisfy constraint: Member must have length less than or equal to ${SFN_PAYLOAD_MAX_BYTES}`);
+    }
     let output: Json;
     try {
       output = JSON.parse(req.output);

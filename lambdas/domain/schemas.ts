@@ -211,10 +211,32 @@ export const planSummarySchema = z
     forget: z.number().int().default(0),
     import: z.number().int().default(0),
     outputChanges: z.number().int().default(0),
+    /** At most MAX_SUMMARY_RESOURCES, addresses cut at MAX_ADDRESS_CHARS: the full plan is plan.json in S3. */
     resources: z.array(z.object({ address: z.string(), actions: z.array(z.string()) })).default([]),
+    /** How many changed resources `resources` leaves out (the summary travels through the state machine and the job item). */
+    unlisted: z.number().int().min(0).optional(),
   })
   .strict();
 export type PlanSummary = z.infer<typeof planSummarySchema>;
+
+/**
+ * A summary is copied into the execution state (preview, update, outcome), the runner's SendTaskSuccess and the job
+ * item: Step Functions allows 256 KB per state and task result, DynamoDB 400 KB per item. 100 addresses of at most
+ * 300 characters keep every copy under 40 KB whatever the plan's size.
+ */
+export const MAX_SUMMARY_RESOURCES = 100;
+export const MAX_ADDRESS_CHARS = 300;
+
+/** An address cut to MAX_ADDRESS_CHARS (a `for_each` key can be arbitrarily long). */
+export const cutAddress = (address: string) => (address.length > MAX_ADDRESS_CHARS ? `${address.slice(0, MAX_ADDRESS_CHARS - 1)}…` : address);
+
+/** Bounds a summary's resource list (and each address) for the places it travels; the counts stay exact. */
+export function boundSummary(summary: PlanSummary): PlanSummary {
+  const changed = summary.resources.length + (summary.unlisted ?? 0);
+  const listed = summary.resources.slice(0, MAX_SUMMARY_RESOURCES).map((r) => ({ address: cutAddress(r.address), actions: r.actions }));
+  const { unlisted: _u, ...rest } = summary;
+  return { ...rest, resources: listed, ...(changed > listed.length ? { unlisted: changed - listed.length } : {}) };
+}
 
 /** The most resources a drift report lists; `total` still counts every one (the job item stays far below 400 KB). */
 export const MAX_DRIFT_RESOURCES = 100;
@@ -225,7 +247,7 @@ export const driftSchema = z
     checkedAt: isoTime,
     /** How many resources drifted; `resources` lists at most MAX_DRIFT_RESOURCES of them. */
     total: z.number().int().min(0),
-    resources: z.array(z.object({ address: z.string(), actions: z.array(z.string()) })).max(MAX_DRIFT_RESOURCES),
+    resources: z.array(z.object({ address: z.string().max(MAX_ADDRESS_CHARS), actions: z.array(z.string()) })).max(MAX_DRIFT_RESOURCES),
   })
   .strict();
 export type Drift = z.infer<typeof driftSchema>;

@@ -11,7 +11,7 @@ import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import type { ArtifactStore, StoredPlanSummary } from '../../lambdas/adapters/s3/artifact-store';
 import type { Clock } from '../../lambdas/domain/ids';
 import type { SecretSource } from '../../lambdas/domain/ports';
-import type { OperationName, PlanSummary, RunnerResult, StackJob } from '../../lambdas/domain/schemas';
+import { boundSummary, type OperationName, type PlanSummary, type RunnerResult, type StackJob } from '../../lambdas/domain/schemas';
 import { isTerminal, transitionOperation } from '../../lambdas/domain/status';
 import { execCommand, type Exec } from './command';
 import type { RunnerConfig } from './config';
@@ -235,6 +235,8 @@ class PhaseRun {
         const planKey = artifactKeys.planBinary(this.jobId);
         const { summary, hasChanges, digest } = await this.operation('plan', async (exec) => {
           const planned = await driver.plan(exec, { destroy, refresh: refreshes });
+          // Large plans stay in S3 (plan.json); what travels (task result, execution state, job item) is bounded.
+          planned.summary = boundSummary(planned.summary);
           const digest = await sha256File(planFile);
           const planJsonFile = join(ws.state, 'plan.json');
           const planJson = JSON.parse(await readFile(planJsonFile, 'utf8')) as Record<string, unknown>;

@@ -87,8 +87,18 @@ async function main(): Promise<number> {
     return 1;
   }
   if (outcome.ok) {
-    await reporter.success(outcome.result);
-    return 0;
+    try {
+      await reporter.success(outcome.result);
+      return 0;
+    } catch (e) {
+      // A result Step Functions refuses (over its 256 KB, say) must still end the task now, not at the heartbeat
+      // timeout: report the refusal as the phase's failure. A TaskDoesNotExist/TimedOut answer means nobody waits.
+      const name = (e as Error).name;
+      if (name === 'TaskDoesNotExist' || name === 'TaskTimedOut') throw e;
+      warn(`the result was refused (${name}); reporting a failure instead`);
+      await reporter.failure(new OperationFailedError('runner', null, `Step Functions refused the phase's result (${name}); see the job's logs and plan`));
+      return 1;
+    }
   }
   warn(`${outcome.error.errorName}: ${outcome.error.operation}`);
   await reporter.failure(outcome.error);

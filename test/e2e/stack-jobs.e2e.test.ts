@@ -160,6 +160,21 @@ describe('secrets', () => {
   });
 });
 
+describe('AWS payload limits, held by local mode', () => {
+  it('plans and applies 2,000 resources with long addresses: the summary that travels is bounded, the counts exact', async () => {
+    // 2,000 addresses of ~130 characters: an unbounded resource list is ~300 KB, over Step Functions' 256 KB for the
+    // runner's task result and the execution state (local mode refuses both, as AWS does).
+    const spec = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`module_network_subnet_route_table_association_${'x'.repeat(60)}_${String(i).padStart(4, '0')}`, i]));
+    const job = await submit(bucketChange('bucket_e2e_large', 'v1', { spec }));
+    const finished = await e.waitFor(job.metadata.id, done, 120000);
+    expect(finished.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
+    expect(finished.status.plan?.summary).toMatchObject({ add: 2000, unlisted: 1900 });
+    expect(finished.status.plan?.summary.resources).toHaveLength(100);
+    const plan = await e.call<{ resource_changes: unknown[] }>('GET', `/v1/stack-jobs/${job.metadata.id}/plan`);
+    expect(plan.status).toBe(200);
+  }, 150000);
+});
+
 describe('a module that needs an AWS credential (local mode stands in for STS)', () => {
   it('validates the credential live through STS, offline, and runs the job with it', async () => {
     const change = bucketChange('bucket_e2e_aws', 'v1', { kind: 'demo_aws_bucket' });

@@ -82,6 +82,18 @@ describe('SIGTERM during a hanging operation', () => {
 describe('heartbeats', () => {
   afterEach(() => {
     env.fake.heartbeatError = undefined;
+    env.fake.successError = undefined;
+  });
+
+  it('end the task with a failure report, not at the heartbeat timeout, when Step Functions refuses the result', async () => {
+    const job = await createJob(env);
+    const token = 'tok-refused-result';
+    env.fake.successError = 'ValidationException';
+    const run = startRunner(env, { jobId: job.metadata.id, phase: 'preview', token });
+    expect((await run.done).code).toBe(1);
+    const reports = env.fake.sfnCalls.filter((c) => c.body.taskToken === token && c.action !== 'SendTaskHeartbeat');
+    expect(reports.map((c) => c.action)).toEqual(['SendTaskSuccess', 'SendTaskFailure']);
+    expect(reports[1].body.cause).toContain('Step Functions refused the phase\'s result (ValidationException)');
   });
 
   it('are sent while an operation runs, and a TaskTimedOut answer stops the tool with no report', async () => {

@@ -43,6 +43,8 @@ export class S3BackendProbe implements BackendProbe {
       // A probe that could not finish is a failed check that says why (by error name), never a 500 for the caller.
       const err = e as Error & { $metadata?: { httpStatusCode?: number }; code?: string };
       const status = err.$metadata?.httpStatusCode;
+      // The service's own failure (5xx, throttling) after the SDK's retries is transient: the caller retries.
+      if ((status && status >= 500) || /Throttl|SlowDown/.test(err.name)) throw e;
       const what = status === 403 || err.name === 'AccessDeniedException' ? `access denied (${err.name})` : status ? `${err.name} (HTTP ${status})` : `not reachable (${err.code ?? err.name})`;
       const lock = backend.config.lockTable ? `; reading lock table ${String(backend.config.lockTable)} without a backend secret needs the table in stackjobs:stateLockTableNames` : '';
       return { reachable: false, stateExists: false, detail: `backend ${backend.id} could not be checked: ${what}${lock}` };

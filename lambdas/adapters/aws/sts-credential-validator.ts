@@ -50,7 +50,9 @@ export class StsCredentialValidator implements CredentialValidator {
       const err = e as Error & { $metadata?: { httpStatusCode?: number } };
       const call = `STS ${credential.roleArn ? 'AssumeRole' : 'GetCallerIdentity'}`;
       if (err.$metadata?.httpStatusCode && err.$metadata.httpStatusCode < 500) return { accepted: false, detail: `${call} rejected the credential: ${err.name}` };
-      // No answer at all (DNS, connection, timeout) or STS's own failure after the SDK's retries: say so, by name only.
+      // STS answered with its own failure (throttling, 5xx) after the SDK's retries: transient, the caller retries.
+      if (err.$metadata?.httpStatusCode) throw e;
+      // No answer at all (DNS, connection refused, timeout; offline): a check result that says so, by name only.
       const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
       return { accepted: false, unreachable: true, detail: `${call} could not be reached (${code ?? err.name})` };
     } finally {

@@ -40,6 +40,8 @@ export class FakeAws {
   readonly secretReads: string[] = [];
   /** When set, SendTaskHeartbeat answers with this error (TaskTimedOut / TaskDoesNotExist). */
   heartbeatError: string | undefined;
+  /** When set, SendTaskSuccess answers with this error (e.g. ValidationException for an output over 256 KB). */
+  successError: string | undefined;
   private server!: Server;
   endpoint = '';
 
@@ -58,6 +60,7 @@ export class FakeAws {
         if (service === 'AWSStepFunctions') {
           this.sfnCalls.push({ action: action as SfnCall['action'], body: body as unknown as SfnCall['body'] });
           if (action === 'SendTaskHeartbeat' && this.heartbeatError) return reply(400, { __type: this.heartbeatError, message: 'task is over' });
+          if (action === 'SendTaskSuccess' && this.successError) return reply(400, { __type: this.successError, message: 'refused' });
           return reply(200, {});
         }
         if (service === 'secretsmanager' && action === 'GetSecretValue') {
