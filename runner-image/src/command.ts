@@ -13,6 +13,8 @@ import { supervise } from './supervisor';
 
 export interface CommandSpec {
   args: string[];
+  /** Another program than the tool's binary (Pulumi: `npm ci` for a program's dependencies). */
+  bin?: string;
   /** The command prints `-json` UI lines: log their human-readable form. */
   json?: boolean;
   /** Send stdout here instead of the log (plan JSON, output values). */
@@ -69,7 +71,8 @@ export async function execCommand(ctx: ExecContext, spec: CommandSpec): Promise<
     tail.push(bytes);
     await ctx.sink.write(bytes);
   };
-  await emit(Buffer.from(ctx.registry.redact(`$ ${basename(ctx.bin)} ${spec.args.join(' ')}\n`)));
+  const bin = spec.bin ?? ctx.bin;
+  await emit(Buffer.from(ctx.registry.redact(`$ ${basename(bin)} ${spec.args.join(' ')}\n`)));
 
   const errRedactor = new StreamRedactor(ctx.registry);
   const outRedactor = new StreamRedactor(ctx.registry);
@@ -77,7 +80,7 @@ export async function execCommand(ctx: ExecContext, spec: CommandSpec): Promise<
   const file = spec.stdoutFile ? createWriteStream(spec.stdoutFile, { mode: 0o600 }) : undefined;
 
   const result = await supervise({
-    bin: ctx.bin,
+    bin,
     args: spec.args,
     cwd: ctx.cwd,
     env: { ...ctx.env, ...spec.env },
@@ -96,7 +99,7 @@ export async function execCommand(ctx: ExecContext, spec: CommandSpec): Promise<
   await emit(errRedactor.end());
   if (file) await new Promise<void>((resolve, reject) => file.end((e?: Error | null) => (e ? reject(e) : resolve())));
 
-  const what = `${basename(ctx.bin)} ${spec.args[0] ?? ''}`.trim();
+  const what = `${basename(bin)} ${spec.args[0] ?? ''}`.trim();
   if (result.spawnError) {
     throw new OperationFailedError(ctx.operation, null, ctx.registry.redact(`cannot start ${what}: ${result.spawnError.message}`));
   }

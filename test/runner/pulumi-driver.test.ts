@@ -82,7 +82,7 @@ function replayingPulumi(dir: string) {
   const calls: string[][] = [];
   let writes = 0;
   const exec: Exec = async (spec: CommandSpec) => {
-    calls.push(spec.args);
+    calls.push(spec.bin ? [spec.bin, ...spec.args] : spec.args);
     const [cmd, ...rest] = spec.args;
     const write = (doc: unknown) => spec.stdoutFile && writeFileSync(spec.stdoutFile, JSON.stringify(doc));
     if (cmd === 'refresh') {
@@ -142,6 +142,13 @@ describe('the Pulumi driver, driven through a replaying stand-in', () => {
     ]);
     expect(cli.calls.at(-1)).toContain(`--plan=${ctx.paths.planFile}`);
     expect(cli.calls.every((c) => c[0] === 'login' || c.includes(stack))).toBe(true);
+  });
+
+  it('installs a Node.js program\'s dependencies from its lockfile (npm ci) before logging in', async () => {
+    writeFileSync(join(dir, 'package-lock.json'), '{"lockfileVersion":3}');
+    const cli = replayingPulumi(dir);
+    await pulumiDriver.create(context()).init(cli.exec);
+    expect(cli.calls.map((c) => c.slice(0, 2).join(' '))).toEqual(['npm ci', 'login s3://state-bucket/prefix', 'stack select']);
   });
 
   it('skips the in-memory refresh when the policy skips refresh', async () => {

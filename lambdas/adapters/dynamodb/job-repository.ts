@@ -8,7 +8,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../domain/erro
 import { stackKeyOfJob } from '../../domain/stack-job';
 import type { JobPhase, JobResult, StackJob } from '../../domain/schemas';
 import { conditionalWrite } from './client';
-import { JOBS_INDEX_BY_ORG, JOBS_INDEX_BY_STACK, JOBS_INDEX_OPEN_BY_STACK } from './table-definitions';
+import { ITEM_TTL_SECONDS, JOBS_INDEX_BY_ORG, JOBS_INDEX_BY_STACK, JOBS_INDEX_OPEN_BY_STACK, ttlAfter } from './table-definitions';
 
 export interface StoredJob {
   job: StackJob;
@@ -73,6 +73,7 @@ export class JobRepository {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   private item(job: StackJob, rev: number) {
@@ -141,7 +142,7 @@ export class JobRepository {
    * read `JOB#*` items only (dynamodb:LeadingKeys), cannot read any job's token. Callers check the job exists.
    */
   async setTaskToken(id: string, token: string): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...taskTokenKey(id), jobId: id, taskToken: token } }));
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...taskTokenKey(id), jobId: id, taskToken: token, ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.taskToken) } }));
   }
 
   async getTaskToken(id: string): Promise<string | undefined> {
@@ -159,7 +160,7 @@ export class JobRepository {
    * retried approval request writes the same mapping again without erasing what the first one recorded (the notice).
    */
   async putApprovalRef(approvalId: string, jobId: string): Promise<void> {
-    await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: approvalKey(approvalId), UpdateExpression: 'SET jobId = :job', ExpressionAttributeValues: { ':job': jobId } }));
+    await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: approvalKey(approvalId), UpdateExpression: 'SET jobId = :job, #ttl = :ttl', ExpressionAttributeNames: { '#ttl': 'ttl' }, ExpressionAttributeValues: { ':job': jobId, ':ttl': ttlAfter(this.now(), ITEM_TTL_SECONDS.approvalRef) } }));
   }
 
   /** Where the approval's Slack message went, so an API decision or a cancel can replace it (request.ts, notice.ts). */
@@ -327,7 +328,7 @@ export class JobRepository {
    */
   async claimIdempotency(key: string, job: StackJob): Promise<{ claimed: boolean; job: StackJob }> {
     try {
-      await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...idemKey(key), jobId: job.metadata.id, snapshot: job }, ConditionExpression: 'attribute_not_exists(pk)' }));
+      await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...idemKey(key), jobId: job.metadata.id, snapshot: job, ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.idempotency) }, ConditionExpression: 'attribute_not_exists(pk)' }));
       return { claimed: true, job };
     } catch (e) {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;

@@ -10,6 +10,7 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocu
 import { conditionalWrite } from './client';
 import type { StackLease, StackLockReader } from '../../domain/ports';
 import { lockWaitTokenKey } from './job-repository';
+import { ITEM_TTL_SECONDS, ttlAfter } from './table-definitions';
 
 /** The lease item as stored; `ownerJobId` is absent once released (the item stays so the counter keeps growing). */
 export interface LeaseRecord {
@@ -119,7 +120,7 @@ export class LockRepository implements StackLockReader {
    * (pk `TOKEN#<jobId>`: never in the job document, out of the runner role's reach); a new park replaces the old token.
    */
   async parkWaiter(stackKey: string, jobId: string, taskToken: string): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...lockWaitTokenKey(jobId), stackKey, jobId, taskToken, parkedAt: this.now().toISOString() } }));
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...lockWaitTokenKey(jobId), stackKey, jobId, taskToken, parkedAt: this.now().toISOString(), ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.lockWaitToken) } }));
   }
 
   /** Takes (reads and deletes in one write) a parked job's token: of two wakers, only one gets it. */
@@ -132,7 +133,7 @@ export class LockRepository implements StackLockReader {
   /** Puts back a token whose wake failed, unless the job has parked again since (its newer token wins). */
   async restoreWaiter(parked: ParkedWaiter): Promise<void> {
     await conditionalWrite(
-      this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...lockWaitTokenKey(parked.jobId), ...parked, parkedAt: this.now().toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' })),
+      this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...lockWaitTokenKey(parked.jobId), ...parked, parkedAt: this.now().toISOString(), ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.lockWaitToken) }, ConditionExpression: 'attribute_not_exists(pk)' })),
     );
   }
 }

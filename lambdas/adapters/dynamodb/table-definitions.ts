@@ -47,3 +47,16 @@ export const CATALOG_TABLE: TableDefinition = {
 };
 
 export const TABLES = { jobs: JOBS_TABLE, catalog: CATALOG_TABLE } as const;
+
+/**
+ * How long temporary items of the jobs table live (the table's `ttl` attribute, epoch seconds). DynamoDB deletes them
+ * within days after, so nothing reads `ttl` to decide anything; it only keeps the table from growing forever.
+ * - task tokens (approval): the longest approval window (7 days) and a day;
+ * - lock-wait tokens: a parked job is woken or looks again within lockWaitSeconds; two days is far beyond;
+ * - idempotency records: a redelivered event arrives within hours (EventBridge gives up after 2 h); 30 days;
+ * - approval refs (Slack button -> job): a late click on an old message is answered for 30 days.
+ */
+export const ITEM_TTL_SECONDS = { taskToken: 8 * 86_400, lockWaitToken: 2 * 86_400, idempotency: 30 * 86_400, approvalRef: 30 * 86_400 } as const;
+
+/** The `ttl` value for an item that should go `seconds` after `now`. */
+export const ttlAfter = (now: Date, seconds: number) => Math.floor(now.getTime() / 1000) + seconds;

@@ -7,7 +7,9 @@
  * State: `refresh` is `pulumi refresh --preview-only` (never `refresh --yes`, which writes the refreshed state
  * before approval); the preview refreshes in memory (`preview --refresh`); only `up`/`destroy --yes` write state.
  */
+import { existsSync } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { OutputValues } from '../../../../lambdas/adapters/s3/artifact-store';
 import type { Exec } from '../../command';
 import { writePulumiStackConfig } from '../../module-config';
@@ -43,6 +45,9 @@ export class PulumiDriver implements IacDriver {
   }
 
   async init(exec: Exec): Promise<void> {
+    // A Node.js program (TypeScript or JavaScript) brings its dependencies as a lockfile: installed exactly, at run time.
+    // Other runtimes (Python, Go, .NET) are not installed in the image (README, Writing modules).
+    if (existsSync(join(this.ctx.moduleDir, 'package-lock.json'))) await exec({ bin: 'npm', args: ['ci', '--no-audit', '--no-fund'] });
     await exec({ args: ['login', this.ctx.pulumiBackendUrl, '--non-interactive'] });
     await exec({ args: ['stack', 'select', '--create', this.stack, '--non-interactive'] });
   }
