@@ -63,7 +63,7 @@ export function synthesizeTemplate(options: { nag?: boolean; context?: Record<st
 const lambdaArn = (logicalId: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
 
 /** Resolves the CloudFormation intrinsics a DefinitionString can contain into stand-in values. */
-function resolver(template: CfnTemplate): (v: unknown) => string {
+export function resolver(template: CfnTemplate): (v: unknown) => string {
   const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': LOCAL_REGION, 'AWS::AccountId': LOCAL_ACCOUNT, 'AWS::URLSuffix': 'amazonaws.com' };
   const resolve = (v: unknown): string => {
     if (typeof v === 'string') return v;

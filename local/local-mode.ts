@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, synthesizeTemplate, type CfnTemplate } from '../infra/asl';
+import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, resolver, synthesizeTemplate, type CfnTemplate } from '../infra/asl';
 import { buildRunner } from '../runner-image/build';
 import { catalogEntries, type LocalConfig } from './config';
 import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from './embedded-dynamo';
@@ -203,6 +203,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         if (k === 'NODE_OPTIONS' || k.startsWith('POWERTOOLS_')) continue;
         if (typeof v === 'string') env[k] = v;
         else if (v && typeof v === 'object' && 'Ref' in v) env[k] = localRef(String((v as { Ref: string }).Ref));
+        else if (v && typeof v === 'object' && 'Fn::Join' in v) env[k] = resolver(template)(v);
       }
     }
     Object.assign(process.env, env);

@@ -19,6 +19,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { deploymentId } from './deployment';
 import { acknowledgeWildcardResources } from './nag';
 import { wildcardPatternReasons } from './runner';
 import { StackJobsFunction } from './stack-jobs-function';
@@ -87,7 +88,8 @@ export class Api extends Construct {
           .bindEventBus('EVENT_BUS_NAME', props.bus)
           .setConfig('PRINCIPAL_ORGS_CLAIM', props.jwt.orgsClaim)
           .setConfig('PRINCIPAL_ROLES_CLAIM', props.jwt.rolesClaim)
-          .setConfig('ORG_RUNNER_TASK_DEFINITION_ARNS', Stack.of(this).toJsonString(props.orgRunnerTaskDefinitionArns)),
+          .setConfig('ORG_RUNNER_TASK_DEFINITION_ARNS', Stack.of(this).toJsonString(props.orgRunnerTaskDefinitionArns))
+          .setConfig('DEPLOYMENT_ID', deploymentId(this)),
         props,
       );
     // The API also manages the catalog (admins register credentials, backends, modules), so it writes it;

@@ -11,6 +11,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { WorkflowErrorName } from '../../lambdas/workflow/errors';
+import { deploymentId } from './deployment';
 import type { StepAction } from '../../lambdas/workflow/steps';
 
 /** The local interpreter overflows setTimeout above ~2,147,483 s (and AWS allows far more), so no Task exceeds this. */
@@ -190,6 +191,7 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     { name: 'STACKJOBS_JOBS_TABLE', value: p.jobsTableName },
     { name: 'STACKJOBS_ARTIFACTS_BUCKET', value: p.artifactsBucketName },
     { name: 'STACKJOBS_STATE_ROLE_ARN', value: p.stateRoleArn },
+    { name: 'STACKJOBS_DEPLOYMENT_ID', value: deploymentId(scope) },
     // The approved digest: the runner refuses to apply a plan whose SHA-256 differs ('' = no preview ran).
     ...(phase === 'update' ? [{ name: 'STACKJOBS_PLAN_DIGEST', path: '$.gate.planDigest' }] : []),
   ];

@@ -5,6 +5,7 @@
  */
 import { NotFoundError, ValidationError } from '../domain/errors';
 import type { Clock } from '../domain/ids';
+import { externalIdFor } from '../domain/external-id';
 import { PLATFORM_OWNER } from '../domain/ports';
 import { catalogSchemas, type CatalogKind, type Principal } from '../domain/schemas';
 import type { CatalogRepository } from '../adapters/dynamodb/catalog-repository';
@@ -16,6 +17,8 @@ import { parseOr400 } from './validate';
 export interface CatalogRoutesDeps {
   catalog: CatalogRepository;
   clock: Clock;
+  /** The deployment's id: provider credentials are shown with the ExternalId their role's trust policy must require. */
+  deploymentId: () => string;
 }
 
 /** Kinds that exist at the platform level; credentials, backends and org settings are always an org's own. */
@@ -23,7 +26,7 @@ const PLATFORM_KINDS: CatalogKind[] = ['modules', 'flow-control-policies', 'runn
 
 function kindOf(segment: string, platform: boolean): CatalogKind {
   const kind = segment as CatalogKind;
-  if (!(kind in catalogSchemas) || (platform && !PLATFORM_KINDS.includes(kind))) throw new NotFoundError(`no catalog kind ${segment}${platform ? ' at the platform level' : ''}`);
+  if (!Object.hasOwn(catalogSchemas, kind) || (platform && !PLATFORM_KINDS.includes(kind))) throw new NotFoundError(`no catalog kind ${segment}${platform ? ' at the platform level' : ''}`);
   return kind;
 }
 
@@ -68,6 +71,12 @@ export function catalogRoutes(deps: CatalogRoutesDeps): Route[] {
     }
   };
 
+  /** A provider credential is shown with the ExternalId Stack Jobs sends for its org (for the role's trust policy). */
+  const shown = (kind: CatalogKind, entity: unknown) =>
+    kind === 'provider-credentials' && entity && typeof entity === 'object'
+      ? { ...(entity as Record<string, unknown>), externalId: externalIdFor(deps.deploymentId(), String((entity as { org?: unknown }).org)) }
+      : entity;
+
   const routes = (prefix: string, platform: boolean): Route[] => {
     const ownerOf = (params: Record<string, string>) => (platform ? PLATFORM_OWNER : params.org);
     const orgOf = (params: Record<string, string>) => (platform ? undefined : params.org);
@@ -79,7 +88,7 @@ export function catalogRoutes(deps: CatalogRoutesDeps): Route[] {
         async handle(req) {
           canRead(req.principal, orgOf(req.params));
           const kind = kindOf(req.params.kind, platform);
-          return json(200, { items: await deps.catalog.list(kind, ownerOf(req.params)) });
+          return json(200, { items: (await deps.catalog.list(kind, ownerOf(req.params))).map((e) => shown(kind, e)) });
         },
       },
       {
@@ -91,7 +100,7 @@ export function catalogRoutes(deps: CatalogRoutesDeps): Route[] {
           const kind = kindOf(req.params.kind, platform);
           const entity = await deps.catalog.get(kind, ownerOf(req.params), req.params.id);
           if (entity === undefined) throw new NotFoundError(`${kind} ${req.params.id} not found`);
-          return json(200, entity);
+          return json(200, shown(kind, entity));
         },
       },
       {
@@ -104,7 +113,7 @@ export function catalogRoutes(deps: CatalogRoutesDeps): Route[] {
           const body = withPathIdentity(kind, req.body, req.params.id, orgOf(req.params));
           const entity = parseOr400(catalogSchemas[kind], body, kind);
           const replaced = await deps.catalog.put(kind, ownerOf(req.params), req.params.id, entity, req.principal.subject, deps.clock.now());
-          return json(replaced ? 200 : 201, entity);
+          return json(replaced ? 200 : 201, shown(kind, entity));
         },
       },
       {

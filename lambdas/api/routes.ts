@@ -11,7 +11,7 @@ export function allRoutes(ctx: ServiceContext): Route[] {
   return [
     ...jobRoutes({ jobs: ctx.jobs, submission: ctx.submission, logger: ctx.logger, metrics: ctx.metrics }),
     ...artifactRoutes({ jobs: ctx.jobs, artifacts: ctx.artifacts, resources: ctx.resources }),
-    ...catalogRoutes({ catalog: ctx.catalog, clock: ctx.clock }),
+    ...catalogRoutes({ catalog: ctx.catalog, clock: ctx.clock, deploymentId: () => ctx.config.DEPLOYMENT_ID }),
     ...approvalRoutes(ctx),
     ...openapiRoutes(),
   ];

@@ -25,6 +25,8 @@ export const submissionConfigSchema = z.object({
   CATALOG_TABLE: z.string().min(1),
   STATE_MACHINE_ARN: z.string().min(1),
   EVENT_BUS_NAME: z.string().min(1),
+  /** The deployment's id (account, region, stack): with an org it gives the STS ExternalId of that org's provider roles. */
+  DEPLOYMENT_ID: z.string().min(1),
   /** JSON list of task-definition ARN patterns org runners may be placed on (stackjobs:orgRunnerTaskDefinitionArns); unset: none. */
   ORG_RUNNER_TASK_DEFINITION_ARNS: z
     .string()
@@ -72,7 +74,7 @@ export function submissionContextFromEnv(serviceName: string, env: NodeJS.Proces
     publisher: overrides.publisher ?? new EventBridgePublisher(clients.events, config.EVENT_BUS_NAME),
     submission: {
       jobs,
-      preflight: { catalog, validators: [new StsCredentialValidator(secrets)], backendProbe: new S3BackendProbe(secrets), moduleRefs: new GitRefProbe(secrets), locks, clock, orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS },
+      preflight: { catalog, validators: [new StsCredentialValidator(secrets, config.DEPLOYMENT_ID)], backendProbe: new S3BackendProbe(secrets), moduleRefs: new GitRefProbe(secrets), locks, clock, orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS },
       starter: new SfnExecutionStarter(clients.sfn, config.STATE_MACHINE_ARN),
       ids: ulidIds(clock),
       clock,

@@ -60,9 +60,14 @@ export const providerCredentialSchema = z
     permissions: z.array(text).default([]),
     secretRef: text.describe('Secrets Manager ARN or name of the credential material; the value itself is never stored here').optional(),
     roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN').optional(),
+    /** Refused on input: Stack Jobs derives it from the deployment and the org (domain/external-id.ts) and shows it in responses. */
     externalId: z.string().max(1224).optional(),
   })
   .strict()
+  .refine((c) => c.externalId === undefined, {
+    message: 'is derived by Stack Jobs from the deployment and the org and cannot be chosen; leave it out (the response shows it, for the role\'s trust policy)',
+    path: ['externalId'],
+  })
   .refine((c) => ownedSecret(c.secretRef, c.org), { message: 'secretRef must name a secret under stackjobs/<org>/ (the org\'s own secrets)', path: ['secretRef'] });
 export type ProviderCredential = z.infer<typeof providerCredentialSchema>;
 

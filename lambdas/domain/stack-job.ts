@@ -67,7 +67,6 @@ export function freezeStackJob(change: ResourceChange, outcome: PreflightOutcome
                 provider: credential.provider,
                 ...(credential.secretRef ? { secretRef: credential.secretRef } : {}),
                 ...(credential.roleArn ? { roleArn: credential.roleArn } : {}),
-                ...(credential.externalId ? { externalId: credential.externalId } : {}),
               },
             }
           : {}),

@@ -21,6 +21,8 @@ export const runnerConfigSchema = z.object({
   STACKJOBS_TERRAFORM_BIN: z.string().min(1).default('terraform'),
   STACKJOBS_TOFU_BIN: z.string().min(1).default('tofu'),
   STACKJOBS_PULUMI_BIN: z.string().min(1).default('pulumi'),
+  // The deployment's id: with the job's org it gives the STS ExternalId of the org's provider roles (never the snapshot's).
+  STACKJOBS_DEPLOYMENT_ID: z.string().min(1).optional(),
   // The deployment's state-access role: how an S3 backend without a secret reaches its state (credentials.ts).
   STACKJOBS_STATE_ROLE_ARN: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN').optional()),
   STACKJOBS_LOG_CHUNK_BYTES: z.coerce.number().int().min(1).max(5 << 20).default(1 << 20),

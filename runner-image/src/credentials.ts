@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { AssumeRoleCommand, type STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
 import * as z from '../../lambdas/shared/zod';
 import type { SecretSource } from '../../lambdas/domain/ports';
+import { externalIdFor } from '../../lambdas/domain/external-id';
 import { PLATFORM_SECRET_OWNER, secretNameOf, secretPrefixOf, type Essentials } from '../../lambdas/domain/schemas';
 import type { SecretRegistry } from './redactor';
 
@@ -46,6 +47,8 @@ export interface CredentialDeps {
   secrets: SecretSource;
   sts: StsFactory;
   registry: SecretRegistry;
+  /** The deployment's id: the ExternalId of a provider role is derived from it and the job's org. */
+  deploymentId?: string;
   /** The phase's timeout: how long assumed sessions should last. @default one hour */
   sessionSeconds?: number;
   /**
@@ -143,7 +146,9 @@ async function providerEnv(essentials: Essentials, { jobId, org }: CredentialSco
   const base = material === undefined ? undefined : awsMaterial(material, `provider credential secret (${cred.secretRef})`);
   if (!cred.roleArn) return base ? awsEnv(base) : {};
   // With no stored material, the runner's own task role assumes the target role.
-  const session = await assumeRole(deps, { roleArn: cred.roleArn, jobId, region, base, ...(cred.externalId ? { externalId: cred.externalId } : {}) });
+  // The external id is the service's, derived here from the deployment and the job's org: whatever a snapshot says is ignored.
+  if (!deps.deploymentId) throw new Error(`provider credential ${cred.id} names a role, and this runner has no deployment id (STACKJOBS_DEPLOYMENT_ID) to derive its external id`);
+  const session = await assumeRole(deps, { roleArn: cred.roleArn, jobId, region, base, externalId: externalIdFor(deps.deploymentId, org) });
   return awsEnv(session);
 }
 

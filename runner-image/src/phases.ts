@@ -210,6 +210,7 @@ class PhaseRun {
             sts: this.deps.sts,
             registry: this.deps.registry,
             sessionSeconds: this.deps.config.STACKJOBS_OPERATION_TIMEOUT_SECONDS,
+            ...(this.deps.config.STACKJOBS_DEPLOYMENT_ID ? { deploymentId: this.deps.config.STACKJOBS_DEPLOYMENT_ID } : {}),
             ...(this.deps.config.STACKJOBS_STATE_ROLE_ARN ? { stateRoleArn: this.deps.config.STACKJOBS_STATE_ROLE_ARN } : {}),
             warn: this.deps.warn,
           });

@@ -3,7 +3,8 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { PLATFORM_OWNER } from '../../lambdas/domain/ports';
 import { LOCAL_CREDENTIALS } from '../../local/embedded-dynamo';
-import { awsCredential, change, platformEksModule, s3Backend } from '../support/domain-fixtures';
+import { awsCredential, change, platformEksModule, s3Backend, TEST_DEPLOYMENT_ID } from '../support/domain-fixtures';
+import { externalIdFor } from '../../lambdas/domain/external-id';
 import { principals, startApiHarness, type ApiHarness } from '../support/api-harness';
 
 const PLANTED_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYPLANTEDSECRET';
@@ -251,6 +252,31 @@ describe('the catalog', () => {
     const own = await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/own', { principal: principals.admin, body: s3Backend({ id: 'own', secretRef: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:stackjobs/acmecorp/state-AbCdEf' }) });
     expect(own.statusCode).toBe(201);
     expect((await h.call('DELETE', '/v1/orgs/acmecorp/backend-credentials/own', { principal: principals.admin })).statusCode).toBe(204);
+  });
+
+  it('derives the ExternalId of a provider role (never the caller\'s choice) and shows it for the role\'s trust policy', async () => {
+    const before = await dumpTables();
+    const chosen = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/roled', {
+      principal: principals.admin,
+      body: awsCredential({ id: 'roled', roleArn: 'arn:aws:iam::111122223333:role/stackjobs-deployer', externalId: 'victims-external-id' }),
+    });
+    expect(chosen.statusCode).toBe(400);
+    expect(chosen.json().errors).toEqual([{ path: 'externalId', message: expect.stringContaining('derived by Stack Jobs from the deployment and the org') }]);
+    expect(await dumpTables()).toBe(before);
+    const put = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/roled', { principal: principals.admin, body: awsCredential({ id: 'roled', roleArn: 'arn:aws:iam::111122223333:role/stackjobs-deployer' }) });
+    expect(put.statusCode).toBe(201);
+    expect(put.json().externalId).toBe(externalIdFor(TEST_DEPLOYMENT_ID, 'acmecorp'));
+    const got = await h.call('GET', '/v1/orgs/acmecorp/provider-credentials/roled', { principal: principals.viewer });
+    expect(got.json().externalId).toBe(externalIdFor(TEST_DEPLOYMENT_ID, 'acmecorp'));
+    expect(externalIdFor(TEST_DEPLOYMENT_ID, 'globex')).not.toBe(got.json().externalId);
+    expect((await h.call('DELETE', '/v1/orgs/acmecorp/provider-credentials/roled', { principal: principals.admin })).statusCode).toBe(204);
+  });
+
+  it('answers 404, never 500, for a catalog kind named like an Object.prototype member', async () => {
+    for (const kind of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect({ kind, status: (await h.call('PUT', `/v1/orgs/acmecorp/${kind}/x`, { principal: principals.admin, body: {} })).statusCode }).toEqual({ kind, status: 404 });
+      expect({ kind, status: (await h.call('GET', `/v1/orgs/acmecorp/${kind}`, { principal: principals.viewer })).statusCode }).toEqual({ kind, status: 404 });
+    }
   });
 
   it('refuses a body that contradicts its path', async () => {

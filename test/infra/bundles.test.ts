@@ -82,7 +82,7 @@ describe('SDK packages load on first use (lambdas/adapters/aws/sdk.ts)', () => {
   });
 
   it('builds the API\'s dependencies without loading a package until a request calls that service', () => {
-    const env = "Object.assign(process.env,{JOBS_TABLE:'j',CATALOG_TABLE:'c',ARTIFACTS_BUCKET:'b',STATE_MACHINE_ARN:'arn:aws:states:us-east-1:1:stateMachine:s',EVENT_BUS_NAME:'e'})";
+    const env = "Object.assign(process.env,{JOBS_TABLE:'j',CATALOG_TABLE:'c',ARTIFACTS_BUCKET:'b',STATE_MACHINE_ARN:'arn:aws:states:us-east-1:1:stateMachine:s',EVENT_BUS_NAME:'e',DEPLOYMENT_ID:'1:us-east-1:StackJobs'})";
     expect(clientsLoadedBy(`${env};require('./lambdas/api/routes').allRoutes(require('./lambdas/api/context').serviceContextFromEnv('probe'))`)).toEqual(['client-dynamodb']);
     // A call does load it: the first StartExecution evaluates @aws-sdk/client-sfn.
     expect(clientsLoadedBy(`${env};const c=require('./lambdas/api/context').serviceContextFromEnv('probe');c.submission.starter.start({metadata:{id:'sj_x'}}).catch(()=>{})`)).toContain('client-sfn');

@@ -182,6 +182,7 @@ describe('state machine', () => {
         STACKJOBS_ARTIFACTS_BUCKET: expect.stringContaining('ArtifactsBucket'),
         STACKJOBS_OPERATION_TIMEOUT_SECONDS: String(s.TimeoutSeconds),
         STACKJOBS_STATE_ROLE_ARN: expect.stringContaining('StateAccessRole'),
+        STACKJOBS_DEPLOYMENT_ID: expect.stringContaining('StackJobs'),
         STACKJOBS_GRACE_SECONDS: '90',
         ...(phase === 'update' ? { STACKJOBS_PLAN_DIGEST: '$.gate.planDigest' } : {}),
       });

@@ -235,7 +235,7 @@ describe('a stack job run by the synthesized state machine', () => {
       for (const c of calls(job.metadata.id)) {
         expect(c.placement).toEqual({ cluster: ORG_RUNNER.cluster, taskDefinition: ORG_RUNNER.taskDefinition, subnets: ORG_RUNNER.subnets, securityGroups: ORG_RUNNER.securityGroups, launchType: 'FARGATE', container: 'runner' });
         // The same environment contract as the platform runner.
-        expect(Object.keys(c.env).sort()).toEqual(['STACKJOBS_ARTIFACTS_BUCKET', 'STACKJOBS_GRACE_SECONDS', 'STACKJOBS_JOBS_TABLE', 'STACKJOBS_JOB_ID', 'STACKJOBS_OPERATION_TIMEOUT_SECONDS', 'STACKJOBS_PHASE', 'STACKJOBS_STATE_ROLE_ARN', 'STACKJOBS_TASK_TOKEN', ...(c.phase === 'update' ? ['STACKJOBS_PLAN_DIGEST'] : [])].sort());
+        expect(Object.keys(c.env).sort()).toEqual(['STACKJOBS_ARTIFACTS_BUCKET', 'STACKJOBS_DEPLOYMENT_ID', 'STACKJOBS_GRACE_SECONDS', 'STACKJOBS_JOBS_TABLE', 'STACKJOBS_JOB_ID', 'STACKJOBS_OPERATION_TIMEOUT_SECONDS', 'STACKJOBS_PHASE', 'STACKJOBS_STATE_ROLE_ARN', 'STACKJOBS_TASK_TOKEN', ...(c.phase === 'update' ? ['STACKJOBS_PLAN_DIGEST'] : [])].sort());
       }
       expect(calls(job.metadata.id)[1].env.STACKJOBS_PLAN_DIGEST).toBe(digestOf(job.metadata.id));
       await expectLockFree(job);

@@ -7,6 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Essentials } from '../../lambdas/domain/schemas';
 import { assertSecretInScope, assertSecretRefsInScope, BACKEND_PROFILE, resolveCredentials } from '../../runner-image/src/credentials';
 import { SecretRegistry } from '../../runner-image/src/redactor';
+import { externalIdFor } from '../../lambdas/domain/external-id';
 
 const stsMock = mockClient(STSClient);
 let dir: string;
@@ -45,11 +46,11 @@ describe('resolveCredentials', () => {
       essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: PROV, roleArn: 'arn:aws:iam::123456789012:role/deployer', externalId: 'ext-1' } }),
       scope('sj_01jsrnmwpnnc6n62h06xafcgxv'),
       dir,
-      { secrets: secrets({ [PROV]: JSON.stringify({ accessKeyId: 'AKIABASE00000001', secretAccessKey: 'base-secret-value' }) }), sts: () => new STSClient({ region: 'us-east-1' }), registry, stateRoleArn: STATE_ROLE },
+      { secrets: secrets({ [PROV]: JSON.stringify({ accessKeyId: 'AKIABASE00000001', secretAccessKey: 'base-secret-value' }) }), sts: () => new STSClient({ region: 'us-east-1' }), registry, stateRoleArn: STATE_ROLE, deploymentId: '123456789012:us-east-1:StackJobs' },
     );
     expect(out.env).toEqual({ AWS_ACCESS_KEY_ID: 'ASIASESSION00001', AWS_SECRET_ACCESS_KEY: 'session-secret-value', AWS_SESSION_TOKEN: 'session-token-value', AWS_SHARED_CREDENTIALS_FILE: join(dir, 'backend-credentials') });
     const call = stsMock.commandCalls(AssumeRoleCommand)[0].args[0].input;
-    expect(call).toMatchObject({ RoleArn: 'arn:aws:iam::123456789012:role/deployer', ExternalId: 'ext-1', RoleSessionName: 'stackjobs-sj_01jsrnmwpnnc6n62h06xafcgxv' });
+    expect(call).toMatchObject({ RoleArn: 'arn:aws:iam::123456789012:role/deployer', ExternalId: externalIdFor('123456789012:us-east-1:StackJobs', ORG), RoleSessionName: 'stackjobs-sj_01jsrnmwpnnc6n62h06xafcgxv' });
     expect(registry.redact('base-secret-value session-secret-value session-token-value')).toBe('*** *** ***');
     expect(out.backendConfig).toEqual(['bucket=state', 'key=stack-jobs/o/e/r/terraform.tfstate', 'region=us-east-1', 'use_lockfile=true', `profile=${BACKEND_PROFILE}`]);
   });
@@ -183,5 +184,40 @@ describe('an S3 backend without a secret (the deployment\'s state role)', () => 
     await expect(resolveCredentials(essentials(), scope(), dir, { secrets: secrets({}), sts: () => new STSClient({}), registry: new SecretRegistry() })).rejects.toThrow(
       /has no secretRef and this runner has no state role \(STACKJOBS_STATE_ROLE_ARN\)/,
     );
+  });
+});
+
+describe('the ExternalId of a provider role (confused deputy)', () => {
+  const VICTIM_ROLE = 'arn:aws:iam::111122223333:role/stackjobs-acmecorp-deployer';
+  const DEPLOYMENT = '123456789012:us-east-1:StackJobs';
+
+  it('is derived from the deployment and the job\'s org: another org naming the victim\'s role sends its own, and a snapshot\'s is ignored', async () => {
+    stsMock.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: 'ASIAX', SecretAccessKey: 's', SessionToken: 't', Expiration: new Date() } });
+    const local = { kind: 'k', id: 'b', type: 'local' as const, config: {}, stateKey: 'k' };
+    const withRole = (org: string) =>
+      resolveCredentials(
+        essentials({ backendCredential: local, providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', roleArn: VICTIM_ROLE, externalId: 'attacker-chosen' } }),
+        { jobId: 'sj_x', org },
+        dir,
+        { secrets: secrets({}), sts: () => new STSClient({ region: 'us-east-1' }), registry: new SecretRegistry(), deploymentId: DEPLOYMENT },
+      );
+    await withRole('acmecorp');
+    await withRole('globex');
+    const sent = stsMock.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input.ExternalId);
+    expect(sent).toEqual([externalIdFor(DEPLOYMENT, 'acmecorp'), externalIdFor(DEPLOYMENT, 'globex')]);
+    expect(sent[0]).not.toBe(sent[1]);
+    expect(sent).not.toContain('attacker-chosen');
+  });
+
+  it('cannot be derived without the deployment id: the runner refuses rather than assuming without one', async () => {
+    const local = { kind: 'k', id: 'b', type: 'local' as const, config: {}, stateKey: 'k' };
+    await expect(
+      resolveCredentials(essentials({ backendCredential: local, providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', roleArn: VICTIM_ROLE } }), scope(), dir, {
+        secrets: secrets({}),
+        sts: () => new STSClient({}),
+        registry: new SecretRegistry(),
+      }),
+    ).rejects.toThrow(/STACKJOBS_DEPLOYMENT_ID/);
+    expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(0);
   });
 });

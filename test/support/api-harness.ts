@@ -25,7 +25,7 @@ import type { SubmissionDeps } from '../../lambdas/app/submit-change';
 import type { ExecutionStarter, SecretSource } from '../../lambdas/domain/ports';
 import type { Principal, StackJob } from '../../lambdas/domain/schemas';
 import { createTables, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo';
-import { fixedClock, gitHttpFetch, sequentialIds } from './domain-fixtures';
+import { fixedClock, gitHttpFetch, sequentialIds, TEST_DEPLOYMENT_ID } from './domain-fixtures';
 import { GitRefProbe } from '../../lambdas/adapters/git/ref-probe';
 import { openApiValidator } from './openapi-validator';
 
@@ -145,13 +145,13 @@ export async function startApiHarness(): Promise<ApiHarness> {
   resetMocks();
   const submission: SubmissionDeps = {
     jobs,
-    preflight: { catalog, validators: [new StsCredentialValidator(secrets)], backendProbe: new S3BackendProbe(secrets), moduleRefs: new GitRefProbe(secrets, gitFetch), locks, clock },
+    preflight: { catalog, validators: [new StsCredentialValidator(secrets, TEST_DEPLOYMENT_ID)], backendProbe: new S3BackendProbe(secrets), moduleRefs: new GitRefProbe(secrets, gitFetch), locks, clock },
     starter,
     ids: sequentialIds(),
     clock,
   };
   const api = createApi({
-    routes: [...jobRoutes({ jobs, submission, logger, metrics }), ...catalogRoutes({ catalog, clock })],
+    routes: [...jobRoutes({ jobs, submission, logger, metrics }), ...catalogRoutes({ catalog, clock, deploymentId: () => TEST_DEPLOYMENT_ID })],
     claimNames: CLAIMS,
     logger,
     metrics,

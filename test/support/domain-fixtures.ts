@@ -185,3 +185,4 @@ export function makeJob(): StackJob {
     status: { phase: 'running', result: 'tbd', createdAt: at, updatedAt: at, operations: [], preflight: [] },
   };
 }
+export const TEST_DEPLOYMENT_ID = '123456789012:us-east-1:StackJobs';

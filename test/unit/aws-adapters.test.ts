@@ -11,7 +11,8 @@ import { SfnExecutionStarter } from '../../lambdas/adapters/aws/sfn-execution-st
 import { StsCredentialValidator } from '../../lambdas/adapters/aws/sts-credential-validator';
 import { runPreflight } from '../../lambdas/domain/preflight';
 import { freezeStackJob } from '../../lambdas/domain/stack-job';
-import { awsCredential, change, fixedClock, NOW, preflightDeps, s3Backend } from '../support/domain-fixtures';
+import { externalIdFor } from '../../lambdas/domain/external-id';
+import { awsCredential, change, fixedClock, NOW, preflightDeps, s3Backend, TEST_DEPLOYMENT_ID } from '../support/domain-fixtures';
 
 const sfn = mockClient(SFNClient);
 const sm = mockClient(SecretsManagerClient);
@@ -87,26 +88,26 @@ describe('cachedSecret', () => {
 });
 
 describe('StsCredentialValidator', () => {
-  it('assumes the role when the credential names one, with the stored material and the external id', async () => {
+  it('assumes the role when the credential names one, with the stored material and the external id derived for its org', async () => {
     sts.on(AssumeRoleCommand).resolves({ AssumedRoleUser: { Arn: 'arn:aws:sts::111122223333:assumed-role/deployer/stackjobs-preflight', AssumedRoleId: 'x' } });
-    const v = await new StsCredentialValidator(secrets).validate(awsCredential({ roleArn: 'arn:aws:iam::111122223333:role/deployer', externalId: 'ext-1' }));
+    const v = await new StsCredentialValidator(secrets, TEST_DEPLOYMENT_ID).validate(awsCredential({ roleArn: 'arn:aws:iam::111122223333:role/deployer' }));
     expect(v).toEqual({ accepted: true, detail: 'STS AssumeRole accepted: arn:aws:sts::111122223333:assumed-role/deployer/stackjobs-preflight' });
-    expect(sts.commandCalls(AssumeRoleCommand)[0].args[0].input).toMatchObject({ RoleArn: 'arn:aws:iam::111122223333:role/deployer', ExternalId: 'ext-1', RoleSessionName: 'stackjobs-preflight' });
+    expect(sts.commandCalls(AssumeRoleCommand)[0].args[0].input).toMatchObject({ RoleArn: 'arn:aws:iam::111122223333:role/deployer', ExternalId: externalIdFor(TEST_DEPLOYMENT_ID, 'acmecorp'), RoleSessionName: 'stackjobs-preflight' });
     const creds = await (sts.commandCalls(AssumeRoleCommand)[0].thisValue as STSClient).config.credentials();
     expect(creds.accessKeyId).toBe('AKIAEXAMPLEKEY000001');
   });
 
   it('reports a credential STS rejects as not accepted, naming the error but never the material', async () => {
     sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('The security token included in the request is invalid'), { name: 'InvalidClientTokenId', $metadata: { httpStatusCode: 403 } }));
-    const v = await new StsCredentialValidator(secrets).validate(awsCredential());
+    const v = await new StsCredentialValidator(secrets, TEST_DEPLOYMENT_ID).validate(awsCredential());
     expect(v).toEqual({ accepted: false, detail: 'STS GetCallerIdentity rejected the credential: InvalidClientTokenId' });
     expect(JSON.stringify(v)).not.toContain('example-secret-access-key');
   });
 
   it('reports a secret that is missing or malformed without echoing it', async () => {
-    const missing = await new StsCredentialValidator(secrets).validate(awsCredential({ secretRef: 'stackjobs/nope' }));
+    const missing = await new StsCredentialValidator(secrets, TEST_DEPLOYMENT_ID).validate(awsCredential({ secretRef: 'stackjobs/nope' }));
     expect(missing).toEqual({ accepted: false, detail: 'could not read secret stackjobs/nope: Error' });
-    const malformed = await new StsCredentialValidator({ get: async () => 'not-json-planted' }).validate(awsCredential());
+    const malformed = await new StsCredentialValidator({ get: async () => 'not-json-planted' }, TEST_DEPLOYMENT_ID).validate(awsCredential());
     expect(malformed.accepted).toBe(false);
     expect(malformed.detail).not.toContain('not-json-planted');
     expect(sts.calls()).toHaveLength(0);
@@ -114,7 +115,7 @@ describe('StsCredentialValidator', () => {
 
   it('throws on a throttled or unavailable STS so the caller can retry, rather than failing the check', async () => {
     sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 503 } }));
-    await expect(new StsCredentialValidator(secrets).validate(awsCredential())).rejects.toThrow('Rate exceeded');
+    await expect(new StsCredentialValidator(secrets, TEST_DEPLOYMENT_ID).validate(awsCredential())).rejects.toThrow('Rate exceeded');
   });
 });
 

@@ -26,7 +26,7 @@ const secrets = { get: async () => JSON.stringify({ accessKeyId: 'AKIAPLANTED000
 describe('the STS validator', () => {
   it('reports an unreachable STS as unreachable, by error code, without the key', async () => {
     sts.on(GetCallerIdentityCommand).rejects(offline());
-    const result = await new StsCredentialValidator(secrets, () => new STSClient({ region: 'us-east-1' })).validate(awsCredential({ secretRef: 'stackjobs/acmecorp/x', roleArn: undefined }));
+    const result = await new StsCredentialValidator(secrets, 'test-deployment', () => new STSClient({ region: 'us-east-1' })).validate(awsCredential({ secretRef: 'stackjobs/acmecorp/x', roleArn: undefined }));
     expect(result).toEqual({ accepted: false, unreachable: true, detail: 'STS GetCallerIdentity could not be reached (ENOTFOUND)' });
     expect(JSON.stringify(result)).not.toMatch(/AKIAPLANTED|planted-secret/);
   });

@@ -6,6 +6,7 @@ import type { STSClient, STSClientConfig } from '@aws-sdk/client-sts';
 import { stsSdk } from './sdk';
 import * as z from '../../shared/zod';
 import type { CredentialValidation, CredentialValidator, SecretSource } from '../../domain/ports';
+import { externalIdFor } from '../../domain/external-id';
 import type { ProviderCredential } from '../../domain/schemas';
 
 export const awsSecretMaterialSchema = z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), sessionToken: z.string().optional() });
@@ -18,6 +19,8 @@ export class StsCredentialValidator implements CredentialValidator {
 
   constructor(
     private readonly secrets: SecretSource,
+    /** The deployment's id: with the credential's org it gives the ExternalId (domain/external-id.ts). */
+    private readonly deploymentId: string,
     private readonly stsFor: StsFactory = (config) => new (stsSdk().STSClient)(config),
   ) {}
 
@@ -39,7 +42,7 @@ export class StsCredentialValidator implements CredentialValidator {
     try {
       if (credential.roleArn) {
         const out = await sts.send(
-          new (stsSdk().AssumeRoleCommand)({ RoleArn: credential.roleArn, RoleSessionName: 'stackjobs-preflight', DurationSeconds: 900, ExternalId: credential.externalId }),
+          new (stsSdk().AssumeRoleCommand)({ RoleArn: credential.roleArn, RoleSessionName: 'stackjobs-preflight', DurationSeconds: 900, ExternalId: externalIdFor(this.deploymentId, credential.org) }),
         );
         return { accepted: true, detail: `STS AssumeRole accepted: ${out.AssumedRoleUser?.Arn ?? credential.roleArn}` };
       }
