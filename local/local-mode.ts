@@ -8,7 +8,7 @@
  * Every SDK client finds its stand-in through the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
@@ -69,6 +69,29 @@ export interface LocalMode {
 
 type Handler = (event: unknown) => Promise<unknown>;
 
+/** `nobody`: the IaC tool's user when local mode runs as root (CI does), as the image's stackjobs-tool is on AWS. */
+export const LOCAL_TOOL_USER = { uid: 65534, gid: 65534 };
+
+/**
+ * Started as root (and not told otherwise), local mode runs every IaC command as LOCAL_TOOL_USER, like the image: the
+ * data directory becomes traverse-only, DynamoDB's and S3's files stay root's, and the state directory (local backends)
+ * is the tool's. Module code then reads neither the runner's environment nor local mode's data.
+ */
+function localToolUser(dataDir: string, runnerEnv: Record<string, string> = {}): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0 || runnerEnv.STACKJOBS_TOOL_UID !== undefined) return undefined;
+  chmodSync(dataDir, 0o711);
+  for (const own of ['dynamodb', 's3', 'runner']) {
+    mkdirSync(join(dataDir, own), { recursive: true, mode: 0o700 });
+    chmodSync(join(dataDir, own), 0o700);
+  }
+  // Workspaces live under work/ (the runner makes each its tool's; traverse-only above them).
+  mkdirSync(join(dataDir, 'work'), { recursive: true });
+  chmodSync(join(dataDir, 'work'), 0o711);
+  mkdirSync(join(dataDir, 'state'), { recursive: true });
+  execFileSync('chown', ['-R', `${LOCAL_TOOL_USER.uid}:${LOCAL_TOOL_USER.gid}`, join(dataDir, 'state')]);
+  return LOCAL_TOOL_USER;
+}
+
 /** Runner settings a local run may shorten over the deployed values the state machine passes (tests, the demo). */
 const LOCAL_TUNABLE = ['STACKJOBS_GRACE_SECONDS', 'STACKJOBS_OPERATION_TIMEOUT_SECONDS'] as const;
 const localTuning = (runnerEnv: Record<string, string> = {}) => Object.fromEntries(LOCAL_TUNABLE.filter((k) => runnerEnv[k] !== undefined).map((k) => [k, runnerEnv[k]]));
@@ -117,6 +140,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   const log = options.log ?? (() => undefined);
   const dataDir = resolve(options.dataDir ?? mkdtempSync(join(tmpdir(), 'stackjobs-local-')));
   mkdirSync(dataDir, { recursive: true });
+  const toolUser = localToolUser(dataDir, options.runnerEnv);
   const stops: (() => Promise<void>)[] = [];
   const runners = new Map<string, ChildProcess>();
   try {
@@ -254,7 +278,18 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         const taskArn = `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:task/local/${executionName}-${task.phase}-${++taskSeq}`;
         const child = spawn(process.execPath, ['--enable-source-maps', runnerBundle], {
           // The contract comes from the overrides as in AWS; local tuning (shorter grace or timeouts) may still win.
-          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), ...env, STACKJOBS_WORK_DIR: join(dataDir, 'work'), ...options.runnerEnv, ...containerEnv, ...localTuning(options.runnerEnv), STACKJOBS_TASK_ARN: taskArn },
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? tmpdir(),
+            // What a Fargate runner has: its AWS settings and endpoints, never the Lambdas' variables (table and secret names).
+            ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('AWS_') || k === 'STACKJOBS_S3_FORCE_PATH_STYLE')),
+            STACKJOBS_WORK_DIR: join(dataDir, 'work'),
+            ...(toolUser ? { STACKJOBS_TOOL_UID: String(toolUser.uid), STACKJOBS_TOOL_GID: String(toolUser.gid) } : {}),
+            ...options.runnerEnv,
+            ...containerEnv,
+            ...localTuning(options.runnerEnv),
+            STACKJOBS_TASK_ARN: taskArn,
+          },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         runners.set(taskArn, child);

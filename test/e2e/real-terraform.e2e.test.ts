@@ -8,9 +8,9 @@
  * image has Terraform, it fails instead: the oracle must run there).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { publishExampleModules } from '../../local/local-mode';
 import { e2eConfig, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
@@ -193,6 +193,16 @@ describeReal('with the real Terraform, through local mode', () => {
     expect(recovered.status.result).toBe('succeeded');
     expect(recovered.status.plan?.summary).toMatchObject({ destroy: 1 });
     expect(stateOf('probe_fail').resources.map((r) => r.name)).toEqual(['main']);
+  });
+
+  (process.getuid?.() === 0 ? it : it.skip)('runs module code as its own user: it reads neither the runner\'s environment nor local mode\'s data', async () => {
+    const probe = join(mkdtempSync(join(tmpdir(), 'stackjobs-probe-')), 'probe.txt');
+    chmodSync(dirname(probe), 0o777);
+    const job = await run(change('probe_isolation', 'v1', { spec: { probe } }));
+    expect(job.status.result).toBe('succeeded');
+    const seen = Object.fromEntries(readFileSync(probe, 'utf8').trim().split('\n').map((l) => l.split('=')));
+    expect(seen).toEqual({ uid: '65534', runner_environ: 'denied', local_data: 'denied', own_env: 'clean' });
+    rmSync(dirname(probe), { recursive: true, force: true });
   });
 
   it('plans and applies a destroy for a deleted resource', async () => {

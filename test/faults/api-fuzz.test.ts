@@ -53,6 +53,7 @@ beforeAll(async () => {
     ARTIFACTS_BUCKET: NAMES.bucket,
     STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:fuzz',
     EVENT_BUS_NAME: 'fuzz-bus',
+    DEPLOYMENT_ID: '123456789012:us-east-1:StackJobs',
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,

@@ -35,13 +35,19 @@ describe('runner-image/Dockerfile', () => {
     }
   });
 
-  it('is multi-stage on Node 22 slim, and the final stage runs as a non-root user', () => {
+  it('is multi-stage on Node 22 slim, and runs the IaC tool under its own unprivileged uid, never the runner\'s', () => {
     expect(arg('NODE_IMAGE')).toBe('node:22-slim');
     expect(dockerfile.match(/^FROM /gm)!.length).toBeGreaterThanOrEqual(3);
     const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-    const user = /^USER (\S+)$/m.exec(finalStage)?.[1];
-    expect(user).toBeDefined();
-    expect(['root', '0']).not.toContain(user);
+    // The runner can only start the tool under another uid as root; the tool's uid is set in the image itself, so
+    // the isolation is on by default (the runner refuses to switch users otherwise, and says so).
+    expect(/^USER (\S+)$/m.exec(finalStage)?.[1]).toBe('root');
+    const toolUid = /STACKJOBS_TOOL_UID=(\d+)/.exec(finalStage)?.[1];
+    expect(Number(toolUid)).toBeGreaterThanOrEqual(10000);
+    expect(finalStage).toContain(`useradd --system --uid ${toolUid}`);
+    expect(finalStage).toMatch(/--shell \/usr\/sbin\/nologin/);
+    // The runner's own files are not the tool's to read.
+    expect(finalStage).toContain('chmod 0700 /app');
     expect(finalStage).toMatch(/git/);
   });
 
