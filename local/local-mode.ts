@@ -8,7 +8,7 @@
  * Every SDK client finds its stand-in through the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
@@ -88,8 +88,15 @@ function localToolUser(dataDir: string, runnerEnv: Record<string, string> = {}):
   mkdirSync(join(dataDir, 'work'), { recursive: true });
   chmodSync(join(dataDir, 'work'), 0o711);
   mkdirSync(join(dataDir, 'state'), { recursive: true });
-  execFileSync('chown', ['-R', `${LOCAL_TOOL_USER.uid}:${LOCAL_TOOL_USER.gid}`, join(dataDir, 'state')]);
+  chownTreeSync(join(dataDir, 'state'), LOCAL_TOOL_USER);
   return LOCAL_TOOL_USER;
+}
+
+/** chown -R without following links (no `chown` binary needed: the demo runs with node and git only on its PATH). */
+function chownTreeSync(dir: string, user: { uid: number; gid: number }): void {
+  lchownSync(dir, user.uid, user.gid);
+  if (!lstatSync(dir).isDirectory()) return;
+  for (const name of readdirSync(dir)) chownTreeSync(join(dir, name), user);
 }
 
 /** Runner settings a local run may shorten over the deployed values the state machine passes (tests, the demo). */
