@@ -16,7 +16,6 @@ import { json } from '../http/problem';
 import { PreflightFailedError } from '../domain/errors';
 import type { CheckResult } from '../domain/schemas';
 import { countPreflightFailures } from '../app/submission-metrics';
-import { requirePermission } from '../http/principal';
 import type { Route } from '../http/router';
 import type { WorkflowMetrics } from '../workflow/metrics';
 import { PowertoolsWorkflowMetrics } from '../workflow/metrics';
@@ -72,9 +71,8 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
     authenticated: true,
     async handle(req) {
       const d = deps();
-      requirePermission(req.principal, 'approve');
       const body = req.body === undefined ? {} : parseOr400(decisionBodySchema, req.body, 'decision');
-      const job = await visibleJob(d.jobs, req.principal, req.params.id);
+      const job = await visibleJob(d.jobs, req.principal, req.params.id, 'approve');
       const decided = await decideApproval(
         { jobs: d.jobs, tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics },
         { jobId: job.metadata.id, decision: verb === 'approve' ? 'approved' : 'rejected', decider: { subject: req.principal.subject, channel: 'api' }, ...(body.comment ? { comment: body.comment } : {}) },
@@ -93,8 +91,7 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
       authenticated: true,
       async handle(req) {
         const d = deps();
-        requirePermission(req.principal, 'submit');
-        const job = await visibleJob(d.jobs, req.principal, req.params.id);
+        const job = await visibleJob(d.jobs, req.principal, req.params.id, 'submit');
         const outcome = await cancelJob(
           { ...d, metrics: d.workflowMetrics },
           job.metadata.id,
@@ -113,10 +110,9 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
       authenticated: true,
       async handle(req) {
         const d = deps();
-        requirePermission(req.principal, 'submit');
         const rawKey = req.headers[IDEMPOTENCY_KEY_HEADER];
         const rerunKey = rawKey === undefined ? undefined : parseOr400(idempotencyKeySchema, rawKey, 'Idempotency-Key header', 'header.Idempotency-Key');
-        const job = await visibleJob(d.jobs, req.principal, req.params.id);
+        const job = await visibleJob(d.jobs, req.principal, req.params.id, 'submit');
         const outcome = await rerunJob(d.jobs, d.submission, job, req.principal.subject, rerunKey);
         if (outcome.kind === 'rejected') {
           d.countPreflightFailures?.(outcome.checks);

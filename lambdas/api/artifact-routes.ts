@@ -61,8 +61,8 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
       path: '/v1/orgs/{org}/envs/{env}/resources/{resourceId}',
       authenticated: true,
       async handle(req) {
-        requirePermission(req.principal, 'read');
         requireOrg(req.principal, req.params.org, `resource ${req.params.resourceId}`);
+        requirePermission(req.principal, 'read', req.params.org);
         const status = await deps.resources.get(req.params.org, req.params.env, req.params.resourceId);
         if (!status) throw new NotFoundError(`resource ${req.params.resourceId} has no stack job yet`);
         // getOutputs masks sensitive values; the stored object keeps them for the runner's consumers only.

@@ -10,7 +10,7 @@ import { PLATFORM_OWNER } from '../domain/ports';
 import { catalogSchemas, type CatalogKind, type Principal } from '../domain/schemas';
 import type { CatalogRepository } from '../adapters/dynamodb/catalog-repository';
 import { json } from '../http/problem';
-import { isPlatformAdmin, requireOrg, requirePermission } from '../http/principal';
+import { requireAnyRole, requireOrg, requirePermission, requirePlatformAdmin } from '../http/principal';
 import type { Route } from '../http/router';
 import { parseOr400 } from './validate';
 
@@ -58,17 +58,15 @@ function withPathIdentity(kind: CatalogKind, body: unknown, id: string, org: str
 
 export function catalogRoutes(deps: CatalogRoutesDeps): Route[] {
   const canRead = (p: Principal, org: string | undefined) => {
-    requirePermission(p, 'read');
-    if (org) requireOrg(p, org, `org ${org}`);
+    if (!org) return requireAnyRole(p);
+    requireOrg(p, org, `org ${org}`);
+    requirePermission(p, 'read', org);
   };
+  // An org's catalog needs admin in that org (platform-admin is no org admin); the platform's needs platform-admin.
   const canWrite = (p: Principal, org: string | undefined) => {
-    if (org) {
-      requireOrg(p, org, `org ${org}`);
-      requirePermission(p, 'admin');
-    } else if (!isPlatformAdmin(p)) {
-      requirePermission(p, 'admin');
-      throw new NotFoundError('platform catalog not found');
-    }
+    if (!org) return requirePlatformAdmin(p);
+    requireOrg(p, org, `org ${org}`);
+    requirePermission(p, 'admin', org);
   };
 
   /** A provider credential is shown with the ExternalId Stack Jobs sends for its org (for the role's trust policy). */

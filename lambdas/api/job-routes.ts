@@ -10,7 +10,7 @@ import { jobPhaseSchema, jobResultSchema, resourceChangeSchema, type Principal, 
 import { submitChange, type SubmissionDeps } from '../app/submit-change';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 import { json, problem } from '../http/problem';
-import { requireOrg, requirePermission } from '../http/principal';
+import { requireOrg, requirePermission, type Permission } from '../http/principal';
 import type { Route } from '../http/router';
 import { parseOr400 } from './validate';
 
@@ -35,16 +35,20 @@ export const listJobsQuerySchema = z
   .strict();
 
 function requireSubmitter(principal: Principal, org: string): void {
-  requirePermission(principal, 'submit');
   if (!principal.orgs.includes(org)) throw new ForbiddenError(`you are not a member of org ${org}`);
+  requirePermission(principal, 'submit', org);
 }
 
-/** Reads a job the caller may see; another org's job is reported as absent. */
-export async function visibleJob(jobs: JobRepository, principal: Principal, id: string): Promise<StackJob> {
-  requirePermission(principal, 'read');
+/**
+ * Reads a job the caller may act on with `permission` in the job's org (read by default); another org's job is
+ * reported as absent, whatever the caller's roles elsewhere (platform-admin included).
+ */
+export async function visibleJob(jobs: JobRepository, principal: Principal, id: string, permission: Permission = 'read'): Promise<StackJob> {
   const found = await jobs.get(id);
   if (!found) throw new NotFoundError(`stack job ${id} not found`);
   requireOrg(principal, found.job.metadata.org, `stack job ${id}`);
+  requirePermission(principal, 'read', found.job.metadata.org);
+  if (permission !== 'read') requirePermission(principal, permission, found.job.metadata.org);
   return found.job;
 }
 
@@ -97,11 +101,11 @@ export function jobRoutes(deps: JobRoutesDeps): Route[] {
       path: '/v1/stack-jobs',
       authenticated: true,
       async handle(req) {
-        requirePermission(req.principal, 'read');
         const q = parseOr400(listJobsQuerySchema, req.query, 'query', 'query');
         const org = q.org ?? (req.principal.orgs.length === 1 ? req.principal.orgs[0] : undefined);
         if (!org) return problem(400, 'Invalid request', 'name the org to list', { errors: [{ path: 'query.org', message: 'required when you belong to several orgs' }] });
         requireOrg(req.principal, org, `org ${org}`);
+        requirePermission(req.principal, 'read', org);
         const page = await deps.jobs.list({ ...q, org });
         return json(200, { items: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) });
       },

@@ -347,7 +347,7 @@ const PARAMS: Record<string, Json> = {
   id: { description: 'stack job id ("sj_" + lowercase ULID)', schema: { type: 'string' }, example: STACK_JOB_ID },
 };
 
-const READ = 'needs one of the roles viewer, operator, approver, admin, platform-admin';
+const READ = 'needs one of the roles viewer, operator, approver, admin in the org concerned (platform-admin reads the platform catalog only)';
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 const camel = (kebab: string) => kebab.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 
@@ -469,7 +469,7 @@ function catalogOperations(): OperationSpec[] {
   for (const platform of [false, true]) {
     const prefix = platform ? '/v1/platform' : '/v1/orgs/{org}';
     const scope = platform ? 'Platform' : '';
-    const writeRole = platform ? 'needs the platform-admin role' : 'needs the admin or platform-admin role, and membership of the org for admin';
+    const writeRole = platform ? 'needs the platform-admin role' : 'needs the admin role in the org (platform-admin is not an org admin)';
     for (const kind of catalogKinds.filter((k) => !platform || CATALOG[k].platform)) {
       const { entity, plural, one } = CATALOG[kind];
       const noun = kind.replace(/-/g, ' ');
@@ -778,7 +778,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
           scheme: 'bearer',
           bearerFormat: 'JWT',
           description:
-            "A JWT the API Gateway authorizer accepts. Claims: `sub` (the caller), `custom:orgs` (the caller's orgs) and `custom:roles` (viewer, operator, approver, admin, platform-admin); the claim names are configurable.",
+            "A JWT the API Gateway authorizer accepts. Claims: `sub` (the caller), `custom:orgs` (the caller's orgs) and `custom:roles`: `org:role` entries grant a role in that org only (e.g. `acme:approver globex:viewer`); a bare role (viewer, operator, approver, admin) counts for a member of exactly one org; `platform-admin` governs the platform catalog only. The claim names are configurable.",
         },
       },
       schemas: { ...outputs, ...inputs },

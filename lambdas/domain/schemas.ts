@@ -409,8 +409,13 @@ export type StackJob = z.infer<typeof stackJobSchema>;
 /** Who is calling: taken from the JWT authorizer's claims (or the local token map). */
 export const roleSchema = z.enum(['viewer', 'operator', 'approver', 'admin', 'platform-admin']);
 export type Role = z.infer<typeof roleSchema>;
+/**
+ * Who is calling. Roles are per org: `orgRoles` holds the roles granted in one org (claim entries `acme:approver`);
+ * `roles` holds unscoped entries, which count in an org only when the principal belongs to exactly one org (the older
+ * single-org form) — and `platform-admin`, which governs the platform catalog only, never an org's data.
+ */
 export const principalSchema = z
-  .object({ subject: z.string().min(1), orgs: z.array(z.string()), roles: z.array(roleSchema) })
+  .object({ subject: z.string().min(1), orgs: z.array(z.string()), roles: z.array(roleSchema), orgRoles: z.record(z.string(), z.array(roleSchema)).optional() })
   .strict();
 export type Principal = z.infer<typeof principalSchema>;
 

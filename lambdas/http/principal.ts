@@ -26,18 +26,35 @@ export function claimList(value: unknown): string[] {
   return trimmed.split(/[\s,]+/).filter(Boolean);
 }
 
+/**
+ * The principal from the authorizer's claims. A roles entry `org:role` grants the role in that org only (and makes the
+ * principal a member of it); a bare `role` is the single-org form (see rolesIn). Unknown roles are dropped.
+ */
 export function principalFromClaims(claims: Record<string, unknown> | undefined, names: ClaimNames): Principal {
   const subject = claims?.[names.subject];
   if (typeof subject !== 'string' || subject === '') throw new HttpError(401, 'Unauthorized', 'no authenticated principal');
-  const roles = claimList(claims?.[names.roles]).filter((r): r is Role => roleSchema.safeParse(r).success);
-  return { subject, orgs: claimList(claims?.[names.orgs]), roles };
+  const orgs = new Set(claimList(claims?.[names.orgs]));
+  const roles: Role[] = [];
+  const orgRoles: Record<string, Role[]> = {};
+  for (const entry of claimList(claims?.[names.roles])) {
+    const at = entry.lastIndexOf(':');
+    const [org, role] = at > 0 ? [entry.slice(0, at), entry.slice(at + 1)] : [undefined, entry];
+    if (!roleSchema.safeParse(role).success) continue;
+    if (org === undefined) roles.push(role as Role);
+    else if (role !== 'platform-admin') {
+      orgs.add(org);
+      (orgRoles[org] ??= []).push(role as Role);
+    }
+  }
+  return { subject, orgs: [...orgs], roles, ...(Object.keys(orgRoles).length > 0 ? { orgRoles } : {}) };
 }
 
+/** What each permission needs in the org concerned; platform-admin grants none of them (it governs the platform catalog). */
 const ROLE_GRANTS: Record<'read' | 'submit' | 'approve' | 'admin', Role[]> = {
-  read: ['viewer', 'operator', 'approver', 'admin', 'platform-admin'],
+  read: ['viewer', 'operator', 'approver', 'admin'],
   submit: ['operator', 'admin'],
   approve: ['approver'],
-  admin: ['admin', 'platform-admin'],
+  admin: ['admin'],
 };
 export type Permission = keyof typeof ROLE_GRANTS;
 
@@ -45,11 +62,37 @@ export function isPlatformAdmin(p: Principal): boolean {
   return p.roles.includes('platform-admin');
 }
 
-/** Another org's things do not exist for this caller: 404, never 403, so nothing leaks about them. */
-export function requireOrg(p: Principal, org: string, what: string): void {
-  if (!p.orgs.includes(org) && !isPlatformAdmin(p)) throw new NotFoundError(`${what} not found`);
+/**
+ * The principal's roles in `org`: its org-scoped roles there; or, for a member of exactly one org, its unscoped roles
+ * (the single-org form, unambiguous); otherwise none. Never platform-admin.
+ */
+export function rolesIn(p: Principal, org: string): Role[] {
+  if (!p.orgs.includes(org)) return [];
+  const scoped = p.orgRoles?.[org];
+  if (scoped) return scoped;
+  return p.orgs.length === 1 ? p.roles.filter((r) => r !== 'platform-admin') : [];
 }
 
-export function requirePermission(p: Principal, permission: Permission): void {
-  if (!ROLE_GRANTS[permission].some((r) => p.roles.includes(r))) throw new ForbiddenError(`this needs one of the roles ${ROLE_GRANTS[permission].join(', ')}`);
+/** Another org's things do not exist for this caller: 404, never 403, so nothing leaks about them. Platform admins too. */
+export function requireOrg(p: Principal, org: string, what: string): void {
+  if (!p.orgs.includes(org)) throw new NotFoundError(`${what} not found`);
+}
+
+/** A 403 that names the roles that would do, in which org, and what the caller has there. */
+export function requirePermission(p: Principal, permission: Permission, org: string): void {
+  const held = rolesIn(p, org);
+  if (ROLE_GRANTS[permission].some((r) => held.includes(r))) return;
+  const ambiguous = held.length === 0 && p.orgs.length > 1 && p.roles.some((r) => r !== 'platform-admin') ? ` (roles without an org count only for a member of one org: grant them as ${org}:<role>)` : '';
+  throw new ForbiddenError(`this needs the role ${ROLE_GRANTS[permission].join(' or ')} in org ${org}; you have ${held.length ? held.join(', ') : 'none'} there${ambiguous}`);
+}
+
+/** Reading the platform catalog: any role in any org, or platform-admin. */
+export function requireAnyRole(p: Principal): void {
+  if (isPlatformAdmin(p) || p.orgs.some((o) => rolesIn(p, o).length > 0)) return;
+  throw new ForbiddenError('this needs a role in an org (viewer or above) or platform-admin');
+}
+
+/** Writing the platform catalog (modules, policies, runners every org uses). */
+export function requirePlatformAdmin(p: Principal): void {
+  if (!isPlatformAdmin(p)) throw new ForbiddenError('writing the platform catalog needs the role platform-admin');
 }

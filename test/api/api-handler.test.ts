@@ -5,6 +5,8 @@ import { PLATFORM_OWNER } from '../../lambdas/domain/ports';
 import { LOCAL_CREDENTIALS } from '../../local/embedded-dynamo';
 import { awsCredential, change, platformEksModule, s3Backend, TEST_DEPLOYMENT_ID } from '../support/domain-fixtures';
 import { externalIdFor } from '../../lambdas/domain/external-id';
+import type { Principal } from '../../lambdas/domain/schemas';
+import { principalFromClaims } from '../../lambdas/http/principal';
 import { principals, startApiHarness, type ApiHarness } from '../support/api-harness';
 
 const PLANTED_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYPLANTEDSECRET';
@@ -288,7 +290,9 @@ describe('the catalog', () => {
   it('keeps catalogs apart: another org is 404, a viewer cannot write, the platform needs a platform admin', async () => {
     expect((await h.call('GET', '/v1/orgs/acmecorp/provider-credentials', { principal: principals.globexOperator })).statusCode).toBe(404);
     expect((await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/x', { principal: principals.viewer, body: awsCredential({ id: 'x' }) })).statusCode).toBe(403);
-    expect((await h.call('PUT', '/v1/platform/modules/m', { principal: principals.admin, body: platformEksModule({ id: 'm' }) })).statusCode).toBe(404);
+    const notPlatformAdmin = await h.call('PUT', '/v1/platform/modules/m', { principal: principals.admin, body: platformEksModule({ id: 'm' }) });
+    expect(notPlatformAdmin.statusCode).toBe(403);
+    expect(notPlatformAdmin.json().detail).toBe('writing the platform catalog needs the role platform-admin');
     expect((await h.call('GET', '/v1/platform/modules', { principal: principals.viewer })).json().items.map((m: { id: string }) => m.id)).toEqual(['iacmod_platform_eks_terraform']);
     expect((await h.call('GET', '/v1/platform/provider-credentials', { principal: principals.platformAdmin })).statusCode).toBe(404);
     expect(await h.catalog.get('provider-credentials', 'acmecorp', 'x')).toBeUndefined();
@@ -340,5 +344,52 @@ describe('secrets', () => {
     expect(h.logs.length).toBeGreaterThan(0);
     expect(everything).not.toContain(PLANTED_SECRET);
     expect(everything).not.toContain(Buffer.from(PLANTED_SECRET).toString('base64'));
+  });
+});
+
+describe('roles are per org, and platform-admin governs the platform catalog only', () => {
+  const platformAdminOfGlobex = { subject: 'root@globex.example', orgs: ['globex'], roles: ['platform-admin', 'admin'] } satisfies Principal;
+  const mixed = { subject: 'pat@both.example', orgs: ['acmecorp', 'globex'], roles: [], orgRoles: { acmecorp: ['viewer'], globex: ['approver', 'operator'] } } satisfies Principal;
+  const unscopedInTwoOrgs = { subject: 'sam@both.example', orgs: ['acmecorp', 'globex'], roles: ['approver', 'operator'] } satisfies Principal;
+  let jobId: string;
+  beforeAll(async () => {
+    const res = await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { version: { id: 'ver-roles', message: '' } } }) });
+    expect(res.statusCode).toBe(201);
+    jobId = res.json().metadata.id;
+  });
+
+  it('keeps a platform admin of another org out of this org\'s jobs and catalog (404, as for any outsider)', async () => {
+    const before = await dumpTables();
+    for (const [method, path, body] of [
+      ['GET', `/v1/stack-jobs/${jobId}`],
+      ['GET', '/v1/stack-jobs?org=acmecorp'],
+      ['PUT', '/v1/orgs/acmecorp/flow-control-policies/open', { id: 'open', selector: { level: 'organization', org: 'acmecorp' }, previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: false }],
+    ] as const) {
+      const res = await h.call(method, path, { principal: platformAdminOfGlobex, ...(body ? { body } : {}) });
+      expect({ method, path, status: res.statusCode }).toEqual({ method, path, status: 404 });
+    }
+    expect(await dumpTables()).toBe(before);
+    // The platform catalog is theirs to write.
+    expect((await h.call('GET', '/v1/platform/modules', { principal: platformAdminOfGlobex })).statusCode).toBe(200);
+  });
+
+  it('grants a role in the org it names only: an operator in globex is a viewer in acmecorp', async () => {
+    expect((await h.call('GET', `/v1/stack-jobs/${jobId}`, { principal: mixed })).statusCode).toBe(200);
+    const before = await dumpTables();
+    const submit = await h.call('POST', '/v1/stack-jobs', { principal: mixed, body: change({ resource: { version: { id: 'ver-roles-2', message: '' } } }) });
+    expect(submit.statusCode).toBe(403);
+    expect(submit.json().detail).toBe('this needs the role operator or admin in org acmecorp; you have viewer there');
+    expect(await dumpTables()).toBe(before);
+  });
+
+  it('does not apply roles without an org to a member of several orgs (ambiguous), and says how to grant them', async () => {
+    const res = await h.call('POST', '/v1/stack-jobs', { principal: unscopedInTwoOrgs, body: change({ resource: { version: { id: 'ver-roles-3', message: '' } } }) });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().detail).toContain('grant them as acmecorp:<role>');
+  });
+
+  it('reads the org-scoped claim form (org:role), which also makes the principal a member of that org', () => {
+    const p = principalFromClaims({ sub: 'x', 'custom:orgs': '[acmecorp]', 'custom:roles': '[acmecorp:viewer globex:approver platform-admin globex:platform-admin bogus]' }, { subject: 'sub', orgs: 'custom:orgs', roles: 'custom:roles' });
+    expect(p).toEqual({ subject: 'x', orgs: ['acmecorp', 'globex'], roles: ['platform-admin'], orgRoles: { acmecorp: ['viewer'], globex: ['approver'] } });
   });
 });

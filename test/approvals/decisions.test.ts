@@ -222,6 +222,18 @@ describe('deciding through the API', () => {
     expect(h.tasks.calls).toEqual([]);
   });
 
+  it('takes roles in the job\'s org only: an approver elsewhere, or a platform admin, cannot decide or cancel here', async () => {
+    const { job } = await awaiting();
+    const approverInGlobexOnly = { subject: people.approver.subject, orgs: ['acmecorp', 'globex'], roles: [], orgRoles: { acmecorp: ['viewer' as const], globex: ['approver' as const] } };
+    const approve = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: approverInGlobexOnly, body: {} });
+    expect([approve.statusCode, approve.json().detail]).toEqual([403, 'this needs the role approver in org acmecorp; you have viewer there']);
+    const platformAdmin = { subject: 'root@platform.example', orgs: ['globex'], roles: ['platform-admin' as const, 'admin' as const] };
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { principal: platformAdmin })).statusCode).toBe(404);
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: platformAdmin, body: {} })).statusCode).toBe(404);
+    expect((await load(job.metadata.id)).status).toMatchObject({ phase: 'awaiting_approval' });
+    expect(h.tasks.calls).toEqual([]);
+  });
+
   it('refuses the submitter under requireDistinctApprover though they named someone else as the change\'s author', async () => {
     const submitted = await h.call('POST', '/v1/stack-jobs', { principal: people.author, body: changeFor('bypass-createdby', { createdBy: 'someone-else@company.com' }) });
     expect(submitted.statusCode).toBe(201);

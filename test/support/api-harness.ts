@@ -64,7 +64,7 @@ export function httpEvent(method: string, path: string, o: CallOptions = {}): AP
   event.isBase64Encoded = Boolean(o.base64);
   const p = o.principal === undefined ? principals.operator : o.principal;
   if (p) {
-    event.requestContext.authorizer = { jwt: { claims: { ...fixture.requestContext.authorizer.jwt.claims, sub: p.subject, 'custom:orgs': `[${p.orgs.join(' ')}]`, 'custom:roles': `[${p.roles.join(' ')}]` } } } as never;
+    event.requestContext.authorizer = { jwt: { claims: { ...fixture.requestContext.authorizer.jwt.claims, sub: p.subject, 'custom:orgs': `[${p.orgs.join(' ')}]`, 'custom:roles': `[${[...p.roles, ...Object.entries((p as Principal).orgRoles ?? {}).flatMap(([org, rs]) => rs.map((r) => `${org}:${r}`))].join(' ')}]` } } } as never;
   } else {
     delete event.requestContext.authorizer;
   }
