@@ -39,6 +39,8 @@ export interface SubmitOptions {
    * requires a distinct approver.
    */
   submittedBy?: string;
+  /** For a rerun: who submitted or reran the job being rerun (kept on the new job, see metadata.submitters). */
+  priorSubmitters?: string[];
 }
 
 /** The submission's idempotency key; none for a rerun without a caller's key (every such rerun is a new job). */
@@ -63,7 +65,7 @@ export async function submitChange(change: ResourceChange, deps: SubmissionDeps,
   const outcome = await preflight;
   if (!outcome.passed) return { kind: 'rejected', checks: outcome.checks };
 
-  const job = freezeStackJob(change, outcome, deps.ids.next('sj'), deps.clock.now(), options.rerunOf, options.submittedBy);
+  const job = freezeStackJob(change, outcome, deps.ids.next('sj'), deps.clock.now(), options.rerunOf, options.submittedBy, options.priorSubmitters);
   // Without a key the job id is new, so there is nothing to deduplicate.
   if (key !== undefined) {
     const claim = await deps.jobs.claimIdempotency(key, job);

@@ -19,8 +19,8 @@ export interface Decider {
  * - a non-empty `approvers` list names who may approve (each for every environment, or for the listed ones);
  * - an empty list means anyone with the approver role in the org (API only: the role comes from the JWT; a Slack
  *   click carries no roles, so through Slack an empty list lets nobody approve);
- * - `requireDistinctApprover` keeps the change's author (`eventCreatedBy`) and its submitter (`metadata.submittedBy`)
- *   from approving it.
+ * - `requireDistinctApprover` keeps the change's author (`eventCreatedBy`), its submitter (`metadata.submittedBy`) and
+ *   everyone who submitted or reran an earlier job of the change (`metadata.submitters`) from approving it.
  * Throws ForbiddenError with the reason.
  */
 export function authorizeDecider(job: StackJob, decider: Decider): void {
@@ -40,6 +40,9 @@ export function authorizeDecider(job: StackJob, decider: Decider): void {
   }
   if (policy.requireDistinctApprover && job.metadata.submittedBy !== undefined && decider.subject === job.metadata.submittedBy) {
     throw new ForbiddenError(`the policy requires a distinct approver: ${decider.subject} submitted this job`);
+  }
+  if (policy.requireDistinctApprover && job.metadata.submitters?.includes(decider.subject)) {
+    throw new ForbiddenError(`the policy requires a distinct approver: ${decider.subject} submitted an earlier run of this change`);
   }
 }
 

@@ -35,5 +35,7 @@ export async function rerunJob(jobs: Pick<JobRepository, 'newestInStack'>, submi
     );
   }
   // The rerunning principal submits the new job: under requireDistinctApprover they cannot approve it either.
-  return submitChange(changeOfJob(job), submission, { rerunOf: job.metadata.id, submittedBy: rerunBy, ...(rerunKey !== undefined ? { rerunKey } : {}) });
+  // And neither can whoever submitted or reran the job before: the chain of submitters goes with the rerun.
+  const prior = job.metadata.submitters ?? (job.metadata.submittedBy ? [job.metadata.submittedBy] : []);
+  return submitChange(changeOfJob(job), submission, { rerunOf: job.metadata.id, submittedBy: rerunBy, priorSubmitters: prior, ...(rerunKey !== undefined ? { rerunKey } : {}) });
 }

@@ -382,6 +382,11 @@ export const stackJobSchema = z
          * rerunning principal); `spec.apiResourceInfo.eventCreatedBy` is what the caller said.
          */
         submittedBy: z.string().optional(),
+        /**
+         * Everyone who submitted or reran a job of this change (this job's submitter included), oldest first: under
+         * requireDistinctApprover none of them may approve it, so a rerun cannot launder the original submitter.
+         */
+        submitters: z.array(z.string()).max(100).optional(),
       })
       .strict(),
     spec: z

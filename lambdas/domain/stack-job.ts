@@ -19,7 +19,17 @@ export function stackKeyOfJob(job: StackJob): string {
  * Builds the queued job from a change whose pre-flight passed. Throws if called with a failed outcome.
  * `submittedBy` is the authenticated submitter (unlike the change's `createdBy`, which the caller chooses).
  */
-export function freezeStackJob(change: ResourceChange, outcome: PreflightOutcome, jobId: string, now: Date, rerunOf?: string, submittedBy?: string): StackJob {
+export function freezeStackJob(
+  change: ResourceChange,
+  outcome: PreflightOutcome,
+  jobId: string,
+  now: Date,
+  rerunOf?: string,
+  submittedBy?: string,
+  /** The submitters of the job this one reruns (its `submitters`, or its `submittedBy`). */
+  priorSubmitters: string[] = [],
+): StackJob {
+  const submitters = [...new Set([...priorSubmitters, ...(submittedBy ? [submittedBy] : [])])].slice(-100);
   const { module, policy, credential, backend, stateKey, runner, runnerPlacement } = outcome.resolved;
   if (!outcome.passed || !module || !backend) throw new Error('freezeStackJob needs a passed pre-flight');
   const at = now.toISOString();
@@ -36,6 +46,7 @@ export function freezeStackJob(change: ResourceChange, outcome: PreflightOutcome
       version: { id: change.resource.version.id, message: change.resource.version.message },
       ...(rerunOf ? { rerunOf } : {}),
       ...(submittedBy ? { submittedBy } : {}),
+      ...(submitters.length > 0 ? { submitters } : {}),
     },
     spec: {
       apiResourceInfo: {

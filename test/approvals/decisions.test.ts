@@ -563,3 +563,27 @@ describe('rerun and the Idempotency-Key header', () => {
     expect((await h.jobs.listStack(`acmecorp/production/${original.spec.apiResourceInfo.id}`)).length).toBe(before);
   });
 });
+
+describe('reruns and the distinct-approver rule', () => {
+  it('keeps everyone who submitted or reran the change from approving the rerun', async () => {
+    // The author (an approver and operator) submits; an operator reruns it after a cancel.
+    const change = changeFor('rerun-launder', { createdBy: 'someone-else@acmecorp.example' });
+    const submitted = await h.call('POST', '/v1/stack-jobs', { principal: people.author, body: change });
+    expect(submitted.statusCode).toBe(201);
+    const first = submitted.json() as StackJob;
+    expect(first.metadata).toMatchObject({ submittedBy: people.author.subject, submitters: [people.author.subject] });
+    expect((await h.call('POST', `/v1/stack-jobs/${first.metadata.id}/cancel`, { principal: people.operator })).statusCode).toBe(200);
+    const rerun = await h.call('POST', `/v1/stack-jobs/${first.metadata.id}/rerun`, { principal: people.operator });
+    expect(rerun.statusCode).toBe(201);
+    const second = rerun.json() as StackJob;
+    expect(second.metadata).toMatchObject({ submittedBy: people.operator.subject, submitters: [people.author.subject, people.operator.subject] });
+
+    // The original submitter is an approver under the policy; the rerun does not make them a distinct one.
+    const job = await h.toAwaitingApproval(second.metadata.id, PLANTED('rerun-launder'));
+    const byAuthor = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.author, body: {} });
+    expect([byAuthor.statusCode, byAuthor.json().detail]).toEqual([403, expect.stringContaining('submitted an earlier run of this change')]);
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    // Someone who never submitted it may.
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
+  });
+});
