@@ -11,6 +11,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EventPublisher } from '../domain/ports';
 import { resourceChangeSchema } from '../domain/schemas';
 import { submitChange, type SubmissionDeps } from '../app/submit-change';
+import { storableProblems } from '../shared/storable';
 import { fieldProblems } from '../http/problem';
 import { countPreflightFailures } from '../app/submission-metrics';
 
@@ -31,10 +32,11 @@ export async function handleResourceChanged(event: EventBridgeEvent<string, unkn
     deps.logger.warn('ignoring an event of another type', { detailType: event['detail-type'], eventId: event.id });
     return { outcome: 'ignored' };
   }
+  const storable = storableProblems(event.detail, 'detail');
   const parsed = resourceChangeSchema.safeParse(event.detail);
-  if (!parsed.success) {
+  if (storable.length > 0 || !parsed.success) {
     deps.metrics.addMetric('InvalidChangeEvents', MetricUnit.Count, 1);
-    await deps.publisher.publish(JOB_REJECTED, { eventId: event.id, reason: 'invalid', errors: fieldProblems(parsed.error, 'detail') });
+    await deps.publisher.publish(JOB_REJECTED, { eventId: event.id, reason: 'invalid', errors: storable.length > 0 ? storable : fieldProblems(parsed.error!, 'detail') });
     deps.logger.warn('rejected an invalid change event', { eventId: event.id });
     return { outcome: 'rejected' };
   }

@@ -4,6 +4,10 @@
  * handler wired from the environment (allRoutes, so routes added later are fuzzed too), against dynalite, s3rver
  * and the local protocol server. Never a 5xx; never a data change behind a rejected (4xx) request.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ScanCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
@@ -19,6 +23,7 @@ import { createTables, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDyna
 import { startEmbeddedS3, type EmbeddedS3 } from '../../local/embedded-s3';
 import type { LocalStepFunctions } from '../../local/step-functions';
 import type { Principal } from '../../lambdas/domain/schemas';
+import { PLATFORM_OWNER } from '../../lambdas/domain/ports';
 import { makeJob } from '../orchestration/support/jobs';
 import { httpEvent, principals } from '../support/api-harness';
 
@@ -30,6 +35,7 @@ let s3: EmbeddedS3;
 let protocol: ProtocolServer;
 let api: ReturnType<typeof createApi>;
 let seededJobId: string;
+let moduleRepo: string | undefined;
 /** Data-changing calls made by the API since the last reset, by command. */
 const mutations: string[] = [];
 
@@ -81,11 +87,21 @@ beforeAll(async () => {
   seededJobId = job.metadata.id;
   await new JobRepository(clients.dynamo(), NAMES.jobs).create(job);
   const catalog = new CatalogRepository(clients.dynamo(), NAMES.catalog);
-  await catalog.put('modules', 'platform', 'iacmod_demo', { id: 'iacmod_demo', scope: 'platform', resourceKind: 'demo_bucket', provisioner: 'terraform', gitRepo: '/tmp/none.git', branch: 'v1', path: '.', isDefault: true }, 'seed', new Date());
+  // A module whose ref exists and a backend, so generated changes pass pre-flight and reach the job write.
+  moduleRepo = mkdtempSync(join(tmpdir(), 'stackjobs-fuzz-module-'));
+  const git = (...a: string[]) => execFileSync('git', ['-c', 'user.name=f', '-c', 'user.email=f@e', '-c', 'init.defaultBranch=main', ...a], { cwd: moduleRepo, stdio: 'pipe' });
+  git('init', '-q');
+  writeFileSync(join(moduleRepo, 'main.tf'), '');
+  git('add', '.');
+  git('commit', '-qm', 'm');
+  git('tag', 'v1');
+  await catalog.put('modules', PLATFORM_OWNER, 'iacmod_demo', { id: 'iacmod_demo', scope: 'platform', resourceKind: 'demo_bucket', provisioner: 'terraform', gitRepo: moduleRepo, branch: 'v1', path: '.', isDefault: true }, 'seed', new Date());
+  await catalog.put('backend-credentials', 'acmecorp', 'local', { id: 'local', org: 'acmecorp', provisioner: 'terraform', type: 'local', config: { path: '/tmp/fuzz-state' } }, 'seed', new Date());
   await catalog.put('flow-control-policies', 'acmecorp', 'acme', { id: 'acme', selector: { level: 'organization', org: 'acmecorp' }, previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: true, skipRefresh: false }, 'seed', new Date());
 }, 30000);
 
 afterAll(async () => {
+  if (moduleRepo) rmSync(moduleRepo, { recursive: true, force: true });
   clients.dynamo().destroy();
   clients.s3().destroy();
   await protocol?.stop();
@@ -137,7 +153,23 @@ const catalogEntity = fc.record(
   },
   { requiredKeys: [] },
 );
+/**
+ * Schema-valid changes a storage layer cannot take: numbers beyond DynamoDB's range, prototype keys in the spec or at
+ * the top, nesting deeper than an item may. Raw JSON, so `__proto__` stays an own key as a client would send it.
+ */
+const validChange = { resource: { id: 'fuzz_resource', name: 'fuzz', org: 'acmecorp', env: 'production', version: { id: 'v-fuzz', message: 'm' } }, kind: 'demo_bucket', triggerEvent: 'updated', createdBy: 'f@acmecorp.example' };
+const nested = (depth: number): unknown => (depth === 0 ? 1 : { a: nested(depth - 1) });
+const hostileSpec = fc.oneof(
+  fc.constantFrom(1e308, -1e300, 1e-200, 5e-324, 1e126).map((n) => JSON.stringify({ size: n })),
+  fc.constantFrom('constructor', '__proto__', 'prototype').map((k) => `{"${k}":{"polluted":true},"tier":"x"}`),
+  fc.integer({ min: 25, max: 60 }).map((d) => JSON.stringify(nested(d))),
+);
+const hostileChange = fc.oneof(
+  hostileSpec.map((spec) => `${JSON.stringify(validChange).slice(0, -1)},"spec":${spec}}`),
+  fc.constant(`{"__proto__":{"isAdmin":true},${JSON.stringify({ ...validChange, spec: {} }).slice(1)}`),
+);
 const body = fc.oneof(
+  { weight: 2, arbitrary: hostileChange },
   { weight: 1, arbitrary: fc.constant(undefined) },
   { weight: 3, arbitrary: change.map((c) => JSON.stringify(c)) },
   { weight: 2, arbitrary: catalogEntity.map((c) => JSON.stringify(c)) },
@@ -149,6 +181,13 @@ const principal = fc.oneof(
   fc.constantFrom(null, principals.operator, principals.viewer, principals.admin, principals.platformAdmin, principals.globexOperator),
   // Claims as a broken identity provider might send them: unknown roles, odd orgs (they reach the API as strings).
   fc.record({ subject: fc.string({ maxLength: 20 }), orgs: fc.array(name, { maxLength: 3 }), roles: fc.array(fc.oneof(fc.constantFrom('operator', 'viewer', 'admin', 'approver', 'platform-admin'), fc.string()), { maxLength: 3 }) }) as fc.Arbitrary<Principal>,
+  // Org-scoped roles, a platform admin of another org, roles in one org reaching for another.
+  fc.record({
+    subject: fc.constantFrom('pat@both.example', 'root@globex.example'),
+    orgs: fc.constantFrom(['globex'], ['acmecorp', 'globex'], []),
+    roles: fc.constantFrom([], ['platform-admin'], ['admin', 'approver']),
+    orgRoles: fc.constantFrom({ globex: ['admin', 'operator', 'approver'] }, { acmecorp: ['viewer'], globex: ['admin'] }),
+  }) as fc.Arbitrary<Principal>,
 );
 const headers = fc.dictionary(
   fc.oneof(fc.constantFrom('content-type', 'accept', 'idempotency-key', 'x-forwarded-for', 'content-length', 'authorization', 'x-slack-signature', 'x-slack-request-timestamp'), fc.stringMatching(/^[a-z-]{1,20}$/)),
@@ -161,6 +200,11 @@ const query = fc.option(
 );
 
 describe('API fuzzing', () => {
+  it('reaches the job write with a valid change (so generated specs are tested against storage, not pre-flight)', async () => {
+    const res = await api(httpEvent('POST', '/v1/stack-jobs', { principal: principals.operator, rawBody: JSON.stringify({ ...validChange, resource: { ...validChange.resource, version: { id: 'v-reach', message: 'm' } }, spec: { tier: 'x' } }) }));
+    expect([res.statusCode, res.statusCode === 201 ? '' : res.body]).toEqual([201, '']);
+  });
+
   it(`never answers 5xx and never changes data on a rejected request (${RUNS} generated requests)`, async () => {
     const before = await snapshot();
     const routes = api.router.table;
