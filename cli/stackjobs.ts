@@ -165,6 +165,9 @@ export function buildProgram(io: CliIo): Command {
     .requiredOption('-f, --file <file>')
     .action(async (o: { file: string }) => {
       const doc = readDocument(o.file) as { catalog?: unknown };
+      if (JSON.stringify(doc?.catalog ?? doc).includes('{dataDir}')) {
+        throw new CommanderError(EXIT.usage, 'stackjobs.catalog', 'the file uses {dataDir}, which only local mode resolves (from STACKJOBS_DATA_DIR): write the real paths before applying it to an API');
+      }
       const parsed = localConfigSchema.safeParse({ catalog: doc?.catalog ?? doc });
       if (!parsed.success) throw new CommanderError(EXIT.usage, 'stackjobs.catalog', `invalid catalog file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       const applied: { kind: string; id: string; status: number }[] = [];

@@ -256,7 +256,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     if (backfilled > 0) log(`gave ${backfilled} unfinished job(s) from an earlier version their place in the stack queue index`);
     const catalog = new CatalogRepository(db, names.catalogTable);
     const withDataDir = (v: unknown): unknown => JSON.parse(JSON.stringify(v).replaceAll('{dataDir}', dataDir.replace(/\\/g, '/')));
-    for (const e of catalogEntries(options.config)) await catalog.put(e.kind, e.owner, e.id, withDataDir(e.entity), 'local-config', new Date());
+    // {dataDir} is resolved before validation: the catalog's own rules (paths, URLs) apply to what is stored.
+    for (const e of catalogEntries({ ...options.config, catalog: withDataDir(options.config.catalog) as LocalConfig['catalog'] })) {
+      await catalog.put(e.kind, e.owner, e.id, e.entity, 'local-config', new Date());
+    }
     publishExampleModules(dataDir);
 
     // The runner: the same bundle the image runs, as a child process with the Fargate environment contract.

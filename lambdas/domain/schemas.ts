@@ -8,6 +8,25 @@ export const API_VERSION = 'infra-hub.planton.cloud/v1';
 
 const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" or "-"');
 const text = z.string().min(1).max(512);
+
+/**
+ * Catalog values that end up in a command line or a path (git, `-backend-config=`, the module's directory): checked
+ * here, where an admin can be told, rather than failing (or worse) at run time.
+ */
+const gitRepoSchema = text.regex(/^(https:\/\/|ssh:\/\/|file:\/\/|\/|[\w.-]+@[\w.-]+:|[A-Za-z0-9])[^\s"'`$\\]*$/, 'a git URL (https://, ssh://, git@host:, a host/org/repo path or an absolute path): no spaces, quotes, "$" or "\\", and never starting with "-"');
+/** A path inside the module repository: relative, no "..", no leading "/". The runner also resolves symlinks at run time. */
+const repoPathSchema = z
+  .string()
+  .max(512)
+  .regex(/^[A-Za-z0-9._/-]*$/, 'letters, digits, ".", "_", "-" and "/" only')
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must stay inside the repository (relative, no "..")');
+/** An S3-compatible endpoint: scheme, host, port, path; nothing HCL or a shell would read as syntax. */
+const endpointSchema = z.string().max(512).regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~\/-]*)?$/, 'an http(s) URL of host, port and path only');
+const keyPrefixSchema = z
+  .string()
+  .max(256)
+  .regex(/^[A-Za-z0-9._/-]*$/, 'letters, digits, ".", "_", "-" and "/" only')
+  .refine((p) => !p.split('/').includes('..'), 'no ".." segments');
 const isoTime = z.iso.datetime({ offset: true });
 
 export const provisionerSchema = z.enum(['terraform', 'tofu', 'pulumi']);
@@ -82,10 +101,14 @@ export const backendCredentialSchema = z
       .object({
         bucket: name.optional(),
         region: name.optional(),
-        keyPrefix: z.string().max(256).default('stack-jobs'),
+        keyPrefix: keyPrefixSchema.default('stack-jobs'),
         lockTable: name.optional(),
-        endpoint: z.url().optional(),
-        path: z.string().max(1024).optional(),
+        endpoint: endpointSchema.optional(),
+        path: z
+          .string()
+          .max(1024)
+          .refine((p) => p.startsWith('/') && !p.split('/').includes('..'), 'an absolute path without ".." segments')
+          .optional(),
       })
       .strict(),
     secretRef: text.optional(),
@@ -106,9 +129,9 @@ export const iacModuleSchema = z
     resourceKind: name,
     provisioner: provisionerSchema,
     provider: name.optional().describe('the provider whose credential the module needs; none means no provider credential'),
-    gitRepo: text,
+    gitRepo: gitRepoSchema,
     branch: name,
-    path: z.string().max(512).default('.'),
+    path: repoPathSchema.default('.'),
     permissions: z.array(text).default([]),
     isDefault: z.boolean().default(false),
     gitTokenSecretRef: text.optional(),

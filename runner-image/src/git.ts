@@ -3,8 +3,8 @@
  * A private repo's token reaches git through GIT_ASKPASS and the git process's environment only: never the
  * URL (which git prints in errors) and never a file.
  */
-import { chmod, stat, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { chmod, realpath, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { simpleGit } from 'simple-git';
 
 export interface ModuleSource {
@@ -48,9 +48,15 @@ export async function cloneModule(source: ModuleSource, dest: string, scratchDir
     .env(env)
     .clone(cloneUrl(source.gitRepo), dest, ['--depth', '1', '--branch', source.branch, '--single-branch', '-c', 'advice.detachedHead=false']);
   const workDir = resolve(dest, source.path || '.');
-  const rel = relative(dest, workDir);
-  if (rel.startsWith('..') || isAbsolute(rel)) throw new Error(`module path ${source.path} leaves the repository`);
+  const inside = (root: string, p: string) => {
+    const rel = relative(root, p);
+    return !(rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel));
+  };
+  if (!inside(dest, workDir)) throw new Error(`module path ${source.path} leaves the repository`);
   const s = await stat(workDir).catch(() => undefined);
   if (!s?.isDirectory()) throw new Error(`module path ${source.path} does not exist at ${source.branch}`);
-  return workDir;
+  // By real path too: a symbolic link in the repository (path "infra" -> "/etc") must not take the tool outside it.
+  const [realRoot, realDir] = await Promise.all([realpath(dest), realpath(workDir)]);
+  if (!inside(realRoot, realDir)) throw new Error(`module path ${source.path} leaves the repository through a symbolic link`);
+  return realDir;
 }
