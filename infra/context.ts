@@ -109,6 +109,7 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
     assumableRoleArnPatterns: list(node, 'assumableRoleArns'),
     stateBucketNames: list(node, 'stateBucketNames'),
     stateLockTableNames: list(node, 'stateLockTableNames'),
+    slackTeamId: str(node, 'slackTeamId'),
     orgRunnerTaskDefinitionArns: list(node, 'orgRunnerTaskDefinitionArns'),
     orgRunnerRoleArns: list(node, 'orgRunnerRoleArns'),
     lockWaitSeconds: num(node, 'lockWaitSeconds'),

@@ -53,6 +53,11 @@ export interface StackJobsStackProps extends StackProps, OrchestrationSettings {
    */
   readonly stateLockTableNames?: string[];
   /**
+   * The Slack workspace whose approval clicks count (`T…`).
+   * @default - none: Slack buttons decide nothing
+   */
+  readonly slackTeamId?: string;
+  /**
    * @default - no alarm subscription
    */
   readonly alarmEmail?: string;
@@ -95,6 +100,7 @@ export class StackJobsStack extends Stack {
       artifactsBucket: this.storage.artifactsBucket,
       bus: this.events.bus,
       logRetention,
+      ...(props.slackTeamId ? { slackTeamId: props.slackTeamId } : {}),
     });
     this.orchestration = new Orchestration(this, 'Orchestration', {
       jobsTable: this.storage.jobsTable,

@@ -13,7 +13,11 @@ export const localConfigSchema = z
     catalog: z.partialRecord(z.enum(catalogKinds as [CatalogKind, ...CatalogKind[]]), z.array(z.unknown())).default({}),
     secrets: z.record(z.string(), z.string()).default({}),
     principals: z.array(principalSchema.extend({ token: z.string().min(8) })).default([]),
-    slack: z.object({ signingSecret: z.string().optional(), users: z.record(z.string(), z.string()).default({}) }).strict().default({ users: {} }),
+    /**
+     * `teamId`: the workspace whose clicks count; `users`: Slack user id -> principal subject, linked at start as a
+     * platform admin would link them (local mode's stand-in for PUT /v1/platform/slack-links/...).
+     */
+    slack: z.object({ signingSecret: z.string().optional(), teamId: z.string().optional(), users: z.record(z.string(), z.string()).default({}) }).strict().default({ users: {} }),
     /**
      * The access key ids local mode's STS knows (the stand-in for IAM users). Unset: every key pair found in `secrets`.
      */

@@ -20,7 +20,7 @@ export interface HttpApiOptions {
   claimNames: ClaimNames;
   port?: number;
   /** Routes served only in local mode (e.g. GET /v1/events), tried before the API handler. */
-  extraRoutes?: Record<string, () => APIGatewayProxyStructuredResultV2>;
+  extraRoutes?: Record<string, (caller: LocalPrincipal | undefined) => APIGatewayProxyStructuredResultV2>;
 }
 
 export interface HttpApi {
@@ -93,7 +93,9 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
         if (body === undefined) {
           result = { statusCode: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'Request Entity Too Large' }) };
         } else if (extra) {
-          result = extra();
+          // Local-only routes are authenticated like the API: the caller's principal, or undefined (a 401 to give).
+          const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+          result = extra(token ? byToken.get(token) : undefined);
         } else {
           const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
           result = await options.handler(toEvent(req, body, token ? byToken.get(token) : undefined, options.claimNames));

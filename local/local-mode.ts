@@ -261,6 +261,15 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       await catalog.put(e.kind, e.owner, e.id, e.entity, 'local-config', new Date());
     }
     publishExampleModules(dataDir);
+    // The config's Slack users, linked as a platform admin would link them; the config's workspace is the one that counts.
+    if (options.config.slack.teamId) {
+      process.env.SLACK_TEAM_ID = options.config.slack.teamId;
+      const { SlackLinkRepository } = await import('../lambdas/adapters/dynamodb/slack-link-repository');
+      const links = new SlackLinkRepository(db, names.jobsTable);
+      for (const [userId, subject] of Object.entries(options.config.slack.users)) {
+        await links.put({ teamId: options.config.slack.teamId, userId, subject, linkedBy: 'local-config', linkedAt: new Date().toISOString(), via: 'local-config' });
+      }
+    }
 
     // The runner: the same bundle the image runs, as a child process with the Fargate environment contract.
     const runnerBundle = join(dataDir, 'runner', 'runner.js');
@@ -342,7 +351,12 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const { allRoutes } = await import('../lambdas/api/routes');
     const ctx = serviceContextFromEnv('stackjobs-local-api');
     const api = createApi({ routes: allRoutes(ctx), claimNames: ctx.claimNames, logger: ctx.logger, metrics: ctx.metrics });
-    const eventsRoute = (): APIGatewayProxyStructuredResultV2 => ({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: protocol.events }) });
+    // The events of the caller's orgs only (an event's detail names its org), and only to a caller with a token.
+    const eventsRoute = (caller: { orgs: string[] } | undefined): APIGatewayProxyStructuredResultV2 => {
+      if (!caller) return { statusCode: 401, headers: { 'content-type': 'application/problem+json' }, body: JSON.stringify({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'a bearer token is required' }) };
+      const visible = protocol.events.filter((ev) => caller.orgs.includes(String((ev.detail as { org?: unknown } | null)?.org ?? '')));
+      return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: visible }) };
+    };
     const http: HttpApi = await startHttpApi({ handler: options.wrapApiHandler?.(api) ?? api, principals: options.config.principals, claimNames: ctx.claimNames, port: options.port, extraRoutes: { 'GET /v1/events': eventsRoute } });
     stops.push(() => http.stop());
     stops.push(async () => db.destroy());

@@ -23,6 +23,11 @@ export interface ApprovalsProps {
   readonly artifactsBucket: s3.IBucket;
   readonly bus: events.IEventBus;
   readonly logRetention: logs.RetentionDays;
+  /**
+   * The Slack workspace (team id, `T…`) whose clicks count; from context `stackjobs:slackTeamId`.
+   * @default - none: Slack buttons decide nothing (decisions through the API only)
+   */
+  readonly slackTeamId?: string;
 }
 
 export class Approvals extends Construct {
@@ -66,6 +71,7 @@ export class Approvals extends Construct {
       .bindEventBus('EVENT_BUS_NAME', props.bus)
       // The outcome goes back through the interaction's response_url, which needs no token: only the signing secret is readable here.
       .bindSecret('SLACK_SIGNING_SECRET_ARN', this.slackSigningSecret);
+    if (props.slackTeamId) this.slackInteractionsFunction.setConfig('SLACK_TEAM_ID', props.slackTeamId);
 
     this.approvalExpiredFunction = new StackJobsFunction(this, 'ApprovalExpiredFunction', {
       entry: 'lambdas/handlers/approval-expired.handler.ts',

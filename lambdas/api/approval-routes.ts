@@ -12,9 +12,11 @@ import { closeApprovalNotice } from '../approvals/notice';
 import type { ApprovalMetrics, ResponseUrlPoster, SlackPoster } from '../approvals/ports';
 import { rerunJob } from '../approvals/rerun';
 import { handleSlackInteraction, type SlackInteractionDeps } from '../approvals/slack-interactions';
+import type { SlackLinkRepository } from '../adapters/dynamodb/slack-link-repository';
 import { json } from '../http/problem';
-import { PreflightFailedError } from '../domain/errors';
-import type { CheckResult } from '../domain/schemas';
+import { ConflictError, NotFoundError, PreflightFailedError } from '../domain/errors';
+import { slackTeamIdSchema, slackUserIdSchema, type CheckResult, type SlackLink } from '../domain/schemas';
+import { requirePlatformAdmin } from '../http/principal';
 import { countPreflightFailures } from '../app/submission-metrics';
 import type { Route } from '../http/router';
 import type { WorkflowMetrics } from '../workflow/metrics';
@@ -35,6 +37,10 @@ export interface ApprovalRoutesDeps extends Omit<CancelDeps, 'metrics'> {
   countPreflightFailures?: (checks: readonly CheckResult[]) => void;
   /** Replaces the approval's Slack message after a decision or cancel here; without it the buttons stay until clicked. */
   slack?: SlackPoster;
+  /** Who each Slack account acts as (made by the person or a platform admin). */
+  slackLinks: SlackLinkRepository;
+  /** The Slack workspace whose clicks count; unset, no click decides anything. */
+  slackTeamId?: string;
 }
 
 /** `{comment?}`; an empty body is the same as `{}`. */
@@ -47,7 +53,10 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$/, 'printable ASCII, 1 to 255 characters, no leading or trailing space');
 
 /** The Slack interactions route alone: what the Slack Lambda serves. */
-export type SlackRouteDeps = Pick<ApprovalRoutesDeps, 'signingSecret' | 'catalog' | 'events' | 'tasks' | 'respond' | 'clock' | 'log' | 'metrics'> & { jobs: SlackInteractionDeps['jobs'] };
+export type SlackRouteDeps = Pick<ApprovalRoutesDeps, 'signingSecret' | 'catalog' | 'events' | 'tasks' | 'respond' | 'clock' | 'log' | 'metrics' | 'slackTeamId'> & {
+  jobs: SlackInteractionDeps['jobs'];
+  slackLinks: SlackInteractionDeps['links'];
+};
 
 export function slackInteractionsRoute(deps: () => SlackRouteDeps): Route {
   return {
@@ -57,7 +66,7 @@ export function slackInteractionsRoute(deps: () => SlackRouteDeps): Route {
     async handle(req) {
       const d = deps();
       return handleSlackInteraction(
-        { signingSecret: d.signingSecret, jobs: d.jobs, catalog: d.catalog, decisions: { tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics }, respond: d.respond, clock: d.clock, log: d.log },
+        { signingSecret: d.signingSecret, links: d.slackLinks, ...(d.slackTeamId ? { slackTeamId: d.slackTeamId } : {}), jobs: d.jobs, catalog: d.catalog, decisions: { tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics }, respond: d.respond, clock: d.clock, log: d.log },
         { headers: req.headers, rawBody: req.rawBody },
       );
     },
@@ -123,10 +132,78 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
       },
     },
     slackInteractionsRoute(deps),
+    ...slackLinkRoutes(deps),
   ];
 }
 
 /** The routes wired to the API's service context. */
+/**
+ * Slack links: who a Slack account acts as when it clicks. A person links their own Slack account to their own subject
+ * (`/v1/me/...`: nobody can link someone else, and an account already linked to another subject stays theirs); a
+ * platform admin may link any account (`/v1/platform/...`). Org admins have no say: that is what stops an org admin
+ * from approving their own change as someone else.
+ */
+function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
+  const ids = (params: Record<string, string>) => ({
+    teamId: parseOr400(slackTeamIdSchema, params.teamId, 'teamId', 'path.teamId'),
+    userId: parseOr400(slackUserIdSchema, params.userId, 'userId', 'path.userId'),
+  });
+  return [
+    {
+      method: 'PUT',
+      path: '/v1/me/slack-links/{teamId}/{userId}',
+      authenticated: true,
+      async handle(req) {
+        const d = deps();
+        const { teamId, userId } = ids(req.params);
+        const link: SlackLink = { teamId, userId, subject: req.principal.subject, linkedBy: req.principal.subject, linkedAt: d.clock.now().toISOString(), via: 'self' };
+        if (!(await d.slackLinks.put(link, req.principal.subject))) throw new ConflictError(`Slack user ${userId} is linked to another principal; a platform admin can change that`);
+        d.log.info('Slack account linked', { slackTeamId: teamId, slackUserId: userId, subject: link.subject, via: link.via });
+        return json(200, link);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/me/slack-links/{teamId}/{userId}',
+      authenticated: true,
+      async handle(req) {
+        const { teamId, userId } = ids(req.params);
+        if (!(await deps().slackLinks.delete(teamId, userId, req.principal.subject))) throw new NotFoundError(`you have no link for Slack user ${userId}`);
+        return { statusCode: 204 };
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/v1/platform/slack-links/{teamId}/{userId}',
+      authenticated: true,
+      async handle(req) {
+        requirePlatformAdmin(req.principal);
+        const d = deps();
+        const { teamId, userId } = ids(req.params);
+        const { subject } = parseOr400(slackLinkBodySchema, req.body, 'Slack link');
+        const link: SlackLink = { teamId, userId, subject, linkedBy: req.principal.subject, linkedAt: d.clock.now().toISOString(), via: 'platform-admin' };
+        await d.slackLinks.put(link);
+        d.log.info('Slack account linked', { slackTeamId: teamId, slackUserId: userId, subject, via: link.via, by: req.principal.subject });
+        return json(200, link);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/platform/slack-links/{teamId}/{userId}',
+      authenticated: true,
+      async handle(req) {
+        requirePlatformAdmin(req.principal);
+        const { teamId, userId } = ids(req.params);
+        if (!(await deps().slackLinks.delete(teamId, userId))) throw new NotFoundError(`Slack user ${userId} has no link`);
+        return { statusCode: 204 };
+      },
+    },
+  ];
+}
+
+/** `{subject}`: the principal a platform admin links a Slack account to. */
+export const slackLinkBodySchema = z.object({ subject: z.string().min(1).max(512) }).strict();
+
 export function approvalRoutes(ctx: ServiceContext): Route[] {
   let built: ApprovalRoutesDeps | undefined;
   return approvalRoutesWith(
@@ -148,6 +225,8 @@ export function approvalRoutes(ctx: ServiceContext): Route[] {
         workflowMetrics: new PowertoolsWorkflowMetrics(ctx.metrics),
         countPreflightFailures: (checks) => countPreflightFailures(ctx.metrics, checks),
         ...(ctx.slack ? { slack: ctx.slack } : {}),
+        slackLinks: ctx.slackLinks,
+        ...(ctx.config.SLACK_TEAM_ID ? { slackTeamId: ctx.config.SLACK_TEAM_ID } : {}),
       }),
   );
 }

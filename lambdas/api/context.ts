@@ -12,6 +12,7 @@ import { FetchResponseUrlPoster } from '../approvals/adapters/response-url';
 import { SfnTaskResponder } from '../approvals/adapters/sfn-task-responder';
 import { API_SLACK_BUDGET, SlackWebApiPoster } from '../approvals/adapters/slack-web-api';
 import type { ResponseUrlPoster, RunnerTaskStopper, SlackPoster, TaskResponder } from '../approvals/ports';
+import { SlackLinkRepository } from '../adapters/dynamodb/slack-link-repository';
 
 export const apiConfigSchema = submissionConfigSchema.extend({
   ARTIFACTS_BUCKET: z.string().min(1),
@@ -24,6 +25,8 @@ export const apiConfigSchema = submissionConfigSchema.extend({
   SLACK_BOT_TOKEN_SECRET_ARN: z.string().min(1).optional(),
   /** Overrides https://slack.com/api/ (local mode and tests only). */
   SLACK_API_URL: z.url().optional(),
+  /** The Slack workspace whose clicks count (stackjobs:slackTeamId); only where this process serves Slack interactions. */
+  SLACK_TEAM_ID: z.string().min(1).optional(),
 });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
@@ -40,6 +43,8 @@ export interface ServiceContext extends SubmissionContext {
   slackSigningSecret: () => Promise<string>;
   /** Replaces approval messages closed through the API; absent without SLACK_BOT_TOKEN_SECRET_ARN. */
   slack?: SlackPoster;
+  /** Who each Slack account acts as. */
+  slackLinks: SlackLinkRepository;
 }
 
 /** The submission's context plus what only the API uses (artifacts, approvals, cancel). */
@@ -55,6 +60,7 @@ export function serviceContextFromEnv(serviceName: string, env: NodeJS.ProcessEn
     tasks: new SfnTaskResponder(clients.sfn),
     runnerTasks: new EcsRunnerTaskStopper(clients.ecs),
     responseUrl: new FetchResponseUrlPoster(),
+    slackLinks: new SlackLinkRepository(clients.dynamo(), config.JOBS_TABLE),
     slackSigningSecret: config.SLACK_SIGNING_SECRET_ARN
       ? cachedSecret(base.secrets, config.SLACK_SIGNING_SECRET_ARN, base.clock)
       : () => Promise.reject(new Error('SLACK_SIGNING_SECRET_ARN is not set for this function')),

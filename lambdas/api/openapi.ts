@@ -11,6 +11,7 @@ import {
   checkResultSchema,
   planSummarySchema,
   resourceChangeSchema,
+  slackLinkSchema,
   stackJobSchema,
   type CatalogKind,
   type CheckResult,
@@ -19,7 +20,7 @@ import {
 } from '../domain/schemas';
 import type { Method } from '../http/router';
 import { MAX_BODY_BYTES } from '../http/router';
-import { decisionBodySchema, SLACK_INTERACTIONS_PATH } from './approval-routes';
+import { decisionBodySchema, SLACK_INTERACTIONS_PATH, slackLinkBodySchema } from './approval-routes';
 import { listJobsQuerySchema } from './job-routes';
 import { logsQuerySchema } from './artifact-routes';
 import {
@@ -81,6 +82,7 @@ function outputComponents(): Record<string, z.ZodType> {
     PreflightFailedProblem: preflightFailedProblemSchema,
     GatewayError: gatewayErrorSchema,
     OpenApiDocument: openApiDocumentSchema,
+    SlackLink: slackLinkSchema,
   };
   for (const kind of catalogKinds) {
     components[CATALOG[kind].entity] = catalogSchemas[kind];
@@ -90,7 +92,7 @@ function outputComponents(): Record<string, z.ZodType> {
 }
 
 function inputComponents(): Record<string, z.ZodType> {
-  const components: Record<string, z.ZodType> = { ResourceChange: resourceChangeSchema, DecisionInput: decisionBodySchema };
+  const components: Record<string, z.ZodType> = { ResourceChange: resourceChangeSchema, DecisionInput: decisionBodySchema, SlackLinkInput: slackLinkBodySchema };
   for (const kind of catalogKinds) components[`${CATALOG[kind].entity}Input`] = catalogSchemas[kind];
   return components;
 }
@@ -638,6 +640,48 @@ function approvalOperations(): OperationSpec[] {
       success: { 200: { description: 'acknowledged (empty body)' } },
       errors: [400, 401, 413, 500],
     },
+    ...slackLinkOperations(),
+  ];
+}
+
+const SLACK_LINK_PARAMS: Record<string, Json> = {
+  teamId: { description: 'the Slack workspace id (T…)', schema: { type: 'string' }, example: 'T0ACME01' },
+  userId: { description: 'the Slack user id (U… or W…)', schema: { type: 'string' }, example: 'U0APPROVER1' },
+};
+
+/** Who a Slack account acts as: linked by the person themselves, or by a platform admin; never by an org admin. */
+function slackLinkOperations(): OperationSpec[] {
+  const own = '/v1/me/slack-links/{teamId}/{userId}';
+  const platform = '/v1/platform/slack-links/{teamId}/{userId}';
+  const common = { tag: 'approvals', authenticated: true, params: SLACK_LINK_PARAMS } as const;
+  return [
+    {
+      ...common,
+      method: 'PUT',
+      path: own,
+      route: own,
+      operationId: 'linkMySlackAccount',
+      summary: 'Link a Slack account to yourself',
+      description:
+        'Clicks on approval buttons by this Slack account then act as you (the caller). You can only link yourself; an account already linked to ' +
+        "someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId).",
+      success: { 200: { description: 'the link', schema: 'SlackLink' } },
+      errors: [400, 401, 409, 500],
+    },
+    { ...common, method: 'DELETE', path: own, route: own, operationId: 'unlinkMySlackAccount', summary: 'Remove your own link of a Slack account', success: { 204: { description: 'removed' } }, errors: [400, 401, 404, 500] },
+    {
+      ...common,
+      method: 'PUT',
+      path: platform,
+      route: platform,
+      operationId: 'linkSlackAccount',
+      summary: 'Link a Slack account to a principal (platform admin)',
+      description: 'Needs the platform-admin role. Replaces any link the account had.',
+      body: { schema: schemaRef('SlackLinkInput') },
+      success: { 200: { description: 'the link', schema: 'SlackLink' } },
+      errors: [400, 401, 403, 413, 500],
+    },
+    { ...common, method: 'DELETE', path: platform, route: platform, operationId: 'unlinkSlackAccount', summary: 'Remove a Slack link (platform admin)', success: { 204: { description: 'removed' } }, errors: [400, 401, 403, 404, 500] },
   ];
 }
 

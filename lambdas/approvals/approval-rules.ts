@@ -12,6 +12,8 @@ export type Decision = ApprovalDecision['decision'];
 export interface Decider {
   subject: string;
   channel: Channel;
+  /** Through Slack: the account that clicked, and its workspace (recorded with the decision). */
+  slack?: { userId: string; teamId: string };
 }
 
 /**
@@ -70,6 +72,7 @@ export function applyDecision(job: StackJob, decision: Decision, decider: Decide
     channel: decider.channel,
     ...(approval.planDigest ? { planDigest: approval.planDigest } : {}),
     ...(comment ? { comment } : {}),
+    ...(decider.slack ? { slack: decider.slack } : {}),
   };
   return { ...job, status: { ...job.status, updatedAt: now.toISOString(), approval: { ...approval, decision: recorded } } };
 }

@@ -10,6 +10,7 @@ import * as clients from '../adapters/aws/clients';
 import { EventBridgePublisher } from '../adapters/aws/event-publisher';
 import { cachedSecret, SecretsManagerSource } from '../adapters/aws/secrets';
 import { CatalogRepository } from '../adapters/dynamodb/catalog-repository';
+import { SlackLinkRepository } from '../adapters/dynamodb/slack-link-repository';
 import { JobRepository } from '../adapters/dynamodb/job-repository';
 import { systemClock } from '../domain/ids';
 import { readConfig } from '../shared/config';
@@ -48,6 +49,8 @@ export const slackInteractionsConfigSchema = z.object({
   CATALOG_TABLE: z.string().min(1),
   EVENT_BUS_NAME: z.string().min(1),
   SLACK_SIGNING_SECRET_ARN: z.string().min(1),
+  /** The Slack workspace whose clicks count (stackjobs:slackTeamId); unset, Slack decides nothing. */
+  SLACK_TEAM_ID: z.string().min(1).optional(),
 });
 
 export function slackInteractionDepsFromEnv(env: NodeJS.ProcessEnv = process.env): SlackInteractionDeps & { logger: Logger; metrics: Metrics } {
@@ -56,6 +59,8 @@ export function slackInteractionDepsFromEnv(env: NodeJS.ProcessEnv = process.env
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'approvals' });
   return {
     signingSecret: cachedSecret(new SecretsManagerSource(clients.secrets), config.SLACK_SIGNING_SECRET_ARN),
+    ...(config.SLACK_TEAM_ID ? { slackTeamId: config.SLACK_TEAM_ID } : {}),
+    links: new SlackLinkRepository(clients.dynamo(), config.JOBS_TABLE),
     jobs: new JobRepository(clients.dynamo(), config.JOBS_TABLE),
     catalog: new CatalogRepository(clients.dynamo(), config.CATALOG_TABLE),
     decisions: {

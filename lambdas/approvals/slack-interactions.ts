@@ -9,7 +9,7 @@ import * as z from '../shared/zod';
 import { ConflictError, ForbiddenError, NotFoundError } from '../domain/errors';
 import type { Clock } from '../domain/ids';
 import type { CatalogReader } from '../domain/ports';
-import { orgSettingsSchema } from '../domain/schemas';
+import type { SlackLinkRepository } from '../adapters/dynamodb/slack-link-repository';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 import { problem } from '../http/problem';
 import { decideApproval, type DecisionDeps } from './decide';
@@ -20,6 +20,10 @@ import { APPROVE_ACTION, REJECT_ACTION, decidedMessage, ephemeralNotice } from '
 export interface SlackInteractionDeps {
   /** The signing secret (Secrets Manager); cached by the caller. */
   signingSecret: () => Promise<string>;
+  /** The one Slack workspace whose clicks count (stackjobs:slackTeamId); unset, no click decides anything. */
+  slackTeamId?: string;
+  /** Who each Slack account acts as (made by the person themselves or a platform admin). */
+  links: Pick<SlackLinkRepository, 'get'>;
   jobs: Pick<JobRepository, 'get' | 'findJobIdByApproval'> & DecisionDeps['jobs'];
   catalog: CatalogReader;
   decisions: Omit<DecisionDeps, 'jobs'>;
@@ -82,16 +86,22 @@ export async function handleSlackInteraction(d: SlackInteractionDeps, req: { hea
     await tell('This approval request is unknown or has been replaced.');
     return ack();
   }
-  const job = found.job;
-  const settings = (await d.catalog.list('org-settings', job.metadata.org)).map((s) => orgSettingsSchema.safeParse(s)).find((p) => p.success && p.data.org === job.metadata.org);
-  const subject = settings?.success ? settings.data.slackUsers?.[payload.user.id] : undefined;
-  if (!subject) {
-    d.log.warn('Slack user is not mapped to a principal', { jobId, approvalId, slackUserId: payload.user.id });
-    await tell(`Your Slack account is not linked to a Stack Jobs principal in ${job.metadata.org} (org-settings slackUsers), so your click changed nothing.`);
+  // Only the configured workspace: a signed request from another workspace running the same app decides nothing.
+  const teamId = payload.team?.id;
+  if (!d.slackTeamId || teamId !== d.slackTeamId) {
+    d.log.warn('Slack click from another workspace refused', { jobId, approvalId, slackTeamId: teamId ?? 'none', configured: Boolean(d.slackTeamId) });
+    await tell(d.slackTeamId ? 'This workspace is not the one Stack Jobs takes decisions from, so your click changed nothing.' : 'Stack Jobs takes no decisions through Slack until its workspace is configured (stackjobs:slackTeamId); decide through the API.');
     return ack();
   }
+  const link = await d.links.get(teamId, payload.user.id);
+  if (!link) {
+    d.log.warn('Slack user is not linked to a principal', { jobId, approvalId, slackUserId: payload.user.id });
+    await tell('Your Slack account is not linked to a Stack Jobs principal (link it yourself with PUT /v1/me/slack-links/{teamId}/{userId}, or ask a platform admin), so your click changed nothing.');
+    return ack();
+  }
+  const subject = link.subject;
   try {
-    const decided = await decideApproval({ ...d.decisions, jobs: d.jobs }, { jobId, decision, decider: { subject, channel: 'slack' } });
+    const decided = await decideApproval({ ...d.decisions, jobs: d.jobs }, { jobId, decision, decider: { subject, channel: 'slack', slack: { userId: payload.user.id, teamId } } });
     await postQuietly(d, payload.response_url, decidedMessage(decided, { slackUserId: payload.user.id, subject }, decision, d.clock.now()), approvalId);
   } catch (e) {
     if (!(e instanceof ForbiddenError || e instanceof ConflictError || e instanceof NotFoundError)) throw e;

@@ -153,12 +153,14 @@ export const orgSettingsSchema = z
     preferredProvisioner: provisionerSchema.optional(),
     requireLiveCredentialValidation: z.boolean().default(false),
     approvalChannels: z.record(z.string(), z.string()).default({}).describe('environment -> Slack channel id'),
-    slackUsers: z
-      .record(z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id (U... or W...)'), text)
-      .optional()
-      .describe('Slack user id -> principal subject: who a click in Slack acts as (they must also be a named approver in the policy)'),
+    /** Refused: an org admin could map their own Slack account to an approver. Slack links are made by the person (or a platform admin). */
+    slackUsers: z.unknown().optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.slackUsers === undefined, {
+    message: 'Slack users are no longer mapped in org settings: each person links their own Slack account (PUT /v1/me/slack-links/{teamId}/{userId}), or a platform admin does (PUT /v1/platform/slack-links/{teamId}/{userId})',
+    path: ['slackUsers'],
+  });
 export type OrgSettings = z.infer<typeof orgSettingsSchema>;
 
 export const policyLevelSchema = z.enum(['resource', 'environment', 'organization', 'platform']);
@@ -313,6 +315,8 @@ export const approvalDecisionSchema = z
     channel: z.enum(['slack', 'api']),
     planDigest: z.string().optional(),
     comment: z.string().max(2000).optional(),
+    /** A decision made in Slack: which Slack account in which workspace clicked. */
+    slack: z.object({ userId: z.string(), teamId: z.string() }).strict().optional(),
   })
   .strict();
 export type ApprovalDecision = z.infer<typeof approvalDecisionSchema>;
@@ -461,3 +465,23 @@ export const runnerResultSchema = z
   })
   .strict();
 export type RunnerResult = z.infer<typeof runnerResultSchema>;
+
+export const slackUserIdSchema = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id (U... or W...)');
+export const slackTeamIdSchema = z.string().regex(/^[TE][A-Z0-9]{2,20}$/, 'a Slack workspace id (T... or E...)');
+
+/**
+ * Who a Slack account acts as when it clicks an approval button. Made only by the principal themselves (linking their
+ * own subject) or by a platform admin; never by an org admin, who could otherwise map their own Slack account to an
+ * approver's subject.
+ */
+export const slackLinkSchema = z
+  .object({
+    teamId: slackTeamIdSchema,
+    userId: slackUserIdSchema,
+    subject: text,
+    linkedBy: text,
+    linkedAt: isoTime,
+    via: z.enum(['self', 'platform-admin', 'local-config']),
+  })
+  .strict();
+export type SlackLink = z.infer<typeof slackLinkSchema>;

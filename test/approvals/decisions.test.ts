@@ -5,13 +5,13 @@
 import { createHmac } from 'node:crypto';
 import { APPROVE_ACTION, REJECT_ACTION } from '../../lambdas/approvals/slack-message';
 import { cancelCaseOf } from '../../lambdas/approvals/approval-rules';
-import type { StackJob } from '../../lambdas/domain/schemas';
+import { orgSettingsSchema, type StackJob } from '../../lambdas/domain/schemas';
 import { NOW } from '../support/domain-fixtures';
 import { handleApprovalRequest } from '../../lambdas/workflow/approval';
 import { finishJob } from '../../lambdas/workflow/lifecycle';
 import { EVENT_SOURCE } from '../../lambdas/adapters/aws/event-publisher';
 import { closeExpiredApproval, isApprovalExpiry } from '../../lambdas/approvals/expired';
-import { changeFor, people, SIGNING_SECRET, SLACK_APPROVER, SLACK_AUTHOR, SLACK_STAGING_ONLY, SLACK_UNMAPPED, startHarness, type Harness } from './harness';
+import { changeFor, people, SIGNING_SECRET, SLACK_APPROVER, SLACK_AUTHOR, SLACK_STAGING_ONLY, SLACK_TEAM, SLACK_UNMAPPED, startHarness, type Harness } from './harness';
 
 /** A recognisable task token: it must never appear anywhere a person, Slack or a log could see it. */
 const PLANTED = (n: string) => `PLANTED-TASK-TOKEN-${n}-e3b0c44298fc1c149afbf4c8996fb924`;
@@ -139,7 +139,7 @@ describe('deciding through Slack', () => {
     const res = await slackClick(job.status.approval!.id, SLACK_APPROVER);
     expect(res.statusCode).toBe(200);
     const after = await load(job.metadata.id);
-    expect(after.status.approval!.decision).toEqual({ decision: 'approved', by: people.approver.subject, at: NOW.toISOString(), channel: 'slack', planDigest: 'a'.repeat(64) });
+    expect(after.status.approval!.decision).toEqual({ decision: 'approved', by: people.approver.subject, at: NOW.toISOString(), channel: 'slack', planDigest: 'a'.repeat(64), slack: { userId: SLACK_APPROVER, teamId: 'T0ACME' } });
     expect(h.tasks.calls).toEqual([{ kind: 'succeed', token, output: { approvalId: job.status.approval!.id, decision: 'approved' } }]);
     expect(h.responses).toEqual([{ url: RESPONSE_URL, body: expect.objectContaining({ replace_original: true, text: expect.stringContaining(`Approved by <@${SLACK_APPROVER}> at 12:00 UTC`) }) }]);
   });
@@ -585,5 +585,50 @@ describe('reruns and the distinct-approver rule', () => {
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     // Someone who never submitted it may.
     expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
+  });
+});
+
+describe('who a Slack click acts as', () => {
+  it('refuses Slack users in org settings: an org admin cannot map their Slack account to an approver', () => {
+    const parsed = orgSettingsSchema.safeParse({ org: 'acmecorp', slackUsers: { U0EVILADMIN: people.approver.subject } });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error!.issues[0]).toMatchObject({ path: ['slackUsers'], message: expect.stringContaining('platform admin') });
+  });
+
+  it('lets a person link only their own subject, never take over an account linked to someone else, and the link acts as them', async () => {
+    // The org admin (author) tries to link the approver's Slack account to themselves, then their own to themselves.
+    const takeover = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/${SLACK_APPROVER}`, { principal: people.author });
+    expect(takeover.statusCode).toBe(409);
+    const own = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.author });
+    expect(own.statusCode).toBe(200);
+    expect(own.json()).toMatchObject({ subject: people.author.subject, linkedBy: people.author.subject, via: 'self' });
+    // Clicking with it acts as the author, whom the distinct-approver rule then refuses on their own change.
+    const { job } = await awaiting({ createdBy: people.author.subject });
+    await slackClick(job.status.approval!.id, 'U0AUTHORNEW');
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('distinct approver') });
+    expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.author })).statusCode).toBe(204);
+  });
+
+  it('lets only a platform admin link someone else', async () => {
+    const asOrgAdmin = await h.call('PUT', `/v1/platform/slack-links/${SLACK_TEAM}/U0ANYONE1`, { principal: people.author, body: { subject: people.approver.subject } });
+    expect([asOrgAdmin.statusCode, asOrgAdmin.json().detail]).toEqual([403, 'writing the platform catalog needs the role platform-admin']);
+    const platformAdmin = { subject: 'root@platform.example', orgs: [], roles: ['platform-admin' as const] };
+    const linked = await h.call('PUT', `/v1/platform/slack-links/${SLACK_TEAM}/U0ANYONE1`, { principal: platformAdmin, body: { subject: people.approver.subject } });
+    expect(linked.json()).toMatchObject({ subject: people.approver.subject, linkedBy: platformAdmin.subject, via: 'platform-admin' });
+    expect((await h.call('DELETE', `/v1/platform/slack-links/${SLACK_TEAM}/U0ANYONE1`, { principal: platformAdmin })).statusCode).toBe(204);
+  });
+
+  it('refuses a click from another Slack workspace, even by a linked user id, and records the workspace of the ones it takes', async () => {
+    const { job } = await awaiting();
+    const payloadFromElsewhere = { type: 'block_actions', user: { id: SLACK_APPROVER }, team: { id: 'T0OTHERCO' }, response_url: RESPONSE_URL, actions: [{ action_id: APPROVE_ACTION, value: job.status.approval!.id }] };
+    const rawBody = `payload=${encodeURIComponent(JSON.stringify(payloadFromElsewhere))}`;
+    const ts = String(Math.floor(h.clock.now().getTime() / 1000));
+    const signature = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${rawBody}`).digest('hex')}`;
+    const res = await h.call('POST', '/v1/slack/interactions', { principal: null, rawBody, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signature } });
+    expect(res.statusCode).toBe(200);
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.tasks.calls).toEqual([]);
+    expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('not the one Stack Jobs takes decisions from') });
   });
 });

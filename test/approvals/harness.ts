@@ -7,6 +7,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { documentClient } from '../../lambdas/adapters/dynamodb/client';
+import { SlackLinkRepository } from '../../lambdas/adapters/dynamodb/slack-link-repository';
 import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
 import { LockRepository } from '../../lambdas/adapters/dynamodb/lock-repository';
 import { ResourceStatusRepository } from '../../lambdas/adapters/dynamodb/resource-status-repository';
@@ -33,6 +34,8 @@ export const SLACK_APPROVER = 'U0APPROVER1';
 export const SLACK_AUTHOR = 'U0AUTHOR01';
 export const SLACK_STAGING_ONLY = 'U0STAGING1';
 export const SLACK_UNMAPPED = 'U0STRANGER';
+/** The deployment's Slack workspace (stackjobs:slackTeamId). */
+export const SLACK_TEAM = 'T0ACME';
 
 export const people = {
   approver: { subject: 'approver@acmecorp.example', orgs: ['acmecorp'], roles: ['approver' as const] },
@@ -138,8 +141,12 @@ export async function startHarness(): Promise<Harness> {
       org: 'acmecorp',
       requireLiveCredentialValidation: false,
       approvalChannels: { production: 'C0PRODAPPROVALS' },
-      slackUsers: { [SLACK_APPROVER]: people.approver.subject, [SLACK_AUTHOR]: people.author.subject, [SLACK_STAGING_ONLY]: people.stagingApprover.subject },
     });
+  // Slack accounts linked as a platform admin would (the people themselves could too); SLACK_UNMAPPED has none.
+  const slackLinks = new SlackLinkRepository(db, table);
+  for (const [userId, subject] of [[SLACK_APPROVER, people.approver.subject], [SLACK_AUTHOR, people.author.subject], [SLACK_STAGING_ONLY, people.stagingApprover.subject]]) {
+    await slackLinks.put({ teamId: SLACK_TEAM, userId, subject, linkedBy: 'root@platform.example', linkedAt: NOW.toISOString(), via: 'platform-admin' });
+  }
   const tasks = new RecordingTasks();
   const slack = new RecordingSlack();
   const stopped: Harness['stopped'] = [];
@@ -175,6 +182,8 @@ export async function startHarness(): Promise<Harness> {
     metrics,
     workflowMetrics,
     slack,
+    slackLinks,
+    slackTeamId: SLACK_TEAM,
   };
   const apiMetrics = new Metrics({ namespace: 'StackJobsTest', serviceName: 'approvals' });
   // Submission through the API too, so the authenticated submitter is recorded as in production.

@@ -204,9 +204,15 @@ describe('local mode around the API', () => {
     const doc = await fetch(`${e.local.apiUrl}/v1/openapi.json`);
     expect(doc.status).toBe(200);
     expect(((await doc.json()) as { openapi: string }).openapi).toMatch(/^3\.1/);
-    const events = (await (await fetch(`${e.local.apiUrl}/v1/events`, { headers: { authorization: `Bearer ${TOKENS.admin}` } })).json()) as { items: { detailType: string }[] };
-    expect(events.items.length).toBe(e.local.events.length);
+    const eventsAs = async (token?: string) => fetch(`${e.local.apiUrl}/v1/events`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    expect((await eventsAs()).status).toBe(401);
+    const events = (await (await eventsAs(TOKENS.admin)).json()) as { items: { detailType: string; detail: { org?: string } }[] };
+    expect(events.items.length).toBe(e.local.events.filter((ev) => (ev.detail as { org?: string }).org === 'acmecorp').length);
+    expect(events.items.length).toBeGreaterThan(0);
+    expect(events.items.every((ev) => ev.detail.org === 'acmecorp')).toBe(true);
     expect(events.items.some((ev) => ev.detailType === 'Stack Job Status Changed')).toBe(true);
+    // Another org's caller sees none of acmecorp's.
+    expect(((await (await eventsAs(TOKENS.globex)).json()) as { items: unknown[] }).items).toEqual([]);
   });
 });
 
