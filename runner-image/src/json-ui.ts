@@ -46,13 +46,26 @@ export class JsonUiHumaniser {
   /** The last `change_summary` seen (apply: what was done; plan: what would be). */
   changeSummary: ChangeCounts | undefined;
 
+  /** Inside an over-long `-json` line: its bytes are dropped up to the next newline. */
+  private skipping = false;
+
   write(chunk: Buffer): Buffer {
+    if (this.skipping) {
+      const nl = chunk.indexOf(0x0a);
+      if (nl < 0) return Buffer.alloc(0);
+      this.skipping = false;
+      return this.write(chunk.subarray(nl + 1));
+    }
     const buf = this.partial.length > 0 ? Buffer.concat([this.partial, chunk]) : chunk;
     const lastNewline = buf.lastIndexOf(0x0a);
     if (lastNewline < 0) {
       if (buf.length > MAX_LINE_BYTES) {
         this.partial = Buffer.alloc(0);
-        return buf;
+        // A -json UI line this long is never shown raw: it can carry values (an `outputs` line holds every output,
+        // sensitive ones included). Plain text passes as it is.
+        if (buf[0] !== 0x7b) return buf;
+        this.skipping = true;
+        return Buffer.from(`[stack-jobs] a machine-readable line of over ${MAX_LINE_BYTES / 1024} KiB was not logged (it may carry output values)\n`);
       }
       this.partial = Buffer.from(buf);
       return Buffer.alloc(0);

@@ -1,6 +1,7 @@
 /**
  * Streaming secret redaction: every known secret value, and the forms it is likely to take in tool output
- * (base64 at any alignment, base64url, JSON-escaped), is replaced by `***` before a byte leaves the process.
+ * (secretForms: JSON- and URL-encoded, case-changed, hex, base64 at any alignment, PEM lines), is replaced by `***`
+ * before a byte leaves the process.
  * It holds back the last (longest pattern - 1) bytes between writes, so a secret split across two writes
  * (or two log chunks) is still caught, and memory stays bounded by that hold-back.
  */
@@ -31,15 +32,64 @@ export function base64Forms(secret: string): string[] {
   return forms.filter((f) => f.length >= MIN_DERIVED_LENGTH);
 }
 
+/** Go's url.QueryEscape (Terraform's urlencode()): unreserved bytes kept, space as "+", the rest %XX upper-case. */
+export function queryEscape(s: string): string {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(b);
+    if (/[A-Za-z0-9\-_.~]/.test(c)) out += c;
+    else if (c === ' ') out += '+';
+    else out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** Go's encoding/json string escaping (Terraform's jsonencode()): JSON's, plus <, > and & as \u003c, \u003e, \u0026. */
+function goJsonEscape(s: string): string {
+  return JSON.stringify(s)
+    .slice(1, -1)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+/** The body lines of a PEM block long enough to identify it: a tool may print one line of a key on its own. */
+const MIN_PEM_LINE = 16;
+function pemLines(s: string): string[] {
+  if (!s.includes('-----BEGIN')) return [];
+  return s.split(/\r?\n|\\n/).filter((l) => l.length >= MIN_PEM_LINE && !l.startsWith('-----') && !/^[A-Za-z-]+:/.test(l));
+}
+
+/**
+ * The forms a secret takes on its way through a module: as it is; JSON-escaped (JavaScript's and Go's jsonencode);
+ * URL-encoded (encodeURIComponent, Go's QueryEscape / Terraform's urlencode, lower-case hex); upper- and lower-cased;
+ * hex; base64 at every alignment (and base64url); a PEM with other line endings, and each of its body lines alone.
+ */
+export function secretForms(s: string): string[] {
+  const forms = new Set<string>([s, JSON.stringify(s).slice(1, -1), goJsonEscape(s), encodeURIComponent(s), queryEscape(s), s.toUpperCase(), s.toLowerCase()]);
+  const urlLower = encodeURIComponent(s).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
+  forms.add(urlLower);
+  const hex = Buffer.from(s, 'utf8').toString('hex');
+  forms.add(hex);
+  forms.add(hex.toUpperCase());
+  if (s.includes('\n')) {
+    forms.add(s.replace(/\r?\n/g, '\r\n'));
+    forms.add(s.replace(/\r?\n/g, '\r'));
+    forms.add(s.replace(/\r?\n/g, ' '));
+  }
+  for (const l of pemLines(s)) forms.add(l);
+  for (const f of base64Forms(s)) forms.add(f);
+  return [...forms].filter((f) => f.length >= MIN_SECRET_LENGTH);
+}
+
 /** Every pattern to redact for a set of secret values. */
 export function redactionPatterns(secrets: Iterable<string>): string[] {
   const patterns = new Set<string>();
   for (const s of secrets) {
     if (s.length < MIN_SECRET_LENGTH) continue;
-    patterns.add(s);
-    const jsonEscaped = JSON.stringify(s).slice(1, -1);
-    if (jsonEscaped !== s) patterns.add(jsonEscaped);
-    for (const f of base64Forms(s)) patterns.add(f);
+    for (const f of secretForms(s)) patterns.add(f);
   }
   return [...patterns];
 }

@@ -1,5 +1,6 @@
 /** Streaming redaction: secrets and their encoded forms never survive, however the stream is cut. */
-import { base64Forms, redactJsonText, redactJsonValue, REDACTED, SecretRegistry, StreamRedactor } from '../../runner-image/src/redactor';
+import { base64Forms, queryEscape, redactJsonText, redactJsonValue, REDACTED, SecretRegistry, StreamRedactor } from '../../runner-image/src/redactor';
+import { JsonUiHumaniser } from '../../runner-image/src/json-ui';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCY';
 
@@ -76,5 +77,56 @@ describe('redactJsonText', () => {
     const registry = new SecretRegistry();
     registry.add('a","b');
     expect(redactJsonText(['a', 'b'], registry)).toBe('["***"]');
+  });
+});
+
+describe('the encodings a secret takes through a module', () => {
+  const secret = 'Pl4nted&Secret <key>/+=?x y';
+  const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAplantedKeyLineOne0123456789abcdef\nQ29weXJpZ2h0IHBsYW50ZWQgbGluZSB0d28gMDEyMzQ1Njc4\n-----END RSA PRIVATE KEY-----\n';
+  const registry = new SecretRegistry();
+  registry.add(secret, pem);
+  const goJson = JSON.stringify(secret).slice(1, -1).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
+
+  it.each([
+    ['urlencode() (Go QueryEscape)', queryEscape(secret)],
+    ['encodeURIComponent', encodeURIComponent(secret)],
+    ['lower-case percent escapes', encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())],
+    ['upper()', secret.toUpperCase()],
+    ['lower()', secret.toLowerCase()],
+    ['hex', Buffer.from(secret).toString('hex')],
+    ['HEX', Buffer.from(secret).toString('hex').toUpperCase()],
+    ['jsonencode() (Go escapes < > &)', goJson],
+    ['a single PEM line', 'MIIEowIBAAKCAQEAplantedKeyLineOne0123456789abcdef'],
+    ['the PEM with CRLF line endings', pem.replace(/\n/g, '\r\n')],
+  ])('redacts %s in logs (streamed, split across writes)', (_what, form) => {
+    const text = `before ${form} after`;
+    const r = new StreamRedactor(registry);
+    const mid = Math.floor(text.length / 2);
+    const out = Buffer.concat([r.write(Buffer.from(text.slice(0, mid))), r.write(Buffer.from(text.slice(mid))), r.end()]).toString();
+    expect(out).not.toContain(form);
+    expect(out).toContain('***');
+    expect(out.startsWith('before ')).toBe(true);
+  });
+
+  it('redacts them in plan.json, outputs.json and summaries (JSON documents) too', () => {
+    const doc = { outputs: { url: { value: `https://x.example/?k=${queryEscape(secret)}` }, hex: { value: Buffer.from(secret).toString('hex') } }, resources: [{ address: `x["${secret.toUpperCase()}"]` }] };
+    const text = redactJsonText(doc, registry);
+    for (const form of [queryEscape(secret), Buffer.from(secret).toString('hex'), secret.toUpperCase()]) expect(text).not.toContain(form);
+    expect(() => JSON.parse(text)).not.toThrow();
+  });
+});
+
+describe('an over-long -json line', () => {
+  it('is never logged raw (it may carry every output value), while plain text of the same length is', () => {
+    const h = new JsonUiHumaniser();
+    const value = 'sensitive-output-value-'.repeat(20_000);
+    const line = JSON.stringify({ '@level': 'info', '@message': 'Outputs: 1', type: 'outputs', outputs: { db: { sensitive: true, value } } });
+    expect(line.length).toBeGreaterThan(256 * 1024);
+    const out = Buffer.concat([h.write(Buffer.from(line.slice(0, 300_000))), h.write(Buffer.from(`${line.slice(300_000)}\n`)), h.write(Buffer.from('{"@message":"next line","type":"log"}\n')), h.end()]).toString();
+    expect(out).not.toContain('sensitive-output-value');
+    expect(out).toContain('was not logged');
+    expect(out).toContain('next line');
+    const plain = 'x'.repeat(300 * 1024);
+    expect(Buffer.concat([new JsonUiHumaniser().write(Buffer.from(plain))]).toString()).toBe(plain);
   });
 });
