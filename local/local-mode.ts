@@ -8,7 +8,7 @@
  * Every SDK client finds its stand-in through the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
@@ -68,6 +68,38 @@ export interface LocalMode {
 }
 
 type Handler = (event: unknown) => Promise<unknown>;
+
+/**
+ * Kills (SIGKILL, with its process group) every process whose working directory is under `dir`: a job's tools, which
+ * run in their own process groups and outlive a runner that was killed. Linux /proc only; elsewhere nothing.
+ */
+export function killProcessesIn(dir: string): number {
+  let killed = 0;
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (cwd !== dir && !cwd.startsWith(`${dir}/`)) continue;
+      try {
+        process.kill(-Number(pid), 'SIGKILL');
+      } catch {
+        process.kill(Number(pid), 'SIGKILL');
+      }
+      killed++;
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return killed;
+}
+
+/** The task failure of a runner that stopped without reporting (local: its process exited; AWS: ECS said it stopped). */
+export const RUNNER_LOST = 'StackJob.RunnerLost';
 
 /** `nobody`: the IaC tool's user when local mode runs as root (CI does), as the image's stackjobs-tool is on AWS. */
 export const LOCAL_TOOL_USER = { uid: 65534, gid: 65534 };
@@ -319,6 +351,21 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         child.on('exit', (code, signal) => {
           runners.delete(taskArn);
           log(`runner ${task.phase} for ${containerEnv.STACKJOBS_JOB_ID} exited (${signal ?? code})`);
+          // A runner that died without reporting (killed, out of memory) fails its task now, not at the heartbeat
+          // timeout: what ECS's Task State Change event does on AWS. A runner that reported left no task to fail.
+          if (signal || (code ?? 0) > 1) {
+            // Its tool (own process group, now orphaned) goes with it, as it would with the task on AWS.
+            const killed = killProcessesIn(join(dataDir, 'work', 'stack-jobs', containerEnv.STACKJOBS_JOB_ID));
+            if (killed > 0) log(`stopped ${killed} process(es) the lost runner of ${containerEnv.STACKJOBS_JOB_ID} left behind`);
+            // No operation in the cause: the workflow names the one the job was in.
+            const cause = JSON.stringify({ errorMessage: `the runner stopped without reporting (${signal ?? `exit ${code}`})` });
+            try {
+              engine.sfn?.sendTaskFailure({ taskToken: containerEnv.STACKJOBS_TASK_TOKEN, error: RUNNER_LOST, cause });
+              log(`runner ${task.phase} for ${containerEnv.STACKJOBS_JOB_ID} was lost: its task failed with ${RUNNER_LOST}`);
+            } catch {
+              // TaskDoesNotExist: the runner reported before it went, or the execution is over.
+            }
+          }
         });
         return { TaskArn: taskArn };
       };

@@ -55,6 +55,9 @@ function goJsonEscape(s: string): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
+/** Secrets up to this many bytes are also redacted in hex. */
+const MAX_HEX_SECRET_BYTES = 40;
+
 /** The body lines of a PEM block long enough to identify it: a tool may print one line of a key on its own. */
 const MIN_PEM_LINE = 16;
 function pemLines(s: string): string[] {
@@ -71,9 +74,14 @@ export function secretForms(s: string): string[] {
   const forms = new Set<string>([s, JSON.stringify(s).slice(1, -1), goJsonEscape(s), encodeURIComponent(s), queryEscape(s), s.toUpperCase(), s.toLowerCase()]);
   const urlLower = encodeURIComponent(s).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
   forms.add(urlLower);
-  const hex = Buffer.from(s, 'utf8').toString('hex');
-  forms.add(hex);
-  forms.add(hex.toUpperCase());
+  // Hex doubles the length, and the longest pattern is what every stream holds back between writes (a tool's last
+  // line stays unlogged until it prints again): only for secrets short enough that hex is no longer than base64 of a
+  // task token (a password, an access key's secret), which are also the ones a module would hex-encode.
+  if (Buffer.byteLength(s, 'utf8') <= MAX_HEX_SECRET_BYTES) {
+    const hex = Buffer.from(s, 'utf8').toString('hex');
+    forms.add(hex);
+    forms.add(hex.toUpperCase());
+  }
   if (s.includes('\n')) {
     forms.add(s.replace(/\r?\n/g, '\r\n'));
     forms.add(s.replace(/\r?\n/g, '\r'));
