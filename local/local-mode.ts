@@ -8,7 +8,7 @@
  * Every SDK client finds its stand-in through the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
@@ -98,6 +98,122 @@ export function killProcessesIn(dir: string): number {
   return killed;
 }
 
+/**
+ * One local mode per data directory: a second one would share dynalite's files and crash on a closed database. The
+ * pid file names the holder; a pid file left by a process that is gone (SIGKILL) is taken over.
+ */
+const claimedHere = new Set<string>();
+
+export function claimDataDir(dataDir: string): () => void {
+  const file = join(dataDir, 'local-mode.pid');
+  for (;;) {
+    try {
+      if (claimedHere.has(dataDir)) throw Object.assign(new Error('claimed in this process'), { code: 'EEXIST' });
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      claimedHere.add(dataDir);
+      return () => {
+        claimedHere.delete(dataDir);
+        rmSync(file, { force: true });
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = claimedHere.has(dataDir) ? process.pid : Number(readFileSync(file, 'utf8').trim());
+      let alive = claimedHere.has(dataDir);
+      if (!alive && holder !== process.pid) {
+        try {
+          process.kill(holder, 0);
+          // A killed process stays a zombie until reaped (and some containers' init never reaps): that is not a holder.
+          alive = !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${holder}/stat`, 'utf8'));
+        } catch (err) {
+          // EPERM: someone else's live process; ENOENT on /proc (not Linux): trust kill.
+          alive = (err as NodeJS.ErrnoException).code === 'EPERM' || (err as NodeJS.ErrnoException).code === 'ENOENT';
+        }
+      }
+      if (alive) throw new Error(`the data directory ${dataDir} is in use by another local mode (pid ${holder}): stop it, or set STACKJOBS_DATA_DIR to another directory`);
+      rmSync(file, { force: true });
+    }
+  }
+}
+
+const graceSeconds = (runnerEnv: Record<string, string> = {}) => Number(runnerEnv.STACKJOBS_GRACE_SECONDS ?? 30);
+
+/**
+ * Stops every runner the way ECS stops a task: SIGTERM (the runner interrupts its tool, which writes its state and
+ * releases its lock, and records the operation as cancelled), then, after the grace period, SIGKILL for whatever is
+ * left, the tools' own process groups included.
+ */
+async function stopRunners(runners: Map<string, ChildProcess>, grace: number, log: (l: string) => void): Promise<void> {
+  const live = [...runners.values()];
+  if (live.length === 0) return;
+  log(`stopping ${live.length} runner(s) (grace ${grace} s)`);
+  const exited = live.map((c) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()))));
+  for (const c of live) c.kill('SIGTERM');
+  await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, (grace + 5) * 1000))]);
+  for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
+/**
+ * Local executions live in memory: after a restart none of them exists. What the data directory says is reconciled
+ * here, before anything is served: leftover runners and tools (a SIGKILLed local mode leaves them) are stopped; a job
+ * that was running or awaiting approval ends `interrupted` (naming the operation it was in, its logs kept, its lease
+ * released, the next job woken); a queued job gets its execution again and takes its place in the queue.
+ */
+async function recoverJobs(dataDir: string, names: { jobsTable: string; stateMachineArn: string }, log: (l: string) => void): Promise<void> {
+  const leftovers = killProcessesIn(join(dataDir, 'work')) + killProcessesRunning(join(dataDir, 'runner', 'runner.js'));
+  if (leftovers > 0) log(`stopped ${leftovers} process(es) an earlier local mode on ${dataDir} left running`);
+  const { documentClient } = await import('../lambdas/adapters/dynamodb/client');
+  const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
+  const { stackJobSchema } = await import('../lambdas/domain/schemas');
+  const db = documentClient();
+  const open: import('../lambdas/domain/schemas').StackJob[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db.send(new ScanCommand({ TableName: names.jobsTable, FilterExpression: 'begins_with(pk, :job) AND sk = :sk', ExpressionAttributeValues: { ':job': 'JOB#', ':sk': 'JOB' }, ExclusiveStartKey: startKey }));
+    for (const item of page.Items ?? []) {
+      const parsed = stackJobSchema.safeParse((item as { job?: unknown }).job ?? item);
+      if (parsed.success && parsed.data.status.phase !== 'completed') open.push(parsed.data);
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  if (open.length === 0) return;
+  const { workflowDepsFromEnv } = await import('../lambdas/workflow/deps');
+  const { cleanupExecution } = await import('../lambdas/workflow/lifecycle');
+  const { SfnExecutionStarter } = await import('../lambdas/adapters/aws/sfn-execution-starter');
+  const clients = await import('../lambdas/adapters/aws/clients');
+  const wf = workflowDepsFromEnv();
+  open.sort((a, b) => a.status.createdAt.localeCompare(b.status.createdAt));
+  for (const job of open.filter((j) => j.status.phase !== 'queued')) {
+    await cleanupExecution(wf, job.metadata.id, 'INTERRUPTED');
+    log(`job ${job.metadata.id} was ${job.status.phase} when local mode stopped: ended interrupted, its stack released`);
+  }
+  const starter = new SfnExecutionStarter(clients.sfn, names.stateMachineArn);
+  for (const job of open.filter((j) => j.status.phase === 'queued')) {
+    await starter.start(job);
+    log(`job ${job.metadata.id} was queued when local mode stopped: its execution started again`);
+  }
+}
+
+/** Kills every process whose command line runs `path` (a runner bundle of this data directory). */
+function killProcessesRunning(path: string): number {
+  let killed = 0;
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid);
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(path)) continue;
+      process.kill(Number(pid), 'SIGKILL');
+      killed++;
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return killed;
+}
+
 /** The task failure of a runner that stopped without reporting (local: its process exited; AWS: ECS said it stopped). */
 export const RUNNER_LOST = 'StackJob.RunnerLost';
 
@@ -179,6 +295,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   const log = options.log ?? (() => undefined);
   const dataDir = resolve(options.dataDir ?? mkdtempSync(join(tmpdir(), 'stackjobs-local-')));
   mkdirSync(dataDir, { recursive: true });
+  const releaseDataDir = claimDataDir(dataDir);
   const toolUser = localToolUser(dataDir, options.runnerEnv);
   const stops: (() => Promise<void>)[] = [];
   const runners = new Map<string, ChildProcess>();
@@ -390,8 +507,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     engine.sfn = sfn;
     stops.push(async () => {
       await sfn.stopAll();
-      for (const child of runners.values()) child.kill('SIGKILL');
+      await stopRunners(runners, graceSeconds(options.runnerEnv), log);
     });
+    await recoverJobs(dataDir, names, log);
 
     const { createApi } = await import('../lambdas/api/api-app');
     const { serviceContextFromEnv } = await import('../lambdas/api/context');
@@ -421,10 +539,12 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       runners,
       stop: async () => {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);
+        releaseDataDir();
       },
     };
   } catch (e) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    releaseDataDir();
     throw e;
   }
 }

@@ -38,7 +38,7 @@ export async function startFromEnv(o: StartFromEnvOptions = {}): Promise<LocalMo
   }
   const runnerEnv: Record<string, string> = {};
   if (terraformBin) runnerEnv.STACKJOBS_TERRAFORM_BIN = terraformBin;
-  for (const k of ['STACKJOBS_TOFU_BIN', 'STACKJOBS_PULUMI_BIN', 'STACKJOBS_HEARTBEAT_SECONDS', 'STACKJOBS_GRACE_SECONDS', 'STACKJOBS_OPERATION_TIMEOUT_SECONDS'] as const) {
+  for (const k of ['STACKJOBS_TOFU_BIN', 'STACKJOBS_PULUMI_BIN', 'STACKJOBS_HEARTBEAT_SECONDS', 'STACKJOBS_GRACE_SECONDS', 'STACKJOBS_OPERATION_TIMEOUT_SECONDS', 'STACKJOBS_LOG_FLUSH_SECONDS'] as const) {
     if (env[k]) runnerEnv[k] = env[k]!;
   }
   const local = await startLocalMode({

@@ -585,7 +585,8 @@ export async function releaseLock(d: WorkflowDeps, jobId: string): Promise<{ rel
 
 // ---------------------------------------------------------------- cleanup
 
-export type ExecutionEndStatus = 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+/** How an execution ended outside its own Catch path; INTERRUPTED: local mode restarted, and its executions are gone. */
+export type ExecutionEndStatus = 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'INTERRUPTED';
 
 export interface CleanupResult {
   marked: boolean;
@@ -632,14 +633,22 @@ export async function cleanupExecution(d: WorkflowDeps, jobId: string, status: E
   let marked = false;
   if (found.job.status.phase !== 'completed') {
     const result: JobResult = status === 'ABORTED' ? 'cancelled' : 'failed';
-    const reason = `execution_${status.toLowerCase()}`;
+    const reason = status === 'INTERRUPTED' ? 'interrupted' : `execution_${status.toLowerCase()}`;
     const job = await moveJob(d, jobId, (j) => {
       if (j.status.phase === 'completed') return j;
       const phase = j.status.phase as Exclude<JobPhase, 'completed'>;
       const moved = transitionJob(j, 'completed', result, now, reason);
       if (result !== 'failed') return moved;
-      const operation = j.status.operations.find((o) => o.status === 'running')?.name ?? `workflow:${phase}`;
-      return { ...moved, status: { ...moved.status, failure: { operation, message: `the workflow execution ended ${status}` } } };
+      // The operation it was in: still running (the runner was killed), or the one its runner stopped (a graceful stop).
+      const operation =
+        j.status.operations.find((o) => o.status === 'running')?.name ??
+        (status === 'INTERRUPTED' ? j.status.operations.find((o) => o.result === 'cancelled')?.name : undefined) ??
+        `workflow:${phase}`;
+      const message =
+        status === 'INTERRUPTED'
+          ? `local mode stopped while this job was ${phase.replace('_', ' ')}${operation.startsWith('workflow:') ? '' : ` (in ${operation})`}; it did not finish: submit it again or rerun it`
+          : `the workflow execution ended ${status}`;
+      return { ...moved, status: { ...moved.status, failure: { operation, message } } };
     });
     marked = job.status.phase === 'completed';
     await d.jobs.clearTaskToken(jobId);

@@ -2,8 +2,9 @@
  * Streaming secret redaction: every known secret value, and the forms it is likely to take in tool output
  * (secretForms: JSON- and URL-encoded, case-changed, hex, base64 at any alignment, PEM lines), is replaced by `***`
  * before a byte leaves the process.
- * It holds back the last (longest pattern - 1) bytes between writes, so a secret split across two writes
- * (or two log chunks) is still caught, and memory stays bounded by that hold-back.
+ * Between writes it holds back only a tail that could be the start of a secret (at most longest pattern - 1 bytes),
+ * so a secret split across two writes (or two log chunks) is still caught, memory stays bounded, and ordinary
+ * output is never held.
  */
 
 export const REDACTED = '***';
@@ -143,12 +144,26 @@ export class StreamRedactor {
       this.carry = Buffer.alloc(0);
       return buf;
     }
-    const longest = patterns[0].length;
-    // Any match starting before `holdFrom` lies wholly inside `buf`; later bytes may be the start of a secret.
-    const holdFrom = Math.max(0, buf.length - (longest - 1));
+    const holdFrom = this.partialMatchStart(buf, patterns);
     const { out, consumed } = this.replace(buf, patterns, holdFrom);
     this.carry = Buffer.from(buf.subarray(consumed));
     return out;
+  }
+
+  /**
+   * Where the held-back tail starts: the first position from which the rest of `buf` is the beginning of some
+   * pattern (a secret that may continue in the next write). Only such bytes are held, so a tool's last line is logged
+   * at once unless it really ends like the start of a secret; buf.length when nothing needs holding.
+   */
+  private partialMatchStart(buf: Buffer, patterns: Buffer[]): number {
+    const longest = patterns[0].length;
+    for (let pos = Math.max(0, buf.length - (longest - 1)); pos < buf.length; pos++) {
+      const rest = buf.length - pos;
+      for (const p of patterns) {
+        if (p.length > rest && p[0] === buf[pos] && p.compare(buf, pos, buf.length, 0, rest) === 0) return pos;
+      }
+    }
+    return buf.length;
   }
 
   /** Emits whatever was held back, redacted. */
