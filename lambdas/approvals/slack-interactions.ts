@@ -48,8 +48,8 @@ export const slackActionPayloadSchema = z.object({
 
 const APPROVAL_ID = /^apr_[0-9a-hjkmnp-tv-z]{26}$/;
 
-/** One answer for every verification failure, so a caller learns nothing about which check failed. */
-export const unverified = (): APIGatewayProxyStructuredResultV2 => problem(401, 'Unauthorized', 'the request could not be verified');
+/** One bare answer for every verification failure (no body), so a caller learns nothing about which check failed. */
+export const unverified = (): APIGatewayProxyStructuredResultV2 => ({ statusCode: 401 });
 const ack = (): APIGatewayProxyStructuredResultV2 => ({ statusCode: 200 });
 
 export async function handleSlackInteraction(d: SlackInteractionDeps, req: { headers: Record<string, string>; rawBody: string }): Promise<APIGatewayProxyStructuredResultV2> {

@@ -169,7 +169,8 @@ describe('deciding through Slack', () => {
     ];
     expect(answers.map((a) => a.statusCode)).toEqual([401, 401, 401, 401]);
     expect(new Set(answers.map((a) => a.body)).size).toBe(1);
-    expect(answers[0].json()).toEqual({ type: expect.any(String), title: 'Unauthorized', status: 401, detail: 'the request could not be verified' });
+    // Bare: no body that could say which check failed.
+    expect(answers[0].body ?? '').toBe('');
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.tasks.calls).toEqual([]);
   });
