@@ -7,6 +7,7 @@
  * keys the local config holds, so pre-flight's live validation and the runner's role assumption run offline.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { verifySigV4 } from './sigv4';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ServiceError, type LocalStepFunctions } from './step-functions';
@@ -29,6 +30,12 @@ export interface ProtocolServerOptions {
   stsAccessKeys?: string[];
   /** The access key ids STS knows; unset, every key pair found in `secrets`. */
   stsKnownKeys?: string[];
+  /**
+   * Local mode's per-run credentials: when set, every request must carry a valid SigV4 signature — by these for the
+   * JSON services, by these, a known key pair of the config or a session STS issued for STS. Unset (a test's own
+   * server), signatures are not checked.
+   */
+  runCredentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 const LOCAL_ACCOUNT = '000000000000';
@@ -38,13 +45,13 @@ const xml = (tag: string, fields: Record<string, string | Record<string, string>
     .map(([k, v]) => (typeof v === 'string' ? `<${k}>${xmlEscape(v)}</${k}>` : xml(k, v)))
     .join('')}</${tag}>`;
 
-/** The access key ids of every AWS key pair in the local secrets (JSON {accessKeyId, secretAccessKey}). */
-function knownAccessKeys(secrets: Record<string, string>): Set<string> {
-  const keys = new Set<string>();
+/** Every AWS key pair in the local secrets (JSON {accessKeyId, secretAccessKey}), by access key id. */
+function knownKeyPairs(secrets: Record<string, string>): Map<string, string> {
+  const keys = new Map<string, string>();
   for (const raw of Object.values(secrets)) {
     try {
-      const v = JSON.parse(raw) as { accessKeyId?: unknown };
-      if (typeof v.accessKeyId === 'string') keys.add(v.accessKeyId);
+      const v = JSON.parse(raw) as { accessKeyId?: unknown; secretAccessKey?: unknown };
+      if (typeof v.accessKeyId === 'string' && typeof v.secretAccessKey === 'string') keys.set(v.accessKeyId, v.secretAccessKey);
     } catch {
       // not JSON: not a key pair
     }
@@ -53,7 +60,7 @@ function knownAccessKeys(secrets: Record<string, string>): Set<string> {
 }
 
 /** STS over the query protocol: who signed (the access key id in SigV4's Credential scope) decides. */
-function stsAnswer(form: URLSearchParams, authorization: string, accepted: Set<string>, issued: Set<string>): { status: number; body: string } {
+function stsAnswer(form: URLSearchParams, authorization: string, accepted: Set<string>, issued: Map<string, string>): { status: number; body: string } {
   const keyId = /Credential=([^/]+)\//.exec(authorization)?.[1] ?? '';
   const ns = 'https://sts.amazonaws.com/doc/2011-06-15/';
   const error = (status: number, code: string, message: string) => ({
@@ -74,8 +81,9 @@ function stsAnswer(form: URLSearchParams, authorization: string, accepted: Set<s
     const seconds = Number(form.get('DurationSeconds') ?? 3600);
     if (!(seconds >= 900 && seconds <= 43200)) return error(400, 'ValidationError', 'DurationSeconds must be between 900 and 43200');
     const accessKeyId = `ASIALOCAL${createHash('sha256').update(randomBytes(16)).digest('hex').slice(0, 11).toUpperCase()}`;
-    issued.add(accessKeyId);
-    const credentials = { AccessKeyId: accessKeyId, SecretAccessKey: randomBytes(30).toString('base64'), SessionToken: randomBytes(60).toString('base64'), Expiration: new Date(Date.now() + seconds * 1000).toISOString() };
+    const secretAccessKey = randomBytes(30).toString('base64');
+    issued.set(accessKeyId, secretAccessKey);
+    const credentials = { AccessKeyId: accessKeyId, SecretAccessKey: secretAccessKey, SessionToken: randomBytes(60).toString('base64'), Expiration: new Date(Date.now() + seconds * 1000).toISOString() };
     const user = { Arn: `arn:aws:sts::${m[1]}:assumed-role/${m[2].split('/').pop()}/${session}`, AssumedRoleId: `AROALOCAL:${session}` };
     return { status: 200, body: `<AssumeRoleResponse xmlns="${ns}">${xml('AssumeRoleResult', { Credentials: credentials, AssumedRoleUser: user })}</AssumeRoleResponse>` };
   }
@@ -90,13 +98,16 @@ export interface ProtocolServer {
 
 type Handler = (body: Record<string, unknown>) => Promise<unknown> | unknown;
 
-async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+async function readRaw(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
-  const raw = Buffer.concat(chunks).toString('utf8');
-  if (!raw) return {};
+  return Buffer.concat(chunks);
+}
+
+function parseBody(raw: Buffer): Record<string, unknown> {
+  if (raw.length === 0) return {};
   try {
-    return JSON.parse(raw) as Record<string, unknown>;
+    return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
   } catch {
     throw new ServiceError('SerializationException', 'the request body is not JSON');
   }
@@ -134,15 +145,26 @@ export async function startProtocolServer(options: ProtocolServerOptions, port =
     },
   };
 
-  const issuedKeys = new Set<string>();
+  const issuedKeys = new Map<string, string>();
+  const pairs = knownKeyPairs(options.secrets);
+  const run = options.runCredentials;
+  const stsKnown = new Set([...(options.stsKnownKeys ?? pairs.keys()), ...(options.stsAccessKeys ?? []), ...(run ? [run.accessKeyId] : [])]);
+  /** The secret of a key this endpoint answers: the run's for every service; for STS also known pairs and issued sessions. */
+  const secretFor = (sts: boolean) => (id: string) =>
+    id === run?.accessKeyId ? run.secretAccessKey : sts ? (issuedKeys.get(id) ?? (stsKnown.has(id) ? pairs.get(id) : undefined)) : undefined;
   const server: Server = createServer((req, res) => {
     void (async () => {
       const target = String(req.headers['x-amz-target'] ?? '');
       if (!target && String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
         const chunks: Buffer[] = [];
         for await (const c of req) chunks.push(c as Buffer);
-        const accepted = new Set([...(options.stsKnownKeys ?? knownAccessKeys(options.secrets)), ...(options.stsAccessKeys ?? [])]);
-        const answer = stsAnswer(new URLSearchParams(Buffer.concat(chunks).toString('utf8')), String(req.headers.authorization ?? ''), accepted, issuedKeys);
+        const body = Buffer.concat(chunks);
+        if (run && !(await verifySigV4({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body }, secretFor(true)))) {
+          res.writeHead(403, { 'content-type': 'text/xml' });
+          res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>`);
+          return;
+        }
+        const answer = stsAnswer(new URLSearchParams(body.toString('utf8')), String(req.headers.authorization ?? ''), stsKnown, issuedKeys);
         res.writeHead(answer.status, { 'content-type': 'text/xml' });
         res.end(answer.body);
         return;
@@ -151,7 +173,11 @@ export async function startProtocolServer(options: ProtocolServerOptions, port =
       try {
         const handler = handlers[target];
         if (!handler) throw new ServiceError('UnknownOperationException', `local mode does not implement ${target || 'this operation'}`);
-        const result = await handler(await readBody(req));
+        const raw = await readRaw(req);
+        if (run && !(await verifySigV4({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body: raw }, secretFor(false)))) {
+          throw new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+        }
+        const result = await handler(parseBody(raw));
         res.writeHead(200, { 'content-type': contentType });
         res.end(JSON.stringify(result ?? {}));
       } catch (e) {

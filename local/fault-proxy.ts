@@ -21,7 +21,7 @@ export interface InjectedResponse {
 }
 
 /** Returns a response to inject, or undefined to forward the request to the stand-in. */
-export type FaultRule = (req: ProxiedRequest) => InjectedResponse | undefined;
+export type FaultRule = (req: ProxiedRequest) => InjectedResponse | undefined | Promise<InjectedResponse | undefined>;
 
 export interface FaultProxy {
   endpoint: string;
@@ -37,10 +37,11 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', () => void answer());
+    const answer = async () => {
       stats.requests++;
       const body = Buffer.concat(chunks);
-      const injected = rule({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body });
+      const injected = await rule({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body });
       if (injected) {
         stats.injected++;
         res.writeHead(injected.status, { ...injected.headers, 'content-length': String(Buffer.byteLength(injected.body)) });
@@ -56,7 +57,7 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
         res.end();
       });
       upstream.end(body);
-    });
+    };
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

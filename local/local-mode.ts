@@ -8,6 +8,8 @@
  * Every SDK client finds its stand-in through the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { verifySigV4 } from './sigv4';
 import { chmodSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -62,6 +64,8 @@ export interface LocalMode {
   events: PublishedEvent[];
   /** The fault proxies started for `options.faults`, by service. */
   faultProxies: { dynamodb?: FaultProxy; s3?: FaultProxy };
+  /** This run's credentials: the only ones its endpoints answer (DynamoDB, S3, the protocol endpoint). */
+  credentials: { accessKeyId: string; secretAccessKey: string };
   sfn: LocalStepFunctions;
   runners: Map<string, ChildProcess>;
   stop(): Promise<void>;
@@ -214,6 +218,28 @@ function killProcessesRunning(path: string): number {
   return killed;
 }
 
+/** s3rver's account registry (its own signature check reads it). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const s3rverAccounts = () => require('s3rver/lib/models/account') as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void; revokeAccessKey(id: string): void } };
+
+/** What S3 answers a request whose signature it cannot verify. */
+function s3AccessDenied() {
+  return {
+    status: 403,
+    headers: { 'content-type': 'application/xml' },
+    body: '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided.</Message></Error>',
+  };
+}
+
+/** What DynamoDB answers a request signed with a key it does not know. */
+function dynamoUnrecognizedClient() {
+  return {
+    status: 400,
+    headers: { 'content-type': 'application/x-amz-json-1.0' },
+    body: JSON.stringify({ __type: 'com.amazon.coral.service#UnrecognizedClientException', message: 'The security token included in the request is invalid.' }),
+  };
+}
+
 /** The task failure of a runner that stopped without reporting (local: its process exited; AWS: ECS said it stopped). */
 export const RUNNER_LOST = 'StackJob.RunnerLost';
 
@@ -296,6 +322,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   const dataDir = resolve(options.dataDir ?? mkdtempSync(join(tmpdir(), 'stackjobs-local-')));
   mkdirSync(dataDir, { recursive: true });
   const releaseDataDir = claimDataDir(dataDir);
+  // This run's credentials: every client of local mode signs with them, and its endpoints answer nothing else.
+  const runCredentials = { accessKeyId: `LOCAL${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64') };
+  const runSecret = (id: string) => (id === runCredentials.accessKeyId ? runCredentials.secretAccessKey : undefined);
   const toolUser = localToolUser(dataDir, options.runnerEnv);
   const stops: (() => Promise<void>)[] = [];
   const runners = new Map<string, ChildProcess>();
@@ -319,6 +348,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
 
     const s3: EmbeddedS3 = await startEmbeddedS3({ directory: join(dataDir, 's3'), buckets: buckets.map(bucketName) });
     stops.push(() => s3.stop());
+    // s3rver knows an access key id but never checks a SigV4 signature: it must know this run's key, and a gate in front
+    // of it (below) checks the signatures.
+    s3rverAccounts().DUMMY_ACCOUNT.createKeyPair(runCredentials.accessKeyId, runCredentials.secretAccessKey);
+    stops.push(async () => s3rverAccounts().DUMMY_ACCOUNT.revokeAccessKey(runCredentials.accessKeyId));
 
     const faultProxies: LocalMode['faultProxies'] = {};
     for (const [service, target] of [['dynamodb', dynamo.endpoint], ['s3', s3.endpoint]] as const) {
@@ -328,6 +361,12 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       faultProxies[service] = proxy;
       stops.push(() => proxy.stop());
     }
+    // dynalite checks no signature: a gate in front of it answers only requests signed with this run's credentials.
+    const dynamoGate = await startFaultProxy(faultProxies.dynamodb?.endpoint ?? dynamo.endpoint, async (req) => ((await verifySigV4(req, runSecret)) ? undefined : dynamoUnrecognizedClient()));
+    stops.push(() => dynamoGate.stop());
+    // The same for S3 (header-signed requests only: presigned URLs are not served in local mode).
+    const s3Gate = await startFaultProxy(faultProxies.s3?.endpoint ?? s3.endpoint, async (req) => ((await verifySigV4(req, runSecret)) ? undefined : s3AccessDenied()));
+    stops.push(() => s3Gate.stop());
 
     // Bound once the handlers load (below): the rule that closes an expired approval's Slack message.
     let approvalExpired: Handler | undefined = undefined;
@@ -343,7 +382,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const protocol: ProtocolServer = await startProtocolServer({
       sfn: () => engine.sfn!,
       secrets,
-      stsAccessKeys: [LOCAL_CREDENTIALS.accessKeyId],
+      runCredentials,
       ...(options.config.sts ? { stsKnownKeys: options.config.sts.accessKeyIds } : {}),
       onEvent: (e) => {
         log(`event  ${e.detailType} ${JSON.stringify(e.detail)}`);
@@ -365,10 +404,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const env: Record<string, string> = {
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: faultProxies.dynamodb?.endpoint ?? dynamo.endpoint,
-      AWS_ENDPOINT_URL_S3: faultProxies.s3?.endpoint ?? s3.endpoint,
+      AWS_ACCESS_KEY_ID: runCredentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: runCredentials.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoGate.endpoint,
+      AWS_ENDPOINT_URL_S3: s3Gate.endpoint,
       AWS_ENDPOINT_URL_SFN: protocol.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: protocol.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: protocol.endpoint,
@@ -530,8 +569,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       apiUrl: http.url,
       dataDir,
       awsEndpoint: protocol.endpoint,
-      dynamoEndpoint: dynamo.endpoint,
-      s3Endpoint: s3.endpoint,
+      dynamoEndpoint: dynamoGate.endpoint,
+      credentials: runCredentials,
+      s3Endpoint: s3Gate.endpoint,
       names,
       events: protocol.events,
       faultProxies,

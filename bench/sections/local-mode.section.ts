@@ -14,7 +14,6 @@ import { LockRepository } from '../../lambdas/adapters/dynamodb/lock-repository'
 import { ulidIds } from '../../lambdas/domain/ids';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { localConfigSchema } from '../../local/config';
-import { LOCAL_CREDENTIALS } from '../../local/embedded-dynamo';
 import { dynamoOperation, type FaultRule } from '../../local/fault-proxy';
 import { REPO_ROOT, startLocalMode, type LocalMode, type LocalModeOptions } from '../../local/local-mode';
 import { buildStandin } from '../../test/support/standin-iac/build';
@@ -73,7 +72,7 @@ async function start(parkSeconds: number, wrapApiHandler?: LocalModeOptions['wra
   };
   const runnerEnv: Record<string, string> = { STACKJOBS_TERRAFORM_BIN: buildStandin(), STACKJOBS_LOG_FLUSH_SECONDS: '1' };
   const local = await startLocalMode({ config: benchConfig(), inMemory: true, runnerEnv, timeoutSecondsOverrides: { 'Wait For Stack Lock': parkSeconds }, faults: { dynamodb: countDynamo, s3: countS3 }, wrapApiHandler });
-  const db = documentClient({ endpoint: local.dynamoEndpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const db = documentClient({ endpoint: local.dynamoEndpoint, region: 'us-east-1', credentials: local.credentials });
   return { local, jobs: new JobRepository(db, local.names.jobsTable), locks: new LockRepository(db, local.names.jobsTable), runnerEnv, dynamoRequests, s3Requests };
 }
 

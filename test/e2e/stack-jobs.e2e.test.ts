@@ -198,6 +198,48 @@ describe('a module that needs an AWS credential (local mode stands in for STS)',
   });
 });
 
+describe('local mode\'s loopback endpoints', () => {
+  it('answer only requests signed with this run\'s credentials: not the public S3RVER pair, not a guess, not unsigned', async () => {
+    const { DynamoDBClient, ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
+    const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    const { LOCAL_CREDENTIALS } = await import('../../local/embedded-dynamo');
+    const wrong = [LOCAL_CREDENTIALS, { accessKeyId: e.local.credentials.accessKeyId, secretAccessKey: 'guessed-secret' }];
+    const common = { region: 'us-east-1', maxAttempts: 1 };
+    for (const credentials of [...wrong, e.local.credentials]) {
+      const ok = credentials === e.local.credentials;
+      const ddb = new DynamoDBClient({ ...common, endpoint: e.local.dynamoEndpoint, credentials });
+      const s3 = new S3Client({ ...common, endpoint: e.local.s3Endpoint, forcePathStyle: true, credentials });
+      const sm = new SecretsManagerClient({ ...common, endpoint: e.local.awsEndpoint, credentials });
+      const outcomes = await Promise.all([
+        ddb.send(new ListTablesCommand({})).then(() => 'served', (err: Error) => err.name),
+        // A missing key: NoSuchKey means S3 checked the signature and looked.
+        s3.send(new GetObjectCommand({ Bucket: e.local.names.artifactsBucket, Key: 'jobs/none/outputs.json' })).then(() => 'served', (err: Error) => (err.name === 'NoSuchKey' ? 'served' : err.name)),
+        sm.send(new GetSecretValueCommand({ SecretId: 'stackjobs/acmecorp/demo-credential' })).then(() => 'served', (err: Error) => err.name),
+      ]);
+      expect({ key: credentials.accessKeyId.slice(0, 5), ok, outcomes }).toEqual({ key: credentials.accessKeyId.slice(0, 5), ok, outcomes: ok ? ['served', 'served', 'served'] : [expect.not.stringMatching(/^served$/), expect.not.stringMatching(/^served$/), expect.not.stringMatching(/^served$/)] });
+      for (const c of [ddb, s3, sm]) c.destroy();
+    }
+    const unsigned = await fetch(e.local.dynamoEndpoint, { method: 'POST', headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0' }, body: '{}' });
+    expect(unsigned.status).toBe(400);
+  });
+});
+
+describe('local mode\'s Slack users', () => {
+  it('are linked as a platform admin would link them, in the configured workspace only', async () => {
+    const { SlackLinkRepository } = await import('../../lambdas/adapters/dynamodb/slack-link-repository');
+    const { documentClient } = await import('../../lambdas/adapters/dynamodb/client');
+    const db = documentClient({ endpoint: e.local.dynamoEndpoint, region: 'us-east-1', credentials: e.local.credentials });
+    try {
+      const links = new SlackLinkRepository(db, e.local.names.jobsTable);
+      expect(await links.get('T0LOCAL01', 'U0LOCALAPPR')).toMatchObject({ subject: 'approver@acmecorp.example', via: 'local-config' });
+      expect(await links.get('T0OTHER01', 'U0LOCALAPPR')).toBeUndefined();
+    } finally {
+      db.destroy();
+    }
+  });
+});
+
 describe('local mode around the API', () => {
   it('refuses a request without a token, serves the contract without one, and lists published events', async () => {
     expect((await fetch(`${e.local.apiUrl}/v1/stack-jobs`)).status).toBe(401);

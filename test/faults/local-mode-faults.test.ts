@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { DescribeExecutionCommand, SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { ulidIds } from '../../lambdas/domain/ids';
 import type { StackJob } from '../../lambdas/domain/schemas';
-import { LOCAL_CREDENTIALS } from '../../local/embedded-dynamo';
 import { dynamoOperation, dynamoThrottle, s3SlowDown, sdkAttempt } from '../../local/fault-proxy';
 import { change, childPids, numberedLines, startFaultBench, type FaultBench } from './support';
 
@@ -96,7 +95,7 @@ it('releases the lock and marks the job when the execution is stopped from outsi
   const initLog = (await bench.logChunks(id, 'preview', 'init')).map(([, b]) => b).join('');
   expect(initLog).toMatch(/successfully initialized/);
 
-  const sfn = new SFNClient({ endpoint: bench.local.awsEndpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const sfn = new SFNClient({ endpoint: bench.local.awsEndpoint, region: 'us-east-1', credentials: bench.local.credentials });
   try {
     await sfn.send(new StopExecutionCommand({ executionArn: executionArn(id), error: 'Operator', cause: 'stopped from the console' }));
     expect((await sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(id) }))).status).toBe('ABORTED');

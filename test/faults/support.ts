@@ -12,7 +12,6 @@ import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
 import { LockRepository } from '../../lambdas/adapters/dynamodb/lock-repository';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { localConfigSchema } from '../../local/config';
-import { LOCAL_CREDENTIALS } from '../../local/embedded-dynamo';
 import type { FaultRule } from '../../local/fault-proxy';
 import { REPO_ROOT, startLocalMode, type LocalMode } from '../../local/local-mode';
 import { buildStandin } from '../support/standin-iac/build';
@@ -70,8 +69,8 @@ export async function startFaultBench(options: { heartbeatSeconds: number }): Pr
     faults: { dynamodb: (r) => faults.dynamodb?.(r), s3: (r) => faults.s3?.(r) },
     log: (l) => logs.push(l),
   });
-  const db = documentClient({ endpoint: local.dynamoEndpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
-  const s3 = new S3Client({ endpoint: local.s3Endpoint, region: 'us-east-1', forcePathStyle: true, credentials: LOCAL_CREDENTIALS });
+  const db = documentClient({ endpoint: local.dynamoEndpoint, region: 'us-east-1', credentials: local.credentials });
+  const s3 = new S3Client({ endpoint: local.s3Endpoint, region: 'us-east-1', forcePathStyle: true, credentials: local.credentials });
   const jobs = new JobRepository(db, local.names.jobsTable);
   const locks = new LockRepository(db, local.names.jobsTable);
 

@@ -9,7 +9,6 @@ import { DynamoDBClient, ListTablesCommand, ScanCommand } from '@aws-sdk/client-
 import { parse } from 'yaml';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { localConfigSchema, type LocalConfig } from '../../local/config';
-import { LOCAL_CREDENTIALS } from '../../local/embedded-dynamo';
 import { REPO_ROOT, startLocalMode, type LocalMode } from '../../local/local-mode';
 import { openApiValidator } from './openapi-validator';
 import { buildStandin } from './standin-iac/build';
@@ -41,6 +40,8 @@ export function e2eConfig(): LocalConfig {
   // A key pair stored as a secret that STS does not know (deleted in IAM, say): only the demo key is an IAM user here.
   config.secrets['stackjobs/acmecorp/unknown-key'] = JSON.stringify({ accessKeyId: 'AKIAUNKNOWN00000', secretAccessKey: 'not-a-key-local-sts-knows' });
   config.sts = { accessKeyIds: ['AKIALOCALDEMO'] };
+  // The config's Slack users become platform-made links in its workspace.
+  config.slack = { ...config.slack, teamId: 'T0LOCAL01', users: { U0LOCALAPPR: 'approver@acmecorp.example' } };
   config.secrets['stackjobs/acmecorp/demo-api'] = JSON.stringify({ DEMO_API_KEY: PLANTED_SECRET });
   return config;
 }
@@ -110,7 +111,7 @@ export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOp
     }
   };
   const dumpStorage = async () => {
-    const ddb = new DynamoDBClient({ endpoint: local.dynamoEndpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+    const ddb = new DynamoDBClient({ endpoint: local.dynamoEndpoint, region: 'us-east-1', credentials: local.credentials });
     const tables = (await ddb.send(new ListTablesCommand({}))).TableNames ?? [];
     const items = await Promise.all(tables.map(async (t) => JSON.stringify((await ddb.send(new ScanCommand({ TableName: t }))).Items)));
     ddb.destroy();
