@@ -5,8 +5,11 @@
  * in four more (spec.apiResourceInfo.spec, plus the idempotency record's snapshot), so a body is held well below.
  */
 export const MAX_BODY_DEPTH = 24;
-/** DynamoDB's number range (38 digits of precision, magnitudes 1E-130 to 9.99…E+125); JavaScript's doubles go further. */
-const DYNAMO_MAX = 9.9999999999999999999999999999999999999e125;
+/**
+ * DynamoDB's number range (38 digits of precision, magnitudes 1E-130 to 9.99…E+125); JavaScript's doubles go further.
+ * The bound is exclusive at 1E+126: as a double, 9.99…E+125 with 38 nines *is* 1E+126, which DynamoDB refuses.
+ */
+const DYNAMO_LIMIT = 1e126;
 const DYNAMO_MIN_MAGNITUDE = 1e-130;
 /** Keys that would reach an object's prototype when copied (`{...o}`, `Object.assign`), in any JSON body. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -21,7 +24,7 @@ export function storableProblems(value: unknown, prefix = ''): Array<{ path: str
     if (problems.length >= 20) return;
     if (typeof v === 'number') {
       const m = Math.abs(v);
-      if (!Number.isFinite(v) || m > DYNAMO_MAX || (m !== 0 && m < DYNAMO_MIN_MAGNITUDE)) problems.push({ path: path || '(body)', message: 'is outside the range a number may have (1E-130 to 9.99E+125)' });
+      if (!Number.isFinite(v) || m >= DYNAMO_LIMIT || (m !== 0 && m < DYNAMO_MIN_MAGNITUDE)) problems.push({ path: path || '(body)', message: 'is outside the range a number may have (1E-130 to 9.99E+125)' });
       return;
     }
     if (!v || typeof v !== 'object') return;
