@@ -2,19 +2,30 @@
 import * as z from '../shared/zod';
 import { NotFoundError } from '../domain/errors';
 import { operationNameSchema } from '../domain/schemas';
-import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
+import type { ResourceStatus, ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
-import type { ArtifactReader } from '../adapters/s3/artifact-store';
+import type { LockRepository } from '../adapters/dynamodb/lock-repository';
+import { stackKeyOf } from '../domain/resolution';
+import type { ArtifactReader, OutputValues } from '../adapters/s3/artifact-store';
 import { json } from '../http/problem';
 import { requireOrg, requirePermission } from '../http/principal';
 import type { Route } from '../http/router';
 import { visibleJob } from './job-routes';
 import { parseOr400 } from './validate';
 
+/** What GET /v1/orgs/{org}/envs/{env}/resources/{resourceId} answers: the last job's record, outputs, and the lease. */
+export type ResourceView = Partial<ResourceStatus> &
+  Pick<ResourceStatus, 'org' | 'env' | 'resourceId'> & {
+    outputs?: OutputValues;
+    lease?: { holder: string; since?: string; expiresAt: string; fencingToken: number };
+  };
+
 export interface ArtifactRoutesDeps {
   jobs: JobRepository;
   artifacts: ArtifactReader;
   resources: ResourceStatusRepository;
+  /** The stack's lease: who holds the stack now. */
+  locks: Pick<LockRepository, 'read'>;
 }
 
 export const logsQuerySchema = z
@@ -63,11 +74,14 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
       async handle(req) {
         requireOrg(req.principal, req.params.org, `resource ${req.params.resourceId}`);
         requirePermission(req.principal, 'read', req.params.org);
-        const status = await deps.resources.get(req.params.org, req.params.env, req.params.resourceId);
-        if (!status) throw new NotFoundError(`resource ${req.params.resourceId} has no stack job yet`);
+        const { org, env, resourceId } = req.params;
+        const [status, lease] = await Promise.all([deps.resources.get(org, env, resourceId), deps.locks.read(stackKeyOf({ org, env, resourceId }))]);
+        // A lease counts while it has a holder and has not expired: who an operator must cancel to free the stack.
+        const held = lease?.ownerJobId && lease.expiresAt && Date.parse(lease.expiresAt) > Date.now() ? { holder: lease.ownerJobId, ...(lease.acquiredAt ? { since: lease.acquiredAt } : {}), expiresAt: lease.expiresAt, fencingToken: lease.fencingToken } : undefined;
+        if (!status && !held) throw new NotFoundError(`resource ${resourceId} has no stack job yet`);
         // getOutputs masks sensitive values; the stored object keeps them for the runner's consumers only.
-        const outputs = status.lastAppliedJobId ? await deps.artifacts.getOutputs(status.lastAppliedJobId) : undefined;
-        return json(200, { ...status, ...(outputs ? { outputs } : {}) });
+        const outputs = status?.lastAppliedJobId ? await deps.artifacts.getOutputs(status.lastAppliedJobId) : undefined;
+        return json(200, { ...(status ?? { org, env, resourceId }), ...(outputs ? { outputs } : {}), ...(held ? { lease: held } : {}) });
       },
     },
   ];

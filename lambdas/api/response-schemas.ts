@@ -71,14 +71,19 @@ export const resourceStatusSchema = z
     org: z.string(),
     env: z.string(),
     resourceId: z.string(),
-    kind: z.string(),
-    lastJobId: z.string(),
-    lastResult: jobResultSchema,
-    lastFinishedAt: isoTime,
+    kind: z.string().optional(),
+    lastJobId: z.string().optional(),
+    lastResult: jobResultSchema.optional(),
+    lastFinishedAt: isoTime.optional(),
     versionApplied: z.string().optional().describe('the resource version the last successful job applied'),
     outputsKey: z.string().optional(),
     lastAppliedJobId: z.string().optional(),
     outputs: outputValuesSchema.optional().describe('outputs of the last applied job, sensitive values masked'),
+    lease: z
+      .object({ holder: z.string(), since: isoTime.optional(), expiresAt: isoTime, fencingToken: z.number().int() })
+      .strict()
+      .optional()
+      .describe('the stack job holding the stack now, since when, and when its lease expires (another job may then take it)'),
   })
   .strict();
 

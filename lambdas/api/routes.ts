@@ -10,7 +10,7 @@ import { openapiRoutes } from './openapi-routes';
 export function allRoutes(ctx: ServiceContext): Route[] {
   return [
     ...jobRoutes({ jobs: ctx.jobs, submission: ctx.submission, logger: ctx.logger, metrics: ctx.metrics }),
-    ...artifactRoutes({ jobs: ctx.jobs, artifacts: ctx.artifacts, resources: ctx.resources }),
+    ...artifactRoutes({ jobs: ctx.jobs, artifacts: ctx.artifacts, resources: ctx.resources, locks: ctx.locks }),
     ...catalogRoutes({ catalog: ctx.catalog, clock: ctx.clock, deploymentId: () => ctx.config.DEPLOYMENT_ID }),
     ...approvalRoutes(ctx),
     ...openapiRoutes(),

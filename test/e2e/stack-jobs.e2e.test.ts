@@ -225,6 +225,29 @@ describe('local mode\'s loopback endpoints', () => {
   });
 });
 
+describe('an operator can see who holds a stack', () => {
+  it('shows the lease holder, since when and until when on the resource, even before any job finished, and nothing once it ends', async () => {
+    const job = await submit(bucketChange('bucket_e2e_lease', 'v1', { env: 'production' }));
+    await e.waitFor(job.metadata.id, (j) => j.status.phase === 'awaiting_approval');
+    const held = await e.call<{ lease?: { holder: string; since?: string; expiresAt: string }; lastJobId?: string }>('GET', '/v1/orgs/acmecorp/envs/production/resources/bucket_e2e_lease');
+    expect(held.status).toBe(200);
+    expect(held.body.lastJobId).toBeUndefined();
+    expect(held.body.lease).toMatchObject({ holder: job.metadata.id, since: expect.any(String), expiresAt: expect.any(String) });
+    expect(Date.parse(held.body.lease!.expiresAt)).toBeGreaterThan(Date.now());
+    expect((await e.call('POST', `/v1/stack-jobs/${job.metadata.id}/reject`, { token: TOKENS.approver, body: {} })).status).toBe(200);
+    await e.waitFor(job.metadata.id, done);
+    for (let i = 0; i < 50; i++) {
+      const after = await e.call<{ lease?: unknown; lastJobId?: string }>('GET', '/v1/orgs/acmecorp/envs/production/resources/bucket_e2e_lease');
+      if (!after.body.lease) {
+        expect(after.body.lastJobId).toBe(job.metadata.id);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the lease was not released');
+  });
+});
+
 describe('local mode\'s Slack users', () => {
   it('are linked as a platform admin would link them, in the configured workspace only', async () => {
     const { SlackLinkRepository } = await import('../../lambdas/adapters/dynamodb/slack-link-repository');

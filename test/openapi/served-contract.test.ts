@@ -8,12 +8,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { documentClient } from '../../lambdas/adapters/dynamodb/client';
 import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
-import { ResourceStatusRepository, type ResourceStatus } from '../../lambdas/adapters/dynamodb/resource-status-repository';
+import { ResourceStatusRepository } from '../../lambdas/adapters/dynamodb/resource-status-repository';
+import { LockRepository } from '../../lambdas/adapters/dynamodb/lock-repository';
 import { TABLES } from '../../lambdas/adapters/dynamodb/table-definitions';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import { ArtifactStore, type OutputValues, type PlanView } from '../../lambdas/adapters/s3/artifact-store';
 import { createApi } from '../../lambdas/api/api-app';
-import { artifactRoutes } from '../../lambdas/api/artifact-routes';
+import { artifactRoutes, type ResourceView } from '../../lambdas/api/artifact-routes';
 import type { ServiceContext } from '../../lambdas/api/context';
 import { buildOpenApiDocument, componentExamples } from '../../lambdas/api/openapi';
 import type { outputValuesSchema, planViewSchema, resourceStatusSchema } from '../../lambdas/api/response-schemas';
@@ -30,7 +31,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export const typePins: [
   Same<PlanView, z.infer<typeof planViewSchema>>,
   Same<OutputValues, z.infer<typeof outputValuesSchema>>,
-  Same<ResourceStatus & { outputs?: OutputValues }, z.infer<typeof resourceStatusSchema>>,
+  Same<ResourceView, z.infer<typeof resourceStatusSchema>>,
 ] = [true, true, true];
 
 const quiet = { claimNames: CLAIMS, logger: new Logger({ logLevel: 'SILENT' }), metrics: new Metrics({ namespace: 'StackJobsTest' }) };
@@ -70,7 +71,7 @@ describe('the artifact routes', () => {
     resources = new ResourceStatusRepository(client, 'jobs');
     s3 = new S3Client({ endpoint: s3server.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
     store = new ArtifactStore(s3, 'artifacts');
-    api = createApi({ routes: artifactRoutes({ jobs, artifacts: store, resources }), ...quiet });
+    api = createApi({ routes: artifactRoutes({ jobs, artifacts: store, resources, locks: new LockRepository(client, 'jobs') }), ...quiet });
     await jobs.create(JOB);
   });
 

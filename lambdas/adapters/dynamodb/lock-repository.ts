@@ -18,6 +18,8 @@ export interface LeaseRecord {
   fencingToken: number;
   ownerJobId?: string;
   expiresAt?: string;
+  /** When the current holder took it. */
+  acquiredAt?: string;
 }
 
 export type AcquireOutcome =
@@ -55,8 +57,8 @@ export class LockRepository implements StackLockReader {
   async read(stackKey: string): Promise<LeaseRecord | undefined> {
     const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: lockKey(stackKey), ConsistentRead: true }));
     if (!out.Item) return undefined;
-    const { stackKey: key, fencingToken, ownerJobId, expiresAt } = out.Item as LeaseRecord;
-    return { stackKey: key, fencingToken, ...(ownerJobId ? { ownerJobId } : {}), ...(expiresAt ? { expiresAt } : {}) };
+    const { stackKey: key, fencingToken, ownerJobId, expiresAt, acquiredAt } = out.Item as LeaseRecord;
+    return { stackKey: key, fencingToken, ...(ownerJobId ? { ownerJobId } : {}), ...(expiresAt ? { expiresAt } : {}), ...(ownerJobId && acquiredAt ? { acquiredAt } : {}) };
   }
 
   /** The live lease on a stack, if any: an expired lease counts as free (StackLockReader port). */
