@@ -608,6 +608,9 @@ describe('who a Slack click acts as', () => {
     await slackClick(job.status.approval!.id, 'U0AUTHORNEW');
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('distinct approver') });
+    // Nobody removes someone else's link through /v1/me (that would free the account for a takeover).
+    expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.approver })).statusCode).toBe(404);
+    expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/${SLACK_APPROVER}`, { principal: people.author })).statusCode).toBe(404);
     expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.author })).statusCode).toBe(204);
   });
 
