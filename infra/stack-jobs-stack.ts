@@ -137,15 +137,18 @@ export class StackJobsStack extends Stack {
     this.events.routeResourceChanges(this.api.resourceChangedFunction);
     this.events.routeExecutionEnds(this.orchestration.stateMachine, this.orchestration.cleanupFunction);
     this.events.routeApprovalExpiries(this.approvals.approvalExpiredFunction);
+    this.events.routeRunnerStops(this.orchestration.runnerStoppedFunction);
     this.observability = new Observability(this, 'Observability', {
       stateMachine: this.orchestration.stateMachine,
       deadLetterQueues: {
         InboundEvents: this.events.inboundDlq,
         ExecutionCleanup: this.events.cleanupDlq,
         ApprovalExpiredEvents: this.events.approvalExpiredDlq,
+        RunnerStoppedEvents: this.events.runnerStoppedDlq,
         IntakeFailures: this.events.handlerFailures.Intake,
         CleanupFailures: this.events.handlerFailures.Cleanup,
         ApprovalExpiredFailures: this.events.handlerFailures.ApprovalExpired,
+        RunnerStoppedFailures: this.events.handlerFailures.RunnerStopped,
       },
       alarmEmail: props.alarmEmail,
     });

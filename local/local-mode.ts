@@ -8,10 +8,10 @@
  * Every SDK client finds its stand-in through the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { verifySigV4 } from './sigv4';
 import { chmodSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -25,6 +25,8 @@ import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy'
 import { startProtocolServer, type ProtocolServer, type PublishedEvent } from './aws-protocol-server';
 import { LocalStepFunctions, type TaskBinding } from './step-functions';
 import { isApprovalExpiry } from '../lambdas/approvals/expired';
+import { WorkflowErrorName } from '../lambdas/workflow/errors';
+import { ECS_TASK_STATE_CHANGE, RUNNER_CONTAINER_NAME, type RunnerStoppedOutcome } from '../lambdas/workflow/runner-stopped';
 
 export const REPO_ROOT = resolve(__dirname, '..');
 
@@ -166,19 +168,8 @@ async function recoverJobs(dataDir: string, names: { jobsTable: string; stateMac
   const leftovers = killProcessesIn(join(dataDir, 'work')) + killProcessesRunning(join(dataDir, 'runner', 'runner.js'));
   if (leftovers > 0) log(`stopped ${leftovers} process(es) an earlier local mode on ${dataDir} left running`);
   const { documentClient } = await import('../lambdas/adapters/dynamodb/client');
-  const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
-  const { stackJobSchema } = await import('../lambdas/domain/schemas');
-  const db = documentClient();
-  const open: import('../lambdas/domain/schemas').StackJob[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db.send(new ScanCommand({ TableName: names.jobsTable, FilterExpression: 'begins_with(pk, :job) AND sk = :sk', ExpressionAttributeValues: { ':job': 'JOB#', ':sk': 'JOB' }, ExclusiveStartKey: startKey }));
-    for (const item of page.Items ?? []) {
-      const parsed = stackJobSchema.safeParse((item as { job?: unknown }).job ?? item);
-      if (parsed.success && parsed.data.status.phase !== 'completed') open.push(parsed.data);
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const { JobRepository } = await import('../lambdas/adapters/dynamodb/job-repository');
+  const open = (await new JobRepository(documentClient(), names.jobsTable).listUnfinished()).filter((j) => j.status.phase !== 'completed');
   if (open.length === 0) return;
   const { workflowDepsFromEnv } = await import('../lambdas/workflow/deps');
   const { cleanupExecution } = await import('../lambdas/workflow/lifecycle');
@@ -187,7 +178,7 @@ async function recoverJobs(dataDir: string, names: { jobsTable: string; stateMac
   const wf = workflowDepsFromEnv();
   open.sort((a, b) => a.status.createdAt.localeCompare(b.status.createdAt));
   for (const job of open.filter((j) => j.status.phase !== 'queued')) {
-    await cleanupExecution(wf, job.metadata.id, 'INTERRUPTED');
+    await cleanupExecution(wf, job.metadata.id, { status: 'INTERRUPTED', seen: 'local mode stopped' });
     log(`job ${job.metadata.id} was ${job.status.phase} when local mode stopped: ended interrupted, its stack released`);
   }
   const starter = new SfnExecutionStarter(clients.sfn, names.stateMachineArn);
@@ -240,8 +231,35 @@ function dynamoUnrecognizedClient() {
   };
 }
 
-/** The task failure of a runner that stopped without reporting (local: its process exited; AWS: ECS said it stopped). */
-export const RUNNER_LOST = 'StackJob.RunnerLost';
+/**
+ * The "ECS Task State Change" event ECS emits once a runner task has stopped, for a runner process that exited: its
+ * container's exit code (128 + the signal's number when killed, as Docker reports it) and the overrides it started
+ * with. The runner-stopped Lambda reads exactly these fields on AWS.
+ */
+export function runnerStoppedEvent(taskArn: string, containerEnv: Record<string, string>, exit: { code: number | null; signal: NodeJS.Signals | null }) {
+  const exitCode = exit.signal ? 128 + constants.signals[exit.signal] : (exit.code ?? 0);
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': ECS_TASK_STATE_CHANGE,
+    source: 'aws.ecs',
+    account: LOCAL_ACCOUNT,
+    time: new Date().toISOString(),
+    region: LOCAL_REGION,
+    resources: [taskArn],
+    detail: {
+      clusterArn: `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:cluster/local`,
+      taskArn,
+      lastStatus: 'STOPPED',
+      desiredStatus: 'STOPPED',
+      startedBy: 'AWS Step Functions',
+      stopCode: 'EssentialContainerExited',
+      stoppedReason: 'Essential container in task exited',
+      containers: [{ name: RUNNER_CONTAINER_NAME, lastStatus: 'STOPPED', exitCode }],
+      overrides: { containerOverrides: [{ name: RUNNER_CONTAINER_NAME, environment: Object.entries(containerEnv).map(([name, value]) => ({ name, value })) }] },
+    },
+  };
+}
 
 /** `nobody`: the IaC tool's user when local mode runs as root (CI does), as the image's stackjobs-tool is on AWS. */
 export const LOCAL_TOOL_USER = { uid: 65534, gid: 65534 };
@@ -386,9 +404,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       ...(options.config.sts ? { stsKnownKeys: options.config.sts.accessKeyIds } : {}),
       onEvent: (e) => {
         log(`event  ${e.detailType} ${JSON.stringify(e.detail)}`);
-        // The rule on the app's bus that closes an expired approval's Slack message (events.ts routeApprovalExpiries).
+        // The rule on the app's bus that closes the Slack message of an approval that closed unattended (events.ts routeApprovalExpiries).
         if (approvalExpired && isApprovalExpiry(e)) {
-          void approvalExpired({ source: e.source, 'detail-type': e.detailType, detail: e.detail }).catch((err: Error) => log(`closing the expired approval's message failed: ${err.name}`));
+          void approvalExpired({ source: e.source, 'detail-type': e.detailType, detail: e.detail }).catch((err: Error) => log(`closing the approval's Slack message failed: ${err.name}`));
         }
       },
       stopTask: async (taskArn) => {
@@ -465,6 +483,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     // The handler files are named by the template (stackjobs:entry metadata), so they are loaded by path.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const load = (entry: string): Handler => (require(join(REPO_ROOT, entry)) as { handler: Handler }).handler;
+    // The rule on stopped runner tasks (events.ts routeRunnerStops): a dead runner's event goes to the same Lambda.
+    const runnerStopped = load('lambdas/workflow/runner-stopped.handler.ts');
+    // Shutdown aborts every execution first: nothing waits for the runners it stops then.
+    let shuttingDown = false;
     let taskSeq = 0;
     const bindings: Record<string, TaskBinding> = {};
     for (const [stateName, task] of Object.entries(machine.tasks)) {
@@ -508,19 +530,19 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
           runners.delete(taskArn);
           log(`runner ${task.phase} for ${containerEnv.STACKJOBS_JOB_ID} exited (${signal ?? code})`);
           // A runner that died without reporting (killed, out of memory) fails its task now, not at the heartbeat
-          // timeout: what ECS's Task State Change event does on AWS. A runner that reported left no task to fail.
+          // timeout: on AWS, ECS's STOPPED event through the runner-stopped Lambda; here the same Lambda with the event
+          // ECS would send. A runner that exits 0 or 1 has reported (its stop would find the task closed).
           if (signal || (code ?? 0) > 1) {
             // Its tool (own process group, now orphaned) goes with it, as it would with the task on AWS.
             const killed = killProcessesIn(join(dataDir, 'work', 'stack-jobs', containerEnv.STACKJOBS_JOB_ID));
             if (killed > 0) log(`stopped ${killed} process(es) the lost runner of ${containerEnv.STACKJOBS_JOB_ID} left behind`);
-            // No operation in the cause: the workflow names the one the job was in.
-            const cause = JSON.stringify({ errorMessage: `the runner stopped without reporting (${signal ?? `exit ${code}`})` });
-            try {
-              engine.sfn?.sendTaskFailure({ taskToken: containerEnv.STACKJOBS_TASK_TOKEN, error: RUNNER_LOST, cause });
-              log(`runner ${task.phase} for ${containerEnv.STACKJOBS_JOB_ID} was lost: its task failed with ${RUNNER_LOST}`);
-            } catch {
-              // TaskDoesNotExist: the runner reported before it went, or the execution is over.
-            }
+            if (shuttingDown) return;
+            runnerStopped(runnerStoppedEvent(taskArn, containerEnv, { code, signal })).then(
+              (r) => {
+                if ((r as RunnerStoppedOutcome).outcome === 'failed') log(`runner ${task.phase} for ${containerEnv.STACKJOBS_JOB_ID} was lost: its task failed with ${WorkflowErrorName.runnerLost}`);
+              },
+              (e: Error) => log(`failing the task of the lost runner of ${containerEnv.STACKJOBS_JOB_ID} failed: ${e.name}: ${e.message}`),
+            );
           }
         });
         return { TaskArn: taskArn };
@@ -545,6 +567,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     });
     engine.sfn = sfn;
     stops.push(async () => {
+      shuttingDown = true;
       await sfn.stopAll();
       await stopRunners(runners, graceSeconds(options.runnerEnv), log);
     });

@@ -104,6 +104,7 @@ export class Api extends Construct {
       props.catalogTable,
       'read',
     );
+    this.grantStateLockRelease(this.apiFunction, props);
     // Approve/reject/cancel through the API resume or stop the execution, and stop a running preview.
     props.stateMachine.grantTaskResponse(this.apiFunction);
     const stopTaskResource = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${props.runnerCluster.clusterName}/*` });
@@ -161,5 +162,31 @@ export class Api extends Construct {
       ...props.stateLockTableArnPatterns.map((t): [string, string] => [t, 'Lock tables are named by the deployer (stackjobs:stateLockTableNames); pre-flight only reads lock items.']),
     ]);
     return fn;
+  }
+
+  /**
+   * An org admin releases the Terraform lock a killed tool left (POST …/state-lock/force-unlock), for backends without a
+   * secret: the `<key>.tflock` object and the lock table's `<bucket>/<key>` lock item only, never state or its
+   * `-md5` digest item.
+   */
+  private grantStateLockRelease(fn: StackJobsFunction, props: ApiProps): void {
+    if (props.stateBucketArnPatterns.length > 0) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StateLockObjectRelease', actions: ['s3:DeleteObject'], resources: props.stateBucketArnPatterns.map((b) => `${b}/*.tflock`) }));
+    }
+    if (props.stateLockTableArnPatterns.length > 0) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'StateLockItemRelease',
+          actions: ['dynamodb:DeleteItem'],
+          resources: props.stateLockTableArnPatterns,
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['*.tfstate'] } },
+        }),
+      );
+    }
+    // The lock tables' patterns are acknowledged with pre-flight's read grant (grantPreflight).
+    acknowledgeWildcardResources(
+      fn.executionRole,
+      props.stateBucketArnPatterns.map((b): [string, string] => [`${b}/*.tflock`, 'Terraform lock objects of any stack an org admin force-unlocks; never state objects.']),
+    );
   }
 }

@@ -13,6 +13,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { StackJobsFunction } from './stack-jobs-function';
+import { leadingKeysOf } from '../../lambdas/adapters/dynamodb/keys';
 
 /** Slack secrets live outside the credentials prefix (`stackjobs/`), so neither the runner nor pre-flight can read them. */
 export const SLACK_SECRET_PREFIX = 'stackjobs-slack/';
@@ -86,7 +87,7 @@ export class Approvals extends Construct {
         sid: 'JobAndApprovalItemsOnly',
         actions: ['dynamodb:GetItem'],
         resources: [props.jobsTable.tableArn],
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*', 'APR#*'] } },
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKeysOf('job'), leadingKeysOf('approval')] } },
       }),
     );
   }

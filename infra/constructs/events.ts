@@ -1,6 +1,7 @@
 /**
  * Events: the app's custom bus (inbound "Resource Changed", outbound "Stack Job Status Changed"), the inbound
- * rule with its dead-letter queue, and the rule on aws.states execution endings that drives the cleanup Lambda.
+ * rule with its dead-letter queue, the rule on aws.states execution endings that drives the cleanup Lambda, and the
+ * rule on stopped runner tasks (aws.ecs) that drives the runner-stopped Lambda.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -14,6 +15,8 @@ import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '../../lambdas/adapters/aws/event-publisher';
 import { RESOURCE_CHANGED } from '../../lambdas/events/resource-changed';
 import { APPROVAL_EXPIRED_PATTERN } from '../../lambdas/approvals/expired';
+import { runnerStoppedPattern } from '../../lambdas/workflow/runner-stopped';
+import { deploymentId } from './deployment';
 
 /** The detail-type of inbound changes (the intake's own constant); any source but the app's own may send them. */
 export { RESOURCE_CHANGED };
@@ -35,6 +38,13 @@ export const CLEANUP_MAX_EVENT_AGE = Duration.hours(6);
  */
 export const APPROVAL_EXPIRED_RETRY_ATTEMPTS = 3;
 export const APPROVAL_EXPIRED_MAX_EVENT_AGE = Duration.hours(1);
+/**
+ * Delivering a runner's stop to the Lambda that fails its task matters only while the task waits, and the heartbeat
+ * timeout (300 s) ends it soon after anyway: 4 attempts within 10 minutes ride out a throttle; a later delivery would
+ * find the task closed (harmless, so retrying is safe).
+ */
+export const RUNNER_STOPPED_RETRY_ATTEMPTS = 4;
+export const RUNNER_STOPPED_MAX_EVENT_AGE = Duration.minutes(10);
 
 /**
  * A handler that throws is retried by Lambda's asynchronous invocation (twice, the maximum) within six hours, then its
@@ -59,11 +69,13 @@ export class Events extends Construct {
   public readonly cleanupDlq: sqs.Queue;
   /** Approval-expired status events that could not be delivered to their Lambda. */
   public readonly approvalExpiredDlq: sqs.Queue;
+  /** Stopped-runner events that could not be delivered to the runner-stopped Lambda (they hold the task token). */
+  public readonly runnerStoppedDlq: sqs.Queue;
   /**
    * Events that were delivered but whose handler failed every attempt (EventBridge invokes asynchronously, so a rule's
    * DLQ covers delivery only: without these, Lambda retries twice and drops the event). By handler name.
    */
-  public readonly handlerFailures: Record<'Intake' | 'Cleanup' | 'ApprovalExpired', sqs.Queue>;
+  public readonly handlerFailures: Record<'Intake' | 'Cleanup' | 'ApprovalExpired' | 'RunnerStopped', sqs.Queue>;
   private inboundRule?: events.Rule;
   private cleanupRule?: events.Rule;
 
@@ -78,7 +90,13 @@ export class Events extends Construct {
     this.inboundDlq = dlq('InboundDlq');
     this.cleanupDlq = dlq('CleanupDlq');
     this.approvalExpiredDlq = dlq('ApprovalExpiredDlq');
-    this.handlerFailures = { Intake: dlq('IntakeFailures'), Cleanup: dlq('CleanupFailures'), ApprovalExpired: dlq('ApprovalExpiredFailures') };
+    this.runnerStoppedDlq = dlq('RunnerStoppedDlq');
+    this.handlerFailures = {
+      Intake: dlq('IntakeFailures'),
+      Cleanup: dlq('CleanupFailures'),
+      ApprovalExpired: dlq('ApprovalExpiredFailures'),
+      RunnerStopped: dlq('RunnerStoppedFailures'),
+    };
   }
 
   /**
@@ -120,13 +138,29 @@ export class Events extends Construct {
   }
 
   /**
-   * Sends the app's own status events of jobs whose approval expired to the Lambda that replaces the approval's Slack
-   * message (the workflow's step Lambda has no Slack token).
+   * Sends the STOPPED task events of this deployment's runners (platform and org runners: ECS emits them on the
+   * account's default bus) to the Lambda that fails the task a runner left waiting, so a task that died without
+   * reporting ends its job once ECS reports it stopped, not at the heartbeat timeout.
+   */
+  routeRunnerStops(handler: lambda.IFunction): events.Rule {
+    const pattern = runnerStoppedPattern(deploymentId(this));
+    const rule = new events.Rule(this, 'RunnerStoppedRule', {
+      description: 'Stack job runner tasks that stopped: fail the task of one that did not report',
+      eventPattern: { source: pattern.source, detailType: pattern.detailType, detail: pattern.detail },
+      targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.runnerStoppedDlq, retryAttempts: RUNNER_STOPPED_RETRY_ATTEMPTS, maxEventAge: RUNNER_STOPPED_MAX_EVENT_AGE })],
+    });
+    this.keepFailures(handler, this.handlerFailures.RunnerStopped);
+    return rule;
+  }
+
+  /**
+   * Sends the app's own status events of jobs whose approval closed unattended (expired, or the job ended otherwise
+   * while it waited) to the Lambda that replaces the approval's Slack message (the workflow's step Lambda has no Slack token).
    */
   routeApprovalExpiries(handler: lambda.IFunction): events.Rule {
     const rule = new events.Rule(this, 'ApprovalExpiredRule', {
       eventBus: this.bus,
-      description: 'Stack jobs whose approval expired: close the Slack message',
+      description: 'Stack jobs whose approval expired or that ended while awaiting approval: close the Slack message',
       eventPattern: { source: [...APPROVAL_EXPIRED_PATTERN.source], detailType: [...APPROVAL_EXPIRED_PATTERN.detailType], detail: APPROVAL_EXPIRED_PATTERN.detail },
       targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.approvalExpiredDlq, retryAttempts: APPROVAL_EXPIRED_RETRY_ATTEMPTS, maxEventAge: APPROVAL_EXPIRED_MAX_EVENT_AGE })],
     });

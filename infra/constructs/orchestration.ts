@@ -1,6 +1,7 @@
 /**
- * Orchestration: the state machine, the workflow step Lambda it drives and the cleanup Lambda for executions
- * that end without their own Catch path (wired to the aws.states rule by the events construct).
+ * Orchestration: the state machine, the workflow step Lambda it drives, the cleanup Lambda for executions that end
+ * without their own Catch path and the Lambda that fails a lost runner's task (wired to the aws.states and aws.ecs
+ * rules by the events construct).
  */
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -67,6 +68,8 @@ export class Orchestration extends Construct {
   public readonly stepFunction: StackJobsFunction;
   /** Marks the job and releases its lock when an execution fails, times out or is aborted. */
   public readonly cleanupFunction: StackJobsFunction;
+  /** Fails the task of a runner whose ECS task stopped without reporting (wired to the ECS rule by the events construct). */
+  public readonly runnerStoppedFunction: StackJobsFunction;
 
   constructor(scope: Construct, id: string, props: OrchestrationProps) {
     super(scope, id);
@@ -99,6 +102,14 @@ export class Orchestration extends Construct {
     acknowledgeWildcardResources(this.cleanupFunction.executionRole, [
       [stopTaskResource, 'Runner task ids are minted per run; the grant is limited to tasks of the runner cluster (and conditioned on it).'],
     ]);
+
+    // No table, bus or configuration: the token is in the event, and all it may do is fail this machine's tasks (below).
+    this.runnerStoppedFunction = new StackJobsFunction(this, 'RunnerStoppedFunction', {
+      entry: 'lambdas/workflow/runner-stopped.handler.ts',
+      description: 'Stack Jobs: fails the task of a runner whose ECS task stopped without reporting',
+      logRetention: props.logRetention,
+      timeout: Duration.seconds(30),
+    });
 
     const definition = buildDefinition(this, {
       stepFunction: this.stepFunction,
@@ -153,6 +164,8 @@ export class Orchestration extends Construct {
     this.grantOrgRunners(smRole, props.orgRunnerTaskDefinitionArns ?? [], props.orgRunnerRoleArns ?? []);
     // The runner reports back (SendTaskSuccess/Failure/Heartbeat) to this state machine only.
     this.stateMachine.grantTaskResponse(props.runner.taskRole);
+    // A lost runner's task can only be failed, never succeeded or kept alive, and only on this state machine.
+    this.runnerStoppedFunction.addToRolePolicy(new iam.PolicyStatement({ sid: 'FailLostRunnerTasks', actions: ['states:SendTaskFailure'], resources: [this.stateMachine.stateMachineArn] }));
     // The step and cleanup Lambdas wake jobs parked on a stack lock. A policy of its own, not the roles' default
     // policies: the functions depend on those, the state machine depends on the functions, and this names the machine.
     new iam.Policy(this, 'WakeParkedJobs', {

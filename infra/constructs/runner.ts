@@ -18,6 +18,8 @@ import { Construct } from 'constructs';
 import { acknowledgeWildcardResources } from './nag';
 import { PROJECT_ROOT } from './stack-jobs-function';
 import { RUNNER_STOP_TIMEOUT } from './state-machine';
+import { RUNNER_CONTAINER_NAME } from '../../lambdas/workflow/runner-stopped';
+import { leadingKeysOf } from '../../lambdas/adapters/dynamodb/keys';
 
 /** Reasons for the configurable provider-role and state-bucket patterns (shared with the pre-flight grants). */
 export function wildcardPatternReasons(roles: string[], buckets: string[]): Array<[string, string]> {
@@ -88,8 +90,11 @@ export function runnerImageAsset(): ecs.ContainerImage {
   return ecs.ContainerImage.fromAsset(PROJECT_ROOT, { file: 'runner-image/Dockerfile', exclude: ignore, ignoreMode: IgnoreMode.DOCKER, platform: Platform.LINUX_AMD64 });
 }
 
-/** The container's name: the state machine's container overrides address it by this name. */
-export const RUNNER_CONTAINER = 'runner';
+/**
+ * The container's name: the state machine's container overrides address it by this name, and the runner-stopped
+ * rule and Lambda find the runner's environment and exit code under it.
+ */
+export const RUNNER_CONTAINER = RUNNER_CONTAINER_NAME;
 
 export class Runner extends Construct {
   public readonly vpc: ec2.IVpc;
@@ -166,7 +171,7 @@ export class Runner extends Construct {
         sid: 'JobItemsOnly',
         actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
         resources: [props.jobsTable.tableArn],
-        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] } },
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [leadingKeysOf('job')] } },
       }),
     );
     // Artifacts: write and read only under jobs/ (logs, plan, outputs).

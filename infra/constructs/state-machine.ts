@@ -216,7 +216,7 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
    * The org's registered runner: the same contract as the platform task (container overrides, token, heartbeat,
    * timeout, retries, Catch), but Cluster, TaskDefinition and network come from the placement acquireLock read from
    * the snapshot ($.lock.orgRunner). EcsRunTask needs a task-definition construct, so this is the plain ASL state.
-   * The org task definition's container must be named like the platform one (ORG_RUNNER_CONTAINER_NAME) and run
+   * The org task definition's container must be named like the platform one (RUNNER_CONTAINER, runner.ts) and run
    * the runner image; the state machine role may start it only if it matches stackjobs:orgRunnerTaskDefinitionArns.
    */
   const orgRunner = (id: string, phase: 'preview' | 'update', timeout: Duration, resultPath: string) => {

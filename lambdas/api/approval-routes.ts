@@ -6,7 +6,7 @@ import * as z from '../shared/zod';
 import type { CatalogReader } from '../domain/ports';
 import type { SubmissionDeps } from '../app/submit-change';
 import { PowertoolsApprovalMetrics } from '../approvals/adapters/metrics';
-import { cancelJob, type CancelDeps } from '../approvals/cancel';
+import { cancelJob, forceCancelJob, type CancelDeps } from '../approvals/cancel';
 import { decideApproval } from '../approvals/decide';
 import { closeApprovalNotice } from '../approvals/notice';
 import type { ApprovalMetrics, ResponseUrlPoster, SlackPoster } from '../approvals/ports';
@@ -43,6 +43,9 @@ export interface ApprovalRoutesDeps extends Omit<CancelDeps, 'metrics'> {
   slackTeamId?: string;
 }
 
+/** `{reason}`: why an admin force-cancels a job (recorded on the job as `status.forceCancelled.why`). */
+export const forceCancelBodySchema = z.object({ reason: z.string().trim().min(1, 'say why the job is force-cancelled (it is recorded on the job)').max(1000) }).strict();
+
 /** `{comment?}`; an empty body is the same as `{}`. */
 export const decisionBodySchema = z.object({ comment: z.string().min(1).max(2000).optional() }).strict();
 
@@ -55,6 +58,7 @@ export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]([\x20-\x7e]{0
 /** The Slack interactions route alone: what the Slack Lambda serves. */
 export type SlackRouteDeps = Pick<ApprovalRoutesDeps, 'signingSecret' | 'catalog' | 'events' | 'tasks' | 'respond' | 'clock' | 'log' | 'metrics' | 'slackTeamId'> & {
   jobs: SlackInteractionDeps['jobs'];
+  approvalItems: SlackInteractionDeps['approvalItems'];
   slackLinks: SlackInteractionDeps['links'];
 };
 
@@ -66,7 +70,7 @@ export function slackInteractionsRoute(deps: () => SlackRouteDeps): Route {
     async handle(req) {
       const d = deps();
       return handleSlackInteraction(
-        { signingSecret: d.signingSecret, links: d.slackLinks, ...(d.slackTeamId ? { slackTeamId: d.slackTeamId } : {}), jobs: d.jobs, catalog: d.catalog, decisions: { tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics }, respond: d.respond, clock: d.clock, log: d.log },
+        { signingSecret: d.signingSecret, links: d.slackLinks, ...(d.slackTeamId ? { slackTeamId: d.slackTeamId } : {}), jobs: d.jobs, approvalItems: d.approvalItems, catalog: d.catalog, decisions: { tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics }, respond: d.respond, clock: d.clock, log: d.log },
         { headers: req.headers, rawBody: req.rawBody },
       );
     },
@@ -83,10 +87,10 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
       const body = req.body === undefined ? {} : parseOr400(decisionBodySchema, req.body, 'decision');
       const job = await visibleJob(d.jobs, req.principal, req.params.id, 'approve');
       const decided = await decideApproval(
-        { jobs: d.jobs, tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics },
+        { jobs: d.jobs, approvalItems: d.approvalItems, tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics },
         { jobId: job.metadata.id, decision: verb === 'approve' ? 'approved' : 'rejected', decider: { subject: req.principal.subject, channel: 'api' }, ...(body.comment ? { comment: body.comment } : {}) },
       );
-      if (d.slack) await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, decided);
+      if (d.slack) await closeApprovalNotice({ approvalItems: d.approvalItems, slack: d.slack, log: d.log, metrics: d.metrics }, decided);
       return json(200, decided);
     },
   });
@@ -108,9 +112,23 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
         );
         // A cancel that closed an open approval also closes its Slack message (the case comes from the cancel's own
         // conditional write, not from the read above: a preview may have ended in between).
-        if (d.slack && outcome.case === 'awaiting_approval') await closeApprovalNotice({ jobs: d.jobs, slack: d.slack, log: d.log, metrics: d.metrics }, outcome.job);
+        if (d.slack && outcome.case === 'awaiting_approval') await closeApprovalNotice({ approvalItems: d.approvalItems, slack: d.slack, log: d.log, metrics: d.metrics }, outcome.job);
         // 200: the job ended now; 202: the runner is being stopped, or the update finishes first (cancelRequested is set).
         return json(outcome.ended ? 200 : 202, outcome.job);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/stack-jobs/{id}/force-cancel',
+      authenticated: true,
+      async handle(req) {
+        const d = deps();
+        // Validated before anything is read or written: a rejected request changes nothing.
+        const body = parseOr400(forceCancelBodySchema, req.body ?? {}, 'force-cancel');
+        const job = await visibleJob(d.jobs, req.principal, req.params.id, 'admin');
+        const ended = await forceCancelJob({ ...d, metrics: d.workflowMetrics }, job.metadata.id, req.principal.subject, body.reason);
+        if (d.slack) await closeApprovalNotice({ approvalItems: d.approvalItems, slack: d.slack, log: d.log, metrics: d.metrics }, ended);
+        return json(200, ended);
       },
     },
     {
@@ -210,12 +228,14 @@ export function approvalRoutes(ctx: ServiceContext): Route[] {
     () =>
       (built ??= {
         jobs: ctx.jobs,
+        approvalItems: ctx.approvalItems,
         catalog: ctx.catalog,
         locks: ctx.locks,
         resources: ctx.resources,
         events: ctx.publisher,
         tasks: ctx.tasks,
         runnerTasks: ctx.runnerTasks,
+        executions: ctx.executions,
         respond: ctx.responseUrl,
         submission: ctx.submission,
         signingSecret: ctx.slackSigningSecret,

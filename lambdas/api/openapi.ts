@@ -20,9 +20,10 @@ import {
 } from '../domain/schemas';
 import type { Method } from '../http/router';
 import { MAX_BODY_BYTES } from '../http/router';
-import { decisionBodySchema, SLACK_INTERACTIONS_PATH, slackLinkBodySchema } from './approval-routes';
+import { decisionBodySchema, forceCancelBodySchema, SLACK_INTERACTIONS_PATH, slackLinkBodySchema } from './approval-routes';
 import { listJobsQuerySchema } from './job-routes';
 import { logsQuerySchema } from './artifact-routes';
+import { forceUnlockBodySchema, STATE_LOCK_PATH } from './state-lock-routes';
 import {
   catalogListSchemas,
   fieldProblemSchema,
@@ -37,6 +38,7 @@ import {
   preflightResultSchema,
   problemSchema,
   resourceStatusSchema,
+  stateLockViewSchema,
 } from './response-schemas';
 
 export const OPENAPI_PATH = '/v1/openapi.json';
@@ -77,6 +79,7 @@ function outputComponents(): Record<string, z.ZodType> {
     OutputValue: outputValueSchema,
     JobOutputs: jobOutputsSchema,
     ResourceStatus: resourceStatusSchema,
+    StateLock: stateLockViewSchema,
     FieldProblem: fieldProblemSchema,
     Problem: problemSchema,
     PreflightFailedProblem: preflightFailedProblemSchema,
@@ -92,7 +95,7 @@ function outputComponents(): Record<string, z.ZodType> {
 }
 
 function inputComponents(): Record<string, z.ZodType> {
-  const components: Record<string, z.ZodType> = { ResourceChange: resourceChangeSchema, DecisionInput: decisionBodySchema, SlackLinkInput: slackLinkBodySchema };
+  const components: Record<string, z.ZodType> = { ResourceChange: resourceChangeSchema, DecisionInput: decisionBodySchema, ForceCancelInput: forceCancelBodySchema, ForceUnlockInput: forceUnlockBodySchema, SlackLinkInput: slackLinkBodySchema };
   for (const kind of catalogKinds) components[`${CATALOG[kind].entity}Input`] = catalogSchemas[kind];
   return components;
 }
@@ -300,7 +303,7 @@ const EXAMPLE_SUMMARIES: Record<string, string> = {
 
 // ---------------------------------------------------------------- operations
 
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 500;
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 500 | 502;
 const ERROR_RESPONSES: Record<ErrorStatus, string> = {
   400: 'BadRequest',
   401: 'Unauthorized',
@@ -310,6 +313,7 @@ const ERROR_RESPONSES: Record<ErrorStatus, string> = {
   413: 'PayloadTooLarge',
   422: 'PreflightFailed',
   500: 'InternalError',
+  502: 'BadGateway',
 };
 
 interface SuccessSpec {
@@ -463,6 +467,37 @@ function jobOperations(): OperationSpec[] {
       success: { 200: { description: 'the resource status', schema: 'ResourceStatus' } },
       errors: readErrors,
     },
+    {
+      method: 'GET',
+      path: STATE_LOCK_PATH,
+      route: STATE_LOCK_PATH,
+      operationId: 'getStateLock',
+      summary: "Read Terraform's own lock on a resource's state, and the stack job it was left by",
+      description:
+        "Where the stack's newest job keeps its state: the S3 `<key>.tflock` object or the lock table's `<bucket>/<key>` item, or a local backend's " +
+        '`.terraform.tfstate.lock.info` (local mode). 404 when there is no lock, or when no job of the resource was ever submitted. ' +
+        `${READ}.`,
+      tag: 'artifacts',
+      authenticated: true,
+      success: { 200: { description: 'the lock', schema: 'StateLock' } },
+      errors: [...readErrors, 502],
+    },
+    {
+      method: 'POST',
+      path: `${STATE_LOCK_PATH}/force-unlock`,
+      route: `${STATE_LOCK_PATH}/force-unlock`,
+      operationId: 'forceUnlockStateLock',
+      summary: 'Release a Terraform state lock a killed tool left behind (terraform force-unlock)',
+      description:
+        'Deletes the lock only while its id is `lockId` (a conditional delete). 409 while a stack job holds the stack (its run owns the lock: cancel ' +
+        "that job instead), when `lockId` is not the lock's id, or when a live process holds a local lock; 404 when there is no lock. The release is " +
+        'published as a `Stack Terraform Lock Released` event with who and why. Needs the admin role in the org.',
+      tag: 'artifacts',
+      authenticated: true,
+      body: { schema: schemaRef('ForceUnlockInput') },
+      success: { 200: { description: 'released: the lock as it was, with who released it, when and why', schema: 'StateLock' } },
+      errors: [400, 401, 403, 404, 409, 413, 500, 502],
+    },
   ];
 }
 
@@ -586,8 +621,9 @@ function approvalOperations(): OperationSpec[] {
         'Queued: it leaves the queue and ends completed/cancelled (200). Awaiting approval: the approval closes, the waiting execution is failed with ' +
         'StackJob.Cancelled, the job ends completed/cancelled (200). Running a refresh or plan: the runner task is stopped (ECS StopTask) and the workflow ' +
         'ends the job completed/cancelled (202, `status.cancelRequested` set). Running an apply or destroy: never interrupted; the request is recorded (202), ' +
-        'the update finishes, nothing runs after it, and the job ends with reason `cancel_requested_during_update`. Completed: 409. In every case the stack ' +
-        "lock is released and an event published. Needs the operator or admin role in the job's org.",
+        'the update finishes, nothing runs after it, and the job ends with reason `cancel_requested_during_update`. Running, but its workflow execution is ' +
+        'gone (local mode restarted, an execution stopped without its cleanup): the job ends completed/failed with reason `interrupted` (200), its runner ' +
+        "stopped. Completed: 409. In every case the stack lock is released and an event published. Needs the operator or admin role in the job's org.",
       tag: 'approvals',
       authenticated: true,
       success: {
@@ -595,6 +631,23 @@ function approvalOperations(): OperationSpec[] {
         202: { description: 'cancellation under way (runner stopping, or the update finishes first)', schema: 'StackJob' },
       },
       errors: [401, 403, 404, 409, 413, 500],
+    },
+    {
+      method: 'POST',
+      path: '/v1/stack-jobs/{id}/force-cancel',
+      route: '/v1/stack-jobs/{id}/force-cancel',
+      operationId: 'forceCancelStackJob',
+      summary: 'End a job in any phase and free its stack (org admins)',
+      description:
+        'For getting a stack back when a job is stuck: the job ends completed/cancelled with reason `force_cancelled`, `status.forceCancelled` records who, ' +
+        'when and the reason given; its runner task is stopped (an apply or destroy too: unlike cancel), a waiting approval is closed, and its stack lease ' +
+        "is released even if ECS does not confirm the stop (Terraform's own state lock still guards the state). Needs the admin role in the job's org; " +
+        "another org's job is a 404; a completed job is a 409.",
+      tag: 'approvals',
+      authenticated: true,
+      body: { schema: schemaRef('ForceCancelInput') },
+      success: { 200: { description: 'the job, ended: completed/cancelled, reason force_cancelled', schema: 'StackJob' } },
+      errors: [400, 401, 403, 404, 409, 413, 500],
     },
     {
       method: 'POST',
@@ -771,6 +824,7 @@ function errorResponses(): Record<string, Json> {
     PayloadTooLarge: { description: `The body is larger than ${MAX_BODY_BYTES} bytes.`, content: problemContent() },
     PreflightFailed: { description: 'A pre-flight check failed: no job was created; `checks` lists every check, pass or fail.', content: problemContent('PreflightFailedProblem', 'PreflightFailedProblem') },
     InternalError: { description: 'An unexpected failure; the body says nothing about its cause, the logs do.', content: problemContent() },
+    BadGateway: { description: 'A state backend refused the request or lacks what it needs (access denied, no such table): the detail says which and why.', content: problemContent() },
     MethodNotAllowed: {
       description: 'Answered by the router for a documented path with an undocumented method (no operation lists it).',
       headers: { Allow: { description: 'the methods the path supports', required: true, schema: { type: 'string' }, example: 'GET, POST' } },

@@ -87,6 +87,34 @@ export const resourceStatusSchema = z
   })
   .strict();
 
+/** Terraform's own lock on a resource's state (GET …/state-lock; force-unlock answers it with `released`). */
+export const stateLockViewSchema = z
+  .object({
+    org: z.string(),
+    env: z.string(),
+    resourceId: z.string(),
+    stateKey: z.string().describe("the state's key (S3) or path under the backend's directory (local), as the stack's newest job was frozen with"),
+    backend: z.object({ id: z.string(), type: z.enum(['s3', 'local']) }).strict(),
+    lock: z
+      .object({
+        id: z.string().describe('the id force-unlock takes'),
+        operation: z.string().optional().describe('e.g. OperationTypeApply'),
+        who: z.string().describe('user@host of the process that took it'),
+        created: z.string().optional().describe('when it was taken (RFC 3339, as Terraform writes it)'),
+        path: z.string().optional(),
+        store: z.enum(['s3-object', 'dynamodb-item', 'local-file']).describe('the S3 `<key>.tflock` object, the lock table\'s `<bucket>/<key>` item, or the local `.lock.info` file'),
+        held: z
+          .boolean()
+          .optional()
+          .describe('whether it binds the next run: S3 and DynamoDB locks do until released; a local lock only while its process lives (false: the info a killed run left; absent: unknown)'),
+      })
+      .strict(),
+    leftBy: z.object({ jobId: z.string(), phase: jobPhaseSchema, result: jobResultSchema }).strict().optional().describe('the stack job whose run the lock was taken in'),
+    stackHeldBy: z.string().optional().describe('the stack job holding the stack now: its run is expected to hold the lock'),
+    released: z.object({ by: z.string(), at: isoTime, reason: z.string() }).strict().optional().describe('force-unlock: who released it, when and why'),
+  })
+  .strict();
+
 /** The OpenAPI document itself, served at /v1/openapi.json. */
 export const openApiDocumentSchema = z.looseObject({ openapi: z.string(), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) });
 

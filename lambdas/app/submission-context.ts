@@ -12,11 +12,14 @@ import { S3BackendProbe } from '../adapters/aws/s3-backend-probe';
 import { SecretsManagerSource } from '../adapters/aws/secrets';
 import { SfnExecutionStarter } from '../adapters/aws/sfn-execution-starter';
 import { StsCredentialValidator } from '../adapters/aws/sts-credential-validator';
+import { TerraformLockProbe } from '../adapters/terraform-locks/terraform-lock-probe';
 import { CatalogRepository } from '../adapters/dynamodb/catalog-repository';
+import { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repository';
+import { IdempotencyRepository } from '../adapters/dynamodb/idempotency-repository';
 import { JobRepository } from '../adapters/dynamodb/job-repository';
 import { LockRepository } from '../adapters/dynamodb/lock-repository';
 import { systemClock, ulidIds, type Clock } from '../domain/ids';
-import type { EventPublisher, SecretSource } from '../domain/ports';
+import type { EventPublisher, ExecutionInspector, SecretSource, StateLockProbe } from '../domain/ports';
 import { readConfig } from '../shared/config';
 import type { SubmissionDeps } from './submit-change';
 
@@ -45,11 +48,16 @@ export const submissionConfigSchema = z.object({
 export interface SubmissionContext {
   clock: Clock;
   jobs: JobRepository;
+  approvalItems: ApprovalItemRepository;
   catalog: CatalogRepository;
   locks: LockRepository;
+  /** Terraform's own lock on a stack's state (pre-flight reads it; the API shows and force-unlocks it). */
+  stateLocks: StateLockProbe;
   secrets: SecretSource;
   publisher: EventPublisher;
   submission: SubmissionDeps;
+  /** Whether a job's execution still runs (a cancel ends a job whose execution is gone). */
+  executions: ExecutionInspector;
   logger: Logger;
   metrics: Metrics;
 }
@@ -63,22 +71,29 @@ export function submissionContextFromEnv(serviceName: string, env: NodeJS.Proces
   const clock = overrides.clock ?? systemClock;
   const secrets = overrides.secrets ?? new SecretsManagerSource(clients.secrets);
   const jobs = new JobRepository(db, config.JOBS_TABLE);
+  const approvalItems = new ApprovalItemRepository(db, config.JOBS_TABLE);
   const catalog = new CatalogRepository(db, config.CATALOG_TABLE);
   const locks = new LockRepository(db, config.JOBS_TABLE, () => clock.now());
+  const stateLocks = new TerraformLockProbe(secrets);
+  const executions = new SfnExecutionStarter(clients.sfn, config.STATE_MACHINE_ARN);
   return {
     clock,
     jobs,
+    approvalItems,
     catalog,
     locks,
+    stateLocks,
     secrets,
     publisher: overrides.publisher ?? new EventBridgePublisher(clients.events, config.EVENT_BUS_NAME),
     submission: {
       jobs,
-      preflight: { catalog, validators: [new StsCredentialValidator(secrets, config.DEPLOYMENT_ID)], backendProbe: new S3BackendProbe(secrets), moduleRefs: new GitRefProbe(secrets), locks, clock, orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS },
-      starter: new SfnExecutionStarter(clients.sfn, config.STATE_MACHINE_ARN),
+      idempotency: new IdempotencyRepository(db, config.JOBS_TABLE),
+      preflight: { catalog, validators: [new StsCredentialValidator(secrets, config.DEPLOYMENT_ID)], backendProbe: new S3BackendProbe(secrets), stateLocks, jobs, moduleRefs: new GitRefProbe(secrets), locks, clock, orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS },
+      starter: executions,
       ids: ulidIds(clock),
       clock,
     },
+    executions,
     logger: new Logger({ serviceName }),
     metrics: new Metrics({ namespace: 'StackJobs', serviceName }),
   };

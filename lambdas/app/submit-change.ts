@@ -9,12 +9,14 @@ import type { ExecutionStarter } from '../domain/ports';
 import { runPreflight, type PreflightDeps } from '../domain/preflight';
 import type { CheckResult, ResourceChange, StackJob } from '../domain/schemas';
 import { freezeStackJob, idempotencyKeyOf, snapshotTravelsWithExecution } from '../domain/stack-job';
+import type { IdempotencyRepository } from '../adapters/dynamodb/idempotency-repository';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 
-export type JobStore = Pick<JobRepository, 'create' | 'get' | 'claimIdempotency' | 'findByIdempotency'>;
+export type JobStore = Pick<JobRepository, 'create' | 'get'>;
 
 export interface SubmissionDeps {
   jobs: JobStore;
+  idempotency: Pick<IdempotencyRepository, 'claim' | 'find'>;
   preflight: PreflightDeps;
   starter: ExecutionStarter;
   ids: IdGenerator;
@@ -59,7 +61,7 @@ export async function submitChange(change: ResourceChange, deps: SubmissionDeps,
   // path (a duplicate pays for reads it then ignores, and a pre-flight error does not fail a duplicate).
   const preflight = runPreflight(change, deps.preflight);
   preflight.catch(() => undefined);
-  const earlier = key === undefined ? undefined : await deps.jobs.findByIdempotency(key);
+  const earlier = key === undefined ? undefined : await deps.idempotency.find(key);
   if (earlier) return { kind: 'duplicate', job: await completeSubmission(earlier, deps) };
 
   const outcome = await preflight;
@@ -68,7 +70,7 @@ export async function submitChange(change: ResourceChange, deps: SubmissionDeps,
   const job = freezeStackJob(change, outcome, deps.ids.next('sj'), deps.clock.now(), options.rerunOf, options.submittedBy, options.priorSubmitters);
   // Without a key the job id is new, so there is nothing to deduplicate.
   if (key !== undefined) {
-    const claim = await deps.jobs.claimIdempotency(key, job);
+    const claim = await deps.idempotency.claim(key, job);
     if (!claim.claimed) return { kind: 'duplicate', job: await completeSubmission(claim.job, deps) };
   }
   // A rerun without a key writes first: were the write to fail after its execution started, the caller's retry

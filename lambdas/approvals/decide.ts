@@ -8,11 +8,14 @@ import type { Clock } from '../domain/ids';
 import type { EventPublisher } from '../domain/ports';
 import type { StackJob } from '../domain/schemas';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
+import type { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repository';
 import { WorkflowErrorName } from '../workflow/errors';
 import { applyDecision, authorizeDecider, type Decider, type Decision } from './approval-rules';
 import { TASK_GONE, type ApprovalMetrics, type LogSink, type TaskResponder } from './ports';
 
-export const APPROVAL_DECIDED = 'Stack Job Approval Decided';
+import { APPROVAL_DECIDED } from '../domain/events';
+
+export { APPROVAL_DECIDED };
 
 /**
  * Resuming is retried in-process only for throttling and 5xx (SFN's own transient answers): 3 attempts,
@@ -21,7 +24,8 @@ export const APPROVAL_DECIDED = 'Stack Job Approval Decided';
 export const RESUME_RETRY = { attempts: 3, firstDelayMs: 200, backoff: 2 } as const;
 
 export interface DecisionDeps {
-  jobs: Pick<JobRepository, 'update' | 'getTaskToken' | 'clearTaskToken'>;
+  jobs: Pick<JobRepository, 'update'>;
+  approvalItems: Pick<ApprovalItemRepository, 'getTaskToken' | 'clearTaskToken'>;
   tasks: TaskResponder;
   events: EventPublisher;
   clock: Clock;
@@ -66,7 +70,7 @@ export async function decideApproval(d: DecisionDeps, input: DecideInput): Promi
   });
   const approvalId = job.status.approval!.id;
   const logged = { jobId: input.jobId, approvalId, decision: input.decision, by: input.decider.subject, channel: input.decider.channel };
-  const token = await d.jobs.getTaskToken(input.jobId);
+  const token = await d.approvalItems.getTaskToken(input.jobId);
   if (!token) {
     d.log.error('decision recorded but no execution is waiting for it', logged);
     throw new ConflictError('the decision was recorded, but the workflow no longer waits for it (the approval expired or the job was cancelled)');
@@ -83,7 +87,7 @@ export async function decideApproval(d: DecisionDeps, input: DecideInput): Promi
     if (TASK_GONE.has(name)) throw new ConflictError('the decision was recorded, but the approval window had already closed in the workflow');
     throw e;
   }
-  await d.jobs.clearTaskToken(input.jobId);
+  await d.approvalItems.clearTaskToken(input.jobId);
   d.metrics.decided(input.decision, input.decider.channel);
   d.log.info('approval decided', logged);
   try {

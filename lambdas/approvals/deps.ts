@@ -11,6 +11,7 @@ import { EventBridgePublisher } from '../adapters/aws/event-publisher';
 import { cachedSecret, SecretsManagerSource } from '../adapters/aws/secrets';
 import { CatalogRepository } from '../adapters/dynamodb/catalog-repository';
 import { SlackLinkRepository } from '../adapters/dynamodb/slack-link-repository';
+import { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repository';
 import { JobRepository } from '../adapters/dynamodb/job-repository';
 import { systemClock } from '../domain/ids';
 import { readConfig } from '../shared/config';
@@ -62,6 +63,7 @@ export function slackInteractionDepsFromEnv(env: NodeJS.ProcessEnv = process.env
     ...(config.SLACK_TEAM_ID ? { slackTeamId: config.SLACK_TEAM_ID } : {}),
     links: new SlackLinkRepository(clients.dynamo(), config.JOBS_TABLE),
     jobs: new JobRepository(clients.dynamo(), config.JOBS_TABLE),
+    approvalItems: new ApprovalItemRepository(clients.dynamo(), config.JOBS_TABLE),
     catalog: new CatalogRepository(clients.dynamo(), config.CATALOG_TABLE),
     decisions: {
       tasks: new SfnTaskResponder(clients.sfn),
@@ -90,6 +92,7 @@ export function approvalExpiredDepsFromEnv(env: NodeJS.ProcessEnv = process.env)
   const config = readConfig(approvalExpiredConfigSchema, env);
   return {
     jobs: new JobRepository(clients.dynamo(), config.JOBS_TABLE),
+    approvalItems: new ApprovalItemRepository(clients.dynamo(), config.JOBS_TABLE),
     slack: new SlackWebApiPoster(cachedSecret(new SecretsManagerSource(clients.secrets), config.SLACK_BOT_TOKEN_SECRET_ARN), config.SLACK_API_URL),
     log: new Logger({ serviceName: 'stackjobs-approval-expired' }),
     metrics: new PowertoolsApprovalMetrics(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'approvals' })),

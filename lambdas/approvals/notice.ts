@@ -3,13 +3,13 @@
  * API, cancelled, or expired. (A decision in Slack replaces it through the interaction's response_url.) Best effort,
  * like the post: a failure is logged by name and Slack's error code and counted, and never fails the decision.
  */
-import type { JobRepository } from '../adapters/dynamodb/job-repository';
+import type { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repository';
 import type { StackJob } from '../domain/schemas';
 import type { ApprovalMetrics, LogSink, SlackPoster } from './ports';
 import { closedMessage, type ApprovalOutcome } from './slack-message';
 
 export interface NoticeDeps {
-  jobs: Pick<JobRepository, 'approvalNotice'>;
+  approvalItems: Pick<ApprovalItemRepository, 'approvalNotice'>;
   slack: SlackPoster;
   log: LogSink;
   metrics: ApprovalMetrics;
@@ -23,8 +23,12 @@ export function closedApproval(job: StackJob): { outcome: ApprovalOutcome; by?: 
   if (job.status.phase === 'completed' && job.status.reason === 'approval_expired') return { outcome: 'expired', at: new Date(job.status.finishedAt ?? approval.expiresAt) };
   // A click in Slack replaced the message through the interaction's response_url.
   if (approval.decision) return approval.decision.channel === 'api' ? { outcome: approval.decision.decision, by: approval.decision.by, at: new Date(approval.decision.at) } : undefined;
-  if (job.status.phase === 'completed' && job.status.cancelRequested) return { outcome: 'cancelled', by: job.status.cancelRequested.by, at: new Date(job.status.cancelRequested.at) };
-  return undefined;
+  if (job.status.phase !== 'completed') return undefined;
+  const forced = job.status.forceCancelled;
+  if (forced) return { outcome: 'cancelled', by: forced.by, at: new Date(forced.at) };
+  if (job.status.cancelRequested) return { outcome: 'cancelled', by: job.status.cancelRequested.by, at: new Date(job.status.cancelRequested.at) };
+  // Ended some other way while it waited (interrupted, the execution stopped, a step failed): nobody decided.
+  return { outcome: 'ended', at: new Date(job.status.finishedAt ?? approval.expiresAt) };
 }
 
 /**
@@ -38,7 +42,7 @@ export async function closeApprovalNotice(d: NoticeDeps, job: StackJob): Promise
   const { outcome, by, at } = closed;
   const logged = { jobId: job.metadata.id, approvalId, outcome };
   try {
-    const notice = await d.jobs.approvalNotice(approvalId);
+    const notice = await d.approvalItems.approvalNotice(approvalId);
     if (!notice) {
       // Slack is not configured, the post failed, or it is still under way (the request then closes it, request.ts).
       d.log.info('no Slack message is recorded for this approval; nothing to replace', logged);

@@ -43,12 +43,12 @@ export async function approvalChannelOf(catalog: CatalogReader, job: StackJob): 
 export async function openApproval(d: ApprovalRequestDeps, input: OpenApprovalInput): Promise<StackJob> {
   const job = await requestApproval(d.workflow, input.jobId, input.taskToken, input.planDigest);
   const approval = job.status.approval!;
-  await d.workflow.jobs.putApprovalRef(approval.id, input.jobId);
+  await d.workflow.approvalItems.putApprovalRef(approval.id, input.jobId);
   // Once per approval: a retried request (same approval, see requestApproval) finds the message recorded and posts
   // nothing; one whose earlier attempt died before posting posts it (claimApprovalNotice).
-  if (d.notifier && (await d.workflow.jobs.claimApprovalNotice(approval.id, d.workflow.clock.now()))) {
+  if (d.notifier && (await d.workflow.approvalItems.claimApprovalNotice(approval.id, d.workflow.clock.now()))) {
     const notice = await notifySlack(d.notifier, job);
-    if (notice) await keepNotice(d.workflow.jobs, d.notifier, input.jobId, approval.id, notice);
+    if (notice) await keepNotice(d.workflow, d.notifier, input.jobId, approval.id, notice);
   }
   return job;
 }
@@ -57,16 +57,16 @@ export async function openApproval(d: ApprovalRequestDeps, input: OpenApprovalIn
  * Records where the message went, so a decision through the API or a cancel can replace it (notice.ts). One that
  * came while the message was being posted found nothing to replace: the job is read again and the message closed now.
  */
-async function keepNotice(jobs: ApprovalRequestDeps['workflow']['jobs'], notifier: ApprovalNotifier, jobId: string, approvalId: string, notice: SlackNotice): Promise<void> {
+async function keepNotice({ jobs, approvalItems }: Pick<ApprovalRequestDeps['workflow'], 'jobs' | 'approvalItems'>, notifier: ApprovalNotifier, jobId: string, approvalId: string, notice: SlackNotice): Promise<void> {
   try {
-    await jobs.recordApprovalNotice(approvalId, notice);
+    await approvalItems.recordApprovalNotice(approvalId, notice);
   } catch (e) {
     notifier.log.warn('recording where the approval message went failed; it will not be replaced when the approval is closed through the API', { jobId, approvalId, error: (e as Error).name });
     return;
   }
   try {
     const current = (await jobs.get(jobId))?.job;
-    if (current?.status.approval?.id === approvalId) await closeApprovalNotice({ jobs, slack: notifier.slack, log: notifier.log, metrics: notifier.metrics }, current);
+    if (current?.status.approval?.id === approvalId) await closeApprovalNotice({ approvalItems, slack: notifier.slack, log: notifier.log, metrics: notifier.metrics }, current);
   } catch (e) {
     // Like the post itself, best effort: the approval is open and decidable whatever happens here.
     notifier.log.warn('checking whether the approval was closed while its message was posted failed', { jobId, approvalId, error: (e as Error).name });

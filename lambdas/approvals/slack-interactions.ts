@@ -11,6 +11,7 @@ import type { Clock } from '../domain/ids';
 import type { CatalogReader } from '../domain/ports';
 import type { SlackLinkRepository } from '../adapters/dynamodb/slack-link-repository';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
+import type { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repository';
 import { problem } from '../http/problem';
 import { decideApproval, type DecisionDeps } from './decide';
 import type { LogSink, ResponseUrlPoster } from './ports';
@@ -24,9 +25,10 @@ export interface SlackInteractionDeps {
   slackTeamId?: string;
   /** Who each Slack account acts as (made by the person themselves or a platform admin). */
   links: Pick<SlackLinkRepository, 'get'>;
-  jobs: Pick<JobRepository, 'get' | 'findJobIdByApproval'> & DecisionDeps['jobs'];
+  jobs: Pick<JobRepository, 'get'> & DecisionDeps['jobs'];
+  approvalItems: Pick<ApprovalItemRepository, 'findJobIdByApproval'> & DecisionDeps['approvalItems'];
   catalog: CatalogReader;
-  decisions: Omit<DecisionDeps, 'jobs'>;
+  decisions: Omit<DecisionDeps, 'jobs' | 'approvalItems'>;
   respond: ResponseUrlPoster;
   clock: Clock;
   log: LogSink;
@@ -80,7 +82,7 @@ export async function handleSlackInteraction(d: SlackInteractionDeps, req: { hea
   const approvalId = action.value;
   const tell = (text: string) => postQuietly(d, payload.response_url, ephemeralNotice(text), approvalId);
 
-  const jobId = await d.jobs.findJobIdByApproval(approvalId);
+  const jobId = await d.approvalItems.findJobIdByApproval(approvalId);
   const found = jobId ? await d.jobs.get(jobId) : undefined;
   if (!jobId || !found || found.job.status.approval?.id !== approvalId) {
     await tell('This approval request is unknown or has been replaced.');
@@ -101,7 +103,7 @@ export async function handleSlackInteraction(d: SlackInteractionDeps, req: { hea
   }
   const subject = link.subject;
   try {
-    const decided = await decideApproval({ ...d.decisions, jobs: d.jobs }, { jobId, decision, decider: { subject, channel: 'slack', slack: { userId: payload.user.id, teamId } } });
+    const decided = await decideApproval({ ...d.decisions, jobs: d.jobs, approvalItems: d.approvalItems }, { jobId, decision, decider: { subject, channel: 'slack', slack: { userId: payload.user.id, teamId } } });
     await postQuietly(d, payload.response_url, decidedMessage(decided, { slackUserId: payload.user.id, subject }, decision, d.clock.now()), approvalId);
   } catch (e) {
     if (!(e instanceof ForbiddenError || e instanceof ConflictError || e instanceof NotFoundError)) throw e;

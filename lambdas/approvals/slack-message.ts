@@ -110,9 +110,15 @@ export function approvalRequestMessage(job: StackJob, channel: string, links: Ap
   return { channel, text: clip(`${title} (${s ? `+${s.add} ~${s.change} -${s.destroy} ±${s.replace}` : 'no plan summary'}) — decide by ${approval.expiresAt}`, 300), blocks };
 }
 
-export type ApprovalOutcome = 'approved' | 'rejected' | 'cancelled' | 'expired';
+export type ApprovalOutcome = 'approved' | 'rejected' | 'cancelled' | 'expired' | 'ended';
 
-const OUTCOME_LABEL: Record<ApprovalOutcome, string> = { approved: ':white_check_mark: Approved', rejected: ':no_entry: Rejected', cancelled: ':heavy_multiplication_x: Cancelled', expired: ':hourglass: Expired' };
+const OUTCOME_LABEL: Record<ApprovalOutcome, string> = {
+  approved: ':white_check_mark: Approved',
+  rejected: ':no_entry: Rejected',
+  cancelled: ':heavy_multiplication_x: Cancelled',
+  expired: ':hourglass: Expired',
+  ended: ':heavy_multiplication_x: Closed: the job ended',
+};
 
 /**
  * What replaces the request once the approval is closed: the buttons go, the outcome stays ("Approved by @x at 14:02
@@ -123,7 +129,8 @@ export function closedMessage(job: StackJob, by: { slackUserId?: string; subject
   const hhmm = at.toISOString().slice(11, 16);
   const how = channel === 'api' ? ' through the API' : '';
   const who = by ? ` by ${by.slackUserId ? `<@${by.slackUserId}>` : escapeMrkdwn(by.subject)}${how}` : '';
-  const text = `${OUTCOME_LABEL[outcome]}${who} at ${hhmm} UTC${by ? '' : ' without a decision'} — ${escapeMrkdwn(job.spec.apiResourceInfo.kind)} \`${escapeMrkdwn(job.spec.apiResourceInfo.name)}\` in ${escapeMrkdwn(job.metadata.org)}/${escapeMrkdwn(job.metadata.env)} (job \`${job.metadata.id}\`)`;
+  const why = outcome === 'ended' && job.status.reason ? ` (${job.status.reason})` : '';
+  const text = `${OUTCOME_LABEL[outcome]}${why}${who} at ${hhmm} UTC${by ? '' : ' without a decision'} — ${escapeMrkdwn(job.spec.apiResourceInfo.kind)} \`${escapeMrkdwn(job.spec.apiResourceInfo.name)}\` in ${escapeMrkdwn(job.metadata.org)}/${escapeMrkdwn(job.metadata.env)} (job \`${job.metadata.id}\`)`;
   return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] };
 }
 

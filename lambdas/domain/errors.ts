@@ -35,6 +35,11 @@ export class ConflictError extends DomainError {
   readonly code = 'conflict';
 }
 
+/** A state backend refused a request or lacks what it needs (access denied, no such table): the message says which and why. */
+export class BackendUnavailableError extends DomainError {
+  readonly code = 'backend_unavailable';
+}
+
 /** A status change the transition table does not allow. Never a silent overwrite. */
 export class IllegalTransitionError extends DomainError {
   readonly code = 'illegal_transition';

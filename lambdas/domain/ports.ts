@@ -1,4 +1,5 @@
 /** The domain's ports: small interfaces the AWS adapters (and local stand-ins, and test doubles) implement. */
+import type { EventDetail, EventType } from './events';
 import type { BackendCredential, CatalogKind, ProviderCredential, StackJob } from './schemas';
 
 /** The catalog owner of platform-scoped entities; org names cannot start with "_". */
@@ -23,23 +24,51 @@ export interface CredentialValidator {
   validate(credential: ProviderCredential): Promise<CredentialValidation>;
 }
 
-export interface StateLockInfo {
-  holder: string;
-  since?: string;
-  operation?: string;
-  lockId?: string;
-}
-
 export interface BackendProbeResult {
   reachable: boolean;
   detail: string;
   stateExists: boolean;
-  lock?: StateLockInfo;
 }
 
-/** Reaches the state backend with its credential: reachability, state presence, Terraform state lock. */
+/** Reaches the state backend with its credential: reachability and state presence (its lock: StateLockProbe). */
 export interface BackendProbe {
   probe(backend: BackendCredential, stateKey: string): Promise<BackendProbeResult>;
+}
+
+/** Where Terraform keeps a state's lock: the S3 `<key>.tflock` object, the lock table's `<bucket>/<key>` item, or the local `.<state>.lock.info` file. */
+export type StateLockStore = 's3-object' | 'dynamodb-item' | 'local-file';
+
+/** Terraform's own lock on a state (its LockInfo document), not the stack lease. */
+export interface TerraformStateLock {
+  /** The id `terraform force-unlock` takes. */
+  id: string;
+  /** e.g. OperationTypeApply */
+  operation?: string;
+  /** user@host of the process that took it */
+  who: string;
+  /** When it was taken (RFC 3339, as Terraform writes it). */
+  created?: string;
+  path?: string;
+  store: StateLockStore;
+  /**
+   * Whether it binds the next run. S3 and DynamoDB locks do until deleted. A local lock is an OS lock that ends with
+   * its process, so the info file a killed run leaves binds nobody (false); undefined: cannot be told on this system.
+   */
+  held?: boolean;
+}
+
+/** `held`: a live process holds the (local) lock; deleting its info would not release it. */
+export type ForceUnlockOutcome =
+  | { status: 'released'; lock: TerraformStateLock }
+  | { status: 'mismatch'; lock: TerraformStateLock }
+  | { status: 'held'; lock: TerraformStateLock }
+  | { status: 'none' };
+
+/** Reads and force-unlocks Terraform's lock on a state, where the backend keeps it. */
+export interface StateLockProbe {
+  read(backend: BackendCredential, stateKey: string): Promise<TerraformStateLock | undefined>;
+  /** Deletes the lock only while its id is `lockId` (a conditional delete), as `terraform force-unlock LOCK_ID` does. */
+  forceUnlock(backend: BackendCredential, stateKey: string, lockId: string): Promise<ForceUnlockOutcome>;
 }
 
 /** A module's repository and the branch or tag a job would clone. */
@@ -68,7 +97,19 @@ export interface StackLockReader {
   getLease(stackKey: string): Promise<StackLease | undefined>;
 }
 
+/** A stack's jobs, read-only. */
+export interface StackJobLister {
+  /** Every job of one stack, finished ones included, oldest first. */
+  listStack(stackKey: string): Promise<StackJob[]>;
+}
+
 /** Starts the state machine execution for a job; starting one that already exists for the job is success. */
+/** Whether a job's workflow execution is still running (Step Functions DescribeExecution on the execution named after it). */
+export interface ExecutionInspector {
+  /** false when it ended or never existed (Step Functions forgets executions 90 days after they end). */
+  isRunning(jobId: string): Promise<boolean>;
+}
+
 export interface ExecutionStarter {
   start(job: StackJob): Promise<void>;
 }
@@ -80,5 +121,5 @@ export interface SecretSource {
 
 /** Publishes domain events (EventBridge in AWS; kept for GET /v1/events in local mode). Details carry no secrets. */
 export interface EventPublisher {
-  publish(detailType: string, detail: Record<string, unknown>): Promise<void>;
+  publish<T extends EventType>(detailType: T, detail: EventDetail<T>): Promise<void>;
 }

@@ -2,9 +2,22 @@
  * The four pre-flight checks (README, Pre-flight checks). All four always run and all results are returned;
  * the catalog is read once, concurrently, and the checks that need the resolved module run side by side.
  */
+import { BackendUnavailableError } from './errors';
 import type { Clock } from './ids';
-import { PLATFORM_OWNER, type BackendProbe, type CatalogReader, type CredentialValidator, type ModuleRefProbe, type ModuleRefResult, type StackLockReader } from './ports';
+import {
+  PLATFORM_OWNER,
+  type BackendProbe,
+  type CatalogReader,
+  type CredentialValidator,
+  type ModuleRefProbe,
+  type ModuleRefResult,
+  type StackJobLister,
+  type StackLockReader,
+  type StateLockProbe,
+  type TerraformStateLock,
+} from './ports';
 import { resolveModule, resolvePolicy, resolveRunner, stackKeyOf, type ResolvedModule, type ResolvedPolicy } from './resolution';
+import { describeLock, forceUnlockCall, jobOutcome, jobThatLeft, type StackRef } from './state-lock';
 import {
   backendCredentialSchema,
   flowControlPolicySchema,
@@ -26,6 +39,10 @@ export interface PreflightDeps {
   catalog: CatalogReader;
   validators: CredentialValidator[];
   backendProbe: BackendProbe;
+  /** Terraform's own lock on the state. */
+  stateLocks: StateLockProbe;
+  /** The stack's jobs: which of them left a Terraform lock. */
+  jobs: StackJobLister;
   /** Checks that the module's branch or tag exists in its repository. */
   moduleRefs: ModuleRefProbe;
   locks: StackLockReader;
@@ -141,7 +158,7 @@ export async function checkBackend(
   change: ResourceChange,
   provisioner: string,
   backends: BackendCredential[],
-  deps: Pick<PreflightDeps, 'backendProbe' | 'locks'>,
+  deps: Pick<PreflightDeps, 'backendProbe' | 'locks' | 'stateLocks' | 'jobs' | 'clock'>,
   /** The stack's lease, when the caller already started reading it (it depends on the change alone). */
   leaseRead?: ReturnType<StackLockReader['getLease']>,
 ): Promise<{ result: CheckResult; backend?: BackendCredential; stateKey: string }> {
@@ -150,20 +167,49 @@ export async function checkBackend(
   const stateKey = stateKeyFor(backend, change);
   if (!backend) return { result: { check: 'backend', passed: false, messages: [`no ${provisioner} backend is configured for org ${org}`] }, stateKey };
 
-  const stackKey = stackKeyOf({ org, env: change.resource.env, resourceId: change.resource.id });
-  const [probe, lease] = await Promise.all([deps.backendProbe.probe(backend, stateKey), leaseRead ?? deps.locks.getLease(stackKey)]);
+  const ref: StackRef = { org, env: change.resource.env, resourceId: change.resource.id };
+  const stackKey = stackKeyOf(ref);
+  // The lock read's failure matters only for a backend that is reachable, so it is held until then.
+  const lockRead = deps.stateLocks.read(backend, stateKey).then(
+    (lock) => ({ lock }),
+    (error: unknown) => ({ error }),
+  );
+  const [probe, lease, lockOutcome] = await Promise.all([deps.backendProbe.probe(backend, stateKey), leaseRead ?? deps.locks.getLease(stackKey), lockRead]);
   const messages = [`backend ${backend.id} (${backend.type}): ${probe.detail}`];
-  if (!probe.reachable) return { result: { check: 'backend', passed: false, messages }, backend, stateKey };
+  const failed = () => ({ result: { check: 'backend' as const, passed: false, messages }, backend, stateKey });
+  if (!probe.reachable) return failed();
+  if ('error' in lockOutcome) {
+    if (!(lockOutcome.error instanceof BackendUnavailableError)) throw lockOutcome.error;
+    messages.push(lockOutcome.error.message);
+    return failed();
+  }
   messages.push(probe.stateExists ? `state exists at ${stateKey}` : `no state yet at ${stateKey} (a first apply creates it)`);
   if (lease) messages.push(`stack is held by stack job ${lease.ownerJobId}; this job will queue behind it`);
-  if (probe.lock && !lease) {
-    // A Terraform lock with no stack job holding the stack is someone else's run (a manual `terraform apply`, say).
-    const since = probe.lock.since ? ` since ${probe.lock.since}` : '';
-    const op = probe.lock.operation ? ` (${probe.lock.operation})` : '';
-    messages.push(`state is locked by ${probe.lock.holder}${since}${op}, which is not a stack job`);
-    return { result: { check: 'backend', passed: false, messages }, backend, stateKey };
-  }
+  // Under a lease the lock is the holder's own run's; without one, nobody will release it.
+  if (lockOutcome.lock && !lease && !(await reportLeftLock(lockOutcome.lock, ref, deps, messages))) return failed();
   return { result: { check: 'backend', passed: true, messages, resolved: { id: backend.id, stateKey, stateExists: probe.stateExists } }, backend, stateKey };
+}
+
+/**
+ * Says whose Terraform lock is on the state while no stack job holds the stack, and whether the next job would fail
+ * on it (false): an S3 or DynamoDB lock binds until deleted; a local one only while its process lives.
+ */
+async function reportLeftLock(lock: TerraformStateLock, ref: StackRef, deps: Pick<PreflightDeps, 'jobs' | 'clock'>, messages: string[]): Promise<boolean> {
+  const left = jobThatLeft(lock, await deps.jobs.listStack(stackKeyOf(ref)), deps.clock.now());
+  const origin = left ? `left by stack job ${jobOutcome(left)}` : 'which is not a stack job (no stack job of this resource was running then)';
+  if (lock.held === false) {
+    messages.push(`warning: Terraform's lock info ${describeLock(lock)}, ${origin}, is on the state, but no process holds the lock: a local lock ends with its process, so the next run takes it`);
+    return true;
+  }
+  if (lock.held === undefined) {
+    messages.push(`warning: Terraform's lock info ${describeLock(lock)}, ${origin}, is on the state; whether a process still holds it cannot be told here (if one does, the job fails at plan with "Error acquiring the state lock")`);
+    return true;
+  }
+  messages.push(
+    `state is locked by Terraform: ${describeLock(lock)}, ${origin}; no stack job holds the stack, so the next job would fail at plan with "Error acquiring the state lock"`,
+    `if nothing is using this state any more, release the lock: ${forceUnlockCall(ref, lock.id)}`,
+  );
+  return false;
 }
 
 /** The module's branch or tag, asked of its repository; a secret that cannot be read fails the check by name. */

@@ -3,6 +3,7 @@
  * Plain zod, no AWS SDK: the API, the runner and the state machine all validate against these.
  */
 import * as z from '../shared/zod';
+import { endingReasonSchema } from './endings';
 
 export const API_VERSION = 'infra-hub.planton.cloud/v1';
 
@@ -334,7 +335,8 @@ export const jobStatusSchema = z
     queuePosition: z.number().int().min(0).optional(),
     /** The last attempt at the stack lock (the workflow stamps each one): a queued job without it was never started. */
     lockAttemptAt: isoTime.optional(),
-    reason: z.string().optional(),
+    /** Why a completed job ended (lambdas/domain/endings.ts). */
+    reason: endingReasonSchema.optional(),
     failure: z.object({ operation: z.string(), message: z.string(), exitCode: z.number().int().optional() }).strict().optional(),
     plan: z.object({ digest: z.string(), key: z.string(), summary: planSummarySchema }).strict().optional(),
     /** Set by the refresh operation: what changed outside Stack Jobs since the last apply. */
@@ -354,6 +356,10 @@ export const jobStatusSchema = z
       .strict()
       .optional(),
     cancelRequested: z.object({ by: z.string(), at: isoTime }).strict().optional(),
+    /** An org admin's force-cancel: who, when and why (reason `force_cancelled`). */
+    forceCancelled: z.object({ by: z.string(), at: isoTime, why: z.string() }).strict().optional(),
+    /** The stack lease while the job holds it: the fencing token its release is conditioned on. */
+    lease: z.object({ fencingToken: z.number().int().min(1), acquiredAt: isoTime }).strict().optional(),
     /** The runner task working on the job now (ECS task ARN), recorded by the runner so a cancel can stop a preview. */
     runnerTask: z.object({ arn: z.string(), phase: z.enum(['preview', 'update']) }).strict().optional(),
   })

@@ -3,6 +3,7 @@
  * Every status change goes through here; an illegal one throws IllegalTransitionError.
  */
 import { IllegalTransitionError } from './errors';
+import type { EndingReason } from './endings';
 import type { JobPhase, JobResult, OperationName, OperationState, OperationStatus, StackJob } from './schemas';
 
 export type JobState = `${JobPhase}/${JobResult}`;
@@ -22,7 +23,7 @@ export function canTransitionJob(from: JobState, to: JobState): boolean {
 }
 
 /** Returns the job with its phase/result moved, or throws when the table forbids it. */
-export function transitionJob(job: StackJob, phase: JobPhase, result: JobResult, at: Date, reason?: string): StackJob {
+export function transitionJob(job: StackJob, phase: JobPhase, result: JobResult, at: Date, reason?: EndingReason): StackJob {
   const from = `${job.status.phase}/${job.status.result}` as JobState;
   const to = `${phase}/${result}` as JobState;
   if (!canTransitionJob(from, to)) throw new IllegalTransitionError(from, to);

@@ -16,7 +16,9 @@ import { fieldProblems } from '../http/problem';
 import { countPreflightFailures } from '../app/submission-metrics';
 
 export const RESOURCE_CHANGED = 'Cloud Resource Changed';
-export const JOB_REJECTED = 'Stack Job Rejected';
+import { JOB_REJECTED } from '../domain/events';
+
+export { JOB_REJECTED };
 
 export interface ResourceChangedDeps {
   submission: SubmissionDeps;

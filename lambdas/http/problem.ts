@@ -1,7 +1,7 @@
 /** RFC 9457 problem+json responses, and the one place domain errors map to HTTP statuses. */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ZodError } from 'zod';
-import { ConflictError, DomainError, ForbiddenError, IllegalTransitionError, NotFoundError, PreflightFailedError, ValidationError, type FieldProblem } from '../domain/errors';
+import { BackendUnavailableError, ConflictError, DomainError, ForbiddenError, IllegalTransitionError, NotFoundError, PreflightFailedError, ValidationError, type FieldProblem } from '../domain/errors';
 
 export class HttpError extends Error {
   constructor(
@@ -45,6 +45,7 @@ export function errorResponse(error: unknown): { response: APIGatewayProxyStruct
     if (error instanceof NotFoundError) return { response: problem(404, 'Not found', error.message), unexpected: false };
     if (error instanceof ForbiddenError) return { response: problem(403, 'Forbidden', error.message), unexpected: false };
     if (error instanceof ConflictError || error instanceof IllegalTransitionError) return { response: problem(409, 'Conflict', error.message), unexpected: false };
+    if (error instanceof BackendUnavailableError) return { response: problem(502, 'Bad gateway', error.message), unexpected: false };
     if (error instanceof PreflightFailedError) return { response: problem(422, 'Pre-flight failed', error.message, { checks: error.checks }), unexpected: false };
   }
   return { response: problem(500, 'Internal error', 'the request could not be completed; it has been logged'), unexpected: true };

@@ -4,6 +4,7 @@ import * as clients from '../adapters/aws/clients';
 import { EventBridgePublisher } from '../adapters/aws/event-publisher';
 import { EcsRunnerTaskStopper } from '../approvals/adapters/ecs-runner-stopper';
 import { SfnTaskResponder } from '../approvals/adapters/sfn-task-responder';
+import { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repository';
 import { JobRepository } from '../adapters/dynamodb/job-repository';
 import { LockRepository } from '../adapters/dynamodb/lock-repository';
 import { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
@@ -27,6 +28,7 @@ export function workflowDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Workf
   const db = clients.dynamo();
   return {
     jobs: new JobRepository(db, config.JOBS_TABLE),
+    approvalItems: new ApprovalItemRepository(db, config.JOBS_TABLE),
     locks: new LockRepository(db, config.JOBS_TABLE),
     resources: new ResourceStatusRepository(db, config.JOBS_TABLE),
     events: new EventBridgePublisher(clients.events, config.EVENT_BUS_NAME),

@@ -14,6 +14,11 @@ export const WorkflowErrorName = {
   operationFailed: 'StackJob.OperationFailed',
   /** The job was cancelled while the runner or the approval was waiting. */
   cancelled: 'StackJob.Cancelled',
+  /**
+   * The runner stopped without reporting (killed, out of memory, its image not pulled): SendTaskFailure from the
+   * runner-stopped Lambda on ECS's STOPPED event, or from local mode when the runner process exits (runner-stopped.ts).
+   */
+  runnerLost: 'StackJob.RunnerLost',
   /** The workflow's own invariants do not hold (e.g. the approved digest is not the previewed one). */
   invariant: 'StackJob.InvariantViolated',
 } as const;

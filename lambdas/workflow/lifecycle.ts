@@ -1,27 +1,35 @@
 /**
- * The job lifecycle the state machine drives: the stack lock queue, recording what the runner reported, the
- * approval hand-off, and the one way every path ends (record, publish, release). Each function is idempotent,
- * because Step Functions retries a step whose Lambda failed half-way.
+ * The job lifecycle the state machine drives: the stack lock queue, recording what the runner reported, the approval
+ * hand-off, and the outcome states mapped to endings (endings.ts ends the job: record, publish, release). Each function
+ * is idempotent, because Step Functions retries a step whose Lambda failed half-way.
  * The workflow owns the job's phase, plan, failure and outputs; the runner owns per-operation status.
  */
+import type { EndingReason } from '../domain/endings';
 import type { Clock, IdGenerator } from '../domain/ids';
 import type { RunnerPlacement } from '../domain/preflight';
 import { needsApproval } from '../domain/planner';
 import type { EventPublisher } from '../domain/ports';
-import { runnerResultSchema, stackJobSchema, type JobPhase, type JobResult, type OperationName, type RunnerResult, type StackJob } from '../domain/schemas';
+import { runnerResultSchema, stackJobSchema, type OperationName, type RunnerResult, type StackJob } from '../domain/schemas';
 import { stackKeyOfJob } from '../domain/stack-job';
 import { transitionJob } from '../domain/status';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
-import type { LeaseRecord, LockRepository } from '../adapters/dynamodb/lock-repository';
+import type { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repository';
+import type { LockRepository } from '../adapters/dynamodb/lock-repository';
 import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
-import { TASK_GONE, type RunnerTaskStopper, type TaskResponder } from '../approvals/ports';
-import { TransientStepError, WorkflowInvariantError, WorkflowErrorName } from './errors';
+import type { LogSink, RunnerTaskStopper, TaskResponder } from '../approvals/ports';
+import { clip, endJob, interruptedOperation, prefixed, publishStatus, type Ending, type EndOptions, type Failure } from './endings';
+import { WorkflowInvariantError, WorkflowErrorName } from './errors';
 import type { WorkflowMetrics } from './metrics';
+import { leaseView, releaseAndWakeNext, wakeFailed, wakeParked } from './wake';
 
-export const STATUS_CHANGED = 'Stack Job Status Changed';
+export { STATUS_CHANGED } from '../domain/events';
+export { isTaskAlreadyStopped, statusEventDetail } from './endings';
+export { releaseAndWakeNext, wakeNextWaiter, wakeParked, type WakeDeps } from './wake';
 
 export interface WorkflowDeps {
   jobs: JobRepository;
+  /** The approval task token's item (and approval refs). */
+  approvalItems: ApprovalItemRepository;
   locks: LockRepository;
   resources: ResourceStatusRepository;
   events: EventPublisher;
@@ -33,13 +41,14 @@ export interface WorkflowDeps {
    * last line of defence (the Catch paths and the cleanup Lambda release it first), so it errs long.
    */
   leaseMarginSeconds: number;
-  /** Stops a runner task (ECS StopTask) whose execution ended without its own Catch path (cleanupExecution). */
+  /** Stops a runner task (ECS StopTask) that timed out or whose execution ended without its own Catch path. */
   runnerTasks: RunnerTaskStopper;
-  /** Wakes a job parked on its stack lock (SendTaskSuccess on the token it parked). */
-  tasks: Pick<TaskResponder, 'succeed'>;
+  /** Wakes a job parked on its stack lock (SendTaskSuccess on the token it parked); fails an approval task an ending closes. */
+  tasks: Pick<TaskResponder, 'succeed' | 'fail'>;
+  log?: LogSink;
 }
 
-/** Why a job ended, as the state machine's outcome states say it. */
+/** How the workflow's outcome states say a job ended (the definition's Outcome states; steps.ts parses them). */
 export type Outcome =
   | { kind: 'updated'; result: unknown }
   | { kind: 'no_changes' }
@@ -56,33 +65,6 @@ export interface StepError {
   Cause?: string;
 }
 
-/** The most a failure message carries into the job document and events. */
-const MAX_MESSAGE = 2000;
-
-// ---------------------------------------------------------------- publishing
-
-export function statusEventDetail(job: StackJob): Record<string, unknown> {
-  return {
-    jobId: job.metadata.id,
-    org: job.metadata.org,
-    env: job.metadata.env,
-    resourceId: job.spec.apiResourceInfo.id,
-    phase: job.status.phase,
-    result: job.status.result,
-    ...(job.status.failure ? { failedOperation: job.status.failure.operation } : {}),
-    ...(job.status.reason ? { reason: job.status.reason } : {}),
-  };
-}
-
-async function publish(d: Pick<WorkflowDeps, 'events'>, job: StackJob): Promise<void> {
-  try {
-    await d.events.publish(STATUS_CHANGED, statusEventDetail(job));
-  } catch (e) {
-    // Retried by the state machine: the job write before it is idempotent, so the event is sent at least once.
-    throw new TransientStepError(`publishing the status event failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-  }
-}
-
 /** Applies a change to the job and publishes when its phase or result moved. */
 async function moveJob(d: WorkflowDeps, jobId: string, mutate: (job: StackJob) => StackJob): Promise<StackJob> {
   let before: StackJob | undefined;
@@ -90,7 +72,7 @@ async function moveJob(d: WorkflowDeps, jobId: string, mutate: (job: StackJob) =
     before = job;
     return mutate(job);
   });
-  if (before && (before.status.phase !== after.status.phase || before.status.result !== after.status.result)) await publish(d, after);
+  if (before && (before.status.phase !== after.status.phase || before.status.result !== after.status.result)) await publishStatus(d, after);
   return after;
 }
 
@@ -125,13 +107,6 @@ function isAhead(j: StackJob, jobId: string, expiredOwner: string | undefined, n
   if (j.metadata.id >= jobId || j.status.phase === 'completed' || j.metadata.id === expiredOwner) return false;
   const neverStarted = j.status.phase === 'queued' && !j.status.lockAttemptAt && now.getTime() - Date.parse(j.status.createdAt) > UNSTARTED_JOB_GRACE_MS;
   return !neverStarted;
-}
-
-/** The stack's lease as a waiter sees it: held by someone else (live), or takeable by `jobId` (free, expired, or its own). */
-function leaseView(lease: LeaseRecord | undefined, jobId: string, now: Date): { heldByOther: boolean; expiredOwner?: string } {
-  if (!lease?.ownerJobId || lease.ownerJobId === jobId) return { heldByOther: false };
-  if (lease.expiresAt && Date.parse(lease.expiresAt) <= now.getTime()) return { heldByOther: false, expiredOwner: lease.ownerJobId };
-  return { heldByOther: true };
 }
 
 /**
@@ -198,11 +173,12 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
   const moved = await moveJob(d, jobId, (j) => {
     if (j.status.phase !== 'queued' || j.status.cancelRequested) return j;
     const running = transitionJob(j, 'running', 'tbd', now);
-    return { ...running, status: { ...running.status, lockAttemptAt: now.toISOString() } };
+    // The fencing token the job's ending releases the lease with: a lease that changed hands is never released by it.
+    return { ...running, status: { ...running.status, lockAttemptAt: now.toISOString(), lease: { fencingToken: acquired.fencingToken, acquiredAt: now.toISOString() } } };
   });
   if (moved.status.phase !== 'running') {
     // Cancelled between our read and the lease: give the lease back rather than run a cancelled job.
-    await releaseAndWakeNext(d, stackKey, jobId);
+    await releaseAndWakeNext(d, stackKey, jobId, acquired.fencingToken);
     return endWait({ outcome: 'gone', attempts });
   }
   const orgRunner = orgRunnerPlacement(job);
@@ -243,65 +219,6 @@ export async function parkForLock(d: WorkflowDeps, jobId: string, taskToken: str
   return { parked: true };
 }
 
-/** What waking parked jobs needs (the workflow steps, the cleanup Lambda and a cancel through the API all wake). */
-export interface WakeDeps {
-  jobs: Pick<JobRepository, 'listOpenInStack'>;
-  locks: Pick<LockRepository, 'takeWaiter' | 'restoreWaiter' | 'read'>;
-  tasks: Pick<TaskResponder, 'succeed'>;
-  clock: Clock;
-}
-
-/** Wakes a job's parked execution; false when it is not parked, or its token is spent (timed out, execution gone). */
-export async function wakeParked(d: Pick<WakeDeps, 'locks' | 'tasks'>, jobId: string): Promise<boolean> {
-  const parked = await d.locks.takeWaiter(jobId);
-  if (!parked) return false;
-  try {
-    await d.tasks.succeed(parked.taskToken, { woken: true });
-    return true;
-  } catch (e) {
-    if (TASK_GONE.has((e as Error).name)) return false;
-    // Throttled or failed: the job is still parked, so its token goes back (unless it has parked anew meanwhile),
-    // and the retried step wakes it rather than passing over it.
-    await d.locks.restoreWaiter(parked);
-    throw e;
-  }
-}
-
-/**
- * Wakes the oldest parked job of the stack, if any. Should an older job be on its way to parking, the woken one finds
- * it ahead and parks again, and the older one wakes itself when it parks (see parkForLock).
- */
-export async function wakeNextWaiter(d: WakeDeps, stackKey: string): Promise<string | undefined> {
-  // Only a free stack wakes anyone: each wake costs the woken job one of its attempts (lockWaitMaxAttempts).
-  if (leaseView(await d.locks.read(stackKey), '', d.clock.now()).heldByOther) return undefined;
-  const waiting = (await d.jobs.listOpenInStack(stackKey)).filter((j) => j.status.phase === 'queued');
-  for (const j of waiting) if (await wakeParked(d, j.metadata.id)) return j.metadata.id;
-  return undefined;
-}
-
-/**
- * Releases the stack if `jobId` holds it, then wakes the next parked job. The wake runs even when there was nothing
- * to release, so a retried step (whose first attempt released and then failed to wake) still wakes. A failed wake is
- * transient: the step is retried, and the parked job's own timeout is the last resort.
- */
-export async function releaseAndWakeNext(d: WorkflowDeps, stackKey: string, jobId: string): Promise<boolean> {
-  const released = await d.locks.release(stackKey, jobId);
-  try {
-    await wakeNextWaiter(d, stackKey);
-  } catch (e) {
-    throw wakeFailed('waking the next job of the stack', e);
-  }
-  return released;
-}
-
-/**
- * A failed wake as a transient step error carrying the error's name only: the message of a failed SendTaskSuccess may
- * quote the token, and this text reaches the execution's history and, should the retries run out, the job's failure.
- */
-function wakeFailed(what: string, e: unknown): TransientStepError {
-  return new TransientStepError(`${what} failed: ${e instanceof Error ? e.name : 'unknown error'}`);
-}
-
 /**
  * The job as stored, or, when the submission's job write has not landed yet, the snapshot the submission started the
  * execution with, written now (never overwriting). The submission writes the job and starts its execution side by side,
@@ -337,8 +254,6 @@ export interface PreviewGate {
   approvalTimeoutSeconds: number;
 }
 
-const prefixed = (phase: string, durations: Record<string, number>) => Object.fromEntries(Object.entries(durations).map(([k, v]) => [`${phase}.${k}`, v]));
-
 /** Records the preview's plan, logs and durations on the job and decides where the workflow goes next. */
 export async function recordPreview(d: WorkflowDeps, jobId: string, raw: unknown): Promise<PreviewGate> {
   const result: RunnerResult = runnerResultSchema.parse(raw);
@@ -372,7 +287,7 @@ export async function requestApproval(d: WorkflowDeps, jobId: string, taskToken:
   // Checked before the token is stored, so a cancelled job is never left holding one.
   if (cancelledBeforeApproval((await d.jobs.require(jobId)).job)) throw cancelled();
   // Stored before the job shows awaiting_approval, so a cancel that sees that phase finds the token to fail the task with.
-  await d.jobs.setTaskToken(jobId, taskToken);
+  await d.approvalItems.setTaskToken(jobId, taskToken);
   try {
     return await moveJob(d, jobId, (j) => {
       if (j.status.phase === 'awaiting_approval') return j;
@@ -389,7 +304,7 @@ export async function requestApproval(d: WorkflowDeps, jobId: string, taskToken:
     });
   } catch (e) {
     // Cancelled between the check and the move: the token will never be answered, so it goes now.
-    if (e instanceof JobCancelledError) await d.jobs.clearTaskToken(jobId);
+    if (e instanceof JobCancelledError) await d.approvalItems.clearTaskToken(jobId);
     throw e;
   }
 }
@@ -419,7 +334,7 @@ export async function recordApproval(d: WorkflowDeps, jobId: string): Promise<{ 
   // Also on a retry of this step (the job already running) and on a job that is no longer waiting.
   const refused = unapprovedReason(job);
   if (refused) throw new WorkflowInvariantError(refused);
-  await d.jobs.clearTaskToken(jobId);
+  await d.approvalItems.clearTaskToken(jobId);
   const previewed = job.status.plan?.digest;
   const approved = job.status.approval?.decision?.planDigest;
   if (!previewed) throw new WorkflowInvariantError('approved job has no previewed plan');
@@ -436,14 +351,6 @@ export class JobCancelledError extends Error {
     this.name = WorkflowErrorName.cancelled;
   }
 }
-
-interface Failure {
-  operation: string;
-  message: string;
-  exitCode?: number;
-}
-
-const clip = (s: string) => (s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE)}…` : s);
 
 /** The runner's cause is JSON {operation, exitCode, message}; a Lambda's is JSON {errorType, errorMessage}; ECS's is text. */
 export function describeError(error: StepError | undefined): Partial<Failure> & { message: string } {
@@ -462,6 +369,7 @@ export function describeError(error: StepError | undefined): Partial<Failure> & 
       return { operation: c.operation, message: clip(String(c.message ?? name)), ...(Number.isInteger(c.exitCode) ? { exitCode: c.exitCode as number } : {}) };
     }
     if (typeof c.errorMessage === 'string') return { message: clip(`${name}: ${c.errorMessage}`) };
+    if (typeof c.message === 'string') return { message: clip(c.message) };
   }
   return { message: clip(typeof cause === 'string' && cause ? `${name}: ${cause}` : name) };
 }
@@ -475,118 +383,70 @@ function currentOperation(job: StackJob, phase: 'preview' | 'update'): Operation
   return inPhase.find((o) => o.status !== 'completed')?.name ?? inPhase.at(-1)?.name;
 }
 
-interface Ending {
-  result: JobResult;
-  reason?: string;
-  failure?: Failure;
-  runner?: RunnerResult;
-}
+/** A runner that never reported, as Step Functions (timeouts) and the runner-lost paths (ECS Task State Change, local mode) say it. */
+const RUNNER_NOT_REPORTING: Readonly<Record<string, EndingReason>> = {
+  'States.Timeout': 'operation_timed_out',
+  'States.HeartbeatTimeout': 'runner_lost',
+  [WorkflowErrorName.runnerLost]: 'runner_lost',
+};
 
-function endingOf(outcome: Outcome, job: StackJob): Ending {
+/** The ending an outcome state means. */
+export function endingOf(outcome: Outcome, job: StackJob): Ending {
   switch (outcome.kind) {
     case 'updated':
-      // An apply is never interrupted: a cancel that arrived during it is recorded, and the result says so.
-      return { result: 'succeeded', runner: runnerResultSchema.parse(outcome.result), ...(job.status.cancelRequested ? { reason: 'cancel_requested_during_update' } : {}) };
+      // An apply is never interrupted: a cancel that arrived during it is recorded, and the reason says so.
+      return { reason: job.status.cancelRequested ? 'cancel_requested_during_update' : 'succeeded', runner: runnerResultSchema.parse(outcome.result) };
     case 'no_changes':
-      return { result: 'succeeded', reason: 'no_changes' };
+      return { reason: 'no_changes' };
     case 'operation_failed': {
       const e = describeError(outcome.error);
-      return { result: 'failed', reason: 'operation_failed', failure: { operation: e.operation ?? currentOperation(job, outcome.phase) ?? outcome.phase, message: e.message, ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}) } };
+      const reason = RUNNER_NOT_REPORTING[outcome.error?.Error ?? ''] ?? 'operation_failed';
+      return { reason, failure: { operation: e.operation ?? currentOperation(job, outcome.phase) ?? outcome.phase, message: e.message, ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}) } };
     }
     case 'cancelled':
-      return { result: 'cancelled', reason: 'cancelled' };
+      return { reason: 'cancelled' };
     case 'rejected':
-      return { result: 'cancelled', reason: 'rejected' };
+      return { reason: 'rejected' };
     case 'approval_expired':
-      return { result: 'cancelled', reason: 'approval_expired' };
+      return { reason: 'approval_expired' };
     case 'lock_wait_exceeded':
-      return { result: 'cancelled', reason: 'lock_wait_exceeded' };
+      return { reason: 'lock_wait_exceeded' };
     case 'step_failed': {
       // A workflow error is named after the step, with the error's name and message (never its input).
       const e = describeError(outcome.error);
-      return { result: 'failed', reason: 'workflow_step_failed', failure: { operation: `workflow:${outcome.step}`, message: e.message } };
+      return { reason: 'workflow_step_failed', failure: { operation: `workflow:${outcome.step}`, message: e.message } };
     }
   }
 }
 
 /**
- * Ends the job: result, reason, failure, outputs and durations on the job; the resource's latest status; the event.
- * A job already completed (cancelled through the API meanwhile, or a retry of this step) is left as it is,
- * but the event is sent again, since a retry may be here precisely because the first send failed.
+ * The Finish Job step: the outcome state's ending. A runner that never reported (task or heartbeat timeout, lost) is
+ * not stopped by Step Functions and may still be applying: it is stopped before the job ends (retried until it is), and
+ * the Release Stack Lock step after this one frees the stack. A job already completed (cancelled through the API
+ * meanwhile, or a retry of this step) keeps its ending; its event is sent again.
  */
 export async function finishJob(d: WorkflowDeps, jobId: string, outcome: Outcome): Promise<StackJob> {
-  const now = d.clock.now();
-  const { job: current } = await d.jobs.require(jobId);
-  if (current.status.phase === 'completed') {
-    // Whoever completed it may have left a token (or died before removing it): a completed job holds none.
-    await d.jobs.clearTaskToken(jobId);
-    await publish(d, current);
-    return current;
-  }
-  const ending = endingOf(outcome, current);
-  // A runner task that timed out (task timeout or heartbeat timeout) is not stopped by Step Functions and may still be
-  // applying: it is stopped before the job ends and the step after this one releases the lease. A StopTask that fails
-  // for another reason than the task being gone is retried (transient), so the lease is never released under it.
-  const timedOut = outcome.kind === 'operation_failed' && RUNNER_TIMEOUTS.has(outcome.error?.Error ?? '');
-  const task = timedOut ? current.status.runnerTask : undefined;
-  if (task && !(await stopRunnerTask(d, task.arn, `stack job ${jobId}: runner ${outcome.kind === 'operation_failed' ? outcome.error?.Error : ''}`))) {
-    throw new TransientStepError(`the timed-out runner task of ${jobId} could not be stopped yet`);
-  }
-  const job = await d.jobs.update(jobId, (j) => {
-    if (j.status.phase === 'completed') return j;
-    const moved = transitionJob(j, 'completed', ending.result, now, ending.reason);
-    const status = { ...moved.status };
-    if (ending.failure) status.failure = ending.failure;
-    if (ending.runner) {
-      status.logPrefix = ending.runner.logPrefix;
-      status.durations = { ...status.durations, ...prefixed('update', ending.runner.durations) };
-      if (ending.runner.outputsKey) status.outputsKey = ending.runner.outputsKey;
-    }
-    return { ...moved, status };
-  });
-  return recordEnding(d, job, now);
+  const errorName = outcome.kind === 'operation_failed' ? outcome.error?.Error ?? '' : '';
+  const stopRunner: EndOptions['stopRunner'] = RUNNER_NOT_REPORTING[errorName] ? { why: `stack job ${jobId}: runner ${errorName}`, ifNotStopped: 'retry' } : undefined;
+  const ended = await endJob(d, jobId, (job) => endingOf(outcome, job), { release: false, wake: 'must', ...(stopRunner ? { stopRunner } : {}) });
+  if (!ended) throw new WorkflowInvariantError(`stack job ${jobId} not found`);
+  return ended.job;
 }
 
-/**
- * Everything that follows a job's move to completed, whoever made it (this step, or a cancel through the API):
- * the spent token removed, the resource's latest status, the event, the metric.
- */
-export interface EndingDeps {
-  jobs: Pick<JobRepository, 'clearTaskToken'>;
-  resources: Pick<ResourceStatusRepository, 'record'>;
-  events: EventPublisher;
-  metrics: WorkflowMetrics;
-}
-
-export async function recordEnding(d: EndingDeps, job: StackJob, now: Date): Promise<StackJob> {
-  const jobId = job.metadata.id;
-  // A token left from an approval that expired or was rejected is spent: remove it with the job's end.
-  await d.jobs.clearTaskToken(jobId);
-  await d.resources.record({
-    org: job.metadata.org,
-    env: job.metadata.env,
-    resourceId: job.spec.apiResourceInfo.id,
-    kind: job.spec.apiResourceInfo.kind,
-    jobId,
-    result: job.status.result,
-    finishedAt: job.status.finishedAt ?? now.toISOString(),
-    ...(job.status.result === 'succeeded' ? { applied: { versionId: job.metadata.version.id, ...(job.status.outputsKey ? { outputsKey: job.status.outputsKey } : {}) } } : {}),
-  });
-  await publish(d, job);
-  d.metrics.jobCompleted(job.status.result, job.status.reason);
-  return job;
-}
-
-/** Releases the job's stack lock if (and only if) the job still holds it. */
+/** Releases the job's stack lock if (and only if) the job still holds it, then wakes the next job. */
 export async function releaseLock(d: WorkflowDeps, jobId: string): Promise<{ released: boolean }> {
   const { job } = await d.jobs.require(jobId);
-  return { released: await releaseAndWakeNext(d, stackKeyOfJob(job), jobId) };
+  return { released: await releaseAndWakeNext(d, stackKeyOfJob(job), jobId, job.status.lease?.fencingToken) };
 }
 
 // ---------------------------------------------------------------- cleanup
 
-/** How an execution ended outside its own Catch path; INTERRUPTED: local mode restarted, and its executions are gone. */
-export type ExecutionEndStatus = 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'INTERRUPTED';
+/**
+ * How an execution ended outside its own Catch path. INTERRUPTED: the execution is gone (local mode restarted: its
+ * executions were in memory; or a cancel found none running), with where that was seen, for the job's failure message.
+ */
+export type ExecutionEnd = { status: 'FAILED' | 'TIMED_OUT' | 'ABORTED' } | { status: 'INTERRUPTED'; seen: string };
+export type ExecutionEndStatus = ExecutionEnd['status'];
 
 export interface CleanupResult {
   marked: boolean;
@@ -595,69 +455,41 @@ export interface CleanupResult {
   runnerStopped?: boolean;
 }
 
-/** Step Functions' errors for a runner task that never reported: it may still be running. */
-const RUNNER_TIMEOUTS = new Set(['States.Timeout', 'States.HeartbeatTimeout']);
+const EXECUTION_ENDINGS: Readonly<Record<ExecutionEndStatus, EndingReason>> = {
+  FAILED: 'execution_failed',
+  TIMED_OUT: 'execution_timed_out',
+  ABORTED: 'execution_aborted',
+  INTERRUPTED: 'interrupted',
+};
 
-/**
- * ECS's answers to StopTask for a task that is already gone: AWS forgets stopped tasks after a while ("The referenced
- * task was not found"; a recently stopped one is simply stopped again); local mode says "is not running".
- */
-export function isTaskAlreadyStopped(e: unknown): boolean {
-  const err = e as { name?: string; message?: string };
-  return err.name === 'InvalidParameterException' && /not found|not running/i.test(err.message ?? '');
-}
-
-/** Best effort: true when the task is stopped or already was; false when ECS would not stop it (access, throttling, a bad ARN). */
-async function stopRunnerTask(d: WorkflowDeps, taskArn: string, reason: string): Promise<boolean> {
-  try {
-    await d.runnerTasks.stop(taskArn, reason);
-    return true;
-  } catch (e) {
-    return isTaskAlreadyStopped(e);
-  }
+/** The ending of a job whose execution ended outside its own Catch path. */
+export function executionEnding(job: StackJob, end: ExecutionEnd): Ending {
+  const reason = EXECUTION_ENDINGS[end.status];
+  if (end.status === 'ABORTED') return { reason };
+  const phase = job.status.phase.replace('_', ' ');
+  const operation = (end.status === 'INTERRUPTED' ? interruptedOperation(job) : job.status.operations.find((o) => o.status === 'running')?.name) ?? `workflow:${job.status.phase}`;
+  const message =
+    end.status === 'INTERRUPTED'
+      ? `${end.seen} while this job was ${phase}${operation.startsWith('workflow:') ? '' : ` (in ${operation})`}; it did not finish: submit it again or rerun it`
+      : `the workflow execution ended ${end.status}`;
+  return { reason, failure: { operation, message } };
 }
 
 /**
  * For an execution that ended without running its own Catch path: stops the runner task a running job recorded (an
- * aborted or timed-out execution does not stop the Fargate task it started, which may still be applying), marks the
- * job (failed, or cancelled when aborted), publishes, and releases the lock only if this job still holds it and no
- * runner may still be working: when StopTask fails for another reason than the task being gone, the lease is kept
- * and expires on its own. Safe to run twice.
+ * aborted or timed-out execution does not stop the Fargate task it started, which may still be applying), ends the
+ * job, and releases the lock only if no runner may still be working: when StopTask fails for another reason than the
+ * task being gone, the lease is kept and expires on its own. Safe to run twice.
  */
-export async function cleanupExecution(d: WorkflowDeps, jobId: string, status: ExecutionEndStatus): Promise<CleanupResult> {
-  const found = await d.jobs.get(jobId);
-  if (!found) return { marked: false, released: false };
-  const now = d.clock.now();
-  const task = found.job.status.phase === 'running' ? found.job.status.runnerTask : undefined;
-  const runnerStopped = task ? await stopRunnerTask(d, task.arn, `stack job ${jobId}: execution ended ${status}`) : undefined;
-  let marked = false;
-  if (found.job.status.phase !== 'completed') {
-    const result: JobResult = status === 'ABORTED' ? 'cancelled' : 'failed';
-    const reason = status === 'INTERRUPTED' ? 'interrupted' : `execution_${status.toLowerCase()}`;
-    const job = await moveJob(d, jobId, (j) => {
-      if (j.status.phase === 'completed') return j;
-      const phase = j.status.phase as Exclude<JobPhase, 'completed'>;
-      const moved = transitionJob(j, 'completed', result, now, reason);
-      if (result !== 'failed') return moved;
-      // The operation it was in: still running (the runner was killed), or the one its runner stopped (a graceful stop).
-      const operation =
-        j.status.operations.find((o) => o.status === 'running')?.name ??
-        (status === 'INTERRUPTED' ? j.status.operations.find((o) => o.result === 'cancelled')?.name : undefined) ??
-        `workflow:${phase}`;
-      const message =
-        status === 'INTERRUPTED'
-          ? `local mode stopped while this job was ${phase.replace('_', ' ')}${operation.startsWith('workflow:') ? '' : ` (in ${operation})`}; it did not finish: submit it again or rerun it`
-          : `the workflow execution ended ${status}`;
-      return { ...moved, status: { ...moved.status, failure: { operation, message } } };
-    });
-    marked = job.status.phase === 'completed';
-    await d.jobs.clearTaskToken(jobId);
-    d.metrics.jobCompleted(job.status.result, job.status.reason);
-  }
-  // An execution that ended while parked on the stack lock leaves its (now spent) token behind.
-  await d.locks.takeWaiter(jobId);
-  const released = runnerStopped === false ? false : await releaseAndWakeNext(d, stackKeyOfJob(found.job), jobId);
-  return { marked, released, ...(runnerStopped !== undefined ? { runnerStopped } : {}) };
+export async function cleanupExecution(d: WorkflowDeps, jobId: string, end: ExecutionEnd | 'FAILED' | 'TIMED_OUT' | 'ABORTED'): Promise<CleanupResult> {
+  const how: ExecutionEnd = typeof end === 'string' ? { status: end } : end;
+  const ended = await endJob(d, jobId, (job) => executionEnding(job, how), {
+    stopRunner: { why: `stack job ${jobId}: execution ended ${how.status}`, ifNotStopped: 'keep_lease' },
+    release: true,
+    wake: 'must',
+  });
+  if (!ended) return { marked: false, released: false };
+  return { marked: ended.endedNow, released: ended.released, ...(ended.runnerStopped !== undefined ? { runnerStopped: ended.runnerStopped } : {}) };
 }
 
 /** Re-exported so handlers and tests share the error names with the definition. */

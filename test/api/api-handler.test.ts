@@ -92,11 +92,9 @@ describe('submitting a change', () => {
         throw new Error('crashed before the job write');
       },
       get: h.jobs.get.bind(h.jobs),
-      claimIdempotency: h.jobs.claimIdempotency.bind(h.jobs),
-      findByIdempotency: h.jobs.findByIdempotency.bind(h.jobs),
     };
     await expect(submitChange(body, { ...h.submission, jobs: crashingJobs })).rejects.toThrow('crashed before the job write');
-    const claimed = await h.jobs.findByIdempotency(idempotencyKeyOf(body));
+    const claimed = await h.submission.idempotency.find(idempotencyKeyOf(body));
     expect(claimed).toBeDefined();
     expect(await h.jobs.get(claimed!.metadata.id)).toBeUndefined();
     const retry = await h.call('POST', '/v1/stack-jobs', { body });

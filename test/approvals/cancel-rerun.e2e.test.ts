@@ -7,12 +7,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { documentClient } from '../../lambdas/adapters/dynamodb/client';
-import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
 import { LockRepository } from '../../lambdas/adapters/dynamodb/lock-repository';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { localConfigSchema } from '../../local/config';
 import { REPO_ROOT, startLocalMode, type LocalMode } from '../../local/local-mode';
 import { buildStandin } from '../support/standin-iac/build';
+import { ApprovalItemRepository } from '../../lambdas/adapters/dynamodb/approval-item-repository';
 
 const OPERATOR = 'local-operator-token';
 const APPROVER = 'local-approver-token';
@@ -78,7 +78,7 @@ describe('cancel', () => {
     await waitFor(first.metadata.id, (j) => j.status.phase === 'awaiting_approval', 'awaiting approval');
     expect(await leaseOwner('bucket_cancel_q')).toBe(first.metadata.id);
     // The real token the local Step Functions minted for the approval task: it must surface nowhere.
-    const token = await new JobRepository(documentClient(), local.names.jobsTable).getTaskToken(first.metadata.id);
+    const token = await new ApprovalItemRepository(documentClient(), local.names.jobsTable).getTaskToken(first.metadata.id);
     expect(token).toMatch(/^[0-9a-f]{64}$/);
 
     const second = await submit('bucket_cancel_q', 'v2');

@@ -61,7 +61,7 @@ describe('requesting approval', () => {
     const { job, token } = await awaiting();
     expect(job.status.phase).toBe('awaiting_approval');
     expect(job.status.approval).toEqual({ id: expect.stringMatching(/^apr_[0-9a-z]{26}$/), requestedAt: NOW.toISOString(), expiresAt: new Date(NOW.getTime() + 60 * 60_000).toISOString(), planDigest: 'a'.repeat(64) });
-    expect(await h.jobs.getTaskToken(job.metadata.id)).toBe(token);
+    expect(await h.approvalItems.getTaskToken(job.metadata.id)).toBe(token);
     expect(JSON.stringify(job)).not.toContain(token);
 
     const message = h.slack.posted.at(-1)!;
@@ -85,15 +85,15 @@ describe('requesting approval', () => {
     await handleApprovalRequest(h.workflow, { jobId: job.metadata.id, taskToken: token, planDigest: 'a'.repeat(64) }, h.notifier);
     expect(h.slack.posted.length).toBe(posts);
     expect((await load(job.metadata.id)).status.approval!.id).toBe(job.status.approval!.id);
-    expect(await h.jobs.findJobIdByApproval(job.status.approval!.id)).toBe(job.metadata.id);
+    expect(await h.approvalItems.findJobIdByApproval(job.status.approval!.id)).toBe(job.metadata.id);
   });
 
   it('posts when the retried request finds the notice claimed by an attempt that died before posting (the post is not lost)', async () => {
     const submitted = await h.submit(changeFor('claim-died'));
-    const claim = h.jobs.claimApprovalNotice.bind(h.jobs);
+    const claim = h.approvalItems.claimApprovalNotice.bind(h.jobs);
     // The first attempt claims the notice and dies right after (a Lambda timeout or crash before the post).
-    h.jobs.claimApprovalNotice = async (...args) => {
-      h.jobs.claimApprovalNotice = claim;
+    h.approvalItems.claimApprovalNotice = async (...args) => {
+      h.approvalItems.claimApprovalNotice = claim;
       await claim(...args);
       throw Object.assign(new Error('Task timed out after 30.00 seconds'), { name: 'Sandbox.Timedout' });
     };
@@ -103,7 +103,7 @@ describe('requesting approval', () => {
     await handleApprovalRequest(h.workflow, { jobId: submitted.metadata.id, taskToken: PLANTED('claim-died'), planDigest: 'a'.repeat(64) }, h.notifier);
     expect(h.slack.posted.length).toBe(posts + 1);
     const job = await load(submitted.metadata.id);
-    expect(await h.jobs.approvalNotice(job.status.approval!.id)).toEqual({ channel: 'C0PRODAPPROVALS', ts: `1700000000.${String(h.slack.posted.length).padStart(6, '0')}` });
+    expect(await h.approvalItems.approvalNotice(job.status.approval!.id)).toEqual({ channel: 'C0PRODAPPROVALS', ts: `1700000000.${String(h.slack.posted.length).padStart(6, '0')}` });
     // A further retry, now that the message is recorded, posts nothing.
     await handleApprovalRequest(h.workflow, { jobId: submitted.metadata.id, taskToken: PLANTED('claim-died'), planDigest: 'a'.repeat(64) }, h.notifier);
     expect(h.slack.posted.length).toBe(posts + 1);
@@ -129,7 +129,7 @@ describe('requesting approval', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json().status.approval.decision).toEqual({ decision: 'approved', by: people.approver.subject, at: NOW.toISOString(), channel: 'api', planDigest: 'a'.repeat(64), comment: 'LGTM' });
     expect(h.tasks.calls).toEqual([{ kind: 'succeed', token, output: { approvalId: job.status.approval!.id, decision: 'approved' } }]);
-    expect(await h.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    expect(await h.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
   });
 });
 
@@ -351,15 +351,15 @@ describe('the Slack message of an approval closed through the API', () => {
   });
 
   it('is left with its buttons when recording where it went fails (logged), and the approval still works', async () => {
-    const record = h.jobs.recordApprovalNotice.bind(h.jobs);
-    h.jobs.recordApprovalNotice = () => Promise.reject(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
+    const record = h.approvalItems.recordApprovalNotice.bind(h.jobs);
+    h.approvalItems.recordApprovalNotice = () => Promise.reject(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
     try {
       const { job } = await awaiting();
       expect(h.logs.some((l) => l.includes('recording where the approval message went failed') && l.includes('ProvisionedThroughputExceededException'))).toBe(true);
       expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
       expect(updatesOf(job)).toEqual([]);
     } finally {
-      h.jobs.recordApprovalNotice = record;
+      h.approvalItems.recordApprovalNotice = record;
     }
   });
 
@@ -370,7 +370,7 @@ describe('the Slack message of an approval closed through the API', () => {
     const status = h.events.filter((e) => e.detail.jobId === job.metadata.id && e.detail.phase === 'completed').at(-1)!;
     const event = { source: EVENT_SOURCE, 'detail-type': status.detailType, detail: status.detail };
     expect(isApprovalExpiry({ source: EVENT_SOURCE, detailType: status.detailType, detail: status.detail })).toBe(true);
-    const deps = { jobs: h.jobs, slack: h.slack, log: h.notifier.log, metrics: h.notifier.metrics };
+    const deps = { jobs: h.jobs, approvalItems: h.approvalItems, slack: h.slack, log: h.notifier.log, metrics: h.notifier.metrics };
     expect(await closeExpiredApproval(deps, event)).toBe(true);
     expect(updatesOf(job).map((u) => u.notice)).toEqual([postOf(job)]);
     expect(updatesOf(job)[0].message.text).toContain(':hourglass: Expired at 13:01 UTC without a decision');
@@ -392,7 +392,7 @@ describe('the Slack message of an approval closed through the API', () => {
     await h.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision: 'approved', by: people.approver.subject, at: NOW.toISOString(), channel: 'api' } } } }));
     await finishJob(h.workflow, job.metadata.id, { kind: 'approval_expired' });
     const status = h.events.filter((e) => e.detail.jobId === job.metadata.id && e.detail.phase === 'completed').at(-1)!;
-    expect(await closeExpiredApproval({ jobs: h.jobs, slack: h.slack, log: h.notifier.log, metrics: h.notifier.metrics }, { source: EVENT_SOURCE, 'detail-type': status.detailType, detail: status.detail })).toBe(true);
+    expect(await closeExpiredApproval({ jobs: h.jobs, approvalItems: h.approvalItems, slack: h.slack, log: h.notifier.log, metrics: h.notifier.metrics }, { source: EVENT_SOURCE, 'detail-type': status.detailType, detail: status.detail })).toBe(true);
     expect(updatesOf(job).at(-1)!.message.text).toContain(':hourglass: Expired at');
   });
 
@@ -470,7 +470,7 @@ describe('races and the window', () => {
     await slackClick(job.status.approval!.id, SLACK_APPROVER);
     expect(h.responses[0].body.text).toContain('the job has ended');
     expect(h.tasks.calls).toEqual([{ kind: 'fail', token, error: 'StackJob.Cancelled', cause: `cancelled by ${people.operator.subject}` }]);
-    expect(await h.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    expect(await h.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
   });
 
   it('a decision whose task already timed out in the workflow is reported as such (409)', async () => {
@@ -524,7 +524,7 @@ describe('the task token', () => {
     // The job documents (what GET returns) hold no token either; the spent ones are gone from the items too.
     for (const o of opened) {
       expect(JSON.stringify(await load(o.job.metadata.id))).not.toContain('PLANTED-TASK-TOKEN');
-      expect(await h.jobs.getTaskToken(o.job.metadata.id)).toBeUndefined();
+      expect(await h.approvalItems.getTaskToken(o.job.metadata.id)).toBeUndefined();
     }
   });
 });

@@ -28,6 +28,8 @@ import { CLAIMS, httpEvent, type CallOptions } from '../support/api-harness';
 import { change, fixedClock, MemoryCatalog, NOW, policy, preflightDeps, standardCatalog } from '../support/domain-fixtures';
 import { ulidIds } from '../../lambdas/domain/ids';
 import { openApiValidator } from '../support/openapi-validator';
+import { ApprovalItemRepository } from '../../lambdas/adapters/dynamodb/approval-item-repository';
+import { IdempotencyRepository } from '../../lambdas/adapters/dynamodb/idempotency-repository';
 
 export const SIGNING_SECRET = 'slack-signing-secret-for-tests-8f14e45f';
 export const SLACK_APPROVER = 'U0APPROVER1';
@@ -44,6 +46,8 @@ export const people = {
   operator: { subject: 'ops@acmecorp.example', orgs: ['acmecorp'], roles: ['operator' as const] },
   viewer: { subject: 'viewer@acmecorp.example', orgs: ['acmecorp'], roles: ['viewer' as const] },
   globexApprover: { subject: 'approver@globex.example', orgs: ['globex'], roles: ['approver' as const, 'operator' as const] },
+  admin: { subject: 'admin@acmecorp.example', orgs: ['acmecorp'], roles: ['admin' as const] },
+  globexAdmin: { subject: 'admin@globex.example', orgs: ['globex'], roles: ['admin' as const] },
 };
 
 /** The production policy of the tests: named approvers (one only for staging), distinct approver required. */
@@ -100,12 +104,15 @@ export class RecordingSlack implements SlackPoster {
 export interface Harness {
   dynamo: EmbeddedDynamo;
   jobs: JobRepository;
+  approvalItems: ApprovalItemRepository;
   locks: LockRepository;
   catalog: MemoryCatalog;
   clock: ReturnType<typeof fixedClock>;
   tasks: RecordingTasks;
   slack: RecordingSlack;
   stopped: { arn: string; reason: string }[];
+  /** Jobs whose workflow execution is gone (DescribeExecution: not running). */
+  goneExecutions: Set<string>;
   responses: { url: string; body: Record<string, unknown> }[];
   events: { detailType: string; detail: Record<string, unknown> }[];
   logs: string[];
@@ -133,6 +140,8 @@ export async function startHarness(): Promise<Harness> {
   const db = documentClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   const clock = fixedClock(NOW);
   const jobs = new JobRepository(db, table);
+  const approvalItems = new ApprovalItemRepository(db, table);
+  const idempotency = new IdempotencyRepository(db, table);
   const locks = new LockRepository(db, table, () => clock.now());
   const resources = new ResourceStatusRepository(db, table);
   const catalog = standardCatalog()
@@ -161,19 +170,23 @@ export async function startHarness(): Promise<Harness> {
   const workflowMetrics: WorkflowMetrics = { jobCompleted: () => undefined };
   // Real ULIDs: the fixtures' sequential ids leave the job-id alphabet after a few dozen jobs.
   const ids = ulidIds(clock);
-  const submission: SubmissionDeps = { jobs, preflight: preflightDeps({ catalog, clock }), starter: { start: async () => undefined }, ids, clock };
+  const submission: SubmissionDeps = { jobs, idempotency, preflight: preflightDeps({ catalog, clock }), starter: { start: async () => undefined }, ids, clock };
   const stopper: RunnerTaskStopper = { stop: async (arn, reason) => void stopped.push({ arn, reason }) };
-  const workflow: WorkflowDeps = { jobs, locks, resources, events: publisher, clock, ids, metrics: workflowMetrics, leaseMarginSeconds: 7 * 3600, runnerTasks: stopper, tasks };
+  const workflow: WorkflowDeps = { jobs, approvalItems, locks, resources, events: publisher, clock, ids, metrics: workflowMetrics, leaseMarginSeconds: 7 * 3600, runnerTasks: stopper, tasks };
   const notifier: ApprovalNotifier = { catalog, slack, links: async () => ({ planUrl: 'https://artifacts.example/plan.json?X-Amz-Signature=abc', logsUrl: 'https://artifacts.example/plan.log?X-Amz-Signature=def', expiresAt: '2026-11-27T13:00:00.000Z' }), log: logger, metrics };
   const respond: ResponseUrlPoster = { post: async (url, body) => void responses.push({ url, body: JSON.parse(JSON.stringify(body)) as Record<string, unknown> }) };
+  // The jobs whose execution a test made disappear (a cancel then ends them interrupted).
+  const goneExecutions = new Set<string>();
   const deps: ApprovalRoutesDeps = {
     jobs,
+    approvalItems,
     catalog,
     locks,
     resources,
     events: publisher,
     tasks,
     runnerTasks: stopper,
+    executions: { isRunning: async (jobId) => !goneExecutions.has(jobId) },
     respond,
     submission,
     signingSecret: async () => SIGNING_SECRET,
@@ -192,12 +205,14 @@ export async function startHarness(): Promise<Harness> {
   const h: Harness = {
     dynamo,
     jobs,
+    approvalItems,
     locks,
     catalog,
     clock,
     tasks,
     slack,
     stopped,
+    goneExecutions,
     responses,
     events,
     logs,

@@ -7,30 +7,15 @@
  * Without a `terraform` on the PATH the suite says so in one loud line and does not run (in CI, where the machine
  * image has Terraform, it fails instead: the oracle must run there).
  */
-import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { publishExampleModules } from '../../local/local-mode';
 import { e2eConfig, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
+import { requireTerraform } from '../support/terraform-binary';
 
-function findTerraform(): { bin: string; version: string } | undefined {
-  try {
-    const bin = execFileSync('sh', ['-c', 'command -v terraform'], { encoding: 'utf8' }).trim();
-    const out = JSON.parse(execFileSync(bin, ['version', '-json'], { encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null' } })) as { terraform_version: string };
-    return { bin, version: out.terraform_version };
-  } catch {
-    return undefined;
-  }
-}
-
-const TERRAFORM = findTerraform();
-if (!TERRAFORM) {
-  const line = '!!! NO terraform ON THE PATH: the real-Terraform suite (test/e2e/real-terraform.e2e.test.ts) did not run; only the stand-in suites ran !!!';
-  process.stderr.write(`\n${line}\n\n`);
-  if (process.env.CI === 'true') throw new Error(`${line} (CI requires it: the machine image ships Terraform)`);
-}
+const TERRAFORM = requireTerraform('test/e2e/real-terraform.e2e.test.ts');
 const describeReal = TERRAFORM ? describe : describe.skip;
 
 let e: E2E;

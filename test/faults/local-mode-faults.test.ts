@@ -60,9 +60,10 @@ it('fails a job whose runner is SIGKILLed mid-apply within seconds (not at the h
 
   const ended = await bench.waitFor(id, done, 10_000);
   expect(Date.now() - killedAt).toBeLessThan(10_000);
-  expect(ended.status).toMatchObject({ phase: 'completed', result: 'failed', reason: 'operation_failed' });
+  expect(ended.status).toMatchObject({ phase: 'completed', result: 'failed', reason: 'runner_lost' });
   expect(ended.status.failure?.operation).toBe('apply');
-  expect(ended.status.failure?.message).toContain('the runner stopped without reporting (SIGKILL)');
+  // Through the runner-stopped Lambda, from the event ECS would send: the container's end, then the task's stop.
+  expect(ended.status.failure?.message).toContain('the runner stopped without reporting (SIGKILL); task: EssentialContainerExited');
   // The orphaned tool does not go on applying.
   const running = (pid: number) => {
     try {

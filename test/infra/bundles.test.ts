@@ -37,6 +37,7 @@ it('finds every Lambda handler', () => {
     'lambdas/handlers/slack-interactions.handler.ts',
     'lambdas/workflow/execution-ended.handler.ts',
     'lambdas/workflow/request-approval.handler.ts',
+    'lambdas/workflow/runner-stopped.handler.ts',
     'lambdas/workflow/step.handler.ts',
   ]);
 });

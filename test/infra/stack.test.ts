@@ -12,10 +12,10 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { Validations } from 'aws-cdk-lib';
 import aslValidator from 'asl-validator';
 import { CATALOG_TABLE, JOBS_INDEX_OPEN_BY_STACK, JOBS_TABLE } from '../../lambdas/adapters/dynamodb/table-definitions';
-import { taskTokenKey } from '../../lambdas/adapters/dynamodb/job-repository';
+import { taskTokenKey } from '../../lambdas/adapters/dynamodb/keys';
 import { extractStateMachine, OFFLINE_CONTEXT, type AslState, type CfnTemplate } from '../../infra/asl';
 import { buildStackJobsApp } from '../../infra/build';
-import { INBOUND_MAX_EVENT_AGE, INBOUND_RETRY_ATTEMPTS } from '../../infra/constructs/events';
+import { INBOUND_MAX_EVENT_AGE, INBOUND_RETRY_ATTEMPTS, RUNNER_STOPPED_MAX_EVENT_AGE, RUNNER_STOPPED_RETRY_ATTEMPTS } from '../../infra/constructs/events';
 import { RESOURCE_CHANGED } from '../../lambdas/events/resource-changed';
 import { MAX_TASK_TIMEOUT_SECONDS, STATE } from '../../infra/constructs/state-machine';
 import type { StackJobsStack } from '../../infra/stack-jobs-stack';
@@ -295,7 +295,7 @@ describe('IAM scope', () => {
     expect(dynamo).toHaveLength(1);
     expect(actionsOf(dynamo[0]).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     expect(dynamo[0].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] } });
-    // Approval task tokens live in their own items (job-repository.ts taskTokenKey): no leading key the runner may use reaches one.
+    // Approval task tokens live in their own items (keys.ts taskTokenKey): no leading key the runner may use reaches one.
     const leadingKeys = (dynamo[0].Condition!['ForAllValues:StringLike'] as Record<string, string[]>)['dynamodb:LeadingKeys'];
     const likes = leadingKeys.map((k) => new RegExp(`^${k.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`));
     const jobId = 'sj_01jsrnmwpnnc6n62h06xafcgxv';
@@ -325,7 +325,9 @@ describe('IAM scope', () => {
       [stack.api.apiFunction, [jobs, catalog], [credentials, botToken]],
     ] as const) {
       const statements = statementsOf(idOf(fn.executionRole));
-      const writeTargets = statements.filter((s) => actionsOf(s).some((a) => writes.includes(a))).flatMap(resourcesOf);
+      // An admin's force-unlock deletes Terraform's lock objects and items: scoped in "S3 backends without a secret".
+      const lockRelease = ['StateLockObjectRelease', 'StateLockItemRelease'];
+      const writeTargets = statements.filter((s) => !lockRelease.includes(s.Sid ?? '') && actionsOf(s).some((a) => writes.includes(a))).flatMap(resourcesOf);
       expect(new Set(writeTargets)).toEqual(new Set(writable));
       const secretReads = statements.filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
       expect(secretReads).toEqual(secrets);
@@ -366,6 +368,22 @@ describe('IAM scope', () => {
       const queries = statementsOf(idOf(fn.executionRole)).filter((s) => actionsOf(s).includes('dynamodb:Query')).flatMap(resourcesOf);
       expect({ fn: fn.node.id, granted: queries.includes(index) }).toEqual({ fn: fn.node.id, granted: true });
     }
+  });
+
+  it('lets the runner-stopped Lambda only fail tasks of this state machine: no SendTaskSuccess or heartbeat, no table, bus or ECS', () => {
+    const statements = statementsOf(idOf(stack.orchestration.runnerStoppedFunction.executionRole));
+    // Beyond its own log group and X-Ray: SendTaskFailure on this machine, and its on-failure queue (Lambda's destination).
+    const granted = statements.filter((s) => !actionsOf(s).every((a) => a.startsWith('logs:') || a.startsWith('xray:'))).map((s) => [[...actionsOf(s)].sort(), resourcesOf(s)]);
+    expect(granted).toHaveLength(2);
+    expect(granted).toEqual(
+      expect.arrayContaining([
+        [['states:SendTaskFailure'], [JSON.stringify({ Ref: idOf(stack.orchestration.stateMachine) })]],
+        [['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], [JSON.stringify({ 'Fn::GetAtt': [idOf(stack.events.handlerFailures.RunnerStopped), 'Arn'] })]],
+      ]),
+    );
+    const fn = json.Resources[idOf(stack.orchestration.runnerStoppedFunction)] as unknown as { Metadata: Record<string, string>; Properties: { Environment: { Variables: Record<string, string> } } };
+    expect(fn.Metadata['stackjobs:entry']).toBe('lambdas/workflow/runner-stopped.handler.ts');
+    expect(Object.keys(fn.Properties.Environment.Variables).sort()).toEqual(['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME']);
   });
 
   it('lets the cleanup Lambda stop runner tasks of the runner cluster only (an aborted execution leaves its runner running)', () => {
@@ -446,7 +464,7 @@ describe('runner', () => {
 describe('functions', () => {
   it('all run Node 22+ on arm64 with tracing, source maps and a log group with retention', () => {
     const fns = ofType('AWS::Lambda::Function').filter(([, r]) => (r as unknown as { Metadata?: Record<string, unknown> }).Metadata?.['stackjobs:entry']);
-    expect(fns.length).toBe(7);
+    expect(fns.length).toBe(8);
     for (const [, r] of fns) {
       expect(r.Properties.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
       expect(r.Properties.Architectures).toEqual(['arm64']);
@@ -480,10 +498,46 @@ describe('events', () => {
     });
   });
 
-  it('sends the app\'s own status events of expired approvals to the Lambda that closes their Slack message, which reads job and approval items and the bot token only (no task token)', () => {
+  it('sends stopped runner tasks of this deployment (any cluster, so org runners too) to the runner-stopped Lambda, with a DLQ, retry attempts and a maximum event age', () => {
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) => JSON.stringify(r.Properties.EventPattern).includes('aws.ecs'));
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0];
+    // The account's default bus, where ECS emits its events.
+    expect(rule.Properties.EventBusName).toBeUndefined();
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.ecs'],
+      'detail-type': ['ECS Task State Change'],
+      detail: {
+        lastStatus: ['STOPPED'],
+        overrides: {
+          containerOverrides: {
+            name: ['runner'],
+            environment: { name: ['STACKJOBS_DEPLOYMENT_ID'], value: [{ 'Fn::Join': [':', [{ Ref: 'AWS::AccountId' }, { Ref: 'AWS::Region' }, stack.stackName]] }] },
+          },
+        },
+      },
+    });
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [idOf(stack.orchestration.runnerStoppedFunction), 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [idOf(stack.events.runnerStoppedDlq), 'Arn'] } },
+        RetryPolicy: { MaximumRetryAttempts: RUNNER_STOPPED_RETRY_ATTEMPTS, MaximumEventAgeInSeconds: RUNNER_STOPPED_MAX_EVENT_AGE.toSeconds() },
+      }),
+    ]);
+    // The same deployment id the state machine gives every runner (the value the rule matches).
+    const env = (states()[STATE.runPreview].Parameters as { Overrides: { ContainerOverrides: Array<{ Name: string; Environment: Array<{ Name: string; Value?: unknown }> }> } }).Overrides.ContainerOverrides[0];
+    expect(env.Name).toBe('runner');
+    expect(env.Environment.find((e) => e.Name === 'STACKJOBS_DEPLOYMENT_ID')?.Value).toEqual(expect.stringContaining(stack.stackName));
+  });
+
+  it('sends the app\'s own status events of approvals that closed unattended (expired, or the job ended while waiting) to the Lambda that closes their Slack message, which reads job and approval items and the bot token only (no task token)', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: { Ref: idOf(stack.events.bus) },
-      EventPattern: { source: ['stackjobs'], 'detail-type': ['Stack Job Status Changed'], detail: { phase: ['completed'], reason: ['approval_expired'] } },
+      EventPattern: {
+        source: ['stackjobs'],
+        'detail-type': ['Stack Job Status Changed'],
+        detail: { phase: ['completed'], reason: ['approval_expired', 'interrupted', 'execution_failed', 'execution_timed_out', 'execution_aborted', 'workflow_step_failed'], approvalId: [{ exists: true }] },
+      },
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf(stack.approvals.approvalExpiredFunction), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 } })],
     });
     const statements = statementsOf(idOf(stack.approvals.approvalExpiredFunction.executionRole));
@@ -514,8 +568,8 @@ describe('api', () => {
 });
 
 describe('observability', () => {
-  it('alarms on failed jobs, expired approvals, failed executions, the three delivery dead-letter queues and the three handler-failure queues', () => {
-    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(9);
+  it('alarms on failed jobs, expired approvals, failed executions, the four delivery dead-letter queues and the four handler-failure queues', () => {
+    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(11);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 });
@@ -579,7 +633,7 @@ describe('failures that reach someone', () => {
   it('keeps every event a handler failed on: each asynchronously invoked Lambda has an on-failure queue, and each queue an alarm', () => {
     const configs = ofType('AWS::Lambda::EventInvokeConfig');
     const functionOf = (c: { Properties: Record<string, unknown> }) => JSON.stringify(c.Properties.FunctionName);
-    for (const fn of [stack.api.resourceChangedFunction, stack.orchestration.cleanupFunction, stack.approvals.approvalExpiredFunction]) {
+    for (const fn of [stack.api.resourceChangedFunction, stack.orchestration.cleanupFunction, stack.approvals.approvalExpiredFunction, stack.orchestration.runnerStoppedFunction]) {
       const id = idOf(fn);
       const config = configs.find(([, c]) => functionOf(c).includes(id));
       expect({ fn: id, hasConfig: Boolean(config) }).toEqual({ fn: id, hasConfig: true });
@@ -635,5 +689,19 @@ describe('S3 backends without a secret', () => {
     const lock = statementsOf(api).find((st) => st.Sid === 'StateLockItems');
     expect(lock && actionsOf(lock)).toEqual(['dynamodb:GetItem']);
     expect(resourcesOf(lock!).join()).toContain('terraform-locks');
+  });
+
+  it('lets the API (not the intake) delete only Terraform lock objects and lock items, for an admin\'s force-unlock', () => {
+    const api = statementsOf(idOf(stack.api.apiFunction.executionRole as never));
+    const object = api.find((st) => st.Sid === 'StateLockObjectRelease');
+    expect(object && actionsOf(object)).toEqual(['s3:DeleteObject']);
+    expect(resourcesOf(object!).every((r) => r.includes('/*.tflock'))).toBe(true);
+    const item = api.find((st) => st.Sid === 'StateLockItemRelease');
+    expect(item && actionsOf(item)).toEqual(['dynamodb:DeleteItem']);
+    // The `<bucket>/<key>-md5` digest item beside each lock stays out of reach.
+    expect(item!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['*.tfstate'] } });
+    const intake = statementsOf(idOf(stack.api.resourceChangedFunction.executionRole as never));
+    const onState = (st: Statement) => resourcesOf(st).some((r) => /terraform-(state|locks)|tfstate|tflock/.test(r));
+    expect(intake.filter(onState).flatMap(actionsOf).filter((a) => a === 's3:DeleteObject' || a === 'dynamodb:DeleteItem')).toEqual([]);
   });
 });

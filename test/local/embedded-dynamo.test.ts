@@ -16,6 +16,7 @@ import { createTables, ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamo, wait
 import { tablesFromTemplate } from '../../local/local-mode';
 import { synthesizeTemplate } from '../../infra/asl';
 import { makeJob } from '../orchestration/support/jobs';
+import { ApprovalItemRepository } from '../../lambdas/adapters/dynamodb/approval-item-repository';
 
 let dynamo: EmbeddedDynamo;
 let client: DynamoDBClient;
@@ -51,7 +52,7 @@ it('rebuilds a kept jobs table that lacks an index, keeps every item, and backfi
   await jobs.update(finished.metadata.id, (j) => transitionJob(transitionJob(j, 'running', 'tbd', new Date()), 'completed', 'succeeded', new Date()));
   // Items as the previous version wrote them: no open-index keys.
   for (const j of [open, finished]) await db.send(new UpdateCommand({ TableName: name, Key: { pk: `JOB#${j.metadata.id}`, sk: 'JOB' }, UpdateExpression: 'REMOVE gsi3pk, gsi3sk' }));
-  await jobs.putApprovalRef('apr_kept', open.metadata.id);
+  await new ApprovalItemRepository(db, name).putApprovalRef('apr_kept', open.metadata.id);
 
   expect(await ensureTable(client, input, dataDir)).toBe('rebuilt');
   expect(existsSync(join(dataDir, `${name}.rebuild.json`))).toBe(false);
@@ -60,7 +61,7 @@ it('rebuilds a kept jobs table that lacks an index, keeps every item, and backfi
   // Every item is back: both jobs (documents and revisions) and the approval reference.
   expect((await jobs.require(open.metadata.id)).job).toEqual(open);
   expect((await jobs.require(finished.metadata.id)).job.status.phase).toBe('completed');
-  expect(await jobs.findJobIdByApproval('apr_kept')).toBe(open.metadata.id);
+  expect(await new ApprovalItemRepository(db, name).findJobIdByApproval('apr_kept')).toBe(open.metadata.id);
   expect(await jobs.listOpenInStack(stackKeyOfJob(open))).toEqual([]);
 
   expect(await jobs.backfillOpenIndex()).toBe(1);

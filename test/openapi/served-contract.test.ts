@@ -17,9 +17,10 @@ import { createApi } from '../../lambdas/api/api-app';
 import { artifactRoutes, type ResourceView } from '../../lambdas/api/artifact-routes';
 import type { ServiceContext } from '../../lambdas/api/context';
 import { buildOpenApiDocument, componentExamples } from '../../lambdas/api/openapi';
-import type { outputValuesSchema, planViewSchema, resourceStatusSchema } from '../../lambdas/api/response-schemas';
+import type { outputValuesSchema, planViewSchema, resourceStatusSchema, stateLockViewSchema } from '../../lambdas/api/response-schemas';
 import { allRoutes } from '../../lambdas/api/routes';
 import { planSummarySchema, type StackJob } from '../../lambdas/domain/schemas';
+import type { StateLockView } from '../../lambdas/domain/state-lock';
 import type { z } from 'zod';
 import { createTables, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../local/embedded-s3';
@@ -32,7 +33,8 @@ export const typePins: [
   Same<PlanView, z.infer<typeof planViewSchema>>,
   Same<OutputValues, z.infer<typeof outputValuesSchema>>,
   Same<ResourceView, z.infer<typeof resourceStatusSchema>>,
-] = [true, true, true];
+  Same<StateLockView, z.infer<typeof stateLockViewSchema>>,
+] = [true, true, true, true];
 
 const quiet = { claimNames: CLAIMS, logger: new Logger({ logLevel: 'SILENT' }), metrics: new Metrics({ namespace: 'StackJobsTest' }) };
 

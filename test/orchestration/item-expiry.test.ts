@@ -5,6 +5,8 @@ import { LockRepository } from '../../lambdas/adapters/dynamodb/lock-repository'
 import { ITEM_TTL_SECONDS, JOBS_TABLE } from '../../lambdas/adapters/dynamodb/table-definitions';
 import { JOBS, startDynamo, type TestDynamo } from './support/dynamo';
 import { makeJob } from './support/jobs';
+import { ApprovalItemRepository } from '../../lambdas/adapters/dynamodb/approval-item-repository';
+import { IdempotencyRepository } from '../../lambdas/adapters/dynamodb/idempotency-repository';
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -15,14 +17,16 @@ afterAll(() => dynamo.stop());
 it('writes ttl on task tokens, lock-wait tokens, idempotency records and approval refs, and none on jobs or leases', async () => {
   const now = new Date('2026-12-01T00:00:00Z');
   const epoch = now.getTime() / 1000;
-  const jobs = new JobRepository(dynamo.db, JOBS, () => now);
+  const jobs = new JobRepository(dynamo.db, JOBS);
+  const approvalItems = new ApprovalItemRepository(dynamo.db, JOBS, () => now);
+  const idempotency = new IdempotencyRepository(dynamo.db, JOBS, () => now);
   const locks = new LockRepository(dynamo.db, JOBS, () => now);
   const job = makeJob();
   const id = job.metadata.id;
-  expect((await jobs.claimIdempotency('idem-ttl', job)).claimed).toBe(true);
+  expect((await idempotency.claim('idem-ttl', job)).claimed).toBe(true);
   await jobs.create(job);
-  await jobs.setTaskToken(id, 'approval-token');
-  await jobs.putApprovalRef('apr_ttl', id);
+  await approvalItems.setTaskToken(id, 'approval-token');
+  await approvalItems.putApprovalRef('apr_ttl', id);
   await locks.parkWaiter('acmecorp/production/x', id, 'lock-token');
   await locks.tryAcquire('acmecorp/production/x', id, new Date(now.getTime() + 3600_000));
 

@@ -6,7 +6,7 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { extractStateMachine, type ExtractedStateMachine } from '../../infra/asl';
-import { lockWaitTokenKey } from '../../lambdas/adapters/dynamodb/job-repository';
+import { lockWaitTokenKey } from '../../lambdas/adapters/dynamodb/keys';
 import { cancelJob, type CancelDeps } from '../../lambdas/approvals/cancel';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
@@ -32,6 +32,7 @@ function recordingTasks(gone: string[] = []) {
       if (gone.includes(token)) throw Object.assign(new Error('no task waits for that token'), { name: 'TaskDoesNotExist' });
       woken.push(token);
     },
+    fail: async () => undefined,
   };
 }
 
@@ -76,7 +77,7 @@ it('parks a job behind a held stack without polling, and runs it as soon as the 
   // The token lives in its own item, never in the job document.
   expect(JSON.stringify(parked)).not.toContain((await parkedToken(waiter.metadata.id))!);
 
-  const token = await deps.jobs.getTaskToken(holder.metadata.id);
+  const token = await deps.approvalItems.getTaskToken(holder.metadata.id);
   await deps.jobs.update(holder.metadata.id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision: 'approved', by: 'approver@company.com', at: new Date().toISOString(), channel: 'api', planDigest: j.status.plan?.digest } } } }));
   executor.broker.succeed(token!, { decision: 'approved' });
   await Promise.all([runHolder.result, runWaiter.result]);
@@ -204,7 +205,7 @@ describe('after review', () => {
     await deps.locks.tryAcquire(stackKeyOfJob(holder), holder.metadata.id, new Date(Date.now() + 3_600_000));
     const token = 'planted-task-token-0123456789abcdef';
     await deps.locks.parkWaiter(stackKeyOfJob(job), job.metadata.id, token);
-    const leaky = { succeed: async (t: string) => { throw Object.assign(new Error(`Provided task token ${t} is throttled`), { name: 'ThrottlingException' }); } };
+    const leaky = { succeed: async (t: string) => { throw Object.assign(new Error(`Provided task token ${t} is throttled`), { name: 'ThrottlingException' }); }, fail: async () => undefined };
     const failure = await releaseLock({ ...deps, tasks: leaky }, holder.metadata.id).then(() => undefined, (e: Error) => e);
     expect(failure?.name).toBe('StackJob.Transient');
     expect(`${failure?.message} ${String(failure?.stack)} ${JSON.stringify(failure)}`).not.toContain(token);

@@ -51,7 +51,7 @@ const transitionsOf = (id: string) => eventsOf(id).map((e) => `${e.detail.phase}
 
 /** What issue 5's decision does before resuming the execution: record the decision on the job. */
 async function decide(id: string, decision: 'approved' | 'rejected'): Promise<string> {
-  const token = await deps.jobs.getTaskToken(id);
+  const token = await deps.approvalItems.getTaskToken(id);
   if (!token) throw new Error('no task token stored');
   await deps.jobs.update(id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision, by: 'approver@company.com', at: new Date().toISOString(), channel: 'api', planDigest: j.status.plan?.digest } } } }));
   if (decision === 'approved') executor.broker.succeed(token, { decision });
@@ -88,7 +88,7 @@ describe('a stack job run by the synthesized state machine', () => {
     );
     expect(transitionsOf(job.metadata.id)).toEqual(['running/tbd', 'awaiting_approval/tbd', 'running/tbd', 'completed/succeeded']);
     expect(eventsOf(job.metadata.id).every((e) => e.detailType === STATUS_CHANGED)).toBe(true);
-    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    expect(await deps.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
     // The token travelled only through the task: never into the job, an event or the execution's output.
     const visible = JSON.stringify([done, publisher.events, await run.result]);
     for (const t of [token, ...executor.broker.minted]) expect(visible).not.toContain(t);
@@ -149,7 +149,7 @@ describe('a stack job run by the synthesized state machine', () => {
     const run = executor.start(job.metadata.id, deps);
     await awaitingApproval(job.metadata.id);
     // Anyone holding the token can call SendTaskSuccess; nobody approved through decide.ts.
-    const token = (await deps.jobs.getTaskToken(job.metadata.id))!;
+    const token = (await deps.approvalItems.getTaskToken(job.metadata.id))!;
     executor.broker.succeed(token, { decision: 'approved' });
     await run.result;
     const done = await load(job.metadata.id);
@@ -158,7 +158,7 @@ describe('a stack job run by the synthesized state machine', () => {
     expect(done.status.failure).toEqual({ operation: 'workflow:record-approval', message: expect.stringContaining('no approval decision is recorded on the job') });
     expect(done.status.operations.find((o) => o.name === 'apply')).toEqual(expect.objectContaining({ status: 'completed', result: 'skipped' }));
     expect(transitionsOf(job.metadata.id)).toEqual(['running/tbd', 'awaiting_approval/tbd', 'completed/failed']);
-    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    expect(await deps.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
     await expectLockFree(job);
   });
 
@@ -166,7 +166,7 @@ describe('a stack job run by the synthesized state machine', () => {
     const job = await submit();
     const run = executor.start(job.metadata.id, deps);
     await awaitingApproval(job.metadata.id);
-    const token = (await deps.jobs.getTaskToken(job.metadata.id))!;
+    const token = (await deps.approvalItems.getTaskToken(job.metadata.id))!;
     await deps.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision: 'rejected', by: 'approver@company.com', at: new Date().toISOString(), channel: 'api' } } } }));
     executor.broker.succeed(token, { decision: 'approved' });
     await run.result;
@@ -183,12 +183,12 @@ describe('a stack job run by the synthesized state machine', () => {
     await awaitingApproval(job.metadata.id);
     // The window comes from the job's policy (TimeoutSecondsPath); 90 minutes is too long to sit through, so the
     // test delivers what Step Functions raises when it passes: States.Timeout on the approval task.
-    const token = (await deps.jobs.getTaskToken(job.metadata.id))!;
+    const token = (await deps.approvalItems.getTaskToken(job.metadata.id))!;
     executor.broker.fail(token, 'States.Timeout', 'approval window passed');
     await run.result;
     const done = await load(job.metadata.id);
     expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'cancelled', reason: 'approval_expired' }));
-    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    expect(await deps.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
     await expectLockFree(job);
   });
 
@@ -325,7 +325,7 @@ describe('an execution that ends without its own cleanup path', () => {
     const done = await load(job.metadata.id);
     expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'cancelled', reason: 'execution_aborted' }));
     expect(eventsOf(job.metadata.id).at(-1)!.detail).toEqual(expect.objectContaining({ phase: 'completed', result: 'cancelled' }));
-    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    expect(await deps.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
     await expectLockFree(job);
     // A redelivered event changes nothing.
     expect(await handleExecutionEnded(deps, endedEvent(job.metadata.id, 'ABORTED'))).toEqual({ marked: false, released: false });
@@ -420,7 +420,7 @@ describe('the approval task token', () => {
     const job = await submit();
     const run = executor.start(job.metadata.id, deps);
     await awaitingApproval(job.metadata.id);
-    const token = (await deps.jobs.getTaskToken(job.metadata.id))!;
+    const token = (await deps.approvalItems.getTaskToken(job.metadata.id))!;
     expect(token).toMatch(/^tok-/);
     const jobItem = await rawItem(`JOB#${job.metadata.id}`, 'JOB');
     expect(jobItem).toBeDefined();
@@ -439,16 +439,16 @@ describe('the approval task token', () => {
       return { ...running, status: { ...running.status, cancelRequested: { by: 'ops@company.com', at: new Date().toISOString() } } };
     });
     await expect(requestApproval(deps, job.metadata.id, 'tok-cancelled', 'digest')).rejects.toMatchObject({ name: WorkflowErrorName.cancelled });
-    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    expect(await deps.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
     expect((await load(job.metadata.id)).status.phase).toBe('running');
   });
 
   it('is removed when the finish step finds the job already completed', async () => {
     const job = await submit();
     await deps.jobs.update(job.metadata.id, (j) => transitionJob(j, 'completed', 'cancelled', new Date(), 'cancelled'));
-    await deps.jobs.setTaskToken(job.metadata.id, 'tok-left-behind');
+    await deps.approvalItems.setTaskToken(job.metadata.id, 'tok-left-behind');
     await finishJob(deps, job.metadata.id, { kind: 'cancelled' });
-    expect(await deps.jobs.getTaskToken(job.metadata.id)).toBeUndefined();
+    expect(await deps.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
   });
 });
 

@@ -17,17 +17,20 @@ import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
 import { LockRepository } from '../../lambdas/adapters/dynamodb/lock-repository';
 import { TABLES } from '../../lambdas/adapters/dynamodb/table-definitions';
 import { S3BackendProbe } from '../../lambdas/adapters/aws/s3-backend-probe';
+import { TerraformLockProbe } from '../../lambdas/adapters/terraform-locks/terraform-lock-probe';
 import { StsCredentialValidator } from '../../lambdas/adapters/aws/sts-credential-validator';
 import { createApi } from '../../lambdas/api/api-app';
 import { catalogRoutes } from '../../lambdas/api/catalog-routes';
 import { jobRoutes } from '../../lambdas/api/job-routes';
+import { stateLockRoutes } from '../../lambdas/api/state-lock-routes';
 import type { SubmissionDeps } from '../../lambdas/app/submit-change';
-import type { ExecutionStarter, SecretSource } from '../../lambdas/domain/ports';
+import type { EventPublisher, ExecutionStarter, SecretSource } from '../../lambdas/domain/ports';
 import type { Principal, StackJob } from '../../lambdas/domain/schemas';
 import { createTables, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded-dynamo';
 import { fixedClock, gitHttpFetch, sequentialIds, TEST_DEPLOYMENT_ID } from './domain-fixtures';
 import { GitRefProbe } from '../../lambdas/adapters/git/ref-probe';
 import { openApiValidator } from './openapi-validator';
+import { IdempotencyRepository } from '../../lambdas/adapters/dynamodb/idempotency-repository';
 
 export const CLAIMS = { subject: 'sub', orgs: 'custom:orgs', roles: 'custom:roles' };
 const fixture = JSON.parse(readFileSync(join(__dirname, '../fixtures/aws-events/apigw-http-jwt-authorizer-auth.json'), 'utf8')) as APIGatewayProxyEventV2WithJWTAuthorizer;
@@ -87,12 +90,21 @@ export class MapSecrets implements SecretSource {
   }
 }
 
+/** Keeps what was published, for tests to read. */
+export class RecordingPublisher implements EventPublisher {
+  readonly events: Array<{ detailType: string; detail: unknown }> = [];
+  async publish(detailType: string, detail: unknown): Promise<void> {
+    this.events.push({ detailType, detail });
+  }
+}
+
 export interface ApiHarness {
   dynamo: EmbeddedDynamo;
   jobs: JobRepository;
   catalog: CatalogRepository;
   locks: LockRepository;
   starter: RecordingStarter;
+  publisher: RecordingPublisher;
   secrets: MapSecrets;
   sts: ReturnType<typeof mockClient>;
   s3: ReturnType<typeof mockClient>;
@@ -118,6 +130,7 @@ export async function startApiHarness(): Promise<ApiHarness> {
   const clock = fixedClock();
   const locks = new LockRepository(db, names.jobs, () => clock.now());
   const starter = new RecordingStarter();
+  const publisher = new RecordingPublisher();
   // The platform EKS module's repository, as GitHub would advertise it (tags v2.3.0 and v2.4.0, branch main).
   const gitFetch = gitHttpFetch({ 'github.com/project-planton/aws-eks': ['HEAD', 'refs/heads/main', 'refs/tags/v2.3.0', 'refs/tags/v2.4.0'] });
   const secrets = new MapSecrets();
@@ -143,15 +156,21 @@ export async function startApiHarness(): Promise<ApiHarness> {
     s3.on(GetObjectCommand).rejects(Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } }));
   };
   resetMocks();
+  const stateLocks = new TerraformLockProbe(secrets);
   const submission: SubmissionDeps = {
     jobs,
-    preflight: { catalog, validators: [new StsCredentialValidator(secrets, TEST_DEPLOYMENT_ID)], backendProbe: new S3BackendProbe(secrets), moduleRefs: new GitRefProbe(secrets, gitFetch), locks, clock },
+    idempotency: new IdempotencyRepository(db, names.jobs),
+    preflight: { catalog, validators: [new StsCredentialValidator(secrets, TEST_DEPLOYMENT_ID)], backendProbe: new S3BackendProbe(secrets), stateLocks, jobs, moduleRefs: new GitRefProbe(secrets, gitFetch), locks, clock },
     starter,
     ids: sequentialIds(),
     clock,
   };
   const api = createApi({
-    routes: [...jobRoutes({ jobs, submission, logger, metrics }), ...catalogRoutes({ catalog, clock, deploymentId: () => TEST_DEPLOYMENT_ID })],
+    routes: [
+      ...jobRoutes({ jobs, submission, logger, metrics }),
+      ...catalogRoutes({ catalog, clock, deploymentId: () => TEST_DEPLOYMENT_ID }),
+      ...stateLockRoutes({ jobs, locks, stateLocks, publisher, clock, logger }),
+    ],
     claimNames: CLAIMS,
     logger,
     metrics,
@@ -162,6 +181,7 @@ export async function startApiHarness(): Promise<ApiHarness> {
     catalog,
     locks,
     starter,
+    publisher,
     secrets,
     sts,
     s3,

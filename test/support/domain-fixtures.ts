@@ -1,6 +1,17 @@
 /** Builders for catalog entities and changes shaped like the README's StackJob example (acmecorp's production EKS cluster). */
 import type { Clock, IdGenerator } from '../../lambdas/domain/ids';
-import { PLATFORM_OWNER, type BackendProbe, type ModuleRefProbe, type CatalogReader, type CredentialValidator, type StackLease, type StackLockReader } from '../../lambdas/domain/ports';
+import {
+  PLATFORM_OWNER,
+  type BackendProbe,
+  type ModuleRefProbe,
+  type CatalogReader,
+  type CredentialValidator,
+  type StackJobLister,
+  type StackLease,
+  type StackLockReader,
+  type StateLockProbe,
+  type TerraformStateLock,
+} from '../../lambdas/domain/ports';
 import type { PreflightDeps } from '../../lambdas/domain/preflight';
 import { API_VERSION, type BackendCredential, type CatalogKind, type FlowControlPolicy, type IacModule, type OrgSettings, type ProviderCredential, type ResourceChange, type StackJob } from '../../lambdas/domain/schemas';
 
@@ -118,6 +129,25 @@ export const reachableBackend = (o: Partial<Awaited<ReturnType<BackendProbe['pro
 
 export const noLocks = (lease?: StackLease): StackLockReader => ({ getLease: async () => lease });
 
+/** Terraform's lock on every state: `lock`, or none. Force-unlock releases it when the id matches. */
+export const terraformLock = (lock?: TerraformStateLock): StateLockProbe & { current?: TerraformStateLock } => {
+  const probe: StateLockProbe & { current?: TerraformStateLock } = {
+    current: lock,
+    read: async () => probe.current,
+    async forceUnlock(_backend, _stateKey, lockId) {
+      const held = probe.current;
+      if (!held) return { status: 'none' };
+      if (held.id !== lockId) return { status: 'mismatch', lock: held };
+      probe.current = undefined;
+      return { status: 'released', lock: held };
+    },
+  };
+  return probe;
+};
+
+/** The stack's jobs, whatever the stack. */
+export const stackJobs = (jobs: StackJob[] = []): StackJobLister => ({ listStack: async () => jobs });
+
 /** Every module ref exists, except the ones named. */
 export const existingRefs = (missing: string[] = []): ModuleRefProbe & { asked: string[] } => {
   const asked: string[] = [];
@@ -131,7 +161,7 @@ export const existingRefs = (missing: string[] = []): ModuleRefProbe & { asked: 
 };
 
 export function preflightDeps(o: Partial<PreflightDeps> = {}): PreflightDeps {
-  return { catalog: standardCatalog(), validators: [acceptingValidator()], backendProbe: reachableBackend(), moduleRefs: existingRefs(), locks: noLocks(), clock: fixedClock(), ...o };
+  return { catalog: standardCatalog(), validators: [acceptingValidator()], backendProbe: reachableBackend(), stateLocks: terraformLock(), jobs: stackJobs(), moduleRefs: existingRefs(), locks: noLocks(), clock: fixedClock(), ...o };
 }
 
 /** A fetch that answers git's smart-HTTP ref discovery for the given repositories (URL without scheme -> refs). */

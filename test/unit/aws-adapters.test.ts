@@ -1,5 +1,5 @@
 /** The AWS adapters behind the pre-flight and submission ports, against aws-sdk-client-mock. */
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, StateMachineDoesNotExist } from '@aws-sdk/client-sfn';
@@ -120,37 +120,19 @@ describe('StsCredentialValidator', () => {
 });
 
 describe('S3BackendProbe', () => {
-  // The probe only calls transformToString on the body, as the SDK's stream mixin provides.
-  const body = (text: string) => ({ transformToString: async () => text });
-  const lockInfo = JSON.stringify({ ID: 'lock-1', Operation: 'OperationTypeApply', Who: 'alice@laptop', Created: '2026-11-27T11:00:00Z' });
-
-  it('probes with the backend credential: bucket reachable, state present, no lock', async () => {
+  it('probes with the backend credential: bucket reachable, state present (the lock is the StateLockProbe\'s)', async () => {
     s3.on(HeadBucketCommand).resolves({});
     s3.on(HeadObjectCommand).resolves({});
-    s3.on(GetObjectCommand).rejects(notFound('NoSuchKey'));
     const r = await new S3BackendProbe(secrets).probe(s3Backend({ secretRef: 'stackjobs/backend' }), 'stack-jobs/a/b/c/terraform.tfstate');
-    expect(r).toEqual({ reachable: true, stateExists: true, lock: undefined, detail: 'bucket acmecorp-terraform-state reachable' });
+    expect(r).toEqual({ reachable: true, stateExists: true, detail: 'bucket acmecorp-terraform-state reachable' });
     expect(s3.commandCalls(HeadObjectCommand)[0].args[0].input).toEqual({ Bucket: 'acmecorp-terraform-state', Key: 'stack-jobs/a/b/c/terraform.tfstate' });
-    expect(s3.commandCalls(GetObjectCommand)[0].args[0].input.Key).toBe('stack-jobs/a/b/c/terraform.tfstate.tflock');
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(0);
   });
 
-  it('reads who holds an S3 native .tflock lock', async () => {
+  it('reports a state that does not exist yet', async () => {
     s3.on(HeadBucketCommand).resolves({});
     s3.on(HeadObjectCommand).rejects(notFound('NotFound'));
-    s3.on(GetObjectCommand).resolves({ Body: body(lockInfo) as never });
-    const r = await new S3BackendProbe(secrets).probe(s3Backend(), 'k');
-    expect(r.lock).toEqual({ holder: 'alice@laptop', since: '2026-11-27T11:00:00Z', operation: 'OperationTypeApply', lockId: 'lock-1' });
-    expect(r.stateExists).toBe(false);
-  });
-
-  it('reads the DynamoDB lock table item Terraform writes (LockID = bucket/key)', async () => {
-    s3.on(HeadBucketCommand).resolves({});
-    s3.on(HeadObjectCommand).resolves({});
-    s3.on(GetObjectCommand).rejects(notFound('NoSuchKey'));
-    ddb.on(GetItemCommand).resolves({ Item: { LockID: { S: 'acmecorp-terraform-state/k' }, Info: { S: lockInfo } } });
-    const r = await new S3BackendProbe(secrets).probe(s3Backend({ config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1', keyPrefix: 'x', lockTable: 'tf-locks' } }), 'k');
-    expect(ddb.commandCalls(GetItemCommand)[0].args[0].input).toMatchObject({ TableName: 'tf-locks', Key: { LockID: { S: 'acmecorp-terraform-state/k' } } });
-    expect(r.lock?.holder).toBe('alice@laptop');
+    expect(await new S3BackendProbe(secrets).probe(s3Backend(), 'k')).toEqual({ reachable: true, stateExists: false, detail: 'bucket acmecorp-terraform-state reachable' });
   });
 
   it('reports a missing bucket or denied access as unreachable', async () => {

@@ -1,6 +1,26 @@
 import { PLATFORM_OWNER } from '../../lambdas/domain/ports';
+import { BackendUnavailableError } from '../../lambdas/domain/errors';
+import type { TerraformStateLock } from '../../lambdas/domain/ports';
 import { permissionCovers, runPreflight } from '../../lambdas/domain/preflight';
-import { acceptingValidator, awsCredential, change, fixedClock, MemoryCatalog, NOW, noLocks, platformEksModule, policy, preflightDeps, reachableBackend, s3Backend, standardCatalog } from '../support/domain-fixtures';
+import type { StackJob } from '../../lambdas/domain/schemas';
+import { freezeStackJob } from '../../lambdas/domain/stack-job';
+import {
+  acceptingValidator,
+  awsCredential,
+  change,
+  fixedClock,
+  MemoryCatalog,
+  NOW,
+  noLocks,
+  platformEksModule,
+  policy,
+  preflightDeps,
+  reachableBackend,
+  s3Backend,
+  stackJobs,
+  standardCatalog,
+  terraformLock,
+} from '../support/domain-fixtures';
 
 const byCheck = async (...args: Parameters<typeof runPreflight>) => {
   const outcome = await runPreflight(...args);
@@ -115,18 +135,65 @@ describe('pre-flight', () => {
       expect(r.backend.messages).toContain('no state yet at stack-jobs/acmecorp/production/eks_01jq5xe4z7farkgenqsh47c1h0/terraform.tfstate (a first apply creates it)');
     });
 
-    it('fails on a Terraform lock held by something other than a stack job, naming who and since when', async () => {
-      const lock = { holder: 'alice@laptop', since: '2026-11-27T11:00:00Z', operation: 'OperationTypeApply' };
-      const r = await byCheck(change(), preflightDeps({ backendProbe: reachableBackend({ lock }) }));
-      expect(r.backend.passed).toBe(false);
-      expect(r.backend.messages).toContain('state is locked by alice@laptop since 2026-11-27T11:00:00Z (OperationTypeApply), which is not a stack job');
-    });
+    describe("Terraform's own state lock", () => {
+      const STACK_PATH = '/v1/orgs/acmecorp/envs/production/resources/eks_01jq5xe4z7farkgenqsh47c1h0/state-lock';
+      const s3Lock = (o: Partial<TerraformStateLock> = {}): TerraformStateLock => ({
+        id: '6bd26e7e-67b0-f501-5a22-e81445f6d3c8',
+        operation: 'OperationTypeApply',
+        who: 'stackjobs-tool@ip-10-0-1-7',
+        created: '2026-11-27T11:02:13.551Z',
+        store: 's3-object',
+        held: true,
+        ...o,
+      });
+      /** A job of the stack that ran from `start` to `end` (unfinished without one). */
+      const ranJob = async (id: string, start: string, end?: string): Promise<StackJob> => {
+        const job = freezeStackJob(change(), await runPreflight(change(), preflightDeps()), id, new Date(start));
+        return { ...job, status: { ...job.status, phase: end ? 'completed' : 'running', result: end ? 'failed' : 'tbd', startedAt: start, ...(end ? { finishedAt: end, reason: 'runner_lost' as const } : {}) } };
+      };
 
-    it('queues behind a stack job holding the stack instead of failing', async () => {
-      const lease = { stackKey: 'acmecorp/production/eks_01jq5xe4z7farkgenqsh47c1h0', ownerJobId: 'sj_other', fencingToken: 3, expiresAt: NOW.toISOString() };
-      const r = await byCheck(change(), preflightDeps({ backendProbe: reachableBackend({ lock: { holder: 'stackjobs-runner' } }), locks: noLocks(lease) }));
-      expect(r.backend.passed).toBe(true);
-      expect(r.backend.messages).toContain('stack is held by stack job sj_other; this job will queue behind it');
+      it('fails on a lock no stack job holds, naming the job whose run left it, who, when, the lock id and the call that releases it', async () => {
+        const jobs = [await ranJob('sj_earlier', '2026-11-27T09:00:00.000Z', '2026-11-27T09:04:00.000Z'), await ranJob('sj_killed', '2026-11-27T11:01:58.000Z', '2026-11-27T11:09:30.000Z')];
+        const r = await byCheck(change(), preflightDeps({ stateLocks: terraformLock(s3Lock()), jobs: stackJobs(jobs) }));
+        expect(r.backend.passed).toBe(false);
+        expect(r.backend.messages).toContain(
+          'state is locked by Terraform: OperationTypeApply by stackjobs-tool@ip-10-0-1-7 since 2026-11-27T11:02:13.551Z (lock id 6bd26e7e-67b0-f501-5a22-e81445f6d3c8), ' +
+            'left by stack job sj_killed (ended failed, runner_lost); no stack job holds the stack, so the next job would fail at plan with "Error acquiring the state lock"',
+        );
+        expect(r.backend.messages).toContain(
+          `if nothing is using this state any more, release the lock: POST ${STACK_PATH}/force-unlock with {"lockId":"6bd26e7e-67b0-f501-5a22-e81445f6d3c8","reason":"<why>"} (org admin)`,
+        );
+        expect(r.outcome.passed).toBe(false);
+      });
+
+      it('says so when no stack job of the resource was running when the lock was taken', async () => {
+        const jobs = [await ranJob('sj_earlier', '2026-11-27T09:00:00.000Z', '2026-11-27T09:04:00.000Z')];
+        const r = await byCheck(change(), preflightDeps({ stateLocks: terraformLock(s3Lock({ who: 'alice@laptop', store: 'dynamodb-item' })), jobs: stackJobs(jobs) }));
+        expect(r.backend.passed).toBe(false);
+        expect(r.backend.messages.join('\n')).toContain('by alice@laptop since 2026-11-27T11:02:13.551Z (lock id 6bd26e7e-67b0-f501-5a22-e81445f6d3c8), which is not a stack job');
+      });
+
+      it('does not fail while a stack job holds the stack: its run is expected to hold the lock', async () => {
+        const lease = { stackKey: 'acmecorp/production/eks_01jq5xe4z7farkgenqsh47c1h0', ownerJobId: 'sj_other', fencingToken: 3, expiresAt: NOW.toISOString() };
+        const r = await byCheck(change(), preflightDeps({ stateLocks: terraformLock(s3Lock()), locks: noLocks(lease) }));
+        expect(r.backend.passed).toBe(true);
+        expect(r.backend.messages).toContain('stack is held by stack job sj_other; this job will queue behind it');
+      });
+
+      it('passes with a warning on the info a killed run left of a local lock nobody holds (Terraform takes such a lock anyway)', async () => {
+        const r = await byCheck(change(), preflightDeps({ stateLocks: terraformLock(s3Lock({ store: 'local-file', held: false })) }));
+        expect(r.backend.passed).toBe(true);
+        expect(r.backend.messages.join('\n')).toMatch(/^warning: Terraform's lock info OperationTypeApply by .*no process holds the lock/m);
+      });
+
+      it('fails the check with what the backend refused when the lock cannot be read, and throws what may pass on a retry', async () => {
+        const denied = { read: async () => Promise.reject(new BackendUnavailableError("Terraform's lock could not be read or removed: access denied (AccessDeniedException)")), forceUnlock: async () => ({ status: 'none' as const }) };
+        const r = await byCheck(change(), preflightDeps({ stateLocks: denied }));
+        expect(r.backend.passed).toBe(false);
+        expect(r.backend.messages).toContain("Terraform's lock could not be read or removed: access denied (AccessDeniedException)");
+        const throttled = { ...denied, read: async () => Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })) };
+        await expect(runPreflight(change(), preflightDeps({ stateLocks: throttled }))).rejects.toThrow('Rate exceeded');
+      });
     });
 
     it('looks for the backend of the resolved provisioner', async () => {

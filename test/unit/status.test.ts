@@ -58,9 +58,9 @@ describe('job transition table', () => {
     const job = await queuedJob();
     const running = transitionOperation(transitionJob(job, 'running', 'tbd', later), 'init', 'running', 'tbd', later);
     expect(running.status.startedAt).toBe(later.toISOString());
-    const failed = transitionJob(running, 'completed', 'failed', later, 'init failed');
+    const failed = transitionJob(running, 'completed', 'failed', later, 'operation_failed');
     expect(failed.status.operations.map((o) => `${o.name}:${o.status}/${o.result}`)).toEqual(['init:completed/failed', 'refresh:completed/skipped', 'plan:completed/skipped', 'apply:completed/skipped']);
-    expect(failed.status.reason).toBe('init failed');
+    expect(failed.status.reason).toBe('operation_failed');
     expect(stackJobSchema.safeParse(failed).success).toBe(true);
   });
 });

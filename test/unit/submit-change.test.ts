@@ -22,15 +22,17 @@ function recordingDeps(): { deps: SubmissionDeps; steps: string[] } {
       return true;
     },
     get: async (id) => (stored.has(id) ? { job: stored.get(id)!, rev: 1 } : undefined),
-    claimIdempotency: async (key, job) => {
+  };
+  const idempotency: SubmissionDeps['idempotency'] = {
+    claim: async (key, job) => {
       if (claims.has(key)) return { claimed: false, job: claims.get(key)! };
       claims.set(key, job);
       return { claimed: true, job };
     },
-    findByIdempotency: async (key) => claims.get(key),
+    find: async (key) => claims.get(key),
   };
   const clock = { now: () => NOW };
-  return { steps, deps: { jobs, preflight: preflightDeps(), starter: { start: async () => void steps.push('execution started') }, ids: ulidIds(clock), clock } };
+  return { steps, deps: { jobs, idempotency, preflight: preflightDeps(), starter: { start: async () => void steps.push('execution started') }, ids: ulidIds(clock), clock } };
 }
 
 it('writes the job and starts its execution side by side when the snapshot travels in the execution input', async () => {

@@ -7,6 +7,7 @@ import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { S3BackendProbe } from '../../lambdas/adapters/aws/s3-backend-probe';
+import { TerraformLockProbe } from '../../lambdas/adapters/terraform-locks/terraform-lock-probe';
 import { StsCredentialValidator } from '../../lambdas/adapters/aws/sts-credential-validator';
 import { runPreflight } from '../../lambdas/domain/preflight';
 import { awsCredential, change, preflightDeps, s3Backend, standardCatalog } from '../support/domain-fixtures';
@@ -63,10 +64,13 @@ describe('the S3 backend probe', () => {
   it('names the missing grant when the lock table cannot be read without a secret (was a 500 for every submission)', async () => {
     s3.onAnyCommand().resolves({});
     dynamo.on(GetItemCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
-    const backend = s3Backend({ secretRef: undefined, config: { bucket: 'acme-terraform-state', region: 'us-east-1', lockTable: 'acme-terraform-locks', keyPrefix: 'stack-jobs' } });
-    const result = await new S3BackendProbe(secrets, factories).probe(backend, 'k/terraform.tfstate');
-    expect(result.reachable).toBe(false);
-    expect(result.detail).toContain('access denied (AccessDeniedException)');
-    expect(result.detail).toContain('stackjobs:stateLockTableNames');
+    // Sorted first of the org's backends, so pre-flight picks it.
+    const backend = s3Backend({ id: 'a_locking_backend', secretRef: undefined, config: { bucket: 'acme-terraform-state', region: 'us-east-1', lockTable: 'acme-terraform-locks', keyPrefix: 'stack-jobs' } });
+    const catalog = standardCatalog().add('backend-credentials', 'acmecorp', backend);
+    const outcome = await runPreflight(change(), preflightDeps({ catalog, backendProbe: new S3BackendProbe(secrets, factories), stateLocks: new TerraformLockProbe(secrets, factories) }));
+    const check = outcome.checks.find((c) => c.check === 'backend')!;
+    expect(check.passed).toBe(false);
+    expect(check.messages.join('\n')).toContain('access denied (AccessDeniedException)');
+    expect(check.messages.join('\n')).toContain('stackjobs:stateLockTableNames');
   });
 });

@@ -3,7 +3,7 @@
  * submission (a retried request, a redelivered event) finds the execution already there: that is success.
  */
 import type { SFNClient } from '@aws-sdk/client-sfn';
-import type { ExecutionStarter } from '../../domain/ports';
+import type { ExecutionInspector, ExecutionStarter } from '../../domain/ports';
 import type { StackJob } from '../../domain/schemas';
 import { snapshotTravelsWithExecution } from '../../domain/stack-job';
 import { clientOf, sfnSdk, type ClientRef } from './sdk';
@@ -19,7 +19,12 @@ export interface WorkflowInput {
   snapshot?: StackJob;
 }
 
-export class SfnExecutionStarter implements ExecutionStarter {
+/** The execution of a job: named after it, under the state machine's ARN (`…:stateMachine:<name>` → `…:execution:<name>:<jobId>`). */
+export function executionArnOf(stateMachineArn: string, jobId: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
+}
+
+export class SfnExecutionStarter implements ExecutionStarter, ExecutionInspector {
   constructor(
     private readonly client: ClientRef<SFNClient>,
     private readonly stateMachineArn: string,
@@ -32,6 +37,16 @@ export class SfnExecutionStarter implements ExecutionStarter {
     } catch (e) {
       // Same name within 90 days: the execution for this job exists already (a Standard workflow dedupes on name).
       if (e instanceof sfnSdk().ExecutionAlreadyExists) return;
+      throw e;
+    }
+  }
+
+  async isRunning(jobId: string): Promise<boolean> {
+    try {
+      const out = await clientOf(this.client).send(new (sfnSdk().DescribeExecutionCommand)({ executionArn: executionArnOf(this.stateMachineArn, jobId) }));
+      return out.status === 'RUNNING';
+    } catch (e) {
+      if (e instanceof sfnSdk().ExecutionDoesNotExist) return false;
       throw e;
     }
   }

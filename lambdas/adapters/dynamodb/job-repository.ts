@@ -1,14 +1,17 @@
 /**
- * Jobs and their idempotency records in the jobs table. Only conditional single-item writes
- * (no transactions: dynalite, the local stand-in, has none), with an optimistic revision on every job.
+ * Jobs in the jobs table (items `JOB#<jobId>`, keys.ts): the StackJob documents and their index keys. Only conditional
+ * single-item writes (no transactions: dynalite, the local stand-in, has none), with an optimistic revision on every
+ * job; every job read is validated against the StackJob schema. Idempotency records, approval items and task tokens,
+ * and stack leases have their own repositories.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { stackKeyOfJob } from '../../domain/stack-job';
-import type { JobPhase, JobResult, StackJob } from '../../domain/schemas';
-import { conditionalWrite } from './client';
-import { ITEM_TTL_SECONDS, JOBS_INDEX_BY_ORG, JOBS_INDEX_BY_STACK, JOBS_INDEX_OPEN_BY_STACK, ttlAfter } from './table-definitions';
+import { stackJobSchema, type JobPhase, type JobResult, type StackJob } from '../../domain/schemas';
+import { conditionalWrite, validItem } from './client';
+import { jobKey, orgPartition, PREFIX, stackPartition } from './keys';
+import { JOBS_INDEX_BY_ORG, JOBS_INDEX_BY_STACK, JOBS_INDEX_OPEN_BY_STACK } from './table-definitions';
 
 export interface StoredJob {
   job: StackJob;
@@ -33,13 +36,10 @@ export interface JobListQuery {
 /** Optimistic-update attempts before giving up: each conflict means another writer just moved the job, so a re-read converges fast. */
 const UPDATE_ATTEMPTS = 8;
 
-const jobKey = (id: string) => ({ pk: `JOB#${id}`, sk: 'JOB' });
-const idemKey = (key: string) => ({ pk: `IDEM#${key}`, sk: 'IDEM' });
-const approvalKey = (approvalId: string) => ({ pk: `APR#${approvalId}`, sk: 'APR' });
-/** The approval task token's item: outside `JOB#*`, which is all the runner's task role may read. */
-export const taskTokenKey = (jobId: string) => ({ pk: `TOKEN#${jobId}`, sk: 'TOKEN' });
-/** The task token a job's execution parked on while it waits for its stack lock (lock-repository.ts), kept like the approval's. */
-export const lockWaitTokenKey = (jobId: string) => ({ pk: `TOKEN#${jobId}`, sk: 'LOCKWAIT' });
+/** The job document of a job item, validated. */
+export function jobOfItem(item: Record<string, unknown>): StackJob {
+  return validItem(stackJobSchema, item.job, 'job', { pk: String(item.pk), sk: String(item.sk) });
+}
 
 export function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
   return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
@@ -61,27 +61,26 @@ export function decodeCursor(cursor: string | undefined): Record<string, unknown
 /** A start key is only accepted for the index and partition it was issued for. */
 function isCursorFor(key: Record<string, unknown>, [indexPk, indexSk]: [string, string], partition: unknown): boolean {
   const names = Object.keys(key).sort();
-  return names.join() === ['pk', 'sk', indexPk, indexSk].sort().join() && key[indexPk] === partition && String(key.pk).startsWith('JOB#');
+  return names.join() === ['pk', 'sk', indexPk, indexSk].sort().join() && key[indexPk] === partition && String(key.pk).startsWith(PREFIX.job);
 }
 
 /** The sparse open-by-stack index's keys: present while the job is unfinished, absent once it has completed. */
 function openKeys(job: StackJob): { gsi3pk: string; gsi3sk: string } | Record<string, never> {
-  return job.status.phase === 'completed' ? {} : { gsi3pk: `STACK#${stackKeyOfJob(job)}`, gsi3sk: job.metadata.id };
+  return job.status.phase === 'completed' ? {} : { gsi3pk: stackPartition(stackKeyOfJob(job)), gsi3sk: job.metadata.id };
 }
 
 export class JobRepository {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly now: () => Date = () => new Date(),
   ) {}
 
   private item(job: StackJob, rev: number) {
     return {
       ...jobKey(job.metadata.id),
-      gsi1pk: `STACK#${stackKeyOfJob(job)}`,
+      gsi1pk: stackPartition(stackKeyOfJob(job)),
       gsi1sk: job.metadata.id,
-      gsi2pk: `ORG#${job.metadata.org}`,
+      gsi2pk: orgPartition(job.metadata.org),
       gsi2sk: job.metadata.id,
       ...openKeys(job),
       rev,
@@ -96,7 +95,7 @@ export class JobRepository {
 
   async get(id: string): Promise<StoredJob | undefined> {
     const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: jobKey(id), ConsistentRead: true }));
-    return out.Item ? { job: out.Item.job as StackJob, rev: out.Item.rev as number } : undefined;
+    return out.Item ? { job: jobOfItem(out.Item), rev: out.Item.rev as number } : undefined;
   }
 
   async require(id: string): Promise<StoredJob> {
@@ -136,68 +135,6 @@ export class JobRepository {
     throw new ConflictError(`stack job ${id} is being changed concurrently; try again`);
   }
 
-  /**
-   * The approval task token lives in its own item (pk `TOKEN#<jobId>`), never on the job's item or in the job
-   * document: no read of the job (API responses, events, logs) can carry it, and the runner's task role, which may
-   * read `JOB#*` items only (dynamodb:LeadingKeys), cannot read any job's token. Callers check the job exists.
-   */
-  async setTaskToken(id: string, token: string): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...taskTokenKey(id), jobId: id, taskToken: token, ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.taskToken) } }));
-  }
-
-  async getTaskToken(id: string): Promise<string | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: taskTokenKey(id), ConsistentRead: true }));
-    return out.Item?.taskToken as string | undefined;
-  }
-
-  /** Removes the token once it has been used, so a spent token is not kept around. */
-  async clearTaskToken(id: string): Promise<void> {
-    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: taskTokenKey(id) }));
-  }
-
-  /**
-   * Slack buttons carry only the opaque approval id; this small item maps it back to its job. An update, not a put: a
-   * retried approval request writes the same mapping again without erasing what the first one recorded (the notice).
-   */
-  async putApprovalRef(approvalId: string, jobId: string): Promise<void> {
-    await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: approvalKey(approvalId), UpdateExpression: 'SET jobId = :job, #ttl = :ttl', ExpressionAttributeNames: { '#ttl': 'ttl' }, ExpressionAttributeValues: { ':job': jobId, ':ttl': ttlAfter(this.now(), ITEM_TTL_SECONDS.approvalRef) } }));
-  }
-
-  /** Where the approval's Slack message went, so an API decision or a cancel can replace it (request.ts, notice.ts). */
-  async recordApprovalNotice(approvalId: string, notice: { channel: string; ts: string }): Promise<void> {
-    await this.db.send(
-      new UpdateCommand({ TableName: this.tableName, Key: approvalKey(approvalId), UpdateExpression: 'SET noticeChannel = :c, noticeTs = :ts', ExpressionAttributeValues: { ':c': notice.channel, ':ts': notice.ts } }),
-    );
-  }
-
-  async approvalNotice(approvalId: string): Promise<{ channel: string; ts: string } | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: approvalKey(approvalId), ConsistentRead: true }));
-    return typeof out.Item?.noticeChannel === 'string' && typeof out.Item.noticeTs === 'string' ? { channel: out.Item.noticeChannel, ts: out.Item.noticeTs } : undefined;
-  }
-
-  /**
-   * Claims the Slack notice of an approval (one conditional write): true unless a message is already recorded for it.
-   * So a retried approval request after a recorded post posts nothing, and one after an attempt that died before
-   * posting or recording posts it rather than lose it. Posted twice instead: an attempt that died between posting and
-   * recording, or two attempts overlapping (Step Functions retrying while the first still runs).
-   */
-  async claimApprovalNotice(approvalId: string, at: Date): Promise<boolean> {
-    return conditionalWrite(this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: approvalKey(approvalId),
-          UpdateExpression: 'SET noticeClaimedAt = :at',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(noticeTs)',
-          ExpressionAttributeValues: { ':at': at.toISOString() },
-        }),
-      ));
-  }
-
-  async findJobIdByApproval(approvalId: string): Promise<string | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: approvalKey(approvalId), ConsistentRead: true }));
-    return out.Item?.jobId as string | undefined;
-  }
-
   /** Newest first, filtered, paged with an opaque cursor. */
   async list(q: JobListQuery): Promise<JobPage> {
     const byStack = q.env !== undefined && q.resourceId !== undefined;
@@ -225,8 +162,8 @@ export class JobRepository {
       filters.push('#job.#status.#result = :result');
     }
     const input: QueryCommandInput = byStack
-      ? { TableName: this.tableName, IndexName: JOBS_INDEX_BY_STACK, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ...values, ':pk': `STACK#${q.org}/${q.env}/${q.resourceId}` } }
-      : { TableName: this.tableName, IndexName: JOBS_INDEX_BY_ORG, KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: { ...values, ':pk': `ORG#${q.org}` } };
+      ? { TableName: this.tableName, IndexName: JOBS_INDEX_BY_STACK, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ...values, ':pk': stackPartition(`${q.org}/${q.env}/${q.resourceId}`) } }
+      : { TableName: this.tableName, IndexName: JOBS_INDEX_BY_ORG, KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: { ...values, ':pk': orgPartition(q.org) } };
     input.ScanIndexForward = false;
     if (filters.length > 0) input.FilterExpression = filters.join(' AND ');
     const usedNames = Object.fromEntries(Object.entries(names).filter(([k]) => (input.FilterExpression ?? '').includes(k)));
@@ -242,7 +179,7 @@ export class JobRepository {
     }
     do {
       const out = await this.db.send(new QueryCommand({ ...input, Limit: q.limit - items.length, ExclusiveStartKey: startKey }));
-      items.push(...(out.Items ?? []).map((i) => i.job as StackJob));
+      items.push(...(out.Items ?? []).map(jobOfItem));
       startKey = out.LastEvaluatedKey;
     } while (startKey && items.length < q.limit);
     return { items, cursor: encodeCursor(startKey) };
@@ -267,12 +204,12 @@ export class JobRepository {
         new ScanCommand({
           TableName: this.tableName,
           FilterExpression: 'begins_with(pk, :job) AND sk = :sk AND attribute_not_exists(gsi3pk)',
-          ExpressionAttributeValues: { ':job': 'JOB#', ':sk': 'JOB' },
+          ExpressionAttributeValues: { ':job': PREFIX.job, ':sk': 'JOB' },
           ExclusiveStartKey: startKey,
         }),
       );
       for (const item of out.Items ?? []) {
-        const job = item.job as StackJob;
+        const job = jobOfItem(item);
         const open = openKeys(job);
         if (!('gsi3pk' in open)) continue;
         const written = await conditionalWrite(
@@ -296,9 +233,9 @@ export class JobRepository {
   /** The stack's newest job (the last submitted), one item read however long the stack's history. */
   async newestInStack(stackKey: string): Promise<StackJob | undefined> {
     const out = await this.db.send(
-      new QueryCommand({ TableName: this.tableName, IndexName: JOBS_INDEX_BY_STACK, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': `STACK#${stackKey}` }, ScanIndexForward: false, Limit: 1 }),
+      new QueryCommand({ TableName: this.tableName, IndexName: JOBS_INDEX_BY_STACK, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': stackPartition(stackKey) }, ScanIndexForward: false, Limit: 1 }),
     );
-    return out.Items?.[0]?.job as StackJob | undefined;
+    return out.Items?.[0] ? jobOfItem(out.Items[0]) : undefined;
   }
 
   /**
@@ -309,37 +246,31 @@ export class JobRepository {
     return this.queryStack(JOBS_INDEX_OPEN_BY_STACK, 'gsi3pk', stackKey);
   }
 
-  private async queryStack(indexName: string, partitionKey: string, stackKey: string): Promise<StackJob[]> {
+  /**
+   * Every unfinished job of every stack (a scan of the sparse open-by-stack index, so only open jobs are read): what a
+   * restart of local mode reconciles. Eventually consistent.
+   */
+  async listUnfinished(): Promise<StackJob[]> {
     const items: StackJob[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const out = await this.db.send(
-        new QueryCommand({ TableName: this.tableName, IndexName: indexName, KeyConditionExpression: `${partitionKey} = :pk`, ExpressionAttributeValues: { ':pk': `STACK#${stackKey}` }, ExclusiveStartKey: startKey }),
-      );
-      items.push(...(out.Items ?? []).map((i) => i.job as StackJob));
+      const out = await this.db.send(new ScanCommand({ TableName: this.tableName, IndexName: JOBS_INDEX_OPEN_BY_STACK, ExclusiveStartKey: startKey }));
+      items.push(...(out.Items ?? []).map(jobOfItem));
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return items;
   }
 
-  /**
-   * Claims an idempotency key for a job. The record carries the whole snapshot so a submission that crashed
-   * between this write and the job write can be completed by the next delivery. Returns the winner's job.
-   */
-  async claimIdempotency(key: string, job: StackJob): Promise<{ claimed: boolean; job: StackJob }> {
-    try {
-      await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...idemKey(key), jobId: job.metadata.id, snapshot: job, ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.idempotency) }, ConditionExpression: 'attribute_not_exists(pk)' }));
-      return { claimed: true, job };
-    } catch (e) {
-      if (!(e instanceof ConditionalCheckFailedException)) throw e;
-    }
-    const winner = await this.findByIdempotency(key);
-    if (!winner) throw new ConflictError('idempotency record vanished during submission; try again');
-    return { claimed: false, job: winner };
-  }
-
-  async findByIdempotency(key: string): Promise<StackJob | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: idemKey(key), ConsistentRead: true }));
-    return out.Item ? (out.Item.snapshot as StackJob) : undefined;
+  private async queryStack(indexName: string, partitionKey: string, stackKey: string): Promise<StackJob[]> {
+    const items: StackJob[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({ TableName: this.tableName, IndexName: indexName, KeyConditionExpression: `${partitionKey} = :pk`, ExpressionAttributeValues: { ':pk': stackPartition(stackKey) }, ExclusiveStartKey: startKey }),
+      );
+      items.push(...(out.Items ?? []).map(jobOfItem));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return items;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Stack locks: one lease item per stack (pk `LOCK#org/env/resourceId`) in the jobs table, holding the owner
+ * Stack locks: one lease item per stack (`LOCK#org/env/resourceId`, keys.ts) in the jobs table, holding the owner
  * job id, a fencing counter that only ever grows, and an expiry. Only conditional single-item writes
  * (dynalite has no transactions, and TTL deletion would be too late to matter anyway): every write is
  * conditioned on the fencing token it read, so two acquirers can never both win, and a stale holder can
@@ -9,7 +9,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conditionalWrite } from './client';
 import type { StackLease, StackLockReader } from '../../domain/ports';
-import { lockWaitTokenKey } from './job-repository';
+import { leaseKey as lockKey, lockWaitTokenKey } from './keys';
 import { ITEM_TTL_SECONDS, ttlAfter } from './table-definitions';
 
 /** The lease item as stored; `ownerJobId` is absent once released (the item stays so the counter keeps growing). */
@@ -26,8 +26,6 @@ export type AcquireOutcome =
   | { acquired: true; lease: StackLease }
   /** `holder` is the live lease that blocked this attempt, if one did (none: another acquirer won the race). */
   | { acquired: false; holder?: StackLease };
-
-const lockKey = (stackKey: string) => ({ pk: `LOCK#${stackKey}`, sk: 'LOCK' });
 
 /** A job parked on its stack lock: the task token its execution waits on. */
 export interface ParkedWaiter {

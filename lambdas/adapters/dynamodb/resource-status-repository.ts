@@ -5,6 +5,7 @@
 import { conditionalWrite } from './client';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { JobResult } from '../../domain/schemas';
+import { resourceKey } from './keys';
 
 export interface ResourceStatus {
   org: string;
@@ -32,8 +33,6 @@ export interface ResourceOutcome {
   /** Set only when the job succeeded: the version now live and its outputs. */
   applied?: { versionId: string; outputsKey?: string };
 }
-
-const resourceKey = (org: string, env: string, resourceId: string) => ({ pk: `RESOURCE#${org}/${env}/${resourceId}`, sk: 'RESOURCE' });
 
 export class ResourceStatusRepository {
   constructor(

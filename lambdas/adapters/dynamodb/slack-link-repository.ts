@@ -2,8 +2,9 @@
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conditionalWrite } from './client';
 import { slackLinkSchema, type SlackLink } from '../../domain/schemas';
+import { slackLinkKey } from './keys';
 
-export const slackLinkKey = (teamId: string, userId: string) => ({ pk: `SLACKLINK#${teamId}#${userId}`, sk: 'SLACKLINK' });
+export { slackLinkKey };
 
 export class SlackLinkRepository {
   constructor(

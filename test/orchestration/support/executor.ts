@@ -19,6 +19,7 @@ import { noMetrics } from '../../../lambdas/workflow/metrics';
 import { runStep } from '../../../lambdas/workflow/steps';
 import { extractStateMachine, type ExtractedStateMachine } from '../../../infra/asl';
 import { JOBS, type TestDynamo } from './dynamo';
+import { ApprovalItemRepository } from '../../../lambdas/adapters/dynamodb/approval-item-repository';
 
 export interface PublishedEvent {
   detailType: string;
@@ -45,11 +46,15 @@ const noParkedTasks: WorkflowDeps['tasks'] = {
   succeed: async () => {
     throw Object.assign(new Error('no task waits for that token'), { name: 'TaskDoesNotExist' });
   },
+  fail: async () => {
+    throw Object.assign(new Error('no task waits for that token'), { name: 'TaskDoesNotExist' });
+  },
 };
 
 export function makeDeps(dynamo: TestDynamo, publisher: EventPublisher, clock: Clock = { now: () => new Date() }, runnerTasks: RunnerTaskStopper = new RecordingStopper()): WorkflowDeps {
   return {
     jobs: new JobRepository(dynamo.db, JOBS),
+    approvalItems: new ApprovalItemRepository(dynamo.db, JOBS),
     locks: new LockRepository(dynamo.db, JOBS, () => clock.now()),
     resources: new ResourceStatusRepository(dynamo.db, JOBS),
     events: publisher,
@@ -168,7 +173,7 @@ export class LocalExecutor {
   /** Starts an execution named after the job, as SfnExecutionStarter does; `approval` decides what the approval task sees. */
   start(jobId: string, runDeps: WorkflowDeps, script: RunnerScript = {}, snapshot?: StackJob): Run {
     // Wakes go to this executor's tokens (SendTaskSuccess), like the step Lambda's SFN client.
-    const deps: WorkflowDeps = { ...runDeps, tasks: { succeed: (token, output) => this.broker.respond(token, output) } };
+    const deps: WorkflowDeps = { ...runDeps, tasks: { succeed: (token, output) => this.broker.respond(token, output), fail: async (token, error, cause) => this.broker.fail(token, error, cause) } };
     const handlers: Record<string, (input: never) => Promise<unknown>> = {};
     for (const [state, binding] of Object.entries(this.extracted.tasks)) {
       if (binding.kind === 'runner') handlers[state] = (input) => this.runner(deps, state, binding.phase, input, script[binding.phase] ?? {});
