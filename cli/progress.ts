@@ -1,6 +1,7 @@
 /** Follows a job until it completes (or waits for approval), reporting each change as it happens. */
 import type { StackJob } from '../lambdas/domain/schemas';
 import type { ApiClient } from './api-client';
+import { outcomeLine } from './render';
 
 export interface ProgressView {
   update(job: StackJob, elapsedMs: number): void;
@@ -27,7 +28,6 @@ export function describePlan(job: StackJob): string | undefined {
 /** A terminal view: one live status line, with the plan and hints printed above it as they arrive. */
 export function terminalView(out: NodeJS.WriteStream, o: { planShown?: boolean } = {}): ProgressView {
   let planShown = o.planShown ?? false;
-  let hintShown = false;
   const line = (text: string) => out.write(`\r\x1b[2K${text}`);
   return {
     update(job, elapsed) {
@@ -36,14 +36,10 @@ export function terminalView(out: NodeJS.WriteStream, o: { planShown?: boolean }
         planShown = true;
         out.write(`\r\x1b[2K${plan}\n`);
       }
-      if (job.status.phase === 'awaiting_approval' && !hintShown) {
-        hintShown = true;
-        out.write(`\r\x1b[2Kawaiting approval: stackjobs approve ${job.metadata.id}   (or reject)\n`);
-      }
       line(describeJob(job, elapsed));
     },
     done(job) {
-      out.write(`\r\x1b[2K${job.metadata.id}  ${job.status.phase}/${job.status.result}${job.status.failure ? `  failed in ${job.status.failure.operation}: ${job.status.failure.message}` : ''}\n`);
+      out.write(`\r\x1b[2K${outcomeLine(job)}\n`);
     },
   };
 }
@@ -59,13 +55,12 @@ export function lineView(out: NodeJS.WritableStream, o: { planShown?: boolean } 
         planShown = true;
         out.write(`${plan}\n`);
       }
-      if (job.status.phase === 'awaiting_approval' && !last.includes('awaiting_approval')) out.write(`awaiting approval: stackjobs approve ${job.metadata.id}   (or reject)\n`);
       const text = describeJob(job, 0).replace(/\s+0\.0s$/, '');
       if (text !== last) out.write(`${describeJob(job, elapsed)}\n`);
       last = text;
     },
     done(job) {
-      out.write(`${job.metadata.id}  ${job.status.phase}/${job.status.result}${job.status.failure ? `  failed in ${job.status.failure.operation}: ${job.status.failure.message}` : ''}\n`);
+      out.write(`${outcomeLine(job)}\n`);
     },
   };
 }

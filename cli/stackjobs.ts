@@ -2,13 +2,18 @@
  * The `stackjobs` command: drives the API, local or deployed.
  * Exit codes: 0 success, 1 job failed or cancelled (or the API refused), 2 usage error, 3 pre-flight failed.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { parse } from 'yaml';
-import type { StackJob } from '../lambdas/domain/schemas';
+import type { PlanChanges } from '../lambdas/domain/plan-changes';
+import type { PlanSummary, StackJob } from '../lambdas/domain/schemas';
 import { catalogEntries, localConfigSchema } from '../local/config';
-import { ApiClient, ApiError } from './api-client';
+import { ApiClient, ApiError, UnreachableError } from './api-client';
+import { completionScript, SHELLS } from './completion';
+import { loadProfile, ProfileError, tokenOf } from './profiles';
 import { followJob, lineView, terminalView } from './progress';
+import { outcomeLine, paintFor, renderPlanChanges, summaryLine } from './render';
 
 export const EXIT = { ok: 0, jobFailed: 1, usage: 2, preflightFailed: 3 } as const;
 
@@ -36,20 +41,67 @@ function readDocument(file: string): unknown {
 
 const jobExit = (job: StackJob) => (job.status.phase !== 'completed' || ['succeeded', 'skipped'].includes(job.status.result) ? EXIT.ok : EXIT.jobFailed);
 
+const DEFAULT_ENDPOINT = 'http://127.0.0.1:8787';
+const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+/** Where the example tokens are, for a user of local mode who has none. */
+const LOCAL_TOKENS_HINT = 'local mode takes the example tokens in examples/local/stackjobs.yaml (local-operator-token, local-approver-token, local-admin-token)';
+const isLoopback = (url: string) => /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(url);
+
+type PlanChangesView = PlanChanges & { jobId: string; digest: string; summary: PlanSummary };
+
 export function buildProgram(io: CliIo): Command {
   const program = new Command('stackjobs')
     .description('Submit, follow, approve and inspect stack jobs')
-    .addOption(new Option('--endpoint <url>', 'API URL').env('STACKJOBS_ENDPOINT').default('http://127.0.0.1:8787'))
-    .addOption(new Option('--token <token>', 'bearer token').env('STACKJOBS_TOKEN'))
+    .version(VERSION, '--version', 'print the version')
+    .addOption(new Option('--endpoint <url>', `API URL (env STACKJOBS_ENDPOINT; default ${DEFAULT_ENDPOINT}, local mode)`))
+    .addOption(new Option('--token <token>', 'bearer token (env STACKJOBS_TOKEN)'))
+    .addOption(new Option('--profile <name>', 'a named profile (endpoint and token) from the config file (env STACKJOBS_PROFILE)'))
     .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
+    .addHelpText(
+      'after',
+      '\nProfiles: ~/.config/stackjobs/config.yaml (or $STACKJOBS_CONFIG), e.g.\n  current: local\n  profiles:\n    local: { endpoint: http://127.0.0.1:8787, token: local-operator-token }\n    prod: { endpoint: https://…, tokenCommand: "my-sso print-token" }\n' +
+        'A flag wins over its variable (STACKJOBS_ENDPOINT, STACKJOBS_TOKEN), which wins over the profile.',
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
-  const opts = () => program.opts<{ endpoint: string; token?: string; output: 'text' | 'json' }>();
-  const client = () => new ApiClient({ endpoint: opts().endpoint, token: opts().token, fetchImpl: io.fetchImpl });
+  const opts = () => program.opts<{ endpoint?: string; token?: string; profile?: string; output: 'text' | 'json' }>();
+  let resolved: { endpoint: string; token?: string } | undefined;
+  const connection = () => {
+    if (resolved) return resolved;
+    // A flag, then its variable (from the environment the CLI was given), then the profile, then the default.
+    const o = opts();
+    const endpoint = o.endpoint ?? io.env.STACKJOBS_ENDPOINT;
+    const token = o.token ?? io.env.STACKJOBS_TOKEN;
+    const named = o.profile ?? io.env.STACKJOBS_PROFILE;
+    const profile = endpoint === undefined || token === undefined || named ? loadProfile(io.env, named) : undefined;
+    resolved = { endpoint: endpoint ?? profile?.endpoint ?? DEFAULT_ENDPOINT, token: token ?? tokenOf(profile) };
+    return resolved;
+  };
+  const client = () => new ApiClient({ ...connection(), fetchImpl: io.fetchImpl });
   const json = () => opts().output === 'json';
+  const paint = () => paintFor(io.stdout, io.env);
   const print = (value: unknown, text: () => string) => io.stdout.write(json() ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
   const view = () => (json() ? undefined : io.stdout.isTTY ? terminalView(io.stdout as NodeJS.WriteStream) : lineView(io.stdout));
+  const planChanges = (id: string) => client().request<PlanChangesView>('GET', `/v1/stack-jobs/${encodeURIComponent(id)}/plan/changes`).then((r) => r.body);
+  /** Before an approval, the plan as the approver will read it (text output only). */
+  const showPlanForApproval = async (job: StackJob) => {
+    if (json() || job.status.phase !== 'awaiting_approval') return;
+    try {
+      io.stdout.write(`\n${renderPlanChanges(await planChanges(job.metadata.id), paint())}\n\n`);
+    } catch (e) {
+      io.stdout.write(`(the plan could not be read: ${(e as Error).message})\n`);
+    }
+    io.stdout.write(`awaiting approval: someone with the approver role in ${job.metadata.org} runs  stackjobs approve ${job.metadata.id}  (or reject)${isLoopback(connection().endpoint) ? ' — in local mode: --token local-approver-token' : ''}\n`);
+  };
+  /** After a decision or a cancel: follow the job like submit --wait. */
+  const followAfter = async (id: string, wait: boolean | undefined, stopAtApproval = false) => {
+    if (!wait) return;
+    const job = await followJob(client(), id, { stopAtApproval, view: view() });
+    if (json()) print(job, () => '');
+    await showPlanForApproval(job);
+    throw new ExitCode(jobExit(job));
+  };
   const checksText = (checks: { check: string; passed: boolean; messages: string[] }[]) => checks.map((c) => `${c.passed ? 'pass' : 'FAIL'}  ${c.check}: ${c.messages.join('; ')}`).join('\n');
 
   program
@@ -76,7 +128,16 @@ export function buildProgram(io: CliIo): Command {
       if (!json()) io.stdout.write(`${status === 201 ? 'created' : 'existing'} ${body.metadata.id}\n`);
       const job = await followJob(client(), body.metadata.id, { stopAtApproval: true, view: view() });
       if (json()) print(job, () => '');
+      await showPlanForApproval(job);
       throw new ExitCode(jobExit(job));
+    });
+
+  program
+    .command('plan <id>')
+    .description('show the plan a job made: each resource, its action and the attributes that change, outputs, drift')
+    .action(async (id: string) => {
+      const plan = await planChanges(id);
+      print(plan, () => renderPlanChanges(plan, paint()));
     });
 
   program
@@ -84,7 +145,14 @@ export function buildProgram(io: CliIo): Command {
     .description('show a job')
     .action(async (id: string) => {
       const job = await client().getJob(id);
-      print(job, () => `${job.metadata.id}  ${job.status.phase}/${job.status.result}  ${job.spec.apiResourceInfo.kind}/${job.spec.apiResourceInfo.name}  ${job.metadata.env}\n` + job.status.operations.map((op) => `  ${op.name.padEnd(8)} ${op.status}/${op.result}${op.errors.length ? `  ${op.errors.join('; ')}` : ''}`).join('\n'));
+      // Who holds the stack, for a job waiting in the queue.
+      const holder =
+        job.status.phase === 'queued'
+          ? await client()
+              .request<{ lease?: { holder: string; since?: string } }>('GET', `/v1/orgs/${encodeURIComponent(job.metadata.org)}/envs/${encodeURIComponent(job.metadata.env)}/resources/${encodeURIComponent(job.spec.apiResourceInfo.id)}`)
+              .then((r) => r.body.lease, () => undefined)
+          : undefined;
+      print(job, () => describeJobFully(job, holder));
     });
 
   program
@@ -94,11 +162,17 @@ export function buildProgram(io: CliIo): Command {
     .option('--env <env>')
     .option('--resource <id>')
     .option('--phase <phase>')
+    .option('--result <result>', 'succeeded, failed, cancelled, skipped or tbd')
     .option('--limit <n>', 'page size', '20')
-    .action(async (o: { org?: string; env?: string; resource?: string; phase?: string; limit: string }) => {
-      const q = new URLSearchParams(Object.entries({ org: o.org, env: o.env, resourceId: o.resource, phase: o.phase, limit: o.limit }).filter((e): e is [string, string] => e[1] !== undefined));
+    .option('--cursor <cursor>', 'the next page (printed at the end of a full page)')
+    .action(async (o: { org?: string; env?: string; resource?: string; phase?: string; result?: string; limit: string; cursor?: string }) => {
+      const q = new URLSearchParams(Object.entries({ org: o.org, env: o.env, resourceId: o.resource, phase: o.phase, result: o.result, limit: o.limit, cursor: o.cursor }).filter((e): e is [string, string] => e[1] !== undefined));
       const { body } = await client().request<{ items: StackJob[]; cursor?: string }>('GET', `/v1/stack-jobs?${q}`);
-      print(body, () => body.items.map((j) => `${j.metadata.id}  ${j.status.phase}/${j.status.result}  ${j.metadata.env}/${j.spec.apiResourceInfo.id}  ${j.metadata.version.id}`).join('\n') || '(no jobs)');
+      print(body, () => {
+        const rows = body.items.map((j) => listRow(j));
+        const next = body.cursor ? `\nmore: stackjobs list ${[...Object.entries({ org: o.org, env: o.env, resource: o.resource, phase: o.phase, result: o.result }).flatMap(([k, v]) => (v ? [`--${k}`, v] : [])), '--limit', o.limit, '--cursor', body.cursor].join(' ')}` : '';
+        return (rows.length ? [LIST_HEADER, ...rows].join('\n') : '(no jobs)') + next;
+      });
     });
 
   program
@@ -110,16 +184,23 @@ export function buildProgram(io: CliIo): Command {
     .action(async (id: string, o: { follow?: boolean; phase?: string; operation?: string }) => {
       let cursor: string | undefined;
       const texts: string[] = [];
+      let phase = '';
       for (;;) {
         const q = new URLSearchParams(Object.entries({ phase: o.phase, operation: o.operation, cursor }).filter((e): e is [string, string] => e[1] !== undefined));
         const { body } = await client().request<{ text: string; cursor?: string; phase: string }>('GET', `/v1/stack-jobs/${encodeURIComponent(id)}/logs?${q}`);
         if (json()) texts.push(body.text);
         else io.stdout.write(body.text);
         cursor = body.cursor ?? cursor;
-        if (!o.follow || (body.phase === 'completed' && body.text === '')) break;
+        phase = body.phase;
+        // Nothing more comes while the job waits for a person: stop and say so rather than wait silently.
+        if (!o.follow || ((body.phase === 'completed' || body.phase === 'awaiting_approval') && body.text === '')) break;
         if (body.text === '') await new Promise((r) => setTimeout(r, 1000));
       }
       if (json()) print({ jobId: id, text: texts.join('') }, () => '');
+      if (!o.follow) return;
+      const job = await client().getJob(id);
+      if (!json()) io.stderr.write(`${phase === 'awaiting_approval' ? `stopped following: the job is awaiting approval (stackjobs plan ${id}; stackjobs approve ${id})` : outcomeLine(job)}\n`);
+      throw new ExitCode(jobExit(job));
     });
 
   program
@@ -135,26 +216,60 @@ export function buildProgram(io: CliIo): Command {
       .command(`${decision} <id>`)
       .description(`${decision} the plan a job is waiting on`)
       .option('--comment <text>')
-      .action(async (id: string, o: { comment?: string }) => {
+      .option('--wait', 'follow the job until it completes')
+      .action(async (id: string, o: { comment?: string; wait?: boolean }) => {
         const { body } = await client().request<StackJob>('POST', `/v1/stack-jobs/${encodeURIComponent(id)}/${decision}`, o.comment ? { comment: o.comment } : {});
-        print(body, () => `${decision === 'approve' ? 'approved' : 'rejected'} ${id}`);
+        if (!o.wait || json()) print(body, () => `${decision === 'approve' ? 'approved' : 'rejected'} ${id}`);
+        else io.stdout.write(`${decision === 'approve' ? 'approved' : 'rejected'} ${id}\n`);
+        await followAfter(id, o.wait);
       });
   }
 
   program
     .command('cancel <id>')
-    .description('cancel a job')
-    .action(async (id: string) => {
+    .description('cancel a job (an update that already runs finishes first)')
+    .option('--wait', 'follow the job until it has ended')
+    .action(async (id: string, o: { wait?: boolean }) => {
       const { body } = await client().request<StackJob>('POST', `/v1/stack-jobs/${encodeURIComponent(id)}/cancel`, {});
-      print(body, () => `cancellation requested for ${id}: ${body.status.phase}/${body.status.result}`);
+      if (!o.wait || json()) print(body, () => `cancellation requested for ${id}: ${body.status.phase}/${body.status.result}`);
+      else io.stdout.write(`cancellation requested for ${id}\n`);
+      if (o.wait && body.status.phase === 'completed') {
+        if (!json()) io.stdout.write(`${outcomeLine(body)}\n`);
+        return;
+      }
+      if (!o.wait) return;
+      // The cancel did its part unless the job failed (a running update finishes first, and may succeed).
+      const job = await followJob(client(), id, { view: view() });
+      if (json()) print(job, () => '');
+      throw new ExitCode(job.status.result === 'failed' ? EXIT.jobFailed : EXIT.ok);
+    });
+
+  program
+    .command('force-cancel <id>')
+    .description('end a job in any phase and free its stack (org admins; the reason is recorded)')
+    .requiredOption('--reason <text>', 'why (recorded on the job)')
+    .action(async (id: string, o: { reason: string }) => {
+      const { body } = await client().request<StackJob>('POST', `/v1/stack-jobs/${encodeURIComponent(id)}/force-cancel`, { reason: o.reason });
+      print(body, () => outcomeLine(body));
     });
 
   program
     .command('rerun <id>')
     .description('run a job again for the same resource version (pre-flight runs again)')
-    .action(async (id: string) => {
+    .option('--wait', 'follow the new job until it completes or waits for approval')
+    .action(async (id: string, o: { wait?: boolean }) => {
       const { body } = await client().request<StackJob>('POST', `/v1/stack-jobs/${encodeURIComponent(id)}/rerun`, {});
-      print(body, () => `rerun of ${id}: ${body.metadata.id}`);
+      if (!o.wait || json()) print(body, () => `rerun of ${id}: ${body.metadata.id}`);
+      else io.stdout.write(`rerun of ${id}: ${body.metadata.id}\n`);
+      await followAfter(body.metadata.id, o.wait, true);
+    });
+
+  program
+    .command('completion <shell>')
+    .description(`print a shell completion script (${SHELLS.join(', ')}); e.g. source <(stackjobs completion bash)`)
+    .action((shell: string) => {
+      if (!(SHELLS as readonly string[]).includes(shell)) throw new CommanderError(EXIT.usage, 'stackjobs.completion', `no completion for ${shell}: choose ${SHELLS.join(', ')}`);
+      io.stdout.write(completionScript(shell as (typeof SHELLS)[number], program));
     });
 
   program
@@ -163,12 +278,18 @@ export function buildProgram(io: CliIo): Command {
     .command('apply')
     .description('create or replace every entity in a catalog file (the `catalog` shape of the local config)')
     .requiredOption('-f, --file <file>')
-    .action(async (o: { file: string }) => {
+    .option('--data-dir <dir>', "local mode's data directory, for files that use {dataDir} (default: STACKJOBS_DATA_DIR, or ./.stackjobs when local mode runs there)")
+    .action(async (o: { file: string; dataDir?: string }) => {
       const doc = readDocument(o.file) as { catalog?: unknown };
-      if (JSON.stringify(doc?.catalog ?? doc).includes('{dataDir}')) {
-        throw new CommanderError(EXIT.usage, 'stackjobs.catalog', 'the file uses {dataDir}, which only local mode resolves (from STACKJOBS_DATA_DIR): write the real paths before applying it to an API');
+      let catalog = JSON.stringify(doc?.catalog ?? doc);
+      if (catalog.includes('{dataDir}')) {
+        const dataDir = o.dataDir ?? io.env.STACKJOBS_DATA_DIR ?? runningLocalDataDir(connection().endpoint);
+        if (!dataDir) {
+          throw new CommanderError(EXIT.usage, 'stackjobs.catalog', 'the file uses {dataDir}, which names a local mode data directory: pass --data-dir (or set STACKJOBS_DATA_DIR), or write the real paths before applying it to a deployed API');
+        }
+        catalog = catalog.replaceAll('{dataDir}', resolve(dataDir).replaceAll('\\', '\\\\').replaceAll('"', '\\"'));
       }
-      const parsed = localConfigSchema.safeParse({ catalog: doc?.catalog ?? doc });
+      const parsed = localConfigSchema.safeParse({ catalog: JSON.parse(catalog) as unknown });
       if (!parsed.success) throw new CommanderError(EXIT.usage, 'stackjobs.catalog', `invalid catalog file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       const applied: { kind: string; id: string; status: number }[] = [];
       for (const e of catalogEntries(parsed.data)) {
@@ -197,13 +318,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     if (e instanceof ApiError) {
       const json = program.opts<{ output: string }>().output === 'json';
-      if (json) io.stdout.write(`${JSON.stringify({ status: e.status, ...e.problem }, null, 2)}\n`);
+      const hint = hintFor(e, program.opts<{ token?: string }>().token !== undefined || Boolean(io.env.STACKJOBS_TOKEN), endpointOf(program, io.env));
+      if (json) io.stdout.write(`${JSON.stringify({ status: e.status, ...e.problem, ...(hint ? { hint } : {}) }, null, 2)}\n`);
       else {
         io.stderr.write(`stackjobs: ${e.status} ${e.problem.title ?? ''}: ${e.message}\n`);
         for (const f of e.problem.errors ?? []) io.stderr.write(`  ${f.path}: ${f.message}\n`);
         for (const c of e.problem.checks ?? []) io.stderr.write(`  ${c.passed ? 'pass' : 'FAIL'}  ${c.check}: ${c.messages.join('; ')}\n`);
+        if (hint) io.stderr.write(`  hint: ${hint}\n`);
       }
       return e.status === 422 ? EXIT.preflightFailed : e.status === 400 ? EXIT.usage : EXIT.jobFailed;
+    }
+    if (e instanceof UnreachableError) {
+      io.stderr.write(`stackjobs: ${e.message}\n  hint: ${isLoopback(e.endpoint) ? 'start local mode (npm run local), or ' : ''}set the API's URL with --endpoint or STACKJOBS_ENDPOINT (or a profile: stackjobs --help)\n`);
+      return EXIT.jobFailed;
+    }
+    if (e instanceof ProfileError) {
+      io.stderr.write(`stackjobs: ${e.message}\n`);
+      return EXIT.usage;
     }
     io.stderr.write(`stackjobs: ${(e as Error).message}\n`);
     return EXIT.jobFailed;
@@ -214,4 +345,52 @@ if (require.main === module) {
   void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
     process.exitCode = code;
   });
+}
+
+const LIST_HEADER = ['JOB', 'PHASE/RESULT', 'REASON', 'ENV/RESOURCE', 'VERSION', 'PLAN', 'UPDATED'].join('  ');
+
+function planCounts(job: StackJob): string {
+  const p = job.status.plan?.summary;
+  return p ? `+${p.add} ~${p.change} -${p.destroy} ±${p.replace}` : '-';
+}
+
+/** One job per line with the columns `get` shows first. */
+function listRow(j: StackJob): string {
+  const s = j.status;
+  const queue = s.phase === 'queued' && s.queuePosition !== undefined ? `queue ${s.queuePosition}` : undefined;
+  return [j.metadata.id, `${s.phase}/${s.result}`, s.reason ?? queue ?? '-', `${j.metadata.env}/${j.spec.apiResourceInfo.id}`, j.metadata.version.id, planCounts(j), s.updatedAt].join('  ');
+}
+
+/** `get`: what an operator asks about a job, in the order they ask it. */
+function describeJobFully(job: StackJob, holder?: { holder: string; since?: string }): string {
+  const s = job.status;
+  const lines = [`${outcomeLine(job)}`, `  resource   ${job.spec.apiResourceInfo.kind}/${job.spec.apiResourceInfo.name} (${job.spec.apiResourceInfo.id}) in ${job.metadata.org}/${job.metadata.env}, version ${job.metadata.version.id}`];
+  if (s.reason) lines.push(`  reason     ${s.reason}`);
+  if (s.phase === 'queued') lines.push(`  queue      position ${s.queuePosition ?? '?'}${holder ? `; the stack is held by ${holder.holder}${holder.since ? ` since ${holder.since}` : ''}` : ''}`);
+  if (s.plan) lines.push(`  plan       ${summaryLine(s.plan.summary)}  (stackjobs plan ${job.metadata.id})`);
+  const d = s.approval?.decision;
+  if (d) lines.push(`  decision   ${d.decision} by ${d.by} at ${d.at} (${d.channel})${d.comment ? `: "${d.comment}"` : ''}`);
+  else if (s.approval && s.phase === 'awaiting_approval') lines.push(`  approval   open until ${s.approval.expiresAt}`);
+  if (s.failure) lines.push(`  failure    ${s.failure.operation}: ${s.failure.message}`);
+  if (s.durations && Object.keys(s.durations).length) lines.push(`  durations  ${Object.entries(s.durations).map(([k, ms]) => `${k} ${ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`}`).join(', ')}`);
+  lines.push(...s.operations.map((op) => `  ${op.name.padEnd(10)} ${op.status}/${op.result}${op.errors.length ? `  ${op.errors.join('; ')}` : ''}`));
+  return lines.join('\n');
+}
+
+function endpointOf(program: Command, env: NodeJS.ProcessEnv): string {
+  return program.opts<{ endpoint?: string }>().endpoint ?? env.STACKJOBS_ENDPOINT ?? DEFAULT_ENDPOINT;
+}
+
+/** What to do about an API refusal, when the answer alone does not say it. */
+function hintFor(e: ApiError, hasToken: boolean, endpoint: string): string | undefined {
+  const local = isLoopback(endpoint);
+  if (e.status === 401) return hasToken ? `the token was refused (expired, or not for this API)${local ? `; ${LOCAL_TOKENS_HINT}` : ''}` : `no token: pass --token or set STACKJOBS_TOKEN (or use a profile)${local ? `; ${LOCAL_TOKENS_HINT}` : ''}`;
+  if (e.status === 403 && local) return LOCAL_TOKENS_HINT;
+  return undefined;
+}
+
+/** The data directory of a local mode running in the current directory (npm run local's default), when the CLI talks to it. */
+function runningLocalDataDir(endpoint: string): string | undefined {
+  const dir = join(process.cwd(), '.stackjobs');
+  return isLoopback(endpoint) && existsSync(join(dir, 'local-mode.pid')) ? dir : undefined;
 }

@@ -1,16 +1,19 @@
 /**
  * `npm run demo`: starts local mode in a temporary data directory, submits the example change, shows the preview
  * and its plan, approves it (asking on a terminal unless --yes), shows the apply and the outputs, then submits an
- * update to the same resource to show a second plan with a change. Exits 0 when both jobs succeed.
+ * update to the same resource to show a second plan with a change. Exits 0 when both jobs succeed, or when the first
+ * plan is rejected (answered n, or --reject): nothing is applied then, and the demo says so.
  */
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parse } from 'yaml';
 import { ApiClient } from '../cli/api-client';
 import { followJob, lineView, terminalView } from '../cli/progress';
+import { paintFor, renderPlanChanges } from '../cli/render';
+import type { PlanChanges } from '../lambdas/domain/plan-changes';
+import type { PlanSummary } from '../lambdas/domain/schemas';
 import type { ResourceChange, StackJob } from '../lambdas/domain/schemas';
 import { REPO_ROOT } from './local-mode';
 import { startFromEnv } from './main';
@@ -19,6 +22,10 @@ const OPERATOR = 'local-operator-token';
 const APPROVER = 'local-approver-token';
 
 async function confirm(question: string, auto: boolean): Promise<boolean> {
+  if (process.argv.includes('--reject')) {
+    console.log(`${question} no (--reject)`);
+    return false;
+  }
   if (auto || !process.stdin.isTTY) {
     console.log(`${question} yes (automatic${auto ? ', --yes' : ': not a terminal'})`);
     return true;
@@ -35,11 +42,34 @@ async function runJob(operator: ApiClient, approver: ApiClient, change: Resource
   console.log(`\nsubmitted ${submitted.metadata.id}: ${change.resource.version.message}`);
   let job = await followJob(operator, submitted.metadata.id, { stopAtApproval: true, view: view(), intervalMs: 250 });
   if (job.status.phase === 'awaiting_approval') {
+    // What the approver approves: every resource and attribute that changes.
+    const { body: plan } = await operator.request<PlanChanges & { digest: string; summary: PlanSummary }>('GET', `/v1/stack-jobs/${job.metadata.id}/plan/changes`);
+    console.log(`\n${renderPlanChanges(plan, paintFor(process.stdout, process.env))}\n`);
     const yes = await confirm(`approve ${job.metadata.id} as approver@acmecorp.example?`, autoApprove);
     await approver.request('POST', `/v1/stack-jobs/${job.metadata.id}/${yes ? 'approve' : 'reject'}`, { comment: 'from npm run demo' });
     job = await followJob(operator, job.metadata.id, { view: view(true), intervalMs: 250 });
   }
   return job;
+}
+
+/** The rest of the demo after an approved first job: its outputs, then an update of the same resource. */
+async function showOutputsThenUpdate(operator: ApiClient, approver: ApiClient, change: ResourceChange, first: StackJob, autoApprove: boolean, artifactsBucket: string, started: number, quiet: string[]): Promise<boolean> {
+  const { body: outputs } = await operator.request<{ outputs: Record<string, { value: unknown; sensitive: boolean }> }>('GET', `/v1/stack-jobs/${first.metadata.id}/outputs`);
+  console.log('outputs:');
+  for (const [k, v] of Object.entries(outputs.outputs)) console.log(`  ${k} = ${JSON.stringify(v.value)}${v.sensitive ? ' (sensitive)' : ''}`);
+  console.log(`logs: stackjobs logs ${first.metadata.id}  (S3: s3://${artifactsBucket}/jobs/${first.metadata.id}/logs/)`);
+
+  const update: ResourceChange = {
+    ...change,
+    resource: { ...change.resource, version: { id: 'ver-demo-2', message: 'Move the demo assets bucket to the premium tier' } },
+    spec: { ...change.spec, tier: 'premium' },
+    triggerEvent: 'updated',
+  };
+  const second = await runJob(operator, approver, update, autoApprove);
+  const ok = [first, second].every((j) => j.status.result === 'succeeded');
+  console.log(`\n${ok ? 'demo finished' : 'demo failed'} in ${((Date.now() - started) / 1000).toFixed(1)}s: ${first.metadata.id} ${first.status.result}, ${second.metadata.id} ${second.status.result}`);
+  if (!ok) console.log(quiet.slice(-30).join('\n'));
+  return ok;
 }
 
 async function main(): Promise<void> {
@@ -64,23 +94,17 @@ async function main(): Promise<void> {
     const change = parse(readFileSync(join(REPO_ROOT, 'examples', 'local', 'change.yaml'), 'utf8')) as ResourceChange;
 
     const first = await runJob(operator, approver, change, autoApprove);
-    const { body: outputs } = await operator.request<{ outputs: Record<string, { value: unknown; sensitive: boolean }> }>('GET', `/v1/stack-jobs/${first.metadata.id}/outputs`);
-    console.log('outputs:');
-    for (const [k, v] of Object.entries(outputs.outputs)) console.log(`  ${k} = ${JSON.stringify(v.value)}${v.sensitive ? ' (sensitive)' : ''}`);
-    console.log(`logs: stackjobs logs ${first.metadata.id}  (S3: s3://${local.names.artifactsBucket}/jobs/${first.metadata.id}/logs/)`);
-
-    const update: ResourceChange = {
-      ...change,
-      resource: { ...change.resource, version: { id: 'ver-demo-2', message: 'Move the demo assets bucket to the premium tier' } },
-      spec: { ...change.spec, tier: 'premium' },
-      triggerEvent: 'updated',
-    };
-    const second = await runJob(operator, approver, update, autoApprove);
-    ok = [first, second].every((j) => j.status.result === 'succeeded');
-    console.log(`\n${ok ? 'demo finished' : 'demo failed'} in ${((Date.now() - started) / 1000).toFixed(1)}s: ${first.metadata.id} ${first.status.result}, ${second.metadata.id} ${second.status.result}`);
-    if (!ok) console.log(quiet.slice(-30).join('\n'));
+    if (first.status.reason === 'rejected') {
+      // Saying no is a fine way to end the demo: nothing was applied, and that is what the product promises.
+      console.log(`\nrejected; nothing was applied. The demo ends here (run it again and answer y to see the apply).`);
+      ok = true;
+    } else {
+      await showOutputsThenUpdate(operator, approver, change, first, autoApprove, local.names.artifactsBucket, started, quiet).then((done) => (ok = done));
+    }
   } finally {
     await local.stop();
+    // The demo made the data directory, so it removes it.
+    rmSync(dataDir, { recursive: true, force: true });
   }
   process.exit(ok ? 0 : 1);
 }

@@ -12,6 +12,7 @@ import { requireOrg, requirePermission } from '../http/principal';
 import type { Route } from '../http/router';
 import { visibleJob } from './job-routes';
 import { parseOr400 } from './validate';
+import { planChangesOf } from '../domain/plan-changes';
 
 /** What GET /v1/orgs/{org}/envs/{env}/resources/{resourceId} answers: the last job's record, outputs, and the lease. */
 export type ResourceView = Partial<ResourceStatus> &
@@ -54,6 +55,17 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
         const plan = await deps.artifacts.getPlan(job.metadata.id);
         if (!plan) throw new NotFoundError(`stack job ${job.metadata.id} has no plan yet`);
         return json(200, plan);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs/{id}/plan/changes',
+      authenticated: true,
+      async handle(req) {
+        const job = await visibleJob(deps.jobs, req.principal, req.params.id);
+        const document = job.status.plan ? await deps.artifacts.getPlanDocument(job.metadata.id) : undefined;
+        if (!document) throw new NotFoundError(`stack job ${job.metadata.id} has no plan yet`);
+        return json(200, { jobId: job.metadata.id, digest: job.status.plan!.digest, summary: job.status.plan!.summary, ...planChangesOf(job.spec.essentials.provisioner, document) });
       },
     },
     {

@@ -33,7 +33,7 @@ import {
   logPageSchema,
   openApiDocumentSchema,
   outputValueSchema,
-  planViewSchema,
+  planChangesSchema, planViewSchema,
   preflightFailedProblemSchema,
   preflightResultSchema,
   problemSchema,
@@ -76,6 +76,7 @@ function outputComponents(): Record<string, z.ZodType> {
     JobPage: jobPageSchema,
     LogPage: logPageSchema,
     PlanView: planViewSchema,
+    PlanChanges: planChangesSchema,
     OutputValue: outputValueSchema,
     JobOutputs: jobOutputsSchema,
     ResourceStatus: resourceStatusSchema,
@@ -441,6 +442,21 @@ function jobOperations(): OperationSpec[] {
       tag: 'artifacts',
       authenticated: true,
       success: { 200: { description: 'the plan', schema: 'PlanView' } },
+      errors: readErrors,
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs/{id}/plan/changes',
+      route: '/v1/stack-jobs/{id}/plan/changes',
+      operationId: 'getStackJobPlanChanges',
+      summary: 'Read the plan as an approver reads it: each resource, its action and the attributes that change',
+      description:
+        'From the masked plan the runner stored: per resource the action and each changed attribute before → after (sensitive values as ' +
+        '`(sensitive)`, unknown ones as `(known after apply)`), output changes and the drift the refresh found. At most 200 resources and ' +
+        `100 attributes each (\`totalResources\`, \`attributesTruncated\` say when more changed). 404 until the plan operation has saved a plan. ${READ}.`,
+      tag: 'artifacts',
+      authenticated: true,
+      success: { 200: { description: 'the plan changes', schema: 'PlanChanges' } },
       errors: readErrors,
     },
     {

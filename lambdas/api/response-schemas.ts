@@ -59,6 +59,39 @@ export const planViewSchema = z
   })
   .strict();
 
+const attributeChangeSchema = z
+  .object({
+    path: z.string().describe('dotted path into the attributes, e.g. tags.Name'),
+    before: z.string().optional().describe('the value before, as the tool shows it; "(sensitive)" when marked sensitive; absent when new'),
+    after: z.string().optional().describe('the value after; "(known after apply)" when unknown until apply; absent when removed'),
+  })
+  .strict();
+
+export const planChangesSchema = z
+  .object({
+    jobId: z.string(),
+    digest: z.string().describe('SHA-256 of the binary plan; an approval is bound to it'),
+    summary: planSummarySchema,
+    provisioner: z.enum(['terraform', 'opentofu', 'pulumi']),
+    resources: z
+      .array(
+        z
+          .object({
+            address: z.string(),
+            action: z.enum(['create', 'update', 'replace', 'delete', 'read', 'import', 'forget', 'move', 'no-op']),
+            replaceBecause: z.array(z.string()).optional(),
+            attributes: z.array(attributeChangeSchema),
+            attributesTruncated: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .describe('at most 200 resources, 100 attributes each'),
+    totalResources: z.number().int().min(0),
+    outputs: z.array(attributeChangeSchema),
+    drift: z.array(z.object({ address: z.string(), attributes: z.array(attributeChangeSchema) }).strict()).describe('what the refresh found changed outside Stack Jobs'),
+  })
+  .strict();
+
 export const outputValueSchema = z
   .object({ sensitive: z.boolean(), type: z.unknown().optional(), value: z.unknown().describe('"***" when sensitive') })
   .strict();

@@ -9,6 +9,6 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, what:
   const storable = storableProblems(value, prefix);
   if (storable.length > 0) throw new ValidationError(`${what} is invalid`, storable);
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ValidationError(`${what} is invalid`, fieldProblems(parsed.error, prefix));
+  if (!parsed.success) throw new ValidationError(`${what} is invalid`, fieldProblems(parsed.error, prefix, value));
   return parsed.data;
 }

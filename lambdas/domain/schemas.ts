@@ -343,7 +343,7 @@ export const jobStatusSchema = z
     drift: driftSchema.optional(),
     outputsKey: z.string().optional(),
     logPrefix: z.string().optional(),
-    /** Seconds per runner operation (and phase), as the runner reported them. */
+    /** Milliseconds per runner operation, keyed `<phase>.<operation>`, as the runner measured them. */
     durations: z.record(z.string(), z.number()).optional(),
     approval: z
       .object({

@@ -38,7 +38,7 @@ export async function handleResourceChanged(event: EventBridgeEvent<string, unkn
   const parsed = resourceChangeSchema.safeParse(event.detail);
   if (storable.length > 0 || !parsed.success) {
     deps.metrics.addMetric('InvalidChangeEvents', MetricUnit.Count, 1);
-    await deps.publisher.publish(JOB_REJECTED, { eventId: event.id, reason: 'invalid', errors: storable.length > 0 ? storable : fieldProblems(parsed.error!, 'detail') });
+    await deps.publisher.publish(JOB_REJECTED, { eventId: event.id, reason: 'invalid', errors: storable.length > 0 ? storable : fieldProblems(parsed.error!, 'detail', event.detail) });
     deps.logger.warn('rejected an invalid change event', { eventId: event.id });
     return { outcome: 'rejected' };
   }

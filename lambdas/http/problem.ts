@@ -33,8 +33,18 @@ export function problem(status: number, title: string, detail: string, extra: Pa
   return { statusCode: status, headers: { 'content-type': 'application/problem+json', ...headers }, body: JSON.stringify(body) };
 }
 
-export function fieldProblems(error: ZodError, prefix = ''): FieldProblem[] {
-  return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)', message: i.message }));
+/** Each field's problem; a field absent from `input` (when given) is "required", whatever zod calls it. */
+export function fieldProblems(error: ZodError, prefix = '', input?: unknown): FieldProblem[] {
+  return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)', message: isMissing(i, input) ? 'required' : i.message }));
+}
+
+/** A field that is absent altogether: zod says "expected string, received undefined" or "invalid option"; people say "required". */
+function isMissing(issue: ZodError['issues'][number], input: unknown): boolean {
+  if (issue.code === 'invalid_type' && / received undefined$/.test(issue.message)) return true;
+  if (input === undefined || issue.path.length === 0 || (issue.code !== 'invalid_value' && issue.code !== 'invalid_type' && issue.code !== 'invalid_union')) return false;
+  let parent: unknown = input;
+  for (const key of issue.path.slice(0, -1)) parent = parent && typeof parent === 'object' ? (parent as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined;
+  return Boolean(parent) && typeof parent === 'object' && !Array.isArray(parent) && !(String(issue.path.at(-1)) in (parent as object));
 }
 
 /** Known errors get their status; anything else is a 500 that says nothing about its cause. */

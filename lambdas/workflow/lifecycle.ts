@@ -125,8 +125,16 @@ async function jobsAhead(d: WorkflowDeps, stackKey: string, jobId: string, expir
   return [];
 }
 
+/**
+ * The job's approval window, from its frozen policy: the approval task's timeout (TimeoutSecondsPath), the approval's
+ * expiresAt, and the part of the lease that covers the wait all read it here.
+ */
+export function approvalWindowSeconds(job: StackJob): number {
+  return job.spec.essentials.flowControlPolicy.approvalTimeoutMinutes * 60;
+}
+
 export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
-  const approvalSeconds = job.spec.essentials.flowControlPolicy.approvalTimeoutMinutes * 60;
+  const approvalSeconds = approvalWindowSeconds(job);
   return new Date(now.getTime() + (approvalSeconds + d.leaseMarginSeconds) * 1000);
 }
 
@@ -265,7 +273,7 @@ export async function recordPreview(d: WorkflowDeps, jobId: string, raw: unknown
     return { ...j, status };
   });
   const policy = job.spec.essentials.flowControlPolicy;
-  const gate = { planDigest: result.planDigest ?? '', approvalTimeoutSeconds: policy.approvalTimeoutMinutes * 60 };
+  const gate = { planDigest: result.planDigest ?? '', approvalTimeoutSeconds: approvalWindowSeconds(job) };
   if (job.status.phase === 'completed') return { next: 'gone', ...gate };
   if (job.status.cancelRequested) return { next: 'cancelled', ...gate };
   if (!result.hasChanges) return { next: 'no_changes', ...gate };
@@ -293,7 +301,7 @@ export async function requestApproval(d: WorkflowDeps, jobId: string, taskToken:
       if (j.status.phase === 'awaiting_approval') return j;
       if (cancelledBeforeApproval(j)) throw cancelled();
       const moved = transitionJob(j, 'awaiting_approval', 'tbd', now);
-      const windowMs = j.spec.essentials.flowControlPolicy.approvalTimeoutMinutes * 60_000;
+      const windowMs = approvalWindowSeconds(j) * 1000;
       return {
         ...moved,
         status: {

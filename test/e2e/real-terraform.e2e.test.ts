@@ -10,6 +10,8 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { runCli } from '../../cli/stackjobs';
+import type { PlanChanges } from '../../lambdas/domain/plan-changes';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { publishExampleModules } from '../../local/local-mode';
 import { e2eConfig, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
@@ -148,6 +150,34 @@ describeReal('with the real Terraform, through local mode', () => {
     await e.waitFor(again.metadata.id, awaiting, 60000);
     expect((await approve(again.metadata.id)).status.result).toBe('succeeded');
     expect(stateOf('probe_outputs', 'production').outputs.label.value).toBe('new-label');
+  });
+
+  it('shows the approver the real plan: each attribute before and after, unknowns as known after apply (API and `stackjobs plan`)', async () => {
+    const first = await submit(change('probe_plan_view', 'v1', { env: 'production', spec: { value: 'one' } }));
+    await e.waitFor(first.metadata.id, awaiting, 60000);
+    const created = await e.call<PlanChanges>('GET', `/v1/stack-jobs/${first.metadata.id}/plan/changes`);
+    expect(created.status).toBe(200);
+    const main = created.body.resources.find((r) => r.address === 'terraform_data.main');
+    expect(main).toMatchObject({ action: 'create' });
+    expect(main?.attributes).toEqual(expect.arrayContaining([{ path: 'input', after: '"one"' }, { path: 'id', after: '(known after apply)' }]));
+    expect(created.body.outputs).toEqual(expect.arrayContaining([{ path: 'id', after: '(known after apply)' }]));
+    await approve(first.metadata.id);
+
+    const second = await submit(change('probe_plan_view', 'v2', { env: 'production', spec: { value: 'two' } }));
+    await e.waitFor(second.metadata.id, awaiting, 60000);
+    let stdout = '';
+    const code = await runCli(['--endpoint', e.local.apiUrl, '--token', TOKENS.operator, 'plan', second.metadata.id], {
+      stdout: { write: (t: string) => ((stdout += t), true) } as never,
+      stderr: { write: () => true } as never,
+      env: {},
+      fetchImpl: e.fetch,
+    });
+    expect(code).toBe(0);
+    expect(stdout).toContain('~ terraform_data.main will be updated in-place');
+    expect(stdout).toContain('~ input: "one" → "two"');
+    expect(stdout).toMatch(/Plan: 0 to add, 1 to change, 0 to destroy, 0 to replace\./);
+    expect(stdout).not.toMatch(/\x1b\[/);
+    await approve(second.metadata.id);
   });
 
   it('updates in place and replaces with create_before_destroy, counting a replacement once', async () => {

@@ -61,6 +61,8 @@ export interface ArtifactReader {
   readLogs(jobId: string, query?: LogQuery): Promise<LogPage>;
   getPlan(jobId: string): Promise<PlanView | undefined>;
   getOutputs(jobId: string): Promise<OutputValues | undefined>;
+  /** The masked plan document the runner stored (Terraform show-json or Pulumi preview JSON). */
+  getPlanDocument(jobId: string): Promise<Record<string, unknown> | undefined>;
 }
 
 export interface ArtifactStoreOptions {
@@ -218,6 +220,10 @@ export class ArtifactStore implements ArtifactReader {
   }
 
   /** The job's outputs with sensitive values masked; undefined when the job produced none (yet). */
+  async getPlanDocument(jobId: string): Promise<Record<string, unknown> | undefined> {
+    return this.getJson<Record<string, unknown>>(artifactKeys.planJson(jobId));
+  }
+
   async getOutputs(jobId: string): Promise<OutputValues | undefined> {
     const outputs = await this.getJson<OutputValues>(artifactKeys.outputs(jobId));
     return outputs && maskOutputs(outputs);
