@@ -73,8 +73,15 @@ describeReal('the local backend lock the real terraform leaves', () => {
   }, 60_000);
 
   afterAll(() => {
-    // The killed terraform's `sleep` lives on in the process group.
-    if (apply?.pid) spawnSync('kill', ['-9', `-${apply.pid}`]);
+    // The killed terraform's `sleep` lives on in its process group (its own: spawned detached). Signalled from here,
+    // never through the `kill` command: util-linux kill reads "-9 -<pgid>" so that it signals every process it may.
+    if (apply?.pid) {
+      try {
+        process.kill(-apply.pid, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 
