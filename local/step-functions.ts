@@ -317,12 +317,16 @@ export class LocalStepFunctions {
     await this.executions.get(executionArn)?.done;
   }
 
-  /** Aborts every running execution (shutdown). */
   /** Aborts every running execution (shutdown). The ended-execution hook is not called: nothing is left to clean with. */
   async stopAll(): Promise<void> {
     this.shuttingDown = true;
     for (const e of this.executions.values()) if (e.status === 'RUNNING') await this.stopExecution({ executionArn: e.arn, error: 'LocalShutdown', cause: 'local mode stopped' });
-    for (const t of this.tasks.values()) if (t.timer) clearTimeout(t.timer);
+    // A task still waiting on its token (an approval, a parked lock wait) is settled too: the interpreter's own task
+    // timeout (an approval window, up to 7 days) is cleared only when the task settles, and would keep the process up.
+    for (const t of this.tasks.values()) {
+      if (t.timer) clearTimeout(t.timer);
+      t.reject(Object.assign(new Error('local mode stopped'), { name: 'LocalShutdown' }));
+    }
     this.tasks.clear();
   }
 }

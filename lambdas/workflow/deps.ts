@@ -1,4 +1,5 @@
 /** Builds the workflow Lambdas' dependencies once per process from the environment the CDK code sets. */
+import { Logger } from '@aws-lambda-powertools/logger';
 import * as z from '../shared/zod';
 import * as clients from '../adapters/aws/clients';
 import { EventBridgePublisher } from '../adapters/aws/event-publisher';
@@ -23,7 +24,7 @@ export const workflowConfigSchema = z.object({
 });
 export type WorkflowConfig = z.infer<typeof workflowConfigSchema>;
 
-export function workflowDepsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkflowDeps {
+export function workflowDepsFromEnv(env: NodeJS.ProcessEnv = process.env, serviceName = 'stackjobs-workflow'): WorkflowDeps {
   const config = readConfig(workflowConfigSchema, env);
   const db = clients.dynamo();
   return {
@@ -39,10 +40,12 @@ export function workflowDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Workf
     // The cluster comes from the task ARN; the client is made on first use (only the cleanup Lambda stops tasks).
     runnerTasks: new EcsRunnerTaskStopper(clients.ecs),
     tasks: new SfnTaskResponder(clients.sfn),
+    // What an ending could not do at once (wake a parked job, fail an approval task) is logged, never its token.
+    log: new Logger({ serviceName }),
   };
 }
 
 /** The workflow Lambdas' dependencies, built on first use (see shared/lazy.ts). */
-export function lazyDeps(make: () => WorkflowDeps = workflowDepsFromEnv): () => WorkflowDeps {
+export function lazyDeps(make: () => WorkflowDeps = () => workflowDepsFromEnv()): () => WorkflowDeps {
   return lazy(make);
 }

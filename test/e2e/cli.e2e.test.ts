@@ -16,6 +16,10 @@ beforeAll(async () => {
   e = await startE2E();
 }, 90000);
 afterAll(async () => {
+  // Jobs left awaiting approval are ended first: an execution parked on its approval task keeps the in-process
+  // interpreter (and so this test process) alive after local mode stops.
+  const open = await e?.call<{ items: StackJob[] }>('GET', '/v1/stack-jobs', { token: TOKENS.operator, query: { org: 'acmecorp', phase: 'awaiting_approval', limit: '100' } });
+  for (const job of open?.body.items ?? []) await e.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { token: TOKENS.operator });
   await e?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
