@@ -339,6 +339,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   const log = options.log ?? (() => undefined);
   const dataDir = resolve(options.dataDir ?? mkdtempSync(join(tmpdir(), 'stackjobs-local-')));
   mkdirSync(dataDir, { recursive: true });
+  const startedAt = Date.now();
   const releaseDataDir = claimDataDir(dataDir);
   // This run's credentials: every client of local mode signs with them, and its endpoints answer nothing else.
   const runCredentials = { accessKeyId: `LOCAL${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64') };
@@ -347,6 +348,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   const stops: (() => Promise<void>)[] = [];
   const runners = new Map<string, ChildProcess>();
   try {
+    // Progress while starting (about 15 s, most of it the synth), so nobody stares at silence.
+    const step = (what: string) => log(`starting: ${what} (${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);
+    step('synthesizing the CDK app offline');
     const template = synthesizeTemplate();
     const machine = extractStateMachine(template);
     const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type).map(([id]) => id);
@@ -356,6 +360,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     // A Ref in the template resolves to the logical id locally; buckets are lowercased for S3's naming rules.
     const localRef = (id: string) => (buckets.includes(id) ? bucketName(id) : template.Resources[id]?.Type === 'AWS::StepFunctions::StateMachine' ? stateMachineArn : id);
 
+    step('starting DynamoDB (dynalite)');
     const dynamo: EmbeddedDynamo = await startEmbeddedDynamo({ path: options.inMemory ? undefined : join(dataDir, 'dynamodb') });
     stops.push(() => dynamo.stop());
     const ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
@@ -364,6 +369,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     }
     ddb.destroy();
 
+    step('starting S3 (s3rver)');
     const s3: EmbeddedS3 = await startEmbeddedS3({ directory: join(dataDir, 's3'), buckets: buckets.map(bucketName) });
     stops.push(() => s3.stop());
     // s3rver knows an access key id but never checks a SigV4 signature: it must know this run's key, and a gate in front

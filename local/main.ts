@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadLocalConfig } from './config';
 import { REPO_ROOT, startLocalMode, type LocalMode } from './local-mode';
+import { createServer } from 'node:net';
 
 /** Which IaC binary the runner will drive: the configured one, else terraform/tofu on the PATH, else none. */
 export function findIacBinary(env: NodeJS.ProcessEnv = process.env): { bin?: string; name: string } {
@@ -25,7 +26,7 @@ export interface StartFromEnvOptions {
   fallbackTerraformBin?: () => string;
 }
 
-export async function startFromEnv(o: StartFromEnvOptions = {}): Promise<LocalMode & { iac: string }> {
+export async function startFromEnv(o: StartFromEnvOptions = {}): Promise<LocalMode & { iac: string; principals: Array<{ token: string; subject: string; orgs: string[]; roles: string[] }> }> {
   const env = o.env ?? process.env;
   const log = o.log ?? ((l: string) => console.log(l));
   const configPath = resolve(env.STACKJOBS_CONFIG ?? join(REPO_ROOT, 'examples', 'local', 'stackjobs.yaml'));
@@ -41,15 +42,30 @@ export async function startFromEnv(o: StartFromEnvOptions = {}): Promise<LocalMo
   for (const k of ['STACKJOBS_TOFU_BIN', 'STACKJOBS_PULUMI_BIN', 'STACKJOBS_HEARTBEAT_SECONDS', 'STACKJOBS_GRACE_SECONDS', 'STACKJOBS_OPERATION_TIMEOUT_SECONDS', 'STACKJOBS_LOG_FLUSH_SECONDS'] as const) {
     if (env[k]) runnerEnv[k] = env[k]!;
   }
+  const port = Number(env.STACKJOBS_PORT ?? 8787);
+  // Checked before anything is created (data directory, tables): a port in use fails at once, saying what changes it.
+  if (port !== 0 && !(await portFree(port))) {
+    throw new Error(`port ${port} on 127.0.0.1 is in use (another program, or another local mode): set STACKJOBS_PORT to a free port, or 0 for any`);
+  }
   const local = await startLocalMode({
     config,
     dataDir: env.STACKJOBS_DATA_DIR ?? join(process.cwd(), '.stackjobs'),
     inMemory: env.STACKJOBS_IN_MEMORY === 'true',
-    port: Number(env.STACKJOBS_PORT ?? 8787),
+    port,
     runnerEnv,
     log,
   });
-  return { ...local, iac: terraformBin ?? 'none (install terraform or tofu, or set STACKJOBS_TERRAFORM_BIN)' };
+  return { ...local, iac: terraformBin ?? 'none (install terraform or tofu, or set STACKJOBS_TERRAFORM_BIN)', principals: configPath === EXAMPLE_CONFIG ? config.principals : [] };
+}
+
+const EXAMPLE_CONFIG = join(REPO_ROOT, 'examples', 'local', 'stackjobs.yaml');
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
 }
 
 async function main(): Promise<void> {
@@ -60,6 +76,11 @@ async function main(): Promise<void> {
   console.log(`API:       ${local.apiUrl}`);
   console.log(`data dir:  ${local.dataDir}`);
   console.log(`IaC:       ${local.iac}`);
+  if (local.principals.length > 0) {
+    // The example config's people, so a newcomer can try every role (their tokens are in examples/local/stackjobs.yaml).
+    console.log('tokens:    (examples/local/stackjobs.yaml)');
+    for (const p of local.principals) console.log(`  ${p.token.padEnd(28)} ${p.subject} — ${p.roles.join(', ')} in ${p.orgs.join(', ')}`);
+  }
   console.log(`stackjobs local ready on ${local.apiUrl}`);
   let stopping = false;
   const stop = async (signal: string) => {
