@@ -44,7 +44,13 @@ const fmt = (s: Stat, digits = 0, unit = '') => `${s.median.toFixed(digits)}${un
 function section<T>(script: string, sectionArgs: string[], timeoutMs: number): T {
   const started = Date.now();
   const res = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'sections', script), ...sectionArgs], {
-    env: { ...process.env, NODE_OPTIONS: '--openssl-legacy-provider', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
+    env: {
+      ...process.env,
+      NODE_OPTIONS: '--openssl-legacy-provider',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    },
     encoding: 'utf8',
     timeout: timeoutMs,
     maxBuffer: 1 << 28,
@@ -63,7 +69,15 @@ interface SubmissionResult {
   calls: { perSubmission: number; chain: number; chainCalls: string[]; byCommand: Record<string, number> };
 }
 interface ColdStart {
-  functions: Array<{ entry: string; memoryMb: number; architecture: string; bytes: number; top: string[]; initMs: Stat; bundledSdk: { bytes: number; top: string[]; initMs: Stat } }>;
+  functions: Array<{
+    entry: string;
+    memoryMb: number;
+    architecture: string;
+    bytes: number;
+    top: string[];
+    initMs: Stat;
+    bundledSdk: { bytes: number; top: string[]; initMs: Stat };
+  }>;
   layer: { bytes: number; files: number; packages: number };
   deferredLoad: { packages: string[]; ms: Stat };
 }
@@ -150,7 +164,13 @@ async function main() {
   add(`latency p50, sequential (ms; median of ${REPEATS} rounds x ${submission.latency.length && 100})`, fmt(stat(submission.latency.map((l) => l.p50)), 1));
   add('latency p99, sequential (ms)', fmt(stat(submission.latency.map((l) => l.p99)), 1));
   add(`throughput, ${submission.concurrency} concurrent clients (req/s)`, fmt(stat(submission.throughput), 1));
-  add('AWS calls per submission (SDK middleware)', `${submission.calls.perSubmission} (${Object.entries(submission.calls.byCommand).filter(([, n]) => n >= 0.5).map(([c, n]) => `${Math.round(n)} ${c}`).join(', ')})`);
+  add(
+    'AWS calls per submission (SDK middleware)',
+    `${submission.calls.perSubmission} (${Object.entries(submission.calls.byCommand)
+      .filter(([, n]) => n >= 0.5)
+      .map(([c, n]) => `${Math.round(n)} ${c}`)
+      .join(', ')})`,
+  );
   add('longest sequential chain of AWS calls', `${submission.calls.chain}: ${submission.calls.chainCalls.join(' -> ')}`, '<= 3');
 
   add('**2. Cost per job** (orchestration, published prices)', '', '');
@@ -160,10 +180,18 @@ async function main() {
     const p = runs[0];
     const prices = runs.map((r) => priceOf(r, memoryOf));
     const approval = p.path.includes('approval');
-    add(`${p.path}: ${p.result}`, `${p.transitions} transitions, ${p.lambda.length} Lambda invocations${approval ? ' (approval Lambda time estimated)' : ''}, DynamoDB ${p.dynamo.reads} reads / ${p.dynamo.writes} writes (${p.dynamo.writeUnits} WRU)`);
-    add(`  orchestration $ per job`, `$${stat(prices.map((x) => x.total)).median.toFixed(6)} (SFN ${stat(prices.map((x) => x.transitions)).median.toFixed(6)}, Lambda ${stat(prices.map((x) => x.lambda)).median.toFixed(6)}, DynamoDB ${stat(prices.map((x) => x.dynamo)).median.toFixed(6)}) [${stat(prices.map((x) => x.total)).min.toFixed(6)}..${stat(prices.map((x) => x.total)).max.toFixed(6)}]`, approval ? '< $0.001' : '');
+    add(
+      `${p.path}: ${p.result}`,
+      `${p.transitions} transitions, ${p.lambda.length} Lambda invocations${approval ? ' (approval Lambda time estimated)' : ''}, DynamoDB ${p.dynamo.reads} reads / ${p.dynamo.writes} writes (${p.dynamo.writeUnits} WRU)`,
+    );
+    add(
+      `  orchestration $ per job`,
+      `$${stat(prices.map((x) => x.total)).median.toFixed(6)} (SFN ${stat(prices.map((x) => x.transitions)).median.toFixed(6)}, Lambda ${stat(prices.map((x) => x.lambda)).median.toFixed(6)}, DynamoDB ${stat(prices.map((x) => x.dynamo)).median.toFixed(6)}) [${stat(prices.map((x) => x.total)).min.toFixed(6)}..${stat(prices.map((x) => x.total)).max.toFixed(6)}]`,
+      approval ? '< $0.001' : '',
+    );
     const phases = Object.keys(p.runnerSeconds);
-    if (phases.length) add(`  Fargate vCPU-seconds (1 vCPU task)`, phases.map((ph) => `${ph} ${fmt(stat(runs.map((r) => r.runnerSeconds[ph] ?? 0)), 2, ' s')}`).join('; '));
+    if (phases.length)
+      add(`  Fargate vCPU-seconds (1 vCPU task)`, phases.map((ph) => `${ph} ${fmt(stat(runs.map((r) => r.runnerSeconds[ph] ?? 0)), 2, ' s')}`).join('; '));
   }
 
   add('**3. Runner** (stand-in CLI)', '', '');
@@ -175,18 +203,30 @@ async function main() {
   add('log stored complete and in order', String(runner.complete));
 
   add('**4. Cold start proxies** (esbuild, minified; init in a fresh node, SDK from the layer as on Lambda)', '', '');
-  for (const f of cold.functions) add(`${f.entry} (${f.memoryMb} MB)`, `${(f.bytes / 1024).toFixed(0)} KB (${f.top.join(', ')}); init ${fmt(f.initMs, 1, ' ms')}`, '< 500 KB, < 150 ms');
-  add('AWS SDK layer (the lockfile\'s SDK, shared by every function)', `${(cold.layer.bytes / 1024 / 1024).toFixed(1)} MB unzipped, ${cold.layer.files} files, ${cold.layer.packages} packages`);
+  for (const f of cold.functions)
+    add(`${f.entry} (${f.memoryMb} MB)`, `${(f.bytes / 1024).toFixed(0)} KB (${f.top.join(', ')}); init ${fmt(f.initMs, 1, ' ms')}`, '< 500 KB, < 150 ms');
+  add(
+    "AWS SDK layer (the lockfile's SDK, shared by every function)",
+    `${(cold.layer.bytes / 1024 / 1024).toFixed(1)} MB unzipped, ${cold.layer.files} files, ${cold.layer.packages} packages`,
+  );
   add(
     'with stackjobs:awsSdk=bundle (SDK in every bundle, no layer)',
-    cold.functions.map((f) => `${f.entry.replace(/.*\//, '').replace('.handler.ts', '')} ${(f.bundledSdk.bytes / 1024).toFixed(0)} KB, init ${f.bundledSdk.initMs.median.toFixed(1)} ms`).join('; '),
+    cold.functions
+      .map(
+        (f) =>
+          `${f.entry.replace(/.*\//, '').replace('.handler.ts', '')} ${(f.bundledSdk.bytes / 1024).toFixed(0)} KB, init ${f.bundledSdk.initMs.median.toFixed(1)} ms`,
+      )
+      .join('; '),
   );
   add('SDK packages loaded on first use: what a first submission adds', `${fmt(cold.deferredLoad.ms, 1, ' ms')} (${cold.deferredLoad.packages.join(', ')})`);
 
   if ('error' in scale) add(`**5. Scale** (${SCALE_CHANGES} changes, ${SCALE_STACKS} stacks)`, `not measured: ${scale.error}`);
   else {
     add(`**5. Scale** (${scale.changes} changes, ${scale.stacks} stacks, preview without approval pause)`, '', '');
-    add('time to submit / to drain (s)', `${scale.submitSeconds.toFixed(1)} / ${scale.drainSeconds.toFixed(1)} (${(scale.accepted / scale.drainSeconds).toFixed(2)} jobs/s)`);
+    add(
+      'time to submit / to drain (s)',
+      `${scale.submitSeconds.toFixed(1)} / ${scale.drainSeconds.toFixed(1)} (${(scale.accepted / scale.drainSeconds).toFixed(2)} jobs/s)`,
+    );
     add('jobs lost / duplicates / not succeeded', `${scale.lost} / ${scale.duplicates} / ${scale.failed}`, '0 / 0');
     add('max concurrent holders of one stack', String(scale.maxHolders), '1');
     add('submission-order violations per stack', String(scale.orderViolations), '0');
@@ -194,12 +234,23 @@ async function main() {
 
   const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length)), 20];
   const line = (r: [string, string, string]) => `| ${r[0].padEnd(width[0])} | ${r[1].padEnd(width[1])} | ${r[2].padEnd(width[2])} |`;
-  const table = [line(['measure', 'value', 'target']), `|${'-'.repeat(width[0] + 2)}|${'-'.repeat(width[1] + 2)}|${'-'.repeat(width[2] + 2)}|`, ...rows.map(line)].join('\n');
+  const table = [
+    line(['measure', 'value', 'target']),
+    `|${'-'.repeat(width[0] + 2)}|${'-'.repeat(width[1] + 2)}|${'-'.repeat(width[2] + 2)}|`,
+    ...rows.map(line),
+  ].join('\n');
   const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}`;
   console.log(`\nStack Jobs benchmark: ${machine}; median [min..max] of ${REPEATS} run(s); ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   console.log(table);
   mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(join(__dirname, 'results', 'latest.json'), JSON.stringify({ at: new Date().toISOString(), machine, repeats: REPEATS, full: FULL, prices: PRICE, submission, cost, runner, coldStart: cold, scale, table }, null, 2));
+  writeFileSync(
+    join(__dirname, 'results', 'latest.json'),
+    JSON.stringify(
+      { at: new Date().toISOString(), machine, repeats: REPEATS, full: FULL, prices: PRICE, submission, cost, runner, coldStart: cold, scale, table },
+      null,
+      2,
+    ),
+  );
 }
 
 main().then(

@@ -46,7 +46,8 @@ export async function runDirect(env: RunnerEnv, extra: Record<string, string>) {
   mkdirSync(dir, { recursive: true });
   const vars = join(dir, 'terraform.tfvars.json');
   writeFileSync(vars, JSON.stringify(moduleInputs(job)));
-  const run = (...args: string[]) => execFileSync(env.standin, args, { cwd: dir, env: { PATH: process.env.PATH, ...extra }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
+  const run = (...args: string[]) =>
+    execFileSync(env.standin, args, { cwd: dir, env: { PATH: process.env.PATH, ...extra }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 30 });
   const tolerate = (...args: string[]) => {
     try {
       run(...args);

@@ -4,7 +4,12 @@ import type { StackJob } from '../lambdas/domain/schemas';
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly problem: { title?: string; detail?: string; errors?: { path: string; message: string }[]; checks?: { check: string; passed: boolean; messages: string[] }[] },
+    readonly problem: {
+      title?: string;
+      detail?: string;
+      errors?: { path: string; message: string }[];
+      checks?: { check: string; passed: boolean; messages: string[] }[];
+    },
   ) {
     super(problem.detail ?? problem.title ?? `HTTP ${status}`);
     this.name = 'ApiError';
@@ -47,7 +52,10 @@ export class ApiClient {
     try {
       res = await (this.options.fetchImpl ?? fetch)(`${this.base}${path}`, {
         method,
-        headers: { ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (e) {

@@ -39,7 +39,10 @@ export function loadProfile(env: NodeJS.ProcessEnv, named?: string): Profile | u
   const path = configPath(env);
   const wanted = named ?? env.STACKJOBS_PROFILE;
   if (!existsSync(path)) {
-    if (wanted) throw new ProfileError(`profile ${wanted} was asked for, but there is no config file at ${path} (set STACKJOBS_CONFIG, or create it: see stackjobs --help)`);
+    if (wanted)
+      throw new ProfileError(
+        `profile ${wanted} was asked for, but there is no config file at ${path} (set STACKJOBS_CONFIG, or create it: see stackjobs --help)`,
+      );
     return undefined;
   }
   let raw: unknown;
@@ -49,7 +52,8 @@ export function loadProfile(env: NodeJS.ProcessEnv, named?: string): Profile | u
     throw new ProfileError(`cannot read ${path}: ${(e as Error).message}`);
   }
   const parsed = configSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ProfileError(`${path} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new ProfileError(`${path} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ')}`);
   const name = wanted ?? parsed.data.current;
   if (!name) return undefined;
   const profile = parsed.data.profiles[name];
@@ -67,6 +71,8 @@ export function tokenOf(profile: Profile | undefined): string | undefined {
     return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 }).trim() || undefined;
   } catch (e) {
     // The command's output is not repeated: it could hold the token.
-    throw new ProfileError(`the profile's tokenCommand (${cmd}) failed: ${(e as { status?: number }).status !== undefined ? `exit ${(e as { status?: number }).status}` : (e as Error).name}`);
+    throw new ProfileError(
+      `the profile's tokenCommand (${cmd}) failed: ${(e as { status?: number }).status !== undefined ? `exit ${(e as { status?: number }).status}` : (e as Error).name}`,
+    );
   }
 }

@@ -22,7 +22,10 @@ export function describePlan(job: StackJob): string | undefined {
   const p = job.status.plan?.summary;
   if (!p) return undefined;
   const risky = p.resources.filter((r) => r.actions.includes('delete')).map((r) => r.address);
-  return `plan: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy, ${p.replace} to replace` + (risky.length ? ` (destroys/replaces: ${risky.slice(0, 5).join(', ')})` : '');
+  return (
+    `plan: ${p.add} to add, ${p.change} to change, ${p.destroy} to destroy, ${p.replace} to replace` +
+    (risky.length ? ` (destroys/replaces: ${risky.slice(0, 5).join(', ')})` : '')
+  );
 }
 
 /** A terminal view: one live status line, with the plan and hints printed above it as they arrive. */

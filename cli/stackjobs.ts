@@ -44,7 +44,8 @@ const jobExit = (job: StackJob) => (job.status.phase !== 'completed' || ['succee
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:8787';
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
 /** Where the example tokens are, for a user of local mode who has none. */
-const LOCAL_TOKENS_HINT = 'local mode takes the example tokens in examples/local/stackjobs.yaml (local-operator-token, local-approver-token, local-admin-token)';
+const LOCAL_TOKENS_HINT =
+  'local mode takes the example tokens in examples/local/stackjobs.yaml (local-operator-token, local-approver-token, local-admin-token)';
 const isLoopback = (url: string) => /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(url);
 
 type PlanChangesView = PlanChanges & { jobId: string; digest: string; summary: PlanSummary };
@@ -83,7 +84,10 @@ export function buildProgram(io: CliIo): Command {
   const paint = () => paintFor(io.stdout, io.env);
   const print = (value: unknown, text: () => string) => io.stdout.write(json() ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
   const view = () => (json() ? undefined : io.stdout.isTTY ? terminalView(io.stdout as NodeJS.WriteStream) : lineView(io.stdout));
-  const planChanges = (id: string) => client().request<PlanChangesView>('GET', `/v1/stack-jobs/${encodeURIComponent(id)}/plan/changes`).then((r) => r.body);
+  const planChanges = (id: string) =>
+    client()
+      .request<PlanChangesView>('GET', `/v1/stack-jobs/${encodeURIComponent(id)}/plan/changes`)
+      .then((r) => r.body);
   /** Before an approval, the plan as the approver will read it (text output only). */
   const showPlanForApproval = async (job: StackJob) => {
     if (json() || job.status.phase !== 'awaiting_approval') return;
@@ -92,7 +96,9 @@ export function buildProgram(io: CliIo): Command {
     } catch (e) {
       io.stdout.write(`(the plan could not be read: ${(e as Error).message})\n`);
     }
-    io.stdout.write(`awaiting approval: someone with the approver role in ${job.metadata.org} runs  stackjobs approve ${job.metadata.id}  (or reject)${isLoopback(connection().endpoint) ? ' — in local mode: --token local-approver-token' : ''}\n`);
+    io.stdout.write(
+      `awaiting approval: someone with the approver role in ${job.metadata.org} runs  stackjobs approve ${job.metadata.id}  (or reject)${isLoopback(connection().endpoint) ? ' — in local mode: --token local-approver-token' : ''}\n`,
+    );
   };
   /** After a decision or a cancel: follow the job like submit --wait. */
   const followAfter = async (id: string, wait: boolean | undefined, stopAtApproval = false) => {
@@ -102,14 +108,19 @@ export function buildProgram(io: CliIo): Command {
     await showPlanForApproval(job);
     throw new ExitCode(jobExit(job));
   };
-  const checksText = (checks: { check: string; passed: boolean; messages: string[] }[]) => checks.map((c) => `${c.passed ? 'pass' : 'FAIL'}  ${c.check}: ${c.messages.join('; ')}`).join('\n');
+  const checksText = (checks: { check: string; passed: boolean; messages: string[] }[]) =>
+    checks.map((c) => `${c.passed ? 'pass' : 'FAIL'}  ${c.check}: ${c.messages.join('; ')}`).join('\n');
 
   program
     .command('preflight')
     .description('run the pre-flight checks for a change without creating a job')
     .requiredOption('-f, --file <file>', 'the change (YAML or JSON)')
     .action(async (o: { file: string }) => {
-      const { body } = await client().request<{ passed: boolean; checks: { check: string; passed: boolean; messages: string[] }[] }>('POST', '/v1/preflight', readDocument(o.file));
+      const { body } = await client().request<{ passed: boolean; checks: { check: string; passed: boolean; messages: string[] }[] }>(
+        'POST',
+        '/v1/preflight',
+        readDocument(o.file),
+      );
       print(body, () => checksText(body.checks));
       if (!body.passed) throw new ExitCode(EXIT.preflightFailed);
     });
@@ -149,8 +160,14 @@ export function buildProgram(io: CliIo): Command {
       const holder =
         job.status.phase === 'queued'
           ? await client()
-              .request<{ lease?: { holder: string; since?: string } }>('GET', `/v1/orgs/${encodeURIComponent(job.metadata.org)}/envs/${encodeURIComponent(job.metadata.env)}/resources/${encodeURIComponent(job.spec.apiResourceInfo.id)}`)
-              .then((r) => r.body.lease, () => undefined)
+              .request<{ lease?: { holder: string; since?: string } }>(
+                'GET',
+                `/v1/orgs/${encodeURIComponent(job.metadata.org)}/envs/${encodeURIComponent(job.metadata.env)}/resources/${encodeURIComponent(job.spec.apiResourceInfo.id)}`,
+              )
+              .then(
+                (r) => r.body.lease,
+                () => undefined,
+              )
           : undefined;
       print(job, () => describeJobFully(job, holder));
     });
@@ -166,11 +183,17 @@ export function buildProgram(io: CliIo): Command {
     .option('--limit <n>', 'page size', '20')
     .option('--cursor <cursor>', 'the next page (printed at the end of a full page)')
     .action(async (o: { org?: string; env?: string; resource?: string; phase?: string; result?: string; limit: string; cursor?: string }) => {
-      const q = new URLSearchParams(Object.entries({ org: o.org, env: o.env, resourceId: o.resource, phase: o.phase, result: o.result, limit: o.limit, cursor: o.cursor }).filter((e): e is [string, string] => e[1] !== undefined));
+      const q = new URLSearchParams(
+        Object.entries({ org: o.org, env: o.env, resourceId: o.resource, phase: o.phase, result: o.result, limit: o.limit, cursor: o.cursor }).filter(
+          (e): e is [string, string] => e[1] !== undefined,
+        ),
+      );
       const { body } = await client().request<{ items: StackJob[]; cursor?: string }>('GET', `/v1/stack-jobs?${q}`);
       print(body, () => {
         const rows = body.items.map((j) => listRow(j));
-        const next = body.cursor ? `\nmore: stackjobs list ${[...Object.entries({ org: o.org, env: o.env, resource: o.resource, phase: o.phase, result: o.result }).flatMap(([k, v]) => (v ? [`--${k}`, v] : [])), '--limit', o.limit, '--cursor', body.cursor].join(' ')}` : '';
+        const next = body.cursor
+          ? `\nmore: stackjobs list ${[...Object.entries({ org: o.org, env: o.env, resource: o.resource, phase: o.phase, result: o.result }).flatMap(([k, v]) => (v ? [`--${k}`, v] : [])), '--limit', o.limit, '--cursor', body.cursor].join(' ')}`
+          : '';
         return (rows.length ? [LIST_HEADER, ...rows].join('\n') : '(no jobs)') + next;
       });
     });
@@ -186,7 +209,9 @@ export function buildProgram(io: CliIo): Command {
       const texts: string[] = [];
       let phase = '';
       for (;;) {
-        const q = new URLSearchParams(Object.entries({ phase: o.phase, operation: o.operation, cursor }).filter((e): e is [string, string] => e[1] !== undefined));
+        const q = new URLSearchParams(
+          Object.entries({ phase: o.phase, operation: o.operation, cursor }).filter((e): e is [string, string] => e[1] !== undefined),
+        );
         const { body } = await client().request<{ text: string; cursor?: string; phase: string }>('GET', `/v1/stack-jobs/${encodeURIComponent(id)}/logs?${q}`);
         if (json()) texts.push(body.text);
         else io.stdout.write(body.text);
@@ -199,7 +224,10 @@ export function buildProgram(io: CliIo): Command {
       if (json()) print({ jobId: id, text: texts.join('') }, () => '');
       if (!o.follow) return;
       const job = await client().getJob(id);
-      if (!json()) io.stderr.write(`${phase === 'awaiting_approval' ? `stopped following: the job is awaiting approval (stackjobs plan ${id}; stackjobs approve ${id})` : outcomeLine(job)}\n`);
+      if (!json())
+        io.stderr.write(
+          `${phase === 'awaiting_approval' ? `stopped following: the job is awaiting approval (stackjobs plan ${id}; stackjobs approve ${id})` : outcomeLine(job)}\n`,
+        );
       throw new ExitCode(jobExit(job));
     });
 
@@ -207,8 +235,15 @@ export function buildProgram(io: CliIo): Command {
     .command('outputs <id>')
     .description("print a job's outputs (sensitive values masked)")
     .action(async (id: string) => {
-      const { body } = await client().request<{ outputs: Record<string, { value: unknown; sensitive: boolean }> }>('GET', `/v1/stack-jobs/${encodeURIComponent(id)}/outputs`);
-      print(body, () => Object.entries(body.outputs).map(([k, v]) => `${k} = ${JSON.stringify(v.value)}`).join('\n'));
+      const { body } = await client().request<{ outputs: Record<string, { value: unknown; sensitive: boolean }> }>(
+        'GET',
+        `/v1/stack-jobs/${encodeURIComponent(id)}/outputs`,
+      );
+      print(body, () =>
+        Object.entries(body.outputs)
+          .map(([k, v]) => `${k} = ${JSON.stringify(v.value)}`)
+          .join('\n'),
+      );
     });
 
   for (const decision of ['approve', 'reject'] as const) {
@@ -218,7 +253,11 @@ export function buildProgram(io: CliIo): Command {
       .option('--comment <text>')
       .option('--wait', 'follow the job until it completes')
       .action(async (id: string, o: { comment?: string; wait?: boolean }) => {
-        const { body } = await client().request<StackJob>('POST', `/v1/stack-jobs/${encodeURIComponent(id)}/${decision}`, o.comment ? { comment: o.comment } : {});
+        const { body } = await client().request<StackJob>(
+          'POST',
+          `/v1/stack-jobs/${encodeURIComponent(id)}/${decision}`,
+          o.comment ? { comment: o.comment } : {},
+        );
         if (!o.wait || json()) print(body, () => `${decision === 'approve' ? 'approved' : 'rejected'} ${id}`);
         else io.stdout.write(`${decision === 'approve' ? 'approved' : 'rejected'} ${id}\n`);
         await followAfter(id, o.wait);
@@ -268,7 +307,8 @@ export function buildProgram(io: CliIo): Command {
     .command('completion <shell>')
     .description(`print a shell completion script (${SHELLS.join(', ')}); e.g. source <(stackjobs completion bash)`)
     .action((shell: string) => {
-      if (!(SHELLS as readonly string[]).includes(shell)) throw new CommanderError(EXIT.usage, 'stackjobs.completion', `no completion for ${shell}: choose ${SHELLS.join(', ')}`);
+      if (!(SHELLS as readonly string[]).includes(shell))
+        throw new CommanderError(EXIT.usage, 'stackjobs.completion', `no completion for ${shell}: choose ${SHELLS.join(', ')}`);
       io.stdout.write(completionScript(shell as (typeof SHELLS)[number], program));
     });
 
@@ -278,22 +318,37 @@ export function buildProgram(io: CliIo): Command {
     .command('apply')
     .description('create or replace every entity in a catalog file (the `catalog` shape of the local config)')
     .requiredOption('-f, --file <file>')
-    .option('--data-dir <dir>', "local mode's data directory, for files that use {dataDir} (default: STACKJOBS_DATA_DIR, or ./.stackjobs when local mode runs there)")
+    .option(
+      '--data-dir <dir>',
+      "local mode's data directory, for files that use {dataDir} (default: STACKJOBS_DATA_DIR, or ./.stackjobs when local mode runs there)",
+    )
     .action(async (o: { file: string; dataDir?: string }) => {
       const doc = readDocument(o.file) as { catalog?: unknown };
       let catalog = JSON.stringify(doc?.catalog ?? doc);
       if (catalog.includes('{dataDir}')) {
         const dataDir = o.dataDir ?? io.env.STACKJOBS_DATA_DIR ?? runningLocalDataDir(connection().endpoint);
         if (!dataDir) {
-          throw new CommanderError(EXIT.usage, 'stackjobs.catalog', 'the file uses {dataDir}, which names a local mode data directory: pass --data-dir (or set STACKJOBS_DATA_DIR), or write the real paths before applying it to a deployed API');
+          throw new CommanderError(
+            EXIT.usage,
+            'stackjobs.catalog',
+            'the file uses {dataDir}, which names a local mode data directory: pass --data-dir (or set STACKJOBS_DATA_DIR), or write the real paths before applying it to a deployed API',
+          );
         }
         catalog = catalog.replaceAll('{dataDir}', resolve(dataDir).replaceAll('\\', '\\\\').replaceAll('"', '\\"'));
       }
       const parsed = localConfigSchema.safeParse({ catalog: JSON.parse(catalog) as unknown });
-      if (!parsed.success) throw new CommanderError(EXIT.usage, 'stackjobs.catalog', `invalid catalog file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!parsed.success)
+        throw new CommanderError(
+          EXIT.usage,
+          'stackjobs.catalog',
+          `invalid catalog file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
       const applied: { kind: string; id: string; status: number }[] = [];
       for (const e of catalogEntries(parsed.data)) {
-        const path = e.owner === '_platform' ? `/v1/platform/${e.kind}/${encodeURIComponent(e.id)}` : `/v1/orgs/${encodeURIComponent(e.owner)}/${e.kind}/${encodeURIComponent(e.id)}`;
+        const path =
+          e.owner === '_platform'
+            ? `/v1/platform/${e.kind}/${encodeURIComponent(e.id)}`
+            : `/v1/orgs/${encodeURIComponent(e.owner)}/${e.kind}/${encodeURIComponent(e.id)}`;
         const { status } = await client().request('PUT', path, e.entity);
         applied.push({ kind: e.kind, id: e.id, status });
       }
@@ -329,7 +384,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return e.status === 422 ? EXIT.preflightFailed : e.status === 400 ? EXIT.usage : EXIT.jobFailed;
     }
     if (e instanceof UnreachableError) {
-      io.stderr.write(`stackjobs: ${e.message}\n  hint: ${isLoopback(e.endpoint) ? 'start local mode (npm run local), or ' : ''}set the API's URL with --endpoint or STACKJOBS_ENDPOINT (or a profile: stackjobs --help)\n`);
+      io.stderr.write(
+        `stackjobs: ${e.message}\n  hint: ${isLoopback(e.endpoint) ? 'start local mode (npm run local), or ' : ''}set the API's URL with --endpoint or STACKJOBS_ENDPOINT (or a profile: stackjobs --help)\n`,
+      );
       return EXIT.jobFailed;
     }
     if (e instanceof ProfileError) {
@@ -358,21 +415,40 @@ function planCounts(job: StackJob): string {
 function listRow(j: StackJob): string {
   const s = j.status;
   const queue = s.phase === 'queued' && s.queuePosition !== undefined ? `queue ${s.queuePosition}` : undefined;
-  return [j.metadata.id, `${s.phase}/${s.result}`, s.reason ?? queue ?? '-', `${j.metadata.env}/${j.spec.apiResourceInfo.id}`, j.metadata.version.id, planCounts(j), s.updatedAt].join('  ');
+  return [
+    j.metadata.id,
+    `${s.phase}/${s.result}`,
+    s.reason ?? queue ?? '-',
+    `${j.metadata.env}/${j.spec.apiResourceInfo.id}`,
+    j.metadata.version.id,
+    planCounts(j),
+    s.updatedAt,
+  ].join('  ');
 }
 
 /** `get`: what an operator asks about a job, in the order they ask it. */
 function describeJobFully(job: StackJob, holder?: { holder: string; since?: string }): string {
   const s = job.status;
-  const lines = [`${outcomeLine(job)}`, `  resource   ${job.spec.apiResourceInfo.kind}/${job.spec.apiResourceInfo.name} (${job.spec.apiResourceInfo.id}) in ${job.metadata.org}/${job.metadata.env}, version ${job.metadata.version.id}`];
+  const lines = [
+    `${outcomeLine(job)}`,
+    `  resource   ${job.spec.apiResourceInfo.kind}/${job.spec.apiResourceInfo.name} (${job.spec.apiResourceInfo.id}) in ${job.metadata.org}/${job.metadata.env}, version ${job.metadata.version.id}`,
+  ];
   if (s.reason) lines.push(`  reason     ${s.reason}`);
-  if (s.phase === 'queued') lines.push(`  queue      position ${s.queuePosition ?? '?'}${holder ? `; the stack is held by ${holder.holder}${holder.since ? ` since ${holder.since}` : ''}` : ''}`);
+  if (s.phase === 'queued')
+    lines.push(
+      `  queue      position ${s.queuePosition ?? '?'}${holder ? `; the stack is held by ${holder.holder}${holder.since ? ` since ${holder.since}` : ''}` : ''}`,
+    );
   if (s.plan) lines.push(`  plan       ${summaryLine(s.plan.summary)}  (stackjobs plan ${job.metadata.id})`);
   const d = s.approval?.decision;
   if (d) lines.push(`  decision   ${d.decision} by ${d.by} at ${d.at} (${d.channel})${d.comment ? `: "${d.comment}"` : ''}`);
   else if (s.approval && s.phase === 'awaiting_approval') lines.push(`  approval   open until ${s.approval.expiresAt}`);
   if (s.failure) lines.push(`  failure    ${s.failure.operation}: ${s.failure.message}`);
-  if (s.durations && Object.keys(s.durations).length) lines.push(`  durations  ${Object.entries(s.durations).map(([k, ms]) => `${k} ${ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`}`).join(', ')}`);
+  if (s.durations && Object.keys(s.durations).length)
+    lines.push(
+      `  durations  ${Object.entries(s.durations)
+        .map(([k, ms]) => `${k} ${ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`}`)
+        .join(', ')}`,
+    );
   lines.push(...s.operations.map((op) => `  ${op.name.padEnd(10)} ${op.status}/${op.result}${op.errors.length ? `  ${op.errors.join('; ')}` : ''}`));
   return lines.join('\n');
 }
@@ -384,7 +460,10 @@ function endpointOf(program: Command, env: NodeJS.ProcessEnv): string {
 /** What to do about an API refusal, when the answer alone does not say it. */
 function hintFor(e: ApiError, hasToken: boolean, endpoint: string): string | undefined {
   const local = isLoopback(endpoint);
-  if (e.status === 401) return hasToken ? `the token was refused (expired, or not for this API)${local ? `; ${LOCAL_TOKENS_HINT}` : ''}` : `no token: pass --token or set STACKJOBS_TOKEN (or use a profile)${local ? `; ${LOCAL_TOKENS_HINT}` : ''}`;
+  if (e.status === 401)
+    return hasToken
+      ? `the token was refused (expired, or not for this API)${local ? `; ${LOCAL_TOKENS_HINT}` : ''}`
+      : `no token: pass --token or set STACKJOBS_TOKEN (or use a profile)${local ? `; ${LOCAL_TOKENS_HINT}` : ''}`;
   if (e.status === 403 && local) return LOCAL_TOKENS_HINT;
   return undefined;
 }

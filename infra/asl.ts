@@ -64,7 +64,12 @@ const lambdaArn = (logicalId: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL
 
 /** Resolves the CloudFormation intrinsics a DefinitionString can contain into stand-in values. */
 export function resolver(template: CfnTemplate): (v: unknown) => string {
-  const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': LOCAL_REGION, 'AWS::AccountId': LOCAL_ACCOUNT, 'AWS::URLSuffix': 'amazonaws.com' };
+  const pseudo: Record<string, string> = {
+    'AWS::Partition': 'aws',
+    'AWS::Region': LOCAL_REGION,
+    'AWS::AccountId': LOCAL_ACCOUNT,
+    'AWS::URLSuffix': 'amazonaws.com',
+  };
   const resolve = (v: unknown): string => {
     if (typeof v === 'string') return v;
     const o = (v ?? {}) as Record<string, unknown>;
@@ -106,7 +111,8 @@ export function extractStateMachine(template: CfnTemplate = synthesizeTemplate()
   for (const [name, state] of Object.entries(definition.States)) {
     if (state.Type !== 'Task' || !state.Resource) continue;
     if (state.Resource.includes(':states:::ecs:runTask')) {
-      const overrides = (state.Parameters?.Overrides as { ContainerOverrides?: Array<{ Environment?: Array<{ Name: string; Value?: string }> }> })?.ContainerOverrides ?? [];
+      const overrides =
+        (state.Parameters?.Overrides as { ContainerOverrides?: Array<{ Environment?: Array<{ Name: string; Value?: string }> }> })?.ContainerOverrides ?? [];
       const phase = overrides.flatMap((c) => c.Environment ?? []).find((e) => e.Name === 'STACKJOBS_PHASE')?.Value;
       if (phase !== 'preview' && phase !== 'update') throw new Error(`runner task ${name} has no STACKJOBS_PHASE`);
       tasks[name] = { kind: 'runner', phase };

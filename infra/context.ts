@@ -37,7 +37,13 @@ function str(node: Node, key: string, fallback?: string): string | undefined {
 function list(node: Node, key: string): string[] | undefined {
   const v = read(node, key);
   if (v === undefined) return undefined;
-  const arr = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
+  const arr =
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : v;
   if (!Array.isArray(arr) || !arr.every((s) => typeof s === 'string')) throw new ContextError(`context ${PREFIX}${key} must be a list of strings`);
   return arr;
 }
@@ -68,7 +74,8 @@ const AWS_SDK_SOURCES: readonly AwsSdkSource[] = ['layer', 'bundle', 'runtime'];
  * Read by every StackJobsFunction.
  */
 export function awsSdkFromContext(node: Node): AwsSdkSource {
-  if (read(node, 'bundleAwsSdk') !== undefined) throw new ContextError(`context ${PREFIX}bundleAwsSdk is gone: use ${PREFIX}awsSdk=bundle (or runtime; the default is layer)`);
+  if (read(node, 'bundleAwsSdk') !== undefined)
+    throw new ContextError(`context ${PREFIX}bundleAwsSdk is gone: use ${PREFIX}awsSdk=bundle (or runtime; the default is layer)`);
   const v = str(node, 'awsSdk', 'layer')!;
   if (!AWS_SDK_SOURCES.includes(v as AwsSdkSource)) throw new ContextError(`context ${PREFIX}awsSdk must be one of ${AWS_SDK_SOURCES.join(', ')}`);
   return v as AwsSdkSource;
@@ -83,9 +90,12 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
   const issuer = str(node, 'jwtIssuer');
   const audience = list(node, 'jwtAudience');
   const howTo = `pass -c ${PREFIX}jwtIssuer=https://cognito-idp.<region>.amazonaws.com/<user pool id> -c ${PREFIX}jwtAudience=<app client id> (any OIDC issuer works; README, Deploy)`;
-  if (!issuer || !audience?.length) throw new ContextError(`context ${PREFIX}jwtIssuer and ${PREFIX}jwtAudience are required (the API's JWT authorizer): ${howTo}`);
+  if (!issuer || !audience?.length)
+    throw new ContextError(`context ${PREFIX}jwtIssuer and ${PREFIX}jwtAudience are required (the API's JWT authorizer): ${howTo}`);
   if (isPlaceholder(issuer) || audience.some(isPlaceholder)) {
-    throw new ContextError(`context ${PREFIX}jwtIssuer/${PREFIX}jwtAudience hold an example value (${issuer}): the API's authorizer would accept no real token; ${howTo}`);
+    throw new ContextError(
+      `context ${PREFIX}jwtIssuer/${PREFIX}jwtAudience hold an example value (${issuer}): the API's authorizer would accept no real token; ${howTo}`,
+    );
   }
   if (!/^https:\/\/[^/]+/.test(issuer)) throw new ContextError(`context ${PREFIX}jwtIssuer must be an https:// issuer URL: ${howTo}`);
   const vpc = read(node, 'vpc') as { vpcId?: unknown; availabilityZones?: unknown; privateSubnetIds?: unknown } | undefined;

@@ -43,7 +43,8 @@ function resolvePackageDir(name: string, fromDir: string, root: string): string 
   for (let dir = fromDir; ; dir = dirname(dir)) {
     const candidate = join(dir, 'node_modules', name);
     if (existsSync(join(candidate, 'package.json'))) return candidate;
-    if (dir === root || dirname(dir) === dir) throw new Error(`AWS SDK layer: ${name} (needed from ${relative(root, fromDir) || '.'}) is not installed; run npm ci`);
+    if (dir === root || dirname(dir) === dir)
+      throw new Error(`AWS SDK layer: ${name} (needed from ${relative(root, fromDir) || '.'}) is not installed; run npm ci`);
   }
 }
 
@@ -60,7 +61,12 @@ export function layerPackages(root: string): LayerPackage[] {
     }
     const path = relative(join(root, 'node_modules'), dir).split(sep).join('/');
     if (found.has(path)) return;
-    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      version: string;
+      dependencies?: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+    };
     found.set(path, { name, version: pkg.version, path });
     for (const dep of Object.keys(pkg.dependencies ?? {})) visit(dep, dir, false);
     for (const dep of Object.keys({ ...pkg.optionalDependencies, ...pkg.peerDependencies })) visit(dep, dir, true);
@@ -77,6 +83,9 @@ export function writeLayer(root: string, outDir: string, packages: readonly Laye
     const to = join(modules, p.path);
     mkdirSync(to, { recursive: true });
     // Nested node_modules are packages of their own, copied when the closure reaches them.
-    cpSync(from, to, { recursive: true, filter: (src) => src === from || (!SKIPPED.test(relative(from, src)) && !relative(from, src).split(sep).includes('node_modules')) });
+    cpSync(from, to, {
+      recursive: true,
+      filter: (src) => src === from || (!SKIPPED.test(relative(from, src)) && !relative(from, src).split(sep).includes('node_modules')),
+    });
   }
 }

@@ -15,7 +15,10 @@ import { Storage } from './constructs/storage';
 export const CREDENTIAL_SECRET_PREFIX = 'stackjobs/';
 
 /** The orchestration settings are the Orchestration construct's own props (documented there), passed through. */
-type OrchestrationSettings = Pick<OrchestrationProps, 'lockWaitSeconds' | 'lockWaitMaxAttempts' | 'previewTimeout' | 'updateTimeout' | 'orgRunnerTaskDefinitionArns' | 'orgRunnerRoleArns'>;
+type OrchestrationSettings = Pick<
+  OrchestrationProps,
+  'lockWaitSeconds' | 'lockWaitMaxAttempts' | 'previewTimeout' | 'updateTimeout' | 'orgRunnerTaskDefinitionArns' | 'orgRunnerRoleArns'
+>;
 
 export interface StackJobsStackProps extends StackProps, OrchestrationSettings {
   readonly jwt: JwtSettings;
@@ -75,10 +78,17 @@ export class StackJobsStack extends Stack {
   constructor(scope: Construct, id: string, props: StackJobsStackProps) {
     super(scope, id, props);
     const logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
-    const credentialSecretArnPattern = this.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${CREDENTIAL_SECRET_PREFIX}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const credentialSecretArnPattern = this.formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: `${CREDENTIAL_SECRET_PREFIX}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
     const assumableRoleArnPatterns = props.assumableRoleArnPatterns ?? [`arn:${Aws.PARTITION}:iam::*:role/stackjobs-*`];
     const stateBucketArnPatterns = (props.stateBucketNames ?? ['*-terraform-state', '*-tfstate']).map((b) => `arn:${Aws.PARTITION}:s3:::${b}`);
-    const stateLockTableArnPatterns = (props.stateLockTableNames ?? ['*-terraform-locks', 'terraform-locks']).map((t) => this.formatArn({ service: 'dynamodb', resource: 'table', resourceName: t }));
+    const stateLockTableArnPatterns = (props.stateLockTableNames ?? ['*-terraform-locks', 'terraform-locks']).map((t) =>
+      this.formatArn({ service: 'dynamodb', resource: 'table', resourceName: t }),
+    );
 
     this.storage = new Storage(this, 'Storage', { retainData: props.retainData });
     this.events = new Events(this, 'Events');

@@ -71,7 +71,10 @@ function stsAnswer(form: URLSearchParams, authorization: string, accepted: Set<s
   const action = form.get('Action');
   if (action === 'GetCallerIdentity') {
     const arn = issued.has(keyId) ? `arn:aws:sts::${LOCAL_ACCOUNT}:assumed-role/local/${keyId}` : `arn:aws:iam::${LOCAL_ACCOUNT}:user/${keyId}`;
-    return { status: 200, body: `<GetCallerIdentityResponse xmlns="${ns}">${xml('GetCallerIdentityResult', { Arn: arn, UserId: keyId, Account: LOCAL_ACCOUNT })}</GetCallerIdentityResponse>` };
+    return {
+      status: 200,
+      body: `<GetCallerIdentityResponse xmlns="${ns}">${xml('GetCallerIdentityResult', { Arn: arn, UserId: keyId, Account: LOCAL_ACCOUNT })}</GetCallerIdentityResponse>`,
+    };
   }
   if (action === 'AssumeRole') {
     const role = form.get('RoleArn') ?? '';
@@ -83,9 +86,17 @@ function stsAnswer(form: URLSearchParams, authorization: string, accepted: Set<s
     const accessKeyId = `ASIALOCAL${createHash('sha256').update(randomBytes(16)).digest('hex').slice(0, 11).toUpperCase()}`;
     const secretAccessKey = randomBytes(30).toString('base64');
     issued.set(accessKeyId, secretAccessKey);
-    const credentials = { AccessKeyId: accessKeyId, SecretAccessKey: secretAccessKey, SessionToken: randomBytes(60).toString('base64'), Expiration: new Date(Date.now() + seconds * 1000).toISOString() };
+    const credentials = {
+      AccessKeyId: accessKeyId,
+      SecretAccessKey: secretAccessKey,
+      SessionToken: randomBytes(60).toString('base64'),
+      Expiration: new Date(Date.now() + seconds * 1000).toISOString(),
+    };
     const user = { Arn: `arn:aws:sts::${m[1]}:assumed-role/${m[2].split('/').pop()}/${session}`, AssumedRoleId: `AROALOCAL:${session}` };
-    return { status: 200, body: `<AssumeRoleResponse xmlns="${ns}">${xml('AssumeRoleResult', { Credentials: credentials, AssumedRoleUser: user })}</AssumeRoleResponse>` };
+    return {
+      status: 200,
+      body: `<AssumeRoleResponse xmlns="${ns}">${xml('AssumeRoleResult', { Credentials: credentials, AssumedRoleUser: user })}</AssumeRoleResponse>`,
+    };
   }
   return error(400, 'InvalidAction', `local mode's STS does not implement ${action ?? 'this action'}`);
 }
@@ -132,7 +143,13 @@ export async function startProtocolServer(options: ProtocolServerOptions, port =
     'AWSEvents.PutEvents': (b) => {
       const entries = (b.Entries as { Source?: string; DetailType?: string; Detail?: string; EventBusName?: string }[]) ?? [];
       for (const e of entries) {
-        const event: PublishedEvent = { time: new Date().toISOString(), source: e.Source ?? '', detailType: e.DetailType ?? '', detail: JSON.parse(e.Detail ?? '{}'), eventBusName: e.EventBusName };
+        const event: PublishedEvent = {
+          time: new Date().toISOString(),
+          source: e.Source ?? '',
+          detailType: e.DetailType ?? '',
+          detail: JSON.parse(e.Detail ?? '{}'),
+          eventBusName: e.EventBusName,
+        };
         events.push(event);
         options.onEvent?.(event);
       }
@@ -161,7 +178,9 @@ export async function startProtocolServer(options: ProtocolServerOptions, port =
         const body = Buffer.concat(chunks);
         if (run && !(await verifySigV4({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body }, secretFor(true)))) {
           res.writeHead(403, { 'content-type': 'text/xml' });
-          res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>`);
+          res.end(
+            `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>`,
+          );
           return;
         }
         const answer = stsAnswer(new URLSearchParams(body.toString('utf8')), String(req.headers.authorization ?? ''), stsKnown, issuedKeys);

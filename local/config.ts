@@ -17,11 +17,17 @@ export const localConfigSchema = z
      * `teamId`: the workspace whose clicks count; `users`: Slack user id -> principal subject, linked at start as a
      * platform admin would link them (local mode's stand-in for PUT /v1/platform/slack-links/...).
      */
-    slack: z.object({ signingSecret: z.string().optional(), teamId: z.string().optional(), users: z.record(z.string(), z.string()).default({}) }).strict().default({ users: {} }),
+    slack: z
+      .object({ signingSecret: z.string().optional(), teamId: z.string().optional(), users: z.record(z.string(), z.string()).default({}) })
+      .strict()
+      .default({ users: {} }),
     /**
      * The access key ids local mode's STS knows (the stand-in for IAM users). Unset: every key pair found in `secrets`.
      */
-    sts: z.object({ accessKeyIds: z.array(z.string().min(1)) }).strict().optional(),
+    sts: z
+      .object({ accessKeyIds: z.array(z.string().min(1)) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type LocalConfig = z.infer<typeof localConfigSchema>;

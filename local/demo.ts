@@ -43,7 +43,10 @@ async function runJob(operator: ApiClient, approver: ApiClient, change: Resource
   let job = await followJob(operator, submitted.metadata.id, { stopAtApproval: true, view: view(), intervalMs: 250 });
   if (job.status.phase === 'awaiting_approval') {
     // What the approver approves: every resource and attribute that changes.
-    const { body: plan } = await operator.request<PlanChanges & { digest: string; summary: PlanSummary }>('GET', `/v1/stack-jobs/${job.metadata.id}/plan/changes`);
+    const { body: plan } = await operator.request<PlanChanges & { digest: string; summary: PlanSummary }>(
+      'GET',
+      `/v1/stack-jobs/${job.metadata.id}/plan/changes`,
+    );
     console.log(`\n${renderPlanChanges(plan, paintFor(process.stdout, process.env))}\n`);
     const yes = await confirm(`approve ${job.metadata.id} as approver@acmecorp.example?`, autoApprove);
     await approver.request('POST', `/v1/stack-jobs/${job.metadata.id}/${yes ? 'approve' : 'reject'}`, { comment: 'from npm run demo' });
@@ -53,8 +56,20 @@ async function runJob(operator: ApiClient, approver: ApiClient, change: Resource
 }
 
 /** The rest of the demo after an approved first job: its outputs, then an update of the same resource. */
-async function showOutputsThenUpdate(operator: ApiClient, approver: ApiClient, change: ResourceChange, first: StackJob, autoApprove: boolean, artifactsBucket: string, started: number, quiet: string[]): Promise<boolean> {
-  const { body: outputs } = await operator.request<{ outputs: Record<string, { value: unknown; sensitive: boolean }> }>('GET', `/v1/stack-jobs/${first.metadata.id}/outputs`);
+async function showOutputsThenUpdate(
+  operator: ApiClient,
+  approver: ApiClient,
+  change: ResourceChange,
+  first: StackJob,
+  autoApprove: boolean,
+  artifactsBucket: string,
+  started: number,
+  quiet: string[],
+): Promise<boolean> {
+  const { body: outputs } = await operator.request<{ outputs: Record<string, { value: unknown; sensitive: boolean }> }>(
+    'GET',
+    `/v1/stack-jobs/${first.metadata.id}/outputs`,
+  );
   console.log('outputs:');
   for (const [k, v] of Object.entries(outputs.outputs)) console.log(`  ${k} = ${JSON.stringify(v.value)}${v.sensitive ? ' (sensitive)' : ''}`);
   console.log(`logs: stackjobs logs ${first.metadata.id}  (S3: s3://${artifactsBucket}/jobs/${first.metadata.id}/logs/)`);
@@ -67,7 +82,9 @@ async function showOutputsThenUpdate(operator: ApiClient, approver: ApiClient, c
   };
   const second = await runJob(operator, approver, update, autoApprove);
   const ok = [first, second].every((j) => j.status.result === 'succeeded');
-  console.log(`\n${ok ? 'demo finished' : 'demo failed'} in ${((Date.now() - started) / 1000).toFixed(1)}s: ${first.metadata.id} ${first.status.result}, ${second.metadata.id} ${second.status.result}`);
+  console.log(
+    `\n${ok ? 'demo finished' : 'demo failed'} in ${((Date.now() - started) / 1000).toFixed(1)}s: ${first.metadata.id} ${first.status.result}, ${second.metadata.id} ${second.status.result}`,
+  );
   if (!ok) console.log(quiet.slice(-30).join('\n'));
   return ok;
 }

@@ -1,7 +1,18 @@
 /** dynalite on loopback with the tables created from the one shared definition (table-definitions.ts). */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, ResourceNotFoundException, ScanCommand, type AttributeValue, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  ScanCommand,
+  type AttributeValue,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import type { TableDefinition } from '../lambdas/adapters/dynamodb/table-definitions';
@@ -142,7 +153,8 @@ export async function ensureTable(client: DynamoDBClient, input: CreateTableComm
     count += page.Count ?? 0;
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  if (count !== items.length) throw new Error(`rebuilding table ${name}: ${count} of ${items.length} items written back; the copy stays in ${backup} and the next start tries again`);
+  if (count !== items.length)
+    throw new Error(`rebuilding table ${name}: ${count} of ${items.length} items written back; the copy stays in ${backup} and the next start tries again`);
   rmSync(backup);
   return 'rebuilt';
 }

@@ -15,7 +15,13 @@ export interface EmbeddedS3 {
 
 export async function startEmbeddedS3(options: { directory?: string; buckets: string[]; port?: number }): Promise<EmbeddedS3> {
   const directory = options.directory ?? mkdtempSync(join(tmpdir(), 'stackjobs-s3-'));
-  const server = new S3rver({ port: options.port ?? 0, address: '127.0.0.1', directory, silent: true, configureBuckets: options.buckets.map((name) => ({ name })) });
+  const server = new S3rver({
+    port: options.port ?? 0,
+    address: '127.0.0.1',
+    directory,
+    silent: true,
+    configureBuckets: options.buckets.map((name) => ({ name })),
+  });
   const { port } = await server.run();
   return { endpoint: `http://127.0.0.1:${port}`, directory, stop: () => server.close() };
 }

@@ -81,7 +81,10 @@ export function dynamoThrottle(): InjectedResponse {
   return {
     status: 400,
     headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `injected-${Date.now()}` },
-    body: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', message: 'The level of configured provisioned throughput for the table was exceeded (injected fault)' }),
+    body: JSON.stringify({
+      __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+      message: 'The level of configured provisioned throughput for the table was exceeded (injected fault)',
+    }),
   };
 }
 
@@ -95,7 +98,10 @@ export function s3SlowDown(): InjectedResponse {
 }
 
 /** The DynamoDB operation of a request (`X-Amz-Target: DynamoDB_20120810.PutItem` -> `PutItem`). */
-export const dynamoOperation = (req: ProxiedRequest): string => String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+export const dynamoOperation = (req: ProxiedRequest): string =>
+  String(req.headers['x-amz-target'] ?? '')
+    .split('.')
+    .pop() ?? '';
 
 /** The SDK's attempt number for this request (`amz-sdk-request: attempt=2; max=3`), 1 when absent. */
 export const sdkAttempt = (req: ProxiedRequest): number => Number(/attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''))?.[1] ?? 1);

@@ -59,7 +59,13 @@ export function toEvent(req: IncomingMessage, body: Buffer, principal: LocalPrin
       apiId: 'local',
       domainName: url.host,
       domainPrefix: 'local',
-      http: { method: req.method ?? 'GET', path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: randomUUID(),
       routeKey: '$default',
       stage: '$default',
@@ -69,7 +75,11 @@ export function toEvent(req: IncomingMessage, body: Buffer, principal: LocalPrin
         ? {
             authorizer: {
               jwt: {
-                claims: { [claimNames.subject]: principal.subject, [claimNames.orgs]: `[${principal.orgs.join(' ')}]`, [claimNames.roles]: `[${principal.roles.join(' ')}]` },
+                claims: {
+                  [claimNames.subject]: principal.subject,
+                  [claimNames.orgs]: `[${principal.orgs.join(' ')}]`,
+                  [claimNames.roles]: `[${principal.roles.join(' ')}]`,
+                },
                 scopes: null,
               },
             },
@@ -77,7 +87,11 @@ export function toEvent(req: IncomingMessage, body: Buffer, principal: LocalPrin
         : {}),
     },
     // Like API Gateway: text bodies as they are, anything else base64-encoded.
-    ...(body.length > 0 ? (/^(application\/(json|x-www-form-urlencoded|yaml|x-yaml)|text\/)/.test(headers['content-type'] ?? 'application/json') ? { body: body.toString('utf8'), isBase64Encoded: false } : { body: body.toString('base64'), isBase64Encoded: true }) : { isBase64Encoded: false }),
+    ...(body.length > 0
+      ? /^(application\/(json|x-www-form-urlencoded|yaml|x-yaml)|text\/)/.test(headers['content-type'] ?? 'application/json')
+        ? { body: body.toString('utf8'), isBase64Encoded: false }
+        : { body: body.toString('base64'), isBase64Encoded: true }
+      : { isBase64Encoded: false }),
   };
   return event as APIGatewayProxyEventV2;
 }

@@ -10,7 +10,20 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { verifySigV4 } from './sigv4';
-import { chmodSync, cpSync, existsSync, lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
@@ -135,7 +148,10 @@ export function claimDataDir(dataDir: string): () => void {
           alive = (err as NodeJS.ErrnoException).code === 'EPERM' || (err as NodeJS.ErrnoException).code === 'ENOENT';
         }
       }
-      if (alive) throw new Error(`the data directory ${dataDir} is in use by another local mode (pid ${holder}): stop it, or set STACKJOBS_DATA_DIR to another directory`);
+      if (alive)
+        throw new Error(
+          `the data directory ${dataDir} is in use by another local mode (pid ${holder}): stop it, or set STACKJOBS_DATA_DIR to another directory`,
+        );
       rmSync(file, { force: true });
     }
   }
@@ -210,8 +226,9 @@ function killProcessesRunning(path: string): number {
 }
 
 /** s3rver's account registry (its own signature check reads it). */
+type S3rverAccounts = { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void; revokeAccessKey(id: string): void } };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const s3rverAccounts = () => require('s3rver/lib/models/account') as { DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void; revokeAccessKey(id: string): void } };
+const s3rverAccounts = (): S3rverAccounts => require('s3rver/lib/models/account') as S3rverAccounts;
 
 /** What S3 answers a request whose signature it cannot verify. */
 function s3AccessDenied() {
@@ -293,7 +310,8 @@ function chownTreeSync(dir: string, user: { uid: number; gid: number }): void {
 
 /** Runner settings a local run may shorten over the deployed values the state machine passes (tests, the demo). */
 const LOCAL_TUNABLE = ['STACKJOBS_GRACE_SECONDS', 'STACKJOBS_OPERATION_TIMEOUT_SECONDS'] as const;
-const localTuning = (runnerEnv: Record<string, string> = {}) => Object.fromEntries(LOCAL_TUNABLE.filter((k) => runnerEnv[k] !== undefined).map((k) => [k, runnerEnv[k]]));
+const localTuning = (runnerEnv: Record<string, string> = {}) =>
+  Object.fromEntries(LOCAL_TUNABLE.filter((k) => runnerEnv[k] !== undefined).map((k) => [k, runnerEnv[k]]));
 
 /**
  * A bare git repository per module folder under `modulesDir` (default: the example modules), at
@@ -306,7 +324,18 @@ export function publishExampleModules(dataDir: string, modulesDir = join(REPO_RO
     if (existsSync(bare)) continue;
     const work = mkdtempSync(join(tmpdir(), `stackjobs-module-${name}-`));
     cpSync(join(modulesDir, name), work, { recursive: true });
-    const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: 'ignore', env: { ...process.env, GIT_AUTHOR_NAME: 'stackjobs', GIT_AUTHOR_EMAIL: 'local@stackjobs', GIT_COMMITTER_NAME: 'stackjobs', GIT_COMMITTER_EMAIL: 'local@stackjobs' } });
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync('git', args, {
+        cwd,
+        stdio: 'ignore',
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: 'stackjobs',
+          GIT_AUTHOR_EMAIL: 'local@stackjobs',
+          GIT_COMMITTER_NAME: 'stackjobs',
+          GIT_COMMITTER_EMAIL: 'local@stackjobs',
+        },
+      });
     git(work, 'init', '-q', '-b', 'main');
     git(work, 'add', '.');
     git(work, 'commit', '-q', '-m', `example module ${name}`);
@@ -322,13 +351,19 @@ export function tablesFromTemplate(template: CfnTemplate): CreateTableCommandInp
   return Object.entries(template.Resources)
     .filter(([, r]) => r.Type === 'AWS::DynamoDB::GlobalTable' || r.Type === 'AWS::DynamoDB::Table')
     .map(([id, r]) => {
-      const p = r.Properties as { AttributeDefinitions: CreateTableCommandInput['AttributeDefinitions']; KeySchema: CreateTableCommandInput['KeySchema']; GlobalSecondaryIndexes?: { IndexName: string; KeySchema: NonNullable<CreateTableCommandInput['KeySchema']>; Projection: { ProjectionType: 'ALL' } }[] };
+      const p = r.Properties as {
+        AttributeDefinitions: CreateTableCommandInput['AttributeDefinitions'];
+        KeySchema: CreateTableCommandInput['KeySchema'];
+        GlobalSecondaryIndexes?: { IndexName: string; KeySchema: NonNullable<CreateTableCommandInput['KeySchema']>; Projection: { ProjectionType: 'ALL' } }[];
+      };
       return {
         TableName: id,
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: p.AttributeDefinitions,
         KeySchema: p.KeySchema,
-        ...(p.GlobalSecondaryIndexes?.length ? { GlobalSecondaryIndexes: p.GlobalSecondaryIndexes.map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })) } : {}),
+        ...(p.GlobalSecondaryIndexes?.length
+          ? { GlobalSecondaryIndexes: p.GlobalSecondaryIndexes.map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })) }
+          : {}),
       } satisfies CreateTableCommandInput;
     });
 }
@@ -353,19 +388,24 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     step('synthesizing the CDK app offline');
     const template = synthesizeTemplate();
     const machine = extractStateMachine(template);
-    const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type).map(([id]) => id);
+    const ofType = (type: string) =>
+      Object.entries(template.Resources)
+        .filter(([, r]) => r.Type === type)
+        .map(([id]) => id);
     const stateMachineId = ofType('AWS::StepFunctions::StateMachine')[0];
     const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${stateMachineId}`;
     const buckets = ofType('AWS::S3::Bucket');
     // A Ref in the template resolves to the logical id locally; buckets are lowercased for S3's naming rules.
-    const localRef = (id: string) => (buckets.includes(id) ? bucketName(id) : template.Resources[id]?.Type === 'AWS::StepFunctions::StateMachine' ? stateMachineArn : id);
+    const localRef = (id: string) =>
+      buckets.includes(id) ? bucketName(id) : template.Resources[id]?.Type === 'AWS::StepFunctions::StateMachine' ? stateMachineArn : id;
 
     step('starting DynamoDB (dynalite)');
     const dynamo: EmbeddedDynamo = await startEmbeddedDynamo({ path: options.inMemory ? undefined : join(dataDir, 'dynamodb') });
     stops.push(() => dynamo.stop());
     const ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     for (const table of tablesFromTemplate(template)) {
-      if ((await ensureTable(ddb, table, dataDir)) === 'rebuilt') log(`rebuilt table ${table.TableName} in ${join(dataDir, 'dynamodb')} with this version's indexes, every item written back and counted`);
+      if ((await ensureTable(ddb, table, dataDir)) === 'rebuilt')
+        log(`rebuilt table ${table.TableName} in ${join(dataDir, 'dynamodb')} with this version's indexes, every item written back and counted`);
     }
     ddb.destroy();
 
@@ -378,7 +418,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     stops.push(async () => s3rverAccounts().DUMMY_ACCOUNT.revokeAccessKey(runCredentials.accessKeyId));
 
     const faultProxies: LocalMode['faultProxies'] = {};
-    for (const [service, target] of [['dynamodb', dynamo.endpoint], ['s3', s3.endpoint]] as const) {
+    for (const [service, target] of [
+      ['dynamodb', dynamo.endpoint],
+      ['s3', s3.endpoint],
+    ] as const) {
       const rule = options.faults?.[service];
       if (!rule) continue;
       const proxy = await startFaultProxy(target, rule);
@@ -386,10 +429,14 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       stops.push(() => proxy.stop());
     }
     // dynalite checks no signature: a gate in front of it answers only requests signed with this run's credentials.
-    const dynamoGate = await startFaultProxy(faultProxies.dynamodb?.endpoint ?? dynamo.endpoint, async (req) => ((await verifySigV4(req, runSecret)) ? undefined : dynamoUnrecognizedClient()));
+    const dynamoGate = await startFaultProxy(faultProxies.dynamodb?.endpoint ?? dynamo.endpoint, async (req) =>
+      (await verifySigV4(req, runSecret)) ? undefined : dynamoUnrecognizedClient(),
+    );
     stops.push(() => dynamoGate.stop());
     // The same for S3 (header-signed requests only: presigned URLs are not served in local mode).
-    const s3Gate = await startFaultProxy(faultProxies.s3?.endpoint ?? s3.endpoint, async (req) => ((await verifySigV4(req, runSecret)) ? undefined : s3AccessDenied()));
+    const s3Gate = await startFaultProxy(faultProxies.s3?.endpoint ?? s3.endpoint, async (req) =>
+      (await verifySigV4(req, runSecret)) ? undefined : s3AccessDenied(),
+    );
     stops.push(() => s3Gate.stop());
 
     // Bound once the handlers load (below): the rule that closes an expired approval's Slack message.
@@ -412,7 +459,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         log(`event  ${e.detailType} ${JSON.stringify(e.detail)}`);
         // The rule on the app's bus that closes the Slack message of an approval that closed unattended (events.ts routeApprovalExpiries).
         if (approvalExpired && isApprovalExpiry(e)) {
-          void approvalExpired({ source: e.source, 'detail-type': e.detailType, detail: e.detail }).catch((err: Error) => log(`closing the approval's Slack message failed: ${err.name}`));
+          void approvalExpired({ source: e.source, 'detail-type': e.detailType, detail: e.detail }).catch((err: Error) =>
+            log(`closing the approval's Slack message failed: ${err.name}`),
+          );
         }
       },
       stopTask: async (taskArn) => {
@@ -479,7 +528,14 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       const { SlackLinkRepository } = await import('../lambdas/adapters/dynamodb/slack-link-repository');
       const links = new SlackLinkRepository(db, names.jobsTable);
       for (const [userId, subject] of Object.entries(options.config.slack.users)) {
-        await links.put({ teamId: options.config.slack.teamId, userId, subject, linkedBy: 'local-config', linkedAt: new Date().toISOString(), via: 'local-config' });
+        await links.put({
+          teamId: options.config.slack.teamId,
+          userId,
+          subject,
+          linkedBy: 'local-config',
+          linkedAt: new Date().toISOString(),
+          via: 'local-config',
+        });
       }
     }
 
@@ -529,7 +585,14 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         });
         runners.set(taskArn, child);
         log(`runner ${task.phase} started for ${containerEnv.STACKJOBS_JOB_ID} (pid ${child.pid})`);
-        const forward = (stream: NodeJS.ReadableStream | null) => stream?.on('data', (b: Buffer) => b.toString('utf8').split('\n').filter(Boolean).forEach((l) => log(`runner ${l}`)));
+        const forward = (stream: NodeJS.ReadableStream | null) =>
+          stream?.on('data', (b: Buffer) =>
+            b
+              .toString('utf8')
+              .split('\n')
+              .filter(Boolean)
+              .forEach((l) => log(`runner ${l}`)),
+          );
         forward(child.stdout);
         forward(child.stderr);
         child.on('exit', (code, signal) => {
@@ -545,7 +608,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
             if (shuttingDown) return;
             runnerStopped(runnerStoppedEvent(taskArn, containerEnv, { code, signal })).then(
               (r) => {
-                if ((r as RunnerStoppedOutcome).outcome === 'failed') log(`runner ${task.phase} for ${containerEnv.STACKJOBS_JOB_ID} was lost: its task failed with ${WorkflowErrorName.runnerLost}`);
+                if ((r as RunnerStoppedOutcome).outcome === 'failed')
+                  log(`runner ${task.phase} for ${containerEnv.STACKJOBS_JOB_ID} was lost: its task failed with ${WorkflowErrorName.runnerLost}`);
               },
               (e: Error) => log(`failing the task of the lost runner of ${containerEnv.STACKJOBS_JOB_ID} failed: ${e.name}: ${e.message}`),
             );
@@ -566,9 +630,11 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       // The aws.states rule: executions that end without running their Catch are cleaned up.
       onExecutionEnded: async ({ executionArn, name, status, input }) => {
         log(`execution ${name} ended ${status}`);
-        await cleanup({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { executionArn, name, status, stateMachineArn, input: JSON.stringify(input) } }).catch((e: Error) =>
-          log(`cleanup of ${name} failed: ${e.name}: ${e.message}`),
-        );
+        await cleanup({
+          source: 'aws.states',
+          'detail-type': 'Step Functions Execution Status Change',
+          detail: { executionArn, name, status, stateMachineArn, input: JSON.stringify(input) },
+        }).catch((e: Error) => log(`cleanup of ${name} failed: ${e.name}: ${e.message}`));
       },
     });
     engine.sfn = sfn;
@@ -586,11 +652,22 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const api = createApi({ routes: allRoutes(ctx), claimNames: ctx.claimNames, logger: ctx.logger, metrics: ctx.metrics });
     // The events of the caller's orgs only (an event's detail names its org), and only to a caller with a token.
     const eventsRoute = (caller: { orgs: string[] } | undefined): APIGatewayProxyStructuredResultV2 => {
-      if (!caller) return { statusCode: 401, headers: { 'content-type': 'application/problem+json' }, body: JSON.stringify({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'a bearer token is required' }) };
+      if (!caller)
+        return {
+          statusCode: 401,
+          headers: { 'content-type': 'application/problem+json' },
+          body: JSON.stringify({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'a bearer token is required' }),
+        };
       const visible = protocol.events.filter((ev) => caller.orgs.includes(String((ev.detail as { org?: unknown } | null)?.org ?? '')));
       return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: visible }) };
     };
-    const http: HttpApi = await startHttpApi({ handler: options.wrapApiHandler?.(api) ?? api, principals: options.config.principals, claimNames: ctx.claimNames, port: options.port, extraRoutes: { 'GET /v1/events': eventsRoute } });
+    const http: HttpApi = await startHttpApi({
+      handler: options.wrapApiHandler?.(api) ?? api,
+      principals: options.config.principals,
+      claimNames: ctx.claimNames,
+      port: options.port,
+      extraRoutes: { 'GET /v1/events': eventsRoute },
+    });
     stops.push(() => http.stop());
     stops.push(async () => db.destroy());
 

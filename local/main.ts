@@ -26,7 +26,9 @@ export interface StartFromEnvOptions {
   fallbackTerraformBin?: () => string;
 }
 
-export async function startFromEnv(o: StartFromEnvOptions = {}): Promise<LocalMode & { iac: string; principals: Array<{ token: string; subject: string; orgs: string[]; roles: string[] }> }> {
+export async function startFromEnv(
+  o: StartFromEnvOptions = {},
+): Promise<LocalMode & { iac: string; principals: Array<{ token: string; subject: string; orgs: string[]; roles: string[] }> }> {
   const env = o.env ?? process.env;
   const log = o.log ?? ((l: string) => console.log(l));
   const configPath = resolve(env.STACKJOBS_CONFIG ?? join(REPO_ROOT, 'examples', 'local', 'stackjobs.yaml'));
@@ -39,7 +41,14 @@ export async function startFromEnv(o: StartFromEnvOptions = {}): Promise<LocalMo
   }
   const runnerEnv: Record<string, string> = {};
   if (terraformBin) runnerEnv.STACKJOBS_TERRAFORM_BIN = terraformBin;
-  for (const k of ['STACKJOBS_TOFU_BIN', 'STACKJOBS_PULUMI_BIN', 'STACKJOBS_HEARTBEAT_SECONDS', 'STACKJOBS_GRACE_SECONDS', 'STACKJOBS_OPERATION_TIMEOUT_SECONDS', 'STACKJOBS_LOG_FLUSH_SECONDS'] as const) {
+  for (const k of [
+    'STACKJOBS_TOFU_BIN',
+    'STACKJOBS_PULUMI_BIN',
+    'STACKJOBS_HEARTBEAT_SECONDS',
+    'STACKJOBS_GRACE_SECONDS',
+    'STACKJOBS_OPERATION_TIMEOUT_SECONDS',
+    'STACKJOBS_LOG_FLUSH_SECONDS',
+  ] as const) {
     if (env[k]) runnerEnv[k] = env[k]!;
   }
   const port = Number(env.STACKJOBS_PORT ?? 8787);
@@ -55,7 +64,11 @@ export async function startFromEnv(o: StartFromEnvOptions = {}): Promise<LocalMo
     runnerEnv,
     log,
   });
-  return { ...local, iac: terraformBin ?? 'none (install terraform or tofu, or set STACKJOBS_TERRAFORM_BIN)', principals: configPath === EXAMPLE_CONFIG ? config.principals : [] };
+  return {
+    ...local,
+    iac: terraformBin ?? 'none (install terraform or tofu, or set STACKJOBS_TERRAFORM_BIN)',
+    principals: configPath === EXAMPLE_CONFIG ? config.principals : [],
+  };
 }
 
 const EXAMPLE_CONFIG = join(REPO_ROOT, 'examples', 'local', 'stackjobs.yaml');

@@ -108,7 +108,8 @@ export class LocalStepFunctions {
     const definition = JSON.parse(JSON.stringify(options.definition)) as { States: Record<string, Record<string, unknown>> };
     for (const [name, seconds] of Object.entries(options.timeoutSecondsOverrides ?? {})) {
       if (definition.States[name]?.Type !== 'Task') throw new Error(`local step functions: no Task state ${name} to override the timeout of`);
-      if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`local step functions: the timeout of ${name} must be a whole number of seconds (at least 1), got ${seconds}`);
+      if (!Number.isInteger(seconds) || seconds < 1)
+        throw new Error(`local step functions: the timeout of ${name} must be a whole number of seconds (at least 1), got ${seconds}`);
       definition.States[name].TimeoutSeconds = seconds;
     }
     this.machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
@@ -153,7 +154,13 @@ export class LocalStepFunctions {
         this.tasks.delete(token);
       };
       try {
-        await this.options.bindings[stateName]({ stateName, input: replaceDeep(input, STATIC_TOKEN, token), token, executionArn: e.arn, executionName: e.name });
+        await this.options.bindings[stateName]({
+          stateName,
+          input: replaceDeep(input, STATIC_TOKEN, token),
+          token,
+          executionArn: e.arn,
+          executionName: e.name,
+        });
       } catch (err) {
         cleanup();
         throw err;
@@ -197,8 +204,10 @@ export class LocalStepFunctions {
   }
 
   async startExecution(req: { stateMachineArn: string; name?: string; input?: string }): Promise<{ executionArn: string; startDate: number }> {
-    if (req.stateMachineArn !== this.options.stateMachineArn) throw new ServiceError('StateMachineDoesNotExist', `state machine ${req.stateMachineArn} does not exist`);
-    if (byteLength(req.input ?? '') > SFN_PAYLOAD_MAX_BYTES) throw new ServiceError('InvalidExecutionInput', `the execution input is over Step Functions' ${SFN_PAYLOAD_MAX_BYTES}-byte limit`);
+    if (req.stateMachineArn !== this.options.stateMachineArn)
+      throw new ServiceError('StateMachineDoesNotExist', `state machine ${req.stateMachineArn} does not exist`);
+    if (byteLength(req.input ?? '') > SFN_PAYLOAD_MAX_BYTES)
+      throw new ServiceError('InvalidExecutionInput', `the execution input is over Step Functions' ${SFN_PAYLOAD_MAX_BYTES}-byte limit`);
     const name = req.name ?? randomUUID();
     const arn = `${this.options.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     if (this.executions.has(arn)) throw new ServiceError('ExecutionAlreadyExists', `execution ${name} already exists`);
@@ -214,29 +223,36 @@ export class LocalStepFunctions {
     const bindings = Object.fromEntries(Object.keys(this.states).map((s) => [s, this.handlerFor(s, () => execution)]));
     const run = this.machine.run(input, {
       context: { Execution: { Id: arn, Name: name, Input: input, StartTime: new Date().toISOString() }, Task: { Token: STATIC_TOKEN } } as never,
-      overrides: { taskResourceLocalHandlers: bindings, waitTimeOverrides: this.options.waitTimeOverrides, retryIntervalOverrides: this.options.retryIntervalOverrides },
+      overrides: {
+        taskResourceLocalHandlers: bindings,
+        waitTimeOverrides: this.options.waitTimeOverrides,
+        retryIntervalOverrides: this.options.retryIntervalOverrides,
+      },
       noThrowOnAbort: true,
     });
     execution.abort = run.abort;
     void (async () => {
       for await (const ev of run.eventLogs) execution.events.push({ type: ev.type, state: (ev as { state?: { name?: string } }).state?.name, at: new Date() });
     })().catch(() => undefined);
-    execution.done = run.result.then(
-      (output) => {
-        if (execution.status !== 'RUNNING') return;
-        execution.status = 'SUCCEEDED';
-        execution.output = output;
-      },
-      (err: Error & { cause?: unknown }) => {
-        if (execution.status !== 'RUNNING') return;
-        execution.status = err.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
-        execution.error = (err as { cause?: { name?: string } }).cause?.name ?? err.name;
-        execution.cause = (err as { cause?: { message?: string } }).cause?.message ?? err.message;
-      },
-    ).then(async () => {
-      execution.stopDate ??= new Date();
-      if (execution.status !== 'SUCCEEDED' && !this.shuttingDown) await this.options.onExecutionEnded?.({ executionArn: arn, name, status: execution.status, input });
-    });
+    execution.done = run.result
+      .then(
+        (output) => {
+          if (execution.status !== 'RUNNING') return;
+          execution.status = 'SUCCEEDED';
+          execution.output = output;
+        },
+        (err: Error & { cause?: unknown }) => {
+          if (execution.status !== 'RUNNING') return;
+          execution.status = err.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED';
+          execution.error = (err as { cause?: { name?: string } }).cause?.name ?? err.name;
+          execution.cause = (err as { cause?: { message?: string } }).cause?.message ?? err.message;
+        },
+      )
+      .then(async () => {
+        execution.stopDate ??= new Date();
+        if (execution.status !== 'SUCCEEDED' && !this.shuttingDown)
+          await this.options.onExecutionEnded?.({ executionArn: arn, name, status: execution.status, input });
+      });
     return { executionArn: arn, startDate: execution.startDate.getTime() / 1000 };
   }
 
@@ -279,7 +295,10 @@ export class LocalStepFunctions {
   sendTaskSuccess(req: { taskToken: string; output: string }) {
     const t = this.task(req.taskToken);
     if (byteLength(req.output) > SFN_PAYLOAD_MAX_BYTES) {
-      throw new ServiceError('ValidationException', `1 validation error detected: Value at 'output' failed to satisfy constraint: Member must have length less than or equal to ${SFN_PAYLOAD_MAX_BYTES}`);
+      throw new ServiceError(
+        'ValidationException',
+        `1 validation error detected: Value at 'output' failed to satisfy constraint: Member must have length less than or equal to ${SFN_PAYLOAD_MAX_BYTES}`,
+      );
     }
     let output: Json;
     try {
@@ -320,7 +339,8 @@ export class LocalStepFunctions {
   /** Aborts every running execution (shutdown). The ended-execution hook is not called: nothing is left to clean with. */
   async stopAll(): Promise<void> {
     this.shuttingDown = true;
-    for (const e of this.executions.values()) if (e.status === 'RUNNING') await this.stopExecution({ executionArn: e.arn, error: 'LocalShutdown', cause: 'local mode stopped' });
+    for (const e of this.executions.values())
+      if (e.status === 'RUNNING') await this.stopExecution({ executionArn: e.arn, error: 'LocalShutdown', cause: 'local mode stopped' });
     // A task still waiting on its token (an approval, a parked lock wait) is settled too: the interpreter's own task
     // timeout (an approval window, up to 7 days) is cleared only when the task settles, and would keep the process up.
     for (const t of this.tasks.values()) {

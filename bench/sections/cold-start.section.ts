@@ -22,11 +22,21 @@ const stat = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max:
 
 /** Module initialisation of a bundle in a fresh node (ms), cwd `cwd`, NODE_PATH `nodePath`. */
 function initOf(file: string, cwd: string, nodePath: string): number {
-  const ms = execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], {
-    cwd,
-    env: { PATH: process.env.PATH, NODE_PATH: nodePath, AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'true' },
-    encoding: 'utf8',
-  });
+  const ms = execFileSync(
+    process.execPath,
+    ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`],
+    {
+      cwd,
+      env: {
+        PATH: process.env.PATH,
+        NODE_PATH: nodePath,
+        AWS_REGION: 'us-east-1',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+      },
+      encoding: 'utf8',
+    },
+  );
   return Number(ms);
 }
 
@@ -38,14 +48,31 @@ function sizeOf(dir: string): { bytes: number; files: number } {
 
 /** Bundles `entry` as StackJobsFunction would with `awsSdk`, writes it to `outfile`; size and largest inputs. */
 function bundle(entry: string, awsSdk: 'layer' | 'bundle', outfile: string) {
-  const out = buildSync({ entryPoints: [join(REPO_ROOT, entry)], bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true, sourcemap: true, sourcesContent: false, external: [...bundlingOptions(awsSdk).externalModules!], write: false, metafile: true, outfile, logLevel: 'error' });
+  const out = buildSync({
+    entryPoints: [join(REPO_ROOT, entry)],
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    external: [...bundlingOptions(awsSdk).externalModules!],
+    write: false,
+    metafile: true,
+    outfile,
+    logLevel: 'error',
+  });
   const js = out.outputFiles.find((f) => f.path.endsWith('.js'))!;
   writeFileSync(js.path, js.contents);
   // The largest inputs, so a regression names its cause.
   const inputs = Object.entries(out.metafile.outputs[Object.keys(out.metafile.outputs).find((k) => k.endsWith('.js'))!].inputs)
     .map(([path, v]) => ({ pkg: /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? 'app', bytes: v.bytesInOutput }))
     .reduce((m, x) => m.set(x.pkg, (m.get(x.pkg) ?? 0) + x.bytes), new Map<string, number>());
-  const top = [...inputs].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([pkg, bytes]) => `${pkg} ${(bytes / 1024).toFixed(0)} KB`);
+  const top = [...inputs]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([pkg, bytes]) => `${pkg} ${(bytes / 1024).toFixed(0)} KB`);
   return { file: js.path, bytes: js.contents.length, top };
 }
 
@@ -73,7 +100,14 @@ function main() {
         init.push(initOf(layered.file, dir, layerModules));
         bundledInit.push(initOf(bundled.file, dir, ''));
       }
-      return { entry, ...fn, bytes: layered.bytes, top: layered.top, initMs: stat(init), bundledSdk: { bytes: bundled.bytes, top: bundled.top, initMs: stat(bundledInit) } };
+      return {
+        entry,
+        ...fn,
+        bytes: layered.bytes,
+        top: layered.top,
+        initMs: stat(init),
+        bundledSdk: { bytes: bundled.bytes, top: bundled.top, initMs: stat(bundledInit) },
+      };
     });
     // The SDK packages besides DynamoDB's load on first use (lambdas/adapters/aws/sdk.ts): what the first submission
     // adds on top of init, measured as their load time from the layer in a fresh node that has DynamoDB's (and so the
@@ -82,7 +116,15 @@ function main() {
     const firstSubmission: number[] = [];
     for (let r = 0; r < RUNS; r++) {
       const script = `require('@aws-sdk/lib-dynamodb');require('@aws-sdk/client-dynamodb');const t=process.hrtime.bigint();for(const p of ${JSON.stringify(deferred)})require(p);process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`;
-      firstSubmission.push(Number(execFileSync(process.execPath, ['-e', script], { cwd: dir, env: { PATH: process.env.PATH, NODE_PATH: layerModules, AWS_REGION: 'us-east-1' }, encoding: 'utf8' })));
+      firstSubmission.push(
+        Number(
+          execFileSync(process.execPath, ['-e', script], {
+            cwd: dir,
+            env: { PATH: process.env.PATH, NODE_PATH: layerModules, AWS_REGION: 'us-east-1' },
+            encoding: 'utf8',
+          }),
+        ),
+      );
     }
     const deferredLoad = { packages: deferred, ms: stat(firstSubmission) };
     process.stdout.write(`\nBENCH_RESULT ${JSON.stringify({ functions: rows, layer, deferredLoad })}\n`);

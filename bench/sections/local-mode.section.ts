@@ -71,13 +71,31 @@ async function start(parkSeconds: number, wrapApiHandler?: LocalModeOptions['wra
     return undefined;
   };
   const runnerEnv: Record<string, string> = { STACKJOBS_TERRAFORM_BIN: buildStandin(), STACKJOBS_LOG_FLUSH_SECONDS: '1' };
-  const local = await startLocalMode({ config: benchConfig(), inMemory: true, runnerEnv, timeoutSecondsOverrides: { 'Wait For Stack Lock': parkSeconds }, faults: { dynamodb: countDynamo, s3: countS3 }, wrapApiHandler });
+  const local = await startLocalMode({
+    config: benchConfig(),
+    inMemory: true,
+    runnerEnv,
+    timeoutSecondsOverrides: { 'Wait For Stack Lock': parkSeconds },
+    faults: { dynamodb: countDynamo, s3: countS3 },
+    wrapApiHandler,
+  });
   const db = documentClient({ endpoint: local.dynamoEndpoint, region: 'us-east-1', credentials: local.credentials });
-  return { local, jobs: new JobRepository(db, local.names.jobsTable), locks: new LockRepository(db, local.names.jobsTable), runnerEnv, dynamoRequests, s3Requests };
+  return {
+    local,
+    jobs: new JobRepository(db, local.names.jobsTable),
+    locks: new LockRepository(db, local.names.jobsTable),
+    runnerEnv,
+    dynamoRequests,
+    s3Requests,
+  };
 }
 
 async function post(ctx: Ctx, path: string, token: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${ctx.local.apiUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${ctx.local.apiUrl}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
@@ -99,7 +117,15 @@ async function submission(rounds: number, perRound: number, concurrency: number)
   // compete with runners for the CPU; its lock wait is long, so queued jobs cost nothing while we measure.
   const recorder = new SdkCallRecorder();
   const ctx = await start(600, (api) => (event) => recorder.inRequest(() => api(event)));
-  for (const [service, client] of Object.entries({ dynamodb: clients.dynamo(), s3: clients.s3(), sfn: clients.sfn(), secrets: clients.secrets(), events: clients.events(), sts: clients.sts() })) recorder.attach(service, client);
+  for (const [service, client] of Object.entries({
+    dynamodb: clients.dynamo(),
+    s3: clients.s3(),
+    sfn: clients.sfn(),
+    secrets: clients.secrets(),
+    events: clients.events(),
+    sts: clients.sts(),
+  }))
+    recorder.attach(service, client);
   const stack = 'acmecorp/production/bench_submit';
   await ctx.locks.tryAcquire(stack, ulidIds().next('sj'), new Date(Date.now() + 3_600_000));
   let seq = 0;
@@ -135,9 +161,11 @@ async function submission(rounds: number, perRound: number, concurrency: number)
     calls = { perSubmission: median(counts), chain: worst?.length ?? 0, chainCalls: worst?.chain ?? [], byCommand };
     const started = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next++ < perRound) await submit();
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next++ < perRound) await submit();
+      }),
+    );
     throughput.push(perRound / ((performance.now() - started) / 1000));
   }
   await ctx.local.stop();
@@ -160,10 +188,20 @@ export interface PathCost {
 async function costs(repeats: number) {
   const ctx = await start(60);
   const taskOf = (name: string) => {
-    const def = (ctx.local.sfn as unknown as { options: { definition: { States: Record<string, { Type: string; Resource?: string; Parameters?: Record<string, unknown> }> } } }).options.definition.States[name];
+    const def = (
+      ctx.local.sfn as unknown as {
+        options: { definition: { States: Record<string, { Type: string; Resource?: string; Parameters?: Record<string, unknown> }> } };
+      }
+    ).options.definition.States[name];
     return def;
   };
-  const measure = async (path: string, env: string, resourceId: string, version: string, o: { approve?: boolean; spec?: Record<string, unknown>; runnerEnv?: Record<string, string> } = {}): Promise<PathCost> => {
+  const measure = async (
+    path: string,
+    env: string,
+    resourceId: string,
+    version: string,
+    o: { approve?: boolean; spec?: Record<string, unknown>; runnerEnv?: Record<string, string> } = {},
+  ): Promise<PathCost> => {
     Object.assign(ctx.runnerEnv, o.runnerEnv ?? {});
     const from = performance.now();
     const apiMs: number[] = [];
@@ -219,7 +257,10 @@ async function costs(repeats: number) {
       transitions,
       lambda,
       dynamo: { reads: dyn.filter((r) => !isWrite(r.op)).length, writes: dyn.filter((r) => isWrite(r.op)).length, writeUnits },
-      s3: { puts: s3.filter((r) => r.method === 'PUT' || r.method === 'POST').length, gets: s3.filter((r) => r.method === 'GET' || r.method === 'HEAD').length },
+      s3: {
+        puts: s3.filter((r) => r.method === 'PUT' || r.method === 'POST').length,
+        gets: s3.filter((r) => r.method === 'GET' || r.method === 'HEAD').length,
+      },
       runnerSeconds,
     };
   };
@@ -248,13 +289,15 @@ async function scale(changes: number, stacks: number, waitMs: number) {
   const t0 = performance.now();
   // As fast as the API takes them: a pool of concurrent submitters, changes spread round-robin over the stacks.
   let next = 0;
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    for (let i = next++; i < changes; i = next++) {
-      const stack = `bench_scale_${String(i % stacks).padStart(4, '0')}`;
-      const res = await post(ctx, '/v1/stack-jobs', OPERATOR, change(stack, 'scale', `v${i}`, { tier: `t${i}` }));
-      order.push({ stack, id: (res.json as StackJob).metadata?.id, status: res.status });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let i = next++; i < changes; i = next++) {
+        const stack = `bench_scale_${String(i % stacks).padStart(4, '0')}`;
+        const res = await post(ctx, '/v1/stack-jobs', OPERATOR, change(stack, 'scale', `v${i}`, { tier: `t${i}` }));
+        order.push({ stack, id: (res.json as StackJob).metadata?.id, status: res.status });
+      }
+    }),
+  );
   const submitted = performance.now();
   const ids = order.filter((o) => o.status === 201).map((o) => o.id);
   const arnOf = (id: string) => `${ctx.local.names.stateMachineArn.replace(':stateMachine:', ':execution:')}:${id}`;
@@ -281,7 +324,11 @@ async function scale(changes: number, stacks: number, waitMs: number) {
   for (const jobs of byStack.values()) {
     // Holding the stack = from the first operation's start to the last one's end; submission order = job id order.
     const spans = jobs
-      .map((j) => ({ id: j.metadata.id, from: Math.min(...j.status.operations.map((o) => Date.parse(o.startedAt ?? 'x')).filter(Number.isFinite)), to: Math.max(...j.status.operations.map((o) => Date.parse(o.finishedAt ?? 'x')).filter(Number.isFinite)) }))
+      .map((j) => ({
+        id: j.metadata.id,
+        from: Math.min(...j.status.operations.map((o) => Date.parse(o.startedAt ?? 'x')).filter(Number.isFinite)),
+        to: Math.max(...j.status.operations.map((o) => Date.parse(o.finishedAt ?? 'x')).filter(Number.isFinite)),
+      }))
       .filter((s) => Number.isFinite(s.from));
     for (const s of spans) maxHolders = Math.max(maxHolders, spans.filter((o) => o.from <= s.from && s.from < o.to).length);
     const byStart = [...spans].sort((a, b) => a.from - b.from).map((s) => s.id);
@@ -307,7 +354,14 @@ async function scale(changes: number, stacks: number, waitMs: number) {
 async function main() {
   const [section, ...args] = process.argv.slice(2);
   const n = (i: number, d: number) => Number(args[i] ?? d);
-  const result = section === 'submission' ? await submission(n(0, 3), n(1, 100), n(2, 8)) : section === 'cost' ? await costs(n(0, 3)) : section === 'scale' ? await scale(n(0, 1000), n(1, 200), n(2, 2000)) : undefined;
+  const result =
+    section === 'submission'
+      ? await submission(n(0, 3), n(1, 100), n(2, 8))
+      : section === 'cost'
+        ? await costs(n(0, 3))
+        : section === 'scale'
+          ? await scale(n(0, 1000), n(1, 200), n(2, 2000))
+          : undefined;
   if (!result) throw new Error(`unknown section ${section}`);
   process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
   process.exit(0);

@@ -99,11 +99,11 @@ export class Api extends Construct {
       .bindTable('CATALOG_TABLE', props.catalogTable, 'readWrite')
       .bindBucket('ARTIFACTS_BUCKET', props.artifactsBucket, 'read', 'jobs/')
       .bindSecret('SLACK_BOT_TOKEN_SECRET_ARN', props.slackBotToken);
-    this.resourceChangedFunction = preflight('ResourceChangedFunction', 'lambdas/handlers/resource-changed.handler.ts', 'Stack Jobs intake for Resource Changed events').bindTable(
-      'CATALOG_TABLE',
-      props.catalogTable,
-      'read',
-    );
+    this.resourceChangedFunction = preflight(
+      'ResourceChangedFunction',
+      'lambdas/handlers/resource-changed.handler.ts',
+      'Stack Jobs intake for Resource Changed events',
+    ).bindTable('CATALOG_TABLE', props.catalogTable, 'read');
     this.grantStateLockRelease(this.apiFunction, props);
     // Approve/reject/cancel through the API resume or stop the execution, and stop a running preview.
     props.stateMachine.grantTaskResponse(this.apiFunction);
@@ -135,9 +135,21 @@ export class Api extends Construct {
     const api = new HttpLambdaIntegration('Api', this.apiFunction);
     this.httpApi.addRoutes({ path: '/v1/{proxy+}', methods: [apigw.HttpMethod.ANY], integration: api, authorizer });
     const openApi = this.httpApi.addRoutes({ path: '/v1/openapi.json', methods: [apigw.HttpMethod.GET], integration: api });
-    const slack = this.httpApi.addRoutes({ path: '/v1/slack/interactions', methods: [apigw.HttpMethod.POST], integration: new HttpLambdaIntegration('Slack', props.slackInteractionsFunction) });
-    for (const route of openApi) Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'The OpenAPI document is public by design; it describes the API and carries no data.' });
-    for (const route of slack) Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'Slack cannot present a JWT; the Lambda verifies the Slack signing-secret signature (v0 HMAC-SHA256, 5-minute window).' });
+    const slack = this.httpApi.addRoutes({
+      path: '/v1/slack/interactions',
+      methods: [apigw.HttpMethod.POST],
+      integration: new HttpLambdaIntegration('Slack', props.slackInteractionsFunction),
+    });
+    for (const route of openApi)
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason: 'The OpenAPI document is public by design; it describes the API and carries no data.',
+      });
+    for (const route of slack)
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason: 'Slack cannot present a JWT; the Lambda verifies the Slack signing-secret signature (v0 HMAC-SHA256, 5-minute window).',
+      });
   }
 
   /**
@@ -145,21 +157,36 @@ export class Api extends Construct {
    * (and the catalog, for the API's admin routes).
    */
   private grantPreflight(fn: StackJobsFunction, props: ApiProps): StackJobsFunction {
-    fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'CredentialSecrets', actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], resources: [props.credentialSecretArnPattern] }));
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'CredentialSecrets',
+        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        resources: [props.credentialSecretArnPattern],
+      }),
+    );
     fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'CallerIdentity', actions: ['sts:GetCallerIdentity'], resources: ['*'] }));
-    if (props.assumableRoleArnPatterns.length > 0) fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ProviderRoles', actions: ['sts:AssumeRole'], resources: props.assumableRoleArnPatterns }));
+    if (props.assumableRoleArnPatterns.length > 0)
+      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ProviderRoles', actions: ['sts:AssumeRole'], resources: props.assumableRoleArnPatterns }));
     if (props.stateBucketArnPatterns.length > 0) {
       // HeadBucket is authorized by s3:ListBucket.
       fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StateBuckets', actions: ['s3:ListBucket'], resources: props.stateBucketArnPatterns }));
-      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StateObjects', actions: ['s3:GetObject'], resources: props.stateBucketArnPatterns.map((b) => `${b}/*`) }));
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ sid: 'StateObjects', actions: ['s3:GetObject'], resources: props.stateBucketArnPatterns.map((b) => `${b}/*`) }),
+      );
     }
     if (props.stateLockTableArnPatterns.length > 0) {
       fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StateLockItems', actions: ['dynamodb:GetItem'], resources: props.stateLockTableArnPatterns }));
     }
     acknowledgeWildcardResources(fn.executionRole, [
-      [props.credentialSecretArnPattern, 'Credential secrets are registered after deploy; only names under the credentials prefix are readable (docs/architecture.md).'],
+      [
+        props.credentialSecretArnPattern,
+        'Credential secrets are registered after deploy; only names under the credentials prefix are readable (docs/architecture.md).',
+      ],
       ...wildcardPatternReasons(props.assumableRoleArnPatterns, props.stateBucketArnPatterns),
-      ...props.stateLockTableArnPatterns.map((t): [string, string] => [t, 'Lock tables are named by the deployer (stackjobs:stateLockTableNames); pre-flight only reads lock items.']),
+      ...props.stateLockTableArnPatterns.map((t): [string, string] => [
+        t,
+        'Lock tables are named by the deployer (stackjobs:stateLockTableNames); pre-flight only reads lock items.',
+      ]),
     ]);
     return fn;
   }
@@ -171,7 +198,13 @@ export class Api extends Construct {
    */
   private grantStateLockRelease(fn: StackJobsFunction, props: ApiProps): void {
     if (props.stateBucketArnPatterns.length > 0) {
-      fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'StateLockObjectRelease', actions: ['s3:DeleteObject'], resources: props.stateBucketArnPatterns.map((b) => `${b}/*.tflock`) }));
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'StateLockObjectRelease',
+          actions: ['s3:DeleteObject'],
+          resources: props.stateBucketArnPatterns.map((b) => `${b}/*.tflock`),
+        }),
+      );
     }
     if (props.stateLockTableArnPatterns.length > 0) {
       fn.addToRolePolicy(
@@ -186,7 +219,10 @@ export class Api extends Construct {
     // The lock tables' patterns are acknowledged with pre-flight's read grant (grantPreflight).
     acknowledgeWildcardResources(
       fn.executionRole,
-      props.stateBucketArnPatterns.map((b): [string, string] => [`${b}/*.tflock`, 'Terraform lock objects of any stack an org admin force-unlocks; never state objects.']),
+      props.stateBucketArnPatterns.map((b): [string, string] => [
+        `${b}/*.tflock`,
+        'Terraform lock objects of any stack an org admin force-unlocks; never state objects.',
+      ]),
     );
   }
 }

@@ -45,7 +45,10 @@ export class Approvals extends Construct {
     super(scope, id);
     const slackSecret = (sid: string, name: string, description: string) => {
       const secret = new secretsmanager.Secret(this, sid, { secretName: `${SLACK_SECRET_PREFIX}${name}`, description });
-      Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: 'Issued by Slack, not by AWS: it is rotated in the Slack app settings and put here by hand.' });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'Issued by Slack, not by AWS: it is rotated in the Slack app settings and put here by hand.',
+      });
       return secret;
     };
     this.slackSigningSecret = slackSecret('SlackSigningSecret', 'signing-secret', 'Slack app signing secret (verifies interaction requests)');

@@ -83,8 +83,15 @@ export class Events extends Construct {
     super(scope, id);
     this.bus = new events.EventBus(this, 'Bus', { description: 'Stack Jobs: inbound resource changes, outbound job status changes' });
     const dlq = (name: string) => {
-      const q = new sqs.Queue(this, name, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(props.dlqRetentionDays ?? 14) });
-      Validations.of(q).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is itself a dead-letter queue (of an EventBridge target); it has nowhere further to go.' });
+      const q = new sqs.Queue(this, name, {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(props.dlqRetentionDays ?? 14),
+      });
+      Validations.of(q).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason: 'This queue is itself a dead-letter queue (of an EventBridge target); it has nowhere further to go.',
+      });
       return q;
     };
     this.inboundDlq = dlq('InboundDlq');
@@ -104,7 +111,11 @@ export class Events extends Construct {
    * error (Lambda's on-failure destination record), instead of being dropped.
    */
   private keepFailures(handler: lambda.IFunction, queue: sqs.Queue): void {
-    handler.configureAsyncInvoke({ onFailure: new destinations.SqsDestination(queue), retryAttempts: HANDLER_RETRY_ATTEMPTS, maxEventAge: HANDLER_MAX_EVENT_AGE });
+    handler.configureAsyncInvoke({
+      onFailure: new destinations.SqsDestination(queue),
+      retryAttempts: HANDLER_RETRY_ATTEMPTS,
+      maxEventAge: HANDLER_MAX_EVENT_AGE,
+    });
   }
 
   /** Sends inbound RESOURCE_CHANGED events (from any source but the app itself) to the submit Lambda. */
@@ -113,7 +124,9 @@ export class Events extends Construct {
       eventBus: this.bus,
       description: 'Resource changes submitted as stack jobs',
       eventPattern: { detailType: [RESOURCE_CHANGED], source: events.Match.anythingBut(EVENT_SOURCE) },
-      targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.inboundDlq, retryAttempts: INBOUND_RETRY_ATTEMPTS, maxEventAge: INBOUND_MAX_EVENT_AGE })],
+      targets: [
+        new targets.LambdaFunction(handler, { deadLetterQueue: this.inboundDlq, retryAttempts: INBOUND_RETRY_ATTEMPTS, maxEventAge: INBOUND_MAX_EVENT_AGE }),
+      ],
     });
     this.keepFailures(handler, this.handlerFailures.Intake);
     return this.inboundRule;
@@ -131,7 +144,9 @@ export class Events extends Construct {
         detailType: ['Step Functions Execution Status Change'],
         detail: { stateMachineArn: [stateMachine.stateMachineArn], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
       },
-      targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.cleanupDlq, retryAttempts: CLEANUP_RETRY_ATTEMPTS, maxEventAge: CLEANUP_MAX_EVENT_AGE })],
+      targets: [
+        new targets.LambdaFunction(handler, { deadLetterQueue: this.cleanupDlq, retryAttempts: CLEANUP_RETRY_ATTEMPTS, maxEventAge: CLEANUP_MAX_EVENT_AGE }),
+      ],
     });
     this.keepFailures(handler, this.handlerFailures.Cleanup);
     return this.cleanupRule;
@@ -147,7 +162,13 @@ export class Events extends Construct {
     const rule = new events.Rule(this, 'RunnerStoppedRule', {
       description: 'Stack job runner tasks that stopped: fail the task of one that did not report',
       eventPattern: { source: pattern.source, detailType: pattern.detailType, detail: pattern.detail },
-      targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.runnerStoppedDlq, retryAttempts: RUNNER_STOPPED_RETRY_ATTEMPTS, maxEventAge: RUNNER_STOPPED_MAX_EVENT_AGE })],
+      targets: [
+        new targets.LambdaFunction(handler, {
+          deadLetterQueue: this.runnerStoppedDlq,
+          retryAttempts: RUNNER_STOPPED_RETRY_ATTEMPTS,
+          maxEventAge: RUNNER_STOPPED_MAX_EVENT_AGE,
+        }),
+      ],
     });
     this.keepFailures(handler, this.handlerFailures.RunnerStopped);
     return rule;
@@ -161,8 +182,18 @@ export class Events extends Construct {
     const rule = new events.Rule(this, 'ApprovalExpiredRule', {
       eventBus: this.bus,
       description: 'Stack jobs whose approval expired or that ended while awaiting approval: close the Slack message',
-      eventPattern: { source: [...APPROVAL_EXPIRED_PATTERN.source], detailType: [...APPROVAL_EXPIRED_PATTERN.detailType], detail: APPROVAL_EXPIRED_PATTERN.detail },
-      targets: [new targets.LambdaFunction(handler, { deadLetterQueue: this.approvalExpiredDlq, retryAttempts: APPROVAL_EXPIRED_RETRY_ATTEMPTS, maxEventAge: APPROVAL_EXPIRED_MAX_EVENT_AGE })],
+      eventPattern: {
+        source: [...APPROVAL_EXPIRED_PATTERN.source],
+        detailType: [...APPROVAL_EXPIRED_PATTERN.detailType],
+        detail: APPROVAL_EXPIRED_PATTERN.detail,
+      },
+      targets: [
+        new targets.LambdaFunction(handler, {
+          deadLetterQueue: this.approvalExpiredDlq,
+          retryAttempts: APPROVAL_EXPIRED_RETRY_ATTEMPTS,
+          maxEventAge: APPROVAL_EXPIRED_MAX_EVENT_AGE,
+        }),
+      ],
     });
     this.keepFailures(handler, this.handlerFailures.ApprovalExpired);
     return rule;

@@ -37,7 +37,11 @@ export class Observability extends Construct {
     super(scope, id);
     // A customer-managed key: CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed
     // alias/aws/sns key (its policy cannot be changed to let cloudwatch.amazonaws.com use it).
-    const topicKey = new kms.Key(this, 'AlarmTopicKey', { enableKeyRotation: true, description: 'Stack Jobs alarm topic', removalPolicy: RemovalPolicy.DESTROY });
+    const topicKey = new kms.Key(this, 'AlarmTopicKey', {
+      enableKeyRotation: true,
+      description: 'Stack Jobs alarm topic',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     topicKey.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublish',
@@ -50,7 +54,8 @@ export class Observability extends Construct {
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: topicKey, enforceSSL: true });
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
-    const count = (metricName: string) => new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: WORKFLOW_DIMENSIONS, statistic: 'Sum', period: Duration.minutes(5) });
+    const count = (metricName: string) =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: WORKFLOW_DIMENSIONS, statistic: 'Sum', period: Duration.minutes(5) });
     const alarm = (aid: string, metric: cloudwatch.IMetric, description: string) => {
       const a = new cloudwatch.Alarm(this, aid, {
         metric,
@@ -75,7 +80,11 @@ export class Observability extends Construct {
     });
     alarm('FailedJobsAlarm', failedJobs, 'A stack job failed (an operation or a workflow step); see the job status for which and why.');
     alarm('ApprovalExpiredAlarm', expiredApprovals, 'An approval waited longer than its policy window and the job was cancelled (approval_expired).');
-    alarm('FailedExecutionsAlarm', failedExecutions, 'A state machine execution ended outside its own failure path; the cleanup Lambda marks the job and releases the lock.');
+    alarm(
+      'FailedExecutionsAlarm',
+      failedExecutions,
+      'A state machine execution ended outside its own failure path; the cleanup Lambda marks the job and releases the lock.',
+    );
     const dlqWidgets: cloudwatch.IMetric[] = [];
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
       const depth = queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' });
@@ -90,7 +99,10 @@ export class Observability extends Construct {
           new cloudwatch.GraphWidget({ title: 'Approvals expired', left: [expiredApprovals] }),
         ],
         [
-          new cloudwatch.GraphWidget({ title: 'Executions', left: [props.stateMachine.metricStarted(), props.stateMachine.metricSucceeded(), failedExecutions] }),
+          new cloudwatch.GraphWidget({
+            title: 'Executions',
+            left: [props.stateMachine.metricStarted(), props.stateMachine.metricSucceeded(), failedExecutions],
+          }),
           new cloudwatch.GraphWidget({ title: 'Dead-letter queue depth', left: dlqWidgets }),
         ],
         [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms })],

@@ -24,9 +24,15 @@ import { leadingKeysOf } from '../../lambdas/adapters/dynamodb/keys';
 /** Reasons for the configurable provider-role and state-bucket patterns (shared with the pre-flight grants). */
 export function wildcardPatternReasons(roles: string[], buckets: string[]): Array<[string, string]> {
   return [
-    ...roles.map((r): [string, string] => [r, 'Provider roles live in customer accounts and are registered after deploy; only roles matching the configured name pattern are assumable.']),
+    ...roles.map((r): [string, string] => [
+      r,
+      'Provider roles live in customer accounts and are registered after deploy; only roles matching the configured name pattern are assumable.',
+    ]),
     ...buckets.map((b): [string, string] => [b, 'State buckets are registered after deploy; only buckets matching the configured name pattern are reachable.']),
-    ...buckets.map((b): [string, string] => [`${b}/*`, 'State object keys are chosen per stack by the backend configuration; limited to the configured state buckets.']),
+    ...buckets.map((b): [string, string] => [
+      `${b}/*`,
+      'State object keys are chosen per stack by the backend configuration; limited to the configured state buckets.',
+    ]),
   ];
 }
 
@@ -87,7 +93,12 @@ export function runnerImageAsset(): ecs.ContainerImage {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
-  return ecs.ContainerImage.fromAsset(PROJECT_ROOT, { file: 'runner-image/Dockerfile', exclude: ignore, ignoreMode: IgnoreMode.DOCKER, platform: Platform.LINUX_AMD64 });
+  return ecs.ContainerImage.fromAsset(PROJECT_ROOT, {
+    file: 'runner-image/Dockerfile',
+    exclude: ignore,
+    ignoreMode: IgnoreMode.DOCKER,
+    platform: Platform.LINUX_AMD64,
+  });
 }
 
 /**
@@ -110,7 +121,11 @@ export class Runner extends Construct {
   constructor(scope: Construct, id: string, props: RunnerProps) {
     super(scope, id);
     if (props.existingVpc) {
-      this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: props.existingVpc.vpcId, availabilityZones: props.existingVpc.availabilityZones, privateSubnetIds: props.existingVpc.privateSubnetIds });
+      this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+        vpcId: props.existingVpc.vpcId,
+        availabilityZones: props.existingVpc.availabilityZones,
+        privateSubnetIds: props.existingVpc.privateSubnetIds,
+      });
       this.subnets = { subnets: props.existingVpc.privateSubnetIds.map((s, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, s)) };
     } else {
       const flowLogs = new logs.LogGroup(this, 'VpcFlowLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
@@ -125,7 +140,11 @@ export class Runner extends Construct {
       });
       this.subnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
     }
-    this.securityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', { vpc: this.vpc, description: 'Stack Jobs runner tasks: no inbound, outbound to git, providers and AWS APIs', allowAllOutbound: true });
+    this.securityGroup = new ec2.SecurityGroup(this, 'TaskSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Stack Jobs runner tasks: no inbound, outbound to git, providers and AWS APIs',
+      allowAllOutbound: true,
+    });
     this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: this.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
 
     this.taskRole = new iam.Role(this, 'TaskRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'), description: 'Stack Jobs runner task' });
@@ -155,7 +174,10 @@ export class Runner extends Construct {
     this.grantRunnerAccess(props);
     const executionRole = this.taskDefinition.executionRole;
     if (executionRole) {
-      Validations.of(executionRole).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ecr:GetAuthorizationToken (pulling the runner image) has no resource-level permissions.' });
+      Validations.of(executionRole).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'ecr:GetAuthorizationToken (pulling the runner image) has no resource-level permissions.',
+      });
     }
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
@@ -175,32 +197,65 @@ export class Runner extends Construct {
       }),
     );
     // Artifacts: write and read only under jobs/ (logs, plan, outputs).
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'ArtifactsUnderJobs', actions: ['s3:PutObject', 's3:PutObjectTagging', 's3:GetObject'], resources: [props.artifactsBucket.arnForObjects('jobs/*')] }));
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'ListJobsPrefix', actions: ['s3:ListBucket'], resources: [props.artifactsBucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['jobs/*'] } } }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ArtifactsUnderJobs',
+        actions: ['s3:PutObject', 's3:PutObjectTagging', 's3:GetObject'],
+        resources: [props.artifactsBucket.arnForObjects('jobs/*')],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListJobsPrefix',
+        actions: ['s3:ListBucket'],
+        resources: [props.artifactsBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': ['jobs/*'] } },
+      }),
+    );
     // SSE-KMS: PutObject needs GenerateDataKey, GetObject needs Decrypt; nothing else of the key.
     props.artifactsKey.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
     // Credential material: only secrets under the credentials prefix.
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'CredentialSecrets', actions: ['secretsmanager:GetSecretValue'], resources: [props.credentialSecretArnPattern] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'CredentialSecrets', actions: ['secretsmanager:GetSecretValue'], resources: [props.credentialSecretArnPattern] }),
+    );
     if (props.assumableRoleArnPatterns.length > 0) {
-      role.addToPolicy(new iam.PolicyStatement({ sid: 'ProviderRoles', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: props.assumableRoleArnPatterns }));
+      role.addToPolicy(
+        new iam.PolicyStatement({ sid: 'ProviderRoles', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: props.assumableRoleArnPatterns }),
+      );
     }
     role.addToPolicy(new iam.PolicyStatement({ sid: 'AssumeStateRole', actions: ['sts:AssumeRole'], resources: [this.stateRole.roleArn] }));
     if (props.stateBucketArnPatterns.length > 0) {
       this.stateRole.addToPolicy(new iam.PolicyStatement({ sid: 'StateBuckets', actions: ['s3:ListBucket'], resources: props.stateBucketArnPatterns }));
-      this.stateRole.addToPolicy(new iam.PolicyStatement({ sid: 'StateObjects', actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], resources: props.stateBucketArnPatterns.map((b) => `${b}/*`) }));
+      this.stateRole.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'StateObjects',
+          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+          resources: props.stateBucketArnPatterns.map((b) => `${b}/*`),
+        }),
+      );
     }
     if (props.stateLockTableArnPatterns.length > 0) {
       this.stateRole.addToPolicy(
-        new iam.PolicyStatement({ sid: 'StateLockTables', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable'], resources: props.stateLockTableArnPatterns }),
+        new iam.PolicyStatement({
+          sid: 'StateLockTables',
+          actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:DescribeTable'],
+          resources: props.stateLockTableArnPatterns,
+        }),
       );
     }
     acknowledgeWildcardResources(this.stateRole, [
       ...wildcardPatternReasons([], props.stateBucketArnPatterns),
-      ...props.stateLockTableArnPatterns.map((t): [string, string] => [t, 'Lock tables are named by the deployer (stackjobs:stateLockTableNames); each session is limited to one state\'s items.']),
+      ...props.stateLockTableArnPatterns.map((t): [string, string] => [
+        t,
+        "Lock tables are named by the deployer (stackjobs:stateLockTableNames); each session is limited to one state's items.",
+      ]),
     ]);
     acknowledgeWildcardResources(role, [
       [props.artifactsBucket.arnForObjects('jobs/*'), 'Artifact keys are per job (jobs/<jobId>/...) and unknown at deploy time; limited to the jobs/ prefix.'],
-      [props.credentialSecretArnPattern, 'Credential secrets are registered after deploy; only names under the credentials prefix are readable (docs/architecture.md).'],
+      [
+        props.credentialSecretArnPattern,
+        'Credential secrets are registered after deploy; only names under the credentials prefix are readable (docs/architecture.md).',
+      ],
       ...wildcardPatternReasons(props.assumableRoleArnPatterns, []),
     ]);
   }

@@ -81,7 +81,10 @@ export class StackJobsFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: StackJobsFunctionProps) {
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN });
     // An explicit role instead of AWSLambdaBasicExecutionRole: that managed policy may write to any log group.
-    const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `${props.description} (Lambda role)` });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.description} (Lambda role)`,
+    });
     const awsSdk = awsSdkFromContext(scope.node);
     super(scope, id, {
       entry: path.join(PROJECT_ROOT, props.entry),
@@ -110,7 +113,8 @@ export class StackJobsFunction extends NodejsFunction {
     (this.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA, props.entry);
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 on purpose: the runtime the code is bundled for (esbuild target node22) and supported by Lambda; moving to a newer one is a deliberate upgrade, not a synth-time default.',
+      reason:
+        'Node.js 22 on purpose: the runtime the code is bundled for (esbuild target node22) and supported by Lambda; moving to a newer one is a deliberate upgrade, not a synth-time default.',
     });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -128,7 +132,12 @@ export class StackJobsFunction extends NodejsFunction {
     this.addToRolePolicy(new iam.PolicyStatement({ actions: read, resources: [table.tableArn, ...indexNames.map((i) => `${table.tableArn}/index/${i}`)] }));
     // Writes go to the table only; indexes are never written directly.
     if (access === 'readWrite') {
-      this.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], resources: [table.tableArn] }));
+      this.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+          resources: [table.tableArn],
+        }),
+      );
     }
     return this;
   }
@@ -141,7 +150,12 @@ export class StackJobsFunction extends NodejsFunction {
    */
   bindBucket(name: string, bucket: s3.IBucket, access: BucketAccess, prefix: string): this {
     this.addEnvironment(name, bucket.bucketName);
-    this.addToRolePolicy(new iam.PolicyStatement({ actions: access === 'read' ? ['s3:GetObject'] : ['s3:GetObject', 's3:PutObject'], resources: [bucket.arnForObjects(`${prefix}*`)] }));
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: access === 'read' ? ['s3:GetObject'] : ['s3:GetObject', 's3:PutObject'],
+        resources: [bucket.arnForObjects(`${prefix}*`)],
+      }),
+    );
     this.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     if (bucket.encryptionKey) {
       if (access === 'read') bucket.encryptionKey.grant(this, 'kms:Decrypt');

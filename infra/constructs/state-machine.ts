@@ -152,8 +152,14 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
 
   // ---- the ending: record + publish, then release; if recording fails the lock is still released.
   const done = new sfn.Succeed(scope, STATE.done);
-  const releaseFailed = new sfn.Fail(scope, STATE.releaseFailed, { error: 'StackJob.LockReleaseFailed', cause: 'the stack lock could not be released; the cleanup Lambda or the lease expiry will' });
-  const finishFailed = new sfn.Fail(scope, STATE.finishFailed, { error: 'StackJob.FinishFailed', cause: 'the job outcome could not be recorded; the lock was released and the cleanup Lambda marks the job' });
+  const releaseFailed = new sfn.Fail(scope, STATE.releaseFailed, {
+    error: 'StackJob.LockReleaseFailed',
+    cause: 'the stack lock could not be released; the cleanup Lambda or the lease expiry will',
+  });
+  const finishFailed = new sfn.Fail(scope, STATE.finishFailed, {
+    error: 'StackJob.FinishFailed',
+    cause: 'the job outcome could not be recorded; the lock was released and the cleanup Lambda marks the job',
+  });
   const release = step(STATE.releaseLock, 'releaseLock', {}, sfn.JsonPath.DISCARD).addCatch(releaseFailed, { resultPath: '$.releaseError' }).next(done);
   const releaseAfterFailedFinish = step(STATE.releaseLockAfterFailedFinish, 'releaseLock', {}, sfn.JsonPath.DISCARD)
     .addCatch(releaseFailed, { resultPath: '$.releaseError' })
@@ -196,7 +202,10 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     ...(phase === 'update' ? [{ name: 'STACKJOBS_PLAN_DIGEST', path: '$.gate.planDigest' }] : []),
   ];
   const runner = (id: string, phase: 'preview' | 'update', timeout: Duration, resultPath: string) => {
-    const environment: tasks.TaskEnvironmentVariable[] = environmentOf(phase).map((e) => ({ name: e.name, value: e.path ? sfn.JsonPath.stringAt(e.path) : e.value! }));
+    const environment: tasks.TaskEnvironmentVariable[] = environmentOf(phase).map((e) => ({
+      name: e.name,
+      value: e.path ? sfn.JsonPath.stringAt(e.path) : e.value!,
+    }));
     return new tasks.EcsRunTask(scope, id, {
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
       cluster: p.cluster,
@@ -307,19 +316,30 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     .next(recordPreview);
   const runPreview = runnerChoice(STATE.previewRunner, runPreviewOrg, runPreviewPlatform);
   const skipPreview = new sfn.Pass(scope, STATE.skipPreview, { result: sfn.Result.fromObject({ planDigest: '' }), resultPath: '$.gate' }).next(runUpdate);
-  const previewEnabled = new sfn.Choice(scope, STATE.previewEnabled).when(sfn.Condition.booleanEquals('$.lock.preview', true), runPreview).otherwise(skipPreview);
+  const previewEnabled = new sfn.Choice(scope, STATE.previewEnabled)
+    .when(sfn.Condition.booleanEquals('$.lock.preview', true), runPreview)
+    .otherwise(skipPreview);
 
   // ---- the stack lock: FIFO per stack, a bounded wait loop.
   // The execution's input (job id and the submitted snapshot) from the context object: the state itself carries only
   // the id, so the snapshot is not copied through every state.
-  const acquire = step(STATE.acquireLock, 'acquireLock', { attempts: sfn.JsonPath.numberAt('$.lock.attempts'), execution: sfn.JsonPath.objectAt('$$.Execution.Input') }, '$.lock').addCatch(acquireFailed, caught);
+  const acquire = step(
+    STATE.acquireLock,
+    'acquireLock',
+    { attempts: sfn.JsonPath.numberAt('$.lock.attempts'), execution: sfn.JsonPath.objectAt('$$.Execution.Input') },
+    '$.lock',
+  ).addCatch(acquireFailed, caught);
   // No polling: the job parks on a task token and whoever frees the stack wakes the oldest parked job (lifecycle.ts,
   // parkForLock / releaseAndWakeNext). The timeout is the bound for a holder that vanished without releasing: the
   // job then looks again on its own. Either way it goes back to Acquire Stack Lock, which alone decides.
   const waitForLock = new tasks.LambdaInvoke(scope, STATE.waitForLock, {
     lambdaFunction: p.stepFunction,
     integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-    payload: sfn.TaskInput.fromObject({ action: 'parkForLock' satisfies StepAction, jobId: sfn.JsonPath.stringAt('$.jobId'), taskToken: sfn.JsonPath.taskToken }),
+    payload: sfn.TaskInput.fromObject({
+      action: 'parkForLock' satisfies StepAction,
+      jobId: sfn.JsonPath.stringAt('$.jobId'),
+      taskToken: sfn.JsonPath.taskToken,
+    }),
     taskTimeout: timeoutOf(Duration.seconds(p.lockWaitSeconds), 'lockWaitSeconds'),
     retryOnServiceExceptions: false,
     resultPath: sfn.JsonPath.DISCARD,

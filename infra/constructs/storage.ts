@@ -35,7 +35,10 @@ export interface StorageProps {
   readonly planExpirationDays?: number;
 }
 
-const attr = (a: { name: string; type: 'S' | 'N' }): dynamodb.Attribute => ({ name: a.name, type: a.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER });
+const attr = (a: { name: string; type: 'S' | 'N' }): dynamodb.Attribute => ({
+  name: a.name,
+  type: a.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER,
+});
 
 /** A DynamoDB table exactly as table-definitions.ts describes it (local mode creates the same one). */
 function tableFrom(scope: Construct, id: string, def: TableDefinition, retain: boolean): dynamodb.TableV2 {
@@ -66,7 +69,11 @@ export class Storage extends Construct {
     this.jobsTable = tableFrom(this, 'JobsTable', JOBS_TABLE, retain);
     this.catalogTable = tableFrom(this, 'CatalogTable', CATALOG_TABLE, retain);
 
-    this.artifactsKey = new kms.Key(this, 'ArtifactsKey', { enableKeyRotation: true, description: 'Stack Jobs artifacts (logs, plans, outputs)', removalPolicy });
+    this.artifactsKey = new kms.Key(this, 'ArtifactsKey', {
+      enableKeyRotation: true,
+      description: 'Stack Jobs artifacts (logs, plans, outputs)',
+      removalPolicy,
+    });
     const accessLogs = new s3.Bucket(this, 'AccessLogsBucket', {
       // Server access logging can only deliver to SSE-S3 buckets.
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -92,7 +99,12 @@ export class Storage extends Construct {
       // Keys are jobs/<jobId>/{logs,plan}/..., so a prefix cannot tell logs from plans: the runner tags each object
       // with ARTIFACT_TAG (log | plan | outputs) and the expiry rules filter on it. Outputs are kept.
       lifecycleRules: [
-        { id: 'tidy-versions-and-uploads', prefix: 'jobs/', noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(7) },
+        {
+          id: 'tidy-versions-and-uploads',
+          prefix: 'jobs/',
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
         { id: 'expire-logs', prefix: 'jobs/', tagFilters: { [ARTIFACT_TAG]: 'log' }, expiration: Duration.days(props.logExpirationDays ?? 365) },
         { id: 'expire-plans', prefix: 'jobs/', tagFilters: { [ARTIFACT_TAG]: 'plan' }, expiration: Duration.days(props.planExpirationDays ?? 180) },
       ],

@@ -44,7 +44,9 @@ export interface ApprovalRoutesDeps extends Omit<CancelDeps, 'metrics'> {
 }
 
 /** `{reason}`: why an admin force-cancels a job (recorded on the job as `status.forceCancelled.why`). */
-export const forceCancelBodySchema = z.object({ reason: z.string().trim().min(1, 'say why the job is force-cancelled (it is recorded on the job)').max(1000) }).strict();
+export const forceCancelBodySchema = z
+  .object({ reason: z.string().trim().min(1, 'say why the job is force-cancelled (it is recorded on the job)').max(1000) })
+  .strict();
 
 /** `{comment?}`; an empty body is the same as `{}`. */
 export const decisionBodySchema = z.object({ comment: z.string().min(1).max(2000).optional() }).strict();
@@ -53,10 +55,15 @@ export const SLACK_INTERACTIONS_PATH = '/v1/slack/interactions';
 
 /** The optional `Idempotency-Key` request header of a rerun: printable ASCII, 1 to 255 characters. */
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
-export const idempotencyKeySchema = z.string().regex(/^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$/, 'printable ASCII, 1 to 255 characters, no leading or trailing space');
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]([\x20-\x7e]{0,253}[\x21-\x7e])?$/, 'printable ASCII, 1 to 255 characters, no leading or trailing space');
 
 /** The Slack interactions route alone: what the Slack Lambda serves. */
-export type SlackRouteDeps = Pick<ApprovalRoutesDeps, 'signingSecret' | 'catalog' | 'events' | 'tasks' | 'respond' | 'clock' | 'log' | 'metrics' | 'slackTeamId'> & {
+export type SlackRouteDeps = Pick<
+  ApprovalRoutesDeps,
+  'signingSecret' | 'catalog' | 'events' | 'tasks' | 'respond' | 'clock' | 'log' | 'metrics' | 'slackTeamId'
+> & {
   jobs: SlackInteractionDeps['jobs'];
   approvalItems: SlackInteractionDeps['approvalItems'];
   slackLinks: SlackInteractionDeps['links'];
@@ -70,7 +77,18 @@ export function slackInteractionsRoute(deps: () => SlackRouteDeps): Route {
     async handle(req) {
       const d = deps();
       return handleSlackInteraction(
-        { signingSecret: d.signingSecret, links: d.slackLinks, ...(d.slackTeamId ? { slackTeamId: d.slackTeamId } : {}), jobs: d.jobs, approvalItems: d.approvalItems, catalog: d.catalog, decisions: { tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics }, respond: d.respond, clock: d.clock, log: d.log },
+        {
+          signingSecret: d.signingSecret,
+          links: d.slackLinks,
+          ...(d.slackTeamId ? { slackTeamId: d.slackTeamId } : {}),
+          jobs: d.jobs,
+          approvalItems: d.approvalItems,
+          catalog: d.catalog,
+          decisions: { tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics },
+          respond: d.respond,
+          clock: d.clock,
+          log: d.log,
+        },
         { headers: req.headers, rawBody: req.rawBody },
       );
     },
@@ -88,7 +106,12 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
       const job = await visibleJob(d.jobs, req.principal, req.params.id, 'approve');
       const decided = await decideApproval(
         { jobs: d.jobs, approvalItems: d.approvalItems, tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics },
-        { jobId: job.metadata.id, decision: verb === 'approve' ? 'approved' : 'rejected', decider: { subject: req.principal.subject, channel: 'api' }, ...(body.comment ? { comment: body.comment } : {}) },
+        {
+          jobId: job.metadata.id,
+          decision: verb === 'approve' ? 'approved' : 'rejected',
+          decider: { subject: req.principal.subject, channel: 'api' },
+          ...(body.comment ? { comment: body.comment } : {}),
+        },
       );
       if (d.slack) await closeApprovalNotice({ approvalItems: d.approvalItems, slack: d.slack, log: d.log, metrics: d.metrics }, decided);
       return json(200, decided);
@@ -105,14 +128,11 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
       async handle(req) {
         const d = deps();
         const job = await visibleJob(d.jobs, req.principal, req.params.id, 'submit');
-        const outcome = await cancelJob(
-          { ...d, metrics: d.workflowMetrics },
-          job.metadata.id,
-          req.principal.subject,
-        );
+        const outcome = await cancelJob({ ...d, metrics: d.workflowMetrics }, job.metadata.id, req.principal.subject);
         // A cancel that closed an open approval also closes its Slack message (the case comes from the cancel's own
         // conditional write, not from the read above: a preview may have ended in between).
-        if (d.slack && outcome.case === 'awaiting_approval') await closeApprovalNotice({ approvalItems: d.approvalItems, slack: d.slack, log: d.log, metrics: d.metrics }, outcome.job);
+        if (d.slack && outcome.case === 'awaiting_approval')
+          await closeApprovalNotice({ approvalItems: d.approvalItems, slack: d.slack, log: d.log, metrics: d.metrics }, outcome.job);
         // 200: the job ended now; 202: the runner is being stopped, or the update finishes first (cancelRequested is set).
         return json(outcome.ended ? 200 : 202, outcome.job);
       },
@@ -174,8 +194,16 @@ function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
       async handle(req) {
         const d = deps();
         const { teamId, userId } = ids(req.params);
-        const link: SlackLink = { teamId, userId, subject: req.principal.subject, linkedBy: req.principal.subject, linkedAt: d.clock.now().toISOString(), via: 'self' };
-        if (!(await d.slackLinks.put(link, req.principal.subject))) throw new ConflictError(`Slack user ${userId} is linked to another principal; a platform admin can change that`);
+        const link: SlackLink = {
+          teamId,
+          userId,
+          subject: req.principal.subject,
+          linkedBy: req.principal.subject,
+          linkedAt: d.clock.now().toISOString(),
+          via: 'self',
+        };
+        if (!(await d.slackLinks.put(link, req.principal.subject)))
+          throw new ConflictError(`Slack user ${userId} is linked to another principal; a platform admin can change that`);
         d.log.info('Slack account linked', { slackTeamId: teamId, slackUserId: userId, subject: link.subject, via: link.via });
         return json(200, link);
       },

@@ -43,7 +43,13 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
         const job = await visibleJob(deps.jobs, req.principal, req.params.id);
         const q = parseOr400(logsQuerySchema, req.query, 'query', 'query');
         const page = await deps.artifacts.readLogs(job.metadata.id, q);
-        return json(200, { jobId: job.metadata.id, phase: job.status.phase, text: page.text, chunks: page.chunks, ...(page.cursor ? { cursor: page.cursor } : {}) });
+        return json(200, {
+          jobId: job.metadata.id,
+          phase: job.status.phase,
+          text: page.text,
+          chunks: page.chunks,
+          ...(page.cursor ? { cursor: page.cursor } : {}),
+        });
       },
     },
     {
@@ -65,7 +71,12 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
         const job = await visibleJob(deps.jobs, req.principal, req.params.id);
         const document = job.status.plan ? await deps.artifacts.getPlanDocument(job.metadata.id) : undefined;
         if (!document) throw new NotFoundError(`stack job ${job.metadata.id} has no plan yet`);
-        return json(200, { jobId: job.metadata.id, digest: job.status.plan!.digest, summary: job.status.plan!.summary, ...planChangesOf(job.spec.essentials.provisioner, document) });
+        return json(200, {
+          jobId: job.metadata.id,
+          digest: job.status.plan!.digest,
+          summary: job.status.plan!.summary,
+          ...planChangesOf(job.spec.essentials.provisioner, document),
+        });
       },
     },
     {
@@ -89,7 +100,15 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
         const { org, env, resourceId } = req.params;
         const [status, lease] = await Promise.all([deps.resources.get(org, env, resourceId), deps.locks.read(stackKeyOf({ org, env, resourceId }))]);
         // A lease counts while it has a holder and has not expired: who an operator must cancel to free the stack.
-        const held = lease?.ownerJobId && lease.expiresAt && Date.parse(lease.expiresAt) > Date.now() ? { holder: lease.ownerJobId, ...(lease.acquiredAt ? { since: lease.acquiredAt } : {}), expiresAt: lease.expiresAt, fencingToken: lease.fencingToken } : undefined;
+        const held =
+          lease?.ownerJobId && lease.expiresAt && Date.parse(lease.expiresAt) > Date.now()
+            ? {
+                holder: lease.ownerJobId,
+                ...(lease.acquiredAt ? { since: lease.acquiredAt } : {}),
+                expiresAt: lease.expiresAt,
+                fencingToken: lease.fencingToken,
+              }
+            : undefined;
         if (!status && !held) throw new NotFoundError(`resource ${resourceId} has no stack job yet`);
         // getOutputs masks sensitive values; the stored object keeps them for the runner's consumers only.
         const outputs = status?.lastAppliedJobId ? await deps.artifacts.getOutputs(status.lastAppliedJobId) : undefined;

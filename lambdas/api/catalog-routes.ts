@@ -26,7 +26,8 @@ const PLATFORM_KINDS: CatalogKind[] = ['modules', 'flow-control-policies', 'runn
 
 function kindOf(segment: string, platform: boolean): CatalogKind {
   const kind = segment as CatalogKind;
-  if (!Object.hasOwn(catalogSchemas, kind) || (platform && !PLATFORM_KINDS.includes(kind))) throw new NotFoundError(`no catalog kind ${segment}${platform ? ' at the platform level' : ''}`);
+  if (!Object.hasOwn(catalogSchemas, kind) || (platform && !PLATFORM_KINDS.includes(kind)))
+    throw new NotFoundError(`no catalog kind ${segment}${platform ? ' at the platform level' : ''}`);
   return kind;
 }
 
@@ -49,7 +50,8 @@ function withPathIdentity(kind: CatalogKind, body: unknown, id: string, org: str
     const selector = entity.selector as { level?: unknown; org?: unknown } | undefined;
     if (selector && typeof selector === 'object') {
       if (!org && selector.level !== 'platform') problems.push({ path: 'selector.level', message: 'platform policies have selector level "platform"' });
-      if (org && (selector.level === 'platform' || selector.org !== org)) problems.push({ path: 'selector', message: `an org policy selects within org ${org}` });
+      if (org && (selector.level === 'platform' || selector.org !== org))
+        problems.push({ path: 'selector', message: `an org policy selects within org ${org}` });
     }
   }
   if (problems.length > 0) throw new ValidationError('the entity does not match its path', problems);

@@ -64,7 +64,8 @@ export function serviceContextFromEnv(serviceName: string, env: NodeJS.ProcessEn
     slackSigningSecret: config.SLACK_SIGNING_SECRET_ARN
       ? cachedSecret(base.secrets, config.SLACK_SIGNING_SECRET_ARN, base.clock)
       : () => Promise.reject(new Error('SLACK_SIGNING_SECRET_ARN is not set for this function')),
-    ...(config.SLACK_BOT_TOKEN_SECRET_ARN ? { slack: new SlackWebApiPoster(cachedSecret(base.secrets, config.SLACK_BOT_TOKEN_SECRET_ARN, base.clock), config.SLACK_API_URL, API_SLACK_BUDGET) } : {}),
+    ...(config.SLACK_BOT_TOKEN_SECRET_ARN
+      ? { slack: new SlackWebApiPoster(cachedSecret(base.secrets, config.SLACK_BOT_TOKEN_SECRET_ARN, base.clock), config.SLACK_API_URL, API_SLACK_BUDGET) }
+      : {}),
   };
 }
-

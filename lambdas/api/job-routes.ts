@@ -75,7 +75,11 @@ export function jobRoutes(deps: JobRoutesDeps): Route[] {
         const outcome = await submitChange(change, deps.submission, { submittedBy: req.principal.subject });
         if (outcome.kind === 'rejected') {
           countPreflightFailures(deps.metrics, outcome.checks);
-          deps.logger.info('pre-flight failed', { org: change.resource.org, resourceId: change.resource.id, failed: outcome.checks.filter((c) => !c.passed).map((c) => c.check) });
+          deps.logger.info('pre-flight failed', {
+            org: change.resource.org,
+            resourceId: change.resource.id,
+            failed: outcome.checks.filter((c) => !c.passed).map((c) => c.check),
+          });
           throw new PreflightFailedError(outcome.checks);
         }
         deps.logger.appendKeys({ jobId: outcome.job.metadata.id, org: outcome.job.metadata.org });
@@ -103,7 +107,10 @@ export function jobRoutes(deps: JobRoutesDeps): Route[] {
       async handle(req) {
         const q = parseOr400(listJobsQuerySchema, req.query, 'query', 'query');
         const org = q.org ?? (req.principal.orgs.length === 1 ? req.principal.orgs[0] : undefined);
-        if (!org) return problem(400, 'Invalid request', 'name the org to list', { errors: [{ path: 'query.org', message: 'required when you belong to several orgs' }] });
+        if (!org)
+          return problem(400, 'Invalid request', 'name the org to list', {
+            errors: [{ path: 'query.org', message: 'required when you belong to several orgs' }],
+          });
         requireOrg(req.principal, org, `org ${org}`);
         requirePermission(req.principal, 'read', org);
         const page = await deps.jobs.list({ ...q, org });

@@ -33,7 +33,8 @@ import {
   logPageSchema,
   openApiDocumentSchema,
   outputValueSchema,
-  planChangesSchema, planViewSchema,
+  planChangesSchema,
+  planViewSchema,
   preflightFailedProblemSchema,
   preflightResultSchema,
   problemSchema,
@@ -44,7 +45,11 @@ import {
 export const OPENAPI_PATH = '/v1/openapi.json';
 
 type Json = Record<string, unknown>;
-export type OpenApiDocument = Json & { openapi: string; paths: Record<string, Record<string, Json>>; components: Json & { schemas: Record<string, Json>; responses: Record<string, Json> } };
+export type OpenApiDocument = Json & {
+  openapi: string;
+  paths: Record<string, Record<string, Json>>;
+  components: Json & { schemas: Record<string, Json>; responses: Record<string, Json> };
+};
 
 const schemaRef = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const responseRef = (id: string) => ({ $ref: `#/components/responses/${id}` });
@@ -96,7 +101,13 @@ function outputComponents(): Record<string, z.ZodType> {
 }
 
 function inputComponents(): Record<string, z.ZodType> {
-  const components: Record<string, z.ZodType> = { ResourceChange: resourceChangeSchema, DecisionInput: decisionBodySchema, ForceCancelInput: forceCancelBodySchema, ForceUnlockInput: forceUnlockBodySchema, SlackLinkInput: slackLinkBodySchema };
+  const components: Record<string, z.ZodType> = {
+    ResourceChange: resourceChangeSchema,
+    DecisionInput: decisionBodySchema,
+    ForceCancelInput: forceCancelBodySchema,
+    ForceUnlockInput: forceUnlockBodySchema,
+    SlackLinkInput: slackLinkBodySchema,
+  };
   for (const kind of catalogKinds) components[`${CATALOG[kind].entity}Input`] = catalogSchemas[kind];
   return components;
 }
@@ -160,7 +171,10 @@ const passedChecksExample: CheckResult[] = [
   {
     check: 'credential',
     passed: true,
-    messages: ['using aws_credential awscred_prod_account', 'STS GetCallerIdentity accepted: arn:aws:iam::123456789012:role/stackjobs-deployer (account 123456789012)'],
+    messages: [
+      'using aws_credential awscred_prod_account',
+      'STS GetCallerIdentity accepted: arn:aws:iam::123456789012:role/stackjobs-deployer (account 123456789012)',
+    ],
   },
   {
     check: 'module',
@@ -174,7 +188,12 @@ const passedChecksExample: CheckResult[] = [
     messages: ['backend tfcred_s3_backend_prod (s3): bucket acmecorp-terraform-state reachable', `state exists at ${STATE_KEY}`],
     resolved: { id: 'tfcred_s3_backend_prod', stateKey: STATE_KEY, stateExists: true },
   },
-  { check: 'flowControl', passed: true, messages: ['policy platform-default from the platform level'], resolved: { id: 'platform-default', level: 'platform' } },
+  {
+    check: 'flowControl',
+    passed: true,
+    messages: ['policy platform-default from the platform level'],
+    resolved: { id: 'platform-default', level: 'platform' },
+  },
 ];
 
 /** The design's StackJob, as the API returns it right after submission. */
@@ -200,7 +219,14 @@ export const stackJobExample: StackJob = {
     },
     essentials: {
       provisioner: 'terraform',
-      iacModule: { id: 'iacmod_platform_eks_terraform', gitRepo: 'github.com/project-planton/aws-eks', branch: 'v2.3.0', path: 'terraform', provider: 'aws', rule: 'platform-default' },
+      iacModule: {
+        id: 'iacmod_platform_eks_terraform',
+        gitRepo: 'github.com/project-planton/aws-eks',
+        branch: 'v2.3.0',
+        path: 'terraform',
+        provider: 'aws',
+        rule: 'platform-default',
+      },
       backendCredential: {
         kind: 'terraform_backend_credential',
         id: 'tfcred_s3_backend_prod',
@@ -369,7 +395,7 @@ function jobOperations(): OperationSpec[] {
       route: '/v1/preflight',
       operationId: 'runPreflight',
       summary: 'Dry-run the pre-flight checks for a change',
-      description: 'Runs all four checks and returns every result, pass or fail; creates nothing. Needs the operator or admin role in the change\'s org.',
+      description: "Runs all four checks and returns every result, pass or fail; creates nothing. Needs the operator or admin role in the change's org.",
       tag: 'stack-jobs',
       authenticated: true,
       body: jobBody,
@@ -674,12 +700,13 @@ function approvalOperations(): OperationSpec[] {
       description:
         'A new job linked by `metadata.rerunOf`, submitted by the caller (`metadata.submittedBy`); every rerun is a new job, unless the request carries an ' +
         '`Idempotency-Key`: a retry with the same key for the same job answers 200 with the rerun that key made. 409 when the job has not ended, or when ' +
-        'the resource has a newer version (the detail names it). 422 when pre-flight fails now. Needs the operator or admin role in the job\'s org.',
+        "the resource has a newer version (the detail names it). 422 when pre-flight fails now. Needs the operator or admin role in the job's org.",
       tag: 'approvals',
       authenticated: true,
       headers: {
         'Idempotency-Key': {
-          description: 'names this rerun attempt, so that a retried request answers with the job it made instead of making another (printable ASCII, 1 to 255 characters)',
+          description:
+            'names this rerun attempt, so that a retried request answers with the job it made instead of making another (printable ASCII, 1 to 255 characters)',
           schema: { type: 'string', minLength: 1, maxLength: 255 },
           example: 'rerun-2026-11-27-0001',
         },
@@ -737,7 +764,16 @@ function slackLinkOperations(): OperationSpec[] {
       success: { 200: { description: 'the link', schema: 'SlackLink' } },
       errors: [400, 401, 409, 500],
     },
-    { ...common, method: 'DELETE', path: own, route: own, operationId: 'unlinkMySlackAccount', summary: 'Remove your own link of a Slack account', success: { 204: { description: 'removed' } }, errors: [400, 401, 404, 500] },
+    {
+      ...common,
+      method: 'DELETE',
+      path: own,
+      route: own,
+      operationId: 'unlinkMySlackAccount',
+      summary: 'Remove your own link of a Slack account',
+      success: { 204: { description: 'removed' } },
+      errors: [400, 401, 404, 500],
+    },
     {
       ...common,
       method: 'PUT',
@@ -750,7 +786,16 @@ function slackLinkOperations(): OperationSpec[] {
       success: { 200: { description: 'the link', schema: 'SlackLink' } },
       errors: [400, 401, 403, 413, 500],
     },
-    { ...common, method: 'DELETE', path: platform, route: platform, operationId: 'unlinkSlackAccount', summary: 'Remove a Slack link (platform admin)', success: { 204: { description: 'removed' } }, errors: [400, 401, 403, 404, 500] },
+    {
+      ...common,
+      method: 'DELETE',
+      path: platform,
+      route: platform,
+      operationId: 'unlinkSlackAccount',
+      summary: 'Remove a Slack link (platform admin)',
+      success: { 204: { description: 'removed' } },
+      errors: [400, 401, 403, 404, 500],
+    },
   ];
 }
 
@@ -784,7 +829,8 @@ function parameters(op: OperationSpec): Json[] {
 
 /** Examples live once in components.examples and are referenced from each media type that shows them. */
 function mediaType(schema: Json, exampleOf?: string): Json {
-  const example = exampleOf !== undefined && exampleOf in componentExamples ? { examples: { [exampleOf]: { $ref: `#/components/examples/${exampleOf}` } } } : {};
+  const example =
+    exampleOf !== undefined && exampleOf in componentExamples ? { examples: { [exampleOf]: { $ref: `#/components/examples/${exampleOf}` } } } : {};
   return { schema, ...example };
 }
 
@@ -793,7 +839,13 @@ function operation(op: OperationSpec): Json {
   for (const [status, s] of Object.entries(op.success)) {
     responses[status] = {
       description: s.description,
-      ...(s.location ? { headers: { Location: { description: 'the path of the job', required: true, schema: { type: 'string' }, example: `/v1/stack-jobs/${STACK_JOB_ID}` } } } : {}),
+      ...(s.location
+        ? {
+            headers: {
+              Location: { description: 'the path of the job', required: true, schema: { type: 'string' }, example: `/v1/stack-jobs/${STACK_JOB_ID}` },
+            },
+          }
+        : {}),
       ...(s.schema ? { content: { 'application/json': mediaType(schemaRef(s.schema), s.schema) } } : {}),
     };
   }
@@ -807,7 +859,13 @@ function operation(op: OperationSpec): Json {
     ...(op.authenticated ? {} : { security: [] }),
     ...(parameters(op).length > 0 ? { parameters: parameters(op) } : {}),
     ...(body && op.body?.contentTypes
-      ? { requestBody: { required: true, description: `At most ${MAX_BODY_BYTES} bytes.`, content: Object.fromEntries(op.body.contentTypes.map((t) => [t, body])) } }
+      ? {
+          requestBody: {
+            required: true,
+            description: `At most ${MAX_BODY_BYTES} bytes.`,
+            content: Object.fromEntries(op.body.contentTypes.map((t) => [t, body])),
+          },
+        }
       : body
         ? {
             requestBody: {
@@ -826,7 +884,8 @@ const problemContent = (schema = 'Problem', example?: string) => ({ 'application
 function errorResponses(): Record<string, Json> {
   return {
     BadRequest: {
-      description: 'The request is malformed: `errors` names every field that is wrong (body fields by path, query parameters as `query.<name>`); a body that is not valid JSON/YAML has no `errors`.',
+      description:
+        'The request is malformed: `errors` names every field that is wrong (body fields by path, query parameters as `query.<name>`); a body that is not valid JSON/YAML has no `errors`.',
       content: problemContent('Problem', 'Problem'),
     },
     Unauthorized: {
@@ -838,9 +897,15 @@ function errorResponses(): Record<string, Json> {
     NotFound: { description: "Not found. Another org's things are reported as absent, never as forbidden.", content: problemContent() },
     Conflict: { description: 'A concurrent change got there first; retrying is safe.', content: problemContent() },
     PayloadTooLarge: { description: `The body is larger than ${MAX_BODY_BYTES} bytes.`, content: problemContent() },
-    PreflightFailed: { description: 'A pre-flight check failed: no job was created; `checks` lists every check, pass or fail.', content: problemContent('PreflightFailedProblem', 'PreflightFailedProblem') },
+    PreflightFailed: {
+      description: 'A pre-flight check failed: no job was created; `checks` lists every check, pass or fail.',
+      content: problemContent('PreflightFailedProblem', 'PreflightFailedProblem'),
+    },
     InternalError: { description: 'An unexpected failure; the body says nothing about its cause, the logs do.', content: problemContent() },
-    BadGateway: { description: 'A state backend refused the request or lacks what it needs (access denied, no such table): the detail says which and why.', content: problemContent() },
+    BadGateway: {
+      description: 'A state backend refused the request or lacks what it needs (access denied, no such table): the detail says which and why.',
+      content: problemContent(),
+    },
     MethodNotAllowed: {
       description: 'Answered by the router for a documented path with an undocumented method (no operation lists it).',
       headers: { Allow: { description: 'the methods the path supports', required: true, schema: { type: 'string' }, example: 'GET, POST' } },
@@ -881,7 +946,10 @@ export function buildOpenApiDocument(): OpenApiDocument {
       { name: 'stack-jobs', description: 'Submit changes and read stack jobs' },
       { name: 'artifacts', description: 'Logs, plans and outputs a job leaves behind, and the status of each resource' },
       { name: 'approvals', description: 'Human control: approve or reject a plan, cancel a job, rerun one; and the Slack interactivity endpoint' },
-      { name: 'catalog', description: 'Credential references, state backends, modules, org settings, flow control policies and runners, per org and for the platform' },
+      {
+        name: 'catalog',
+        description: 'Credential references, state backends, modules, org settings, flow control policies and runners, per org and for the platform',
+      },
       { name: 'meta', description: 'The API contract' },
     ],
     paths,

@@ -88,7 +88,9 @@ export const planChangesSchema = z
       .describe('at most 200 resources, 100 attributes each'),
     totalResources: z.number().int().min(0),
     outputs: z.array(attributeChangeSchema),
-    drift: z.array(z.object({ address: z.string(), attributes: z.array(attributeChangeSchema) }).strict()).describe('what the refresh found changed outside Stack Jobs'),
+    drift: z
+      .array(z.object({ address: z.string(), attributes: z.array(attributeChangeSchema) }).strict())
+      .describe('what the refresh found changed outside Stack Jobs'),
   })
   .strict();
 
@@ -135,21 +137,33 @@ export const stateLockViewSchema = z
         who: z.string().describe('user@host of the process that took it'),
         created: z.string().optional().describe('when it was taken (RFC 3339, as Terraform writes it)'),
         path: z.string().optional(),
-        store: z.enum(['s3-object', 'dynamodb-item', 'local-file']).describe('the S3 `<key>.tflock` object, the lock table\'s `<bucket>/<key>` item, or the local `.lock.info` file'),
+        store: z
+          .enum(['s3-object', 'dynamodb-item', 'local-file'])
+          .describe("the S3 `<key>.tflock` object, the lock table's `<bucket>/<key>` item, or the local `.lock.info` file"),
         held: z
           .boolean()
           .optional()
-          .describe('whether it binds the next run: S3 and DynamoDB locks do until released; a local lock only while its process lives (false: the info a killed run left; absent: unknown)'),
+          .describe(
+            'whether it binds the next run: S3 and DynamoDB locks do until released; a local lock only while its process lives (false: the info a killed run left; absent: unknown)',
+          ),
       })
       .strict(),
-    leftBy: z.object({ jobId: z.string(), phase: jobPhaseSchema, result: jobResultSchema }).strict().optional().describe('the stack job whose run the lock was taken in'),
+    leftBy: z
+      .object({ jobId: z.string(), phase: jobPhaseSchema, result: jobResultSchema })
+      .strict()
+      .optional()
+      .describe('the stack job whose run the lock was taken in'),
     stackHeldBy: z.string().optional().describe('the stack job holding the stack now: its run is expected to hold the lock'),
     released: z.object({ by: z.string(), at: isoTime, reason: z.string() }).strict().optional().describe('force-unlock: who released it, when and why'),
   })
   .strict();
 
 /** The OpenAPI document itself, served at /v1/openapi.json. */
-export const openApiDocumentSchema = z.looseObject({ openapi: z.string(), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) });
+export const openApiDocumentSchema = z.looseObject({
+  openapi: z.string(),
+  info: z.looseObject({ title: z.string(), version: z.string() }),
+  paths: z.record(z.string(), z.unknown()),
+});
 
 /** `{items}` for each catalog kind: catalogs are small and listed whole. */
 export const catalogListSchemas = Object.fromEntries(

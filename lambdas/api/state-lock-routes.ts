@@ -50,7 +50,11 @@ export function stateLockRoutes(deps: StateLockRoutesDeps): Route[] {
         const body = parseOr400(forceUnlockBodySchema, req.body, 'force-unlock request');
         const { view, unrecorded } = await forceUnlockStateLock(deps, stack, { ...body, by: req.principal.subject });
         // The log line is then the only record of who released it and why.
-        if (unrecorded) deps.logger.error('Terraform state lock released, but its event could not be published', { detail: unrecorded.detail, error: unrecorded.error as Error });
+        if (unrecorded)
+          deps.logger.error('Terraform state lock released, but its event could not be published', {
+            detail: unrecorded.detail,
+            error: unrecorded.error as Error,
+          });
         return json(200, view);
       },
     },

@@ -36,7 +36,15 @@ export const submissionConfigSchema = z.object({
     .optional()
     .transform((v, ctx) => {
       if (!v) return [] as string[];
-      const parsed = z.array(z.string().min(1)).safeParse((() => { try { return JSON.parse(v) as unknown; } catch { return undefined; } })());
+      const parsed = z.array(z.string().min(1)).safeParse(
+        (() => {
+          try {
+            return JSON.parse(v) as unknown;
+          } catch {
+            return undefined;
+          }
+        })(),
+      );
       if (!parsed.success) {
         ctx.addIssue({ code: 'custom', message: 'must be a JSON list of task-definition ARN patterns' });
         return z.NEVER;
@@ -88,7 +96,17 @@ export function submissionContextFromEnv(serviceName: string, env: NodeJS.Proces
     submission: {
       jobs,
       idempotency: new IdempotencyRepository(db, config.JOBS_TABLE),
-      preflight: { catalog, validators: [new StsCredentialValidator(secrets, config.DEPLOYMENT_ID)], backendProbe: new S3BackendProbe(secrets), stateLocks, jobs, moduleRefs: new GitRefProbe(secrets), locks, clock, orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS },
+      preflight: {
+        catalog,
+        validators: [new StsCredentialValidator(secrets, config.DEPLOYMENT_ID)],
+        backendProbe: new S3BackendProbe(secrets),
+        stateLocks,
+        jobs,
+        moduleRefs: new GitRefProbe(secrets),
+        locks,
+        clock,
+        orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS,
+      },
       starter: executions,
       ids: ulidIds(clock),
       clock,

@@ -23,10 +23,7 @@ export interface SubmissionDeps {
   clock: Clock;
 }
 
-export type SubmitOutcome =
-  | { kind: 'created'; job: StackJob }
-  | { kind: 'duplicate'; job: StackJob }
-  | { kind: 'rejected'; checks: CheckResult[] };
+export type SubmitOutcome = { kind: 'created'; job: StackJob } | { kind: 'duplicate'; job: StackJob } | { kind: 'rejected'; checks: CheckResult[] };
 
 export interface SubmitOptions {
   /**

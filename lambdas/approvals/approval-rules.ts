@@ -29,11 +29,13 @@ export function authorizeDecider(job: StackJob, decider: Decider): void {
   const policy = job.spec.essentials.flowControlPolicy;
   const env = job.metadata.env;
   if (policy.approvers.length === 0) {
-    if (decider.channel === 'slack') throw new ForbiddenError(`the policy for ${job.metadata.org}/${env} names no approvers, so nobody can be verified through Slack; decide through the API`);
+    if (decider.channel === 'slack')
+      throw new ForbiddenError(`the policy for ${job.metadata.org}/${env} names no approvers, so nobody can be verified through Slack; decide through the API`);
   } else {
     const listed = policy.approvers.find((a) => a.subject === decider.subject);
     if (!listed) throw new ForbiddenError(`${decider.subject} is not an approver under the policy for ${job.metadata.org}/${env}`);
-    if (listed.environments && !listed.environments.includes(env)) throw new ForbiddenError(`${decider.subject} is an approver for ${listed.environments.join(', ')}, not for ${env}`);
+    if (listed.environments && !listed.environments.includes(env))
+      throw new ForbiddenError(`${decider.subject} is an approver for ${listed.environments.join(', ')}, not for ${env}`);
   }
   // Both who the change says made it (caller-supplied) and who actually submitted it (authenticated): either could
   // otherwise approve their own change by naming someone else as its author, or by rerunning someone else's job.

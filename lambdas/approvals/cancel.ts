@@ -79,12 +79,20 @@ export async function cancelJob(d: CancelDeps, jobId: string, by: string, attemp
   // A running job: its execution carries the cancel out, unless there is none any more (local mode restarted, the
   // execution was stopped and its cleanup did not run): then nobody would, and the job ends here.
   if (!(await d.executions.isRunning(jobId))) {
-    const gone = await endJob(endingDeps(d), jobId, (j) => ({ ...executionEnding(j, { status: 'INTERRUPTED', seen: `its workflow execution was gone when ${by} cancelled it` }), cancelRequested: requested }), {
-      stopRunner: { why: `cancelled by ${by}: the job's execution is gone`, ifNotStopped: 'keep_lease' },
-      release: true,
-      wake: 'best_effort',
-      ifEnded: 'leave',
-    });
+    const gone = await endJob(
+      endingDeps(d),
+      jobId,
+      (j) => ({
+        ...executionEnding(j, { status: 'INTERRUPTED', seen: `its workflow execution was gone when ${by} cancelled it` }),
+        cancelRequested: requested,
+      }),
+      {
+        stopRunner: { why: `cancelled by ${by}: the job's execution is gone`, ifNotStopped: 'keep_lease' },
+        release: true,
+        wake: 'best_effort',
+        ifEnded: 'leave',
+      },
+    );
     if (gone?.endedNow) {
       d.log.info('cancel found the execution gone; the job ended interrupted', logged);
       return { job: gone.job, case: 'execution_gone', ended: true };
@@ -136,7 +144,8 @@ export async function cancelJob(d: CancelDeps, jobId: string, by: string, attemp
  */
 export async function forceCancelJob(d: CancelDeps, jobId: string, by: string, why: string): Promise<StackJob> {
   const text = why.trim();
-  if (!text) throw new ValidationError('a force-cancel needs a reason', [{ path: 'reason', message: 'say why the job is force-cancelled (it is recorded on the job)' }]);
+  if (!text)
+    throw new ValidationError('a force-cancel needs a reason', [{ path: 'reason', message: 'say why the job is force-cancelled (it is recorded on the job)' }]);
   const now = d.clock.now();
   const ending = await endJob(endingDeps(d), jobId, () => ({ reason: 'force_cancelled', forceCancelled: { by, at: now.toISOString(), why: text } }), {
     stopRunner: { why: `force-cancelled by ${by}`, ifNotStopped: 'release_anyway' },

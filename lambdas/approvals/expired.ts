@@ -14,7 +14,14 @@ import { STATUS_CHANGED } from '../domain/events';
 import { closeApprovalNotice, closedApproval, type NoticeDeps } from './notice';
 
 /** The endings that close an approval nobody closed through the API or Slack. */
-export const UNATTENDED_APPROVAL_ENDINGS = ['approval_expired', 'interrupted', 'execution_failed', 'execution_timed_out', 'execution_aborted', 'workflow_step_failed'] as const satisfies readonly EndingReason[];
+export const UNATTENDED_APPROVAL_ENDINGS = [
+  'approval_expired',
+  'interrupted',
+  'execution_failed',
+  'execution_timed_out',
+  'execution_aborted',
+  'workflow_step_failed',
+] as const satisfies readonly EndingReason[];
 
 /** The EventBridge pattern of the rule that routes those endings here (infra/constructs/events.ts; local mode matches it too). */
 export const APPROVAL_EXPIRED_PATTERN = {

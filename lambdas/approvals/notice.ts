@@ -20,9 +20,13 @@ export function closedApproval(job: StackJob): { outcome: ApprovalOutcome; by?: 
   const approval = job.status.approval;
   if (!approval) return undefined;
   // Expired wins over a decision recorded a moment after the workflow's timeout: that one never took effect.
-  if (job.status.phase === 'completed' && job.status.reason === 'approval_expired') return { outcome: 'expired', at: new Date(job.status.finishedAt ?? approval.expiresAt) };
+  if (job.status.phase === 'completed' && job.status.reason === 'approval_expired')
+    return { outcome: 'expired', at: new Date(job.status.finishedAt ?? approval.expiresAt) };
   // A click in Slack replaced the message through the interaction's response_url.
-  if (approval.decision) return approval.decision.channel === 'api' ? { outcome: approval.decision.decision, by: approval.decision.by, at: new Date(approval.decision.at) } : undefined;
+  if (approval.decision)
+    return approval.decision.channel === 'api'
+      ? { outcome: approval.decision.decision, by: approval.decision.by, at: new Date(approval.decision.at) }
+      : undefined;
   if (job.status.phase !== 'completed') return undefined;
   const forced = job.status.forceCancelled;
   if (forced) return { outcome: 'cancelled', by: forced.by, at: new Date(forced.at) };
@@ -53,7 +57,12 @@ export async function closeApprovalNotice(d: NoticeDeps, job: StackJob): Promise
     return true;
   } catch (e) {
     const err = e as Error & { code?: string; data?: { error?: string } };
-    d.log.error('replacing the approval message in Slack failed; its buttons stay until they are clicked (the click is answered that the approval is closed)', { ...logged, error: err.name, code: err.code, slackError: err.data?.error });
+    d.log.error('replacing the approval message in Slack failed; its buttons stay until they are clicked (the click is answered that the approval is closed)', {
+      ...logged,
+      error: err.name,
+      code: err.code,
+      slackError: err.data?.error,
+    });
     d.metrics.slackUpdateFailed();
     return false;
   }

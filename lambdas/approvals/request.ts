@@ -57,16 +57,27 @@ export async function openApproval(d: ApprovalRequestDeps, input: OpenApprovalIn
  * Records where the message went, so a decision through the API or a cancel can replace it (notice.ts). One that
  * came while the message was being posted found nothing to replace: the job is read again and the message closed now.
  */
-async function keepNotice({ jobs, approvalItems }: Pick<ApprovalRequestDeps['workflow'], 'jobs' | 'approvalItems'>, notifier: ApprovalNotifier, jobId: string, approvalId: string, notice: SlackNotice): Promise<void> {
+async function keepNotice(
+  { jobs, approvalItems }: Pick<ApprovalRequestDeps['workflow'], 'jobs' | 'approvalItems'>,
+  notifier: ApprovalNotifier,
+  jobId: string,
+  approvalId: string,
+  notice: SlackNotice,
+): Promise<void> {
   try {
     await approvalItems.recordApprovalNotice(approvalId, notice);
   } catch (e) {
-    notifier.log.warn('recording where the approval message went failed; it will not be replaced when the approval is closed through the API', { jobId, approvalId, error: (e as Error).name });
+    notifier.log.warn('recording where the approval message went failed; it will not be replaced when the approval is closed through the API', {
+      jobId,
+      approvalId,
+      error: (e as Error).name,
+    });
     return;
   }
   try {
     const current = (await jobs.get(jobId))?.job;
-    if (current?.status.approval?.id === approvalId) await closeApprovalNotice({ approvalItems, slack: notifier.slack, log: notifier.log, metrics: notifier.metrics }, current);
+    if (current?.status.approval?.id === approvalId)
+      await closeApprovalNotice({ approvalItems, slack: notifier.slack, log: notifier.log, metrics: notifier.metrics }, current);
   } catch (e) {
     // Like the post itself, best effort: the approval is open and decidable whatever happens here.
     notifier.log.warn('checking whether the approval was closed while its message was posted failed', { jobId, approvalId, error: (e as Error).name });
@@ -93,7 +104,12 @@ export async function notifySlack(d: ApprovalNotifier, job: StackJob): Promise<S
   } catch (e) {
     const err = e as Error & { code?: string; data?: { error?: string } };
     // Slack's error code (e.g. channel_not_found, invalid_auth) says what to fix; nothing else of the error is logged.
-    d.log.error('posting the approval request to Slack failed; the approval stays pending and can be decided through the API', { ...logged, error: err.name, code: err.code, slackError: err.data?.error });
+    d.log.error('posting the approval request to Slack failed; the approval stays pending and can be decided through the API', {
+      ...logged,
+      error: err.name,
+      code: err.code,
+      slackError: err.data?.error,
+    });
     d.metrics.slackPostFailed();
     return undefined;
   }

@@ -12,7 +12,13 @@ import type { JobRepository } from '../adapters/dynamodb/job-repository';
 export function changeOfJob(job: StackJob): ResourceChange {
   const info = job.spec.apiResourceInfo;
   return {
-    resource: { id: info.id, name: info.name, org: job.metadata.org, env: job.metadata.env, version: { id: job.metadata.version.id, message: job.metadata.version.message } },
+    resource: {
+      id: info.id,
+      name: info.name,
+      org: job.metadata.org,
+      env: job.metadata.env,
+      version: { id: job.metadata.version.id, message: job.metadata.version.message },
+    },
     kind: info.kind,
     spec: info.spec,
     triggerEvent: info.triggerEvent,
@@ -26,8 +32,15 @@ export function changeOfJob(job: StackJob): ResourceChange {
  * Refuses a job that is still running (cancel it or let it end) and a job whose resource has moved on: the newest
  * job of the stack decides, since every version submitted is a job.
  */
-export async function rerunJob(jobs: Pick<JobRepository, 'newestInStack'>, submission: SubmissionDeps, job: StackJob, rerunBy: string, rerunKey?: string): Promise<SubmitOutcome> {
-  if (job.status.phase !== 'completed') throw new ConflictError(`job ${job.metadata.id} has not ended (${job.status.phase}); cancel it or wait for it before rerunning`);
+export async function rerunJob(
+  jobs: Pick<JobRepository, 'newestInStack'>,
+  submission: SubmissionDeps,
+  job: StackJob,
+  rerunBy: string,
+  rerunKey?: string,
+): Promise<SubmitOutcome> {
+  if (job.status.phase !== 'completed')
+    throw new ConflictError(`job ${job.metadata.id} has not ended (${job.status.phase}); cancel it or wait for it before rerunning`);
   const newest = await jobs.newestInStack(stackKeyOfJob(job));
   if (newest && newest.metadata.version.id !== job.metadata.version.id) {
     throw new ConflictError(
@@ -37,5 +50,10 @@ export async function rerunJob(jobs: Pick<JobRepository, 'newestInStack'>, submi
   // The rerunning principal submits the new job: under requireDistinctApprover they cannot approve it either.
   // And neither can whoever submitted or reran the job before: the chain of submitters goes with the rerun.
   const prior = job.metadata.submitters ?? (job.metadata.submittedBy ? [job.metadata.submittedBy] : []);
-  return submitChange(changeOfJob(job), submission, { rerunOf: job.metadata.id, submittedBy: rerunBy, priorSubmitters: prior, ...(rerunKey !== undefined ? { rerunKey } : {}) });
+  return submitChange(changeOfJob(job), submission, {
+    rerunOf: job.metadata.id,
+    submittedBy: rerunBy,
+    priorSubmitters: prior,
+    ...(rerunKey !== undefined ? { rerunKey } : {}),
+  });
 }

@@ -54,7 +54,10 @@ const APPROVAL_ID = /^apr_[0-9a-hjkmnp-tv-z]{26}$/;
 export const unverified = (): APIGatewayProxyStructuredResultV2 => ({ statusCode: 401 });
 const ack = (): APIGatewayProxyStructuredResultV2 => ({ statusCode: 200 });
 
-export async function handleSlackInteraction(d: SlackInteractionDeps, req: { headers: Record<string, string>; rawBody: string }): Promise<APIGatewayProxyStructuredResultV2> {
+export async function handleSlackInteraction(
+  d: SlackInteractionDeps,
+  req: { headers: Record<string, string>; rawBody: string },
+): Promise<APIGatewayProxyStructuredResultV2> {
   let secret: string;
   try {
     secret = await d.signingSecret();
@@ -92,18 +95,27 @@ export async function handleSlackInteraction(d: SlackInteractionDeps, req: { hea
   const teamId = payload.team?.id;
   if (!d.slackTeamId || teamId !== d.slackTeamId) {
     d.log.warn('Slack click from another workspace refused', { jobId, approvalId, slackTeamId: teamId ?? 'none', configured: Boolean(d.slackTeamId) });
-    await tell(d.slackTeamId ? 'This workspace is not the one Stack Jobs takes decisions from, so your click changed nothing.' : 'Stack Jobs takes no decisions through Slack until its workspace is configured (stackjobs:slackTeamId); decide through the API.');
+    await tell(
+      d.slackTeamId
+        ? 'This workspace is not the one Stack Jobs takes decisions from, so your click changed nothing.'
+        : 'Stack Jobs takes no decisions through Slack until its workspace is configured (stackjobs:slackTeamId); decide through the API.',
+    );
     return ack();
   }
   const link = await d.links.get(teamId, payload.user.id);
   if (!link) {
     d.log.warn('Slack user is not linked to a principal', { jobId, approvalId, slackUserId: payload.user.id });
-    await tell('Your Slack account is not linked to a Stack Jobs principal (link it yourself with PUT /v1/me/slack-links/{teamId}/{userId}, or ask a platform admin), so your click changed nothing.');
+    await tell(
+      'Your Slack account is not linked to a Stack Jobs principal (link it yourself with PUT /v1/me/slack-links/{teamId}/{userId}, or ask a platform admin), so your click changed nothing.',
+    );
     return ack();
   }
   const subject = link.subject;
   try {
-    const decided = await decideApproval({ ...d.decisions, jobs: d.jobs, approvalItems: d.approvalItems }, { jobId, decision, decider: { subject, channel: 'slack', slack: { userId: payload.user.id, teamId } } });
+    const decided = await decideApproval(
+      { ...d.decisions, jobs: d.jobs, approvalItems: d.approvalItems },
+      { jobId, decision, decider: { subject, channel: 'slack', slack: { userId: payload.user.id, teamId } } },
+    );
     await postQuietly(d, payload.response_url, decidedMessage(decided, { slackUserId: payload.user.id, subject }, decision, d.clock.now()), approvalId);
   } catch (e) {
     if (!(e instanceof ForbiddenError || e instanceof ConflictError || e instanceof NotFoundError)) throw e;

@@ -54,7 +54,8 @@ export function approvalRequestMessage(job: StackJob, channel: string, links: Ap
       ],
     },
   ];
-  if (m.version.message) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `>${escapeMrkdwn(clip(m.version.message, 500)).replace(/\n/g, '\n>')}` } });
+  if (m.version.message)
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `>${escapeMrkdwn(clip(m.version.message, 500)).replace(/\n/g, '\n>')}` } });
   blocks.push({
     type: 'section',
     text: {
@@ -79,7 +80,9 @@ export function approvalRequestMessage(job: StackJob, channel: string, links: Ap
         ];
   blocks.push(...callOut('Would be replaced', replaced), ...callOut('Would be destroyed', destroyed));
 
-  const linkText = [links.planUrl ? `<${links.planUrl}|Full plan (JSON)>` : undefined, links.logsUrl ? `<${links.logsUrl}|Plan logs>` : undefined].filter(Boolean).join(' · ');
+  const linkText = [links.planUrl ? `<${links.planUrl}|Full plan (JSON)>` : undefined, links.logsUrl ? `<${links.logsUrl}|Plan logs>` : undefined]
+    .filter(Boolean)
+    .join(' · ');
   const context = [
     `Job \`${m.id}\``,
     approval.planDigest ? `plan digest \`${approval.planDigest.slice(0, 12)}\`` : undefined,
@@ -107,7 +110,11 @@ export function approvalRequestMessage(job: StackJob, channel: string, links: Ap
       },
     ],
   });
-  return { channel, text: clip(`${title} (${s ? `+${s.add} ~${s.change} -${s.destroy} ±${s.replace}` : 'no plan summary'}) — decide by ${approval.expiresAt}`, 300), blocks };
+  return {
+    channel,
+    text: clip(`${title} (${s ? `+${s.add} ~${s.change} -${s.destroy} ±${s.replace}` : 'no plan summary'}) — decide by ${approval.expiresAt}`, 300),
+    blocks,
+  };
 }
 
 export type ApprovalOutcome = 'approved' | 'rejected' | 'cancelled' | 'expired' | 'ended';
@@ -125,7 +132,13 @@ const OUTCOME_LABEL: Record<ApprovalOutcome, string> = {
  * UTC"). `by` is the Slack user who clicked, or the subject who decided or cancelled through the API; an approval
  * that expired has nobody ("Expired at 15:00 UTC without a decision").
  */
-export function closedMessage(job: StackJob, by: { slackUserId?: string; subject: string } | undefined, outcome: ApprovalOutcome, at: Date, channel: 'slack' | 'api'): Omit<SlackMessage, 'channel'> {
+export function closedMessage(
+  job: StackJob,
+  by: { slackUserId?: string; subject: string } | undefined,
+  outcome: ApprovalOutcome,
+  at: Date,
+  channel: 'slack' | 'api',
+): Omit<SlackMessage, 'channel'> {
   const hhmm = at.toISOString().slice(11, 16);
   const how = channel === 'api' ? ' through the API' : '';
   const who = by ? ` by ${by.slackUserId ? `<@${by.slackUserId}>` : escapeMrkdwn(by.subject)}${how}` : '';
@@ -135,7 +148,12 @@ export function closedMessage(job: StackJob, by: { slackUserId?: string; subject
 }
 
 /** The response_url body that replaces the request after a decision in Slack. */
-export function decidedMessage(job: StackJob, by: { slackUserId?: string; subject: string }, decision: 'approved' | 'rejected', at: Date): Record<string, unknown> {
+export function decidedMessage(
+  job: StackJob,
+  by: { slackUserId?: string; subject: string },
+  decision: 'approved' | 'rejected',
+  at: Date,
+): Record<string, unknown> {
   return { replace_original: true, ...closedMessage(job, by, decision, at, 'slack') };
 }
 

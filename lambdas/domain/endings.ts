@@ -16,7 +16,7 @@ export const ENDINGS = {
     meaning: 'a cancel arrived while the update was applying; an update is never interrupted, so it finished (status.cancelRequested says who asked)',
   },
   rejected: { result: 'cancelled', meaning: 'an approver rejected the plan; nothing was applied' },
-  approval_expired: { result: 'cancelled', meaning: 'nobody decided within the policy\'s approval window; nothing was applied' },
+  approval_expired: { result: 'cancelled', meaning: "nobody decided within the policy's approval window; nothing was applied" },
   cancelled: { result: 'cancelled', meaning: 'cancelled through the API or the CLI before its update started (status.cancelRequested says who)' },
   force_cancelled: {
     result: 'cancelled',
@@ -31,7 +31,8 @@ export const ENDINGS = {
   },
   interrupted: {
     result: 'failed',
-    meaning: 'the job\'s execution is gone (local mode stopped, or the execution was lost) while it was in the operation status.failure names; logs up to then are kept',
+    meaning:
+      "the job's execution is gone (local mode stopped, or the execution was lost) while it was in the operation status.failure names; logs up to then are kept",
   },
   workflow_step_failed: { result: 'failed', meaning: 'a workflow step failed after its retries (status.failure names it as workflow:<step>)' },
   execution_failed: { result: 'failed', meaning: 'the workflow execution failed outside its own error handling' },

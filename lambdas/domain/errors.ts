@@ -17,7 +17,10 @@ export interface FieldProblem {
 /** The caller's input is malformed; `fields` says what is wrong where. */
 export class ValidationError extends DomainError {
   readonly code = 'validation';
-  constructor(message: string, readonly fields: FieldProblem[] = []) {
+  constructor(
+    message: string,
+    readonly fields: FieldProblem[] = [],
+  ) {
     super(message);
   }
 }
@@ -43,7 +46,11 @@ export class BackendUnavailableError extends DomainError {
 /** A status change the transition table does not allow. Never a silent overwrite. */
 export class IllegalTransitionError extends DomainError {
   readonly code = 'illegal_transition';
-  constructor(readonly from: string, readonly to: string, what = 'job') {
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    what = 'job',
+  ) {
     super(`illegal ${what} transition ${from} -> ${to}`);
   }
 }
@@ -52,6 +59,11 @@ export class IllegalTransitionError extends DomainError {
 export class PreflightFailedError extends DomainError {
   readonly code = 'preflight_failed';
   constructor(readonly checks: CheckResult[]) {
-    super(`one or more pre-flight checks failed (${checks.filter((c) => !c.passed).map((c) => c.check).join(', ')}); no job was created`);
+    super(
+      `one or more pre-flight checks failed (${checks
+        .filter((c) => !c.passed)
+        .map((c) => c.check)
+        .join(', ')}); no job was created`,
+    );
   }
 }

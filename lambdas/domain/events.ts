@@ -92,6 +92,9 @@ export const STATE_LOCK_RELEASED = 'Stack Terraform Lock Released' satisfies Eve
 /** The detail as it will be sent; throws when it does not have its type's declared shape (a bug, never user input). */
 export function checkedDetail<T extends EventType>(detailType: T, detail: EventDetail<T>): Record<string, unknown> {
   const parsed = EVENT_DETAILS[detailType].safeParse(detail);
-  if (!parsed.success) throw new Error(`the ${detailType} event does not have its declared shape: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `the ${detailType} event does not have its declared shape: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return parsed.data as Record<string, unknown>;
 }

@@ -47,7 +47,7 @@ const clip = (s: string) => (s.length > PLAN_CHANGES_LIMITS.valueChars ? `${s.sl
 /** A leaf value as text: strings quoted like Terraform shows them, the masks as their words. */
 function show(value: Json, masks: string[]): string {
   if (typeof value === 'string' && masks.includes(value)) return SENSITIVE;
-  return clip(typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? 'null');
+  return clip(typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? 'null'));
 }
 
 const isObject = (v: Json): v is Record<string, Json> => Boolean(v) && typeof v === 'object' && !Array.isArray(v);
@@ -75,7 +75,11 @@ function subMask(mask: Json, path: string[]): Json {
  * The attributes whose value differs between before and after, walking both to their leaves. A subtree that is
  * sensitive or unknown as a whole is one change; unknown wins over a before value (`x → (known after apply)`).
  */
-export function diffAttributes(before: Json, after: Json, o: { afterUnknown?: Json; beforeSensitive?: Json; afterSensitive?: Json; masks?: string[] } = {}): AttributeChange[] {
+export function diffAttributes(
+  before: Json,
+  after: Json,
+  o: { afterUnknown?: Json; beforeSensitive?: Json; afterSensitive?: Json; masks?: string[] } = {},
+): AttributeChange[] {
   const masks = o.masks ?? [];
   const out: AttributeChange[] = [];
   const walk = (b: Json, a: Json, path: string[]) => {
@@ -83,14 +87,23 @@ export function diffAttributes(before: Json, after: Json, o: { afterUnknown?: Js
     const unknown = marked(o.afterUnknown, path);
     const sensitiveBefore = marked(o.beforeSensitive, path);
     const sensitiveAfter = marked(o.afterSensitive, path);
-    const describe = (v: Json, sensitive: boolean) => (v === undefined ? undefined : sensitive ? SENSITIVE : isLeaf(v) ? show(v, masks) : clip(JSON.stringify(v)));
+    const describe = (v: Json, sensitive: boolean) =>
+      v === undefined ? undefined : sensitive ? SENSITIVE : isLeaf(v) ? show(v, masks) : clip(JSON.stringify(v));
     if (unknown) {
-      out.push({ path: path.join('.') || '(value)', ...(b !== undefined && b !== null ? { before: describe(b, sensitiveBefore) } : {}), after: KNOWN_AFTER_APPLY });
+      out.push({
+        path: path.join('.') || '(value)',
+        ...(b !== undefined && b !== null ? { before: describe(b, sensitiveBefore) } : {}),
+        after: KNOWN_AFTER_APPLY,
+      });
       return;
     }
     if (path.length > 0 && (sensitiveBefore || sensitiveAfter)) {
       if (JSON.stringify(b) !== JSON.stringify(a) || sensitiveBefore !== sensitiveAfter) {
-        out.push({ path: path.join('.'), ...(b !== undefined && b !== null ? { before: describe(b, sensitiveBefore) } : {}), ...(a !== undefined && a !== null ? { after: describe(a, sensitiveAfter) } : {}) });
+        out.push({
+          path: path.join('.'),
+          ...(b !== undefined && b !== null ? { before: describe(b, sensitiveBefore) } : {}),
+          ...(a !== undefined && a !== null ? { after: describe(a, sensitiveAfter) } : {}),
+        });
       }
       return;
     }
@@ -117,7 +130,11 @@ export function diffAttributes(before: Json, after: Json, o: { afterUnknown?: Js
     const bn = b === null ? undefined : b;
     const an = a === null ? undefined : a;
     if (JSON.stringify(bn) === JSON.stringify(an)) return;
-    out.push({ path: path.join('.') || '(value)', ...(bn !== undefined ? { before: describe(bn, false) } : {}), ...(an !== undefined ? { after: describe(an, false) } : {}) });
+    out.push({
+      path: path.join('.') || '(value)',
+      ...(bn !== undefined ? { before: describe(bn, false) } : {}),
+      ...(an !== undefined ? { after: describe(an, false) } : {}),
+    });
   };
   walk(before, after, []);
   return out;
@@ -146,7 +163,12 @@ interface TfChange {
 const limited = <T>(items: T[], max: number) => items.slice(0, max);
 
 function resourceView(address: string, change: TfChange, moved: boolean, masks: string[]): ResourceChangeView {
-  const attributes = diffAttributes(change.before, change.after, { afterUnknown: change.after_unknown, beforeSensitive: change.before_sensitive, afterSensitive: change.after_sensitive, masks });
+  const attributes = diffAttributes(change.before, change.after, {
+    afterUnknown: change.after_unknown,
+    beforeSensitive: change.before_sensitive,
+    afterSensitive: change.after_sensitive,
+    masks,
+  });
   const action = actionOf(change.actions, Boolean(change.importing), moved);
   return {
     address,
@@ -166,16 +188,44 @@ export function changesFromTerraformPlan(plan: Record<string, unknown>, provisio
   const outputs = Object.entries((plan.output_changes ?? {}) as Record<string, TfChange>)
     .filter(([, c]) => !(c.actions.length === 1 && c.actions[0] === 'no-op'))
     .flatMap(([name, c]) => {
-      const diffs = diffAttributes(c.before, c.after, { afterUnknown: c.after_unknown, beforeSensitive: c.before_sensitive, afterSensitive: c.after_sensitive, masks });
-      return diffs.length === 0 ? [{ path: name, after: KNOWN_AFTER_APPLY }] : diffs.map((d) => ({ ...d, path: d.path === '(value)' ? name : `${name}.${d.path}` }));
+      const diffs = diffAttributes(c.before, c.after, {
+        afterUnknown: c.after_unknown,
+        beforeSensitive: c.before_sensitive,
+        afterSensitive: c.after_sensitive,
+        masks,
+      });
+      return diffs.length === 0
+        ? [{ path: name, after: KNOWN_AFTER_APPLY }]
+        : diffs.map((d) => ({ ...d, path: d.path === '(value)' ? name : `${name}.${d.path}` }));
     });
   const drift = ((plan.resource_drift ?? []) as Array<{ address: string; change: TfChange }>)
     .filter((d) => !(d.change.actions.length === 1 && d.change.actions[0] === 'no-op'))
-    .map((d) => ({ address: d.address, attributes: limited(diffAttributes(d.change.before, d.change.after, { beforeSensitive: d.change.before_sensitive, afterSensitive: d.change.after_sensitive, masks }), PLAN_CHANGES_LIMITS.attributes) }));
-  return { provisioner, resources: limited(changing, PLAN_CHANGES_LIMITS.resources), totalResources: changing.length, outputs: limited(outputs, PLAN_CHANGES_LIMITS.attributes), drift: limited(drift, PLAN_CHANGES_LIMITS.resources) };
+    .map((d) => ({
+      address: d.address,
+      attributes: limited(
+        diffAttributes(d.change.before, d.change.after, { beforeSensitive: d.change.before_sensitive, afterSensitive: d.change.after_sensitive, masks }),
+        PLAN_CHANGES_LIMITS.attributes,
+      ),
+    }));
+  return {
+    provisioner,
+    resources: limited(changing, PLAN_CHANGES_LIMITS.resources),
+    totalResources: changing.length,
+    outputs: limited(outputs, PLAN_CHANGES_LIMITS.attributes),
+    drift: limited(drift, PLAN_CHANGES_LIMITS.resources),
+  };
 }
 
-const PULUMI_ACTIONS: Record<string, ChangeAction> = { create: 'create', update: 'update', delete: 'delete', replace: 'replace', read: 'read', import: 'import', discard: 'forget', refresh: 'update' };
+const PULUMI_ACTIONS: Record<string, ChangeAction> = {
+  create: 'create',
+  update: 'update',
+  delete: 'delete',
+  replace: 'replace',
+  read: 'read',
+  import: 'import',
+  discard: 'forget',
+  refresh: 'update',
+};
 
 interface PulumiStep {
   op: string;
@@ -192,7 +242,9 @@ const withoutInternals = (inputs: Json): Json => (isObject(inputs) ? Object.from
 
 /** From a (masked) Pulumi preview JSON: the steps that change something, by URN, with their inputs' differences. */
 export function changesFromPulumiPreview(preview: Record<string, unknown>, masks: string[] = ['[secret]']): PlanChanges {
-  const steps = ((preview.steps ?? []) as PulumiStep[]).filter((s) => !s.urn.includes('::pulumi:pulumi:Stack::') && PULUMI_ACTIONS[s.op] && s.op !== 'create-replacement' && s.op !== 'delete-replaced');
+  const steps = ((preview.steps ?? []) as PulumiStep[]).filter(
+    (s) => !s.urn.includes('::pulumi:pulumi:Stack::') && PULUMI_ACTIONS[s.op] && s.op !== 'create-replacement' && s.op !== 'delete-replaced',
+  );
   const resources = steps.map((s): ResourceChangeView => {
     const attributes = diffAttributes(withoutInternals(s.oldState?.inputs ?? null), withoutInternals(s.newState?.inputs ?? null), { masks });
     const action = PULUMI_ACTIONS[s.op];

@@ -16,7 +16,11 @@ export function planOperations(trigger: TriggerEvent, policy: FlowFlags): Operat
 }
 
 /** Approval sits between plan and apply/destroy only when the policy pauses and the plan would change something. */
-export function needsApproval(policy: FlowFlags, summary: Pick<PlanSummary, 'add' | 'change' | 'destroy' | 'replace' | 'outputChanges'> | undefined, hasChanges: boolean): boolean {
+export function needsApproval(
+  policy: FlowFlags,
+  summary: Pick<PlanSummary, 'add' | 'change' | 'destroy' | 'replace' | 'outputChanges'> | undefined,
+  hasChanges: boolean,
+): boolean {
   if (!policy.previewBeforeUpdate || !policy.pauseBetweenPreviewAndUpdate) return false;
   return hasChanges || Boolean(summary && summary.add + summary.change + summary.destroy + summary.replace + summary.outputChanges > 0);
 }

@@ -79,7 +79,8 @@ export interface ModuleRef {
 }
 
 /** `found`: the ref exists; `missing`: the repository answered without it; `unreachable`: no answer (detail says why). */
-export type ModuleRefResult = { status: 'found' } | { status: 'missing'; detail: string } | { status: 'unreachable'; detail: string } | { status: 'unchecked'; detail: string };
+export type ModuleRefResult =
+  { status: 'found' } | { status: 'missing'; detail: string } | { status: 'unreachable'; detail: string } | { status: 'unchecked'; detail: string };
 
 /** Asks the module's repository whether a branch or tag exists (`git ls-remote`), with the module's token if any. */
 export interface ModuleRefProbe {

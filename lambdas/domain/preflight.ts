@@ -91,7 +91,12 @@ export interface PreflightOutcome {
   };
 }
 
-async function listAs<S extends z.ZodType>(catalog: CatalogReader, kind: Parameters<CatalogReader['list']>[0], owner: string, schema: S): Promise<z.infer<S>[]> {
+async function listAs<S extends z.ZodType>(
+  catalog: CatalogReader,
+  kind: Parameters<CatalogReader['list']>[0],
+  owner: string,
+  schema: S,
+): Promise<z.infer<S>[]> {
   // Items were validated on write; parsing again keeps a hand-edited table from feeding bad shapes into a job.
   return (await catalog.list(kind, owner)).flatMap((item) => {
     const parsed = schema.safeParse(item);
@@ -103,7 +108,12 @@ async function listAs<S extends z.ZodType>(catalog: CatalogReader, kind: Paramet
 export function permissionCovers(held: string, needed: string): boolean {
   if (held === needed || held === '*') return true;
   if (!held.includes('*')) return false;
-  const pattern = new RegExp(`^${held.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const pattern = new RegExp(
+    `^${held
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return pattern.test(needed);
 }
 
@@ -142,14 +152,19 @@ export async function checkCredential(
   const validator = deps.validators.find((v) => v.provider === provider);
   if (!validator) {
     const note = `no live validator for provider ${provider}: verified mapping, expiry and declared permissions only; not verified that ${provider} accepts the credential`;
-    if (settings?.requireLiveCredentialValidation) return { result: { check: 'credential', passed: false, messages: [...messages, note, `org ${org} requires live validation`] }, credential };
+    if (settings?.requireLiveCredentialValidation)
+      return { result: { check: 'credential', passed: false, messages: [...messages, note, `org ${org} requires live validation`] }, credential };
     return { result: { check: 'credential', passed: true, messages: [...messages, `warning: ${note}`] }, credential };
   }
   const live = await validator.validate(credential);
   if (live.unreachable) {
     // Nothing learned either way: the org's setting decides whether that is a failure or a warning.
-    if (settings?.requireLiveCredentialValidation) return { result: { check: 'credential', passed: false, messages: [...messages, live.detail, `org ${org} requires live validation`] }, credential };
-    return { result: { check: 'credential', passed: true, messages: [...messages, `warning: ${live.detail}; not verified that ${provider} accepts the credential`] }, credential };
+    if (settings?.requireLiveCredentialValidation)
+      return { result: { check: 'credential', passed: false, messages: [...messages, live.detail, `org ${org} requires live validation`] }, credential };
+    return {
+      result: { check: 'credential', passed: true, messages: [...messages, `warning: ${live.detail}; not verified that ${provider} accepts the credential`] },
+      credential,
+    };
   }
   return { result: { check: 'credential', passed: live.accepted, messages: [...messages, live.detail] }, credential };
 }
@@ -198,11 +213,15 @@ async function reportLeftLock(lock: TerraformStateLock, ref: StackRef, deps: Pic
   const left = jobThatLeft(lock, await deps.jobs.listStack(stackKeyOf(ref)), deps.clock.now());
   const origin = left ? `left by stack job ${jobOutcome(left)}` : 'which is not a stack job (no stack job of this resource was running then)';
   if (lock.held === false) {
-    messages.push(`warning: Terraform's lock info ${describeLock(lock)}, ${origin}, is on the state, but no process holds the lock: a local lock ends with its process, so the next run takes it`);
+    messages.push(
+      `warning: Terraform's lock info ${describeLock(lock)}, ${origin}, is on the state, but no process holds the lock: a local lock ends with its process, so the next run takes it`,
+    );
     return true;
   }
   if (lock.held === undefined) {
-    messages.push(`warning: Terraform's lock info ${describeLock(lock)}, ${origin}, is on the state; whether a process still holds it cannot be told here (if one does, the job fails at plan with "Error acquiring the state lock")`);
+    messages.push(
+      `warning: Terraform's lock info ${describeLock(lock)}, ${origin}, is on the state; whether a process still holds it cannot be told here (if one does, the job fails at plan with "Error acquiring the state lock")`,
+    );
     return true;
   }
   messages.push(
@@ -217,7 +236,11 @@ export async function checkModuleRef(module: IacModule, probe: ModuleRefProbe): 
   const where = `${module.gitRepo} at ${module.branch}`;
   let result: ModuleRefResult;
   try {
-    result = await probe.probe({ gitRepo: module.gitRepo, ref: module.branch, ...(module.gitTokenSecretRef ? { gitTokenSecretRef: module.gitTokenSecretRef } : {}) });
+    result = await probe.probe({
+      gitRepo: module.gitRepo,
+      ref: module.branch,
+      ...(module.gitTokenSecretRef ? { gitTokenSecretRef: module.gitTokenSecretRef } : {}),
+    });
   } catch (e) {
     // Only the git token's read can throw: name the reference and the error's kind, never a value.
     return { passed: false, message: `could not read the module's git token ${module.gitTokenSecretRef ?? ''} to check ${where} (${(e as Error).name})` };
@@ -255,7 +278,12 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
 
   const module = resolveModule(change.kind, orgModules, platformModules, settings);
   const moduleCheck: CheckResult = module
-    ? { check: 'module', passed: true, messages: [`${module.module.id} (${module.module.provisioner}) by rule ${module.rule}`], resolved: { id: module.module.id, rule: module.rule } }
+    ? {
+        check: 'module',
+        passed: true,
+        messages: [`${module.module.id} (${module.module.provisioner}) by rule ${module.rule}`],
+        resolved: { id: module.module.id, rule: module.rule },
+      }
     : {
         check: 'module',
         passed: false,

@@ -7,14 +7,21 @@ import { endingReasonSchema } from './endings';
 
 export const API_VERSION = 'infra-hub.planton.cloud/v1';
 
-const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" or "-"');
+const name = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" or "-"');
 const text = z.string().min(1).max(512);
 
 /**
  * Catalog values that end up in a command line or a path (git, `-backend-config=`, the module's directory): checked
  * here, where an admin can be told, rather than failing (or worse) at run time.
  */
-const gitRepoSchema = text.regex(/^(https:\/\/|ssh:\/\/|file:\/\/|\/|[\w.-]+@[\w.-]+:|[A-Za-z0-9])[^\s"'`$\\]*$/, 'a git URL (https://, ssh://, git@host:, a host/org/repo path or an absolute path): no spaces, quotes, "$" or "\\", and never starting with "-"');
+const gitRepoSchema = text.regex(
+  /^(https:\/\/|ssh:\/\/|file:\/\/|\/|[\w.-]+@[\w.-]+:|[A-Za-z0-9])[^\s"'`$\\]*$/,
+  'a git URL (https://, ssh://, git@host:, a host/org/repo path or an absolute path): no spaces, quotes, "$" or "\\", and never starting with "-"',
+);
 /** A path inside the module repository: relative, no "..", no leading "/". The runner also resolves symlinks at run time. */
 const repoPathSchema = z
   .string()
@@ -22,7 +29,10 @@ const repoPathSchema = z
   .regex(/^[A-Za-z0-9._/-]*$/, 'letters, digits, ".", "_", "-" and "/" only')
   .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must stay inside the repository (relative, no "..")');
 /** An S3-compatible endpoint: scheme, host, port, path; nothing HCL or a shell would read as syntax. */
-const endpointSchema = z.string().max(512).regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~\/-]*)?$/, 'an http(s) URL of host, port and path only');
+const endpointSchema = z
+  .string()
+  .max(512)
+  .regex(/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~\/-]*)?$/, 'an http(s) URL of host, port and path only');
 const keyPrefixSchema = z
   .string()
   .max(256)
@@ -67,7 +77,8 @@ export function secretNameOf(ref: string): string {
 }
 export const secretPrefixOf = (owner: string) => `stackjobs/${owner}/`;
 export const PLATFORM_SECRET_OWNER = 'platform';
-const ownedSecret = (ref: string | undefined, owner: string | undefined) => ref === undefined || (owner !== undefined && secretNameOf(ref).startsWith(secretPrefixOf(owner)));
+const ownedSecret = (ref: string | undefined, owner: string | undefined) =>
+  ref === undefined || (owner !== undefined && secretNameOf(ref).startsWith(secretPrefixOf(owner)));
 
 export const providerCredentialSchema = z
   .object({
@@ -79,16 +90,22 @@ export const providerCredentialSchema = z
     expiresAt: isoTime.optional(),
     permissions: z.array(text).default([]),
     secretRef: text.describe('Secrets Manager ARN or name of the credential material; the value itself is never stored here').optional(),
-    roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN').optional(),
+    roleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN')
+      .optional(),
     /** Refused on input: Stack Jobs derives it from the deployment and the org (domain/external-id.ts) and shows it in responses. */
     externalId: z.string().max(1224).optional(),
   })
   .strict()
   .refine((c) => c.externalId === undefined, {
-    message: 'is derived by Stack Jobs from the deployment and the org and cannot be chosen; leave it out (the response shows it, for the role\'s trust policy)',
+    message: "is derived by Stack Jobs from the deployment and the org and cannot be chosen; leave it out (the response shows it, for the role's trust policy)",
     path: ['externalId'],
   })
-  .refine((c) => ownedSecret(c.secretRef, c.org), { message: 'secretRef must name a secret under stackjobs/<org>/ (the org\'s own secrets)', path: ['secretRef'] });
+  .refine((c) => ownedSecret(c.secretRef, c.org), {
+    message: "secretRef must name a secret under stackjobs/<org>/ (the org's own secrets)",
+    path: ['secretRef'],
+  });
 export type ProviderCredential = z.infer<typeof providerCredentialSchema>;
 
 export const backendCredentialSchema = z
@@ -119,7 +136,10 @@ export const backendCredentialSchema = z
     message: 'an s3 backend needs config.bucket and config.region',
     path: ['config'],
   })
-  .refine((b) => ownedSecret(b.secretRef, b.org), { message: 'secretRef must name a secret under stackjobs/<org>/ (the org\'s own secrets)', path: ['secretRef'] });
+  .refine((b) => ownedSecret(b.secretRef, b.org), {
+    message: "secretRef must name a secret under stackjobs/<org>/ (the org's own secrets)",
+    path: ['secretRef'],
+  });
 export type BackendCredential = z.infer<typeof backendCredentialSchema>;
 
 export const iacModuleSchema = z
@@ -159,7 +179,8 @@ export const orgSettingsSchema = z
   })
   .strict()
   .refine((s) => s.slackUsers === undefined, {
-    message: 'Slack users are no longer mapped in org settings: each person links their own Slack account (PUT /v1/me/slack-links/{teamId}/{userId}), or a platform admin does (PUT /v1/platform/slack-links/{teamId}/{userId})',
+    message:
+      'Slack users are no longer mapped in org settings: each person links their own Slack account (PUT /v1/me/slack-links/{teamId}/{userId}), or a platform admin does (PUT /v1/platform/slack-links/{teamId}/{userId})',
     path: ['slackUsers'],
   });
 export type OrgSettings = z.infer<typeof orgSettingsSchema>;
@@ -175,9 +196,7 @@ export const policySelectorSchema = z.discriminatedUnion('level', [
 ]);
 export type PolicySelector = z.infer<typeof policySelectorSchema>;
 
-export const approverSchema = z
-  .object({ subject: text, environments: z.array(name).optional().describe('omitted: every environment') })
-  .strict();
+export const approverSchema = z.object({ subject: text, environments: z.array(name).optional().describe('omitted: every environment') }).strict();
 
 export const flowControlFieldsSchema = z
   .object({
@@ -186,7 +205,12 @@ export const flowControlFieldsSchema = z
     skipRefresh: z.boolean(),
     approvers: z.array(approverSchema).default([]),
     requireDistinctApprover: z.boolean().default(false),
-    approvalTimeoutMinutes: z.number().int().min(1).max(7 * 24 * 60).default(24 * 60),
+    approvalTimeoutMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 60)
+      .default(24 * 60),
   })
   .strict();
 
@@ -359,9 +383,15 @@ export const jobStatusSchema = z
     /** An org admin's force-cancel: who, when and why (reason `force_cancelled`). */
     forceCancelled: z.object({ by: z.string(), at: isoTime, why: z.string() }).strict().optional(),
     /** The stack lease while the job holds it: the fencing token its release is conditioned on. */
-    lease: z.object({ fencingToken: z.number().int().min(1), acquiredAt: isoTime }).strict().optional(),
+    lease: z
+      .object({ fencingToken: z.number().int().min(1), acquiredAt: isoTime })
+      .strict()
+      .optional(),
     /** The runner task working on the job now (ECS task ARN), recorded by the runner so a cancel can stop a preview. */
-    runnerTask: z.object({ arn: z.string(), phase: z.enum(['preview', 'update']) }).strict().optional(),
+    runnerTask: z
+      .object({ arn: z.string(), phase: z.enum(['preview', 'update']) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type JobStatus = z.infer<typeof jobStatusSchema>;
@@ -373,10 +403,20 @@ export const essentialsSchema = z
       .object({ id: name, gitRepo: text, branch: name, path: z.string(), provider: name.optional(), rule: z.string(), gitTokenSecretRef: text.optional() })
       .strict(),
     backendCredential: z
-      .object({ kind: name, id: name, type: z.enum(['s3', 'local']), config: z.record(z.string(), z.unknown()), stateKey: z.string(), secretRef: text.optional() })
+      .object({
+        kind: name,
+        id: name,
+        type: z.enum(['s3', 'local']),
+        config: z.record(z.string(), z.unknown()),
+        stateKey: z.string(),
+        secretRef: text.optional(),
+      })
       .strict(),
     /** References only (secret ARN, role ARN): the material is read by the runner at run time. */
-    providerCredential: z.object({ kind: name, id: name, provider: name, secretRef: text.optional(), roleArn: z.string().optional(), externalId: z.string().optional() }).strict().optional(),
+    providerCredential: z
+      .object({ kind: name, id: name, provider: name, secretRef: text.optional(), roleArn: z.string().optional(), externalId: z.string().optional() })
+      .strict()
+      .optional(),
     /**
      * The runner that runs the job. cluster, taskDefinition, subnets and securityGroups are the org runner's
      * placement, frozen only when the deployment permits that task definition (stackjobs:orgRunnerTaskDefinitionArns);

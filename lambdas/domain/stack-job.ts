@@ -8,7 +8,9 @@ import { API_VERSION, type ResourceChange, type StackJob } from './schemas';
 /** The same change (org, env, resource, version, trigger) always maps to the same key: submissions are idempotent on it. */
 export function idempotencyKeyOf(change: Pick<ResourceChange, 'resource' | 'triggerEvent'>): string {
   const { org, env, id, version } = change.resource;
-  return createHash('sha256').update(JSON.stringify([org, env, id, version.id, change.triggerEvent])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([org, env, id, version.id, change.triggerEvent]))
+    .digest('hex');
 }
 
 export function stackKeyOfJob(job: StackJob): string {
@@ -69,7 +71,14 @@ export function freezeStackJob(
           rule: module.rule,
           ...(module.module.gitTokenSecretRef ? { gitTokenSecretRef: module.module.gitTokenSecretRef } : {}),
         },
-        backendCredential: { kind: backend.kind, id: backend.id, type: backend.type, config: { ...backend.config }, stateKey, ...(backend.secretRef ? { secretRef: backend.secretRef } : {}) },
+        backendCredential: {
+          kind: backend.kind,
+          id: backend.id,
+          type: backend.type,
+          config: { ...backend.config },
+          stateKey,
+          ...(backend.secretRef ? { secretRef: backend.secretRef } : {}),
+        },
         ...(credential
           ? {
               providerCredential: {

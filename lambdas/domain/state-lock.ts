@@ -27,7 +27,8 @@ const RUN_SKEW_MS = 5_000;
 /** The detail of the event an admin's force-unlock publishes (its shape is declared in events.ts). */
 export type StateLockReleasedDetail = EventDetail<typeof STATE_LOCK_RELEASED>;
 
-export const stateLockPath = (ref: StackRef) => `/v1/orgs/${encodeURIComponent(ref.org)}/envs/${encodeURIComponent(ref.env)}/resources/${encodeURIComponent(ref.resourceId)}/state-lock`;
+export const stateLockPath = (ref: StackRef) =>
+  `/v1/orgs/${encodeURIComponent(ref.org)}/envs/${encodeURIComponent(ref.env)}/resources/${encodeURIComponent(ref.resourceId)}/state-lock`;
 
 /** "OperationTypeApply by root@ip-10-0-1-7 since 2026-12-07T02:53:50Z (lock id 6bd26e7e-…)" */
 export function describeLock(lock: TerraformStateLock): string {
@@ -101,7 +102,10 @@ async function stackState(deps: Pick<StateLockDeps, 'jobs' | 'locks'>, ref: Stac
   const newest = jobs.at(-1);
   if (!newest) throw new NotFoundError(`resource ${ref.resourceId} has no stack job, so its state backend is not known`);
   const where = stackBackendOf(newest);
-  if (!where) throw new NotFoundError(`resource ${ref.resourceId} has no Terraform state backend (stack job ${newest.metadata.id} runs ${newest.spec.essentials.provisioner})`);
+  if (!where)
+    throw new NotFoundError(
+      `resource ${ref.resourceId} has no Terraform state backend (stack job ${newest.metadata.id} runs ${newest.spec.essentials.provisioner})`,
+    );
   return { jobs, lease, ...where };
 }
 
@@ -136,7 +140,11 @@ export interface ForceUnlockRequest {
  * Releases the lock if its id is `lockId` and no stack job holds the stack (a running job's tool owns the lock).
  * Returns the released lock; `unrecorded` when the event could not be published (the caller must log the detail).
  */
-export async function forceUnlockStateLock(deps: StateLockDeps, ref: StackRef, request: ForceUnlockRequest): Promise<{ view: StateLockView; unrecorded?: { detail: StateLockReleasedDetail; error: unknown } }> {
+export async function forceUnlockStateLock(
+  deps: StateLockDeps,
+  ref: StackRef,
+  request: ForceUnlockRequest,
+): Promise<{ view: StateLockView; unrecorded?: { detail: StateLockReleasedDetail; error: unknown } }> {
   const state = await stackState(deps, ref);
   if (state.lease) {
     throw new ConflictError(
@@ -150,7 +158,9 @@ export async function forceUnlockStateLock(deps: StateLockDeps, ref: StackRef, r
     case 'mismatch':
       throw new ConflictError(`lock id ${request.lockId} does not match the lock on the state: ${describeLock(outcome.lock)}; nothing was released`);
     case 'held':
-      throw new ConflictError(`${describeLock(outcome.lock)} is held by a running process; Terraform releases a local lock when that process ends, and removing its info file would not`);
+      throw new ConflictError(
+        `${describeLock(outcome.lock)} is held by a running process; Terraform releases a local lock when that process ends, and removing its info file would not`,
+      );
     case 'released':
       break;
   }

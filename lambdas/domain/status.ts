@@ -35,7 +35,9 @@ export function transitionJob(job: StackJob, phase: JobPhase, result: JobResult,
     status.finishedAt = now;
     // Whatever never ran is closed with the job, so no operation is left pending or running.
     status.operations = status.operations.map((op) =>
-      op.status === 'completed' ? op : { ...op, status: 'completed', result: op.status === 'running' ? result : 'skipped', finishedAt: op.status === 'running' ? now : op.finishedAt },
+      op.status === 'completed'
+        ? op
+        : { ...op, status: 'completed', result: op.status === 'running' ? result : 'skipped', finishedAt: op.status === 'running' ? now : op.finishedAt },
     );
   }
   if (reason !== undefined) status.reason = reason;
@@ -61,7 +63,8 @@ export function transitionOperation(
   at: Date,
   extra: Partial<Pick<OperationState, 'errors' | 'summary'>> = {},
 ): StackJob {
-  if (isTerminal(job)) throw new IllegalTransitionError(`${job.status.phase}/${job.status.result}`, `${name}:${status}/${result}`, 'operation of a completed job');
+  if (isTerminal(job))
+    throw new IllegalTransitionError(`${job.status.phase}/${job.status.result}`, `${name}:${status}/${result}`, 'operation of a completed job');
   const index = job.status.operations.findIndex((op) => op.name === name);
   if (index < 0) throw new IllegalTransitionError('absent', `${name}:${status}`, 'operation');
   const op = job.status.operations[index];

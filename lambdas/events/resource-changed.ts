@@ -38,14 +38,24 @@ export async function handleResourceChanged(event: EventBridgeEvent<string, unkn
   const parsed = resourceChangeSchema.safeParse(event.detail);
   if (storable.length > 0 || !parsed.success) {
     deps.metrics.addMetric('InvalidChangeEvents', MetricUnit.Count, 1);
-    await deps.publisher.publish(JOB_REJECTED, { eventId: event.id, reason: 'invalid', errors: storable.length > 0 ? storable : fieldProblems(parsed.error!, 'detail', event.detail) });
+    await deps.publisher.publish(JOB_REJECTED, {
+      eventId: event.id,
+      reason: 'invalid',
+      errors: storable.length > 0 ? storable : fieldProblems(parsed.error!, 'detail', event.detail),
+    });
     deps.logger.warn('rejected an invalid change event', { eventId: event.id });
     return { outcome: 'rejected' };
   }
   const change = parsed.data;
   // No person is authenticated here: the submitter is the producing source (detail.createdBy stays the producer's word).
   const outcome = await submitChange(change, deps.submission, { submittedBy: `eventbridge:${event.source}` });
-  const identity = { org: change.resource.org, env: change.resource.env, resourceId: change.resource.id, versionId: change.resource.version.id, triggerEvent: change.triggerEvent };
+  const identity = {
+    org: change.resource.org,
+    env: change.resource.env,
+    resourceId: change.resource.id,
+    versionId: change.resource.version.id,
+    triggerEvent: change.triggerEvent,
+  };
   if (outcome.kind === 'rejected') {
     countPreflightFailures(deps.metrics, outcome.checks);
     await deps.publisher.publish(JOB_REJECTED, { eventId: event.id, reason: 'preflight_failed', ...identity, checks: outcome.checks });
@@ -53,6 +63,9 @@ export async function handleResourceChanged(event: EventBridgeEvent<string, unkn
     return { outcome: 'rejected' };
   }
   if (outcome.kind === 'created') deps.metrics.addMetric('JobsSubmitted', MetricUnit.Count, 1);
-  deps.logger.info(outcome.kind === 'created' ? 'stack job submitted' : 'duplicate change event answered with the existing job', { jobId: outcome.job.metadata.id, org: change.resource.org });
+  deps.logger.info(outcome.kind === 'created' ? 'stack job submitted' : 'duplicate change event answered with the existing job', {
+    jobId: outcome.job.metadata.id,
+    org: change.resource.org,
+  });
   return { outcome: outcome.kind, jobId: outcome.job.metadata.id };
 }

@@ -8,7 +8,13 @@ import { slackInteractionDepsFromEnv } from '../approvals/deps';
 
 const api = lazy(() => {
   const d = slackInteractionDepsFromEnv();
-  const route = slackInteractionsRoute(() => ({ ...d, slackLinks: d.links, events: d.decisions.events, tasks: d.decisions.tasks, metrics: new PowertoolsApprovalMetrics(d.metrics) }));
+  const route = slackInteractionsRoute(() => ({
+    ...d,
+    slackLinks: d.links,
+    events: d.decisions.events,
+    tasks: d.decisions.tasks,
+    metrics: new PowertoolsApprovalMetrics(d.metrics),
+  }));
   return createApi({ routes: [route], claimNames: { subject: 'sub', orgs: 'custom:orgs', roles: 'custom:roles' }, logger: d.logger, metrics: d.metrics });
 });
 

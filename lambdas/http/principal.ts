@@ -20,7 +20,10 @@ export function claimList(value: unknown): string[] {
       const parsed: unknown = JSON.parse(trimmed);
       if (Array.isArray(parsed)) return parsed.map(String);
     } catch {
-      return trimmed.slice(1, -1).split(/[\s,]+/).filter(Boolean);
+      return trimmed
+        .slice(1, -1)
+        .split(/[\s,]+/)
+        .filter(Boolean);
     }
   }
   return trimmed.split(/[\s,]+/).filter(Boolean);
@@ -82,8 +85,13 @@ export function requireOrg(p: Principal, org: string, what: string): void {
 export function requirePermission(p: Principal, permission: Permission, org: string): void {
   const held = rolesIn(p, org);
   if (ROLE_GRANTS[permission].some((r) => held.includes(r))) return;
-  const ambiguous = held.length === 0 && p.orgs.length > 1 && p.roles.some((r) => r !== 'platform-admin') ? ` (roles without an org count only for a member of one org: grant them as ${org}:<role>)` : '';
-  throw new ForbiddenError(`this needs the role ${ROLE_GRANTS[permission].join(' or ')} in org ${org}; you have ${held.length ? held.join(', ') : 'none'} there${ambiguous}`);
+  const ambiguous =
+    held.length === 0 && p.orgs.length > 1 && p.roles.some((r) => r !== 'platform-admin')
+      ? ` (roles without an org count only for a member of one org: grant them as ${org}:<role>)`
+      : '';
+  throw new ForbiddenError(
+    `this needs the role ${ROLE_GRANTS[permission].join(' or ')} in org ${org}; you have ${held.length ? held.join(', ') : 'none'} there${ambiguous}`,
+  );
 }
 
 /** Reading the platform catalog: any role in any org, or platform-admin. */

@@ -96,7 +96,8 @@ export class Router {
     const { route, params, allowed } = this.match(method, path);
     if (route && Object.values(params).some((v) => v.length > MAX_PATH_PARAM_LENGTH)) return problem(404, 'Not found', `no resource at ${path.slice(0, 120)}…`);
     if (!route) {
-      if (allowed.length > 0) return problem(405, 'Method not allowed', `${method} is not allowed on ${path}`, {}, { allow: [...new Set(allowed)].sort().join(', ') });
+      if (allowed.length > 0)
+        return problem(405, 'Method not allowed', `${method} is not allowed on ${path}`, {}, { allow: [...new Set(allowed)].sort().join(', ') });
       return problem(404, 'Not found', `no route ${method} ${path}`);
     }
     const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v ?? '']));
@@ -105,7 +106,8 @@ export class Router {
     const rawBody = rawBuffer.toString('utf8');
     const principal = route.authenticated ? authenticate(event) : { subject: 'anonymous', orgs: [], roles: [] };
     const query = Object.fromEntries(Object.entries(event.queryStringParameters ?? {}).map(([k, v]) => [k, v ?? '']));
-    const body = route.method === 'GET' || route.method === 'DELETE' ? undefined : route.authenticated ? parseBody(rawBody, headers['content-type']) : undefined;
+    const body =
+      route.method === 'GET' || route.method === 'DELETE' ? undefined : route.authenticated ? parseBody(rawBody, headers['content-type']) : undefined;
     return route.handle({ params, query, headers, rawBody, body, principal });
   }
 }

@@ -24,7 +24,8 @@ export function storableProblems(value: unknown, prefix = ''): Array<{ path: str
     if (problems.length >= 20) return;
     if (typeof v === 'number') {
       const m = Math.abs(v);
-      if (!Number.isFinite(v) || m >= DYNAMO_LIMIT || (m !== 0 && m < DYNAMO_MIN_MAGNITUDE)) problems.push({ path: path || '(body)', message: 'is outside the range a number may have (1E-130 to 9.99E+125)' });
+      if (!Number.isFinite(v) || m >= DYNAMO_LIMIT || (m !== 0 && m < DYNAMO_MIN_MAGNITUDE))
+        problems.push({ path: path || '(body)', message: 'is outside the range a number may have (1E-130 to 9.99E+125)' });
       return;
     }
     if (!v || typeof v !== 'object') return;

@@ -20,7 +20,11 @@ export const workflowConfigSchema = z.object({
   EVENT_BUS_NAME: z.string().min(1),
   /** Seconds a stack lease outlives the approval window (set by the orchestration construct from the runner timeouts). */
   // Defaults to the orchestration defaults (2 h preview + 4 h update + 1 h) for functions that never take a lease.
-  LEASE_MARGIN_SECONDS: z.coerce.number().int().min(60).default(7 * 3600),
+  LEASE_MARGIN_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(7 * 3600),
 });
 export type WorkflowConfig = z.infer<typeof workflowConfigSchema>;
 

@@ -123,8 +123,10 @@ export async function endJob(d: EndingDeps, jobId: string, decide: (job: StackJo
     wrote = true;
     return withEnding(j, ending, now);
   });
-  if (job.status.phase !== 'completed') return { job, ended: false, endedNow: false, released: false, ...(runnerStopped !== undefined ? { runnerStopped } : {}) };
-  if (!wrote && options.ifEnded === 'leave') return { job, ended: true, endedNow: false, released: false, ...(runnerStopped !== undefined ? { runnerStopped } : {}) };
+  if (job.status.phase !== 'completed')
+    return { job, ended: false, endedNow: false, released: false, ...(runnerStopped !== undefined ? { runnerStopped } : {}) };
+  if (!wrote && options.ifEnded === 'leave')
+    return { job, ended: true, endedNow: false, released: false, ...(runnerStopped !== undefined ? { runnerStopped } : {}) };
 
   const bestEffort = async (what: string, work: () => Promise<unknown>) => {
     try {
@@ -148,7 +150,7 @@ export async function endJob(d: EndingDeps, jobId: string, decide: (job: StackJo
   // A completed job holds no token: an approval that expired or was rejected left a spent one.
   await d.approvalItems.clearTaskToken(jobId);
   // Its own execution, if parked on the stack lock, is woken to end (it finds the job gone).
-  await bestEffort('waking the job\'s own parked execution', () => wakeParked(d, jobId));
+  await bestEffort("waking the job's own parked execution", () => wakeParked(d, jobId));
   await recordResourceStatus(d, job, now);
   await publishStatus(d, job);
   if (wrote) d.metrics.jobCompleted(job.status.result, job.status.reason);
@@ -178,7 +180,8 @@ function withEnding(job: StackJob, ending: Ending, now: Date): StackJob {
   return { ...moved, status };
 }
 
-export const prefixed = (phase: string, durations: Record<string, number>) => Object.fromEntries(Object.entries(durations).map(([k, v]) => [`${phase}.${k}`, v]));
+export const prefixed = (phase: string, durations: Record<string, number>) =>
+  Object.fromEntries(Object.entries(durations).map(([k, v]) => [`${phase}.${k}`, v]));
 
 async function recordResourceStatus(d: Pick<EndingDeps, 'resources'>, job: StackJob, now: Date): Promise<void> {
   await d.resources.record({
@@ -189,7 +192,9 @@ async function recordResourceStatus(d: Pick<EndingDeps, 'resources'>, job: Stack
     jobId: job.metadata.id,
     result: job.status.result,
     finishedAt: job.status.finishedAt ?? now.toISOString(),
-    ...(job.status.result === 'succeeded' ? { applied: { versionId: job.metadata.version.id, ...(job.status.outputsKey ? { outputsKey: job.status.outputsKey } : {}) } } : {}),
+    ...(job.status.result === 'succeeded'
+      ? { applied: { versionId: job.metadata.version.id, ...(job.status.outputsKey ? { outputsKey: job.status.outputsKey } : {}) } }
+      : {}),
   });
 }
 

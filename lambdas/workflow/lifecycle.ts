@@ -182,7 +182,10 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
     if (j.status.phase !== 'queued' || j.status.cancelRequested) return j;
     const running = transitionJob(j, 'running', 'tbd', now);
     // The fencing token the job's ending releases the lease with: a lease that changed hands is never released by it.
-    return { ...running, status: { ...running.status, lockAttemptAt: now.toISOString(), lease: { fencingToken: acquired.fencingToken, acquiredAt: now.toISOString() } } };
+    return {
+      ...running,
+      status: { ...running.status, lockAttemptAt: now.toISOString(), lease: { fencingToken: acquired.fencingToken, acquiredAt: now.toISOString() } },
+    };
   });
   if (moved.status.phase !== 'running') {
     // Cancelled between our read and the lease: give the lease back rather than run a cancelled job.
@@ -268,7 +271,12 @@ export async function recordPreview(d: WorkflowDeps, jobId: string, raw: unknown
   const now = d.clock.now();
   const job = await d.jobs.update(jobId, (j) => {
     if (j.status.phase === 'completed') return j;
-    const status = { ...j.status, updatedAt: now.toISOString(), logPrefix: result.logPrefix, durations: { ...j.status.durations, ...prefixed('preview', result.durations) } };
+    const status = {
+      ...j.status,
+      updatedAt: now.toISOString(),
+      logPrefix: result.logPrefix,
+      durations: { ...j.status.durations, ...prefixed('preview', result.durations) },
+    };
     if (result.planDigest && result.planKey && result.summary) status.plan = { digest: result.planDigest, key: result.planKey, summary: result.summary };
     return { ...j, status };
   });
@@ -283,7 +291,8 @@ export async function recordPreview(d: WorkflowDeps, jobId: string, raw: unknown
 }
 
 /** A job cancelled after its preview: nobody will decide, so the approval task ends at once (Catch -> cancelled). */
-const cancelledBeforeApproval = (j: StackJob) => j.status.phase !== 'awaiting_approval' && (j.status.phase === 'completed' || j.status.cancelRequested !== undefined);
+const cancelledBeforeApproval = (j: StackJob) =>
+  j.status.phase !== 'awaiting_approval' && (j.status.phase === 'completed' || j.status.cancelRequested !== undefined);
 
 /**
  * The approval task's Lambda (the approvals work posts the Slack message around this): keeps the task token in its
@@ -306,7 +315,12 @@ export async function requestApproval(d: WorkflowDeps, jobId: string, taskToken:
         ...moved,
         status: {
           ...moved.status,
-          approval: { id: d.ids.next('apr'), requestedAt: now.toISOString(), expiresAt: new Date(now.getTime() + windowMs).toISOString(), ...(planDigest ? { planDigest } : {}) },
+          approval: {
+            id: d.ids.next('apr'),
+            requestedAt: now.toISOString(),
+            expiresAt: new Date(now.getTime() + windowMs).toISOString(),
+            ...(planDigest ? { planDigest } : {}),
+          },
         },
       };
     });
@@ -325,7 +339,8 @@ export async function requestApproval(d: WorkflowDeps, jobId: string, taskToken:
 function unapprovedReason(job: StackJob): string | undefined {
   const decision = job.status.approval?.decision;
   if (!decision) return 'the approval task was resumed, but no approval decision is recorded on the job; the update does not run';
-  if (decision.decision !== 'approved') return `the approval task was resumed, but the recorded decision is ${decision.decision} (by ${decision.by}); the update does not run`;
+  if (decision.decision !== 'approved')
+    return `the approval task was resumed, but the recorded decision is ${decision.decision} (by ${decision.by}); the update does not run`;
   return undefined;
 }
 
@@ -387,7 +402,8 @@ function currentOperation(job: StackJob, phase: 'preview' | 'update'): Operation
   const ops = job.status.operations;
   const running = ops.find((o) => o.status === 'running');
   if (running) return running.name;
-  const inPhase = phase === 'preview' ? ops.filter((o) => o.name !== 'apply' && o.name !== 'destroy') : ops.filter((o) => o.name === 'apply' || o.name === 'destroy');
+  const inPhase =
+    phase === 'preview' ? ops.filter((o) => o.name !== 'apply' && o.name !== 'destroy') : ops.filter((o) => o.name === 'apply' || o.name === 'destroy');
   return inPhase.find((o) => o.status !== 'completed')?.name ?? inPhase.at(-1)?.name;
 }
 
@@ -409,7 +425,14 @@ export function endingOf(outcome: Outcome, job: StackJob): Ending {
     case 'operation_failed': {
       const e = describeError(outcome.error);
       const reason = RUNNER_NOT_REPORTING[outcome.error?.Error ?? ''] ?? 'operation_failed';
-      return { reason, failure: { operation: e.operation ?? currentOperation(job, outcome.phase) ?? outcome.phase, message: e.message, ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}) } };
+      return {
+        reason,
+        failure: {
+          operation: e.operation ?? currentOperation(job, outcome.phase) ?? outcome.phase,
+          message: e.message,
+          ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}),
+        },
+      };
     }
     case 'cancelled':
       return { reason: 'cancelled' };
@@ -434,8 +457,10 @@ export function endingOf(outcome: Outcome, job: StackJob): Ending {
  * meanwhile, or a retry of this step) keeps its ending; its event is sent again.
  */
 export async function finishJob(d: WorkflowDeps, jobId: string, outcome: Outcome): Promise<StackJob> {
-  const errorName = outcome.kind === 'operation_failed' ? outcome.error?.Error ?? '' : '';
-  const stopRunner: EndOptions['stopRunner'] = RUNNER_NOT_REPORTING[errorName] ? { why: `stack job ${jobId}: runner ${errorName}`, ifNotStopped: 'retry' } : undefined;
+  const errorName = outcome.kind === 'operation_failed' ? (outcome.error?.Error ?? '') : '';
+  const stopRunner: EndOptions['stopRunner'] = RUNNER_NOT_REPORTING[errorName]
+    ? { why: `stack job ${jobId}: runner ${errorName}`, ifNotStopped: 'retry' }
+    : undefined;
   const ended = await endJob(d, jobId, (job) => endingOf(outcome, job), { release: false, wake: 'must', ...(stopRunner ? { stopRunner } : {}) });
   if (!ended) throw new WorkflowInvariantError(`stack job ${jobId} not found`);
   return ended.job;
@@ -475,7 +500,9 @@ export function executionEnding(job: StackJob, end: ExecutionEnd): Ending {
   const reason = EXECUTION_ENDINGS[end.status];
   if (end.status === 'ABORTED') return { reason };
   const phase = job.status.phase.replace('_', ' ');
-  const operation = (end.status === 'INTERRUPTED' ? interruptedOperation(job) : job.status.operations.find((o) => o.status === 'running')?.name) ?? `workflow:${job.status.phase}`;
+  const operation =
+    (end.status === 'INTERRUPTED' ? interruptedOperation(job) : job.status.operations.find((o) => o.status === 'running')?.name) ??
+    `workflow:${job.status.phase}`;
   const message =
     end.status === 'INTERRUPTED'
       ? `${end.seen} while this job was ${phase}${operation.startsWith('workflow:') ? '' : ` (in ${operation})`}; it did not finish: submit it again or rerun it`

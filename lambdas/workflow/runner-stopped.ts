@@ -45,7 +45,11 @@ export const runnerStoppedEventSchema = z.object({
     stoppedReason: z.string().optional(),
     containers: z.array(z.object({ name: z.string(), exitCode: z.number().int().nullish(), reason: z.string().optional() })).default([]),
     overrides: z
-      .object({ containerOverrides: z.array(z.object({ name: z.string(), environment: z.array(z.object({ name: z.string(), value: z.string().optional() })).default([]) })).default([]) })
+      .object({
+        containerOverrides: z
+          .array(z.object({ name: z.string(), environment: z.array(z.object({ name: z.string(), value: z.string().optional() })).default([]) }))
+          .default([]),
+      })
       .default({ containerOverrides: [] }),
   }),
 });
@@ -85,7 +89,12 @@ export function lostRunnerMessage(stop: RunnerStop): string {
 export function lostRunnerFailure(stop: RunnerStop, taskToken: string): { message: string; cause: string } {
   // ECS copies a StopTask reason verbatim: nothing a caller wrote may carry the token on.
   const message = lostRunnerMessage(stop).replaceAll(taskToken, '***');
-  const cause = JSON.stringify({ message, errorMessage: message, ...(stop.stopCode ? { stopCode: stop.stopCode } : {}), ...(stop.exitCode === undefined ? {} : { containerExitCode: stop.exitCode }) });
+  const cause = JSON.stringify({
+    message,
+    errorMessage: message,
+    ...(stop.stopCode ? { stopCode: stop.stopCode } : {}),
+    ...(stop.exitCode === undefined ? {} : { containerExitCode: stop.exitCode }),
+  });
   return { message, cause };
 }
 

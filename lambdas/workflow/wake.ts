@@ -56,7 +56,12 @@ export async function wakeNextWaiter(d: WakeDeps, stackKey: string): Promise<str
  * to release, so a retried step (whose first attempt released and then failed to wake) still wakes. A failed wake is
  * transient: the step is retried, and the parked job's own timeout is the last resort.
  */
-export async function releaseAndWakeNext(d: WakeDeps & { locks: Pick<LockRepository, 'release'> }, stackKey: string, jobId: string, fencingToken?: number): Promise<boolean> {
+export async function releaseAndWakeNext(
+  d: WakeDeps & { locks: Pick<LockRepository, 'release'> },
+  stackKey: string,
+  jobId: string,
+  fencingToken?: number,
+): Promise<boolean> {
   const released = await d.locks.release(stackKey, jobId, fencingToken);
   try {
     await wakeNextWaiter(d, stackKey);
@@ -73,4 +78,3 @@ export async function releaseAndWakeNext(d: WakeDeps & { locks: Pick<LockReposit
 export function wakeFailed(what: string, e: unknown): TransientStepError {
   return new TransientStepError(`${what} failed: ${e instanceof Error ? e.name : 'unknown error'}`);
 }
-

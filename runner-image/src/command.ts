@@ -56,7 +56,10 @@ class Tail {
     if (this.buf.length > TAIL_BYTES) this.buf = Buffer.from(this.buf.subarray(this.buf.length - TAIL_BYTES));
   }
   text(): string {
-    return this.buf.toString('utf8').replace(/^\uFFFD+/, '').trim();
+    return this.buf
+      .toString('utf8')
+      .replace(/^\uFFFD+/, '')
+      .trim();
   }
 }
 

@@ -13,7 +13,13 @@ export const runnerConfigSchema = z.object({
   STACKJOBS_ARTIFACTS_BUCKET: z.string().min(1),
   // The state machine's Skip Preview state passes '' (no preview ran): empty means absent. The update still refuses
   // to apply when the job's policy previews and no digest came (phases.ts verifyPlan).
-  STACKJOBS_PLAN_DIGEST: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^[0-9a-f]{64}$/, 'a hex SHA-256').optional()),
+  STACKJOBS_PLAN_DIGEST: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'a hex SHA-256')
+      .optional(),
+  ),
   STACKJOBS_HEARTBEAT_SECONDS: seconds(60),
   STACKJOBS_GRACE_SECONDS: seconds(30),
   STACKJOBS_OPERATION_TIMEOUT_SECONDS: seconds(3600),
@@ -24,8 +30,19 @@ export const runnerConfigSchema = z.object({
   // The deployment's id: with the job's org it gives the STS ExternalId of the org's provider roles (never the snapshot's).
   STACKJOBS_DEPLOYMENT_ID: z.string().min(1).optional(),
   // The deployment's state-access role: how an S3 backend without a secret reaches its state (credentials.ts).
-  STACKJOBS_STATE_ROLE_ARN: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN').optional()),
-  STACKJOBS_LOG_CHUNK_BYTES: z.coerce.number().int().min(1).max(5 << 20).default(1 << 20),
+  STACKJOBS_STATE_ROLE_ARN: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN')
+      .optional(),
+  ),
+  STACKJOBS_LOG_CHUNK_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5 << 20)
+    .default(1 << 20),
   STACKJOBS_LOG_FLUSH_SECONDS: seconds(5),
   // Hardening (runner-image/README.md, Security notes): run the tool under this uid/gid when the runner is root.
   STACKJOBS_TOOL_UID: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).optional()),

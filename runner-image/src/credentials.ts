@@ -133,7 +133,12 @@ const awsEnv = (m: Pick<AwsMaterial, 'accessKeyId' | 'secretAccessKey' | 'sessio
   ...(m.sessionToken ? { AWS_SESSION_TOKEN: m.sessionToken } : {}),
 });
 
-async function providerEnv(essentials: Essentials, { jobId, org }: CredentialScope, region: string | undefined, deps: CredentialDeps): Promise<Record<string, string>> {
+async function providerEnv(
+  essentials: Essentials,
+  { jobId, org }: CredentialScope,
+  region: string | undefined,
+  deps: CredentialDeps,
+): Promise<Record<string, string>> {
   const cred = essentials.providerCredential;
   if (!cred) return {};
   const material = cred.secretRef ? await readSecret(deps, cred.secretRef, 'provider credential secret', org) : undefined;
@@ -147,7 +152,8 @@ async function providerEnv(essentials: Essentials, { jobId, org }: CredentialSco
   if (!cred.roleArn) return base ? awsEnv(base) : {};
   // With no stored material, the runner's own task role assumes the target role.
   // The external id is the service's, derived here from the deployment and the job's org: whatever a snapshot says is ignored.
-  if (!deps.deploymentId) throw new Error(`provider credential ${cred.id} names a role, and this runner has no deployment id (STACKJOBS_DEPLOYMENT_ID) to derive its external id`);
+  if (!deps.deploymentId)
+    throw new Error(`provider credential ${cred.id} names a role, and this runner has no deployment id (STACKJOBS_DEPLOYMENT_ID) to derive its external id`);
   const session = await assumeRole(deps, { roleArn: cred.roleArn, jobId, region, base, externalId: externalIdFor(deps.deploymentId, org) });
   return awsEnv(session);
 }
@@ -155,7 +161,14 @@ async function providerEnv(essentials: Essentials, { jobId, org }: CredentialSco
 /** AssumeRole for the phase's duration (or the hour STS always allows, when the role refuses longer); registers the keys. */
 async function assumeRole(
   deps: CredentialDeps,
-  o: { roleArn: string; jobId: string; region?: string; base?: Pick<AwsMaterial, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>; externalId?: string; policy?: string },
+  o: {
+    roleArn: string;
+    jobId: string;
+    region?: string;
+    base?: Pick<AwsMaterial, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>;
+    externalId?: string;
+    policy?: string;
+  },
 ): Promise<Required<Pick<AwsMaterial, 'accessKeyId' | 'secretAccessKey'>> & { sessionToken?: string }> {
   const sts = deps.sts({ ...(o.region ? { region: o.region } : {}), ...(o.base ? { credentials: o.base } : {}) });
   const wanted = sessionSecondsFor(deps.sessionSeconds ?? FALLBACK_SESSION_SECONDS);
@@ -194,8 +207,17 @@ async function assumeRole(
  */
 export function stateSessionPolicy(bucket: string, stateKey: string, lockTable?: string): string {
   const statements: object[] = [
-    { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: `arn:aws:s3:::${bucket}`, Condition: { StringLike: { 's3:prefix': [stateKey, `${stateKey}.tflock`] } } },
-    { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], Resource: [`arn:aws:s3:::${bucket}/${stateKey}`, `arn:aws:s3:::${bucket}/${stateKey}.tflock`] },
+    {
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: `arn:aws:s3:::${bucket}`,
+      Condition: { StringLike: { 's3:prefix': [stateKey, `${stateKey}.tflock`] } },
+    },
+    {
+      Effect: 'Allow',
+      Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+      Resource: [`arn:aws:s3:::${bucket}/${stateKey}`, `arn:aws:s3:::${bucket}/${stateKey}.tflock`],
+    },
   ];
   if (lockTable) {
     statements.push({
@@ -254,10 +276,17 @@ export async function resolveCredentials(essentials: Essentials, scope: Credenti
     // No secret: the deployment's state role, limited by a session policy to this job's state key and lock. The tool
     // never gets the runner's own task-role credentials (they are stripped from its environment).
     if (!deps.stateRoleArn) {
-      throw new Error(`the S3 backend ${backend.id} has no secretRef and this runner has no state role (STACKJOBS_STATE_ROLE_ARN): give the backend a secret, or deploy the state role`);
+      throw new Error(
+        `the S3 backend ${backend.id} has no secretRef and this runner has no state role (STACKJOBS_STATE_ROLE_ARN): give the backend a secret, or deploy the state role`,
+      );
     }
     const bucket = str(cfg.bucket)!;
-    backendKeys = await assumeRole(deps, { roleArn: deps.stateRoleArn, jobId: scope.jobId, region, policy: stateSessionPolicy(bucket, backend.stateKey, str(cfg.lockTable)) });
+    backendKeys = await assumeRole(deps, {
+      roleArn: deps.stateRoleArn,
+      jobId: scope.jobId,
+      region,
+      policy: stateSessionPolicy(bucket, backend.stateKey, str(cfg.lockTable)),
+    });
   }
   if (backendKeys) {
     env.AWS_SHARED_CREDENTIALS_FILE = await writeBackendProfile(stateDir, backendKeys);

@@ -29,8 +29,11 @@ export function isTransientUploadError(e: unknown): boolean {
   const err = e as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
   const status = err.$metadata?.httpStatusCode;
   if (err.$retryable || (status !== undefined && (status >= 500 || status === 429))) return true;
-  return ['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'RequestTimeTooSkewed', 'TimeoutError', 'ThrottlingException'].includes(err.name ?? '') ||
-    ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(err.code ?? '');
+  return (
+    ['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'RequestTimeTooSkewed', 'TimeoutError', 'ThrottlingException'].includes(
+      err.name ?? '',
+    ) || ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(err.code ?? '')
+  );
 }
 
 const retryDelayMs = (retry: number) => Math.min(LOG_UPLOAD_RETRY.baseDelayMs * LOG_UPLOAD_RETRY.factor ** retry, LOG_UPLOAD_RETRY.maxDelayMs);

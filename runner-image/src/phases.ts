@@ -108,7 +108,10 @@ class PhaseRun {
       this.recorded.add(name);
     }
     const c = this.deps.config;
-    const sink = new S3LogSink(this.deps.store, this.jobId, this.phase, name, { chunkBytes: c.STACKJOBS_LOG_CHUNK_BYTES, flushMs: c.STACKJOBS_LOG_FLUSH_SECONDS * 1000 });
+    const sink = new S3LogSink(this.deps.store, this.jobId, this.phase, name, {
+      chunkBytes: c.STACKJOBS_LOG_CHUNK_BYTES,
+      flushMs: c.STACKJOBS_LOG_FLUSH_SECONDS * 1000,
+    });
     const exec: Exec = (spec) =>
       execCommand(
         {
@@ -166,7 +169,15 @@ class PhaseRun {
       refreshJsonFile: join(ws.state, 'refresh.json'),
       outputsFile: join(ws.state, 'outputs.json'),
     };
-    return driverFor(this.job.spec.essentials.provisioner).create({ job: this.job, moduleDir, configDir: ws.config, backendConfig, pulumiBackendUrl, paths, config: this.deps.config });
+    return driverFor(this.job.spec.essentials.provisioner).create({
+      job: this.job,
+      moduleDir,
+      configDir: ws.config,
+      backendConfig,
+      pulumiBackendUrl,
+      paths,
+      config: this.deps.config,
+    });
   }
 
   async run(): Promise<RunnerResult> {
@@ -179,7 +190,7 @@ class PhaseRun {
     const logPrefix = artifactKeys.logPrefix(this.jobId);
 
     if (this.phase === 'preview' && !previews) {
-      throw new OperationFailedError('plan', null, 'the job\'s flow control policy has no preview: run the update phase only');
+      throw new OperationFailedError('plan', null, "the job's flow control policy has no preview: run the update phase only");
     }
 
     this.ws = await createWorkspace(config.STACKJOBS_WORK_DIR, this.jobId);
@@ -195,33 +206,30 @@ class PhaseRun {
       }
 
       let driver!: IacDriver;
-      await this.operation(
-        'init',
-        async (exec) => {
-          const org = this.job.metadata.org;
-          // Every reference is checked before any secret is read: a snapshot naming another org's secret reads nothing.
-          assertSecretRefsInScope(e, org);
-          const gitRef = e.iacModule.gitTokenSecretRef;
-          const token = gitRef ? await this.deps.secrets.get(gitRef) : undefined;
-          this.deps.registry.add(token);
-          const moduleDir = await cloneModule(e.iacModule, join(ws.module, 'repo'), ws.config, token);
-          const creds = await resolveCredentials(e, { jobId: this.jobId, org }, ws.state, {
-            secrets: this.deps.secrets,
-            sts: this.deps.sts,
-            registry: this.deps.registry,
-            sessionSeconds: this.deps.config.STACKJOBS_OPERATION_TIMEOUT_SECONDS,
-            ...(this.deps.config.STACKJOBS_DEPLOYMENT_ID ? { deploymentId: this.deps.config.STACKJOBS_DEPLOYMENT_ID } : {}),
-            ...(this.deps.config.STACKJOBS_STATE_ROLE_ARN ? { stateRoleArn: this.deps.config.STACKJOBS_STATE_ROLE_ARN } : {}),
-            warn: this.deps.warn,
-          });
-          this.env = { ...this.deps.childEnv, HOME: ws.state, ...creds.env };
-          driver = this.createDriver(ws, moduleDir, creds.backendConfig, creds.pulumiBackendUrl);
-          this.cwd = moduleDir;
-          await driver.configure();
-          if (this.toolUser) await chownTree(ws.root, this.toolUser);
-          await driver.init(exec);
-        },
-      );
+      await this.operation('init', async (exec) => {
+        const org = this.job.metadata.org;
+        // Every reference is checked before any secret is read: a snapshot naming another org's secret reads nothing.
+        assertSecretRefsInScope(e, org);
+        const gitRef = e.iacModule.gitTokenSecretRef;
+        const token = gitRef ? await this.deps.secrets.get(gitRef) : undefined;
+        this.deps.registry.add(token);
+        const moduleDir = await cloneModule(e.iacModule, join(ws.module, 'repo'), ws.config, token);
+        const creds = await resolveCredentials(e, { jobId: this.jobId, org }, ws.state, {
+          secrets: this.deps.secrets,
+          sts: this.deps.sts,
+          registry: this.deps.registry,
+          sessionSeconds: this.deps.config.STACKJOBS_OPERATION_TIMEOUT_SECONDS,
+          ...(this.deps.config.STACKJOBS_DEPLOYMENT_ID ? { deploymentId: this.deps.config.STACKJOBS_DEPLOYMENT_ID } : {}),
+          ...(this.deps.config.STACKJOBS_STATE_ROLE_ARN ? { stateRoleArn: this.deps.config.STACKJOBS_STATE_ROLE_ARN } : {}),
+          warn: this.deps.warn,
+        });
+        this.env = { ...this.deps.childEnv, HOME: ws.state, ...creds.env };
+        driver = this.createDriver(ws, moduleDir, creds.backendConfig, creds.pulumiBackendUrl);
+        this.cwd = moduleDir;
+        await driver.configure();
+        if (this.toolUser) await chownTree(ws.root, this.toolUser);
+        await driver.init(exec);
+      });
 
       // Refreshing only ever looks: the refresh operation reports drift, and the plan (or a direct apply) refreshes
       // again in memory. Nothing but the apply writes state.
@@ -229,7 +237,10 @@ class PhaseRun {
       if (refreshes && (this.phase === 'preview' || !previews)) {
         const drift = await this.operation('refresh', (exec) => driver.refresh(exec));
         const checkedAt = this.deps.clock.now().toISOString();
-        await this.record((j) => ({ ...j, status: { ...j.status, drift: { checkedAt, ...redactJsonValue(drift, this.deps.registry, { stringsOnly: true }) as typeof drift } } }));
+        await this.record((j) => ({
+          ...j,
+          status: { ...j.status, drift: { checkedAt, ...(redactJsonValue(drift, this.deps.registry, { stringsOnly: true }) as typeof drift) } },
+        }));
       }
 
       if (this.phase === 'preview') {

@@ -22,7 +22,9 @@ export function base64Forms(secret: string): string[] {
   const bytes = Buffer.from(secret, 'utf8');
   const forms: string[] = [Buffer.from(secret).toString('base64')];
   for (let offset = 0; offset < 3; offset++) {
-    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString('base64').replace(/=+$/, '');
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes])
+      .toString('base64')
+      .replace(/=+$/, '');
     // Leading: the chars for the pad bytes, plus one that mixes pad and secret bits when offset > 0.
     const lead = offset === 0 ? 0 : offset + 1;
     // Trailing: when the total is not a multiple of 3 the last char mixes the secret with the next (unknown) byte.
@@ -109,10 +111,11 @@ export class SecretRegistry {
   private cached: Buffer[] | undefined;
 
   add(...values: Array<string | undefined>): void {
-    for (const v of values) if (v && v.length >= MIN_SECRET_LENGTH && !this.values.has(v)) {
-      this.values.add(v);
-      this.cached = undefined;
-    }
+    for (const v of values)
+      if (v && v.length >= MIN_SECRET_LENGTH && !this.values.has(v)) {
+        this.values.add(v);
+        this.cached = undefined;
+      }
   }
 
   /** Longest first, so a secret that contains another is replaced whole. */
@@ -211,7 +214,8 @@ export class StreamRedactor {
  */
 export function redactJsonValue(value: unknown, registry: SecretRegistry, options: { stringsOnly?: boolean } = {}): unknown {
   if (typeof value === 'string') return registry.redact(value);
-  if ((typeof value === 'number' || typeof value === 'boolean') && !options.stringsOnly) return registry.redact(String(value)) === String(value) ? value : REDACTED;
+  if ((typeof value === 'number' || typeof value === 'boolean') && !options.stringsOnly)
+    return registry.redact(String(value)) === String(value) ? value : REDACTED;
   if (Array.isArray(value)) return value.map((v) => redactJsonValue(v, registry, options));
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [registry.redact(k), redactJsonValue(v, registry, options)]));

@@ -75,7 +75,8 @@ async function main(): Promise<number> {
     let error: RunnerError;
     if (e instanceof RunnerError) error = e;
     else error = new OperationFailedError('runner', null, registry.redact(e instanceof Error ? e.message : String(e)));
-    if (abort.signal.aborted && !(error instanceof CancelledError)) error = new CancelledError(error.operation, error.exitCode, `${cancelReason}: ${error.message}`);
+    if (abort.signal.aborted && !(error instanceof CancelledError))
+      error = new CancelledError(error.operation, error.exitCode, `${cancelReason}: ${error.message}`);
     outcome = { ok: false, error };
   } finally {
     heartbeat.stop();

@@ -109,11 +109,14 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
     // ORPHAN_PIPE_LIMIT_MS, and then the pipes are cut.
     const lingerTimer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), options.graceMs);
     let cut = false;
-    const cutTimer = setTimeout(() => {
-      cut = true;
-      child.stdout.destroy();
-      child.stderr.destroy();
-    }, Math.max(options.graceMs, ORPHAN_PIPE_LIMIT_MS));
+    const cutTimer = setTimeout(
+      () => {
+        cut = true;
+        child.stdout.destroy();
+        child.stderr.destroy();
+      },
+      Math.max(options.graceMs, ORPHAN_PIPE_LIMIT_MS),
+    );
     try {
       // A sink failure (e.g. the log upload) surfaces here, after the tool is done.
       await pumps;

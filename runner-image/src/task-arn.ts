@@ -29,5 +29,6 @@ interface JobWriter {
  */
 export async function claimPhase(jobs: JobWriter, jobId: string, phase: 'preview' | 'update', taskArn: string | undefined): Promise<void> {
   const job = await jobs.update(jobId, (j) => (isTerminal(j) || !taskArn ? j : { ...j, status: { ...j.status, runnerTask: { arn: taskArn, phase } } }));
-  if (isTerminal(job) || job.status.cancelRequested) throw new CancelledError('runner', null, `the job was cancelled before the ${phase} phase started; nothing was run`);
+  if (isTerminal(job) || job.status.cancelRequested)
+    throw new CancelledError('runner', null, `the job was cancelled before the ${phase} phase started; nothing was run`);
 }

@@ -25,9 +25,15 @@ async function dumpTables(): Promise<string> {
 }
 
 async function seedCatalog() {
-  expect((await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/awscred_prod_account', { principal: principals.admin, body: awsCredential() })).statusCode).toBe(201);
-  expect((await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/tfcred_s3_backend_prod', { principal: principals.admin, body: s3Backend() })).statusCode).toBe(201);
-  expect((await h.call('PUT', '/v1/platform/modules/iacmod_platform_eks_terraform', { principal: principals.platformAdmin, body: platformEksModule() })).statusCode).toBe(201);
+  expect(
+    (await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/awscred_prod_account', { principal: principals.admin, body: awsCredential() })).statusCode,
+  ).toBe(201);
+  expect(
+    (await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/tfcred_s3_backend_prod', { principal: principals.admin, body: s3Backend() })).statusCode,
+  ).toBe(201);
+  expect(
+    (await h.call('PUT', '/v1/platform/modules/iacmod_platform_eks_terraform', { principal: principals.platformAdmin, body: platformEksModule() })).statusCode,
+  ).toBe(201);
 }
 
 beforeAll(async () => {
@@ -106,7 +112,9 @@ describe('submitting a change', () => {
   it('answers 422 with every check when pre-flight fails, and writes nothing', async () => {
     const before = await dumpTables();
     const startedBefore = h.starter.started.length;
-    const res = await h.call('POST', '/v1/stack-jobs', { body: change({ kind: 'aws_rds_instance', resource: { env: 'staging', version: { id: 'ver-fail', message: '' } } }) });
+    const res = await h.call('POST', '/v1/stack-jobs', {
+      body: change({ kind: 'aws_rds_instance', resource: { env: 'staging', version: { id: 'ver-fail', message: '' } } }),
+    });
     expect(res.statusCode).toBe(422);
     expect(res.headers?.['content-type']).toBe('application/problem+json');
     const body = res.json();
@@ -132,7 +140,9 @@ describe('submitting a change', () => {
 
   it('rejects an invalid change with 400 naming each field, and writes nothing', async () => {
     const before = await dumpTables();
-    const res = await h.call('POST', '/v1/stack-jobs', { body: { ...change(), triggerEvent: 'renamed', resource: { ...change().resource, org: '' }, extra: 1 } });
+    const res = await h.call('POST', '/v1/stack-jobs', {
+      body: { ...change(), triggerEvent: 'renamed', resource: { ...change().resource, org: '' }, extra: 1 },
+    });
     expect(res.statusCode).toBe(400);
     const paths = res.json().errors.map((e: { path: string }) => e.path);
     expect(paths).toEqual(expect.arrayContaining(['triggerEvent', 'resource.org', '(body)']));
@@ -150,8 +160,14 @@ describe('submitting a change', () => {
 
   it('refuses submission to a viewer (403) and to another org (403), writing nothing', async () => {
     const before = await dumpTables();
-    expect((await h.call('POST', '/v1/stack-jobs', { principal: principals.viewer, body: change({ resource: { version: { id: 'ver-v', message: '' } } }) })).statusCode).toBe(403);
-    expect((await h.call('POST', '/v1/stack-jobs', { principal: principals.globexOperator, body: change({ resource: { version: { id: 'ver-g', message: '' } } }) })).statusCode).toBe(403);
+    expect(
+      (await h.call('POST', '/v1/stack-jobs', { principal: principals.viewer, body: change({ resource: { version: { id: 'ver-v', message: '' } } }) }))
+        .statusCode,
+    ).toBe(403);
+    expect(
+      (await h.call('POST', '/v1/stack-jobs', { principal: principals.globexOperator, body: change({ resource: { version: { id: 'ver-g', message: '' } } }) }))
+        .statusCode,
+    ).toBe(403);
     expect(await dumpTables()).toBe(before);
   });
 });
@@ -183,11 +199,18 @@ describe('reading jobs', () => {
   it('lists newest first and pages with an opaque cursor', async () => {
     const resourceId = 'eks_paging';
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { id: resourceId, version: { id: `ver-page-${i}`, message: '' } } }) })).json().metadata.id);
+    for (let i = 0; i < 5; i++)
+      ids.push(
+        (await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { id: resourceId, version: { id: `ver-page-${i}`, message: '' } } }) })).json()
+          .metadata.id,
+      );
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await h.call('GET', '/v1/stack-jobs', { principal: principals.viewer, query: { org: 'acmecorp', env: 'production', resourceId, limit: '2', ...(cursor ? { cursor } : {}) } });
+      const page = await h.call('GET', '/v1/stack-jobs', {
+        principal: principals.viewer,
+        query: { org: 'acmecorp', env: 'production', resourceId, limit: '2', ...(cursor ? { cursor } : {}) },
+      });
       expect(page.statusCode).toBe(200);
       expect(page.json().items.length).toBeLessThanOrEqual(2);
       seen.push(...page.json().items.map((j: { metadata: { id: string } }) => j.metadata.id));
@@ -224,7 +247,12 @@ describe('the catalog', () => {
     const path = '/v1/orgs/acmecorp/org-settings/acmecorp';
     expect((await h.call('PUT', path, { principal: principals.admin, body: { preferredProvisioner: 'tofu' } })).statusCode).toBe(201);
     expect((await h.call('PUT', path, { principal: principals.admin, body: { preferredProvisioner: 'terraform' } })).statusCode).toBe(200);
-    expect((await h.call('GET', path, { principal: principals.viewer })).json()).toEqual({ org: 'acmecorp', preferredProvisioner: 'terraform', requireLiveCredentialValidation: false, approvalChannels: {} });
+    expect((await h.call('GET', path, { principal: principals.viewer })).json()).toEqual({
+      org: 'acmecorp',
+      preferredProvisioner: 'terraform',
+      requireLiveCredentialValidation: false,
+      approvalChannels: {},
+    });
     expect((await h.call('GET', '/v1/orgs/acmecorp/org-settings', { principal: principals.viewer })).json().items).toHaveLength(1);
     expect((await h.call('DELETE', path, { principal: principals.admin })).statusCode).toBe(204);
     expect((await h.call('GET', path, { principal: principals.viewer })).statusCode).toBe(404);
@@ -233,7 +261,10 @@ describe('the catalog', () => {
 
   it('never accepts secret material: an unknown field is a 400 and nothing is written', async () => {
     const before = await dumpTables();
-    const res = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/leaky', { principal: principals.admin, body: { ...awsCredential({ id: 'leaky' }), secretAccessKey: PLANTED_SECRET } });
+    const res = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/leaky', {
+      principal: principals.admin,
+      body: { ...awsCredential({ id: 'leaky' }), secretAccessKey: PLANTED_SECRET },
+    });
     expect(res.statusCode).toBe(400);
     expect(res.body).not.toContain(PLANTED_SECRET);
     expect(await dumpTables()).toBe(before);
@@ -241,20 +272,32 @@ describe('the catalog', () => {
 
   it("refuses a reference to another org's secret, by name or by ARN, and writes nothing", async () => {
     const before = await dumpTables();
-    const byName = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/steal', { principal: principals.admin, body: awsCredential({ id: 'steal', secretRef: 'stackjobs/globex/prod' }) });
+    const byName = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/steal', {
+      principal: principals.admin,
+      body: awsCredential({ id: 'steal', secretRef: 'stackjobs/globex/prod' }),
+    });
     expect(byName.statusCode).toBe(400);
     expect(byName.json().errors).toEqual([{ path: 'secretRef', message: "secretRef must name a secret under stackjobs/<org>/ (the org's own secrets)" }]);
-    const byArn = await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/steal', { principal: principals.admin, body: s3Backend({ id: 'steal', secretRef: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:stackjobs/globex/state-AbCdEf' }) });
+    const byArn = await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/steal', {
+      principal: principals.admin,
+      body: s3Backend({ id: 'steal', secretRef: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:stackjobs/globex/state-AbCdEf' }),
+    });
     expect(byArn.statusCode).toBe(400);
-    const module = await h.call('PUT', '/v1/orgs/acmecorp/modules/steal', { principal: principals.admin, body: platformEksModule({ id: 'steal', scope: 'org', org: 'acmecorp', gitTokenSecretRef: 'stackjobs/platform/github' }) });
+    const module = await h.call('PUT', '/v1/orgs/acmecorp/modules/steal', {
+      principal: principals.admin,
+      body: platformEksModule({ id: 'steal', scope: 'org', org: 'acmecorp', gitTokenSecretRef: 'stackjobs/platform/github' }),
+    });
     expect(module.statusCode).toBe(400);
     expect(await dumpTables()).toBe(before);
-    const own = await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/own', { principal: principals.admin, body: s3Backend({ id: 'own', secretRef: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:stackjobs/acmecorp/state-AbCdEf' }) });
+    const own = await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/own', {
+      principal: principals.admin,
+      body: s3Backend({ id: 'own', secretRef: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:stackjobs/acmecorp/state-AbCdEf' }),
+    });
     expect(own.statusCode).toBe(201);
     expect((await h.call('DELETE', '/v1/orgs/acmecorp/backend-credentials/own', { principal: principals.admin })).statusCode).toBe(204);
   });
 
-  it('derives the ExternalId of a provider role (never the caller\'s choice) and shows it for the role\'s trust policy', async () => {
+  it("derives the ExternalId of a provider role (never the caller's choice) and shows it for the role's trust policy", async () => {
     const before = await dumpTables();
     const chosen = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/roled', {
       principal: principals.admin,
@@ -263,7 +306,10 @@ describe('the catalog', () => {
     expect(chosen.statusCode).toBe(400);
     expect(chosen.json().errors).toEqual([{ path: 'externalId', message: expect.stringContaining('derived by Stack Jobs from the deployment and the org') }]);
     expect(await dumpTables()).toBe(before);
-    const put = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/roled', { principal: principals.admin, body: awsCredential({ id: 'roled', roleArn: 'arn:aws:iam::111122223333:role/stackjobs-deployer' }) });
+    const put = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/roled', {
+      principal: principals.admin,
+      body: awsCredential({ id: 'roled', roleArn: 'arn:aws:iam::111122223333:role/stackjobs-deployer' }),
+    });
     expect(put.statusCode).toBe(201);
     expect(put.json().externalId).toBe(externalIdFor(TEST_DEPLOYMENT_ID, 'acmecorp'));
     const got = await h.call('GET', '/v1/orgs/acmecorp/provider-credentials/roled', { principal: principals.viewer });
@@ -274,24 +320,39 @@ describe('the catalog', () => {
 
   it('answers 404, never 500, for a catalog kind named like an Object.prototype member', async () => {
     for (const kind of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
-      expect({ kind, status: (await h.call('PUT', `/v1/orgs/acmecorp/${kind}/x`, { principal: principals.admin, body: {} })).statusCode }).toEqual({ kind, status: 404 });
+      expect({ kind, status: (await h.call('PUT', `/v1/orgs/acmecorp/${kind}/x`, { principal: principals.admin, body: {} })).statusCode }).toEqual({
+        kind,
+        status: 404,
+      });
       expect({ kind, status: (await h.call('GET', `/v1/orgs/acmecorp/${kind}`, { principal: principals.viewer })).statusCode }).toEqual({ kind, status: 404 });
     }
   });
 
   it('refuses a body that contradicts its path', async () => {
-    const res = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/one', { principal: principals.admin, body: awsCredential({ id: 'two', org: 'globex' }) });
+    const res = await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/one', {
+      principal: principals.admin,
+      body: awsCredential({ id: 'two', org: 'globex' }),
+    });
     expect(res.statusCode).toBe(400);
-    expect(res.json().errors.map((e: { path: string }) => e.path).sort()).toEqual(['id', 'org']);
+    expect(
+      res
+        .json()
+        .errors.map((e: { path: string }) => e.path)
+        .sort(),
+    ).toEqual(['id', 'org']);
   });
 
   it('keeps catalogs apart: another org is 404, a viewer cannot write, the platform needs a platform admin', async () => {
     expect((await h.call('GET', '/v1/orgs/acmecorp/provider-credentials', { principal: principals.globexOperator })).statusCode).toBe(404);
-    expect((await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/x', { principal: principals.viewer, body: awsCredential({ id: 'x' }) })).statusCode).toBe(403);
+    expect(
+      (await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/x', { principal: principals.viewer, body: awsCredential({ id: 'x' }) })).statusCode,
+    ).toBe(403);
     const notPlatformAdmin = await h.call('PUT', '/v1/platform/modules/m', { principal: principals.admin, body: platformEksModule({ id: 'm' }) });
     expect(notPlatformAdmin.statusCode).toBe(403);
     expect(notPlatformAdmin.json().detail).toBe('writing the platform catalog needs the role platform-admin');
-    expect((await h.call('GET', '/v1/platform/modules', { principal: principals.viewer })).json().items.map((m: { id: string }) => m.id)).toEqual(['iacmod_platform_eks_terraform']);
+    expect((await h.call('GET', '/v1/platform/modules', { principal: principals.viewer })).json().items.map((m: { id: string }) => m.id)).toEqual([
+      'iacmod_platform_eks_terraform',
+    ]);
     expect((await h.call('GET', '/v1/platform/provider-credentials', { principal: principals.platformAdmin })).statusCode).toBe(404);
     expect(await h.catalog.get('provider-credentials', 'acmecorp', 'x')).toBeUndefined();
     expect(await h.catalog.get('modules', PLATFORM_OWNER, 'm')).toBeUndefined();
@@ -320,7 +381,9 @@ describe('HTTP edges', () => {
   });
 
   it('answers an infrastructure failure with a 500 that leaks nothing and logs it', async () => {
-    h.s3.on(HeadBucketCommand).rejects(Object.assign(new Error(`socket hang up ${PLANTED_SECRET}`), { name: 'TimeoutError', $metadata: { httpStatusCode: 503 } }));
+    h.s3
+      .on(HeadBucketCommand)
+      .rejects(Object.assign(new Error(`socket hang up ${PLANTED_SECRET}`), { name: 'TimeoutError', $metadata: { httpStatusCode: 503 } }));
     const res = await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { version: { id: 'ver-500', message: '' } } }) });
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toContain(PLANTED_SECRET);
@@ -347,7 +410,12 @@ describe('secrets', () => {
 
 describe('roles are per org, and platform-admin governs the platform catalog only', () => {
   const platformAdminOfGlobex = { subject: 'root@globex.example', orgs: ['globex'], roles: ['platform-admin', 'admin'] } satisfies Principal;
-  const mixed = { subject: 'pat@both.example', orgs: ['acmecorp', 'globex'], roles: [], orgRoles: { acmecorp: ['viewer'], globex: ['approver', 'operator'] } } satisfies Principal;
+  const mixed = {
+    subject: 'pat@both.example',
+    orgs: ['acmecorp', 'globex'],
+    roles: [],
+    orgRoles: { acmecorp: ['viewer'], globex: ['approver', 'operator'] },
+  } satisfies Principal;
   const unscopedInTwoOrgs = { subject: 'sam@both.example', orgs: ['acmecorp', 'globex'], roles: ['approver', 'operator'] } satisfies Principal;
   let jobId: string;
   beforeAll(async () => {
@@ -356,12 +424,16 @@ describe('roles are per org, and platform-admin governs the platform catalog onl
     jobId = res.json().metadata.id;
   });
 
-  it('keeps a platform admin of another org out of this org\'s jobs and catalog (404, as for any outsider)', async () => {
+  it("keeps a platform admin of another org out of this org's jobs and catalog (404, as for any outsider)", async () => {
     const before = await dumpTables();
     for (const [method, path, body] of [
       ['GET', `/v1/stack-jobs/${jobId}`],
       ['GET', '/v1/stack-jobs?org=acmecorp'],
-      ['PUT', '/v1/orgs/acmecorp/flow-control-policies/open', { id: 'open', selector: { level: 'organization', org: 'acmecorp' }, previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: false }],
+      [
+        'PUT',
+        '/v1/orgs/acmecorp/flow-control-policies/open',
+        { id: 'open', selector: { level: 'organization', org: 'acmecorp' }, previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: false },
+      ],
     ] as const) {
       const res = await h.call(method, path, { principal: platformAdminOfGlobex, ...(body ? { body } : {}) });
       expect({ method, path, status: res.statusCode }).toEqual({ method, path, status: 404 });
@@ -381,13 +453,19 @@ describe('roles are per org, and platform-admin governs the platform catalog onl
   });
 
   it('does not apply roles without an org to a member of several orgs (ambiguous), and says how to grant them', async () => {
-    const res = await h.call('POST', '/v1/stack-jobs', { principal: unscopedInTwoOrgs, body: change({ resource: { version: { id: 'ver-roles-3', message: '' } } }) });
+    const res = await h.call('POST', '/v1/stack-jobs', {
+      principal: unscopedInTwoOrgs,
+      body: change({ resource: { version: { id: 'ver-roles-3', message: '' } } }),
+    });
     expect(res.statusCode).toBe(403);
     expect(res.json().detail).toContain('grant them as acmecorp:<role>');
   });
 
   it('reads the org-scoped claim form (org:role), which also makes the principal a member of that org', () => {
-    const p = principalFromClaims({ sub: 'x', 'custom:orgs': '[acmecorp]', 'custom:roles': '[acmecorp:viewer globex:approver platform-admin globex:platform-admin bogus]' }, { subject: 'sub', orgs: 'custom:orgs', roles: 'custom:roles' });
+    const p = principalFromClaims(
+      { sub: 'x', 'custom:orgs': '[acmecorp]', 'custom:roles': '[acmecorp:viewer globex:approver platform-admin globex:platform-admin bogus]' },
+      { subject: 'sub', orgs: 'custom:orgs', roles: 'custom:roles' },
+    );
     expect(p).toEqual({ subject: 'x', orgs: ['acmecorp', 'globex'], roles: ['platform-admin'], orgRoles: { acmecorp: ['viewer'], globex: ['approver'] } });
   });
 });

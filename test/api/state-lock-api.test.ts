@@ -12,14 +12,24 @@ const RESOURCE = 'eks_01jq5xe4z7farkgenqsh47c1h0';
 const BASE = `/v1/orgs/acmecorp/envs/production/resources/${RESOURCE}/state-lock`;
 const STATE_KEY = `stack-jobs/acmecorp/production/${RESOURCE}/terraform.tfstate`;
 const LOCK_ID = '6bd26e7e-67b0-f501-5a22-e81445f6d3c8';
-const LOCK_INFO = JSON.stringify({ ID: LOCK_ID, Operation: 'OperationTypeApply', Info: '', Who: 'stackjobs-tool@ip-10-0-1-7', Version: '1.11.4', Created: '2026-11-27T11:02:13.551034117Z', Path: `acmecorp-terraform-state/${STATE_KEY}` });
+const LOCK_INFO = JSON.stringify({
+  ID: LOCK_ID,
+  Operation: 'OperationTypeApply',
+  Info: '',
+  Who: 'stackjobs-tool@ip-10-0-1-7',
+  Version: '1.11.4',
+  Created: '2026-11-27T11:02:13.551034117Z',
+  Path: `acmecorp-terraform-state/${STATE_KEY}`,
+});
 
 let h: ApiHarness;
 let job: StackJob;
 
 /** The `.tflock` object a killed terraform left in the state bucket. */
 function leaveLock() {
-  h.s3.on(GetObjectCommand, { Bucket: 'acmecorp-terraform-state', Key: `${STATE_KEY}.tflock` }).resolves({ Body: { transformToString: async () => LOCK_INFO } as never, ETag: '"e1"' });
+  h.s3
+    .on(GetObjectCommand, { Bucket: 'acmecorp-terraform-state', Key: `${STATE_KEY}.tflock` })
+    .resolves({ Body: { transformToString: async () => LOCK_INFO } as never, ETag: '"e1"' });
   h.s3.on(DeleteObjectCommand).resolves({});
 }
 const deletes = () => h.s3.commandCalls(DeleteObjectCommand).length;
@@ -27,9 +37,15 @@ const deletes = () => h.s3.commandCalls(DeleteObjectCommand).length;
 beforeAll(async () => {
   h = await startApiHarness();
   h.secrets.values['stackjobs/acmecorp/awscred_prod_account'] = JSON.stringify({ accessKeyId: 'AKIAEXAMPLEKEY000001', secretAccessKey: 'example-secret' });
-  expect((await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/awscred_prod_account', { principal: principals.admin, body: awsCredential() })).statusCode).toBe(201);
-  expect((await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/tfcred_s3_backend_prod', { principal: principals.admin, body: s3Backend() })).statusCode).toBe(201);
-  expect((await h.call('PUT', '/v1/platform/modules/iacmod_platform_eks_terraform', { principal: principals.platformAdmin, body: platformEksModule() })).statusCode).toBe(201);
+  expect(
+    (await h.call('PUT', '/v1/orgs/acmecorp/provider-credentials/awscred_prod_account', { principal: principals.admin, body: awsCredential() })).statusCode,
+  ).toBe(201);
+  expect(
+    (await h.call('PUT', '/v1/orgs/acmecorp/backend-credentials/tfcred_s3_backend_prod', { principal: principals.admin, body: s3Backend() })).statusCode,
+  ).toBe(201);
+  expect(
+    (await h.call('PUT', '/v1/platform/modules/iacmod_platform_eks_terraform', { principal: principals.platformAdmin, body: platformEksModule() })).statusCode,
+  ).toBe(201);
   const res = await h.call('POST', '/v1/stack-jobs', { body: change() });
   expect(res.statusCode).toBe(201);
   job = res.json();
@@ -51,7 +67,15 @@ describe('GET …/state-lock', () => {
       resourceId: RESOURCE,
       stateKey: STATE_KEY,
       backend: { id: 'tfcred_s3_backend_prod', type: 's3' },
-      lock: { id: LOCK_ID, operation: 'OperationTypeApply', who: 'stackjobs-tool@ip-10-0-1-7', created: '2026-11-27T11:02:13.551034117Z', path: `acmecorp-terraform-state/${STATE_KEY}`, store: 's3-object', held: true },
+      lock: {
+        id: LOCK_ID,
+        operation: 'OperationTypeApply',
+        who: 'stackjobs-tool@ip-10-0-1-7',
+        created: '2026-11-27T11:02:13.551034117Z',
+        path: `acmecorp-terraform-state/${STATE_KEY}`,
+        store: 's3-object',
+        held: true,
+      },
     });
   });
 
@@ -95,7 +119,12 @@ describe('POST …/state-lock/force-unlock', () => {
     const res = await h.call('POST', `${BASE}/force-unlock`, { principal: principals.admin, body: { lockId: '', reason: '   ', force: true } });
     expect(res.statusCode).toBe(400);
     expect(res.headers?.['content-type']).toBe('application/problem+json');
-    expect(res.json().errors.map((e: { path: string }) => e.path).sort()).toEqual(['(body)', 'lockId', 'reason']);
+    expect(
+      res
+        .json()
+        .errors.map((e: { path: string }) => e.path)
+        .sort(),
+    ).toEqual(['(body)', 'lockId', 'reason']);
     expect((await h.call('POST', `${BASE}/force-unlock`, { principal: principals.admin })).statusCode).toBe(400);
     expect(deletes()).toBe(0);
   });
@@ -115,7 +144,7 @@ describe('POST …/state-lock/force-unlock', () => {
     }
   });
 
-  it('refuses a lock id that is not the lock\'s with 409, and releases it with its own, recording who and why', async () => {
+  it("refuses a lock id that is not the lock's with 409, and releases it with its own, recording who and why", async () => {
     leaveLock();
     const wrong = await h.call('POST', `${BASE}/force-unlock`, { principal: principals.admin, body: { ...body, lockId: 'not-the-lock-id' } });
     expect(wrong.statusCode).toBe(409);
@@ -125,7 +154,9 @@ describe('POST …/state-lock/force-unlock', () => {
     const res = await h.call('POST', `${BASE}/force-unlock`, { principal: principals.admin, body });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ lock: { id: LOCK_ID }, released: { by: principals.admin.subject, at: NOW.toISOString(), reason: body.reason } });
-    expect(h.s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([{ Bucket: 'acmecorp-terraform-state', Key: `${STATE_KEY}.tflock`, IfMatch: '"e1"' }]);
+    expect(h.s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([
+      { Bucket: 'acmecorp-terraform-state', Key: `${STATE_KEY}.tflock`, IfMatch: '"e1"' },
+    ]);
     expect(h.publisher.events).toEqual([
       {
         detailType: 'Stack Terraform Lock Released',

@@ -33,8 +33,18 @@ beforeEach(() => {
   delete runnerEnv.STANDIN_SLEEP_MS;
 });
 
-async function call<T = StackJob>(method: string, path: string, token = OPERATOR, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${local.apiUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+async function call<T = StackJob>(
+  method: string,
+  path: string,
+  token = OPERATOR,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${local.apiUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   const text = await res.text();
   bodies.push(text);
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
@@ -68,8 +78,12 @@ async function executionEnds(jobId: string): Promise<string> {
   await local.sfn.waitFor(executionArn(jobId));
   return local.sfn.describeExecution({ executionArn: executionArn(jobId) }).status;
 }
-const leaseOwner = async (resourceId: string) => (await new LockRepository(documentClient(), local.names.jobsTable).read(`acmecorp/production/${resourceId}`))?.ownerJobId;
-const statusEvents = (jobId: string) => local.events.filter((e) => e.detailType === 'Stack Job Status Changed' && (e.detail as { jobId?: string }).jobId === jobId).map((e) => (e.detail as { result: string }).result);
+const leaseOwner = async (resourceId: string) =>
+  (await new LockRepository(documentClient(), local.names.jobsTable).read(`acmecorp/production/${resourceId}`))?.ownerJobId;
+const statusEvents = (jobId: string) =>
+  local.events
+    .filter((e) => e.detailType === 'Stack Job Status Changed' && (e.detail as { jobId?: string }).jobId === jobId)
+    .map((e) => (e.detail as { result: string }).result);
 const isCancelled = (j: StackJob) => j.status.phase === 'completed' && j.status.result === 'cancelled';
 
 describe('cancel', () => {
@@ -86,7 +100,12 @@ describe('cancel', () => {
 
     // queued -> leaves the queue
     const q = await call('POST', `/v1/stack-jobs/${second.metadata.id}/cancel`);
-    expect([q.status, q.body.status.phase, q.body.status.result, q.body.status.cancelRequested?.by]).toEqual([200, 'completed', 'cancelled', 'dev@acmecorp.example']);
+    expect([q.status, q.body.status.phase, q.body.status.result, q.body.status.cancelRequested?.by]).toEqual([
+      200,
+      'completed',
+      'cancelled',
+      'dev@acmecorp.example',
+    ]);
     expect(await executionEnds(second.metadata.id)).toBe('SUCCEEDED');
     expect(statusEvents(second.metadata.id)).toContain('cancelled');
     expect((await call('GET', `/v1/stack-jobs/${first.metadata.id}`)).body.status.phase).toBe('awaiting_approval');
@@ -125,7 +144,11 @@ describe('cancel', () => {
   it('during the plan: the runner task is stopped (ECS StopTask -> SIGTERM), the job ends cancelled, the lock is released', async () => {
     runnerEnv.STANDIN_HANG = 'plan';
     const job = await submit('bucket_cancel_plan', 'v1');
-    const planning = await waitFor(job.metadata.id, (j) => j.status.operations.find((o) => o.name === 'plan')?.status === 'running' && Boolean(j.status.runnerTask), 'planning');
+    const planning = await waitFor(
+      job.metadata.id,
+      (j) => j.status.operations.find((o) => o.name === 'plan')?.status === 'running' && Boolean(j.status.runnerTask),
+      'planning',
+    );
     expect(planning.status.runnerTask).toEqual({ arn: expect.stringMatching(/^arn:aws:ecs:.*:task\/local\//), phase: 'preview' });
     expect(local.runners.has(planning.status.runnerTask!.arn)).toBe(true);
 

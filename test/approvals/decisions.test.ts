@@ -11,7 +11,18 @@ import { handleApprovalRequest } from '../../lambdas/workflow/approval';
 import { finishJob } from '../../lambdas/workflow/lifecycle';
 import { EVENT_SOURCE } from '../../lambdas/adapters/aws/event-publisher';
 import { closeExpiredApproval, isApprovalExpiry } from '../../lambdas/approvals/expired';
-import { changeFor, people, SIGNING_SECRET, SLACK_APPROVER, SLACK_AUTHOR, SLACK_STAGING_ONLY, SLACK_TEAM, SLACK_UNMAPPED, startHarness, type Harness } from './harness';
+import {
+  changeFor,
+  people,
+  SIGNING_SECRET,
+  SLACK_APPROVER,
+  SLACK_AUTHOR,
+  SLACK_STAGING_ONLY,
+  SLACK_TEAM,
+  SLACK_UNMAPPED,
+  startHarness,
+  type Harness,
+} from './harness';
 
 /** A recognisable task token: it must never appear anywhere a person, Slack or a log could see it. */
 const PLANTED = (n: string) => `PLANTED-TASK-TOKEN-${n}-e3b0c44298fc1c149afbf4c8996fb924`;
@@ -42,10 +53,18 @@ async function awaiting(o: { createdBy?: string } = {}): Promise<{ job: StackJob
 }
 
 function slackClick(approvalId: string, slackUser: string, action = APPROVE_ACTION, o: { at?: number; secret?: string; base64?: boolean } = {}) {
-  const payload = { type: 'block_actions', user: { id: slackUser, username: 'someone' }, team: { id: 'T0ACME' }, response_url: RESPONSE_URL, actions: [{ action_id: action, value: approvalId, block_id: 'stackjobs_decision' }] };
+  const payload = {
+    type: 'block_actions',
+    user: { id: slackUser, username: 'someone' },
+    team: { id: 'T0ACME' },
+    response_url: RESPONSE_URL,
+    actions: [{ action_id: action, value: approvalId, block_id: 'stackjobs_decision' }],
+  };
   const rawBody = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
   const ts = String(Math.floor((o.at ?? h.clock.now().getTime()) / 1000));
-  const signature = `v0=${createHmac('sha256', o.secret ?? SIGNING_SECRET).update(`v0:${ts}:${rawBody}`).digest('hex')}`;
+  const signature = `v0=${createHmac('sha256', o.secret ?? SIGNING_SECRET)
+    .update(`v0:${ts}:${rawBody}`)
+    .digest('hex')}`;
   return h.call('POST', '/v1/slack/interactions', {
     principal: null,
     rawBody,
@@ -60,14 +79,31 @@ describe('requesting approval', () => {
   it('keeps the token beside the job, opens an apr_ approval on the plan digest with the policy window, and posts a Block Kit message whose buttons carry only the approval id', async () => {
     const { job, token } = await awaiting();
     expect(job.status.phase).toBe('awaiting_approval');
-    expect(job.status.approval).toEqual({ id: expect.stringMatching(/^apr_[0-9a-z]{26}$/), requestedAt: NOW.toISOString(), expiresAt: new Date(NOW.getTime() + 60 * 60_000).toISOString(), planDigest: 'a'.repeat(64) });
+    expect(job.status.approval).toEqual({
+      id: expect.stringMatching(/^apr_[0-9a-z]{26}$/),
+      requestedAt: NOW.toISOString(),
+      expiresAt: new Date(NOW.getTime() + 60 * 60_000).toISOString(),
+      planDigest: 'a'.repeat(64),
+    });
     expect(await h.approvalItems.getTaskToken(job.metadata.id)).toBe(token);
     expect(JSON.stringify(job)).not.toContain(token);
 
     const message = h.slack.posted.at(-1)!;
     expect(message.channel).toBe('C0PRODAPPROVALS');
     const text = JSON.stringify(message.blocks);
-    for (const expected of ['aws_eks_cluster', 'prod-api-cluster', 'acmecorp / production', 'user@company.com', `change dec${n}`, '1 to add, 1 to change, 1 to destroy, 1 to replace', 'aws_launch_template.nodes', 'aws_security_group.legacy', 'X-Amz-Signature=abc', 'X-Amz-Signature=def', job.status.approval!.expiresAt]) {
+    for (const expected of [
+      'aws_eks_cluster',
+      'prod-api-cluster',
+      'acmecorp / production',
+      'user@company.com',
+      `change dec${n}`,
+      '1 to add, 1 to change, 1 to destroy, 1 to replace',
+      'aws_launch_template.nodes',
+      'aws_security_group.legacy',
+      'X-Amz-Signature=abc',
+      'X-Amz-Signature=def',
+      job.status.approval!.expiresAt,
+    ]) {
       expect({ expected, found: text.includes(expected) }).toEqual({ expected, found: true });
     }
     const buttons = (message.blocks.find((b) => (b as { type: string }).type === 'actions') as { elements: { action_id: string; value: string }[] }).elements;
@@ -103,14 +139,20 @@ describe('requesting approval', () => {
     await handleApprovalRequest(h.workflow, { jobId: submitted.metadata.id, taskToken: PLANTED('claim-died'), planDigest: 'a'.repeat(64) }, h.notifier);
     expect(h.slack.posted.length).toBe(posts + 1);
     const job = await load(submitted.metadata.id);
-    expect(await h.approvalItems.approvalNotice(job.status.approval!.id)).toEqual({ channel: 'C0PRODAPPROVALS', ts: `1700000000.${String(h.slack.posted.length).padStart(6, '0')}` });
+    expect(await h.approvalItems.approvalNotice(job.status.approval!.id)).toEqual({
+      channel: 'C0PRODAPPROVALS',
+      ts: `1700000000.${String(h.slack.posted.length).padStart(6, '0')}`,
+    });
     // A further retry, now that the message is recorded, posts nothing.
     await handleApprovalRequest(h.workflow, { jobId: submitted.metadata.id, taskToken: PLANTED('claim-died'), planDigest: 'a'.repeat(64) }, h.notifier);
     expect(h.slack.posted.length).toBe(posts + 1);
   });
 
   it('escapes the version message, so it cannot @channel or forge a link', async () => {
-    const submitted = await h.submit({ ...changeFor('escape'), resource: { ...changeFor('escape').resource, version: { id: 'ver-escape', message: 'hi <!channel> <https://evil.example|click>' } } });
+    const submitted = await h.submit({
+      ...changeFor('escape'),
+      resource: { ...changeFor('escape').resource, version: { id: 'ver-escape', message: 'hi <!channel> <https://evil.example|click>' } },
+    });
     await h.toAwaitingApproval(submitted.metadata.id, PLANTED('escape'));
     const text = JSON.stringify(h.slack.posted.at(-1)!.blocks);
     expect(text).not.toContain('<!channel>');
@@ -127,7 +169,14 @@ describe('requesting approval', () => {
 
     const res = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: { comment: 'LGTM' } });
     expect(res.statusCode).toBe(200);
-    expect(res.json().status.approval.decision).toEqual({ decision: 'approved', by: people.approver.subject, at: NOW.toISOString(), channel: 'api', planDigest: 'a'.repeat(64), comment: 'LGTM' });
+    expect(res.json().status.approval.decision).toEqual({
+      decision: 'approved',
+      by: people.approver.subject,
+      at: NOW.toISOString(),
+      channel: 'api',
+      planDigest: 'a'.repeat(64),
+      comment: 'LGTM',
+    });
     expect(h.tasks.calls).toEqual([{ kind: 'succeed', token, output: { approvalId: job.status.approval!.id, decision: 'approved' } }]);
     expect(await h.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
   });
@@ -139,9 +188,21 @@ describe('deciding through Slack', () => {
     const res = await slackClick(job.status.approval!.id, SLACK_APPROVER);
     expect(res.statusCode).toBe(200);
     const after = await load(job.metadata.id);
-    expect(after.status.approval!.decision).toEqual({ decision: 'approved', by: people.approver.subject, at: NOW.toISOString(), channel: 'slack', planDigest: 'a'.repeat(64), slack: { userId: SLACK_APPROVER, teamId: 'T0ACME' } });
+    expect(after.status.approval!.decision).toEqual({
+      decision: 'approved',
+      by: people.approver.subject,
+      at: NOW.toISOString(),
+      channel: 'slack',
+      planDigest: 'a'.repeat(64),
+      slack: { userId: SLACK_APPROVER, teamId: 'T0ACME' },
+    });
     expect(h.tasks.calls).toEqual([{ kind: 'succeed', token, output: { approvalId: job.status.approval!.id, decision: 'approved' } }]);
-    expect(h.responses).toEqual([{ url: RESPONSE_URL, body: expect.objectContaining({ replace_original: true, text: expect.stringContaining(`Approved by <@${SLACK_APPROVER}> at 12:00 UTC`) }) }]);
+    expect(h.responses).toEqual([
+      {
+        url: RESPONSE_URL,
+        body: expect.objectContaining({ replace_original: true, text: expect.stringContaining(`Approved by <@${SLACK_APPROVER}> at 12:00 UTC`) }),
+      },
+    ]);
   });
 
   it('rejects with SendTaskFailure StackJob.Rejected', async () => {
@@ -165,7 +226,11 @@ describe('deciding through Slack', () => {
       await slackClick(id, SLACK_APPROVER, APPROVE_ACTION, { secret: 'wrong-secret' }),
       await slackClick(id, SLACK_APPROVER, APPROVE_ACTION, { at: NOW.getTime() - 6 * 60_000 }),
       await slackClick(id, SLACK_APPROVER, APPROVE_ACTION, { at: NOW.getTime() + 6 * 60_000 }),
-      await h.call('POST', '/v1/slack/interactions', { principal: null, rawBody: 'payload=%7B%7D', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      await h.call('POST', '/v1/slack/interactions', {
+        principal: null,
+        rawBody: 'payload=%7B%7D',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      }),
     ];
     expect(answers.map((a) => a.statusCode)).toEqual([401, 401, 401, 401]);
     expect(new Set(answers.map((a) => a.body)).size).toBe(1);
@@ -180,10 +245,15 @@ describe('deciding through Slack', () => {
     expect((await slackClick(job.status.approval!.id, SLACK_UNMAPPED)).statusCode).toBe(200);
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.tasks.calls).toEqual([]);
-    expect(h.responses).toEqual([{ url: RESPONSE_URL, body: expect.objectContaining({ response_type: 'ephemeral', text: expect.stringContaining('not linked to a Stack Jobs principal') }) }]);
+    expect(h.responses).toEqual([
+      {
+        url: RESPONSE_URL,
+        body: expect.objectContaining({ response_type: 'ephemeral', text: expect.stringContaining('not linked to a Stack Jobs principal') }),
+      },
+    ]);
   });
 
-  it("refuses an approver of another environment (listed for staging only) on a production job", async () => {
+  it('refuses an approver of another environment (listed for staging only) on a production job', async () => {
     const { job } = await awaiting();
     await slackClick(job.status.approval!.id, SLACK_STAGING_ONLY);
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
@@ -223,9 +293,14 @@ describe('deciding through the API', () => {
     expect(h.tasks.calls).toEqual([]);
   });
 
-  it('takes roles in the job\'s org only: an approver elsewhere, or a platform admin, cannot decide or cancel here', async () => {
+  it("takes roles in the job's org only: an approver elsewhere, or a platform admin, cannot decide or cancel here", async () => {
     const { job } = await awaiting();
-    const approverInGlobexOnly = { subject: people.approver.subject, orgs: ['acmecorp', 'globex'], roles: [], orgRoles: { acmecorp: ['viewer' as const], globex: ['approver' as const] } };
+    const approverInGlobexOnly = {
+      subject: people.approver.subject,
+      orgs: ['acmecorp', 'globex'],
+      roles: [],
+      orgRoles: { acmecorp: ['viewer' as const], globex: ['approver' as const] },
+    };
     const approve = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: approverInGlobexOnly, body: {} });
     expect([approve.statusCode, approve.json().detail]).toEqual([403, 'this needs the role approver in org acmecorp; you have viewer there']);
     const platformAdmin = { subject: 'root@platform.example', orgs: ['globex'], roles: ['platform-admin' as const, 'admin' as const] };
@@ -235,8 +310,11 @@ describe('deciding through the API', () => {
     expect(h.tasks.calls).toEqual([]);
   });
 
-  it('refuses the submitter under requireDistinctApprover though they named someone else as the change\'s author', async () => {
-    const submitted = await h.call('POST', '/v1/stack-jobs', { principal: people.author, body: changeFor('bypass-createdby', { createdBy: 'someone-else@company.com' }) });
+  it("refuses the submitter under requireDistinctApprover though they named someone else as the change's author", async () => {
+    const submitted = await h.call('POST', '/v1/stack-jobs', {
+      principal: people.author,
+      body: changeFor('bypass-createdby', { createdBy: 'someone-else@company.com' }),
+    });
     expect(submitted.statusCode).toBe(201);
     const job = submitted.json() as StackJob;
     expect([job.metadata.submittedBy, job.spec.apiResourceInfo.eventCreatedBy]).toEqual([people.author.subject, 'someone-else@company.com']);
@@ -257,7 +335,11 @@ describe('deciding through the API', () => {
     const rerun = await h.call('POST', `/v1/stack-jobs/${original.metadata.id}/rerun`, { principal: people.author });
     expect(rerun.statusCode).toBe(201);
     const job = rerun.json() as StackJob;
-    expect([job.metadata.rerunOf, job.metadata.submittedBy, job.spec.apiResourceInfo.eventCreatedBy]).toEqual([original.metadata.id, people.author.subject, 'someone-else@company.com']);
+    expect([job.metadata.rerunOf, job.metadata.submittedBy, job.spec.apiResourceInfo.eventCreatedBy]).toEqual([
+      original.metadata.id,
+      people.author.subject,
+      'someone-else@company.com',
+    ]);
     await h.toAwaitingApproval(job.metadata.id, PLANTED('bypass-rerun'));
 
     const self = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.author, body: {} });
@@ -268,7 +350,10 @@ describe('deciding through the API', () => {
 
   it('lets any approver of the org decide when the policy names none (API only)', async () => {
     const { job } = await awaiting();
-    const open = { ...job, spec: { ...job.spec, essentials: { ...job.spec.essentials, flowControlPolicy: { ...job.spec.essentials.flowControlPolicy, approvers: [] } } } };
+    const open = {
+      ...job,
+      spec: { ...job.spec, essentials: { ...job.spec.essentials, flowControlPolicy: { ...job.spec.essentials.flowControlPolicy, approvers: [] } } },
+    };
     await h.jobs.update(job.metadata.id, (j) => ({ ...j, spec: open.spec }));
     const outsider = { subject: 'someone-else@acmecorp.example', orgs: ['acmecorp'], roles: ['approver' as const] };
     expect((await slackClick(job.status.approval!.id, SLACK_APPROVER)).statusCode).toBe(200);
@@ -294,7 +379,10 @@ describe('the Slack message of an approval closed through the API', () => {
   const updatesOf = (job: StackJob) => h.slack.updated.filter((u) => u.message.text.includes(job.metadata.id));
 
   it('is replaced on approve and on reject: the buttons go, who decided through the API stays', async () => {
-    for (const [verb, label] of [['approve', ':white_check_mark: Approved'], ['reject', ':no_entry: Rejected']] as const) {
+    for (const [verb, label] of [
+      ['approve', ':white_check_mark: Approved'],
+      ['reject', ':no_entry: Rejected'],
+    ] as const) {
       const { job } = await awaiting();
       expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/${verb}`, { principal: people.approver, body: {} })).statusCode).toBe(200);
       const updates = updatesOf(job);
@@ -308,7 +396,9 @@ describe('the Slack message of an approval closed through the API', () => {
   it('is replaced when the job is cancelled while awaiting approval', async () => {
     const { job } = await awaiting();
     expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { principal: people.operator })).statusCode).toBe(200);
-    expect(updatesOf(job).map((u) => [u.notice, u.message.text.slice(0, 70)])).toEqual([[postOf(job), `:heavy_multiplication_x: Cancelled by ${people.operator.subject} through the API at 12:00 UTC`.slice(0, 70)]]);
+    expect(updatesOf(job).map((u) => [u.notice, u.message.text.slice(0, 70)])).toEqual([
+      [postOf(job), `:heavy_multiplication_x: Cancelled by ${people.operator.subject} through the API at 12:00 UTC`.slice(0, 70)],
+    ]);
   });
 
   it('is left alone when it was never posted, and a Slack failure is logged and counted without failing the decision', async () => {
@@ -355,7 +445,9 @@ describe('the Slack message of an approval closed through the API', () => {
     h.approvalItems.recordApprovalNotice = () => Promise.reject(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
     try {
       const { job } = await awaiting();
-      expect(h.logs.some((l) => l.includes('recording where the approval message went failed') && l.includes('ProvisionedThroughputExceededException'))).toBe(true);
+      expect(h.logs.some((l) => l.includes('recording where the approval message went failed') && l.includes('ProvisionedThroughputExceededException'))).toBe(
+        true,
+      );
       expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
       expect(updatesOf(job)).toEqual([]);
     } finally {
@@ -389,10 +481,21 @@ describe('the Slack message of an approval closed through the API', () => {
   it('is closed as expired when a decision was recorded a moment after the workflow timed out (it never took effect)', async () => {
     const { job } = await awaiting();
     // Recorded, but SendTaskSuccess found no task: the approval state had already timed out.
-    await h.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision: 'approved', by: people.approver.subject, at: NOW.toISOString(), channel: 'api' } } } }));
+    await h.jobs.update(job.metadata.id, (j) => ({
+      ...j,
+      status: {
+        ...j.status,
+        approval: { ...j.status.approval!, decision: { decision: 'approved', by: people.approver.subject, at: NOW.toISOString(), channel: 'api' } },
+      },
+    }));
     await finishJob(h.workflow, job.metadata.id, { kind: 'approval_expired' });
     const status = h.events.filter((e) => e.detail.jobId === job.metadata.id && e.detail.phase === 'completed').at(-1)!;
-    expect(await closeExpiredApproval({ jobs: h.jobs, approvalItems: h.approvalItems, slack: h.slack, log: h.notifier.log, metrics: h.notifier.metrics }, { source: EVENT_SOURCE, 'detail-type': status.detailType, detail: status.detail })).toBe(true);
+    expect(
+      await closeExpiredApproval(
+        { jobs: h.jobs, approvalItems: h.approvalItems, slack: h.slack, log: h.notifier.log, metrics: h.notifier.metrics },
+        { source: EVENT_SOURCE, 'detail-type': status.detailType, detail: status.detail },
+      ),
+    ).toBe(true);
     expect(updatesOf(job).at(-1)!.message.text).toContain(':hourglass: Expired at');
   });
 
@@ -409,7 +512,9 @@ describe('the Slack message of an approval closed through the API', () => {
     };
     const job = await h.toAwaitingApproval(submitted.metadata.id, PLANTED('reread-fails'));
     expect(job.status.phase).toBe('awaiting_approval');
-    expect(h.logs.some((l) => l.includes('checking whether the approval was closed while its message was posted failed') && l.includes('InternalServerError'))).toBe(true);
+    expect(
+      h.logs.some((l) => l.includes('checking whether the approval was closed while its message was posted failed') && l.includes('InternalServerError')),
+    ).toBe(true);
     expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
     expect(updatesOf(job)).toHaveLength(1);
   });
@@ -445,7 +550,9 @@ describe('races and the window', () => {
   it('five concurrent API approvals: one 200, four 409, one resume', async () => {
     const { job } = await awaiting();
     h.tasks.delayMs = 10;
-    const answers = await Promise.all(Array.from({ length: 5 }, () => h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })),
+    );
     expect(answers.map((r) => r.statusCode).sort()).toEqual([200, 409, 409, 409, 409]);
     expect(h.tasks.calls).toHaveLength(1);
   });
@@ -485,9 +592,15 @@ describe('cancel and rerun (unit level; the phases run end to end in cancel-reru
   it('classifies each phase', async () => {
     const { job } = await awaiting();
     expect(cancelCaseOf(job)).toBe('awaiting_approval');
-    const running = { ...job, status: { ...job.status, phase: 'running' as const, runnerTask: { arn: 'arn:aws:ecs:us-east-1:1:task/c/1', phase: 'preview' as const } } };
+    const running = {
+      ...job,
+      status: { ...job.status, phase: 'running' as const, runnerTask: { arn: 'arn:aws:ecs:us-east-1:1:task/c/1', phase: 'preview' as const } },
+    };
     expect(cancelCaseOf(running)).toBe('stop_runner');
-    const applying = { ...running, status: { ...running.status, operations: running.status.operations.map((o) => (o.name === 'apply' ? { ...o, status: 'running' as const } : o)) } };
+    const applying = {
+      ...running,
+      status: { ...running.status, operations: running.status.operations.map((o) => (o.name === 'apply' ? { ...o, status: 'running' as const } : o)) },
+    };
     expect(cancelCaseOf(applying)).toBe('record_only');
   });
 
@@ -502,7 +615,10 @@ describe('cancel and rerun (unit level; the phases run end to end in cancel-reru
 
   it('stops a running preview through ECS StopTask and answers 202 with cancelRequested', async () => {
     const submitted = await h.submit(changeFor('stoppreview'));
-    await h.jobs.update(submitted.metadata.id, (j) => ({ ...j, status: { ...j.status, phase: 'running', runnerTask: { arn: 'arn:aws:ecs:us-east-1:123456789012:task/stackjobs/abc123', phase: 'preview' } } }));
+    await h.jobs.update(submitted.metadata.id, (j) => ({
+      ...j,
+      status: { ...j.status, phase: 'running', runnerTask: { arn: 'arn:aws:ecs:us-east-1:123456789012:task/stackjobs/abc123', phase: 'preview' } },
+    }));
     const res = await h.call('POST', `/v1/stack-jobs/${submitted.metadata.id}/cancel`, { principal: people.operator });
     expect([res.statusCode, res.json().status.cancelRequested]).toEqual([202, { by: people.operator.subject, at: NOW.toISOString() }]);
     expect(h.stopped).toEqual([{ arn: 'arn:aws:ecs:us-east-1:123456789012:task/stackjobs/abc123', reason: `cancelled by ${people.operator.subject}` }]);
@@ -535,14 +651,16 @@ describe('rerun and the Idempotency-Key header', () => {
     expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { principal: people.operator })).statusCode).toBe(200);
     return job;
   }
-  const rerun = (id: string, key?: string) => h.call('POST', `/v1/stack-jobs/${id}/rerun`, { principal: people.operator, ...(key !== undefined ? { headers: { 'Idempotency-Key': key } } : {}) });
+  const rerun = (id: string, key?: string) =>
+    h.call('POST', `/v1/stack-jobs/${id}/rerun`, { principal: people.operator, ...(key !== undefined ? { headers: { 'Idempotency-Key': key } } : {}) });
 
   it('makes a new job on every rerun without a key', async () => {
     const original = await endedJob('rerun-nokey');
     const [a, b] = [await rerun(original.metadata.id), await rerun(original.metadata.id)];
     expect([a.statusCode, b.statusCode]).toEqual([201, 201]);
     expect(a.json().metadata.id).not.toBe(b.json().metadata.id);
-    for (const r of [a, b]) expect(r.json().metadata).toMatchObject({ rerunOf: original.metadata.id, version: original.metadata.version, submittedBy: people.operator.subject });
+    for (const r of [a, b])
+      expect(r.json().metadata).toMatchObject({ rerunOf: original.metadata.id, version: original.metadata.version, submittedBy: people.operator.subject });
   });
 
   it('answers a repeated key with the rerun it made (200), and makes another job for another key', async () => {
@@ -615,21 +733,37 @@ describe('who a Slack click acts as', () => {
   });
 
   it('lets only a platform admin link someone else', async () => {
-    const asOrgAdmin = await h.call('PUT', `/v1/platform/slack-links/${SLACK_TEAM}/U0ANYONE1`, { principal: people.author, body: { subject: people.approver.subject } });
+    const asOrgAdmin = await h.call('PUT', `/v1/platform/slack-links/${SLACK_TEAM}/U0ANYONE1`, {
+      principal: people.author,
+      body: { subject: people.approver.subject },
+    });
     expect([asOrgAdmin.statusCode, asOrgAdmin.json().detail]).toEqual([403, 'writing the platform catalog needs the role platform-admin']);
     const platformAdmin = { subject: 'root@platform.example', orgs: [], roles: ['platform-admin' as const] };
-    const linked = await h.call('PUT', `/v1/platform/slack-links/${SLACK_TEAM}/U0ANYONE1`, { principal: platformAdmin, body: { subject: people.approver.subject } });
+    const linked = await h.call('PUT', `/v1/platform/slack-links/${SLACK_TEAM}/U0ANYONE1`, {
+      principal: platformAdmin,
+      body: { subject: people.approver.subject },
+    });
     expect(linked.json()).toMatchObject({ subject: people.approver.subject, linkedBy: platformAdmin.subject, via: 'platform-admin' });
     expect((await h.call('DELETE', `/v1/platform/slack-links/${SLACK_TEAM}/U0ANYONE1`, { principal: platformAdmin })).statusCode).toBe(204);
   });
 
   it('refuses a click from another Slack workspace, even by a linked user id, and records the workspace of the ones it takes', async () => {
     const { job } = await awaiting();
-    const payloadFromElsewhere = { type: 'block_actions', user: { id: SLACK_APPROVER }, team: { id: 'T0OTHERCO' }, response_url: RESPONSE_URL, actions: [{ action_id: APPROVE_ACTION, value: job.status.approval!.id }] };
+    const payloadFromElsewhere = {
+      type: 'block_actions',
+      user: { id: SLACK_APPROVER },
+      team: { id: 'T0OTHERCO' },
+      response_url: RESPONSE_URL,
+      actions: [{ action_id: APPROVE_ACTION, value: job.status.approval!.id }],
+    };
     const rawBody = `payload=${encodeURIComponent(JSON.stringify(payloadFromElsewhere))}`;
     const ts = String(Math.floor(h.clock.now().getTime() / 1000));
     const signature = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${rawBody}`).digest('hex')}`;
-    const res = await h.call('POST', '/v1/slack/interactions', { principal: null, rawBody, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signature } });
+    const res = await h.call('POST', '/v1/slack/interactions', {
+      principal: null,
+      rawBody,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signature },
+    });
     expect(res.statusCode).toBe(200);
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.tasks.calls).toEqual([]);

@@ -51,7 +51,13 @@ async function applyingJob(): Promise<StackJob> {
     status: {
       ...j.status,
       runnerTask: { arn: `arn:aws:ecs:us-east-1:123456789012:task/stackjobs/apply${n}`, phase: 'update' },
-      operations: j.status.operations.map((o) => (o.name === 'apply' ? { ...o, status: 'running' as const, startedAt: NOW.toISOString() } : o.name === 'init' || o.name === 'refresh' || o.name === 'plan' ? { ...o, status: 'completed' as const, result: 'succeeded' as const } : o)),
+      operations: j.status.operations.map((o) =>
+        o.name === 'apply'
+          ? { ...o, status: 'running' as const, startedAt: NOW.toISOString() }
+          : o.name === 'init' || o.name === 'refresh' || o.name === 'plan'
+            ? { ...o, status: 'completed' as const, result: 'succeeded' as const }
+            : o,
+      ),
     },
   }));
 }
@@ -76,7 +82,7 @@ describe('force-cancel', () => {
     expect(h.stopped).toEqual([]);
   });
 
-  it('is for the admins of the job\'s org only: an operator gets 403, another org\'s admin 404', async () => {
+  it("is for the admins of the job's org only: an operator gets 403, another org's admin 404", async () => {
     const job = await applyingJob();
     expect((await forceCancel(job.metadata.id, people.operator)).statusCode).toBe(403);
     expect((await forceCancel(job.metadata.id, people.approver)).statusCode).toBe(403);
@@ -97,12 +103,15 @@ describe('force-cancel', () => {
     expect(ended.status.operations.find((o) => o.name === 'apply')).toMatchObject({ status: 'completed', result: 'cancelled' });
     expect(h.stopped).toEqual([{ arn: job.status.runnerTask!.arn, reason: `force-cancelled by ${people.admin.subject}` }]);
     expect((await h.locks.read(stackKey))?.ownerJobId).toBeUndefined();
-    expect(eventsOf(job.metadata.id).at(-1)).toEqual({ detailType: STATUS_CHANGED, detail: expect.objectContaining({ phase: 'completed', result: 'cancelled', reason: 'force_cancelled' }) });
+    expect(eventsOf(job.metadata.id).at(-1)).toEqual({
+      detailType: STATUS_CHANGED,
+      detail: expect.objectContaining({ phase: 'completed', result: 'cancelled', reason: 'force_cancelled' }),
+    });
     // A second force-cancel has nothing to end.
     expect((await forceCancel(job.metadata.id, people.admin)).statusCode).toBe(409);
   });
 
-  it('closes a waiting approval: the execution\'s task is failed, the token removed, the Slack message replaced', async () => {
+  it("closes a waiting approval: the execution's task is failed, the token removed, the Slack message replaced", async () => {
     const job = await awaitingJob();
     const res = await forceCancel(job.metadata.id, people.admin);
     expect([res.statusCode, res.json().status.reason]).toEqual([200, 'force_cancelled']);
@@ -114,20 +123,27 @@ describe('force-cancel', () => {
     expect(h.observed()).not.toContain('PLANTED-ENDINGS-TOKEN');
   });
 
-  it('frees the stack even when ECS will not confirm the runner stopped (Terraform\'s own lock still guards the state)', async () => {
+  it("frees the stack even when ECS will not confirm the runner stopped (Terraform's own lock still guards the state)", async () => {
     const job = await applyingJob();
-    const refusing = { stop: async () => Promise.reject(Object.assign(new Error('User is not authorized to perform: ecs:StopTask'), { name: 'AccessDeniedException' })) };
-    const ended = await endJob({ ...h.workflow, runnerTasks: refusing }, job.metadata.id, () => ({ reason: 'force_cancelled', forceCancelled: { by: 'admin', at: NOW.toISOString(), why: 'test' } }), {
-      stopRunner: { why: 'test', ifNotStopped: 'release_anyway' },
-      release: true,
-      wake: 'best_effort',
-    });
+    const refusing = {
+      stop: async () => Promise.reject(Object.assign(new Error('User is not authorized to perform: ecs:StopTask'), { name: 'AccessDeniedException' })),
+    };
+    const ended = await endJob(
+      { ...h.workflow, runnerTasks: refusing },
+      job.metadata.id,
+      () => ({ reason: 'force_cancelled', forceCancelled: { by: 'admin', at: NOW.toISOString(), why: 'test' } }),
+      {
+        stopRunner: { why: 'test', ifNotStopped: 'release_anyway' },
+        release: true,
+        wake: 'best_effort',
+      },
+    );
     expect([ended?.runnerStopped, ended?.released, ended?.job.status.reason]).toEqual([false, true, 'force_cancelled']);
   });
 });
 
 describe('the Slack message of an approval whose job ended unattended', () => {
-  it('is closed through the status event when the job was interrupted while awaiting approval; an API cancel\'s event is not routed (the API closed it)', async () => {
+  it("is closed through the status event when the job was interrupted while awaiting approval; an API cancel's event is not routed (the API closed it)", async () => {
     const job = await awaitingJob();
     await cleanupExecution(h.workflow, job.metadata.id, { status: 'INTERRUPTED', seen: 'local mode stopped' });
     const status = eventsOf(job.metadata.id).at(-1)!;
@@ -158,7 +174,10 @@ describe('cancel of a job whose execution is gone', () => {
     expect(res.statusCode).toBe(200);
     const ended = res.json() as StackJob;
     expect([ended.status.result, ended.status.reason]).toEqual(['failed', 'interrupted']);
-    expect(ended.status.failure).toEqual({ operation: 'apply', message: expect.stringContaining(`its workflow execution was gone when ${people.operator.subject} cancelled it`) });
+    expect(ended.status.failure).toEqual({
+      operation: 'apply',
+      message: expect.stringContaining(`its workflow execution was gone when ${people.operator.subject} cancelled it`),
+    });
     expect(ended.status.cancelRequested).toEqual({ by: people.operator.subject, at: NOW.toISOString() });
     expect(h.stopped.map((s) => s.arn)).toEqual([job.status.runnerTask!.arn]);
     expect((await h.locks.read(stackKeyOfJob(job)))?.ownerJobId).toBeUndefined();
@@ -178,7 +197,10 @@ describe('endJob', () => {
     const job = await applyingJob();
     const counted: string[] = [];
     const d = { ...h.workflow, metrics: { jobCompleted: (_r: string, reason: string | undefined) => void counted.push(String(reason)) } };
-    const first = await endJob(d, job.metadata.id, () => ({ reason: 'operation_failed', failure: { operation: 'apply', message: 'boom' } }), { release: true, wake: 'must' });
+    const first = await endJob(d, job.metadata.id, () => ({ reason: 'operation_failed', failure: { operation: 'apply', message: 'boom' } }), {
+      release: true,
+      wake: 'must',
+    });
     const second = await endJob(d, job.metadata.id, () => ({ reason: 'succeeded' }), { release: true, wake: 'must' });
     expect([first?.endedNow, second?.endedNow, second?.job.status.reason]).toEqual([true, false, 'operation_failed']);
     expect(counted).toEqual(['operation_failed']);
@@ -192,8 +214,14 @@ describe('endJob', () => {
     expect(held?.fencingToken).toBe((await h.locks.read(stackKey))?.fencingToken);
     // The lease expired and the same job id holds a newer one (as after a takeover and re-acquire): the old token
     // must not release it.
-    await h.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, lease: { fencingToken: held!.fencingToken + 100, acquiredAt: NOW.toISOString() } } }));
-    const ended = await endJob(h.workflow, job.metadata.id, () => ({ reason: 'operation_failed', failure: { operation: 'apply', message: 'x' } }), { release: true, wake: 'must' });
+    await h.jobs.update(job.metadata.id, (j) => ({
+      ...j,
+      status: { ...j.status, lease: { fencingToken: held!.fencingToken + 100, acquiredAt: NOW.toISOString() } },
+    }));
+    const ended = await endJob(h.workflow, job.metadata.id, () => ({ reason: 'operation_failed', failure: { operation: 'apply', message: 'x' } }), {
+      release: true,
+      wake: 'must',
+    });
     expect(ended?.released).toBe(false);
     expect((await h.locks.read(stackKey))?.ownerJobId).toBe(job.metadata.id);
   });
@@ -236,7 +264,9 @@ describe('the one owner of endings', () => {
       const row = readme.split('\n').find((line) => line.startsWith(`  | \`${type}\` |`));
       expect(row).toBeDefined();
       const documented = [...row!.split('|')[3].matchAll(/`([A-Za-z]+)`(\?)?/g)].map((m) => `${m[1]}${m[2] ?? ''}`);
-      const declared = Object.entries(schema.shape).map(([key, field]) => `${key}${(field as { safeParse: (v: unknown) => { success: boolean } }).safeParse(undefined).success ? '?' : ''}`);
+      const declared = Object.entries(schema.shape).map(
+        ([key, field]) => `${key}${(field as { safeParse: (v: unknown) => { success: boolean } }).safeParse(undefined).success ? '?' : ''}`,
+      );
       expect(documented.filter((f) => declared.includes(f) || declared.includes(`${f}?`))).toEqual(declared);
     }
   });
@@ -244,7 +274,15 @@ describe('the one owner of endings', () => {
 
 describe('event details', () => {
   it('are checked against their declared shape before they are sent', () => {
-    const detail = { jobId: 'sj_1', org: 'acmecorp', env: 'production', resourceId: 'r', phase: 'completed' as const, result: 'failed' as const, reason: 'interrupted' as const };
+    const detail = {
+      jobId: 'sj_1',
+      org: 'acmecorp',
+      env: 'production',
+      resourceId: 'r',
+      phase: 'completed' as const,
+      result: 'failed' as const,
+      reason: 'interrupted' as const,
+    };
     expect(checkedDetail(STATUS_CHANGED, detail)).toEqual(detail);
     expect(() => checkedDetail(STATUS_CHANGED, { ...detail, taskToken: 'PLANTED' } as never)).toThrow(/Stack Job Status Changed.*taskToken/);
     expect(() => checkedDetail(STATUS_CHANGED, { ...detail, reason: 'because' } as never)).toThrow(/reason/);

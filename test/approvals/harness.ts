@@ -16,7 +16,15 @@ import { createApi } from '../../lambdas/api/api-app';
 import { approvalRoutesWith, type ApprovalRoutesDeps } from '../../lambdas/api/approval-routes';
 import { jobRoutes } from '../../lambdas/api/job-routes';
 import { submitChange, type SubmissionDeps } from '../../lambdas/app/submit-change';
-import type { ApprovalMetrics, ResponseUrlPoster, RunnerTaskStopper, SlackMessage, SlackNotice, SlackPoster, TaskResponder } from '../../lambdas/approvals/ports';
+import type {
+  ApprovalMetrics,
+  ResponseUrlPoster,
+  RunnerTaskStopper,
+  SlackMessage,
+  SlackNotice,
+  SlackPoster,
+  TaskResponder,
+} from '../../lambdas/approvals/ports';
 import type { ApprovalNotifier } from '../../lambdas/approvals/request';
 import type { EventPublisher } from '../../lambdas/domain/ports';
 import type { FlowControlPolicy, ResourceChange, StackJob } from '../../lambdas/domain/schemas';
@@ -55,7 +63,11 @@ export const productionPolicy = (o: Partial<FlowControlPolicy> = {}): FlowContro
   policy({
     id: 'acmecorp-approvals',
     selector: { level: 'organization', org: 'acmecorp' },
-    approvers: [{ subject: people.approver.subject }, { subject: people.author.subject }, { subject: people.stagingApprover.subject, environments: ['staging'] }],
+    approvers: [
+      { subject: people.approver.subject },
+      { subject: people.author.subject },
+      { subject: people.stagingApprover.subject, environments: ['staging'] },
+    ],
     requireDistinctApprover: true,
     approvalTimeoutMinutes: 60,
     ...o,
@@ -90,13 +102,23 @@ export class RecordingSlack implements SlackPoster {
   onPost?: () => Promise<void>;
   async post(m: SlackMessage) {
     await this.onPost?.();
-    if (this.down) throw Object.assign(new Error('An API error occurred: invalid_auth'), { name: 'Error', code: 'slack_webapi_platform_error', data: { error: 'invalid_auth' } });
+    if (this.down)
+      throw Object.assign(new Error('An API error occurred: invalid_auth'), {
+        name: 'Error',
+        code: 'slack_webapi_platform_error',
+        data: { error: 'invalid_auth' },
+      });
     this.posted.push(JSON.parse(JSON.stringify(m)) as SlackMessage);
     return { ts: `1700000000.${String(this.posted.length).padStart(6, '0')}`, ...(this.answerChannel ? { channel: this.answerChannel } : {}) };
   }
   readonly updated: { notice: SlackNotice; message: Omit<SlackMessage, 'channel'> }[] = [];
   async update(notice: SlackNotice, message: Omit<SlackMessage, 'channel'>) {
-    if (this.down) throw Object.assign(new Error('An API error occurred: message_not_found'), { name: 'Error', code: 'slack_webapi_platform_error', data: { error: 'message_not_found' } });
+    if (this.down)
+      throw Object.assign(new Error('An API error occurred: message_not_found'), {
+        name: 'Error',
+        code: 'slack_webapi_platform_error',
+        data: { error: 'message_not_found' },
+      });
     this.updated.push(JSON.parse(JSON.stringify({ notice, message })) as RecordingSlack['updated'][number]);
   }
 }
@@ -153,7 +175,11 @@ export async function startHarness(): Promise<Harness> {
     });
   // Slack accounts linked as a platform admin would (the people themselves could too); SLACK_UNMAPPED has none.
   const slackLinks = new SlackLinkRepository(db, table);
-  for (const [userId, subject] of [[SLACK_APPROVER, people.approver.subject], [SLACK_AUTHOR, people.author.subject], [SLACK_STAGING_ONLY, people.stagingApprover.subject]]) {
+  for (const [userId, subject] of [
+    [SLACK_APPROVER, people.approver.subject],
+    [SLACK_AUTHOR, people.author.subject],
+    [SLACK_STAGING_ONLY, people.stagingApprover.subject],
+  ]) {
     await slackLinks.put({ teamId: SLACK_TEAM, userId, subject, linkedBy: 'root@platform.example', linkedAt: NOW.toISOString(), via: 'platform-admin' });
   }
   const tasks = new RecordingTasks();
@@ -164,17 +190,52 @@ export async function startHarness(): Promise<Harness> {
   const logs: string[] = [];
   const counts = { slackPostFailed: 0, slackUpdateFailed: 0, decided: 0 };
   const logger = new Logger({ serviceName: 'approvals-test', logLevel: 'DEBUG' });
-  (logger as unknown as { console: Record<string, (s: string) => void> }).console = { info: (s) => logs.push(s), warn: (s) => logs.push(s), error: (s) => logs.push(s), debug: (s) => logs.push(s) };
-  const publisher: EventPublisher = { publish: async (detailType, detail) => void events.push({ detailType, detail: JSON.parse(JSON.stringify(detail)) as Record<string, unknown> }) };
-  const metrics: ApprovalMetrics = { slackPostFailed: () => void counts.slackPostFailed++, slackUpdateFailed: () => void counts.slackUpdateFailed++, decided: () => void counts.decided++ };
+  (logger as unknown as { console: Record<string, (s: string) => void> }).console = {
+    info: (s) => logs.push(s),
+    warn: (s) => logs.push(s),
+    error: (s) => logs.push(s),
+    debug: (s) => logs.push(s),
+  };
+  const publisher: EventPublisher = {
+    publish: async (detailType, detail) => void events.push({ detailType, detail: JSON.parse(JSON.stringify(detail)) as Record<string, unknown> }),
+  };
+  const metrics: ApprovalMetrics = {
+    slackPostFailed: () => void counts.slackPostFailed++,
+    slackUpdateFailed: () => void counts.slackUpdateFailed++,
+    decided: () => void counts.decided++,
+  };
   const workflowMetrics: WorkflowMetrics = { jobCompleted: () => undefined };
   // Real ULIDs: the fixtures' sequential ids leave the job-id alphabet after a few dozen jobs.
   const ids = ulidIds(clock);
   const submission: SubmissionDeps = { jobs, idempotency, preflight: preflightDeps({ catalog, clock }), starter: { start: async () => undefined }, ids, clock };
   const stopper: RunnerTaskStopper = { stop: async (arn, reason) => void stopped.push({ arn, reason }) };
-  const workflow: WorkflowDeps = { jobs, approvalItems, locks, resources, events: publisher, clock, ids, metrics: workflowMetrics, leaseMarginSeconds: 7 * 3600, runnerTasks: stopper, tasks };
-  const notifier: ApprovalNotifier = { catalog, slack, links: async () => ({ planUrl: 'https://artifacts.example/plan.json?X-Amz-Signature=abc', logsUrl: 'https://artifacts.example/plan.log?X-Amz-Signature=def', expiresAt: '2026-11-27T13:00:00.000Z' }), log: logger, metrics };
-  const respond: ResponseUrlPoster = { post: async (url, body) => void responses.push({ url, body: JSON.parse(JSON.stringify(body)) as Record<string, unknown> }) };
+  const workflow: WorkflowDeps = {
+    jobs,
+    approvalItems,
+    locks,
+    resources,
+    events: publisher,
+    clock,
+    ids,
+    metrics: workflowMetrics,
+    leaseMarginSeconds: 7 * 3600,
+    runnerTasks: stopper,
+    tasks,
+  };
+  const notifier: ApprovalNotifier = {
+    catalog,
+    slack,
+    links: async () => ({
+      planUrl: 'https://artifacts.example/plan.json?X-Amz-Signature=abc',
+      logsUrl: 'https://artifacts.example/plan.log?X-Amz-Signature=def',
+      expiresAt: '2026-11-27T13:00:00.000Z',
+    }),
+    log: logger,
+    metrics,
+  };
+  const respond: ResponseUrlPoster = {
+    post: async (url, body) => void responses.push({ url, body: JSON.parse(JSON.stringify(body)) as Record<string, unknown> }),
+  };
   // The jobs whose execution a test made disappear (a cancel then ends them interrupted).
   const goneExecutions = new Set<string>();
   const deps: ApprovalRoutesDeps = {
@@ -220,13 +281,29 @@ export async function startHarness(): Promise<Harness> {
     workflow,
     notifier,
     submission,
-    observed: () => [...apiBodies, ...slack.posted.map((m) => JSON.stringify(m)), ...slack.updated.map((u) => JSON.stringify(u)), ...responses.map((r) => JSON.stringify(r)), ...events.map((e) => JSON.stringify(e)), ...logs].join('\n'),
+    observed: () =>
+      [
+        ...apiBodies,
+        ...slack.posted.map((m) => JSON.stringify(m)),
+        ...slack.updated.map((u) => JSON.stringify(u)),
+        ...responses.map((r) => JSON.stringify(r)),
+        ...events.map((e) => JSON.stringify(e)),
+        ...logs,
+      ].join('\n'),
     async call(method, path, o = {}) {
       const event = httpEvent(method, path, o);
       const res = await api(event);
       apiBodies.push(res.body ?? '');
       if (!path.startsWith('/v1/slack/')) {
-        openApiValidator().assert({ method, path, request: { contentType: event.headers['content-type'], rawBody: event.body && (o.base64 ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) }, response: res });
+        openApiValidator().assert({
+          method,
+          path,
+          request: {
+            contentType: event.headers['content-type'],
+            rawBody: event.body && (o.base64 ? Buffer.from(event.body, 'base64').toString('utf8') : event.body),
+          },
+          response: res,
+        });
       }
       return { ...res, json: () => (res.body ? JSON.parse(res.body) : undefined) };
     },
@@ -264,7 +341,11 @@ export async function startHarness(): Promise<Harness> {
         durations: { plan: 1 },
       });
       if (gate.next !== 'approval') throw new Error(`expected the approval gate, got ${gate.next}`);
-      await handleApprovalRequest(workflow, { jobId, taskToken: token, planDigest: gate.planDigest, approvalTimeoutSeconds: gate.approvalTimeoutSeconds }, notifier);
+      await handleApprovalRequest(
+        workflow,
+        { jobId, taskToken: token, planDigest: gate.planDigest, approvalTimeoutSeconds: gate.approvalTimeoutSeconds },
+        notifier,
+      );
       return (await jobs.require(jobId)).job;
     },
     async stop() {
@@ -277,5 +358,8 @@ export async function startHarness(): Promise<Harness> {
 
 /** A change per test, so stacks and idempotency keys never collide. */
 export function changeFor(n: string, o: { env?: string; createdBy?: string } = {}): ResourceChange {
-  return change({ resource: { id: `eks_${n.padStart(26, '0')}`.slice(0, 30), env: o.env ?? 'production', version: { id: `ver-${n}`, message: `change ${n}` } }, ...(o.createdBy ? { createdBy: o.createdBy } : {}) });
+  return change({
+    resource: { id: `eks_${n.padStart(26, '0')}`.slice(0, 30), env: o.env ?? 'production', version: { id: `ver-${n}`, message: `change ${n}` } },
+    ...(o.createdBy ? { createdBy: o.createdBy } : {}),
+  });
 }

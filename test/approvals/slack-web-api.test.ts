@@ -56,12 +56,18 @@ it('posts chat.postMessage with the bot token in the Authorization header and th
 it("surfaces Slack's refusal as an error carrying Slack's error code (what the approval request logs)", async () => {
   answer = { ok: false, error: 'channel_not_found' };
   const poster = new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url);
-  await expect(poster.post({ channel: 'C0NOPE', text: 'x', blocks: [] })).rejects.toMatchObject({ code: 'slack_webapi_platform_error', data: { error: 'channel_not_found' } });
+  await expect(poster.post({ channel: 'C0NOPE', text: 'x', blocks: [] })).rejects.toMatchObject({
+    code: 'slack_webapi_platform_error',
+    data: { error: 'channel_not_found' },
+  });
 });
 
 it('replaces a posted message with chat.update on its channel and ts, the token in the Authorization header only', async () => {
   const poster = new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url, API_SLACK_BUDGET);
-  await poster.update({ channel: 'C0PRODAPPROVALS', ts: '1700000000.000200' }, { text: 'Approved', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'Approved by someone' } }] });
+  await poster.update(
+    { channel: 'C0PRODAPPROVALS', ts: '1700000000.000200' },
+    { text: 'Approved', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'Approved by someone' } }] },
+  );
   expect(requests).toHaveLength(1);
   expect(requests[0].path).toBe('/api/chat.update');
   expect(requests[0].auth).toBe('Bearer xoxb-test-bot-token');
@@ -72,9 +78,14 @@ it('replaces a posted message with chat.update on its channel and ts, the token 
   expect(body).toContain('"text":"Approved by someone"');
 });
 
-it('gives Slack one attempt within the API\'s budget (the person deciding waits for it), where the approval request retries', async () => {
+it("gives Slack one attempt within the API's budget (the person deciding waits for it), where the approval request retries", async () => {
   status = 500;
-  await expect(new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url, API_SLACK_BUDGET).update({ channel: 'C0PRODAPPROVALS', ts: '1.2' }, { text: 'x', blocks: [] })).rejects.toThrow();
+  await expect(
+    new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url, API_SLACK_BUDGET).update(
+      { channel: 'C0PRODAPPROVALS', ts: '1.2' },
+      { text: 'x', blocks: [] },
+    ),
+  ).rejects.toThrow();
   expect(requests).toHaveLength(1);
   requests.length = 0;
   await expect(new SlackWebApiPoster(async () => 'xoxb-test-bot-token', url).post({ channel: 'C0PRODAPPROVALS', text: 'x', blocks: [] })).rejects.toThrow();

@@ -18,7 +18,10 @@ beforeAll(async () => {
 afterAll(async () => {
   // Jobs left awaiting approval are ended first: an execution parked on its approval task keeps the in-process
   // interpreter (and so this test process) alive after local mode stops.
-  const open = await e?.call<{ items: StackJob[] }>('GET', '/v1/stack-jobs', { token: TOKENS.operator, query: { org: 'acmecorp', phase: 'awaiting_approval', limit: '100' } });
+  const open = await e?.call<{ items: StackJob[] }>('GET', '/v1/stack-jobs', {
+    token: TOKENS.operator,
+    query: { org: 'acmecorp', phase: 'awaiting_approval', limit: '100' },
+  });
   for (const job of open?.body.items ?? []) await e.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { token: TOKENS.operator });
   await e?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -56,7 +59,12 @@ const jobIdIn = (text: string) => /(sj_[0-9a-z]{26})/.exec(text)![1];
 
 describe('what an approver sees', () => {
   it('submit --wait shows every resource and attribute that changes before the approval hint, and `plan` shows it again (-o json as data)', async () => {
-    const run = await cli(['submit', '--wait', '-f', file(bucketChange('cli_plan', 'v1', { env: 'production', spec: { tier: 'standard', versioning: true } }))]);
+    const run = await cli([
+      'submit',
+      '--wait',
+      '-f',
+      file(bucketChange('cli_plan', 'v1', { env: 'production', spec: { tier: 'standard', versioning: true } })),
+    ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/\+ \S+ will be created/);
     expect(run.stdout).toMatch(/Plan: 2 to add, 0 to change, 0 to destroy, 0 to replace\./);
@@ -110,7 +118,7 @@ describe('following a job after a decision', () => {
   });
 });
 
-describe('answers to an operator\'s questions', () => {
+describe("answers to an operator's questions", () => {
   it('`logs --follow` stops and says so when the job waits for approval, and exits 1 for a failed job', async () => {
     const waiting = jobIdIn((await cli(['submit', '--wait', '-f', file(bucketChange('cli_logs_wait', 'v1', { env: 'production' }))])).stdout);
     const followed = await cli(['logs', waiting, '--follow']);
@@ -165,7 +173,13 @@ describe('the first-hour habits', () => {
 
   it('takes the endpoint and token from a named profile; a flag or variable wins over it; a missing profile is named', async () => {
     const config = join(dir, 'config.yaml');
-    writeFileSync(config, stringify({ current: 'local', profiles: { local: { endpoint: e.local.apiUrl, token: TOKENS.operator }, approver: { endpoint: e.local.apiUrl, token: TOKENS.approver } } }));
+    writeFileSync(
+      config,
+      stringify({
+        current: 'local',
+        profiles: { local: { endpoint: e.local.apiUrl, token: TOKENS.operator }, approver: { endpoint: e.local.apiUrl, token: TOKENS.approver } },
+      }),
+    );
     const id = jobIdIn((await cli(['submit', '--wait', '-f', file(bucketChange('cli_profile', 'v1', { env: 'production' }))])).stdout);
     const viaCurrent = await cli(['get', id], { auth: false, env: { STACKJOBS_CONFIG: config } });
     expect(viaCurrent.code).toBe(0);
@@ -179,7 +193,12 @@ describe('the first-hour habits', () => {
   });
 
   it('says what to do: an unreachable endpoint names the URL and the setting, a missing token where the example tokens are, a 403 the role', async () => {
-    const unreachable = await runCli(['--endpoint', 'http://127.0.0.1:9', 'list'], { stdout: { write: () => true } as never, stderr: { write: (s: string) => ((captured += s), true) } as never, env: {}, fetchImpl: e.fetch });
+    const unreachable = await runCli(['--endpoint', 'http://127.0.0.1:9', 'list'], {
+      stdout: { write: () => true } as never,
+      stderr: { write: (s: string) => ((captured += s), true) } as never,
+      env: {},
+      fetchImpl: e.fetch,
+    });
     expect(unreachable).toBe(1);
     expect(captured).toContain('cannot reach the Stack Jobs API at http://127.0.0.1:9');
     expect(captured).toContain('--endpoint or STACKJOBS_ENDPOINT');

@@ -11,7 +11,12 @@ it('runs the demo end to end with the stand-in CLI when no IaC binary is on the 
   symlinkSync(execFileSync('sh', ['-c', 'command -v git']).toString().trim(), join(bin, 'git'));
   const tsx = join(__dirname, '../../node_modules/.bin/tsx');
   const run = spawnSync(process.execPath, [tsx, join(__dirname, '../../local/demo.ts'), '--yes'], {
-    env: { PATH: `${bin}:${dirname(tsx)}`, HOME: process.env.HOME, NODE_OPTIONS: '--openssl-legacy-provider', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: {
+      PATH: `${bin}:${dirname(tsx)}`,
+      HOME: process.env.HOME,
+      NODE_OPTIONS: '--openssl-legacy-provider',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
     encoding: 'utf8',
     timeout: 120000,
   });
@@ -31,7 +36,13 @@ it('ends cleanly when the plan is rejected: nothing applied, exit 0, its tempora
   // Like /tmp: the tools run as an unprivileged user when the tests run as root, and must reach the data under it.
   chmodSync(tmp, 0o1777);
   const run = spawnSync(process.execPath, [tsx, join(__dirname, '../../local/demo.ts'), '--reject'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmp, NODE_OPTIONS: '--openssl-legacy-provider', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TMPDIR: tmp,
+      NODE_OPTIONS: '--openssl-legacy-provider',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
     encoding: 'utf8',
     timeout: 120000,
   });
@@ -47,20 +58,29 @@ it('ends cleanly when the plan is rejected: nothing applied, exit 0, its tempora
 }, 150000);
 
 const terraformOnPath = spawnSync('sh', ['-c', 'command -v terraform'], { encoding: 'utf8' }).stdout.trim();
-(terraformOnPath ? it : it.skip)('runs the demo with the real terraform on the PATH, and the module shows the resource\'s name', () => {
-  const tsx = join(__dirname, '../../node_modules/.bin/tsx');
-  const run = spawnSync(process.execPath, [tsx, join(__dirname, '../../local/demo.ts'), '--yes'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_OPTIONS: '--openssl-legacy-provider', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    encoding: 'utf8',
-    timeout: 120000,
-  });
-  const output = `${run.stdout}\n${run.stderr}`;
-  expect(output).not.toContain('using the stand-in CLI');
-  // One terraform_data resource: created, then updated in place when the tier moves.
-  expect(output).toMatch(/plan: 1 to add, 0 to change, 0 to destroy, 0 to replace/);
-  expect(output).toMatch(/plan: 0 to add, 1 to change, 0 to destroy, 0 to replace/);
-  expect(output).toContain('bucket_name = "demo-assets"');
-  // Before the approval, the plan as an approver reads it: the resource, its action, the attributes.
-  expect(output).toMatch(/\+ terraform_data\.\w+ will be created/);
-  expect(run.status).toBe(0);
-}, 150000);
+(terraformOnPath ? it : it.skip)(
+  "runs the demo with the real terraform on the PATH, and the module shows the resource's name",
+  () => {
+    const tsx = join(__dirname, '../../node_modules/.bin/tsx');
+    const run = spawnSync(process.execPath, [tsx, join(__dirname, '../../local/demo.ts'), '--yes'], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_OPTIONS: '--openssl-legacy-provider',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
+      encoding: 'utf8',
+      timeout: 120000,
+    });
+    const output = `${run.stdout}\n${run.stderr}`;
+    expect(output).not.toContain('using the stand-in CLI');
+    // One terraform_data resource: created, then updated in place when the tier moves.
+    expect(output).toMatch(/plan: 1 to add, 0 to change, 0 to destroy, 0 to replace/);
+    expect(output).toMatch(/plan: 0 to add, 1 to change, 0 to destroy, 0 to replace/);
+    expect(output).toContain('bucket_name = "demo-assets"');
+    // Before the approval, the plan as an approver reads it: the resource, its action, the attributes.
+    expect(output).toMatch(/\+ terraform_data\.\w+ will be created/);
+    expect(run.status).toBe(0);
+  },
+  150000,
+);

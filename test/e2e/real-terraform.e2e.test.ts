@@ -34,7 +34,16 @@ beforeAll(async () => {
   const config = e2eConfig();
   config.catalog.modules = [
     ...(config.catalog.modules ?? []),
-    { id: 'iacmod_tf_probe', scope: 'platform', resourceKind: 'tf_probe', provisioner: 'terraform', gitRepo: '{dataDir}/git/tf-probe.git', branch: 'v1.0.0', path: '.', isDefault: true },
+    {
+      id: 'iacmod_tf_probe',
+      scope: 'platform',
+      resourceKind: 'tf_probe',
+      provisioner: 'terraform',
+      gitRepo: '{dataDir}/git/tf-probe.git',
+      branch: 'v1.0.0',
+      path: '.',
+      isDefault: true,
+    },
   ];
   e = await startE2E(config, {
     dataDir,
@@ -78,8 +87,7 @@ async function approve(id: string): Promise<StackJob> {
   return e.waitFor(id, done, 60000);
 }
 
-const outputsOf = async (id: string) =>
-  (await e.call<{ outputs: Record<string, { value: unknown }> }>('GET', `/v1/stack-jobs/${id}/outputs`)).body.outputs;
+const outputsOf = async (id: string) => (await e.call<{ outputs: Record<string, { value: unknown }> }>('GET', `/v1/stack-jobs/${id}/outputs`)).body.outputs;
 
 /** The resource's state file, where the example config's local backend keeps it. */
 function stateFile(resourceId: string, env = 'dev'): string {
@@ -98,10 +106,14 @@ function stateFile(resourceId: string, env = 'dev'): string {
 }
 
 const stateOf = (resourceId: string, env?: string) =>
-  JSON.parse(readFileSync(stateFile(resourceId, env), 'utf8')) as { serial: number; resources: Array<{ type: string; name: string; instances: unknown[] }>; outputs: Record<string, { value: unknown }> };
+  JSON.parse(readFileSync(stateFile(resourceId, env), 'utf8')) as {
+    serial: number;
+    resources: Array<{ type: string; name: string; instances: unknown[] }>;
+    outputs: Record<string, { value: unknown }>;
+  };
 
 describeReal('with the real Terraform, through local mode', () => {
-  it('creates a module whose outputs are all unknown until apply, and gives it the resource\'s id and name, never the job id', async () => {
+  it("creates a module whose outputs are all unknown until apply, and gives it the resource's id and name, never the job id", async () => {
     const job = await run(change('probe_create', 'v1'));
     expect(job.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
     expect(job.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:succeeded', 'apply:succeeded']);
@@ -159,7 +171,12 @@ describeReal('with the real Terraform, through local mode', () => {
     expect(created.status).toBe(200);
     const main = created.body.resources.find((r) => r.address === 'terraform_data.main');
     expect(main).toMatchObject({ action: 'create' });
-    expect(main?.attributes).toEqual(expect.arrayContaining([{ path: 'input', after: '"one"' }, { path: 'id', after: '(known after apply)' }]));
+    expect(main?.attributes).toEqual(
+      expect.arrayContaining([
+        { path: 'input', after: '"one"' },
+        { path: 'id', after: '(known after apply)' },
+      ]),
+    );
     expect(created.body.outputs).toEqual(expect.arrayContaining([{ path: 'id', after: '(known after apply)' }]));
     await approve(first.metadata.id);
 
@@ -210,12 +227,17 @@ describeReal('with the real Terraform, through local mode', () => {
     expect(stateOf('probe_fail').resources.map((r) => r.name)).toEqual(['main']);
   });
 
-  (process.getuid?.() === 0 ? it : it.skip)('runs module code as its own user: it reads neither the runner\'s environment nor local mode\'s data', async () => {
+  (process.getuid?.() === 0 ? it : it.skip)("runs module code as its own user: it reads neither the runner's environment nor local mode's data", async () => {
     const probe = join(mkdtempSync(join(tmpdir(), 'stackjobs-probe-')), 'probe.txt');
     chmodSync(dirname(probe), 0o777);
     const job = await run(change('probe_isolation', 'v1', { spec: { probe } }));
     expect(job.status.result).toBe('succeeded');
-    const seen = Object.fromEntries(readFileSync(probe, 'utf8').trim().split('\n').map((l) => l.split('=')));
+    const seen = Object.fromEntries(
+      readFileSync(probe, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=')),
+    );
     expect(seen).toEqual({ uid: '65534', runner_environ: 'denied', local_data: 'denied', own_env: 'clean' });
     rmSync(dirname(probe), { recursive: true, force: true });
   });

@@ -47,7 +47,12 @@ describe('a change that applies without approval', () => {
     const job = await submit(bucketChange('bucket_e2e_apply', 'v1'));
     const finished = await e.waitFor(job.metadata.id, done);
     expect(finished.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
-    expect(finished.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:succeeded', 'apply:succeeded']);
+    expect(finished.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual([
+      'init:succeeded',
+      'refresh:succeeded',
+      'plan:succeeded',
+      'apply:succeeded',
+    ]);
     expect(finished.status.plan?.summary.add).toBe(1);
 
     const outputs = await e.call<{ outputs: Record<string, { value: unknown; sensitive: boolean }> }>('GET', `/v1/stack-jobs/${job.metadata.id}/outputs`);
@@ -164,7 +169,9 @@ describe('AWS payload limits, held by local mode', () => {
   it('plans and applies 2,000 resources with long addresses: the summary that travels is bounded, the counts exact', async () => {
     // 2,000 addresses of ~130 characters: an unbounded resource list is ~300 KB, over Step Functions' 256 KB for the
     // runner's task result and the execution state (local mode refuses both, as AWS does).
-    const spec = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`module_network_subnet_route_table_association_${'x'.repeat(60)}_${String(i).padStart(4, '0')}`, i]));
+    const spec = Object.fromEntries(
+      Array.from({ length: 2000 }, (_, i) => [`module_network_subnet_route_table_association_${'x'.repeat(60)}_${String(i).padStart(4, '0')}`, i]),
+    );
     const job = await submit(bucketChange('bucket_e2e_large', 'v1', { spec }));
     const finished = await e.waitFor(job.metadata.id, done, 120000);
     expect(finished.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
@@ -178,7 +185,9 @@ describe('AWS payload limits, held by local mode', () => {
 describe('a module that needs an AWS credential (local mode stands in for STS)', () => {
   it('validates the credential live through STS, offline, and runs the job with it', async () => {
     const change = bucketChange('bucket_e2e_aws', 'v1', { kind: 'demo_aws_bucket' });
-    const pre = await e.call<{ passed: boolean; checks: Array<{ check: string; passed: boolean; messages: string[] }> }>('POST', '/v1/preflight', { body: change });
+    const pre = await e.call<{ passed: boolean; checks: Array<{ check: string; passed: boolean; messages: string[] }> }>('POST', '/v1/preflight', {
+      body: change,
+    });
     expect(pre.status).toBe(200);
     const credential = pre.body.checks.find((c) => c.check === 'credential')!;
     expect(credential).toMatchObject({ passed: true });
@@ -198,8 +207,8 @@ describe('a module that needs an AWS credential (local mode stands in for STS)',
   });
 });
 
-describe('local mode\'s loopback endpoints', () => {
-  it('answer only requests signed with this run\'s credentials: not the public S3RVER pair, not a guess, not unsigned', async () => {
+describe("local mode's loopback endpoints", () => {
+  it("answer only requests signed with this run's credentials: not the public S3RVER pair, not a guess, not unsigned", async () => {
     const { DynamoDBClient, ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
     const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
     const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
@@ -212,15 +221,34 @@ describe('local mode\'s loopback endpoints', () => {
       const s3 = new S3Client({ ...common, endpoint: e.local.s3Endpoint, forcePathStyle: true, credentials });
       const sm = new SecretsManagerClient({ ...common, endpoint: e.local.awsEndpoint, credentials });
       const outcomes = await Promise.all([
-        ddb.send(new ListTablesCommand({})).then(() => 'served', (err: Error) => err.name),
+        ddb.send(new ListTablesCommand({})).then(
+          () => 'served',
+          (err: Error) => err.name,
+        ),
         // A missing key: NoSuchKey means S3 checked the signature and looked.
-        s3.send(new GetObjectCommand({ Bucket: e.local.names.artifactsBucket, Key: 'jobs/none/outputs.json' })).then(() => 'served', (err: Error) => (err.name === 'NoSuchKey' ? 'served' : err.name)),
-        sm.send(new GetSecretValueCommand({ SecretId: 'stackjobs/acmecorp/demo-credential' })).then(() => 'served', (err: Error) => err.name),
+        s3.send(new GetObjectCommand({ Bucket: e.local.names.artifactsBucket, Key: 'jobs/none/outputs.json' })).then(
+          () => 'served',
+          (err: Error) => (err.name === 'NoSuchKey' ? 'served' : err.name),
+        ),
+        sm.send(new GetSecretValueCommand({ SecretId: 'stackjobs/acmecorp/demo-credential' })).then(
+          () => 'served',
+          (err: Error) => err.name,
+        ),
       ]);
-      expect({ key: credentials.accessKeyId.slice(0, 5), ok, outcomes }).toEqual({ key: credentials.accessKeyId.slice(0, 5), ok, outcomes: ok ? ['served', 'served', 'served'] : [expect.not.stringMatching(/^served$/), expect.not.stringMatching(/^served$/), expect.not.stringMatching(/^served$/)] });
+      expect({ key: credentials.accessKeyId.slice(0, 5), ok, outcomes }).toEqual({
+        key: credentials.accessKeyId.slice(0, 5),
+        ok,
+        outcomes: ok
+          ? ['served', 'served', 'served']
+          : [expect.not.stringMatching(/^served$/), expect.not.stringMatching(/^served$/), expect.not.stringMatching(/^served$/)],
+      });
       for (const c of [ddb, s3, sm]) c.destroy();
     }
-    const unsigned = await fetch(e.local.dynamoEndpoint, { method: 'POST', headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0' }, body: '{}' });
+    const unsigned = await fetch(e.local.dynamoEndpoint, {
+      method: 'POST',
+      headers: { 'x-amz-target': 'DynamoDB_20120810.ListTables', 'content-type': 'application/x-amz-json-1.0' },
+      body: '{}',
+    });
     expect(unsigned.status).toBe(400);
   });
 });
@@ -229,7 +257,10 @@ describe('an operator can see who holds a stack', () => {
   it('shows the lease holder, since when and until when on the resource, even before any job finished, and nothing once it ends', async () => {
     const job = await submit(bucketChange('bucket_e2e_lease', 'v1', { env: 'production' }));
     await e.waitFor(job.metadata.id, (j) => j.status.phase === 'awaiting_approval');
-    const held = await e.call<{ lease?: { holder: string; since?: string; expiresAt: string }; lastJobId?: string }>('GET', '/v1/orgs/acmecorp/envs/production/resources/bucket_e2e_lease');
+    const held = await e.call<{ lease?: { holder: string; since?: string; expiresAt: string }; lastJobId?: string }>(
+      'GET',
+      '/v1/orgs/acmecorp/envs/production/resources/bucket_e2e_lease',
+    );
     expect(held.status).toBe(200);
     expect(held.body.lastJobId).toBeUndefined();
     expect(held.body.lease).toMatchObject({ holder: job.metadata.id, since: expect.any(String), expiresAt: expect.any(String) });
@@ -248,7 +279,7 @@ describe('an operator can see who holds a stack', () => {
   });
 });
 
-describe('local mode\'s Slack users', () => {
+describe("local mode's Slack users", () => {
   it('are linked as a platform admin would link them, in the configured workspace only', async () => {
     const { SlackLinkRepository } = await import('../../lambdas/adapters/dynamodb/slack-link-repository');
     const { documentClient } = await import('../../lambdas/adapters/dynamodb/client');
@@ -313,7 +344,12 @@ describe('the stackjobs CLI', () => {
     const pre = await cli('preflight', '-f', file('bad.yaml', bucketChange('bucket_e2e_cli_bad', 'v1', { kind: 'unknown_kind' })));
     expect(pre.code).toBe(3);
     expect(pre.stdout).toContain('FAIL  module: no module for resource kind unknown_kind');
-    const failing = await cli('submit', '--wait', '-f', file('fail.yaml', bucketChange('bucket_e2e_cli_fail', 'v1', { spec: { standin: { fail: ['plan'] } } })));
+    const failing = await cli(
+      'submit',
+      '--wait',
+      '-f',
+      file('fail.yaml', bucketChange('bucket_e2e_cli_fail', 'v1', { spec: { standin: { fail: ['plan'] } } })),
+    );
     expect(failing.code).toBe(1);
     expect(failing.stdout).toContain('failed in plan');
   });
@@ -341,7 +377,13 @@ describe('changes that wait for a human', () => {
     expect(approved.status).toBe(200);
     const finished = await e.waitFor(job.metadata.id, done);
     expect(finished.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
-    expect(finished.status.approval?.decision).toMatchObject({ decision: 'approved', by: 'approver@acmecorp.example', channel: 'api', planDigest: plan.body.digest, comment: 'ship it' });
+    expect(finished.status.approval?.decision).toMatchObject({
+      decision: 'approved',
+      by: 'approver@acmecorp.example',
+      channel: 'api',
+      planDigest: plan.body.digest,
+      comment: 'ship it',
+    });
     const outputs = await e.call<{ outputs: Record<string, { value: unknown; sensitive: boolean }> }>('GET', `/v1/stack-jobs/${job.metadata.id}/outputs`);
     expect(outputs.body.outputs.access_token).toEqual(expect.objectContaining({ sensitive: true, value: '***' }));
     const logs = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`, { query: { phase: 'update' } });
@@ -357,7 +399,9 @@ describe('changes that wait for a human', () => {
   it('cancels a rejected job, frees the stack, and runs the next job on it', async () => {
     const rejectedJob = await submit(bucketChange('bucket_e2e_reject', 'v1', { env: 'production' }));
     await e.waitFor(rejectedJob.metadata.id, awaiting);
-    expect((await e.call('POST', `/v1/stack-jobs/${rejectedJob.metadata.id}/reject`, { token: TOKENS.approver, body: { comment: 'not today' } })).status).toBe(200);
+    expect((await e.call('POST', `/v1/stack-jobs/${rejectedJob.metadata.id}/reject`, { token: TOKENS.approver, body: { comment: 'not today' } })).status).toBe(
+      200,
+    );
     const rejected = await e.waitFor(rejectedJob.metadata.id, done);
     expect(rejected.status).toMatchObject({ phase: 'completed', result: 'cancelled' });
     expect(rejected.status.operations.find((o) => o.name === 'apply')?.result).not.toBe('succeeded');
@@ -374,10 +418,21 @@ describe('changes that wait for a human', () => {
     const base = ['--endpoint', e.local.apiUrl, '--output', 'json'];
     const io = () => {
       const out = { stdout: '', stderr: '' };
-      return { out, io: { stdout: { write: (s: string) => ((out.stdout += s), true) } as never, stderr: { write: (s: string) => ((out.stderr += s), true) } as never, env: {}, fetchImpl: e.fetch } };
+      return {
+        out,
+        io: {
+          stdout: { write: (s: string) => ((out.stdout += s), true) } as never,
+          stderr: { write: (s: string) => ((out.stderr += s), true) } as never,
+          env: {},
+          fetchImpl: e.fetch,
+        },
+      };
     };
     const changeFile = join(mkdtempSync(join(tmpdir(), 'stackjobs-cli-')), 'change.yaml');
-    writeFileSync(changeFile, stringify(bucketChange('bucket_e2e_cli_flow', 'v1', { env: 'production', spec: { tier: 'standard', access_token: 'tok-e2e-cli' } })));
+    writeFileSync(
+      changeFile,
+      stringify(bucketChange('bucket_e2e_cli_flow', 'v1', { env: 'production', spec: { tier: 'standard', access_token: 'tok-e2e-cli' } })),
+    );
 
     const submitted = io();
     expect(await runCli([...base, '--token', TOKENS.operator, 'submit', '-f', changeFile, '--wait'], submitted.io)).toBe(0);

@@ -52,10 +52,24 @@ describeReal('the local backend lock the real terraform leaves', () => {
   let stateKey: string;
 
   const tf = (...args: string[]) =>
-    spawnSync(TERRAFORM!.bin, [...args, '-input=false', '-no-color'], { cwd: moduleDir, encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null', TF_IN_AUTOMATION: '1' }, timeout: 60_000 });
+    spawnSync(TERRAFORM!.bin, [...args, '-input=false', '-no-color'], {
+      cwd: moduleDir,
+      encoding: 'utf8',
+      env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null', TF_IN_AUTOMATION: '1' },
+      timeout: 60_000,
+    });
   /** Pre-flight of the standard change with this local backend and these jobs of the stack. */
   const preflight = (jobs: StackJob[]) =>
-    runPreflight(change(), preflightDeps({ catalog: standardCatalog().add('backend-credentials', 'acmecorp', backend), backendProbe: new S3BackendProbe(secrets), stateLocks, jobs: stackJobs(jobs), clock: { now: () => new Date() } }));
+    runPreflight(
+      change(),
+      preflightDeps({
+        catalog: standardCatalog().add('backend-credentials', 'acmecorp', backend),
+        backendProbe: new S3BackendProbe(secrets),
+        stateLocks,
+        jobs: stackJobs(jobs),
+        clock: { now: () => new Date() },
+      }),
+    );
   const backendCheck = async (jobs: StackJob[]) => (await preflight(jobs)).checks.find((c) => c.check === 'backend')!;
 
   beforeAll(async () => {
@@ -86,18 +100,33 @@ describeReal('the local backend lock the real terraform leaves', () => {
   });
 
   it('is held while terraform runs: pre-flight fails naming it, force-unlock refuses, and plan cannot take it', async () => {
-    apply = spawn(TERRAFORM!.bin, ['apply', '-auto-approve', '-input=false', '-no-color'], { cwd: moduleDir, env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null' }, detached: true, stdio: 'ignore' });
+    apply = spawn(TERRAFORM!.bin, ['apply', '-auto-approve', '-input=false', '-no-color'], {
+      cwd: moduleDir,
+      env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null' },
+      detached: true,
+      stdio: 'ignore',
+    });
     const deadline = Date.now() + 30_000;
     while (!existsSync(lockInfoPath(statePath)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(readFileSync(lockInfoPath(statePath), 'utf8')).toContain('"Operation":"OperationTypeApply"');
     const info = JSON.parse(readFileSync(lockInfoPath(statePath), 'utf8')) as { ID: string; Who: string; Created: string };
 
     const lock = await stateLocks.read(backend, stateKey);
-    expect(lock).toMatchObject({ id: info.ID, who: info.Who, created: info.Created, operation: 'OperationTypeApply', path: statePath, store: 'local-file', held: true });
+    expect(lock).toMatchObject({
+      id: info.ID,
+      who: info.Who,
+      created: info.Created,
+      operation: 'OperationTypeApply',
+      path: statePath,
+      store: 'local-file',
+      held: true,
+    });
 
     const check = await backendCheck([]);
     expect(check.passed).toBe(false);
-    expect(check.messages.join('\n')).toContain(`state is locked by Terraform: OperationTypeApply by ${info.Who} since ${info.Created} (lock id ${info.ID}), which is not a stack job`);
+    expect(check.messages.join('\n')).toContain(
+      `state is locked by Terraform: OperationTypeApply by ${info.Who} since ${info.Created} (lock id ${info.ID}), which is not a stack job`,
+    );
     expect(check.messages.join('\n')).toContain(`{"lockId":"${info.ID}","reason":"<why>"}`);
 
     expect((await stateLocks.forceUnlock(backend, stateKey, info.ID)).status).toBe('held');
@@ -118,7 +147,10 @@ describeReal('the local backend lock the real terraform leaves', () => {
     await exited;
     const frozen = freezeStackJob(change(), await preflight([]), 'sj_01jsrnmwpnnc6n62h06xafkill', new Date(started));
     expect(frozen.spec.essentials.backendCredential).toMatchObject({ type: 'local', stateKey });
-    const killed: StackJob = { ...frozen, status: { ...frozen.status, phase: 'completed', result: 'failed', reason: 'runner_lost', startedAt: started, finishedAt: new Date().toISOString() } };
+    const killed: StackJob = {
+      ...frozen,
+      status: { ...frozen.status, phase: 'completed', result: 'failed', reason: 'runner_lost', startedAt: started, finishedAt: new Date().toISOString() },
+    };
 
     expect(existsSync(lockInfoPath(statePath))).toBe(true);
     expect(await stateLocks.read(backend, stateKey)).toMatchObject({ id: info.ID, held: false });
@@ -129,14 +161,24 @@ describeReal('the local backend lock the real terraform leaves', () => {
     );
 
     const deps = { jobs: stackJobs([killed]), locks: noLocks(), stateLocks, publisher, clock: { now: () => new Date() } };
-    expect(await readStateLock(deps, ref)).toMatchObject({ stateKey, backend: { type: 'local' }, lock: { id: info.ID, held: false }, leftBy: { jobId: killed.metadata.id } });
+    expect(await readStateLock(deps, ref)).toMatchObject({
+      stateKey,
+      backend: { type: 'local' },
+      lock: { id: info.ID, held: false },
+      leftBy: { jobId: killed.metadata.id },
+    });
     const reason = 'the runner was killed -9 mid-apply';
     await expect(forceUnlockStateLock(deps, ref, { lockId: 'not-the-lock-id', reason, by: 'admin@acmecorp.example' })).rejects.toBeInstanceOf(ConflictError);
     expect(existsSync(lockInfoPath(statePath))).toBe(true);
     const released = await forceUnlockStateLock(deps, ref, { lockId: info.ID, reason, by: 'admin@acmecorp.example' });
     expect(released.view).toMatchObject({ lock: { id: info.ID }, released: { by: 'admin@acmecorp.example', reason } });
     expect(existsSync(lockInfoPath(statePath))).toBe(false);
-    expect(published).toEqual([{ detailType: 'Stack Terraform Lock Released', detail: expect.objectContaining({ lockId: info.ID, leftByJobId: killed.metadata.id, by: 'admin@acmecorp.example', reason }) }]);
+    expect(published).toEqual([
+      {
+        detailType: 'Stack Terraform Lock Released',
+        detail: expect.objectContaining({ lockId: info.ID, leftByJobId: killed.metadata.id, by: 'admin@acmecorp.example', reason }),
+      },
+    ]);
 
     const plan = tf('plan', '-lock-timeout=0s');
     expect({ status: plan.status, stderr: plan.stderr }).toEqual({ status: 0, stderr: '' });

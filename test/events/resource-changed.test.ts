@@ -11,7 +11,12 @@ import { startApiHarness, type ApiHarness } from '../support/api-harness';
 import { PLATFORM_OWNER } from '../../lambdas/domain/ports';
 
 const base = JSON.parse(readFileSync(join(__dirname, '../fixtures/aws-events/eventbridge-base.json'), 'utf8')) as EventBridgeEvent<string, unknown>;
-const eventOf = (detail: unknown, detailType = 'Cloud Resource Changed'): EventBridgeEvent<string, unknown> => ({ ...base, source: 'acme.portal', 'detail-type': detailType, detail });
+const eventOf = (detail: unknown, detailType = 'Cloud Resource Changed'): EventBridgeEvent<string, unknown> => ({
+  ...base,
+  source: 'acme.portal',
+  'detail-type': detailType,
+  detail,
+});
 
 class RecordingPublisher implements EventPublisher {
   readonly published: { detailType: string; detail: Record<string, unknown> }[] = [];
@@ -58,7 +63,10 @@ describe('Cloud Resource Changed events', () => {
   });
 
   it('publish a pre-flight failure as Stack Job Rejected with every check, without throwing', async () => {
-    const result = await handleResourceChanged(eventOf(change({ kind: 'aws_lambda_function', resource: { version: { id: 'ver-event-2', message: '' } } })), deps());
+    const result = await handleResourceChanged(
+      eventOf(change({ kind: 'aws_lambda_function', resource: { version: { id: 'ver-event-2', message: '' } } })),
+      deps(),
+    );
     expect(result).toEqual({ outcome: 'rejected' });
     expect(publisher.published).toHaveLength(1);
     const [{ detailType, detail }] = publisher.published;

@@ -41,7 +41,12 @@ const mutations: string[] = [];
 
 /** A write that changed nothing (a delete of nothing, a failed condition) is not a mutation. */
 function isMutation(command: string, output: unknown): boolean {
-  if (!/^(Put|Update|Delete|BatchWrite|TransactWrite|StartExecution|StopExecution|SendTask|PutEvents|CreateMultipartUpload|UploadPart|CompleteMultipartUpload|CopyObject)/.test(command)) return false;
+  if (
+    !/^(Put|Update|Delete|BatchWrite|TransactWrite|StartExecution|StopExecution|SendTask|PutEvents|CreateMultipartUpload|UploadPart|CompleteMultipartUpload|CopyObject)/.test(
+      command,
+    )
+  )
+    return false;
   if (command.startsWith('Delete') && command !== 'DeleteObjectCommand') return Boolean((output as { Attributes?: unknown }).Attributes);
   return true;
 }
@@ -51,7 +56,12 @@ beforeAll(async () => {
   await createTables(dynamo.endpoint, { [NAMES.jobs]: TABLES.jobs, [NAMES.catalog]: TABLES.catalog });
   s3 = await startEmbeddedS3({ buckets: [NAMES.bucket] });
   // An accepted submission starts an execution and publishes: the protocol server answers both.
-  const sfn = { startExecution: async (r: { name?: string }) => ({ executionArn: `arn:aws:states:us-east-1:000000000000:execution:fuzz:${r.name}`, startDate: Date.now() / 1000 }) };
+  const sfn = {
+    startExecution: async (r: { name?: string }) => ({
+      executionArn: `arn:aws:states:us-east-1:000000000000:execution:fuzz:${r.name}`,
+      startDate: Date.now() / 1000,
+    }),
+  };
   protocol = await startProtocolServer({ sfn: () => sfn as unknown as LocalStepFunctions, secrets: {} });
   Object.assign(process.env, {
     JOBS_TABLE: NAMES.jobs,
@@ -89,15 +99,46 @@ beforeAll(async () => {
   const catalog = new CatalogRepository(clients.dynamo(), NAMES.catalog);
   // A module whose ref exists and a backend, so generated changes pass pre-flight and reach the job write.
   moduleRepo = mkdtempSync(join(tmpdir(), 'stackjobs-fuzz-module-'));
-  const git = (...a: string[]) => execFileSync('git', ['-c', 'user.name=f', '-c', 'user.email=f@e', '-c', 'init.defaultBranch=main', ...a], { cwd: moduleRepo, stdio: 'pipe' });
+  const git = (...a: string[]) =>
+    execFileSync('git', ['-c', 'user.name=f', '-c', 'user.email=f@e', '-c', 'init.defaultBranch=main', ...a], { cwd: moduleRepo, stdio: 'pipe' });
   git('init', '-q');
   writeFileSync(join(moduleRepo, 'main.tf'), '');
   git('add', '.');
   git('commit', '-qm', 'm');
   git('tag', 'v1');
-  await catalog.put('modules', PLATFORM_OWNER, 'iacmod_demo', { id: 'iacmod_demo', scope: 'platform', resourceKind: 'demo_bucket', provisioner: 'terraform', gitRepo: moduleRepo, branch: 'v1', path: '.', isDefault: true }, 'seed', new Date());
-  await catalog.put('backend-credentials', 'acmecorp', 'local', { id: 'local', org: 'acmecorp', provisioner: 'terraform', type: 'local', config: { path: '/tmp/fuzz-state' } }, 'seed', new Date());
-  await catalog.put('flow-control-policies', 'acmecorp', 'acme', { id: 'acme', selector: { level: 'organization', org: 'acmecorp' }, previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: true, skipRefresh: false }, 'seed', new Date());
+  await catalog.put(
+    'modules',
+    PLATFORM_OWNER,
+    'iacmod_demo',
+    {
+      id: 'iacmod_demo',
+      scope: 'platform',
+      resourceKind: 'demo_bucket',
+      provisioner: 'terraform',
+      gitRepo: moduleRepo,
+      branch: 'v1',
+      path: '.',
+      isDefault: true,
+    },
+    'seed',
+    new Date(),
+  );
+  await catalog.put(
+    'backend-credentials',
+    'acmecorp',
+    'local',
+    { id: 'local', org: 'acmecorp', provisioner: 'terraform', type: 'local', config: { path: '/tmp/fuzz-state' } },
+    'seed',
+    new Date(),
+  );
+  await catalog.put(
+    'flow-control-policies',
+    'acmecorp',
+    'acme',
+    { id: 'acme', selector: { level: 'organization', org: 'acmecorp' }, previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: true, skipRefresh: false },
+    'seed',
+    new Date(),
+  );
 }, 30000);
 
 afterAll(async () => {
@@ -112,7 +153,11 @@ afterAll(async () => {
 async function snapshot(): Promise<string> {
   const ddb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   try {
-    const tables = await Promise.all([NAMES.jobs, NAMES.catalog].map(async (t) => ((await ddb.send(new ScanCommand({ TableName: t, ConsistentRead: true }))).Items ?? []).map((i) => JSON.stringify(i)).sort()));
+    const tables = await Promise.all(
+      [NAMES.jobs, NAMES.catalog].map(async (t) =>
+        ((await ddb.send(new ScanCommand({ TableName: t, ConsistentRead: true }))).Items ?? []).map((i) => JSON.stringify(i)).sort(),
+      ),
+    );
     return JSON.stringify(tables);
   } finally {
     ddb.destroy();
@@ -121,14 +166,32 @@ async function snapshot(): Promise<string> {
 
 // ------------------------------------------------------------------ generators
 
-const junk = fc.oneof(fc.string({ maxLength: 40 }), fc.stringMatching(/^[a-z0-9_.%-]{0,40}$/), fc.constantFrom('', '..', '%2e%2e', '%00', '%E0%A4%A', 'a'.repeat(300), '{id}', '🙂', ' '));
+const junk = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.stringMatching(/^[a-z0-9_.%-]{0,40}$/),
+  fc.constantFrom('', '..', '%2e%2e', '%00', '%E0%A4%A', 'a'.repeat(300), '{id}', '🙂', ' '),
+);
 const name = fc.oneof(fc.stringMatching(/^[a-z][a-z0-9_-]{0,20}$/), junk);
-const segment = () => fc.oneof(fc.constant(seededJobId), fc.constantFrom('acmecorp', 'globex', 'production', 'modules', 'flow-control-policies', 'runners', 'org-settings', 'fuzz_resource', 'iacmod_demo', 'acme'), junk);
+const segment = () =>
+  fc.oneof(
+    fc.constant(seededJobId),
+    fc.constantFrom('acmecorp', 'globex', 'production', 'modules', 'flow-control-policies', 'runners', 'org-settings', 'fuzz_resource', 'iacmod_demo', 'acme'),
+    junk,
+  );
 
 const change = fc.record(
   {
     resource: fc.oneof(
-      fc.record({ id: name, name, org: fc.oneof(fc.constant('acmecorp'), name), env: name, version: fc.oneof(fc.record({ id: name, message: fc.string({ maxLength: 30 }) }), fc.anything()) }, { requiredKeys: [] }),
+      fc.record(
+        {
+          id: name,
+          name,
+          org: fc.oneof(fc.constant('acmecorp'), name),
+          env: name,
+          version: fc.oneof(fc.record({ id: name, message: fc.string({ maxLength: 30 }) }), fc.anything()),
+        },
+        { requiredKeys: [] },
+      ),
       fc.anything(),
     ),
     kind: fc.oneof(fc.constant('demo_bucket'), name, fc.anything()),
@@ -146,7 +209,10 @@ const catalogEntity = fc.record(
     scope: fc.constantFrom('platform', 'org', 'nope'),
     resourceKind: name,
     provisioner: fc.constantFrom('terraform', 'tofu', 'pulumi', 'cdk'),
-    selector: fc.oneof(fc.record({ level: fc.constantFrom('platform', 'organization', 'environment', 'resource'), org: name, env: name }, { requiredKeys: [] }), fc.anything()),
+    selector: fc.oneof(
+      fc.record({ level: fc.constantFrom('platform', 'organization', 'environment', 'resource'), org: name, env: name }, { requiredKeys: [] }),
+      fc.anything(),
+    ),
     previewBeforeUpdate: fc.oneof(fc.boolean(), fc.anything()),
     approvalTimeoutMinutes: fc.oneof(fc.integer({ min: -10, max: 20000 }), fc.double()),
     config: fc.anything(),
@@ -157,7 +223,12 @@ const catalogEntity = fc.record(
  * Schema-valid changes a storage layer cannot take: numbers beyond DynamoDB's range, prototype keys in the spec or at
  * the top, nesting deeper than an item may. Raw JSON, so `__proto__` stays an own key as a client would send it.
  */
-const validChange = { resource: { id: 'fuzz_resource', name: 'fuzz', org: 'acmecorp', env: 'production', version: { id: 'v-fuzz', message: 'm' } }, kind: 'demo_bucket', triggerEvent: 'updated', createdBy: 'f@acmecorp.example' };
+const validChange = {
+  resource: { id: 'fuzz_resource', name: 'fuzz', org: 'acmecorp', env: 'production', version: { id: 'v-fuzz', message: 'm' } },
+  kind: 'demo_bucket',
+  triggerEvent: 'updated',
+  createdBy: 'f@acmecorp.example',
+};
 const nested = (depth: number): unknown => (depth === 0 ? 1 : { a: nested(depth - 1) });
 const hostileSpec = fc.oneof(
   fc.constantFrom(1e308, -1e300, 1e-200, 5e-324, 1e126).map((n) => JSON.stringify({ size: n })),
@@ -175,12 +246,19 @@ const body = fc.oneof(
   { weight: 2, arbitrary: catalogEntity.map((c) => JSON.stringify(c)) },
   { weight: 2, arbitrary: fc.json() },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
-  { weight: 1, arbitrary: fc.constantFrom('{"a":', 'null', '[]', '"x"', 'a: [1, *b]', 'a: &a [*a]', '\u0000', '{"__proto__":{"x":1}}', 'x'.repeat(300 * 1024)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('{"a":', 'null', '[]', '"x"', 'a: [1, *b]', 'a: &a [*a]', '\u0000', '{"__proto__":{"x":1}}', 'x'.repeat(300 * 1024)),
+  },
 );
 const principal = fc.oneof(
   fc.constantFrom(null, principals.operator, principals.viewer, principals.admin, principals.platformAdmin, principals.globexOperator),
   // Claims as a broken identity provider might send them: unknown roles, odd orgs (they reach the API as strings).
-  fc.record({ subject: fc.string({ maxLength: 20 }), orgs: fc.array(name, { maxLength: 3 }), roles: fc.array(fc.oneof(fc.constantFrom('operator', 'viewer', 'admin', 'approver', 'platform-admin'), fc.string()), { maxLength: 3 }) }) as fc.Arbitrary<Principal>,
+  fc.record({
+    subject: fc.string({ maxLength: 20 }),
+    orgs: fc.array(name, { maxLength: 3 }),
+    roles: fc.array(fc.oneof(fc.constantFrom('operator', 'viewer', 'admin', 'approver', 'platform-admin'), fc.string()), { maxLength: 3 }),
+  }) as fc.Arbitrary<Principal>,
   // Org-scoped roles, a platform admin of another org, roles in one org reaching for another.
   fc.record({
     subject: fc.constantFrom('pat@both.example', 'root@globex.example'),
@@ -190,18 +268,42 @@ const principal = fc.oneof(
   }) as fc.Arbitrary<Principal>,
 );
 const headers = fc.dictionary(
-  fc.oneof(fc.constantFrom('content-type', 'accept', 'idempotency-key', 'x-forwarded-for', 'content-length', 'authorization', 'x-slack-signature', 'x-slack-request-timestamp'), fc.stringMatching(/^[a-z-]{1,20}$/)),
-  fc.oneof(fc.constantFrom('application/json', 'application/yaml', 'text/yaml', 'text/plain', 'multipart/form-data', '', 'application/json; charset=utf-16'), fc.string({ maxLength: 60 })),
+  fc.oneof(
+    fc.constantFrom(
+      'content-type',
+      'accept',
+      'idempotency-key',
+      'x-forwarded-for',
+      'content-length',
+      'authorization',
+      'x-slack-signature',
+      'x-slack-request-timestamp',
+    ),
+    fc.stringMatching(/^[a-z-]{1,20}$/),
+  ),
+  fc.oneof(
+    fc.constantFrom('application/json', 'application/yaml', 'text/yaml', 'text/plain', 'multipart/form-data', '', 'application/json; charset=utf-16'),
+    fc.string({ maxLength: 60 }),
+  ),
   { maxKeys: 4 },
 );
 const query = fc.option(
-  fc.dictionary(fc.oneof(fc.constantFrom('org', 'env', 'resourceId', 'phase', 'result', 'limit', 'cursor', 'after', 'follow', 'operation'), fc.string({ maxLength: 8 })), fc.oneof(fc.constantFrom('acmecorp', '0', '-1', '101', '20', 'completed', 'eyJwayI6IngifQ', 'true'), fc.string({ maxLength: 30 })), { maxKeys: 4 }),
+  fc.dictionary(
+    fc.oneof(fc.constantFrom('org', 'env', 'resourceId', 'phase', 'result', 'limit', 'cursor', 'after', 'follow', 'operation'), fc.string({ maxLength: 8 })),
+    fc.oneof(fc.constantFrom('acmecorp', '0', '-1', '101', '20', 'completed', 'eyJwayI6IngifQ', 'true'), fc.string({ maxLength: 30 })),
+    { maxKeys: 4 },
+  ),
   { nil: undefined },
 );
 
 describe('API fuzzing', () => {
   it('reaches the job write with a valid change (so generated specs are tested against storage, not pre-flight)', async () => {
-    const res = await api(httpEvent('POST', '/v1/stack-jobs', { principal: principals.operator, rawBody: JSON.stringify({ ...validChange, resource: { ...validChange.resource, version: { id: 'v-reach', message: 'm' } }, spec: { tier: 'x' } }) }));
+    const res = await api(
+      httpEvent('POST', '/v1/stack-jobs', {
+        principal: principals.operator,
+        rawBody: JSON.stringify({ ...validChange, resource: { ...validChange.resource, version: { id: 'v-reach', message: 'm' } }, spec: { tier: 'x' } }),
+      }),
+    );
     expect([res.statusCode, res.statusCode === 201 ? '' : res.body]).toEqual([201, '']);
   });
 
@@ -209,12 +311,20 @@ describe('API fuzzing', () => {
     const before = await snapshot();
     const routes = api.router.table;
     const fill = (template: string) =>
-      fc.tuple(fc.array(segment(), { minLength: 4, maxLength: 4 }), fc.constantFrom('', '', '', '/', '/extra')).map(([segs, tail]) => template.replace(/\{\w+\}/g, () => encodeURIComponent(segs.shift() ?? 'x')) + tail);
+      fc
+        .tuple(fc.array(segment(), { minLength: 4, maxLength: 4 }), fc.constantFrom('', '', '', '/', '/extra'))
+        .map(([segs, tail]) => template.replace(/\{\w+\}/g, () => encodeURIComponent(segs.shift() ?? 'x')) + tail);
     const anyMethod = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS');
     // Mostly a route's own method and shape (so the handlers, not just the router, see the input), then anything.
     const request = fc.oneof(
       { weight: 6, arbitrary: fc.constantFrom(...routes).chain((r) => fc.tuple(fc.constant<string>(r.method), fill(r.path))) },
-      { weight: 2, arbitrary: fc.tuple(anyMethod, fc.constantFrom(...routes).chain((r) => fill(r.path))) },
+      {
+        weight: 2,
+        arbitrary: fc.tuple(
+          anyMethod,
+          fc.constantFrom(...routes).chain((r) => fill(r.path)),
+        ),
+      },
       { weight: 1, arbitrary: fc.tuple(anyMethod, fc.webPath()) },
     );
     const hits = new Map<string, number>();
@@ -225,7 +335,13 @@ describe('API fuzzing', () => {
       fc.asyncProperty(request, query, headers, principal, body, fc.boolean(), async ([m, p], q, h, who, raw, base64) => {
         const route = api.router.match(m, p).route;
         if (route) hits.set(`${route.method} ${route.path}`, (hits.get(`${route.method} ${route.path}`) ?? 0) + 1);
-        const event: APIGatewayProxyEventV2 = httpEvent(m, p, { principal: who, rawBody: raw, headers: h, query: q ?? undefined, base64: base64 && raw !== undefined });
+        const event: APIGatewayProxyEventV2 = httpEvent(m, p, {
+          principal: who,
+          rawBody: raw,
+          headers: h,
+          query: q ?? undefined,
+          base64: base64 && raw !== undefined,
+        });
         mutations.length = 0;
         const res = await api(event);
         const status = res.statusCode ?? 0;
@@ -239,7 +355,8 @@ describe('API fuzzing', () => {
 
     // Every route was reached with generated input, and the generators got past validation into the handlers.
     expect((statuses.get(200) ?? 0) + (statuses.get(201) ?? 0)).toBeGreaterThan(50);
-    for (const r of api.router.table) expect([`${r.method} ${r.path}`, (hits.get(`${r.method} ${r.path}`) ?? 0) > 100]).toEqual([`${r.method} ${r.path}`, true]);
+    for (const r of api.router.table)
+      expect([`${r.method} ${r.path}`, (hits.get(`${r.method} ${r.path}`) ?? 0) > 100]).toEqual([`${r.method} ${r.path}`, true]);
     // Without an accepted write, the tables are byte for byte what they were.
     if (accepted === 0) expect(await snapshot()).toBe(before);
   }, 240000);

@@ -61,7 +61,11 @@ async function stop(signal: NodeJS.Signals): Promise<void> {
 }
 
 async function call<T>(method: string, path: string, token = OPERATOR, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${api}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(`${api}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
@@ -144,7 +148,10 @@ it('recovers from SIGKILL and from Ctrl-C: interrupted jobs end, the next job ru
   expect((await call('POST', `/v1/stack-jobs/${next.metadata.id}/approve`, APPROVER, {})).status).toBe(200);
   expect((await waitFor(next.metadata.id, done)).status.result).toBe('succeeded');
   // One apply ever wrote this stack's state: the next job's. The interrupted one, and its tool, never did.
-  const state = JSON.parse(readFileSync(join(dataDir, 'state', 'stack-jobs', 'acmecorp', 'production', 'restart_apply_kill', 'terraform.tfstate'), 'utf8')) as { serial: number; resources: Record<string, unknown> };
+  const state = JSON.parse(readFileSync(join(dataDir, 'state', 'stack-jobs', 'acmecorp', 'production', 'restart_apply_kill', 'terraform.tfstate'), 'utf8')) as {
+    serial: number;
+    resources: Record<string, unknown>;
+  };
   expect(state.serial).toBe(1);
   expect(state.resources['standin_value.tier']).toBe('premium');
   const interruptedLog = (await call<{ text: string }>('GET', `/v1/stack-jobs/${first.applyingJob.metadata.id}/logs?phase=update&operation=apply`)).body.text;

@@ -75,7 +75,11 @@ export async function startFaultBench(options: { heartbeatSeconds: number }): Pr
   const locks = new LockRepository(db, local.names.jobsTable);
 
   const post: FaultBench['post'] = async (body) => {
-    const res = await fetch(`${local.apiUrl}/v1/stack-jobs`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${local.apiUrl}/v1/stack-jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, job: (await res.json()) as StackJob };
   };
   const waitFor: FaultBench['waitFor'] = async (id, until, timeoutMs = 30000) => {
@@ -83,14 +87,20 @@ export async function startFaultBench(options: { heartbeatSeconds: number }): Pr
     for (;;) {
       const found = await jobs.get(id);
       if (found && until(found.job)) return found.job;
-      if (Date.now() > deadline) throw new Error(`job ${id} did not reach the expected state; last ${JSON.stringify(found?.job.status)}\n${logs.slice(-30).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`job ${id} did not reach the expected state; last ${JSON.stringify(found?.job.status)}\n${logs.slice(-30).join('\n')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
   const logChunks: FaultBench['logChunks'] = async (jobId, phase, operation) => {
     const out = await s3.send(new ListObjectsV2Command({ Bucket: local.names.artifactsBucket, Prefix: `jobs/${jobId}/logs/${phase}/${operation}/` }));
     const keys = (out.Contents ?? []).map((o) => o.Key!).sort();
-    return Promise.all(keys.map(async (key) => [key, await (await s3.send(new GetObjectCommand({ Bucket: local.names.artifactsBucket, Key: key }))).Body!.transformToString()] as [string, string]));
+    return Promise.all(
+      keys.map(
+        async (key) =>
+          [key, await (await s3.send(new GetObjectCommand({ Bucket: local.names.artifactsBucket, Key: key }))).Body!.transformToString()] as [string, string],
+      ),
+    );
   };
   return {
     local,

@@ -18,10 +18,23 @@ import { AwsSdkLayer } from '../../infra/constructs/aws-sdk-layer';
 
 const ROOT = join(__dirname, '../..');
 const handlers = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? handlers(join(dir, e.name)) : e.name.endsWith('.handler.ts') ? [join(dir, e.name)] : []));
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? handlers(join(dir, e.name)) : e.name.endsWith('.handler.ts') ? [join(dir, e.name)] : [],
+  );
 
 function inputsOf(entry: string): string[] {
-  const out = buildSync({ entryPoints: [entry], bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true, write: false, metafile: true, outfile: '/dev/null/out.js', logLevel: 'error' });
+  const out = buildSync({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    write: false,
+    metafile: true,
+    outfile: '/dev/null/out.js',
+    logLevel: 'error',
+  });
   const meta: Metafile = out.metafile;
   return Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs).filter((i) => o.inputs[i].bytesInOutput > 0));
 }
@@ -43,50 +56,87 @@ it('finds every Lambda handler', () => {
 });
 
 it.each([...bundles.keys()])('%s bundles no zod locale but English (zod is imported through lambdas/shared/zod)', (entry) => {
-  const locales = bundles.get(entry)!.filter((i) => i.includes('zod/v4/locales/')).map((i) => i.replace(/.*zod\/v4\/locales\//, ''));
+  const locales = bundles
+    .get(entry)!
+    .filter((i) => i.includes('zod/v4/locales/'))
+    .map((i) => i.replace(/.*zod\/v4\/locales\//, ''));
   expect(locales.filter((l) => !l.startsWith('en.'))).toEqual([]);
   expect(bundles.get(entry)!.some((i) => i.includes('zod/v4/classic/schemas'))).toBe(true);
 });
 
 it('bundles into the workflow step Lambda only the SDK clients it calls (DynamoDB, EventBridge, ECS StopTask, SFN wakes)', () => {
-  const clients = [...new Set(bundles.get('lambdas/workflow/step.handler.ts')!.map((i) => /@aws-sdk\/(client-[a-z-]+)\//.exec(i)?.[1]).filter(Boolean))].sort();
+  const clients = [
+    ...new Set(
+      bundles
+        .get('lambdas/workflow/step.handler.ts')!
+        .map((i) => /@aws-sdk\/(client-[a-z-]+)\//.exec(i)?.[1])
+        .filter(Boolean),
+    ),
+  ].sort();
   expect(clients).toEqual(['client-dynamodb', 'client-ecs', 'client-eventbridge', 'client-sfn']);
 });
 
 it('keeps Slack out of the intake bundle (the API carries it to close approval messages), and artifacts and ECS out of the intake (it only submits)', () => {
   const has = (entry: string, pkg: string) => bundles.get(entry)!.some((i) => i.includes(`node_modules/${pkg}/`));
   expect(has('lambdas/handlers/resource-changed.handler.ts', '@slack/web-api')).toBe(false);
-  for (const pkg of ['@aws-sdk/client-ecs', '@aws-sdk/lib-storage', '@aws-sdk/s3-request-presigner']) expect(has('lambdas/handlers/resource-changed.handler.ts', pkg)).toBe(false);
-  expect(has('lambdas/handlers/slack-interactions.handler.ts', '@slack/web-api') || has('lambdas/workflow/request-approval.handler.ts', '@slack/web-api')).toBe(true);
+  for (const pkg of ['@aws-sdk/client-ecs', '@aws-sdk/lib-storage', '@aws-sdk/s3-request-presigner'])
+    expect(has('lambdas/handlers/resource-changed.handler.ts', pkg)).toBe(false);
+  expect(has('lambdas/handlers/slack-interactions.handler.ts', '@slack/web-api') || has('lambdas/workflow/request-approval.handler.ts', '@slack/web-api')).toBe(
+    true,
+  );
 });
 
 describe('SDK packages load on first use (lambdas/adapters/aws/sdk.ts)', () => {
   /** The @aws-sdk/client-* packages a fresh node has evaluated after `script` (tsx runs the sources, CommonJS). */
   function clientsLoadedBy(script: string): string[] {
     const probe = `${script};process.stdout.write(JSON.stringify(Object.keys(require.cache).map((k)=>/@aws-sdk\\/(client-[a-z-]+)\\/dist-cjs\\/index/.exec(k)?.[1]).filter(Boolean).sort()))`;
-    const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', probe], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, AWS_REGION: 'us-east-1' } });
+    const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', probe], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, AWS_REGION: 'us-east-1' },
+    });
     expect(out.status).toBe(0);
     return JSON.parse(out.stdout) as string[];
   }
 
-  it('initialises every handler with DynamoDB\'s package only', () => {
+  it("initialises every handler with DynamoDB's package only", () => {
     for (const entry of bundles.keys()) expect({ entry, loaded: clientsLoadedBy(`require('./${entry}')`) }).toEqual({ entry, loaded: ['client-dynamodb'] });
   });
 
   it('initialises the API without evaluating @slack/web-api (loaded when an approval message is first replaced)', () => {
     const probe = `require('./lambdas/handlers/api.handler.ts');process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k)=>k.includes('@slack/web-api'))))`;
-    const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', probe], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, AWS_REGION: 'us-east-1' } });
+    const out = spawnSync(process.execPath, ['--import', 'tsx', '-e', probe], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, AWS_REGION: 'us-east-1' },
+    });
     expect(out.status).toBe(0);
     expect(JSON.parse(out.stdout)).toEqual([]);
-    const loaded = spawnSync(process.execPath, ['--import', 'tsx', '-e', `const p=new (require('./lambdas/approvals/adapters/slack-web-api').SlackWebApiPoster)(async()=>'x','http://127.0.0.1:9/');p.update({channel:'C',ts:'1'},{text:'t',blocks:[]}).catch(()=>{}).finally(()=>process.stdout.write(String(Object.keys(require.cache).some((k)=>k.includes('@slack/web-api')))))`], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, AWS_REGION: 'us-east-1' } });
+    const loaded = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `const p=new (require('./lambdas/approvals/adapters/slack-web-api').SlackWebApiPoster)(async()=>'x','http://127.0.0.1:9/');p.update({channel:'C',ts:'1'},{text:'t',blocks:[]}).catch(()=>{}).finally(()=>process.stdout.write(String(Object.keys(require.cache).some((k)=>k.includes('@slack/web-api')))))`,
+      ],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, AWS_REGION: 'us-east-1' } },
+    );
     expect(loaded.stdout).toBe('true');
   });
 
-  it('builds the API\'s dependencies without loading a package until a request calls that service', () => {
-    const env = "Object.assign(process.env,{JOBS_TABLE:'j',CATALOG_TABLE:'c',ARTIFACTS_BUCKET:'b',STATE_MACHINE_ARN:'arn:aws:states:us-east-1:1:stateMachine:s',EVENT_BUS_NAME:'e',DEPLOYMENT_ID:'1:us-east-1:StackJobs'})";
-    expect(clientsLoadedBy(`${env};require('./lambdas/api/routes').allRoutes(require('./lambdas/api/context').serviceContextFromEnv('probe'))`)).toEqual(['client-dynamodb']);
+  it("builds the API's dependencies without loading a package until a request calls that service", () => {
+    const env =
+      "Object.assign(process.env,{JOBS_TABLE:'j',CATALOG_TABLE:'c',ARTIFACTS_BUCKET:'b',STATE_MACHINE_ARN:'arn:aws:states:us-east-1:1:stateMachine:s',EVENT_BUS_NAME:'e',DEPLOYMENT_ID:'1:us-east-1:StackJobs'})";
+    expect(clientsLoadedBy(`${env};require('./lambdas/api/routes').allRoutes(require('./lambdas/api/context').serviceContextFromEnv('probe'))`)).toEqual([
+      'client-dynamodb',
+    ]);
     // A call does load it: the first StartExecution evaluates @aws-sdk/client-sfn.
-    expect(clientsLoadedBy(`${env};const c=require('./lambdas/api/context').serviceContextFromEnv('probe');c.submission.starter.start({metadata:{id:'sj_x'}}).catch(()=>{})`)).toContain('client-sfn');
+    expect(
+      clientsLoadedBy(
+        `${env};const c=require('./lambdas/api/context').serviceContextFromEnv('probe');c.submission.starter.start({metadata:{id:'sj_x'}}).catch(()=>{})`,
+      ),
+    ).toContain('client-sfn');
   });
 });
 
@@ -119,9 +169,23 @@ describe('the AWS SDK layer (the default)', () => {
     layerModules = join(work, 'layer', 'nodejs', 'node_modules');
     for (const [i, entry] of [...bundles.keys()].entries()) {
       const file = join(work, `f${i}.js`);
-      const out = buildSync({ entryPoints: [join(ROOT, entry)], bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true, external: [...bundlingOptions('layer').externalModules!], metafile: true, write: false, outfile: file, logLevel: 'error' });
+      const out = buildSync({
+        entryPoints: [join(ROOT, entry)],
+        bundle: true,
+        platform: 'node',
+        target: 'node22',
+        format: 'cjs',
+        minify: true,
+        external: [...bundlingOptions('layer').externalModules!],
+        metafile: true,
+        write: false,
+        outfile: file,
+        logLevel: 'error',
+      });
       writeFileSync(file, out.outputFiles[0].contents);
-      const external = Object.values(out.metafile.inputs).flatMap((input) => input.imports.filter((im) => im.external && !im.path.startsWith('node:') && !builtinModules.includes(im.path)).map((im) => im.path));
+      const external = Object.values(out.metafile.inputs).flatMap((input) =>
+        input.imports.filter((im) => im.external && !im.path.startsWith('node:') && !builtinModules.includes(im.path)).map((im) => im.path),
+      );
       layered.set(entry, { file, bytes: out.outputFiles[0].contents.length, external: [...new Set(external)].sort() });
     }
   });
@@ -129,7 +193,11 @@ describe('the AWS SDK layer (the default)', () => {
 
   /** Runs `script` in a fresh node the way Lambda would: cwd outside the repository, NODE_PATH the layer's. */
   function inLambdaLayout(script: string): string {
-    const out = spawnSync(process.execPath, ['-e', script], { cwd: work, encoding: 'utf8', env: { PATH: process.env.PATH, NODE_PATH: layerModules, AWS_REGION: 'us-east-1', POWERTOOLS_METRICS_DISABLED: 'true' } });
+    const out = spawnSync(process.execPath, ['-e', script], {
+      cwd: work,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, NODE_PATH: layerModules, AWS_REGION: 'us-east-1', POWERTOOLS_METRICS_DISABLED: 'true' },
+    });
     expect(out.stderr).toBe('');
     expect(out.status).toBe(0);
     return out.stdout;
@@ -145,13 +213,17 @@ describe('the AWS SDK layer (the default)', () => {
 
   it('initialises every handler from the layer and loads each SDK package it names from there', () => {
     for (const [entry, { file }] of layered) {
-      const loaded = JSON.parse(inLambdaLayout(`require(${JSON.stringify(file)});process.stdout.write(JSON.stringify(Object.keys(require.cache)))`)) as string[];
+      const loaded = JSON.parse(
+        inLambdaLayout(`require(${JSON.stringify(file)});process.stdout.write(JSON.stringify(Object.keys(require.cache)))`),
+      ) as string[];
       expect({ entry, dynamodb: loaded.some((k) => k.startsWith(join(layerModules, '@aws-sdk/client-dynamodb'))) }).toEqual({ entry, dynamodb: true });
       // Nothing but the bundle itself and the layer: no module from the repository or anywhere else.
       expect({ entry, elsewhere: loaded.filter((k) => k !== file && !k.startsWith(layerModules)) }).toEqual({ entry, elsewhere: [] });
     }
     // Including the packages the handlers load on first use (lambdas/adapters/aws/sdk.ts).
-    const paths = JSON.parse(inLambdaLayout(`process.stdout.write(JSON.stringify(${JSON.stringify(LAYER_SDK_PACKAGES)}.map((p)=>{require(p);return require.resolve(p)})))`)) as string[];
+    const paths = JSON.parse(
+      inLambdaLayout(`process.stdout.write(JSON.stringify(${JSON.stringify(LAYER_SDK_PACKAGES)}.map((p)=>{require(p);return require.resolve(p)})))`),
+    ) as string[];
     expect(paths.filter((p) => !p.startsWith(layerModules))).toEqual([]);
   });
 
@@ -163,13 +235,17 @@ describe('the AWS SDK layer (the default)', () => {
       expect({ name: p.name, version: p.version }).toEqual({ name: p.name, version: lock.packages[`node_modules/${p.path}`]?.version });
       expect(JSON.parse(readFileSync(join(layerModules, p.path, 'package.json'), 'utf8')).version).toBe(p.version);
     }
-    const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
     expect(files(layerModules).filter((f) => /[\\/]dist-(es|types)[\\/]|\.d\.ts$|\.map$/.test(f))).toEqual([]);
   });
 
-  it('resolves every module the layer\'s own code requires from the layer (the optional SigV4a signers aside, as when bundled)', () => {
+  it("resolves every module the layer's own code requires from the layer (the optional SigV4a signers aside, as when bundled)", () => {
     const scan = join(__dirname, 'support', 'unresolved-requires.js');
-    const { seen, unresolved } = JSON.parse(inLambdaLayout(`process.argv[2]=${JSON.stringify(layerModules)};require(${JSON.stringify(scan)})`)) as { seen: number; unresolved: string[] };
+    const { seen, unresolved } = JSON.parse(inLambdaLayout(`process.argv[2]=${JSON.stringify(layerModules)};require(${JSON.stringify(scan)})`)) as {
+      seen: number;
+      unresolved: string[];
+    };
     expect(seen).toBeGreaterThan(100);
     // @aws-sdk/signature-v4-multi-region requires these only for SigV4a (multi-region access points); they are not
     // installed at all, so a bundled SDK lacks them too.
@@ -182,9 +258,11 @@ describe('the AWS SDK layer (the default)', () => {
       const stack = new Stack(app, 'LayerOnly');
       AwsSdkLayer.of(stack, ROOT, Runtime.NODEJS_22_X, Architecture.ARM_64);
       const assembly = app.synth();
-      const key = (Template.fromStack(stack).findResources('AWS::Lambda::LayerVersion') as Record<string, { Properties: { Content: { S3Key: string } } }>);
+      const key = Template.fromStack(stack).findResources('AWS::Lambda::LayerVersion') as Record<string, { Properties: { Content: { S3Key: string } } }>;
       const hash = Object.values(key)[0].Properties.Content.S3Key.replace(/\.zip$/, '');
-      expect(readFileSync(join(assembly.directory, `asset.${hash}`, 'nodejs', 'node_modules', '@aws-sdk', 'client-dynamodb', 'package.json'), 'utf8')).toContain('"version"');
+      expect(
+        readFileSync(join(assembly.directory, `asset.${hash}`, 'nodejs', 'node_modules', '@aws-sdk', 'client-dynamodb', 'package.json'), 'utf8'),
+      ).toContain('"version"');
       return hash;
     });
     expect(hashes[1]).toBe(hashes[0]);
@@ -196,5 +274,4 @@ describe('the AWS SDK layer (the default)', () => {
     expect(AwsSdkLayer.of(stack, ROOT, Runtime.NODEJS_22_X, Architecture.ARM_64)).toBe(layer);
     expect(() => AwsSdkLayer.of(stack, ROOT, Runtime.NODEJS_22_X, Architecture.X86_64)).toThrow('not for nodejs22.x/x86_64');
   });
-
 });

@@ -7,14 +7,16 @@ import { OFFLINE_CONTEXT } from '../../infra/asl';
 
 const propsWith = (context: Record<string, unknown>) => stackPropsFromContext(new App({ context: { ...OFFLINE_CONTEXT, ...context } }).node);
 
-describe('the API\'s JWT authorizer context', () => {
+describe("the API's JWT authorizer context", () => {
   it.each([
     ['https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE', ['a-real-client']],
     ['https://issuer.example.com/', ['a-real-client']],
     ['https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123', ['stack-jobs-example-client']],
     ['https://cognito-idp.<region>.amazonaws.com/<pool-id>', ['<client-id>']],
   ])('refuses the example issuer %s / audience %s, saying what to set', (issuer, audience) => {
-    expect(() => propsWith({ 'stackjobs:jwtIssuer': issuer, 'stackjobs:jwtAudience': audience })).toThrow(/example value.*pass -c stackjobs:jwtIssuer=https:\/\/cognito-idp/);
+    expect(() => propsWith({ 'stackjobs:jwtIssuer': issuer, 'stackjobs:jwtAudience': audience })).toThrow(
+      /example value.*pass -c stackjobs:jwtIssuer=https:\/\/cognito-idp/,
+    );
   });
 
   it('requires both, and an https issuer', () => {
@@ -23,7 +25,10 @@ describe('the API\'s JWT authorizer context', () => {
   });
 
   it('accepts a real-looking issuer and audience', () => {
-    const props = propsWith({ 'stackjobs:jwtIssuer': 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123', 'stackjobs:jwtAudience': ['4f1b2c3d5e6f7a8b9c0d1e2f3a'] });
+    const props = propsWith({
+      'stackjobs:jwtIssuer': 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123',
+      'stackjobs:jwtAudience': ['4f1b2c3d5e6f7a8b9c0d1e2f3a'],
+    });
     expect(props.jwt).toMatchObject({ issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123', audience: ['4f1b2c3d5e6f7a8b9c0d1e2f3a'] });
   });
 

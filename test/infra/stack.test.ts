@@ -40,7 +40,9 @@ beforeAll(() => {
   const assembly = app.synth(); // throws on any unacknowledged cdk-nag finding
   assemblyDir = assembly.directory;
   const report = path.join(assembly.directory, 'validation-report.json');
-  nagViolations = fs.existsSync(report) ? (JSON.parse(fs.readFileSync(report, 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> }).pluginReports.flatMap((p) => p.violations) : [];
+  nagViolations = fs.existsSync(report)
+    ? (JSON.parse(fs.readFileSync(report, 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> }).pluginReports.flatMap((p) => p.violations)
+    : [];
   template = Template.fromStack(stack);
   json = template.toJSON() as typeof json;
 });
@@ -87,7 +89,9 @@ describe('storage', () => {
       ]);
       expect(((props.GlobalSecondaryIndexes as Array<{ IndexName: string }>) ?? []).map((i) => i.IndexName)).toEqual(def.indexes.map((i) => i.indexName));
       expect(props.BillingMode).toBe('PAY_PER_REQUEST');
-      expect(props.Replicas).toEqual([expect.objectContaining({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true })]);
+      expect(props.Replicas).toEqual([
+        expect.objectContaining({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true }),
+      ]);
       expect(props.SSESpecification).toEqual(expect.objectContaining({ SSEEnabled: true }));
     }
   });
@@ -95,9 +99,19 @@ describe('storage', () => {
   it('encrypts the artifacts bucket with its KMS key, blocks public access, versions it and logs access', () => {
     const props = json.Resources[idOf(stack.storage.artifactsBucket)].Properties;
     expect(props.BucketEncryption).toEqual({
-      ServerSideEncryptionConfiguration: [{ BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [idOf(stack.storage.artifactsKey), 'Arn'] } } }],
+      ServerSideEncryptionConfiguration: [
+        {
+          BucketKeyEnabled: true,
+          ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [idOf(stack.storage.artifactsKey), 'Arn'] } },
+        },
+      ],
     });
-    expect(props.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(props.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
     expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
     expect(props.LoggingConfiguration).toEqual(expect.objectContaining({ DestinationBucketName: expect.anything() }));
     const rules = (props.LifecycleConfiguration as { Rules: Array<{ Id: string }> }).Rules.map((r) => r.Id);
@@ -146,11 +160,22 @@ describe('state machine', () => {
     expect(s.Resource).toBe('arn:aws:states:::lambda:invoke.waitForTaskToken');
     expect(s.Parameters).toEqual({
       FunctionName: expect.stringContaining('ApprovalsRequestApprovalFunction'),
-      Payload: { 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token', 'planDigest.$': '$.gate.planDigest', 'approvalTimeoutSeconds.$': '$.Payload.approvalTimeoutSeconds' },
+      Payload: {
+        'jobId.$': '$.jobId',
+        'taskToken.$': '$$.Task.Token',
+        'planDigest.$': '$.gate.planDigest',
+        'approvalTimeoutSeconds.$': '$.Payload.approvalTimeoutSeconds',
+      },
     });
     expect(s.TimeoutSecondsPath).toBe('$.Payload.approvalTimeoutSeconds');
     // The window is the job's policy, carried from Record Preview's gate into the state input the path reads.
-    expect(states()[STATE.approvalWindow]).toEqual(expect.objectContaining({ Parameters: { 'approvalTimeoutSeconds.$': '$.gate.approvalTimeoutSeconds' }, ResultPath: '$.Payload', Next: STATE.requestApproval }));
+    expect(states()[STATE.approvalWindow]).toEqual(
+      expect.objectContaining({
+        Parameters: { 'approvalTimeoutSeconds.$': '$.gate.approvalTimeoutSeconds' },
+        ResultPath: '$.Payload',
+        Next: STATE.requestApproval,
+      }),
+    );
     expect(s.TimeoutSeconds).toBeUndefined();
     const catches = (s.Catch as Array<{ ErrorEquals: string[]; Next: string }>).map((c) => [c.ErrorEquals.join(), c.Next]);
     expect(catches).toEqual([
@@ -172,7 +197,8 @@ describe('state machine', () => {
       expect(s.Resource).toBe('arn:aws:states:::ecs:runTask.waitForTaskToken');
       expect(s.HeartbeatSeconds).toBe(300);
       expect(s.Retry).toEqual([{ ErrorEquals: ['ECS.AmazonECSException'], IntervalSeconds: 15, MaxAttempts: 5, BackoffRate: 2 }]);
-      const env = (s.Parameters as { Overrides: { ContainerOverrides: Array<{ Environment: Array<Record<string, string>> }> } }).Overrides.ContainerOverrides[0].Environment;
+      const env = (s.Parameters as { Overrides: { ContainerOverrides: Array<{ Environment: Array<Record<string, string>> }> } }).Overrides.ContainerOverrides[0]
+        .Environment;
       const byName = Object.fromEntries(env.map((e) => [e.Name, e.Value ?? e['Value.$']]));
       expect(byName).toEqual({
         STACKJOBS_JOB_ID: '$.jobId',
@@ -205,13 +231,16 @@ describe('state machine', () => {
           'Cluster.$': '$.lock.orgRunner.cluster',
           'TaskDefinition.$': '$.lock.orgRunner.taskDefinition',
           LaunchType: 'FARGATE',
-          NetworkConfiguration: { AwsvpcConfiguration: { 'Subnets.$': '$.lock.orgRunner.subnets', 'SecurityGroups.$': '$.lock.orgRunner.securityGroups', AssignPublicIp: 'DISABLED' } },
+          NetworkConfiguration: {
+            AwsvpcConfiguration: { 'Subnets.$': '$.lock.orgRunner.subnets', 'SecurityGroups.$': '$.lock.orgRunner.securityGroups', AssignPublicIp: 'DISABLED' },
+          },
           Overrides: (p.Parameters as Record<string, unknown>).Overrides,
         }),
       );
       expect(o.Parameters).not.toHaveProperty('Cluster');
       expect(o.Parameters).not.toHaveProperty('TaskDefinition');
-      for (const key of ['TimeoutSeconds', 'HeartbeatSeconds', 'Retry', 'Catch', 'ResultPath', 'Next'] as const) expect([org, key, o[key]]).toEqual([org, key, p[key]]);
+      for (const key of ['TimeoutSeconds', 'HeartbeatSeconds', 'Retry', 'Catch', 'ResultPath', 'Next'] as const)
+        expect([org, key, o[key]]).toEqual([org, key, p[key]]);
       expect(o.TimeoutSeconds).toBe(timeout);
       expect(o.Next).toBe(next);
       expect(o.Catch).toEqual([
@@ -220,8 +249,13 @@ describe('state machine', () => {
       ]);
     }
     // Every way into a runner phase goes through its Choice.
-    const targets = JSON.stringify(Object.entries(all).filter(([n]) => ![STATE.previewRunner, STATE.updateRunner].includes(n as never)).map(([, st]) => st));
-    for (const task of [STATE.runPreview, STATE.runUpdate, STATE.runPreviewOnOrgRunner, STATE.runUpdateOnOrgRunner]) expect(targets).not.toContain(`"Next":"${task}"`);
+    const targets = JSON.stringify(
+      Object.entries(all)
+        .filter(([n]) => ![STATE.previewRunner, STATE.updateRunner].includes(n as never))
+        .map(([, st]) => st),
+    );
+    for (const task of [STATE.runPreview, STATE.runUpdate, STATE.runPreviewOnOrgRunner, STATE.runUpdateOnOrgRunner])
+      expect(targets).not.toContain(`"Next":"${task}"`);
   });
 
   it('bounds the stack-lock wait loop', () => {
@@ -232,7 +266,14 @@ describe('state machine', () => {
   });
 
   it('parks a waiting job on a task token (no polling) and goes back to the lock when woken or when the park times out', () => {
-    const park = states()[STATE.waitForLock] as unknown as { Type: string; Resource: string; TimeoutSeconds: number; Parameters: { Payload: Record<string, unknown> }; Next: string; Catch: Array<{ ErrorEquals: string[]; Next: string }> };
+    const park = states()[STATE.waitForLock] as unknown as {
+      Type: string;
+      Resource: string;
+      TimeoutSeconds: number;
+      Parameters: { Payload: Record<string, unknown> };
+      Next: string;
+      Catch: Array<{ ErrorEquals: string[]; Next: string }>;
+    };
     expect(park.Type).toBe('Task');
     expect(park.Resource).toMatch(/:states:::lambda:invoke\.waitForTaskToken$/);
     expect(park.Parameters.Payload).toEqual({ action: 'parkForLock', 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token' });
@@ -251,12 +292,14 @@ describe('state machine', () => {
   });
 
   it('runs every function on Node.js 22, the runtime the code is bundled for', () => {
-    const runtimes = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler').map((r) => r.Properties.Runtime);
+    const runtimes = Object.values(json.Resources)
+      .filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler')
+      .map((r) => r.Properties.Runtime);
     expect(runtimes.length).toBeGreaterThanOrEqual(6);
     expect(new Set(runtimes)).toEqual(new Set(['nodejs22.x']));
   });
 
-  it('gives every function the one AWS SDK layer (the lockfile\'s SDK, Node.js 22, arm64), and none with stackjobs:awsSdk=bundle', () => {
+  it("gives every function the one AWS SDK layer (the lockfile's SDK, Node.js 22, arm64), and none with stackjobs:awsSdk=bundle", () => {
     const layers = ofType('AWS::Lambda::LayerVersion');
     expect(layers).toHaveLength(1);
     const [layerId, layer] = layers[0];
@@ -297,7 +340,15 @@ describe('IAM scope', () => {
     expect(dynamo[0].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*'] } });
     // Approval task tokens live in their own items (keys.ts taskTokenKey): no leading key the runner may use reaches one.
     const leadingKeys = (dynamo[0].Condition!['ForAllValues:StringLike'] as Record<string, string[]>)['dynamodb:LeadingKeys'];
-    const likes = leadingKeys.map((k) => new RegExp(`^${k.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`));
+    const likes = leadingKeys.map(
+      (k) =>
+        new RegExp(
+          `^${k
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '.*')
+            .replace(/\?/g, '.')}$`,
+        ),
+    );
     const jobId = 'sj_01jsrnmwpnnc6n62h06xafcgxv';
     expect(likes.some((l) => l.test(`JOB#${jobId}`))).toBe(true);
     expect(likes.some((l) => l.test(taskTokenKey(jobId).pk))).toBe(false);
@@ -314,7 +365,15 @@ describe('IAM scope', () => {
   });
 
   it('lets the pre-flight Lambdas read credential secrets (the API the Slack bot token too) but write only jobs (and, for the API, the catalog)', () => {
-    const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 's3:PutObject', 's3:DeleteObject', 'secretsmanager:PutSecretValue'];
+    const writes = [
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:BatchWriteItem',
+      's3:PutObject',
+      's3:DeleteObject',
+      'secretsmanager:PutSecretValue',
+    ];
     const jobs = JSON.stringify({ 'Fn::GetAtt': [idOf(stack.storage.jobsTable), 'Arn'] });
     const catalog = JSON.stringify({ 'Fn::GetAtt': [idOf(stack.storage.catalogTable), 'Arn'] });
     const credentials = expect.stringContaining(':secret:stackjobs/*') as unknown as string;
@@ -331,7 +390,10 @@ describe('IAM scope', () => {
       expect(new Set(writeTargets)).toEqual(new Set(writable));
       const secretReads = statements.filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
       expect(secretReads).toEqual(secrets);
-      const wildcard = statements.filter((s) => resourcesOf(s).includes('"*"')).flatMap(actionsOf).sort();
+      const wildcard = statements
+        .filter((s) => resourcesOf(s).includes('"*"'))
+        .flatMap(actionsOf)
+        .sort();
       expect(wildcard).toEqual(['sts:GetCallerIdentity', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     }
   });
@@ -339,23 +401,49 @@ describe('IAM scope', () => {
   it('sets each environment variable together with its grant on the API Lambda', () => {
     const env = (json.Resources[idOf(stack.api.apiFunction)].Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(Object.keys(env)).toEqual(
-      expect.arrayContaining(['JOBS_TABLE', 'CATALOG_TABLE', 'ARTIFACTS_BUCKET', 'STATE_MACHINE_ARN', 'EVENT_BUS_NAME', 'PRINCIPAL_ORGS_CLAIM', 'PRINCIPAL_ROLES_CLAIM']),
+      expect.arrayContaining([
+        'JOBS_TABLE',
+        'CATALOG_TABLE',
+        'ARTIFACTS_BUCKET',
+        'STATE_MACHINE_ARN',
+        'EVENT_BUS_NAME',
+        'PRINCIPAL_ORGS_CLAIM',
+        'PRINCIPAL_ROLES_CLAIM',
+      ]),
     );
     const statements = statementsOf(idOf(stack.api.apiFunction.executionRole));
-    expect(statements.some((s) => actionsOf(s).includes('states:StartExecution') && resourcesOf(s).includes(JSON.stringify({ Ref: idOf(stack.orchestration.stateMachine) })))).toBe(true);
-    expect(statements.some((s) => actionsOf(s).includes('events:PutEvents') && resourcesOf(s).includes(JSON.stringify({ 'Fn::GetAtt': [idOf(stack.events.bus), 'Arn'] })))).toBe(true);
+    expect(
+      statements.some(
+        (s) => actionsOf(s).includes('states:StartExecution') && resourcesOf(s).includes(JSON.stringify({ Ref: idOf(stack.orchestration.stateMachine) })),
+      ),
+    ).toBe(true);
+    expect(
+      statements.some(
+        (s) => actionsOf(s).includes('events:PutEvents') && resourcesOf(s).includes(JSON.stringify({ 'Fn::GetAtt': [idOf(stack.events.bus), 'Arn'] })),
+      ),
+    ).toBe(true);
   });
 
   it('lets the approval Lambdas read only their own Slack secret (the API the bot token too), and resume only this state machine', () => {
     const secretReads = (fn: { executionRole: { node: { defaultChild?: unknown } } }) =>
-      statementsOf(idOf(fn.executionRole)).filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
+      statementsOf(idOf(fn.executionRole))
+        .filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'))
+        .flatMap(resourcesOf);
     expect(secretReads(stack.approvals.slackInteractionsFunction)).toEqual([JSON.stringify({ Ref: idOf(stack.approvals.slackSigningSecret) })]);
     expect(secretReads(stack.approvals.requestApprovalFunction)).toEqual([JSON.stringify({ Ref: idOf(stack.approvals.slackBotToken) })]);
     // The API replaces the message of an approval decided or cancelled through it: the bot token, never the signing secret.
     expect(secretReads(stack.api.apiFunction)).toContain(JSON.stringify({ Ref: idOf(stack.approvals.slackBotToken) }));
     expect(secretReads(stack.api.apiFunction)).not.toContain(JSON.stringify({ Ref: idOf(stack.approvals.slackSigningSecret) }));
-    expect((ofType('AWS::Lambda::Function').find(([id]) => id === idOf(stack.api.apiFunction))![1].Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.SLACK_BOT_TOKEN_SECRET_ARN).toEqual({ Ref: idOf(stack.approvals.slackBotToken) });
-    const sendTask = statementsOf(idOf(stack.approvals.slackInteractionsFunction.executionRole)).filter((s) => actionsOf(s).some((a) => a.startsWith('states:SendTask')));
+    expect(
+      (
+        ofType('AWS::Lambda::Function').find(([id]) => id === idOf(stack.api.apiFunction))![1].Properties as {
+          Environment: { Variables: Record<string, unknown> };
+        }
+      ).Environment.Variables.SLACK_BOT_TOKEN_SECRET_ARN,
+    ).toEqual({ Ref: idOf(stack.approvals.slackBotToken) });
+    const sendTask = statementsOf(idOf(stack.approvals.slackInteractionsFunction.executionRole)).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith('states:SendTask')),
+    );
     expect(sendTask.flatMap(resourcesOf)).toEqual([JSON.stringify({ Ref: idOf(stack.orchestration.stateMachine) })]);
     const apiStop = statementsOf(idOf(stack.api.apiFunction.executionRole)).filter((s) => actionsOf(s).includes('ecs:StopTask'));
     expect(apiStop).toHaveLength(1);
@@ -365,7 +453,9 @@ describe('IAM scope', () => {
   it('lets every Lambda that wakes a parked job (step, cleanup, API) query the open-by-stack index it reads the queue from', () => {
     const index = JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [idOf(stack.storage.jobsTable), 'Arn'] }, `/index/${JOBS_INDEX_OPEN_BY_STACK}`]] });
     for (const fn of [stack.orchestration.stepFunction, stack.orchestration.cleanupFunction, stack.api.apiFunction]) {
-      const queries = statementsOf(idOf(fn.executionRole)).filter((s) => actionsOf(s).includes('dynamodb:Query')).flatMap(resourcesOf);
+      const queries = statementsOf(idOf(fn.executionRole))
+        .filter((s) => actionsOf(s).includes('dynamodb:Query'))
+        .flatMap(resourcesOf);
       expect({ fn: fn.node.id, granted: queries.includes(index) }).toEqual({ fn: fn.node.id, granted: true });
     }
   });
@@ -373,17 +463,29 @@ describe('IAM scope', () => {
   it('lets the runner-stopped Lambda only fail tasks of this state machine: no SendTaskSuccess or heartbeat, no table, bus or ECS', () => {
     const statements = statementsOf(idOf(stack.orchestration.runnerStoppedFunction.executionRole));
     // Beyond its own log group and X-Ray: SendTaskFailure on this machine, and its on-failure queue (Lambda's destination).
-    const granted = statements.filter((s) => !actionsOf(s).every((a) => a.startsWith('logs:') || a.startsWith('xray:'))).map((s) => [[...actionsOf(s)].sort(), resourcesOf(s)]);
+    const granted = statements
+      .filter((s) => !actionsOf(s).every((a) => a.startsWith('logs:') || a.startsWith('xray:')))
+      .map((s) => [[...actionsOf(s)].sort(), resourcesOf(s)]);
     expect(granted).toHaveLength(2);
     expect(granted).toEqual(
       expect.arrayContaining([
         [['states:SendTaskFailure'], [JSON.stringify({ Ref: idOf(stack.orchestration.stateMachine) })]],
-        [['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], [JSON.stringify({ 'Fn::GetAtt': [idOf(stack.events.handlerFailures.RunnerStopped), 'Arn'] })]],
+        [
+          ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+          [JSON.stringify({ 'Fn::GetAtt': [idOf(stack.events.handlerFailures.RunnerStopped), 'Arn'] })],
+        ],
       ]),
     );
-    const fn = json.Resources[idOf(stack.orchestration.runnerStoppedFunction)] as unknown as { Metadata: Record<string, string>; Properties: { Environment: { Variables: Record<string, string> } } };
+    const fn = json.Resources[idOf(stack.orchestration.runnerStoppedFunction)] as unknown as {
+      Metadata: Record<string, string>;
+      Properties: { Environment: { Variables: Record<string, string> } };
+    };
     expect(fn.Metadata['stackjobs:entry']).toBe('lambdas/workflow/runner-stopped.handler.ts');
-    expect(Object.keys(fn.Properties.Environment.Variables).sort()).toEqual(['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME']);
+    expect(Object.keys(fn.Properties.Environment.Variables).sort()).toEqual([
+      'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
+      'NODE_OPTIONS',
+      'POWERTOOLS_SERVICE_NAME',
+    ]);
   });
 
   it('lets the cleanup Lambda stop runner tasks of the runner cluster only (an aborted execution leaves its runner running)', () => {
@@ -408,7 +510,11 @@ describe('org runners', () => {
       .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
   };
   const preflightEnv = (s: StackJobsStack, j: typeof json) =>
-    [s.api.apiFunction, s.api.resourceChangedFunction].map((f) => (j.Resources[s.getLogicalId(f.node.defaultChild as never)].Properties.Environment as { Variables: Record<string, unknown> }).Variables.ORG_RUNNER_TASK_DEFINITION_ARNS);
+    [s.api.apiFunction, s.api.resourceChangedFunction].map(
+      (f) =>
+        (j.Resources[s.getLogicalId(f.node.defaultChild as never)].Properties.Environment as { Variables: Record<string, unknown> }).Variables
+          .ORG_RUNNER_TASK_DEFINITION_ARNS,
+    );
 
   it('by default permits none: the state machine may start only the platform task definition, and pre-flight freezes no org placement', () => {
     const runTask = smStatements(stack, json).filter((st) => actionsOf(st).includes('ecs:RunTask'));
@@ -419,15 +525,24 @@ describe('org runners', () => {
   });
 
   it('with the context patterns, grants RunTask and PassRole on exactly those patterns (PassRole to ECS tasks only), cdk-nag clean', () => {
-    const app = new App({ context: { ...OFFLINE_CONTEXT, 'stackjobs:orgRunnerTaskDefinitionArns': [TASK_DEFINITIONS], 'stackjobs:orgRunnerRoleArns': [ROLES] } });
+    const app = new App({
+      context: { ...OFFLINE_CONTEXT, 'stackjobs:orgRunnerTaskDefinitionArns': [TASK_DEFINITIONS], 'stackjobs:orgRunnerRoleArns': [ROLES] },
+    });
     const s = buildStackJobsApp(app, { nag: true });
     const assembly = app.synth(); // throws on an unacknowledged cdk-nag finding
     const report = path.join(assembly.directory, 'validation-report.json');
-    const violations = fs.existsSync(report) ? (JSON.parse(fs.readFileSync(report, 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> }).pluginReports.flatMap((p) => p.violations) : [];
+    const violations = fs.existsSync(report)
+      ? (JSON.parse(fs.readFileSync(report, 'utf8')) as { pluginReports: Array<{ violations: unknown[] }> }).pluginReports.flatMap((p) => p.violations)
+      : [];
     expect(violations).toEqual([]);
     const j = Template.fromStack(s).toJSON() as typeof json;
     const statements = smStatements(s, j);
-    expect(statements.find((st) => st.Sid === 'OrgRunnerTasks')).toEqual({ Sid: 'OrgRunnerTasks', Effect: 'Allow', Action: 'ecs:RunTask', Resource: TASK_DEFINITIONS });
+    expect(statements.find((st) => st.Sid === 'OrgRunnerTasks')).toEqual({
+      Sid: 'OrgRunnerTasks',
+      Effect: 'Allow',
+      Action: 'ecs:RunTask',
+      Resource: TASK_DEFINITIONS,
+    });
     expect(statements.find((st) => st.Sid === 'OrgRunnerRoles')).toEqual({
       Sid: 'OrgRunnerRoles',
       Effect: 'Allow',
@@ -436,7 +551,9 @@ describe('org runners', () => {
       Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
     });
     // No other statement lets the state machine start or pass anything it names at run time.
-    const broad = statements.filter((st) => (actionsOf(st).includes('ecs:RunTask') || actionsOf(st).includes('iam:PassRole')) && resourcesOf(st).some((r) => r === '"*"'));
+    const broad = statements.filter(
+      (st) => (actionsOf(st).includes('ecs:RunTask') || actionsOf(st).includes('iam:PassRole')) && resourcesOf(st).some((r) => r === '"*"'),
+    );
     expect(broad).toEqual([]);
     expect(preflightEnv(s, j)).toEqual([JSON.stringify([TASK_DEFINITIONS]), JSON.stringify([TASK_DEFINITIONS])]);
     // The definition itself does not change with the context: the placement travels in the state.
@@ -456,7 +573,9 @@ describe('runner', () => {
   });
 
   it('keeps runner tasks off the public internet, in a cluster with Container Insights', () => {
-    expect(states()[STATE.runPreview].Parameters).toEqual(expect.objectContaining({ NetworkConfiguration: { AwsvpcConfiguration: expect.not.objectContaining({ AssignPublicIp: 'ENABLED' }) } }));
+    expect(states()[STATE.runPreview].Parameters).toEqual(
+      expect.objectContaining({ NetworkConfiguration: { AwsvpcConfiguration: expect.not.objectContaining({ AssignPublicIp: 'ENABLED' }) } }),
+    );
     template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
   });
 });
@@ -477,7 +596,7 @@ describe('functions', () => {
 });
 
 describe('events', () => {
-  it('delivers inbound resource-change events (the intake\'s detail-type) with a DLQ, explicit retry attempts and a maximum event age', () => {
+  it("delivers inbound resource-change events (the intake's detail-type) with a DLQ, explicit retry attempts and a maximum event age", () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: { Ref: idOf(stack.events.bus) },
       EventPattern: { 'detail-type': [RESOURCE_CHANGED], source: [{ 'anything-but': ['stackjobs'] }] },
@@ -493,8 +612,18 @@ describe('events', () => {
 
   it('sends failed, timed-out and aborted executions of this state machine to the cleanup Lambda', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'], detail: { stateMachineArn: [{ Ref: idOf(stack.orchestration.stateMachine) }], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] } },
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf(stack.orchestration.cleanupFunction), 'Arn'] }, DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [{ Ref: idOf(stack.orchestration.stateMachine) }], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [idOf(stack.orchestration.cleanupFunction), 'Arn'] },
+          DeadLetterConfig: Match.anyValue(),
+          RetryPolicy: Match.anyValue(),
+        }),
+      ],
     });
   });
 
@@ -512,7 +641,10 @@ describe('events', () => {
         overrides: {
           containerOverrides: {
             name: ['runner'],
-            environment: { name: ['STACKJOBS_DEPLOYMENT_ID'], value: [{ 'Fn::Join': [':', [{ Ref: 'AWS::AccountId' }, { Ref: 'AWS::Region' }, stack.stackName]] }] },
+            environment: {
+              name: ['STACKJOBS_DEPLOYMENT_ID'],
+              value: [{ 'Fn::Join': [':', [{ Ref: 'AWS::AccountId' }, { Ref: 'AWS::Region' }, stack.stackName]] }],
+            },
           },
         },
       },
@@ -525,25 +657,46 @@ describe('events', () => {
       }),
     ]);
     // The same deployment id the state machine gives every runner (the value the rule matches).
-    const env = (states()[STATE.runPreview].Parameters as { Overrides: { ContainerOverrides: Array<{ Name: string; Environment: Array<{ Name: string; Value?: unknown }> }> } }).Overrides.ContainerOverrides[0];
+    const env = (
+      states()[STATE.runPreview].Parameters as {
+        Overrides: { ContainerOverrides: Array<{ Name: string; Environment: Array<{ Name: string; Value?: unknown }> }> };
+      }
+    ).Overrides.ContainerOverrides[0];
     expect(env.Name).toBe('runner');
     expect(env.Environment.find((e) => e.Name === 'STACKJOBS_DEPLOYMENT_ID')?.Value).toEqual(expect.stringContaining(stack.stackName));
   });
 
-  it('sends the app\'s own status events of approvals that closed unattended (expired, or the job ended while waiting) to the Lambda that closes their Slack message, which reads job and approval items and the bot token only (no task token)', () => {
+  it("sends the app's own status events of approvals that closed unattended (expired, or the job ended while waiting) to the Lambda that closes their Slack message, which reads job and approval items and the bot token only (no task token)", () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: { Ref: idOf(stack.events.bus) },
       EventPattern: {
         source: ['stackjobs'],
         'detail-type': ['Stack Job Status Changed'],
-        detail: { phase: ['completed'], reason: ['approval_expired', 'interrupted', 'execution_failed', 'execution_timed_out', 'execution_aborted', 'workflow_step_failed'], approvalId: [{ exists: true }] },
+        detail: {
+          phase: ['completed'],
+          reason: ['approval_expired', 'interrupted', 'execution_failed', 'execution_timed_out', 'execution_aborted', 'workflow_step_failed'],
+          approvalId: [{ exists: true }],
+        },
       },
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf(stack.approvals.approvalExpiredFunction), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 } })],
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [idOf(stack.approvals.approvalExpiredFunction), 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+        }),
+      ],
     });
     const statements = statementsOf(idOf(stack.approvals.approvalExpiredFunction.executionRole));
-    expect(statements.filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf)).toEqual([JSON.stringify({ Ref: idOf(stack.approvals.slackBotToken) })]);
+    expect(statements.filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf)).toEqual([
+      JSON.stringify({ Ref: idOf(stack.approvals.slackBotToken) }),
+    ]);
     expect(statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')))).toEqual([
-      { Sid: 'JobAndApprovalItemsOnly', Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': [idOf(stack.storage.jobsTable), 'Arn'] }, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*', 'APR#*'] } } },
+      {
+        Sid: 'JobAndApprovalItemsOnly',
+        Effect: 'Allow',
+        Action: 'dynamodb:GetItem',
+        Resource: { 'Fn::GetAtt': [idOf(stack.storage.jobsTable), 'Arn'] },
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['JOB#*', 'APR#*'] } },
+      },
     ]);
   });
 });
@@ -578,7 +731,13 @@ describe('staged Docker image assets', () => {
   it('hold their Dockerfile and everything its COPY lines send from the context, as docker build needs', () => {
     const manifests = fs.readdirSync(assemblyDir).filter((f) => f.endsWith('.assets.json'));
     const images = manifests.flatMap((m) =>
-      Object.values((JSON.parse(fs.readFileSync(path.join(assemblyDir, m), 'utf8')) as { dockerImages?: Record<string, { source: { directory: string; dockerFile?: string } }> }).dockerImages ?? {}),
+      Object.values(
+        (
+          JSON.parse(fs.readFileSync(path.join(assemblyDir, m), 'utf8')) as {
+            dockerImages?: Record<string, { source: { directory: string; dockerFile?: string } }>;
+          }
+        ).dockerImages ?? {},
+      ),
     );
     expect(images.length).toBeGreaterThan(0);
     for (const { source } of images) {
@@ -589,7 +748,12 @@ describe('staged Docker image assets', () => {
         .readFileSync(dockerFile, 'utf8')
         .split('\n')
         .filter((l) => /^COPY /.test(l) && !l.includes('--from='))
-        .flatMap((l) => l.replace(/^COPY\s+/, '').split(/\s+/).slice(0, -1));
+        .flatMap((l) =>
+          l
+            .replace(/^COPY\s+/, '')
+            .split(/\s+/)
+            .slice(0, -1),
+        );
       expect(copies.length).toBeGreaterThan(3);
       for (const src of copies) expect({ src, staged: fs.existsSync(path.join(dir, src)) }).toEqual({ src, staged: true });
     }
@@ -599,20 +763,19 @@ describe('staged Docker image assets', () => {
 describe('timeouts and shutdown that hold on AWS', () => {
   const envOf = (state: string) =>
     Object.fromEntries(
-      ((states()[state] as unknown as { Parameters: { Overrides: { ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value?: string }> }> } } }).Parameters.Overrides.ContainerOverrides[0].Environment).map((e) => [
-        e.Name,
-        e.Value,
-      ]),
+      (
+        states()[state] as unknown as { Parameters: { Overrides: { ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value?: string }> }> } } }
+      ).Parameters.Overrides.ContainerOverrides[0].Environment.map((e) => [e.Name, e.Value]),
     );
 
-  it('gives the runner its phase\'s timeout, so the task timeout is the one that holds', () => {
+  it("gives the runner its phase's timeout, so the task timeout is the one that holds", () => {
     for (const state of [STATE.runPreview, STATE.runUpdate]) {
       const timeout = (states()[state] as unknown as { TimeoutSeconds: number }).TimeoutSeconds;
       expect({ state, commandTimeout: Number(envOf(state).STACKJOBS_OPERATION_TIMEOUT_SECONDS) }).toEqual({ state, commandTimeout: timeout });
     }
   });
 
-  it('stops a runner container only after Terraform\'s grace period (stop timeout above the grace the runner is given)', () => {
+  it("stops a runner container only after Terraform's grace period (stop timeout above the grace the runner is given)", () => {
     const [, def] = ofType('AWS::ECS::TaskDefinition')[0];
     const container = (def.Properties.ContainerDefinitions as Array<{ StopTimeout?: number }>)[0];
     const grace = Number(envOf(STATE.runUpdate).STACKJOBS_GRACE_SECONDS);
@@ -633,7 +796,12 @@ describe('failures that reach someone', () => {
   it('keeps every event a handler failed on: each asynchronously invoked Lambda has an on-failure queue, and each queue an alarm', () => {
     const configs = ofType('AWS::Lambda::EventInvokeConfig');
     const functionOf = (c: { Properties: Record<string, unknown> }) => JSON.stringify(c.Properties.FunctionName);
-    for (const fn of [stack.api.resourceChangedFunction, stack.orchestration.cleanupFunction, stack.approvals.approvalExpiredFunction, stack.orchestration.runnerStoppedFunction]) {
+    for (const fn of [
+      stack.api.resourceChangedFunction,
+      stack.orchestration.cleanupFunction,
+      stack.approvals.approvalExpiredFunction,
+      stack.orchestration.runnerStoppedFunction,
+    ]) {
       const id = idOf(fn);
       const config = configs.find(([, c]) => functionOf(c).includes(id));
       expect({ fn: id, hasConfig: Boolean(config) }).toEqual({ fn: id, hasConfig: true });
@@ -678,10 +846,22 @@ describe('S3 backends without a secret', () => {
     expect(trust).not.toContain('ecs-tasks.amazonaws.com');
     // The task role (whose credentials the tool never sees) has no state access of its own, only the right to assume.
     const taskStatements = statementsOf(taskRole);
-    expect(taskStatements.filter((st) => actionsOf(st).some((a) => a.startsWith('s3:') && resourcesOf(st).some((r) => r.includes('terraform-state'))))).toEqual([]);
+    expect(taskStatements.filter((st) => actionsOf(st).some((a) => a.startsWith('s3:') && resourcesOf(st).some((r) => r.includes('terraform-state'))))).toEqual(
+      [],
+    );
     expect(taskStatements.find((st) => st.Sid === 'AssumeStateRole')).toBeDefined();
     const stateActions = statementsOf(stateRole).flatMap(actionsOf);
-    expect(stateActions).toEqual(expect.arrayContaining(['s3:ListBucket', 's3:GetObject', 's3:PutObject', 's3:DeleteObject', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']));
+    expect(stateActions).toEqual(
+      expect.arrayContaining([
+        's3:ListBucket',
+        's3:GetObject',
+        's3:PutObject',
+        's3:DeleteObject',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
+      ]),
+    );
   });
 
   it('lets pre-flight read lock items from the configured lock tables (else every submission of such an org was AccessDenied)', () => {
@@ -691,7 +871,7 @@ describe('S3 backends without a secret', () => {
     expect(resourcesOf(lock!).join()).toContain('terraform-locks');
   });
 
-  it('lets the API (not the intake) delete only Terraform lock objects and lock items, for an admin\'s force-unlock', () => {
+  it("lets the API (not the intake) delete only Terraform lock objects and lock items, for an admin's force-unlock", () => {
     const api = statementsOf(idOf(stack.api.apiFunction.executionRole as never));
     const object = api.find((st) => st.Sid === 'StateLockObjectRelease');
     expect(object && actionsOf(object)).toEqual(['s3:DeleteObject']);
@@ -702,6 +882,11 @@ describe('S3 backends without a secret', () => {
     expect(item!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['*.tfstate'] } });
     const intake = statementsOf(idOf(stack.api.resourceChangedFunction.executionRole as never));
     const onState = (st: Statement) => resourcesOf(st).some((r) => /terraform-(state|locks)|tfstate|tflock/.test(r));
-    expect(intake.filter(onState).flatMap(actionsOf).filter((a) => a === 's3:DeleteObject' || a === 'dynamodb:DeleteItem')).toEqual([]);
+    expect(
+      intake
+        .filter(onState)
+        .flatMap(actionsOf)
+        .filter((a) => a === 's3:DeleteObject' || a === 'dynamodb:DeleteItem'),
+    ).toEqual([]);
   });
 });

@@ -1,4 +1,12 @@
-import { DescribeExecutionCommand, ExecutionAlreadyExists, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient, StartExecutionCommand, TaskDoesNotExist } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+  TaskDoesNotExist,
+} from '@aws-sdk/client-sfn';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { startProtocolServer, type ProtocolServer } from '../../local/aws-protocol-server';
@@ -81,7 +89,11 @@ describe('the local AWS JSON protocol endpoint', () => {
     expect((await sm.send(new GetSecretValueCommand({ SecretId: 'stackjobs/demo' }))).SecretString).toBe('s3cr3t');
     await expect(sm.send(new GetSecretValueCommand({ SecretId: 'missing' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
     const eb = new EventBridgeClient(cfg());
-    const out = await eb.send(new PutEventsCommand({ Entries: [{ Source: 'stackjobs', DetailType: 'Stack Job Status Changed', Detail: JSON.stringify({ jobId: 'sj_1' }), EventBusName: 'bus' }] }));
+    const out = await eb.send(
+      new PutEventsCommand({
+        Entries: [{ Source: 'stackjobs', DetailType: 'Stack Job Status Changed', Detail: JSON.stringify({ jobId: 'sj_1' }), EventBusName: 'bus' }],
+      }),
+    );
     expect(out.FailedEntryCount).toBe(0);
     expect(server.events.at(-1)).toMatchObject({ detailType: 'Stack Job Status Changed', detail: { jobId: 'sj_1' } });
     sm.destroy();

@@ -39,7 +39,8 @@ async function previousVersionTable(name: string): Promise<void> {
   // On disk, dynalite makes the table after answering.
   await waitForTable(client, name, (status) => status === 'ACTIVE');
 }
-const jobsTableInput = () => tablesFromTemplate(synthesizeTemplate()).find((t) => t.GlobalSecondaryIndexes?.some((i) => i.IndexName === JOBS_INDEX_OPEN_BY_STACK))!;
+const jobsTableInput = () =>
+  tablesFromTemplate(synthesizeTemplate()).find((t) => t.GlobalSecondaryIndexes?.some((i) => i.IndexName === JOBS_INDEX_OPEN_BY_STACK))!;
 
 it('rebuilds a kept jobs table that lacks an index, keeps every item, and backfills the open jobs', async () => {
   const input = jobsTableInput();
@@ -51,7 +52,8 @@ it('rebuilds a kept jobs table that lacks an index, keeps every item, and backfi
   for (const j of [open, finished]) await jobs.create(j);
   await jobs.update(finished.metadata.id, (j) => transitionJob(transitionJob(j, 'running', 'tbd', new Date()), 'completed', 'succeeded', new Date()));
   // Items as the previous version wrote them: no open-index keys.
-  for (const j of [open, finished]) await db.send(new UpdateCommand({ TableName: name, Key: { pk: `JOB#${j.metadata.id}`, sk: 'JOB' }, UpdateExpression: 'REMOVE gsi3pk, gsi3sk' }));
+  for (const j of [open, finished])
+    await db.send(new UpdateCommand({ TableName: name, Key: { pk: `JOB#${j.metadata.id}`, sk: 'JOB' }, UpdateExpression: 'REMOVE gsi3pk, gsi3sk' }));
   await new ApprovalItemRepository(db, name).putApprovalRef('apr_kept', open.metadata.id);
 
   expect(await ensureTable(client, input, dataDir)).toBe('rebuilt');
@@ -81,7 +83,10 @@ it('keeps every item through rebuild after rebuild on disk (dynalite drops and c
     const jobs = new JobRepository(db, input.TableName);
     for (let i = 0; i < 30; i++) await jobs.create(makeJob({ resourceId: `res-round-${round}-${i % 3}` }));
     expect({ round, setup: await ensureTable(client, input, dataDir) }).toEqual({ round, setup: 'rebuilt' });
-    expect({ round, items: (await client.send(new ScanCommand({ TableName: input.TableName, Select: 'COUNT', ConsistentRead: true }))).Count }).toEqual({ round, items: 30 });
+    expect({ round, items: (await client.send(new ScanCommand({ TableName: input.TableName, Select: 'COUNT', ConsistentRead: true }))).Count }).toEqual({
+      round,
+      items: 30,
+    });
     db.destroy();
   }
 });
@@ -105,8 +110,12 @@ it('finishes a rebuild that was interrupted, from the copy it saved first', asyn
 
 it('refuses to rebuild an outdated table when no backup directory is given (tests create tables this way)', async () => {
   await previousVersionTable('outdated');
-  await expect(createTables(dynamo.endpoint, { outdated: JOBS_TABLE })).rejects.toThrow('table outdated lacks indexes of its definition and no backup directory was given');
-  expect((await client.send(new DescribeTableCommand({ TableName: 'outdated' }))).Table!.GlobalSecondaryIndexes!.map((i) => i.IndexName)).not.toContain(JOBS_INDEX_OPEN_BY_STACK);
+  await expect(createTables(dynamo.endpoint, { outdated: JOBS_TABLE })).rejects.toThrow(
+    'table outdated lacks indexes of its definition and no backup directory was given',
+  );
+  expect((await client.send(new DescribeTableCommand({ TableName: 'outdated' }))).Table!.GlobalSecondaryIndexes!.map((i) => i.IndexName)).not.toContain(
+    JOBS_INDEX_OPEN_BY_STACK,
+  );
 });
 
 it('backfills conditionally on the revision it read: a job that completes meanwhile gets no open-index keys back', async () => {

@@ -12,7 +12,12 @@ import { OpenApiValidator } from '../support/openapi-validator';
 /** allRoutes only reads its dependencies when a request arrives, so the route table can be built from nothing. */
 const routeTable = () => new Router(allRoutes(new Proxy({}, { get: () => undefined }) as ServiceContext)).table;
 const doc = buildOpenApiDocument();
-type Op = { security?: unknown[]; responses: Record<string, { $ref?: string }>; parameters?: { name: string; in: string }[]; requestBody?: { content: Record<string, unknown> } };
+type Op = {
+  security?: unknown[];
+  responses: Record<string, { $ref?: string }>;
+  parameters?: { name: string; in: string }[];
+  requestBody?: { content: Record<string, unknown> };
+};
 const op = (path: string, method: string) => doc.paths[path][method] as unknown as Op;
 const sample = (template: string) => template.replace(/\{(\w+)\}/g, (_m, name: string) => `sample-${name}`);
 
@@ -24,7 +29,10 @@ describe('the document and the router', () => {
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of Object.keys(item)) {
         const { route } = router.match(method.toUpperCase(), sample(path));
-        expect({ operation: `${method.toUpperCase()} ${path}`, servedBy: route && `${route.method} ${route.path}` }).toEqual({ operation: `${method.toUpperCase()} ${path}`, servedBy: expect.any(String) });
+        expect({ operation: `${method.toUpperCase()} ${path}`, servedBy: route && `${route.method} ${route.path}` }).toEqual({
+          operation: `${method.toUpperCase()} ${path}`,
+          servedBy: expect.any(String),
+        });
         documented.add(`${route!.method} ${route!.path}`);
       }
     }
@@ -60,16 +68,43 @@ describe('the committed document', () => {
 describe('what the document says', () => {
   it('lists the path and query parameters, taking the query schemas from the handlers', () => {
     const list = op('/v1/stack-jobs', 'get').parameters!;
-    expect(list.map((p) => `${p.in}:${p.name}`)).toEqual(['query:org', 'query:env', 'query:resourceId', 'query:phase', 'query:result', 'query:limit', 'query:cursor']);
+    expect(list.map((p) => `${p.in}:${p.name}`)).toEqual([
+      'query:org',
+      'query:env',
+      'query:resourceId',
+      'query:phase',
+      'query:result',
+      'query:limit',
+      'query:cursor',
+    ]);
     expect(list.find((p) => p.name === 'limit')).toMatchObject({ required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } });
-    expect(op('/v1/stack-jobs/{id}/logs', 'get').parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(['path:id', 'query:phase', 'query:operation', 'query:cursor']);
-    expect(op('/v1/orgs/{org}/envs/{env}/resources/{resourceId}', 'get').parameters!.map((p) => `${p.in}:${p.name}`)).toEqual(['path:org', 'path:env', 'path:resourceId']);
+    expect(op('/v1/stack-jobs/{id}/logs', 'get').parameters!.map((p) => `${p.in}:${p.name}`)).toEqual([
+      'path:id',
+      'query:phase',
+      'query:operation',
+      'query:cursor',
+    ]);
+    expect(op('/v1/orgs/{org}/envs/{env}/resources/{resourceId}', 'get').parameters!.map((p) => `${p.in}:${p.name}`)).toEqual([
+      'path:org',
+      'path:env',
+      'path:resourceId',
+    ]);
   });
 
   it('documents each error status as application/problem+json, the 422 with its checks and the 400 with per-field errors', () => {
     expect(Object.keys(op('/v1/stack-jobs', 'post').responses)).toEqual(['200', '201', '400', '401', '403', '409', '413', '422', '500']);
     const responses = doc.components.responses as Record<string, { content: Record<string, { schema: { $ref: string } }> }>;
-    for (const name of ['BadRequest', 'Unauthorized', 'Forbidden', 'NotFound', 'Conflict', 'PayloadTooLarge', 'PreflightFailed', 'InternalError', 'MethodNotAllowed']) {
+    for (const name of [
+      'BadRequest',
+      'Unauthorized',
+      'Forbidden',
+      'NotFound',
+      'Conflict',
+      'PayloadTooLarge',
+      'PreflightFailed',
+      'InternalError',
+      'MethodNotAllowed',
+    ]) {
       expect(Object.keys(responses[name].content)).toContain('application/problem+json');
     }
     expect(responses.PreflightFailed.content['application/problem+json'].schema.$ref).toBe('#/components/schemas/PreflightFailedProblem');
@@ -92,8 +127,16 @@ describe('what the document says', () => {
   });
 
   it('documents the catalog per kind, at the platform only the kinds the platform holds', () => {
-    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1/orgs/{org}/') && !p.includes('{id}') && !p.includes('/envs/')).sort()).toEqual(catalogKinds.map((k) => `/v1/orgs/{org}/${k}`).sort());
-    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/v1/platform/') && !p.includes('{id}') && !p.startsWith('/v1/platform/slack-links/')).sort()).toEqual(PLATFORM_CATALOG_KINDS.map((k) => `/v1/platform/${k}`).sort());
+    expect(
+      Object.keys(doc.paths)
+        .filter((p) => p.startsWith('/v1/orgs/{org}/') && !p.includes('{id}') && !p.includes('/envs/'))
+        .sort(),
+    ).toEqual(catalogKinds.map((k) => `/v1/orgs/{org}/${k}`).sort());
+    expect(
+      Object.keys(doc.paths)
+        .filter((p) => p.startsWith('/v1/platform/') && !p.includes('{id}') && !p.startsWith('/v1/platform/slack-links/'))
+        .sort(),
+    ).toEqual(PLATFORM_CATALOG_KINDS.map((k) => `/v1/platform/${k}`).sort());
   });
 
   it("shows the design's StackJob as the example, and every example validates against its schema", () => {

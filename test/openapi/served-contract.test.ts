@@ -96,10 +96,26 @@ describe('the artifact routes', () => {
     const id = JOB.metadata.id;
     await store.putLogChunk(id, 'preview', 'init', 1, Buffer.from('Initializing the backend...\n'));
     await store.putLogChunk(id, 'preview', 'plan', 1, Buffer.from('Plan: 0 to add, 1 to change, 0 to destroy.\n'));
-    await store.putJson(artifactKeys.planSummary(id), { summary: planSummarySchema.parse({ add: 0, change: 1, destroy: 0, replace: 0, unchanged: 12 }), hasChanges: true, digest: 'a'.repeat(64) });
+    await store.putJson(artifactKeys.planSummary(id), {
+      summary: planSummarySchema.parse({ add: 0, change: 1, destroy: 0, replace: 0, unchanged: 12 }),
+      hasChanges: true,
+      digest: 'a'.repeat(64),
+    });
     await store.putJson(artifactKeys.planJson(id), { format_version: '1.2' });
-    await store.putJson(artifactKeys.outputs(id), { endpoint: { sensitive: false, type: 'string', value: 'https://eks.example.internal' }, kubeconfig: { sensitive: true, type: 'string', value: 'secret' } });
-    await resources.record({ org: 'acmecorp', env: 'production', resourceId: JOB.metadata.name, kind: 'aws_eks_cluster', jobId: id, result: 'succeeded', finishedAt: '2025-04-24T09:30:00.000Z', applied: { versionId: JOB.metadata.version.id, outputsKey: artifactKeys.outputs(id) } });
+    await store.putJson(artifactKeys.outputs(id), {
+      endpoint: { sensitive: false, type: 'string', value: 'https://eks.example.internal' },
+      kubeconfig: { sensitive: true, type: 'string', value: 'secret' },
+    });
+    await resources.record({
+      org: 'acmecorp',
+      env: 'production',
+      resourceId: JOB.metadata.name,
+      kind: 'aws_eks_cluster',
+      jobId: id,
+      result: 'succeeded',
+      finishedAt: '2025-04-24T09:30:00.000Z',
+      applied: { versionId: JOB.metadata.version.id, outputsKey: artifactKeys.outputs(id) },
+    });
 
     const logs = await call('GET', `/v1/stack-jobs/${id}/logs`, { principal: principals.viewer, query: { phase: 'preview' } });
     expect(logs).toMatchObject({ status: 200, body: { chunks: 2, phase: 'queued' } });
@@ -108,6 +124,9 @@ describe('the artifact routes', () => {
     const outputs = await call('GET', `/v1/stack-jobs/${id}/outputs`);
     expect(outputs).toMatchObject({ status: 200, body: { outputs: { kubeconfig: { value: '***' } } } });
     const status = await call('GET', `/v1/orgs/acmecorp/envs/production/resources/${JOB.metadata.name}`);
-    expect(status).toMatchObject({ status: 200, body: { lastResult: 'succeeded', lastAppliedJobId: id, outputs: { endpoint: { value: 'https://eks.example.internal' } } } });
+    expect(status).toMatchObject({
+      status: 200,
+      body: { lastResult: 'succeeded', lastAppliedJobId: id, outputs: { endpoint: { value: 'https://eks.example.internal' } } },
+    });
   });
 });

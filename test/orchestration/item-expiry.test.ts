@@ -39,6 +39,7 @@ it('writes ttl on task tokens, lock-wait tokens, idempotency records and approva
   expect(ttlOf('APR#apr_ttl', 'APR')).toBe(epoch + ITEM_TTL_SECONDS.approvalRef);
   // The approval window (at most 7 days) ends before its token may go.
   expect(ITEM_TTL_SECONDS.taskToken).toBeGreaterThan(7 * 86_400);
-  for (const i of items.filter((x) => x.pk.startsWith('JOB#') || x.pk.startsWith('LOCK#'))) expect({ pk: i.pk, ttl: i.ttl }).toEqual({ pk: i.pk, ttl: undefined });
+  for (const i of items.filter((x) => x.pk.startsWith('JOB#') || x.pk.startsWith('LOCK#')))
+    expect({ pk: i.pk, ttl: i.ttl }).toEqual({ pk: i.pk, ttl: undefined });
   expect(items.some((i) => i.pk.startsWith('JOB#'))).toBe(true);
 });

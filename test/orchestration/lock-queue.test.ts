@@ -57,7 +57,8 @@ async function submit(resourceId: string, pause = false): Promise<StackJob> {
   return job;
 }
 const load = async (id: string) => (await deps.jobs.require(id)).job;
-const parkedToken = async (jobId: string) => (await dynamo.db.send(new GetCommand({ TableName: JOBS, Key: lockWaitTokenKey(jobId), ConsistentRead: true }))).Item?.taskToken as string | undefined;
+const parkedToken = async (jobId: string) =>
+  (await dynamo.db.send(new GetCommand({ TableName: JOBS, Key: lockWaitTokenKey(jobId), ConsistentRead: true }))).Item?.taskToken as string | undefined;
 const newStack = () => `res-park-${process.pid}-${++seq}`;
 
 it('parks a job behind a held stack without polling, and runs it as soon as the holder releases', async () => {
@@ -78,12 +79,26 @@ it('parks a job behind a held stack without polling, and runs it as soon as the 
   expect(JSON.stringify(parked)).not.toContain((await parkedToken(waiter.metadata.id))!);
 
   const token = await deps.approvalItems.getTaskToken(holder.metadata.id);
-  await deps.jobs.update(holder.metadata.id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision: 'approved', by: 'approver@company.com', at: new Date().toISOString(), channel: 'api', planDigest: j.status.plan?.digest } } } }));
+  await deps.jobs.update(holder.metadata.id, (j) => ({
+    ...j,
+    status: {
+      ...j.status,
+      approval: {
+        ...j.status.approval!,
+        decision: { decision: 'approved', by: 'approver@company.com', at: new Date().toISOString(), channel: 'api', planDigest: j.status.plan?.digest },
+      },
+    },
+  }));
   executor.broker.succeed(token!, { decision: 'approved' });
   await Promise.all([runHolder.result, runWaiter.result]);
 
   for (const j of [holder, waiter]) expect((await load(j.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded' }));
-  expect(executor.runnerCalls.map((c) => `${c.jobId === holder.metadata.id ? 'holder' : 'waiter'}:${c.phase}`)).toEqual(['holder:preview', 'holder:update', 'waiter:preview', 'waiter:update']);
+  expect(executor.runnerCalls.map((c) => `${c.jobId === holder.metadata.id ? 'holder' : 'waiter'}:${c.phase}`)).toEqual([
+    'holder:preview',
+    'holder:update',
+    'waiter:preview',
+    'waiter:update',
+  ]);
   expect(await parkedToken(waiter.metadata.id)).toBeUndefined();
   expect(await deps.locks.getLease(stackKeyOfJob(waiter))).toBeUndefined();
 });
@@ -122,7 +137,10 @@ describe('parkForLock', () => {
     const holder = await submit(resourceId);
     const job = await submit(resourceId);
     await deps.locks.tryAcquire(stackKeyOfJob(holder), holder.metadata.id, new Date(Date.now() + 3_600_000));
-    await deps.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, cancelRequested: { by: 'ops@company.com', at: new Date().toISOString() } } }));
+    await deps.jobs.update(job.metadata.id, (j) => ({
+      ...j,
+      status: { ...j.status, cancelRequested: { by: 'ops@company.com', at: new Date().toISOString() } },
+    }));
     const tasks = recordingTasks();
     await parkForLock({ ...deps, tasks }, job.metadata.id, 'token-cancelled');
     expect(tasks.woken).toEqual(['token-cancelled']);
@@ -136,7 +154,10 @@ describe('parkForLock', () => {
     // The cancel is recorded after the park read the job and before its token is stored.
     const cancelFirst = Object.assign(Object.create(deps.locks) as typeof deps.locks, {
       parkWaiter: async (...args: Parameters<typeof deps.locks.parkWaiter>) => {
-        await deps.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, cancelRequested: { by: 'ops@company.com', at: new Date().toISOString() } } }));
+        await deps.jobs.update(job.metadata.id, (j) => ({
+          ...j,
+          status: { ...j.status, cancelRequested: { by: 'ops@company.com', at: new Date().toISOString() } },
+        }));
         return deps.locks.parkWaiter(...args);
       },
     });
@@ -160,7 +181,7 @@ describe('waking the next job', () => {
     expect(await parkedToken(timedOut.metadata.id)).toBeUndefined();
   });
 
-  it('is done by a cancel through the API: the cancelled job\'s parked execution and the next parked job are woken', async () => {
+  it("is done by a cancel through the API: the cancelled job's parked execution and the next parked job are woken", async () => {
     const resourceId = newStack();
     const [holder, cancelled, next] = [await submit(resourceId), await submit(resourceId), await submit(resourceId)];
     // The holder awaits approval; the other two are parked behind it.
@@ -184,17 +205,26 @@ describe('after review', () => {
   it('does not let a job the stack index still shows running hold back the next one (read again, consistently)', async () => {
     const resourceId = newStack();
     const [older, job] = [await submit(resourceId), await submit(resourceId)];
-    const staleCopy = (await load(older.metadata.id));
+    const staleCopy = await load(older.metadata.id);
     await deps.jobs.update(older.metadata.id, (j) => transitionJob(transitionJob(j, 'running', 'tbd', new Date()), 'completed', 'succeeded', new Date()));
     // The index lags: it still lists the older job as running.
-    const stale = { ...deps, jobs: Object.assign(Object.create(deps.jobs) as typeof deps.jobs, { listOpenInStack: async () => [{ ...staleCopy, status: { ...staleCopy.status, phase: 'running' as const } }, await load(job.metadata.id)] }) };
+    const stale = {
+      ...deps,
+      jobs: Object.assign(Object.create(deps.jobs) as typeof deps.jobs, {
+        listOpenInStack: async () => [{ ...staleCopy, status: { ...staleCopy.status, phase: 'running' as const } }, await load(job.metadata.id)],
+      }),
+    };
     expect((await acquireLock(stale, job.metadata.id, 1)).outcome).toBe('acquired');
   });
 
   it('puts a parked token back when the wake fails for another reason than the task being gone', async () => {
     const job = await submit(newStack());
     await deps.locks.parkWaiter(stackKeyOfJob(job), job.metadata.id, 'token-throttled');
-    const throttled = { succeed: async () => { throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }); } };
+    const throttled = {
+      succeed: async () => {
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      },
+    };
     await expect(wakeNextWaiter({ ...deps, tasks: throttled }, stackKeyOfJob(job))).rejects.toThrow('Rate exceeded');
     expect(await parkedToken(job.metadata.id)).toBe('token-throttled');
   });
@@ -205,8 +235,16 @@ describe('after review', () => {
     await deps.locks.tryAcquire(stackKeyOfJob(holder), holder.metadata.id, new Date(Date.now() + 3_600_000));
     const token = 'planted-task-token-0123456789abcdef';
     await deps.locks.parkWaiter(stackKeyOfJob(job), job.metadata.id, token);
-    const leaky = { succeed: async (t: string) => { throw Object.assign(new Error(`Provided task token ${t} is throttled`), { name: 'ThrottlingException' }); }, fail: async () => undefined };
-    const failure = await releaseLock({ ...deps, tasks: leaky }, holder.metadata.id).then(() => undefined, (e: Error) => e);
+    const leaky = {
+      succeed: async (t: string) => {
+        throw Object.assign(new Error(`Provided task token ${t} is throttled`), { name: 'ThrottlingException' });
+      },
+      fail: async () => undefined,
+    };
+    const failure = await releaseLock({ ...deps, tasks: leaky }, holder.metadata.id).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(failure?.name).toBe('StackJob.Transient');
     expect(`${failure?.message} ${String(failure?.stack)} ${JSON.stringify(failure)}`).not.toContain(token);
     expect(await parkedToken(job.metadata.id)).toBe(token);
@@ -223,7 +261,7 @@ describe('after review', () => {
     expect(await parkedToken(job.metadata.id)).toBe('token-still-held');
   });
 
-  it('ignores the execution input\'s snapshot when the job is stored (no validation, no write)', async () => {
+  it("ignores the execution input's snapshot when the job is stored (no validation, no write)", async () => {
     const job = await submit(newStack());
     expect((await acquireLock(deps, job.metadata.id, 0, { not: 'a stack job' })).outcome).toBe('acquired');
   });
@@ -237,9 +275,10 @@ describe('after review', () => {
 });
 
 describe('the queue reads only unfinished jobs (sparse open-by-stack index)', () => {
-  const finish = (id: string) => deps.jobs.update(id, (j) => transitionJob(transitionJob(j, 'running', 'tbd', new Date()), 'completed', 'succeeded', new Date()));
+  const finish = (id: string) =>
+    deps.jobs.update(id, (j) => transitionJob(transitionJob(j, 'running', 'tbd', new Date()), 'completed', 'succeeded', new Date()));
 
-  it('lists a stack\'s unfinished jobs only, oldest first, while the full listing keeps its history', async () => {
+  it("lists a stack's unfinished jobs only, oldest first, while the full listing keeps its history", async () => {
     const resourceId = newStack();
     const history = [];
     for (let i = 0; i < 12; i++) history.push(await submit(resourceId));
@@ -249,7 +288,10 @@ describe('the queue reads only unfinished jobs (sparse open-by-stack index)', ()
     const queued = await submit(resourceId);
     const stack = stackKeyOfJob(queued);
 
-    expect((await deps.jobs.listOpenInStack(stack)).map((j) => [j.metadata.id, j.status.phase])).toEqual([[running.metadata.id, 'running'], [queued.metadata.id, 'queued']]);
+    expect((await deps.jobs.listOpenInStack(stack)).map((j) => [j.metadata.id, j.status.phase])).toEqual([
+      [running.metadata.id, 'running'],
+      [queued.metadata.id, 'queued'],
+    ]);
     expect((await deps.jobs.listStack(stack)).map((j) => j.metadata.id)).toEqual([...history, running, queued].map((j) => j.metadata.id));
     // Completing leaves the index; the job document and the full listing keep it.
     await finish(running.metadata.id);
@@ -257,12 +299,16 @@ describe('the queue reads only unfinished jobs (sparse open-by-stack index)', ()
     expect((await load(running.metadata.id)).status.phase).toBe('completed');
   });
 
-  it('takes, queues and wakes without reading the stack\'s history', async () => {
+  it("takes, queues and wakes without reading the stack's history", async () => {
     const resourceId = newStack();
     for (let i = 0; i < 5; i++) await finish((await submit(resourceId)).metadata.id);
     const [first, second] = [await submit(resourceId), await submit(resourceId)];
     const tasks = recordingTasks();
-    const noHistory: WorkflowDeps = { ...deps, tasks, jobs: Object.assign(Object.create(deps.jobs) as typeof deps.jobs, { listStack: () => Promise.reject(new Error('the lock read the whole history')) }) };
+    const noHistory: WorkflowDeps = {
+      ...deps,
+      tasks,
+      jobs: Object.assign(Object.create(deps.jobs) as typeof deps.jobs, { listStack: () => Promise.reject(new Error('the lock read the whole history')) }),
+    };
 
     expect((await acquireLock(noHistory, first.metadata.id, 1)).outcome).toBe('acquired');
     expect((await acquireLock(noHistory, second.metadata.id, 1)).outcome).toBe('queued');
@@ -318,13 +364,21 @@ describe('a runner that timed out', () => {
     const stopper = new RecordingStopper();
     stopper.failWith = { name: 'AccessDeniedException', message: 'not allowed' };
     const job = await running();
-    await expect(finishJob({ ...deps, runnerTasks: stopper }, job.metadata.id, { kind: 'operation_failed', phase: 'update', error: { Error: 'States.Timeout', Cause: '' } })).rejects.toThrow(
-      /could not be stopped/,
-    );
+    await expect(
+      finishJob({ ...deps, runnerTasks: stopper }, job.metadata.id, {
+        kind: 'operation_failed',
+        phase: 'update',
+        error: { Error: 'States.Timeout', Cause: '' },
+      }),
+    ).rejects.toThrow(/could not be stopped/);
     expect((await load(job.metadata.id)).status.phase).toBe('running');
     // A runner that failed by itself (it reported) is not stopped again.
     const reporting = new RecordingStopper();
-    await finishJob({ ...deps, runnerTasks: reporting }, job.metadata.id, { kind: 'operation_failed', phase: 'update', error: { Error: 'StackJob.OperationFailed', Cause: '{}' } });
+    await finishJob({ ...deps, runnerTasks: reporting }, job.metadata.id, {
+      kind: 'operation_failed',
+      phase: 'update',
+      error: { Error: 'StackJob.OperationFailed', Cause: '{}' },
+    });
     expect(reporting.stopped).toEqual([]);
   });
 });

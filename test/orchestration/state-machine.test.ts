@@ -53,7 +53,16 @@ const transitionsOf = (id: string) => eventsOf(id).map((e) => `${e.detail.phase}
 async function decide(id: string, decision: 'approved' | 'rejected'): Promise<string> {
   const token = await deps.approvalItems.getTaskToken(id);
   if (!token) throw new Error('no task token stored');
-  await deps.jobs.update(id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision, by: 'approver@company.com', at: new Date().toISOString(), channel: 'api', planDigest: j.status.plan?.digest } } } }));
+  await deps.jobs.update(id, (j) => ({
+    ...j,
+    status: {
+      ...j.status,
+      approval: {
+        ...j.status.approval!,
+        decision: { decision, by: 'approver@company.com', at: new Date().toISOString(), channel: 'api', planDigest: j.status.plan?.digest },
+      },
+    },
+  }));
   if (decision === 'approved') executor.broker.succeed(token, { decision });
   else executor.broker.fail(token, 'StackJob.Rejected', JSON.stringify({ by: 'approver@company.com' }));
   return token;
@@ -69,7 +78,11 @@ describe('a stack job run by the synthesized state machine', () => {
     const run = executor.start(job.metadata.id, deps);
     await awaitingApproval(job.metadata.id);
     const waiting = await load(job.metadata.id);
-    expect(waiting.status.plan).toEqual({ digest: digestOf(job.metadata.id), key: `jobs/${job.metadata.id}/plan/plan.bin`, summary: expect.objectContaining({ change: 1 }) });
+    expect(waiting.status.plan).toEqual({
+      digest: digestOf(job.metadata.id),
+      key: `jobs/${job.metadata.id}/plan/plan.bin`,
+      summary: expect.objectContaining({ change: 1 }),
+    });
     expect(waiting.status.approval).toEqual(expect.objectContaining({ id: expect.stringMatching(/^apr_/), planDigest: digestOf(job.metadata.id) }));
     expect(await deps.locks.getLease(stackKeyOfJob(job))).toEqual(expect.objectContaining({ ownerJobId: job.metadata.id }));
 
@@ -81,10 +94,17 @@ describe('a stack job run by the synthesized state machine', () => {
     expect(done.status.durations).toEqual({ 'preview.init': 1, 'preview.refresh': 2, 'preview.plan': 3, 'update.apply': 1 });
     expect(done.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:succeeded', 'apply:succeeded']);
     const update = executor.runnerCalls.find((c) => c.phase === 'update')!;
-    expect(update.env).toEqual(expect.objectContaining({ STACKJOBS_JOB_ID: job.metadata.id, STACKJOBS_PHASE: 'update', STACKJOBS_PLAN_DIGEST: digestOf(job.metadata.id) }));
+    expect(update.env).toEqual(
+      expect.objectContaining({ STACKJOBS_JOB_ID: job.metadata.id, STACKJOBS_PHASE: 'update', STACKJOBS_PLAN_DIGEST: digestOf(job.metadata.id) }),
+    );
     expect(executor.runnerCalls.find((c) => c.phase === 'preview')!.env).not.toHaveProperty('STACKJOBS_PLAN_DIGEST');
     expect(await deps.resources.get('acmecorp', 'production', job.spec.apiResourceInfo.id)).toEqual(
-      expect.objectContaining({ lastJobId: job.metadata.id, lastResult: 'succeeded', versionApplied: job.metadata.version.id, outputsKey: `jobs/${job.metadata.id}/outputs.json` }),
+      expect.objectContaining({
+        lastJobId: job.metadata.id,
+        lastResult: 'succeeded',
+        versionApplied: job.metadata.version.id,
+        outputsKey: `jobs/${job.metadata.id}/outputs.json`,
+      }),
     );
     expect(transitionsOf(job.metadata.id)).toEqual(['running/tbd', 'awaiting_approval/tbd', 'running/tbd', 'completed/succeeded']);
     expect(eventsOf(job.metadata.id).every((e) => e.detailType === STATUS_CHANGED)).toBe(true);
@@ -106,7 +126,7 @@ describe('a stack job run by the synthesized state machine', () => {
     await expectLockFree(job);
   });
 
-  it('writes the job from the execution input when the submission\'s job write has not landed, and runs it', async () => {
+  it("writes the job from the execution input when the submission's job write has not landed, and runs it", async () => {
     // The submission writes the job and starts the execution side by side; here the execution looks first.
     const job = makeJob({ resourceId: `res-${process.pid}-${++resourceSeq}` });
     expect(await deps.jobs.get(job.metadata.id)).toBeUndefined();
@@ -124,7 +144,10 @@ describe('a stack job run by the synthesized state machine', () => {
   it('never overwrites a stored job with the snapshot in the execution input', async () => {
     const job = await submit();
     // Cancelled through the API after the write, before the first step: the input's queued snapshot must not revive it.
-    await deps.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, cancelRequested: { by: 'ops@company.com', at: new Date().toISOString() } } }));
+    await deps.jobs.update(job.metadata.id, (j) => ({
+      ...j,
+      status: { ...j.status, cancelRequested: { by: 'ops@company.com', at: new Date().toISOString() } },
+    }));
     await executor.start(job.metadata.id, deps, {}, job).result;
     expect(executor.runnerCalls).toEqual([]);
     expect((await load(job.metadata.id)).status.cancelRequested).toEqual(expect.objectContaining({ by: 'ops@company.com' }));
@@ -155,7 +178,10 @@ describe('a stack job run by the synthesized state machine', () => {
     const done = await load(job.metadata.id);
     expect(executor.runnerCalls.map((c) => c.phase)).toEqual(['preview']);
     expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', reason: 'workflow_step_failed' }));
-    expect(done.status.failure).toEqual({ operation: 'workflow:record-approval', message: expect.stringContaining('no approval decision is recorded on the job') });
+    expect(done.status.failure).toEqual({
+      operation: 'workflow:record-approval',
+      message: expect.stringContaining('no approval decision is recorded on the job'),
+    });
     expect(done.status.operations.find((o) => o.name === 'apply')).toEqual(expect.objectContaining({ status: 'completed', result: 'skipped' }));
     expect(transitionsOf(job.metadata.id)).toEqual(['running/tbd', 'awaiting_approval/tbd', 'completed/failed']);
     expect(await deps.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
@@ -167,7 +193,13 @@ describe('a stack job run by the synthesized state machine', () => {
     const run = executor.start(job.metadata.id, deps);
     await awaitingApproval(job.metadata.id);
     const token = (await deps.approvalItems.getTaskToken(job.metadata.id))!;
-    await deps.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, approval: { ...j.status.approval!, decision: { decision: 'rejected', by: 'approver@company.com', at: new Date().toISOString(), channel: 'api' } } } }));
+    await deps.jobs.update(job.metadata.id, (j) => ({
+      ...j,
+      status: {
+        ...j.status,
+        approval: { ...j.status.approval!, decision: { decision: 'rejected', by: 'approver@company.com', at: new Date().toISOString(), channel: 'api' } },
+      },
+    }));
     executor.broker.succeed(token, { decision: 'approved' });
     await run.result;
     const done = await load(job.metadata.id);
@@ -194,9 +226,16 @@ describe('a stack job run by the synthesized state machine', () => {
 
   it('names the failed operation and releases the lock when the plan fails', async () => {
     const job = await submit();
-    await executor.start(job.metadata.id, deps, { preview: { fail: { operation: 'plan', exitCode: 1, message: 'Error: Invalid provider configuration' } } }).result;
+    await executor.start(job.metadata.id, deps, { preview: { fail: { operation: 'plan', exitCode: 1, message: 'Error: Invalid provider configuration' } } })
+      .result;
     const done = await load(job.metadata.id);
-    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', failure: { operation: 'plan', exitCode: 1, message: 'Error: Invalid provider configuration' } }));
+    expect(done.status).toEqual(
+      expect.objectContaining({
+        phase: 'completed',
+        result: 'failed',
+        failure: { operation: 'plan', exitCode: 1, message: 'Error: Invalid provider configuration' },
+      }),
+    );
     expect(done.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:failed', 'apply:skipped']);
     expect(eventsOf(job.metadata.id).at(-1)!.detail).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', failedOperation: 'plan' }));
     expect((await deps.resources.get('acmecorp', 'production', job.spec.apiResourceInfo.id))?.versionApplied).toBeUndefined();
@@ -205,9 +244,13 @@ describe('a stack job run by the synthesized state machine', () => {
 
   it('names the failed operation and releases the lock when the apply fails', async () => {
     const job = await submit({ pauseBetweenPreviewAndUpdate: false });
-    await executor.start(job.metadata.id, deps, { update: { fail: { operation: 'apply', exitCode: 1, message: 'Error: creating EKS Node Group: AccessDenied' } } }).result;
+    await executor.start(job.metadata.id, deps, {
+      update: { fail: { operation: 'apply', exitCode: 1, message: 'Error: creating EKS Node Group: AccessDenied' } },
+    }).result;
     const done = await load(job.metadata.id);
-    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', failure: expect.objectContaining({ operation: 'apply', exitCode: 1 }) }));
+    expect(done.status).toEqual(
+      expect.objectContaining({ phase: 'completed', result: 'failed', failure: expect.objectContaining({ operation: 'apply', exitCode: 1 }) }),
+    );
     expect(executor.runnerCalls.map((c) => c.phase)).toEqual(['preview', 'update']);
     expect(eventsOf(job.metadata.id).at(-1)!.detail).toEqual(expect.objectContaining({ result: 'failed', failedOperation: 'apply' }));
     await expectLockFree(job);
@@ -231,11 +274,34 @@ describe('a stack job run by the synthesized state machine', () => {
       await run.result;
 
       expect((await load(job.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded' }));
-      expect(calls(job.metadata.id).map((c) => `${c.phase}@${c.state}`)).toEqual([`preview@${STATE.runPreviewOnOrgRunner}`, `update@${STATE.runUpdateOnOrgRunner}`]);
+      expect(calls(job.metadata.id).map((c) => `${c.phase}@${c.state}`)).toEqual([
+        `preview@${STATE.runPreviewOnOrgRunner}`,
+        `update@${STATE.runUpdateOnOrgRunner}`,
+      ]);
       for (const c of calls(job.metadata.id)) {
-        expect(c.placement).toEqual({ cluster: ORG_RUNNER.cluster, taskDefinition: ORG_RUNNER.taskDefinition, subnets: ORG_RUNNER.subnets, securityGroups: ORG_RUNNER.securityGroups, launchType: 'FARGATE', container: 'runner' });
+        expect(c.placement).toEqual({
+          cluster: ORG_RUNNER.cluster,
+          taskDefinition: ORG_RUNNER.taskDefinition,
+          subnets: ORG_RUNNER.subnets,
+          securityGroups: ORG_RUNNER.securityGroups,
+          launchType: 'FARGATE',
+          container: 'runner',
+        });
         // The same environment contract as the platform runner.
-        expect(Object.keys(c.env).sort()).toEqual(['STACKJOBS_ARTIFACTS_BUCKET', 'STACKJOBS_DEPLOYMENT_ID', 'STACKJOBS_GRACE_SECONDS', 'STACKJOBS_JOBS_TABLE', 'STACKJOBS_JOB_ID', 'STACKJOBS_OPERATION_TIMEOUT_SECONDS', 'STACKJOBS_PHASE', 'STACKJOBS_STATE_ROLE_ARN', 'STACKJOBS_TASK_TOKEN', ...(c.phase === 'update' ? ['STACKJOBS_PLAN_DIGEST'] : [])].sort());
+        expect(Object.keys(c.env).sort()).toEqual(
+          [
+            'STACKJOBS_ARTIFACTS_BUCKET',
+            'STACKJOBS_DEPLOYMENT_ID',
+            'STACKJOBS_GRACE_SECONDS',
+            'STACKJOBS_JOBS_TABLE',
+            'STACKJOBS_JOB_ID',
+            'STACKJOBS_OPERATION_TIMEOUT_SECONDS',
+            'STACKJOBS_PHASE',
+            'STACKJOBS_STATE_ROLE_ARN',
+            'STACKJOBS_TASK_TOKEN',
+            ...(c.phase === 'update' ? ['STACKJOBS_PLAN_DIGEST'] : []),
+          ].sort(),
+        );
       }
       expect(calls(job.metadata.id)[1].env.STACKJOBS_PLAN_DIGEST).toBe(digestOf(job.metadata.id));
       await expectLockFree(job);
@@ -252,7 +318,9 @@ describe('a stack job run by the synthesized state machine', () => {
     it('fails an org runner preview through the same Catch as the platform one, naming the operation and releasing the lock', async () => {
       const job = await submit({ runner: ORG_RUNNER });
       await executor.start(job.metadata.id, deps, { preview: { fail: { operation: 'plan', exitCode: 1, message: 'Error: boom' } } }).result;
-      expect((await load(job.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', failure: { operation: 'plan', exitCode: 1, message: 'Error: boom' } }));
+      expect((await load(job.metadata.id)).status).toEqual(
+        expect.objectContaining({ phase: 'completed', result: 'failed', failure: { operation: 'plan', exitCode: 1, message: 'Error: boom' } }),
+      );
       expect(calls(job.metadata.id).map((c) => c.state)).toEqual([STATE.runPreviewOnOrgRunner]);
       await expectLockFree(job);
     });
@@ -292,7 +360,12 @@ describe('a stack job run by the synthesized state machine', () => {
     await Promise.all([runFirst.result, runSecond.result]);
 
     expect(secondWhileFirstRan).toEqual(expect.objectContaining({ phase: 'queued', queuePosition: 1 }));
-    expect(executor.runnerCalls.map((c) => `${c.jobId === first.metadata.id ? 'first' : 'second'}:${c.phase}`)).toEqual(['first:preview', 'first:update', 'second:preview', 'second:update']);
+    expect(executor.runnerCalls.map((c) => `${c.jobId === first.metadata.id ? 'first' : 'second'}:${c.phase}`)).toEqual([
+      'first:preview',
+      'first:update',
+      'second:preview',
+      'second:update',
+    ]);
     for (const j of [first, second]) expect((await load(j.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded' }));
     const lease = await deps.locks.read(stackKeyOfJob(first));
     expect(lease).toEqual({ stackKey: stackKeyOfJob(first), fencingToken: 2 }); // two holders, both released
@@ -309,7 +382,14 @@ describe('an execution that ends without its own cleanup path', () => {
     time: new Date().toISOString(),
     region: 'us-east-1',
     resources: [`arn:aws:states:us-east-1:123456789012:execution:StackJobs:${jobId}`],
-    detail: { executionArn: `arn:aws:states:us-east-1:123456789012:execution:StackJobs:${jobId}`, stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:StackJobs', name: jobId, status, startDate: Date.now(), stopDate: Date.now() },
+    detail: {
+      executionArn: `arn:aws:states:us-east-1:123456789012:execution:StackJobs:${jobId}`,
+      stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:StackJobs',
+      name: jobId,
+      status,
+      startDate: Date.now(),
+      stopDate: Date.now(),
+    },
   });
 
   it('is marked and its lock released by the cleanup Lambda when aborted', async () => {
@@ -332,7 +412,8 @@ describe('an execution that ends without its own cleanup path', () => {
   });
 
   const TASK_ARN = 'arn:aws:ecs:us-east-1:123456789012:task/stackjobs-runner/0123456789abcdef0123456789abcdef';
-  const recordRunnerTask = (id: string, phase: 'preview' | 'update') => deps.jobs.update(id, (j) => ({ ...j, status: { ...j.status, runnerTask: { arn: TASK_ARN, phase } } }));
+  const recordRunnerTask = (id: string, phase: 'preview' | 'update') =>
+    deps.jobs.update(id, (j) => ({ ...j, status: { ...j.status, runnerTask: { arn: TASK_ARN, phase } } }));
 
   it('stops the runner task a running job recorded before it releases the lock (aborted while applying)', async () => {
     const stopper = new RecordingStopper();

@@ -22,10 +22,27 @@ it('refuses a job item whose document lost a field or gained one, by key, on eve
   const jobs = new JobRepository(dynamo.db, JOBS);
   const job = makeJob({ resourceId: 'res-bad-item' });
   await jobs.create(job);
-  await dynamo.db.send(new UpdateCommand({ TableName: JOBS, Key: jobKey(job.metadata.id), UpdateExpression: 'REMOVE #job.#status.#phase SET #job.#leak = :v', ExpressionAttributeNames: { '#job': 'job', '#status': 'status', '#phase': 'phase', '#leak': 'leak' }, ExpressionAttributeValues: { ':v': PLANTED } }));
-  const reads = [() => jobs.get(job.metadata.id), () => jobs.listStack(stackKeyOfJob(job)), () => jobs.listOpenInStack(stackKeyOfJob(job)), () => jobs.newestInStack(stackKeyOfJob(job)), () => jobs.update(job.metadata.id, (j) => j)];
+  await dynamo.db.send(
+    new UpdateCommand({
+      TableName: JOBS,
+      Key: jobKey(job.metadata.id),
+      UpdateExpression: 'REMOVE #job.#status.#phase SET #job.#leak = :v',
+      ExpressionAttributeNames: { '#job': 'job', '#status': 'status', '#phase': 'phase', '#leak': 'leak' },
+      ExpressionAttributeValues: { ':v': PLANTED },
+    }),
+  );
+  const reads = [
+    () => jobs.get(job.metadata.id),
+    () => jobs.listStack(stackKeyOfJob(job)),
+    () => jobs.listOpenInStack(stackKeyOfJob(job)),
+    () => jobs.newestInStack(stackKeyOfJob(job)),
+    () => jobs.update(job.metadata.id, (j) => j),
+  ];
   for (const read of reads) {
-    const error = await read().then(() => undefined, (e: Error) => e);
+    const error = await read().then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(error?.name).toBe('InvalidStoredItemError');
     expect(error?.message).toContain(`${PREFIX.job}${job.metadata.id}`);
     expect(error?.message).toMatch(/status\.phase/);
@@ -35,7 +52,12 @@ it('refuses a job item whose document lost a field or gained one, by key, on eve
 
 it('refuses an idempotency record whose snapshot is not a StackJob', async () => {
   const idempotency = new IdempotencyRepository(dynamo.db, JOBS);
-  await dynamo.db.send(new PutCommand({ TableName: JOBS, Item: { ...idempotencyKey('bad-snapshot'), jobId: 'sj_x', snapshot: { kind: 'StackJob', note: PLANTED } } }));
-  const error = await idempotency.find('bad-snapshot').then(() => undefined, (e: Error) => e);
+  await dynamo.db.send(
+    new PutCommand({ TableName: JOBS, Item: { ...idempotencyKey('bad-snapshot'), jobId: 'sj_x', snapshot: { kind: 'StackJob', note: PLANTED } } }),
+  );
+  const error = await idempotency.find('bad-snapshot').then(
+    () => undefined,
+    (e: Error) => e,
+  );
   expect([error?.name, error?.message.includes('IDEM#bad-snapshot'), error?.message.includes(PLANTED)]).toEqual(['InvalidStoredItemError', true, false]);
 });

@@ -20,9 +20,23 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const essentials = (over: Partial<Essentials> = {}): Essentials => ({
   provisioner: 'terraform',
   iacModule: { id: 'm', gitRepo: 'github.com/x/y', branch: 'v1', path: '.', rule: 'r' },
-  backendCredential: { kind: 'terraform_backend_credential', id: 'b', type: 's3', config: { bucket: 'state', region: 'us-east-1' }, stateKey: 'stack-jobs/o/e/r/terraform.tfstate' },
+  backendCredential: {
+    kind: 'terraform_backend_credential',
+    id: 'b',
+    type: 's3',
+    config: { bucket: 'state', region: 'us-east-1' },
+    stateKey: 'stack-jobs/o/e/r/terraform.tfstate',
+  },
   stackJobRunner: { id: 'r' },
-  flowControlPolicy: { previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: true, skipRefresh: false, approvers: [], requireDistinctApprover: false, approvalTimeoutMinutes: 60, source: { level: 'platform', id: 'p' } },
+  flowControlPolicy: {
+    previewBeforeUpdate: true,
+    pauseBetweenPreviewAndUpdate: true,
+    skipRefresh: false,
+    approvers: [],
+    requireDistinctApprover: false,
+    approvalTimeoutMinutes: 60,
+    source: { level: 'platform', id: 'p' },
+  },
   ...over,
 });
 const ORG = 'acmecorp';
@@ -40,28 +54,65 @@ const secrets = (map: Record<string, string>, reads: string[] = []) => ({
 
 describe('resolveCredentials', () => {
   it('assumes the role with the stored material and gives the child only the session credentials', async () => {
-    stsMock.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: 'ASIASESSION00001', SecretAccessKey: 'session-secret-value', SessionToken: 'session-token-value', Expiration: new Date() } });
+    stsMock.on(AssumeRoleCommand).resolves({
+      Credentials: { AccessKeyId: 'ASIASESSION00001', SecretAccessKey: 'session-secret-value', SessionToken: 'session-token-value', Expiration: new Date() },
+    });
     const registry = new SecretRegistry();
     const out = await resolveCredentials(
-      essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: PROV, roleArn: 'arn:aws:iam::123456789012:role/deployer', externalId: 'ext-1' } }),
+      essentials({
+        providerCredential: {
+          kind: 'aws_credential',
+          id: 'c',
+          provider: 'aws',
+          secretRef: PROV,
+          roleArn: 'arn:aws:iam::123456789012:role/deployer',
+          externalId: 'ext-1',
+        },
+      }),
       scope('sj_01jsrnmwpnnc6n62h06xafcgxv'),
       dir,
-      { secrets: secrets({ [PROV]: JSON.stringify({ accessKeyId: 'AKIABASE00000001', secretAccessKey: 'base-secret-value' }) }), sts: () => new STSClient({ region: 'us-east-1' }), registry, stateRoleArn: STATE_ROLE, deploymentId: '123456789012:us-east-1:StackJobs' },
+      {
+        secrets: secrets({ [PROV]: JSON.stringify({ accessKeyId: 'AKIABASE00000001', secretAccessKey: 'base-secret-value' }) }),
+        sts: () => new STSClient({ region: 'us-east-1' }),
+        registry,
+        stateRoleArn: STATE_ROLE,
+        deploymentId: '123456789012:us-east-1:StackJobs',
+      },
     );
-    expect(out.env).toEqual({ AWS_ACCESS_KEY_ID: 'ASIASESSION00001', AWS_SECRET_ACCESS_KEY: 'session-secret-value', AWS_SESSION_TOKEN: 'session-token-value', AWS_SHARED_CREDENTIALS_FILE: join(dir, 'backend-credentials') });
+    expect(out.env).toEqual({
+      AWS_ACCESS_KEY_ID: 'ASIASESSION00001',
+      AWS_SECRET_ACCESS_KEY: 'session-secret-value',
+      AWS_SESSION_TOKEN: 'session-token-value',
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'backend-credentials'),
+    });
     const call = stsMock.commandCalls(AssumeRoleCommand)[0].args[0].input;
-    expect(call).toMatchObject({ RoleArn: 'arn:aws:iam::123456789012:role/deployer', ExternalId: externalIdFor('123456789012:us-east-1:StackJobs', ORG), RoleSessionName: 'stackjobs-sj_01jsrnmwpnnc6n62h06xafcgxv' });
+    expect(call).toMatchObject({
+      RoleArn: 'arn:aws:iam::123456789012:role/deployer',
+      ExternalId: externalIdFor('123456789012:us-east-1:StackJobs', ORG),
+      RoleSessionName: 'stackjobs-sj_01jsrnmwpnnc6n62h06xafcgxv',
+    });
     expect(registry.redact('base-secret-value session-secret-value session-token-value')).toBe('*** *** ***');
-    expect(out.backendConfig).toEqual(['bucket=state', 'key=stack-jobs/o/e/r/terraform.tfstate', 'region=us-east-1', 'use_lockfile=true', `profile=${BACKEND_PROFILE}`]);
+    expect(out.backendConfig).toEqual([
+      'bucket=state',
+      'key=stack-jobs/o/e/r/terraform.tfstate',
+      'region=us-east-1',
+      'use_lockfile=true',
+      `profile=${BACKEND_PROFILE}`,
+    ]);
   });
 
-  it('injects another provider\'s secret as environment variables, as-is', async () => {
+  it("injects another provider's secret as environment variables, as-is", async () => {
     const local = { kind: 'k', id: 'b', type: 'local' as const, config: {}, stateKey: 'k' };
-    const out = await resolveCredentials(essentials({ backendCredential: local, providerCredential: { kind: 'gcp_credential', id: 'g', provider: 'gcp', secretRef: 'stackjobs/acmecorp/gcp' } }), scope(), dir, {
-      secrets: secrets({ 'stackjobs/acmecorp/gcp': JSON.stringify({ GOOGLE_CREDENTIALS: '{"type":"service_account"}', GOOGLE_PROJECT: 'proj-1' }) }),
-      sts: () => new STSClient({}),
-      registry: new SecretRegistry(),
-    });
+    const out = await resolveCredentials(
+      essentials({ backendCredential: local, providerCredential: { kind: 'gcp_credential', id: 'g', provider: 'gcp', secretRef: 'stackjobs/acmecorp/gcp' } }),
+      scope(),
+      dir,
+      {
+        secrets: secrets({ 'stackjobs/acmecorp/gcp': JSON.stringify({ GOOGLE_CREDENTIALS: '{"type":"service_account"}', GOOGLE_PROJECT: 'proj-1' }) }),
+        sts: () => new STSClient({}),
+        registry: new SecretRegistry(),
+      },
+    );
     expect(out.env).toEqual({ GOOGLE_CREDENTIALS: '{"type":"service_account"}', GOOGLE_PROJECT: 'proj-1' });
   });
 
@@ -70,17 +121,35 @@ describe('resolveCredentials', () => {
     const out = await resolveCredentials(
       essentials({
         providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: PROV },
-        backendCredential: { kind: 'k', id: 'b', type: 's3', config: { bucket: 'state', region: 'eu-west-1', lockTable: 'locks', endpoint: 'http://127.0.0.1:9000' }, stateKey: 'k/terraform.tfstate', secretRef: BE },
+        backendCredential: {
+          kind: 'k',
+          id: 'b',
+          type: 's3',
+          config: { bucket: 'state', region: 'eu-west-1', lockTable: 'locks', endpoint: 'http://127.0.0.1:9000' },
+          stateKey: 'k/terraform.tfstate',
+          secretRef: BE,
+        },
       }),
       scope(),
       dir,
       {
-        secrets: secrets({ [PROV]: JSON.stringify({ accessKeyId: 'AKIAPROVIDER0001', secretAccessKey: 'provider-secret' }), [BE]: JSON.stringify({ accessKeyId: 'AKIABACKEND00001', secretAccessKey: 'backend-secret' }) }),
+        secrets: secrets({
+          [PROV]: JSON.stringify({ accessKeyId: 'AKIAPROVIDER0001', secretAccessKey: 'provider-secret' }),
+          [BE]: JSON.stringify({ accessKeyId: 'AKIABACKEND00001', secretAccessKey: 'backend-secret' }),
+        }),
         sts: () => new STSClient({}),
         registry,
       },
     );
-    expect(out.backendConfig).toEqual(['bucket=state', 'key=k/terraform.tfstate', 'region=eu-west-1', 'dynamodb_table=locks', 'endpoints={s3="http://127.0.0.1:9000"}', 'use_path_style=true', `profile=${BACKEND_PROFILE}`]);
+    expect(out.backendConfig).toEqual([
+      'bucket=state',
+      'key=k/terraform.tfstate',
+      'region=eu-west-1',
+      'dynamodb_table=locks',
+      'endpoints={s3="http://127.0.0.1:9000"}',
+      'use_path_style=true',
+      `profile=${BACKEND_PROFILE}`,
+    ]);
     expect(out.env.AWS_ACCESS_KEY_ID).toBe('AKIAPROVIDER0001');
     const file = out.env.AWS_SHARED_CREDENTIALS_FILE;
     expect(file.startsWith(dir)).toBe(true);
@@ -91,9 +160,10 @@ describe('resolveCredentials', () => {
     expect(registry.redact('backend-secret')).toBe('***');
   });
 
-  it('puts a local backend\'s state under the configured path, or the workspace state dir', async () => {
+  it("puts a local backend's state under the configured path, or the workspace state dir", async () => {
     const deps = { secrets: secrets({}), sts: () => new STSClient({}), registry: new SecretRegistry() };
-    const local = (config: Record<string, unknown>) => essentials({ backendCredential: { kind: 'k', id: 'b', type: 'local', config, stateKey: 'a/b/terraform.tfstate' } });
+    const local = (config: Record<string, unknown>) =>
+      essentials({ backendCredential: { kind: 'k', id: 'b', type: 'local', config, stateKey: 'a/b/terraform.tfstate' } });
     expect((await resolveCredentials(local({ path: '/var/states' }), scope(), dir, deps)).backendConfig).toEqual(['path=/var/states/a/b/terraform.tfstate']);
     expect((await resolveCredentials(local({}), scope(), dir, deps)).backendConfig).toEqual([`path=${dir}/a/b/terraform.tfstate`]);
   });
@@ -112,16 +182,42 @@ describe('resolveCredentials', () => {
     const value = JSON.stringify({ accessKeyId: 'AKIAOTHERORG0001', secretAccessKey: 'other-org-secret-value' });
     const cases: Array<[Partial<Essentials>, string]> = [
       [{ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'stackjobs/globex/awscred' } }, 'stackjobs/globex/awscred'],
-      [{ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/globex/awscred-x1Y2z3' } }, 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/globex/awscred-x1Y2z3'],
+      [
+        {
+          providerCredential: {
+            kind: 'aws_credential',
+            id: 'c',
+            provider: 'aws',
+            secretRef: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/globex/awscred-x1Y2z3',
+          },
+        },
+        'arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/globex/awscred-x1Y2z3',
+      ],
       // A prefix match on the org name alone is not enough: stackjobs/acmecorp-evil/ is another owner.
       [{ providerCredential: { kind: 'gcp_credential', id: 'g', provider: 'gcp', secretRef: 'stackjobs/acmecorp-evil/gcp' } }, 'stackjobs/acmecorp-evil/gcp'],
       // The platform prefix is for module git tokens only.
       [{ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'stackjobs/platform/awscred' } }, 'stackjobs/platform/awscred'],
-      [{ backendCredential: { kind: 'k', id: 'b', type: 's3', config: { bucket: 'state', region: 'us-east-1' }, stateKey: 'k', secretRef: 'prod/terraform-state' } }, 'prod/terraform-state'],
+      [
+        {
+          backendCredential: {
+            kind: 'k',
+            id: 'b',
+            type: 's3',
+            config: { bucket: 'state', region: 'us-east-1' },
+            stateKey: 'k',
+            secretRef: 'prod/terraform-state',
+          },
+        },
+        'prod/terraform-state',
+      ],
     ];
     for (const [over, ref] of cases) {
       const reads: string[] = [];
-      const out = resolveCredentials(essentials(over), scope(), dir, { secrets: secrets({ [ref]: value }, reads), sts: () => new STSClient({}), registry: new SecretRegistry() });
+      const out = resolveCredentials(essentials(over), scope(), dir, {
+        secrets: secrets({ [ref]: value }, reads),
+        sts: () => new STSClient({}),
+        registry: new SecretRegistry(),
+      });
       await expect(out).rejects.toThrow(`"${ref}": it is not under stackjobs/acmecorp/`);
       await expect(out).rejects.not.toThrow(/other-org-secret-value/);
       expect({ ref, reads }).toEqual({ ref, reads: [] });
@@ -129,26 +225,43 @@ describe('resolveCredentials', () => {
   });
 
   it('checks every reference of the snapshot up front; a module git token may also be a platform one', () => {
-    const module = (gitTokenSecretRef: string) => essentials({ iacModule: { id: 'm', gitRepo: 'github.com/x/y', branch: 'v1', path: '.', rule: 'r', gitTokenSecretRef } });
+    const module = (gitTokenSecretRef: string) =>
+      essentials({ iacModule: { id: 'm', gitRepo: 'github.com/x/y', branch: 'v1', path: '.', rule: 'r', gitTokenSecretRef } });
     expect(() => assertSecretRefsInScope(module('stackjobs/platform/github'), ORG)).not.toThrow();
     expect(() => assertSecretRefsInScope(module('arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/acmecorp/github-AbCdEf'), ORG)).not.toThrow();
     expect(() => assertSecretRefsInScope(module('stackjobs/globex/github'), ORG)).toThrow(
       'refusing to read module git token secret (iacModule.gitTokenSecretRef) "stackjobs/globex/github": it is not under stackjobs/acmecorp/ or stackjobs/platform/',
     );
-    expect(() => assertSecretRefsInScope(essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'stackjobs/globex/x' } }), ORG)).toThrow(/providerCredential\.secretRef/);
+    expect(() =>
+      assertSecretRefsInScope(essentials({ providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', secretRef: 'stackjobs/globex/x' } }), ORG),
+    ).toThrow(/providerCredential\.secretRef/);
     expect(() => assertSecretRefsInScope(essentials(), ORG)).not.toThrow();
     expect(() => assertSecretInScope('stackjobs/acmecorp', ORG, 'x')).toThrow(/not under stackjobs\/acmecorp\//);
   });
 });
 
-describe('an S3 backend without a secret (the deployment\'s state role)', () => {
+describe("an S3 backend without a secret (the deployment's state role)", () => {
   const keys = { AccessKeyId: 'ASIASTATE0000001', SecretAccessKey: 'state-session-secret', SessionToken: 'state-session-token', Expiration: new Date() };
 
-  it('assumes the state role limited to this job\'s state key and lock, for the phase\'s duration, and gives only the backend the keys', async () => {
+  it("assumes the state role limited to this job's state key and lock, for the phase's duration, and gives only the backend the keys", async () => {
     stsMock.on(AssumeRoleCommand).resolves({ Credentials: keys });
     const registry = new SecretRegistry();
-    const withLock = essentials({ backendCredential: { kind: 'k', id: 'b', type: 's3', config: { bucket: 'state', region: 'us-east-1', lockTable: 'tf-locks' }, stateKey: 'stack-jobs/o/e/r/terraform.tfstate' } });
-    const out = await resolveCredentials(withLock, scope('sj_state'), dir, { secrets: secrets({}), sts: () => new STSClient({ region: 'us-east-1' }), registry, stateRoleArn: STATE_ROLE, sessionSeconds: 7200 });
+    const withLock = essentials({
+      backendCredential: {
+        kind: 'k',
+        id: 'b',
+        type: 's3',
+        config: { bucket: 'state', region: 'us-east-1', lockTable: 'tf-locks' },
+        stateKey: 'stack-jobs/o/e/r/terraform.tfstate',
+      },
+    });
+    const out = await resolveCredentials(withLock, scope('sj_state'), dir, {
+      secrets: secrets({}),
+      sts: () => new STSClient({ region: 'us-east-1' }),
+      registry,
+      stateRoleArn: STATE_ROLE,
+      sessionSeconds: 7200,
+    });
     const input = stsMock.commandCalls(AssumeRoleCommand)[0].args[0].input;
     expect(input).toMatchObject({ RoleArn: STATE_ROLE, DurationSeconds: 7200, RoleSessionName: 'stackjobs-sj_state' });
     const policy = JSON.parse(input.Policy!) as { Statement: Array<{ Action: string[]; Resource: string | string[]; Condition?: unknown }> };
@@ -168,22 +281,33 @@ describe('an S3 backend without a secret (the deployment\'s state role)', () => 
     expect(registry.redact('state-session-secret state-session-token')).toBe('*** ***');
   });
 
-  it('falls back to the hour STS always allows when the role refuses the phase\'s duration', async () => {
+  it("falls back to the hour STS always allows when the role refuses the phase's duration", async () => {
     stsMock
       .on(AssumeRoleCommand, { DurationSeconds: 14400 })
-      .rejects(Object.assign(new Error('The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.'), { name: 'ValidationError' }))
+      .rejects(
+        Object.assign(new Error('The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.'), {
+          name: 'ValidationError',
+        }),
+      )
       .on(AssumeRoleCommand, { DurationSeconds: 3600 })
       .resolves({ Credentials: keys });
     const warnings: string[] = [];
-    await resolveCredentials(essentials(), scope(), dir, { secrets: secrets({}), sts: () => new STSClient({ region: 'us-east-1' }), registry: new SecretRegistry(), stateRoleArn: STATE_ROLE, sessionSeconds: 14400, warn: (m) => warnings.push(m) });
+    await resolveCredentials(essentials(), scope(), dir, {
+      secrets: secrets({}),
+      sts: () => new STSClient({ region: 'us-east-1' }),
+      registry: new SecretRegistry(),
+      stateRoleArn: STATE_ROLE,
+      sessionSeconds: 14400,
+      warn: (m) => warnings.push(m),
+    });
     expect(stsMock.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input.DurationSeconds)).toEqual([14400, 3600]);
     expect(warnings.join()).toContain('refused a 14400 s session; using 3600 s');
   });
 
   it('refuses to run with no credentials at all (no secret, no state role) and says what to do', async () => {
-    await expect(resolveCredentials(essentials(), scope(), dir, { secrets: secrets({}), sts: () => new STSClient({}), registry: new SecretRegistry() })).rejects.toThrow(
-      /has no secretRef and this runner has no state role \(STACKJOBS_STATE_ROLE_ARN\)/,
-    );
+    await expect(
+      resolveCredentials(essentials(), scope(), dir, { secrets: secrets({}), sts: () => new STSClient({}), registry: new SecretRegistry() }),
+    ).rejects.toThrow(/has no secretRef and this runner has no state role \(STACKJOBS_STATE_ROLE_ARN\)/);
   });
 });
 
@@ -191,12 +315,15 @@ describe('the ExternalId of a provider role (confused deputy)', () => {
   const VICTIM_ROLE = 'arn:aws:iam::111122223333:role/stackjobs-acmecorp-deployer';
   const DEPLOYMENT = '123456789012:us-east-1:StackJobs';
 
-  it('is derived from the deployment and the job\'s org: another org naming the victim\'s role sends its own, and a snapshot\'s is ignored', async () => {
+  it("is derived from the deployment and the job's org: another org naming the victim's role sends its own, and a snapshot's is ignored", async () => {
     stsMock.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: 'ASIAX', SecretAccessKey: 's', SessionToken: 't', Expiration: new Date() } });
     const local = { kind: 'k', id: 'b', type: 'local' as const, config: {}, stateKey: 'k' };
     const withRole = (org: string) =>
       resolveCredentials(
-        essentials({ backendCredential: local, providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', roleArn: VICTIM_ROLE, externalId: 'attacker-chosen' } }),
+        essentials({
+          backendCredential: local,
+          providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', roleArn: VICTIM_ROLE, externalId: 'attacker-chosen' },
+        }),
         { jobId: 'sj_x', org },
         dir,
         { secrets: secrets({}), sts: () => new STSClient({ region: 'us-east-1' }), registry: new SecretRegistry(), deploymentId: DEPLOYMENT },
@@ -212,11 +339,16 @@ describe('the ExternalId of a provider role (confused deputy)', () => {
   it('cannot be derived without the deployment id: the runner refuses rather than assuming without one', async () => {
     const local = { kind: 'k', id: 'b', type: 'local' as const, config: {}, stateKey: 'k' };
     await expect(
-      resolveCredentials(essentials({ backendCredential: local, providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', roleArn: VICTIM_ROLE } }), scope(), dir, {
-        secrets: secrets({}),
-        sts: () => new STSClient({}),
-        registry: new SecretRegistry(),
-      }),
+      resolveCredentials(
+        essentials({ backendCredential: local, providerCredential: { kind: 'aws_credential', id: 'c', provider: 'aws', roleArn: VICTIM_ROLE } }),
+        scope(),
+        dir,
+        {
+          secrets: secrets({}),
+          sts: () => new STSClient({}),
+          registry: new SecretRegistry(),
+        },
+      ),
     ).rejects.toThrow(/STACKJOBS_DEPLOYMENT_ID/);
     expect(stsMock.commandCalls(AssumeRoleCommand)).toHaveLength(0);
   });

@@ -35,7 +35,7 @@ describe('runner-image/Dockerfile', () => {
     }
   });
 
-  it('is multi-stage on Node 22 slim, and runs the IaC tool under its own unprivileged uid, never the runner\'s', () => {
+  it("is multi-stage on Node 22 slim, and runs the IaC tool under its own unprivileged uid, never the runner's", () => {
     expect(arg('NODE_IMAGE')).toBe('node:22-slim');
     expect(dockerfile.match(/^FROM /gm)!.length).toBeGreaterThanOrEqual(3);
     const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));

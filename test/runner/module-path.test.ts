@@ -9,7 +9,11 @@ import { platformEksModule, s3Backend } from '../support/domain-fixtures';
 
 describe('the catalog refuses values that would reach a command line or a path', () => {
   it.each([
-    ['an endpoint that breaks out of -backend-config=endpoints={s3="…"}', { config: { bucket: 'b', region: 'us-east-1', keyPrefix: 'stack-jobs', endpoint: 'http://minio:9000"} skip_credentials_validation=true #' } }, 'config.endpoint'],
+    [
+      'an endpoint that breaks out of -backend-config=endpoints={s3="…"}',
+      { config: { bucket: 'b', region: 'us-east-1', keyPrefix: 'stack-jobs', endpoint: 'http://minio:9000"} skip_credentials_validation=true #' } },
+      'config.endpoint',
+    ],
     ['a key prefix that climbs out', { config: { bucket: 'b', region: 'us-east-1', keyPrefix: '../other-org' } }, 'config.keyPrefix'],
     ['a relative local state path', { type: 'local', config: { keyPrefix: 'stack-jobs', path: 'state/../../etc' } }, 'config.path'],
   ])('backend: %s', (_what, over, field) => {
@@ -30,10 +34,21 @@ describe('the catalog refuses values that would reach a command line or a path',
   });
 
   it('accepts the ordinary forms', () => {
-    for (const gitRepo of ['github.com/acme/mod', 'https://github.com/acme/mod.git', 'git@github.com:acme/mod.git', '/srv/git/mod.git', 'file:///srv/git/mod.git']) {
+    for (const gitRepo of [
+      'github.com/acme/mod',
+      'https://github.com/acme/mod.git',
+      'git@github.com:acme/mod.git',
+      '/srv/git/mod.git',
+      'file:///srv/git/mod.git',
+    ]) {
       expect({ gitRepo, ok: iacModuleSchema.safeParse({ ...platformEksModule(), gitRepo, path: 'modules/eks' }).success }).toEqual({ gitRepo, ok: true });
     }
-    expect(backendCredentialSchema.safeParse({ ...s3Backend(), config: { bucket: 'b', region: 'us-east-1', keyPrefix: 'stack-jobs', endpoint: 'http://127.0.0.1:9000/s3' } }).success).toBe(true);
+    expect(
+      backendCredentialSchema.safeParse({
+        ...s3Backend(),
+        config: { bucket: 'b', region: 'us-east-1', keyPrefix: 'stack-jobs', endpoint: 'http://127.0.0.1:9000/s3' },
+      }).success,
+    ).toBe(true);
   });
 });
 
@@ -47,7 +62,8 @@ describe('the module directory at run time', () => {
     writeFileSync(join(work, 'terraform', 'main.tf'), '');
     symlinkSync('/etc', join(work, 'escape'));
     symlinkSync('terraform', join(work, 'alias'));
-    const git = (cwd: string, ...a: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', '-c', 'init.defaultBranch=main', ...a], { cwd, stdio: 'pipe' });
+    const git = (cwd: string, ...a: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', '-c', 'init.defaultBranch=main', ...a], { cwd, stdio: 'pipe' });
     git(work, 'init', '-q');
     git(work, 'add', '.');
     git(work, 'commit', '-qm', 'm');

@@ -21,7 +21,7 @@ const fixture = (name: string) => JSON.parse(readFileSync(join(FIXTURES, `${name
 const KEYS: Record<string, string> = { create: 'add', update: 'change', delete: 'destroy', same: 'unchanged', replace: 'replace' };
 
 describe('the Pulumi summariser on real preview documents', () => {
-  it.each(['preview-creates', 'preview-update', 'preview-deletes'])('%s: counts match Pulumi\'s own changeSummary', (name) => {
+  it.each(['preview-creates', 'preview-update', 'preview-deletes'])("%s: counts match Pulumi's own changeSummary", (name) => {
     const doc = fixture(name);
     const { summary, hasChanges } = summarisePulumiPreview(doc);
     for (const [op, n] of Object.entries(doc.changeSummary)) expect({ op, n: summary[KEYS[op] as 'add'] }).toEqual({ op, n });
@@ -59,7 +59,10 @@ describe('the Pulumi summariser on real preview documents', () => {
   it('masks secret values (plaintext or ciphertext) in the downloadable preview, keeping assets and archives', () => {
     const doc = fixture('preview-creates') as unknown as { steps: Array<{ newState: { outputs?: Record<string, unknown> } }> };
     const planted = 'PLANTED-pulumi-secret-3c1d';
-    doc.steps[1].newState.outputs = { ...doc.steps[1].newState.outputs, password: { '4dabf18193072939515e22adb298388d': '1b47061264138c4ac30d75fd1eb44270', plaintext: `"${planted}"` } };
+    doc.steps[1].newState.outputs = {
+      ...doc.steps[1].newState.outputs,
+      password: { '4dabf18193072939515e22adb298388d': '1b47061264138c4ac30d75fd1eb44270', plaintext: `"${planted}"` },
+    };
     const masked = JSON.stringify(maskPulumiSecrets(doc));
     expect(masked).not.toContain(planted);
     expect(masked).toContain('"password":"[secret]"');
@@ -114,8 +117,20 @@ describe('the Pulumi driver, driven through a replaying stand-in', () => {
     configDir: dir,
     backendConfig: [],
     pulumiBackendUrl: 's3://state-bucket/prefix',
-    paths: { planFile: join(dir, 'plan.bin'), planJsonFile: join(dir, 'plan.json'), refreshFile: join(dir, 'refresh.bin'), refreshJsonFile: join(dir, 'refresh.json'), outputsFile: join(dir, 'outputs.json') },
-    config: readRunnerConfig({ STACKJOBS_JOB_ID: job.metadata.id, STACKJOBS_PHASE: 'preview', STACKJOBS_TASK_TOKEN: 't', STACKJOBS_JOBS_TABLE: 'j', STACKJOBS_ARTIFACTS_BUCKET: 'b' }),
+    paths: {
+      planFile: join(dir, 'plan.bin'),
+      planJsonFile: join(dir, 'plan.json'),
+      refreshFile: join(dir, 'refresh.bin'),
+      refreshJsonFile: join(dir, 'refresh.json'),
+      outputsFile: join(dir, 'outputs.json'),
+    },
+    config: readRunnerConfig({
+      STACKJOBS_JOB_ID: job.metadata.id,
+      STACKJOBS_PHASE: 'preview',
+      STACKJOBS_TASK_TOKEN: 't',
+      STACKJOBS_JOBS_TABLE: 'j',
+      STACKJOBS_ARTIFACTS_BUCKET: 'b',
+    }),
   });
 
   it('refreshes and previews without writing state, then applies exactly the saved plan', async () => {
@@ -144,7 +159,7 @@ describe('the Pulumi driver, driven through a replaying stand-in', () => {
     expect(cli.calls.every((c) => c[0] === 'login' || c.includes(stack))).toBe(true);
   });
 
-  it('installs a Node.js program\'s dependencies from its lockfile (npm ci) before logging in', async () => {
+  it("installs a Node.js program's dependencies from its lockfile (npm ci) before logging in", async () => {
     writeFileSync(join(dir, 'package-lock.json'), '{"lockfileVersion":3}');
     const cli = replayingPulumi(dir);
     await pulumiDriver.create(context()).init(cli.exec);
@@ -159,7 +174,7 @@ describe('the Pulumi driver, driven through a replaying stand-in', () => {
     expect(cli.calls.flat()).not.toContain('--refresh');
   });
 
-  it('gives the program the resource\'s metadata, identical on every job of the resource except version', async () => {
+  it("gives the program the resource's metadata, identical on every job of the resource except version", async () => {
     const a = context(makeJob());
     const b = context(makeJob());
     expect(a.job.metadata.id).not.toBe(b.job.metadata.id);

@@ -7,7 +7,7 @@ const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCY';
 function through(registry: SecretRegistry, input: Buffer, cut: (i: number) => number): string {
   const r = new StreamRedactor(registry);
   const out: Buffer[] = [];
-  for (let i = 0; i < input.length; ) {
+  for (let i = 0; i < input.length;) {
     const n = Math.max(1, cut(i));
     out.push(r.write(input.subarray(i, i + n)));
     i += n;
@@ -82,7 +82,8 @@ describe('redactJsonText', () => {
 
 describe('the encodings a secret takes through a module', () => {
   const secret = 'Pl4nted&Secret <key>/+=?x y';
-  const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAplantedKeyLineOne0123456789abcdef\nQ29weXJpZ2h0IHBsYW50ZWQgbGluZSB0d28gMDEyMzQ1Njc4\n-----END RSA PRIVATE KEY-----\n';
+  const pem =
+    '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAplantedKeyLineOne0123456789abcdef\nQ29weXJpZ2h0IHBsYW50ZWQgbGluZSB0d28gMDEyMzQ1Njc4\n-----END RSA PRIVATE KEY-----\n';
   const registry = new SecretRegistry();
   registry.add(secret, pem);
   const goJson = JSON.stringify(secret).slice(1, -1).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
@@ -109,7 +110,10 @@ describe('the encodings a secret takes through a module', () => {
   });
 
   it('redacts them in plan.json, outputs.json and summaries (JSON documents) too', () => {
-    const doc = { outputs: { url: { value: `https://x.example/?k=${queryEscape(secret)}` }, hex: { value: Buffer.from(secret).toString('hex') } }, resources: [{ address: `x["${secret.toUpperCase()}"]` }] };
+    const doc = {
+      outputs: { url: { value: `https://x.example/?k=${queryEscape(secret)}` }, hex: { value: Buffer.from(secret).toString('hex') } },
+      resources: [{ address: `x["${secret.toUpperCase()}"]` }],
+    };
     const text = redactJsonText(doc, registry);
     for (const form of [queryEscape(secret), Buffer.from(secret).toString('hex'), secret.toUpperCase()]) expect(text).not.toContain(form);
     expect(() => JSON.parse(text)).not.toThrow();
@@ -122,7 +126,12 @@ describe('an over-long -json line', () => {
     const value = 'sensitive-output-value-'.repeat(20_000);
     const line = JSON.stringify({ '@level': 'info', '@message': 'Outputs: 1', type: 'outputs', outputs: { db: { sensitive: true, value } } });
     expect(line.length).toBeGreaterThan(256 * 1024);
-    const out = Buffer.concat([h.write(Buffer.from(line.slice(0, 300_000))), h.write(Buffer.from(`${line.slice(300_000)}\n`)), h.write(Buffer.from('{"@message":"next line","type":"log"}\n')), h.end()]).toString();
+    const out = Buffer.concat([
+      h.write(Buffer.from(line.slice(0, 300_000))),
+      h.write(Buffer.from(`${line.slice(300_000)}\n`)),
+      h.write(Buffer.from('{"@message":"next line","type":"log"}\n')),
+      h.end(),
+    ]).toString();
     expect(out).not.toContain('sensitive-output-value');
     expect(out).toContain('was not logged');
     expect(out).toContain('next line');

@@ -60,7 +60,12 @@ describe('a preview then an update', () => {
   });
 
   it('reports the preview with SendTaskSuccess: changes, summary, plan digest and keys', async () => {
-    expect(preview).toMatchObject({ phase: 'preview', hasChanges: true, planKey: artifactKeys.planBinary(job.metadata.id), logPrefix: `jobs/${job.metadata.id}/logs/` });
+    expect(preview).toMatchObject({
+      phase: 'preview',
+      hasChanges: true,
+      planKey: artifactKeys.planBinary(job.metadata.id),
+      logPrefix: `jobs/${job.metadata.id}/logs/`,
+    });
     expect(preview.summary).toMatchObject({ add: 2, change: 0, destroy: 0, replace: 0, outputChanges: 2 });
     expect(preview.summary!.resources.map((r) => r.address).sort()).toEqual(['standin_value.db_password', 'standin_value.nodeGroupSize']);
     expect(Object.keys(preview.durations)).toEqual(['init', 'refresh', 'plan']);
@@ -119,7 +124,15 @@ describe('a preview then an update', () => {
 
   it('streams every operation log to S3 in order, with no output values in them', async () => {
     const logs = await env.store.readLogs(job.metadata.id);
-    const order = ['$ terraform init', '$ terraform plan -refresh-only', '$ terraform plan', '$ terraform show', '$ terraform init', '$ terraform apply', '$ terraform output'];
+    const order = [
+      '$ terraform init',
+      '$ terraform plan -refresh-only',
+      '$ terraform plan',
+      '$ terraform show',
+      '$ terraform init',
+      '$ terraform apply',
+      '$ terraform output',
+    ];
     let at = -1;
     for (const marker of order) {
       const next = logs.text.indexOf(marker, at + 1);
@@ -133,7 +146,7 @@ describe('a preview then an update', () => {
     expect(logs.text).not.toContain('"@level"');
   });
 
-  it('never gives the task token (or the runner\'s own AWS identity and endpoints) to a child process', () => {
+  it("never gives the task token (or the runner's own AWS identity and endpoints) to a child process", () => {
     const files = readdirSync(dumps());
     expect(files.length).toBe(8);
     for (const f of files) {
@@ -200,7 +213,11 @@ describe('a credential value that reached a variable and an output', () => {
     // into an output it forgot to mark sensitive.
     const planted = 'DDKEY/planted+api-key-0123456789abcdefXYZ';
     env.fake.secrets.set('stackjobs/acmecorp/datadog', JSON.stringify({ TF_VAR_api_key: planted }));
-    const job = await createJob(env, { provider: 'datadog', providerSecretRef: 'stackjobs/acmecorp/datadog', spec: { nodeGroupSize: 5, db_password: 'pw-kept-sensitive' } });
+    const job = await createJob(env, {
+      provider: 'datadog',
+      providerSecretRef: 'stackjobs/acmecorp/datadog',
+      spec: { nodeGroupSize: 5, db_password: 'pw-kept-sensitive' },
+    });
     const common = { STANDIN_OUTPUT_ENV: 'TF_VAR_api_key' };
     expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-outenv-preview', env: common }));
     const preview = successOf('tok-outenv-preview');
@@ -230,7 +247,7 @@ describe('a credential value that reached a variable and an output', () => {
   });
 });
 
-describe('the tool\'s OS user (STACKJOBS_TOOL_UID)', () => {
+describe("the tool's OS user (STACKJOBS_TOOL_UID)", () => {
   const NOBODY = 65534;
   const asRoot = process.getuid?.() === 0 ? it : it.skip;
 
@@ -243,7 +260,10 @@ describe('the tool\'s OS user (STACKJOBS_TOOL_UID)', () => {
     chownSync(own, NOBODY, NOBODY);
     await env.jobs.update(job.metadata.id, (j) => ({
       ...j,
-      spec: { ...j.spec, essentials: { ...j.spec.essentials, backendCredential: { ...j.spec.essentials.backendCredential, config: { path: join(own, 'state') } } } },
+      spec: {
+        ...j.spec,
+        essentials: { ...j.spec.essentials, backendCredential: { ...j.spec.essentials.backendCredential, config: { path: join(own, 'state') } } },
+      },
     }));
     const calls = join(own, 'calls.jsonl');
     const probe = join(own, 'probe.jsonl');
@@ -256,12 +276,15 @@ describe('the tool\'s OS user (STACKJOBS_TOOL_UID)', () => {
     expect(seen.map((c) => c.command)).toEqual(['init', 'refresh', 'show', 'plan', 'show', 'init', 'apply', 'output']);
     expect(seen.map((c) => c.uid)).toEqual(seen.map(() => NOBODY));
     // Under its own uid, the tool (a module's code) cannot read the runner's initial environment.
-    const probes = readFileSync(probe, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { readable: boolean; hasTaskToken: boolean });
+    const probes = readFileSync(probe, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { readable: boolean; hasTaskToken: boolean });
     expect(probes).toHaveLength(8);
     for (const p of probes) expect(p).toMatchObject({ readable: false, hasTaskToken: false });
   });
 
-  it('without it, the tool can read the runner\'s initial environment, task token included (the documented gap)', async () => {
+  it("without it, the tool can read the runner's initial environment, task token included (the documented gap)", async () => {
     const job = await createJob(env);
     const probe = join(env.dir, `probe-${job.metadata.id}.jsonl`);
     expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-probe', env: { STANDIN_PROBE_PARENT: probe } }));
@@ -275,7 +298,12 @@ describe('a failing plan', () => {
     const secret = 'FAILSECRET/abcdefghijklmnop0123';
     env.fake.secrets.set('stackjobs/acmecorp/prov-fail', JSON.stringify({ accessKeyId: 'AKIAFAIL00000001', secretAccessKey: secret }));
     const job = await createJob(env, { providerSecretRef: 'stackjobs/acmecorp/prov-fail' });
-    const r = await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-fail', env: { STANDIN_FAIL: 'plan', STANDIN_ECHO_ENV: 'AWS_SECRET_ACCESS_KEY' } });
+    const r = await runRunner(env, {
+      jobId: job.metadata.id,
+      phase: 'preview',
+      token: 'tok-fail',
+      env: { STANDIN_FAIL: 'plan', STANDIN_ECHO_ENV: 'AWS_SECRET_ACCESS_KEY' },
+    });
     expect(r.code).toBe(1);
     const { error, cause } = failureOf('tok-fail');
     expect(error).toBe('StackJob.OperationFailed');
@@ -290,7 +318,7 @@ describe('a failing plan', () => {
   });
 });
 
-describe('a secret reference outside the job\'s org', () => {
+describe("a secret reference outside the job's org", () => {
   it('fails init with StackJob.OperationFailed naming the reference, before any secret is read or anything is cloned', async () => {
     const foreign = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:stackjobs/globex/awscred-AbCdEf';
     const foreignValue = 'GLOBEX/secret-value-never-read-0123';
@@ -304,7 +332,9 @@ describe('a secret reference outside the job\'s org', () => {
     const { error, cause } = failureOf('tok-foreign');
     expect(error).toBe('StackJob.OperationFailed');
     expect(cause).toMatchObject({ operation: 'init', exitCode: null });
-    expect(cause.message).toContain(`refusing to read provider credential secret (providerCredential.secretRef) "${foreign}": it is not under stackjobs/acmecorp/`);
+    expect(cause.message).toContain(
+      `refusing to read provider credential secret (providerCredential.secretRef) "${foreign}": it is not under stackjobs/acmecorp/`,
+    );
     expect(env.fake.secretReads.slice(readsBefore)).toEqual([]);
     expect(readCalls(calls)).toEqual([]);
     const { job: after } = await env.jobs.require(job.metadata.id);
@@ -342,7 +372,7 @@ describe('the update phase refuses a plan it cannot trust', () => {
     expect(opStates(after).apply).toBe('completed/failed');
   });
 
-  it('refuses when the approved digest is missing or differs from the job\'s recorded one', async () => {
+  it("refuses when the approved digest is missing or differs from the job's recorded one", async () => {
     const other = await createJob(env);
     expectOk(await runRunner(env, { jobId: other.metadata.id, phase: 'preview', token: 'tok-o-preview' }));
     const r1 = await runRunner(env, { jobId: other.metadata.id, phase: 'update', token: 'tok-nodigest', env: { STANDIN_CALLS: calls() } });
@@ -352,7 +382,13 @@ describe('the update phase refuses a plan it cannot trust', () => {
     const r0 = await runRunner(env, { jobId: other.metadata.id, phase: 'update', token: 'tok-emptydigest', planDigest: '', env: { STANDIN_CALLS: calls() } });
     expect(r0.code).toBe(1);
     expect(failureOf('tok-emptydigest').cause.message).toContain('no approved plan digest');
-    const r2 = await runRunner(env, { jobId: other.metadata.id, phase: 'update', token: 'tok-wrongdigest', planDigest: 'a'.repeat(64), env: { STANDIN_CALLS: calls() } });
+    const r2 = await runRunner(env, {
+      jobId: other.metadata.id,
+      phase: 'update',
+      token: 'tok-wrongdigest',
+      planDigest: 'a'.repeat(64),
+      env: { STANDIN_CALLS: calls() },
+    });
     expect(r2.code).toBe(1);
     expect(failureOf('tok-wrongdigest').cause.message).toContain("is not the job's recorded plan digest");
     expect(readCalls(calls())).toEqual([]);
@@ -408,7 +444,10 @@ describe('refresh looks and never writes', () => {
     return join(String(b.config.path), b.stateKey);
   };
   const shareState = (job: StackJob, from: StackJob) =>
-    env.jobs.update(job.metadata.id, (j) => ({ ...j, spec: { ...j.spec, essentials: { ...j.spec.essentials, backendCredential: from.spec.essentials.backendCredential } } }));
+    env.jobs.update(job.metadata.id, (j) => ({
+      ...j,
+      spec: { ...j.spec, essentials: { ...j.spec.essentials, backendCredential: from.spec.essentials.backendCredential } },
+    }));
 
   it('records drift found outside Stack Jobs on the job, plans against it in memory, and leaves the state byte-identical', async () => {
     const created = await createJob(env, { previewBeforeUpdate: false, spec: { size: 1, tier: 'a' } });
@@ -448,7 +487,7 @@ describe('refresh looks and never writes', () => {
   });
 });
 
-describe('the stand-in keeps Terraform\'s state semantics', () => {
+describe("the stand-in keeps Terraform's state semantics", () => {
   it('persists a refresh-only apply (outputs re-evaluated) but not a refresh-only plan', () => {
     const dir = mkdtempSync(join(env.dir, 'standin-semantics-'));
     const tf = (...args: string[]) => spawnSync(env.standin, args, { cwd: dir, encoding: 'utf8' });

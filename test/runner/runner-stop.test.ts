@@ -93,14 +93,19 @@ describe('heartbeats', () => {
     expect((await run.done).code).toBe(1);
     const reports = env.fake.sfnCalls.filter((c) => c.body.taskToken === token && c.action !== 'SendTaskHeartbeat');
     expect(reports.map((c) => c.action)).toEqual(['SendTaskSuccess', 'SendTaskFailure']);
-    expect(reports[1].body.cause).toContain('Step Functions refused the phase\'s result (ValidationException)');
+    expect(reports[1].body.cause).toContain("Step Functions refused the phase's result (ValidationException)");
   });
 
   it('are sent while an operation runs, and a TaskTimedOut answer stops the tool with no report', async () => {
     const job = await createJob(env);
     const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
     const token = 'tok-heartbeat';
-    const run = startRunner(env, { jobId: job.metadata.id, phase: 'preview', token, env: { STANDIN_HANG: 'plan', STANDIN_CALLS: calls, STACKJOBS_HEARTBEAT_SECONDS: '0.2', STACKJOBS_GRACE_SECONDS: '2' } });
+    const run = startRunner(env, {
+      jobId: job.metadata.id,
+      phase: 'preview',
+      token,
+      env: { STANDIN_HANG: 'plan', STANDIN_CALLS: calls, STACKJOBS_HEARTBEAT_SECONDS: '0.2', STACKJOBS_GRACE_SECONDS: '2' },
+    });
     await waitFor(() => readCalls(calls).some((c) => c.command === 'plan'), 15000, 'the plan to start');
     const beats = () => env.fake.sfnCalls.filter((c) => c.body.taskToken === token && c.action === 'SendTaskHeartbeat').length;
     await waitFor(() => beats() >= 2, 5000, 'two heartbeats');

@@ -45,7 +45,14 @@ describe('supervise', () => {
 
   it('surfaces a sink failure after the tool is done', async () => {
     await expect(
-      supervise({ ...base, bin: 'sh', args: ['-c', 'echo x'], graceMs: 100, onStdout: async () => Promise.reject(new Error('upload failed')), onStderr: async () => undefined }),
+      supervise({
+        ...base,
+        bin: 'sh',
+        args: ['-c', 'echo x'],
+        graceMs: 100,
+        onStdout: async () => Promise.reject(new Error('upload failed')),
+        onStderr: async () => undefined,
+      }),
     ).rejects.toThrow('upload failed');
   });
 });

@@ -32,7 +32,13 @@ describe('toolUserFrom', () => {
   });
 
   it('reads STACKJOBS_TOOL_UID/GID as positive integers (empty = unset; 0 or junk is a configuration error)', () => {
-    const base = { STACKJOBS_JOB_ID: 'sj_01jsrnmwpnnc6n62h06xafcgxv', STACKJOBS_PHASE: 'preview', STACKJOBS_TASK_TOKEN: 't', STACKJOBS_JOBS_TABLE: 'j', STACKJOBS_ARTIFACTS_BUCKET: 'b' };
+    const base = {
+      STACKJOBS_JOB_ID: 'sj_01jsrnmwpnnc6n62h06xafcgxv',
+      STACKJOBS_PHASE: 'preview',
+      STACKJOBS_TASK_TOKEN: 't',
+      STACKJOBS_JOBS_TABLE: 'j',
+      STACKJOBS_ARTIFACTS_BUCKET: 'b',
+    };
     expect(readRunnerConfig({ ...base, STACKJOBS_TOOL_UID: '1000' })).toMatchObject({ STACKJOBS_TOOL_UID: 1000 });
     expect(readRunnerConfig({ ...base, STACKJOBS_TOOL_UID: '' }).STACKJOBS_TOOL_UID).toBeUndefined();
     expect(() => readRunnerConfig({ ...base, STACKJOBS_TOOL_UID: '0' })).toThrow(/STACKJOBS_TOOL_UID/);
@@ -55,13 +61,22 @@ describe('supervise with a tool user', () => {
 
   it('spawns with uid/gid when given, and without them otherwise (still its own process group, nothing inherited)', async () => {
     const spawn = spawnMock;
-    spawn.mockImplementationOnce(() => {
-      throw new Error('stop here');
-    }).mockImplementationOnce(() => {
-      throw new Error('stop here');
-    });
+    spawn
+      .mockImplementationOnce(() => {
+        throw new Error('stop here');
+      })
+      .mockImplementationOnce(() => {
+        throw new Error('stop here');
+      });
     await expect(supervise(options({ user: { uid: 1000, gid: 1001 } }))).rejects.toThrow('stop here');
-    expect(spawn.mock.calls[0][2]).toEqual({ cwd: '/', env: { PATH: process.env.PATH }, detached: true, stdio: ['ignore', 'pipe', 'pipe'], uid: 1000, gid: 1001 });
+    expect(spawn.mock.calls[0][2]).toEqual({
+      cwd: '/',
+      env: { PATH: process.env.PATH },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      uid: 1000,
+      gid: 1001,
+    });
     await expect(supervise(options({}))).rejects.toThrow('stop here');
     expect(spawn.mock.calls[1][2]).not.toHaveProperty('uid');
     expect(spawn.mock.calls[1][2]).not.toHaveProperty('gid');

@@ -33,7 +33,9 @@ import { openApiValidator } from './openapi-validator';
 import { IdempotencyRepository } from '../../lambdas/adapters/dynamodb/idempotency-repository';
 
 export const CLAIMS = { subject: 'sub', orgs: 'custom:orgs', roles: 'custom:roles' };
-const fixture = JSON.parse(readFileSync(join(__dirname, '../fixtures/aws-events/apigw-http-jwt-authorizer-auth.json'), 'utf8')) as APIGatewayProxyEventV2WithJWTAuthorizer;
+const fixture = JSON.parse(
+  readFileSync(join(__dirname, '../fixtures/aws-events/apigw-http-jwt-authorizer-auth.json'), 'utf8'),
+) as APIGatewayProxyEventV2WithJWTAuthorizer;
 
 export const principals = {
   operator: { subject: 'ops@acmecorp.example', orgs: ['acmecorp'], roles: ['operator'] },
@@ -67,7 +69,16 @@ export function httpEvent(method: string, path: string, o: CallOptions = {}): AP
   event.isBase64Encoded = Boolean(o.base64);
   const p = o.principal === undefined ? principals.operator : o.principal;
   if (p) {
-    event.requestContext.authorizer = { jwt: { claims: { ...fixture.requestContext.authorizer.jwt.claims, sub: p.subject, 'custom:orgs': `[${p.orgs.join(' ')}]`, 'custom:roles': `[${[...p.roles, ...Object.entries((p as Principal).orgRoles ?? {}).flatMap(([org, rs]) => rs.map((r) => `${org}:${r}`))].join(' ')}]` } } } as never;
+    event.requestContext.authorizer = {
+      jwt: {
+        claims: {
+          ...fixture.requestContext.authorizer.jwt.claims,
+          sub: p.subject,
+          'custom:orgs': `[${p.orgs.join(' ')}]`,
+          'custom:roles': `[${[...p.roles, ...Object.entries((p as Principal).orgRoles ?? {}).flatMap(([org, rs]) => rs.map((r) => `${org}:${r}`))].join(' ')}]`,
+        },
+      },
+    } as never;
   } else {
     delete event.requestContext.authorizer;
   }
@@ -139,12 +150,13 @@ export async function startApiHarness(): Promise<ApiHarness> {
   const logs: string[] = [];
   const logger = new Logger({ serviceName: 'stackjobs-api-test', logLevel: 'DEBUG' });
   // Capture structured log lines so tests can search them for planted secrets.
-  (logger as unknown as { console: { info: (s: string) => void; warn: (s: string) => void; error: (s: string) => void; debug: (s: string) => void } }).console = {
-    info: (s) => logs.push(s),
-    warn: (s) => logs.push(s),
-    error: (s) => logs.push(s),
-    debug: (s) => logs.push(s),
-  };
+  (logger as unknown as { console: { info: (s: string) => void; warn: (s: string) => void; error: (s: string) => void; debug: (s: string) => void } }).console =
+    {
+      info: (s) => logs.push(s),
+      warn: (s) => logs.push(s),
+      error: (s) => logs.push(s),
+      debug: (s) => logs.push(s),
+    };
   const metrics = new Metrics({ namespace: 'StackJobsTest', serviceName: 'api' });
   const resetMocks = () => {
     sts.reset();
@@ -160,7 +172,16 @@ export async function startApiHarness(): Promise<ApiHarness> {
   const submission: SubmissionDeps = {
     jobs,
     idempotency: new IdempotencyRepository(db, names.jobs),
-    preflight: { catalog, validators: [new StsCredentialValidator(secrets, TEST_DEPLOYMENT_ID)], backendProbe: new S3BackendProbe(secrets), stateLocks, jobs, moduleRefs: new GitRefProbe(secrets, gitFetch), locks, clock },
+    preflight: {
+      catalog,
+      validators: [new StsCredentialValidator(secrets, TEST_DEPLOYMENT_ID)],
+      backendProbe: new S3BackendProbe(secrets),
+      stateLocks,
+      jobs,
+      moduleRefs: new GitRefProbe(secrets, gitFetch),
+      locks,
+      clock,
+    },
     starter,
     ids: sequentialIds(),
     clock,
@@ -194,7 +215,16 @@ export async function startApiHarness(): Promise<ApiHarness> {
       const event = httpEvent(method, path, o);
       const res = await api(event);
       // Every response the API tests see must keep to docs/openapi.json: drift throws here, naming each difference.
-      openApiValidator().assert({ method, path, query: o.query, request: { contentType: event.headers['content-type'], rawBody: event.body && (o.base64 ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) }, response: res });
+      openApiValidator().assert({
+        method,
+        path,
+        query: o.query,
+        request: {
+          contentType: event.headers['content-type'],
+          rawBody: event.body && (o.base64 ? Buffer.from(event.body, 'base64').toString('utf8') : event.body),
+        },
+        response: res,
+      });
       return { ...res, json: () => (res.body ? JSON.parse(res.body) : undefined) };
     },
     async stop() {

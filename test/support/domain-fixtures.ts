@@ -13,7 +13,17 @@ import {
   type TerraformStateLock,
 } from '../../lambdas/domain/ports';
 import type { PreflightDeps } from '../../lambdas/domain/preflight';
-import { API_VERSION, type BackendCredential, type CatalogKind, type FlowControlPolicy, type IacModule, type OrgSettings, type ProviderCredential, type ResourceChange, type StackJob } from '../../lambdas/domain/schemas';
+import {
+  API_VERSION,
+  type BackendCredential,
+  type CatalogKind,
+  type FlowControlPolicy,
+  type IacModule,
+  type OrgSettings,
+  type ProviderCredential,
+  type ResourceChange,
+  type StackJob,
+} from '../../lambdas/domain/schemas';
 
 export const NOW = new Date('2026-11-27T12:00:00.000Z');
 export const fixedClock = (at: Date = NOW): Clock & { set(d: Date): void } => {
@@ -161,7 +171,17 @@ export const existingRefs = (missing: string[] = []): ModuleRefProbe & { asked: 
 };
 
 export function preflightDeps(o: Partial<PreflightDeps> = {}): PreflightDeps {
-  return { catalog: standardCatalog(), validators: [acceptingValidator()], backendProbe: reachableBackend(), stateLocks: terraformLock(), jobs: stackJobs(), moduleRefs: existingRefs(), locks: noLocks(), clock: fixedClock(), ...o };
+  return {
+    catalog: standardCatalog(),
+    validators: [acceptingValidator()],
+    backendProbe: reachableBackend(),
+    stateLocks: terraformLock(),
+    jobs: stackJobs(),
+    moduleRefs: existingRefs(),
+    locks: noLocks(),
+    clock: fixedClock(),
+    ...o,
+  };
 }
 
 /** A fetch that answers git's smart-HTTP ref discovery for the given repositories (URL without scheme -> refs). */
@@ -176,7 +196,10 @@ export function gitHttpFetch(repos: Record<string, string[]>): typeof fetch & { 
     if (!repo) return new Response('not found', { status: 404 });
     const sha = 'a'.repeat(40);
     const lines = repos[repo].map((ref, i) => pkt(`${sha} ${ref}${i === 0 ? '\0multi_ack side-band-64k' : ''}\n`));
-    return new Response(`${pkt('# service=git-upload-pack\n')}0000${lines.join('')}0000`, { status: 200, headers: { 'content-type': 'application/x-git-upload-pack-advertisement' } });
+    return new Response(`${pkt('# service=git-upload-pack\n')}0000${lines.join('')}0000`, {
+      status: 200,
+      headers: { 'content-type': 'application/x-git-upload-pack-advertisement' },
+    });
   }) as typeof fetch & { calls: typeof calls };
   f.calls = calls;
   return f;
@@ -192,7 +215,13 @@ export function makeJob(): StackJob {
   return {
     apiVersion: API_VERSION,
     kind: 'StackJob',
-    metadata: { id, name: 'eks_01jq5xe4z7farkgenqsh47c1h0', org: 'acmecorp', env: 'production', version: { id: 'ver-01jsrnmrwjn57drj0ekht8hb93', message: 'Scale EKS node group' } },
+    metadata: {
+      id,
+      name: 'eks_01jq5xe4z7farkgenqsh47c1h0',
+      org: 'acmecorp',
+      env: 'production',
+      version: { id: 'ver-01jsrnmrwjn57drj0ekht8hb93', message: 'Scale EKS node group' },
+    },
     spec: {
       apiResourceInfo: {
         kind: 'aws_eks_cluster',
@@ -206,9 +235,23 @@ export function makeJob(): StackJob {
       essentials: {
         provisioner: 'terraform',
         iacModule: { id: 'iacmod_eks', gitRepo: 'github.com/project-planton/aws-eks', branch: 'v2.3.0', path: 'terraform', rule: 'platform-default' },
-        backendCredential: { kind: 'terraform_backend_credential', id: 'tfcred_local', type: 'local', config: {}, stateKey: 'stack-jobs/acmecorp/production/eks/terraform.tfstate' },
+        backendCredential: {
+          kind: 'terraform_backend_credential',
+          id: 'tfcred_local',
+          type: 'local',
+          config: {},
+          stateKey: 'stack-jobs/acmecorp/production/eks/terraform.tfstate',
+        },
         stackJobRunner: { id: 'sjr_platform_runner' },
-        flowControlPolicy: { previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: true, skipRefresh: false, approvers: [], requireDistinctApprover: false, approvalTimeoutMinutes: 60, source: { level: 'platform', id: 'default' } },
+        flowControlPolicy: {
+          previewBeforeUpdate: true,
+          pauseBetweenPreviewAndUpdate: true,
+          skipRefresh: false,
+          approvers: [],
+          requireDistinctApprover: false,
+          approvalTimeoutMinutes: 60,
+          source: { level: 'platform', id: 'default' },
+        },
       },
       operations: ['init', 'refresh', 'plan', 'apply'],
     },

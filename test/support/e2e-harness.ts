@@ -21,16 +21,48 @@ export function e2eConfig(): LocalConfig {
   config.principals.push({ token: TOKENS.globex, subject: 'ops@globex.example', orgs: ['globex'], roles: ['operator', 'viewer'] });
   config.catalog['flow-control-policies'] = [
     ...(config.catalog['flow-control-policies'] ?? []),
-    { id: 'dev-no-pause', selector: { level: 'environment', org: 'acmecorp', env: 'dev' }, previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: false, skipRefresh: false },
-    { id: 'sandbox-no-preview', selector: { level: 'environment', org: 'acmecorp', env: 'sandbox' }, previewBeforeUpdate: false, pauseBetweenPreviewAndUpdate: false, skipRefresh: false },
+    {
+      id: 'dev-no-pause',
+      selector: { level: 'environment', org: 'acmecorp', env: 'dev' },
+      previewBeforeUpdate: true,
+      pauseBetweenPreviewAndUpdate: false,
+      skipRefresh: false,
+    },
+    {
+      id: 'sandbox-no-preview',
+      selector: { level: 'environment', org: 'acmecorp', env: 'sandbox' },
+      previewBeforeUpdate: false,
+      pauseBetweenPreviewAndUpdate: false,
+      skipRefresh: false,
+    },
   ];
   config.catalog.modules = [
     ...(config.catalog.modules ?? []),
-    { id: 'iacmod_demo_service', scope: 'platform', resourceKind: 'demo_service', provisioner: 'terraform', provider: 'demo', gitRepo: '{dataDir}/git/demo-bucket.git', branch: 'v1.0.0', path: '.', isDefault: true },
+    {
+      id: 'iacmod_demo_service',
+      scope: 'platform',
+      resourceKind: 'demo_service',
+      provisioner: 'terraform',
+      provider: 'demo',
+      gitRepo: '{dataDir}/git/demo-bucket.git',
+      branch: 'v1.0.0',
+      path: '.',
+      isDefault: true,
+    },
   ];
   config.catalog.modules.push(
     // A module that needs an AWS credential: pre-flight validates it live, against local mode's STS.
-    { id: 'iacmod_demo_aws', scope: 'platform', resourceKind: 'demo_aws_bucket', provisioner: 'terraform', provider: 'aws', gitRepo: '{dataDir}/git/demo-bucket.git', branch: 'v1.0.0', path: '.', isDefault: true },
+    {
+      id: 'iacmod_demo_aws',
+      scope: 'platform',
+      resourceKind: 'demo_aws_bucket',
+      provisioner: 'terraform',
+      provider: 'aws',
+      gitRepo: '{dataDir}/git/demo-bucket.git',
+      branch: 'v1.0.0',
+      path: '.',
+      isDefault: true,
+    },
   );
   config.catalog['provider-credentials'] = [
     { id: 'democred_dev', org: 'acmecorp', provider: 'demo', kind: 'demo_credential', environments: ['dev'], secretRef: 'stackjobs/acmecorp/demo-api' },
@@ -50,7 +82,11 @@ export interface E2E {
   local: LocalMode;
   logs: string[];
   bodies: string[];
-  call<T = unknown>(method: string, path: string, o?: { token?: string; body?: unknown; query?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;
+  call<T = unknown>(
+    method: string,
+    path: string,
+    o?: { token?: string; body?: unknown; query?: Record<string, string> },
+  ): Promise<{ status: number; body: T; headers: Headers }>;
   /** A fetch that validates every response against the contract (for the CLI). */
   fetch: typeof fetch;
   waitFor(id: string, until: (job: StackJob) => boolean, timeoutMs?: number): Promise<StackJob>;
@@ -72,7 +108,12 @@ export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOp
     config,
     inMemory: true,
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
-    runnerEnv: options.runnerEnv ?? { STACKJOBS_TERRAFORM_BIN: buildStandin(), STANDIN_ECHO_ENV: 'DEMO_API_KEY', STACKJOBS_LOG_FLUSH_SECONDS: '1', STACKJOBS_GRACE_SECONDS: '3' },
+    runnerEnv: options.runnerEnv ?? {
+      STACKJOBS_TERRAFORM_BIN: buildStandin(),
+      STANDIN_ECHO_ENV: 'DEMO_API_KEY',
+      STACKJOBS_LOG_FLUSH_SECONDS: '1',
+      STACKJOBS_GRACE_SECONDS: '3',
+    },
     timeoutSecondsOverrides: { 'Wait For Stack Lock': 1 },
     log: (l) => logs.push(l),
   });
@@ -86,7 +127,10 @@ export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOp
       method: (init?.method ?? 'GET').toUpperCase(),
       path: url.pathname,
       query: url.searchParams.size ? Object.fromEntries(url.searchParams) : undefined,
-      request: { contentType: (init?.headers as Record<string, string> | undefined)?.['content-type'], rawBody: typeof init?.body === 'string' ? init.body : undefined },
+      request: {
+        contentType: (init?.headers as Record<string, string> | undefined)?.['content-type'],
+        rawBody: typeof init?.body === 'string' ? init.body : undefined,
+      },
       response: { statusCode: res.status, headers: Object.fromEntries(res.headers), body: text },
     });
     return new Response(text, { status: res.status, headers: res.headers });
@@ -106,7 +150,8 @@ export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOp
     for (;;) {
       const { body } = await call<StackJob>('GET', `/v1/stack-jobs/${id}`);
       if (until(body)) return body;
-      if (Date.now() > deadline) throw new Error(`job ${id} did not reach the expected state; last ${JSON.stringify(body.status)}\n${logs.slice(-40).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`job ${id} did not reach the expected state; last ${JSON.stringify(body.status)}\n${logs.slice(-40).join('\n')}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
@@ -130,7 +175,11 @@ export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOp
 }
 
 /** A change to the example bucket module; `env: 'dev'` applies without approval. */
-export function bucketChange(resourceId: string, version: string, o: { env?: string; spec?: Record<string, unknown>; kind?: string; trigger?: 'created' | 'updated' | 'deleted' } = {}) {
+export function bucketChange(
+  resourceId: string,
+  version: string,
+  o: { env?: string; spec?: Record<string, unknown>; kind?: string; trigger?: 'created' | 'updated' | 'deleted' } = {},
+) {
   return {
     resource: { id: resourceId, name: `${resourceId}-name`, org: 'acmecorp', env: o.env ?? 'dev', version: { id: version, message: `change ${version}` } },
     kind: o.kind ?? 'demo_bucket',

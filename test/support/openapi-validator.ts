@@ -77,7 +77,8 @@ export class OpenApiValidator {
     }
     const op = pathItem[method] as Json;
     const responses = op.responses as Record<string, Json>;
-    if (!(status in responses)) return [`status ${status} is not documented for ${x.method} ${candidates[0].template} (documented: ${Object.keys(responses).join(', ')})`];
+    if (!(status in responses))
+      return [`status ${status} is not documented for ${x.method} ${candidates[0].template} (documented: ${Object.keys(responses).join(', ')})`];
     const problems = this.checkResponse(x, this.resolve(responses[status]), status, status);
     if (status.startsWith('2')) problems.push(...this.checkRequest(x, op));
     return problems;

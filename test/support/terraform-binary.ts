@@ -12,7 +12,9 @@ export interface Terraform {
 function findTerraform(): Terraform | undefined {
   try {
     const bin = execFileSync('sh', ['-c', 'command -v terraform'], { encoding: 'utf8' }).trim();
-    const out = JSON.parse(execFileSync(bin, ['version', '-json'], { encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null' } })) as { terraform_version: string };
+    const out = JSON.parse(execFileSync(bin, ['version', '-json'], { encoding: 'utf8', env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null' } })) as {
+      terraform_version: string;
+    };
     return { bin, version: out.terraform_version };
   } catch {
     return undefined;

@@ -16,14 +16,15 @@ it('imports no AWS SDK and no adapter in lambdas/domain', () => {
   expect(offenders).toEqual([]);
 });
 
-it('cites no document outside the repository (the project\'s docs stand on their own)', () => {
+it("cites no document outside the repository (the project's docs stand on their own)", () => {
   const ROOT = join(__dirname, '../..');
   const offenders: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
       const rel = join(dir, entry.name);
       if (entry.isDirectory()) walk(rel);
-      else if (/\.(ts|md|mjs|js|json|yaml|tf)$|Dockerfile/.test(entry.name) && readFileSync(join(ROOT, rel), 'utf8').includes('design' + '.md')) offenders.push(rel);
+      else if (/\.(ts|md|mjs|js|json|yaml|tf)$|Dockerfile/.test(entry.name) && readFileSync(join(ROOT, rel), 'utf8').includes('design' + '.md'))
+        offenders.push(rel);
     }
   };
   for (const dir of ['lambdas', 'runner-image', 'infra', 'local', 'cli', 'docs', 'examples', 'bench', 'test']) walk(dir);

@@ -20,7 +20,9 @@ const sts = mockClient(STSClient);
 const s3 = mockClient(S3Client);
 const ddb = mockClient(DynamoDBClient);
 const KEYS = JSON.stringify({ accessKeyId: 'AKIAEXAMPLEKEY000001', secretAccessKey: 'example-secret-access-key' });
-const secrets = { get: async (ref: string) => (ref === 'stackjobs/acmecorp/awscred_prod_account' || ref === 'stackjobs/backend' ? KEYS : Promise.reject(new Error('missing'))) };
+const secrets = {
+  get: async (ref: string) => (ref === 'stackjobs/acmecorp/awscred_prod_account' || ref === 'stackjobs/backend' ? KEYS : Promise.reject(new Error('missing'))),
+};
 const notFound = (name: string) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: 404 } });
 
 beforeEach(() => {
@@ -35,7 +37,11 @@ describe('SfnExecutionStarter', () => {
     const snapshot = await job();
     await new SfnExecutionStarter(new SFNClient({}), 'arn:aws:states:us-east-1:1:stateMachine:sm').start(snapshot);
     const sent = sfn.commandCalls(StartExecutionCommand)[0].args[0].input;
-    expect({ ...sent, input: JSON.parse(sent.input!) }).toEqual({ stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:sm', name: 'sj_01jsrnmwpnnc6n62h06xafcgxv', input: { jobId: 'sj_01jsrnmwpnnc6n62h06xafcgxv', snapshot } });
+    expect({ ...sent, input: JSON.parse(sent.input!) }).toEqual({
+      stateMachineArn: 'arn:aws:states:us-east-1:1:stateMachine:sm',
+      name: 'sj_01jsrnmwpnnc6n62h06xafcgxv',
+      input: { jobId: 'sj_01jsrnmwpnnc6n62h06xafcgxv', snapshot },
+    });
   });
 
   it('leaves a snapshot too heavy for the execution input out of it (the submission wrote it first)', async () => {
@@ -70,14 +76,20 @@ describe('cachedSecret', () => {
     const values = ['first', 'rotated'];
     let reads = 0;
     let failNext = false;
-    const read = cachedSecret({ get: async () => {
-      reads++;
-      if (failNext) {
-        failNext = false;
-        throw new Error('throttled');
-      }
-      return values[Math.min(reads - 1, 1)];
-    } }, 'stackjobs-slack/bot-token', clock);
+    const read = cachedSecret(
+      {
+        get: async () => {
+          reads++;
+          if (failNext) {
+            failNext = false;
+            throw new Error('throttled');
+          }
+          return values[Math.min(reads - 1, 1)];
+        },
+      },
+      'stackjobs-slack/bot-token',
+      clock,
+    );
     expect([await read(), await read()]).toEqual(['first', 'first']);
     clock.set(new Date(NOW.getTime() + SECRET_CACHE_MS + 1));
     failNext = true;
@@ -92,13 +104,21 @@ describe('StsCredentialValidator', () => {
     sts.on(AssumeRoleCommand).resolves({ AssumedRoleUser: { Arn: 'arn:aws:sts::111122223333:assumed-role/deployer/stackjobs-preflight', AssumedRoleId: 'x' } });
     const v = await new StsCredentialValidator(secrets, TEST_DEPLOYMENT_ID).validate(awsCredential({ roleArn: 'arn:aws:iam::111122223333:role/deployer' }));
     expect(v).toEqual({ accepted: true, detail: 'STS AssumeRole accepted: arn:aws:sts::111122223333:assumed-role/deployer/stackjobs-preflight' });
-    expect(sts.commandCalls(AssumeRoleCommand)[0].args[0].input).toMatchObject({ RoleArn: 'arn:aws:iam::111122223333:role/deployer', ExternalId: externalIdFor(TEST_DEPLOYMENT_ID, 'acmecorp'), RoleSessionName: 'stackjobs-preflight' });
+    expect(sts.commandCalls(AssumeRoleCommand)[0].args[0].input).toMatchObject({
+      RoleArn: 'arn:aws:iam::111122223333:role/deployer',
+      ExternalId: externalIdFor(TEST_DEPLOYMENT_ID, 'acmecorp'),
+      RoleSessionName: 'stackjobs-preflight',
+    });
     const creds = await (sts.commandCalls(AssumeRoleCommand)[0].thisValue as STSClient).config.credentials();
     expect(creds.accessKeyId).toBe('AKIAEXAMPLEKEY000001');
   });
 
   it('reports a credential STS rejects as not accepted, naming the error but never the material', async () => {
-    sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('The security token included in the request is invalid'), { name: 'InvalidClientTokenId', $metadata: { httpStatusCode: 403 } }));
+    sts
+      .on(GetCallerIdentityCommand)
+      .rejects(
+        Object.assign(new Error('The security token included in the request is invalid'), { name: 'InvalidClientTokenId', $metadata: { httpStatusCode: 403 } }),
+      );
     const v = await new StsCredentialValidator(secrets, TEST_DEPLOYMENT_ID).validate(awsCredential());
     expect(v).toEqual({ accepted: false, detail: 'STS GetCallerIdentity rejected the credential: InvalidClientTokenId' });
     expect(JSON.stringify(v)).not.toContain('example-secret-access-key');
@@ -120,7 +140,7 @@ describe('StsCredentialValidator', () => {
 });
 
 describe('S3BackendProbe', () => {
-  it('probes with the backend credential: bucket reachable, state present (the lock is the StateLockProbe\'s)', async () => {
+  it("probes with the backend credential: bucket reachable, state present (the lock is the StateLockProbe's)", async () => {
     s3.on(HeadBucketCommand).resolves({});
     s3.on(HeadObjectCommand).resolves({});
     const r = await new S3BackendProbe(secrets).probe(s3Backend({ secretRef: 'stackjobs/backend' }), 'stack-jobs/a/b/c/terraform.tfstate');
@@ -132,13 +152,23 @@ describe('S3BackendProbe', () => {
   it('reports a state that does not exist yet', async () => {
     s3.on(HeadBucketCommand).resolves({});
     s3.on(HeadObjectCommand).rejects(notFound('NotFound'));
-    expect(await new S3BackendProbe(secrets).probe(s3Backend(), 'k')).toEqual({ reachable: true, stateExists: false, detail: 'bucket acmecorp-terraform-state reachable' });
+    expect(await new S3BackendProbe(secrets).probe(s3Backend(), 'k')).toEqual({
+      reachable: true,
+      stateExists: false,
+      detail: 'bucket acmecorp-terraform-state reachable',
+    });
   });
 
   it('reports a missing bucket or denied access as unreachable', async () => {
     s3.on(HeadBucketCommand).rejects(notFound('NotFound'));
-    expect(await new S3BackendProbe(secrets).probe(s3Backend(), 'k')).toMatchObject({ reachable: false, detail: 'bucket acmecorp-terraform-state does not exist' });
+    expect(await new S3BackendProbe(secrets).probe(s3Backend(), 'k')).toMatchObject({
+      reachable: false,
+      detail: 'bucket acmecorp-terraform-state does not exist',
+    });
     s3.on(HeadBucketCommand).rejects(Object.assign(new Error('Forbidden'), { name: 'Forbidden', $metadata: { httpStatusCode: 403 } }));
-    expect(await new S3BackendProbe(secrets).probe(s3Backend(), 'k')).toMatchObject({ reachable: false, detail: 'access to bucket acmecorp-terraform-state denied for the backend credential' });
+    expect(await new S3BackendProbe(secrets).probe(s3Backend(), 'k')).toMatchObject({
+      reachable: false,
+      detail: 'access to bucket acmecorp-terraform-state denied for the backend credential',
+    });
   });
 });

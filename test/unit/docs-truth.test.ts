@@ -28,7 +28,15 @@ function section(heading: string): string {
 
 /** A markdown table's body rows as trimmed cells (header and separator dropped). */
 function tableRows(text: string): string[][] {
-  const rows = text.split('\n').filter((line) => line.startsWith('|')).map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim()));
+  const rows = text
+    .split('\n')
+    .filter((line) => line.startsWith('|'))
+    .map((line) =>
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    );
   return rows.slice(2);
 }
 
@@ -60,7 +68,10 @@ describe('the Configuration table', () => {
     approvalExpiredConfigSchema: { readers: 'approval expired', schema: approvalExpiredConfigSchema },
   };
   const keysOf = (schema: z.ZodObject) => Object.keys(schema.shape);
-  const names = (readers: string) => Object.values(SCHEMAS).filter((s) => new RegExp(`(^|[^\\w-])${s.readers}([^\\w-]|$)`).test(readers)).map((s) => s.readers);
+  const names = (readers: string) =>
+    Object.values(SCHEMAS)
+      .filter((s) => new RegExp(`(^|[^\\w-])${s.readers}([^\\w-]|$)`).test(readers))
+      .map((s) => s.readers);
 
   /** variable -> the "read by" cell of its row. */
   const rows = new Map(
@@ -99,7 +110,8 @@ describe('the Configuration table', () => {
     const inSchemas = new Set(Object.values(SCHEMAS).flatMap(({ schema }) => keysOf(schema)));
     const lambdaSources = sources('lambdas').map(read).join('\n');
     const unread = [...rows.keys()].filter(
-      (v) => !inSchemas.has(v) && !/^(AWS_|POWERTOOLS_)/.test(v) && !lambdaSources.includes(`process.env.${v}`) && !lambdaSources.includes(`process.env['${v}']`),
+      (v) =>
+        !inSchemas.has(v) && !/^(AWS_|POWERTOOLS_)/.test(v) && !lambdaSources.includes(`process.env.${v}`) && !lambdaSources.includes(`process.env['${v}']`),
     );
     expect(unread).toEqual([]);
   });
@@ -131,14 +143,18 @@ describe('the API routes section', () => {
 
   it('covers the whole document (each operation is one of operationSpecs)', () => {
     const documented = Object.entries(buildOpenApiDocument().paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
-    expect(documented.sort()).toEqual(operationSpecs().map((op) => `${op.method} ${op.path}`).sort());
+    expect(documented.sort()).toEqual(
+      operationSpecs()
+        .map((op) => `${op.method} ${op.path}`)
+        .sort(),
+    );
   });
 
   it('lists every route the API serves', () => {
     expect(served.filter((route) => !listed.includes(route))).toEqual([]);
   });
 
-  it('lists no route the API does not serve (local mode\'s own aside)', () => {
+  it("lists no route the API does not serve (local mode's own aside)", () => {
     expect(listed.filter((route) => !served.includes(route) && !LOCAL_ONLY.includes(route))).toEqual([]);
   });
 
@@ -146,7 +162,11 @@ describe('the API routes section', () => {
     const sentence = /Catalog kinds: ([^.]+)\./.exec(section('### API routes'))?.[1] ?? '';
     expect(backticked(sentence).sort()).toEqual([...catalogKinds].sort());
     const platformRow = rows.find(([routes]) => routes.includes('/v1/platform/{kind}/{id}'));
-    expect(backticked(platformRow?.[0] ?? '').filter((s) => /^[a-z-]+$/.test(s)).sort()).toEqual([...PLATFORM_CATALOG_KINDS].sort());
+    expect(
+      backticked(platformRow?.[0] ?? '')
+        .filter((s) => /^[a-z-]+$/.test(s))
+        .sort(),
+    ).toEqual([...PLATFORM_CATALOG_KINDS].sort());
   });
 });
 

@@ -7,7 +7,9 @@ import { GitRefProbe, parseAdvertisedRefs } from '../../lambdas/adapters/git/ref
 import { runPreflight } from '../../lambdas/domain/preflight';
 import { change, existingRefs, gitHttpFetch, preflightDeps } from '../support/domain-fixtures';
 
-const secrets = (values: Record<string, string> = {}) => ({ get: async (ref: string) => values[ref] ?? Promise.reject(Object.assign(new Error('nope'), { name: 'ResourceNotFoundException' })) });
+const secrets = (values: Record<string, string> = {}) => ({
+  get: async (ref: string) => values[ref] ?? Promise.reject(Object.assign(new Error('nope'), { name: 'ResourceNotFoundException' })),
+});
 
 describe('GitRefProbe over smart HTTP', () => {
   const repo = 'github.com/acme/mod';
@@ -32,9 +34,15 @@ describe('GitRefProbe over smart HTTP', () => {
 
   it('says a refused token, an unknown repository and an unreachable host apart', async () => {
     const refused = new GitRefProbe(secrets(), (async () => new Response('', { status: 401 })) as typeof fetch);
-    expect(await refused.probe({ gitRepo: repo, ref: 'v1' })).toMatchObject({ status: 'unreachable', detail: expect.stringContaining('needs a token (gitTokenSecretRef)') });
+    expect(await refused.probe({ gitRepo: repo, ref: 'v1' })).toMatchObject({
+      status: 'unreachable',
+      detail: expect.stringContaining('needs a token (gitTokenSecretRef)'),
+    });
     const unknown = new GitRefProbe(secrets(), http());
-    expect(await unknown.probe({ gitRepo: 'github.com/acme/other', ref: 'v1' })).toMatchObject({ status: 'missing', detail: expect.stringContaining('not a repository') });
+    expect(await unknown.probe({ gitRepo: 'github.com/acme/other', ref: 'v1' })).toMatchObject({
+      status: 'missing',
+      detail: expect.stringContaining('not a repository'),
+    });
     const offline = new GitRefProbe(secrets(), (async () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ENOTFOUND' } });
     }) as typeof fetch);
@@ -51,7 +59,8 @@ describe('GitRefProbe on a local repository (git ls-remote, local mode)', () => 
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'stackjobs-refprobe-'));
-    const git = (...a: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', '-c', 'init.defaultBranch=main', ...a], { cwd: dir, stdio: 'pipe' });
+    const git = (...a: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', '-c', 'init.defaultBranch=main', ...a], { cwd: dir, stdio: 'pipe' });
     git('init', '-q');
     writeFileSync(join(dir, 'main.tf'), '');
     git('add', '.');
@@ -73,7 +82,7 @@ describe('GitRefProbe on a local repository (git ls-remote, local mode)', () => 
 });
 
 describe('the module check in pre-flight', () => {
-  it('fails on a missing branch or tag, naming it, and asks the module\'s repository for it', async () => {
+  it("fails on a missing branch or tag, naming it, and asks the module's repository for it", async () => {
     const refs = existingRefs(['v2.3.0']);
     const outcome = await runPreflight(change(), preflightDeps({ moduleRefs: refs }));
     expect(outcome.passed).toBe(false);

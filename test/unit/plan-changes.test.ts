@@ -6,9 +6,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { maskSensitivePlanValues } from '../../runner-image/src/drivers/terraform/plan-json';
 import { maskPulumiSecrets } from '../../runner-image/src/drivers/pulumi/preview-json';
-import { changesFromPulumiPreview, changesFromTerraformPlan, diffAttributes, KNOWN_AFTER_APPLY, PLAN_CHANGES_LIMITS, SENSITIVE } from '../../lambdas/domain/plan-changes';
+import {
+  changesFromPulumiPreview,
+  changesFromTerraformPlan,
+  diffAttributes,
+  KNOWN_AFTER_APPLY,
+  PLAN_CHANGES_LIMITS,
+  SENSITIVE,
+} from '../../lambdas/domain/plan-changes';
 
-const fixture = (dir: string, name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', dir, `${name}.json`), 'utf8')) as Record<string, unknown>;
+const fixture = (dir: string, name: string) =>
+  JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', dir, `${name}.json`), 'utf8')) as Record<string, unknown>;
 const terraform = (name: string) => changesFromTerraformPlan(maskSensitivePlanValues(fixture('terraform/show-json', name)));
 
 it('names the attributes that force a replacement, and shows what is known only after apply', () => {
@@ -30,7 +38,10 @@ it('shows a sensitive value as (sensitive), never the value', () => {
   const raw = fixture('terraform/show-json', 'sensitive-values');
   const secret = (raw.resource_changes as Array<{ change: { after: { ami: string } } }>)[0].change.after.ami;
   const plan = changesFromTerraformPlan(maskSensitivePlanValues(raw));
-  expect(plan.resources[0].attributes).toEqual([{ path: 'ami', after: SENSITIVE }, { path: 'id', after: KNOWN_AFTER_APPLY }]);
+  expect(plan.resources[0].attributes).toEqual([
+    { path: 'ami', after: SENSITIVE },
+    { path: 'id', after: KNOWN_AFTER_APPLY },
+  ]);
   expect(JSON.stringify(plan)).not.toContain(secret);
 });
 
@@ -57,7 +68,7 @@ it('bounds what it returns: at most 100 attributes per resource, flagged when mo
   expect(plan.resources[0].attributesTruncated).toBe(true);
 });
 
-it('reads Pulumi previews: steps by URN with their inputs\' differences, the stack and Pulumi\'s bookkeeping left out', () => {
+it("reads Pulumi previews: steps by URN with their inputs' differences, the stack and Pulumi's bookkeeping left out", () => {
   const creates = changesFromPulumiPreview(maskPulumiSecrets(fixture('pulumi', 'preview-creates')) as Record<string, unknown>);
   expect(creates.resources.length).toBeGreaterThan(0);
   expect(creates.resources.every((r) => r.action === 'create' && !r.address.includes('pulumi:pulumi:Stack'))).toBe(true);

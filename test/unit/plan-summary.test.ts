@@ -60,7 +60,11 @@ const load = (file: string) => JSON.parse(readFileSync(join(FIXTURES, file), 'ut
 
 describe('summarisePlan on the real terraform show -json fixtures', () => {
   it('has an expectation for every fixture plan (a new fixture must get one)', () => {
-    expect(readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort()).toEqual(Object.keys(EXPECTED).sort());
+    expect(
+      readdirSync(FIXTURES)
+        .filter((f) => f.endsWith('.json'))
+        .sort(),
+    ).toEqual(Object.keys(EXPECTED).sort());
   });
 
   it.each(Object.entries(EXPECTED))('counts %s exactly', (file, expected) => {

@@ -43,7 +43,9 @@ describe('pre-flight', () => {
     const r = await byCheck(change({ kind: 'gcp_gke_cluster' }), preflightDeps({ catalog: new MemoryCatalog() }));
     expect(r.outcome.passed).toBe(false);
     expect(r.outcome.checks.filter((c) => !c.passed).map((c) => c.check)).toEqual(['credential', 'module', 'backend']);
-    expect(r.module.messages[0]).toBe('no module for resource kind gcp_gke_cluster: org acmecorp has no custom module, and the platform has no default module for it');
+    expect(r.module.messages[0]).toBe(
+      'no module for resource kind gcp_gke_cluster: org acmecorp has no custom module, and the platform has no default module for it',
+    );
     expect(r.backend.messages[0]).toBe('no terraform backend is configured for org acmecorp');
   });
 
@@ -58,7 +60,10 @@ describe('pre-flight', () => {
       const at = (expiresAt: string) =>
         preflightDeps({
           clock: fixedClock(NOW),
-          catalog: new MemoryCatalog().add('provider-credentials', 'acmecorp', awsCredential({ expiresAt })).add('backend-credentials', 'acmecorp', s3Backend()).add('modules', PLATFORM_OWNER, platformEksModule()),
+          catalog: new MemoryCatalog()
+            .add('provider-credentials', 'acmecorp', awsCredential({ expiresAt }))
+            .add('backend-credentials', 'acmecorp', s3Backend())
+            .add('modules', PLATFORM_OWNER, platformEksModule()),
         });
       const expired = await byCheck(change(), at(NOW.toISOString()));
       expect(expired.credential.passed).toBe(false);
@@ -74,11 +79,15 @@ describe('pre-flight', () => {
         .add('modules', PLATFORM_OWNER, platformEksModule({ permissions: ['eks:CreateCluster', 'ec2:DescribeSubnets', 'iam:PassRole'] }));
       const r = await byCheck(change(), preflightDeps({ catalog }));
       expect(r.credential.passed).toBe(false);
-      expect(r.credential.messages).toContain('credential awscred_prod_account lacks permissions module iacmod_platform_eks_terraform needs: eks:CreateCluster, iam:PassRole');
+      expect(r.credential.messages).toContain(
+        'credential awscred_prod_account lacks permissions module iacmod_platform_eks_terraform needs: eks:CreateCluster, iam:PassRole',
+      );
     });
 
     it('fails when the provider rejects the credential', async () => {
-      const validators = [{ provider: 'aws', validate: async () => ({ accepted: false, detail: 'STS GetCallerIdentity rejected the credential: InvalidClientTokenId' }) }];
+      const validators = [
+        { provider: 'aws', validate: async () => ({ accepted: false, detail: 'STS GetCallerIdentity rejected the credential: InvalidClientTokenId' }) },
+      ];
       const r = await byCheck(change(), preflightDeps({ validators }));
       expect(r.credential.passed).toBe(false);
       expect(r.credential.messages).toContain('STS GetCallerIdentity rejected the credential: InvalidClientTokenId');
@@ -91,7 +100,9 @@ describe('pre-flight', () => {
         .add('modules', PLATFORM_OWNER, platformEksModule({ provider: 'gcp', permissions: [] }));
       const r = await byCheck(change(), preflightDeps({ catalog }));
       expect(r.credential.passed).toBe(true);
-      expect(r.credential.messages).toContain('warning: no live validator for provider gcp: verified mapping, expiry and declared permissions only; not verified that gcp accepts the credential');
+      expect(r.credential.messages).toContain(
+        'warning: no live validator for provider gcp: verified mapping, expiry and declared permissions only; not verified that gcp accepts the credential',
+      );
     });
 
     it('fails without a live validator when the org requires live validation', async () => {
@@ -107,7 +118,9 @@ describe('pre-flight', () => {
 
     it('needs no credential for a module that declares no provider, and never calls a validator', async () => {
       const validator = acceptingValidator();
-      const catalog = new MemoryCatalog().add('backend-credentials', 'acmecorp', s3Backend()).add('modules', PLATFORM_OWNER, platformEksModule({ provider: undefined }));
+      const catalog = new MemoryCatalog()
+        .add('backend-credentials', 'acmecorp', s3Backend())
+        .add('modules', PLATFORM_OWNER, platformEksModule({ provider: undefined }));
       const r = await byCheck(change(), preflightDeps({ catalog, validators: [validator] }));
       expect(r.credential.passed).toBe(true);
       expect(r.credential.messages).toEqual(['module iacmod_platform_eks_terraform declares no provider; no provider credential is needed']);
@@ -124,7 +137,10 @@ describe('pre-flight', () => {
 
   describe('backend', () => {
     it('reports an unreachable backend as a failure', async () => {
-      const r = await byCheck(change(), preflightDeps({ backendProbe: reachableBackend({ reachable: false, detail: 'bucket acmecorp-terraform-state does not exist' }) }));
+      const r = await byCheck(
+        change(),
+        preflightDeps({ backendProbe: reachableBackend({ reachable: false, detail: 'bucket acmecorp-terraform-state does not exist' }) }),
+      );
       expect(r.backend.passed).toBe(false);
       expect(r.backend.messages).toEqual(['backend tfcred_s3_backend_prod (s3): bucket acmecorp-terraform-state does not exist']);
     });
@@ -132,7 +148,9 @@ describe('pre-flight', () => {
     it('reports whether the state exists without failing on a fresh stack', async () => {
       const r = await byCheck(change(), preflightDeps({ backendProbe: reachableBackend({ stateExists: false }) }));
       expect(r.backend.passed).toBe(true);
-      expect(r.backend.messages).toContain('no state yet at stack-jobs/acmecorp/production/eks_01jq5xe4z7farkgenqsh47c1h0/terraform.tfstate (a first apply creates it)');
+      expect(r.backend.messages).toContain(
+        'no state yet at stack-jobs/acmecorp/production/eks_01jq5xe4z7farkgenqsh47c1h0/terraform.tfstate (a first apply creates it)',
+      );
     });
 
     describe("Terraform's own state lock", () => {
@@ -149,11 +167,23 @@ describe('pre-flight', () => {
       /** A job of the stack that ran from `start` to `end` (unfinished without one). */
       const ranJob = async (id: string, start: string, end?: string): Promise<StackJob> => {
         const job = freezeStackJob(change(), await runPreflight(change(), preflightDeps()), id, new Date(start));
-        return { ...job, status: { ...job.status, phase: end ? 'completed' : 'running', result: end ? 'failed' : 'tbd', startedAt: start, ...(end ? { finishedAt: end, reason: 'runner_lost' as const } : {}) } };
+        return {
+          ...job,
+          status: {
+            ...job.status,
+            phase: end ? 'completed' : 'running',
+            result: end ? 'failed' : 'tbd',
+            startedAt: start,
+            ...(end ? { finishedAt: end, reason: 'runner_lost' as const } : {}),
+          },
+        };
       };
 
       it('fails on a lock no stack job holds, naming the job whose run left it, who, when, the lock id and the call that releases it', async () => {
-        const jobs = [await ranJob('sj_earlier', '2026-11-27T09:00:00.000Z', '2026-11-27T09:04:00.000Z'), await ranJob('sj_killed', '2026-11-27T11:01:58.000Z', '2026-11-27T11:09:30.000Z')];
+        const jobs = [
+          await ranJob('sj_earlier', '2026-11-27T09:00:00.000Z', '2026-11-27T09:04:00.000Z'),
+          await ranJob('sj_killed', '2026-11-27T11:01:58.000Z', '2026-11-27T11:09:30.000Z'),
+        ];
         const r = await byCheck(change(), preflightDeps({ stateLocks: terraformLock(s3Lock()), jobs: stackJobs(jobs) }));
         expect(r.backend.passed).toBe(false);
         expect(r.backend.messages).toContain(
@@ -168,9 +198,14 @@ describe('pre-flight', () => {
 
       it('says so when no stack job of the resource was running when the lock was taken', async () => {
         const jobs = [await ranJob('sj_earlier', '2026-11-27T09:00:00.000Z', '2026-11-27T09:04:00.000Z')];
-        const r = await byCheck(change(), preflightDeps({ stateLocks: terraformLock(s3Lock({ who: 'alice@laptop', store: 'dynamodb-item' })), jobs: stackJobs(jobs) }));
+        const r = await byCheck(
+          change(),
+          preflightDeps({ stateLocks: terraformLock(s3Lock({ who: 'alice@laptop', store: 'dynamodb-item' })), jobs: stackJobs(jobs) }),
+        );
         expect(r.backend.passed).toBe(false);
-        expect(r.backend.messages.join('\n')).toContain('by alice@laptop since 2026-11-27T11:02:13.551Z (lock id 6bd26e7e-67b0-f501-5a22-e81445f6d3c8), which is not a stack job');
+        expect(r.backend.messages.join('\n')).toContain(
+          'by alice@laptop since 2026-11-27T11:02:13.551Z (lock id 6bd26e7e-67b0-f501-5a22-e81445f6d3c8), which is not a stack job',
+        );
       });
 
       it('does not fail while a stack job holds the stack: its run is expected to hold the lock', async () => {
@@ -187,7 +222,10 @@ describe('pre-flight', () => {
       });
 
       it('fails the check with what the backend refused when the lock cannot be read, and throws what may pass on a retry', async () => {
-        const denied = { read: async () => Promise.reject(new BackendUnavailableError("Terraform's lock could not be read or removed: access denied (AccessDeniedException)")), forceUnlock: async () => ({ status: 'none' as const }) };
+        const denied = {
+          read: async () => Promise.reject(new BackendUnavailableError("Terraform's lock could not be read or removed: access denied (AccessDeniedException)")),
+          forceUnlock: async () => ({ status: 'none' as const }),
+        };
         const r = await byCheck(change(), preflightDeps({ stateLocks: denied }));
         expect(r.backend.passed).toBe(false);
         expect(r.backend.messages).toContain("Terraform's lock could not be read or removed: access denied (AccessDeniedException)");
@@ -205,7 +243,16 @@ describe('pre-flight', () => {
   });
 
   describe('runner', () => {
-    const orgRunner = { id: 'sjr_acme', scope: 'org', org: 'acmecorp', cluster: 'arn:aws:ecs:us-east-1:111122223333:cluster/acme', taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner:3', subnets: ['subnet-1'], securityGroups: ['sg-1'], isDefault: true };
+    const orgRunner = {
+      id: 'sjr_acme',
+      scope: 'org',
+      org: 'acmecorp',
+      cluster: 'arn:aws:ecs:us-east-1:111122223333:cluster/acme',
+      taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner:3',
+      subnets: ['subnet-1'],
+      securityGroups: ['sg-1'],
+      isDefault: true,
+    };
 
     it('warns when the org registered a runner this deployment does not permit, and runs on the platform runner', async () => {
       const r = await byCheck(change(), preflightDeps({ catalog: standardCatalog().add('runners', 'acmecorp', orgRunner) }));
@@ -215,7 +262,13 @@ describe('pre-flight', () => {
     });
 
     it('says nothing when the org runner is permitted', async () => {
-      const r = await byCheck(change(), preflightDeps({ catalog: standardCatalog().add('runners', 'acmecorp', orgRunner), orgRunnerTaskDefinitionArns: ['arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner:*'] }));
+      const r = await byCheck(
+        change(),
+        preflightDeps({
+          catalog: standardCatalog().add('runners', 'acmecorp', orgRunner),
+          orgRunnerTaskDefinitionArns: ['arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner:*'],
+        }),
+      );
       expect(r.module.messages.some((m) => m.includes('org runner'))).toBe(false);
       expect(r.outcome.resolved.runnerPlacement).toBeDefined();
     });
@@ -223,7 +276,11 @@ describe('pre-flight', () => {
 
   describe('flow control', () => {
     it('records the level the policy came from', async () => {
-      const catalog = standardCatalog().add('flow-control-policies', 'acmecorp', policy({ id: 'prod-policy', selector: { level: 'environment', org: 'acmecorp', env: 'production' }, skipRefresh: true }));
+      const catalog = standardCatalog().add(
+        'flow-control-policies',
+        'acmecorp',
+        policy({ id: 'prod-policy', selector: { level: 'environment', org: 'acmecorp', env: 'production' }, skipRefresh: true }),
+      );
       const r = await byCheck(change(), preflightDeps({ catalog }));
       expect(r.flowControl.resolved).toEqual({ id: 'prod-policy', level: 'environment' });
       expect(r.outcome.resolved.policy.policy.skipRefresh).toBe(true);

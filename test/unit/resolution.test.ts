@@ -10,7 +10,14 @@ describe('module resolution', () => {
   const orgCustom = platformEksModule({ id: 'org_custom', scope: 'org', org: 'acmecorp', provisioner: 'pulumi', isDefault: false });
 
   it('prefers the org custom module for the kind over everything else', () => {
-    expect(resolveModule('aws_eks_cluster', [orgCustom], [platformTf, platformTofu], { org: 'acmecorp', preferredProvisioner: 'tofu', requireLiveCredentialValidation: false, approvalChannels: {} })).toEqual({ module: orgCustom, rule: 'org-custom-module' });
+    expect(
+      resolveModule('aws_eks_cluster', [orgCustom], [platformTf, platformTofu], {
+        org: 'acmecorp',
+        preferredProvisioner: 'tofu',
+        requireLiveCredentialValidation: false,
+        approvalChannels: {},
+      }),
+    ).toEqual({ module: orgCustom, rule: 'org-custom-module' });
   });
 
   it('ignores org modules for other kinds', () => {
@@ -19,11 +26,25 @@ describe('module resolution', () => {
   });
 
   it('uses the platform module of the preferred provisioner when the org has no custom module', () => {
-    expect(resolveModule('aws_eks_cluster', [], [platformTf, platformTofu], { org: 'acmecorp', preferredProvisioner: 'tofu', requireLiveCredentialValidation: false, approvalChannels: {} })).toEqual({ module: platformTofu, rule: 'preferred-provisioner' });
+    expect(
+      resolveModule('aws_eks_cluster', [], [platformTf, platformTofu], {
+        org: 'acmecorp',
+        preferredProvisioner: 'tofu',
+        requireLiveCredentialValidation: false,
+        approvalChannels: {},
+      }),
+    ).toEqual({ module: platformTofu, rule: 'preferred-provisioner' });
   });
 
   it('falls back to the platform default when the preferred provisioner has no module', () => {
-    expect(resolveModule('aws_eks_cluster', [], [platformTf], { org: 'acmecorp', preferredProvisioner: 'pulumi', requireLiveCredentialValidation: false, approvalChannels: {} })).toEqual({ module: platformTf, rule: 'platform-default' });
+    expect(
+      resolveModule('aws_eks_cluster', [], [platformTf], {
+        org: 'acmecorp',
+        preferredProvisioner: 'pulumi',
+        requireLiveCredentialValidation: false,
+        approvalChannels: {},
+      }),
+    ).toEqual({ module: platformTf, rule: 'platform-default' });
   });
 
   it('falls back to the platform default with no preference', () => {

@@ -29,7 +29,8 @@ interface StoppedEvent {
 }
 
 /** A fresh copy of the fixture: an OOM-killed runner in the update phase of sj_01jsrnmwpnnc6n62h06xafcgxv. */
-const fixture = (): StoppedEvent => JSON.parse(readFileSync(join(__dirname, '../fixtures/aws-events/ecs-task-state-change-stopped.json'), 'utf8')) as StoppedEvent;
+const fixture = (): StoppedEvent =>
+  JSON.parse(readFileSync(join(__dirname, '../fixtures/aws-events/ecs-task-state-change-stopped.json'), 'utf8')) as StoppedEvent;
 const envOf = (e: StoppedEvent) => e.detail.overrides.containerOverrides[0].environment!;
 const TOKEN = envOf(fixture()).find((v) => v.name === 'STACKJOBS_TASK_TOKEN')!.value!;
 const JOB_ID = 'sj_01jsrnmwpnnc6n62h06xafcgxv';
@@ -46,7 +47,7 @@ const failures = () => sfn.commandCalls(SendTaskFailureCommand).map((c) => c.arg
 const sdkError = <E>(Cls: new (o: { message: string; $metadata: object }) => E, message = 'Task Timed Out') => new Cls({ message, $metadata: {} });
 
 describe('a runner that stopped without reporting', () => {
-  it('fails its waiting task with StackJob.RunnerLost, and the job\'s failure names how the container ended and why ECS stopped the task', async () => {
+  it("fails its waiting task with StackJob.RunnerLost, and the job's failure names how the container ended and why ECS stopped the task", async () => {
     sfn.on(SendTaskFailureCommand).resolves({});
     await expect(handleRunnerStopped(deps(), fixture())).resolves.toEqual({ outcome: 'failed', jobId: JOB_ID });
 
@@ -54,7 +55,8 @@ describe('a runner that stopped without reporting', () => {
     const { taskToken, error, cause } = failures()[0];
     expect(taskToken).toBe(TOKEN);
     expect(error).toBe('StackJob.RunnerLost');
-    const message = 'the runner stopped without reporting (SIGKILL); container: OutOfMemoryError: Container killed due to memory usage; task: EssentialContainerExited, Essential container in task exited';
+    const message =
+      'the runner stopped without reporting (SIGKILL); container: OutOfMemoryError: Container killed due to memory usage; task: EssentialContainerExited, Essential container in task exited';
     expect(JSON.parse(cause!)).toEqual({ message, errorMessage: message, stopCode: 'EssentialContainerExited', containerExitCode: 137 });
     // What the workflow records on the job from this failure (the operation it was in is added by the workflow).
     const failure = describeError({ Error: error, Cause: cause });
@@ -66,18 +68,23 @@ describe('a runner that stopped without reporting', () => {
   it('names an image that could not be pulled once, and no exit for a container that never ran', async () => {
     sfn.on(SendTaskFailureCommand).resolves({});
     const event = fixture();
-    const pull = 'CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref 111122223333.dkr.ecr.us-west-2.amazonaws.com/runner:missing: not found';
+    const pull =
+      'CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref 111122223333.dkr.ecr.us-west-2.amazonaws.com/runner:missing: not found';
     Object.assign(event.detail, { stopCode: 'TaskFailedToStart', stoppedReason: pull, containers: [{ name: 'runner', lastStatus: 'STOPPED', reason: pull }] });
     await handleRunnerStopped(deps(), event);
     expect(JSON.parse(failures()[0].cause!).message).toBe(`the runner stopped without reporting; container: ${pull}; task: TaskFailedToStart`);
   });
 
-  it('says a plain exit code when the runner exited rather than being killed (a Spot interruption\'s SIGTERM shows as SIGTERM)', async () => {
+  it("says a plain exit code when the runner exited rather than being killed (a Spot interruption's SIGTERM shows as SIGTERM)", async () => {
     sfn.on(SendTaskFailureCommand).resolves({});
     const exited = fixture();
     Object.assign(exited.detail, { containers: [{ name: 'runner', lastStatus: 'STOPPED', exitCode: 2 }] });
     const spot = fixture();
-    Object.assign(spot.detail, { stopCode: 'SpotInterruption', stoppedReason: 'Your Spot Task was interrupted.', containers: [{ name: 'runner', lastStatus: 'STOPPED', exitCode: 143 }] });
+    Object.assign(spot.detail, {
+      stopCode: 'SpotInterruption',
+      stoppedReason: 'Your Spot Task was interrupted.',
+      containers: [{ name: 'runner', lastStatus: 'STOPPED', exitCode: 143 }],
+    });
     await handleRunnerStopped(deps(), exited);
     await handleRunnerStopped(deps(), spot);
     expect(failures().map((f) => JSON.parse(f.cause!).message)).toEqual([
@@ -133,7 +140,11 @@ describe('the task token', () => {
     planted.detail.stoppedReason = `stopped by an operator who pasted ${TOKEN}`;
     planted.detail.containers[0].reason = `OutOfMemoryError ${TOKEN}`;
     const log = capturingLog();
-    sfn.on(SendTaskFailureCommand).resolvesOnce({}).rejectsOnce(sdkError(TaskTimedOut, `Task Timed Out: '${TOKEN}'`)).rejects(Object.assign(new Error(`Internal error for ${TOKEN}`), { name: 'InternalFailure' }));
+    sfn
+      .on(SendTaskFailureCommand)
+      .resolvesOnce({})
+      .rejectsOnce(sdkError(TaskTimedOut, `Task Timed Out: '${TOKEN}'`))
+      .rejects(Object.assign(new Error(`Internal error for ${TOKEN}`), { name: 'InternalFailure' }));
 
     await expect(handleRunnerStopped(deps(log), planted)).resolves.toMatchObject({ outcome: 'failed' });
     await expect(handleRunnerStopped(deps(log), planted)).resolves.toMatchObject({ outcome: 'already_closed' });
@@ -143,7 +154,11 @@ describe('the task token', () => {
     const rejected = await handleRunnerStopped(deps(log), broken).catch((e: Error) => e);
 
     expect(failures()[0].cause).toContain('stopped by an operator who pasted ***');
-    expect(failures().map((f) => f.cause).join('\n')).not.toContain(TOKEN);
+    expect(
+      failures()
+        .map((f) => f.cause)
+        .join('\n'),
+    ).not.toContain(TOKEN);
     expect(log.calls.length).toBeGreaterThanOrEqual(3);
     expect(JSON.stringify(log.calls)).not.toContain(TOKEN);
     expect(thrown).toBeInstanceOf(Error);
@@ -159,7 +174,10 @@ describe('the task token', () => {
     const level = process.env.POWERTOOLS_LOG_LEVEL;
     process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
     try {
-      sfn.on(SendTaskFailureCommand).resolvesOnce({}).rejects(sdkError(TaskTimedOut, `Task Timed Out: '${TOKEN}'`));
+      sfn
+        .on(SendTaskFailureCommand)
+        .resolvesOnce({})
+        .rejects(sdkError(TaskTimedOut, `Task Timed Out: '${TOKEN}'`));
       const { handler } = await import('../../lambdas/workflow/runner-stopped.handler');
       await expect(handler(fixture())).resolves.toMatchObject({ outcome: 'failed' });
       await expect(handler(fixture())).resolves.toMatchObject({ outcome: 'already_closed' });
@@ -175,11 +193,18 @@ describe('the task token', () => {
   });
 });
 
-describe('the rule\'s pattern', () => {
+describe("the rule's pattern", () => {
   /** EventBridge's exact-value matching: a field in an array matches when one element does, fields of one element together. */
   function matches(pattern: unknown, value: unknown): boolean {
     if (Array.isArray(pattern)) return [value].flat().some((v) => pattern.includes(v));
-    return [value].flat().some((item) => item !== null && typeof item === 'object' && Object.entries(pattern as object).every(([k, p]) => k in item && matches(p, (item as Record<string, unknown>)[k])));
+    return [value]
+      .flat()
+      .some(
+        (item) =>
+          item !== null &&
+          typeof item === 'object' &&
+          Object.entries(pattern as object).every(([k, p]) => k in item && matches(p, (item as Record<string, unknown>)[k])),
+      );
   }
   const eventPattern = (deploymentId: string) => {
     const { detailType, ...rest } = runnerStoppedPattern(deploymentId);

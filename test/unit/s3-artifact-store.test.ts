@@ -130,7 +130,11 @@ describe('lifecycle tags', () => {
     await tagged.putLogChunk(JOB, 'preview', 'plan', 1, Buffer.from('x\n'));
     await tagged.putJson(artifactKeys.outputs(JOB), {});
     await tagged.putJson('elsewhere/key.json', {});
-    expect(s3mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Tagging)).toEqual(['stackjobs%3Aartifact=log', 'stackjobs%3Aartifact=outputs', undefined]);
+    expect(s3mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Tagging)).toEqual([
+      'stackjobs%3Aartifact=log',
+      'stackjobs%3Aartifact=outputs',
+      undefined,
+    ]);
     s3mock.restore();
   });
 

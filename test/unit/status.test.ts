@@ -40,7 +40,8 @@ describe('job transition table', () => {
   });
 
   it('never leaves a completed job', () => {
-    for (const r of ['succeeded', 'failed', 'cancelled', 'skipped']) for (const to of all) expect(canTransitionJob(`completed/${r}` as JobState, to)).toBe(false);
+    for (const r of ['succeeded', 'failed', 'cancelled', 'skipped'])
+      for (const to of all) expect(canTransitionJob(`completed/${r}` as JobState, to)).toBe(false);
   });
 
   it('cannot complete a queued job as succeeded', () => {
@@ -59,7 +60,12 @@ describe('job transition table', () => {
     const running = transitionOperation(transitionJob(job, 'running', 'tbd', later), 'init', 'running', 'tbd', later);
     expect(running.status.startedAt).toBe(later.toISOString());
     const failed = transitionJob(running, 'completed', 'failed', later, 'operation_failed');
-    expect(failed.status.operations.map((o) => `${o.name}:${o.status}/${o.result}`)).toEqual(['init:completed/failed', 'refresh:completed/skipped', 'plan:completed/skipped', 'apply:completed/skipped']);
+    expect(failed.status.operations.map((o) => `${o.name}:${o.status}/${o.result}`)).toEqual([
+      'init:completed/failed',
+      'refresh:completed/skipped',
+      'plan:completed/skipped',
+      'apply:completed/skipped',
+    ]);
     expect(failed.status.reason).toBe('operation_failed');
     expect(stackJobSchema.safeParse(failed).success).toBe(true);
   });
@@ -72,7 +78,15 @@ describe('operation transitions', () => {
     const summary = { add: 1, change: 0, destroy: 0, replace: 0, unchanged: 2, read: 0, forget: 0, import: 0, outputChanges: 0, resources: [] };
     const finished = transitionOperation(started, 'plan', 'completed', 'succeeded', later, { summary });
     const plan = finished.status.operations.find((o) => o.name === 'plan');
-    expect(plan).toEqual({ name: 'plan', status: 'completed', result: 'succeeded', startedAt: NOW.toISOString(), finishedAt: later.toISOString(), errors: [], summary });
+    expect(plan).toEqual({
+      name: 'plan',
+      status: 'completed',
+      result: 'succeeded',
+      startedAt: NOW.toISOString(),
+      finishedAt: later.toISOString(),
+      errors: [],
+      summary,
+    });
   });
 
   it('refuses to finish an operation that never started, to restart a finished one, or to touch an absent one', async () => {
@@ -96,15 +110,43 @@ describe('the frozen snapshot', () => {
     expect(job).toMatchObject({
       apiVersion: 'infra-hub.planton.cloud/v1',
       kind: 'StackJob',
-      metadata: { id: 'sj_01jsrnmwpnnc6n62h06xafcgxv', name: 'eks_01jq5xe4z7farkgenqsh47c1h0', org: 'acmecorp', env: 'production', version: { id: 'ver-01jsrnmrwjn57drj0ekht8hb93', message: 'Scale EKS node group from 3 to 5 nodes' } },
+      metadata: {
+        id: 'sj_01jsrnmwpnnc6n62h06xafcgxv',
+        name: 'eks_01jq5xe4z7farkgenqsh47c1h0',
+        org: 'acmecorp',
+        env: 'production',
+        version: { id: 'ver-01jsrnmrwjn57drj0ekht8hb93', message: 'Scale EKS node group from 3 to 5 nodes' },
+      },
       spec: {
-        apiResourceInfo: { kind: 'aws_eks_cluster', id: 'eks_01jq5xe4z7farkgenqsh47c1h0', name: 'prod-api-cluster', versionId: 'ver-01jsrnmrwjn57drj0ekht8hb93', triggerEvent: 'updated', eventCreatedBy: 'user@company.com' },
+        apiResourceInfo: {
+          kind: 'aws_eks_cluster',
+          id: 'eks_01jq5xe4z7farkgenqsh47c1h0',
+          name: 'prod-api-cluster',
+          versionId: 'ver-01jsrnmrwjn57drj0ekht8hb93',
+          triggerEvent: 'updated',
+          eventCreatedBy: 'user@company.com',
+        },
         essentials: {
           provisioner: 'terraform',
-          iacModule: { id: 'iacmod_platform_eks_terraform', gitRepo: 'github.com/project-planton/aws-eks', branch: 'v2.3.0', path: 'terraform', rule: 'platform-default' },
-          backendCredential: { kind: 'terraform_backend_credential', id: 'tfcred_s3_backend_prod', config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1' } },
+          iacModule: {
+            id: 'iacmod_platform_eks_terraform',
+            gitRepo: 'github.com/project-planton/aws-eks',
+            branch: 'v2.3.0',
+            path: 'terraform',
+            rule: 'platform-default',
+          },
+          backendCredential: {
+            kind: 'terraform_backend_credential',
+            id: 'tfcred_s3_backend_prod',
+            config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1' },
+          },
           providerCredential: { kind: 'aws_credential', id: 'awscred_prod_account' },
-          flowControlPolicy: { previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: true, skipRefresh: false, source: { level: 'platform', id: 'platform-default' } },
+          flowControlPolicy: {
+            previewBeforeUpdate: true,
+            pauseBetweenPreviewAndUpdate: true,
+            skipRefresh: false,
+            source: { level: 'platform', id: 'platform-default' },
+          },
         },
         operations: ['init', 'refresh', 'plan', 'apply'],
       },

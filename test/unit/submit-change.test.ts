@@ -32,7 +32,10 @@ function recordingDeps(): { deps: SubmissionDeps; steps: string[] } {
     find: async (key) => claims.get(key),
   };
   const clock = { now: () => NOW };
-  return { steps, deps: { jobs, idempotency, preflight: preflightDeps(), starter: { start: async () => void steps.push('execution started') }, ids: ulidIds(clock), clock } };
+  return {
+    steps,
+    deps: { jobs, idempotency, preflight: preflightDeps(), starter: { start: async () => void steps.push('execution started') }, ids: ulidIds(clock), clock },
+  };
 }
 
 it('writes the job and starts its execution side by side when the snapshot travels in the execution input', async () => {

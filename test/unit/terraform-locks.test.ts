@@ -28,7 +28,15 @@ const KEYS = JSON.stringify({ accessKeyId: 'AKIAEXAMPLEKEY000001', secretAccessK
 const secrets = { get: async (ref: string) => (ref === 'stackjobs/acmecorp/backend' ? KEYS : Promise.reject(new Error('missing'))) };
 /** Terraform's LockInfo as `terraform apply` writes it (field order and time format from a real 1.11.4 lock). */
 const info = (id: string, who = 'stackjobs-tool@ip-10-0-1-7') =>
-  JSON.stringify({ ID: id, Operation: 'OperationTypeApply', Info: '', Who: who, Version: '1.11.4', Created: '2026-11-27T11:02:13.551034117Z', Path: `acmecorp-terraform-state/${STATE_KEY}` });
+  JSON.stringify({
+    ID: id,
+    Operation: 'OperationTypeApply',
+    Info: '',
+    Who: who,
+    Version: '1.11.4',
+    Created: '2026-11-27T11:02:13.551034117Z',
+    Path: `acmecorp-terraform-state/${STATE_KEY}`,
+  });
 const body = (text: string) => ({ transformToString: async () => text }) as never;
 const status = (name: string, code: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: code } });
 
@@ -44,9 +52,12 @@ function recordingFactories(): BackendClientFactories & { s3Configs: unknown[]; 
 }
 
 describe('the S3 lock object (use_lockfile)', () => {
-  const backend = s3Backend({ secretRef: 'stackjobs/acmecorp/backend', config: { bucket: 'acmecorp-terraform-state', region: 'eu-west-1', keyPrefix: 'stack-jobs', endpoint: 'https://s3.internal.example' } });
+  const backend = s3Backend({
+    secretRef: 'stackjobs/acmecorp/backend',
+    config: { bucket: 'acmecorp-terraform-state', region: 'eu-west-1', keyPrefix: 'stack-jobs', endpoint: 'https://s3.internal.example' },
+  });
 
-  it('reads <key>.tflock with the backend\'s own credential, region and endpoint', async () => {
+  it("reads <key>.tflock with the backend's own credential, region and endpoint", async () => {
     s3.on(GetObjectCommand, { Bucket: 'acmecorp-terraform-state', Key: `${STATE_KEY}.tflock` }).resolves({ Body: body(info('lock-1')), ETag: '"e1"' });
     const factories = recordingFactories();
     const lock = await new TerraformLockProbe(secrets, factories).read(backend, STATE_KEY);
@@ -60,7 +71,12 @@ describe('the S3 lock object (use_lockfile)', () => {
       held: true,
     });
     expect(factories.s3Configs).toEqual([
-      { region: 'eu-west-1', endpoint: 'https://s3.internal.example', forcePathStyle: true, credentials: { accessKeyId: 'AKIAEXAMPLEKEY000001', secretAccessKey: 'example-secret-access-key' } },
+      {
+        region: 'eu-west-1',
+        endpoint: 'https://s3.internal.example',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'AKIAEXAMPLEKEY000001', secretAccessKey: 'example-secret-access-key' },
+      },
     ]);
     // No lock table configured: the table is never asked.
     expect(factories.dynamoConfigs).toEqual([]);
@@ -78,13 +94,20 @@ describe('the S3 lock object (use_lockfile)', () => {
     expect(await probe.forceUnlock(backend, STATE_KEY, 'lock-2')).toMatchObject({ status: 'mismatch', lock: { id: 'lock-1' } });
     expect(s3.commandCalls(DeleteObjectCommand)).toHaveLength(0);
     expect(await probe.forceUnlock(backend, STATE_KEY, 'lock-1')).toMatchObject({ status: 'released', lock: { id: 'lock-1' } });
-    expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([{ Bucket: 'acmecorp-terraform-state', Key: `${STATE_KEY}.tflock`, IfMatch: '"e1"' }]);
+    expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([
+      { Bucket: 'acmecorp-terraform-state', Key: `${STATE_KEY}.tflock`, IfMatch: '"e1"' },
+    ]);
   });
 
   it('releases nothing when another run locked the state between the read and the delete, and names that lock', async () => {
-    s3.on(GetObjectCommand).resolvesOnce({ Body: body(info('lock-1')), ETag: '"e1"' }).resolves({ Body: body(info('lock-9', 'alice@laptop')), ETag: '"e9"' });
+    s3.on(GetObjectCommand)
+      .resolvesOnce({ Body: body(info('lock-1')), ETag: '"e1"' })
+      .resolves({ Body: body(info('lock-9', 'alice@laptop')), ETag: '"e9"' });
     s3.on(DeleteObjectCommand).rejects(status('PreconditionFailed', 412));
-    expect(await new TerraformLockProbe(secrets).forceUnlock(backend, STATE_KEY, 'lock-1')).toMatchObject({ status: 'mismatch', lock: { id: 'lock-9', who: 'alice@laptop' } });
+    expect(await new TerraformLockProbe(secrets).forceUnlock(backend, STATE_KEY, 'lock-1')).toMatchObject({
+      status: 'mismatch',
+      lock: { id: 'lock-9', who: 'alice@laptop' },
+    });
   });
 
   it('says there is nothing to release when there is no lock', async () => {
@@ -94,7 +117,9 @@ describe('the S3 lock object (use_lockfile)', () => {
 });
 
 describe('the DynamoDB lock table (dynamodb_table)', () => {
-  const backend = s3Backend({ config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1', keyPrefix: 'stack-jobs', lockTable: 'acmecorp-terraform-locks' } });
+  const backend = s3Backend({
+    config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1', keyPrefix: 'stack-jobs', lockTable: 'acmecorp-terraform-locks' },
+  });
   const lockKey = { LockID: { S: `acmecorp-terraform-state/${STATE_KEY}` } };
 
   beforeEach(() => s3.on(GetObjectCommand).rejects(status('NoSuchKey', 404)));
@@ -102,11 +127,15 @@ describe('the DynamoDB lock table (dynamodb_table)', () => {
   it('reads the item LockID = <bucket>/<key> (consistently), never the -md5 digest item beside it', async () => {
     ddb.on(GetItemCommand).resolves({ Item: { ...lockKey, Info: { S: info('lock-1') } } });
     expect(await new TerraformLockProbe(secrets).read(backend, STATE_KEY)).toMatchObject({ id: 'lock-1', store: 'dynamodb-item', held: true });
-    expect(ddb.commandCalls(GetItemCommand).map((c) => c.args[0].input)).toEqual([{ TableName: 'acmecorp-terraform-locks', Key: lockKey, ConsistentRead: true }]);
+    expect(ddb.commandCalls(GetItemCommand).map((c) => c.args[0].input)).toEqual([
+      { TableName: 'acmecorp-terraform-locks', Key: lockKey, ConsistentRead: true },
+    ]);
   });
 
   it('takes no item without Info for a lock (the -md5 digest item has only Digest)', async () => {
-    ddb.on(GetItemCommand).resolves({ Item: { LockID: { S: `acmecorp-terraform-state/${STATE_KEY}-md5` }, Digest: { S: '0f343b0931126a20f133d67c2b018a3b' } } });
+    ddb
+      .on(GetItemCommand)
+      .resolves({ Item: { LockID: { S: `acmecorp-terraform-state/${STATE_KEY}-md5` }, Digest: { S: '0f343b0931126a20f133d67c2b018a3b' } } });
     expect(await new TerraformLockProbe(secrets).read(backend, STATE_KEY)).toBeUndefined();
     expect(await new TerraformLockProbe(secrets).forceUnlock(backend, STATE_KEY, 'lock-1')).toEqual({ status: 'none' });
     expect(ddb.commandCalls(DeleteItemCommand)).toHaveLength(0);
@@ -129,7 +158,10 @@ describe('the DynamoDB lock table (dynamodb_table)', () => {
   });
 
   it('releases nothing when the condition fails (the item changed), and says what is there now', async () => {
-    ddb.on(GetItemCommand).resolvesOnce({ Item: { ...lockKey, Info: { S: info('lock-1') } } }).resolves({});
+    ddb
+      .on(GetItemCommand)
+      .resolvesOnce({ Item: { ...lockKey, Info: { S: info('lock-1') } } })
+      .resolves({});
     ddb.on(DeleteItemCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
     expect(await new TerraformLockProbe(secrets).forceUnlock(backend, STATE_KEY, 'lock-1')).toEqual({ status: 'none' });
   });
@@ -144,7 +176,9 @@ describe('the DynamoDB lock table (dynamodb_table)', () => {
     ddb.on(GetItemCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
     const refused = new TerraformLockProbe(secrets).read(backend, STATE_KEY);
     await expect(refused).rejects.toBeInstanceOf(BackendUnavailableError);
-    await expect(refused).rejects.toThrow('access denied (AccessDeniedException); without a backend secret the bucket must be in stackjobs:stateBucketNames and the table in stackjobs:stateLockTableNames');
+    await expect(refused).rejects.toThrow(
+      'access denied (AccessDeniedException); without a backend secret the bucket must be in stackjobs:stateBucketNames and the table in stackjobs:stateLockTableNames',
+    );
     ddb.on(GetItemCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
     await expect(new TerraformLockProbe(secrets).read(backend, STATE_KEY)).rejects.not.toBeInstanceOf(BackendUnavailableError);
   });
@@ -206,7 +240,7 @@ describe('the local lock file', () => {
     expect(await stale.forceUnlock(backend, STATE_KEY, 'lock-1')).toEqual({ status: 'none' });
   });
 
-  it('finds nothing for a local backend without a path (its state lives in the runner\'s workspace)', async () => {
+  it("finds nothing for a local backend without a path (its state lives in the runner's workspace)", async () => {
     const noPath = s3Backend({ type: 'local', config: { keyPrefix: 'stack-jobs' } });
     expect(await new TerraformLockProbe(secrets).read(noPath, STATE_KEY)).toBeUndefined();
   });

@@ -27,14 +27,19 @@ const secrets = { get: async () => JSON.stringify({ accessKeyId: 'AKIAPLANTED000
 describe('the STS validator', () => {
   it('reports an unreachable STS as unreachable, by error code, without the key', async () => {
     sts.on(GetCallerIdentityCommand).rejects(offline());
-    const result = await new StsCredentialValidator(secrets, 'test-deployment', () => new STSClient({ region: 'us-east-1' })).validate(awsCredential({ secretRef: 'stackjobs/acmecorp/x', roleArn: undefined }));
+    const result = await new StsCredentialValidator(secrets, 'test-deployment', () => new STSClient({ region: 'us-east-1' })).validate(
+      awsCredential({ secretRef: 'stackjobs/acmecorp/x', roleArn: undefined }),
+    );
     expect(result).toEqual({ accepted: false, unreachable: true, detail: 'STS GetCallerIdentity could not be reached (ENOTFOUND)' });
     expect(JSON.stringify(result)).not.toMatch(/AKIAPLANTED|planted-secret/);
   });
 });
 
 describe('pre-flight with an unreachable validator', () => {
-  const unreachable = { provider: 'aws', validate: async () => ({ accepted: false, unreachable: true, detail: 'STS GetCallerIdentity could not be reached (ENOTFOUND)' }) };
+  const unreachable = {
+    provider: 'aws',
+    validate: async () => ({ accepted: false, unreachable: true, detail: 'STS GetCallerIdentity could not be reached (ENOTFOUND)' }),
+  };
 
   it('passes the credential check with a warning by default', async () => {
     const outcome = await runPreflight(change(), preflightDeps({ validators: [unreachable] }));
@@ -65,9 +70,16 @@ describe('the S3 backend probe', () => {
     s3.onAnyCommand().resolves({});
     dynamo.on(GetItemCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
     // Sorted first of the org's backends, so pre-flight picks it.
-    const backend = s3Backend({ id: 'a_locking_backend', secretRef: undefined, config: { bucket: 'acme-terraform-state', region: 'us-east-1', lockTable: 'acme-terraform-locks', keyPrefix: 'stack-jobs' } });
+    const backend = s3Backend({
+      id: 'a_locking_backend',
+      secretRef: undefined,
+      config: { bucket: 'acme-terraform-state', region: 'us-east-1', lockTable: 'acme-terraform-locks', keyPrefix: 'stack-jobs' },
+    });
     const catalog = standardCatalog().add('backend-credentials', 'acmecorp', backend);
-    const outcome = await runPreflight(change(), preflightDeps({ catalog, backendProbe: new S3BackendProbe(secrets, factories), stateLocks: new TerraformLockProbe(secrets, factories) }));
+    const outcome = await runPreflight(
+      change(),
+      preflightDeps({ catalog, backendProbe: new S3BackendProbe(secrets, factories), stateLocks: new TerraformLockProbe(secrets, factories) }),
+    );
     const check = outcome.checks.find((c) => c.check === 'backend')!;
     expect(check.passed).toBe(false);
     expect(check.messages.join('\n')).toContain('access denied (AccessDeniedException)');

@@ -34,7 +34,10 @@ export function describeFailure(e: unknown): string {
 }
 
 /** The client settings for an S3 backend, or what is wrong with its secret. */
-export async function backendClientConfig(backend: BackendCredential, secrets: SecretSource): Promise<{ config: DynamoDBClientConfig & S3ClientConfig } | { problem: string }> {
+export async function backendClientConfig(
+  backend: BackendCredential,
+  secrets: SecretSource,
+): Promise<{ config: DynamoDBClientConfig & S3ClientConfig } | { problem: string }> {
   const { region, endpoint } = backend.config;
   let credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
   if (backend.secretRef) {

@@ -16,7 +16,9 @@ export class EventBridgePublisher implements EventPublisher {
     // Checked before it leaves: a detail that strays from its declared shape is a bug, and no subscriber should see it.
     const checked = checkedDetail(detailType, detail);
     const out = await clientOf(this.client).send(
-      new (eventsSdk().PutEventsCommand)({ Entries: [{ EventBusName: this.busName, Source: EVENT_SOURCE, DetailType: detailType, Detail: JSON.stringify(checked) }] }),
+      new (eventsSdk().PutEventsCommand)({
+        Entries: [{ EventBusName: this.busName, Source: EVENT_SOURCE, DetailType: detailType, Detail: JSON.stringify(checked) }],
+      }),
     );
     if (out.FailedEntryCount) {
       const entry = out.Entries?.find((e) => e.ErrorCode);

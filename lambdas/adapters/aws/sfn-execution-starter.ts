@@ -33,7 +33,9 @@ export class SfnExecutionStarter implements ExecutionStarter, ExecutionInspector
   async start(job: StackJob): Promise<void> {
     const input: WorkflowInput = snapshotTravelsWithExecution(job) ? { jobId: job.metadata.id, snapshot: job } : { jobId: job.metadata.id };
     try {
-      await clientOf(this.client).send(new (sfnSdk().StartExecutionCommand)({ stateMachineArn: this.stateMachineArn, name: job.metadata.id, input: JSON.stringify(input) }));
+      await clientOf(this.client).send(
+        new (sfnSdk().StartExecutionCommand)({ stateMachineArn: this.stateMachineArn, name: job.metadata.id, input: JSON.stringify(input) }),
+      );
     } catch (e) {
       // Same name within 90 days: the execution for this job exists already (a Standard workflow dedupes on name).
       if (e instanceof sfnSdk().ExecutionAlreadyExists) return;

@@ -42,7 +42,12 @@ export class StsCredentialValidator implements CredentialValidator {
     try {
       if (credential.roleArn) {
         const out = await sts.send(
-          new (stsSdk().AssumeRoleCommand)({ RoleArn: credential.roleArn, RoleSessionName: 'stackjobs-preflight', DurationSeconds: 900, ExternalId: externalIdFor(this.deploymentId, credential.org) }),
+          new (stsSdk().AssumeRoleCommand)({
+            RoleArn: credential.roleArn,
+            RoleSessionName: 'stackjobs-preflight',
+            DurationSeconds: 900,
+            ExternalId: externalIdFor(this.deploymentId, credential.org),
+          }),
         );
         return { accepted: true, detail: `STS AssumeRole accepted: ${out.AssumedRoleUser?.Arn ?? credential.roleArn}` };
       }
@@ -52,7 +57,8 @@ export class StsCredentialValidator implements CredentialValidator {
     } catch (e) {
       const err = e as Error & { $metadata?: { httpStatusCode?: number } };
       const call = `STS ${credential.roleArn ? 'AssumeRole' : 'GetCallerIdentity'}`;
-      if (err.$metadata?.httpStatusCode && err.$metadata.httpStatusCode < 500) return { accepted: false, detail: `${call} rejected the credential: ${err.name}` };
+      if (err.$metadata?.httpStatusCode && err.$metadata.httpStatusCode < 500)
+        return { accepted: false, detail: `${call} rejected the credential: ${err.name}` };
       // STS answered with its own failure (throttling, 5xx) after the SDK's retries: transient, the caller retries.
       if (err.$metadata?.httpStatusCode) throw e;
       // No answer at all (DNS, connection refused, timeout; offline): a check result that says so, by name only.

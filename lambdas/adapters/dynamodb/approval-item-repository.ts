@@ -21,7 +21,12 @@ export class ApprovalItemRepository {
    * read `JOB#*` items only (dynamodb:LeadingKeys), cannot read any job's token. Callers check the job exists.
    */
   async setTaskToken(id: string, token: string): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...taskTokenKey(id), jobId: id, taskToken: token, ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.taskToken) } }));
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...taskTokenKey(id), jobId: id, taskToken: token, ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.taskToken) },
+      }),
+    );
   }
 
   async getTaskToken(id: string): Promise<string | undefined> {
@@ -39,19 +44,34 @@ export class ApprovalItemRepository {
    * retried approval request writes the same mapping again without erasing what the first one recorded (the notice).
    */
   async putApprovalRef(approvalId: string, jobId: string): Promise<void> {
-    await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: approvalKey(approvalId), UpdateExpression: 'SET jobId = :job, #ttl = :ttl', ExpressionAttributeNames: { '#ttl': 'ttl' }, ExpressionAttributeValues: { ':job': jobId, ':ttl': ttlAfter(this.now(), ITEM_TTL_SECONDS.approvalRef) } }));
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: approvalKey(approvalId),
+        UpdateExpression: 'SET jobId = :job, #ttl = :ttl',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':job': jobId, ':ttl': ttlAfter(this.now(), ITEM_TTL_SECONDS.approvalRef) },
+      }),
+    );
   }
 
   /** Where the approval's Slack message went, so an API decision or a cancel can replace it (request.ts, notice.ts). */
   async recordApprovalNotice(approvalId: string, notice: { channel: string; ts: string }): Promise<void> {
     await this.db.send(
-      new UpdateCommand({ TableName: this.tableName, Key: approvalKey(approvalId), UpdateExpression: 'SET noticeChannel = :c, noticeTs = :ts', ExpressionAttributeValues: { ':c': notice.channel, ':ts': notice.ts } }),
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: approvalKey(approvalId),
+        UpdateExpression: 'SET noticeChannel = :c, noticeTs = :ts',
+        ExpressionAttributeValues: { ':c': notice.channel, ':ts': notice.ts },
+      }),
     );
   }
 
   async approvalNotice(approvalId: string): Promise<{ channel: string; ts: string } | undefined> {
     const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: approvalKey(approvalId), ConsistentRead: true }));
-    return typeof out.Item?.noticeChannel === 'string' && typeof out.Item.noticeTs === 'string' ? { channel: out.Item.noticeChannel, ts: out.Item.noticeTs } : undefined;
+    return typeof out.Item?.noticeChannel === 'string' && typeof out.Item.noticeTs === 'string'
+      ? { channel: out.Item.noticeChannel, ts: out.Item.noticeTs }
+      : undefined;
   }
 
   /**
@@ -61,7 +81,8 @@ export class ApprovalItemRepository {
    * recording, or two attempts overlapping (Step Functions retrying while the first still runs).
    */
   async claimApprovalNotice(approvalId: string, at: Date): Promise<boolean> {
-    return conditionalWrite(this.db.send(
+    return conditionalWrite(
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: approvalKey(approvalId),
@@ -69,7 +90,8 @@ export class ApprovalItemRepository {
           ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(noticeTs)',
           ExpressionAttributeValues: { ':at': at.toISOString() },
         }),
-      ));
+      ),
+    );
   }
 
   async findJobIdByApproval(approvalId: string): Promise<string | undefined> {

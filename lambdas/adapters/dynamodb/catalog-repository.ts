@@ -14,7 +14,12 @@ export class CatalogRepository implements CatalogReader {
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.db.send(
-        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `${owner}#${kind}` }, ExclusiveStartKey: startKey }),
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': `${owner}#${kind}` },
+          ExclusiveStartKey: startKey,
+        }),
       );
       items.push(...(out.Items ?? []).map((i) => i.entity));
       startKey = out.LastEvaluatedKey;
@@ -30,7 +35,11 @@ export class CatalogRepository implements CatalogReader {
   /** Creates or replaces; returns whether the entity existed before. */
   async put(kind: CatalogKind, owner: string, id: string, entity: unknown, updatedBy: string, at: Date): Promise<boolean> {
     const out = await this.db.send(
-      new PutCommand({ TableName: this.tableName, Item: { pk: `${owner}#${kind}`, sk: id, entity, updatedBy, updatedAt: at.toISOString() }, ReturnValues: 'ALL_OLD' }),
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: `${owner}#${kind}`, sk: id, entity, updatedBy, updatedAt: at.toISOString() },
+        ReturnValues: 'ALL_OLD',
+      }),
     );
     return Boolean(out.Attributes);
   }

@@ -90,7 +90,9 @@ export class JobRepository {
 
   /** Writes a new job; never overwrites. Returns false when a job with that id already exists. */
   async create(job: StackJob): Promise<boolean> {
-    return conditionalWrite(this.db.send(new PutCommand({ TableName: this.tableName, Item: this.item(job, 1), ConditionExpression: 'attribute_not_exists(pk)' })));
+    return conditionalWrite(
+      this.db.send(new PutCommand({ TableName: this.tableName, Item: this.item(job, 1), ConditionExpression: 'attribute_not_exists(pk)' })),
+    );
   }
 
   async get(id: string): Promise<StoredJob | undefined> {
@@ -121,10 +123,16 @@ export class JobRepository {
           new UpdateCommand({
             TableName: this.tableName,
             Key: jobKey(id),
-            UpdateExpression: 'gsi3pk' in open ? 'SET #job = :job, rev = :next, gsi3pk = :g3pk, gsi3sk = :g3sk' : 'SET #job = :job, rev = :next REMOVE gsi3pk, gsi3sk',
+            UpdateExpression:
+              'gsi3pk' in open ? 'SET #job = :job, rev = :next, gsi3pk = :g3pk, gsi3sk = :g3sk' : 'SET #job = :job, rev = :next REMOVE gsi3pk, gsi3sk',
             ConditionExpression: 'rev = :rev',
             ExpressionAttributeNames: { '#job': 'job' },
-            ExpressionAttributeValues: { ':job': next, ':rev': rev, ':next': rev + 1, ...('gsi3pk' in open ? { ':g3pk': open.gsi3pk, ':g3sk': open.gsi3sk } : {}) },
+            ExpressionAttributeValues: {
+              ':job': next,
+              ':rev': rev,
+              ':next': rev + 1,
+              ...('gsi3pk' in open ? { ':g3pk': open.gsi3pk, ':g3sk': open.gsi3sk } : {}),
+            },
           }),
         );
         return next;
@@ -162,8 +170,18 @@ export class JobRepository {
       filters.push('#job.#status.#result = :result');
     }
     const input: QueryCommandInput = byStack
-      ? { TableName: this.tableName, IndexName: JOBS_INDEX_BY_STACK, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ...values, ':pk': stackPartition(`${q.org}/${q.env}/${q.resourceId}`) } }
-      : { TableName: this.tableName, IndexName: JOBS_INDEX_BY_ORG, KeyConditionExpression: 'gsi2pk = :pk', ExpressionAttributeValues: { ...values, ':pk': orgPartition(q.org) } };
+      ? {
+          TableName: this.tableName,
+          IndexName: JOBS_INDEX_BY_STACK,
+          KeyConditionExpression: 'gsi1pk = :pk',
+          ExpressionAttributeValues: { ...values, ':pk': stackPartition(`${q.org}/${q.env}/${q.resourceId}`) },
+        }
+      : {
+          TableName: this.tableName,
+          IndexName: JOBS_INDEX_BY_ORG,
+          KeyConditionExpression: 'gsi2pk = :pk',
+          ExpressionAttributeValues: { ...values, ':pk': orgPartition(q.org) },
+        };
     input.ScanIndexForward = false;
     if (filters.length > 0) input.FilterExpression = filters.join(' AND ');
     const usedNames = Object.fromEntries(Object.entries(names).filter(([k]) => (input.FilterExpression ?? '').includes(k)));
@@ -233,7 +251,14 @@ export class JobRepository {
   /** The stack's newest job (the last submitted), one item read however long the stack's history. */
   async newestInStack(stackKey: string): Promise<StackJob | undefined> {
     const out = await this.db.send(
-      new QueryCommand({ TableName: this.tableName, IndexName: JOBS_INDEX_BY_STACK, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': stackPartition(stackKey) }, ScanIndexForward: false, Limit: 1 }),
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: JOBS_INDEX_BY_STACK,
+        KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': stackPartition(stackKey) },
+        ScanIndexForward: false,
+        Limit: 1,
+      }),
     );
     return out.Items?.[0] ? jobOfItem(out.Items[0]) : undefined;
   }
@@ -266,7 +291,13 @@ export class JobRepository {
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.db.send(
-        new QueryCommand({ TableName: this.tableName, IndexName: indexName, KeyConditionExpression: `${partitionKey} = :pk`, ExpressionAttributeValues: { ':pk': stackPartition(stackKey) }, ExclusiveStartKey: startKey }),
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: indexName,
+          KeyConditionExpression: `${partitionKey} = :pk`,
+          ExpressionAttributeValues: { ':pk': stackPartition(stackKey) },
+          ExclusiveStartKey: startKey,
+        }),
       );
       items.push(...(out.Items ?? []).map(jobOfItem));
       startKey = out.LastEvaluatedKey;

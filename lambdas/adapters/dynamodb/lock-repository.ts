@@ -56,7 +56,13 @@ export class LockRepository implements StackLockReader {
     const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: lockKey(stackKey), ConsistentRead: true }));
     if (!out.Item) return undefined;
     const { stackKey: key, fencingToken, ownerJobId, expiresAt, acquiredAt } = out.Item as LeaseRecord;
-    return { stackKey: key, fencingToken, ...(ownerJobId ? { ownerJobId } : {}), ...(expiresAt ? { expiresAt } : {}), ...(ownerJobId && acquiredAt ? { acquiredAt } : {}) };
+    return {
+      stackKey: key,
+      fencingToken,
+      ...(ownerJobId ? { ownerJobId } : {}),
+      ...(expiresAt ? { expiresAt } : {}),
+      ...(ownerJobId && acquiredAt ? { acquiredAt } : {}),
+    };
   }
 
   /** The live lease on a stack, if any: an expired lease counts as free (StackLockReader port). */
@@ -72,7 +78,8 @@ export class LockRepository implements StackLockReader {
   async tryAcquire(stackKey: string, jobId: string, expiresAt: Date): Promise<AcquireOutcome> {
     const now = this.now();
     const current = await this.read(stackKey);
-    if (current?.ownerJobId === jobId && current.expiresAt) return { acquired: true, lease: asLease({ ...current, ownerJobId: jobId, expiresAt: current.expiresAt }) };
+    if (current?.ownerJobId === jobId && current.expiresAt)
+      return { acquired: true, lease: asLease({ ...current, ownerJobId: jobId, expiresAt: current.expiresAt }) };
     if (isLive(current, now)) return { acquired: false, holder: asLease(current) };
     const lease: StackLease = { stackKey, ownerJobId: jobId, fencingToken: (current?.fencingToken ?? 0) + 1, expiresAt: expiresAt.toISOString() };
     try {
@@ -104,7 +111,8 @@ export class LockRepository implements StackLockReader {
     const current = await this.read(stackKey);
     if (!current || current.ownerJobId !== jobId) return false;
     if (fencingToken !== undefined && current.fencingToken !== fencingToken) return false;
-    return conditionalWrite(this.db.send(
+    return conditionalWrite(
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: lockKey(stackKey),
@@ -112,7 +120,8 @@ export class LockRepository implements StackLockReader {
           ConditionExpression: 'ownerJobId = :job AND fencingToken = :token',
           ExpressionAttributeValues: { ':job': jobId, ':token': current.fencingToken, ':now': this.now().toISOString() },
         }),
-      ));
+      ),
+    );
   }
 
   /**
@@ -120,7 +129,19 @@ export class LockRepository implements StackLockReader {
    * (pk `TOKEN#<jobId>`: never in the job document, out of the runner role's reach); a new park replaces the old token.
    */
   async parkWaiter(stackKey: string, jobId: string, taskToken: string): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...lockWaitTokenKey(jobId), stackKey, jobId, taskToken, parkedAt: this.now().toISOString(), ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.lockWaitToken) } }));
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...lockWaitTokenKey(jobId),
+          stackKey,
+          jobId,
+          taskToken,
+          parkedAt: this.now().toISOString(),
+          ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.lockWaitToken),
+        },
+      }),
+    );
   }
 
   /** Takes (reads and deletes in one write) a parked job's token: of two wakers, only one gets it. */
@@ -133,7 +154,13 @@ export class LockRepository implements StackLockReader {
   /** Puts back a token whose wake failed, unless the job has parked again since (its newer token wins). */
   async restoreWaiter(parked: ParkedWaiter): Promise<void> {
     await conditionalWrite(
-      this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...lockWaitTokenKey(parked.jobId), ...parked, parkedAt: this.now().toISOString(), ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.lockWaitToken) }, ConditionExpression: 'attribute_not_exists(pk)' })),
+      this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...lockWaitTokenKey(parked.jobId), ...parked, parkedAt: this.now().toISOString(), ttl: ttlAfter(this.now(), ITEM_TTL_SECONDS.lockWaitToken) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
     );
   }
 }

@@ -46,7 +46,15 @@ export class ResourceStatusRepository {
    */
   async record(o: ResourceOutcome): Promise<boolean> {
     const sets = ['org = :org', 'env = :env', 'resourceId = :rid', '#kind = :kind', 'lastJobId = :job', 'lastResult = :result', 'lastFinishedAt = :at'];
-    const values: Record<string, unknown> = { ':org': o.org, ':env': o.env, ':rid': o.resourceId, ':kind': o.kind, ':job': o.jobId, ':result': o.result, ':at': o.finishedAt };
+    const values: Record<string, unknown> = {
+      ':org': o.org,
+      ':env': o.env,
+      ':rid': o.resourceId,
+      ':kind': o.kind,
+      ':job': o.jobId,
+      ':result': o.result,
+      ':at': o.finishedAt,
+    };
     if (o.applied) {
       sets.push('versionApplied = :version', 'lastAppliedJobId = :job');
       values[':version'] = o.applied.versionId;
@@ -56,7 +64,8 @@ export class ResourceStatusRepository {
         values[':outputs'] = o.applied.outputsKey;
       }
     }
-    return conditionalWrite(this.db.send(
+    return conditionalWrite(
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: resourceKey(o.org, o.env, o.resourceId),
@@ -65,7 +74,8 @@ export class ResourceStatusRepository {
           ExpressionAttributeNames: { '#kind': 'kind' },
           ExpressionAttributeValues: values,
         }),
-      ));
+      ),
+    );
   }
 
   async get(org: string, env: string, resourceId: string): Promise<ResourceStatus | undefined> {

@@ -42,10 +42,15 @@ export type GitLsRemote = (url: string) => Promise<string[]>;
 
 const gitLsRemote: GitLsRemote = (url) =>
   new Promise((resolve, reject) => {
-    execFile('git', ['ls-remote', '--heads', '--tags', url], { timeout: REF_PROBE_TIMEOUT_MS, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_TERMINAL_PROMPT: '0' } }, (err, stdout) => {
-      if (err) reject(err);
-      else resolve(stdout.split('\n').flatMap((l) => (l.includes('\t') ? [l.split('\t')[1]] : [])));
-    });
+    execFile(
+      'git',
+      ['ls-remote', '--heads', '--tags', url],
+      { timeout: REF_PROBE_TIMEOUT_MS, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_TERMINAL_PROMPT: '0' } },
+      (err, stdout) => {
+        if (err) reject(err);
+        else resolve(stdout.split('\n').flatMap((l) => (l.includes('\t') ? [l.split('\t')[1]] : [])));
+      },
+    );
   });
 
 export class GitRefProbe implements ModuleRefProbe {
@@ -57,7 +62,8 @@ export class GitRefProbe implements ModuleRefProbe {
 
   async probe(module: ModuleRef): Promise<ModuleRefResult> {
     const repo = module.gitRepo;
-    if (/^(ssh|git):\/\//.test(repo) || /^[\w.-]+@[\w.-]+:/.test(repo)) return { status: 'unchecked', detail: `${repo} is an SSH repository; ${module.ref} is checked when the runner clones it` };
+    if (/^(ssh|git):\/\//.test(repo) || /^[\w.-]+@[\w.-]+:/.test(repo))
+      return { status: 'unchecked', detail: `${repo} is an SSH repository; ${module.ref} is checked when the runner clones it` };
     if (isAbsolute(repo) || repo.startsWith('file://')) return this.local(repo, module.ref);
     return this.https(/^https?:\/\//.test(repo) ? repo : `https://${repo}`, module);
   }
@@ -84,7 +90,10 @@ export class GitRefProbe implements ModuleRefProbe {
     try {
       res = await this.http(discovery, { headers, redirect: 'follow', signal: AbortSignal.timeout(REF_PROBE_TIMEOUT_MS) });
     } catch (e) {
-      const why = (e as Error).name === 'TimeoutError' ? `no answer within ${REF_PROBE_TIMEOUT_MS / 1000} s` : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name);
+      const why =
+        (e as Error).name === 'TimeoutError'
+          ? `no answer within ${REF_PROBE_TIMEOUT_MS / 1000} s`
+          : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name);
       return { status: 'unreachable', detail: `${url} could not be reached (${why})` };
     }
     if (res.status === 401 || res.status === 403) {

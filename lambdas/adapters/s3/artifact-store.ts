@@ -118,22 +118,32 @@ export class ArtifactStore implements ArtifactReader {
 
   async putLogChunk(jobId: string, phase: string, operation: string, seq: number, body: Buffer): Promise<string> {
     const key = artifactKeys.logChunk(jobId, phase, operation, seq);
-    await this.s3client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'text/plain; charset=utf-8', ...taggingOf(key) }));
+    await this.s3client.send(
+      new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'text/plain; charset=utf-8', ...taggingOf(key) }),
+    );
     return key;
   }
 
   async putJson(key: string, value: unknown): Promise<void> {
-    await this.s3client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json', ...taggingOf(key) }));
+    await this.s3client.send(
+      new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: JSON.stringify(value), ContentType: 'application/json', ...taggingOf(key) }),
+    );
   }
 
   async putText(key: string, text: string): Promise<void> {
-    await this.s3client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: text, ContentType: 'text/plain; charset=utf-8', ...taggingOf(key) }));
+    await this.s3client.send(
+      new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: text, ContentType: 'text/plain; charset=utf-8', ...taggingOf(key) }),
+    );
   }
 
   /** Streams a local file up (multipart when large), so a big plan never sits in memory. */
   async uploadFile(key: string, path: string, contentType = 'application/octet-stream'): Promise<void> {
     const cls = artifactClassOf(key);
-    await new (s3UploadSdk().Upload)({ client: this.s3client, params: { Bucket: this.bucket, Key: key, Body: createReadStream(path), ContentType: contentType }, tags: cls ? [{ Key: ARTIFACT_TAG, Value: cls }] : [] }).done();
+    await new (s3UploadSdk().Upload)({
+      client: this.s3client,
+      params: { Bucket: this.bucket, Key: key, Body: createReadStream(path), ContentType: contentType },
+      tags: cls ? [{ Key: ARTIFACT_TAG, Value: cls }] : [],
+    }).done();
   }
 
   /** Streams an object down to a file. Returns false when the object does not exist. */
@@ -167,7 +177,10 @@ export class ArtifactStore implements ArtifactReader {
 
   /** Log text in production order from after `cursor`; call again with the returned cursor to follow a running job. */
   async readLogs(jobId: string, query: LogQuery = {}): Promise<LogPage> {
-    for (const [field, v] of [['phase', query.phase], ['operation', query.operation]] as const) {
+    for (const [field, v] of [
+      ['phase', query.phase],
+      ['operation', query.operation],
+    ] as const) {
       if (v !== undefined && !segment.test(v)) throw new ValidationError(`invalid ${field}`, [{ path: field, message: 'lowercase letters only' }]);
     }
     if (query.operation && !query.phase) throw new ValidationError('operation needs phase', [{ path: 'phase', message: 'required with operation' }]);
@@ -213,9 +226,13 @@ export class ArtifactStore implements ArtifactReader {
       if (isMissing(e)) return undefined;
       throw e;
     }
-    const planUrl = await s3PresignSdk().getSignedUrl(this.s3client, new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: artifactKeys.planJson(jobId) }), {
-      expiresIn: this.presignSeconds,
-    });
+    const planUrl = await s3PresignSdk().getSignedUrl(
+      this.s3client,
+      new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: artifactKeys.planJson(jobId) }),
+      {
+        expiresIn: this.presignSeconds,
+      },
+    );
     return { ...stored, planUrl, planUrlExpiresAt: new Date(this.now().getTime() + this.presignSeconds * 1000).toISOString() };
   }
 

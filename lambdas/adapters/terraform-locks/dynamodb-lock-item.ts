@@ -18,7 +18,15 @@ export async function readLockTableItem(dynamo: DynamoDBClient, table: string, b
     async remove() {
       try {
         // Conditioned on the very Info read: a lock another run has taken since has another ID, and stays.
-        await dynamo.send(new DeleteItemCommand({ TableName: table, Key, ConditionExpression: '#info = :info', ExpressionAttributeNames: { '#info': 'Info' }, ExpressionAttributeValues: { ':info': { S: info } } }));
+        await dynamo.send(
+          new DeleteItemCommand({
+            TableName: table,
+            Key,
+            ConditionExpression: '#info = :info',
+            ExpressionAttributeNames: { '#info': 'Info' },
+            ExpressionAttributeValues: { ':info': { S: info } },
+          }),
+        );
         return true;
       } catch (e) {
         if (e instanceof ConditionalCheckFailedException || (e as Error).name === 'ConditionalCheckFailedException') return false;

@@ -55,7 +55,9 @@ export class TerraformLockProbe implements StateLockProbe {
         return await use(() => this.local.find(backend, stateKey));
       } catch (e) {
         if (e instanceof DomainError) throw e;
-        throw new BackendUnavailableError(`Terraform's lock beside ${stateKey} under ${backend.config.path} could not be read or removed (${(e as NodeJS.ErrnoException).code ?? (e as Error).name})`);
+        throw new BackendUnavailableError(
+          `Terraform's lock beside ${stateKey} under ${backend.config.path} could not be read or removed (${(e as NodeJS.ErrnoException).code ?? (e as Error).name})`,
+        );
       }
     }
     const { bucket, lockTable, endpoint } = backend.config;
@@ -65,13 +67,17 @@ export class TerraformLockProbe implements StateLockProbe {
     const s3 = this.factories.s3({ ...clientConfig.config, forcePathStyle: Boolean(endpoint) });
     const dynamo = lockTable ? this.factories.dynamo(clientConfig.config) : undefined;
     const find: Finder = async () =>
-      (await Promise.all([readS3LockObject(s3, bucket, stateKey), dynamo && lockTable ? readLockTableItem(dynamo, lockTable, bucket, stateKey) : undefined])).filter((f): f is FoundLock => f !== undefined);
+      (
+        await Promise.all([readS3LockObject(s3, bucket, stateKey), dynamo && lockTable ? readLockTableItem(dynamo, lockTable, bucket, stateKey) : undefined])
+      ).filter((f): f is FoundLock => f !== undefined);
     try {
       return await use(find);
     } catch (e) {
       if (e instanceof DomainError || isTransient(e)) throw e;
       const stores = `object ${bucket}/${stateKey}.tflock` + (lockTable ? ` or lock table ${lockTable}` : '');
-      const grant = backend.secretRef ? '' : `; without a backend secret the bucket must be in stackjobs:stateBucketNames${lockTable ? ' and the table in stackjobs:stateLockTableNames' : ''}`;
+      const grant = backend.secretRef
+        ? ''
+        : `; without a backend secret the bucket must be in stackjobs:stateBucketNames${lockTable ? ' and the table in stackjobs:stateLockTableNames' : ''}`;
       throw new BackendUnavailableError(`Terraform's lock (${stores}) could not be read or removed: ${describeFailure(e)}${grant}`);
     } finally {
       s3.destroy();

@@ -9,7 +9,8 @@ import type { ApprovalLinks } from '../slack-message';
 export const APPROVAL_LINK_SECONDS = 3600;
 
 export async function presignedApprovalLinks(s3: ClientRef<S3Client>, bucket: string, jobId: string, clock: Clock): Promise<ApprovalLinks> {
-  const sign = (key: string) => s3PresignSdk().getSignedUrl(clientOf(s3), new (s3Sdk().GetObjectCommand)({ Bucket: bucket, Key: key }), { expiresIn: APPROVAL_LINK_SECONDS });
+  const sign = (key: string) =>
+    s3PresignSdk().getSignedUrl(clientOf(s3), new (s3Sdk().GetObjectCommand)({ Bucket: bucket, Key: key }), { expiresIn: APPROVAL_LINK_SECONDS });
   const [planUrl, logsUrl] = await Promise.all([sign(artifactKeys.planJson(jobId)), sign(artifactKeys.logChunk(jobId, 'preview', 'plan', 1))]);
   return { planUrl, logsUrl, expiresAt: new Date(clock.now().getTime() + APPROVAL_LINK_SECONDS * 1000).toISOString() };
 }

@@ -8,7 +8,12 @@ export class FetchResponseUrlPoster implements ResponseUrlPoster {
   constructor(private readonly timeoutMs = RESPONSE_URL_TIMEOUT_MS) {}
 
   async post(url: string, body: Record<string, unknown>): Promise<void> {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
     if (!res.ok) throw Object.assign(new Error(`response_url answered ${res.status}`), { name: 'ResponseUrlRejected' });
   }
 }

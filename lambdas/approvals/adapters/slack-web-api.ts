@@ -59,7 +59,9 @@ export class SlackWebApiPoster implements SlackPoster {
 
   /** `channel` in the answer is the conversation's id, which chat.update needs (the request may name a channel or a user). */
   async post(message: SlackMessage): Promise<{ ts?: string; channel?: string }> {
-    const out = await (await this.web()).chat.postMessage({ channel: message.channel, text: message.text, blocks: message.blocks as never, unfurl_links: false, unfurl_media: false });
+    const out = await (
+      await this.web()
+    ).chat.postMessage({ channel: message.channel, text: message.text, blocks: message.blocks as never, unfurl_links: false, unfurl_media: false });
     return { ts: out.ts, channel: out.channel };
   }
 

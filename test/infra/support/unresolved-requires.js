@@ -8,7 +8,10 @@ const path = require('node:path');
 const { builtinModules, createRequire } = require('node:module');
 
 const root = process.argv[2];
-const files = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.js') ? [path.join(dir, e.name)] : []));
+const files = (dir) =>
+  fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.js') ? [path.join(dir, e.name)] : []));
 const unresolved = [];
 let seen = 0;
 for (const file of files(root)) {

@@ -28,7 +28,10 @@ export interface PublishedEvent {
 
 export function recordingPublisher(): EventPublisher & { events: PublishedEvent[] } {
   const events: PublishedEvent[] = [];
-  return { events, publish: async (detailType, detail) => void events.push({ detailType, detail: JSON.parse(JSON.stringify(detail)) as Record<string, unknown> }) };
+  return {
+    events,
+    publish: async (detailType, detail) => void events.push({ detailType, detail: JSON.parse(JSON.stringify(detail)) as Record<string, unknown> }),
+  };
 }
 
 /** Stands in for ECS StopTask: records each stop, or fails with `failWith` (an ECS error name and message). */
@@ -51,7 +54,12 @@ const noParkedTasks: WorkflowDeps['tasks'] = {
   },
 };
 
-export function makeDeps(dynamo: TestDynamo, publisher: EventPublisher, clock: Clock = { now: () => new Date() }, runnerTasks: RunnerTaskStopper = new RecordingStopper()): WorkflowDeps {
+export function makeDeps(
+  dynamo: TestDynamo,
+  publisher: EventPublisher,
+  clock: Clock = { now: () => new Date() },
+  runnerTasks: RunnerTaskStopper = new RecordingStopper(),
+): WorkflowDeps {
   return {
     jobs: new JobRepository(dynamo.db, JOBS),
     approvalItems: new ApprovalItemRepository(dynamo.db, JOBS),
@@ -149,7 +157,18 @@ interface RunTaskInput {
   Overrides: { ContainerOverrides: Array<{ Name?: string; Environment: Array<{ Name: string; Value: string }> }> };
 }
 
-const SUMMARY: PlanSummary = { add: 0, change: 1, destroy: 0, replace: 0, unchanged: 12, read: 0, forget: 0, import: 0, outputChanges: 0, resources: [{ address: 'aws_eks_node_group.main', actions: ['update'] }] };
+const SUMMARY: PlanSummary = {
+  add: 0,
+  change: 1,
+  destroy: 0,
+  replace: 0,
+  unchanged: 12,
+  read: 0,
+  forget: 0,
+  import: 0,
+  outputChanges: 0,
+  resources: [{ address: 'aws_eks_node_group.main', actions: ['update'] }],
+};
 const NO_CHANGES: PlanSummary = { ...SUMMARY, change: 0, resources: [] };
 
 export const digestOf = (jobId: string) => createHash('sha256').update(`plan of ${jobId}`).digest('hex');
@@ -173,7 +192,10 @@ export class LocalExecutor {
   /** Starts an execution named after the job, as SfnExecutionStarter does; `approval` decides what the approval task sees. */
   start(jobId: string, runDeps: WorkflowDeps, script: RunnerScript = {}, snapshot?: StackJob): Run {
     // Wakes go to this executor's tokens (SendTaskSuccess), like the step Lambda's SFN client.
-    const deps: WorkflowDeps = { ...runDeps, tasks: { succeed: (token, output) => this.broker.respond(token, output), fail: async (token, error, cause) => this.broker.fail(token, error, cause) } };
+    const deps: WorkflowDeps = {
+      ...runDeps,
+      tasks: { succeed: (token, output) => this.broker.respond(token, output), fail: async (token, error, cause) => this.broker.fail(token, error, cause) },
+    };
     const handlers: Record<string, (input: never) => Promise<unknown>> = {};
     for (const [state, binding] of Object.entries(this.extracted.tasks)) {
       if (binding.kind === 'runner') handlers[state] = (input) => this.runner(deps, state, binding.phase, input, script[binding.phase] ?? {});
@@ -185,15 +207,15 @@ export class LocalExecutor {
     const retryIntervalOverrides = Object.fromEntries(Object.keys(this.extracted.tasks).map((s) => [s, 0]));
     // The input SfnExecutionStarter sends: the job id and the submitted snapshot (omitted by tests that wrote the job).
     const input = JSON.parse(JSON.stringify(snapshot ? { jobId, snapshot } : { jobId })) as { jobId: string };
-    const { result, abort } = this.machine.run(
-      input,
-      {
-        // $$.Task.Token is one static value per run in this interpreter; each task binding mints its own instead.
-        context: { Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:StackJobs:${jobId}`, Name: jobId, Input: input }, Task: { Token: 'replaced-per-task' } },
-        overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
-        noThrowOnAbort: true,
+    const { result, abort } = this.machine.run(input, {
+      // $$.Task.Token is one static value per run in this interpreter; each task binding mints its own instead.
+      context: {
+        Execution: { Id: `arn:aws:states:us-east-1:123456789012:execution:StackJobs:${jobId}`, Name: jobId, Input: input },
+        Task: { Token: 'replaced-per-task' },
       },
-    );
+      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
+      noThrowOnAbort: true,
+    });
     return {
       result,
       abort: () => {
@@ -238,13 +260,24 @@ export class LocalExecutor {
       phase,
       env,
       state,
-      placement: { cluster: input.Cluster, taskDefinition: input.TaskDefinition, subnets: network?.Subnets, securityGroups: network?.SecurityGroups, launchType: input.LaunchType, container: input.Overrides.ContainerOverrides[0].Name },
+      placement: {
+        cluster: input.Cluster,
+        taskDefinition: input.TaskDefinition,
+        subnets: network?.Subnets,
+        securityGroups: network?.SecurityGroups,
+        launchType: input.LaunchType,
+        container: input.Overrides.ContainerOverrides[0].Name,
+      },
     });
     const reported = this.broker.wait(token) as Promise<RunnerResult>;
     reported.catch(() => undefined); // returned below; an execution aborted while `during` holds the runner settles it unobserved
 
     const { job } = await deps.jobs.require(jobId);
-    const ops = job.spec.operations.filter((o) => (phase === 'preview' ? o !== 'apply' && o !== 'destroy' : o === 'apply' || o === 'destroy' || (o !== 'plan' && !job.spec.essentials.flowControlPolicy.previewBeforeUpdate)));
+    const ops = job.spec.operations.filter((o) =>
+      phase === 'preview'
+        ? o !== 'apply' && o !== 'destroy'
+        : o === 'apply' || o === 'destroy' || (o !== 'plan' && !job.spec.essentials.flowControlPolicy.previewBeforeUpdate),
+    );
     const move = (name: OperationName, status: 'running' | 'completed', result: 'tbd' | 'succeeded' | 'failed', errors?: string[]) =>
       deps.jobs.update(jobId, (j) => transitionOperation(j, name, status, result, new Date(), errors ? { errors } : {}));
     await script.during?.();

@@ -169,7 +169,13 @@ export async function createJob(env: RunnerEnv, options: JobOptions = {}): Promi
   const job: StackJob = {
     apiVersion: API_VERSION,
     kind: 'StackJob',
-    metadata: { id, name: 'eks_01jq5xe4z7farkgenqsh47c1h0', org: 'acmecorp', env: 'production', version: { id: 'ver-01jsrnmrwjn57drj0ekht8hb93', message: 'Scale EKS node group' } },
+    metadata: {
+      id,
+      name: 'eks_01jq5xe4z7farkgenqsh47c1h0',
+      org: 'acmecorp',
+      env: 'production',
+      version: { id: 'ver-01jsrnmrwjn57drj0ekht8hb93', message: 'Scale EKS node group' },
+    },
     spec: {
       apiResourceInfo: {
         kind: 'aws_eks_cluster',
@@ -182,17 +188,50 @@ export async function createJob(env: RunnerEnv, options: JobOptions = {}): Promi
       },
       essentials: {
         provisioner: 'terraform',
-        iacModule: { id: 'iacmod_eks', gitRepo: env.repo, branch: 'v1.0.0', path: 'terraform', rule: 'platform default', ...(options.gitTokenSecretRef ? { gitTokenSecretRef: options.gitTokenSecretRef } : {}) },
-        backendCredential: { kind: 'terraform_backend_credential', id: 'tfcred_local', type: 'local', config: { path: join(env.dir, 'states', id) }, stateKey: `stack-jobs/acmecorp/production/${id}/terraform.tfstate` },
+        iacModule: {
+          id: 'iacmod_eks',
+          gitRepo: env.repo,
+          branch: 'v1.0.0',
+          path: 'terraform',
+          rule: 'platform default',
+          ...(options.gitTokenSecretRef ? { gitTokenSecretRef: options.gitTokenSecretRef } : {}),
+        },
+        backendCredential: {
+          kind: 'terraform_backend_credential',
+          id: 'tfcred_local',
+          type: 'local',
+          config: { path: join(env.dir, 'states', id) },
+          stateKey: `stack-jobs/acmecorp/production/${id}/terraform.tfstate`,
+        },
         ...(options.providerSecretRef
-          ? { providerCredential: { kind: `${options.provider ?? 'aws'}_credential`, id: 'cred_prod', provider: options.provider ?? 'aws', secretRef: options.providerSecretRef } }
+          ? {
+              providerCredential: {
+                kind: `${options.provider ?? 'aws'}_credential`,
+                id: 'cred_prod',
+                provider: options.provider ?? 'aws',
+                secretRef: options.providerSecretRef,
+              },
+            }
           : {}),
         stackJobRunner: { id: 'sjr_platform_runner' },
-        flowControlPolicy: { ...policy, approvers: [], requireDistinctApprover: false, approvalTimeoutMinutes: 60, source: { level: 'platform', id: 'default' } },
+        flowControlPolicy: {
+          ...policy,
+          approvers: [],
+          requireDistinctApprover: false,
+          approvalTimeoutMinutes: 60,
+          source: { level: 'platform', id: 'default' },
+        },
       },
       operations,
     },
-    status: { phase: 'running', result: 'tbd', createdAt: now, updatedAt: now, operations: operations.map((name) => ({ name, status: 'pending', result: 'tbd', errors: [] })), preflight: [] },
+    status: {
+      phase: 'running',
+      result: 'tbd',
+      createdAt: now,
+      updatedAt: now,
+      operations: operations.map((name) => ({ name, status: 'pending', result: 'tbd', errors: [] })),
+      preflight: [],
+    },
   };
   if (!(await env.jobs.create(job))) throw new Error('job exists');
   return job;

@@ -100,7 +100,10 @@ function specControls(): { fail?: string[]; hang?: string[]; sleepMs?: number } 
   }
 }
 const SPEC_CONTROL: Record<string, 'fail' | 'hang'> = { STANDIN_FAIL: 'fail', STANDIN_HANG: 'hang' };
-const listEnv = (name: string) => [...(process.env[name] ?? '').split(',').filter(Boolean), ...(SPEC_CONTROL[name] ? (specControls()[SPEC_CONTROL[name]] ?? []) : [])];
+const listEnv = (name: string) => [
+  ...(process.env[name] ?? '').split(',').filter(Boolean),
+  ...(SPEC_CONTROL[name] ? (specControls()[SPEC_CONTROL[name]] ?? []) : []),
+];
 
 // ------------------------------------------------------------ output
 
@@ -130,7 +133,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // ------------------------------------------------------------ backend and state
 
 function statePath(): string {
-  if (!existsSync(BACKEND_FILE)) diagnostic('Backend initialization required, please run "terraform init"', 'The stand-in found no .terraform/standin-backend.json.');
+  if (!existsSync(BACKEND_FILE))
+    diagnostic('Backend initialization required, please run "terraform init"', 'The stand-in found no .terraform/standin-backend.json.');
   const cfg = JSON.parse(readFileSync(BACKEND_FILE, 'utf8')) as Record<string, string>;
   if (cfg.path) return resolve(cfg.path);
   if (cfg.bucket && cfg.key) return resolve(process.env.STANDIN_STATE_DIR ?? '.terraform', 's3', cfg.bucket, cfg.key);
@@ -221,7 +225,19 @@ function computePlan(destroy: boolean, refresh = has('refresh') || !flags.has('r
     const actions = !b ? ['create'] : !a ? ['delete'] : JSON.stringify(a.value) === JSON.stringify(b.value) ? ['no-op'] : ['update'];
     outputChanges[k] = { actions, before: b?.value ?? null, after: a?.value ?? null, sensitive: Boolean(a?.sensitive ?? b?.sensitive) };
   }
-  return { standin_plan: 1, lineage: state.lineage, serial: state.serial, destroy, variables, changes, outputChanges, desired, desiredOutputs, prior: state, drift };
+  return {
+    standin_plan: 1,
+    lineage: state.lineage,
+    serial: state.serial,
+    destroy,
+    variables,
+    changes,
+    outputChanges,
+    desired,
+    desiredOutputs,
+    prior: state,
+    drift,
+  };
 }
 
 /** `plan -refresh-only`: the drift and the outputs re-evaluated against refreshed state; no resource changes. */
@@ -248,34 +264,54 @@ const actionWord: Record<string, string> = { create: 'create', update: 'update',
 
 function printPlan(plan: PlanFile) {
   for (const d of plan.drift ?? []) {
-    ui('info', `${d.address}: Drift detected (${d.actions[0]})`, 'resource_drift', { change: { resource: resourceRef(d.address, d.name), action: d.actions[0] } });
+    ui('info', `${d.address}: Drift detected (${d.actions[0]})`, 'resource_drift', {
+      change: { resource: resourceRef(d.address, d.name), action: d.actions[0] },
+    });
   }
   for (const ch of plan.changes) {
     if (ch.actions[0] === 'no-op') continue;
     const action = actionWord[ch.actions.join(',')];
-    ui('info', `${ch.address}: Plan to ${action}`, 'planned_change', { change: { resource: resourceRef(ch.address, ch.name), action, ...(ch.reason ? { reason: ch.reason } : {}) } });
+    ui('info', `${ch.address}: Plan to ${action}`, 'planned_change', {
+      change: { resource: resourceRef(ch.address, ch.name), action, ...(ch.reason ? { reason: ch.reason } : {}) },
+    });
   }
   const c = counts(plan);
-  ui('info', hasChanges(plan) ? `Plan: ${c.add} to add, ${c.change} to change, ${c.remove} to destroy.` : 'No changes. Your infrastructure matches the configuration.', 'change_summary', {
-    changes: { ...c, operation: 'plan' },
-  });
+  ui(
+    'info',
+    hasChanges(plan) ? `Plan: ${c.add} to add, ${c.change} to change, ${c.remove} to destroy.` : 'No changes. Your infrastructure matches the configuration.',
+    'change_summary',
+    {
+      changes: { ...c, operation: 'plan' },
+    },
+  );
   const outs = Object.entries(plan.outputChanges).filter(([, o]) => o.actions[0] !== 'no-op');
-  if (outs.length > 0) ui('info', `Outputs: ${outs.length}`, 'outputs', { outputs: Object.fromEntries(outs.map(([k, o]) => [k, { sensitive: o.sensitive, action: o.actions[0] }])) });
+  if (outs.length > 0)
+    ui('info', `Outputs: ${outs.length}`, 'outputs', {
+      outputs: Object.fromEntries(outs.map(([k, o]) => [k, { sensitive: o.sensitive, action: o.actions[0] }])),
+    });
 }
 
 function applyPlan(plan: PlanFile) {
   const state = readState();
   if (state.lineage !== plan.lineage || state.serial !== plan.serial) {
-    diagnostic('Saved plan is stale', 'The given plan file can no longer be applied because the state was changed by another operation after the plan was created.');
+    diagnostic(
+      'Saved plan is stale',
+      'The given plan file can no longer be applied because the state was changed by another operation after the plan was created.',
+    );
   }
   for (const ch of plan.changes) {
     if (ch.actions[0] === 'no-op') continue;
     const action = actionWord[ch.actions.join(',')];
     const hook = { resource: resourceRef(ch.address, ch.name), action };
     ui('info', `${ch.address}: ${action === 'delete' ? 'Destroying' : action === 'create' ? 'Creating' : 'Modifying'}...`, 'apply_start', { hook });
-    ui('info', `${ch.address}: ${action === 'delete' ? 'Destruction' : action === 'create' ? 'Creation' : 'Modifications'} complete after 0s [id=${ch.name}]`, 'apply_complete', {
-      hook: { ...hook, id_key: 'id', id_value: ch.name, elapsed_seconds: 0 },
-    });
+    ui(
+      'info',
+      `${ch.address}: ${action === 'delete' ? 'Destruction' : action === 'create' ? 'Creation' : 'Modifications'} complete after 0s [id=${ch.name}]`,
+      'apply_complete',
+      {
+        hook: { ...hook, id_key: 'id', id_value: ch.name, elapsed_seconds: 0 },
+      },
+    );
   }
   const lineage = state.lineage || `standin-${process.pid}-${Date.now()}`;
   writeState({ ...state, lineage, serial: state.serial + 1, resources: plan.desired, outputs: plan.desiredOutputs });
@@ -317,7 +353,14 @@ function showJson(plan: PlanFile): Record<string, unknown> {
             type: 'standin_value',
             name: d.name,
             provider_name: PROVIDER,
-            change: { actions: d.actions, before: d.before, after: d.after, after_unknown: {}, before_sensitive: {}, after_sensitive: d.after === null ? false : {} },
+            change: {
+              actions: d.actions,
+              before: d.before,
+              after: d.after,
+              after_unknown: {},
+              before_sensitive: {},
+              after_sensitive: d.after === null ? false : {},
+            },
           })),
         }
       : {}),
@@ -365,7 +408,11 @@ function showJson(plan: PlanFile): Record<string, unknown> {
 // ------------------------------------------------------------ controls
 
 async function controls() {
-  if (process.env.STANDIN_CALLS) appendFileSync(process.env.STANDIN_CALLS, `${JSON.stringify({ command: logicalCommand, argv, cwd: process.cwd(), pid: process.pid, uid: process.getuid?.() })}\n`);
+  if (process.env.STANDIN_CALLS)
+    appendFileSync(
+      process.env.STANDIN_CALLS,
+      `${JSON.stringify({ command: logicalCommand, argv, cwd: process.cwd(), pid: process.pid, uid: process.getuid?.() })}\n`,
+    );
   if (process.env.STANDIN_ENV_DUMP) {
     mkdirSync(process.env.STANDIN_ENV_DUMP, { recursive: true });
     writeFileSync(join(process.env.STANDIN_ENV_DUMP, `${logicalCommand}-${process.pid}.json`), JSON.stringify(process.env));
@@ -472,14 +519,23 @@ async function main() {
         if (!has('auto-approve')) diagnostic('No -auto-approve', 'The stand-in never prompts: pass -auto-approve.');
         const plan = computeRefreshPlan();
         const state = readState();
-        writeState({ ...state, lineage: state.lineage || `standin-${process.pid}-${Date.now()}`, serial: state.serial + 1, resources: plan.prior.resources, outputs: plan.desiredOutputs });
+        writeState({
+          ...state,
+          lineage: state.lineage || `standin-${process.pid}-${Date.now()}`,
+          serial: state.serial + 1,
+          resources: plan.prior.resources,
+          outputs: plan.desiredOutputs,
+        });
         if (existsSync(driftPath())) rmSync(driftPath());
-        ui('info', 'Apply complete! Resources: 0 added, 0 changed, 0 destroyed.', 'change_summary', { changes: { add: 0, change: 0, import: 0, remove: 0, operation: 'refresh' } });
+        ui('info', 'Apply complete! Resources: 0 added, 0 changed, 0 destroyed.', 'change_summary', {
+          changes: { add: 0, change: 0, import: 0, remove: 0, operation: 'refresh' },
+        });
         return;
       }
       const file = positional[1];
       if (file) {
-        if (flags.has('var-file') || flags.has('destroy')) diagnostic("Can't set variables when applying a saved plan", 'The plan file already contains the variable values.');
+        if (flags.has('var-file') || flags.has('destroy'))
+          diagnostic("Can't set variables when applying a saved plan", 'The plan file already contains the variable values.');
         let plan: PlanFile;
         try {
           plan = JSON.parse(readFileSync(file, 'utf8')) as PlanFile;
@@ -496,7 +552,9 @@ async function main() {
     }
     case 'output': {
       const state = readState();
-      out(`${JSON.stringify(Object.fromEntries(Object.entries(state.outputs).map(([k, o]) => [k, { sensitive: o.sensitive, type: o.type, value: o.value }])))}\n`);
+      out(
+        `${JSON.stringify(Object.fromEntries(Object.entries(state.outputs).map(([k, o]) => [k, { sensitive: o.sensitive, type: o.type, value: o.value }])))}\n`,
+      );
       return;
     }
     default:

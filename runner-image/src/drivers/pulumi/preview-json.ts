@@ -44,7 +44,10 @@ export function readPulumiDrift(preview: PulumiPreview): DriftFound {
   const drifted = (preview.steps ?? []).filter(
     (s) => !isStack(s.urn) && s.op !== 'same' && (s.op !== 'refresh' || Object.keys(s.detailedDiff ?? {}).length > 0 || (s.diffReasons ?? []).length > 0),
   );
-  return { total: drifted.length, resources: drifted.slice(0, MAX_DRIFT_RESOURCES).map((s) => ({ address: cutAddress(s.urn), actions: [s.op === 'refresh' ? 'update' : s.op] })) };
+  return {
+    total: drifted.length,
+    resources: drifted.slice(0, MAX_DRIFT_RESOURCES).map((s) => ({ address: cutAddress(s.urn), actions: [s.op === 'refresh' ? 'update' : s.op] })),
+  };
 }
 
 /** Pulumi's signature key for a secret value in serialized state ("1b47..." marks a secret, per its resource docs). */

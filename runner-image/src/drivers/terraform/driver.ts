@@ -40,7 +40,16 @@ export class TerraformDriver implements IacDriver {
     // A refresh-only plan: exit 2 means "the refresh found something" (drift, or outputs that would change); the
     // plan file is read for its drift and thrown away with the workspace.
     await exec({
-      args: ['plan', '-refresh-only', '-input=false', '-no-color', '-json', `-out=${this.paths.refreshFile}`, '-detailed-exitcode', `-var-file=${this.varFile}`],
+      args: [
+        'plan',
+        '-refresh-only',
+        '-input=false',
+        '-no-color',
+        '-json',
+        `-out=${this.paths.refreshFile}`,
+        '-detailed-exitcode',
+        `-var-file=${this.varFile}`,
+      ],
       json: true,
       okExitCodes: PLAN_OK,
     });

@@ -25,8 +25,7 @@ export interface SummarisedPlan {
   hasChanges: boolean;
 }
 
-const isReplace = (a: string[]) =>
-  a.length === 2 && ((a[0] === 'delete' && a[1] === 'create') || (a[0] === 'create' && a[1] === 'delete'));
+const isReplace = (a: string[]) => a.length === 2 && ((a[0] === 'delete' && a[1] === 'create') || (a[0] === 'create' && a[1] === 'delete'));
 
 export function summarisePlan(plan: ShowJsonPlan): SummarisedPlan {
   const summary: PlanSummary = {
@@ -78,15 +77,17 @@ export function summarisePlan(plan: ShowJsonPlan): SummarisedPlan {
     if (!(out.actions.length === 1 && out.actions[0] === 'no-op')) summary.outputChanges++;
   }
   // `read` alone (a data source read at apply time) changes nothing that apply must be approved for.
-  const hasChanges =
-    summary.add + summary.change + summary.destroy + summary.replace + summary.forget + summary.import + summary.outputChanges + movedOnly > 0;
+  const hasChanges = summary.add + summary.change + summary.destroy + summary.replace + summary.forget + summary.import + summary.outputChanges + movedOnly > 0;
   return { summary, hasChanges };
 }
 
 /** The drift a refresh-only plan found: every `resource_drift` entry that is not a no-op. */
 export function readDrift(plan: ShowJsonPlan): DriftFound {
   const drifted = (plan.resource_drift ?? []).filter((d) => !(d.change.actions.length === 1 && d.change.actions[0] === 'no-op'));
-  return { total: drifted.length, resources: drifted.slice(0, MAX_DRIFT_RESOURCES).map((d) => ({ address: cutAddress(d.address), actions: [...d.change.actions] })) };
+  return {
+    total: drifted.length,
+    resources: drifted.slice(0, MAX_DRIFT_RESOURCES).map((d) => ({ address: cutAddress(d.address), actions: [...d.change.actions] })),
+  };
 }
 
 export const SENSITIVE_MASK = '***';
@@ -128,19 +129,24 @@ export function maskSensitivePlanValues(plan: Json): Json {
   for (const key of ['resource_changes', 'resource_drift'] as const) {
     if (Array.isArray(plan[key])) out[key] = (plan[key] as Json[]).map((rc) => ({ ...rc, change: maskChange(rc.change as Json) }));
   }
-  if (plan.output_changes) out.output_changes = Object.fromEntries(Object.entries(plan.output_changes as Record<string, Json>).map(([k, c]) => [k, maskChange(c)]));
+  if (plan.output_changes)
+    out.output_changes = Object.fromEntries(Object.entries(plan.output_changes as Record<string, Json>).map(([k, c]) => [k, maskChange(c)]));
   for (const key of ['planned_values'] as const) {
     const pv = plan[key] as { root_module?: Module; outputs?: unknown } | undefined;
     if (pv) out[key] = { ...pv, root_module: maskModule(pv.root_module), outputs: maskOutputsBlock(pv.outputs) };
   }
   // Variables declared `sensitive = true` in the root module.
-  const declared = ((plan.configuration as { root_module?: { variables?: Record<string, { sensitive?: boolean }> } } | undefined)?.root_module?.variables ?? {});
+  const declared = (plan.configuration as { root_module?: { variables?: Record<string, { sensitive?: boolean }> } } | undefined)?.root_module?.variables ?? {};
   if (plan.variables && typeof plan.variables === 'object') {
     out.variables = Object.fromEntries(
       Object.entries(plan.variables as Record<string, Json>).map(([k, v]) => [k, declared[k]?.sensitive ? { ...v, value: SENSITIVE_MASK } : v]),
     );
   }
   const prior = plan.prior_state as { values?: { root_module?: Module; outputs?: unknown } } | undefined;
-  if (prior?.values) out.prior_state = { ...prior, values: { ...prior.values, root_module: maskModule(prior.values.root_module), outputs: maskOutputsBlock(prior.values.outputs) } };
+  if (prior?.values)
+    out.prior_state = {
+      ...prior,
+      values: { ...prior.values, root_module: maskModule(prior.values.root_module), outputs: maskOutputsBlock(prior.values.outputs) },
+    };
   return out;
 }
