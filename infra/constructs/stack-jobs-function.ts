@@ -4,7 +4,7 @@
  * permission in the same call, so configuration and permission can never drift apart.
  */
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -171,6 +171,17 @@ export class StackJobsFunction extends NodejsFunction {
   bindStateMachine(name: string, stateMachine: sfn.IStateMachine): this {
     this.addEnvironment(name, stateMachine.stateMachineArn);
     stateMachine.grantStartExecution(this);
+    // A cancel asks whether the job's execution still runs: DescribeExecution acts on executions, not on the machine.
+    const executions = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${Arn.split(stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }));
+    acknowledgeWildcardResources(this.executionRole, [
+      [executions, "Executions are named after job ids, unknown at deploy time; the grant covers this state machine's executions only."],
+    ]);
     return this;
   }
 

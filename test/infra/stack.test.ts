@@ -424,6 +424,14 @@ describe('IAM scope', () => {
     ).toBe(true);
   });
 
+  it("lets the API describe the executions of this state machine only (a cancel checks the job's execution still runs)", () => {
+    const describes = statementsOf(idOf(stack.api.apiFunction.executionRole)).filter((st) => actionsOf(st).includes('states:DescribeExecution'));
+    expect(describes).toHaveLength(1);
+    // Executions live under arn:…:execution:<machine name>:*, not under the machine's own ARN.
+    expect(JSON.stringify(describes[0].Resource)).toContain(':execution:');
+    expect(JSON.stringify(describes[0].Resource)).toContain(idOf(stack.orchestration.stateMachine));
+  });
+
   it('lets the approval Lambdas read only their own Slack secret (the API the bot token too), and resume only this state machine', () => {
     const secretReads = (fn: { executionRole: { node: { defaultChild?: unknown } } }) =>
       statementsOf(idOf(fn.executionRole))
