@@ -341,12 +341,10 @@ export class LocalStepFunctions {
     this.shuttingDown = true;
     for (const e of this.executions.values())
       if (e.status === 'RUNNING') await this.stopExecution({ executionArn: e.arn, error: 'LocalShutdown', cause: 'local mode stopped' });
-    // A task still waiting on its token (an approval, a parked lock wait) is settled too: the interpreter's own task
-    // timeout (an approval window, up to 7 days) is cleared only when the task settles, and would keep the process up.
-    for (const t of this.tasks.values()) {
-      if (t.timer) clearTimeout(t.timer);
-      t.reject(Object.assign(new Error('local mode stopped'), { name: 'LocalShutdown' }));
-    }
+    // Tasks still waiting on a token are not settled: settling one would let its execution run its Catch path
+    // (job writes) against stores that are being closed. Their heartbeat timers are cleared; the interpreter's own task
+    // timeout of a waiting approval stays, so `npm run local` exits explicitly and tests end such jobs before stopping.
+    for (const t of this.tasks.values()) if (t.timer) clearTimeout(t.timer);
     this.tasks.clear();
   }
 }
