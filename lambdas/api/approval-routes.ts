@@ -15,8 +15,7 @@ import { handleSlackInteraction, type SlackInteractionDeps } from '../approvals/
 import type { SlackLinkRepository } from '../adapters/dynamodb/slack-link-repository';
 import { json } from '../http/problem';
 import { ConflictError, NotFoundError, PreflightFailedError } from '../domain/errors';
-import { slackTeamIdSchema, slackUserIdSchema, type CheckResult, type SlackLink } from '../domain/schemas';
-import { requirePlatformAdmin } from '../http/principal';
+import { slackLinkSchema, slackTeamIdSchema, slackUserIdSchema, stackJobSchema, type CheckResult, type SlackLink } from '../domain/schemas';
 import { countPreflightFailures } from '../app/submission-metrics';
 import type { Route } from '../http/router';
 import type { WorkflowMetrics } from '../workflow/metrics';
@@ -73,7 +72,22 @@ export function slackInteractionsRoute(deps: () => SlackRouteDeps): Route {
   return {
     method: 'POST',
     path: SLACK_INTERACTIONS_PATH,
-    authenticated: false,
+    access: { kind: 'slack-signature' },
+    doc: {
+      operationId: 'slackInteraction',
+      summary: 'Slack interactivity endpoint (Approve / Reject buttons)',
+      description:
+        'Called by Slack, not by clients: no JWT; the request must carry a valid `X-Slack-Signature` (v0, HMAC-SHA256 with the signing secret) and an ' +
+        '`X-Slack-Request-Timestamp` within 5 minutes, else 401 with no detail. A verified click is acknowledged with an empty 200; its outcome (or why it ' +
+        'changed nothing) is posted to the `response_url`.',
+      tag: 'approvals',
+      body: {
+        schema: { type: 'object', properties: { payload: { type: 'string', description: 'the block_actions payload, JSON' } }, required: ['payload'] },
+        contentTypes: ['application/x-www-form-urlencoded'],
+      },
+      success: { 200: { description: 'acknowledged (empty body)' } },
+      errors: [400, 401, 413, 500],
+    },
     async handle(req) {
       const d = deps();
       return handleSlackInteraction(
@@ -99,11 +113,26 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
   const decision = (verb: 'approve' | 'reject'): Route => ({
     method: 'POST',
     path: `/v1/stack-jobs/{id}/${verb}`,
-    authenticated: true,
+    access: { kind: 'org-role', permission: 'approve', org: 'job' },
+    doc: {
+      operationId: `${verb}StackJob`,
+      summary: verb === 'approve' ? 'Approve the plan a job is waiting on' : 'Reject the plan a job is waiting on (the job ends cancelled)',
+      description:
+        "When the job's policy names approvers, the caller must be one of them for the job's environment, and under `requireDistinctApprover` must " +
+        'not be the author of the change. The first decision wins: a second one, one after the approval window, or one on a job that is not ' +
+        'awaiting approval is a 409 whose detail says why. The decision is recorded on `status.approval.decision` (who, when, channel `api`, plan ' +
+        'digest, comment).',
+      tag: 'approvals',
+      body: { schema: decisionBodySchema, optional: true },
+      success: {
+        200: { description: `${verb === 'approve' ? 'approved' : 'rejected'}: the job with its decision; the workflow resumes`, schema: stackJobSchema },
+      },
+      errors: [400, 401, 403, 404, 409, 413, 500],
+    },
     async handle(req) {
       const d = deps();
       const body = req.body === undefined ? {} : parseOr400(decisionBodySchema, req.body, 'decision');
-      const job = await visibleJob(d.jobs, req.principal, req.params.id, 'approve');
+      const job = await visibleJob(d.jobs, req, req.params.id);
       const decided = await decideApproval(
         { jobs: d.jobs, approvalItems: d.approvalItems, tasks: d.tasks, events: d.events, clock: d.clock, log: d.log, metrics: d.metrics },
         {
@@ -124,10 +153,27 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
     {
       method: 'POST',
       path: '/v1/stack-jobs/{id}/cancel',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'submit', org: 'job' },
+      doc: {
+        operationId: 'cancelStackJob',
+        summary: 'Cancel a job',
+        description:
+          'Queued: it leaves the queue and ends completed/cancelled (200). Awaiting approval: the approval closes, the waiting execution is failed with ' +
+          'StackJob.Cancelled, the job ends completed/cancelled (200). Running a refresh or plan: the runner task is stopped (ECS StopTask) and the workflow ' +
+          'ends the job completed/cancelled (202, `status.cancelRequested` set). Running an apply or destroy: never interrupted; the request is recorded (202), ' +
+          'the update finishes, nothing runs after it, and the job ends with reason `cancel_requested_during_update`. Running, but its workflow execution is ' +
+          'gone (local mode restarted, an execution stopped without its cleanup): the job ends completed/failed with reason `interrupted` (200), its runner ' +
+          'stopped. Completed: 409. In every case the stack lock is released and an event published.',
+        tag: 'approvals',
+        success: {
+          200: { description: 'the job ended now: completed/cancelled', schema: stackJobSchema },
+          202: { description: 'cancellation under way (runner stopping, or the update finishes first)', schema: stackJobSchema },
+        },
+        errors: [401, 403, 404, 409, 413, 500],
+      },
       async handle(req) {
         const d = deps();
-        const job = await visibleJob(d.jobs, req.principal, req.params.id, 'submit');
+        const job = await visibleJob(d.jobs, req, req.params.id);
         const outcome = await cancelJob({ ...d, metrics: d.workflowMetrics }, job.metadata.id, req.principal.subject);
         // A cancel that closed an open approval also closes its Slack message (the case comes from the cancel's own
         // conditional write, not from the read above: a preview may have ended in between).
@@ -140,12 +186,24 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
     {
       method: 'POST',
       path: '/v1/stack-jobs/{id}/force-cancel',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'admin', org: 'job' },
+      doc: {
+        operationId: 'forceCancelStackJob',
+        summary: 'End a job in any phase and free its stack (org admins)',
+        description:
+          'For getting a stack back when a job is stuck: the job ends completed/cancelled with reason `force_cancelled`, `status.forceCancelled` records who, ' +
+          'when and the reason given; its runner task is stopped (an apply or destroy too: unlike cancel), a waiting approval is closed, and its stack lease ' +
+          "is released even if ECS does not confirm the stop (Terraform's own state lock still guards the state). A completed job is a 409.",
+        tag: 'approvals',
+        body: { schema: forceCancelBodySchema },
+        success: { 200: { description: 'the job, ended: completed/cancelled, reason force_cancelled', schema: stackJobSchema } },
+        errors: [400, 401, 403, 404, 409, 413, 500],
+      },
       async handle(req) {
         const d = deps();
         // Validated before anything is read or written: a rejected request changes nothing.
         const body = parseOr400(forceCancelBodySchema, req.body ?? {}, 'force-cancel');
-        const job = await visibleJob(d.jobs, req.principal, req.params.id, 'admin');
+        const job = await visibleJob(d.jobs, req, req.params.id);
         const ended = await forceCancelJob({ ...d, metrics: d.workflowMetrics }, job.metadata.id, req.principal.subject, body.reason);
         if (d.slack) await closeApprovalNotice({ approvalItems: d.approvalItems, slack: d.slack, log: d.log, metrics: d.metrics }, ended);
         return json(200, ended);
@@ -154,12 +212,34 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
     {
       method: 'POST',
       path: '/v1/stack-jobs/{id}/rerun',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'submit', org: 'job' },
+      doc: {
+        operationId: 'rerunStackJob',
+        summary: 'Run an ended job again for the same resource version (pre-flight runs again)',
+        description:
+          'A new job linked by `metadata.rerunOf`, submitted by the caller (`metadata.submittedBy`); every rerun is a new job, unless the request carries an ' +
+          '`Idempotency-Key`: a retry with the same key for the same job answers 200 with the rerun that key made. 409 when the job has not ended, or when ' +
+          'the resource has a newer version (the detail names it). 422 when pre-flight fails now.',
+        tag: 'approvals',
+        headers: {
+          'Idempotency-Key': {
+            description:
+              'names this rerun attempt, so that a retried request answers with the job it made instead of making another (printable ASCII, 1 to 255 characters)',
+            schema: { type: 'string', minLength: 1, maxLength: 255 },
+            example: 'rerun-2026-11-27-0001',
+          },
+        },
+        success: {
+          200: { description: 'a rerun with this Idempotency-Key was made before: that rerun', schema: stackJobSchema, location: true },
+          201: { description: 'the rerun was created and started', schema: stackJobSchema, location: true },
+        },
+        errors: [400, 401, 403, 404, 409, 413, 422, 500],
+      },
       async handle(req) {
         const d = deps();
         const rawKey = req.headers[IDEMPOTENCY_KEY_HEADER];
         const rerunKey = rawKey === undefined ? undefined : parseOr400(idempotencyKeySchema, rawKey, 'Idempotency-Key header', 'header.Idempotency-Key');
-        const job = await visibleJob(d.jobs, req.principal, req.params.id, 'submit');
+        const job = await visibleJob(d.jobs, req, req.params.id);
         const outcome = await rerunJob(d.jobs, d.submission, job, req.principal.subject, rerunKey);
         if (outcome.kind === 'rejected') {
           d.countPreflightFailures?.(outcome.checks);
@@ -186,11 +266,26 @@ function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
     teamId: parseOr400(slackTeamIdSchema, params.teamId, 'teamId', 'path.teamId'),
     userId: parseOr400(slackUserIdSchema, params.userId, 'userId', 'path.userId'),
   });
+  const params = {
+    teamId: { description: 'the Slack workspace id (T…)', schema: { type: 'string' }, example: 'T0ACME01' },
+    userId: { description: 'the Slack user id (U… or W…)', schema: { type: 'string' }, example: 'U0APPROVER1' },
+  };
   return [
     {
       method: 'PUT',
       path: '/v1/me/slack-links/{teamId}/{userId}',
-      authenticated: true,
+      access: { kind: 'signed-in' },
+      doc: {
+        operationId: 'linkMySlackAccount',
+        summary: 'Link a Slack account to yourself',
+        description:
+          'Clicks on approval buttons by this Slack account then act as you (the caller). You can only link yourself; an account already linked to ' +
+          "someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId).",
+        tag: 'approvals',
+        params,
+        success: { 200: { description: 'the link', schema: slackLinkSchema } },
+        errors: [400, 401, 409, 500],
+      },
       async handle(req) {
         const d = deps();
         const { teamId, userId } = ids(req.params);
@@ -211,7 +306,15 @@ function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
     {
       method: 'DELETE',
       path: '/v1/me/slack-links/{teamId}/{userId}',
-      authenticated: true,
+      access: { kind: 'signed-in' },
+      doc: {
+        operationId: 'unlinkMySlackAccount',
+        summary: 'Remove your own link of a Slack account',
+        tag: 'approvals',
+        params,
+        success: { 204: { description: 'removed' } },
+        errors: [400, 401, 404, 500],
+      },
       async handle(req) {
         const { teamId, userId } = ids(req.params);
         if (!(await deps().slackLinks.delete(teamId, userId, req.principal.subject))) throw new NotFoundError(`you have no link for Slack user ${userId}`);
@@ -221,9 +324,18 @@ function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
     {
       method: 'PUT',
       path: '/v1/platform/slack-links/{teamId}/{userId}',
-      authenticated: true,
+      access: { kind: 'platform-admin' },
+      doc: {
+        operationId: 'linkSlackAccount',
+        summary: 'Link a Slack account to a principal (platform admin)',
+        description: 'Replaces any link the account had.',
+        tag: 'approvals',
+        params,
+        body: { schema: slackLinkBodySchema },
+        success: { 200: { description: 'the link', schema: slackLinkSchema } },
+        errors: [400, 401, 403, 413, 500],
+      },
       async handle(req) {
-        requirePlatformAdmin(req.principal);
         const d = deps();
         const { teamId, userId } = ids(req.params);
         const { subject } = parseOr400(slackLinkBodySchema, req.body, 'Slack link');
@@ -236,9 +348,16 @@ function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
     {
       method: 'DELETE',
       path: '/v1/platform/slack-links/{teamId}/{userId}',
-      authenticated: true,
+      access: { kind: 'platform-admin' },
+      doc: {
+        operationId: 'unlinkSlackAccount',
+        summary: 'Remove a Slack link (platform admin)',
+        tag: 'approvals',
+        params,
+        success: { 204: { description: 'removed' } },
+        errors: [400, 401, 403, 404, 500],
+      },
       async handle(req) {
-        requirePlatformAdmin(req.principal);
         const { teamId, userId } = ids(req.params);
         if (!(await deps().slackLinks.delete(teamId, userId))) throw new NotFoundError(`Slack user ${userId} has no link`);
         return { statusCode: 204 };

@@ -8,9 +8,9 @@ import type { LockRepository } from '../adapters/dynamodb/lock-repository';
 import { stackKeyOf } from '../domain/resolution';
 import type { ArtifactReader, OutputValues } from '../adapters/s3/artifact-store';
 import { json } from '../http/problem';
-import { requireOrg, requirePermission } from '../http/principal';
 import type { Route } from '../http/router';
-import { visibleJob } from './job-routes';
+import { JOB_READ_ERRORS, visibleJob } from './job-routes';
+import { jobOutputsSchema, logPageSchema, planChangesSchema, planViewSchema, resourceStatusSchema } from './response-schemas';
 import { parseOr400 } from './validate';
 import { planChangesOf } from '../domain/plan-changes';
 
@@ -38,9 +38,18 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
     {
       method: 'GET',
       path: '/v1/stack-jobs/{id}/logs',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'read', org: 'job' },
+      doc: {
+        operationId: 'getStackJobLogs',
+        summary: "Read a job's logs; follow a running job with the cursor",
+        description: '`operation` needs `phase`.',
+        tag: 'artifacts',
+        query: logsQuerySchema,
+        success: { 200: { description: 'the log text since the cursor', schema: logPageSchema } },
+        errors: JOB_READ_ERRORS,
+      },
       async handle(req) {
-        const job = await visibleJob(deps.jobs, req.principal, req.params.id);
+        const job = await visibleJob(deps.jobs, req, req.params.id);
         const q = parseOr400(logsQuerySchema, req.query, 'query', 'query');
         const page = await deps.artifacts.readLogs(job.metadata.id, q);
         return json(200, {
@@ -55,9 +64,17 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
     {
       method: 'GET',
       path: '/v1/stack-jobs/{id}/plan',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'read', org: 'job' },
+      doc: {
+        operationId: 'getStackJobPlan',
+        summary: "Read a job's plan summary, digest and a short-lived link to the full plan",
+        description: '404 until the plan operation has saved a plan.',
+        tag: 'artifacts',
+        success: { 200: { description: 'the plan', schema: planViewSchema } },
+        errors: JOB_READ_ERRORS,
+      },
       async handle(req) {
-        const job = await visibleJob(deps.jobs, req.principal, req.params.id);
+        const job = await visibleJob(deps.jobs, req, req.params.id);
         const plan = await deps.artifacts.getPlan(job.metadata.id);
         if (!plan) throw new NotFoundError(`stack job ${job.metadata.id} has no plan yet`);
         return json(200, plan);
@@ -66,9 +83,20 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
     {
       method: 'GET',
       path: '/v1/stack-jobs/{id}/plan/changes',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'read', org: 'job' },
+      doc: {
+        operationId: 'getStackJobPlanChanges',
+        summary: 'Read the plan as an approver reads it: each resource, its action and the attributes that change',
+        description:
+          'From the masked plan the runner stored: per resource the action and each changed attribute before → after (sensitive values as ' +
+          '`(sensitive)`, unknown ones as `(known after apply)`), output changes and the drift the refresh found. At most 200 resources and ' +
+          '100 attributes each (`totalResources`, `attributesTruncated` say when more changed). 404 until the plan operation has saved a plan.',
+        tag: 'artifacts',
+        success: { 200: { description: 'the plan changes', schema: planChangesSchema } },
+        errors: JOB_READ_ERRORS,
+      },
       async handle(req) {
-        const job = await visibleJob(deps.jobs, req.principal, req.params.id);
+        const job = await visibleJob(deps.jobs, req, req.params.id);
         const document = job.status.plan ? await deps.artifacts.getPlanDocument(job.metadata.id) : undefined;
         if (!document) throw new NotFoundError(`stack job ${job.metadata.id} has no plan yet`);
         return json(200, {
@@ -82,9 +110,17 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
     {
       method: 'GET',
       path: '/v1/stack-jobs/{id}/outputs',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'read', org: 'job' },
+      doc: {
+        operationId: 'getStackJobOutputs',
+        summary: "Read a job's outputs, sensitive values masked",
+        description: '404 until the job has produced outputs.',
+        tag: 'artifacts',
+        success: { 200: { description: 'the outputs', schema: jobOutputsSchema } },
+        errors: JOB_READ_ERRORS,
+      },
       async handle(req) {
-        const job = await visibleJob(deps.jobs, req.principal, req.params.id);
+        const job = await visibleJob(deps.jobs, req, req.params.id);
         const outputs = await deps.artifacts.getOutputs(job.metadata.id);
         if (!outputs) throw new NotFoundError(`stack job ${job.metadata.id} has no outputs`);
         return json(200, { jobId: job.metadata.id, outputs });
@@ -93,10 +129,16 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
     {
       method: 'GET',
       path: '/v1/orgs/{org}/envs/{env}/resources/{resourceId}',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'read', org: 'path' },
+      doc: {
+        operationId: 'getResourceStatus',
+        summary: "Read a resource's latest stack-job status and live outputs",
+        description: '404 until a job for the resource has finished.',
+        tag: 'artifacts',
+        success: { 200: { description: 'the resource status', schema: resourceStatusSchema } },
+        errors: JOB_READ_ERRORS,
+      },
       async handle(req) {
-        requireOrg(req.principal, req.params.org, `resource ${req.params.resourceId}`);
-        requirePermission(req.principal, 'read', req.params.org);
         const { org, env, resourceId } = req.params;
         const [status, lease] = await Promise.all([deps.resources.get(org, env, resourceId), deps.locks.read(stackKeyOf({ org, env, resourceId }))]);
         // A lease counts while it has a holder and has not expired: who an operator must cancel to free the stack.

@@ -7,11 +7,12 @@ import { NotFoundError, ValidationError } from '../domain/errors';
 import type { Clock } from '../domain/ids';
 import { externalIdFor } from '../domain/external-id';
 import { PLATFORM_OWNER } from '../domain/ports';
-import { catalogSchemas, type CatalogKind, type Principal } from '../domain/schemas';
+import { catalogKinds, catalogSchemas, type CatalogKind } from '../domain/schemas';
 import type { CatalogRepository } from '../adapters/dynamodb/catalog-repository';
 import { json } from '../http/problem';
-import { requireAnyRole, requireOrg, requirePermission, requirePlatformAdmin } from '../http/principal';
-import type { Route } from '../http/router';
+import type { Access, Route } from '../http/router';
+import { componentExamples } from './openapi-examples';
+import { catalogListSchemas } from './response-schemas';
 import { parseOr400 } from './validate';
 
 export interface CatalogRoutesDeps {
@@ -21,15 +22,29 @@ export interface CatalogRoutesDeps {
   deploymentId: () => string;
 }
 
-/** Kinds that exist at the platform level; credentials, backends and org settings are always an org's own. */
-const PLATFORM_KINDS: CatalogKind[] = ['modules', 'flow-control-policies', 'runners'];
+/** Component names, and the levels each catalog kind exists at: credentials, backends and org settings are always an org's own. */
+export const CATALOG: Record<CatalogKind, { entity: string; plural: string; one: string; platform: boolean }> = {
+  'provider-credentials': { entity: 'ProviderCredential', plural: 'ProviderCredentials', one: 'provider credential', platform: false },
+  'backend-credentials': { entity: 'BackendCredential', plural: 'BackendCredentials', one: 'backend credential', platform: false },
+  modules: { entity: 'IacModule', plural: 'IacModules', one: 'IaC module', platform: true },
+  'org-settings': { entity: 'OrgSettings', plural: 'OrgSettingsList', one: 'org settings', platform: false },
+  'flow-control-policies': { entity: 'FlowControlPolicy', plural: 'FlowControlPolicies', one: 'flow control policy', platform: true },
+  runners: { entity: 'Runner', plural: 'Runners', one: 'runner', platform: true },
+};
 
-function kindOf(segment: string, platform: boolean): CatalogKind {
-  const kind = segment as CatalogKind;
-  if (!Object.hasOwn(catalogSchemas, kind) || (platform && !PLATFORM_KINDS.includes(kind)))
-    throw new NotFoundError(`no catalog kind ${segment}${platform ? ' at the platform level' : ''}`);
-  return kind;
+/** The catalog kinds served under /v1/platform. */
+export const PLATFORM_CATALOG_KINDS = catalogKinds.filter((k) => CATALOG[k].platform);
+
+/** Fields the PUT handler fills from the path (id or org, scope, org): a body may leave them out, and if it gives them they must match. */
+export function pathFilledFields(kind: CatalogKind, platform: boolean): string[] {
+  const fields = [idField(kind)];
+  if (kind === 'modules' || kind === 'runners') fields.push('scope');
+  if (!platform && kind !== 'flow-control-policies' && kind !== 'org-settings') fields.push('org');
+  return fields;
 }
+
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const camel = (kebab: string) => kebab.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 
 /** The identifying field of an entity: org settings are identified by their org. */
 const idField = (kind: CatalogKind) => (kind === 'org-settings' ? 'org' : 'id');
@@ -59,75 +74,103 @@ function withPathIdentity(kind: CatalogKind, body: unknown, id: string, org: str
 }
 
 export function catalogRoutes(deps: CatalogRoutesDeps): Route[] {
-  const canRead = (p: Principal, org: string | undefined) => {
-    if (!org) return requireAnyRole(p);
-    requireOrg(p, org, `org ${org}`);
-    requirePermission(p, 'read', org);
-  };
-  // An org's catalog needs admin in that org (platform-admin is no org admin); the platform's needs platform-admin.
-  const canWrite = (p: Principal, org: string | undefined) => {
-    if (!org) return requirePlatformAdmin(p);
-    requireOrg(p, org, `org ${org}`);
-    requirePermission(p, 'admin', org);
-  };
-
   /** A provider credential is shown with the ExternalId Stack Jobs sends for its org (for the role's trust policy). */
   const shown = (kind: CatalogKind, entity: unknown) =>
     kind === 'provider-credentials' && entity && typeof entity === 'object'
       ? { ...(entity as Record<string, unknown>), externalId: externalIdFor(deps.deploymentId(), String((entity as { org?: unknown }).org)) }
       : entity;
 
-  const routes = (prefix: string, platform: boolean): Route[] => {
+  /** One kind's four routes at one level: an org's catalog needs admin in that org to write (platform-admin is no org admin), the platform's platform-admin. */
+  const routes = (kind: CatalogKind, platform: boolean): Route[] => {
+    const prefix = platform ? '/v1/platform' : '/v1/orgs/{org}';
     const ownerOf = (params: Record<string, string>) => (platform ? PLATFORM_OWNER : params.org);
     const orgOf = (params: Record<string, string>) => (platform ? undefined : params.org);
+    const read: Access = platform ? { kind: 'any-role' } : { kind: 'org-role', permission: 'read', org: 'path' };
+    const write: Access = platform ? { kind: 'platform-admin' } : { kind: 'org-role', permission: 'admin', org: 'path' };
+    const { entity, one } = CATALOG[kind];
+    const noun = kind.replace(/-/g, ' ');
+    const schema = catalogSchemas[kind];
+    const params = { id: { description: kind === 'org-settings' ? 'the org the settings belong to' : `${one} id`, schema: { type: 'string' } } };
+    // The module example is a platform module: under an org path it would contradict its scope.
+    const example = entity in componentExamples && (kind !== 'modules' || platform) ? { example: entity } : {};
+    const scope = platform ? 'Platform' : '';
+    const opId = (verb: string, what: string) => `${verb}${scope}${cap(camel(what))}`;
+    const item = `${prefix}/${kind}/{id}`;
     return [
       {
         method: 'GET',
-        path: `${prefix}/{kind}`,
-        authenticated: true,
+        path: `${prefix}/${kind}`,
+        access: read,
+        doc: {
+          operationId: opId('list', kind),
+          summary: `List the ${platform ? 'platform' : "org's"} ${noun}`,
+          tag: 'catalog',
+          success: { 200: { description: `every ${noun} entry`, schema: catalogListSchemas[kind] } },
+          errors: [400, 401, 403, 404, 500],
+        },
         async handle(req) {
-          canRead(req.principal, orgOf(req.params));
-          const kind = kindOf(req.params.kind, platform);
           return json(200, { items: (await deps.catalog.list(kind, ownerOf(req.params))).map((e) => shown(kind, e)) });
         },
       },
       {
         method: 'GET',
-        path: `${prefix}/{kind}/{id}`,
-        authenticated: true,
+        path: item,
+        access: read,
+        doc: {
+          operationId: opId('get', entity),
+          summary: `Read one ${platform ? 'platform ' : ''}${one}`,
+          tag: 'catalog',
+          params,
+          success: { 200: { description: `the ${one}`, schema } },
+          errors: [400, 401, 403, 404, 500],
+        },
         async handle(req) {
-          canRead(req.principal, orgOf(req.params));
-          const kind = kindOf(req.params.kind, platform);
-          const entity = await deps.catalog.get(kind, ownerOf(req.params), req.params.id);
-          if (entity === undefined) throw new NotFoundError(`${kind} ${req.params.id} not found`);
-          return json(200, shown(kind, entity));
+          const found = await deps.catalog.get(kind, ownerOf(req.params), req.params.id);
+          if (found === undefined) throw new NotFoundError(`${kind} ${req.params.id} not found`);
+          return json(200, shown(kind, found));
         },
       },
       {
         method: 'PUT',
-        path: `${prefix}/{kind}/{id}`,
-        authenticated: true,
+        path: item,
+        access: write,
+        doc: {
+          operationId: opId('put', entity),
+          summary: `Create or replace one ${platform ? 'platform ' : ''}${one}`,
+          description:
+            `Fields the path determines (${pathFilledFields(kind, platform).join(', ')}) may be left out; if given they must match the path. ` +
+            'References to secrets only: any field not in the schema, such as secret material, is a 400.',
+          tag: 'catalog',
+          params,
+          body: { schema, ...example },
+          success: { 200: { description: 'replaced', schema }, 201: { description: 'created', schema } },
+          errors: [400, 401, 403, 404, 413, 500],
+        },
         async handle(req) {
-          canWrite(req.principal, orgOf(req.params));
-          const kind = kindOf(req.params.kind, platform);
           const body = withPathIdentity(kind, req.body, req.params.id, orgOf(req.params));
-          const entity = parseOr400(catalogSchemas[kind], body, kind);
-          const replaced = await deps.catalog.put(kind, ownerOf(req.params), req.params.id, entity, req.principal.subject, deps.clock.now());
-          return json(replaced ? 200 : 201, shown(kind, entity));
+          const parsed = parseOr400(schema, body, kind);
+          const replaced = await deps.catalog.put(kind, ownerOf(req.params), req.params.id, parsed, req.principal.subject, deps.clock.now());
+          return json(replaced ? 200 : 201, shown(kind, parsed));
         },
       },
       {
         method: 'DELETE',
-        path: `${prefix}/{kind}/{id}`,
-        authenticated: true,
+        path: item,
+        access: write,
+        doc: {
+          operationId: opId('delete', entity),
+          summary: `Delete one ${platform ? 'platform ' : ''}${one}`,
+          tag: 'catalog',
+          params,
+          success: { 204: { description: 'deleted' } },
+          errors: [400, 401, 403, 404, 500],
+        },
         async handle(req) {
-          canWrite(req.principal, orgOf(req.params));
-          const kind = kindOf(req.params.kind, platform);
           if (!(await deps.catalog.delete(kind, ownerOf(req.params), req.params.id))) throw new NotFoundError(`${kind} ${req.params.id} not found`);
           return { statusCode: 204 };
         },
       },
     ];
   };
-  return [...routes('/v1/orgs/{org}', false), ...routes('/v1/platform', true)];
+  return [...catalogKinds.flatMap((kind) => routes(kind, false)), ...PLATFORM_CATALOG_KINDS.flatMap((kind) => routes(kind, true))];
 }

@@ -3,15 +3,15 @@ import * as z from '../shared/zod';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { ForbiddenError, NotFoundError, PreflightFailedError } from '../domain/errors';
+import { NotFoundError, PreflightFailedError } from '../domain/errors';
 import { countPreflightFailures } from '../app/submission-metrics';
 import { runPreflight } from '../domain/preflight';
-import { jobPhaseSchema, jobResultSchema, resourceChangeSchema, type Principal, type StackJob } from '../domain/schemas';
+import { jobPhaseSchema, jobResultSchema, resourceChangeSchema, stackJobSchema, type StackJob } from '../domain/schemas';
 import { submitChange, type SubmissionDeps } from '../app/submit-change';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 import { json, problem } from '../http/problem';
-import { requireOrg, requirePermission, type Permission } from '../http/principal';
-import type { Route } from '../http/router';
+import type { ApiRequest, ErrorStatus, Route } from '../http/router';
+import { jobPageSchema, preflightResultSchema } from './response-schemas';
 import { parseOr400 } from './validate';
 
 export interface JobRoutesDeps {
@@ -34,33 +34,40 @@ export const listJobsQuerySchema = z
   })
   .strict();
 
-function requireSubmitter(principal: Principal, org: string): void {
-  if (!principal.orgs.includes(org)) throw new ForbiddenError(`you are not a member of org ${org}`);
-  requirePermission(principal, 'submit', org);
-}
-
 /**
- * Reads a job the caller may act on with `permission` in the job's org (read by default); another org's job is
- * reported as absent, whatever the caller's roles elsewhere (platform-admin included).
+ * Reads the job the path names and checks the caller against the route's access in the job's org; another org's job
+ * is reported as absent, whatever the caller's roles elsewhere (platform-admin included).
  */
-export async function visibleJob(jobs: JobRepository, principal: Principal, id: string, permission: Permission = 'read'): Promise<StackJob> {
+export async function visibleJob(jobs: JobRepository, req: ApiRequest, id: string): Promise<StackJob> {
   const found = await jobs.get(id);
   if (!found) throw new NotFoundError(`stack job ${id} not found`);
-  requireOrg(principal, found.job.metadata.org, `stack job ${id}`);
-  requirePermission(principal, 'read', found.job.metadata.org);
-  if (permission !== 'read') requirePermission(principal, permission, found.job.metadata.org);
+  req.authorize(found.job.metadata.org, `stack job ${id}`);
   return found.job;
 }
+
+/** The errors every route that reads one job may answer. */
+export const JOB_READ_ERRORS: ErrorStatus[] = [400, 401, 403, 404, 500];
+const SUBMIT_ERRORS: ErrorStatus[] = [400, 401, 403, 413, 500];
+const changeBody = { schema: resourceChangeSchema, example: 'ResourceChange' };
 
 export function jobRoutes(deps: JobRoutesDeps): Route[] {
   return [
     {
       method: 'POST',
       path: '/v1/preflight',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'submit', org: 'change' },
+      doc: {
+        operationId: 'runPreflight',
+        summary: 'Dry-run the pre-flight checks for a change',
+        description: 'Runs all four checks and returns every result, pass or fail; creates nothing.',
+        tag: 'stack-jobs',
+        body: changeBody,
+        success: { 200: { description: 'every check, pass or fail', schema: preflightResultSchema } },
+        errors: SUBMIT_ERRORS,
+      },
       async handle(req) {
         const change = parseOr400(resourceChangeSchema, req.body, 'resource change');
-        requireSubmitter(req.principal, change.resource.org);
+        req.authorize(change.resource.org, `org ${change.resource.org}`);
         const outcome = await runPreflight(change, deps.submission.preflight);
         return json(200, { passed: outcome.passed, checks: outcome.checks });
       },
@@ -68,10 +75,24 @@ export function jobRoutes(deps: JobRoutesDeps): Route[] {
     {
       method: 'POST',
       path: '/v1/stack-jobs',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'submit', org: 'change' },
+      doc: {
+        operationId: 'submitChange',
+        summary: 'Submit a resource change: pre-flight, freeze the StackJob and start it',
+        description:
+          'Idempotent on (org, env, resource id, version id, trigger): a repeat answers 200 with the job the first submission created. ' +
+          'If any pre-flight check fails, no job is created and the 422 lists every check.',
+        tag: 'stack-jobs',
+        body: changeBody,
+        success: {
+          200: { description: 'a duplicate submission: the job the first one created', schema: stackJobSchema, location: true },
+          201: { description: 'the job was created and its execution started', schema: stackJobSchema, location: true },
+        },
+        errors: [400, 401, 403, 409, 413, 422, 500],
+      },
       async handle(req) {
         const change = parseOr400(resourceChangeSchema, req.body, 'resource change');
-        requireSubmitter(req.principal, change.resource.org);
+        req.authorize(change.resource.org, `org ${change.resource.org}`);
         const outcome = await submitChange(change, deps.submission, { submittedBy: req.principal.subject });
         if (outcome.kind === 'rejected') {
           countPreflightFailures(deps.metrics, outcome.checks);
@@ -95,15 +116,31 @@ export function jobRoutes(deps: JobRoutesDeps): Route[] {
     {
       method: 'GET',
       path: '/v1/stack-jobs/{id}',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'read', org: 'job' },
+      doc: {
+        operationId: 'getStackJob',
+        summary: 'Read a stack job: the frozen snapshot and its live status',
+        tag: 'stack-jobs',
+        success: { 200: { description: 'the job', schema: stackJobSchema } },
+        errors: JOB_READ_ERRORS,
+      },
       async handle(req) {
-        return json(200, await visibleJob(deps.jobs, req.principal, req.params.id));
+        return json(200, await visibleJob(deps.jobs, req, req.params.id));
       },
     },
     {
       method: 'GET',
       path: '/v1/stack-jobs',
-      authenticated: true,
+      access: { kind: 'org-role', permission: 'read', org: 'query' },
+      doc: {
+        operationId: 'listStackJobs',
+        summary: "List an org's stack jobs, newest first",
+        description: '`org` may be left out by a caller who belongs to exactly one org. Unknown query parameters are a 400.',
+        tag: 'stack-jobs',
+        query: listJobsQuerySchema,
+        success: { 200: { description: 'one page', schema: jobPageSchema } },
+        errors: JOB_READ_ERRORS,
+      },
       async handle(req) {
         const q = parseOr400(listJobsQuerySchema, req.query, 'query', 'query');
         const org = q.org ?? (req.principal.orgs.length === 1 ? req.principal.orgs[0] : undefined);
@@ -111,8 +148,7 @@ export function jobRoutes(deps: JobRoutesDeps): Route[] {
           return problem(400, 'Invalid request', 'name the org to list', {
             errors: [{ path: 'query.org', message: 'required when you belong to several orgs' }],
           });
-        requireOrg(req.principal, org, `org ${org}`);
-        requirePermission(req.principal, 'read', org);
+        req.authorize(org, `org ${org}`);
         const page = await deps.jobs.list({ ...q, org });
         return json(200, { items: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) });
       },

@@ -1,19 +1,27 @@
-/** Serves the OpenAPI document without authentication, built once per process from the same schemas as the handlers. */
+/** Serves the OpenAPI document without authentication, built once per process from the route definitions it is served beside. */
 import { json } from '../http/problem';
 import type { Route } from '../http/router';
 import { buildOpenApiDocument, OPENAPI_PATH, type OpenApiDocument } from './openapi';
+import { openApiDocumentSchema } from './response-schemas';
 
-export function openapiRoutes(): Route[] {
+export function openapiRoute(routes: () => readonly Route[]): Route {
   let document: OpenApiDocument | undefined;
-  return [
-    {
-      method: 'GET',
-      path: OPENAPI_PATH,
-      authenticated: false,
-      async handle() {
-        document ??= buildOpenApiDocument();
-        return json(200, document, { 'cache-control': 'public, max-age=300' });
-      },
+  return {
+    method: 'GET',
+    path: OPENAPI_PATH,
+    access: { kind: 'public' },
+    doc: {
+      operationId: 'getOpenApiDocument',
+      summary: 'This document',
+      description: 'Clients and portals fetch the contract they generate from here.',
+      tag: 'meta',
+      success: { 200: { description: 'the OpenAPI 3.1 document', schema: openApiDocumentSchema } },
+      // The router refuses an oversized body on every route, this one included.
+      errors: [413, 500],
     },
-  ];
+    async handle() {
+      document ??= buildOpenApiDocument(routes());
+      return json(200, document, { 'cache-control': 'public, max-age=300' });
+    },
+  };
 }

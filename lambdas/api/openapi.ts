@@ -1,29 +1,18 @@
 /**
- * The API's OpenAPI 3.1 document, generated from the zod schemas the handlers validate with (zod's own
+ * The API's OpenAPI 3.1 document, generated from the route definitions (lambdas/http/router.ts `Route`: method, path,
+ * access, doc and handler, each written once) and the zod schemas the handlers validate with (zod's own
  * `z.toJSONSchema`, JSON Schema 2020-12 as OpenAPI 3.1 expects): request bodies and query strings with `io: 'input'`
- * (defaulted fields optional), responses with `io: 'output'` (what the server always sends). Only the operation
- * table below is written by hand; test/openapi checks it against the router's `allRoutes` in both directions.
+ * (defaulted fields optional), responses with `io: 'output'` (what the server always sends). A schema registered below
+ * becomes a named component; any other is inlined where it is used.
  */
 import * as z from '../shared/zod';
-import {
-  catalogKinds,
-  catalogSchemas,
-  checkResultSchema,
-  planSummarySchema,
-  resourceChangeSchema,
-  slackLinkSchema,
-  stackJobSchema,
-  type CatalogKind,
-  type CheckResult,
-  type ResourceChange,
-  type StackJob,
-} from '../domain/schemas';
-import type { Method } from '../http/router';
-import { MAX_BODY_BYTES } from '../http/router';
-import { decisionBodySchema, forceCancelBodySchema, SLACK_INTERACTIONS_PATH, slackLinkBodySchema } from './approval-routes';
-import { listJobsQuerySchema } from './job-routes';
-import { logsQuerySchema } from './artifact-routes';
-import { forceUnlockBodySchema, STATE_LOCK_PATH } from './state-lock-routes';
+import { catalogKinds, catalogSchemas, checkResultSchema, planSummarySchema, resourceChangeSchema, slackLinkSchema, stackJobSchema } from '../domain/schemas';
+import { ROLE_GRANTS } from '../http/principal';
+import { isAuthenticated, MAX_BODY_BYTES, type Access, type DocSchema, type ErrorStatus, type Route, type RouteDoc } from '../http/router';
+import { decisionBodySchema, forceCancelBodySchema, slackLinkBodySchema } from './approval-routes';
+import { CATALOG, pathFilledFields } from './catalog-routes';
+import { componentExamples, EXAMPLE_SUMMARIES, STACK_JOB_ID } from './openapi-examples';
+import { forceUnlockBodySchema } from './state-lock-routes';
 import {
   catalogListSchemas,
   fieldProblemSchema,
@@ -42,6 +31,9 @@ import {
   stateLockViewSchema,
 } from './response-schemas';
 
+export { componentExamples, stackJobExample } from './openapi-examples';
+export { PLATFORM_CATALOG_KINDS } from './catalog-routes';
+
 export const OPENAPI_PATH = '/v1/openapi.json';
 
 type Json = Record<string, unknown>;
@@ -53,21 +45,6 @@ export type OpenApiDocument = Json & {
 
 const schemaRef = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const responseRef = (id: string) => ({ $ref: `#/components/responses/${id}` });
-
-// ---------------------------------------------------------------- catalog naming
-
-/** Component names and the levels each catalog kind exists at (the platform holds modules, policies and runners only). */
-const CATALOG: Record<CatalogKind, { entity: string; plural: string; one: string; platform: boolean }> = {
-  'provider-credentials': { entity: 'ProviderCredential', plural: 'ProviderCredentials', one: 'provider credential', platform: false },
-  'backend-credentials': { entity: 'BackendCredential', plural: 'BackendCredentials', one: 'backend credential', platform: false },
-  modules: { entity: 'IacModule', plural: 'IacModules', one: 'IaC module', platform: true },
-  'org-settings': { entity: 'OrgSettings', plural: 'OrgSettingsList', one: 'org settings', platform: false },
-  'flow-control-policies': { entity: 'FlowControlPolicy', plural: 'FlowControlPolicies', one: 'flow control policy', platform: true },
-  runners: { entity: 'Runner', plural: 'Runners', one: 'runner', platform: true },
-};
-
-/** The catalog kinds documented under /v1/platform. */
-export const PLATFORM_CATALOG_KINDS = catalogKinds.filter((k) => CATALOG[k].platform);
 
 // ---------------------------------------------------------------- components from zod
 
@@ -125,14 +102,6 @@ function querySchemaJson(schema: z.ZodObject): Json {
   return json;
 }
 
-/** Fields the catalog PUT handler fills from the path (id or org, scope, org): a body may leave them out, and if it gives them they must match. */
-function pathFilledFields(kind: CatalogKind, platform: boolean): string[] {
-  const fields = [kind === 'org-settings' ? 'org' : 'id'];
-  if (kind === 'modules' || kind === 'runners') fields.push('scope');
-  if (!platform && kind !== 'flow-control-policies' && kind !== 'org-settings') fields.push('org');
-  return fields;
-}
-
 /**
  * Request components: the domain schemas as input (defaulted fields optional). A catalog entity's input is its PUT body,
  * so the fields the path supplies are dropped from `required`; the org level supplies a superset of what the platform does
@@ -148,189 +117,8 @@ function inputComponentsJson(): Record<string, Json> {
   return json;
 }
 
-// ---------------------------------------------------------------- examples (the README's StackJob)
-
-const STACK_JOB_ID = 'sj_01jsrnmwpnnc6n62h06xafcgxv';
-const STATE_KEY = 'stack-jobs/acmecorp/production/eks_01jq5xe4z7farkgenqsh47c1h0/terraform.tfstate';
-
-const resourceChangeExample: ResourceChange = {
-  resource: {
-    id: 'eks_01jq5xe4z7farkgenqsh47c1h0',
-    name: 'prod-api-cluster',
-    org: 'acmecorp',
-    env: 'production',
-    version: { id: 'ver-01jsrnmrwjn57drj0ekht8hb93', message: 'Scale EKS node group from 3 to 5 nodes' },
-  },
-  kind: 'aws_eks_cluster',
-  spec: { nodeGroup: { desiredSize: 5 } },
-  triggerEvent: 'updated',
-  createdBy: 'user@company.com',
-};
-
-const passedChecksExample: CheckResult[] = [
-  {
-    check: 'credential',
-    passed: true,
-    messages: [
-      'using aws_credential awscred_prod_account',
-      'STS GetCallerIdentity accepted: arn:aws:iam::123456789012:role/stackjobs-deployer (account 123456789012)',
-    ],
-  },
-  {
-    check: 'module',
-    passed: true,
-    messages: ['iacmod_platform_eks_terraform (terraform) by rule platform-default'],
-    resolved: { id: 'iacmod_platform_eks_terraform', rule: 'platform-default' },
-  },
-  {
-    check: 'backend',
-    passed: true,
-    messages: ['backend tfcred_s3_backend_prod (s3): bucket acmecorp-terraform-state reachable', `state exists at ${STATE_KEY}`],
-    resolved: { id: 'tfcred_s3_backend_prod', stateKey: STATE_KEY, stateExists: true },
-  },
-  {
-    check: 'flowControl',
-    passed: true,
-    messages: ['policy platform-default from the platform level'],
-    resolved: { id: 'platform-default', level: 'platform' },
-  },
-];
-
-/** The design's StackJob, as the API returns it right after submission. */
-export const stackJobExample: StackJob = {
-  apiVersion: 'infra-hub.planton.cloud/v1',
-  kind: 'StackJob',
-  metadata: {
-    id: STACK_JOB_ID,
-    name: 'eks_01jq5xe4z7farkgenqsh47c1h0',
-    org: 'acmecorp',
-    env: 'production',
-    version: { id: 'ver-01jsrnmrwjn57drj0ekht8hb93', message: 'Scale EKS node group from 3 to 5 nodes' },
-  },
-  spec: {
-    apiResourceInfo: {
-      kind: 'aws_eks_cluster',
-      id: 'eks_01jq5xe4z7farkgenqsh47c1h0',
-      name: 'prod-api-cluster',
-      versionId: 'ver-01jsrnmrwjn57drj0ekht8hb93',
-      triggerEvent: 'updated',
-      eventCreatedBy: 'user@company.com',
-      spec: { nodeGroup: { desiredSize: 5 } },
-    },
-    essentials: {
-      provisioner: 'terraform',
-      iacModule: {
-        id: 'iacmod_platform_eks_terraform',
-        gitRepo: 'github.com/project-planton/aws-eks',
-        branch: 'v2.3.0',
-        path: 'terraform',
-        provider: 'aws',
-        rule: 'platform-default',
-      },
-      backendCredential: {
-        kind: 'terraform_backend_credential',
-        id: 'tfcred_s3_backend_prod',
-        type: 's3',
-        config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1', keyPrefix: 'stack-jobs' },
-        stateKey: STATE_KEY,
-      },
-      providerCredential: { kind: 'aws_credential', id: 'awscred_prod_account', provider: 'aws', secretRef: 'stackjobs/acmecorp/awscred_prod_account' },
-      stackJobRunner: { id: 'sjr_platform_runner', endpoint: 'runner.planton.cloud:443' },
-      flowControlPolicy: {
-        previewBeforeUpdate: true,
-        pauseBetweenPreviewAndUpdate: true,
-        skipRefresh: false,
-        approvers: [],
-        requireDistinctApprover: false,
-        approvalTimeoutMinutes: 1440,
-        source: { level: 'platform', id: 'platform-default' },
-      },
-    },
-    operations: ['init', 'refresh', 'plan', 'apply'],
-  },
-  status: {
-    phase: 'queued',
-    result: 'tbd',
-    createdAt: '2025-04-24T09:12:31.000Z',
-    updatedAt: '2025-04-24T09:12:31.000Z',
-    operations: (['init', 'refresh', 'plan', 'apply'] as const).map((name) => ({ name, status: 'pending' as const, result: 'tbd' as const, errors: [] })),
-    preflight: passedChecksExample,
-  },
-};
-
-/** Example values by component name; test/openapi validates each against its component. */
-export const componentExamples: Record<string, unknown> = {
-  ResourceChange: resourceChangeExample,
-  StackJob: stackJobExample,
-  PreflightResult: { passed: true, checks: passedChecksExample },
-  Problem: {
-    type: 'https://stackjobs.dev/problems/invalid-request',
-    title: 'Invalid request',
-    status: 400,
-    detail: 'resource change is invalid',
-    errors: [
-      { path: 'triggerEvent', message: 'Invalid option: expected one of "created"|"updated"|"deleted"' },
-      { path: 'resource.org', message: 'Too small: expected string to have >=1 characters' },
-    ],
-  },
-  PreflightFailedProblem: {
-    type: 'https://stackjobs.dev/problems/pre-flight-failed',
-    title: 'Pre-flight failed',
-    status: 422,
-    detail: 'one or more pre-flight checks failed; no job was created',
-    checks: [
-      { check: 'credential', passed: false, messages: ['no aws credential of org acmecorp is mapped to environment staging'] },
-      {
-        check: 'module',
-        passed: false,
-        messages: ['no module for resource kind aws_rds_instance: org acmecorp has no custom module, and the platform has no default module for it'],
-      },
-      passedChecksExample[2],
-      passedChecksExample[3],
-    ],
-  },
-  ProviderCredential: {
-    id: 'awscred_prod_account',
-    org: 'acmecorp',
-    provider: 'aws',
-    kind: 'aws_credential',
-    environments: ['production'],
-    permissions: ['eks:*', 'ec2:DescribeSubnets'],
-    secretRef: 'stackjobs/acmecorp/awscred_prod_account',
-  },
-  BackendCredential: {
-    id: 'tfcred_s3_backend_prod',
-    org: 'acmecorp',
-    provisioner: 'terraform',
-    kind: 'terraform_backend_credential',
-    type: 's3',
-    config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1', keyPrefix: 'stack-jobs' },
-  },
-  IacModule: {
-    id: 'iacmod_platform_eks_terraform',
-    scope: 'platform',
-    resourceKind: 'aws_eks_cluster',
-    provisioner: 'terraform',
-    provider: 'aws',
-    gitRepo: 'github.com/project-planton/aws-eks',
-    branch: 'v2.3.0',
-    path: 'terraform',
-    permissions: ['eks:CreateCluster', 'ec2:DescribeSubnets'],
-    isDefault: true,
-  },
-};
-
-const EXAMPLE_SUMMARIES: Record<string, string> = {
-  ResourceChange: "acmecorp scales its production EKS cluster's node group from 3 to 5 nodes",
-  StackJob: 'the frozen job for that change, just submitted',
-  PreflightResult: 'every check passed',
-  Problem: 'a change with an unknown trigger and an empty org',
-  PreflightFailedProblem: 'no credential for staging and no module for the kind',
-};
-
 // ---------------------------------------------------------------- operations
 
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 422 | 500 | 502;
 const ERROR_RESPONSES: Record<ErrorStatus, string> = {
   400: 'BadRequest',
   401: 'Unauthorized',
@@ -343,36 +131,6 @@ const ERROR_RESPONSES: Record<ErrorStatus, string> = {
   502: 'BadGateway',
 };
 
-interface SuccessSpec {
-  description: string;
-  /** Component schema name; absent for an empty body. */
-  schema?: string;
-  location?: boolean;
-}
-
-/** One documented operation: `route` is the router's path template it is served by. */
-export interface OperationSpec {
-  method: Method;
-  path: string;
-  route: string;
-  operationId: string;
-  summary: string;
-  description?: string;
-  tag: string;
-  authenticated: boolean;
-  params?: Record<string, Json>;
-  query?: z.ZodObject;
-  /** Optional request headers the operation reads, by name: `{description, schema}`. */
-  headers?: Record<string, Json>;
-  /**
-   * The body's schema and the name of its example in `componentExamples`; `optional` when an empty body is accepted;
-   * `contentTypes` when the body is not JSON/YAML (the Slack form post).
-   */
-  body?: { schema: Json; example?: string; optional?: boolean; contentTypes?: string[] };
-  success: Record<number, SuccessSpec>;
-  errors: ErrorStatus[];
-}
-
 const PARAMS: Record<string, Json> = {
   org: { description: 'organization', schema: { type: 'string' }, example: 'acmecorp' },
   env: { description: 'environment', schema: { type: 'string' }, example: 'production' },
@@ -380,442 +138,42 @@ const PARAMS: Record<string, Json> = {
   id: { description: 'stack job id ("sj_" + lowercase ULID)', schema: { type: 'string' }, example: STACK_JOB_ID },
 };
 
-const READ = 'needs one of the roles viewer, operator, approver, admin in the org concerned (platform-admin reads the platform catalog only)';
-const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-const camel = (kebab: string) => kebab.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
-
-function jobOperations(): OperationSpec[] {
-  const submitErrors: ErrorStatus[] = [400, 401, 403, 413, 500];
-  const readErrors: ErrorStatus[] = [400, 401, 403, 404, 500];
-  const jobBody = { schema: schemaRef('ResourceChange'), example: 'ResourceChange' };
-  return [
-    {
-      method: 'POST',
-      path: '/v1/preflight',
-      route: '/v1/preflight',
-      operationId: 'runPreflight',
-      summary: 'Dry-run the pre-flight checks for a change',
-      description: "Runs all four checks and returns every result, pass or fail; creates nothing. Needs the operator or admin role in the change's org.",
-      tag: 'stack-jobs',
-      authenticated: true,
-      body: jobBody,
-      success: { 200: { description: 'every check, pass or fail', schema: 'PreflightResult' } },
-      errors: submitErrors,
-    },
-    {
-      method: 'POST',
-      path: '/v1/stack-jobs',
-      route: '/v1/stack-jobs',
-      operationId: 'submitChange',
-      summary: 'Submit a resource change: pre-flight, freeze the StackJob and start it',
-      description:
-        'Idempotent on (org, env, resource id, version id, trigger): a repeat answers 200 with the job the first submission created. ' +
-        "If any pre-flight check fails, no job is created and the 422 lists every check. Needs the operator or admin role in the change's org.",
-      tag: 'stack-jobs',
-      authenticated: true,
-      body: jobBody,
-      success: {
-        200: { description: 'a duplicate submission: the job the first one created', schema: 'StackJob', location: true },
-        201: { description: 'the job was created and its execution started', schema: 'StackJob', location: true },
-      },
-      errors: [...submitErrors.slice(0, 3), 409, 413, 422, 500],
-    },
-    {
-      method: 'GET',
-      path: '/v1/stack-jobs',
-      route: '/v1/stack-jobs',
-      operationId: 'listStackJobs',
-      summary: "List an org's stack jobs, newest first",
-      description: `\`org\` may be left out by a caller who belongs to exactly one org. Unknown query parameters are a 400. ${READ}.`,
-      tag: 'stack-jobs',
-      authenticated: true,
-      query: listJobsQuerySchema,
-      success: { 200: { description: 'one page', schema: 'JobPage' } },
-      errors: readErrors,
-    },
-    {
-      method: 'GET',
-      path: '/v1/stack-jobs/{id}',
-      route: '/v1/stack-jobs/{id}',
-      operationId: 'getStackJob',
-      summary: 'Read a stack job: the frozen snapshot and its live status',
-      description: `Another org's job is a 404. ${READ}.`,
-      tag: 'stack-jobs',
-      authenticated: true,
-      success: { 200: { description: 'the job', schema: 'StackJob' } },
-      errors: readErrors,
-    },
-    {
-      method: 'GET',
-      path: '/v1/stack-jobs/{id}/logs',
-      route: '/v1/stack-jobs/{id}/logs',
-      operationId: 'getStackJobLogs',
-      summary: "Read a job's logs; follow a running job with the cursor",
-      description: `\`operation\` needs \`phase\`. ${READ}.`,
-      tag: 'artifacts',
-      authenticated: true,
-      query: logsQuerySchema,
-      success: { 200: { description: 'the log text since the cursor', schema: 'LogPage' } },
-      errors: readErrors,
-    },
-    {
-      method: 'GET',
-      path: '/v1/stack-jobs/{id}/plan',
-      route: '/v1/stack-jobs/{id}/plan',
-      operationId: 'getStackJobPlan',
-      summary: "Read a job's plan summary, digest and a short-lived link to the full plan",
-      description: `404 until the plan operation has saved a plan. ${READ}.`,
-      tag: 'artifacts',
-      authenticated: true,
-      success: { 200: { description: 'the plan', schema: 'PlanView' } },
-      errors: readErrors,
-    },
-    {
-      method: 'GET',
-      path: '/v1/stack-jobs/{id}/plan/changes',
-      route: '/v1/stack-jobs/{id}/plan/changes',
-      operationId: 'getStackJobPlanChanges',
-      summary: 'Read the plan as an approver reads it: each resource, its action and the attributes that change',
-      description:
-        'From the masked plan the runner stored: per resource the action and each changed attribute before → after (sensitive values as ' +
-        '`(sensitive)`, unknown ones as `(known after apply)`), output changes and the drift the refresh found. At most 200 resources and ' +
-        `100 attributes each (\`totalResources\`, \`attributesTruncated\` say when more changed). 404 until the plan operation has saved a plan. ${READ}.`,
-      tag: 'artifacts',
-      authenticated: true,
-      success: { 200: { description: 'the plan changes', schema: 'PlanChanges' } },
-      errors: readErrors,
-    },
-    {
-      method: 'GET',
-      path: '/v1/stack-jobs/{id}/outputs',
-      route: '/v1/stack-jobs/{id}/outputs',
-      operationId: 'getStackJobOutputs',
-      summary: "Read a job's outputs, sensitive values masked",
-      description: `404 until the job has produced outputs. ${READ}.`,
-      tag: 'artifacts',
-      authenticated: true,
-      success: { 200: { description: 'the outputs', schema: 'JobOutputs' } },
-      errors: readErrors,
-    },
-    {
-      method: 'GET',
-      path: '/v1/orgs/{org}/envs/{env}/resources/{resourceId}',
-      route: '/v1/orgs/{org}/envs/{env}/resources/{resourceId}',
-      operationId: 'getResourceStatus',
-      summary: "Read a resource's latest stack-job status and live outputs",
-      description: `404 until a job for the resource has finished. ${READ}.`,
-      tag: 'artifacts',
-      authenticated: true,
-      success: { 200: { description: 'the resource status', schema: 'ResourceStatus' } },
-      errors: readErrors,
-    },
-    {
-      method: 'GET',
-      path: STATE_LOCK_PATH,
-      route: STATE_LOCK_PATH,
-      operationId: 'getStateLock',
-      summary: "Read Terraform's own lock on a resource's state, and the stack job it was left by",
-      description:
-        "Where the stack's newest job keeps its state: the S3 `<key>.tflock` object or the lock table's `<bucket>/<key>` item, or a local backend's " +
-        '`.terraform.tfstate.lock.info` (local mode). 404 when there is no lock, or when no job of the resource was ever submitted. ' +
-        `${READ}.`,
-      tag: 'artifacts',
-      authenticated: true,
-      success: { 200: { description: 'the lock', schema: 'StateLock' } },
-      errors: [...readErrors, 502],
-    },
-    {
-      method: 'POST',
-      path: `${STATE_LOCK_PATH}/force-unlock`,
-      route: `${STATE_LOCK_PATH}/force-unlock`,
-      operationId: 'forceUnlockStateLock',
-      summary: 'Release a Terraform state lock a killed tool left behind (terraform force-unlock)',
-      description:
-        'Deletes the lock only while its id is `lockId` (a conditional delete). 409 while a stack job holds the stack (its run owns the lock: cancel ' +
-        "that job instead), when `lockId` is not the lock's id, or when a live process holds a local lock; 404 when there is no lock. The release is " +
-        'published as a `Stack Terraform Lock Released` event with who and why. Needs the admin role in the org.',
-      tag: 'artifacts',
-      authenticated: true,
-      body: { schema: schemaRef('ForceUnlockInput') },
-      success: { 200: { description: 'released: the lock as it was, with who released it, when and why', schema: 'StateLock' } },
-      errors: [400, 401, 403, 404, 409, 413, 500, 502],
-    },
-  ];
-}
-
-function catalogOperations(): OperationSpec[] {
-  const ops: OperationSpec[] = [];
-  for (const platform of [false, true]) {
-    const prefix = platform ? '/v1/platform' : '/v1/orgs/{org}';
-    const scope = platform ? 'Platform' : '';
-    const writeRole = platform ? 'needs the platform-admin role' : 'needs the admin role in the org (platform-admin is not an org admin)';
-    for (const kind of catalogKinds.filter((k) => !platform || CATALOG[k].platform)) {
-      const { entity, plural, one } = CATALOG[kind];
-      const noun = kind.replace(/-/g, ' ');
-      const idParam = { id: { description: kind === 'org-settings' ? 'the org the settings belong to' : `${one} id`, schema: { type: 'string' } } };
-      // The module example is a platform module: under an org path it would contradict its scope.
-      const example = entity in componentExamples && (kind !== 'modules' || platform) ? { example: entity } : {};
-      const item = `${prefix}/${kind}/{id}`;
-      const base = { tag: 'catalog', authenticated: true };
-      const opId = (verb: string, what: string) => `${verb}${scope}${cap(camel(what))}`;
-      ops.push(
-        {
-          ...base,
-          method: 'GET',
-          path: `${prefix}/${kind}`,
-          route: `${prefix}/{kind}`,
-          operationId: opId('list', kind),
-          summary: `List the ${platform ? 'platform' : "org's"} ${noun}`,
-          description: `${READ}.`,
-          success: { 200: { description: `every ${noun} entry`, schema: plural } },
-          errors: [400, 401, 403, 404, 500],
-        },
-        {
-          ...base,
-          method: 'GET',
-          path: item,
-          route: `${prefix}/{kind}/{id}`,
-          operationId: opId('get', entity),
-          summary: `Read one ${platform ? 'platform ' : ''}${one}`,
-          description: `${READ}.`,
-          params: idParam,
-          success: { 200: { description: `the ${one}`, schema: entity } },
-          errors: [400, 401, 403, 404, 500],
-        },
-        {
-          ...base,
-          method: 'PUT',
-          path: item,
-          route: `${prefix}/{kind}/{id}`,
-          operationId: opId('put', entity),
-          summary: `Create or replace one ${platform ? 'platform ' : ''}${one}`,
-          description:
-            `Fields the path determines (${pathFilledFields(kind, platform).join(', ')}) may be left out; if given they must match the path. ` +
-            `References to secrets only: any field not in the schema, such as secret material, is a 400. ${cap(writeRole)}.`,
-          params: idParam,
-          body: { schema: schemaRef(`${entity}Input`), ...example },
-          success: {
-            200: { description: 'replaced', schema: entity },
-            201: { description: 'created', schema: entity },
-          },
-          errors: [400, 401, 403, 404, 413, 500],
-        },
-        {
-          ...base,
-          method: 'DELETE',
-          path: item,
-          route: `${prefix}/{kind}/{id}`,
-          operationId: opId('delete', entity),
-          summary: `Delete one ${platform ? 'platform ' : ''}${one}`,
-          description: `${cap(writeRole)}.`,
-          params: idParam,
-          success: { 204: { description: 'deleted' } },
-          errors: [400, 401, 403, 404, 500],
-        },
-      );
-    }
-  }
-  return ops;
-}
-
-const openApiOperation: OperationSpec = {
-  method: 'GET',
-  path: OPENAPI_PATH,
-  route: OPENAPI_PATH,
-  operationId: 'getOpenApiDocument',
-  summary: 'This document',
-  description: 'Served without authentication, so clients and portals can fetch the contract they generate from.',
-  tag: 'meta',
-  authenticated: false,
-  success: { 200: { description: 'the OpenAPI 3.1 document', schema: 'OpenApiDocument' } },
-  // The router refuses an oversized body on every route, this one included.
-  errors: [413, 500],
-};
-
-function approvalOperations(): OperationSpec[] {
-  const decision = (verb: 'approve' | 'reject'): OperationSpec => ({
-    method: 'POST',
-    path: `/v1/stack-jobs/{id}/${verb}`,
-    route: `/v1/stack-jobs/{id}/${verb}`,
-    operationId: `${verb}StackJob`,
-    summary: verb === 'approve' ? 'Approve the plan a job is waiting on' : 'Reject the plan a job is waiting on (the job ends cancelled)',
-    description:
-      "Needs the approver role in the job's org; when the job's policy names approvers, the caller must be one of them for the job's environment, " +
-      'and under `requireDistinctApprover` must not be the author of the change. The first decision wins: a second one, one after the approval window, ' +
-      "or one on a job that is not awaiting approval is a 409 whose detail says why. Another org's job is a 404. The decision is recorded on " +
-      '`status.approval.decision` (who, when, channel `api`, plan digest, comment).',
-    tag: 'approvals',
-    authenticated: true,
-    body: { schema: schemaRef('DecisionInput'), optional: true },
-    success: { 200: { description: `${verb === 'approve' ? 'approved' : 'rejected'}: the job with its decision; the workflow resumes`, schema: 'StackJob' } },
-    errors: [400, 401, 403, 404, 409, 413, 500],
-  });
-  return [
-    decision('approve'),
-    decision('reject'),
-    {
-      method: 'POST',
-      path: '/v1/stack-jobs/{id}/cancel',
-      route: '/v1/stack-jobs/{id}/cancel',
-      operationId: 'cancelStackJob',
-      summary: 'Cancel a job',
-      description:
-        'Queued: it leaves the queue and ends completed/cancelled (200). Awaiting approval: the approval closes, the waiting execution is failed with ' +
-        'StackJob.Cancelled, the job ends completed/cancelled (200). Running a refresh or plan: the runner task is stopped (ECS StopTask) and the workflow ' +
-        'ends the job completed/cancelled (202, `status.cancelRequested` set). Running an apply or destroy: never interrupted; the request is recorded (202), ' +
-        'the update finishes, nothing runs after it, and the job ends with reason `cancel_requested_during_update`. Running, but its workflow execution is ' +
-        'gone (local mode restarted, an execution stopped without its cleanup): the job ends completed/failed with reason `interrupted` (200), its runner ' +
-        "stopped. Completed: 409. In every case the stack lock is released and an event published. Needs the operator or admin role in the job's org.",
-      tag: 'approvals',
-      authenticated: true,
-      success: {
-        200: { description: 'the job ended now: completed/cancelled', schema: 'StackJob' },
-        202: { description: 'cancellation under way (runner stopping, or the update finishes first)', schema: 'StackJob' },
-      },
-      errors: [401, 403, 404, 409, 413, 500],
-    },
-    {
-      method: 'POST',
-      path: '/v1/stack-jobs/{id}/force-cancel',
-      route: '/v1/stack-jobs/{id}/force-cancel',
-      operationId: 'forceCancelStackJob',
-      summary: 'End a job in any phase and free its stack (org admins)',
-      description:
-        'For getting a stack back when a job is stuck: the job ends completed/cancelled with reason `force_cancelled`, `status.forceCancelled` records who, ' +
-        'when and the reason given; its runner task is stopped (an apply or destroy too: unlike cancel), a waiting approval is closed, and its stack lease ' +
-        "is released even if ECS does not confirm the stop (Terraform's own state lock still guards the state). Needs the admin role in the job's org; " +
-        "another org's job is a 404; a completed job is a 409.",
-      tag: 'approvals',
-      authenticated: true,
-      body: { schema: schemaRef('ForceCancelInput') },
-      success: { 200: { description: 'the job, ended: completed/cancelled, reason force_cancelled', schema: 'StackJob' } },
-      errors: [400, 401, 403, 404, 409, 413, 500],
-    },
-    {
-      method: 'POST',
-      path: '/v1/stack-jobs/{id}/rerun',
-      route: '/v1/stack-jobs/{id}/rerun',
-      operationId: 'rerunStackJob',
-      summary: 'Run an ended job again for the same resource version (pre-flight runs again)',
-      description:
-        'A new job linked by `metadata.rerunOf`, submitted by the caller (`metadata.submittedBy`); every rerun is a new job, unless the request carries an ' +
-        '`Idempotency-Key`: a retry with the same key for the same job answers 200 with the rerun that key made. 409 when the job has not ended, or when ' +
-        "the resource has a newer version (the detail names it). 422 when pre-flight fails now. Needs the operator or admin role in the job's org.",
-      tag: 'approvals',
-      authenticated: true,
-      headers: {
-        'Idempotency-Key': {
-          description:
-            'names this rerun attempt, so that a retried request answers with the job it made instead of making another (printable ASCII, 1 to 255 characters)',
-          schema: { type: 'string', minLength: 1, maxLength: 255 },
-          example: 'rerun-2026-11-27-0001',
-        },
-      },
-      success: {
-        200: { description: 'a rerun with this Idempotency-Key was made before: that rerun', schema: 'StackJob', location: true },
-        201: { description: 'the rerun was created and started', schema: 'StackJob', location: true },
-      },
-      errors: [400, 401, 403, 404, 409, 413, 422, 500],
-    },
-    {
-      method: 'POST',
-      path: SLACK_INTERACTIONS_PATH,
-      route: SLACK_INTERACTIONS_PATH,
-      operationId: 'slackInteraction',
-      summary: 'Slack interactivity endpoint (Approve / Reject buttons)',
-      description:
-        'Called by Slack, not by clients: no JWT; the request must carry a valid `X-Slack-Signature` (v0, HMAC-SHA256 with the signing secret) and an ' +
-        '`X-Slack-Request-Timestamp` within 5 minutes, else 401 with no detail. A verified click is acknowledged with an empty 200; its outcome (or why it ' +
-        'changed nothing) is posted to the `response_url`.',
-      tag: 'approvals',
-      authenticated: false,
-      body: {
-        schema: { type: 'object', properties: { payload: { type: 'string', description: 'the block_actions payload, JSON' } }, required: ['payload'] },
-        contentTypes: ['application/x-www-form-urlencoded'],
-      },
-      success: { 200: { description: 'acknowledged (empty body)' } },
-      errors: [400, 401, 413, 500],
-    },
-    ...slackLinkOperations(),
-  ];
-}
-
-const SLACK_LINK_PARAMS: Record<string, Json> = {
-  teamId: { description: 'the Slack workspace id (T…)', schema: { type: 'string' }, example: 'T0ACME01' },
-  userId: { description: 'the Slack user id (U… or W…)', schema: { type: 'string' }, example: 'U0APPROVER1' },
-};
-
-/** Who a Slack account acts as: linked by the person themselves, or by a platform admin; never by an org admin. */
-function slackLinkOperations(): OperationSpec[] {
-  const own = '/v1/me/slack-links/{teamId}/{userId}';
-  const platform = '/v1/platform/slack-links/{teamId}/{userId}';
-  const common = { tag: 'approvals', authenticated: true, params: SLACK_LINK_PARAMS } as const;
-  return [
-    {
-      ...common,
-      method: 'PUT',
-      path: own,
-      route: own,
-      operationId: 'linkMySlackAccount',
-      summary: 'Link a Slack account to yourself',
-      description:
-        'Clicks on approval buttons by this Slack account then act as you (the caller). You can only link yourself; an account already linked to ' +
-        "someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId).",
-      success: { 200: { description: 'the link', schema: 'SlackLink' } },
-      errors: [400, 401, 409, 500],
-    },
-    {
-      ...common,
-      method: 'DELETE',
-      path: own,
-      route: own,
-      operationId: 'unlinkMySlackAccount',
-      summary: 'Remove your own link of a Slack account',
-      success: { 204: { description: 'removed' } },
-      errors: [400, 401, 404, 500],
-    },
-    {
-      ...common,
-      method: 'PUT',
-      path: platform,
-      route: platform,
-      operationId: 'linkSlackAccount',
-      summary: 'Link a Slack account to a principal (platform admin)',
-      description: 'Needs the platform-admin role. Replaces any link the account had.',
-      body: { schema: schemaRef('SlackLinkInput') },
-      success: { 200: { description: 'the link', schema: 'SlackLink' } },
-      errors: [400, 401, 403, 413, 500],
-    },
-    {
-      ...common,
-      method: 'DELETE',
-      path: platform,
-      route: platform,
-      operationId: 'unlinkSlackAccount',
-      summary: 'Remove a Slack link (platform admin)',
-      success: { 204: { description: 'removed' } },
-      errors: [400, 401, 403, 404, 500],
-    },
-  ];
-}
-
-/** Every documented operation; the test pins this list to the router's routes. */
-export function operationSpecs(): OperationSpec[] {
-  return [...jobOperations(), ...approvalOperations(), ...catalogOperations(), openApiOperation];
-}
-
 // ---------------------------------------------------------------- assembly
 
-function parameters(op: OperationSpec): Json[] {
-  const names = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+/** Finds a registered schema's component name by identity; anything else is inlined. */
+class SchemaNames {
+  private readonly outputs = new Map<unknown, string>();
+  private readonly inputs = new Map<unknown, string>();
+  constructor() {
+    for (const [name, schema] of Object.entries(outputComponents())) this.outputs.set(schema, name);
+    for (const [name, schema] of Object.entries(inputComponents())) this.inputs.set(schema, name);
+  }
+  json(schema: DocSchema, io: 'input' | 'output'): Json {
+    if (!isZod(schema)) return schema;
+    const name = (io === 'input' ? this.inputs : this.outputs).get(schema);
+    if (name) return schemaRef(name);
+    const { $schema: _s, ...json } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'throw' }) as Json;
+    return json;
+  }
+  /** The component name, for examples (which are keyed by component). */
+  nameOf(schema: DocSchema): string | undefined {
+    return isZod(schema) ? this.outputs.get(schema) : undefined;
+  }
+}
+
+const isZod = (schema: DocSchema): schema is z.ZodType => typeof schema === 'object' && schema !== null && '_zod' in schema;
+
+function parameters(route: Route): Json[] {
+  const doc = route.doc;
+  const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
   const pathParams = names.map((name) => {
-    const spec = op.params?.[name] ?? PARAMS[name];
-    if (!spec) throw new Error(`no parameter spec for {${name}} in ${op.path}`);
+    const spec = doc.params?.[name] ?? PARAMS[name];
+    if (!spec) throw new Error(`no parameter spec for {${name}} in ${route.path}`);
     return { name, in: 'path', required: true, ...spec };
   });
-  const headerParams = Object.entries(op.headers ?? {}).map(([name, spec]) => ({ name, in: 'header', required: false, ...spec }));
-  if (!op.query) return [...pathParams, ...headerParams];
-  const query = querySchemaJson(op.query);
+  const headerParams = Object.entries(doc.headers ?? {}).map(([name, spec]) => ({ name, in: 'header', required: false, ...spec }));
+  if (!doc.query) return [...pathParams, ...headerParams];
+  const query = querySchemaJson(doc.query);
   const required = (query.required as string[] | undefined) ?? [];
   const queryParams = Object.entries(query.properties as Record<string, Json>).map(([name, { description, ...schema }]) => ({
     name,
@@ -834,9 +192,43 @@ function mediaType(schema: Json, exampleOf?: string): Json {
   return { schema, ...example };
 }
 
-function operation(op: OperationSpec): Json {
+const orList = (items: readonly string[]) => (items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`);
+
+/** The sentence each operation's description ends with: who may call it, from the route's declared access. */
+export function accessSentence(access: Access): string {
+  switch (access.kind) {
+    case 'public':
+      return 'Served without authentication.';
+    case 'slack-signature':
+      return 'Authenticated by the Slack signature, not a JWT.';
+    case 'signed-in':
+      return 'Any signed-in caller; it acts on the caller only.';
+    case 'platform-admin':
+      return 'Needs the platform-admin role.';
+    case 'any-role':
+      return 'Needs a role in an org (viewer or above) or the platform-admin role.';
+    case 'org-role': {
+      const where = { path: 'the org in the path', query: 'the org listed', job: "the job's org", change: "the change's org" }[access.org];
+      const absent = {
+        path: " Another org's resources are a 404 (platform-admin included).",
+        query: " Another org's jobs are a 404 (platform-admin included).",
+        job: " Another org's job is a 404 (platform-admin included).",
+        change: ' A caller who is not a member of that org gets a 403.',
+      }[access.org];
+      return `Needs the role ${orList(ROLE_GRANTS[access.permission])} in ${where}.${absent}`;
+    }
+  }
+}
+
+/** Machine-readable access, for clients (a console hides what a principal may not do). */
+function accessExtension(access: Access): Json {
+  return access.kind === 'org-role' ? { kind: access.kind, roles: ROLE_GRANTS[access.permission], org: access.org } : { kind: access.kind };
+}
+
+function operation(route: Route, names: SchemaNames): Json {
+  const doc: RouteDoc = route.doc;
   const responses: Record<string, Json> = {};
-  for (const [status, s] of Object.entries(op.success)) {
+  for (const [status, s] of Object.entries(doc.success)) {
     responses[status] = {
       description: s.description,
       ...(s.location
@@ -846,36 +238,39 @@ function operation(op: OperationSpec): Json {
             },
           }
         : {}),
-      ...(s.schema ? { content: { 'application/json': mediaType(schemaRef(s.schema), s.schema) } } : {}),
+      ...(s.schema ? { content: { 'application/json': mediaType(names.json(s.schema, 'output'), names.nameOf(s.schema)) } } : {}),
     };
   }
-  for (const status of op.errors) responses[String(status)] = responseRef(ERROR_RESPONSES[status]);
-  const body = op.body && mediaType(op.body.schema, op.body.example);
+  for (const status of doc.errors) responses[String(status)] = responseRef(ERROR_RESPONSES[status]);
+  const body = doc.body && mediaType(names.json(doc.body.schema, 'input'), doc.body.example);
+  const description = [doc.description, accessSentence(route.access)].filter(Boolean).join(' ');
+  const params = parameters(route);
   return {
-    operationId: op.operationId,
-    summary: op.summary,
-    ...(op.description ? { description: op.description } : {}),
-    tags: [op.tag],
-    ...(op.authenticated ? {} : { security: [] }),
-    ...(parameters(op).length > 0 ? { parameters: parameters(op) } : {}),
-    ...(body && op.body?.contentTypes
+    operationId: doc.operationId,
+    summary: doc.summary,
+    description,
+    tags: [doc.tag],
+    ...(isAuthenticated(route) ? {} : { security: [] }),
+    'x-stackjobs-access': accessExtension(route.access),
+    ...(params.length > 0 ? { parameters: params } : {}),
+    ...(body && doc.body?.contentTypes
       ? {
           requestBody: {
             required: true,
             description: `At most ${MAX_BODY_BYTES} bytes.`,
-            content: Object.fromEntries(op.body.contentTypes.map((t) => [t, body])),
+            content: Object.fromEntries(doc.body.contentTypes.map((t) => [t, body])),
           },
         }
       : body
         ? {
             requestBody: {
-              required: !op.body?.optional,
+              required: !doc.body?.optional,
               description: `JSON, or YAML with a YAML content type (e.g. application/yaml); at most ${MAX_BODY_BYTES} bytes.`,
               content: { 'application/json': body, 'application/yaml': body },
             },
           }
         : {}),
-    responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
+    responses: Object.fromEntries(Object.entries(responses).sort(([x], [y]) => Number(x) - Number(y))),
   };
 }
 
@@ -914,14 +309,20 @@ function errorResponses(): Record<string, Json> {
   };
 }
 
-/** Builds the whole document. Pure and deterministic: `npm run openapi` writes it, the API serves it. */
-export function buildOpenApiDocument(): OpenApiDocument {
+/** Builds the whole document from the routes. Pure and deterministic: `npm run openapi` writes it, the API serves it. */
+export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument {
   const outputs = toComponents(outputComponents(), 'output');
   const inputs = inputComponentsJson();
   const clash = Object.keys(inputs).filter((id) => id in outputs);
   if (clash.length > 0) throw new Error(`component names used for both request and response shapes: ${clash.join(', ')}`);
+  const names = new SchemaNames();
   const paths: Record<string, Record<string, Json>> = {};
-  for (const op of operationSpecs()) (paths[op.path] ??= {})[op.method.toLowerCase()] = operation(op);
+  for (const route of routes) {
+    const item = (paths[route.path] ??= {});
+    const method = route.method.toLowerCase();
+    if (item[method]) throw new Error(`two routes define ${route.method} ${route.path}`);
+    item[method] = operation(route, names);
+  }
   return {
     openapi: '3.1.1',
     info: {
@@ -971,6 +372,6 @@ export function buildOpenApiDocument(): OpenApiDocument {
 }
 
 /** The document as `docs/openapi.json` holds it (`npm run openapi`); the staleness test compares against this. */
-export function renderOpenApiDocument(): string {
-  return `${JSON.stringify(buildOpenApiDocument(), null, 2)}\n`;
+export function renderOpenApiDocument(routes: readonly Route[]): string {
+  return `${JSON.stringify(buildOpenApiDocument(routes), null, 2)}\n`;
 }

@@ -53,7 +53,7 @@ export function principalFromClaims(claims: Record<string, unknown> | undefined,
 }
 
 /** What each permission needs in the org concerned; platform-admin grants none of them (it governs the platform catalog). */
-const ROLE_GRANTS: Record<'read' | 'submit' | 'approve' | 'admin', Role[]> = {
+export const ROLE_GRANTS: Record<'read' | 'submit' | 'approve' | 'admin', Role[]> = {
   read: ['viewer', 'operator', 'approver', 'admin'],
   submit: ['operator', 'admin'],
   approve: ['approver'],

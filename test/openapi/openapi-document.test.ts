@@ -1,18 +1,19 @@
 /** The generated OpenAPI document: it matches the router route for route, is committed current, and is built from the zod schemas. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServiceContext } from '../../lambdas/api/context';
-import { buildOpenApiDocument, componentExamples, operationSpecs, PLATFORM_CATALOG_KINDS, renderOpenApiDocument } from '../../lambdas/api/openapi';
-import { allRoutes } from '../../lambdas/api/routes';
+import { accessSentence, buildOpenApiDocument, componentExamples, PLATFORM_CATALOG_KINDS } from '../../lambdas/api/openapi';
+import { openApiDocumentText, routeDefinitions } from '../../lambdas/api/routes';
 import { catalogKinds, resourceChangeSchema, stackJobSchema } from '../../lambdas/domain/schemas';
-import { Router } from '../../lambdas/http/router';
+import { isAuthenticated, Router } from '../../lambdas/http/router';
 import { principals, startApiHarness, type ApiHarness } from '../support/api-harness';
 import { OpenApiValidator } from '../support/openapi-validator';
 
-/** allRoutes only reads its dependencies when a request arrives, so the route table can be built from nothing. */
-const routeTable = () => new Router(allRoutes(new Proxy({}, { get: () => undefined }) as ServiceContext)).table;
-const doc = buildOpenApiDocument();
+const routeTable = () => new Router(routeDefinitions()).table;
+const doc = buildOpenApiDocument(routeDefinitions());
 type Op = {
+  operationId: string;
+  description: string;
+  'x-stackjobs-access': { kind: string; roles?: string[] };
   security?: unknown[];
   responses: Record<string, { $ref?: string }>;
   parameters?: { name: string; in: string }[];
@@ -39,9 +40,17 @@ describe('the document and the router', () => {
     expect([...documented].sort()).toEqual([...served].sort());
   });
 
-  it('names for each operation the router path that serves it', () => {
-    const router = new Router([...routeTable()]);
-    for (const spec of operationSpecs()) expect(router.match(spec.method, sample(spec.path)).route?.path).toBe(spec.route);
+  it("is built from each route's own definition: its operation, and who may call it from its declared access", () => {
+    for (const route of routeTable()) {
+      const o = op(route.path, route.method.toLowerCase());
+      expect(o.operationId).toBe(route.doc.operationId);
+      expect(o.description.endsWith(accessSentence(route.access))).toBe(true);
+      expect(o['x-stackjobs-access'].kind).toBe(route.access.kind);
+    }
+    expect(op('/v1/stack-jobs/{id}/approve', 'post')['x-stackjobs-access']).toEqual({ kind: 'org-role', roles: ['approver'], org: 'job' });
+    expect(op('/v1/stack-jobs/{id}/approve', 'post').description).toMatch(/Needs the role approver in the job's org\. Another org's job is a 404/);
+    expect(op('/v1/stack-jobs', 'post').description).toMatch(/Needs the role operator or admin in the change's org\./);
+    expect(op('/v1/platform/modules/{id}', 'put').description).toMatch(/Needs the platform-admin role\.$/);
   });
 
   it('asks for the bearer JWT on every authenticated route and for nothing on the others', () => {
@@ -51,7 +60,7 @@ describe('the document and the router', () => {
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of Object.keys(item)) {
         const { route } = router.match(method.toUpperCase(), sample(path));
-        expect({ path, method, open: op(path, method).security?.length === 0 }).toEqual({ path, method, open: !route!.authenticated });
+        expect({ path, method, open: op(path, method).security?.length === 0 }).toEqual({ path, method, open: !isAuthenticated(route!) });
       }
     }
     expect(op('/v1/openapi.json', 'get').security).toEqual([]);
@@ -61,7 +70,7 @@ describe('the document and the router', () => {
 describe('the committed document', () => {
   it('is what `npm run openapi` generates now (run it and commit docs/openapi.json if this fails)', () => {
     const committed = readFileSync(join(__dirname, '../../docs/openapi.json'), 'utf8');
-    expect(committed === renderOpenApiDocument()).toBe(true);
+    expect(committed === openApiDocumentText()).toBe(true);
   });
 });
 
@@ -164,6 +173,10 @@ describe('the catalog kinds the handlers serve', () => {
       expect({ kind, status: org.statusCode }).toEqual({ kind, status: 200 });
       const platform = await h.call('GET', `/v1/platform/${kind}`, { principal: principals.platformAdmin });
       expect({ kind, status: platform.statusCode }).toEqual({ kind, status: PLATFORM_CATALOG_KINDS.includes(kind) ? 200 : 404 });
+    }
+    for (const level of ['/v1/orgs/acmecorp', '/v1/platform']) {
+      const unknown = await h.call('GET', `${level}/no-such-kind`, { principal: level === '/v1/platform' ? principals.platformAdmin : principals.viewer });
+      expect(unknown.statusCode).toBe(404);
     }
   });
 });

@@ -18,7 +18,7 @@ import { artifactRoutes, type ResourceView } from '../../lambdas/api/artifact-ro
 import type { ServiceContext } from '../../lambdas/api/context';
 import { buildOpenApiDocument, componentExamples } from '../../lambdas/api/openapi';
 import type { outputValuesSchema, planViewSchema, resourceStatusSchema, stateLockViewSchema } from '../../lambdas/api/response-schemas';
-import { allRoutes } from '../../lambdas/api/routes';
+import { allRoutes, routeDefinitions } from '../../lambdas/api/routes';
 import { planSummarySchema, type StackJob } from '../../lambdas/domain/schemas';
 import type { StateLockView } from '../../lambdas/domain/state-lock';
 import type { z } from 'zod';
@@ -44,7 +44,7 @@ describe('GET /v1/openapi.json', () => {
     const res = await api(httpEvent('GET', '/v1/openapi.json', { principal: null }));
     openApiValidator().assert({ method: 'GET', path: '/v1/openapi.json', response: res });
     expect(res.statusCode).toBe(200);
-    expect(JSON.parse(res.body!)).toEqual(JSON.parse(JSON.stringify(buildOpenApiDocument())));
+    expect(JSON.parse(res.body!)).toEqual(JSON.parse(JSON.stringify(buildOpenApiDocument(routeDefinitions()))));
   });
 });
 

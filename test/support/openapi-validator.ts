@@ -9,6 +9,7 @@ import addFormats from 'ajv-formats';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { buildOpenApiDocument, type OpenApiDocument } from '../../lambdas/api/openapi';
 import { parseBody } from '../../lambdas/http/router';
+import { routeDefinitions } from '../../lambdas/api/routes';
 
 type Json = Record<string, unknown>;
 
@@ -46,7 +47,7 @@ export class OpenApiValidator {
   private readonly paths: CompiledPath[];
   private readonly compiled = new Map<string, ValidateFunction>();
 
-  constructor(readonly document: OpenApiDocument = buildOpenApiDocument()) {
+  constructor(readonly document: OpenApiDocument = buildOpenApiDocument(routeDefinitions())) {
     const components = { $id: DOC_ID, components: { schemas: document.components.schemas } };
     const make = (coerceTypes: boolean) => {
       const ajv = new Ajv2020({ allErrors: true, strict: true, coerceTypes });
