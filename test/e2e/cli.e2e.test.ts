@@ -227,6 +227,9 @@ describe('the first-hour habits', () => {
 let captured = '';
 
 describe('the README', () => {
+  /** How the README runs the CLI: npx that never installs (test/unit/npx-fail-safe.test.ts), `--` before the command. */
+  const README_FORM = ['npx', '--no', '--', 'stackjobs'];
+
   /** The sh block of "The `stackjobs` CLI": each command, with its variables (exported, or prefixed to it). */
   function readmeCommands(): Array<{ env: Record<string, string>; args: string[] }> {
     const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
@@ -248,8 +251,8 @@ describe('the README', () => {
         const [k, v] = words.shift()!.split('=');
         env[k] = v;
       }
-      expect(words.slice(0, 2)).toEqual(['npx', 'stackjobs']);
-      commands.push({ env, args: words.slice(2) });
+      expect(words.slice(0, README_FORM.length)).toEqual(README_FORM);
+      commands.push({ env, args: words.slice(README_FORM.length) });
     }
     return commands;
   }
@@ -263,7 +266,7 @@ describe('the README', () => {
       expect(args.every((a) => a !== undefined)).toBe(true);
       // The data directory of the local mode the examples talk to, as `npm run local` would have it.
       const run = await cli(['--endpoint', e.local.apiUrl, ...args], { auth: false, env: { ...c.env, STACKJOBS_DATA_DIR: e.local.dataDir } });
-      if (run.code !== 0) throw new Error(`README: npx stackjobs ${c.args.join(' ')} exited ${run.code}\n${run.stdout}\n${run.stderr}`);
+      if (run.code !== 0) throw new Error(`README: ${README_FORM.join(' ')} ${c.args.join(' ')} exited ${run.code}\n${run.stdout}\n${run.stderr}`);
       if (c.args[0] === 'submit') ids['<id>'] = jobIdIn(run.stdout);
       if (c.args[0] === 'rerun') ids['<rerun-id>'] = /rerun of sj_\w+: (sj_\w+)/.exec(run.stdout)![1];
     }
