@@ -29,6 +29,10 @@ export const STATE = {
   previewRunner: 'Preview Runner?',
   runPreview: 'Run Preview',
   runPreviewOnOrgRunner: 'Run Preview On Org Runner',
+  oneTaskRunner: 'One Task Runner?',
+  runPreviewAndUpdate: 'Run Preview And Update',
+  runPreviewAndUpdateOnOrgRunner: 'Run Preview And Update On Org Runner',
+  updatedInOneTask: 'Updated In One Task',
   recordPreview: 'Record Preview',
   previewOutcome: 'Preview Outcome',
   approvalWindow: 'Approval Window',
@@ -170,6 +174,7 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
 
   const withError = { 'error.$': '$.error' };
   const updated = outcome(STATE.updated, { kind: 'updated', 'result.$': '$.update' }).next(finish);
+  const updatedInOneTask = outcome(STATE.updatedInOneTask, { kind: 'updated', 'result.$': '$.preview.then' }).next(finish);
   const noChanges = outcome(STATE.noChanges, { kind: 'no_changes' }).next(finish);
   const previewFailed = outcome(STATE.previewFailed, { kind: 'operation_failed', phase: 'preview', ...withError }).next(finish);
   const updateFailed = outcome(STATE.updateFailed, { kind: 'operation_failed', phase: 'update', ...withError }).next(finish);
@@ -184,13 +189,21 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
   const recordPreviewFailed = outcome(STATE.recordPreviewFailed, { kind: 'step_failed', step: 'record-preview', ...withError }).next(finish);
   const recordApprovalFailed = outcome(STATE.recordApprovalFailed, { kind: 'step_failed', step: 'record-approval', ...withError }).next(finish);
 
-  // ---- the runner, once per phase; the token travels in the container environment only.
+  // ---- the runner, once per phase (or once for both: 'preview+update'); the token travels in the container environment only.
+  type RunnerPhase = 'preview' | 'update' | 'preview+update';
+  const timeoutFor = (phase: RunnerPhase) =>
+    phase === 'preview' ? p.previewTimeout : phase === 'update' ? p.updateTimeout : p.previewTimeout.plus(p.updateTimeout);
   /** The runner's environment contract: each variable is a literal or a JSONPath into the state. */
-  const environmentOf = (phase: 'preview' | 'update'): Array<{ name: string; value?: string; path?: string }> => [
+  const environmentOf = (phase: RunnerPhase): Array<{ name: string; value?: string; path?: string }> => [
     { name: 'STACKJOBS_JOB_ID', path: '$.jobId' },
-    { name: 'STACKJOBS_PHASE', value: phase },
+    { name: 'STACKJOBS_PHASE', value: phase === 'update' ? 'update' : 'preview' },
+    // A job that never pauses: the preview task applies its own plan (runsInOneTask, lifecycle.ts).
+    ...(phase === 'preview+update' ? [{ name: 'STACKJOBS_THEN_UPDATE', value: 'true' }] : []),
     // The phase's own timeout bounds each command (and the sessions the runner assumes), so the task timeout holds.
-    { name: 'STACKJOBS_OPERATION_TIMEOUT_SECONDS', value: String((phase === 'preview' ? p.previewTimeout : p.updateTimeout).toSeconds()) },
+    {
+      name: 'STACKJOBS_OPERATION_TIMEOUT_SECONDS',
+      value: String(phase === 'preview+update' ? Math.max(p.previewTimeout.toSeconds(), p.updateTimeout.toSeconds()) : timeoutFor(phase).toSeconds()),
+    },
     // Within the container's stop timeout (RUNNER_STOP_TIMEOUT): Terraform gets this long to write state and unlock.
     { name: 'STACKJOBS_GRACE_SECONDS', value: String(RUNNER_GRACE.toSeconds()) },
     { name: 'STACKJOBS_TASK_TOKEN', path: '$$.Task.Token' },
@@ -201,7 +214,8 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     // The approved digest: the runner refuses to apply a plan whose SHA-256 differs ('' = no preview ran).
     ...(phase === 'update' ? [{ name: 'STACKJOBS_PLAN_DIGEST', path: '$.gate.planDigest' }] : []),
   ];
-  const runner = (id: string, phase: 'preview' | 'update', timeout: Duration, resultPath: string) => {
+  const runner = (id: string, phase: RunnerPhase, resultPath: string) => {
+    const timeout = timeoutFor(phase);
     const environment: tasks.TaskEnvironmentVariable[] = environmentOf(phase).map((e) => ({
       name: e.name,
       value: e.path ? sfn.JsonPath.stringAt(e.path) : e.value!,
@@ -228,7 +242,8 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
    * The org task definition's container must be named like the platform one (RUNNER_CONTAINER, runner.ts) and run
    * the runner image; the state machine role may start it only if it matches stackjobs:orgRunnerTaskDefinitionArns.
    */
-  const orgRunner = (id: string, phase: 'preview' | 'update', timeout: Duration, resultPath: string) => {
+  const orgRunner = (id: string, phase: RunnerPhase, resultPath: string) => {
+    const timeout = timeoutFor(phase);
     const environment = environmentOf(phase).map((e) => (e.path ? { Name: e.name, 'Value.$': e.path } : { Name: e.name, Value: e.value }));
     timeoutOf(timeout, `${phase} timeout`);
     return new sfn.CustomState(scope, id, {
@@ -256,15 +271,32 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
   const runnerChoice = (id: string, org: sfn.IChainable, platform: sfn.IChainable) =>
     new sfn.Choice(scope, id).when(sfn.Condition.stringEquals('$.lock.runner', 'org'), org).otherwise(platform);
 
-  const runUpdatePlatform = runner(STATE.runUpdate, 'update', p.updateTimeout, '$.update')
-    .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
-    .addCatch(updateFailed, caught)
-    .next(updated);
-  const runUpdateOrg = orgRunner(STATE.runUpdateOnOrgRunner, 'update', p.updateTimeout, '$.update')
-    .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
-    .addCatch(updateFailed, caught)
-    .next(updated);
-  const runUpdate = runnerChoice(STATE.updateRunner, runUpdateOrg, runUpdatePlatform);
+  /**
+   * A runner step: the Choice between the org's runner task and the platform's, both caught alike (StackJob.Cancelled
+   * to Runner Cancelled, anything else to `failed`) and both going on to `next`.
+   */
+  const runnerStep = (
+    ids: { choice: string; platform: string; org: string },
+    phase: RunnerPhase,
+    resultPath: string,
+    failed: sfn.IChainable,
+    next: sfn.IChainable,
+  ) => {
+    const caughtAlike = (task: sfn.TaskStateBase | sfn.CustomState) =>
+      task
+        .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
+        .addCatch(failed, caught)
+        .next(next);
+    return runnerChoice(ids.choice, caughtAlike(orgRunner(ids.org, phase, resultPath)), caughtAlike(runner(ids.platform, phase, resultPath)));
+  };
+
+  const runUpdate = runnerStep(
+    { choice: STATE.updateRunner, platform: STATE.runUpdate, org: STATE.runUpdateOnOrgRunner },
+    'update',
+    '$.update',
+    updateFailed,
+    updated,
+  );
 
   const recordApproval = step(STATE.recordApproval, 'recordApproval', {}, '$.gate').addCatch(recordApprovalFailed, caught).next(runUpdate);
 
@@ -299,6 +331,7 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     .when(sfn.Condition.stringEquals('$.gate.next', 'no_changes'), noChanges)
     .when(sfn.Condition.stringEquals('$.gate.next', 'approval'), approvalWindow)
     .when(sfn.Condition.stringEquals('$.gate.next', 'update'), runUpdate)
+    .when(sfn.Condition.stringEquals('$.gate.next', 'updated'), updatedInOneTask)
     .when(sfn.Condition.stringEquals('$.gate.next', 'cancelled'), cancelRequested)
     // 'gone': the job ended meanwhile (cancelled through the API); only the lock is left to release.
     .otherwise(release);
@@ -306,17 +339,25 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
   const recordPreview = step(STATE.recordPreview, 'recordPreview', { result: sfn.JsonPath.objectAt('$.preview') }, '$.gate')
     .addCatch(recordPreviewFailed, caught)
     .next(previewOutcome);
-  const runPreviewPlatform = runner(STATE.runPreview, 'preview', p.previewTimeout, '$.preview')
-    .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
-    .addCatch(previewFailed, caught)
-    .next(recordPreview);
-  const runPreviewOrg = orgRunner(STATE.runPreviewOnOrgRunner, 'preview', p.previewTimeout, '$.preview')
-    .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
-    .addCatch(previewFailed, caught)
-    .next(recordPreview);
-  const runPreview = runnerChoice(STATE.previewRunner, runPreviewOrg, runPreviewPlatform);
+  const runPreview = runnerStep(
+    { choice: STATE.previewRunner, platform: STATE.runPreview, org: STATE.runPreviewOnOrgRunner },
+    'preview',
+    '$.preview',
+    previewFailed,
+    recordPreview,
+  );
+  // One task for a job that never pauses: its result goes through Record Preview like a preview's; a failure of
+  // either part is the job's operation failure (the error names the operation).
+  const runBoth = runnerStep(
+    { choice: STATE.oneTaskRunner, platform: STATE.runPreviewAndUpdate, org: STATE.runPreviewAndUpdateOnOrgRunner },
+    'preview+update',
+    '$.preview',
+    previewFailed,
+    recordPreview,
+  );
   const skipPreview = new sfn.Pass(scope, STATE.skipPreview, { result: sfn.Result.fromObject({ planDigest: '' }), resultPath: '$.gate' }).next(runUpdate);
   const previewEnabled = new sfn.Choice(scope, STATE.previewEnabled)
+    .when(sfn.Condition.and(sfn.Condition.booleanEquals('$.lock.preview', true), sfn.Condition.booleanEquals('$.lock.oneTask', true)), runBoth)
     .when(sfn.Condition.booleanEquals('$.lock.preview', true), runPreview)
     .otherwise(skipPreview);
 

@@ -497,20 +497,28 @@ export const principalSchema = z
   .strict();
 export type Principal = z.infer<typeof principalSchema>;
 
-/** What a runner task reports back to the state machine through SendTaskSuccess. */
-export const runnerResultSchema = z
-  .object({
-    phase: z.enum(['preview', 'update']),
-    hasChanges: z.boolean(),
-    summary: planSummarySchema.optional(),
-    planDigest: z.string().optional(),
-    planKey: z.string().optional(),
-    outputsKey: z.string().optional(),
-    logPrefix: z.string(),
-    durations: z.record(z.string(), z.number()),
-  })
-  .strict();
+const runnerPhaseResult = {
+  phase: z.enum(['preview', 'update']),
+  hasChanges: z.boolean(),
+  summary: planSummarySchema.optional(),
+  planDigest: z.string().optional(),
+  planKey: z.string().optional(),
+  outputsKey: z.string().optional(),
+  logPrefix: z.string(),
+  durations: z.record(z.string(), z.number()),
+};
+
+/** One phase's result: what an update task reports, and what a one-task job's update part reports (`then`). */
+export const runnerUpdateResultSchema = z.object({ ...runnerPhaseResult, phase: z.literal('update') }).strict();
+
+/**
+ * What a runner task reports back to the state machine through SendTaskSuccess. A preview task started with
+ * STACKJOBS_THEN_UPDATE (a job whose policy does not pause) goes on to apply its own plan in the same task when the
+ * plan has changes and nobody cancelled: its update's result is `then`.
+ */
+export const runnerResultSchema = z.object({ ...runnerPhaseResult, then: runnerUpdateResultSchema.optional() }).strict();
 export type RunnerResult = z.infer<typeof runnerResultSchema>;
+export type RunnerUpdateResult = z.infer<typeof runnerUpdateResultSchema>;
 
 export const slackUserIdSchema = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id (U... or W...)');
 export const slackTeamIdSchema = z.string().regex(/^[TE][A-Z0-9]{2,20}$/, 'a Slack workspace id (T... or E...)');

@@ -84,6 +84,8 @@ export type AcquireResult =
       attempts: number;
       fencingToken: number;
       preview: boolean;
+      /** Previews and never pauses: one runner task previews and applies (runsInOneTask). */
+      oneTask: boolean;
       /** Which runner task the state machine starts: the org's (placement below) or the platform's. */
       runner: 'org' | 'platform';
       /** The org runner's placement frozen in the snapshot: the Cluster, TaskDefinition and network of ecs:RunTask. */
@@ -136,6 +138,16 @@ export function approvalWindowSeconds(job: StackJob): number {
 export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
   const approvalSeconds = approvalWindowSeconds(job);
   return new Date(now.getTime() + (approvalSeconds + d.leaseMarginSeconds) * 1000);
+}
+
+/**
+ * A job that previews and never waits for a person runs its preview and its update in one runner task (one start,
+ * one clone, one init): the runner applies the plan it just made unless the plan has no changes or the job was
+ * cancelled before the update began. A job that pauses hands over to a second task after the approval.
+ */
+export function runsInOneTask(job: StackJob): boolean {
+  const policy = job.spec.essentials.flowControlPolicy;
+  return policy.previewBeforeUpdate && !policy.pauseBetweenPreviewAndUpdate;
 }
 
 /**
@@ -198,6 +210,7 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
     attempts,
     fencingToken: acquired.fencingToken,
     preview: job.spec.essentials.flowControlPolicy.previewBeforeUpdate,
+    oneTask: runsInOneTask(job),
     ...(orgRunner ? { runner: 'org' as const, orgRunner } : { runner: 'platform' as const }),
   });
 }
@@ -258,7 +271,8 @@ export function orgRunnerPlacement(job: StackJob): RunnerPlacement | undefined {
 // ---------------------------------------------------------------- preview and approval
 
 export interface PreviewGate {
-  next: 'no_changes' | 'approval' | 'update' | 'cancelled' | 'gone';
+  /** `updated`: a one-task job's runner applied its own plan too (the result's `then`). */
+  next: 'no_changes' | 'approval' | 'update' | 'updated' | 'cancelled' | 'gone';
   /** The digest the update phase must apply ('' when nothing was previewed). */
   planDigest: string;
   /** The approval task's timeout (TimeoutSecondsPath): the job's policy window. */
@@ -275,6 +289,7 @@ export async function recordPreview(d: WorkflowDeps, jobId: string, raw: unknown
       ...j.status,
       updatedAt: now.toISOString(),
       logPrefix: result.logPrefix,
+      // A one-task job's update durations are recorded by its ending, like any update's.
       durations: { ...j.status.durations, ...prefixed('preview', result.durations) },
     };
     if (result.planDigest && result.planKey && result.summary) status.plan = { digest: result.planDigest, key: result.planKey, summary: result.summary };
@@ -283,6 +298,8 @@ export async function recordPreview(d: WorkflowDeps, jobId: string, raw: unknown
   const policy = job.spec.essentials.flowControlPolicy;
   const gate = { planDigest: result.planDigest ?? '', approvalTimeoutSeconds: approvalWindowSeconds(job) };
   if (job.status.phase === 'completed') return { next: 'gone', ...gate };
+  // The update ran (a cancel during it was recorded and only changes the ending's reason).
+  if (result.then) return { next: 'updated', ...gate };
   if (job.status.cancelRequested) return { next: 'cancelled', ...gate };
   if (!result.hasChanges) return { next: 'no_changes', ...gate };
   // Only ever apply a plan that was previewed: a preview with changes but no plan digest cannot go on.

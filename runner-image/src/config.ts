@@ -8,6 +8,8 @@ const seconds = (def: number) => z.coerce.number().positive().default(def);
 export const runnerConfigSchema = z.object({
   STACKJOBS_JOB_ID: z.string().regex(/^sj_[0-9a-hjkmnp-tv-z]{26}$/, 'a stack job id (sj_ + lowercase ULID)'),
   STACKJOBS_PHASE: z.enum(['preview', 'update']),
+  // 'true' for a job that never pauses: the preview goes on to apply its own plan in this task (one start, clone, init).
+  STACKJOBS_THEN_UPDATE: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['true', 'false']).default('false')),
   STACKJOBS_TASK_TOKEN: z.string().min(1),
   STACKJOBS_JOBS_TABLE: z.string().min(1),
   STACKJOBS_ARTIFACTS_BUCKET: z.string().min(1),

@@ -11,7 +11,7 @@ import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import type { ArtifactStore, StoredPlanSummary } from '../../lambdas/adapters/s3/artifact-store';
 import type { Clock } from '../../lambdas/domain/ids';
 import type { SecretSource } from '../../lambdas/domain/ports';
-import { boundSummary, type OperationName, type PlanSummary, type RunnerResult, type StackJob } from '../../lambdas/domain/schemas';
+import { boundSummary, type OperationName, type PlanSummary, type RunnerResult, type RunnerUpdateResult, type StackJob } from '../../lambdas/domain/schemas';
 import { isTerminal, transitionOperation } from '../../lambdas/domain/status';
 import { execCommand, type Exec } from './command';
 import type { RunnerConfig } from './config';
@@ -78,6 +78,7 @@ class PhaseRun {
     private job: StackJob,
   ) {
     this.toolUser = toolUserFrom(deps.config, deps.uid ?? process.getuid?.(), deps.warn);
+    this.logPhase = deps.config.STACKJOBS_PHASE;
   }
 
   private get jobId() {
@@ -86,6 +87,8 @@ class PhaseRun {
   private get phase() {
     return this.deps.config.STACKJOBS_PHASE;
   }
+  /** Where operations log: the configured phase, until a one-task job hands over to its update. */
+  private logPhase: 'preview' | 'update';
 
   /** Status writes are best effort: a failed write must not fail (or hide) the infrastructure change itself. */
   private async record(mutate: (job: StackJob) => StackJob): Promise<void> {
@@ -108,7 +111,7 @@ class PhaseRun {
       this.recorded.add(name);
     }
     const c = this.deps.config;
-    const sink = new S3LogSink(this.deps.store, this.jobId, this.phase, name, {
+    const sink = new S3LogSink(this.deps.store, this.jobId, this.logPhase, name, {
       chunkBytes: c.STACKJOBS_LOG_CHUNK_BYTES,
       flushMs: c.STACKJOBS_LOG_FLUSH_SECONDS * 1000,
     });
@@ -267,38 +270,79 @@ class PhaseRun {
           return stored;
         });
         await this.record((j) => ({ ...j, status: { ...j.status, plan: { digest, key: planKey, summary }, logPrefix } }));
-        return { phase: 'preview', hasChanges, summary, planDigest: digest, planKey, logPrefix, durations: this.durations };
+        const preview: RunnerResult = { phase: 'preview', hasChanges, summary, planDigest: digest, planKey, logPrefix, durations: { ...this.durations } };
+        if (config.STACKJOBS_THEN_UPDATE !== 'true' || !hasChanges) return preview;
+        // One task: the plan just made is applied here, unless the job was cancelled before its update began.
+        await this.operationGuard(finalOp, () => this.claimUpdate());
+        // The file applied is the file hashed: checked again, as the update phase checks the approved plan it downloads.
+        const current = await sha256File(planFile);
+        if (current !== digest)
+          await this.operation(finalOp, async () => {
+            throw new OperationFailedError(finalOp, null, `refusing to ${finalOp}: the plan file changed after it was hashed; nothing was run`);
+          });
+        for (const name of Object.keys(this.durations)) delete this.durations[name];
+        const then = await this.update(driver, { destroy, previews, refreshes, approvedDigest: digest, stored: { summary, hasChanges, digest } });
+        return { ...preview, then };
       }
 
-      const outputsKey = artifactKeys.outputs(this.jobId);
       const stored = previews ? await this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId)) : undefined;
-      const applied = await this.operation(finalOp, async (exec) => {
-        const outcome = previews ? await driver.applyPlan(exec, { destroy }) : await driver.applyDirect(exec, { destroy, refresh: refreshes });
-        // Outputs belong to the apply: a failure reading them fails the operation that produced them.
-        // Values Terraform marks sensitive are kept (readers mask them); known secret values become "***" everywhere.
-        const outputsFile = join(ws.state, 'outputs.redacted.json');
-        await writeFile(outputsFile, redactJsonText(await driver.outputs(exec), this.deps.registry), { mode: 0o600 });
-        await this.deps.store.uploadFile(outputsKey, outputsFile, 'application/json');
-        return outcome;
-      });
-      const hasChanges = applied.hasChanges ?? stored?.hasChanges ?? true;
-      const summary = stored?.summary;
-      await this.record((j) => ({ ...j, status: { ...j.status, outputsKey, logPrefix } }));
-      return {
-        phase: 'update',
-        hasChanges,
-        ...(summary ? { summary } : {}),
-        ...(approvedDigest ? { planDigest: approvedDigest, planKey: artifactKeys.planBinary(this.jobId) } : {}),
-        outputsKey,
-        logPrefix,
-        durations: this.durations,
-      };
+      return await this.update(driver, { destroy, previews, refreshes, ...(approvedDigest ? { approvedDigest } : {}), ...(stored ? { stored } : {}) });
     } finally {
       await removeWorkspace(ws).catch((err: Error) => this.deps.warn(`could not remove workspace: ${err.message}`));
     }
   }
 
   private cwd = '';
+
+  /** The apply (or destroy) of the previewed plan, or a direct apply when the policy has no preview; outputs after it. */
+  private async update(
+    driver: IacDriver,
+    o: { destroy: boolean; previews: boolean; refreshes: boolean; approvedDigest?: string; stored?: StoredPlanSummary },
+  ): Promise<RunnerUpdateResult> {
+    const finalOp: OperationName = o.destroy ? 'destroy' : 'apply';
+    const outputsKey = artifactKeys.outputs(this.jobId);
+    const logPrefix = artifactKeys.logPrefix(this.jobId);
+    const applied = await this.operation(finalOp, async (exec) => {
+      const outcome = o.previews
+        ? await driver.applyPlan(exec, { destroy: o.destroy })
+        : await driver.applyDirect(exec, { destroy: o.destroy, refresh: o.refreshes });
+      // Outputs belong to the apply: a failure reading them fails the operation that produced them.
+      // Values Terraform marks sensitive are kept (readers mask them); known secret values become "***" everywhere.
+      const outputsFile = join(this.ws!.state, 'outputs.redacted.json');
+      await writeFile(outputsFile, redactJsonText(await driver.outputs(exec), this.deps.registry), { mode: 0o600 });
+      await this.deps.store.uploadFile(outputsKey, outputsFile, 'application/json');
+      return outcome;
+    });
+    const hasChanges = applied.hasChanges ?? o.stored?.hasChanges ?? true;
+    const summary = o.stored?.summary;
+    await this.record((j) => ({ ...j, status: { ...j.status, outputsKey, logPrefix } }));
+    return {
+      phase: 'update',
+      hasChanges,
+      ...(summary ? { summary } : {}),
+      ...(o.approvedDigest ? { planDigest: o.approvedDigest, planKey: artifactKeys.planBinary(this.jobId) } : {}),
+      outputsKey,
+      logPrefix,
+      durations: { ...this.durations },
+    };
+  }
+
+  /**
+   * A one-task job's hand-over from preview to update, in one conditional write: the task is recorded as updating
+   * unless a cancel was recorded first. Whichever write lands first decides: a cancel that finds the task updating
+   * only records itself (an update is never interrupted), and a cancel that got in first means nothing is applied.
+   */
+  private async claimUpdate(): Promise<void> {
+    if (this.deps.signal.aborted) throw new CancelledError('runner', null, 'cancelled before the update began; nothing was applied');
+    let refused: string | undefined;
+    this.job = await this.deps.jobs.update(this.jobId, (j) => {
+      refused = isTerminal(j) ? 'the job ended' : j.status.cancelRequested ? `cancelled by ${j.status.cancelRequested.by}` : undefined;
+      if (refused) return j;
+      return { ...j, status: { ...j.status, ...(j.status.runnerTask ? { runnerTask: { ...j.status.runnerTask, phase: 'update' as const } } : {}) } };
+    });
+    if (refused) throw new CancelledError('runner', null, `${refused} before the update began; nothing was applied`);
+    this.logPhase = 'update';
+  }
 
   private binFor(): string {
     return driverFor(this.job.spec.essentials.provisioner).bin(this.deps.config);

@@ -124,6 +124,13 @@ describeReal('with the real Terraform, through local mode', () => {
     // Nothing a module could name things from carries the job id.
     expect(readFileSync(stateFile('probe_create'), 'utf8')).not.toContain(job.metadata.id);
     expect(job.status.drift).toEqual({ checkedAt: expect.any(String), total: 0, resources: [] });
+    // The dev policy does not pause: one runner task (one clone, one terraform init) previewed and applied.
+    expect(e.logs.filter((l) => l.includes(`started for ${job.metadata.id}`))).toEqual([expect.stringContaining('runner preview started')]);
+    const updateLogs = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`, { query: { phase: 'update' } });
+    expect(updateLogs.body.text).toContain('Apply complete! Resources: 1 added, 0 changed, 0 destroyed.');
+    expect(updateLogs.body.text).not.toContain('Initializing');
+    const previewLogs = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`, { query: { phase: 'preview' } });
+    expect(previewLogs.body.text.match(/Terraform has been successfully initialized/g)).toHaveLength(1);
   });
 
   it('skips approval for a second submission of the same spec: no changes, nothing applied', async () => {

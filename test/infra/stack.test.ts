@@ -192,6 +192,8 @@ describe('state machine', () => {
       [STATE.runUpdate, 'update'],
       [STATE.runPreviewOnOrgRunner, 'preview'],
       [STATE.runUpdateOnOrgRunner, 'update'],
+      [STATE.runPreviewAndUpdate, 'preview+update'],
+      [STATE.runPreviewAndUpdateOnOrgRunner, 'preview+update'],
     ] as const) {
       const s = states()[name];
       expect(s.Resource).toBe('arn:aws:states:::ecs:runTask.waitForTaskToken');
@@ -202,11 +204,13 @@ describe('state machine', () => {
       const byName = Object.fromEntries(env.map((e) => [e.Name, e.Value ?? e['Value.$']]));
       expect(byName).toEqual({
         STACKJOBS_JOB_ID: '$.jobId',
-        STACKJOBS_PHASE: phase,
+        STACKJOBS_PHASE: phase === 'update' ? 'update' : 'preview',
+        ...(phase === 'preview+update' ? { STACKJOBS_THEN_UPDATE: 'true' } : {}),
         STACKJOBS_TASK_TOKEN: '$$.Task.Token',
         STACKJOBS_JOBS_TABLE: expect.stringContaining('JobsTable'),
         STACKJOBS_ARTIFACTS_BUCKET: expect.stringContaining('ArtifactsBucket'),
-        STACKJOBS_OPERATION_TIMEOUT_SECONDS: String(s.TimeoutSeconds),
+        // One task: each command gets the longer phase's timeout, the task both phases' (2 h + 4 h).
+        STACKJOBS_OPERATION_TIMEOUT_SECONDS: phase === 'preview+update' ? '14400' : String(s.TimeoutSeconds),
         STACKJOBS_STATE_ROLE_ARN: expect.stringContaining('StateAccessRole'),
         STACKJOBS_DEPLOYMENT_ID: expect.stringContaining('StackJobs'),
         STACKJOBS_GRACE_SECONDS: '90',
@@ -220,6 +224,7 @@ describe('state machine', () => {
     for (const [choice, org, platform, timeout, failed, next] of [
       [STATE.previewRunner, STATE.runPreviewOnOrgRunner, STATE.runPreview, 7200, STATE.previewFailed, STATE.recordPreview],
       [STATE.updateRunner, STATE.runUpdateOnOrgRunner, STATE.runUpdate, 14400, STATE.updateFailed, STATE.updated],
+      [STATE.oneTaskRunner, STATE.runPreviewAndUpdateOnOrgRunner, STATE.runPreviewAndUpdate, 21600, STATE.previewFailed, STATE.recordPreview],
     ] as const) {
       expect(all[choice]).toEqual({ Type: 'Choice', Choices: [{ Variable: '$.lock.runner', StringEquals: 'org', Next: org }], Default: platform });
       const o = all[org];
@@ -251,11 +256,33 @@ describe('state machine', () => {
     // Every way into a runner phase goes through its Choice.
     const targets = JSON.stringify(
       Object.entries(all)
-        .filter(([n]) => ![STATE.previewRunner, STATE.updateRunner].includes(n as never))
+        .filter(([n]) => ![STATE.previewRunner, STATE.updateRunner, STATE.oneTaskRunner].includes(n as never))
         .map(([, st]) => st),
     );
-    for (const task of [STATE.runPreview, STATE.runUpdate, STATE.runPreviewOnOrgRunner, STATE.runUpdateOnOrgRunner])
+    for (const task of [
+      STATE.runPreview,
+      STATE.runUpdate,
+      STATE.runPreviewOnOrgRunner,
+      STATE.runUpdateOnOrgRunner,
+      STATE.runPreviewAndUpdate,
+      STATE.runPreviewAndUpdateOnOrgRunner,
+    ])
       expect(targets).not.toContain(`"Next":"${task}"`);
+    // Only a job that previews and never pauses (acquire-lock's oneTask) takes the one-task path.
+    expect(all[STATE.previewEnabled]).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.lock.preview', BooleanEquals: true },
+            { Variable: '$.lock.oneTask', BooleanEquals: true },
+          ],
+          Next: STATE.oneTaskRunner,
+        },
+        { Variable: '$.lock.preview', BooleanEquals: true, Next: STATE.previewRunner },
+      ],
+      Default: STATE.skipPreview,
+    });
   });
 
   it('bounds the stack-lock wait loop', () => {

@@ -96,8 +96,7 @@ it('parks a job behind a held stack without polling, and runs it as soon as the 
   expect(executor.runnerCalls.map((c) => `${c.jobId === holder.metadata.id ? 'holder' : 'waiter'}:${c.phase}`)).toEqual([
     'holder:preview',
     'holder:update',
-    'waiter:preview',
-    'waiter:update',
+    'waiter:preview', // the waiter does not pause: preview and update in one task
   ]);
   expect(await parkedToken(waiter.metadata.id)).toBeUndefined();
   expect(await deps.locks.getLease(stackKeyOfJob(waiter))).toBeUndefined();

@@ -8,6 +8,8 @@ import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { handleExecutionEnded } from '../../lambdas/workflow/cleanup';
+import { cancelJob, type CancelDeps } from '../../lambdas/approvals/cancel';
+import { noMetrics } from '../../lambdas/workflow/metrics';
 import { acquireLock, finishJob, requestApproval, STATUS_CHANGED, UNSTARTED_JOB_GRACE_MS, type WorkflowDeps } from '../../lambdas/workflow/lifecycle';
 import { WorkflowErrorName } from '../../lambdas/workflow/errors';
 import { transitionJob } from '../../lambdas/domain/status';
@@ -244,14 +246,15 @@ describe('a stack job run by the synthesized state machine', () => {
 
   it('names the failed operation and releases the lock when the apply fails', async () => {
     const job = await submit({ pauseBetweenPreviewAndUpdate: false });
+    // A job that does not pause runs both phases in one task: the apply's failure is that task's.
     await executor.start(job.metadata.id, deps, {
-      update: { fail: { operation: 'apply', exitCode: 1, message: 'Error: creating EKS Node Group: AccessDenied' } },
+      preview: { fail: { operation: 'apply', exitCode: 1, message: 'Error: creating EKS Node Group: AccessDenied' } },
     }).result;
     const done = await load(job.metadata.id);
     expect(done.status).toEqual(
       expect.objectContaining({ phase: 'completed', result: 'failed', failure: expect.objectContaining({ operation: 'apply', exitCode: 1 }) }),
     );
-    expect(executor.runnerCalls.map((c) => c.phase)).toEqual(['preview', 'update']);
+    expect(executor.runnerCalls.map((c) => `${c.phase}@${c.state}`)).toEqual([`preview@${STATE.runPreviewAndUpdate}`]);
     expect(eventsOf(job.metadata.id).at(-1)!.detail).toEqual(expect.objectContaining({ result: 'failed', failedOperation: 'apply' }));
     await expectLockFree(job);
   });
@@ -332,7 +335,7 @@ describe('a stack job run by the synthesized state machine', () => {
       await executor.start(unplaced.metadata.id, deps).result;
       for (const job of [platform, unplaced]) {
         expect((await load(job.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded' }));
-        expect(calls(job.metadata.id).map((c) => `${c.phase}@${c.state}`)).toEqual([`preview@${STATE.runPreview}`, `update@${STATE.runUpdate}`]);
+        expect(calls(job.metadata.id).map((c) => `${c.phase}@${c.state}`)).toEqual([`preview@${STATE.runPreviewAndUpdate}`]);
         for (const c of calls(job.metadata.id)) {
           expect(c.placement.cluster).toBe(`arn:aws:ecs:us-east-1:123456789012:cluster/${String(c.placement.cluster).split('/')[1]}`);
           expect(c.placement.cluster).not.toBe(ORG_RUNNER.cluster);
@@ -360,15 +363,97 @@ describe('a stack job run by the synthesized state machine', () => {
     await Promise.all([runFirst.result, runSecond.result]);
 
     expect(secondWhileFirstRan).toEqual(expect.objectContaining({ phase: 'queued', queuePosition: 1 }));
-    expect(executor.runnerCalls.map((c) => `${c.jobId === first.metadata.id ? 'first' : 'second'}:${c.phase}`)).toEqual([
-      'first:preview',
-      'first:update',
-      'second:preview',
-      'second:update',
+    // Neither pauses: each runs preview and update in one task.
+    expect(executor.runnerCalls.map((c) => `${c.jobId === first.metadata.id ? 'first' : 'second'}:${c.state}`)).toEqual([
+      `first:${STATE.runPreviewAndUpdate}`,
+      `second:${STATE.runPreviewAndUpdate}`,
     ]);
     for (const j of [first, second]) expect((await load(j.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded' }));
     const lease = await deps.locks.read(stackKeyOfJob(first));
     expect(lease).toEqual({ stackKey: stackKeyOfJob(first), fencingToken: 2 }); // two holders, both released
+  });
+});
+
+describe('a job whose policy does not pause', () => {
+  const TASK = 'arn:aws:ecs:us-east-1:123456789012:task/stackjobs-runner/11112222333344445555666677778888';
+  /** As the runner does when its task starts (claimPhase): the task and phase are on the job. */
+  const claimPreview = (id: string) => deps.jobs.update(id, (j) => ({ ...j, status: { ...j.status, runnerTask: { arn: TASK, phase: 'preview' } } }));
+  const cancelThroughApi = async (id: string, stopper: RecordingStopper) => {
+    const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const tasks = { sendSuccess: async () => undefined, fail: async () => undefined };
+    const executions = { isRunning: async () => true };
+    await cancelJob({ ...deps, tasks, log, executions, runnerTasks: stopper, metrics: noMetrics } as unknown as CancelDeps, id, 'ops@company.com');
+  };
+
+  it('previews and applies in one runner task (one start, clone and init), and records both phases', async () => {
+    const job = await submit({ pauseBetweenPreviewAndUpdate: false });
+    await executor.start(job.metadata.id, deps).result;
+    const done = await load(job.metadata.id);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded', reason: 'succeeded' }));
+    expect(executor.runnerCalls.map((c) => `${c.phase}@${c.state}`)).toEqual([`preview@${STATE.runPreviewAndUpdate}`]);
+    expect(executor.runnerCalls[0].env).toEqual(expect.objectContaining({ STACKJOBS_PHASE: 'preview', STACKJOBS_THEN_UPDATE: 'true' }));
+    expect(done.status.plan?.digest).toBe(digestOf(job.metadata.id));
+    expect(Object.keys(done.status.durations ?? {}).sort()).toEqual(['preview.init', 'preview.plan', 'preview.refresh', 'update.apply']);
+    expect(done.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:succeeded', 'apply:succeeded']);
+    await expectLockFree(job);
+  });
+
+  it('ends no_changes after the preview alone when the plan has no changes', async () => {
+    const job = await submit({ pauseBetweenPreviewAndUpdate: false });
+    await executor.start(job.metadata.id, deps, { preview: { hasChanges: false } }).result;
+    expect((await load(job.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded', reason: 'no_changes' }));
+    expect(executor.runnerCalls).toHaveLength(1);
+  });
+
+  it('still hands over to a second task when the policy pauses for approval', async () => {
+    const job = await submit();
+    const run = executor.start(job.metadata.id, deps);
+    await awaitingApproval(job.metadata.id);
+    await decide(job.metadata.id, 'approved');
+    await run.result;
+    expect(executor.runnerCalls.map((c) => `${c.phase}@${c.state}`)).toEqual([`preview@${STATE.runPreview}`, `update@${STATE.runUpdate}`]);
+    expect(executor.runnerCalls[0].env.STACKJOBS_THEN_UPDATE).toBeUndefined();
+  });
+
+  it('applies nothing when a cancel lands before the hand-over to the update: the runner is stopped and the job ends cancelled', async () => {
+    const stopper = new RecordingStopper();
+    const job = await submit({ pauseBetweenPreviewAndUpdate: false });
+    await executor.start(job.metadata.id, deps, {
+      preview: {
+        during: async () => {
+          await claimPreview(job.metadata.id);
+          await cancelThroughApi(job.metadata.id, stopper);
+        },
+      },
+    }).result;
+    const done = await load(job.metadata.id);
+    expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'cancelled', reason: 'cancelled' }));
+    expect(done.status.operations.find((o) => o.name === 'apply')?.status).not.toBe('running');
+    expect(done.status.durations?.['update.apply']).toBeUndefined();
+    expect(stopper.stopped).toEqual([{ arn: TASK, reason: expect.stringContaining('cancelled by ops@company.com') }]);
+    await expectLockFree(job);
+  });
+
+  it('never interrupts the update once it began: a cancel then is recorded and the job ends cancel_requested_during_update', async () => {
+    const stopper = new RecordingStopper();
+    const job = await submit({ pauseBetweenPreviewAndUpdate: false });
+    await executor.start(job.metadata.id, deps, {
+      preview: {
+        during: () => claimPreview(job.metadata.id).then(() => undefined),
+        beforeUpdate: () => cancelThroughApi(job.metadata.id, stopper),
+      },
+    }).result;
+    const done = await load(job.metadata.id);
+    expect(done.status).toEqual(
+      expect.objectContaining({
+        phase: 'completed',
+        result: 'succeeded',
+        reason: 'cancel_requested_during_update',
+        runnerTask: { arn: TASK, phase: 'update' },
+      }),
+    );
+    expect(done.status.operations.find((o) => o.name === 'apply')).toEqual(expect.objectContaining({ status: 'completed', result: 'succeeded' }));
+    expect(stopper.stopped).toEqual([]);
   });
 });
 
@@ -424,7 +509,7 @@ describe('an execution that ends without its own cleanup path', () => {
     const started = new Promise<void>((r) => (applying = r));
     // The runner keeps applying until StopTask; then its task settles (so the interpreter drops its timeout timer).
     const held = new Promise<void>((_r, reject) => (killed = reject));
-    const run = executor.start(job.metadata.id, deps, { update: { during: () => (applying(), held) } });
+    const run = executor.start(job.metadata.id, deps, { preview: { beforeUpdate: () => (applying(), held) } });
     try {
       await started;
       await recordRunnerTask(job.metadata.id, 'update'); // as the runner does when it starts

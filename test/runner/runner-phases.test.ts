@@ -9,7 +9,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import { runnerResultSchema, type RunnerResult, type StackJob } from '../../lambdas/domain/schemas';
 import { base64Forms } from '../../runner-image/src/redactor';
-import { allObjects, BUCKET, createJob, readCalls, runRunner, sha256, startRunnerEnv, type RunnerEnv } from './support/harness';
+import { allObjects, BUCKET, createJob, readCalls, runRunner, sha256, startRunner, startRunnerEnv, waitFor, type RunnerEnv } from './support/harness';
 
 let env: RunnerEnv;
 beforeAll(async () => {
@@ -172,6 +172,61 @@ describe('a preview then an update', () => {
 
   it('removes the workspace after each phase', () => {
     expect(existsSync(join(env.dir, 'work', job.metadata.id, 'stack-jobs', job.metadata.id))).toBe(false);
+  });
+});
+
+describe('one task for a job that does not pause (STACKJOBS_THEN_UPDATE)', () => {
+  const ONE = { STACKJOBS_THEN_UPDATE: 'true' };
+
+  it('clones and inits once, plans, then applies that same plan file in the same process, and reports both phases', async () => {
+    const job = await createJob(env);
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    const token = 'tok-one-task-5e6f7a8b';
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token, env: { ...ONE, STANDIN_CALLS: calls } }));
+    const result = successOf(token);
+    expect(readCalls(calls).map((c) => c.command)).toEqual(['init', 'refresh', 'show', 'plan', 'show', 'apply', 'output']);
+    const plan = readCalls(calls).find((c) => c.command === 'plan')!;
+    const apply = readCalls(calls).find((c) => c.command === 'apply')!;
+    expect(apply.argv.at(-1)).toBe(plan.argv.find((a) => a.startsWith('-out='))!.slice('-out='.length));
+    expect(result).toMatchObject({ phase: 'preview', hasChanges: true, then: { phase: 'update', hasChanges: true, planDigest: result.planDigest } });
+    expect(Object.keys(result.durations).sort()).toEqual(['init', 'plan', 'refresh']);
+    expect(Object.keys(result.then!.durations)).toEqual(['apply']);
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    expect(opStates(after)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/succeeded', apply: 'completed/succeeded' });
+    // The apply logs where readers look for an update's logs.
+    const logs = [...(await allObjects(env, artifactKeys.logPrefix(job.metadata.id))).keys()];
+    expect(logs.filter((k) => k.includes('/update/'))).toEqual([expect.stringMatching(/\/update\/apply\//)]);
+    expect(logs.some((k) => k.includes('/preview/apply'))).toBe(false);
+  });
+
+  it('stops after the plan when it has no changes', async () => {
+    const job = await createJob(env, { spec: {} });
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    const token = 'tok-one-task-nochange';
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token, env: { ...ONE, STANDIN_CALLS: calls } }));
+    expect(successOf(token)).toMatchObject({ phase: 'preview', hasChanges: false });
+    expect(successOf(token).then).toBeUndefined();
+    expect(readCalls(calls).map((c) => c.command)).not.toContain('apply');
+  });
+
+  it('applies nothing when a cancel was recorded before the hand-over, and reports Cancelled', async () => {
+    const job = await createJob(env);
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    const token = 'tok-one-task-cancelled';
+    const running = startRunner(env, { jobId: job.metadata.id, phase: 'preview', token, env: { ...ONE, STANDIN_CALLS: calls, STANDIN_SLEEP_MS: '700' } });
+    // A cancel recorded while the plan runs (the runner reads it in its conditional hand-over).
+    const planRunning = async () => (await env.jobs.require(job.metadata.id)).job.status.operations.find((o) => o.name === 'plan')?.status === 'running';
+    await waitFor(planRunning, 30000, 'the plan to start');
+    await env.jobs.update(job.metadata.id, (j) => ({
+      ...j,
+      status: { ...j.status, cancelRequested: { by: 'ops@acmecorp.example', at: new Date().toISOString() } },
+    }));
+    const r = await running.done;
+    expect(r.code).toBe(1);
+    const { error, cause } = failureOf(token);
+    expect(error).toBe('StackJob.Cancelled');
+    expect(cause.message).toMatch(/cancelled by ops@acmecorp\.example before the update began; nothing was applied/);
+    expect(readCalls(calls).map((c) => c.command)).not.toContain('apply');
   });
 });
 

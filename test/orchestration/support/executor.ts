@@ -130,6 +130,8 @@ export interface PhaseScript {
   hasChanges?: boolean;
   /** Fail this operation the way the runner does (SendTaskFailure StackJob.OperationFailed). */
   fail?: { operation: OperationName; exitCode: number; message: string };
+  /** A one-task job: runs after the hand-over to the update and before its operations (to observe or to hold the runner). */
+  beforeUpdate?: () => Promise<void>;
   /** Runs after the phase started and before it reports (to observe or to hold the runner). */
   during?: () => Promise<void>;
 }
@@ -273,31 +275,55 @@ export class LocalExecutor {
     reported.catch(() => undefined); // returned below; an execution aborted while `during` holds the runner settles it unobserved
 
     const { job } = await deps.jobs.require(jobId);
-    const ops = job.spec.operations.filter((o) =>
-      phase === 'preview'
-        ? o !== 'apply' && o !== 'destroy'
-        : o === 'apply' || o === 'destroy' || (o !== 'plan' && !job.spec.essentials.flowControlPolicy.previewBeforeUpdate),
-    );
+    const previews = job.spec.essentials.flowControlPolicy.previewBeforeUpdate;
+    const previewOps = job.spec.operations.filter((o) => o !== 'apply' && o !== 'destroy');
+    const updateOps = job.spec.operations.filter((o) => o === 'apply' || o === 'destroy' || (o !== 'plan' && !previews));
     const move = (name: OperationName, status: 'running' | 'completed', result: 'tbd' | 'succeeded' | 'failed', errors?: string[]) =>
       deps.jobs.update(jobId, (j) => transitionOperation(j, name, status, result, new Date(), errors ? { errors } : {}));
-    await script.during?.();
-    for (const op of ops) {
-      await move(op, 'running', 'tbd');
-      if (script.fail?.operation === op) {
-        await move(op, 'completed', 'failed', [script.fail.message]);
-        this.broker.fail(token, 'StackJob.OperationFailed', JSON.stringify(script.fail));
-        return reported;
+    /** Runs the operations; false when the script failed one (the task has then reported its failure). */
+    const runOps = async (ops: OperationName[]) => {
+      for (const op of ops) {
+        await move(op, 'running', 'tbd');
+        if (script.fail?.operation === op) {
+          await move(op, 'completed', 'failed', [script.fail.message]);
+          this.broker.fail(token, 'StackJob.OperationFailed', JSON.stringify(script.fail));
+          return false;
+        }
+        await move(op, 'completed', 'succeeded');
       }
-      await move(op, 'completed', 'succeeded');
-    }
+      return true;
+    };
+    const resultOf = (p: 'preview' | 'update', ops: OperationName[], hasChanges: boolean) => {
+      const base = { logPrefix: `jobs/${jobId}/logs/${p}/`, durations: Object.fromEntries(ops.map((o, i) => [o, i + 1])) };
+      return p === 'preview'
+        ? { phase: p, hasChanges, summary: hasChanges ? SUMMARY : NO_CHANGES, planDigest: digestOf(jobId), planKey: `jobs/${jobId}/plan/plan.bin`, ...base }
+        : { phase: p, hasChanges: true, outputsKey: `jobs/${jobId}/outputs.json`, ...base };
+    };
+    await script.during?.();
+    if (!(await runOps(phase === 'preview' ? previewOps : updateOps))) return reported;
     const hasChanges = script.hasChanges ?? true;
-    const base = { logPrefix: `jobs/${jobId}/logs/${phase}/`, durations: Object.fromEntries(ops.map((o, i) => [o, i + 1])) };
-    this.broker.succeed(
-      token,
-      phase === 'preview'
-        ? { phase, hasChanges, summary: hasChanges ? SUMMARY : NO_CHANGES, planDigest: digestOf(jobId), planKey: `jobs/${jobId}/plan/plan.bin`, ...base }
-        : { phase, hasChanges: true, outputsKey: `jobs/${jobId}/outputs.json`, ...base },
-    );
+    if (phase === 'update') {
+      this.broker.succeed(token, resultOf('update', updateOps, true));
+      return reported;
+    }
+    const preview = resultOf('preview', previewOps, hasChanges);
+    if (env.STACKJOBS_THEN_UPDATE !== 'true' || !hasChanges) {
+      this.broker.succeed(token, preview);
+      return reported;
+    }
+    // One task (runner-image/src/phases.ts claimUpdate): the hand-over is refused if a cancel was recorded first.
+    let refused = false;
+    await deps.jobs.update(jobId, (j) => {
+      refused = j.status.phase === 'completed' || j.status.cancelRequested !== undefined;
+      return refused || !j.status.runnerTask ? j : { ...j, status: { ...j.status, runnerTask: { ...j.status.runnerTask, phase: 'update' } } };
+    });
+    if (refused) {
+      this.broker.fail(token, 'StackJob.Cancelled', JSON.stringify({ operation: 'runner', message: 'cancelled before the update began; nothing was applied' }));
+      return reported;
+    }
+    await script.beforeUpdate?.();
+    if (!(await runOps(updateOps))) return reported;
+    this.broker.succeed(token, { ...preview, then: resultOf('update', updateOps, true) });
     return reported;
   }
 }
