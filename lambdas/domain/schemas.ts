@@ -380,6 +380,11 @@ export const jobStatusSchema = z
       .strict()
       .optional(),
     cancelRequested: z.object({ by: z.string(), at: isoTime }).strict().optional(),
+    /** The module's commit, recorded by the first phase that cloned it; a later phase runs that commit, never a moved branch. */
+    moduleCommit: z
+      .string()
+      .regex(/^[0-9a-f]{40}$/)
+      .optional(),
     /** An org admin's force-cancel: who, when and why (reason `force_cancelled`). */
     forceCancelled: z.object({ by: z.string(), at: isoTime, why: z.string() }).strict().optional(),
     /** The stack lease while the job holds it: the fencing token its release is conditioned on. */

@@ -28,8 +28,23 @@ case "$1" in
 esac
 `;
 
-/** Clones into `dest` and returns the module's working directory (`dest/<path>`), which must exist inside it. */
-export async function cloneModule(source: ModuleSource, dest: string, scratchDir: string, token?: string): Promise<string> {
+/** A full commit id, as `git rev-parse HEAD` prints it. */
+export const COMMIT_RE = /^[0-9a-f]{40}$/;
+
+export interface ClonedModule {
+  /** The module's working directory (`<clone>/<path>`), inside the clone. */
+  dir: string;
+  /** The commit checked out. */
+  commit: string;
+}
+
+/**
+ * Clones into `dest` (`--depth 1`, the branch or tag) and returns the module's working directory and commit. With
+ * `pin`, the module is the pinned commit whatever the branch points at now: a branch or tag that moved since the
+ * preview is fetched back to the previewed commit by its id (`git fetch --depth 1 origin <sha>`), or refused when the
+ * server no longer has it, so what is applied is what was previewed.
+ */
+export async function cloneModule(source: ModuleSource, dest: string, scratchDir: string, token?: string, pin?: string): Promise<ClonedModule> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: scratchDir,
@@ -43,10 +58,33 @@ export async function cloneModule(source: ModuleSource, dest: string, scratchDir
     env.GIT_ASKPASS = askpass;
     env.STACKJOBS_GIT_TOKEN = token;
   }
+  if (pin !== undefined && !COMMIT_RE.test(pin)) throw new Error(`the pinned module commit is not a commit id`);
   // simple-git guards GIT_* variables and askpass by default; these are set here deliberately, to a script we wrote.
-  await simpleGit({ baseDir: scratchDir, allowEnvironment: Object.keys(env).filter((k) => k.startsWith('GIT_')), unsafe: { allowUnsafeAskPass: true } })
-    .env(env)
-    .clone(cloneUrl(source.gitRepo), dest, ['--depth', '1', '--branch', source.branch, '--single-branch', '-c', 'advice.detachedHead=false']);
+  const gitIn = (baseDir: string) =>
+    simpleGit({ baseDir, allowEnvironment: Object.keys(env).filter((k) => k.startsWith('GIT_')), unsafe: { allowUnsafeAskPass: true } }).env(env);
+  await gitIn(scratchDir).clone(cloneUrl(source.gitRepo), dest, [
+    '--depth',
+    '1',
+    '--branch',
+    source.branch,
+    '--single-branch',
+    '-c',
+    'advice.detachedHead=false',
+  ]);
+  const repo = gitIn(dest);
+  let commit = (await repo.revparse(['HEAD'])).trim();
+  if (pin && commit !== pin) {
+    try {
+      await repo.fetch(['--depth', '1', 'origin', pin]);
+      await repo.checkout(['--detach', '-q', 'FETCH_HEAD']);
+    } catch {
+      throw new Error(
+        `${source.branch} moved from ${pin} (previewed) to ${commit}, and ${pin} can no longer be fetched: nothing was run; rerun the job to preview the module as it is now`,
+      );
+    }
+    commit = (await repo.revparse(['HEAD'])).trim();
+    if (commit !== pin) throw new Error(`fetched ${pin} but checked out ${commit}: nothing was run`);
+  }
   const workDir = resolve(dest, source.path || '.');
   const inside = (root: string, p: string) => {
     const rel = relative(root, p);
@@ -58,5 +96,5 @@ export async function cloneModule(source: ModuleSource, dest: string, scratchDir
   // By real path too: a symbolic link in the repository (path "infra" -> "/etc") must not take the tool outside it.
   const [realRoot, realDir] = await Promise.all([realpath(dest), realpath(workDir)]);
   if (!inside(realRoot, realDir)) throw new Error(`module path ${source.path} leaves the repository through a symbolic link`);
-  return realDir;
+  return { dir: realDir, commit };
 }

@@ -103,7 +103,7 @@ class PhaseRun {
    * Runs one operation with its own log sink. The job's operation status moves only if it is still pending:
    * the update phase's `init` re-runs an operation the preview already completed, and is logged, not re-recorded.
    */
-  private async operation<T>(name: OperationName, body: (exec: Exec) => Promise<T>): Promise<T> {
+  private async operation<T>(name: OperationName, body: (exec: Exec, note: (line: string) => Promise<void>) => Promise<T>): Promise<T> {
     const started = Date.now();
     const op = this.job.status.operations.find((o) => o.name === name);
     if (op?.status === 'pending') {
@@ -134,7 +134,8 @@ class PhaseRun {
       );
     let outcome: { result: 'succeeded' | 'failed' | 'cancelled'; errors: string[]; summary?: PlanSummary } = { result: 'succeeded', errors: [] };
     try {
-      const value = await body(exec);
+      const note = (line: string) => sink.write(Buffer.from(`[stack-jobs] ${this.deps.registry.redact(line)}\n`));
+      const value = await body(exec, note);
       if (this.deps.signal.aborted) throw new CancelledError(name, null, `cancelled after ${name}`);
       if (value && typeof value === 'object' && 'summary' in value) outcome.summary = (value as { summary: PlanSummary }).summary;
       return value;
@@ -209,14 +210,22 @@ class PhaseRun {
       }
 
       let driver!: IacDriver;
-      await this.operation('init', async (exec) => {
+      await this.operation('init', async (exec, note) => {
         const org = this.job.metadata.org;
         // Every reference is checked before any secret is read: a snapshot naming another org's secret reads nothing.
         assertSecretRefsInScope(e, org);
         const gitRef = e.iacModule.gitTokenSecretRef;
         const token = gitRef ? await this.deps.secrets.get(gitRef) : undefined;
         this.deps.registry.add(token);
-        const moduleDir = await cloneModule(e.iacModule, join(ws.module, 'repo'), ws.config, token);
+        const pinned = this.job.status.moduleCommit;
+        const cloned = await cloneModule(e.iacModule, join(ws.module, 'repo'), ws.config, token, pinned);
+        const moduleDir = cloned.dir;
+        await note(`module ${e.iacModule.gitRepo} ${e.iacModule.branch} at ${cloned.commit}${pinned ? ' (the commit the preview used)' : ''}`);
+        // The preview's commit is what an update may apply: recorded for sure (a failed write fails the preview, which
+        // changed nothing); a first clone in an update is recorded as any status is, best effort.
+        const pin = (j: StackJob) => (j.status.moduleCommit || isTerminal(j) ? j : { ...j, status: { ...j.status, moduleCommit: cloned.commit } });
+        if (!pinned && this.phase === 'preview') this.job = await this.deps.jobs.update(this.jobId, pin);
+        else if (!pinned) await this.record(pin);
         const creds = await resolveCredentials(e, { jobId: this.jobId, org }, ws.state, {
           secrets: this.deps.secrets,
           sts: this.deps.sts,

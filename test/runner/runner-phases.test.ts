@@ -2,8 +2,8 @@
  * The runner as a real child process (the esbuild bundle the image ships) against dynalite, s3rver, a fake
  * Step Functions/Secrets Manager endpoint, a local bare git repo and the stand-in terraform CLI.
  */
-import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
@@ -172,6 +172,86 @@ describe('a preview then an update', () => {
 
   it('removes the workspace after each phase', () => {
     expect(existsSync(join(env.dir, 'work', job.metadata.id, 'stack-jobs', job.metadata.id))).toBe(false);
+  });
+});
+
+describe('a module branch that moved between preview and apply', () => {
+  const gitIn = (cwd: string, ...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { cwd, stdio: 'pipe' })
+      .toString()
+      .trim();
+  /** A copy of the module repository for this job alone, so moving its tag touches no other test. */
+  async function jobOnOwnRepo(name: string) {
+    const repo = join(env.dir, `${name}.git`);
+    cpSync(env.repo, repo, { recursive: true });
+    return { job: await createJob(env, { gitRepo: repo }), repo };
+  }
+  /** Points the tag at a new commit without the module directory (applying it would fail: the path is gone). */
+  function moveTag(repo: string): string {
+    const work = mkdtempSync(join(env.dir, 'move-'));
+    gitIn(work, 'clone', '-q', repo, '.');
+    // An unrelated history: the previewed commit is not its parent.
+    gitIn(work, 'checkout', '-q', '--orphan', 'moved', 'v1.0.0');
+    gitIn(work, 'rm', '-q', '-r', '-f', 'terraform');
+    writeFileSync(join(work, 'README'), 'the module moved elsewhere\n');
+    gitIn(work, 'add', 'README');
+    gitIn(work, 'commit', '-q', '-m', 'moved: the module is gone');
+    gitIn(work, 'tag', '-f', '-a', 'v1.0.0', '-m', 'moved');
+    gitIn(work, 'push', '-q', '-f', 'origin', 'v1.0.0');
+    return gitIn(work, 'rev-parse', 'HEAD');
+  }
+  const logText = async (jobId: string, phase: 'preview' | 'update', op: string) =>
+    [...(await allObjects(env, `${artifactKeys.logPrefix(jobId)}${phase}/${op}/`)).values()].map((b) => b.toString()).join('');
+
+  it('records the commit the preview used and applies that commit, not what the tag points at now', async () => {
+    const { job, repo } = await jobOnOwnRepo('moved');
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-pin-preview', env: { STANDIN_CALLS: calls } }));
+    const preview = successOf('tok-pin-preview');
+    const pinned = (await env.jobs.require(job.metadata.id)).job.status.moduleCommit!;
+    expect(pinned).toBe(gitIn(repo, 'rev-parse', 'v1.0.0^{commit}'));
+    const moved = moveTag(repo);
+    expect(moved).not.toBe(pinned);
+    const u = await runRunner(env, {
+      jobId: job.metadata.id,
+      phase: 'update',
+      token: 'tok-pin-update',
+      planDigest: preview.planDigest,
+      env: { STANDIN_CALLS: calls },
+    });
+    expectOk(u);
+    expect(successOf('tok-pin-update')).toMatchObject({ phase: 'update', hasChanges: true });
+    expect(await logText(job.metadata.id, 'update', 'init')).toContain(`at ${pinned} (the commit the preview used)`);
+    expect((await env.jobs.require(job.metadata.id)).job.status.moduleCommit).toBe(pinned);
+  });
+
+  it('refuses the update when the previewed commit can no longer be fetched, and runs nothing', async () => {
+    const { job, repo } = await jobOnOwnRepo('gone');
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-gone-preview', env: { STANDIN_CALLS: calls } }));
+    const preview = successOf('tok-gone-preview');
+    const pinned = (await env.jobs.require(job.metadata.id)).job.status.moduleCommit!;
+    moveTag(repo);
+    // Nothing leads to the previewed commit any more: gone from the server.
+    gitIn(repo, 'update-ref', '-d', 'refs/heads/main'); // main's commit descends from it
+    gitIn(repo, 'reflog', 'expire', '--expire=now', '--all');
+    gitIn(repo, 'gc', '-q', '--prune=now');
+    expect(() => gitIn(repo, 'cat-file', '-t', pinned)).toThrow();
+    const before = readCalls(calls).length;
+    const u = await runRunner(env, {
+      jobId: job.metadata.id,
+      phase: 'update',
+      token: 'tok-gone-update',
+      planDigest: preview.planDigest,
+      env: { STANDIN_CALLS: calls },
+    });
+    expect(u.code).toBe(1);
+    const { error, cause } = failureOf('tok-gone-update');
+    expect(error).toBe('StackJob.OperationFailed');
+    expect(cause).toMatchObject({ operation: 'init' });
+    expect(cause.message).toContain(`v1.0.0 moved from ${pinned} (previewed)`);
+    expect(cause.message).toContain('nothing was run');
+    expect(readCalls(calls).slice(before)).toEqual([]);
   });
 });
 

@@ -158,6 +158,8 @@ export interface JobOptions {
   /** The provider credential's provider (default aws: AWS key JSON; any other: a JSON map ENV_NAME -> value). */
   provider?: string;
   gitTokenSecretRef?: string;
+  /** The module repository (default: the shared one, env.repo). */
+  gitRepo?: string;
 }
 
 /** A queued job shaped like the README's StackJob example, with a local backend whose state lives under env.dir. */
@@ -190,7 +192,7 @@ export async function createJob(env: RunnerEnv, options: JobOptions = {}): Promi
         provisioner: 'terraform',
         iacModule: {
           id: 'iacmod_eks',
-          gitRepo: env.repo,
+          gitRepo: options.gitRepo ?? env.repo,
           branch: 'v1.0.0',
           path: 'terraform',
           rule: 'platform default',
