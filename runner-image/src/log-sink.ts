@@ -1,6 +1,7 @@
 /**
  * Streams one operation's (already redacted) output to S3 as ordered chunks: a chunk is cut at `chunkBytes`
- * or every `flushMs`, whichever comes first, so a reader can follow a running job. Memory is bounded:
+ * or every `flushMs`, whichever comes first, so a reader can follow a running job. The first output goes sooner:
+ * `firstFlushMs` after the first byte (1 s by default), so a user sees progress at once, not after the first interval. Memory is bounded:
  * at most one chunk being filled plus MAX_IN_FLIGHT chunks being uploaded; a writer waits beyond that.
  */
 
@@ -11,7 +12,12 @@ export interface LogChunkWriter {
 export interface LogSinkOptions {
   chunkBytes: number;
   flushMs: number;
+  /** How soon after the operation's first output its first chunk leaves (default FIRST_FLUSH_MS, at most flushMs). */
+  firstFlushMs?: number;
 }
+
+/** The first chunk of an operation leaves at most this long after its first byte. */
+export const FIRST_FLUSH_MS = 1000;
 
 /** Uploads queued before writers wait: enough to overlap filling and uploading, small enough to bound memory. */
 const MAX_IN_FLIGHT = 2;
@@ -58,6 +64,7 @@ export class S3LogSink {
   private chain: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private readonly timer: NodeJS.Timeout;
+  private firstTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Bytes uploaded so far (for benchmarks and the runner's own diagnostics). */
   uploadedBytes = 0;
@@ -81,6 +88,10 @@ export class S3LogSink {
     if (bytes.length === 0) return;
     this.parts.push(bytes);
     this.size += bytes.length;
+    if (this.seq === 0 && !this.firstTimer) {
+      this.firstTimer = setTimeout(() => this.cut(false), Math.min(this.options.firstFlushMs ?? FIRST_FLUSH_MS, this.options.flushMs));
+      this.firstTimer.unref();
+    }
     while (this.size >= this.options.chunkBytes) this.cut(true);
     while (this.inFlight.length > MAX_IN_FLIGHT) await this.inFlight[0];
     if (this.failure) throw this.failure;
@@ -95,6 +106,7 @@ export class S3LogSink {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.firstTimer);
     await this.flush();
     this.closed = true;
   }

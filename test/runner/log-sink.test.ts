@@ -1,5 +1,5 @@
 /** The S3 log sink: ordered chunks, size and time cuts, bounded buffering, UTF-8-safe boundaries. */
-import { incompleteUtf8Tail, S3LogSink, type LogChunkWriter } from '../../runner-image/src/log-sink';
+import { FIRST_FLUSH_MS, incompleteUtf8Tail, S3LogSink, type LogChunkWriter } from '../../runner-image/src/log-sink';
 
 class SlowStore implements LogChunkWriter {
   chunks: Array<{ seq: number; body: Buffer }> = [];
@@ -34,6 +34,22 @@ describe('S3LogSink', () => {
     await new Promise((r) => setTimeout(r, 150));
     expect(store.chunks.map((c) => c.body.toString())).toEqual(['first line\n']);
     await sink.close();
+  });
+
+  it('sends the first output within a second of its first byte, then keeps to the flush interval', async () => {
+    const store = new SlowStore();
+    const sink = new S3LogSink(store, 'j', 'preview', 'plan', { chunkBytes: 1 << 20, flushMs: 60_000, firstFlushMs: 40 });
+    await sink.write(Buffer.from('Initializing the backend...\n'));
+    await new Promise((r) => setTimeout(r, 120));
+    expect(store.chunks.map((c) => c.body.toString())).toEqual(['Initializing the backend...\n']);
+    // Only the first: later output waits for the interval (or the size cut, or the end).
+    await sink.write(Buffer.from('second\n'));
+    await new Promise((r) => setTimeout(r, 120));
+    expect(store.chunks).toHaveLength(1);
+    await sink.close();
+    expect(store.chunks.map((c) => c.body.toString())).toEqual(['Initializing the backend...\n', 'second\n']);
+    // The default is one second, never longer than the interval itself.
+    expect(FIRST_FLUSH_MS).toBe(1000);
   });
 
   it('makes writers wait when uploads fall behind (bounded memory)', async () => {
