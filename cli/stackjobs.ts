@@ -398,7 +398,21 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+/**
+ * A reader that stops early (`stackjobs help | head -5`) closes the pipe, and the next write fails with EPIPE: an error
+ * event nobody handles, which Node prints as a stack trace. Nobody reads on, so the CLI stops without a word, as git
+ * and gh do, with status 0. Other stream errors stay unhandled.
+ */
+export function exitQuietlyOnClosedPipe(...streams: NodeJS.WritableStream[]): void {
+  for (const stream of streams)
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      process.exit(EXIT.ok);
+    });
+}
+
 if (require.main === module) {
+  exitQuietlyOnClosedPipe(process.stdout, process.stderr);
   void runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
     process.exitCode = code;
   });

@@ -1,7 +1,9 @@
 /**
  * docs/deploy.md held to the code where it drifts: the context keys the CDK app reads, the stack outputs, the removal
  * policies, the resources an idle deployment pays for (and how many), the claim names and roles, and the Slack app
- * manifest (its request URL path and its bot scopes, derived from the Slack Web API methods the Lambdas call).
+ * manifest (its request URL path and its bot scopes, derived from the Slack Web API methods the Lambdas call). With the
+ * same template: the alarms and failure queues docs/architecture.md and the README name, and the context the
+ * `cdk bootstrap` they show is given.
  * The facts come from the synthesized template (bundling off, as infra/asl.ts does) and from the code itself.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ const ROOT = join(__dirname, '../..');
 const read = (rel: string) => readFileSync(join(ROOT, rel), 'utf8');
 const GUIDE = read('docs/deploy.md');
 const README = read('README.md');
+const ARCHITECTURE = read('docs/architecture.md');
 
 /** The text under `heading` (a whole line) up to the next heading of the same or a higher level. */
 function section(doc: string, heading: string): string {
@@ -106,6 +109,13 @@ beforeAll(() => {
 const resources = (t: Template) => Object.values(t.Resources).filter((r) => r.Type !== 'AWS::CDK::Metadata');
 const countOf = (t: Template, type: string) => resources(t).filter((r) => r.Type === type).length;
 const retained = (t: Template) => resources(t).filter((r) => r.DeletionPolicy === 'Retain');
+const alarmsOf = (t: Template) => resources(t).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+/** What CloudWatch bills alarms by: one metric per alarm, or each metric a math expression alarm reads. */
+const alarmMetricsOf = (t: Template) =>
+  alarmsOf(t).reduce((sum, a) => {
+    const metrics = a.Properties?.Metrics as Array<{ MetricStat?: unknown }> | undefined;
+    return sum + (metrics ? metrics.filter((m) => m.MetricStat).length : 1);
+  }, 0);
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
@@ -294,13 +304,8 @@ describe('what an idle deployment costs', () => {
       const [type] = cfnTypes(typeCell);
       if (type) expect([type, leadingInt(count)]).toEqual([type, countOf(deployed.template, type)]);
     }
-    const alarms = resources(deployed.template).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
-    const alarmMetrics = alarms.reduce((sum, a) => {
-      const metrics = a.Properties?.Metrics as Array<{ MetricStat?: unknown }> | undefined;
-      return sum + (metrics ? metrics.filter((m) => m.MetricStat).length : 1);
-    }, 0);
     const alarmRow = billable().find(([, type]) => cfnTypes(type)[0] === 'AWS::CloudWatch::Alarm')!;
-    expect(Number(/(\d+) alarm metrics/.exec(alarmRow.join(' '))?.[1])).toBe(alarmMetrics);
+    expect(Number(/(\d+) alarm metrics/.exec(alarmRow.join(' '))?.[1])).toBe(alarmMetricsOf(deployed.template));
   });
 
   it('adds up, with and without a VPC of its own, and the README quotes the same totals', () => {
@@ -317,6 +322,45 @@ describe('what an idle deployment costs', () => {
   it('says the prices are list prices and when they were taken', () => {
     expect(costs()).toMatch(/list prices/);
     expect(costs()).toMatch(/looked up on \d{1,2} [A-Z][a-z]+ \d{4}/);
+  });
+});
+
+describe('what docs/architecture.md and the README say about alarms, failure queues and bootstrap', () => {
+  /** The queues the stack creates, by construct id (`EventsInboundDlq13DD540A` is `InboundDlq`). */
+  const queues = () =>
+    sorted(
+      Object.entries(deployed.template.Resources)
+        .filter(([, r]) => r.Type === 'AWS::SQS::Queue')
+        .map(([logicalId]) => logicalId.replace(/^Events/, '').replace(/[0-9A-F]{8}$/, '')),
+    );
+  const queueNames = (text: string) => sorted(backticked(text).filter((name) => /^[A-Z][A-Za-z]*(Dlq|Failures)$/.test(name)));
+  const alarmSentence = () => ARCHITECTURE.split('\n').find((line) => line.startsWith('The observability construct adds')) ?? '';
+  const readmeFailures = () => /\*\*Where things end up when they fail\*\*([\s\S]*?)\n\n/.exec(README)?.[1] ?? '';
+
+  it('counts the alarms and the metrics they read as the template does', () => {
+    const counted = /(\d+) alarms on (\d+) metrics/.exec(alarmSentence());
+    expect(counted?.slice(1).map(Number)).toEqual([alarmsOf(deployed.template).length, alarmMetricsOf(deployed.template)]);
+  });
+
+  it('names every queue a failed event can end up in, and each has an alarm', () => {
+    expect(queues().length).toBeGreaterThan(3);
+    expect(queueNames(alarmSentence())).toEqual(queues());
+    expect(queueNames(readmeFailures())).toEqual(queues());
+    const alarmed = alarmsOf(deployed.template).flatMap((a) =>
+      ((a.Properties?.Dimensions as Array<{ Name: string; Value: unknown }> | undefined) ?? [])
+        .filter((d) => d.Name === 'QueueName')
+        .map((d) => JSON.stringify(d.Value)),
+    );
+    const queueIds = Object.keys(deployed.template.Resources).filter((id) => deployed.template.Resources[id].Type === 'AWS::SQS::Queue');
+    expect(sorted(queueIds.filter((id) => !alarmed.some((value) => value.includes(`"${id}"`))))).toEqual([]);
+  });
+
+  it('gives `cdk bootstrap` the context every synth in this repository needs', () => {
+    const bootstraps = [README, ARCHITECTURE, GUIDE].flatMap((doc) => doc.match(/cdk bootstrap[^`\n]*/g) ?? []).filter((cmd) => /\baws:\/\//.test(cmd));
+    expect(bootstraps.length).toBeGreaterThanOrEqual(3);
+    for (const cmd of bootstraps) expect(cmd).toMatch(/stackjobs:jwtIssuer.*stackjobs:jwtAudience|\$\{CTX\[@\]\}/);
+    // Nowhere is it shown bare.
+    expect([README, ARCHITECTURE].flatMap((doc) => doc.match(/`npx cdk bootstrap`/g) ?? [])).toEqual([]);
   });
 });
 

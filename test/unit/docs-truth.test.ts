@@ -176,8 +176,13 @@ describe('the API routes section', () => {
 });
 
 describe('"Dependencies and why"', () => {
-  const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+  const pkg = JSON.parse(read('package.json')) as {
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+  };
   const dependencies = Object.keys(pkg.dependencies);
+  const optional = Object.keys(pkg.optionalDependencies ?? {});
   const paragraph = (() => {
     const lines = section('## Development').split('\n');
     const start = lines.findIndex((l) => l.startsWith('- Dependencies and why'));
@@ -202,8 +207,12 @@ describe('"Dependencies and why"', () => {
     expect(dependencies.filter((dep) => !named.some((name) => covers(name, dep)))).toEqual([]);
   });
 
+  it('gives every optional dependency (installed with the runtime ones where its platform matches)', () => {
+    expect(optional.filter((dep) => !named.includes(dep))).toEqual([]);
+  });
+
   it('names no scoped package that is not a dependency', () => {
-    const all = [...dependencies, ...Object.keys(pkg.devDependencies)];
+    const all = [...dependencies, ...Object.keys(pkg.devDependencies), ...optional];
     expect(named.filter((name) => name.startsWith('@') && !all.some((dep) => covers(name, dep)))).toEqual([]);
   });
 
