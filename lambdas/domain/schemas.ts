@@ -362,7 +362,26 @@ export const jobStatusSchema = z
     /** Why a completed job ended (lambdas/domain/endings.ts). */
     reason: endingReasonSchema.optional(),
     failure: z.object({ operation: z.string(), message: z.string(), exitCode: z.number().int().optional() }).strict().optional(),
-    plan: z.object({ digest: z.string(), key: z.string(), summary: planSummarySchema }).strict().optional(),
+    plan: z
+      .object({
+        digest: z.string(),
+        key: z.string(),
+        summary: planSummarySchema,
+        /**
+         * The preview's workspace (the module at its commit with what init made: .terraform/ and the dependency lock
+         * file), saved beside the plan so the update restores it instead of cloning and initialising again.
+         */
+        workspace: z
+          .object({
+            key: z.string(),
+            sha256: z.string().regex(/^[0-9a-f]{64}$/),
+            bytes: z.number().int().nonnegative(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
     /** Set by the refresh operation: what changed outside Stack Jobs since the last apply. */
     drift: driftSchema.optional(),
     outputsKey: z.string().optional(),

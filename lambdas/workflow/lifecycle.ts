@@ -292,7 +292,11 @@ export async function recordPreview(d: WorkflowDeps, jobId: string, raw: unknown
       // A one-task job's update durations are recorded by its ending, like any update's.
       durations: { ...j.status.durations, ...prefixed('preview', result.durations) },
     };
-    if (result.planDigest && result.planKey && result.summary) status.plan = { digest: result.planDigest, key: result.planKey, summary: result.summary };
+    // The runner recorded this plan too, with its saved workspace when it saved one: that is kept for this digest only.
+    if (result.planDigest && result.planKey && result.summary) {
+      const workspace = j.status.plan?.digest === result.planDigest ? j.status.plan.workspace : undefined;
+      status.plan = { digest: result.planDigest, key: result.planKey, summary: result.summary, ...(workspace ? { workspace } : {}) };
+    }
     return { ...j, status };
   });
   const policy = job.spec.essentials.flowControlPolicy;

@@ -85,6 +85,11 @@ export async function cloneModule(source: ModuleSource, dest: string, scratchDir
     commit = (await repo.revparse(['HEAD'])).trim();
     if (commit !== pin) throw new Error(`fetched ${pin} but checked out ${commit}: nothing was run`);
   }
+  return { dir: await moduleDirIn(dest, source), commit };
+}
+
+/** The module's working directory `<clone>/<path>`: it must exist and stay inside the clone, by real path too. */
+async function moduleDirIn(dest: string, source: ModuleSource): Promise<string> {
   const workDir = resolve(dest, source.path || '.');
   const inside = (root: string, p: string) => {
     const rel = relative(root, p);
@@ -96,5 +101,15 @@ export async function cloneModule(source: ModuleSource, dest: string, scratchDir
   // By real path too: a symbolic link in the repository (path "infra" -> "/etc") must not take the tool outside it.
   const [realRoot, realDir] = await Promise.all([realpath(dest), realpath(workDir)]);
   if (!inside(realRoot, realDir)) throw new Error(`module path ${source.path} leaves the repository through a symbolic link`);
-  return { dir: realDir, commit };
+  return realDir;
+}
+
+/**
+ * A clone restored from the preview's saved workspace: it must be at the pinned commit (the one the preview recorded),
+ * and its module path passes the same checks as a fresh clone's.
+ */
+export async function restoredModule(source: ModuleSource, dest: string, pin: string): Promise<ClonedModule> {
+  const commit = (await simpleGit({ baseDir: dest }).revparse(['HEAD'])).trim();
+  if (commit !== pin) throw new Error(`the saved workspace is at ${commit}, not at the previewed commit ${pin}: nothing was run`);
+  return { dir: await moduleDirIn(dest, source), commit };
 }

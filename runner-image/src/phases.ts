@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import type { ArtifactStore, StoredPlanSummary } from '../../lambdas/adapters/s3/artifact-store';
@@ -19,11 +19,14 @@ import { assertSecretRefsInScope, resolveCredentials, type StsFactory } from './
 import type { IacDriver } from './drivers/driver';
 import { driverFor } from './drivers';
 import { CancelledError, OperationFailedError, RunnerError } from './errors';
-import { cloneModule } from './git';
+import { cloneModule, restoredModule, type ClonedModule } from './git';
+import { archiveWorkspace, restoreWorkspace } from './saved-workspace';
 import { S3LogSink } from './log-sink';
 import { redactJsonText, redactJsonValue, SecretRegistry } from './redactor';
 import { chownTree, toolUserFrom, type ToolUser } from './tool-user';
 import { createWorkspace, removeWorkspace, type Workspace } from './workspace';
+
+type SavedWorkspace = NonNullable<NonNullable<StackJob['status']['plan']>['workspace']>;
 
 /** The slice of JobRepository the runner uses. */
 export interface JobStore {
@@ -214,16 +217,23 @@ class PhaseRun {
         const org = this.job.metadata.org;
         // Every reference is checked before any secret is read: a snapshot naming another org's secret reads nothing.
         assertSecretRefsInScope(e, org);
-        const gitRef = e.iacModule.gitTokenSecretRef;
-        const token = gitRef ? await this.deps.secrets.get(gitRef) : undefined;
-        this.deps.registry.add(token);
         const pinned = this.job.status.moduleCommit;
-        const cloned = await cloneModule(e.iacModule, join(ws.module, 'repo'), ws.config, token, pinned);
+        // An approved update restores the preview's workspace when it was saved: no clone, no init.
+        const saved = this.phase === 'update' && previews && pinned ? this.job.status.plan?.workspace : undefined;
+        const restored = saved && driverFor(e.provisioner).reusesWorkspace ? await this.restoreSavedWorkspace(saved, pinned!, note) : undefined;
+        let cloned = restored;
+        if (!cloned) {
+          const gitRef = e.iacModule.gitTokenSecretRef;
+          const token = gitRef ? await this.deps.secrets.get(gitRef) : undefined;
+          this.deps.registry.add(token);
+          cloned = await cloneModule(e.iacModule, join(ws.module, 'repo'), ws.config, token, pinned);
+          await note(`module ${e.iacModule.gitRepo} ${e.iacModule.branch} at ${cloned.commit}${pinned ? ' (the commit the preview used)' : ''}`);
+        }
         const moduleDir = cloned.dir;
-        await note(`module ${e.iacModule.gitRepo} ${e.iacModule.branch} at ${cloned.commit}${pinned ? ' (the commit the preview used)' : ''}`);
+        const commit = cloned.commit;
         // The preview's commit is what an update may apply: recorded for sure (a failed write fails the preview, which
         // changed nothing); a first clone in an update is recorded as any status is, best effort.
-        const pin = (j: StackJob) => (j.status.moduleCommit || isTerminal(j) ? j : { ...j, status: { ...j.status, moduleCommit: cloned.commit } });
+        const pin = (j: StackJob) => (j.status.moduleCommit || isTerminal(j) ? j : { ...j, status: { ...j.status, moduleCommit: commit } });
         if (!pinned && this.phase === 'preview') this.job = await this.deps.jobs.update(this.jobId, pin);
         else if (!pinned) await this.record(pin);
         const creds = await resolveCredentials(e, { jobId: this.jobId, org }, ws.state, {
@@ -240,7 +250,7 @@ class PhaseRun {
         this.cwd = moduleDir;
         await driver.configure();
         if (this.toolUser) await chownTree(ws.root, this.toolUser);
-        await driver.init(exec);
+        if (!restored) await driver.init(exec);
       });
 
       // Refreshing only ever looks: the refresh operation reports drift, and the plan (or a direct apply) refreshes
@@ -257,7 +267,8 @@ class PhaseRun {
 
       if (this.phase === 'preview') {
         const planKey = artifactKeys.planBinary(this.jobId);
-        const { summary, hasChanges, digest } = await this.operation('plan', async (exec) => {
+        let savedWorkspace: SavedWorkspace | undefined;
+        const { summary, hasChanges, digest } = await this.operation('plan', async (exec, note) => {
           const planned = await driver.plan(exec, { destroy, refresh: refreshes });
           // Large plans stay in S3 (plan.json); what travels (task result, execution state, job item) is bounded.
           planned.summary = boundSummary(planned.summary);
@@ -276,9 +287,15 @@ class PhaseRun {
           await this.deps.store.uploadFile(artifactKeys.planJson(this.jobId), planJsonFile, 'application/json');
           await this.deps.store.putJson(artifactKeys.planSummary(this.jobId), stored);
           await this.deps.store.putText(artifactKeys.planDigest(this.jobId), `${digest}  plan.bin\n`);
+          // A plan an approver will look at: its update restores this workspace instead of cloning and initialising again.
+          if (planned.hasChanges && config.STACKJOBS_THEN_UPDATE !== 'true' && driverFor(e.provisioner).reusesWorkspace)
+            savedWorkspace = await this.saveWorkspace(note);
           return stored;
         });
-        await this.record((j) => ({ ...j, status: { ...j.status, plan: { digest, key: planKey, summary }, logPrefix } }));
+        await this.record((j) => ({
+          ...j,
+          status: { ...j.status, plan: { digest, key: planKey, summary, ...(savedWorkspace ? { workspace: savedWorkspace } : {}) }, logPrefix },
+        }));
         const preview: RunnerResult = { phase: 'preview', hasChanges, summary, planDigest: digest, planKey, logPrefix, durations: { ...this.durations } };
         if (config.STACKJOBS_THEN_UPDATE !== 'true' || !hasChanges) return preview;
         // One task: the plan just made is applied here, unless the job was cancelled before its update began.
@@ -302,6 +319,61 @@ class PhaseRun {
   }
 
   private cwd = '';
+
+  /**
+   * Saves the module directory (the clone at its commit, `.terraform/`, the lock file) beside the plan. Best effort: a
+   * workspace that is too large, holds a secret value, or fails to upload is not saved, and the update initialises again.
+   */
+  private async saveWorkspace(note: (line: string) => Promise<void>): Promise<SavedWorkspace | undefined> {
+    const archive = join(this.ws!.state, 'workspace.tar.gz');
+    try {
+      const archived = await archiveWorkspace(join(this.ws!.module, 'repo'), archive, this.deps.registry);
+      if (!archived.saved) {
+        await note(`the workspace is not saved for the update (${archived.why}): the update clones and initialises again`);
+        return undefined;
+      }
+      const key = artifactKeys.savedWorkspace(this.jobId);
+      const sha256 = await sha256File(archive);
+      await this.deps.store.uploadFile(key, archive, 'application/gzip');
+      await note(`saved the workspace for the update (${archived.bytes} bytes, SHA-256 ${sha256})`);
+      return { key, sha256, bytes: archived.bytes };
+    } catch (e) {
+      await note(`the workspace could not be saved (${this.deps.registry.redact((e as Error).message)}): the update clones and initialises again`);
+      return undefined;
+    } finally {
+      await rm(archive, { force: true });
+    }
+  }
+
+  /**
+   * Restores the preview's saved workspace for the update, after checking its SHA-256 against the one the preview
+   * recorded (a mismatch refuses the update: nothing runs). A workspace that is gone means cloning and initialising again.
+   */
+  private async restoreSavedWorkspace(saved: SavedWorkspace, pin: string, note: (line: string) => Promise<void>): Promise<ClonedModule | undefined> {
+    const ws = this.ws!;
+    const archive = join(ws.state, 'workspace.tar.gz');
+    try {
+      if (!(await this.deps.store.downloadFile(saved.key, archive))) {
+        await note("the preview's saved workspace is gone: cloning and initialising again");
+        return undefined;
+      }
+      const actual = await sha256File(archive);
+      if (actual !== saved.sha256)
+        throw new OperationFailedError(
+          'init',
+          null,
+          `refusing: the saved workspace's SHA-256 ${actual} is not ${saved.sha256}, recorded at preview; nothing was run`,
+        );
+      await restoreWorkspace(archive, join(ws.module, 'repo'));
+      const restored = await restoredModule(this.job.spec.essentials.iacModule, join(ws.module, 'repo'), pin);
+      await note(
+        `restored the preview's workspace: module at ${pin} with .terraform and the dependency lock file (${saved.bytes} bytes, SHA-256 verified): no clone, no init`,
+      );
+      return restored;
+    } finally {
+      await rm(archive, { force: true });
+    }
+  }
 
   /** The apply (or destroy) of the previewed plan, or a direct apply when the policy has no preview; outputs after it. */
   private async update(

@@ -137,6 +137,10 @@ describeReal('with the real Terraform, through local mode', () => {
     const first = await submit(change('probe_noop', 'v1', { env: 'production', spec: { value: 'a' } }));
     await e.waitFor(first.metadata.id, awaiting, 60000);
     expect((await approve(first.metadata.id)).status.result).toBe('succeeded');
+    // Approved: the update task restored the preview's workspace (.terraform included) and applied without an init.
+    const updateInit = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${first.metadata.id}/logs`, { query: { phase: 'update', operation: 'init' } });
+    expect(updateInit.body.text).toContain("restored the preview's workspace");
+    expect(updateInit.body.text).not.toContain('$ terraform init');
     const serial = stateOf('probe_noop', 'production').serial;
     const again = await run(change('probe_noop', 'v2', { env: 'production', spec: { value: 'a' } }));
     expect(again.status).toMatchObject({ phase: 'completed', result: 'succeeded' });

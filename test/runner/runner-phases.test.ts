@@ -3,9 +3,9 @@
  * Step Functions/Secrets Manager endpoint, a local bare git repo and the stand-in terraform CLI.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import { runnerResultSchema, type RunnerResult, type StackJob } from '../../lambdas/domain/schemas';
 import { base64Forms } from '../../runner-image/src/redactor';
@@ -90,7 +90,12 @@ describe('a preview then an update', () => {
 
   it('records each operation on the job as it runs, and the plan digest the update is checked against', () => {
     expect(opStates(afterPreview)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/succeeded', apply: 'pending/tbd' });
-    expect(afterPreview.status.plan).toEqual({ digest: preview.planDigest, key: preview.planKey, summary: preview.summary });
+    expect(afterPreview.status.plan).toEqual({
+      digest: preview.planDigest,
+      key: preview.planKey,
+      summary: preview.summary,
+      workspace: { key: artifactKeys.savedWorkspace(job.metadata.id), sha256: expect.stringMatching(/^[0-9a-f]{64}$/), bytes: expect.any(Number) },
+    });
     expect(afterPreview.status.operations.find((o) => o.name === 'plan')!.summary).toEqual(preview.summary);
   });
 
@@ -105,9 +110,9 @@ describe('a preview then an update', () => {
     expect(after.status.outputsKey).toBe(artifactKeys.outputs(job.metadata.id));
   });
 
-  it('runs the commands in the documented order, from the module path at the tag', () => {
+  it('runs the commands in the documented order, from the module path at the tag: one init, the update restores the workspace', () => {
     const seq = readCalls(calls()).map((c) => c.command);
-    expect(seq).toEqual(['init', 'refresh', 'show', 'plan', 'show', 'init', 'apply', 'output']);
+    expect(seq).toEqual(['init', 'refresh', 'show', 'plan', 'show', 'apply', 'output']);
     // The tag's main.tf, not the later commit on main.
     const cwd = (readCalls(calls())[0] as unknown as { cwd: string }).cwd;
     expect(cwd).toMatch(/module\/repo\/terraform$/);
@@ -129,7 +134,7 @@ describe('a preview then an update', () => {
       '$ terraform plan -refresh-only',
       '$ terraform plan',
       '$ terraform show',
-      '$ terraform init',
+      "restored the preview's workspace",
       '$ terraform apply',
       '$ terraform output',
     ];
@@ -148,7 +153,7 @@ describe('a preview then an update', () => {
 
   it("never gives the task token (or the runner's own AWS identity and endpoints) to a child process", () => {
     const files = readdirSync(dumps());
-    expect(files.length).toBe(8);
+    expect(files.length).toBe(7);
     for (const f of files) {
       const raw = readFileSync(join(dumps(), f), 'utf8');
       const childEnv = JSON.parse(raw) as Record<string, string>;
@@ -200,6 +205,7 @@ describe('a module branch that moved between preview and apply', () => {
     gitIn(work, 'push', '-q', '-f', 'origin', 'v1.0.0');
     return gitIn(work, 'rev-parse', 'HEAD');
   }
+  const dropSavedWorkspace = (jobId: string) => env.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: artifactKeys.savedWorkspace(jobId) }));
   const logText = async (jobId: string, phase: 'preview' | 'update', op: string) =>
     [...(await allObjects(env, `${artifactKeys.logPrefix(jobId)}${phase}/${op}/`)).values()].map((b) => b.toString()).join('');
 
@@ -212,6 +218,7 @@ describe('a module branch that moved between preview and apply', () => {
     expect(pinned).toBe(gitIn(repo, 'rev-parse', 'v1.0.0^{commit}'));
     const moved = moveTag(repo);
     expect(moved).not.toBe(pinned);
+    await dropSavedWorkspace(job.metadata.id); // so the update clones, pinned
     const u = await runRunner(env, {
       jobId: job.metadata.id,
       phase: 'update',
@@ -232,6 +239,7 @@ describe('a module branch that moved between preview and apply', () => {
     const preview = successOf('tok-gone-preview');
     const pinned = (await env.jobs.require(job.metadata.id)).job.status.moduleCommit!;
     moveTag(repo);
+    await dropSavedWorkspace(job.metadata.id);
     // Nothing leads to the previewed commit any more: gone from the server.
     gitIn(repo, 'update-ref', '-d', 'refs/heads/main'); // main's commit descends from it
     gitIn(repo, 'reflog', 'expire', '--expire=now', '--all');
@@ -252,6 +260,100 @@ describe('a module branch that moved between preview and apply', () => {
     expect(cause.message).toContain(`v1.0.0 moved from ${pinned} (previewed)`);
     expect(cause.message).toContain('nothing was run');
     expect(readCalls(calls).slice(before)).toEqual([]);
+  });
+});
+
+describe("the preview's saved workspace", () => {
+  const gitIn = (cwd: string, ...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { cwd, stdio: 'pipe' })
+      .toString()
+      .trim();
+  function ownRepo(name: string, extra?: { path: string; content: string }): string {
+    const repo = join(env.dir, `${name}.git`);
+    cpSync(env.repo, repo, { recursive: true });
+    if (extra) {
+      const work = mkdtempSync(join(env.dir, 'extra-'));
+      gitIn(work, 'clone', '-q', repo, '.');
+      gitIn(work, 'checkout', '-q', 'v1.0.0');
+      writeFileSync(join(work, extra.path), extra.content);
+      gitIn(work, 'add', extra.path);
+      gitIn(work, 'commit', '-q', '-m', 'extra file');
+      gitIn(work, 'tag', '-f', '-a', 'v1.0.0', '-m', 'with the extra file');
+      gitIn(work, 'push', '-q', '-f', 'origin', 'v1.0.0');
+    }
+    return repo;
+  }
+  const initLog = async (jobId: string, phase: 'preview' | 'update', op = 'init') =>
+    [...(await allObjects(env, `${artifactKeys.logPrefix(jobId)}${phase}/${op}/`)).values()].map((b) => b.toString()).join('');
+
+  it('is restored by the update instead of a clone and an init: the update runs even with the repository gone', async () => {
+    const repo = ownRepo('restored');
+    const job = await createJob(env, { gitRepo: repo });
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-ws-preview', env: { STANDIN_CALLS: calls } }));
+    const preview = successOf('tok-ws-preview');
+    const saved = (await env.jobs.require(job.metadata.id)).job.status.plan!.workspace!;
+    const archive = (await allObjects(env, artifactKeys.savedWorkspace(job.metadata.id))).get(saved.key)!;
+    expect(sha256(archive)).toBe(saved.sha256);
+    expect(archive.length).toBe(saved.bytes);
+    rmSync(repo, { recursive: true, force: true });
+    const before = readCalls(calls).length;
+    expectOk(
+      await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-ws-update', planDigest: preview.planDigest, env: { STANDIN_CALLS: calls } }),
+    );
+    expect(
+      readCalls(calls)
+        .slice(before)
+        .map((c) => c.command),
+    ).toEqual(['apply', 'output']);
+    expect(await initLog(job.metadata.id, 'update')).toContain(
+      `restored the preview's workspace: module at ${(await env.jobs.require(job.metadata.id)).job.status.moduleCommit}`,
+    );
+  });
+
+  it('is refused when its SHA-256 is not the one recorded at preview: nothing runs', async () => {
+    const job = await createJob(env, { gitRepo: ownRepo('tampered-ws') });
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-wst-preview', env: { STANDIN_CALLS: calls } }));
+    const preview = successOf('tok-wst-preview');
+    await env.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: artifactKeys.savedWorkspace(job.metadata.id), Body: Buffer.from('not the archive') }));
+    const before = readCalls(calls).length;
+    const u = await runRunner(env, {
+      jobId: job.metadata.id,
+      phase: 'update',
+      token: 'tok-wst-update',
+      planDigest: preview.planDigest,
+      env: { STANDIN_CALLS: calls },
+    });
+    expect(u.code).toBe(1);
+    const { error, cause } = failureOf('tok-wst-update');
+    expect(error).toBe('StackJob.OperationFailed');
+    expect(cause.operation).toBe('init');
+    expect(cause.message).toMatch(/refusing: the saved workspace's SHA-256 [0-9a-f]{64} is not [0-9a-f]{64}, recorded at preview; nothing was run/);
+    expect(readCalls(calls).slice(before)).toEqual([]);
+  });
+
+  it('is not saved when a file in it holds a secret value: the update clones and initialises again', async () => {
+    env.fake.secrets.set('stackjobs/acmecorp/prov-ws', JSON.stringify(PROVIDER_SECRET));
+    const repo = ownRepo('secret-ws', { path: 'terraform/notes.txt', content: `key: ${PROVIDER_SECRET.secretAccessKey}\n` });
+    const job = await createJob(env, { gitRepo: repo, providerSecretRef: 'stackjobs/acmecorp/prov-ws' });
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-wss-preview', env: { STANDIN_CALLS: calls } }));
+    const preview = successOf('tok-wss-preview');
+    expect((await env.jobs.require(job.metadata.id)).job.status.plan!.workspace).toBeUndefined();
+    expect((await allObjects(env, artifactKeys.savedWorkspace(job.metadata.id))).size).toBe(0);
+    const planLog = await initLog(job.metadata.id, 'preview', 'plan');
+    expect(planLog).toContain('the workspace is not saved for the update (terraform/notes.txt holds a secret value)');
+    expect(planLog).not.toContain(PROVIDER_SECRET.secretAccessKey);
+    const before = readCalls(calls).length;
+    expectOk(
+      await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-wss-update', planDigest: preview.planDigest, env: { STANDIN_CALLS: calls } }),
+    );
+    expect(
+      readCalls(calls)
+        .slice(before)
+        .map((c) => c.command),
+    ).toEqual(['init', 'apply', 'output']);
   });
 });
 
@@ -408,14 +510,14 @@ describe("the tool's OS user (STACKJOBS_TOOL_UID)", () => {
     expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-uid-update', planDigest: preview.planDigest, env: toolEnv }));
     expect(successOf('tok-uid-update')).toMatchObject({ phase: 'update', planDigest: preview.planDigest });
     const seen = readCalls(calls);
-    expect(seen.map((c) => c.command)).toEqual(['init', 'refresh', 'show', 'plan', 'show', 'init', 'apply', 'output']);
+    expect(seen.map((c) => c.command)).toEqual(['init', 'refresh', 'show', 'plan', 'show', 'apply', 'output']);
     expect(seen.map((c) => c.uid)).toEqual(seen.map(() => NOBODY));
     // Under its own uid, the tool (a module's code) cannot read the runner's initial environment.
     const probes = readFileSync(probe, 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { readable: boolean; hasTaskToken: boolean });
-    expect(probes).toHaveLength(8);
+    expect(probes).toHaveLength(7);
     for (const p of probes) expect(p).toMatchObject({ readable: false, hasTaskToken: false });
   });
 

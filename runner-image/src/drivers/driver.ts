@@ -74,6 +74,12 @@ export interface IacDriver {
 /** One registered tool: the binary it runs (known before the module is cloned) and how to make its driver. */
 export interface DriverFactory {
   bin(config: RunnerConfig): string;
+  /**
+   * Whether everything `init` makes lives in the module directory (Terraform and OpenTofu: `.terraform/` and
+   * `.terraform.lock.hcl`), so an update may restore the preview's workspace instead of cloning and initialising again.
+   * Pulumi's login and stack selection live in its home and backend, so it initialises again.
+   */
+  reusesWorkspace: boolean;
   create(ctx: DriverContext): IacDriver;
 }
 

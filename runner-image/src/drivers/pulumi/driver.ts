@@ -96,5 +96,6 @@ export class PulumiDriver implements IacDriver {
 
 export const pulumiDriver: DriverFactory = {
   bin: (config) => config.STACKJOBS_PULUMI_BIN,
+  reusesWorkspace: false,
   create: (ctx) => new PulumiDriver(ctx.config.STACKJOBS_PULUMI_BIN, ctx),
 };

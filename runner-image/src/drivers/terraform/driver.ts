@@ -116,10 +116,12 @@ export class TerraformDriver implements IacDriver {
 
 export const terraformDriver: DriverFactory = {
   bin: (config) => config.STACKJOBS_TERRAFORM_BIN,
+  reusesWorkspace: true,
   create: (ctx) => new TerraformDriver(ctx.config.STACKJOBS_TERRAFORM_BIN, ctx),
 };
 
 export const tofuDriver: DriverFactory = {
   bin: (config) => config.STACKJOBS_TOFU_BIN,
+  reusesWorkspace: true,
   create: (ctx) => new TerraformDriver(ctx.config.STACKJOBS_TOFU_BIN, ctx),
 };
