@@ -30,6 +30,7 @@ export const CATALOG: Record<CatalogKind, { entity: string; plural: string; one:
   'org-settings': { entity: 'OrgSettings', plural: 'OrgSettingsList', one: 'org settings', platform: false },
   'flow-control-policies': { entity: 'FlowControlPolicy', plural: 'FlowControlPolicies', one: 'flow control policy', platform: true },
   runners: { entity: 'Runner', plural: 'Runners', one: 'runner', platform: true },
+  'drift-schedules': { entity: 'DriftSchedule', plural: 'DriftSchedules', one: 'drift schedule', platform: false },
 };
 
 /** The catalog kinds served under /v1/platform. */
@@ -68,6 +69,11 @@ function withPathIdentity(kind: CatalogKind, body: unknown, id: string, org: str
       if (org && (selector.level === 'platform' || selector.org !== org))
         problems.push({ path: 'selector', message: `an org policy selects within org ${org}` });
     }
+  }
+  if (kind === 'drift-schedules' && org) {
+    const selector = entity.selector as { org?: unknown } | undefined;
+    if (selector && typeof selector === 'object' && selector.org !== org)
+      problems.push({ path: 'selector.org', message: `must be ${JSON.stringify(org)} (from the path)` });
   }
   if (problems.length > 0) throw new ValidationError('the entity does not match its path', problems);
   return entity;

@@ -113,6 +113,17 @@ export const resourceStatusSchema = z
     versionApplied: z.string().optional().describe('the resource version the last successful job applied'),
     outputsKey: z.string().optional(),
     lastAppliedJobId: z.string().optional(),
+    drift: z
+      .object({
+        checkedAt: isoTime,
+        jobId: z.string().describe('the drift check (or change) whose refresh found it'),
+        drifted: z.boolean(),
+        total: z.number().int().min(0),
+        resources: z.array(z.object({ address: z.string(), actions: z.array(z.string()) }).strict()).describe('at most 100 of them'),
+      })
+      .strict()
+      .optional()
+      .describe('what the latest refresh found changed outside Stack Jobs: a drift check, or the refresh of a change'),
     outputs: outputValuesSchema.optional().describe('outputs of the last applied job, sensitive values masked'),
     lease: z
       .object({ holder: z.string(), since: isoTime.optional(), expiresAt: isoTime, fencingToken: z.number().int() })

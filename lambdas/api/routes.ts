@@ -4,6 +4,7 @@ import { approvalRoutes } from './approval-routes';
 import { artifactRoutes } from './artifact-routes';
 import { catalogRoutes } from './catalog-routes';
 import type { ServiceContext } from './context';
+import { driftRoutes } from './drift-routes';
 import { jobRoutes } from './job-routes';
 import { renderOpenApiDocument } from './openapi';
 import { openapiRoute } from './openapi-routes';
@@ -16,6 +17,7 @@ export function allRoutes(ctx: ServiceContext): Route[] {
     ...stateLockRoutes({ jobs: ctx.jobs, locks: ctx.locks, stateLocks: ctx.stateLocks, publisher: ctx.publisher, clock: ctx.clock, logger: ctx.logger }),
     ...catalogRoutes({ catalog: ctx.catalog, clock: ctx.clock, deploymentId: () => ctx.config.DEPLOYMENT_ID }),
     ...approvalRoutes(ctx),
+    ...driftRoutes({ resources: ctx.resources, jobs: ctx.jobs, submission: ctx.submission, logger: ctx.logger, metrics: ctx.metrics }),
   ];
   routes.push(openapiRoute(() => routes));
   return routes;

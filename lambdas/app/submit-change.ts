@@ -83,7 +83,7 @@ export async function submitChange(change: ResourceChange, deps: SubmissionDeps,
  * are conditional, so whichever lands second changes nothing. Both are awaited, so a caller that has the answer finds
  * the job stored, and an error names what failed (a retry finishes the work through the idempotency claim).
  */
-async function startNewJob(job: StackJob, deps: SubmissionDeps): Promise<void> {
+export async function startNewJob(job: StackJob, deps: SubmissionDeps): Promise<void> {
   const [written, started] = await Promise.allSettled([deps.jobs.create(job), deps.starter.start(job)]);
   if (written.status === 'rejected') throw written.reason;
   if (started.status === 'rejected') throw started.reason;

@@ -27,7 +27,7 @@ export interface CancelDeps {
   jobs: JobRepository;
   approvalItems: ApprovalItemRepository;
   locks: Pick<LockRepository, 'release' | 'read' | 'takeWaiter' | 'restoreWaiter'>;
-  resources: Pick<ResourceStatusRepository, 'record'>;
+  resources: Pick<ResourceStatusRepository, 'record' | 'recordDrift'>;
   events: EventPublisher;
   tasks: TaskResponder;
   runnerTasks: RunnerTaskStopper;

@@ -11,6 +11,11 @@ type TerminalResult = Exclude<JobResult, 'tbd' | 'skipped'>;
 export const ENDINGS = {
   succeeded: { result: 'succeeded', meaning: 'the update (apply or destroy) ran to the end' },
   no_changes: { result: 'succeeded', meaning: 'the preview found nothing to change, so no update ran and nobody was asked to approve' },
+  drift_checked: {
+    result: 'succeeded',
+    meaning:
+      'a drift check looked (init and a refresh-only plan) and recorded what changed outside Stack Jobs on the job and the resource; nothing was applied',
+  },
   cancel_requested_during_update: {
     result: 'succeeded',
     meaning: 'a cancel arrived while the update was applying; an update is never interrupted, so it finished (status.cancelRequested says who asked)',

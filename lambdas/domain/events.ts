@@ -61,6 +61,19 @@ export const EVENT_DETAILS = {
       checks: z.array(checkResultSchema).optional(),
     })
     .strict(),
+  /** A drift check found resources changed outside Stack Jobs (the resource status's `drift` has the same list). */
+  'Stack Drift Detected': z
+    .object({
+      ...jobIdentity,
+      checkedAt: z.string(),
+      /** How many resources drifted; `resources` lists at most 100 of them. */
+      total: z.number().int().min(1),
+      resources: z.array(z.object({ address: z.string(), actions: z.array(z.string()) }).strict()),
+      /** `plan`: a change job from the last applied version is submitted to bring the resource back (it waits for approval like any change). */
+      remediate: z.enum(['none', 'plan']),
+      scheduleId: z.string().optional(),
+    })
+    .strict(),
   /** An org admin released Terraform's own state lock through the API (a lock a killed tool left behind). */
   'Stack Terraform Lock Released': z
     .object({
@@ -88,6 +101,7 @@ export const APPROVAL_DECIDED = 'Stack Job Approval Decided' satisfies EventType
 export const CANCEL_REQUESTED = 'Stack Job Cancel Requested' satisfies EventType;
 export const JOB_REJECTED = 'Stack Job Rejected' satisfies EventType;
 export const STATE_LOCK_RELEASED = 'Stack Terraform Lock Released' satisfies EventType;
+export const DRIFT_DETECTED = 'Stack Drift Detected' satisfies EventType;
 
 /** The detail as it will be sent; throws when it does not have its type's declared shape (a bug, never user input). */
 export function checkedDetail<T extends EventType>(detailType: T, detail: EventDetail<T>): Record<string, unknown> {

@@ -232,6 +232,40 @@ export const runnerSchema = z
   .strict();
 export type Runner = z.infer<typeof runnerSchema>;
 
+/**
+ * EventBridge Scheduler's expressions, at most once a minute: `rate(<n> minute|minutes|hour|hours|day|days)` or a
+ * six-field `cron(minutes hours day-of-month month day-of-week year)`.
+ */
+export const scheduleExpressionSchema = z
+  .string()
+  .max(256)
+  .regex(
+    /^(rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$/,
+    'rate(<n> minutes|hours|days) or cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>), at most once a minute',
+  );
+
+/** What a drift check does when it finds drift: nothing more, or submit a change job from the last applied version. */
+export const driftRemediationSchema = z.enum(['none', 'plan']);
+
+/**
+ * A drift schedule (catalog kind `drift-schedules`, an org's own): which resources to check (the resource, every
+ * resource of an environment, or of the org) and how often; EventBridge Scheduler runs it on AWS, local mode in process.
+ */
+export const driftScheduleSchema = z
+  .object({
+    id: name,
+    org: name,
+    selector: z.discriminatedUnion('level', [
+      z.object({ level: z.literal('resource'), org: name, env: name, resourceId: name }).strict(),
+      z.object({ level: z.literal('environment'), org: name, env: name }).strict(),
+      z.object({ level: z.literal('organization'), org: name }).strict(),
+    ]),
+    schedule: scheduleExpressionSchema,
+    remediate: driftRemediationSchema.default('none'),
+  })
+  .strict();
+export type DriftSchedule = z.infer<typeof driftScheduleSchema>;
+
 /** Every catalog kind, keyed by the path segment the API uses. */
 export const catalogSchemas = {
   'provider-credentials': providerCredentialSchema,
@@ -240,6 +274,7 @@ export const catalogSchemas = {
   'org-settings': orgSettingsSchema,
   'flow-control-policies': flowControlPolicySchema,
   runners: runnerSchema,
+  'drift-schedules': driftScheduleSchema,
 } as const;
 export type CatalogKind = keyof typeof catalogSchemas;
 export const catalogKinds = Object.keys(catalogSchemas) as CatalogKind[];
@@ -501,6 +536,12 @@ export const stackJobSchema = z
           .strict(),
         essentials: essentialsSchema,
         operations: z.array(operationNameSchema),
+        /**
+         * A drift check (absent: a change): operations init and refresh only; it never asks for approval, never
+         * applies and never writes state. `remediate: plan` submits a change job from the last applied version when
+         * drift is found; `scheduleId` names the drift schedule that started it.
+         */
+        driftCheck: z.object({ remediate: driftRemediationSchema, scheduleId: name.optional(), basedOn: z.string().optional() }).strict().optional(),
       })
       .strict(),
     status: jobStatusSchema,

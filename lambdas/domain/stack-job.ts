@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { planOperations } from './planner';
 import type { PreflightOutcome } from './preflight';
 import { stackKeyOf } from './resolution';
-import { API_VERSION, type ResourceChange, type StackJob } from './schemas';
+import { API_VERSION, type OperationName, type ResourceChange, type StackJob } from './schemas';
 
 /** The same change (org, env, resource, version, trigger) always maps to the same key: submissions are idempotent on it. */
 export function idempotencyKeyOf(change: Pick<ResourceChange, 'resource' | 'triggerEvent'>): string {
@@ -124,4 +124,27 @@ export const EXECUTION_SNAPSHOT_MAX_BYTES = 64 * 1024;
 
 export function snapshotTravelsWithExecution(job: StackJob): boolean {
   return Buffer.byteLength(JSON.stringify(job), 'utf8') <= EXECUTION_SNAPSHOT_MAX_BYTES;
+}
+
+/**
+ * A drift check made from a frozen change job: operations init and refresh only, a policy that previews and never
+ * pauses (so it never asks for approval and runs in one runner task), and what to do when drift is found. It queues
+ * for its stack like any job, so it never runs ahead of a change submitted before it.
+ */
+export function asDriftCheck(job: StackJob, check: NonNullable<StackJob['spec']['driftCheck']>): StackJob {
+  const operations: OperationName[] = ['init', 'refresh'];
+  const policy = job.spec.essentials.flowControlPolicy;
+  return {
+    ...job,
+    spec: {
+      ...job.spec,
+      essentials: {
+        ...job.spec.essentials,
+        flowControlPolicy: { ...policy, previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: false, skipRefresh: false },
+      },
+      operations,
+      driftCheck: check,
+    },
+    status: { ...job.status, operations: operations.map((name) => ({ name, status: 'pending', result: 'tbd', errors: [] })) },
+  };
 }

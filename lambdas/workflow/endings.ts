@@ -17,14 +17,14 @@
 import { ENDINGS, type EndingReason } from '../domain/endings';
 import type { Clock } from '../domain/ids';
 import type { EventPublisher } from '../domain/ports';
-import { STATUS_CHANGED } from '../domain/events';
+import { DRIFT_DETECTED, STATUS_CHANGED } from '../domain/events';
 import type { JobStatus, RunnerResult, StackJob } from '../domain/schemas';
 import { stackKeyOfJob } from '../domain/stack-job';
 import { transitionJob } from '../domain/status';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 import type { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repository';
 import type { LockRepository } from '../adapters/dynamodb/lock-repository';
-import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
+import type { ResourceDrift, ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
 import { TASK_GONE, type LogSink, type RunnerTaskStopper, type TaskResponder } from '../approvals/ports';
 import { TransientStepError } from './errors';
 import type { WorkflowMetrics } from './metrics';
@@ -34,7 +34,7 @@ export interface EndingDeps {
   jobs: Pick<JobRepository, 'get' | 'update' | 'listOpenInStack'>;
   approvalItems: Pick<ApprovalItemRepository, 'getTaskToken' | 'clearTaskToken'>;
   locks: Pick<LockRepository, 'read' | 'release' | 'takeWaiter' | 'restoreWaiter'>;
-  resources: Pick<ResourceStatusRepository, 'record'>;
+  resources: Pick<ResourceStatusRepository, 'record' | 'recordDrift'>;
   events: EventPublisher;
   tasks: Pick<TaskResponder, 'succeed' | 'fail'>;
   runnerTasks: RunnerTaskStopper;
@@ -153,6 +153,7 @@ export async function endJob(d: EndingDeps, jobId: string, decide: (job: StackJo
   await bestEffort("waking the job's own parked execution", () => wakeParked(d, jobId));
   await recordResourceStatus(d, job, now);
   await publishStatus(d, job);
+  await publishDrift(d, job);
   if (wrote) d.metrics.jobCompleted(job.status.result, job.status.reason);
 
   let released = false;
@@ -183,7 +184,18 @@ function withEnding(job: StackJob, ending: Ending, now: Date): StackJob {
 export const prefixed = (phase: string, durations: Record<string, number>) =>
   Object.fromEntries(Object.entries(durations).map(([k, v]) => [`${phase}.${k}`, v]));
 
+/** What the job's refresh found, as the resource status keeps it (a drift check's, or a change's own refresh). */
+export function resourceDriftOf(job: StackJob): ResourceDrift | undefined {
+  const drift = job.status.drift;
+  if (!drift) return undefined;
+  return { checkedAt: drift.checkedAt, jobId: job.metadata.id, drifted: drift.total > 0, total: drift.total, resources: drift.resources };
+}
+
 async function recordResourceStatus(d: Pick<EndingDeps, 'resources'>, job: StackJob, now: Date): Promise<void> {
+  const drift = resourceDriftOf(job);
+  if (drift && job.status.result === 'succeeded') await d.resources.recordDrift(job.metadata.org, job.metadata.env, job.spec.apiResourceInfo.id, drift);
+  // A drift check changes nothing but the drift: the resource's last job, version and outputs stay the last change's.
+  if (job.spec.driftCheck) return;
   await d.resources.record({
     org: job.metadata.org,
     env: job.metadata.env,
@@ -215,6 +227,27 @@ export function statusEventDetail(job: StackJob) {
 }
 
 /** Publishes the job's status event; a failure is transient (the job write before it is idempotent: sent at least once). */
+/** A drift check that found drift says so (and, with `remediate: plan`, its subscriber submits the change back). */
+async function publishDrift(d: Pick<EndingDeps, 'events'>, job: StackJob): Promise<void> {
+  const drift = resourceDriftOf(job);
+  if (!job.spec.driftCheck || job.status.result !== 'succeeded' || !drift?.drifted) return;
+  try {
+    await d.events.publish(DRIFT_DETECTED, {
+      jobId: job.metadata.id,
+      org: job.metadata.org,
+      env: job.metadata.env,
+      resourceId: job.spec.apiResourceInfo.id,
+      checkedAt: drift.checkedAt,
+      total: drift.total,
+      resources: drift.resources,
+      remediate: job.spec.driftCheck.remediate,
+      ...(job.spec.driftCheck.scheduleId ? { scheduleId: job.spec.driftCheck.scheduleId } : {}),
+    });
+  } catch (e) {
+    throw new TransientStepError(`publishing the drift event failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
 export async function publishStatus(d: Pick<EndingDeps, 'events'>, job: StackJob): Promise<void> {
   try {
     await d.events.publish(STATUS_CHANGED, statusEventDetail(job));

@@ -442,7 +442,8 @@ export function endingOf(outcome: Outcome, job: StackJob): Ending {
       // An apply is never interrupted: a cancel that arrived during it is recorded, and the reason says so.
       return { reason: job.status.cancelRequested ? 'cancel_requested_during_update' : 'succeeded', runner: runnerResultSchema.parse(outcome.result) };
     case 'no_changes':
-      return { reason: 'no_changes' };
+      // A drift check never plans a change: looking was all it had to do.
+      return { reason: job.spec.driftCheck ? 'drift_checked' : 'no_changes' };
     case 'operation_failed': {
       const e = describeError(outcome.error);
       const reason = RUNNER_NOT_REPORTING[outcome.error?.Error ?? ''] ?? 'operation_failed';

@@ -265,6 +265,9 @@ class PhaseRun {
         }));
       }
 
+      // A drift check only looks: init and the refresh-only plan above, recorded on the job; no plan, nothing applied.
+      if (this.job.spec.driftCheck) return { phase: 'preview', hasChanges: false, logPrefix, durations: { ...this.durations } };
+
       if (this.phase === 'preview') {
         const planKey = artifactKeys.planBinary(this.jobId);
         let savedWorkspace: SavedWorkspace | undefined;

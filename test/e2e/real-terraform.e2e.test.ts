@@ -149,6 +149,27 @@ describeReal('with the real Terraform, through local mode', () => {
     expect(stateOf('probe_noop', 'production').serial).toBe(serial);
   });
 
+  it('checks a resource for drift with a refresh-only plan: no approval, nothing applied, the state file byte-identical', async () => {
+    const job = await run(change('probe_drift', 'v1', { spec: { value: 'x' } }));
+    expect(job.status.result).toBe('succeeded');
+    for (
+      let i = 0;
+      i < 100 && !(await e.call<{ lastAppliedJobId?: string }>('GET', '/v1/orgs/acmecorp/envs/dev/resources/probe_drift')).body.lastAppliedJobId;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50));
+    const before = readFileSync(stateFile('probe_drift'));
+    const res = await e.call<StackJob>('POST', '/v1/orgs/acmecorp/envs/dev/resources/probe_drift/drift-checks');
+    expect(res.status).toBe(202);
+    const check = await e.waitFor(res.body.metadata.id, done, 60000);
+    expect(check.status).toMatchObject({ phase: 'completed', result: 'succeeded', reason: 'drift_checked' });
+    expect(check.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded']);
+    expect(check.status.drift).toEqual({ checkedAt: expect.any(String), total: 0, resources: [] });
+    expect(readFileSync(stateFile('probe_drift')).equals(before)).toBe(true);
+    const resource = await e.call<{ lastJobId: string; drift: { drifted: boolean; jobId: string } }>('GET', '/v1/orgs/acmecorp/envs/dev/resources/probe_drift');
+    expect(resource.body).toMatchObject({ lastJobId: job.metadata.id, drift: { drifted: false, jobId: check.metadata.id } });
+  });
+
   it('waits for approval on an output-only change, and a rejection leaves the state file byte-identical, outputs included', async () => {
     const first = await submit(change('probe_outputs', 'v1', { env: 'production' }));
     await e.waitFor(first.metadata.id, awaiting, 60000);

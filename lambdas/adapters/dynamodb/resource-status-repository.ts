@@ -20,6 +20,16 @@ export interface ResourceStatus {
   /** Where that job's outputs are (S3 key in the artifacts bucket; sensitive values are masked when served). */
   outputsKey?: string;
   lastAppliedJobId?: string;
+  /** What the latest refresh (a drift check's, or a change's own) found changed outside Stack Jobs. */
+  drift?: ResourceDrift;
+}
+
+export interface ResourceDrift {
+  checkedAt: string;
+  jobId: string;
+  drifted: boolean;
+  total: number;
+  resources: Array<{ address: string; actions: string[] }>;
 }
 
 export interface ResourceOutcome {
@@ -70,9 +80,28 @@ export class ResourceStatusRepository {
           TableName: this.tableName,
           Key: resourceKey(o.org, o.env, o.resourceId),
           UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: 'attribute_not_exists(pk) OR lastJobId <= :job',
+          // A status a drift check made first has no last job yet.
+          ConditionExpression: 'attribute_not_exists(lastJobId) OR lastJobId <= :job',
           ExpressionAttributeNames: { '#kind': 'kind' },
           ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Records what a job's refresh found, unless a newer job's is there already (job ids sort by submission time). A
+   * drift check writes only this: the resource's last job, version and outputs stay the last change's.
+   */
+  async recordDrift(org: string, env: string, resourceId: string, drift: ResourceDrift): Promise<boolean> {
+    return conditionalWrite(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: resourceKey(org, env, resourceId),
+          UpdateExpression: 'SET org = :org, env = :env, resourceId = :rid, drift = :drift',
+          ConditionExpression: 'attribute_not_exists(drift) OR drift.jobId <= :job',
+          ExpressionAttributeValues: { ':org': org, ':env': env, ':rid': resourceId, ':drift': drift, ':job': drift.jobId },
         }),
       ),
     );
