@@ -115,6 +115,7 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
     retainData: bool(node, 'retainData'),
     logRetention: num(node, 'logRetentionDays') as logs.RetentionDays | undefined,
     existingVpc: vpc as StackJobsStackProps['existingVpc'],
+    interfaceEndpoints: bool(node, 'interfaceEndpoints'),
     runnerImage: runnerImage ? ecs.ContainerImage.fromRegistry(runnerImage) : undefined,
     assumableRoleArnPatterns: list(node, 'assumableRoleArns'),
     stateBucketNames: list(node, 'stateBucketNames'),

@@ -36,6 +36,11 @@ export interface StackJobsStackProps extends StackProps, OrchestrationSettings {
    */
   readonly existingVpc?: ExistingVpc;
   /**
+   * Interface endpoints for ECR, STS, Secrets Manager, Step Functions and CloudWatch Logs in the new VPC (runner.ts).
+   * @default false
+   */
+  readonly interfaceEndpoints?: boolean;
+  /**
    * @default - built from runner-image/
    */
   readonly runnerImage?: ecs.ContainerImage;
@@ -102,6 +107,7 @@ export class StackJobsStack extends Stack {
       stateLockTableArnPatterns,
       logRetention,
       existingVpc: props.existingVpc,
+      interfaceEndpoints: props.interfaceEndpoints,
       image: props.runnerImage,
     });
     this.approvals = new Approvals(this, 'Approvals', {
