@@ -7,6 +7,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import type { StackJobsStackProps } from './stack-jobs-stack';
+import { runnerImageAsset, type RunnerImageBuild } from './constructs/runner';
 
 const PREFIX = 'stackjobs:';
 
@@ -86,6 +87,25 @@ export function isPlaceholder(value: string): boolean {
   return /_EXAMPLE\b|example-client|[<>]/i.test(value) || /^https?:\/\/([^/]+\.)?example\.(com|org|net)(\/|$)/i.test(value);
 }
 
+const RUNNER_TOOLS = ['terraform', 'tofu', 'pulumi'];
+
+/** The runner image's build arguments from stackjobs:runnerTools and stackjobs:terraformProviderMirror, when either is set. */
+function runnerBuildFromContext(node: Node): RunnerImageBuild | undefined {
+  const tools = list(node, 'runnerTools');
+  const providerMirror = list(node, 'terraformProviderMirror');
+  if (tools !== undefined) {
+    const unknown = tools.filter((t) => !RUNNER_TOOLS.includes(t));
+    if (tools.length === 0 || unknown.length > 0)
+      throw new ContextError(
+        `context ${PREFIX}runnerTools must list some of ${RUNNER_TOOLS.join(', ')}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}`,
+      );
+  }
+  const bad = (providerMirror ?? []).filter((p) => !/^[a-z0-9-]+\/[a-z0-9-]+=\d+\.\d+\.\d+$/.test(p));
+  if (bad.length > 0) throw new ContextError(`context ${PREFIX}terraformProviderMirror entries must be <namespace>/<type>=<version>: ${bad.join(', ')}`);
+  if (tools === undefined && providerMirror === undefined) return undefined;
+  return { ...(tools ? { tools } : {}), ...(providerMirror ? { providerMirror } : {}) };
+}
+
 export function stackPropsFromContext(node: Node): StackJobsStackProps {
   const issuer = str(node, 'jwtIssuer');
   const audience = list(node, 'jwtAudience');
@@ -103,6 +123,11 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
     throw new ContextError(`context ${PREFIX}vpc must be {"vpcId", "availabilityZones": [...], "privateSubnetIds": [...]}`);
   }
   const runnerImage = str(node, 'runnerImage');
+  const runnerBuild = runnerBuildFromContext(node);
+  if (runnerImage && runnerBuild)
+    throw new ContextError(
+      `context ${PREFIX}runnerImage is a prebuilt image: ${PREFIX}runnerTools and ${PREFIX}terraformProviderMirror shape the image built from runner-image/`,
+    );
   const previewMinutes = num(node, 'previewTimeoutMinutes');
   const updateMinutes = num(node, 'updateTimeoutMinutes');
   return {
@@ -116,7 +141,7 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
     logRetention: num(node, 'logRetentionDays') as logs.RetentionDays | undefined,
     existingVpc: vpc as StackJobsStackProps['existingVpc'],
     interfaceEndpoints: bool(node, 'interfaceEndpoints'),
-    runnerImage: runnerImage ? ecs.ContainerImage.fromRegistry(runnerImage) : undefined,
+    runnerImage: runnerImage ? ecs.ContainerImage.fromRegistry(runnerImage) : runnerBuild ? runnerImageAsset(runnerBuild) : undefined,
     assumableRoleArnPatterns: list(node, 'assumableRoleArns'),
     stateBucketNames: list(node, 'stateBucketNames'),
     stateLockTableNames: list(node, 'stateLockTableNames'),

@@ -90,12 +90,20 @@ export interface RunnerProps {
   readonly cpuArchitecture?: ecs.CpuArchitecture;
 }
 
+/** What the image built from runner-image/ carries (its Dockerfile's RUNNER_TOOLS and TERRAFORM_PROVIDER_MIRROR). */
+export interface RunnerImageBuild {
+  /** The IaC tools in the image. @default terraform, tofu and pulumi */
+  readonly tools?: string[];
+  /** Providers baked into a read-only mirror, `<namespace>/<type>=<version>`. @default none */
+  readonly providerMirror?: string[];
+}
+
 /**
  * The runner image built from runner-image/Dockerfile. Its build context is the repository root (the runner imports
  * the shared domain from lambdas/), narrowed by runner-image/Dockerfile.dockerignore, which is read here so synth
  * stages exactly what `docker build` would be sent, never node_modules. Built for linux/amd64, like its pinned tools.
  */
-export function runnerImageAsset(): ecs.ContainerImage {
+export function runnerImageAsset(build: RunnerImageBuild = {}): ecs.ContainerImage {
   const ignore = fs
     .readFileSync(path.join(PROJECT_ROOT, 'runner-image', 'Dockerfile.dockerignore'), 'utf8')
     .split('\n')
@@ -106,6 +114,10 @@ export function runnerImageAsset(): ecs.ContainerImage {
     exclude: ignore,
     ignoreMode: IgnoreMode.DOCKER,
     platform: Platform.LINUX_AMD64,
+    buildArgs: {
+      ...(build.tools ? { RUNNER_TOOLS: build.tools.join(' ') } : {}),
+      ...(build.providerMirror ? { TERRAFORM_PROVIDER_MIRROR: build.providerMirror.join(' ') } : {}),
+    },
   });
 }
 

@@ -51,6 +51,17 @@ describe('runner-image/Dockerfile', () => {
     expect(finalStage).toMatch(/git/);
   });
 
+  it('carries every tool by default, and a read-only provider mirror with the CLI configuration that uses it', () => {
+    expect(dockerfile).toMatch(/^ARG RUNNER_TOOLS="terraform tofu pulumi"$/m);
+    expect(arg('TERRAFORM_PROVIDER_MIRROR')).toBe('""');
+    for (const tool of ['tofu', 'pulumi']) expect(dockerfile).toContain(`RUN case " \${RUNNER_TOOLS} " in *" ${tool} "*)`);
+    expect(dockerfile).toContain('COPY runner-image/provider-mirror.sh /tools/provider-mirror.sh');
+    expect(dockerfile).toMatch(/sh \/tools\/provider-mirror\.sh "\$\{TERRAFORM_PROVIDER_MIRROR\}" \/opt\/terraform\/providers \/etc\/stackjobs\/terraformrc/);
+    const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(finalStage).toContain('COPY --from=tools /opt/terraform/providers/ /opt/terraform/providers/');
+    expect(finalStage).toContain('TF_CLI_CONFIG_FILE=/etc/stackjobs/terraformrc');
+  });
+
   it('leaves no package manager caches behind', () => {
     for (const line of dockerfile.split(/\n(?! )/).filter((l) => l.includes('apt-get install'))) expect(line).toContain('rm -rf /var/lib/apt/lists/*');
     expect(dockerfile).toContain('npm cache clean --force');
@@ -72,7 +83,15 @@ describe('runner-image/Dockerfile', () => {
 
   it('sends the build stage everything it copies, and nothing else', () => {
     const ignore = readFileSync(join(DIR, 'Dockerfile.dockerignore'), 'utf8');
-    for (const copied of ['package.json', 'package-lock.json', 'tsconfig.json', 'lambdas/', 'runner-image/src/', 'runner-image/build.ts']) {
+    for (const copied of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'lambdas/',
+      'runner-image/src/',
+      'runner-image/build.ts',
+      'runner-image/provider-mirror.sh',
+    ]) {
       expect(ignore).toContain(`!${copied}`);
       expect(existsSync(join(DIR, '..', copied))).toBe(true);
     }
