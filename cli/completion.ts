@@ -8,7 +8,10 @@ const longFlags = (c: Command) => c.options.map((o) => o.long).filter((f): f is 
 export function completionScript(shell: (typeof SHELLS)[number], program: Command): string {
   const commands = program.commands.map((c) => c.name());
   const global = longFlags(program);
-  const perCommand = Object.fromEntries(program.commands.map((c) => [c.name(), [...longFlags(c), ...c.commands.map((s) => s.name())]]));
+  // A command with subcommands (`catalog`, `drift`) completes their names and their flags (`drift check --wait`).
+  const perCommand = Object.fromEntries(
+    program.commands.map((c) => [c.name(), [...new Set([...longFlags(c), ...c.commands.flatMap((s) => [s.name(), ...longFlags(s)])])]]),
+  );
   switch (shell) {
     case 'bash': {
       const cases = Object.entries(perCommand)

@@ -1,6 +1,6 @@
 /** How the CLI shows a plan and a job's outcome to a person: Terraform's own symbols, colour only on a terminal. */
 import type { PlanChanges } from '../lambdas/domain/plan-changes';
-import type { PlanSummary, StackJob } from '../lambdas/domain/schemas';
+import type { PlanSummary, PolicyEvaluation, StackJob } from '../lambdas/domain/schemas';
 
 export interface Paint {
   add(s: string): string;
@@ -50,8 +50,32 @@ function attributeLine(p: Paint, a: { path: string; before?: string; after?: str
   return `${p.change('~')} ${a.path}: ${a.before} → ${a.after}`;
 }
 
-/** The plan as an approver reads it: resources with their changing attributes, outputs, drift, then the summary. */
-export function renderPlanChanges(plan: PlanChanges & { summary: PlanSummary; digest: string }, p: Paint = plain): string {
+/**
+ * The plan policies' results, one line a rule: what held (deny, warn, require_approvals with its count), what could
+ * not be evaluated, and what passed; then the outcome.
+ */
+export function renderPolicyResults(evaluation: Pick<PolicyEvaluation, 'outcome' | 'results' | 'requiredApprovals'>, p: Paint = plain): string {
+  const lines = ['Plan policies:'];
+  for (const r of evaluation.results) {
+    const where = `${r.source === 'platform' ? 'platform' : 'org'} policy ${r.policy}, rule ${r.rule}`;
+    if (r.error) lines.push(`  ${p.remove('ERROR')}  ${where}: ${r.error}`);
+    else if (r.passed) lines.push(`  ${p.dim('pass ')}  ${p.dim(`${where} (${r.effect.replace('_', ' ')})`)}`);
+    else if (r.effect === 'deny') lines.push(`  ${p.remove('DENY ')}  ${where}: ${r.message}`);
+    else if (r.effect === 'warn') lines.push(`  ${p.change('WARN ')}  ${where}: ${r.message}`);
+    else lines.push(`  ${p.change('NEEDS')}  ${where}: ${r.approvals ?? 2} distinct approvals: ${r.message}`);
+  }
+  const outcome: Record<PolicyEvaluation['outcome'], string> = {
+    passed: 'every rule passed',
+    warned: `warnings for the approver${evaluation.requiredApprovals ? `; ${evaluation.requiredApprovals} distinct approvals needed` : ''}`,
+    denied: 'denied: the job ends before any approval; nothing is applied',
+    failed: 'a rule could not be evaluated: the job ends; nothing is applied',
+  };
+  lines.push(`  ${p.bold(`Policy outcome: ${outcome[evaluation.outcome]}`)}`);
+  return lines.join('\n');
+}
+
+/** The plan as an approver reads it: resources with their changing attributes, outputs, drift, the summary, the plan policies' results. */
+export function renderPlanChanges(plan: PlanChanges & { summary: PlanSummary; digest: string; policy?: PolicyEvaluation }, p: Paint = plain): string {
   const lines: string[] = [];
   for (const r of plan.resources) {
     const because = r.replaceBecause?.length ? ` (because of ${r.replaceBecause.join(', ')})` : '';
@@ -73,6 +97,7 @@ export function renderPlanChanges(plan: PlanChanges & { summary: PlanSummary; di
     }
   }
   lines.push('', `${p.bold(summaryLine(plan.summary))}  ${p.dim(`(plan digest ${plan.digest.slice(0, 12)}…)`)}`);
+  if (plan.policy) lines.push('', renderPolicyResults(plan.policy, p));
   return lines.join('\n');
 }
 
@@ -99,4 +124,31 @@ export function outcomeLine(job: StackJob): string {
       if (s.failure) return `${head}  ${s.reason ?? 'failed'} in ${s.failure.operation}: ${s.failure.message}`;
       return s.reason && s.reason !== 'succeeded' ? `${head}  ${s.reason}` : head;
   }
+}
+
+/** A drift report as the resource status keeps it (GET /v1/orgs/{org}/envs/{env}/resources/{resourceId}, `drift`). */
+export interface DriftView {
+  checkedAt: string;
+  jobId: string;
+  drifted: boolean;
+  total: number;
+  resources: Array<{ address: string; actions: string[] }>;
+}
+
+const table = (rows: string[][]): string[] => {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));
+};
+
+/** `stackjobs drift status` / `drift check --wait`: when it was checked, by which job, whether and what drifted. */
+export function renderDrift(d: DriftView, p: Paint = plain): string {
+  const lines = table([
+    ['CHECKED AT', 'JOB', 'DRIFTED', 'TOTAL'],
+    [d.checkedAt, d.jobId, d.drifted ? 'yes' : 'no', String(d.total)],
+  ]);
+  if (d.resources.length) {
+    lines.push('', ...table([['ADDRESS', 'ACTIONS'], ...d.resources.map((r) => [r.address, r.actions.join(', ')])]).map((l, i) => (i === 0 ? l : p.change(l))));
+    if (d.total > d.resources.length) lines.push(p.dim(`… and ${d.total - d.resources.length} more`));
+  } else if (!d.drifted) lines.push('', 'Nothing changed outside Stack Jobs.');
+  return lines.join('\n');
 }

@@ -7,13 +7,13 @@ import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { parse } from 'yaml';
 import type { PlanChanges } from '../lambdas/domain/plan-changes';
-import type { PlanSummary, StackJob } from '../lambdas/domain/schemas';
+import type { PlanSummary, PolicyEvaluation, StackJob } from '../lambdas/domain/schemas';
 import { catalogEntries, localConfigSchema } from '../local/config';
 import { ApiClient, ApiError, UnreachableError } from './api-client';
 import { completionScript, SHELLS } from './completion';
 import { loadProfile, ProfileError, tokenOf } from './profiles';
 import { followJob, lineView, terminalView } from './progress';
-import { outcomeLine, paintFor, renderPlanChanges, summaryLine } from './render';
+import { outcomeLine, paintFor, renderDrift, renderPlanChanges, renderPolicyResults, summaryLine, type DriftView } from './render';
 
 export const EXIT = { ok: 0, jobFailed: 1, usage: 2, preflightFailed: 3 } as const;
 
@@ -48,7 +48,7 @@ const LOCAL_TOKENS_HINT =
   'local mode takes the example tokens in examples/local/stackjobs.yaml (local-operator-token, local-approver-token, local-admin-token)';
 const isLoopback = (url: string) => /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(url);
 
-type PlanChangesView = PlanChanges & { jobId: string; digest: string; summary: PlanSummary };
+type PlanChangesView = PlanChanges & { jobId: string; digest: string; summary: PlanSummary; policy?: PolicyEvaluation };
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('stackjobs')
@@ -258,9 +258,13 @@ export function buildProgram(io: CliIo): Command {
           `/v1/stack-jobs/${encodeURIComponent(id)}/${decision}`,
           o.comment ? { comment: o.comment } : {},
         );
-        if (!o.wait || json()) print(body, () => `${decision === 'approve' ? 'approved' : 'rejected'} ${id}`);
-        else io.stdout.write(`${decision === 'approve' ? 'approved' : 'rejected'} ${id}\n`);
-        await followAfter(id, o.wait);
+        // Short of a plan policy's quorum: recorded, and the job waits for another approver (nothing to follow yet).
+        const approval = body.status.approval;
+        const pending = decision === 'approve' && approval?.required !== undefined && !approval.decision;
+        const said = `${decision === 'approve' ? 'approved' : 'rejected'} ${id}${pending ? ` (${approval.approvals?.length ?? 0} of ${approval.required} approvals; waiting for another approver)` : ''}`;
+        if (!o.wait || json() || pending) print(body, () => said);
+        else io.stdout.write(`${said}\n`);
+        if (!pending) await followAfter(id, o.wait);
       });
   }
 
@@ -301,6 +305,86 @@ export function buildProgram(io: CliIo): Command {
       if (!o.wait || json()) print(body, () => `rerun of ${id}: ${body.metadata.id}`);
       else io.stdout.write(`rerun of ${id}: ${body.metadata.id}\n`);
       await followAfter(body.metadata.id, o.wait, true);
+    });
+
+  const drift = program.command('drift').description('check a resource for drift now, or show what the last check found');
+  drift
+    .command('check <target>')
+    .description('start a drift check of <org>/<env>/<resource> (init and a refresh-only plan, never an apply); --wait follows it and prints the drift')
+    .option('--wait', 'follow the check until it completes, then print what drifted')
+    .action(async (target: string, o: { wait?: boolean }) => {
+      const { body } = await client().request<StackJob>('POST', `${resourcePath(target)}/drift-checks`);
+      const id = body.metadata.id;
+      if (!o.wait) {
+        print(
+          body,
+          () => `drift check ${id} of ${target} started: ${body.status.phase}/${body.status.result}  (stackjobs drift check ${target} --wait follows one)`,
+        );
+        return;
+      }
+      if (!json()) io.stdout.write(`drift check ${id} of ${target} started\n`);
+      const job = await followJob(client(), id, { view: view() });
+      // The resource's status is written just after the job's ending: wait for it (briefly), so that a `drift status`
+      // right after this command shows this check.
+      for (let i = 0; i < 50 && job.status.drift; i++) {
+        const { body: resource } = await client().request<{ drift?: DriftView }>('GET', resourcePath(target));
+        if (resource.drift && resource.drift.jobId >= id) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const found = job.status.drift;
+      const report: DriftView | undefined = found && { ...found, jobId: id, drifted: found.total > 0 };
+      print({ job, drift: report ?? null }, () => (report ? renderDrift(report, paint()) : `the check recorded no drift report (${outcomeLine(job)})`));
+      throw new ExitCode(jobExit(job));
+    });
+  drift
+    .command('status <target>')
+    .description('what the last drift check (or change) of <org>/<env>/<resource> found changed outside Stack Jobs')
+    .action(async (target: string) => {
+      const { body } = await client().request<{ org: string; env: string; resourceId: string; drift?: DriftView }>('GET', resourcePath(target));
+      const out = { org: body.org, env: body.env, resourceId: body.resourceId, drift: body.drift ?? null };
+      print(out, () => (body.drift ? renderDrift(body.drift, paint()) : `no drift check has looked at ${target} yet (stackjobs drift check ${target})`));
+    });
+
+  program
+    .command('policy')
+    .description('plan policies')
+    .command('test')
+    .description(
+      'evaluate plan policies on a plan document (terraform/tofu show -json, pulumi preview --json) without submitting anything; exits 1 when the plan would be denied or a rule cannot be evaluated',
+    )
+    .requiredOption('-f, --file <file>', 'the policy, or a list of policies (YAML or JSON), as PUT would take it')
+    .requiredOption('--plan <file>', 'the plan document (JSON)')
+    .option('--org <org>', "the job's org (default: the policy's)")
+    .option('--env <env>', "the job's environment (default: the policy selector's)")
+    .option('--resource <id>', "the job's resource id")
+    .option('--kind <kind>', "the job's resource kind")
+    .option('--trigger <event>', 'created, updated or deleted', 'updated')
+    .option('--created-by <who>', 'who made the change')
+    .action(async (o: { file: string; plan: string; org?: string; env?: string; resource?: string; kind?: string; trigger: string; createdBy?: string }) => {
+      const doc = readDocument(o.file);
+      const policies = (Array.isArray(doc) ? doc : [doc]) as Array<{ org?: unknown; selector?: { org?: unknown; env?: unknown } }>;
+      const first = policies[0] ?? {};
+      const org = o.org ?? (typeof first.org === 'string' ? first.org : typeof first.selector?.org === 'string' ? first.selector.org : undefined);
+      const env = o.env ?? (typeof first.selector?.env === 'string' ? first.selector.env : undefined);
+      if (!org || !env) {
+        const missing = [org ? undefined : '--org', env ? undefined : '--env'].filter(Boolean).join(' and ');
+        throw new CommanderError(EXIT.usage, 'stackjobs.policy', `name the job's ${missing} (the policy does not say)`);
+      }
+      const job = {
+        org,
+        env,
+        ...(o.resource ? { resourceId: o.resource } : {}),
+        ...(o.kind ? { kind: o.kind } : {}),
+        triggerEvent: o.trigger,
+        ...(o.createdBy ? { createdBy: o.createdBy } : {}),
+      };
+      const { body } = await client().request<{ outcome: PolicyEvaluation['outcome']; requiredApprovals?: number; results: PolicyEvaluation['results'] }>(
+        'POST',
+        '/v1/policy-checks',
+        { plan: readDocument(o.plan), job, policies },
+      );
+      print(body, () => renderPolicyResults(body, paint()));
+      if (body.outcome === 'denied' || body.outcome === 'failed') throw new ExitCode(EXIT.jobFailed);
     });
 
   program
@@ -453,6 +537,12 @@ function describeJobFully(job: StackJob, holder?: { holder: string; since?: stri
       `  queue      position ${s.queuePosition ?? '?'}${holder ? `; the stack is held by ${holder.holder}${holder.since ? ` since ${holder.since}` : ''}` : ''}`,
     );
   if (s.plan) lines.push(`  plan       ${summaryLine(s.plan.summary)}  (stackjobs plan ${job.metadata.id})`);
+  if (s.policy) {
+    const held = s.policy.results.filter((r) => !r.passed);
+    lines.push(
+      `  policy     ${s.policy.outcome}${held.length ? `: ${held.map((r) => `${r.policy}/${r.rule} (${r.error ? 'error' : r.effect})`).join(', ')}` : ''}`,
+    );
+  }
   const d = s.approval?.decision;
   if (d) lines.push(`  decision   ${d.decision} by ${d.by} at ${d.at} (${d.channel})${d.comment ? `: "${d.comment}"` : ''}`);
   else if (s.approval && s.phase === 'awaiting_approval') lines.push(`  approval   open until ${s.approval.expiresAt}`);
@@ -465,6 +555,15 @@ function describeJobFully(job: StackJob, holder?: { holder: string; since?: stri
     );
   lines.push(...s.operations.map((op) => `  ${op.name.padEnd(10)} ${op.status}/${op.result}${op.errors.length ? `  ${op.errors.join('; ')}` : ''}`));
   return lines.join('\n');
+}
+
+/** `/v1/orgs/{org}/envs/{env}/resources/{resourceId}` from `<org>/<env>/<resource>`. */
+function resourcePath(target: string): string {
+  const parts = target.split('/');
+  if (parts.length !== 3 || parts.some((p) => p === ''))
+    throw new CommanderError(EXIT.usage, 'stackjobs.target', `"${target}" is not <org>/<env>/<resource> (for example acmecorp/production/eks_01jq5x)`);
+  const [org, env, resource] = parts.map(encodeURIComponent);
+  return `/v1/orgs/${org}/envs/${env}/resources/${resource}`;
 }
 
 function endpointOf(program: Command, env: NodeJS.ProcessEnv): string {

@@ -138,6 +138,7 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
       rolesClaim: str(node, 'principalRolesClaim', 'custom:roles')!,
     },
     retainData: bool(node, 'retainData'),
+    jobsIndexUpgradeStep: num(node, 'jobsIndexUpgradeStep'),
     logRetention: num(node, 'logRetentionDays') as logs.RetentionDays | undefined,
     existingVpc: vpc as StackJobsStackProps['existingVpc'],
     interfaceEndpoints: bool(node, 'interfaceEndpoints'),

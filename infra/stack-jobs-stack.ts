@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { Api, type JwtSettings } from './constructs/api';
 import { Approvals } from './constructs/approvals';
+import { Drift } from './constructs/drift';
 import { Events } from './constructs/events';
 import { Observability } from './constructs/observability';
 import { Orchestration, type OrchestrationProps } from './constructs/orchestration';
@@ -27,6 +28,11 @@ export interface StackJobsStackProps extends StackProps, OrchestrationSettings {
    * @default true
    */
   readonly retainData?: boolean;
+  /**
+   * A step of the jobs table's index upgrade (StorageProps.jobsIndexUpgradeStep; README, Deploy).
+   * @default none: this version's indexes only
+   */
+  readonly jobsIndexUpgradeStep?: number;
   /**
    * @default logs.RetentionDays.THREE_MONTHS
    */
@@ -78,6 +84,7 @@ export class StackJobsStack extends Stack {
   public readonly approvals: Approvals;
   public readonly orchestration: Orchestration;
   public readonly api: Api;
+  public readonly drift: Drift;
   public readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: StackJobsStackProps) {
@@ -95,7 +102,7 @@ export class StackJobsStack extends Stack {
       this.formatArn({ service: 'dynamodb', resource: 'table', resourceName: t }),
     );
 
-    this.storage = new Storage(this, 'Storage', { retainData: props.retainData });
+    this.storage = new Storage(this, 'Storage', { retainData: props.retainData, jobsIndexUpgradeStep: props.jobsIndexUpgradeStep });
     this.events = new Events(this, 'Events');
     this.runner = new Runner(this, 'Runner', {
       jobsTable: this.storage.jobsTable,
@@ -154,6 +161,13 @@ export class StackJobsStack extends Stack {
     this.events.routeExecutionEnds(this.orchestration.stateMachine, this.orchestration.cleanupFunction);
     this.events.routeApprovalExpiries(this.approvals.approvalExpiredFunction);
     this.events.routeRunnerStops(this.orchestration.runnerStoppedFunction);
+    this.drift = new Drift(this, 'Drift', {
+      api: this.api,
+      events: this.events,
+      jobsTable: this.storage.jobsTable,
+      catalogTable: this.storage.catalogTable,
+      slackBotToken: this.approvals.slackBotToken,
+    });
     this.observability = new Observability(this, 'Observability', {
       stateMachine: this.orchestration.stateMachine,
       deadLetterQueues: {
@@ -165,7 +179,11 @@ export class StackJobsStack extends Stack {
         CleanupFailures: this.events.handlerFailures.Cleanup,
         ApprovalExpiredFailures: this.events.handlerFailures.ApprovalExpired,
         RunnerStoppedFailures: this.events.handlerFailures.RunnerStopped,
+        DriftDetectedEvents: this.events.driftDetectedDlq,
+        DriftDetectedFailures: this.events.handlerFailures.DriftDetected,
+        DriftFanOutFailures: this.events.handlerFailures.DriftFanOut,
       },
+      driftScheduleGroup: this.drift.scheduleGroup,
       alarmEmail: props.alarmEmail,
     });
 

@@ -14,11 +14,19 @@ export const localConfigSchema = z
     secrets: z.record(z.string(), z.string()).default({}),
     principals: z.array(principalSchema.extend({ token: z.string().min(8) })).default([]),
     /**
-     * `teamId`: the workspace whose clicks count; `users`: Slack user id -> principal subject, linked at start as a
+     * `botToken` and `apiUrl`: what posts to Slack; `teamId`: the workspace whose clicks count; `users`: Slack user id -> principal subject, linked at start as a
      * platform admin would link them (local mode's stand-in for PUT /v1/platform/slack-links/...).
      */
     slack: z
-      .object({ signingSecret: z.string().optional(), teamId: z.string().optional(), users: z.record(z.string(), z.string()).default({}) })
+      .object({
+        signingSecret: z.string().optional(),
+        /** The bot token (`xoxb-…`): approval messages and drift notices are posted with it. Unset: nothing is posted. */
+        botToken: z.string().optional(),
+        /** Where the Slack Web API is (a stand-in for tests); unset: https://slack.com/api/. */
+        apiUrl: z.url().optional(),
+        teamId: z.string().optional(),
+        users: z.record(z.string(), z.string()).default({}),
+      })
       .strict()
       .default({ users: {} }),
     /**

@@ -12,10 +12,12 @@ import {
   ScanCommand,
   type AttributeValue,
   type CreateTableCommandInput,
+  type GlobalSecondaryIndex,
+  type GlobalSecondaryIndexDescription,
 } from '@aws-sdk/client-dynamodb';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
-import type { TableDefinition } from '../lambdas/adapters/dynamodb/table-definitions';
+import type { IndexProjection, TableDefinition } from '../lambdas/adapters/dynamodb/table-definitions';
 
 export interface EmbeddedDynamo {
   endpoint: string;
@@ -38,6 +40,11 @@ export async function startEmbeddedDynamo(options: { path?: string; port?: numbe
   };
 }
 
+/** An index's Projection in CreateTable's words. */
+export function projectionOf(p: IndexProjection): NonNullable<GlobalSecondaryIndex['Projection']> {
+  return p.type === 'INCLUDE' ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...p.nonKeyAttributes] } : { ProjectionType: p.type };
+}
+
 /** The CreateTable input for a table definition: exactly the keys and indexes the CDK storage construct deploys. */
 export function tableInput(tableName: string, def: TableDefinition): CreateTableCommandInput {
   const attrs = new Map<string, 'S' | 'N'>();
@@ -58,7 +65,7 @@ export function tableInput(tableName: string, def: TableDefinition): CreateTable
               { AttributeName: i.partitionKey.name, KeyType: 'HASH' as const },
               { AttributeName: i.sortKey.name, KeyType: 'RANGE' as const },
             ],
-            Projection: { ProjectionType: 'ALL' as const },
+            Projection: projectionOf(i.projection),
           })),
         }
       : {}),
@@ -96,9 +103,31 @@ export async function waitForTable(client: DynamoDBClient, name: string, done: (
   throw new Error(`table ${name} did not settle`);
 }
 
+/** One index as compared: name, key schema, and what it copies (NonKeyAttributes in any order). */
+function indexShape(i: GlobalSecondaryIndex | GlobalSecondaryIndexDescription): string {
+  return JSON.stringify({
+    name: i.IndexName,
+    keys: (i.KeySchema ?? []).map((k) => `${k.AttributeName}:${k.KeyType}`),
+    projection: i.Projection?.ProjectionType ?? 'ALL',
+    attributes: [...(i.Projection?.NonKeyAttributes ?? [])].sort(),
+  });
+}
+
+/** How a kept table's indexes differ from `input`'s: missing, different (keys or projection) or extra; empty when they match. */
+export function indexDifferences(existing: GlobalSecondaryIndexDescription[], input: CreateTableCommandInput): string[] {
+  const have = new Map(existing.map((i) => [i.IndexName, indexShape(i)]));
+  const want = new Map((input.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName, indexShape(i)]));
+  return [
+    ...[...want].filter(([n]) => !have.has(n)).map(([n]) => `${n} missing`),
+    ...[...want].filter(([n, shape]) => have.has(n) && have.get(n) !== shape).map(([n]) => `${n} copies other attributes or has other keys`),
+    ...[...have.keys()].filter((n) => !want.has(n)).map((n) => `${n} not in the definition`),
+  ];
+}
+
 /**
- * Creates the table, or brings a kept one (a local data directory from an earlier version) up to `input`'s indexes.
- * dynalite cannot add an index to a table, so such a table is rebuilt: every item is read and saved to
+ * Creates the table, or brings a kept one (a local data directory from an earlier version) up to `input`'s indexes:
+ * the same names, keys and projections, no other. dynalite cannot add, change or drop an index of a table, so such a
+ * table is rebuilt: every item is read and saved to
  * `<backupDir>/<table>.rebuild.json` first, the table is dropped and made again with the new definition (waiting out
  * dynalite's late delete and create), the items are written back and counted, and only then is the copy removed.
  * A rebuild that was interrupted (the copy is still there) is finished from the copy on the next start. Without a
@@ -119,9 +148,10 @@ export async function ensureTable(client: DynamoDBClient, input: CreateTableComm
       if (!(e instanceof ResourceInUseException)) throw e;
     }
     const existing = (await client.send(new DescribeTableCommand({ TableName: name }))).Table;
-    const has = new Set((existing?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
-    if ((input.GlobalSecondaryIndexes ?? []).every((i) => has.has(i.IndexName))) return 'current';
-    if (!backupDir || !backup) throw new Error(`table ${name} lacks indexes of its definition and no backup directory was given to rebuild it`);
+    const differences = indexDifferences(existing?.GlobalSecondaryIndexes ?? [], input);
+    if (differences.length === 0) return 'current';
+    if (!backupDir || !backup)
+      throw new Error(`table ${name} lacks indexes of its definition and no backup directory was given to rebuild it (${differences.join('; ')})`);
     items = [];
     let startKey: Record<string, AttributeValue> | undefined;
     do {

@@ -26,7 +26,7 @@ import {
 } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type CreateTableCommandInput, type Projection } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, resolver, synthesizeTemplate, type CfnTemplate } from '../infra/asl';
 import { buildRunner } from '../runner-image/build';
@@ -38,6 +38,8 @@ import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy'
 import { startProtocolServer, type ProtocolServer, type PublishedEvent } from './aws-protocol-server';
 import { LocalStepFunctions, type TaskBinding } from './step-functions';
 import { isApprovalExpiry } from '../lambdas/approvals/expired';
+import { isDriftDetected } from '../lambdas/events/drift-detected';
+import { catalogSchedules, startDriftScheduler, type DriftScheduler } from './drift-scheduler';
 import { WorkflowErrorName } from '../lambdas/workflow/errors';
 import { ECS_TASK_STATE_CHANGE, RUNNER_CONTAINER_NAME, type RunnerStoppedOutcome } from '../lambdas/workflow/runner-stopped';
 
@@ -64,6 +66,8 @@ export interface LocalModeOptions {
   log?: (line: string) => void;
   /** Wraps the API handler, e.g. to observe which AWS calls a request makes itself (the bench's call chains). */
   wrapApiHandler?: (handler: ApiHandler) => ApiHandler;
+  /** The drift schedules' clock and tick (local/drift-scheduler.ts), e.g. a fast clock in tests. @default the system clock, every 10 s */
+  driftScheduler?: { tickMs?: number; now?: () => Date };
 }
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -83,6 +87,8 @@ export interface LocalMode {
   credentials: { accessKeyId: string; secretAccessKey: string };
   sfn: LocalStepFunctions;
   runners: Map<string, ChildProcess>;
+  /** Runs the catalog's drift schedules (EventBridge Scheduler's stand-in). */
+  driftScheduler: DriftScheduler;
   stop(): Promise<void>;
 }
 
@@ -354,7 +360,7 @@ export function tablesFromTemplate(template: CfnTemplate): CreateTableCommandInp
       const p = r.Properties as {
         AttributeDefinitions: CreateTableCommandInput['AttributeDefinitions'];
         KeySchema: CreateTableCommandInput['KeySchema'];
-        GlobalSecondaryIndexes?: { IndexName: string; KeySchema: NonNullable<CreateTableCommandInput['KeySchema']>; Projection: { ProjectionType: 'ALL' } }[];
+        GlobalSecondaryIndexes?: { IndexName: string; KeySchema: NonNullable<CreateTableCommandInput['KeySchema']>; Projection: Projection }[];
       };
       return {
         TableName: id,
@@ -441,11 +447,14 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
 
     // Bound once the handlers load (below): the rule that closes an expired approval's Slack message.
     let approvalExpired: Handler | undefined = undefined;
+    // And the rule on Stack Drift Detected (events.ts routeDriftDetected).
+    let driftDetected: Handler | undefined = undefined;
 
     // Secrets: the config's, plus each template secret under its local name (its logical id).
     const secrets: Record<string, string> = { ...options.config.secrets };
     for (const id of ofType('AWS::SecretsManager::Secret')) {
       if (/SigningSecret/i.test(id) && options.config.slack.signingSecret) secrets[id] = options.config.slack.signingSecret;
+      if (/BotToken/i.test(id) && options.config.slack.botToken) secrets[id] = options.config.slack.botToken;
     }
 
     // Created after the server, which needs to reach it: the engine is bound last.
@@ -461,6 +470,11 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         if (approvalExpired && isApprovalExpiry(e)) {
           void approvalExpired({ source: e.source, 'detail-type': e.detailType, detail: e.detail }).catch((err: Error) =>
             log(`closing the approval's Slack message failed: ${err.name}`),
+          );
+        }
+        if (driftDetected && isDriftDetected(e)) {
+          void driftDetected({ source: e.source, 'detail-type': e.detailType, detail: e.detail }).catch((err: Error) =>
+            log(`handling the drift event failed: ${err.name}: ${err.message}`),
           );
         }
       },
@@ -498,6 +512,12 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         else if (v && typeof v === 'object' && 'Fn::Join' in v) env[k] = resolver(template)(v);
       }
     }
+    // Drift schedules run in process (drift-scheduler.ts, below): the API keeps no EventBridge Scheduler in step.
+    for (const k of ['DRIFT_SCHEDULE_GROUP', 'DRIFT_SCHEDULER_ROLE_ARN', 'DRIFT_FAN_OUT_FUNCTION_ARN']) {
+      delete env[k];
+      delete process.env[k];
+    }
+    if (options.config.slack.apiUrl) env.SLACK_API_URL = options.config.slack.apiUrl;
     Object.assign(process.env, env);
     const names = {
       jobsTable: env.JOBS_TABLE,
@@ -619,6 +639,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       };
     }
     approvalExpired = load('lambdas/handlers/approval-expired.handler.ts');
+    driftDetected = load('lambdas/handlers/drift-detected.handler.ts');
     const cleanup = load('lambdas/workflow/execution-ended.handler.ts');
     const sfn = new LocalStepFunctions({
       stateMachineArn,
@@ -670,6 +691,14 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     });
     stops.push(() => http.stop());
     stops.push(async () => db.destroy());
+    // Scheduler's stand-in: the fan-out handler the schedules invoke on AWS, at the times they would. Stopped first.
+    const driftScheduler = startDriftScheduler({
+      listSchedules: catalogSchedules(db, names.catalogTable, log),
+      run: load('lambdas/handlers/drift-fan-out.handler.ts'),
+      ...options.driftScheduler,
+      log,
+    });
+    stops.push(() => driftScheduler.stop());
 
     return {
       apiUrl: http.url,
@@ -683,6 +712,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       faultProxies,
       sfn,
       runners,
+      driftScheduler,
       stop: async () => {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);
         releaseDataDir();

@@ -85,6 +85,21 @@ function main() {
     const p = r.Properties as { MemorySize?: number; Architectures?: string[] };
     functions.set(entry, { memoryMb: p.MemorySize ?? 128, architecture: p.Architectures?.[0] ?? 'x86_64' });
   }
+  // The runner's Fargate task as the stack deploys it (infra/constructs/runner.ts): what the cost section prices.
+  const taskDefinition = Object.values(template.Resources).find((r) => r.Type === 'AWS::ECS::TaskDefinition')?.Properties as
+    { Cpu?: string; Memory?: string; RuntimePlatform?: { CpuArchitecture?: string } } | undefined;
+  const runnerTask = {
+    vcpu: Number(taskDefinition?.Cpu ?? 0) / 1024,
+    memoryGb: Number(taskDefinition?.Memory ?? 0) / 1024,
+    architecture: taskDefinition?.RuntimePlatform?.CpuArchitecture ?? 'X86_64',
+    // An S3 gateway endpoint in the runner's VPC: image layers (ECR serves them from S3) and artifact uploads skip the NAT.
+    s3GatewayEndpoint: Object.values(template.Resources).some(
+      (r) =>
+        r.Type === 'AWS::EC2::VPCEndpoint' &&
+        (r.Properties as { VpcEndpointType?: string }).VpcEndpointType === 'Gateway' &&
+        JSON.stringify((r.Properties as { ServiceName?: unknown }).ServiceName).includes('.s3'),
+    ),
+  };
   // Outside the repository, so the layered bundles resolve the SDK from the layer only, as on Lambda.
   const dir = mkdtempSync(join(tmpdir(), 'stackjobs-coldstart-'));
   const layerModules = join(dir, 'layer', 'nodejs', 'node_modules');
@@ -127,7 +142,7 @@ function main() {
       );
     }
     const deferredLoad = { packages: deferred, ms: stat(firstSubmission) };
-    process.stdout.write(`\nBENCH_RESULT ${JSON.stringify({ functions: rows, layer, deferredLoad })}\n`);
+    process.stdout.write(`\nBENCH_RESULT ${JSON.stringify({ functions: rows, layer, deferredLoad, runnerTask })}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

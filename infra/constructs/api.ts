@@ -77,21 +77,15 @@ export class Api extends Construct {
   /** EventBridge "Resource Changed" -> submission (the events construct routes the rule here). */
   public readonly resourceChangedFunction: StackJobsFunction;
   public readonly url: string;
+  private readonly props: ApiProps;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
+    this.props = props;
     const preflight = (fid: string, entry: string, description: string) =>
-      this.grantPreflight(
-        new StackJobsFunction(this, fid, { entry, description, logRetention: props.logRetention, timeout: Duration.seconds(29), memorySize: 1024 })
-          .bindTable('JOBS_TABLE', props.jobsTable, 'readWrite', JOBS_INDEX_NAMES)
-          .bindStateMachine('STATE_MACHINE_ARN', props.stateMachine)
-          .bindEventBus('EVENT_BUS_NAME', props.bus)
-          .setConfig('PRINCIPAL_ORGS_CLAIM', props.jwt.orgsClaim)
-          .setConfig('PRINCIPAL_ROLES_CLAIM', props.jwt.rolesClaim)
-          .setConfig('ORG_RUNNER_TASK_DEFINITION_ARNS', Stack.of(this).toJsonString(props.orgRunnerTaskDefinitionArns))
-          .setConfig('DEPLOYMENT_ID', deploymentId(this)),
-        props,
-      );
+      this.submittingFunction(this, fid, entry, description)
+        .setConfig('PRINCIPAL_ORGS_CLAIM', props.jwt.orgsClaim)
+        .setConfig('PRINCIPAL_ROLES_CLAIM', props.jwt.rolesClaim);
     // The API also manages the catalog (admins register credentials, backends, modules), so it writes it;
     // the EventBridge intake only reads it.
     // Only the API serves artifacts (logs, plans, outputs); the intake never reads them.
@@ -150,6 +144,23 @@ export class Api extends Construct {
         id: 'AwsSolutions-APIG4',
         reason: 'Slack cannot present a JWT; the Lambda verifies the Slack signing-secret signature (v0 HMAC-SHA256, 5-minute window).',
       });
+  }
+
+  /**
+   * A function that submits jobs, and so runs pre-flight (the API, the intake, the drift Lambdas): the submission's
+   * configuration (app/submission-context.ts) with its grants, pre-flight's included. Bind the catalog as it needs it.
+   */
+  submittingFunction(scope: Construct, id: string, entry: string, description: string, timeout = Duration.seconds(29)): StackJobsFunction {
+    const props = this.props;
+    return this.grantPreflight(
+      new StackJobsFunction(scope, id, { entry, description, logRetention: props.logRetention, timeout, memorySize: 1024 })
+        .bindTable('JOBS_TABLE', props.jobsTable, 'readWrite', JOBS_INDEX_NAMES)
+        .bindStateMachine('STATE_MACHINE_ARN', props.stateMachine)
+        .bindEventBus('EVENT_BUS_NAME', props.bus)
+        .setConfig('ORG_RUNNER_TASK_DEFINITION_ARNS', Stack.of(scope).toJsonString(props.orgRunnerTaskDefinitionArns))
+        .setConfig('DEPLOYMENT_ID', deploymentId(scope)),
+      props,
+    );
   }
 
   /**

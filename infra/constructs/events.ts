@@ -1,7 +1,8 @@
 /**
  * Events: the app's custom bus (inbound "Resource Changed", outbound "Stack Job Status Changed"), the inbound
- * rule with its dead-letter queue, the rule on aws.states execution endings that drives the cleanup Lambda, and the
- * rule on stopped runner tasks (aws.ecs) that drives the runner-stopped Lambda.
+ * rule with its dead-letter queue, the rule on aws.states execution endings that drives the cleanup Lambda, the
+ * rule on stopped runner tasks (aws.ecs) that drives the runner-stopped Lambda, and the rule on the app's own
+ * "Stack Drift Detected" events that drives the drift-detected Lambda.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -15,6 +16,7 @@ import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '../../lambdas/adapters/aws/event-publisher';
 import { RESOURCE_CHANGED } from '../../lambdas/events/resource-changed';
 import { APPROVAL_EXPIRED_PATTERN } from '../../lambdas/approvals/expired';
+import { DRIFT_DETECTED_PATTERN } from '../../lambdas/events/drift-detected';
 import { runnerStoppedPattern } from '../../lambdas/workflow/runner-stopped';
 import { deploymentId } from './deployment';
 
@@ -45,6 +47,12 @@ export const APPROVAL_EXPIRED_MAX_EVENT_AGE = Duration.hours(1);
  */
 export const RUNNER_STOPPED_RETRY_ATTEMPTS = 4;
 export const RUNNER_STOPPED_MAX_EVENT_AGE = Duration.minutes(10);
+/**
+ * Delivering a drift event to the Lambda that notifies and remediates: like the inbound rule (the remediation job is
+ * keyed by the check, so a redelivery makes no second job), for at most 2 hours.
+ */
+export const DRIFT_DETECTED_RETRY_ATTEMPTS = 8;
+export const DRIFT_DETECTED_MAX_EVENT_AGE = Duration.hours(2);
 
 /**
  * A handler that throws is retried by Lambda's asynchronous invocation (twice, the maximum) within six hours, then its
@@ -71,11 +79,13 @@ export class Events extends Construct {
   public readonly approvalExpiredDlq: sqs.Queue;
   /** Stopped-runner events that could not be delivered to the runner-stopped Lambda (they hold the task token). */
   public readonly runnerStoppedDlq: sqs.Queue;
+  /** Drift events that could not be delivered to the drift-detected Lambda. */
+  public readonly driftDetectedDlq: sqs.Queue;
   /**
    * Events that were delivered but whose handler failed every attempt (EventBridge invokes asynchronously, so a rule's
    * DLQ covers delivery only: without these, Lambda retries twice and drops the event). By handler name.
    */
-  public readonly handlerFailures: Record<'Intake' | 'Cleanup' | 'ApprovalExpired' | 'RunnerStopped', sqs.Queue>;
+  public readonly handlerFailures: Record<'Intake' | 'Cleanup' | 'ApprovalExpired' | 'RunnerStopped' | 'DriftDetected' | 'DriftFanOut', sqs.Queue>;
   private inboundRule?: events.Rule;
   private cleanupRule?: events.Rule;
 
@@ -98,11 +108,14 @@ export class Events extends Construct {
     this.cleanupDlq = dlq('CleanupDlq');
     this.approvalExpiredDlq = dlq('ApprovalExpiredDlq');
     this.runnerStoppedDlq = dlq('RunnerStoppedDlq');
+    this.driftDetectedDlq = dlq('DriftDetectedDlq');
     this.handlerFailures = {
       Intake: dlq('IntakeFailures'),
       Cleanup: dlq('CleanupFailures'),
       ApprovalExpired: dlq('ApprovalExpiredFailures'),
       RunnerStopped: dlq('RunnerStoppedFailures'),
+      DriftDetected: dlq('DriftDetectedFailures'),
+      DriftFanOut: dlq('DriftFanOutFailures'),
     };
   }
 
@@ -197,5 +210,34 @@ export class Events extends Construct {
     });
     this.keepFailures(handler, this.handlerFailures.ApprovalExpired);
     return rule;
+  }
+
+  /**
+   * Sends the app's own "Stack Drift Detected" events to the Lambda that posts the Slack notice, counts DriftDetected
+   * and, for `remediate: plan`, submits the change back.
+   */
+  routeDriftDetected(handler: lambda.IFunction): events.Rule {
+    const rule = new events.Rule(this, 'DriftDetectedRule', {
+      eventBus: this.bus,
+      description: 'Drift found by a drift check: notify in Slack, count it, and remediate when the schedule says plan',
+      eventPattern: { source: [...DRIFT_DETECTED_PATTERN.source], detailType: [...DRIFT_DETECTED_PATTERN.detailType] },
+      targets: [
+        new targets.LambdaFunction(handler, {
+          deadLetterQueue: this.driftDetectedDlq,
+          retryAttempts: DRIFT_DETECTED_RETRY_ATTEMPTS,
+          maxEventAge: DRIFT_DETECTED_MAX_EVENT_AGE,
+        }),
+      ],
+    });
+    this.keepFailures(handler, this.handlerFailures.DriftDetected);
+    return rule;
+  }
+
+  /**
+   * EventBridge Scheduler invokes the drift fan-out asynchronously: a run whose handler failed every attempt (a check
+   * that could not be started) lands in DriftFanOutFailures with its error.
+   */
+  keepDriftFanOutFailures(handler: lambda.IFunction): void {
+    this.keepFailures(handler, this.handlerFailures.DriftFanOut);
   }
 }

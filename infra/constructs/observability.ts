@@ -1,6 +1,7 @@
 /**
  * Observability: a dashboard and the alarms an operator needs: failed jobs, undeliverable events (DLQ depth),
- * approvals that waited past their window, and executions that failed outside the job's own failure path.
+ * approvals that waited past their window, and executions that failed outside the job's own failure path. The
+ * dashboard also graphs the drift found (DriftDetected) and the drift schedules' invocations.
  */
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,14 +11,18 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { DRIFT_METRICS_SERVICE, METRIC_DRIFT_DETECTED } from '../../lambdas/events/drift-detected';
 import { METRIC_APPROVAL_EXPIRED, METRIC_JOB_COMPLETED, METRIC_JOB_FAILED, METRICS_NAMESPACE } from '../../lambdas/workflow/metrics';
 
 export interface ObservabilityProps {
   readonly stateMachine: sfn.IStateMachine;
   /** Dead-letter queues whose depth should page someone. */
   readonly deadLetterQueues: Record<string, sqs.IQueue>;
+  /** The drift schedules' group: its invocations and dropped invocations are graphed beside the drift found. */
+  readonly driftScheduleGroup?: scheduler.IScheduleGroup;
   /**
    * Where alarm notifications go.
    * @default - alarms only (no subscription)
@@ -104,6 +109,28 @@ export class Observability extends Construct {
             left: [props.stateMachine.metricStarted(), props.stateMachine.metricSucceeded(), failedExecutions],
           }),
           new cloudwatch.GraphWidget({ title: 'Dead-letter queue depth', left: dlqWidgets }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Drift detected (checks that found drift)',
+            left: [
+              new cloudwatch.Metric({
+                namespace: METRICS_NAMESPACE,
+                metricName: METRIC_DRIFT_DETECTED,
+                dimensionsMap: { service: DRIFT_METRICS_SERVICE },
+                statistic: 'Sum',
+                period: Duration.hours(1),
+              }),
+            ],
+          }),
+          ...(props.driftScheduleGroup
+            ? [
+                new cloudwatch.GraphWidget({
+                  title: 'Drift schedules: invocations',
+                  left: [props.driftScheduleGroup.metricAttempts(), props.driftScheduleGroup.metricTargetErrors(), props.driftScheduleGroup.metricDropped()],
+                }),
+              ]
+            : []),
         ],
         [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms })],
       ],

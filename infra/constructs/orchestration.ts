@@ -15,7 +15,7 @@ import { acknowledgeWildcardResources, renderResolved } from './nag';
 import type { Runner } from './runner';
 import { StackJobsFunction } from './stack-jobs-function';
 import { buildDefinition } from './state-machine';
-import { JOBS_INDEX_OPEN_BY_STACK } from '../../lambdas/adapters/dynamodb/table-definitions';
+import { JOBS_INDEX_OPEN_BY_STACK, readableIndexNames } from '../../lambdas/adapters/dynamodb/table-definitions';
 import { JOBS_INDEX_NAMES } from './storage';
 
 export interface OrchestrationProps {
@@ -91,13 +91,15 @@ export class Orchestration extends Construct {
       'lambdas/workflow/step.handler.ts',
       'Stack Jobs workflow steps (lock, record, finish, release)',
       JOBS_INDEX_NAMES,
-    );
+    )
+      // Record Preview reads the plan the runner stored (plan.json, masked) when plan policies check it.
+      .bindBucket('ARTIFACTS_BUCKET', props.artifactsBucket, 'read', 'jobs/');
     // Cleanup releases the stack and wakes its next parked job, which it finds in the open-by-stack index.
     this.cleanupFunction = workflowFunction(
       'CleanupFunction',
       'lambdas/workflow/execution-ended.handler.ts',
       'Stack Jobs cleanup after failed, timed-out or aborted executions',
-      [JOBS_INDEX_OPEN_BY_STACK],
+      readableIndexNames(JOBS_INDEX_OPEN_BY_STACK),
     );
     // An aborted or timed-out execution leaves its Fargate runner running: cleanup stops it before releasing the lock.
     const stopTaskResource = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${props.runner.cluster.clusterName}/*` });

@@ -16,7 +16,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { awsSdkFromContext, type AwsSdkSource } from '../context';
-import { LAYER_EXTERNAL_MODULES } from '../sdk-layer';
+import { LAYER_EXTERNAL_MODULES, RUNTIME_EXTERNAL_MODULES } from '../sdk-layer';
 import { AwsSdkLayer } from './aws-sdk-layer';
 import { acknowledgeWildcardResources } from './nag';
 
@@ -56,8 +56,9 @@ export interface StackJobsFunctionProps {
 }
 
 /**
- * esbuild options of every function. With `stackjobs:awsSdk` `layer` (the default) or `runtime`, `@aws-sdk/*` and
- * `@smithy/*` stay out of the bundle (the layer or the runtime provides them); with `bundle` they are bundled.
+ * esbuild options of every function. With `stackjobs:awsSdk` `layer` (the default), `@aws-sdk/*`, `@smithy/*` and the
+ * CEL evaluator's `@bufbuild/*` stay out of the bundle (the layer provides them); with `runtime`, the SDK does (the
+ * runtime provides it); with `bundle`, everything is bundled.
  */
 export function bundlingOptions(awsSdk: AwsSdkSource): BundlingOptions {
   return {
@@ -66,7 +67,7 @@ export function bundlingOptions(awsSdk: AwsSdkSource): BundlingOptions {
     sourceMap: true,
     sourcesContent: false,
     minify: true,
-    externalModules: awsSdk === 'bundle' ? [] : [...LAYER_EXTERNAL_MODULES],
+    externalModules: awsSdk === 'bundle' ? [] : awsSdk === 'runtime' ? [...RUNTIME_EXTERNAL_MODULES] : [...LAYER_EXTERNAL_MODULES],
   };
 }
 

@@ -43,6 +43,8 @@ export const STATE = {
   runUpdateOnOrgRunner: 'Run Update On Org Runner',
   updated: 'Updated',
   noChanges: 'No Changes',
+  policyDenied: 'Policy Denied',
+  policyCheckFailed: 'Policy Check Failed',
   previewFailed: 'Preview Failed',
   updateFailed: 'Update Failed',
   runnerCancelled: 'Runner Cancelled',
@@ -176,6 +178,9 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
   const updated = outcome(STATE.updated, { kind: 'updated', 'result.$': '$.update' }).next(finish);
   const updatedInOneTask = outcome(STATE.updatedInOneTask, { kind: 'updated', 'result.$': '$.preview.then' }).next(finish);
   const noChanges = outcome(STATE.noChanges, { kind: 'no_changes' }).next(finish);
+  // A plan policy stopped the plan before any approval (Record Preview evaluated it): nothing is applied.
+  const policyDenied = outcome(STATE.policyDenied, { kind: 'policy_denied' }).next(finish);
+  const policyCheckFailed = outcome(STATE.policyCheckFailed, { kind: 'policy_failed' }).next(finish);
   const previewFailed = outcome(STATE.previewFailed, { kind: 'operation_failed', phase: 'preview', ...withError }).next(finish);
   const updateFailed = outcome(STATE.updateFailed, { kind: 'operation_failed', phase: 'update', ...withError }).next(finish);
   const runnerCancelled = outcome(STATE.runnerCancelled, { kind: 'cancelled', ...withError }).next(finish);
@@ -333,6 +338,8 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     .when(sfn.Condition.stringEquals('$.gate.next', 'update'), runUpdate)
     .when(sfn.Condition.stringEquals('$.gate.next', 'updated'), updatedInOneTask)
     .when(sfn.Condition.stringEquals('$.gate.next', 'cancelled'), cancelRequested)
+    .when(sfn.Condition.stringEquals('$.gate.next', 'policy_denied'), policyDenied)
+    .when(sfn.Condition.stringEquals('$.gate.next', 'policy_failed'), policyCheckFailed)
     // 'gone': the job ended meanwhile (cancelled through the API); only the lock is left to release.
     .otherwise(release);
 

@@ -8,7 +8,7 @@ import type { SubmissionDeps } from '../app/submit-change';
 import { PowertoolsApprovalMetrics } from '../approvals/adapters/metrics';
 import { cancelJob, forceCancelJob, type CancelDeps } from '../approvals/cancel';
 import { decideApproval } from '../approvals/decide';
-import { closeApprovalNotice } from '../approvals/notice';
+import { closeApprovalNotice, refreshApprovalNotice } from '../approvals/notice';
 import type { ApprovalMetrics, ResponseUrlPoster, SlackPoster } from '../approvals/ports';
 import { rerunJob } from '../approvals/rerun';
 import { handleSlackInteraction, type SlackInteractionDeps } from '../approvals/slack-interactions';
@@ -121,7 +121,9 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
         "When the job's policy names approvers, the caller must be one of them for the job's environment, and under `requireDistinctApprover` must " +
         'not be the author of the change. The first decision wins: a second one, one after the approval window, or one on a job that is not ' +
         'awaiting approval is a 409 whose detail says why. The decision is recorded on `status.approval.decision` (who, when, channel `api`, plan ' +
-        'digest, comment).',
+        "digest, comment). When a plan policy's require_approvals held (`status.approval.required`), each approval is recorded in " +
+        '`status.approval.approvals` and the job waits until that many distinct approvers approved (the same approver again is a 409); the first ' +
+        'reject ends it.',
       tag: 'approvals',
       body: { schema: decisionBodySchema, optional: true },
       success: {
@@ -142,7 +144,12 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
           ...(body.comment ? { comment: body.comment } : {}),
         },
       );
-      if (d.slack) await closeApprovalNotice({ approvalItems: d.approvalItems, slack: d.slack, log: d.log, metrics: d.metrics }, decided);
+      if (d.slack) {
+        const notice = { approvalItems: d.approvalItems, slack: d.slack, log: d.log, metrics: d.metrics };
+        // Closed, or (an approval short of a quorum) still open with one more approval to show.
+        if (decided.status.approval?.decision) await closeApprovalNotice(notice, decided);
+        else await refreshApprovalNotice(notice, decided);
+      }
       return json(200, decided);
     },
   });

@@ -90,7 +90,8 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
         description:
           'From the masked plan the runner stored: per resource the action and each changed attribute before → after (sensitive values as ' +
           '`(sensitive)`, unknown ones as `(known after apply)`), output changes and the drift the refresh found. At most 200 resources and ' +
-          '100 attributes each (`totalResources`, `attributesTruncated` say when more changed). 404 until the plan operation has saved a plan.',
+          "100 attributes each (`totalResources`, `attributesTruncated` say when more changed), and the plan policies' results once they were " +
+          'evaluated (`policy`). 404 until the plan operation has saved a plan.',
         tag: 'artifacts',
         success: { 200: { description: 'the plan changes', schema: planChangesSchema } },
         errors: JOB_READ_ERRORS,
@@ -104,6 +105,7 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
           digest: job.status.plan!.digest,
           summary: job.status.plan!.summary,
           ...planChangesOf(job.spec.essentials.provisioner, document),
+          ...(job.status.policy ? { policy: job.status.policy } : {}),
         });
       },
     },

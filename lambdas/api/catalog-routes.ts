@@ -6,8 +6,8 @@
 import { NotFoundError, ValidationError } from '../domain/errors';
 import type { Clock } from '../domain/ids';
 import { externalIdFor } from '../domain/external-id';
-import { PLATFORM_OWNER } from '../domain/ports';
-import { catalogKinds, catalogSchemas, type CatalogKind } from '../domain/schemas';
+import { PLATFORM_OWNER, type DriftScheduleSync } from '../domain/ports';
+import { catalogKinds, catalogSchemas, type CatalogKind, type DriftSchedule } from '../domain/schemas';
 import type { CatalogRepository } from '../adapters/dynamodb/catalog-repository';
 import { json } from '../http/problem';
 import type { Access, Route } from '../http/router';
@@ -20,6 +20,11 @@ export interface CatalogRoutesDeps {
   clock: Clock;
   /** The deployment's id: provider credentials are shown with the ExternalId their role's trust policy must require. */
   deploymentId: () => string;
+  /**
+   * What runs drift schedules (EventBridge Scheduler on AWS), told after each drift-schedule write; absent where
+   * nothing needs telling (local mode's scheduler reads the catalog itself, and tests).
+   */
+  driftSchedules?: DriftScheduleSync;
 }
 
 /** Component names, and the levels each catalog kind exists at: credentials, backends and org settings are always an org's own. */
@@ -31,6 +36,7 @@ export const CATALOG: Record<CatalogKind, { entity: string; plural: string; one:
   'flow-control-policies': { entity: 'FlowControlPolicy', plural: 'FlowControlPolicies', one: 'flow control policy', platform: true },
   runners: { entity: 'Runner', plural: 'Runners', one: 'runner', platform: true },
   'drift-schedules': { entity: 'DriftSchedule', plural: 'DriftSchedules', one: 'drift schedule', platform: false },
+  'plan-policies': { entity: 'PlanPolicy', plural: 'PlanPolicies', one: 'plan policy', platform: true },
 };
 
 /** The catalog kinds served under /v1/platform. */
@@ -62,7 +68,7 @@ function withPathIdentity(kind: CatalogKind, body: unknown, id: string, org: str
   expect(idField(kind), id);
   if (kind === 'modules' || kind === 'runners') expect('scope', org ? 'org' : 'platform');
   if (org && kind !== 'flow-control-policies') expect('org', org);
-  if (kind === 'flow-control-policies') {
+  if (kind === 'flow-control-policies' || kind === 'plan-policies') {
     const selector = entity.selector as { level?: unknown; org?: unknown } | undefined;
     if (selector && typeof selector === 'object') {
       if (!org && selector.level !== 'platform') problems.push({ path: 'selector.level', message: 'platform policies have selector level "platform"' });
@@ -145,7 +151,10 @@ export function catalogRoutes(deps: CatalogRoutesDeps): Route[] {
           summary: `Create or replace one ${platform ? 'platform ' : ''}${one}`,
           description:
             `Fields the path determines (${pathFilledFields(kind, platform).join(', ')}) may be left out; if given they must match the path. ` +
-            'References to secrets only: any field not in the schema, such as secret material, is a 400.',
+            'References to secrets only: any field not in the schema, such as secret material, is a 400.' +
+            (kind === 'drift-schedules'
+              ? ' On AWS the EventBridge Scheduler schedule that runs it is created or updated right after the write (DELETE deletes it); a 500 then means Scheduler failed: retry the request.'
+              : ''),
           tag: 'catalog',
           params,
           body: { schema, ...example },
@@ -156,6 +165,8 @@ export function catalogRoutes(deps: CatalogRoutesDeps): Route[] {
           const body = withPathIdentity(kind, req.body, req.params.id, orgOf(req.params));
           const parsed = parseOr400(schema, body, kind);
           const replaced = await deps.catalog.put(kind, ownerOf(req.params), req.params.id, parsed, req.principal.subject, deps.clock.now());
+          // After the write: a failure here is a 500, and the retried PUT (a replace) creates or updates the schedule.
+          if (kind === 'drift-schedules' && deps.driftSchedules) await deps.driftSchedules.put(req.params.org, parsed as DriftSchedule, replaced);
           return json(replaced ? 200 : 201, shown(kind, parsed));
         },
       },
@@ -172,7 +183,10 @@ export function catalogRoutes(deps: CatalogRoutesDeps): Route[] {
           errors: [400, 401, 403, 404, 500],
         },
         async handle(req) {
-          if (!(await deps.catalog.delete(kind, ownerOf(req.params), req.params.id))) throw new NotFoundError(`${kind} ${req.params.id} not found`);
+          const deleted = await deps.catalog.delete(kind, ownerOf(req.params), req.params.id);
+          // Even when the entry was gone: a DELETE whose Scheduler call failed after the catalog write is retried to a 404.
+          if (kind === 'drift-schedules' && deps.driftSchedules) await deps.driftSchedules.delete(req.params.org, req.params.id);
+          if (!deleted) throw new NotFoundError(`${kind} ${req.params.id} not found`);
           return { statusCode: 204 };
         },
       },

@@ -13,6 +13,8 @@ import { SfnTaskResponder } from '../approvals/adapters/sfn-task-responder';
 import { API_SLACK_BUDGET, SlackWebApiPoster } from '../approvals/adapters/slack-web-api';
 import type { ResponseUrlPoster, RunnerTaskStopper, SlackPoster, TaskResponder } from '../approvals/ports';
 import { SlackLinkRepository } from '../adapters/dynamodb/slack-link-repository';
+import { EventBridgeDriftSchedules } from '../adapters/aws/drift-schedules';
+import type { DriftScheduleSync } from '../domain/ports';
 
 export const apiConfigSchema = submissionConfigSchema.extend({
   ARTIFACTS_BUCKET: z.string().min(1),
@@ -27,6 +29,12 @@ export const apiConfigSchema = submissionConfigSchema.extend({
   SLACK_API_URL: z.url().optional(),
   /** The Slack workspace whose clicks count (stackjobs:slackTeamId); only where this process serves Slack interactions. */
   SLACK_TEAM_ID: z.string().min(1).optional(),
+  /** The deployment's EventBridge Scheduler group for drift schedules; with the two below, the API keeps Scheduler in step with the catalog. */
+  DRIFT_SCHEDULE_GROUP: z.string().min(1).optional(),
+  /** The role Scheduler assumes to invoke the fan-out (passed on CreateSchedule/UpdateSchedule). */
+  DRIFT_SCHEDULER_ROLE_ARN: z.string().min(1).optional(),
+  /** The fan-out Lambda every drift schedule invokes. */
+  DRIFT_FAN_OUT_FUNCTION_ARN: z.string().min(1).optional(),
 });
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
@@ -45,6 +53,8 @@ export interface ServiceContext extends SubmissionContext {
   slack?: SlackPoster;
   /** Who each Slack account acts as. */
   slackLinks: SlackLinkRepository;
+  /** EventBridge Scheduler for drift schedules; absent unless all three DRIFT_ variables are set (local mode runs its own scheduler). */
+  driftSchedules?: DriftScheduleSync;
 }
 
 /** The submission's context plus what only the API uses (artifacts, approvals, cancel). */
@@ -66,6 +76,15 @@ export function serviceContextFromEnv(serviceName: string, env: NodeJS.ProcessEn
       : () => Promise.reject(new Error('SLACK_SIGNING_SECRET_ARN is not set for this function')),
     ...(config.SLACK_BOT_TOKEN_SECRET_ARN
       ? { slack: new SlackWebApiPoster(cachedSecret(base.secrets, config.SLACK_BOT_TOKEN_SECRET_ARN, base.clock), config.SLACK_API_URL, API_SLACK_BUDGET) }
+      : {}),
+    ...(config.DRIFT_SCHEDULE_GROUP && config.DRIFT_SCHEDULER_ROLE_ARN && config.DRIFT_FAN_OUT_FUNCTION_ARN
+      ? {
+          driftSchedules: new EventBridgeDriftSchedules(clients.scheduler, {
+            groupName: config.DRIFT_SCHEDULE_GROUP,
+            roleArn: config.DRIFT_SCHEDULER_ROLE_ARN,
+            functionArn: config.DRIFT_FAN_OUT_FUNCTION_ARN,
+          }),
+        }
       : {}),
   };
 }

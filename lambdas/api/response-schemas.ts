@@ -4,7 +4,16 @@
  * check every response the handlers give against it, and test/openapi pins the handlers' TypeScript types to them.
  */
 import * as z from '../shared/zod';
-import { catalogSchemas, checkResultSchema, jobPhaseSchema, jobResultSchema, planSummarySchema, stackJobSchema, type CatalogKind } from '../domain/schemas';
+import {
+  catalogSchemas,
+  checkResultSchema,
+  jobPhaseSchema,
+  jobResultSchema,
+  planSummarySchema,
+  policyEvaluationSchema,
+  stackJobSchema,
+  type CatalogKind,
+} from '../domain/schemas';
 
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -91,6 +100,7 @@ export const planChangesSchema = z
     drift: z
       .array(z.object({ address: z.string(), attributes: z.array(attributeChangeSchema) }).strict())
       .describe('what the refresh found changed outside Stack Jobs'),
+    policy: policyEvaluationSchema.optional().describe("the plan policies' results on this plan (the job's status.policy), once evaluated"),
   })
   .strict();
 

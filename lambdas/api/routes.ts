@@ -8,6 +8,7 @@ import { driftRoutes } from './drift-routes';
 import { jobRoutes } from './job-routes';
 import { renderOpenApiDocument } from './openapi';
 import { openapiRoute } from './openapi-routes';
+import { policyRoutes } from './policy-routes';
 import { stateLockRoutes } from './state-lock-routes';
 
 export function allRoutes(ctx: ServiceContext): Route[] {
@@ -15,8 +16,9 @@ export function allRoutes(ctx: ServiceContext): Route[] {
     ...jobRoutes({ jobs: ctx.jobs, submission: ctx.submission, logger: ctx.logger, metrics: ctx.metrics }),
     ...artifactRoutes({ jobs: ctx.jobs, artifacts: ctx.artifacts, resources: ctx.resources, locks: ctx.locks }),
     ...stateLockRoutes({ jobs: ctx.jobs, locks: ctx.locks, stateLocks: ctx.stateLocks, publisher: ctx.publisher, clock: ctx.clock, logger: ctx.logger }),
-    ...catalogRoutes({ catalog: ctx.catalog, clock: ctx.clock, deploymentId: () => ctx.config.DEPLOYMENT_ID }),
+    ...catalogRoutes({ catalog: ctx.catalog, clock: ctx.clock, deploymentId: () => ctx.config.DEPLOYMENT_ID, driftSchedules: ctx.driftSchedules }),
     ...approvalRoutes(ctx),
+    ...policyRoutes({ catalog: ctx.catalog }),
     ...driftRoutes({ resources: ctx.resources, jobs: ctx.jobs, submission: ctx.submission, logger: ctx.logger, metrics: ctx.metrics }),
   ];
   routes.push(openapiRoute(() => routes));

@@ -62,7 +62,18 @@ export function undecidableReason(job: StackJob, now: Date): string | undefined 
   return undefined;
 }
 
-/** Records the decision on the job (the optimistic write around this makes it the only one). Throws ConflictError when it cannot. */
+/** How many approvals the open approval needs (a plan policy's require_approvals), and how many it has. */
+export function approvalCount(job: StackJob): { required: number; approved: number } {
+  const approval = job.status.approval;
+  return { required: approval?.required ?? 1, approved: approval?.approvals?.length ?? (approval?.decision?.decision === 'approved' ? 1 : 0) };
+}
+
+/**
+ * Records the decision on the job (the optimistic write around this makes each one count once). Throws ConflictError
+ * when it cannot. Under a quorum (`approval.required`, from a plan policy's require_approvals) each approval is kept
+ * in `approvals`, and only the one that completes the quorum becomes the `decision` (the workflow resumes on it); an
+ * approver counts once; the first reject is the decision.
+ */
 export function applyDecision(job: StackJob, decision: Decision, decider: Decider, now: Date, comment?: string): StackJob {
   const reason = undecidableReason(job, now);
   if (reason) throw new ConflictError(reason);
@@ -76,7 +87,21 @@ export function applyDecision(job: StackJob, decision: Decision, decider: Decide
     ...(comment ? { comment } : {}),
     ...(decider.slack ? { slack: decider.slack } : {}),
   };
-  return { ...job, status: { ...job.status, updatedAt: now.toISOString(), approval: { ...approval, decision: recorded } } };
+  const at = now.toISOString();
+  const required = approval.required ?? 1;
+  if (decision === 'approved' && required > 1) {
+    const approvals = approval.approvals ?? [];
+    if (approvals.some((a) => a.by === decider.subject))
+      throw new ConflictError(
+        `${decider.subject} has already approved this plan; a plan policy requires ${required} distinct approvers (${approvals.length} of ${required} so far)`,
+      );
+    const all = [...approvals, recorded];
+    return {
+      ...job,
+      status: { ...job.status, updatedAt: at, approval: { ...approval, approvals: all, ...(all.length >= required ? { decision: recorded } : {}) } },
+    };
+  }
+  return { ...job, status: { ...job.status, updatedAt: at, approval: { ...approval, decision: recorded } } };
 }
 
 /**

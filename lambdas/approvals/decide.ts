@@ -10,7 +10,7 @@ import type { StackJob } from '../domain/schemas';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 import type { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repository';
 import { WorkflowErrorName } from '../workflow/errors';
-import { applyDecision, authorizeDecider, type Decider, type Decision } from './approval-rules';
+import { applyDecision, approvalCount, authorizeDecider, type Decider, type Decision } from './approval-rules';
 import { TASK_GONE, type ApprovalMetrics, type LogSink, type TaskResponder } from './ports';
 
 import { APPROVAL_DECIDED } from '../domain/events';
@@ -70,6 +70,12 @@ export async function decideApproval(d: DecisionDeps, input: DecideInput): Promi
   });
   const approvalId = job.status.approval!.id;
   const logged = { jobId: input.jobId, approvalId, decision: input.decision, by: input.decider.subject, channel: input.decider.channel };
+  // One approval of a quorum that is not complete yet: recorded on the job; the workflow waits for the next approver.
+  if (!job.status.approval?.decision) {
+    const { required, approved } = approvalCount(job);
+    d.log.info('approval recorded; the plan needs more distinct approvers', { ...logged, approved, required });
+    return job;
+  }
   const token = await d.approvalItems.getTaskToken(input.jobId);
   if (!token) {
     d.log.error('decision recorded but no execution is waiting for it', logged);

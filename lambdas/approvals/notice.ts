@@ -6,7 +6,7 @@
 import type { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repository';
 import type { StackJob } from '../domain/schemas';
 import type { ApprovalMetrics, LogSink, SlackPoster } from './ports';
-import { closedMessage, type ApprovalOutcome } from './slack-message';
+import { approvalRequestMessage, closedMessage, type ApprovalOutcome } from './slack-message';
 
 export interface NoticeDeps {
   approvalItems: Pick<ApprovalItemRepository, 'approvalNotice'>;
@@ -59,6 +59,33 @@ export async function closeApprovalNotice(d: NoticeDeps, job: StackJob): Promise
     const err = e as Error & { code?: string; data?: { error?: string } };
     d.log.error('replacing the approval message in Slack failed; its buttons stay until they are clicked (the click is answered that the approval is closed)', {
       ...logged,
+      error: err.name,
+      code: err.code,
+      slackError: err.data?.error,
+    });
+    d.metrics.slackUpdateFailed();
+    return false;
+  }
+}
+
+/**
+ * After an approval through the API that did not complete a quorum: the request's Slack message, buttons kept, shows
+ * how many approvals there are now. Best effort, like closeApprovalNotice; false when nothing was replaced.
+ */
+export async function refreshApprovalNotice(d: NoticeDeps, job: StackJob): Promise<boolean> {
+  const approval = job.status.approval;
+  if (!approval || approval.decision || job.status.phase !== 'awaiting_approval') return false;
+  try {
+    const notice = await d.approvalItems.approvalNotice(approval.id);
+    if (!notice) return false;
+    const { channel: _channel, ...message } = approvalRequestMessage(job, notice.channel);
+    await d.slack.update(notice, message);
+    return true;
+  } catch (e) {
+    const err = e as Error & { code?: string; data?: { error?: string } };
+    d.log.error('updating the approval message in Slack with the approvals so far failed', {
+      jobId: job.metadata.id,
+      approvalId: approval.id,
       error: err.name,
       code: err.code,
       slackError: err.data?.error,

@@ -33,9 +33,14 @@ export interface OpenApprovalInput {
 
 /** The Slack channel for the job's org and environment, from org-settings `approvalChannels`. */
 export async function approvalChannelOf(catalog: CatalogReader, job: StackJob): Promise<string | undefined> {
-  for (const raw of await catalog.list('org-settings', job.metadata.org)) {
+  return approvalChannelFor(catalog, job.metadata.org, job.metadata.env);
+}
+
+/** The approval channel of an org's environment (drift notices go there too). */
+export async function approvalChannelFor(catalog: CatalogReader, org: string, env: string): Promise<string | undefined> {
+  for (const raw of await catalog.list('org-settings', org)) {
     const parsed = orgSettingsSchema.safeParse(raw);
-    if (parsed.success && parsed.data.org === job.metadata.org) return parsed.data.approvalChannels[job.metadata.env];
+    if (parsed.success && parsed.data.org === org) return parsed.data.approvalChannels[env];
   }
   return undefined;
 }

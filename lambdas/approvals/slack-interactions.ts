@@ -16,7 +16,7 @@ import { problem } from '../http/problem';
 import { decideApproval, type DecisionDeps } from './decide';
 import type { LogSink, ResponseUrlPoster } from './ports';
 import { verifySlackRequest } from './slack-signature';
-import { APPROVE_ACTION, REJECT_ACTION, decidedMessage, ephemeralNotice } from './slack-message';
+import { APPROVE_ACTION, REJECT_ACTION, decidedMessage, ephemeralNotice, pendingApprovalMessage } from './slack-message';
 
 export interface SlackInteractionDeps {
   /** The signing secret (Secrets Manager); cached by the caller. */
@@ -116,7 +116,11 @@ export async function handleSlackInteraction(
       { ...d.decisions, jobs: d.jobs, approvalItems: d.approvalItems },
       { jobId, decision, decider: { subject, channel: 'slack', slack: { userId: payload.user.id, teamId } } },
     );
-    await postQuietly(d, payload.response_url, decidedMessage(decided, { slackUserId: payload.user.id, subject }, decision, d.clock.now()), approvalId);
+    // An approval that did not complete a quorum leaves the request open: the message says how many there are now.
+    const reply = decided.status.approval?.decision
+      ? decidedMessage(decided, { slackUserId: payload.user.id, subject }, decision, d.clock.now())
+      : pendingApprovalMessage(decided);
+    await postQuietly(d, payload.response_url, reply, approvalId);
   } catch (e) {
     if (!(e instanceof ForbiddenError || e instanceof ConflictError || e instanceof NotFoundError)) throw e;
     d.log.info('Slack click changed nothing', { jobId, approvalId, slackUserId: payload.user.id, why: e.message });

@@ -79,6 +79,7 @@ export function approvalRequestMessage(job: StackJob, channel: string, links: Ap
           },
         ];
   blocks.push(...callOut('Would be replaced', replaced), ...callOut('Would be destroyed', destroyed));
+  blocks.push(...policyBlocks(job));
 
   const linkText = [links.planUrl ? `<${links.planUrl}|Full plan (JSON)>` : undefined, links.logsUrl ? `<${links.logsUrl}|Plan logs>` : undefined]
     .filter(Boolean)
@@ -112,9 +113,52 @@ export function approvalRequestMessage(job: StackJob, channel: string, links: Ap
   });
   return {
     channel,
-    text: clip(`${title} (${s ? `+${s.add} ~${s.change} -${s.destroy} ±${s.replace}` : 'no plan summary'}) — decide by ${approval.expiresAt}`, 300),
+    text: clip(
+      `${title} (${s ? `+${s.add} ~${s.change} -${s.destroy} ±${s.replace}` : 'no plan summary'})${approval.required ? ` — ${approval.approvals?.length ?? 0} of ${approval.required} approvals` : ''} — decide by ${approval.expiresAt}`,
+      300,
+    ),
     blocks,
   };
+}
+
+/** How many plan policy rules the message lists by name. */
+export const LISTED_POLICY_RULES = 10;
+
+/**
+ * What the plan policies said that the approver must see: each warning (and each require_approvals rule that holds),
+ * and under a quorum how many distinct approvals there are so far ("1 of 2 approvals", by whom).
+ */
+export function policyBlocks(job: StackJob): unknown[] {
+  const blocks: unknown[] = [];
+  const held = (job.status.policy?.results ?? []).filter((r) => !r.passed && !r.error && r.effect !== 'deny');
+  if (held.length > 0) {
+    const line = (r: (typeof held)[number]) =>
+      `• ${r.effect === 'warn' ? '' : `needs ${r.approvals ?? 2} approvals: `}${escapeMrkdwn(clip(r.message, 300))} _(${r.source === 'platform' ? 'platform' : 'org'} policy ${escapeMrkdwn(r.policy)}, rule ${escapeMrkdwn(r.rule)})_`;
+    const more = held.length > LISTED_POLICY_RULES ? `\n…and ${held.length - LISTED_POLICY_RULES} more` : '';
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `:warning: *Plan policy warnings*\n${held.slice(0, LISTED_POLICY_RULES).map(line).join('\n')}${more}` },
+    });
+  }
+  const approval = job.status.approval;
+  if (approval?.required) {
+    const approvals = approval.approvals ?? [];
+    const by = approvals.map((a) => (a.slack ? `<@${a.slack.userId}>` : escapeMrkdwn(a.by))).join(', ');
+    blocks.push({
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: `*Approvals*: ${approvals.length} of ${approval.required} approvals${by ? ` (${by})` : ''}; each must come from a different approver`,
+      },
+    });
+  }
+  return blocks;
+}
+
+/** The request as it stands after an approval that did not complete the quorum (buttons kept): a response_url body. */
+export function pendingApprovalMessage(job: StackJob): Record<string, unknown> {
+  const { channel: _channel, ...message } = approvalRequestMessage(job, '');
+  return { replace_original: true, ...message };
 }
 
 export type ApprovalOutcome = 'approved' | 'rejected' | 'cancelled' | 'expired' | 'ended';

@@ -28,6 +28,16 @@ export const ENDINGS = {
     meaning: 'an org admin ended the job in whatever phase it was in, with a reason (status.forceCancelled); its runner was stopped and its stack freed',
   },
   lock_wait_exceeded: { result: 'cancelled', meaning: 'the stack stayed held by other jobs for longer than the job may wait' },
+  policy_denied: {
+    result: 'failed',
+    meaning:
+      "a plan policy's deny rule held on the plan (status.policy has every rule's result, status.failure the messages); nobody was asked to approve and nothing was applied",
+  },
+  policy_check_failed: {
+    result: 'failed',
+    meaning:
+      'a plan policy rule could not be evaluated on the plan (an error in the expression, or it was stopped by the cost or time limit; status.failure says which); nothing was applied',
+  },
   operation_failed: { result: 'failed', meaning: 'a runner operation failed (status.failure names it, with its exit code and message)' },
   operation_timed_out: { result: 'failed', meaning: 'the runner did not finish its phase within the phase timeout; its task was stopped' },
   runner_lost: {

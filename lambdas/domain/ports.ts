@@ -1,6 +1,6 @@
 /** The domain's ports: small interfaces the AWS adapters (and local stand-ins, and test doubles) implement. */
 import type { EventDetail, EventType } from './events';
-import type { BackendCredential, CatalogKind, ProviderCredential, StackJob } from './schemas';
+import type { BackendCredential, CatalogKind, DriftSchedule, ProviderCredential, StackJob } from './schemas';
 
 /** The catalog owner of platform-scoped entities; org names cannot start with "_". */
 export const PLATFORM_OWNER = '_platform';
@@ -123,4 +123,16 @@ export interface SecretSource {
 /** Publishes domain events (EventBridge in AWS; kept for GET /v1/events in local mode). Details carry no secrets. */
 export interface EventPublisher {
   publish<T extends EventType>(detailType: T, detail: EventDetail<T>): Promise<void>;
+}
+
+/**
+ * Keeps what runs drift schedules in step with the catalog: EventBridge Scheduler on AWS (one schedule per drift
+ * schedule, adapters/aws/drift-schedules.ts). Called by the catalog routes after their write. Local mode's scheduler
+ * reads the catalog itself and needs none.
+ */
+export interface DriftScheduleSync {
+  /** After a drift schedule was created (`replaced` false) or replaced in the catalog. */
+  put(org: string, schedule: DriftSchedule, replaced: boolean): Promise<void>;
+  /** After it was deleted; one that is not there is no error (a retried DELETE, or one whose first attempt failed after the catalog write). */
+  delete(org: string, scheduleId: string): Promise<void>;
 }

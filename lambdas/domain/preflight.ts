@@ -16,6 +16,7 @@ import {
   type StateLockProbe,
   type TerraformStateLock,
 } from './ports';
+import { matchingPlanPolicies } from './plan-policy';
 import { resolveModule, resolvePolicy, resolveRunner, stackKeyOf, type ResolvedModule, type ResolvedPolicy } from './resolution';
 import { describeLock, forceUnlockCall, jobOutcome, jobThatLeft, type StackRef } from './state-lock';
 import {
@@ -23,10 +24,12 @@ import {
   flowControlPolicySchema,
   iacModuleSchema,
   orgSettingsSchema,
+  planPolicySchema,
   providerCredentialSchema,
   runnerSchema,
   type BackendCredential,
   type CheckResult,
+  type FrozenPlanPolicy,
   type IacModule,
   type OrgSettings,
   type ProviderCredential,
@@ -88,8 +91,13 @@ export interface PreflightOutcome {
     runner: Runner;
     /** The org runner's placement, when it has one the deployment permits. */
     runnerPlacement?: RunnerPlacement;
+    /** Every plan policy that matches, the platform's and the org's (README, Plan policies). */
+    planPolicies?: FrozenPlanPolicy[];
   };
 }
+
+/** The most the matching plan policies may weigh in a job's snapshot (JSON bytes): a job item stays far below 400 KB. */
+export const MAX_FROZEN_PLAN_POLICY_BYTES = 128 * 1024;
 
 async function listAs<S extends z.ZodType>(
   catalog: CatalogReader,
@@ -263,7 +271,19 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
   // The lease read needs only the change, so it overlaps the catalog reads instead of following them.
   const leaseRead = deps.locks.getLease(stackKeyOf({ org, env, resourceId }));
   leaseRead.catch(() => undefined);
-  const [orgModules, platformModules, settingsList, orgPolicies, platformPolicies, credentials, backends, orgRunners, platformRunners] = await Promise.all([
+  const [
+    orgModules,
+    platformModules,
+    settingsList,
+    orgPolicies,
+    platformPolicies,
+    credentials,
+    backends,
+    orgRunners,
+    platformRunners,
+    orgPlanPolicies,
+    platformPlanPolicies,
+  ] = await Promise.all([
     listAs(deps.catalog, 'modules', org, iacModuleSchema),
     listAs(deps.catalog, 'modules', PLATFORM_OWNER, iacModuleSchema),
     listAs(deps.catalog, 'org-settings', org, orgSettingsSchema),
@@ -273,6 +293,8 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
     listAs(deps.catalog, 'backend-credentials', org, backendCredentialSchema),
     listAs(deps.catalog, 'runners', org, runnerSchema),
     listAs(deps.catalog, 'runners', PLATFORM_OWNER, runnerSchema),
+    listAs(deps.catalog, 'plan-policies', org, planPolicySchema),
+    listAs(deps.catalog, 'plan-policies', PLATFORM_OWNER, planPolicySchema),
   ]);
   const settings = settingsList.find((s) => s.org === org);
 
@@ -301,6 +323,21 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
     messages: [`policy ${policy.policy.id} from the ${policy.level} level`],
     resolved: { id: policy.policy.id, level: policy.level },
   };
+  // Every matching plan policy applies; each needs the plan, so a job with any previews whatever its flow control says.
+  const planPolicies = matchingPlanPolicies({ org, env, resourceId }, orgPlanPolicies, platformPlanPolicies);
+  if (planPolicies.length > 0) {
+    const rules = planPolicies.reduce((n, p) => n + p.rules.length, 0);
+    policyCheck.messages.push(
+      `plan policies ${planPolicies.map((p) => `${p.source === 'platform' ? 'platform' : org}/${p.id}`).join(', ')} (${rules} rule${rules === 1 ? '' : 's'}) check the plan before any approval` +
+        (policy.policy.previewBeforeUpdate ? '' : '; the job previews so that they can'),
+    );
+    if (Buffer.byteLength(JSON.stringify(planPolicies), 'utf8') > MAX_FROZEN_PLAN_POLICY_BYTES) {
+      policyCheck.passed = false;
+      policyCheck.messages.push(
+        `the matching plan policies weigh more than ${MAX_FROZEN_PLAN_POLICY_BYTES / 1024} KB together: fewer or shorter rules, please`,
+      );
+    }
+  }
 
   const provisioner = module?.module.provisioner ?? settings?.preferredProvisioner ?? 'terraform';
   const [credential, backend, ref] = await Promise.all([
@@ -333,6 +370,7 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
       stateKey: backend.stateKey,
       runner,
       ...(runnerPlacement ? { runnerPlacement } : {}),
+      planPolicies,
     },
   };
 }

@@ -4,6 +4,8 @@
  */
 import * as z from '../shared/zod';
 import { endingReasonSchema } from './endings';
+import { compilePolicyExpression, describeProblem, POLICY_CEL_LIMITS } from './policy-cel';
+import { scheduleExpressionProblem } from './schedule-expression';
 
 export const API_VERSION = 'infra-hub.planton.cloud/v1';
 
@@ -217,6 +219,98 @@ export const flowControlFieldsSchema = z
 export const flowControlPolicySchema = flowControlFieldsSchema.extend({ id: name, selector: policySelectorSchema }).strict();
 export type FlowControlPolicy = z.infer<typeof flowControlPolicySchema>;
 
+export const planPolicyEffectSchema = z.enum(['deny', 'warn', 'require_approvals']);
+export type PlanPolicyEffect = z.infer<typeof planPolicyEffectSchema>;
+
+/** A rule as a job's snapshot keeps it: its expression was compiled when its policy was written. */
+export const planPolicyRuleFieldsSchema = z
+  .object({
+    name: name,
+    effect: planPolicyEffectSchema.describe('deny: the job fails before approval; warn: shown to the approver; require_approvals: N distinct approvers'),
+    approvals: z.number().int().min(2).max(10).optional().describe('require_approvals only: how many distinct approvers the plan then needs'),
+    expression: z
+      .string()
+      .min(1)
+      .max(POLICY_CEL_LIMITS.expressionChars)
+      .describe('CEL over `plan` and `job`; when it is true, the effect applies (README, Plan policies)'),
+    message: text,
+  })
+  .strict();
+
+/** A rule as it is written: the effect's fields agree, and the expression compiles (a 400 names its line and column). */
+export const planPolicyRuleSchema = planPolicyRuleFieldsSchema
+  .refine((r) => (r.effect === 'require_approvals') === (r.approvals !== undefined), {
+    message: 'a require_approvals rule says how many approvals (2 or more); other effects take none',
+    path: ['approvals'],
+  })
+  .superRefine((r, ctx) => {
+    const compiled = compilePolicyExpression(r.expression);
+    if (!compiled.ok) ctx.addIssue({ code: 'custom', path: ['expression'], message: `rule ${r.name}: ${describeProblem(compiled.problem)}` });
+  });
+
+const uniqueRuleNames = (rules: { name: string }[]) => new Set(rules.map((r) => r.name)).size === rules.length;
+
+/**
+ * A plan policy (catalog kind `plan-policies`, at the org and the platform level): rules over the plan, checked after
+ * the preview and before any approval. Every matching policy applies (unlike flow control), so an org cannot escape a
+ * platform policy.
+ */
+export const planPolicySchema = z
+  .object({
+    id: name,
+    org: name.optional().describe("an org's policy: its org (and its selector selects within it); a platform policy names none"),
+    selector: policySelectorSchema,
+    rules: z.array(planPolicyRuleSchema).min(1).max(20),
+  })
+  .strict()
+  .refine((p) => uniqueRuleNames(p.rules), { message: 'rule names must be unique within a policy', path: ['rules'] })
+  .refine((p) => (p.selector.level === 'platform') === (p.org === undefined), {
+    message: "an org's policy names its org and selects within it; a platform policy (selector level platform) names none",
+    path: ['org'],
+  })
+  .refine((p) => p.selector.level === 'platform' || p.selector.org === p.org, { message: "selects within the policy's org", path: ['selector', 'org'] });
+export type PlanPolicy = z.infer<typeof planPolicySchema>;
+
+/** A matching policy as the job's snapshot freezes it: later catalog edits do not change a job in flight. */
+export const frozenPlanPolicySchema = z
+  .object({
+    id: name,
+    source: z.enum(['org', 'platform']),
+    selector: policySelectorSchema,
+    rules: z.array(planPolicyRuleFieldsSchema).min(1).max(20),
+  })
+  .strict();
+export type FrozenPlanPolicy = z.infer<typeof frozenPlanPolicySchema>;
+
+/** One rule's result on one plan. */
+export const policyRuleResultSchema = z
+  .object({
+    policy: name,
+    source: z.enum(['org', 'platform']),
+    rule: name,
+    effect: planPolicyEffectSchema,
+    approvals: z.number().int().min(2).optional(),
+    /** false when the expression holds (the effect applies) or could not be evaluated (`error`). */
+    passed: z.boolean(),
+    message: z.string(),
+    error: z.string().optional(),
+  })
+  .strict();
+export type PolicyRuleResult = z.infer<typeof policyRuleResultSchema>;
+
+/** Every rule's result on the job's plan, evaluated after the preview and before any approval. */
+export const policyEvaluationSchema = z
+  .object({
+    evaluatedAt: isoTime,
+    planDigest: z.string().optional(),
+    outcome: z.enum(['passed', 'warned', 'denied', 'failed']),
+    /** The most approvals a holding require_approvals rule asks for. */
+    requiredApprovals: z.number().int().min(2).optional(),
+    results: z.array(policyRuleResultSchema),
+  })
+  .strict();
+export type PolicyEvaluation = z.infer<typeof policyEvaluationSchema>;
+
 export const runnerSchema = z
   .object({
     id: name,
@@ -236,13 +330,16 @@ export type Runner = z.infer<typeof runnerSchema>;
  * EventBridge Scheduler's expressions, at most once a minute: `rate(<n> minute|minutes|hour|hours|day|days)` or a
  * six-field `cron(minutes hours day-of-month month day-of-week year)`.
  */
+const SCHEDULE_EXPRESSION = /^(rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$/;
 export const scheduleExpressionSchema = z
   .string()
   .max(256)
-  .regex(
-    /^(rate\(([1-9]\d*) (minute|minutes|hour|hours|day|days)\)|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$/,
-    'rate(<n> minutes|hours|days) or cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>), at most once a minute',
-  );
+  .regex(SCHEDULE_EXPRESSION, 'rate(<n> minutes|hours|days) or cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>), at most once a minute')
+  // Each field too (domain/schedule-expression.ts): what is stored is what Scheduler and local mode both run.
+  .superRefine((text, ctx) => {
+    const problem = SCHEDULE_EXPRESSION.test(text) ? scheduleExpressionProblem(text) : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** What a drift check does when it finds drift: nothing more, or submit a change job from the last applied version. */
 export const driftRemediationSchema = z.enum(['none', 'plan']);
@@ -275,6 +372,7 @@ export const catalogSchemas = {
   'flow-control-policies': flowControlPolicySchema,
   runners: runnerSchema,
   'drift-schedules': driftScheduleSchema,
+  'plan-policies': planPolicySchema,
 } as const;
 export type CatalogKind = keyof typeof catalogSchemas;
 export const catalogKinds = Object.keys(catalogSchemas) as CatalogKind[];
@@ -419,6 +517,8 @@ export const jobStatusSchema = z
       .optional(),
     /** Set by the refresh operation: what changed outside Stack Jobs since the last apply. */
     drift: driftSchema.optional(),
+    /** The plan policies' results on this job's plan (README, Plan policies). */
+    policy: policyEvaluationSchema.optional(),
     outputsKey: z.string().optional(),
     logPrefix: z.string().optional(),
     /** Milliseconds per runner operation, keyed `<phase>.<operation>`, as the runner measured them. */
@@ -430,6 +530,10 @@ export const jobStatusSchema = z
         expiresAt: isoTime,
         planDigest: z.string().optional(),
         decision: approvalDecisionSchema.optional(),
+        /** How many distinct approvers the plan needs (a plan policy's require_approvals); absent: one. */
+        required: z.number().int().min(2).optional(),
+        /** Under a quorum: every approval so far, oldest first (the one that completes it is also `decision`). */
+        approvals: z.array(approvalDecisionSchema).optional(),
       })
       .strict()
       .optional(),
@@ -492,6 +596,8 @@ export const essentialsSchema = z
       })
       .strict(),
     flowControlPolicy: flowControlFieldsSchema.extend({ source: z.object({ level: policyLevelSchema, id: name }).strict() }).strict(),
+    /** Every plan policy that matched at submission (README, Plan policies), evaluated between the preview and any approval. */
+    planPolicies: z.array(frozenPlanPolicySchema).optional(),
   })
   .strict();
 export type Essentials = z.infer<typeof essentialsSchema>;

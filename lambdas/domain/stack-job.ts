@@ -35,7 +35,9 @@ export function freezeStackJob(
   const { module, policy, credential, backend, stateKey, runner, runnerPlacement } = outcome.resolved;
   if (!outcome.passed || !module || !backend) throw new Error('freezeStackJob needs a passed pre-flight');
   const at = now.toISOString();
-  const p = policy.policy;
+  // Plan policies need a plan: a job any of them matches previews, whatever its flow-control policy says.
+  const planPolicies = outcome.resolved.planPolicies ?? [];
+  const p = planPolicies.length > 0 ? { ...policy.policy, previewBeforeUpdate: true } : policy.policy;
   const operations = planOperations(change.triggerEvent, p);
   return {
     apiVersion: API_VERSION,
@@ -101,6 +103,7 @@ export function freezeStackJob(
           approvalTimeoutMinutes: p.approvalTimeoutMinutes,
           source: { level: policy.level, id: p.id },
         },
+        ...(planPolicies.length > 0 ? { planPolicies } : {}),
       },
       operations,
     },
@@ -134,12 +137,14 @@ export function snapshotTravelsWithExecution(job: StackJob): boolean {
 export function asDriftCheck(job: StackJob, check: NonNullable<StackJob['spec']['driftCheck']>): StackJob {
   const operations: OperationName[] = ['init', 'refresh'];
   const policy = job.spec.essentials.flowControlPolicy;
+  // Plan policies check a plan before it is applied: a drift check plans nothing it could apply.
+  const { planPolicies: _planPolicies, ...essentials } = job.spec.essentials;
   return {
     ...job,
     spec: {
       ...job.spec,
       essentials: {
-        ...job.spec.essentials,
+        ...essentials,
         flowControlPolicy: { ...policy, previewBeforeUpdate: true, pauseBetweenPreviewAndUpdate: false, skipRefresh: false },
       },
       operations,

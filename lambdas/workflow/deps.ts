@@ -9,6 +9,7 @@ import { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repos
 import { JobRepository } from '../adapters/dynamodb/job-repository';
 import { LockRepository } from '../adapters/dynamodb/lock-repository';
 import { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
+import { ArtifactStore } from '../adapters/s3/artifact-store';
 import { systemClock, ulidIds } from '../domain/ids';
 import { readConfig } from '../shared/config';
 import { lazy } from '../shared/lazy';
@@ -20,6 +21,8 @@ export const workflowConfigSchema = z.object({
   EVENT_BUS_NAME: z.string().min(1),
   /** Seconds a stack lease outlives the approval window (set by the orchestration construct from the runner timeouts). */
   // Defaults to the orchestration defaults (2 h preview + 4 h update + 1 h) for functions that never take a lease.
+  /** The artifacts bucket, read for the plan document plan policies check (the step function; others never read it). */
+  ARTIFACTS_BUCKET: z.string().min(1).optional(),
   LEASE_MARGIN_SECONDS: z.coerce
     .number()
     .int()
@@ -46,6 +49,8 @@ export function workflowDepsFromEnv(env: NodeJS.ProcessEnv = process.env, servic
     tasks: new SfnTaskResponder(clients.sfn),
     // What an ending could not do at once (wake a parked job, fail an approval task) is logged, never its token.
     log: new Logger({ serviceName }),
+    // The S3 client is made on first use: only a job with plan policies reads its plan here.
+    ...(config.ARTIFACTS_BUCKET ? { plans: new ArtifactStore(clients.s3, config.ARTIFACTS_BUCKET) } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import type { EndingReason } from '../domain/endings';
 import type { Clock, IdGenerator } from '../domain/ids';
 import type { RunnerPlacement } from '../domain/preflight';
 import { needsApproval } from '../domain/planner';
+import { evaluatePlanPolicies, policyJobOf, policyPlanOf, policyStopMessage } from '../domain/plan-policy';
 import type { EventPublisher } from '../domain/ports';
 import { runnerResultSchema, stackJobSchema, type OperationName, type RunnerResult, type StackJob } from '../domain/schemas';
 import { stackKeyOfJob } from '../domain/stack-job';
@@ -18,7 +19,7 @@ import type { LockRepository } from '../adapters/dynamodb/lock-repository';
 import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
 import type { LogSink, RunnerTaskStopper, TaskResponder } from '../approvals/ports';
 import { clip, endJob, interruptedOperation, prefixed, publishStatus, type Ending, type EndOptions, type Failure } from './endings';
-import { WorkflowInvariantError, WorkflowErrorName } from './errors';
+import { TransientStepError, WorkflowInvariantError, WorkflowErrorName } from './errors';
 import type { WorkflowMetrics } from './metrics';
 import { leaseView, releaseAndWakeNext, wakeFailed, wakeParked } from './wake';
 
@@ -46,6 +47,12 @@ export interface WorkflowDeps {
   /** Wakes a job parked on its stack lock (SendTaskSuccess on the token it parked); fails an approval task an ending closes. */
   tasks: Pick<TaskResponder, 'succeed' | 'fail'>;
   log?: LogSink;
+  /** The masked plan document the runner stored (artifacts bucket): what the plan policies read. */
+  plans?: PlanDocumentReader;
+}
+
+export interface PlanDocumentReader {
+  getPlanDocument(jobId: string): Promise<Record<string, unknown> | undefined>;
 }
 
 /** How the workflow's outcome states say a job ended (the definition's Outcome states; steps.ts parses them). */
@@ -57,6 +64,8 @@ export type Outcome =
   | { kind: 'rejected'; error?: StepError }
   | { kind: 'approval_expired'; error?: StepError }
   | { kind: 'lock_wait_exceeded' }
+  | { kind: 'policy_denied' }
+  | { kind: 'policy_failed' }
   | { kind: 'step_failed'; step: string; error?: StepError };
 
 /** What a Catch puts in the state: `{Error, Cause}`. */
@@ -147,8 +156,13 @@ export function leaseExpiry(d: WorkflowDeps, job: StackJob, now: Date): Date {
  */
 export function runsInOneTask(job: StackJob): boolean {
   const policy = job.spec.essentials.flowControlPolicy;
+  // Plan policies are evaluated between the plan and the apply, by the workflow: such a job hands over to a second task.
+  if (hasPlanPolicies(job)) return false;
   return policy.previewBeforeUpdate && !policy.pauseBetweenPreviewAndUpdate;
 }
+
+/** The job's plan is checked by plan policies (a drift check plans nothing to apply, so it never is). */
+export const hasPlanPolicies = (job: StackJob): boolean => (job.spec.essentials.planPolicies?.length ?? 0) > 0 && !job.spec.driftCheck;
 
 /**
  * One attempt at the stack lock. FIFO: a job may take a free lease only when no older unfinished job of the
@@ -271,8 +285,11 @@ export function orgRunnerPlacement(job: StackJob): RunnerPlacement | undefined {
 // ---------------------------------------------------------------- preview and approval
 
 export interface PreviewGate {
-  /** `updated`: a one-task job's runner applied its own plan too (the result's `then`). */
-  next: 'no_changes' | 'approval' | 'update' | 'updated' | 'cancelled' | 'gone';
+  /**
+   * `updated`: a one-task job's runner applied its own plan too (the result's `then`); `policy_denied`: a plan policy's
+   * deny rule held; `policy_failed`: a rule could not be evaluated.
+   */
+  next: 'no_changes' | 'approval' | 'update' | 'updated' | 'cancelled' | 'gone' | 'policy_denied' | 'policy_failed';
   /** The digest the update phase must apply ('' when nothing was previewed). */
   planDigest: string;
   /** The approval task's timeout (TimeoutSecondsPath): the job's policy window. */
@@ -308,7 +325,59 @@ export async function recordPreview(d: WorkflowDeps, jobId: string, raw: unknown
   if (!result.hasChanges) return { next: 'no_changes', ...gate };
   // Only ever apply a plan that was previewed: a preview with changes but no plan digest cannot go on.
   if (!result.planDigest) throw new WorkflowInvariantError('the preview reported changes but no plan digest');
-  return { next: needsApproval(policy, result.summary, result.hasChanges) ? 'approval' : 'update', ...gate };
+  const checked = hasPlanPolicies(job) ? await checkPlanPolicies(d, job, result.planDigest) : undefined;
+  if (checked?.status.phase === 'completed') return { next: 'gone', ...gate };
+  const evaluation = checked?.status.policy;
+  if (evaluation?.outcome === 'failed') return { next: 'policy_failed', ...gate };
+  if (evaluation?.outcome === 'denied') return { next: 'policy_denied', ...gate };
+  // A require_approvals rule that holds asks for approvers even under a policy that does not pause.
+  const approval = needsApproval(policy, result.summary, result.hasChanges) || evaluation?.requiredApprovals !== undefined;
+  return { next: approval ? 'approval' : 'update', ...gate };
+}
+
+/**
+ * Evaluates the job's frozen plan policies on the plan the preview stored, once per plan digest (a retried step finds
+ * its result recorded), and records every rule's result on the job (status.policy). A plan document that cannot be
+ * read is a rule that cannot be evaluated: the job does not go on unchecked.
+ */
+async function checkPlanPolicies(d: WorkflowDeps, job: StackJob, planDigest: string): Promise<StackJob> {
+  if (job.status.policy?.planDigest === planDigest) return job;
+  let document: Record<string, unknown> | undefined;
+  let unreadable: string | undefined;
+  if (!d.plans) unreadable = 'this workflow cannot read plan documents (no artifacts bucket is configured for it)';
+  else {
+    try {
+      document = await d.plans.getPlanDocument(job.metadata.id);
+    } catch (e) {
+      if (e instanceof SyntaxError) unreadable = `the stored plan document is not JSON (${e.message})`;
+      else throw new TransientStepError(`reading the plan document failed: ${e instanceof Error ? e.name : String(e)}`, { cause: e });
+    }
+    if (!document && !unreadable) unreadable = 'the preview stored no plan document';
+  }
+  const policies = job.spec.essentials.planPolicies ?? [];
+  const evaluation = document
+    ? evaluatePlanPolicies(policies, policyPlanOf(job.spec.essentials.provisioner, document, job.status.plan?.summary), policyJobOf(job))
+    : {
+        outcome: 'failed' as const,
+        results: policies.flatMap((p) =>
+          p.rules.map((r) => ({
+            policy: p.id,
+            source: p.source,
+            rule: r.name,
+            effect: r.effect,
+            ...(r.approvals !== undefined ? { approvals: r.approvals } : {}),
+            passed: false,
+            message: r.message,
+            error: unreadable!,
+          })),
+        ),
+      };
+  const now = d.clock.now();
+  return d.jobs.update(job.metadata.id, (j) =>
+    j.status.phase === 'completed'
+      ? j
+      : { ...j, status: { ...j.status, updatedAt: now.toISOString(), policy: { evaluatedAt: now.toISOString(), planDigest, ...evaluation } } },
+  );
 }
 
 /** A job cancelled after its preview: nobody will decide, so the approval task ends at once (Catch -> cancelled). */
@@ -332,6 +401,8 @@ export async function requestApproval(d: WorkflowDeps, jobId: string, taskToken:
       if (cancelledBeforeApproval(j)) throw cancelled();
       const moved = transitionJob(j, 'awaiting_approval', 'tbd', now);
       const windowMs = approvalWindowSeconds(j) * 1000;
+      // A plan policy's require_approvals on this plan: that many distinct approvers (decide.ts counts them).
+      const required = j.status.policy && (!planDigest || j.status.policy.planDigest === planDigest) ? j.status.policy.requiredApprovals : undefined;
       return {
         ...moved,
         status: {
@@ -341,6 +412,7 @@ export async function requestApproval(d: WorkflowDeps, jobId: string, taskToken:
             requestedAt: now.toISOString(),
             expiresAt: new Date(now.getTime() + windowMs).toISOString(),
             ...(planDigest ? { planDigest } : {}),
+            ...(required !== undefined ? { required } : {}),
           },
         },
       };
@@ -464,6 +536,12 @@ export function endingOf(outcome: Outcome, job: StackJob): Ending {
       return { reason: 'approval_expired' };
     case 'lock_wait_exceeded':
       return { reason: 'lock_wait_exceeded' };
+    case 'policy_denied':
+    case 'policy_failed': {
+      const evaluation = job.status.policy;
+      const message = evaluation ? policyStopMessage(evaluation) : 'the plan policies gave no result';
+      return { reason: outcome.kind === 'policy_denied' ? 'policy_denied' : 'policy_check_failed', failure: { operation: 'policy', message: clip(message) } };
+    }
     case 'step_failed': {
       // A workflow error is named after the step, with the error's name and message (never its input).
       const e = describeError(outcome.error);

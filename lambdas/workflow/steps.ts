@@ -18,6 +18,8 @@ const outcomeSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('rejected'), error: stepError }),
   z.object({ kind: z.literal('approval_expired'), error: stepError }),
   z.object({ kind: z.literal('lock_wait_exceeded') }),
+  z.object({ kind: z.literal('policy_denied') }),
+  z.object({ kind: z.literal('policy_failed') }),
   z.object({ kind: z.literal('step_failed'), step: z.string().max(64), error: stepError }),
 ]);
 

@@ -39,6 +39,15 @@ interface ResourceView {
   drift?: { checkedAt: string; jobId: string; drifted: boolean; total: number; resources: Array<{ address: string; actions: string[] }> };
 }
 const resourceOf = async (resourceId: string, env = 'dev') => (await e.call<ResourceView>('GET', `/v1/orgs/acmecorp/envs/${env}/resources/${resourceId}`)).body;
+/** The resource's status once the job's ending has written it (it is written right after the job's ending). */
+const resourceAfter = async (resourceId: string, jobId: string, env = 'dev') => {
+  for (let i = 0; i < 100; i++) {
+    const r = await resourceOf(resourceId, env);
+    if (r.drift?.jobId === jobId) return r;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  return resourceOf(resourceId, env);
+};
 const eventsOf = (jobId: string) => e.local.events.filter((ev) => (ev.detail as { jobId?: string }).jobId === jobId);
 
 /** The resource's state file, where the example config's local backend keeps it. */
@@ -92,7 +101,7 @@ describe('a drift check on demand', () => {
       { address: 'standin_value.tier', actions: ['delete'] },
     ];
     expect(finished.status.drift).toMatchObject({ total: 2, resources: expected });
-    const resource = await resourceOf('drift_found', 'production');
+    const resource = await resourceAfter('drift_found', check.metadata.id, 'production');
     expect(resource.drift).toEqual({ checkedAt: finished.status.drift!.checkedAt, jobId: check.metadata.id, drifted: true, total: 2, resources: expected });
     // The check changes nothing but the drift: the last job and the version applied are still the change's.
     expect(resource).toMatchObject({ lastJobId: change.metadata.id, versionApplied: 'v1' });
@@ -107,7 +116,7 @@ describe('a drift check on demand', () => {
     const check = await startCheck('drift_clean');
     const finished = await e.waitFor(check.metadata.id, done);
     expect(finished.status.reason).toBe('drift_checked');
-    expect((await resourceOf('drift_clean')).drift).toEqual({
+    expect((await resourceAfter('drift_clean', check.metadata.id)).drift).toEqual({
       checkedAt: expect.any(String),
       jobId: check.metadata.id,
       drifted: false,

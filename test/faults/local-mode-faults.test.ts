@@ -51,7 +51,8 @@ it('fails a job whose runner is SIGKILLed mid-apply within seconds (not at the h
   await bench.waitFor(id, (j) => j.status.operations.find((o) => o.name === 'apply')?.status === 'running');
   await until('the apply log lines in S3', async () => numberedLines((await bench.logChunks(id, 'update', 'apply')).map(([, b]) => b).join('')).length === 50);
 
-  const runner = runnerOf(id, 'update');
+  // The bench's policies do not pause: the job previews and applies in one runner task (started as the preview).
+  const runner = runnerOf(id, 'preview');
   expect(runner?.pid).toBeDefined();
   const tools = childPids(runner!.pid!);
   orphans.push(...tools);

@@ -3,6 +3,7 @@
  * rules and the runner environment are read at request / spawn time, so each test sets its own and resets them.
  * Reads for assertions go straight to dynalite and s3rver, never through the fault proxies.
  */
+import { STATE } from '../../infra/constructs/state-machine';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -65,7 +66,10 @@ export async function startFaultBench(options: { heartbeatSeconds: number }): Pr
     inMemory: true,
     runnerEnv,
     timeoutSecondsOverrides: { 'Wait For Stack Lock': 1 },
-    heartbeatSecondsOverrides: { 'Run Preview': options.heartbeatSeconds, 'Run Update': options.heartbeatSeconds },
+    // Every platform runner state, the one-task state of a job that does not pause included.
+    heartbeatSecondsOverrides: Object.fromEntries(
+      [STATE.runPreview, STATE.runUpdate, STATE.runPreviewAndUpdate].map((state) => [state, options.heartbeatSeconds]),
+    ),
     faults: { dynamodb: (r) => faults.dynamodb?.(r), s3: (r) => faults.s3?.(r) },
     log: (l) => logs.push(l),
   });

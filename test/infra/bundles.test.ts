@@ -46,6 +46,8 @@ it('finds every Lambda handler', () => {
   expect([...bundles.keys()].sort()).toEqual([
     'lambdas/handlers/api.handler.ts',
     'lambdas/handlers/approval-expired.handler.ts',
+    'lambdas/handlers/drift-detected.handler.ts',
+    'lambdas/handlers/drift-fan-out.handler.ts',
     'lambdas/handlers/resource-changed.handler.ts',
     'lambdas/handlers/slack-interactions.handler.ts',
     'lambdas/workflow/execution-ended.handler.ts',
@@ -150,7 +152,8 @@ describe('stackjobs:awsSdk', () => {
     expect(() => awsSdkFromContext(nodeWith('maybe'))).toThrow('stackjobs:awsSdk must be one of layer, bundle, runtime');
     const legacy = new App({ context: { 'stackjobs:bundleAwsSdk': 'false' } }).node;
     expect(() => awsSdkFromContext(legacy)).toThrow('stackjobs:bundleAwsSdk is gone: use stackjobs:awsSdk=bundle');
-    expect(bundlingOptions('layer').externalModules).toEqual(['@aws-sdk/*', '@smithy/*']);
+    // The layer also carries the CEL evaluator of plan policies (infra/sdk-layer.ts); the runtime has only the SDK.
+    expect(bundlingOptions('layer').externalModules).toEqual(['@aws-sdk/*', '@smithy/*', '@bufbuild/*']);
     expect(bundlingOptions('runtime').externalModules).toEqual(['@aws-sdk/*', '@smithy/*']);
     expect(bundlingOptions('bundle').externalModules).toEqual([]);
   });
@@ -225,6 +228,12 @@ describe('the AWS SDK layer (the default)', () => {
       inLambdaLayout(`process.stdout.write(JSON.stringify(${JSON.stringify(LAYER_SDK_PACKAGES)}.map((p)=>{require(p);return require.resolve(p)})))`),
     ) as string[];
     expect(paths.filter((p) => !p.startsWith(layerModules))).toEqual([]);
+  });
+
+  it('holds the CEL evaluator of plan policies, which evaluates from there, without its ES-module build or test data', () => {
+    expect(inLambdaLayout(`const {run}=require('@bufbuild/cel');process.stdout.write(String(run("[1, 2].exists(x, x == 2)")))`)).toBe('true');
+    expect(readdirSync(join(layerModules, '@bufbuild', 'cel', 'dist'))).toEqual(['cjs']);
+    expect(readdirSync(join(layerModules, '@bufbuild', 'cel-spec', 'dist', 'cjs'))).not.toContain('testdata');
   });
 
   it('holds the versions package-lock.json pins, without type declarations or ES-module builds', () => {

@@ -96,6 +96,16 @@ describe('storage', () => {
     }
   });
 
+  it("gives the jobs table's indexes exactly the projections of table-definitions.ts: keys only, so a status write costs no index write", () => {
+    const indexes = json.Resources[idOf(stack.storage.jobsTable)].Properties.GlobalSecondaryIndexes as Array<{ IndexName: string; Projection: unknown }>;
+    expect(indexes.map((i) => [i.IndexName, i.Projection])).toEqual([
+      ['byStackKeys', { ProjectionType: 'KEYS_ONLY' }],
+      ['byOrgKeys', { ProjectionType: 'KEYS_ONLY' }],
+      ['openByStackKeys', { ProjectionType: 'KEYS_ONLY' }],
+    ]);
+    expect(JOBS_TABLE.indexes.map((i) => [i.indexName, i.projection])).toEqual(indexes.map((i) => [i.IndexName, { type: 'KEYS_ONLY' }]));
+  });
+
   it('encrypts the artifacts bucket with its KMS key, blocks public access, versions it and logs access', () => {
     const props = json.Resources[idOf(stack.storage.artifactsBucket)].Properties;
     expect(props.BucketEncryption).toEqual({
@@ -283,6 +293,14 @@ describe('state machine', () => {
       ],
       Default: STATE.skipPreview,
     });
+  });
+
+  it('ends a job a plan policy stopped from the Preview Outcome choice, through Finish Job, before any approval', () => {
+    const choice = states()[STATE.previewOutcome] as unknown as { Choices: Array<{ Variable: string; StringEquals: string; Next: string }> };
+    const next = Object.fromEntries(choice.Choices.map((c) => [c.StringEquals, c.Next]));
+    expect(next).toMatchObject({ policy_denied: STATE.policyDenied, policy_failed: STATE.policyCheckFailed });
+    expect(states()[STATE.policyDenied]).toEqual({ Type: 'Pass', Parameters: { kind: 'policy_denied' }, ResultPath: '$.outcome', Next: STATE.finishJob });
+    expect(states()[STATE.policyCheckFailed]).toEqual({ Type: 'Pass', Parameters: { kind: 'policy_failed' }, ResultPath: '$.outcome', Next: STATE.finishJob });
   });
 
   it('bounds the stack-lock wait loop', () => {
@@ -618,7 +636,7 @@ describe('runner', () => {
 describe('functions', () => {
   it('all run Node 22+ on arm64 with tracing, source maps and a log group with retention', () => {
     const fns = ofType('AWS::Lambda::Function').filter(([, r]) => (r as unknown as { Metadata?: Record<string, unknown> }).Metadata?.['stackjobs:entry']);
-    expect(fns.length).toBe(8);
+    expect(fns.length).toBe(10);
     for (const [, r] of fns) {
       expect(r.Properties.Runtime).toMatch(/^nodejs(2[2-9]|[3-9]\d)\.x$/);
       expect(r.Properties.Architectures).toEqual(['arm64']);
@@ -756,8 +774,8 @@ describe('api', () => {
 });
 
 describe('observability', () => {
-  it('alarms on failed jobs, expired approvals, failed executions, the four delivery dead-letter queues and the four handler-failure queues', () => {
-    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(11);
+  it('alarms on failed jobs, expired approvals, failed executions, the five delivery dead-letter queues and the six handler-failure queues', () => {
+    expect(ofType('AWS::CloudWatch::Alarm')).toHaveLength(14);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 });
@@ -836,6 +854,8 @@ describe('failures that reach someone', () => {
       stack.orchestration.cleanupFunction,
       stack.approvals.approvalExpiredFunction,
       stack.orchestration.runnerStoppedFunction,
+      stack.drift.fanOutFunction,
+      stack.drift.driftDetectedFunction,
     ]) {
       const id = idOf(fn);
       const config = configs.find(([, c]) => functionOf(c).includes(id));

@@ -1,15 +1,16 @@
 /**
- * Upgrading a kept local data directory: a jobs table made by a version without the open-by-stack index is rebuilt
- * with it, every item kept, and the backfill gives unfinished jobs their keys (the step an AWS upgrade runs too).
+ * Upgrading a kept local data directory: a jobs table made by a version without the open-by-stack index, or whose
+ * indexes copy other attributes than this version's, is rebuilt with this version's indexes, every item kept, and the
+ * backfill gives unfinished jobs their keys (the step an AWS upgrade runs too).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand, DescribeTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { GetCommand, ScanCommand as DocScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, ScanCommand as DocScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../lambdas/adapters/dynamodb/client';
 import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
-import { JOBS_INDEX_OPEN_BY_STACK, JOBS_TABLE } from '../../lambdas/adapters/dynamodb/table-definitions';
+import { JOBS_INDEX_BY_STACK, JOBS_INDEX_OPEN_BY_STACK, JOBS_TABLE, LEGACY_JOBS_INDEXES } from '../../lambdas/adapters/dynamodb/table-definitions';
 import { stackKeyOfJob } from '../../lambdas/domain/stack-job';
 import { transitionJob } from '../../lambdas/domain/status';
 import { createTables, ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamo, waitForTable, type EmbeddedDynamo } from '../../local/embedded-dynamo';
@@ -140,5 +141,71 @@ it('backfills conditionally on the revision it read: a job that completes meanwh
   } as unknown as typeof db;
   expect(await new JobRepository(racing, 'backfill_race').backfillOpenIndex()).toBe(0);
   expect((await db.send(new GetCommand({ TableName: 'backfill_race', Key: { pk: `JOB#${job.metadata.id}`, sk: 'JOB' } }))).Item!.gsi3pk).toBeUndefined();
+  db.destroy();
+});
+
+/** The projections DescribeTable reports, by index name. */
+async function projections(table: string): Promise<Record<string, unknown>> {
+  const t = (await client.send(new DescribeTableCommand({ TableName: table }))).Table!;
+  return Object.fromEntries((t.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName, i.Projection]));
+}
+
+it("makes the jobs table local mode runs with exactly table-definitions.ts's projections (from the synthesized template)", async () => {
+  const input = { ...jobsTableInput(), TableName: 'as_deployed' };
+  expect(await ensureTable(client, input, dataDir)).toBe('created');
+  expect(await projections('as_deployed')).toEqual(Object.fromEntries(JOBS_TABLE.indexes.map((i) => [i.indexName, { ProjectionType: i.projection.type }])));
+  expect(JOBS_TABLE.indexes.map((i) => i.projection.type)).toEqual(['KEYS_ONLY', 'KEYS_ONLY', 'KEYS_ONLY']);
+  // An index entry is the keys, nothing of the job: every query reads the jobs from the table.
+  const db = documentClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const job = makeJob({ resourceId: 'res-keys-only' });
+  await new JobRepository(db, 'as_deployed').create(job);
+  const entries = await db.send(
+    new QueryCommand({
+      TableName: 'as_deployed',
+      IndexName: JOBS_INDEX_BY_STACK,
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': `STACK#${stackKeyOfJob(job)}` },
+    }),
+  );
+  expect(entries.Items!.map((i) => Object.keys(i).sort())).toEqual([['gsi1pk', 'gsi1sk', 'pk', 'sk']]);
+  expect((await new JobRepository(db, 'as_deployed').listStack(stackKeyOfJob(job))).map((j) => j.metadata.id)).toEqual([job.metadata.id]);
+  db.destroy();
+});
+
+it('rebuilds a kept jobs table whose indexes have the right names but copy every attribute, keeping every item', async () => {
+  const input = { ...jobsTableInput(), TableName: 'copies_all' };
+  await createTables(dynamo.endpoint, {
+    copies_all: { ...JOBS_TABLE, indexes: JOBS_TABLE.indexes.map((i) => ({ ...i, projection: { type: 'ALL' as const } })) },
+  });
+  await waitForTable(client, 'copies_all', (status) => status === 'ACTIVE');
+  const db = documentClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const jobs = new JobRepository(db, 'copies_all');
+  const kept = makeJob({ resourceId: 'res-copies-all' });
+  await jobs.create(kept);
+  await expect(createTables(dynamo.endpoint, { copies_all: JOBS_TABLE })).rejects.toThrow(/copies other attributes or has other keys/);
+
+  expect(await ensureTable(client, input, dataDir)).toBe('rebuilt');
+  expect(Object.values(await projections('copies_all'))).toEqual([
+    { ProjectionType: 'KEYS_ONLY' },
+    { ProjectionType: 'KEYS_ONLY' },
+    { ProjectionType: 'KEYS_ONLY' },
+  ]);
+  expect((await jobs.require(kept.metadata.id)).job).toEqual(kept);
+  expect((await jobs.listOpenInStack(stackKeyOfJob(kept))).map((j) => j.metadata.id)).toEqual([kept.metadata.id]);
+  expect(await ensureTable(client, input, dataDir)).toBe('current');
+  db.destroy();
+});
+
+it("rebuilds a kept jobs table of the previous version (its indexes under their old names) with this version's only", async () => {
+  const input = { ...jobsTableInput(), TableName: 'previous_names' };
+  await createTables(dynamo.endpoint, { previous_names: { ...JOBS_TABLE, indexes: Object.values(LEGACY_JOBS_INDEXES) } });
+  await waitForTable(client, 'previous_names', (status) => status === 'ACTIVE');
+  const db = documentClient({ endpoint: dynamo.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  const kept = makeJob({ resourceId: 'res-previous-names' });
+  await new JobRepository(db, 'previous_names').create(kept);
+
+  expect(await ensureTable(client, input, dataDir)).toBe('rebuilt');
+  expect(Object.keys(await projections('previous_names')).sort()).toEqual(JOBS_TABLE.indexes.map((i) => i.indexName).sort());
+  expect((await new JobRepository(db, 'previous_names').listStack(stackKeyOfJob(kept))).map((j) => j.metadata.id)).toEqual([kept.metadata.id]);
   db.destroy();
 });

@@ -23,6 +23,7 @@ import { createApi } from '../../lambdas/api/api-app';
 import { catalogRoutes } from '../../lambdas/api/catalog-routes';
 import { jobRoutes } from '../../lambdas/api/job-routes';
 import { stateLockRoutes } from '../../lambdas/api/state-lock-routes';
+import { policyRoutes } from '../../lambdas/api/policy-routes';
 import type { SubmissionDeps } from '../../lambdas/app/submit-change';
 import type { EventPublisher, ExecutionStarter, SecretSource } from '../../lambdas/domain/ports';
 import type { Principal, StackJob } from '../../lambdas/domain/schemas';
@@ -191,6 +192,7 @@ export async function startApiHarness(): Promise<ApiHarness> {
       ...jobRoutes({ jobs, submission, logger, metrics }),
       ...catalogRoutes({ catalog, clock, deploymentId: () => TEST_DEPLOYMENT_ID }),
       ...stateLockRoutes({ jobs, locks, stateLocks, publisher, clock, logger }),
+      ...policyRoutes({ catalog }),
     ],
     claimNames: CLAIMS,
     logger,

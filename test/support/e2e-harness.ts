@@ -9,7 +9,7 @@ import { DynamoDBClient, ListTablesCommand, ScanCommand } from '@aws-sdk/client-
 import { parse } from 'yaml';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { localConfigSchema, type LocalConfig } from '../../local/config';
-import { REPO_ROOT, startLocalMode, type LocalMode } from '../../local/local-mode';
+import { REPO_ROOT, startLocalMode, type LocalMode, type LocalModeOptions } from '../../local/local-mode';
 import { openApiValidator } from './openapi-validator';
 import { buildStandin } from './standin-iac/build';
 
@@ -99,6 +99,8 @@ export interface E2EOptions {
   runnerEnv?: Record<string, string>;
   /** A data directory prepared beforehand (e.g. with more modules published into it). */
   dataDir?: string;
+  /** The drift schedules' clock and tick (e.g. a fast clock, so "every minute" runs every second). */
+  driftScheduler?: LocalModeOptions['driftScheduler'];
 }
 
 export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOptions = {}): Promise<E2E> {
@@ -115,6 +117,7 @@ export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOp
       STACKJOBS_GRACE_SECONDS: '3',
     },
     timeoutSecondsOverrides: { 'Wait For Stack Lock': 1 },
+    ...(options.driftScheduler ? { driftScheduler: options.driftScheduler } : {}),
     log: (l) => logs.push(l),
   });
   const validator = openApiValidator();
@@ -133,7 +136,8 @@ export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOp
       },
       response: { statusCode: res.status, headers: Object.fromEntries(res.headers), body: text },
     });
-    return new Response(text, { status: res.status, headers: res.headers });
+    // A 204 (a DELETE) has no body, and Response refuses one, even empty.
+    return new Response(res.status === 204 ? null : text, { status: res.status, headers: res.headers });
   };
   const call: E2E['call'] = async (method, path, o = {}) => {
     const qs = o.query ? `?${new URLSearchParams(o.query)}` : '';

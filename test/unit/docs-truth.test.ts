@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { submissionConfigSchema } from '../../lambdas/app/submission-context';
 import { apiConfigSchema } from '../../lambdas/api/context';
+import { driftDetectedConfigSchema } from '../../lambdas/app/drift-deps';
 import { buildOpenApiDocument, PLATFORM_CATALOG_KINDS } from '../../lambdas/api/openapi';
 import { routeDefinitions } from '../../lambdas/api/routes';
 import { approvalExpiredConfigSchema, requestApprovalConfigSchema, slackInteractionsConfigSchema } from '../../lambdas/approvals/deps';
@@ -67,6 +68,7 @@ describe('the Configuration table', () => {
     requestApprovalConfigSchema: { readers: 'approval request', schema: requestApprovalConfigSchema },
     slackInteractionsConfigSchema: { readers: 'Slack interactions', schema: slackInteractionsConfigSchema },
     approvalExpiredConfigSchema: { readers: 'approval expired', schema: approvalExpiredConfigSchema },
+    driftDetectedConfigSchema: { readers: 'drift detected', schema: driftDetectedConfigSchema },
   };
   const keysOf = (schema: z.ZodObject) => Object.keys(schema.shape);
   const names = (readers: string) =>

@@ -6,7 +6,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../dynamodb/client';
 import { lazy } from '../../shared/lazy';
-import { ecsSdk, eventsSdk, s3Sdk, secretsSdk, sfnSdk, stsSdk } from './sdk';
+import { ecsSdk, eventsSdk, s3Sdk, schedulerSdk, secretsSdk, sfnSdk, stsSdk } from './sdk';
 
 /** s3rver (local mode) only speaks path-style addressing; AWS itself prefers virtual-hosted. */
 const s3PathStyle = () => process.env.STACKJOBS_S3_FORCE_PATH_STYLE === 'true';
@@ -21,3 +21,4 @@ export const secrets = /* @__PURE__ */ lazy(() => new (secretsSdk().SecretsManag
 export const events = /* @__PURE__ */ lazy(() => new (eventsSdk().EventBridgeClient)({}));
 export const ecs = /* @__PURE__ */ lazy(() => new (ecsSdk().ECSClient)({}));
 export const sts = /* @__PURE__ */ lazy(() => new (stsSdk().STSClient)({}));
+export const scheduler = /* @__PURE__ */ lazy(() => new (schedulerSdk().SchedulerClient)({}));

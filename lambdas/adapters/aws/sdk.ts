@@ -15,6 +15,7 @@ export const stsSdk = /* @__PURE__ */ lazy(() => require('@aws-sdk/client-sts') 
 export const secretsSdk = /* @__PURE__ */ lazy(() => require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager'));
 export const eventsSdk = /* @__PURE__ */ lazy(() => require('@aws-sdk/client-eventbridge') as typeof import('@aws-sdk/client-eventbridge'));
 export const ecsSdk = /* @__PURE__ */ lazy(() => require('@aws-sdk/client-ecs') as typeof import('@aws-sdk/client-ecs'));
+export const schedulerSdk = /* @__PURE__ */ lazy(() => require('@aws-sdk/client-scheduler') as typeof import('@aws-sdk/client-scheduler'));
 export const s3UploadSdk = /* @__PURE__ */ lazy(() => require('@aws-sdk/lib-storage') as typeof import('@aws-sdk/lib-storage'));
 export const s3PresignSdk = /* @__PURE__ */ lazy(() => require('@aws-sdk/s3-request-presigner') as typeof import('@aws-sdk/s3-request-presigner'));
 

@@ -3,15 +3,31 @@
  * single-item writes (no transactions: dynalite, the local stand-in, has none), with an optimistic revision on every
  * job; every job read is validated against the StackJob schema. Idempotency records, approval items and task tokens,
  * and stack leases have their own repositories.
+ *
+ * The indexes copy keys only (table-definitions.ts): every query reads job keys from its index, then the jobs from the
+ * table with BatchGetItem, in the index's order. So a write that changes a job but not its index keys costs no index
+ * write at all.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+  type QueryCommandInput,
+  type QueryCommandOutput,
+  type ScanCommandInput,
+  type ScanCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
 import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors';
 import { stackKeyOfJob } from '../../domain/stack-job';
 import { stackJobSchema, type JobPhase, type JobResult, type StackJob } from '../../domain/schemas';
 import { conditionalWrite, validItem } from './client';
 import { jobKey, orgPartition, PREFIX, stackPartition } from './keys';
-import { JOBS_INDEX_BY_ORG, JOBS_INDEX_BY_STACK, JOBS_INDEX_OPEN_BY_STACK } from './table-definitions';
+import { JOBS_INDEX_BY_ORG, JOBS_INDEX_BY_STACK, JOBS_INDEX_OPEN_BY_STACK, LEGACY_JOBS_INDEXES } from './table-definitions';
 
 export interface StoredJob {
   job: StackJob;
@@ -35,6 +51,25 @@ export interface JobListQuery {
 
 /** Optimistic-update attempts before giving up: each conflict means another writer just moved the job, so a re-read converges fast. */
 const UPDATE_ATTEMPTS = 8;
+/** BatchGetItem takes at most 100 keys a request. */
+const BATCH_GET_KEYS = 100;
+/** Rounds of BatchGetItem for keys DynamoDB left unprocessed (throttling) before giving up, with a growing pause. */
+const BATCH_GET_ROUNDS = 8;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * DynamoDB's answer for an index the table does not have, or has but is still filling ("Cannot read from backfilling
+ * global secondary index"): during an upgrade, the index it replaces answers instead (LEGACY_JOBS_INDEXES).
+ */
+function isIndexUnavailable(e: unknown): boolean {
+  return e instanceof Error && e.name === 'ValidationException' && /specified index|backfilling|global secondary index/i.test(e.message);
+}
+
+/** How long a process keeps reading the index that answered when the other did not, before it tries its own again. */
+const INDEX_CHOICE_MS = 60_000;
+/** Per table and index: the legacy index answers, until `until` (module-wide: one Lambda process, many repositories). */
+const legacyChosen = new Map<string, number>();
 
 /** The job document of a job item, validated. */
 export function jobOfItem(item: Record<string, unknown>): StackJob {
@@ -96,8 +131,14 @@ export class JobRepository {
   }
 
   async get(id: string): Promise<StoredJob | undefined> {
+    const found = await this.read(id);
+    return found ? { job: found.job, rev: found.rev } : undefined;
+  }
+
+  /** The job, its revision, and whether its item carries the open-by-stack index's keys. */
+  private async read(id: string): Promise<(StoredJob & { openIndexed: boolean }) | undefined> {
     const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: jobKey(id), ConsistentRead: true }));
-    return out.Item ? { job: jobOfItem(out.Item), rev: out.Item.rev as number } : undefined;
+    return out.Item ? { job: jobOfItem(out.Item), rev: out.Item.rev as number, openIndexed: out.Item.gsi3pk !== undefined } : undefined;
   }
 
   async require(id: string): Promise<StoredJob> {
@@ -112,26 +153,34 @@ export class JobRepository {
    */
   async update(id: string, mutate: (job: StackJob) => StackJob): Promise<StackJob> {
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-      const { job, rev } = await this.require(id);
+      const found = await this.read(id);
+      if (!found) throw new NotFoundError(`stack job ${id} not found`);
+      const { job, rev, openIndexed } = found;
       const next = mutate(job);
       if (next === job) return job;
       try {
-        // SET only the document, its revision and the open-index keys (removed on completion): any other attribute
-        // of the item survives.
+        // SET only the document and its revision: any other attribute of the item survives. The open-index keys are
+        // written only when they change (given to an open job whose item lacks them, a job written before the index
+        // existed; removed on completion), so the index sees an open job's writes not at all. The revision condition
+        // makes what was read about them hold for the write.
         const open = openKeys(next);
+        const setOpen = 'gsi3pk' in open && !openIndexed;
         await this.db.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: jobKey(id),
-            UpdateExpression:
-              'gsi3pk' in open ? 'SET #job = :job, rev = :next, gsi3pk = :g3pk, gsi3sk = :g3sk' : 'SET #job = :job, rev = :next REMOVE gsi3pk, gsi3sk',
+            UpdateExpression: setOpen
+              ? 'SET #job = :job, rev = :next, gsi3pk = :g3pk, gsi3sk = :g3sk'
+              : 'gsi3pk' in open
+                ? 'SET #job = :job, rev = :next'
+                : 'SET #job = :job, rev = :next REMOVE gsi3pk, gsi3sk',
             ConditionExpression: 'rev = :rev',
             ExpressionAttributeNames: { '#job': 'job' },
             ExpressionAttributeValues: {
               ':job': next,
               ':rev': rev,
               ':next': rev + 1,
-              ...('gsi3pk' in open ? { ':g3pk': open.gsi3pk, ':g3sk': open.gsi3sk } : {}),
+              ...(setOpen ? { ':g3pk': open.gsi3pk, ':g3sk': open.gsi3sk } : {}),
             },
           }),
         );
@@ -143,61 +192,38 @@ export class JobRepository {
     throw new ConflictError(`stack job ${id} is being changed concurrently; try again`);
   }
 
-  /** Newest first, filtered, paged with an opaque cursor. */
+  /**
+   * Newest first, filtered, paged with an opaque cursor. The index gives the keys of up to `limit` jobs at a time, the
+   * jobs are read from the table and the filters applied to them: the same jobs, pages and cursors as a filter on the
+   * index itself would give (DynamoDB too applies a filter after the limit), at about the same read cost.
+   */
   async list(q: JobListQuery): Promise<JobPage> {
     const byStack = q.env !== undefined && q.resourceId !== undefined;
-    const names: Record<string, string> = { '#job': 'job', '#status': 'status', '#metadata': 'metadata' };
-    const values: Record<string, unknown> = {};
-    const filters: string[] = [];
-    if (q.env !== undefined && !byStack) {
-      names['#env'] = 'env';
-      values[':env'] = q.env;
-      filters.push('#job.#metadata.#env = :env');
-    }
-    if (q.resourceId !== undefined && !byStack) {
-      names['#name'] = 'name';
-      values[':rid'] = q.resourceId;
-      filters.push('#job.#metadata.#name = :rid');
-    }
-    if (q.phase) {
-      names['#phase'] = 'phase';
-      values[':phase'] = q.phase;
-      filters.push('#job.#status.#phase = :phase');
-    }
-    if (q.result) {
-      names['#result'] = 'result';
-      values[':result'] = q.result;
-      filters.push('#job.#status.#result = :result');
-    }
-    const input: QueryCommandInput = byStack
-      ? {
-          TableName: this.tableName,
-          IndexName: JOBS_INDEX_BY_STACK,
-          KeyConditionExpression: 'gsi1pk = :pk',
-          ExpressionAttributeValues: { ...values, ':pk': stackPartition(`${q.org}/${q.env}/${q.resourceId}`) },
-        }
-      : {
-          TableName: this.tableName,
-          IndexName: JOBS_INDEX_BY_ORG,
-          KeyConditionExpression: 'gsi2pk = :pk',
-          ExpressionAttributeValues: { ...values, ':pk': orgPartition(q.org) },
-        };
-    input.ScanIndexForward = false;
-    if (filters.length > 0) input.FilterExpression = filters.join(' AND ');
-    const usedNames = Object.fromEntries(Object.entries(names).filter(([k]) => (input.FilterExpression ?? '').includes(k)));
-    if (Object.keys(usedNames).length > 0) input.ExpressionAttributeNames = usedNames;
+    const matches = (job: StackJob) =>
+      (byStack || q.env === undefined || job.metadata.env === q.env) &&
+      (byStack || q.resourceId === undefined || job.metadata.name === q.resourceId) &&
+      (!q.phase || job.status.phase === q.phase) &&
+      (!q.result || job.status.result === q.result);
+    const [indexName, partitionKey, sortKey, partition] = byStack
+      ? [JOBS_INDEX_BY_STACK, 'gsi1pk', 'gsi1sk', stackPartition(`${q.org}/${q.env}/${q.resourceId}`)]
+      : [JOBS_INDEX_BY_ORG, 'gsi2pk', 'gsi2sk', orgPartition(q.org)];
 
     // A filter can leave a DynamoDB page short; keep reading until the page is full or the index is exhausted.
     const items: StackJob[] = [];
     let startKey = decodeCursor(q.cursor);
-    const partition = (input.ExpressionAttributeValues as Record<string, unknown>)[':pk'];
-    if (startKey && !isCursorFor(startKey, byStack ? ['gsi1pk', 'gsi1sk'] : ['gsi2pk', 'gsi2sk'], partition)) {
+    if (startKey && !isCursorFor(startKey, [partitionKey, sortKey], partition)) {
       // A cursor from another listing (or made up) would be a DynamoDB validation error, or page through someone else's partition.
       throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'not a cursor of this listing' }]);
     }
     do {
-      const out = await this.db.send(new QueryCommand({ ...input, Limit: q.limit - items.length, ExclusiveStartKey: startKey }));
-      items.push(...(out.Items ?? []).map(jobOfItem));
+      const out = await this.query(indexName, {
+        KeyConditionExpression: `${partitionKey} = :pk`,
+        ExpressionAttributeValues: { ':pk': partition },
+        ScanIndexForward: false,
+        Limit: q.limit - items.length,
+        ExclusiveStartKey: startKey,
+      });
+      items.push(...(await this.jobsOf(out.Items, false)).filter(matches));
       startKey = out.LastEvaluatedKey;
     } while (startKey && items.length < q.limit);
     return { items, cursor: encodeCursor(startKey) };
@@ -205,7 +231,7 @@ export class JobRepository {
 
   /** Every job of one stack, finished ones included, oldest first (submission order). */
   async listStack(stackKey: string): Promise<StackJob[]> {
-    return this.queryStack(JOBS_INDEX_BY_STACK, 'gsi1pk', stackKey);
+    return this.queryStack(JOBS_INDEX_BY_STACK, 'gsi1pk', stackKey, false);
   }
 
   /**
@@ -248,60 +274,106 @@ export class JobRepository {
     return filled;
   }
 
-  /** The stack's newest job (the last submitted), one item read however long the stack's history. */
+  /** The stack's newest job (the last submitted): one index entry and one item read, however long the stack's history. */
   async newestInStack(stackKey: string): Promise<StackJob | undefined> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: JOBS_INDEX_BY_STACK,
-        KeyConditionExpression: 'gsi1pk = :pk',
-        ExpressionAttributeValues: { ':pk': stackPartition(stackKey) },
-        ScanIndexForward: false,
-        Limit: 1,
-      }),
-    );
-    return out.Items?.[0] ? jobOfItem(out.Items[0]) : undefined;
+    const out = await this.query(JOBS_INDEX_BY_STACK, {
+      KeyConditionExpression: 'gsi1pk = :pk',
+      ExpressionAttributeValues: { ':pk': stackPartition(stackKey) },
+      ScanIndexForward: false,
+      Limit: 1,
+    });
+    return (await this.jobsOf(out.Items, true))[0];
   }
 
   /**
    * The unfinished jobs of one stack, oldest first: the lock's queue, read from the sparse open-by-stack index, so
-   * its cost does not grow with the stack's history. Eventually consistent, like every index read.
+   * its cost does not grow with the stack's history. Which jobs are in it is eventually consistent, like every index
+   * read; the jobs themselves are read consistently (a job the index still lists may have completed meanwhile).
    */
   async listOpenInStack(stackKey: string): Promise<StackJob[]> {
-    return this.queryStack(JOBS_INDEX_OPEN_BY_STACK, 'gsi3pk', stackKey);
+    return this.queryStack(JOBS_INDEX_OPEN_BY_STACK, 'gsi3pk', stackKey, true);
   }
 
   /**
    * Every unfinished job of every stack (a scan of the sparse open-by-stack index, so only open jobs are read): what a
-   * restart of local mode reconciles. Eventually consistent.
+   * restart of local mode reconciles. Which jobs is eventually consistent; the jobs are read consistently.
    */
   async listUnfinished(): Promise<StackJob[]> {
     const items: StackJob[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const out = await this.db.send(new ScanCommand({ TableName: this.tableName, IndexName: JOBS_INDEX_OPEN_BY_STACK, ExclusiveStartKey: startKey }));
-      items.push(...(out.Items ?? []).map(jobOfItem));
+      const out = await this.scan(JOBS_INDEX_OPEN_BY_STACK, { ExclusiveStartKey: startKey });
+      items.push(...(await this.jobsOf(out.Items, true)));
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return items;
   }
 
-  private async queryStack(indexName: string, partitionKey: string, stackKey: string): Promise<StackJob[]> {
+  private async queryStack(indexName: string, partitionKey: string, stackKey: string, consistent: boolean): Promise<StackJob[]> {
     const items: StackJob[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const out = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: indexName,
-          KeyConditionExpression: `${partitionKey} = :pk`,
-          ExpressionAttributeValues: { ':pk': stackPartition(stackKey) },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(out.Items ?? []).map(jobOfItem));
+      const out = await this.query(indexName, {
+        KeyConditionExpression: `${partitionKey} = :pk`,
+        ExpressionAttributeValues: { ':pk': stackPartition(stackKey) },
+        ExclusiveStartKey: startKey,
+      });
+      items.push(...(await this.jobsOf(out.Items, consistent)));
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return items;
+  }
+
+  private query(indexName: string, input: Omit<QueryCommandInput, 'TableName' | 'IndexName'>): Promise<QueryCommandOutput> {
+    return this.onIndex(indexName, (name) => this.db.send(new QueryCommand({ ...input, TableName: this.tableName, IndexName: name })));
+  }
+
+  private scan(indexName: string, input: Omit<ScanCommandInput, 'TableName' | 'IndexName'>): Promise<ScanCommandOutput> {
+    return this.onIndex(indexName, (name) => this.db.send(new ScanCommand({ ...input, TableName: this.tableName, IndexName: name })));
+  }
+
+  /**
+   * Runs a read on the index, or, while an upgrade has not made it yet (or it is still filling), on the legacy index it
+   * replaces (same keys, every attribute copied: it serves the same reads); the answer is remembered for a minute.
+   */
+  private async onIndex<T>(indexName: string, read: (name: string) => Promise<T>): Promise<T> {
+    const legacy = LEGACY_JOBS_INDEXES[indexName]?.indexName;
+    if (!legacy) return read(indexName);
+    const choice = `${this.tableName}/${indexName}`;
+    const [first, second] = (legacyChosen.get(choice) ?? 0) > Date.now() ? [legacy, indexName] : [indexName, legacy];
+    try {
+      return await read(first);
+    } catch (e) {
+      if (!isIndexUnavailable(e)) throw e;
+      const out = await read(second);
+      if (second === legacy) legacyChosen.set(choice, Date.now() + INDEX_CHOICE_MS);
+      else legacyChosen.delete(choice);
+      return out;
+    }
+  }
+
+  /**
+   * The jobs whose keys an index read gave, in that order, read from the table (BatchGetItem, 100 keys a request;
+   * keys left unprocessed are asked again). A job the index lists but the table does not hold (yet, for an eventually
+   * consistent read) is left out.
+   */
+  private async jobsOf(indexItems: Record<string, unknown>[] | undefined, consistent: boolean): Promise<StackJob[]> {
+    const keys: Record<string, unknown>[] = (indexItems ?? []).map((i) => ({ pk: String(i.pk), sk: String(i.sk) }));
+    const found = new Map<string, Record<string, unknown>>();
+    for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
+      let pending: Record<string, unknown>[] = keys.slice(i, i + BATCH_GET_KEYS);
+      for (let round = 0; pending.length > 0; round++) {
+        if (round === BATCH_GET_ROUNDS)
+          throw new Error(`reading ${pending.length} job(s) from ${this.tableName}: DynamoDB left them unprocessed ${round} times`);
+        if (round > 0) await sleep(Math.min(1000, 25 * 2 ** round));
+        const out = await this.db.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: consistent } } }));
+        for (const item of out.Responses?.[this.tableName] ?? []) found.set(`${String(item.pk)}|${String(item.sk)}`, item);
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return keys.flatMap((k) => {
+      const item = found.get(`${String(k.pk)}|${String(k.sk)}`);
+      return item ? [jobOfItem(item)] : [];
+    });
   }
 }

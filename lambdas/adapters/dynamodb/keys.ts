@@ -14,8 +14,9 @@
  * | resource status | `RESOURCE#<org>/<env>/<resourceId>` | `RESOURCE` | resource-status-repository.ts |
  * | Slack link | `SLACKLINK#<teamId>#<userId>` | `SLACKLINK` | slack-link-repository.ts |
  *
- * Job items also carry index keys: `gsi1pk = STACK#<stackKey>` (byStack), `gsi2pk = ORG#<org>` (byOrg), and while
- * unfinished `gsi3pk = STACK#<stackKey>` (openByStack); each index's sort key is the job id.
+ * Job items also carry index keys: `gsi1pk = STACK#<stackKey>` (byStackKeys), `gsi2pk = ORG#<org>` (byOrgKeys), and
+ * while unfinished `gsi3pk = STACK#<stackKey>` (openByStackKeys); each index's sort key is the job id. The indexes
+ * copy these keys only (table-definitions.ts).
  */
 
 export const PREFIX = {
@@ -44,9 +45,9 @@ export const leaseKey = (stackKey: string): ItemKey => ({ pk: `${PREFIX.lease}${
 export const resourceKey = (org: string, env: string, resourceId: string): ItemKey => ({ pk: `${PREFIX.resource}${org}/${env}/${resourceId}`, sk: 'RESOURCE' });
 export const slackLinkKey = (teamId: string, userId: string): ItemKey => ({ pk: `${PREFIX.slackLink}${teamId}#${userId}`, sk: 'SLACKLINK' });
 
-/** The partition value of a stack in the byStack and openByStack indexes. */
+/** The partition value of a stack in the byStackKeys and openByStackKeys indexes. */
 export const stackPartition = (stackKey: string) => `STACK#${stackKey}`;
-/** The partition value of an org in the byOrg index. */
+/** The partition value of an org in the byOrgKeys index. */
 export const orgPartition = (org: string) => `ORG#${org}`;
 
 /** An IAM dynamodb:LeadingKeys pattern for every item of a kind. */

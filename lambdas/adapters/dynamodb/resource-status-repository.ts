@@ -3,9 +3,28 @@
  * completes and read by GET /v1/orgs/{org}/envs/{env}/resources/{resourceId}.
  */
 import { conditionalWrite } from './client';
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { JobResult } from '../../domain/schemas';
-import { resourceKey } from './keys';
+import { PREFIX, resourceKey } from './keys';
+
+/**
+ * What listMatching reads of each resource item, and all it may read: the fan-out's IAM grant allows a Scan that
+ * returns these attributes only (infra/constructs/drift.ts, `dynamodb:Attributes`).
+ */
+export const RESOURCE_LIST_ATTRIBUTES = ['pk', 'org', 'env', 'resourceId', 'lastAppliedJobId'] as const;
+/**
+ * The most pages (up to 1 MB each) one listing scans. The jobs table has no key layout that lists an org's resources,
+ * so listMatching scans it; past this bound the listing is cut short and says so (`truncated`).
+ */
+export const RESOURCE_SCAN_MAX_PAGES = 200;
+
+/** One resource as a drift schedule's listing sees it. */
+export interface ResourceRef {
+  org: string;
+  env: string;
+  resourceId: string;
+  lastAppliedJobId?: string;
+}
 
 export interface ResourceStatus {
   org: string;
@@ -105,6 +124,46 @@ export class ResourceStatusRepository {
         }),
       ),
     );
+  }
+
+  /**
+   * The resources of an org, or of one of its environments, that have a status (a job of theirs finished, or a drift
+   * check looked at them). The resource items (`RESOURCE#org/env/resourceId`) have no index to query, so this is a
+   * Scan of the jobs table filtered on that key prefix, returning only RESOURCE_LIST_ATTRIBUTES, bounded by
+   * RESOURCE_SCAN_MAX_PAGES: it reads (and is billed for) the whole table, jobs included, once per call.
+   */
+  async listMatching(org: string, env?: string, maxPages = RESOURCE_SCAN_MAX_PAGES): Promise<{ resources: ResourceRef[]; truncated: boolean }> {
+    const prefix = `${PREFIX.resource}${org}/${env === undefined ? '' : `${env}/`}`;
+    const names = Object.fromEntries(RESOURCE_LIST_ATTRIBUTES.map((a, i) => [`#a${i}`, a]));
+    const resources: ResourceRef[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    let pages = 0;
+    do {
+      const out = await this.db.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          Select: 'SPECIFIC_ATTRIBUTES',
+          ProjectionExpression: Object.keys(names).join(', '),
+          FilterExpression: 'begins_with(#a0, :prefix)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':prefix': prefix },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        const [itemOrg, itemEnv, ...rest] = String(item.pk).slice(PREFIX.resource.length).split('/');
+        resources.push({
+          org: String(item.org ?? itemOrg),
+          env: String(item.env ?? itemEnv),
+          resourceId: String(item.resourceId ?? rest.join('/')),
+          ...(typeof item.lastAppliedJobId === 'string' ? { lastAppliedJobId: item.lastAppliedJobId } : {}),
+        });
+      }
+      startKey = out.LastEvaluatedKey;
+      pages++;
+    } while (startKey && pages < maxPages);
+    resources.sort((a, b) => `${a.env}/${a.resourceId}`.localeCompare(`${b.env}/${b.resourceId}`));
+    return { resources, truncated: startKey !== undefined };
   }
 
   async get(org: string, env: string, resourceId: string): Promise<ResourceStatus | undefined> {
