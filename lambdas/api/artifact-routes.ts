@@ -10,7 +10,7 @@ import type { ArtifactReader, OutputValues } from '../adapters/s3/artifact-store
 import { json } from '../http/problem';
 import type { Route } from '../http/router';
 import { JOB_READ_ERRORS, visibleJob } from './job-routes';
-import { jobOutputsSchema, logPageSchema, planChangesSchema, planViewSchema, resourceStatusSchema } from './response-schemas';
+import { driftChangesSchema, jobOutputsSchema, logPageSchema, planChangesSchema, planViewSchema, resourceStatusSchema } from './response-schemas';
 import { parseOr400 } from './validate';
 import { planChangesOf } from '../domain/plan-changes';
 
@@ -106,6 +106,33 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
           summary: job.status.plan!.summary,
           ...planChangesOf(job.spec.essentials.provisioner, document),
           ...(job.status.policy ? { policy: job.status.policy } : {}),
+        });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/stack-jobs/{id}/drift/changes',
+      access: { kind: 'org-role', permission: 'read', org: 'job' },
+      doc: {
+        operationId: 'getStackJobDriftChanges',
+        summary: "Read what the job's refresh found changed outside Stack Jobs, attribute by attribute",
+        description:
+          "From the refresh's masked document the runner stored (Terraform and OpenTofu): each drifted resource with its attributes before → after, " +
+          'sensitive values as `(sensitive)`. The resource status names the job of its latest drift (`drift.jobId`). 404 until the refresh has run, ' +
+          'and for Pulumi (whose refresh keeps no document).',
+        tag: 'artifacts',
+        success: { 200: { description: 'the drift, attribute by attribute', schema: driftChangesSchema } },
+        errors: JOB_READ_ERRORS,
+      },
+      async handle(req) {
+        const job = await visibleJob(deps.jobs, req, req.params.id);
+        const document = job.status.drift ? await deps.artifacts.getRefreshDocument(job.metadata.id) : undefined;
+        if (!document || !job.status.drift) throw new NotFoundError(`stack job ${job.metadata.id} has no refresh document`);
+        return json(200, {
+          jobId: job.metadata.id,
+          checkedAt: job.status.drift.checkedAt,
+          total: job.status.drift.total,
+          drift: planChangesOf(job.spec.essentials.provisioner, document).drift,
         });
       },
     },

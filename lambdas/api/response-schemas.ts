@@ -76,6 +76,18 @@ const attributeChangeSchema = z
   })
   .strict();
 
+/** What a job's refresh found changed outside Stack Jobs, attribute by attribute (GET /v1/stack-jobs/{id}/drift/changes). */
+export const driftChangesSchema = z
+  .object({
+    jobId: z.string(),
+    checkedAt: isoTime,
+    total: z.number().int().min(0),
+    drift: z
+      .array(z.object({ address: z.string(), attributes: z.array(attributeChangeSchema) }).strict())
+      .describe('each drifted resource with its attributes before → after, sensitive values masked; at most 200, 100 attributes each'),
+  })
+  .strict();
+
 export const planChangesSchema = z
   .object({
     jobId: z.string(),

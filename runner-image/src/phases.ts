@@ -4,7 +4,7 @@
  * Throws a RunnerError (OperationFailed / Cancelled) naming the operation; returns the task result otherwise.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
@@ -257,7 +257,17 @@ class PhaseRun {
       // again in memory. Nothing but the apply writes state.
       const refreshes = !e.flowControlPolicy.skipRefresh;
       if (refreshes && (this.phase === 'preview' || !previews)) {
-        const drift = await this.operation('refresh', (exec) => driver.refresh(exec));
+        const drift = await this.operation('refresh', async (exec) => {
+          const found = await driver.refresh(exec);
+          // The refresh's document, masked like the plan's, for reading the drift attribute by attribute (Terraform, OpenTofu).
+          const refreshJson = join(ws.state, 'refresh.json');
+          if (existsSync(refreshJson)) {
+            const masked = driver.downloadablePlan(JSON.parse(await readFile(refreshJson, 'utf8')) as Record<string, unknown>);
+            await writeFile(refreshJson, redactJsonText(masked, this.deps.registry), { mode: 0o600 });
+            await this.deps.store.uploadFile(artifactKeys.refreshJson(this.jobId), refreshJson, 'application/json');
+          }
+          return found;
+        });
         const checkedAt = this.deps.clock.now().toISOString();
         await this.record((j) => ({
           ...j,

@@ -103,6 +103,19 @@ describe('a drift check on demand', () => {
     expect(finished.status.drift).toMatchObject({ total: 2, resources: expected });
     const resource = await resourceAfter('drift_found', check.metadata.id, 'production');
     expect(resource.drift).toEqual({ checkedAt: finished.status.drift!.checkedAt, jobId: check.metadata.id, drifted: true, total: 2, resources: expected });
+    // Attribute by attribute, as in a plan: what each drifted resource was and is now.
+    const changes = await e.call<{
+      jobId: string;
+      total: number;
+      drift: Array<{ address: string; attributes: Array<{ path: string; before?: unknown; after?: unknown }> }>;
+    }>('GET', `/v1/stack-jobs/${check.metadata.id}/drift/changes`);
+    expect(changes.status).toBe(200);
+    expect(changes.body).toMatchObject({ jobId: check.metadata.id, total: 2 });
+    expect(changes.body.drift.map((d) => d.address)).toEqual(['standin_value.size', 'standin_value.tier']);
+    const size = changes.body.drift[0].attributes;
+    expect(size.length).toBeGreaterThan(0);
+    expect(JSON.stringify(size)).toContain('1');
+    expect(JSON.stringify(size)).toContain('7');
     // The check changes nothing but the drift: the last job and the version applied are still the change's.
     expect(resource).toMatchObject({ lastJobId: change.metadata.id, versionApplied: 'v1' });
     const drifted = eventsOf(check.metadata.id).filter((ev) => ev.detailType === 'Stack Drift Detected');

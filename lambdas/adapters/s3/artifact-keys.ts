@@ -20,6 +20,8 @@ export const artifactKeys = {
   planJson: (jobId: string) => `jobs/${jobId}/plan/plan.json`,
   planSummary: (jobId: string) => `jobs/${jobId}/plan/summary.json`,
   planDigest: (jobId: string) => `jobs/${jobId}/plan/plan.sha256`,
+  /** The refresh's masked `show -json` (Terraform, OpenTofu): each drifted resource's attributes before and after. */
+  refreshJson: (jobId: string) => `jobs/${jobId}/plan/refresh.json`,
   /** The preview's workspace (module, .terraform/, lock file) as a gzipped tar: a plan artifact, expired with the plan. */
   savedWorkspace: (jobId: string) => `jobs/${jobId}/plan/workspace.tar.gz`,
   outputs: (jobId: string) => `jobs/${jobId}/outputs.json`,

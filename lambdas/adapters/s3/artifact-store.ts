@@ -63,6 +63,8 @@ export interface ArtifactReader {
   getOutputs(jobId: string): Promise<OutputValues | undefined>;
   /** The masked plan document the runner stored (Terraform show-json or Pulumi preview JSON). */
   getPlanDocument(jobId: string): Promise<Record<string, unknown> | undefined>;
+  /** The refresh's masked document (drift with attributes), when the tool writes one. */
+  getRefreshDocument(jobId: string): Promise<Record<string, unknown> | undefined>;
 }
 
 export interface ArtifactStoreOptions {
@@ -237,6 +239,10 @@ export class ArtifactStore implements ArtifactReader {
   }
 
   /** The job's outputs with sensitive values masked; undefined when the job produced none (yet). */
+  async getRefreshDocument(jobId: string): Promise<Record<string, unknown> | undefined> {
+    return this.getJson<Record<string, unknown>>(artifactKeys.refreshJson(jobId));
+  }
+
   async getPlanDocument(jobId: string): Promise<Record<string, unknown> | undefined> {
     return this.getJson<Record<string, unknown>>(artifactKeys.planJson(jobId));
   }
