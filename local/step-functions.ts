@@ -13,6 +13,9 @@ const { StateMachine } = require('aws-local-stepfunctions') as typeof import('aw
 type Json = ReturnType<typeof JSON.parse>;
 
 /** An error the service would report by name (the SDK maps `__type` to an exception class). */
+
+/** How long stopping waits for task handlers already running. */
+const IN_FLIGHT_WAIT_MS = 10_000;
 export class ServiceError extends Error {
   constructor(
     readonly type: string,
@@ -100,6 +103,19 @@ export class LocalStepFunctions {
   private readonly executions = new Map<string, Execution>();
   private readonly tasks = new Map<string, PendingTask>();
   private shuttingDown = false;
+  /** Task handlers running now (a Lambda step, a runner start): stopping waits for them before the stores close. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  private track<T>(result: T | Promise<T>): Promise<T> {
+    // A binding may answer synchronously.
+    const work = Promise.resolve(result);
+    this.inFlight.add(work);
+    work.then(
+      () => this.inFlight.delete(work),
+      () => this.inFlight.delete(work),
+    );
+    return work;
+  }
   private readonly machine: InstanceType<typeof StateMachine>;
   private readonly states: ReturnType<typeof taskStates>;
 
@@ -127,7 +143,7 @@ export class LocalStepFunctions {
       const e = exec();
       e.events.push({ type: 'TaskScheduled', state: stateName, at: new Date() });
       if (!waits) {
-        const out = await this.options.bindings[stateName]({ stateName, input, executionArn: e.arn, executionName: e.name });
+        const out = await this.track(this.options.bindings[stateName]({ stateName, input, executionArn: e.arn, executionName: e.name }));
         return this.withinDataLimit(e, stateName, input, (out ?? null) as Json);
       }
       const token = `${randomUUID()}${randomUUID()}`.replace(/-/g, '');
@@ -154,13 +170,15 @@ export class LocalStepFunctions {
         this.tasks.delete(token);
       };
       try {
-        await this.options.bindings[stateName]({
-          stateName,
-          input: replaceDeep(input, STATIC_TOKEN, token),
-          token,
-          executionArn: e.arn,
-          executionName: e.name,
-        });
+        await this.track(
+          this.options.bindings[stateName]({
+            stateName,
+            input: replaceDeep(input, STATIC_TOKEN, token),
+            token,
+            executionArn: e.arn,
+            executionName: e.name,
+          }),
+        );
       } catch (err) {
         cleanup();
         throw err;
@@ -346,5 +364,17 @@ export class LocalStepFunctions {
     // timeout of a waiting approval stays, so `npm run local` exits explicitly and tests end such jobs before stopping.
     for (const t of this.tasks.values()) if (t.timer) clearTimeout(t.timer);
     this.tasks.clear();
+    // A step already running (a lock release after its job completed, say) finishes its writes before the stores
+    // close: a write into a closed dynalite throws outside any caller and ends the process. Bounded, so a step stuck on
+    // a store cannot hold shutdown.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((resolve) => {
+        bound = setTimeout(resolve, IN_FLIGHT_WAIT_MS);
+        bound.unref();
+      }),
+    ]);
+    clearTimeout(bound);
   }
 }
