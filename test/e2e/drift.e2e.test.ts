@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StackJob } from '../../lambdas/domain/schemas';
-import { bucketChange, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
+import { bucketChange, endJobsAwaitingApproval, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
 
 let e: E2E;
 beforeAll(async () => {
@@ -14,8 +14,7 @@ beforeAll(async () => {
 }, 90000);
 afterAll(async () => {
   // A job left awaiting approval (a failed assertion) keeps the in-process interpreter, and so this process, alive.
-  const open = await e?.call<{ items: StackJob[] }>('GET', '/v1/stack-jobs', { query: { org: 'acmecorp', phase: 'awaiting_approval', limit: '100' } });
-  for (const job of open?.body.items ?? []) await e.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`);
+  await endJobsAwaitingApproval(e);
   await e?.stop();
 });
 

@@ -16,7 +16,7 @@ import { stringify } from 'yaml';
 import { runCli } from '../../cli/stackjobs';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { publishExampleModules } from '../../local/local-mode';
-import { e2eConfig, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
+import { e2eConfig, endJobsAwaitingApproval, realTerraformRunnerEnv, startE2E, TF_PROBE_MODULE, TOKENS, type E2E } from '../support/e2e-harness';
 import { requireTerraform } from '../support/terraform-binary';
 
 const TERRAFORM = requireTerraform('test/e2e/plan-policies.e2e.test.ts');
@@ -51,30 +51,17 @@ beforeAll(async () => {
   config.principals.push({ token: SECOND_APPROVER.token, subject: SECOND_APPROVER.subject, orgs: ['acmecorp'], roles: ['approver', 'viewer'] });
   config.slack = { ...config.slack, botToken: 'xoxb-plan-policies-e2e', apiUrl: `http://127.0.0.1:${(slack.address() as AddressInfo).port}/api/` };
   config.catalog['org-settings'] = [{ org: 'acmecorp', approvalChannels: { production: PROD_CHANNEL } }];
-  config.catalog.modules = [
-    ...(config.catalog.modules ?? []),
-    {
-      id: 'iacmod_tf_probe',
-      scope: 'platform',
-      resourceKind: 'tf_probe',
-      provisioner: 'terraform',
-      gitRepo: '{dataDir}/git/tf-probe.git',
-      branch: 'v1.0.0',
-      path: '.',
-      isDefault: true,
-    },
-  ];
+  config.catalog.modules = [...(config.catalog.modules ?? []), TF_PROBE_MODULE];
   e = await startE2E(config, {
     dataDir,
-    runnerEnv: { STACKJOBS_TERRAFORM_BIN: TERRAFORM.bin, STACKJOBS_LOG_FLUSH_SECONDS: '1', STACKJOBS_GRACE_SECONDS: '3' },
+    runnerEnv: realTerraformRunnerEnv(TERRAFORM.bin),
   });
 }, 120000);
 
 afterAll(async () => {
   // Jobs left awaiting approval are ended first: an execution parked on its approval task keeps the in-process
   // interpreter (and so this test process) alive after local mode stops.
-  const open = await e?.call<{ items: StackJob[] }>('GET', '/v1/stack-jobs', { query: { org: 'acmecorp', phase: 'awaiting_approval', limit: '100' } });
-  for (const job of open?.body.items ?? []) await e.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`);
+  await endJobsAwaitingApproval(e);
   await e?.stop();
   await new Promise<void>((r) => (slack ? slack.close(() => r()) : r()));
   for (const dir of [dataDir, work]) if (dir) rmSync(dir, { recursive: true, force: true });

@@ -14,7 +14,7 @@ import { runCli } from '../../cli/stackjobs';
 import type { PlanChanges } from '../../lambdas/domain/plan-changes';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { publishExampleModules } from '../../local/local-mode';
-import { e2eConfig, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
+import { e2eConfig, realTerraformRunnerEnv, startE2E, TF_PROBE_MODULE, TOKENS, type E2E } from '../support/e2e-harness';
 import { requireTerraform } from '../support/terraform-binary';
 
 const TERRAFORM = requireTerraform('test/e2e/real-terraform.e2e.test.ts');
@@ -32,22 +32,10 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'stackjobs-real-tf-'));
   publishExampleModules(dataDir, join(__dirname, '..', 'fixtures', 'modules'));
   const config = e2eConfig();
-  config.catalog.modules = [
-    ...(config.catalog.modules ?? []),
-    {
-      id: 'iacmod_tf_probe',
-      scope: 'platform',
-      resourceKind: 'tf_probe',
-      provisioner: 'terraform',
-      gitRepo: '{dataDir}/git/tf-probe.git',
-      branch: 'v1.0.0',
-      path: '.',
-      isDefault: true,
-    },
-  ];
+  config.catalog.modules = [...(config.catalog.modules ?? []), TF_PROBE_MODULE];
   e = await startE2E(config, {
     dataDir,
-    runnerEnv: { STACKJOBS_TERRAFORM_BIN: TERRAFORM.bin, STACKJOBS_LOG_FLUSH_SECONDS: '1', STACKJOBS_GRACE_SECONDS: '3' },
+    runnerEnv: realTerraformRunnerEnv(TERRAFORM.bin),
   });
 }, 120000);
 

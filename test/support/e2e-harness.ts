@@ -192,3 +192,34 @@ export function bucketChange(
     createdBy: 'dev@acmecorp.example',
   };
 }
+
+/** The tf-probe fixture (built-in resources only) as a platform module: publishExampleModules puts its repository under the data dir. */
+export const TF_PROBE_MODULE = {
+  id: 'iacmod_tf_probe',
+  scope: 'platform',
+  resourceKind: 'tf_probe',
+  provisioner: 'terraform',
+  gitRepo: '{dataDir}/git/tf-probe.git',
+  branch: 'v1.0.0',
+  path: '.',
+  isDefault: true,
+} as const;
+
+/** The runner environment of a local mode that drives the real Terraform. */
+export const realTerraformRunnerEnv = (bin: string): Record<string, string> => ({
+  STACKJOBS_TERRAFORM_BIN: bin,
+  STACKJOBS_LOG_FLUSH_SECONDS: '1',
+  STACKJOBS_GRACE_SECONDS: '3',
+});
+
+/**
+ * Ends the jobs left awaiting approval: an execution parked on its approval task keeps the in-process interpreter (and
+ * so the test process) alive after local mode stops. Call it before `e.stop()`.
+ */
+export async function endJobsAwaitingApproval(e: E2E | undefined): Promise<void> {
+  const open = await e?.call<{ items: StackJob[] }>('GET', '/v1/stack-jobs', {
+    token: TOKENS.operator,
+    query: { org: 'acmecorp', phase: 'awaiting_approval', limit: '100' },
+  });
+  for (const job of open?.body.items ?? []) await e!.call('POST', `/v1/stack-jobs/${job.metadata.id}/cancel`, { token: TOKENS.operator });
+}
