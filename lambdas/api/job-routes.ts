@@ -27,6 +27,7 @@ export const listJobsQuerySchema = z
     org: orgName.optional(),
     env: orgName.optional(),
     resourceId: orgName.optional(),
+    kind: orgName.optional().describe('the resource kind (spec.apiResourceInfo.kind), e.g. aws_eks_cluster'),
     phase: jobPhaseSchema.optional(),
     result: jobResultSchema.optional(),
     limit: z.coerce.number().int().min(1).max(100).default(20),

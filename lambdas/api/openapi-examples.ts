@@ -157,6 +157,14 @@ export const componentExamples: Record<string, unknown> = {
     type: 's3',
     config: { bucket: 'acmecorp-terraform-state', region: 'us-east-1', keyPrefix: 'stack-jobs' },
   },
+  Me: {
+    subject: 'pat@acmecorp.example',
+    platformAdmin: false,
+    orgs: [
+      { org: 'acmecorp', roles: ['operator', 'approver'], permissions: ['read', 'submit', 'approve'] },
+      { org: 'globex', roles: ['viewer'], permissions: ['read'] },
+    ],
+  },
   IacModule: {
     id: 'iacmod_platform_eks_terraform',
     scope: 'platform',
@@ -177,4 +185,5 @@ export const EXAMPLE_SUMMARIES: Record<string, string> = {
   PreflightResult: 'every check passed',
   Problem: 'a change with an unknown trigger and an empty org',
   PreflightFailedProblem: 'no credential for staging and no module for the kind',
+  Me: 'an operator and approver in acmecorp who also reads globex',
 };

@@ -13,7 +13,9 @@ export function openapiRoute(routes: () => readonly Route[]): Route {
     doc: {
       operationId: 'getOpenApiDocument',
       summary: 'This document',
-      description: 'Clients and portals fetch the contract they generate from here.',
+      description:
+        'Clients and portals fetch the contract they generate from here. The same for every caller, so shared caches may keep it five minutes ' +
+        '(`Cache-Control: public, max-age=300`).',
       tag: 'meta',
       success: { 200: { description: 'the OpenAPI 3.1 document', schema: openApiDocumentSchema } },
       // The router refuses an oversized body on every route, this one included.

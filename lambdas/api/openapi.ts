@@ -8,6 +8,7 @@
 import * as z from '../shared/zod';
 import { catalogKinds, catalogSchemas, checkResultSchema, planSummarySchema, resourceChangeSchema, slackLinkSchema, stackJobSchema } from '../domain/schemas';
 import { ROLE_GRANTS } from '../http/principal';
+import { REVALIDATE } from '../http/conditional';
 import { isAuthenticated, MAX_BODY_BYTES, type Access, type DocSchema, type ErrorStatus, type Route, type RouteDoc } from '../http/router';
 import { decisionBodySchema, forceCancelBodySchema, slackLinkBodySchema } from './approval-routes';
 import { CATALOG, pathFilledFields } from './catalog-routes';
@@ -20,6 +21,7 @@ import {
   jobOutputsSchema,
   jobPageSchema,
   logPageSchema,
+  meSchema,
   openApiDocumentSchema,
   outputValueSchema,
   planChangesSchema,
@@ -69,6 +71,7 @@ function outputComponents(): Record<string, z.ZodType> {
     GatewayError: gatewayErrorSchema,
     OpenApiDocument: openApiDocumentSchema,
     SlackLink: slackLinkSchema,
+    Me: meSchema,
   };
   for (const kind of catalogKinds) {
     components[CATALOG[kind].entity] = catalogSchemas[kind];
@@ -225,26 +228,60 @@ function accessExtension(access: Access): Json {
   return access.kind === 'org-role' ? { kind: access.kind, roles: ROLE_GRANTS[access.permission], org: access.org } : { kind: access.kind };
 }
 
+// ---------------------------------------------------------------- conditional GETs (http/conditional.ts)
+
+/** The router tags every GET's 200 with a body, so each such operation documents the ETag, the 304 and If-None-Match. */
+const isConditional = (route: Route): boolean => route.method === 'GET' && route.doc.success[200]?.schema !== undefined;
+
+const ETAG_HEADER: Json = {
+  description: 'a strong entity tag of the body; send it back as If-None-Match to be answered 304 while the answer is unchanged',
+  required: true,
+  schema: { type: 'string' },
+  example: '"3q2-7wXn0kqvQ4sU8cG1mO6bH0yJ5tL2rA9dE4fK7pM"',
+};
+
+const IF_NONE_MATCH: Json = {
+  name: 'If-None-Match',
+  in: 'header',
+  required: false,
+  description: 'the ETag of the answer the client holds (a list, weak tags and `*` are accepted): 304 with no body while it is still current',
+  schema: { type: 'string' },
+  example: ETAG_HEADER.example,
+};
+
 function operation(route: Route, names: SchemaNames): Json {
   const doc: RouteDoc = route.doc;
   const responses: Record<string, Json> = {};
+  const conditional = isConditional(route);
   for (const [status, s] of Object.entries(doc.success)) {
-    responses[status] = {
-      description: s.description,
+    const tagged = conditional && status === '200';
+    const headers: Record<string, Json> = {
       ...(s.location
+        ? { Location: { description: 'the path of the job', required: true, schema: { type: 'string' }, example: `/v1/stack-jobs/${STACK_JOB_ID}` } }
+        : {}),
+      ...(tagged
         ? {
-            headers: {
-              Location: { description: 'the path of the job', required: true, schema: { type: 'string' }, example: `/v1/stack-jobs/${STACK_JOB_ID}` },
+            ETag: ETAG_HEADER,
+            'Cache-Control': {
+              description: `\`${REVALIDATE}\` (keep it, but revalidate with If-None-Match before each use) unless the operation says otherwise`,
+              required: true,
+              schema: { type: 'string' },
+              example: REVALIDATE,
             },
           }
         : {}),
+    };
+    responses[status] = {
+      description: s.description,
+      ...(Object.keys(headers).length > 0 ? { headers } : {}),
       ...(s.schema ? { content: { 'application/json': mediaType(names.json(s.schema, 'output'), names.nameOf(s.schema)) } } : {}),
     };
   }
+  if (conditional) responses['304'] = responseRef('NotModified');
   for (const status of doc.errors) responses[String(status)] = responseRef(ERROR_RESPONSES[status]);
   const body = doc.body && mediaType(names.json(doc.body.schema, 'input'), doc.body.example);
   const description = [doc.description, accessSentence(route.access)].filter(Boolean).join(' ');
-  const params = parameters(route);
+  const params = [...parameters(route), ...(conditional ? [IF_NONE_MATCH] : [])];
   return {
     operationId: doc.operationId,
     summary: doc.summary,
@@ -276,8 +313,15 @@ function operation(route: Route, names: SchemaNames): Json {
 
 const problemContent = (schema = 'Problem', example?: string) => ({ 'application/problem+json': mediaType(schemaRef(schema), example) });
 
-function errorResponses(): Record<string, Json> {
+function sharedResponses(): Record<string, Json> {
   return {
+    NotModified: {
+      description: 'The If-None-Match named the current answer: no body; use the one held. Answered only once the caller may read it.',
+      headers: {
+        ETag: ETAG_HEADER,
+        'Cache-Control': { description: 'as the 200 would carry it', required: true, schema: { type: 'string' }, example: REVALIDATE },
+      },
+    },
     BadRequest: {
       description:
         'The request is malformed: `errors` names every field that is wrong (body fields by path, query parameters as `query.<name>`); a body that is not valid JSON/YAML has no `errors`.',
@@ -351,6 +395,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
         name: 'catalog',
         description: 'Credential references, state backends, modules, org settings, flow control policies and runners, per org and for the platform',
       },
+      { name: 'identity', description: 'Who the caller is, and what their roles let them do in each org' },
       { name: 'meta', description: 'The API contract' },
     ],
     paths,
@@ -365,7 +410,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
         },
       },
       schemas: { ...outputs, ...inputs },
-      responses: errorResponses(),
+      responses: sharedResponses(),
       examples: Object.fromEntries(Object.entries(componentExamples).map(([id, value]) => [id, { summary: EXAMPLE_SUMMARIES[id] ?? id, value }])),
     },
   };

@@ -11,9 +11,11 @@ import {
   jobResultSchema,
   planSummarySchema,
   policyEvaluationSchema,
+  roleSchema,
   stackJobSchema,
   type CatalogKind,
 } from '../domain/schemas';
+import { PERMISSIONS } from '../http/principal';
 
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -188,6 +190,29 @@ export const stateLockViewSchema = z
       .describe('the stack job whose run the lock was taken in'),
     stackHeldBy: z.string().optional().describe('the stack job holding the stack now: its run is expected to hold the lock'),
     released: z.object({ by: z.string(), at: isoTime, reason: z.string() }).strict().optional().describe('force-unlock: who released it, when and why'),
+  })
+  .strict();
+
+/** GET /v1/me: the caller, and in each of their orgs the roles they hold and what those let them do (http/principal.ts callerAccess). */
+export const meSchema = z
+  .object({
+    subject: z.string().describe("the caller (the token's subject claim)"),
+    platformAdmin: z.boolean().describe('may write the platform catalog; grants nothing in any org'),
+    orgs: z
+      .array(
+        z
+          .object({
+            org: z.string(),
+            roles: z.array(roleSchema.exclude(['platform-admin'])).describe('the roles held in this org; empty for a member without one'),
+            permissions: z
+              .array(z.enum(PERMISSIONS))
+              .describe(
+                "what those roles allow here: read (any role), submit (operator, admin), approve (approver; a job's policy may narrow it), admin (admin)",
+              ),
+          })
+          .strict(),
+      )
+      .describe('every org the caller is a member of'),
   })
   .strict();
 

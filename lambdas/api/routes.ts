@@ -6,6 +6,7 @@ import { catalogRoutes } from './catalog-routes';
 import type { ServiceContext } from './context';
 import { driftRoutes } from './drift-routes';
 import { jobRoutes } from './job-routes';
+import { meRoutes } from './me-routes';
 import { renderOpenApiDocument } from './openapi';
 import { openapiRoute } from './openapi-routes';
 import { policyRoutes } from './policy-routes';
@@ -20,6 +21,7 @@ export function allRoutes(ctx: ServiceContext): Route[] {
     ...approvalRoutes(ctx),
     ...policyRoutes({ catalog: ctx.catalog }),
     ...driftRoutes({ resources: ctx.resources, jobs: ctx.jobs, submission: ctx.submission, logger: ctx.logger, metrics: ctx.metrics }),
+    ...meRoutes(),
   ];
   routes.push(openapiRoute(() => routes));
   return routes;

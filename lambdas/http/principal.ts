@@ -52,14 +52,17 @@ export function principalFromClaims(claims: Record<string, unknown> | undefined,
   return { subject, orgs: [...orgs], roles, ...(Object.keys(orgRoles).length > 0 ? { orgRoles } : {}) };
 }
 
+/** What a role in an org may let a caller do there, from least to most. */
+export const PERMISSIONS = ['read', 'submit', 'approve', 'admin'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
 /** What each permission needs in the org concerned; platform-admin grants none of them (it governs the platform catalog). */
-export const ROLE_GRANTS: Record<'read' | 'submit' | 'approve' | 'admin', Role[]> = {
+export const ROLE_GRANTS: Record<Permission, Role[]> = {
   read: ['viewer', 'operator', 'approver', 'admin'],
   submit: ['operator', 'admin'],
   approve: ['approver'],
   admin: ['admin'],
 };
-export type Permission = keyof typeof ROLE_GRANTS;
 
 export function isPlatformAdmin(p: Principal): boolean {
   return p.roles.includes('platform-admin');
@@ -81,10 +84,40 @@ export function requireOrg(p: Principal, org: string, what: string): void {
   if (!p.orgs.includes(org)) throw new NotFoundError(`${what} not found`);
 }
 
+/** Whether the principal's roles in `org` grant `permission` there: the one rule every org-role route is held to. */
+export function hasPermission(p: Principal, permission: Permission, org: string): boolean {
+  const held = rolesIn(p, org);
+  return ROLE_GRANTS[permission].some((r) => held.includes(r));
+}
+
+/** What GET /v1/me answers: the caller, and org by org their roles and what those let them do there. */
+export interface CallerAccess {
+  subject: string;
+  platformAdmin: boolean;
+  orgs: Array<{ org: string; roles: OrgRole[]; permissions: Permission[] }>;
+}
+
+/** A role held in an org; platform-admin is never one (it governs the platform catalog only). */
+export type OrgRole = Exclude<Role, 'platform-admin'>;
+const isOrgRole = (r: Role): r is OrgRole => r !== 'platform-admin';
+
+/** The caller's access by the same rules the router enforces (rolesIn, ROLE_GRANTS), for a client to offer only what it may do. */
+export function callerAccess(p: Principal): CallerAccess {
+  return {
+    subject: p.subject,
+    platformAdmin: isPlatformAdmin(p),
+    orgs: p.orgs.map((org) => ({
+      org,
+      roles: [...new Set(rolesIn(p, org))].filter(isOrgRole),
+      permissions: PERMISSIONS.filter((permission) => hasPermission(p, permission, org)),
+    })),
+  };
+}
+
 /** A 403 that names the roles that would do, in which org, and what the caller has there. */
 export function requirePermission(p: Principal, permission: Permission, org: string): void {
+  if (hasPermission(p, permission, org)) return;
   const held = rolesIn(p, org);
-  if (ROLE_GRANTS[permission].some((r) => held.includes(r))) return;
   const ambiguous =
     held.length === 0 && p.orgs.length > 1 && p.roles.some((r) => r !== 'platform-admin')
       ? ` (roles without an org count only for a member of one org: grant them as ${org}:<role>)`

@@ -1,6 +1,7 @@
 /**
  * A small router for API Gateway HTTP API (payload v2) events: path templates, 404 for unknown paths,
- * 405 with Allow for known paths and other methods, 413 for oversized bodies, JSON or YAML bodies.
+ * 405 with Allow for known paths and other methods, 413 for oversized bodies, JSON or YAML bodies, and conditional
+ * GETs (an ETag on every GET's 200, 304 for a matching If-None-Match: conditional.ts).
  *
  * Each route is defined once: method, path, who may call it (`access`), its OpenAPI documentation with the zod schemas
  * it parses and answers with (`doc`), and its handler. The router enforces `access` (see `authorizeFor`) and
@@ -11,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ForbiddenError } from '../domain/errors';
 import type { Principal } from '../domain/schemas';
+import { conditionalGet } from './conditional';
 import { requireAnyRole, requireOrg, requirePermission, requirePlatformAdmin, type Permission } from './principal';
 import { HttpError, problem } from './problem';
 
@@ -60,7 +62,7 @@ export interface RouteDoc {
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'stack-jobs' | 'artifacts' | 'approvals' | 'catalog' | 'meta';
+  tag: 'stack-jobs' | 'artifacts' | 'approvals' | 'catalog' | 'identity' | 'meta';
   /** Path parameters this route describes itself; the others come from the shared set (org, env, resourceId, id). */
   params?: Record<string, Json>;
   /** The zod schema the handler parses the query string with. */
@@ -194,7 +196,7 @@ export class Router {
     const needsData = route.access.kind === 'org-role' && route.access.org !== 'path';
     if (needsData && !authorized && (response.statusCode ?? 200) < 400)
       throw new Error(`route ${route.method} ${route.path} answered without checking the caller's access (req.authorize)`);
-    return response;
+    return route.method === 'GET' ? conditionalGet(response, headers['if-none-match']) : response;
   }
 }
 

@@ -81,10 +81,12 @@ describe('what the document says', () => {
       'query:org',
       'query:env',
       'query:resourceId',
+      'query:kind',
       'query:phase',
       'query:result',
       'query:limit',
       'query:cursor',
+      'header:If-None-Match',
     ]);
     expect(list.find((p) => p.name === 'limit')).toMatchObject({ required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } });
     expect(op('/v1/stack-jobs/{id}/logs', 'get').parameters!.map((p) => `${p.in}:${p.name}`)).toEqual([
@@ -92,11 +94,13 @@ describe('what the document says', () => {
       'query:phase',
       'query:operation',
       'query:cursor',
+      'header:If-None-Match',
     ]);
     expect(op('/v1/orgs/{org}/envs/{env}/resources/{resourceId}', 'get').parameters!.map((p) => `${p.in}:${p.name}`)).toEqual([
       'path:org',
       'path:env',
       'path:resourceId',
+      'header:If-None-Match',
     ]);
   });
 
@@ -119,6 +123,33 @@ describe('what the document says', () => {
     expect(responses.PreflightFailed.content['application/problem+json'].schema.$ref).toBe('#/components/schemas/PreflightFailedProblem');
     expect(doc.components.schemas.PreflightFailedProblem.required).toEqual(expect.arrayContaining(['checks', 'status', 'detail']));
     expect(doc.components.schemas.Problem.properties).toHaveProperty('errors.items.$ref', '#/components/schemas/FieldProblem');
+  });
+
+  it("documents the router's conditional GETs on every GET: the ETag and Cache-Control of its 200, the 304 and If-None-Match", () => {
+    const gets = Object.entries(doc.paths).flatMap(([path, item]) => ('get' in item ? [path] : []));
+    expect(gets).toEqual(expect.arrayContaining(['/v1/stack-jobs', '/v1/stack-jobs/{id}', '/v1/me']));
+    for (const path of gets) {
+      const get = doc.paths[path].get as { parameters?: { name: string; in: string }[]; responses: Record<string, { $ref?: string; headers?: object }> };
+      expect({ path, notModified: get.responses['304'], ifNoneMatch: get.parameters?.some((p) => p.in === 'header' && p.name === 'If-None-Match') }).toEqual({
+        path,
+        notModified: { $ref: '#/components/responses/NotModified' },
+        ifNoneMatch: true,
+      });
+      expect({ path, headers: Object.keys(get.responses['200'].headers ?? {}) }).toEqual({ path, headers: ['ETag', 'Cache-Control'] });
+    }
+    const notModified = (doc.components.responses as Record<string, { headers: Record<string, { required?: boolean }>; content?: unknown }>).NotModified;
+    expect(notModified.content).toBeUndefined();
+    expect(notModified.headers.ETag.required).toBe(true);
+    expect(op('/v1/stack-jobs', 'post').responses['304']).toBeUndefined();
+  });
+
+  it('describes GET /v1/me by the Me schema, permissions named as the router names them', () => {
+    const me = op('/v1/me', 'get');
+    expect(me['x-stackjobs-access']).toEqual({ kind: 'signed-in' });
+    expect(doc.components.schemas.Me).toMatchObject({
+      required: ['subject', 'platformAdmin', 'orgs'],
+      properties: { orgs: { items: { properties: { permissions: { items: { enum: ['read', 'submit', 'approve', 'admin'] } } } } } },
+    });
   });
 
   it('accepts JSON and YAML request bodies', () => {

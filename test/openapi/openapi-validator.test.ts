@@ -7,9 +7,10 @@ import { ContractDriftError, OpenApiValidator, openApiValidator } from '../suppo
 const validator = new OpenApiValidator();
 const job = componentExamples.StackJob as { metadata: Record<string, unknown>; status: Record<string, unknown> };
 const JOB_PATH = `/v1/stack-jobs/${job.metadata.id as string}`;
+/** A 200 as the router sends a GET's: tagged and to be revalidated (http/conditional.ts). */
 const ok = (body: unknown, headers: Record<string, string> = {}) => ({
   statusCode: 200,
-  headers: { 'content-type': 'application/json', ...headers },
+  headers: { 'content-type': 'application/json', etag: '"tag"', 'cache-control': 'private, no-cache', ...headers },
   body: JSON.stringify(body),
 });
 
@@ -70,6 +71,23 @@ describe('the OpenAPI response validator', () => {
   it('catches a created job answered without its Location header', () => {
     expect(validator.violations({ method: 'POST', path: '/v1/stack-jobs', response: { ...ok(job), statusCode: 201 } })).toEqual([
       'missing required header Location',
+    ]);
+  });
+
+  it("catches a GET's 200 without its ETag, and a 304 that sends a body or no ETag", () => {
+    const { etag: _etag, ...untagged } = ok(job).headers;
+    expect(validator.violations({ method: 'GET', path: JOB_PATH, response: { ...ok(job), headers: untagged } })).toEqual(['missing required header ETag']);
+    const notModified = { statusCode: 304, headers: { etag: '"tag"', 'cache-control': 'private, no-cache' } };
+    expect(validator.violations({ method: 'GET', path: JOB_PATH, response: notModified })).toEqual([]);
+    expect(validator.violations({ method: 'GET', path: '/v1/stack-jobs', response: notModified })).toEqual([]);
+    expect(validator.violations({ method: 'GET', path: JOB_PATH, response: { ...notModified, body: JSON.stringify(job) } })).toEqual([
+      expect.stringContaining('documents no body'),
+    ]);
+    expect(validator.violations({ method: 'GET', path: JOB_PATH, response: { ...notModified, headers: { 'cache-control': 'private, no-cache' } } })).toEqual([
+      'missing required header ETag',
+    ]);
+    expect(validator.violations({ method: 'POST', path: '/v1/stack-jobs', response: notModified })).toEqual([
+      expect.stringContaining('status 304 is not documented for POST /v1/stack-jobs'),
     ]);
   });
 

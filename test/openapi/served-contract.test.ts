@@ -46,6 +46,15 @@ describe('GET /v1/openapi.json', () => {
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body!)).toEqual(JSON.parse(JSON.stringify(buildOpenApiDocument(routeDefinitions()))));
   });
+
+  it('keeps its own public Cache-Control beside the ETag, and answers 304 to a client that holds it', async () => {
+    const api = createApi({ routes: allRoutes(new Proxy({}, { get: () => undefined }) as ServiceContext), ...quiet });
+    const first = await api(httpEvent('GET', '/v1/openapi.json', { principal: null }));
+    expect(first.headers).toMatchObject({ 'cache-control': 'public, max-age=300', etag: expect.stringMatching(/^"[\w-]{43}"$/) });
+    const again = await api(httpEvent('GET', '/v1/openapi.json', { principal: null, headers: { 'if-none-match': String(first.headers?.etag) } }));
+    openApiValidator().assert({ method: 'GET', path: '/v1/openapi.json', response: again });
+    expect(again).toEqual({ statusCode: 304, headers: { etag: first.headers?.etag, 'cache-control': 'public, max-age=300' } });
+  });
 });
 
 describe('the artifact routes', () => {

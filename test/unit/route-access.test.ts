@@ -31,11 +31,11 @@ const standIn = (route: Route): Route => ({
   },
 });
 
-function event(route: Route, principal: Principal): APIGatewayProxyEventV2 {
+function event(route: Route, principal: Principal, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
   const path = route.path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'org' ? ORG : `sample-${name}`));
   return {
     rawPath: path,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: route.method === 'GET' || route.method === 'DELETE' ? undefined : '{}',
     isBase64Encoded: false,
     requestContext: { http: { method: route.method }, stage: '$default' },
@@ -43,9 +43,9 @@ function event(route: Route, principal: Principal): APIGatewayProxyEventV2 {
   } as unknown as APIGatewayProxyEventV2;
 }
 
-async function status(router: Router, route: Route, principal: Principal): Promise<number> {
+async function status(router: Router, route: Route, principal: Principal, headers?: Record<string, string>): Promise<number> {
   try {
-    const res = await router.dispatch(event(route, principal), (e) => (e as unknown as { principal: Principal }).principal);
+    const res = await router.dispatch(event(route, principal, headers), (e) => (e as unknown as { principal: Principal }).principal);
     return res.statusCode ?? 200;
   } catch (error) {
     return errorResponse(error).response.statusCode ?? 500;
@@ -82,6 +82,19 @@ describe('route access', () => {
         // Refused: 403, or 404 where the thing belongs to an org the caller is not in (nothing leaks about it).
         const ok = expectIn ? got === 200 : got === 403 || (got === 404 && !caller.orgs.includes(ORG) && route.access.kind === 'org-role');
         if (!ok) wrong.push(`${route.method} ${route.path} as ${name}: ${got} (declared ${JSON.stringify(route.access)})`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('answers a conditional GET (If-None-Match: *) with 304 only to the callers the route lets in; the others are refused as before', async () => {
+    const wrong: string[] = [];
+    for (const route of routes.filter((r) => r.method === 'GET')) {
+      for (const [name, caller] of Object.entries(callers)) {
+        const plain = await status(router, route, caller);
+        const conditional = await status(router, route, caller, { 'if-none-match': '*' });
+        const expected = plain === 200 ? 304 : plain;
+        if (conditional !== expected) wrong.push(`${route.method} ${route.path} as ${name}: ${conditional}, expected ${expected}`);
       }
     }
     expect(wrong).toEqual([]);

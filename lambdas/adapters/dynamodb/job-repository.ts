@@ -43,6 +43,8 @@ export interface JobListQuery {
   org: string;
   env?: string;
   resourceId?: string;
+  /** The resource kind (spec.apiResourceInfo.kind). */
+  kind?: string;
   phase?: JobPhase;
   result?: JobResult;
   limit: number;
@@ -202,6 +204,7 @@ export class JobRepository {
     const matches = (job: StackJob) =>
       (byStack || q.env === undefined || job.metadata.env === q.env) &&
       (byStack || q.resourceId === undefined || job.metadata.name === q.resourceId) &&
+      (!q.kind || job.spec.apiResourceInfo.kind === q.kind) &&
       (!q.phase || job.status.phase === q.phase) &&
       (!q.result || job.status.result === q.result);
     const [indexName, partitionKey, sortKey, partition] = byStack
