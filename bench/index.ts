@@ -8,7 +8,8 @@
  *   3. latency in local mode with the real Terraform: submit -> first log line, approve -> apply started;
  *   4. all-in cost per approved job: Step Functions, Lambda, API Gateway, DynamoDB (table and every index), S3,
  *      EventBridge, Fargate at its billing minimum, NAT for the image pull (bench/support/prices.ts);
- *   5. submission latency, throughput and round trips; 6. the log pipeline; 7. cold-start proxies; 8. scale.
+ *   5. submission latency, throughput and round trips; 6. the log pipeline; 7. cold-start proxies; 8. scale;
+ *   9. the web console: the JavaScript a first visit loads, and page render times in Chromium against local mode.
  * Options: --full (1 GiB of logs, 1,000 changes over 200 stacks: ~25 min here), --scale=<changes>x<stacks>
  * (default 100x20), --quick (one repeat: not for the README).
  */
@@ -77,6 +78,11 @@ interface SubmissionResult {
   concurrency: number;
   calls: { perSubmission: number; chain: number; chainCalls: string[]; byCommand: Record<string, number> };
 }
+interface ConsoleResult {
+  assets: { js: Array<{ file: string; bytes: number; gzip: number }>; css: Array<{ file: string; bytes: number; gzip: number }> };
+  jobsPage: Stat;
+  jobPage: Stat;
+}
 interface ColdStart {
   functions: Array<{
     entry: string;
@@ -144,6 +150,7 @@ function buildFigures(o: {
   latency: LatencyResult | { error: string };
   runner: RunnerBenchResult | { error: string };
   scale: ScaleResult | { error: string };
+  console: ConsoleResult | { error: string };
 }): Figure[] {
   const figures: Figure[] = [];
   let group = '';
@@ -528,6 +535,32 @@ function buildFigures(o: {
     add('scale.order', 'submission-order violations per stack', s.orderViolations, String(s.orderViolations), eq(0, '0'));
     add('scale.failed', 'jobs that did not succeed', s.failed, String(s.failed));
   }
+
+  // ---------------------------------------------------------------- 9. web console
+  group = `9. Web console (the production build; Debian's Chromium against local mode with the stand-in CLI, median [min..max] of ${REPEATS})`;
+  if (failed(o.console)) {
+    notMeasured(
+      [
+        ['console.initialJs', 'initial JavaScript, gzipped', le(200, '≤ 200 KB')],
+        ['console.jobsPage', 'Jobs page rendered from the API', lt(1000, '< 1 s')],
+        ['console.jobPage', 'Job page (awaiting approval) rendered from the API', lt(1000, '< 1 s')],
+      ],
+      o.console.error,
+    );
+  } else {
+    const c = o.console;
+    const kb = (n: number) => n / 1024;
+    const js = c.assets.js.reduce((a, f) => a + f.gzip, 0);
+    add(
+      'console.initialJs',
+      'initial JavaScript, gzipped (entry script + preloaded chunks; pages past the first load on demand)',
+      kb(js),
+      `${kb(js).toFixed(1)} KB (${c.assets.js.length} files, ${kb(c.assets.js.reduce((a, f) => a + f.bytes, 0)).toFixed(0)} KB before compression); CSS ${kb(c.assets.css.reduce((a, f) => a + f.gzip, 0)).toFixed(1)} KB`,
+      le(200, '≤ 200 KB'),
+    );
+    add('console.jobsPage', 'Jobs page: navigation → the newest job listed', c.jobsPage.median, fmt(c.jobsPage, 0, ' ms'), lt(1000, '< 1 s'));
+    add('console.jobPage', 'Job page awaiting approval: navigation → plan and Approve button', c.jobPage.median, fmt(c.jobPage, 0, ' ms'), lt(1000, '< 1 s'));
+  }
   return figures;
 }
 
@@ -548,16 +581,17 @@ async function main() {
     runner = { error: (e as Error).message.split('\n')[0] };
     process.stderr.write(`  runner FAILED: ${(e as Error).stack}\n`);
   }
+  const consoleResult = attempt('console', () => section<ConsoleResult>('console.section.ts', [String(REPEATS)], 300_000));
   const scale = attempt('scale', () =>
     section<ScaleResult>('local-mode.section.ts', ['scale', String(SCALE_CHANGES), String(SCALE_STACKS), '30000'], FULL ? 3_600_000 : 900_000),
   );
 
   // What the sections returned, kept before anything is computed from it (ignored by git; latest.json has it too).
   mkdirSync(join(__dirname, 'results'), { recursive: true });
-  writeFileSync(join(__dirname, 'results', 'raw.json'), JSON.stringify({ cold, submission, cost, latency, runner, scale }));
+  writeFileSync(join(__dirname, 'results', 'raw.json'), JSON.stringify({ cold, submission, cost, latency, runner, scale, console: consoleResult }));
   // Other work on the machine slows every timing: the 1-minute load average at the start and the end is part of the record.
   const machine = `${machineOnly}, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0].toFixed(1)} at the end`;
-  const figures = buildFigures({ cold, submission, cost, latency, runner, scale });
+  const figures = buildFigures({ cold, submission, cost, latency, runner, scale, console: consoleResult });
   const missed = checkTargets(figures);
   const terraform = failed(runner) ? (failed(cost) ? 'the real Terraform' : `Terraform ${cost.terraform.version}`) : `Terraform ${runner.terraform.version}`;
   const results: BenchResults = {
@@ -580,6 +614,7 @@ async function main() {
         : { ...latency, runs: latency.runs.map((r) => ({ ...r, job: { metadata: { id: r.job.metadata.id }, status: r.job.status } })) },
       runner,
       scale,
+      console: consoleResult,
       seconds: (Date.now() - t0) / 1000,
     },
   };

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ClaimNames } from '../lambdas/http/principal';
 import type { Principal } from '../lambdas/domain/schemas';
+import { consoleFile } from './console-site';
 
 export interface LocalPrincipal extends Principal {
   token: string;
@@ -21,6 +22,8 @@ export interface HttpApiOptions {
   port?: number;
   /** Routes served only in local mode (e.g. GET /v1/events), tried before the API handler. */
   extraRoutes?: Record<string, (caller: LocalPrincipal | undefined) => APIGatewayProxyStructuredResultV2>;
+  /** The built web console, served at `/` (every GET outside /v1/), as CloudFront serves it on AWS. */
+  consoleDir?: string;
 }
 
 export interface HttpApi {
@@ -101,10 +104,13 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
   const server: Server = createServer((req, res) => {
     void (async () => {
       try {
-        const extra = options.extraRoutes?.[`${req.method} ${new URL(req.url ?? '/', 'http://x').pathname}`];
+        const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+        const extra = options.extraRoutes?.[`${req.method} ${pathname}`];
         const body = await readBody(req);
         let result: APIGatewayProxyStructuredResultV2;
-        if (body === undefined) {
+        if (options.consoleDir && (req.method === 'GET' || req.method === 'HEAD') && !pathname.startsWith('/v1/') && pathname !== '/v1') {
+          result = await consoleFile(options.consoleDir, pathname);
+        } else if (body === undefined) {
           result = { statusCode: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'Request Entity Too Large' }) };
         } else if (extra) {
           // Local-only routes are authenticated like the API: the caller's principal, or undefined (a 401 to give).
@@ -115,7 +121,7 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
           result = await options.handler(toEvent(req, body, token ? byToken.get(token) : undefined, options.claimNames));
         }
         res.writeHead(result.statusCode ?? 200, (result.headers ?? {}) as Record<string, string>);
-        res.end(result.isBase64Encoded && result.body ? Buffer.from(result.body, 'base64') : (result.body ?? ''));
+        res.end(req.method === 'HEAD' ? undefined : result.isBase64Encoded && result.body ? Buffer.from(result.body, 'base64') : (result.body ?? ''));
       } catch {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ message: 'Internal Server Error' }));

@@ -68,6 +68,8 @@ export interface LocalModeOptions {
   wrapApiHandler?: (handler: ApiHandler) => ApiHandler;
   /** The drift schedules' clock and tick (local/drift-scheduler.ts), e.g. a fast clock in tests. @default the system clock, every 10 s */
   driftScheduler?: { tickMs?: number; now?: () => Date };
+  /** The built web console (infra/console-build.ts) to serve at `/`; unset: the port answers the API only. */
+  consoleDir?: string;
 }
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -688,6 +690,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       claimNames: ctx.claimNames,
       port: options.port,
       extraRoutes: { 'GET /v1/events': eventsRoute },
+      ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
     });
     stops.push(() => http.stop());
     stops.push(async () => db.destroy());

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ensureConsoleBuilt } from '../infra/console-build';
 import { loadLocalConfig } from './config';
 import { REPO_ROOT, startLocalMode, type LocalMode } from './local-mode';
 import { createServer } from 'node:net';
@@ -56,8 +57,11 @@ export async function startFromEnv(
   if (port !== 0 && !(await portFree(port))) {
     throw new Error(`port ${port} on 127.0.0.1 is in use (another program, or another local mode): set STACKJOBS_PORT to a free port, or 0 for any`);
   }
+  // The web console at `/`: built first when console/ changed since the last build (a few seconds), unless turned off.
+  const consoleDir = env.STACKJOBS_CONSOLE === 'off' ? undefined : ensureConsoleBuilt(log).dir;
   const local = await startLocalMode({
     config,
+    ...(consoleDir ? { consoleDir } : {}),
     dataDir: env.STACKJOBS_DATA_DIR ?? join(process.cwd(), '.stackjobs'),
     inMemory: env.STACKJOBS_IN_MEMORY === 'true',
     port,
@@ -86,7 +90,8 @@ async function main(): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const local = await startFromEnv();
-  console.log(`API:       ${local.apiUrl}`);
+  console.log(`console:   ${local.apiUrl}/`);
+  console.log(`API:       ${local.apiUrl}/v1/`);
   console.log(`data dir:  ${local.dataDir}`);
   console.log(`IaC:       ${local.iac}`);
   if (local.principals.length > 0) {

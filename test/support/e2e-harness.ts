@@ -101,6 +101,8 @@ export interface E2EOptions {
   dataDir?: string;
   /** The drift schedules' clock and tick (e.g. a fast clock, so "every minute" runs every second). */
   driftScheduler?: LocalModeOptions['driftScheduler'];
+  /** The built web console to serve at `/` (infra/console-build.ts). */
+  consoleDir?: string;
 }
 
 export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOptions = {}): Promise<E2E> {
@@ -118,6 +120,7 @@ export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOp
     },
     timeoutSecondsOverrides: { 'Wait For Stack Lock': 1 },
     ...(options.driftScheduler ? { driftScheduler: options.driftScheduler } : {}),
+    ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
     log: (l) => logs.push(l),
   });
   const validator = openApiValidator();
