@@ -45,7 +45,7 @@ export interface CfnTemplate {
   Resources: Record<string, CfnResource>;
 }
 
-/** Context for an offline synth without Lambda bundling (the runner image is only staged, never built). */
+/** Context for an offline synth without Lambda bundling (the runner image is only staged, never built; the web console is not built, a placeholder page stands in). */
 export const OFFLINE_CONTEXT = {
   'aws:cdk:bundling-stacks': [],
   // A well-formed issuer nobody uses (example values are refused at synth).

@@ -15,7 +15,6 @@ export function consoleContentSecurityPolicy(connectOrigins: string[]): string {
     "img-src 'self' data:",
     "font-src 'self'",
     `connect-src ${["'self'", ...connectOrigins].join(' ')}`,
-    "manifest-src 'self'",
     "frame-ancestors 'none'",
     "base-uri 'none'",
     "form-action 'self'",

@@ -7,6 +7,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import type { StackJobsStackProps } from './stack-jobs-stack';
+import type { ConsoleSignIn } from './constructs/console';
 import { runnerImageAsset, type RunnerImageBuild } from './constructs/runner';
 
 const PREFIX = 'stackjobs:';
@@ -106,6 +107,26 @@ function runnerBuildFromContext(node: Node): RunnerImageBuild | undefined {
   return { ...(tools ? { tools } : {}), ...(providerMirror ? { providerMirror } : {}) };
 }
 
+/**
+ * The web console's sign-in: `stackjobs:consoleClientId` (default: the first `stackjobs:jwtAudience` entry), which must
+ * be one of the audiences, since the console sends its ID token, whose `aud` is that client id; and
+ * `stackjobs:consoleAuthOrigins`, the origins its OIDC client fetches from besides the issuer's (the CSP's connect-src).
+ */
+function consoleFromContext(node: Node, audience: string[]): ConsoleSignIn {
+  const clientId = str(node, 'consoleClientId', audience[0])!;
+  if (isPlaceholder(clientId))
+    throw new ContextError(`context ${PREFIX}consoleClientId holds an example value (${clientId}): pass the console's app client id`);
+  if (!audience.includes(clientId))
+    throw new ContextError(
+      `context ${PREFIX}consoleClientId (${clientId}) must also be in ${PREFIX}jwtAudience: the console sends its ID token, whose aud is that client id, and the API's authorizer accepts only those audiences`,
+    );
+  const authOrigins = (list(node, 'consoleAuthOrigins') ?? []).map((o) => o.replace(/\/$/, ''));
+  const bad = authOrigins.filter((o) => !/^https:\/\/[a-z0-9.-]+(:\d+)?$/i.test(o) || isPlaceholder(o));
+  if (bad.length > 0)
+    throw new ContextError(`context ${PREFIX}consoleAuthOrigins must list https origins (https://host, no path), not examples: ${bad.join(', ')}`);
+  return { clientId, authOrigins };
+}
+
 export function stackPropsFromContext(node: Node): StackJobsStackProps {
   const issuer = str(node, 'jwtIssuer');
   const audience = list(node, 'jwtAudience');
@@ -118,6 +139,7 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
     );
   }
   if (!/^https:\/\/[^/]+/.test(issuer)) throw new ContextError(`context ${PREFIX}jwtIssuer must be an https:// issuer URL: ${howTo}`);
+  const consoleSignIn = consoleFromContext(node, audience);
   const vpc = read(node, 'vpc') as { vpcId?: unknown; availabilityZones?: unknown; privateSubnetIds?: unknown } | undefined;
   if (vpc !== undefined && (typeof vpc.vpcId !== 'string' || !Array.isArray(vpc.availabilityZones) || !Array.isArray(vpc.privateSubnetIds))) {
     throw new ContextError(`context ${PREFIX}vpc must be {"vpcId", "availabilityZones": [...], "privateSubnetIds": [...]}`);
@@ -137,6 +159,7 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
       orgsClaim: str(node, 'principalOrgsClaim', 'custom:orgs')!,
       rolesClaim: str(node, 'principalRolesClaim', 'custom:roles')!,
     },
+    console: consoleSignIn,
     retainData: bool(node, 'retainData'),
     jobsIndexUpgradeStep: num(node, 'jobsIndexUpgradeStep'),
     logRetention: num(node, 'logRetentionDays') as logs.RetentionDays | undefined,

@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { Api, type JwtSettings } from './constructs/api';
 import { Approvals } from './constructs/approvals';
+import { WebConsole, type ConsoleSignIn } from './constructs/console';
 import { Drift } from './constructs/drift';
 import { Events } from './constructs/events';
 import { Observability } from './constructs/observability';
@@ -23,6 +24,11 @@ type OrchestrationSettings = Pick<
 
 export interface StackJobsStackProps extends StackProps, OrchestrationSettings {
   readonly jwt: JwtSettings;
+  /**
+   * The web console's OIDC client and the extra origins its sign-in calls.
+   * @default the first JWT audience as the client id; no origins besides the issuer's
+   */
+  readonly console?: ConsoleSignIn;
   /**
    * Keep tables, key and buckets when the stack is deleted (and protect the tables from deletion).
    * @default true
@@ -86,6 +92,7 @@ export class StackJobsStack extends Stack {
   public readonly api: Api;
   public readonly drift: Drift;
   public readonly observability: Observability;
+  public readonly console: WebConsole;
 
   constructor(scope: Construct, id: string, props: StackJobsStackProps) {
     super(scope, id, props);
@@ -157,6 +164,16 @@ export class StackJobsStack extends Stack {
       orgRunnerTaskDefinitionArns: props.orgRunnerTaskDefinitionArns ?? [],
       logRetention,
     });
+    this.console = new WebConsole(this, 'Console', {
+      apiEndpoint: this.api.endpoint,
+      issuer: props.jwt.issuer,
+      clientId: props.console?.clientId ?? props.jwt.audience[0],
+      authOrigins: props.console?.authOrigins,
+      logsBucket: this.storage.accessLogsBucket,
+      logRetention,
+      retainData: props.retainData,
+    });
+    this.api.allowBrowserOrigin(this.console.url, logRetention);
     this.events.routeResourceChanges(this.api.resourceChangedFunction);
     this.events.routeExecutionEnds(this.orchestration.stateMachine, this.orchestration.cleanupFunction);
     this.events.routeApprovalExpiries(this.approvals.approvalExpiredFunction);
@@ -188,6 +205,10 @@ export class StackJobsStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the Stack Jobs API' });
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: this.console.url,
+      description: 'The web console; register <ConsoleUrl>/callback and <ConsoleUrl>/ with the OIDC provider',
+    });
     new CfnOutput(this, 'SlackInteractionsUrl', { value: `${this.api.url}v1/slack/interactions`, description: 'Slack app "Interactivity" request URL' });
     new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName, description: 'Send "Cloud Resource Changed" events here' });
     new CfnOutput(this, 'StateMachineArn', { value: this.orchestration.stateMachine.stateMachineArn });

@@ -1,9 +1,10 @@
 /**
  * The intake: everything that submits jobs, and therefore runs pre-flight. The HTTP API (every `/v1` route behind
- * a JWT authorizer, except the public OpenAPI document and the Slack interactions route, which Slack signs) and
- * the EventBridge "Resource Changed" Lambda.
+ * a JWT authorizer, except the public OpenAPI document and the Slack interactions route, which Slack signs; CORS for
+ * the web console's origin only) and the EventBridge "Resource Changed" Lambda.
  */
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { createHash } from 'node:crypto';
+import { Duration, Lazy, RemovalPolicy, Stack, type CfnResource } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -17,10 +18,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { deploymentId } from './deployment';
-import { acknowledgeWildcardResources } from './nag';
+import { acknowledgeCdkHandlerLogs, acknowledgeWildcardResources } from './nag';
 import { wildcardPatternReasons } from './runner';
 import { StackJobsFunction } from './stack-jobs-function';
 import { JOBS_INDEX_NAMES } from './storage';
@@ -35,6 +37,19 @@ export interface JwtSettings {
   /** The claim holding the caller's roles. */
   readonly rolesClaim: string;
 }
+
+/**
+ * The methods of the authorized `/v1/{proxy+}` routes: those the API's routes use (lambdas/api), named rather than
+ * `ANY` so that a browser's CORS preflight (OPTIONS, sent without a token) matches no route behind the authorizer and
+ * API Gateway answers it from the CORS configuration. Under `ANY` the authorizer refused every preflight with a 401.
+ */
+export const API_METHODS = [apigw.HttpMethod.GET, apigw.HttpMethod.POST, apigw.HttpMethod.PUT, apigw.HttpMethod.DELETE] as const;
+
+/** What the console sends and reads besides the CORS-safelisted headers: the token, JSON bodies, conditional polls. */
+export const BROWSER_REQUEST_HEADERS = ['authorization', 'content-type', 'if-none-match'];
+export const BROWSER_EXPOSED_HEADERS = ['etag'];
+/** How long a browser may reuse a preflight answer. */
+export const BROWSER_PREFLIGHT_MAX_AGE = Duration.hours(1);
 
 export interface ApiProps {
   readonly jobsTable: dynamodb.ITableV2;
@@ -77,6 +92,8 @@ export class Api extends Construct {
   /** EventBridge "Resource Changed" -> submission (the events construct routes the rule here). */
   public readonly resourceChangedFunction: StackJobsFunction;
   public readonly url: string;
+  /** `https://<api-id>.execute-api.<region>.amazonaws.com`: the API's origin, and its base URL without the trailing slash (the `$default` stage). */
+  public readonly endpoint: string;
   private readonly props: ApiProps;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
@@ -124,10 +141,11 @@ export class Api extends Construct {
       accessLogSettings: { destination: new apigw.LogGroupLogDestination(accessLogs), format: AccessLogFormat.jsonWithStandardFields() },
     });
     this.url = stage.url;
+    this.endpoint = this.httpApi.apiEndpoint;
 
     const authorizer = new HttpJwtAuthorizer('JwtAuthorizer', props.jwt.issuer, { jwtAudience: props.jwt.audience });
     const api = new HttpLambdaIntegration('Api', this.apiFunction);
-    this.httpApi.addRoutes({ path: '/v1/{proxy+}', methods: [apigw.HttpMethod.ANY], integration: api, authorizer });
+    this.httpApi.addRoutes({ path: '/v1/{proxy+}', methods: [...API_METHODS], integration: api, authorizer });
     const openApi = this.httpApi.addRoutes({ path: '/v1/openapi.json', methods: [apigw.HttpMethod.GET], integration: api });
     const slack = this.httpApi.addRoutes({
       path: '/v1/slack/interactions',
@@ -144,6 +162,63 @@ export class Api extends Construct {
         id: 'AwsSolutions-APIG4',
         reason: 'Slack cannot present a JWT; the Lambda verifies the Slack signing-secret signature (v0 HMAC-SHA256, 5-minute window).',
       });
+  }
+
+  /**
+   * Lets the browser app at `origin` (`https://host`) call the API: CORS for that origin alone, the API's methods, the
+   * headers in BROWSER_REQUEST_HEADERS, `ETag` readable, preflights cached for BROWSER_PREFLIGHT_MAX_AGE, no credentials
+   * (the token goes in `Authorization`, never a cookie).
+   *
+   * Set by a custom resource (`UpdateApi`) once both exist, not as the HttpApi's `corsPreflight`: the origin is the web
+   * console's CloudFront distribution, whose Content-Security-Policy names this API's origin in `connect-src`, so with
+   * CORS on the API resource the API would need the distribution and the distribution (through its response headers
+   * policy) the API, a cycle CloudFormation refuses. The custom resource needs both and nothing needs it.
+   */
+  allowBrowserOrigin(origin: string, logRetention: logs.RetentionDays): cr.AwsCustomResource {
+    const apiId = this.httpApi.apiId;
+    const stack = Stack.of(this);
+    const apiArn = `arn:${stack.partition}:apigateway:${stack.region}::/apis/${apiId}`;
+    const update: cr.AwsSdkCall = {
+      service: 'ApiGatewayV2',
+      action: 'UpdateApi',
+      parameters: {
+        ApiId: apiId,
+        CorsConfiguration: {
+          AllowOrigins: [origin],
+          AllowMethods: [...API_METHODS],
+          AllowHeaders: BROWSER_REQUEST_HEADERS,
+          ExposeHeaders: BROWSER_EXPOSED_HEADERS,
+          MaxAge: BROWSER_PREFLIGHT_MAX_AGE.toSeconds(),
+          AllowCredentials: false,
+        },
+      },
+      physicalResourceId: cr.PhysicalResourceId.of(`${apiId}-cors`),
+    };
+    const cors = new cr.AwsCustomResource(this, 'BrowserCors', {
+      onCreate: update,
+      onUpdate: update,
+      onDelete: {
+        service: 'ApiGatewayV2',
+        action: 'DeleteCorsConfiguration',
+        parameters: { ApiId: apiId },
+        ignoreErrorCodesMatching: 'NotFoundException',
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        // API Gateway authorizes its own API by HTTP verb on the resource path: UpdateApi is a PATCH of the API.
+        new iam.PolicyStatement({ actions: ['apigateway:PATCH'], resources: [apiArn] }),
+        new iam.PolicyStatement({ actions: ['apigateway:DELETE'], resources: [`${apiArn}/cors`] }),
+      ]),
+      installLatestAwsSdk: false,
+      logGroup: new logs.LogGroup(this, 'BrowserCorsLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY }),
+    });
+    // A property the handler ignores: any change CloudFormation makes to the API resource changes it, so the CORS
+    // configuration is written again after that update, whatever the update does to a configuration it never set.
+    (cors.node.findChild('Resource').node.defaultChild as CfnResource).addPropertyOverride(
+      'ApiFingerprint',
+      Lazy.string({ produce: () => fingerprint(this.httpApi.node.defaultChild as CfnResource) }),
+    );
+    acknowledgeCdkHandlerLogs((cors.grantPrincipal as iam.IRole).node.scope!);
+    return cors;
   }
 
   /**
@@ -236,4 +311,12 @@ export class Api extends Construct {
       ]),
     );
   }
+}
+
+/** A short hash of a resource's CloudFormation definition (type, properties, dependencies), as deployed. */
+function fingerprint(resource: CfnResource): string {
+  return createHash('sha256')
+    .update(JSON.stringify(Stack.of(resource).resolve(resource._toCloudFormation())))
+    .digest('hex')
+    .slice(0, 16);
 }

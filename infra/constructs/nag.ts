@@ -33,3 +33,14 @@ export function renderResolved(resolved: unknown): string {
 export function acknowledgeWildcardResources(scope: IConstruct, resources: Array<[resource: string, reason: string]>): void {
   for (const [resource, reason] of resources) Validations.of(scope).acknowledge({ id: `AwsSolutions-IAM5[Resource::${nagRender(scope, resource)}]`, reason });
 }
+
+/**
+ * Acknowledges IAM4 for the AWS managed policy CDK's own custom-resource handlers (BucketDeployment, AwsCustomResource)
+ * get: it grants writing their logs and nothing else.
+ */
+export function acknowledgeCdkHandlerLogs(handler: IConstruct): void {
+  Validations.of(handler).acknowledge({
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    reason: "CDK's own custom-resource handler; the AWS managed policy grants writing its logs (CreateLogGroup, CreateLogStream, PutLogEvents) only.",
+  });
+}

@@ -1,6 +1,6 @@
 /**
  * Storage: the jobs and catalog tables (built from the one shared table definition) and the artifacts bucket
- * (logs, plans, outputs per job) with its access-log bucket.
+ * (logs, plans, outputs per job) with the access-log bucket it shares with the web console's bucket and distribution.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -105,6 +105,11 @@ export class Storage extends Construct {
   /** Per job: `jobs/<jobId>/logs/`, `jobs/<jobId>/plan/`, `jobs/<jobId>/outputs.json`. */
   public readonly artifactsBucket: s3.Bucket;
   public readonly artifactsKey: kms.Key;
+  /**
+   * SSE-S3, ACLs enabled (CloudFront standard logs are delivered by ACL): S3 server access logs under `artifacts/` and
+   * `console/`, the console distribution's logs under `console-cdn/`; kept 365 days.
+   */
+  public readonly accessLogsBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: StorageProps = {}) {
     super(scope, id);
@@ -118,7 +123,7 @@ export class Storage extends Construct {
       description: 'Stack Jobs artifacts (logs, plans, outputs)',
       removalPolicy,
     });
-    const accessLogs = new s3.Bucket(this, 'AccessLogsBucket', {
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', {
       // Server access logging can only deliver to SSE-S3 buckets.
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -128,7 +133,10 @@ export class Storage extends Construct {
       removalPolicy,
       autoDeleteObjects: false,
     });
-    Validations.of(accessLogs).acknowledge({ id: 'AwsSolutions-S1', reason: 'This is the access-log bucket itself; logging it to itself would loop.' });
+    Validations.of(this.accessLogsBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the access-log bucket itself; logging it to itself would loop.',
+    });
 
     this.artifactsBucket = new s3.Bucket(this, 'ArtifactsBucket', {
       encryption: s3.BucketEncryption.KMS,
@@ -137,7 +145,7 @@ export class Storage extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       versioned: true,
-      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'artifacts/',
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       // Keys are jobs/<jobId>/{logs,plan}/..., so a prefix cannot tell logs from plans: the runner tags each object

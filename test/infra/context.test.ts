@@ -37,3 +37,36 @@ describe("the API's JWT authorizer context", () => {
     expect(context['stackjobs:jwtIssuer']).toBeUndefined();
   });
 });
+
+describe("the web console's sign-in context", () => {
+  const AUDIENCE = ['4f1b2c3d5e6f7a8b9c0d1e2f3a', '7q8r9s0t1u2v3w4x5y6z7a8b9c'];
+  const withAudience = (context: Record<string, unknown>) => propsWith({ 'stackjobs:jwtAudience': AUDIENCE, ...context });
+
+  it('takes the first JWT audience as the console client by default, with no sign-in origins besides the issuer', () => {
+    expect(withAudience({}).console).toEqual({ clientId: AUDIENCE[0], authOrigins: [] });
+  });
+
+  it('takes stackjobs:consoleClientId and stackjobs:consoleAuthOrigins (origins, a trailing slash dropped)', () => {
+    const props = withAudience({
+      'stackjobs:consoleClientId': AUDIENCE[1],
+      'stackjobs:consoleAuthOrigins': 'https://acme-stackjobs.auth.eu-west-1.amazoncognito.com/,https://login.acme.io:8443',
+    });
+    expect(props.console).toEqual({
+      clientId: AUDIENCE[1],
+      authOrigins: ['https://acme-stackjobs.auth.eu-west-1.amazoncognito.com', 'https://login.acme.io:8443'],
+    });
+  });
+
+  it('refuses a console client the API would not accept: its ID token’s aud must be one of the audiences', () => {
+    expect(() => withAudience({ 'stackjobs:consoleClientId': 'another-client-id' })).toThrow(
+      /consoleClientId \(another-client-id\) must also be in stackjobs:jwtAudience/,
+    );
+  });
+
+  it.each([['http://login.acme.io'], ['https://login.acme.io/oauth2/token'], ['https://login.example.com'], ['login.acme.io']])(
+    'refuses %s as a sign-in origin',
+    (origin) => {
+      expect(() => withAudience({ 'stackjobs:consoleAuthOrigins': [origin] })).toThrow(/consoleAuthOrigins must list https origins/);
+    },
+  );
+});

@@ -19,6 +19,9 @@ import { INBOUND_MAX_EVENT_AGE, INBOUND_RETRY_ATTEMPTS, RUNNER_STOPPED_MAX_EVENT
 import { RESOURCE_CHANGED } from '../../lambdas/events/resource-changed';
 import { MAX_TASK_TIMEOUT_SECONDS, STATE } from '../../infra/constructs/state-machine';
 import type { StackJobsStack } from '../../infra/stack-jobs-stack';
+import { API_METHODS } from '../../infra/constructs/api';
+import { ENTRY_METADATA } from '../../infra/constructs/stack-jobs-function';
+import { routeDefinitions } from '../../lambdas/api/routes';
 
 interface Statement {
   Sid?: string;
@@ -48,6 +51,9 @@ beforeAll(() => {
 });
 
 const idOf = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
+/** The functions of this code base (StackJobsFunction), not CDK's own custom-resource handlers. */
+const stackJobsFunctions = (t: typeof json) =>
+  Object.values(t.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && (r as { Metadata?: Record<string, unknown> }).Metadata?.[ENTRY_METADATA]);
 const ofType = (type: string) => Object.entries(json.Resources).filter(([, r]) => r.Type === type);
 
 /** Every statement of every policy attached to a role. */
@@ -337,26 +343,27 @@ describe('state machine', () => {
   });
 
   it('runs every function on Node.js 22, the runtime the code is bundled for', () => {
-    const runtimes = Object.values(json.Resources)
-      .filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler')
-      .map((r) => r.Properties.Runtime);
+    const runtimes = stackJobsFunctions(json).map((r) => r.Properties.Runtime);
     expect(runtimes.length).toBeGreaterThanOrEqual(6);
     expect(new Set(runtimes)).toEqual(new Set(['nodejs22.x']));
   });
 
   it("gives every function the one AWS SDK layer (the lockfile's SDK, Node.js 22, arm64), and none with stackjobs:awsSdk=bundle", () => {
-    const layers = ofType('AWS::Lambda::LayerVersion');
+    // The other layer is the AWS CLI of CDK's upload function (the web console's BucketDeployment).
+    const layers = ofType('AWS::Lambda::LayerVersion').filter(([, l]) => l.Properties.Description !== '/opt/awscli/aws');
     expect(layers).toHaveLength(1);
     const [layerId, layer] = layers[0];
     expect(layer.Properties).toMatchObject({ CompatibleRuntimes: ['nodejs22.x'], CompatibleArchitectures: ['arm64'] });
-    const functions = Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler');
+    const functions = stackJobsFunctions(json);
     expect(functions.length).toBeGreaterThanOrEqual(6);
     for (const f of functions) expect(f.Properties.Layers).toEqual([{ Ref: layerId }]);
 
     const app = new App({ context: { ...OFFLINE_CONTEXT, 'stackjobs:awsSdk': 'bundle' } });
     const bundled = Template.fromStack(buildStackJobsApp(app, { nag: false })).toJSON() as typeof json;
-    expect(Object.values(bundled.Resources).filter((r) => r.Type === 'AWS::Lambda::LayerVersion')).toEqual([]);
-    expect(Object.values(bundled.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Layers !== undefined)).toEqual([]);
+    expect(Object.values(bundled.Resources).filter((r) => r.Type === 'AWS::Lambda::LayerVersion' && r.Properties.Description !== '/opt/awscli/aws')).toEqual(
+      [],
+    );
+    expect(stackJobsFunctions(bundled).filter((r) => r.Properties.Layers !== undefined)).toEqual([]);
   });
 
   it('maps every Task state to the handler or runner phase it runs', () => {
@@ -761,7 +768,22 @@ describe('api', () => {
       JwtConfiguration: { Issuer: OFFLINE_CONTEXT['stackjobs:jwtIssuer'], Audience: OFFLINE_CONTEXT['stackjobs:jwtAudience'] },
     });
     const routes = Object.fromEntries(ofType('AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey as string, r.Properties.AuthorizationType]));
-    expect(routes).toEqual({ 'ANY /v1/{proxy+}': 'JWT', 'GET /v1/openapi.json': 'NONE', 'POST /v1/slack/interactions': 'NONE' });
+    expect(routes).toEqual({
+      'GET /v1/{proxy+}': 'JWT',
+      'POST /v1/{proxy+}': 'JWT',
+      'PUT /v1/{proxy+}': 'JWT',
+      'DELETE /v1/{proxy+}': 'JWT',
+      'GET /v1/openapi.json': 'NONE',
+      'POST /v1/slack/interactions': 'NONE',
+    });
+  });
+
+  it('routes every method the API serves to the authorizer, and no OPTIONS, so API Gateway answers CORS preflights itself', () => {
+    const served = [...new Set(routeDefinitions().map((r) => r.method))].sort();
+    expect([...API_METHODS].sort()).toEqual(served);
+    const methods = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => (r.Properties.RouteKey as string).split(' ')[0]);
+    expect(methods).not.toContain('ANY');
+    expect(methods).not.toContain('OPTIONS');
   });
 
   it('logs access and throttles the stage', () => {

@@ -61,7 +61,8 @@ function tableRows(text: string): string[][] {
 }
 
 const backticked = (text: string): string[] => [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
-const cfnTypes = (text: string): string[] => backticked(text).filter((t) => /^AWS::\w+::\w+$/.test(t));
+/** CloudFormation resource types: `AWS::Service::Resource`, and the `Custom::Name` of a custom resource (CDK's own included). */
+const cfnTypes = (text: string): string[] => backticked(text).filter((t) => /^(AWS::\w+::\w+|Custom::[\w-]+)$/.test(t));
 const sorted = (values: Iterable<string>) => [...new Set(values)].sort();
 /** The first dollar amount in a cell ("$32.85", "≤ $2.40", "**$46.10**"). */
 const dollars = (cell: string): number => {
