@@ -127,7 +127,6 @@ describeBrowser('the web console in a browser, against local mode and the real T
     const job = await e.waitFor((await submit(probeChange('console_approve', 'v1'))).metadata.id, awaiting, 90000);
     expect(job.status.phase).toBe('awaiting_approval');
     const page = await signedIn(TOKENS.approver);
-    await shoot(page, 'jobs');
     expect(await axeViolations(page)).toEqual([]);
 
     await page.getByRole('link', { name: job.metadata.id }).click();
@@ -258,6 +257,9 @@ describeBrowser('the web console in a browser, against local mode and the real T
 
   it('the catalog and pre-flight pages work for an admin, with no axe violations', async () => {
     const page = await signedIn(TOKENS.admin);
+    // By now the jobs of every test above: succeeded, rejected, cancelled, failed.
+    await page.getByRole('link', { name: /^sj_/ }).first().waitFor();
+    await shoot(page, 'jobs');
     await page.getByRole('link', { name: 'Catalog' }).click();
     await page.getByRole('heading', { name: /Catalog/ }).waitFor();
     expect(await axeViolations(page)).toEqual([]);

@@ -106,7 +106,13 @@ export function SessionProvider({ config, children, fetchImpl }: { config: Conso
           const manager = await oidcManager(config);
           const user = window.location.pathname === '/callback' ? await manager.signinRedirectCallback() : await manager.getUser();
           if (window.location.pathname === '/callback') window.history.replaceState(null, '', (user?.state as string | undefined) ?? '/');
-          const t = user && !user.expired ? (config.tokenType === 'access_token' ? user.access_token : user.id_token) : undefined;
+          const pick = (u: { access_token: string; id_token?: string }) => (config.tokenType === 'access_token' ? u.access_token : u.id_token);
+          // Renewed tokens (refresh token grant; the CSP forbids the hidden-iframe fallback) replace the one in use.
+          manager.events.addUserLoaded((renewed) => {
+            token.current = pick(renewed);
+          });
+          manager.events.addSilentRenewError(() => signOut('Your session could not be renewed: sign in again.'));
+          const t = user && !user.expired ? pick(user) : undefined;
           if (t) await adopt(t);
         } else if (token.current) {
           await adopt(token.current);

@@ -28,8 +28,11 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
-export function JobLink({ job }: { job: StackJob }) {
-  return <Link to={`/jobs/${job.metadata.id}`}>{job.metadata.id}</Link>;
+/** Where job `id`'s page is. */
+export const jobPath = (id: string) => `/jobs/${encodeURIComponent(id)}`;
+
+export function JobLink({ id }: { id: string }) {
+  return <Link to={jobPath(id)}>{id}</Link>;
 }
 
 export function ResourceLink({ org, env, id, children }: { org: string; env: string; id: string; children?: ReactNode }) {

@@ -1,6 +1,6 @@
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { examples, memberOf, renderPage, type Handlers } from '../components/catalog/test-harness';
+import { examples, memberOf, renderPage, type Handlers } from '../test/support';
 import { CatalogPage } from './CatalogPage';
 
 const orgModule = { ...examples.IacModule, id: 'acme-eks', scope: 'org' as const, org: 'acmecorp', isDefault: false };
@@ -8,7 +8,7 @@ const viewer = memberOf('acmecorp', ['viewer'], ['read']);
 const admin = memberOf('acmecorp', ['admin'], ['read', 'submit', 'admin']);
 
 function open(me: typeof viewer, handlers: Handlers, path = '/catalog?scope=org&kind=modules') {
-  return renderPage(<CatalogPage />, { route: '/catalog', path, me, handlers });
+  return renderPage(<CatalogPage />, { path, me, handlers });
 }
 
 describe('CatalogPage', () => {

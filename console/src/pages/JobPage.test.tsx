@@ -2,46 +2,40 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import axe from 'axe-core';
 import { describe, expect, it } from 'vitest';
-import type { StackJob } from '../api/client';
-import {
-  approver,
-  awaitingApproval,
-  failedInPlan,
-  fakeApi,
-  JOB_ID,
-  operatorOnly,
-  planChanges,
-  problem,
-  renderJobPage,
-  type Answer,
-  type Handler,
-} from '../components/job/test-support';
+import type { Me, StackJob } from '../api/client';
+import { awaitingApproval, examples, failedInPlan, JOB_ID, memberOf, planChanges, problem, renderPage, running, type Handlers } from '../test/support';
+import { JobPage } from './JobPage';
+
+const approver = examples.Me; // operator and approver in acmecorp
+const operatorOnly = memberOf('acmecorp', ['operator'], ['read', 'submit']);
 
 const PLAN_LOG = 'Initializing the backend...\nterraform plan\ntest_instance.test must be replaced\nPlan: 1 to add, 1 to change, 0 to destroy.\n';
 
 /** The API as the job page reads it for `job`, with `extra` routes on top. */
-function api(me: unknown, job: StackJob, extra: Record<string, Handler | Answer | Answer[]> = {}) {
+function api(job: StackJob, extra: Handlers = {}): Handlers {
   const id = job.metadata.id;
-  return fakeApi(me, {
+  return {
     [`GET /v1/stack-jobs/${id}`]: { body: job, headers: { etag: '"v1"' } },
     [`GET /v1/stack-jobs/${id}/plan/changes`]: { body: planChanges() },
     // The whole log on the first read; nothing more after its cursor.
-    [`GET /v1/stack-jobs/${id}/logs`]: (req) => ({
-      body: req.query.get('cursor')
+    [`GET /v1/stack-jobs/${id}/logs`]: (call) => ({
+      body: call.query.get('cursor')
         ? { jobId: id, phase: job.status.phase, text: '', chunks: 0, cursor: 'c1' }
         : { jobId: id, phase: job.status.phase, text: PLAN_LOG, chunks: 1, cursor: 'c1' },
     }),
     [`GET /v1/stack-jobs/${id}/outputs`]: { status: 404, body: problem(404, 'Not found', `stack job ${id} has no outputs`) },
     ...extra,
-  });
+  };
 }
+
+/** The job page of JOB_ID, signed in as `me`, the API answered by `handlers`. */
+const open = (handlers: Handlers, me: Me = approver) => renderPage(<JobPage />, { route: '/jobs/:id', path: `/jobs/${JOB_ID}`, me, handlers });
 
 const approvalPanel = () => screen.getByRole('region', { name: 'Approval' });
 
 describe('JobPage', () => {
   it('groups the plan by action and expands a resource to its attribute diff, before → after', async () => {
-    const { fetchImpl } = api(approver, awaitingApproval());
-    renderJobPage(JOB_ID, fetchImpl);
+    open(api(awaitingApproval()));
 
     const plan = await screen.findByRole('region', { name: 'Plan' });
     expect(await within(plan).findByText('Plan: 1 to add, 1 to change, 0 to destroy, 1 to replace. 1 output change.')).toBeTruthy();
@@ -70,14 +64,12 @@ describe('JobPage', () => {
   });
 
   it('reads "No plan yet" while the plan changes are a 404', async () => {
-    const job = awaitingApproval();
-    job.status = { ...job.status, phase: 'running', operations: job.status.operations.slice(0, 2) };
-    delete job.status.plan;
-    delete job.status.approval;
-    const { fetchImpl } = api(approver, job, {
-      [`GET /v1/stack-jobs/${JOB_ID}/plan/changes`]: { status: 404, body: problem(404, 'Not found', `stack job ${JOB_ID} has no plan yet`) },
-    });
-    renderJobPage(JOB_ID, fetchImpl);
+    const job = running();
+    open(
+      api(job, {
+        [`GET /v1/stack-jobs/${JOB_ID}/plan/changes`]: { status: 404, body: problem(404, 'Not found', `stack job ${JOB_ID} has no plan yet`) },
+      }),
+    );
     const plan = await screen.findByRole('region', { name: 'Plan' });
     expect(await within(plan).findByText('No plan yet.')).toBeTruthy();
   });
@@ -93,32 +85,34 @@ describe('JobPage', () => {
     };
     const approved = (req: { method: string; path: string }) => req.method === 'POST' && req.path.endsWith('/approve');
     // The job reads as decided once the decision was posted.
-    const { fetchImpl, requests } = api(approver, awaitingApproval(), {
-      [`GET /v1/stack-jobs/${JOB_ID}`]: () => (requests.some(approved) ? { body: decided, headers: { etag: '"v2"' } } : { body: awaitingApproval() }),
-      [`POST /v1/stack-jobs/${JOB_ID}/approve`]: { body: decided },
-    });
-    renderJobPage(JOB_ID, fetchImpl);
+    const { calls } = open(
+      api(awaitingApproval(), {
+        [`GET /v1/stack-jobs/${JOB_ID}`]: (_, seen) => (seen.some(approved) ? { body: decided, headers: { etag: '"v2"' } } : { body: awaitingApproval() }),
+        [`POST /v1/stack-jobs/${JOB_ID}/approve`]: { body: decided },
+      }),
+    );
 
     await screen.findByRole('region', { name: 'Approval' });
     await userEvent.type(within(approvalPanel()).getByLabelText('Comment'), 'LGTM: node group only');
     await userEvent.click(within(approvalPanel()).getByRole('button', { name: 'Approve' }));
     const dialog = screen.getByRole('dialog', { name: 'Approve this plan?' });
     expect(within(dialog).getByText('LGTM: node group only')).toBeTruthy();
-    expect(requests.some(approved)).toBe(false);
+    expect(calls.some(approved)).toBe(false);
 
     await userEvent.click(within(dialog).getByRole('button', { name: 'Yes, approve' }));
-    await waitFor(() => expect(requests.filter(approved)).toHaveLength(1));
-    expect(requests.find(approved)!.body).toEqual({ comment: 'LGTM: node group only' });
+    await waitFor(() => expect(calls.filter(approved)).toHaveLength(1));
+    expect(calls.find(approved)!.body).toEqual({ comment: 'LGTM: node group only' });
     expect(await within(approvalPanel()).findByText(/by pat@acmecorp\.example/)).toBeTruthy();
     expect(within(approvalPanel()).getByText('Approved')).toBeTruthy();
   });
 
   it("shows the API's reason where a 409 on approve happened", async () => {
     const detail = 'it was already rejected by sam@acmecorp.example at 2025-04-24T09:19:00.000Z (slack)';
-    const { fetchImpl } = api(approver, awaitingApproval(), {
-      [`POST /v1/stack-jobs/${JOB_ID}/approve`]: { status: 409, body: problem(409, 'Conflict', detail) },
-    });
-    renderJobPage(JOB_ID, fetchImpl);
+    open(
+      api(awaitingApproval(), {
+        [`POST /v1/stack-jobs/${JOB_ID}/approve`]: { status: 409, body: problem(409, 'Conflict', detail) },
+      }),
+    );
 
     await userEvent.click(await within(await screen.findByRole('region', { name: 'Approval' })).findByRole('button', { name: 'Approve' }));
     await userEvent.click(screen.getByRole('button', { name: 'Yes, approve' }));
@@ -130,8 +124,7 @@ describe('JobPage', () => {
     const job = awaitingApproval();
     job.metadata.submittedBy = approver.subject;
     job.spec.essentials.flowControlPolicy.requireDistinctApprover = true;
-    const { fetchImpl, requests } = api(approver, job);
-    renderJobPage(JOB_ID, fetchImpl);
+    const { calls } = open(api(job));
 
     const panel = await screen.findByRole('region', { name: 'Approval' });
     const approve = within(panel).getByRole('button', { name: 'Approve' }) as HTMLButtonElement;
@@ -143,12 +136,11 @@ describe('JobPage', () => {
     expect(approve.getAttribute('aria-describedby')).toBe('decide-blocked');
     await userEvent.click(approve);
     expect(screen.queryByRole('dialog')).toBeNull();
-    expect(requests.some((r) => r.method === 'POST')).toBe(false);
+    expect(calls.some((r) => r.method === 'POST')).toBe(false);
   });
 
   it('offers an operator without the approver role Cancel, but no Approve button', async () => {
-    const { fetchImpl } = api(operatorOnly, awaitingApproval());
-    renderJobPage(JOB_ID, fetchImpl);
+    open(api(awaitingApproval()), operatorOnly);
 
     const panel = await screen.findByRole('region', { name: 'Approval' });
     expect(within(panel).getByText('You cannot approve: you do not hold the approver role in acmecorp.')).toBeTruthy();
@@ -158,9 +150,8 @@ describe('JobPage', () => {
   });
 
   it('offers a viewer neither Cancel nor Rerun', async () => {
-    const viewer = { subject: 'vic@acmecorp.example', platformAdmin: false, orgs: [{ org: 'acmecorp', roles: ['viewer'], permissions: ['read'] }] };
-    const { fetchImpl } = api(viewer, failedInPlan());
-    renderJobPage(JOB_ID, fetchImpl);
+    const viewer = memberOf('acmecorp', ['viewer'], ['read']);
+    open(api(failedInPlan()), viewer);
     await screen.findByRole('heading', { name: 'Failed in plan' });
     expect(screen.queryByRole('button', { name: 'Rerun' })).toBeNull();
     expect(screen.queryByRole('button', { name: 'Cancel' })).toBeNull();
@@ -170,11 +161,13 @@ describe('JobPage', () => {
     const cancelled = awaitingApproval();
     cancelled.status = { ...cancelled.status, phase: 'completed', result: 'cancelled', reason: 'cancelled', finishedAt: '2025-04-24T09:21:00.000Z' };
     delete cancelled.status.approval;
-    const { fetchImpl, requests } = fakeApi(operatorOnly, {
-      [`GET /v1/stack-jobs/${JOB_ID}`]: () => (requests.some((r) => r.path.endsWith('/cancel')) ? { body: cancelled } : { body: awaitingApproval() }),
-      [`POST /v1/stack-jobs/${JOB_ID}/cancel`]: { body: cancelled },
-    });
-    renderJobPage(JOB_ID, fetchImpl);
+    open(
+      {
+        [`GET /v1/stack-jobs/${JOB_ID}`]: (_, seen) => (seen.some((r) => r.path.endsWith('/cancel')) ? { body: cancelled } : { body: awaitingApproval() }),
+        [`POST /v1/stack-jobs/${JOB_ID}/cancel`]: { body: cancelled },
+      },
+      operatorOnly,
+    );
 
     await userEvent.click(await screen.findByRole('button', { name: 'Cancel' }));
     const dialog = screen.getByRole('dialog', { name: 'Cancel this job?' });
@@ -187,23 +180,23 @@ describe('JobPage', () => {
   it('reruns after the confirmation and opens the new job', async () => {
     const rerun = failedInPlan();
     rerun.metadata = { ...rerun.metadata, id: 'sj_01jsrp4m2c7v9k3h6t8w0x1y2z', rerunOf: JOB_ID, submittedBy: approver.subject };
-    const { fetchImpl, requests } = api(approver, failedInPlan(), {
-      [`POST /v1/stack-jobs/${JOB_ID}/rerun`]: { status: 201, body: rerun, headers: { location: `/v1/stack-jobs/${rerun.metadata.id}` } },
-      [`GET /v1/stack-jobs/${rerun.metadata.id}`]: { body: rerun },
-    });
-    renderJobPage(JOB_ID, fetchImpl);
+    const { calls } = open(
+      api(failedInPlan(), {
+        [`POST /v1/stack-jobs/${JOB_ID}/rerun`]: { status: 201, body: rerun, headers: { location: `/v1/stack-jobs/${rerun.metadata.id}` } },
+        [`GET /v1/stack-jobs/${rerun.metadata.id}`]: { body: rerun },
+      }),
+    );
 
     await userEvent.click(await screen.findByRole('button', { name: 'Rerun' }));
     await userEvent.click(screen.getByRole('button', { name: 'Yes, rerun' }));
     await waitFor(() => expect(screen.getByTestId('location').textContent).toBe(`/jobs/${rerun.metadata.id}`));
-    const post = requests.find((r) => r.method === 'POST')!;
+    const post = calls.find((r) => r.method === 'POST')!;
     expect(post.headers.get('idempotency-key')).toMatch(/^console-rerun-/);
     expect(await screen.findByText(/rerun of/)).toBeTruthy();
   });
 
   it('shows a failed job’s failing operation and its error first', async () => {
-    const { fetchImpl } = api(approver, failedInPlan());
-    renderJobPage(JOB_ID, fetchImpl);
+    open(api(failedInPlan()));
 
     const failure = await screen.findByRole('alert', { name: 'Failed in plan' });
     expect(within(failure).getByText(/An argument named "desired_sise" is not expected here\./)).toBeTruthy();
@@ -221,19 +214,20 @@ describe('JobPage', () => {
     const job = failedInPlan();
     job.status = { ...job.status, result: 'succeeded', reason: 'succeeded', outputsKey: `outputs/${JOB_ID}.json` };
     delete job.status.failure;
-    const { fetchImpl } = api(approver, job, {
-      [`GET /v1/stack-jobs/${JOB_ID}/outputs`]: {
-        body: {
-          jobId: JOB_ID,
-          outputs: {
-            cluster_endpoint: { sensitive: false, type: 'string', value: 'https://ABCD.gr7.us-east-1.eks.amazonaws.com' },
-            kubeconfig_token: { sensitive: true, type: 'string', value: '***' },
-            admin_password: { sensitive: true, type: 'string', value: 'hunter2-not-masked' },
+    const { container } = open(
+      api(job, {
+        [`GET /v1/stack-jobs/${JOB_ID}/outputs`]: {
+          body: {
+            jobId: JOB_ID,
+            outputs: {
+              cluster_endpoint: { sensitive: false, type: 'string', value: 'https://ABCD.gr7.us-east-1.eks.amazonaws.com' },
+              kubeconfig_token: { sensitive: true, type: 'string', value: '***' },
+              admin_password: { sensitive: true, type: 'string', value: 'hunter2-not-masked' },
+            },
           },
         },
-      },
-    });
-    const { container } = renderJobPage(JOB_ID, fetchImpl);
+      }),
+    );
 
     const outputs = await screen.findByRole('table', { name: `Outputs of ${JOB_ID}` });
     expect(within(outputs).getByText('"https://ABCD.gr7.us-east-1.eks.amazonaws.com"'.slice(1, -1))).toBeTruthy();
@@ -244,8 +238,7 @@ describe('JobPage', () => {
   });
 
   it('filters and highlights log lines by the search', async () => {
-    const { fetchImpl } = api(approver, failedInPlan());
-    renderJobPage(JOB_ID, fetchImpl);
+    open(api(failedInPlan()));
 
     const logs = await screen.findByRole('region', { name: 'Logs' });
     const text = within(logs).getByLabelText('Log text');
@@ -257,39 +250,36 @@ describe('JobPage', () => {
   });
 
   it('follows running logs with the cursor, appending only what was written since', async () => {
-    const job = awaitingApproval();
-    job.status = { ...job.status, phase: 'running', operations: job.status.operations.slice(0, 2) };
-    delete job.status.plan;
-    delete job.status.approval;
-    const { fetchImpl, requests } = api(approver, job, {
-      [`GET /v1/stack-jobs/${JOB_ID}/logs`]: [
-        { body: { jobId: JOB_ID, phase: 'running', text: 'init line\n', chunks: 1, cursor: 'c1' }, headers: { etag: '"l1"' } },
-        { body: { jobId: JOB_ID, phase: 'running', text: 'refresh line\n', chunks: 1, cursor: 'c2' }, headers: { etag: '"l2"' } },
-        { body: { jobId: JOB_ID, phase: 'completed', text: '', chunks: 0, cursor: 'c2' } },
-      ],
-      [`GET /v1/stack-jobs/${JOB_ID}/plan/changes`]: { status: 404, body: problem(404, 'Not found', 'no plan yet') },
-    });
-    renderJobPage(JOB_ID, fetchImpl);
+    const job = running();
+    const { calls } = open(
+      api(job, {
+        [`GET /v1/stack-jobs/${JOB_ID}/logs`]: [
+          { body: { jobId: JOB_ID, phase: 'running', text: 'init line\n', chunks: 1, cursor: 'c1' }, headers: { etag: '"l1"' } },
+          { body: { jobId: JOB_ID, phase: 'running', text: 'refresh line\n', chunks: 1, cursor: 'c2' }, headers: { etag: '"l2"' } },
+          { body: { jobId: JOB_ID, phase: 'completed', text: '', chunks: 0, cursor: 'c2' } },
+        ],
+        [`GET /v1/stack-jobs/${JOB_ID}/plan/changes`]: { status: 404, body: problem(404, 'Not found', 'no plan yet') },
+      }),
+    );
 
     const text = await screen.findByLabelText('Log text');
     await waitFor(() => expect(text.textContent).toBe('init line\nrefresh line\n'));
-    const reads = requests.filter((r) => r.path.endsWith('/logs'));
+    const reads = calls.filter((r) => r.path.endsWith('/logs'));
     await waitFor(() => expect(reads.length).toBeGreaterThanOrEqual(3));
     expect(reads.map((r) => r.query.get('cursor'))).toEqual([null, 'c1', 'c2']);
     expect(await screen.findByText('The job has ended: these are all its logs.')).toBeTruthy();
   });
 
   it('reads one operation of one phase', async () => {
-    const { fetchImpl, requests } = api(approver, failedInPlan());
-    renderJobPage(JOB_ID, fetchImpl);
+    const { calls } = open(api(failedInPlan()));
     const logs = await screen.findByRole('region', { name: 'Logs' });
     const operation = within(logs).getByRole('combobox', { name: 'Operation' }) as HTMLSelectElement;
     expect(operation.disabled).toBe(true);
     await userEvent.selectOptions(within(logs).getByRole('combobox', { name: 'Phase' }), 'preview');
     await userEvent.selectOptions(operation, 'plan');
     // The new selection is read from its start.
-    await waitFor(() => expect(requests.some((r) => r.path.endsWith('/logs') && r.query.get('operation') === 'plan')).toBe(true));
-    const first = requests.find((r) => r.path.endsWith('/logs') && r.query.get('operation') === 'plan')!;
+    await waitFor(() => expect(calls.some((r) => r.path.endsWith('/logs') && r.query.get('operation') === 'plan')).toBe(true));
+    const first = calls.find((r) => r.path.endsWith('/logs') && r.query.get('operation') === 'plan')!;
     expect(Object.fromEntries(first.query)).toEqual({ phase: 'preview', operation: 'plan' });
   });
 
@@ -308,8 +298,7 @@ describe('JobPage', () => {
     };
     document.addEventListener('click', save, true);
     try {
-      const { fetchImpl } = api(approver, failedInPlan());
-      renderJobPage(JOB_ID, fetchImpl);
+      open(api(failedInPlan()));
       const download = await screen.findByRole('button', { name: 'Download logs' });
       await waitFor(() => expect((download as HTMLButtonElement).disabled).toBe(false));
       await userEvent.click(download);
@@ -341,17 +330,18 @@ describe('JobPage', () => {
     delete job.status.approval;
     delete job.status.startedAt;
     const holder = 'sj_01jsrmz8q4w2e6r8t0y2u4i6o8';
-    const { fetchImpl } = api(approver, job, {
-      ['GET /v1/orgs/acmecorp/envs/production/resources/eks_01jq5xe4z7farkgenqsh47c1h0']: {
-        body: {
-          org: 'acmecorp',
-          env: 'production',
-          resourceId: 'eks_01jq5xe4z7farkgenqsh47c1h0',
-          lease: { holder, since: '2025-04-24T09:10:00.000Z', expiresAt: new Date(Date.now() + 600_000).toISOString(), fencingToken: 7 },
+    open(
+      api(job, {
+        ['GET /v1/orgs/acmecorp/envs/production/resources/eks_01jq5xe4z7farkgenqsh47c1h0']: {
+          body: {
+            org: 'acmecorp',
+            env: 'production',
+            resourceId: 'eks_01jq5xe4z7farkgenqsh47c1h0',
+            lease: { holder, since: '2025-04-24T09:10:00.000Z', expiresAt: new Date(Date.now() + 600_000).toISOString(), fencingToken: 7 },
+          },
         },
-      },
-    });
-    renderJobPage(JOB_ID, fetchImpl);
+      }),
+    );
     expect(await screen.findByText('#2')).toBeTruthy();
     expect((await screen.findByRole('link', { name: holder })).getAttribute('href')).toBe(`/jobs/${holder}`);
   });
@@ -368,10 +358,11 @@ describe('JobPage', () => {
       drift: { checkedAt, total: 1, resources: [{ address: 'test_instance.should_refresh', actions: ['update'] }] },
     };
     delete job.status.failure;
-    const { fetchImpl, requests } = api(approver, job, {
-      [`GET /v1/stack-jobs/${JOB_ID}/drift/changes`]: { body: { jobId: JOB_ID, checkedAt, total: 1, drift: planChanges().drift } },
-    });
-    renderJobPage(JOB_ID, fetchImpl);
+    const { calls } = open(
+      api(job, {
+        [`GET /v1/stack-jobs/${JOB_ID}/drift/changes`]: { body: { jobId: JOB_ID, checkedAt, total: 1, drift: planChanges().drift } },
+      }),
+    );
 
     const drift = await screen.findByRole('region', { name: 'Drift' });
     expect(await within(drift).findByText('1 resource drifted')).toBeTruthy();
@@ -383,14 +374,13 @@ describe('JobPage', () => {
         .map((c) => c.textContent),
     ).toEqual(['"refresh-me"', '→ "refreshed"']);
     expect(screen.queryByRole('region', { name: 'Plan' })).toBeNull();
-    expect(requests.some((r) => r.path.endsWith('/plan/changes'))).toBe(false);
+    expect(calls.some((r) => r.path.endsWith('/plan/changes'))).toBe(false);
   });
 
   it('has no serious or critical accessibility violation, plan expanded and approval open', async () => {
     const job = awaitingApproval();
     job.spec.essentials.flowControlPolicy.approvers = [{ subject: approver.subject, environments: ['production'] }, { subject: 'lee@acmecorp.example' }];
-    const { fetchImpl } = api(approver, job);
-    const { container } = renderJobPage(JOB_ID, fetchImpl);
+    const { container } = open(api(job));
     const plan = await screen.findByRole('region', { name: 'Plan' });
     for (const address of ['test_instance.test', 'test_instance.test[1]']) await userEvent.click(await within(plan).findByRole('button', { name: address }));
     await within(screen.getByRole('region', { name: 'Logs' })).findByText(/Initializing the backend/);
@@ -402,10 +392,9 @@ describe('JobPage', () => {
   });
 
   it("says no such job for another org's job, and shows nothing of it", async () => {
-    const { fetchImpl } = fakeApi(approver, {
+    open({
       [`GET /v1/stack-jobs/${JOB_ID}`]: { status: 404, body: problem(404, 'Not found', `stack job ${JOB_ID} not found`) },
     });
-    renderJobPage(JOB_ID, fetchImpl);
     expect(await screen.findByRole('heading', { level: 1, name: 'No such job' })).toBeTruthy();
     expect(screen.queryByRole('region', { name: 'Plan' })).toBeNull();
     expect(screen.queryByRole('button')).toBeNull();

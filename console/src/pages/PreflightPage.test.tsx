@@ -1,6 +1,6 @@
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { examples, memberOf, renderPage, type Handlers } from '../components/catalog/test-harness';
+import { examples, memberOf, renderPage, type Handlers } from '../test/support';
 import { PreflightPage } from './PreflightPage';
 
 const change = JSON.stringify(examples.ResourceChange, null, 2);
@@ -8,7 +8,7 @@ const operator = examples.Me; // operator and approver in acmecorp, viewer in gl
 const failedPreflight = { passed: false, checks: examples.PreflightFailedProblem.checks };
 
 function open(handlers: Handlers, me = operator) {
-  return renderPage(<PreflightPage />, { route: '/preflight', path: '/preflight', me, handlers });
+  return renderPage(<PreflightPage />, { path: '/preflight', me, handlers });
 }
 
 async function paste(text: string) {

@@ -7,7 +7,8 @@ import { useId, useMemo, useState } from 'react';
 import { useNavigate } from 'react-router';
 import type { Schemas } from '../api/client';
 import { useMe } from '../auth/session';
-import { FieldProblems, requestProblem, type RequestProblem } from '../components/catalog/FieldProblems';
+import { FieldProblems, outcome, type RequestProblem } from '../components/catalog/FieldProblems';
+import { jobPath } from '../components/common';
 import { CheckResults } from '../components/preflight/CheckResults';
 import { EXAMPLE_CHANGE, parseChange } from '../components/preflight/change';
 
@@ -63,38 +64,22 @@ export function PreflightPage() {
     if (!parsed.change || forbidden) return;
     setBusy('preflight');
     setSubmitProblem(undefined);
-    try {
-      const answer = await api.POST('/v1/preflight', { body: parsed.change });
-      if (answer.data) {
-        setResult({ text, result: answer.data });
-        setRunProblem(undefined);
-      } else {
-        setResult(undefined);
-        setRunProblem(requestProblem(answer.error, answer.response.status));
-      }
-    } catch (e) {
-      setRunProblem(requestProblem((e as Error).message, 0));
-    } finally {
-      setBusy(undefined);
-    }
+    const change = parsed.change;
+    const answer = await outcome(() => api.POST('/v1/preflight', { body: change }));
+    setBusy(undefined);
+    setResult(answer.data && { text, result: answer.data });
+    setRunProblem(answer.problem);
   };
 
   const submit = async () => {
     if (!parsed.change) return;
     setBusy('submit');
-    try {
-      const answer = await api.POST('/v1/stack-jobs', { body: parsed.change });
-      // 201 created, or 200: a repeat of a submission, answered with the job the first one created.
-      if (answer.data) {
-        navigate(`/jobs/${encodeURIComponent(answer.data.metadata.id)}`);
-        return;
-      }
-      setSubmitProblem(requestProblem(answer.error, answer.response.status));
-    } catch (e) {
-      setSubmitProblem(requestProblem((e as Error).message, 0));
-    } finally {
-      setBusy(undefined);
-    }
+    const change = parsed.change;
+    const answer = await outcome(() => api.POST('/v1/stack-jobs', { body: change }));
+    setBusy(undefined);
+    // 201 created, or 200: a repeat of a submission, answered with the job the first one created.
+    if (answer.data) navigate(jobPath(answer.data.metadata.id));
+    else setSubmitProblem(answer.problem);
   };
 
   const changeErrorId = `${ids}-change-error`;

@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import type { Me, Schemas, StackJob } from '../api/client';
-import { examples, memberOf, renderPage, type Handlers } from '../components/catalog/test-harness';
+import { examples, memberOf, problem, renderPage, stackJob, type Handlers } from '../test/support';
 import { ResourcePage } from './ResourcePage';
 
 const RESOURCE = 'eks_01jq5xe4z7farkgenqsh47c1h0';
@@ -11,9 +11,10 @@ const HOLDER = 'sj_01jsrq2z9k3m4n5p6q7r8s9t0v';
 const APPLIED = 'sj_01jsrnmwpnnc6n62h06xafcgxv';
 
 /** A job of the resource, from the API's StackJob example. */
-function job(id: string, status: Partial<StackJob['status']>, message = examples.StackJob.metadata.version.message): StackJob {
-  const e = examples.StackJob;
-  return { ...e, metadata: { ...e.metadata, id, version: { ...e.metadata.version, message } }, status: { ...e.status, ...status } };
+function job(id: string, status: Partial<StackJob['status']>, message?: string): StackJob {
+  const j = stackJob(id, status);
+  if (message) j.metadata.version.message = message;
+  return j;
 }
 
 const resourceStatus: Schemas['ResourceStatus'] = {
@@ -75,8 +76,8 @@ function handlers(extra: Handlers = {}): Handlers {
     [`GET ${BASE}`]: { body: { ...resourceStatus } },
     [`GET ${BASE}/state-lock`]: { body: stateLock },
     [`GET /v1/stack-jobs/${APPLIED}/outputs`]: { body: outputs },
-    'GET /v1/stack-jobs': (_req, url) =>
-      url.searchParams.get('cursor') === 'page-2' ? { body: { items: [oldest] } } : { body: { items: [newest, applied], cursor: 'page-2' } },
+    'GET /v1/stack-jobs': (call) =>
+      call.query.get('cursor') === 'page-2' ? { body: { items: [oldest] } } : { body: { items: [newest, applied], cursor: 'page-2' } },
     ...extra,
   };
 }
@@ -129,6 +130,19 @@ describe('ResourcePage', () => {
     expect(await within(history).findByRole('link', { name: APPLIED })).toBeTruthy();
   });
 
+  it("lists the history in the resource's own columns: the trigger and version, not the resource again", async () => {
+    open(viewer);
+    const history = await waitFor(() => panel('Job history'));
+    const row = (await within(history).findByRole('link', { name: APPLIED })).closest('tr')!;
+    expect(
+      within(history)
+        .getAllByRole('columnheader')
+        .map((h) => h.textContent),
+    ).toEqual(['Job', 'Trigger', 'Version', 'State', 'Submitted by', 'Created', 'Duration']);
+    expect(within(row).getByText('updated')).toBeTruthy();
+    expect(within(row).getByText(examples.StackJob.metadata.version.message)).toBeTruthy();
+  });
+
   it('uses the outputs the status carries, masked the same way', async () => {
     const { calls } = open(viewer, { [`GET ${BASE}`]: { body: { ...resourceStatus, outputs: outputs.outputs } } });
     const out = await waitFor(() => panel('Outputs'));
@@ -139,10 +153,7 @@ describe('ResourcePage', () => {
 
   it('says "No such resource" for a 404 and asks nothing else', async () => {
     const { calls } = open(viewer, {
-      [`GET ${BASE}`]: {
-        status: 404,
-        body: { type: 'https://stackjobs.dev/problems/not-found', title: 'Not found', status: 404, detail: `resource ${RESOURCE} has no stack job yet` },
-      },
+      [`GET ${BASE}`]: { status: 404, body: problem(404, 'Not found', `resource ${RESOURCE} has no stack job yet`) },
     });
     expect(await screen.findByRole('heading', { level: 1, name: 'No such resource' })).toBeTruthy();
     expect(calls.map((c) => c.path)).toEqual(['/v1/me', BASE]);
@@ -153,10 +164,7 @@ describe('ResourcePage', () => {
     const released = { ...stateLock, released: { by: 'admin@acmecorp.example', at: '2025-04-25T09:00:00.000Z', reason: 'runner killed mid-apply' } };
     const { calls } = open(admin, {
       [`GET ${BASE}`]: { body: { ...resourceStatus, lease: undefined } },
-      [`GET ${BASE}/state-lock`]: () =>
-        locked
-          ? { body: stateLock }
-          : { status: 404, body: { type: 'https://stackjobs.dev/problems/not-found', title: 'Not found', status: 404, detail: 'no lock' } },
+      [`GET ${BASE}/state-lock`]: () => (locked ? { body: stateLock } : { status: 404, body: problem(404, 'Not found', 'no lock') }),
       [`POST ${BASE}/state-lock/force-unlock`]: () => {
         locked = false;
         return { body: released };

@@ -5,25 +5,24 @@
  */
 import { useId, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
-import type { Schemas, StackJob } from '../api/client';
+import type { Schemas } from '../api/client';
 import { conditional, fetched, usePolled } from '../api/poll';
 import { useMe } from '../auth/session';
-import { requestProblem, type RequestProblem } from '../components/catalog/FieldProblems';
-import { ConfirmDialog, ErrorNote, JobLink, Loading, StateBadge, useNow } from '../components/common';
+import { outcome, type RequestProblem } from '../components/catalog/FieldProblems';
+import { ConfirmDialog, ErrorNote, JobLink, jobPath, Loading } from '../components/common';
+import { JobList } from '../components/JobTable';
+import { JobOutputs, OutputsTable } from '../components/Outputs';
 import { CheckResults } from '../components/preflight/CheckResults';
-import { between, duration, isActive, when } from '../format';
+import { when } from '../format';
 
 type ResourceStatus = Schemas['ResourceStatus'];
 type StateLock = Schemas['StateLock'];
-type Outputs = Record<string, Schemas['OutputValue']>;
 
 interface Stack {
   org: string;
   env: string;
   resourceId: string;
 }
-
-const jobPath = (id: string) => `/jobs/${encodeURIComponent(id)}`;
 
 export function ResourcePage() {
   const { org = '', env = '', resourceId = '' } = useParams();
@@ -90,13 +89,13 @@ function StatusPanel({ status: s }: { status: ResourceStatus }) {
         <dt>Last result</dt>
         <dd>{s.lastResult ? <span className={`badge state-${s.lastResult}`}>{s.lastResult}</span> : '—'}</dd>
         <dt>Last job</dt>
-        <dd>{s.lastJobId ? <Link to={jobPath(s.lastJobId)}>{s.lastJobId}</Link> : '—'}</dd>
+        <dd>{s.lastJobId ? <JobLink id={s.lastJobId} /> : '—'}</dd>
         <dt>Finished</dt>
         <dd>{when(s.lastFinishedAt)}</dd>
         <dt>Version applied</dt>
         <dd>{s.versionApplied ? <code>{s.versionApplied}</code> : '—'}</dd>
         <dt>Applied by job</dt>
-        <dd>{s.lastAppliedJobId ? <Link to={jobPath(s.lastAppliedJobId)}>{s.lastAppliedJobId}</Link> : '—'}</dd>
+        <dd>{s.lastAppliedJobId ? <JobLink id={s.lastAppliedJobId} /> : '—'}</dd>
       </dl>
     </section>
   );
@@ -104,66 +103,19 @@ function StatusPanel({ status: s }: { status: ResourceStatus }) {
 
 /** The last applied job's outputs: those the status carries, or else that job's own. */
 function OutputsPanel({ status: s }: { status: ResourceStatus }) {
+  const caption = 'Outputs of the last applied job';
   return (
     <section className="panel" aria-labelledby="resource-outputs">
       <h2 id="resource-outputs">Outputs</h2>
       {s.outputs ? (
-        <OutputsTable outputs={s.outputs} />
+        <OutputsTable outputs={s.outputs} caption={caption} />
       ) : s.lastAppliedJobId ? (
-        <OutputsOfJob jobId={s.lastAppliedJobId} />
+        <JobOutputs jobId={s.lastAppliedJobId} caption={caption} />
       ) : (
         <p className="muted">No applied job yet, so no outputs.</p>
       )}
     </section>
   );
-}
-
-function OutputsOfJob({ jobId }: { jobId: string }) {
-  const { api } = useMe();
-  const outputs = usePolled(
-    `outputs/${jobId}`,
-    async (etag) => fetched(await api.GET('/v1/stack-jobs/{id}/outputs', { params: { path: { id: jobId } }, ...conditional(etag) })),
-    { active: false },
-  );
-  if (outputs.error?.status === 404) return <p className="muted">Job {jobId} produced no outputs.</p>;
-  if (outputs.error) return <ErrorNote error={outputs.error} />;
-  if (!outputs.data) return <Loading what="outputs" />;
-  return <OutputsTable outputs={outputs.data.outputs} />;
-}
-
-function OutputsTable({ outputs }: { outputs: Outputs }) {
-  const names = Object.keys(outputs).sort();
-  if (names.length === 0) return <p className="muted">No outputs.</p>;
-  return (
-    <table>
-      <caption className="visually-hidden">Outputs of the last applied job</caption>
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Value</th>
-        </tr>
-      </thead>
-      <tbody>
-        {names.map((name) => (
-          <tr key={name}>
-            <th scope="row">
-              <code>{name}</code>
-            </th>
-            <td>
-              <OutputText output={outputs[name]} />
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
-/** A sensitive output is never shown, whatever value came with it. */
-function OutputText({ output }: { output: Schemas['OutputValue'] }) {
-  if (output.sensitive) return <span className="muted">(sensitive)</span>;
-  if (typeof output.value === 'string') return <code>{output.value}</code>;
-  return <pre>{JSON.stringify(output.value, null, 2)}</pre>;
 }
 
 /** Who holds the stack (Stack Jobs' lease) and Terraform's own lock on the state, with force-unlock for admins. */
@@ -193,22 +145,15 @@ function LeaseAndLock({ stack, status, live }: { stack: Stack; status: ResourceS
     }
     setConfirming(false);
     setUnlockError(undefined);
-    try {
-      const answer = await api.POST('/v1/orgs/{org}/envs/{env}/resources/{resourceId}/state-lock/force-unlock', {
-        params: { path: stack },
-        body: { lockId: l.lock.id, reason: reason.trim() },
-      });
-      if (answer.data) {
-        setReleased(answer.data.released);
-        setReason('');
-      } else {
-        setUnlockError(`Could not release the lock: ${requestProblem(answer.error, answer.response.status).detail}`);
-      }
-    } catch (e) {
-      setUnlockError(`Could not release the lock: ${(e as Error).message}`);
-    } finally {
-      lock.refresh();
+    const body = { lockId: l.lock.id, reason: reason.trim() };
+    const answer = await outcome(() => api.POST('/v1/orgs/{org}/envs/{env}/resources/{resourceId}/state-lock/force-unlock', { params: { path: stack }, body }));
+    if (answer.data) {
+      setReleased(answer.data.released);
+      setReason('');
+    } else {
+      setUnlockError(`Could not release the lock: ${answer.problem.detail}`);
     }
+    lock.refresh();
   };
 
   return (
@@ -219,7 +164,7 @@ function LeaseAndLock({ stack, status, live }: { stack: Stack; status: ResourceS
         <dl className="facts">
           <dt>Held by</dt>
           <dd>
-            <Link to={jobPath(lease.holder)}>{lease.holder}</Link>
+            <JobLink id={lease.holder} />
           </dd>
           <dt>Since</dt>
           <dd>{when(lease.since)}</dd>
@@ -257,8 +202,7 @@ function LeaseAndLock({ stack, status, live }: { stack: Stack; status: ResourceS
             <dd>
               {l.leftBy ? (
                 <>
-                  <Link to={jobPath(l.leftBy.jobId)}>{l.leftBy.jobId}</Link> (
-                  {l.leftBy.phase === 'completed' ? l.leftBy.result : l.leftBy.phase.replace(/_/g, ' ')})
+                  <JobLink id={l.leftBy.jobId} /> ({l.leftBy.phase === 'completed' ? l.leftBy.result : l.leftBy.phase.replace(/_/g, ' ')})
                 </>
               ) : (
                 '—'
@@ -289,7 +233,7 @@ function LeaseAndLock({ stack, status, live }: { stack: Stack; status: ResourceS
               </button>
               {l.stackHeldBy && (
                 <span id={`${ids}-held`} className="muted">
-                  Job <Link to={jobPath(l.stackHeldBy)}>{l.stackHeldBy}</Link> holds the stack and its run owns the lock: cancel that job instead.
+                  Job <JobLink id={l.stackHeldBy} /> holds the stack and its run owns the lock: cancel that job instead.
                 </span>
               )}
             </div>
@@ -340,18 +284,10 @@ function DriftPanel({ stack, status }: { stack: Stack; status: ResourceStatus })
   const checkDrift = async () => {
     setChecking(true);
     setProblem(undefined);
-    try {
-      const answer = await api.POST('/v1/orgs/{org}/envs/{env}/resources/{resourceId}/drift-checks', { params: { path: stack } });
-      if (answer.data) {
-        navigate(jobPath(answer.data.metadata.id));
-        return;
-      }
-      setProblem(requestProblem(answer.error, answer.response.status));
-    } catch (e) {
-      setProblem(requestProblem((e as Error).message, 0));
-    } finally {
-      setChecking(false);
-    }
+    const answer = await outcome(() => api.POST('/v1/orgs/{org}/envs/{env}/resources/{resourceId}/drift-checks', { params: { path: stack } }));
+    setChecking(false);
+    if (answer.data) navigate(jobPath(answer.data.metadata.id));
+    else setProblem(answer.problem);
   };
 
   return (
@@ -374,7 +310,7 @@ function DriftPanel({ stack, status }: { stack: Stack; status: ResourceStatus })
             </dd>
             <dt>Found by job</dt>
             <dd>
-              <Link to={jobPath(d.jobId)}>{d.jobId}</Link>
+              <JobLink id={d.jobId} />
             </dd>
           </dl>
           {d.resources.length > 0 && (
@@ -414,103 +350,22 @@ function DriftPanel({ stack, status }: { stack: Stack; status: ResourceStatus })
   );
 }
 
-const HISTORY_PAGE = 10;
-
-/** The resource's jobs, newest first, a page at a time; live while any on the page is unfinished. */
+/** The resource's jobs, newest first, ten at a time; live while any on the page is unfinished. */
 function JobHistory({ stack, onActive }: { stack: Stack; onActive(active: boolean): void }) {
-  const { api } = useMe();
-  const now = useNow();
   const [cursor, setCursor] = useState<string | undefined>();
-  // The cursors of the pages before this one, for "Newer".
-  const [previous, setPrevious] = useState<(string | undefined)[]>([]);
-  const [active, setActive] = useState(true);
-  const query = { ...stack, limit: HISTORY_PAGE, ...(cursor ? { cursor } : {}) };
-  const page = usePolled(
-    JSON.stringify(query),
-    async (etag) => {
-      const answer = fetched(await api.GET('/v1/stack-jobs', { params: { query }, ...conditional(etag) }));
-      if (answer.data) {
-        const going = answer.data.items.some((j) => isActive(j));
-        setActive(going);
-        onActive(going);
-      }
-      return answer;
-    },
-    { active },
-  );
-  const items = page.data?.items ?? [];
-
   return (
     <section className="panel" aria-labelledby="resource-history">
       <h2 id="resource-history">Job history</h2>
-      <ErrorNote error={page.error} />
-      {page.loading && !page.data ? (
-        <Loading what="jobs" />
-      ) : page.data && items.length === 0 ? (
-        <p className="muted">No jobs.</p>
-      ) : page.data ? (
-        <table>
-          <caption className="visually-hidden">Jobs of {stack.resourceId}, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Job</th>
-              <th scope="col">Trigger</th>
-              <th scope="col">Version</th>
-              <th scope="col">State</th>
-              <th scope="col">Submitted by</th>
-              <th scope="col">Created</th>
-              <th scope="col">Duration</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((job) => (
-              <HistoryRow key={job.metadata.id} job={job} now={now} />
-            ))}
-          </tbody>
-        </table>
-      ) : null}
-      <nav className="pager" aria-label="Job history pages">
-        <button
-          type="button"
-          disabled={previous.length === 0}
-          onClick={() => {
-            const p = [...previous];
-            setCursor(p.pop());
-            setPrevious(p);
-          }}
-        >
-          Newer
-        </button>
-        <button
-          type="button"
-          disabled={!page.data?.cursor}
-          onClick={() => {
-            setPrevious([...previous, cursor]);
-            setCursor(page.data?.cursor);
-          }}
-        >
-          Older
-        </button>
-      </nav>
+      <JobList
+        query={{ ...stack, limit: 10 }}
+        cursor={cursor}
+        onCursor={setCursor}
+        columns={['job', 'trigger', 'version', 'state', 'submittedBy', 'created', 'duration']}
+        caption={`Jobs of ${stack.resourceId}, newest first`}
+        empty={<p className="muted">No jobs.</p>}
+        pagerLabel="Job history pages"
+        onActive={onActive}
+      />
     </section>
-  );
-}
-
-function HistoryRow({ job, now }: { job: StackJob; now: number }) {
-  const s = job.status;
-  return (
-    <tr>
-      <td>
-        <JobLink job={job} />
-      </td>
-      <td>{job.spec.apiResourceInfo.triggerEvent}</td>
-      <td>{job.metadata.version.message || <code>{job.metadata.version.id}</code>}</td>
-      <td>
-        <StateBadge job={job} />
-      </td>
-      <td>{job.metadata.submittedBy ?? job.spec.apiResourceInfo.eventCreatedBy}</td>
-      <td>{when(s.createdAt)}</td>
-      <td>{duration(between(s.startedAt ?? s.createdAt, s.finishedAt, now))}</td>
-    </tr>
   );
 }

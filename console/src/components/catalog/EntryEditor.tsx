@@ -5,7 +5,7 @@
 import { useId, useState } from 'react';
 import { parse } from 'yaml';
 import type { Api } from '../../api/client';
-import { FieldProblems, requestProblem, type RequestProblem } from './FieldProblems';
+import { FieldProblems, outcome, type RequestProblem } from './FieldProblems';
 import { editable, putEntry, viewOf, type Entry, type Shelf } from './kinds';
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -55,21 +55,15 @@ export function EntryEditor({ api, shelf, org, editing, onSaved, onCancel }: Ent
     setDefinitionError(badDefinition);
     if (badId || badDefinition) return;
     setSaving(true);
-    try {
-      const answer = await putEntry(api, shelf, org, trimmed, body as object);
-      if (answer.data) {
-        onSaved(answer.data, trimmed);
-        return;
-      }
-      const p = requestProblem(answer.error, answer.response.status);
-      setProblem(p);
-      const atId = p.errors.find((e) => e.path === idFieldName);
-      if (atId) setIdError(atId.message);
-    } catch (e) {
-      setProblem(requestProblem((e as Error).message, 0));
-    } finally {
-      setSaving(false);
+    const answer = await outcome(() => putEntry(api, shelf, org, trimmed, body as object));
+    setSaving(false);
+    if (answer.data) {
+      onSaved(answer.data, trimmed);
+      return;
     }
+    setProblem(answer.problem);
+    const atId = answer.problem.errors.find((e) => e.path === idFieldName);
+    if (atId) setIdError(atId.message);
   };
 
   const problemsId = `${ids}-problems`;

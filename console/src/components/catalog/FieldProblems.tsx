@@ -19,6 +19,21 @@ export function requestProblem(error: unknown, status: number): RequestProblem {
   return { status, detail, errors: Array.isArray(p.errors) ? p.errors : [], ...(Array.isArray(p.checks) ? { checks: p.checks } : {}) };
 }
 
+/**
+ * Sends a write and settles it: what the API answered, or what went wrong as a RequestProblem (a request that never
+ * reached the API reads as status 0). Never throws.
+ */
+export async function outcome<T>(
+  send: () => Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<{ data: T; problem?: never } | { data?: never; problem: RequestProblem }> {
+  try {
+    const answer = await send();
+    return answer.data ? { data: answer.data } : { problem: requestProblem(answer.error, answer.response.status) };
+  } catch (e) {
+    return { problem: requestProblem((e as Error).message, 0) };
+  }
+}
+
 /** Shown next to the editor it is about; role="alert" so a screen reader hears it as it appears. */
 export function FieldProblems({ id, problem }: { id?: string; problem?: RequestProblem }) {
   if (!problem) return null;

@@ -6,7 +6,7 @@ import { useState } from 'react';
 import { useNavigate } from 'react-router';
 import { ApiError, must, type Schemas, type StackJob } from '../../api/client';
 import { useMe } from '../../auth/session';
-import { ConfirmDialog, ErrorNote } from '../common';
+import { ConfirmDialog, ErrorNote, jobPath } from '../common';
 import { isActive, when } from '../../format';
 import './job.css';
 
@@ -51,7 +51,7 @@ export function JobActions({ job, onChanged }: { job: StackJob; onChanged(): voi
       } else {
         const rerun = must(await api.POST('/v1/stack-jobs/{id}/rerun', { params: { path: { id }, header: { 'Idempotency-Key': rerunKey } } }));
         setRerunKey(idempotencyKey());
-        void navigate(`/jobs/${encodeURIComponent(rerun.metadata.id)}`);
+        void navigate(jobPath(rerun.metadata.id));
       }
     } catch (e) {
       setError(e instanceof ApiError ? e : new ApiError(0, (e as Error).message));

@@ -1,9 +1,8 @@
 /** Which resource the job changes and how, where it stands, and, while it is queued, which job holds the stack. */
-import { Link } from 'react-router';
 import type { StackJob } from '../../api/client';
 import { conditional, fetched, usePolled } from '../../api/poll';
 import { useSession } from '../../auth/session';
-import { ResourceLink, StateBadge, useNow } from '../common';
+import { JobLink, ResourceLink, StateBadge, useNow } from '../common';
 import { between, duration, when } from '../../format';
 import './job.css';
 
@@ -34,7 +33,7 @@ export function JobHeader({ job }: { job: StackJob }) {
           {m.rerunOf && (
             <>
               {' '}
-              · rerun of <Link to={`/jobs/${encodeURIComponent(m.rerunOf)}`}>{m.rerunOf}</Link>
+              · rerun of <JobLink id={m.rerunOf} />
             </>
           )}
         </dd>
@@ -96,7 +95,7 @@ function QueueFacts({ job }: { job: StackJob }) {
       <dd>
         {holder ? (
           <>
-            held by job <Link to={`/jobs/${encodeURIComponent(holder.holder)}`}>{holder.holder}</Link>
+            held by job <JobLink id={holder.holder} />
             {holder.since ? ` since ${when(holder.since)}` : ''} (its lease runs to {when(holder.expiresAt)})
           </>
         ) : (

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decisionRight, excludedApprovers } from './decide';
-import { awaitingApproval } from './test-support';
+import { awaitingApproval } from '../../test/support';
 
 const NOW = Date.now();
 
