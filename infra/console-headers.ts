@@ -4,6 +4,19 @@
  * AWS; the console's own origin in local mode, where the API is on the same port).
  */
 export const CONSOLE_FRAME_OPTIONS = 'DENY';
+
+/**
+ * The API's CORS for the console's origin, the same on API Gateway (infra/constructs/api.ts) and in local mode
+ * (local/http-api.ts): what the console sends besides the CORS-safelisted headers (the token, JSON bodies, conditional
+ * polls), what it must read (the ETag it sends back), the methods of the API's routes, and how long a browser may
+ * reuse a preflight answer.
+ */
+export const CONSOLE_CORS = {
+  allowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
+  allowHeaders: ['authorization', 'content-type', 'if-none-match', 'idempotency-key'],
+  exposeHeaders: ['etag'],
+  maxAgeSeconds: 3600,
+} as const;
 export const CONSOLE_REFERRER_POLICY = 'no-referrer';
 
 /** A strict Content-Security-Policy: the console's own scripts and styles only, nothing inline, no framing. */

@@ -20,14 +20,23 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** The answer for GET `pathname` (not under /v1/), or undefined for a path the console does not serve. */
-export async function consoleFile(dir: string, pathname: string): Promise<APIGatewayProxyStructuredResultV2> {
-  const headers = consoleHeaders();
+/** What the site's `/config.json` says, and the origins besides its own the console may connect to (its CSP). */
+export interface ConsoleSite {
+  config: Record<string, unknown>;
+  connectOrigins: string[];
+}
+
+/** Local mode's: the API on the same origin, the Token sign-in. */
+export const LOCAL_SITE: ConsoleSite = { config: { mode: 'local' }, connectOrigins: [] };
+
+/** The answer for GET `pathname` (not under /v1/). */
+export async function consoleFile(dir: string, pathname: string, site: ConsoleSite = LOCAL_SITE): Promise<APIGatewayProxyStructuredResultV2> {
+  const headers = consoleHeaders(site.connectOrigins);
   if (pathname === '/config.json') {
     return {
       statusCode: 200,
       headers: { ...headers, 'content-type': 'application/json', 'cache-control': 'no-cache' },
-      body: JSON.stringify({ mode: 'local' }),
+      body: JSON.stringify(site.config),
     };
   }
   let relative: string;

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ClaimNames } from '../lambdas/http/principal';
 import type { Principal } from '../lambdas/domain/schemas';
+import { CONSOLE_CORS } from '../infra/console-headers';
 import { consoleFile } from './console-site';
 
 export interface LocalPrincipal extends Principal {
@@ -24,6 +25,11 @@ export interface HttpApiOptions {
   extraRoutes?: Record<string, (caller: LocalPrincipal | undefined) => APIGatewayProxyStructuredResultV2>;
   /** The built web console, served at `/` (every GET outside /v1/), as CloudFront serves it on AWS. */
   consoleDir?: string;
+  /**
+   * Browser origins allowed to call the API from elsewhere (a console served from another origin, as CloudFront's is
+   * on AWS): CORS as API Gateway applies it from the API's CORS configuration (infra/console-headers.ts CONSOLE_CORS).
+   */
+  corsOrigins?: string[];
 }
 
 export interface HttpApi {
@@ -108,7 +114,23 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
         const extra = options.extraRoutes?.[`${req.method} ${pathname}`];
         const body = await readBody(req);
         let result: APIGatewayProxyStructuredResultV2;
-        if (options.consoleDir && (req.method === 'GET' || req.method === 'HEAD') && !pathname.startsWith('/v1/') && pathname !== '/v1') {
+        const origin = req.headers.origin;
+        const corsAllowed = origin !== undefined && (options.corsOrigins ?? []).includes(origin);
+        if (options.corsOrigins && req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+          // API Gateway answers a preflight itself, before any authorizer; an origin it does not allow gets no CORS headers.
+          result = {
+            statusCode: 204,
+            headers: corsAllowed
+              ? {
+                  'access-control-allow-origin': origin,
+                  'access-control-allow-methods': CONSOLE_CORS.allowMethods.join(','),
+                  'access-control-allow-headers': CONSOLE_CORS.allowHeaders.join(','),
+                  'access-control-max-age': String(CONSOLE_CORS.maxAgeSeconds),
+                  vary: 'origin',
+                }
+              : {},
+          };
+        } else if (options.consoleDir && (req.method === 'GET' || req.method === 'HEAD') && !pathname.startsWith('/v1/') && pathname !== '/v1') {
           result = await consoleFile(options.consoleDir, pathname);
         } else if (body === undefined) {
           result = { statusCode: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'Request Entity Too Large' }) };
@@ -120,7 +142,13 @@ export async function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
           const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
           result = await options.handler(toEvent(req, body, token ? byToken.get(token) : undefined, options.claimNames));
         }
-        res.writeHead(result.statusCode ?? 200, (result.headers ?? {}) as Record<string, string>);
+        const headers = { ...(result.headers ?? {}) } as Record<string, string>;
+        if (corsAllowed && req.method !== 'OPTIONS') {
+          headers['access-control-allow-origin'] = origin;
+          headers['access-control-expose-headers'] = CONSOLE_CORS.exposeHeaders.join(',');
+          headers.vary = 'origin';
+        }
+        res.writeHead(result.statusCode ?? 200, headers);
         res.end(req.method === 'HEAD' ? undefined : result.isBase64Encoded && result.body ? Buffer.from(result.body, 'base64') : (result.body ?? ''));
       } catch {
         res.writeHead(500, { 'content-type': 'application/json' });

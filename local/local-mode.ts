@@ -70,6 +70,8 @@ export interface LocalModeOptions {
   driftScheduler?: { tickMs?: number; now?: () => Date };
   /** The built web console (infra/console-build.ts) to serve at `/`; unset: the port answers the API only. */
   consoleDir?: string;
+  /** Browser origins allowed to call the API from elsewhere, as the API's CORS configuration allows the console's on AWS. */
+  corsOrigins?: string[];
 }
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -691,6 +693,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       port: options.port,
       extraRoutes: { 'GET /v1/events': eventsRoute },
       ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
+      ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
     });
     stops.push(() => http.stop());
     stops.push(async () => db.destroy());

@@ -21,6 +21,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { CONSOLE_CORS } from '../console-headers';
 import { deploymentId } from './deployment';
 import { acknowledgeCdkHandlerLogs, acknowledgeWildcardResources } from './nag';
 import { wildcardPatternReasons } from './runner';
@@ -43,13 +44,7 @@ export interface JwtSettings {
  * `ANY` so that a browser's CORS preflight (OPTIONS, sent without a token) matches no route behind the authorizer and
  * API Gateway answers it from the CORS configuration. Under `ANY` the authorizer refused every preflight with a 401.
  */
-export const API_METHODS = [apigw.HttpMethod.GET, apigw.HttpMethod.POST, apigw.HttpMethod.PUT, apigw.HttpMethod.DELETE] as const;
-
-/** What the console sends and reads besides the CORS-safelisted headers: the token, JSON bodies, conditional polls. */
-export const BROWSER_REQUEST_HEADERS = ['authorization', 'content-type', 'if-none-match'];
-export const BROWSER_EXPOSED_HEADERS = ['etag'];
-/** How long a browser may reuse a preflight answer. */
-export const BROWSER_PREFLIGHT_MAX_AGE = Duration.hours(1);
+export const API_METHODS = CONSOLE_CORS.allowMethods.map((m) => apigw.HttpMethod[m]);
 
 export interface ApiProps {
   readonly jobsTable: dynamodb.ITableV2;
@@ -166,7 +161,7 @@ export class Api extends Construct {
 
   /**
    * Lets the browser app at `origin` (`https://host`) call the API: CORS for that origin alone, the API's methods, the
-   * headers in BROWSER_REQUEST_HEADERS, `ETag` readable, preflights cached for BROWSER_PREFLIGHT_MAX_AGE, no credentials
+   * headers in CONSOLE_CORS (infra/console-headers.ts, which local mode applies too), `ETag` readable, preflights cached an hour, no credentials
    * (the token goes in `Authorization`, never a cookie).
    *
    * Set by a custom resource (`UpdateApi`) once both exist, not as the HttpApi's `corsPreflight`: the origin is the web
@@ -185,10 +180,10 @@ export class Api extends Construct {
         ApiId: apiId,
         CorsConfiguration: {
           AllowOrigins: [origin],
-          AllowMethods: [...API_METHODS],
-          AllowHeaders: BROWSER_REQUEST_HEADERS,
-          ExposeHeaders: BROWSER_EXPOSED_HEADERS,
-          MaxAge: BROWSER_PREFLIGHT_MAX_AGE.toSeconds(),
+          AllowMethods: [...CONSOLE_CORS.allowMethods],
+          AllowHeaders: [...CONSOLE_CORS.allowHeaders],
+          ExposeHeaders: [...CONSOLE_CORS.exposeHeaders],
+          MaxAge: CONSOLE_CORS.maxAgeSeconds,
           AllowCredentials: false,
         },
       },

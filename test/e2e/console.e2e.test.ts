@@ -12,6 +12,8 @@ import type { StackJob } from '../../lambdas/domain/schemas';
 import { ensureConsoleBuilt } from '../../infra/console-build';
 import { publishExampleModules, REPO_ROOT } from '../../local/local-mode';
 import { launchChromium, requireChromium } from '../support/chromium';
+import { startConsoleCdn, type ConsoleCdn } from '../support/console-cdn';
+import { startOidcProvider, type OidcProvider } from '../support/oidc-provider';
 import { e2eConfig, endJobsAwaitingApproval, realTerraformRunnerEnv, startE2E, TF_PROBE_MODULE, TOKENS, type E2E } from '../support/e2e-harness';
 import { requireTerraform } from '../support/terraform-binary';
 
@@ -25,6 +27,10 @@ const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 let e: E2E;
 let browser: Browser;
 let dataDir: string;
+/** The sign-in on AWS: an OIDC provider, and the console on its own origin (CloudFront's stand-in) calling the API across origins. */
+let oidc: OidcProvider;
+let cdn: ConsoleCdn;
+const SSO_SUBJECT = 'sso-operator@acmecorp.example';
 /** Content-Security-Policy violations and uncaught page errors, across every page of every test. */
 const pageProblems: string[] = [];
 
@@ -37,7 +43,15 @@ beforeAll(async () => {
   publishExampleModules(dataDir, join(__dirname, '..', 'fixtures', 'modules'));
   const config = e2eConfig();
   config.catalog.modules = [...(config.catalog.modules ?? []), TF_PROBE_MODULE];
-  e = await startE2E(config, { dataDir, runnerEnv: realTerraformRunnerEnv(TERRAFORM.bin), consoleDir: ensureConsoleBuilt().dir });
+  const consoleDir = ensureConsoleBuilt().dir;
+  oidc = await startOidcProvider({ clientId: 'stackjobs-console', subject: SSO_SUBJECT });
+  // Local mode's API takes the tokens its config lists: the ID token the provider will issue is one of them.
+  config.principals.push({ token: oidc.idToken, subject: SSO_SUBJECT, orgs: ['acmecorp'], roles: ['operator', 'viewer'] });
+  cdn = await startConsoleCdn(consoleDir, () => ({
+    config: { mode: 'oidc', apiUrl: e.local.apiUrl, issuer: oidc.issuer, clientId: oidc.clientId, scope: 'openid profile email' },
+    connectOrigins: [e.local.apiUrl, oidc.issuer],
+  }));
+  e = await startE2E(config, { dataDir, runnerEnv: realTerraformRunnerEnv(TERRAFORM.bin), consoleDir, corsOrigins: [cdn.url] });
   browser = await launchChromium(CHROMIUM);
 }, 240000);
 
@@ -45,6 +59,8 @@ afterAll(async () => {
   await browser?.close();
   await endJobsAwaitingApproval(e);
   await e?.stop();
+  await cdn?.stop();
+  await oidc?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -71,13 +87,19 @@ async function submit(body: unknown): Promise<StackJob> {
   return res.body;
 }
 
-/** A new page signed in with `token`, its CSP violations and errors collected. */
-async function signedIn(token: string): Promise<Page> {
+/** A new page, its CSP and CORS violations and uncaught errors collected. */
+async function watchedPage(): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) pageProblems.push(m.text());
+    if (m.type() === 'error' && /Content Security Policy|Refused to|CORS policy/.test(m.text())) pageProblems.push(m.text());
   });
   page.on('pageerror', (err) => pageProblems.push(`page error: ${err.message}`));
+  return page;
+}
+
+/** A new page signed in with `token` in local mode's Token form. */
+async function signedIn(token: string): Promise<Page> {
+  const page = await watchedPage();
   await page.goto(`${e.local.apiUrl}/`);
   await page.getByLabel('Token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -274,6 +296,36 @@ describeBrowser('the web console in a browser, against local mode and the real T
       .waitFor();
     expect(await axeViolations(page)).toEqual([]);
     await shoot(page, 'preflight');
+    await page.close();
+  });
+  it('on AWS: signs in through OpenID Connect (code + PKCE) and works from its own origin across CORS: conditional polls, cancel, rerun with its Idempotency-Key', async () => {
+    const waiting = await e.waitFor((await submit(probeChange('console_sso', 'v1'))).metadata.id, awaiting, 90000);
+    const page = await watchedPage();
+    await page.goto(`${cdn.url}/jobs/${waiting.metadata.id}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // The provider's page signs the user in at once and sends the browser back to /callback with a code.
+    await page.getByRole('heading', { name: /console_sso-name/ }).waitFor({ timeout: 30000 });
+    expect(new URL(page.url()).pathname).toBe(`/jobs/${waiting.metadata.id}`);
+    expect(oidc.exchanges).toEqual([{ clientId: oidc.clientId, redirectUri: `${cdn.url}/callback`, challengeMethod: 'S256', verified: true }]);
+    await page.getByText(SSO_SUBJECT).first().waitFor();
+
+    // The ETag is readable across origins (exposed), so polling is conditional here too.
+    const statuses: number[] = [];
+    page.on('response', (r) => {
+      if (r.url() === `${e.local.apiUrl}/v1/stack-jobs/${waiting.metadata.id}`) statuses.push(r.status());
+    });
+    await page.waitForTimeout(5000);
+    expect(statuses).toContain(304);
+
+    await page.getByRole('button', { name: 'Cancel', exact: true }).first().click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel the job' }).click();
+    expect((await e.waitFor(waiting.metadata.id, done, 60000)).status.result).toBe('cancelled');
+    await page.getByRole('button', { name: 'Rerun' }).first().click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Yes, rerun' }).click();
+    await page.waitForURL((u) => u.pathname.startsWith('/jobs/') && !u.pathname.endsWith(waiting.metadata.id), { timeout: 30000 });
+    const rerunId = new URL(page.url()).pathname.split('/').pop()!;
+    const rerun = await e.waitFor(rerunId, awaiting, 90000);
+    expect(rerun.metadata).toMatchObject({ rerunOf: waiting.metadata.id, submittedBy: SSO_SUBJECT });
     await page.close();
   });
 });

@@ -227,7 +227,7 @@ describe("the API's CORS", () => {
     expect(create.parameters.CorsConfiguration).toEqual({
       AllowOrigins: [`https://<${idOf(stack.console.distribution)}.DomainName>`],
       AllowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
-      AllowHeaders: ['authorization', 'content-type', 'if-none-match'],
+      AllowHeaders: ['authorization', 'content-type', 'if-none-match', 'idempotency-key'],
       ExposeHeaders: ['etag'],
       MaxAge: 3600,
       AllowCredentials: false,

@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { consoleContentSecurityPolicy } from '../../infra/console-headers';
+import { CONSOLE_CORS, consoleContentSecurityPolicy } from '../../infra/console-headers';
 import { startHttpApi, type HttpApi } from '../../local/http-api';
 
 let root: string;
@@ -29,6 +29,7 @@ beforeAll(async () => {
     principals: [],
     claimNames: { subject: 'sub', orgs: 'orgs', roles: 'roles' },
     consoleDir: dist,
+    corsOrigins: ['https://console.example'],
   });
 });
 
@@ -81,5 +82,33 @@ describe('the console in local mode', () => {
     expect((await fetch(`${api.url}/v1/stack-jobs`)).status).toBe(401);
     expect((await fetch(`${api.url}/jobs`, { method: 'POST', body: '{}' })).status).toBe(401);
     expect(handled).toEqual(['GET /v1/stack-jobs', 'POST /jobs']);
+  });
+
+  it("applies the API's CORS as API Gateway does: preflights answered before the handler, the console's origin alone, ETag readable", async () => {
+    handled.length = 0;
+    const preflight = await fetch(`${api.url}/v1/stack-jobs/sj_1/rerun`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://console.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,idempotency-key',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://console.example');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe(CONSOLE_CORS.allowHeaders.join(','));
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET,POST,PUT,DELETE');
+    const other = await fetch(`${api.url}/v1/stack-jobs`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(handled).toEqual([]);
+
+    const answer = await fetch(`${api.url}/v1/stack-jobs`, { headers: { origin: 'https://console.example' } });
+    expect(answer.headers.get('access-control-allow-origin')).toBe('https://console.example');
+    expect(answer.headers.get('access-control-expose-headers')).toBe('etag');
+    const foreign = await fetch(`${api.url}/v1/stack-jobs`, { headers: { origin: 'https://evil.example' } });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
   });
 });

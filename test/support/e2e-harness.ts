@@ -103,6 +103,8 @@ export interface E2EOptions {
   driftScheduler?: LocalModeOptions['driftScheduler'];
   /** The built web console to serve at `/` (infra/console-build.ts). */
   consoleDir?: string;
+  /** Browser origins the API allows (CORS), e.g. a console served from another origin. */
+  corsOrigins?: string[];
 }
 
 export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOptions = {}): Promise<E2E> {
@@ -121,6 +123,7 @@ export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOp
     timeoutSecondsOverrides: { 'Wait For Stack Lock': 1 },
     ...(options.driftScheduler ? { driftScheduler: options.driftScheduler } : {}),
     ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
+    ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
     log: (l) => logs.push(l),
   });
   const validator = openApiValidator();
