@@ -4,11 +4,13 @@ import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
 import { useSession } from './auth/session';
 import { Loading } from './components/common';
 import { Layout, OrgProvider } from './components/Layout';
+import { JobPage } from './pages/JobPage';
 import { JobsPage } from './pages/JobsPage';
 import { SignInPage } from './pages/SignInPage';
 
-// Pages past the first one load on demand, keeping the initial script small.
-const JobPage = lazy(() => import('./pages/JobPage').then((m) => ({ default: m.JobPage })));
+// The Jobs and Job pages are where people land (an approval's link opens a Job page): they come with the first script.
+// The others load on demand, keeping it small; React holds a lazy page's content back at least 300 ms after its
+// fallback shows, which a page people wait on should not pay.
 const ResourcePage = lazy(() => import('./pages/ResourcePage').then((m) => ({ default: m.ResourcePage })));
 const CatalogPage = lazy(() => import('./pages/CatalogPage').then((m) => ({ default: m.CatalogPage })));
 const PreflightPage = lazy(() => import('./pages/PreflightPage').then((m) => ({ default: m.PreflightPage })));

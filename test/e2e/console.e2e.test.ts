@@ -14,7 +14,16 @@ import { publishExampleModules, REPO_ROOT } from '../../local/local-mode';
 import { launchChromium, requireChromium } from '../support/chromium';
 import { startConsoleCdn, type ConsoleCdn } from '../support/console-cdn';
 import { startOidcProvider, type OidcProvider } from '../support/oidc-provider';
-import { e2eConfig, endJobsAwaitingApproval, realTerraformRunnerEnv, startE2E, TF_PROBE_MODULE, TOKENS, type E2E } from '../support/e2e-harness';
+import {
+  e2eConfig,
+  endJobsAwaitingApproval,
+  PLANTED_SECRET,
+  realTerraformRunnerEnv,
+  startE2E,
+  TF_PROBE_MODULE,
+  TOKENS,
+  type E2E,
+} from '../support/e2e-harness';
 import { requireTerraform } from '../support/terraform-binary';
 
 const SUITE = 'test/e2e/console.e2e.test.ts';
@@ -286,6 +295,15 @@ describeBrowser('the web console in a browser, against local mode and the real T
     await page.getByRole('heading', { name: /Catalog/ }).waitFor();
     expect(await axeViolations(page)).toEqual([]);
     await shoot(page, 'catalog');
+    // Credentials show their secret's reference, never its value (the harness planted one behind democred_dev).
+    await page.getByRole('tab', { name: /Provider credentials/ }).click();
+    await page.getByText('democred_dev').first().waitFor();
+    // Each entry's whole definition opened ("Show" becomes "Hide").
+    const show = page.getByRole('button', { name: /^Show/ });
+    while ((await show.count()) > 0) await show.first().click();
+    const catalogText = (await page.textContent('body')) ?? '';
+    expect(catalogText).toContain('stackjobs/acmecorp/demo-api');
+    expect(catalogText).not.toContain(PLANTED_SECRET);
 
     await page.getByRole('link', { name: 'Pre-flight' }).click();
     await page.getByLabel('Change', { exact: true }).fill(JSON.stringify(probeChange('console_preflight', 'v1', { env: 'dev' }), null, 2));

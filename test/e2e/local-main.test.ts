@@ -1,4 +1,4 @@
-/** `npm run local` as a user runs it: prints its ready line, serves the API, and leaves nothing behind on Ctrl-C. */
+/** `npm run local` as a user runs it: prints its ready line, serves the API and the console, and leaves nothing behind on Ctrl-C. */
 import { spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -43,6 +43,15 @@ it('prints the ready line, answers on loopback, and shuts down cleanly on SIGINT
   const port = Number(new URL(ready).port);
   const res = await fetch(`${ready}/v1/stack-jobs`, { headers: { authorization: 'Bearer local-operator-token' } });
   expect(res.status).toBe(200);
+  // The web console at / on the same port, built for the current sources (infra/console-build.ts), with its CSP.
+  expect(out).toContain(`console:   ${ready}/`);
+  const page = await fetch(`${ready}/`);
+  expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+  const html = await page.text();
+  const script = /<script type="module" crossorigin src="([^"]+)"/.exec(html)?.[1];
+  expect(script).toMatch(/^\/assets\/.+\.js$/);
+  expect((await fetch(`${ready}${script}`)).status).toBe(200);
+  expect(await (await fetch(`${ready}/config.json`)).json()).toEqual({ mode: 'local' });
 
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));

@@ -34,6 +34,60 @@ const open = (handlers: Handlers, me: Me = approver) => renderPage(<JobPage />, 
 const approvalPanel = () => screen.getByRole('region', { name: 'Approval' });
 
 describe('JobPage', () => {
+  it('shows a quorum as "1 of 2 distinct approvals" with who approved, and tells the next approver one more is needed', async () => {
+    const job = awaitingApproval();
+    const approval = job.status.approval!;
+    job.status.approval = {
+      ...approval,
+      required: 2,
+      approvals: [{ decision: 'approved', by: 'lee@acmecorp.example', at: '2026-12-07T09:01:00.000Z', channel: 'api', planDigest: approval.planDigest }],
+    } as typeof approval;
+    open(api(job));
+    const panel = await screen.findByRole('region', { name: 'Approval' });
+    expect(await within(panel).findByText(/1 of 2 distinct approvals: lee@acmecorp.example/)).toBeTruthy();
+    expect(within(panel).getByRole('button', { name: 'Approve' })).toBeEnabled();
+  });
+
+  it('shows the plan policies that did not pass, with their effect and message, and the quorum they ask for', async () => {
+    const job = awaitingApproval();
+    const plan = {
+      ...planChanges(),
+      policy: {
+        evaluatedAt: '2026-12-07T09:00:00.000Z',
+        outcome: 'warned' as const,
+        requiredApprovals: 2,
+        results: [
+          {
+            policy: 'prod-guard',
+            source: 'platform' as const,
+            rule: 'warn-replace',
+            effect: 'warn' as const,
+            passed: false,
+            message: 'this plan replaces test_instance.test',
+          },
+          {
+            policy: 'prod-guard',
+            source: 'platform' as const,
+            rule: 'two-for-iam',
+            effect: 'require_approvals' as const,
+            approvals: 2,
+            passed: false,
+            message: 'IAM changes need two approvers',
+          },
+          { policy: 'org-rules', source: 'org' as const, rule: 'no-deletes', effect: 'deny' as const, passed: true, message: 'no deletes in production' },
+        ],
+      },
+    };
+    open(api(job, { [`GET /v1/stack-jobs/${job.metadata.id}/plan/changes`]: { body: plan } }));
+    const region = await screen.findByRole('region', { name: 'Plan' });
+    expect(await within(region).findByText('Plan policies: warned')).toBeTruthy();
+    expect(within(region).getByText(/This plan needs 2 distinct approvers/)).toBeTruthy();
+    expect(within(region).getByText(/platform policy prod-guard, rule warn-replace\): this plan replaces test_instance.test/)).toBeTruthy();
+    expect(within(region).getByText(/rule two-for-iam\): IAM changes need two approvers/)).toBeTruthy();
+    // A rule that passed is not listed as a finding.
+    expect(within(region).queryByText(/no deletes in production/)).toBeNull();
+  });
+
   it('groups the plan by action and expands a resource to its attribute diff, before → after', async () => {
     open(api(awaitingApproval()));
 
