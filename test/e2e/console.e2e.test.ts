@@ -144,7 +144,7 @@ describeBrowser('the web console in a browser, against local mode and the real T
     // The API stays under /v1/, unchanged.
     expect((await fetch(`${e.local.apiUrl}/v1/stack-jobs`)).status).toBe(401);
 
-    const page = await browser.newPage();
+    const page = await watchedPage();
     await page.goto(`${e.local.apiUrl}/`);
     expect(await axeViolations(page)).toEqual([]);
     await shoot(page, 'sign-in');
@@ -179,6 +179,8 @@ describeBrowser('the web console in a browser, against local mode and the real T
 
     await page.getByLabel('Comment').first().fill('looks right');
     await page.getByRole('button', { name: 'Approve' }).first().click();
+    await page.getByRole('dialog').waitFor();
+    expect(await axeViolations(page)).toEqual([]);
     await page.getByRole('dialog').getByRole('button', { name: 'Approve' }).click();
     await page
       .getByText(/succeeded/)
@@ -304,6 +306,13 @@ describeBrowser('the web console in a browser, against local mode and the real T
     const catalogText = (await page.textContent('body')) ?? '';
     expect(catalogText).toContain('stackjobs/acmecorp/demo-api');
     expect(catalogText).not.toContain(PLANTED_SECRET);
+    // The editor an admin writes entries in.
+    await page
+      .getByRole('button', { name: /^(Create|New)/ })
+      .first()
+      .click();
+    await page.getByRole('textbox', { name: 'Definition' }).waitFor();
+    expect(await axeViolations(page)).toEqual([]);
 
     await page.getByRole('link', { name: 'Pre-flight' }).click();
     await page.getByLabel('Change', { exact: true }).fill(JSON.stringify(probeChange('console_preflight', 'v1', { env: 'dev' }), null, 2));

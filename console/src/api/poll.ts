@@ -13,10 +13,11 @@ export interface Fetched<T> {
   etag?: string | null;
 }
 
-export interface PollOptions {
+export interface PollOptions<T = unknown> {
   /** Keep polling after the first answer (e.g. while the job is not completed). */
   active: boolean;
-  intervalMs?: number;
+  /** The pace while the tab is visible; a function is asked with the latest data each time (e.g. slower once all ended). */
+  intervalMs?: number | ((data: T | undefined) => number);
   hiddenIntervalMs?: number;
 }
 
@@ -32,18 +33,29 @@ export const POLL_VISIBLE_MS = 2000;
 export const POLL_HIDDEN_MS = 15000;
 
 /** Runs `get` with the last ETag (undefined at first). Re-subscribes when `key` changes. */
-export function usePolled<T>(key: string, get: (etag: string | undefined) => Promise<Fetched<T>>, options: PollOptions): Polled<T> {
+export function usePolled<T>(key: string, get: (etag: string | undefined) => Promise<Fetched<T>>, options: PollOptions<T>): Polled<T> {
   const [data, setData] = useState<T | undefined>();
   const [error, setError] = useState<ApiError | undefined>();
   const [loading, setLoading] = useState(true);
   const etag = useRef<string | undefined>(undefined);
+  const latest = useRef<T | undefined>(undefined);
   const getRef = useRef(get);
   getRef.current = get;
   const [tick, setTick] = useState(0);
   const refresh = useCallback(() => setTick((t) => t + 1), []);
+  // The schedule reads the options when it next waits: a change of pace is no reason to ask again now.
+  const opts = useRef(options);
+  opts.current = options;
+  // Becoming active again (a job restarted, say) is: ask now, then keep to the schedule.
+  const wasActive = useRef(options.active);
+  useEffect(() => {
+    if (options.active && !wasActive.current) refresh();
+    wasActive.current = options.active;
+  }, [options.active, refresh]);
 
   useEffect(() => {
     etag.current = undefined;
+    latest.current = undefined;
     setData(undefined);
     setError(undefined);
     setLoading(true);
@@ -60,6 +72,7 @@ export function usePolled<T>(key: string, get: (etag: string | undefined) => Pro
           // Unchanged: keep what we have.
         } else if (answer.data !== undefined && answer.error === undefined) {
           etag.current = answer.etag ?? undefined;
+          latest.current = answer.data;
           setData(answer.data);
           setError(undefined);
         } else {
@@ -72,14 +85,16 @@ export function usePolled<T>(key: string, get: (etag: string | undefined) => Pro
       }
     };
     const schedule = () => {
-      if (stopped || !options.active) return;
-      const wait = document.visibilityState === 'hidden' ? (options.hiddenIntervalMs ?? POLL_HIDDEN_MS) : (options.intervalMs ?? POLL_VISIBLE_MS);
+      const o = opts.current;
+      if (stopped || !o.active) return;
+      const visible = typeof o.intervalMs === 'function' ? o.intervalMs(latest.current) : (o.intervalMs ?? POLL_VISIBLE_MS);
+      const wait = document.visibilityState === 'hidden' ? (o.hiddenIntervalMs ?? POLL_HIDDEN_MS) : visible;
       timer = setTimeout(() => void once().then(schedule), wait);
     };
     void once().then(schedule);
     // Coming back to the tab: look now rather than at the end of a hidden-tab interval.
     const onVisible = () => {
-      if (document.visibilityState === 'visible' && options.active) {
+      if (document.visibilityState === 'visible' && opts.current.active) {
         clearTimeout(timer);
         void once().then(schedule);
       }
@@ -90,7 +105,7 @@ export function usePolled<T>(key: string, get: (etag: string | undefined) => Pro
       clearTimeout(timer);
       document.removeEventListener('visibilitychange', onVisible);
     };
-  }, [key, options.active, options.intervalMs, options.hiddenIntervalMs, tick]);
+  }, [key, tick]);
 
   return { data, error, loading, refresh };
 }

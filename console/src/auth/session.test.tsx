@@ -52,6 +52,8 @@ describe('the local-mode session', () => {
     await user.type(await screen.findByLabelText('Token'), 'bad-token');
     await user.click(screen.getByRole('button', { name: 'Sign in' }));
     expect(await screen.findByRole('alert')).toHaveTextContent('not accepted');
+    // A refused sign-in is not an ended session.
+    expect(screen.queryByText(/session has ended/)).toBeNull();
     expect(sessionStorage.getItem('stackjobs.token')).toBeNull();
   });
 

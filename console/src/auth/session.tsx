@@ -65,7 +65,12 @@ export function SessionProvider({ config, children, fetchImpl }: { config: Conso
       sessionStorage.removeItem(TOKEN_KEY);
       setMe(undefined);
       setNotice(why);
-      if (config.mode === 'oidc') void oidcManager(config).then((m) => m.removeUser());
+      // Best effort: the provider's stored user goes too (a failure leaves it to expire; the session has ended here either way).
+      if (config.mode === 'oidc')
+        void oidcManager(config).then(
+          (m) => m.removeUser(),
+          () => undefined,
+        );
     },
     [config],
   );
@@ -85,13 +90,12 @@ export function SessionProvider({ config, children, fetchImpl }: { config: Conso
 
   const adopt = useCallback(
     async (candidate: string) => {
-      token.current = candidate;
-      const answer = await api.GET('/v1/me', { cache: 'no-store' });
-      if (answer.response.status === 401) {
-        token.current = undefined;
-        throw new Error('That token was not accepted.');
-      }
+      // Asked with the candidate alone: until it is accepted, a 401 is a refused sign-in, not an ended session.
+      token.current = undefined;
+      const answer = await api.GET('/v1/me', { cache: 'no-store', headers: { authorization: `Bearer ${candidate}` } });
+      if (answer.response.status === 401) throw new Error('That token was not accepted.');
       const who = must(answer);
+      token.current = candidate;
       sessionStorage.setItem(TOKEN_KEY, candidate);
       setNotice(undefined);
       setMe(who);

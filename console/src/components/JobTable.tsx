@@ -2,14 +2,17 @@
  * Stack jobs as a table, newest first, in the columns a page asks for; and JobList, which reads them from the API a
  * page at a time and keeps the page live while any job on it is unfinished.
  */
-import { useState, type ReactNode } from 'react';
+import type { ReactNode } from 'react';
 import type { StackJob } from '../api/client';
-import { conditional, fetched, usePolled } from '../api/poll';
+import { conditional, fetched, POLL_VISIBLE_MS, usePolled } from '../api/poll';
 import type { operations } from '../api/schema';
 import { useSession } from '../auth/session';
 import { between, duration, isActive, when } from '../format';
 import { ErrorNote, JobLink, Loading, ResourceLink, StateBadge, useNow } from './common';
 import { Pager } from './Pager';
+
+/** How often a page of ended jobs is read again, for the jobs submitted since. */
+export const QUIET_POLL_MS = 10_000;
 
 interface Column {
   header: string;
@@ -90,20 +93,16 @@ export function JobList(props: {
   onActive?(active: boolean): void;
 }) {
   const { api } = useSession();
-  const [active, setActive] = useState(true);
   const query = { ...props.query, ...(props.cursor ? { cursor: props.cursor } : {}) };
   const page = usePolled(
     JSON.stringify(query),
     async (etag) => {
       const answer = fetched(await api.GET('/v1/stack-jobs', { params: { query }, ...conditional(etag) }));
-      if (answer.data) {
-        const going = answer.data.items.some((j) => isActive(j));
-        setActive(going);
-        props.onActive?.(going);
-      }
+      if (answer.data) props.onActive?.(answer.data.items.some((j) => isActive(j)));
       return answer;
     },
-    { active },
+    // While a job on the page is going, every 2 s; otherwise every 10 s, so new jobs still appear (a 304 costs little).
+    { active: true, intervalMs: (data) => (data?.items.some((j) => isActive(j)) ? POLL_VISIBLE_MS : QUIET_POLL_MS) },
   );
 
   return (

@@ -63,15 +63,21 @@ export function ConfirmDialog(props: {
   const [el, setEl] = useState<HTMLDialogElement | null>(null);
   const titleId = useId();
   useEffect(() => {
-    if (!el) return;
-    if (props.open && !el.open) {
+    if (!el || !props.open) return;
+    // The control that opened it gets the focus back when it closes, however it closes (a button, Escape, or the
+    // dialog leaving the page with its owner's state).
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : undefined;
+    if (!el.open) {
       if (typeof el.showModal === 'function') el.showModal();
       else el.setAttribute('open', '');
     }
-    if (!props.open && el.open) {
-      if (typeof el.close === 'function') el.close();
-      else el.removeAttribute('open');
-    }
+    return () => {
+      if (el.open) {
+        if (typeof el.close === 'function') el.close();
+        else el.removeAttribute('open');
+      }
+      if (opener?.isConnected) opener.focus();
+    };
   }, [el, props.open]);
   return (
     <dialog ref={setEl} aria-labelledby={titleId} onCancel={props.onCancel}>

@@ -134,6 +134,7 @@ function CatalogShelf({ shelf, org }: { shelf: Shelf; org: string }) {
           shelf={shelf}
           org={org}
           {...(editor.editing ? { editing: editor.editing } : {})}
+          existingIds={items.map((entry) => view.idOf(entry))}
           onCancel={() => setEditor(undefined)}
           onSaved={(_entry, id) => {
             setEditor(undefined);

@@ -48,6 +48,51 @@ describe('JobPage', () => {
     expect(within(panel).getByRole('button', { name: 'Approve' })).toBeEnabled();
   });
 
+  it('lets an approver whose approval already counts reject, but not approve again', async () => {
+    const job = awaitingApproval();
+    const approval = job.status.approval!;
+    job.status.approval = {
+      ...approval,
+      required: 2,
+      approvals: [{ decision: 'approved', by: approver.subject, at: '2026-12-07T09:01:00.000Z', channel: 'api' }],
+    } as typeof approval;
+    open(api(job));
+    const panel = await screen.findByRole('region', { name: 'Approval' });
+    expect(await within(panel).findByText(/You cannot approve again: you have already approved this plan \(1 of 2/)).toBeTruthy();
+    expect(within(panel).getByRole('button', { name: 'Approve' })).toBeDisabled();
+    expect(within(panel).getByRole('button', { name: 'Reject' })).toBeEnabled();
+  });
+
+  it('says who may approve, who may not under the distinct-approver rule, and counts down to the expiry', async () => {
+    const job = awaitingApproval();
+    const approval = job.status.approval!;
+    job.status.approval = { ...approval, expiresAt: new Date(Date.now() + 90_000).toISOString() };
+    job.spec.essentials.flowControlPolicy.approvers = [{ subject: approver.subject, environments: [job.metadata.env] }, { subject: 'lee@acmecorp.example' }];
+    job.spec.essentials.flowControlPolicy.requireDistinctApprover = true;
+    job.metadata.submittedBy = 'sam@acmecorp.example';
+    open(api(job));
+    const panel = await screen.findByRole('region', { name: 'Approval' });
+    expect(await within(panel).findByText('lee@acmecorp.example')).toBeTruthy();
+    expect(within(panel).getByText(`(${job.metadata.env})`)).toBeTruthy();
+    expect(within(panel).getByText(/required: .*sam@acmecorp.example may not approve/)).toBeTruthy();
+    const countdown = () => within(panel).getByText(/^\d+ min \d+ s$/).textContent!;
+    const first = countdown();
+    expect(first).toMatch(/^1 min (2\d|30) s$/);
+    await waitFor(() => expect(countdown()).not.toBe(first), { timeout: 3000 });
+  });
+
+  it('shows the frozen snapshot: module and the rule that chose it, backend, credential reference, policy and its level', async () => {
+    const job = awaitingApproval();
+    open(api(job));
+    const e = job.spec.essentials;
+    const snapshot = await screen.findByRole('region', { name: /snapshot/i });
+    expect(within(snapshot).getByText(e.iacModule.id)).toBeTruthy();
+    expect(within(snapshot).getByText(e.iacModule.rule)).toBeTruthy();
+    expect(within(snapshot).getAllByText(new RegExp(e.backendCredential.id)).length).toBeGreaterThan(0);
+    if (e.providerCredential) expect(within(snapshot).getAllByText(new RegExp(e.providerCredential.id)).length).toBeGreaterThan(0);
+    expect(within(snapshot).getByText(new RegExp(`${e.flowControlPolicy.source.id}.*${e.flowControlPolicy.source.level}`))).toBeTruthy();
+  });
+
   it('shows the plan policies that did not pass, with their effect and message, and the quorum they ask for', async () => {
     const job = awaitingApproval();
     const plan = {
@@ -229,6 +274,17 @@ describe('JobPage', () => {
     await userEvent.click(within(dialog).getByRole('button', { name: 'Cancel the job' }));
     expect(await screen.findByText('cancelled')).toBeTruthy();
     expect(screen.queryByRole('button', { name: 'Cancel' })).toBeNull();
+  });
+
+  it('gives the focus back to the button that opened a confirmation when it is dismissed, and posts nothing', async () => {
+    const { calls } = open(api(awaitingApproval()), operatorOnly);
+    const cancel = await screen.findByRole('button', { name: 'Cancel' });
+    await userEvent.click(cancel);
+    const dialog = screen.getByRole('dialog', { name: 'Cancel this job?' });
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Keep the job' }));
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Cancel' }));
+    expect(calls.filter((c) => c.method === 'POST')).toEqual([]);
   });
 
   it('reruns after the confirmation and opens the new job', async () => {

@@ -1,5 +1,6 @@
-import { screen, waitFor } from '@testing-library/react';
+import { act, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
+import { vi } from 'vitest';
 import type { StackJob } from '../api/client';
 import { renderPage, stackJob, type Handler } from '../test/support';
 import { JobsPage } from './JobsPage';
@@ -77,5 +78,27 @@ describe('JobsPage', () => {
     await screen.findByRole('link', { name: 'sj_run' });
     await waitFor(() => expect(calls.filter((c) => c.headers.get('if-none-match') === '"v1"').length).toBeGreaterThan(0), { timeout: 5000 });
     expect(screen.getByRole('link', { name: 'sj_run' })).toBeInTheDocument();
+  });
+
+  it('reads a page of ended jobs again every 10 s, so a job submitted since appears without a reload', async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      let reads = 0;
+      open(() => {
+        reads++;
+        return { body: { items: reads === 1 ? [job('sj_old')] : [job('sj_new', { phase: 'running', result: 'tbd' }), job('sj_old')] } };
+      });
+      await screen.findByRole('link', { name: 'sj_old' });
+      await act(async () => {
+        await vi.advanceTimersByTimeAsync(5000);
+      });
+      expect(reads).toBe(1);
+      await act(async () => {
+        await vi.advanceTimersByTimeAsync(5000);
+      });
+      expect(await screen.findByRole('link', { name: 'sj_new' })).toBeInTheDocument();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -16,6 +16,8 @@ export interface EntryEditorProps {
   org: string;
   /** Editing an existing entry: its id is fixed (another id is another entry). */
   editing?: { id: string; entry: Entry };
+  /** The ids listed now: creating one of them would replace it (PUT is both), so it is refused here. */
+  existingIds?: string[];
   onSaved(entry: Entry, id: string): void;
   onCancel(): void;
 }
@@ -28,7 +30,7 @@ function pathFilled({ scope, kind }: Shelf): string[] {
   return fields;
 }
 
-export function EntryEditor({ api, shelf, org, editing, onSaved, onCancel }: EntryEditorProps) {
+export function EntryEditor({ api, shelf, org, editing, existingIds = [], onSaved, onCancel }: EntryEditorProps) {
   const view = viewOf(shelf.kind);
   const ids = useId();
   const idFieldName = shelf.kind === 'org-settings' ? 'org' : 'id';
@@ -42,7 +44,13 @@ export function EntryEditor({ api, shelf, org, editing, onSaved, onCancel }: Ent
   const save = async () => {
     setProblem(undefined);
     const trimmed = id.trim();
-    const badId = !trimmed ? 'Enter an id.' : ID_PATTERN.test(trimmed) ? undefined : 'Letters, digits, ".", "_" and "-" only, starting with a letter or digit.';
+    const badId = !trimmed
+      ? 'Enter an id.'
+      : !ID_PATTERN.test(trimmed)
+        ? 'Letters, digits, ".", "_" and "-" only, starting with a letter or digit.'
+        : !editing && existingIds.includes(trimmed)
+          ? `${trimmed} exists already: edit it instead (creating it again would replace it).`
+          : undefined;
     let body: unknown;
     let badDefinition: string | undefined;
     try {

@@ -55,6 +55,7 @@ function OpenApproval({ job, onDecided }: { job: StackJob; onDecided(): void }) 
   const approval = job.status.approval;
   const right = decisionRight(job, me.subject, can(org, 'approve'), now);
   const blocked = right.offered ? right.blocked : undefined;
+  const approveBlocked = right.offered ? right.approveBlocked : undefined;
   const { required, approvals } = quorumOf(job);
 
   const decide = async (verb: Verb) => {
@@ -131,6 +132,11 @@ function OpenApproval({ job, onDecided }: { job: StackJob; onDecided(): void }) 
               You cannot decide this job: {blocked}
             </p>
           )}
+          {approveBlocked && (
+            <p className="notice" id="approve-blocked">
+              You cannot approve again: {approveBlocked}
+            </p>
+          )}
           <label className="comment">
             Comment
             <textarea
@@ -149,8 +155,8 @@ function OpenApproval({ job, onDecided }: { job: StackJob; onDecided(): void }) 
             <button
               type="button"
               className="primary"
-              disabled={Boolean(blocked) || busy}
-              aria-describedby={blocked ? 'decide-blocked' : undefined}
+              disabled={Boolean(blocked ?? approveBlocked) || busy}
+              aria-describedby={blocked ? 'decide-blocked' : approveBlocked ? 'approve-blocked' : undefined}
               onClick={() => setConfirming('approve')}
             >
               Approve

@@ -44,14 +44,16 @@ describe('decisionRight', () => {
     expect(decisionRight(job, 'pat@acmecorp.example', true, NOW)).toEqual({ offered: true });
   });
 
-  it('counts an approver once toward a quorum', () => {
+  it('counts an approver once toward a quorum, and still lets them reject, as the API does', () => {
     const job = awaitingApproval();
     job.status.approval = {
       ...job.status.approval!,
       required: 2,
       approvals: [{ decision: 'approved', by: 'pat@acmecorp.example', at: new Date(NOW - 1000).toISOString(), channel: 'api' }],
     };
-    expect(decisionRight(job, 'pat@acmecorp.example', true, NOW)).toMatchObject({ blocked: /already approved this plan \(1 of 2/ });
+    const pat = decisionRight(job, 'pat@acmecorp.example', true, NOW);
+    expect(pat).toMatchObject({ offered: true, approveBlocked: expect.stringMatching(/already approved this plan \(1 of 2/) });
+    expect(pat).not.toHaveProperty('blocked');
     expect(decisionRight(job, 'lee@acmecorp.example', true, NOW)).toEqual({ offered: true });
   });
 

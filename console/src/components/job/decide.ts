@@ -10,13 +10,18 @@ import { when } from '../../format';
 export type DecisionRight =
   /** No approver role in the org: Approve and Reject are not offered at all. */
   | { offered: false }
-  /** An approver, but not for this job now (`blocked` says why), or free to decide. */
-  | { offered: true; blocked?: string };
+  /**
+   * An approver: free to decide, or not for this job now (`blocked` says why), or free to reject but not to approve
+   * again (`approveBlocked`: their approval already counts toward a quorum; the API still takes their reject).
+   */
+  | { offered: true; blocked?: string; approveBlocked?: string };
 
 export function decisionRight(job: StackJob, subject: string, mayApprove: boolean, now: number): DecisionRight {
   if (!mayApprove) return { offered: false };
   const blocked = closedReason(job, now) ?? notYoursReason(job, subject);
-  return blocked ? { offered: true, blocked } : { offered: true };
+  if (blocked) return { offered: true, blocked };
+  const approveBlocked = countedReason(job, subject);
+  return approveBlocked ? { offered: true, approveBlocked } : { offered: true };
 }
 
 /** Why nobody can decide it now (already decided, ended, being cancelled, expired). */
@@ -45,9 +50,14 @@ function notYoursReason(job: StackJob, subject: string): string | undefined {
     if (subject === job.metadata.submittedBy) return 'the policy requires a distinct approver, and you submitted this job.';
     if (job.metadata.submitters?.includes(subject)) return 'the policy requires a distinct approver, and you submitted an earlier run of this change.';
   }
+  return undefined;
+}
+
+/** Why this principal may not approve again: their approval already counts toward the quorum (rejecting stays open). */
+function countedReason(job: StackJob, subject: string): string | undefined {
   const { required, approvals } = quorumOf(job);
   if (required > 1 && approvals.some((a) => a.by === subject))
-    return `you have already approved this plan (${approvals.length} of ${required} distinct approvals so far).`;
+    return `you have already approved this plan (${approvals.length} of ${required} distinct approvals so far); you may still reject it.`;
   return undefined;
 }
 
