@@ -397,7 +397,9 @@ function checkTree(root: Expr, input: CheckInput): { nodes: number; depth: numbe
       case '_>=_': {
         const [a, b] = args;
         const ordered = (s: CelShape) => s.kind === 'dyn' || ORDERED.has(s.kind);
-        if (!ordered(a) || !ordered(b) || (a.kind !== b.kind && a.kind !== 'dyn' && b.kind !== 'dyn'))
+        // CEL's standard library orders int, uint and double against each other (equality stays within one type).
+        const comparable = a.kind === b.kind || a.kind === 'dyn' || b.kind === 'dyn' || (NUMERIC.has(a.kind) && NUMERIC.has(b.kind));
+        if (!ordered(a) || !ordered(b) || !comparable)
           throw new CheckError(`'${symbol}' cannot compare ${describeShape(a)} with ${describeShape(b)}${numericHint(a, b)}`, operatorAt(e, argExprs, symbol));
         return BOOL;
       }
@@ -666,7 +668,8 @@ export interface EvaluationLimits {
 export type CompileResult = { ok: true; evaluate: CompiledExpression; nodes: number; loopNesting: number } | { ok: false; problem: CelProblem };
 
 /** Parses, checks and plans an expression; a problem names its line and column (1-based). */
-export function compilePolicyExpression(text: string): CompileResult {
+export function compilePolicyExpression(text: string, o: { check?: boolean } = {}): CompileResult {
+  const check = o.check ?? true;
   const fail = (message: string, offset = 0): CompileResult => ({ ok: false, problem: { message, ...positionOf(text, offset) } });
   if (text.length > POLICY_CEL_LIMITS.expressionChars) return fail(`the expression is longer than ${POLICY_CEL_LIMITS.expressionChars} characters`);
   const cel = celLib();
@@ -688,10 +691,11 @@ export function compilePolicyExpression(text: string): CompileResult {
       funcs: env.funcs,
     });
   } catch (e) {
-    if (e instanceof CheckError) return fail(e.message, e.offset);
-    throw e;
+    if (!(e instanceof CheckError)) throw e;
+    if (check) return fail(e.message, e.offset);
+    checked = { nodes: 0, depth: 0, shape: { kind: 'dyn' } };
   }
-  if (!['bool', 'dyn'].includes(checked.shape.kind))
+  if (check && !['bool', 'dyn'].includes(checked.shape.kind))
     return fail(`the expression must be a condition (true or false), but it gives ${describeShape(checked.shape)}`);
   instrument(parsed.expr);
   let program: (ctx: PolicyBindings) => unknown;

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { policyPlanOf, type PolicyJob } from '../../lambdas/domain/plan-policy';
+import { evaluatePlanPolicies, policyPlanOf, type PolicyJob } from '../../lambdas/domain/plan-policy';
 import { compilePolicyExpression, describeProblem, policyBindings } from '../../lambdas/domain/policy-cel';
 import { catalogSchemas } from '../../lambdas/domain/schemas';
 
@@ -44,10 +44,11 @@ describe('refusing, when the policy is written, what could only fail when it run
     expect(writeErrors('typed', expression)).toEqual([`rules.0.expression: rule typed: ${problem}`]);
   });
 
-  it('holds equality and ordering to one type, as CEL’s type check does, and says how to convert numbers', () => {
-    expect(problemOf('plan.summary.add > 0.5')).toBe(
-      "line 1, column 18: '>' cannot compare an int with a double (convert one side: int(…), uint(…) or double(…))",
-    );
+  it('holds equality to one type and orders numbers across int, uint and double, as CEL’s standard library does', () => {
+    // Ordering across numeric types is in CEL's standard library (and @bufbuild/cel runs it): 1 > 1.5 is false, 2 > 1u true.
+    expect(problemOf('plan.summary.add > 0.5')).toBe('compiled');
+    expect(problemOf('plan.summary.add >= 0u')).toBe('compiled');
+    expect(problemOf("plan.summary.add > 'x'")).toContain("'>' cannot compare an int with a string");
     expect(problemOf('plan.summary.add == 1u')).toContain("'==' cannot compare an int with a uint");
     expect(problemOf('plan.summary == null')).toBe("line 1, column 14: '==' cannot compare plan.summary with null");
     expect(problemOf('plan.resources > 1')).toContain("'>' cannot compare a list of resources with an int");
@@ -184,5 +185,32 @@ describe('accepting every expression that can be right', () => {
       if (!compiled.ok) throw new Error(expression);
       expect({ expression, result: compiled.evaluate(policyBindings(plan, job)) }).toEqual({ expression, result: { ok: true, value: expect.any(Boolean) } });
     }
+  });
+
+  it('runs a stored rule as planned: a policy written before a stricter check still evaluates, it is not failed by the check', () => {
+    // An int compared with a double by equality: refused when written now, but a policy stored by an earlier version runs.
+    expect(compilePolicyExpression('plan.summary.add == 1.0').ok).toBe(false);
+    const stored = {
+      id: 'older',
+      source: 'org' as const,
+      selector: { level: 'organization' as const, org: 'acmecorp' },
+      rules: [{ name: 'eq', effect: 'warn' as const, expression: 'plan.summary.add >= 0 && plan.summary.add == 1.0', message: 'one add' }],
+    };
+    const JOB_CONTEXT: PolicyJob = {
+      org: 'acmecorp',
+      env: 'production',
+      resourceId: 'r',
+      kind: 'k',
+      triggerEvent: 'updated',
+      createdBy: 'a',
+      submittedBy: 'a',
+    };
+    const evaluation = evaluatePlanPolicies(
+      [stored],
+      { summary: { add: 1, change: 0, destroy: 0, replace: 0, read: 0, import: 0, forget: 0, outputChanges: 0 }, resources: [], outputs: [], drift: [] },
+      JOB_CONTEXT,
+    );
+    expect(evaluation.results[0]).not.toHaveProperty('error');
+    expect(evaluation.outcome).toBe('warned');
   });
 });
