@@ -90,4 +90,37 @@ describe('usePolled', () => {
     });
     expect(calls).toBe(1);
   });
+
+  it('keeps one chain of reads when the tab is shown during a read, and never lets an older answer overwrite a newer one', async () => {
+    const pending: Array<(answer: Fetched<string>) => void> = [];
+    let calls = 0;
+    const get = () => {
+      calls++;
+      return new Promise<Fetched<string>>((resolve) => pending.push(resolve));
+    };
+    render(<Probe get={get} active />);
+    await act(async () => {
+      pending.shift()!({ status: 200, data: 'first', etag: '"1"' });
+      await vi.advanceTimersByTimeAsync(2000); // the second read starts, and hangs
+    });
+    expect(calls).toBe(2);
+    const older = pending.shift()!;
+    await act(async () => {
+      setVisibility('visible'); // shown again: a third read at once
+      await vi.advanceTimersByTimeAsync(0);
+    });
+    expect(calls).toBe(3);
+    await act(async () => {
+      pending.shift()!({ status: 200, data: 'newer', etag: '"3"' });
+      await vi.advanceTimersByTimeAsync(0);
+      older({ status: 200, data: 'older', etag: '"2"' });
+      await vi.advanceTimersByTimeAsync(0);
+    });
+    expect(screen.getByText('newer')).toBeInTheDocument();
+    // One chain: the next 2 s bring one read, not two.
+    await act(async () => {
+      await vi.advanceTimersByTimeAsync(2000);
+    });
+    expect(calls).toBe(4);
+  });
 });

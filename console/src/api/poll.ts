@@ -64,10 +64,15 @@ export function usePolled<T>(key: string, get: (etag: string | undefined) => Pro
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // One chain of reads at a time: a read started later (the tab shown again) makes an earlier one's answer and its
+    // next read moot, so answers never land out of order and chains never pile up.
+    let generation = 0;
     const once = async () => {
+      const mine = ++generation;
+      const current = () => !stopped && mine === generation;
       try {
         const answer = await getRef.current(etag.current);
-        if (stopped) return;
+        if (!current()) return;
         if (answer.status === 304) {
           // Unchanged: keep what we have.
         } else if (answer.data !== undefined && answer.error === undefined) {
@@ -79,24 +84,25 @@ export function usePolled<T>(key: string, get: (etag: string | undefined) => Pro
           setError(new ApiError(answer.status, answer.error));
         }
       } catch (e) {
-        if (!stopped) setError(new ApiError(0, (e as Error).message));
+        if (current()) setError(new ApiError(0, (e as Error).message));
       } finally {
-        if (!stopped) setLoading(false);
+        if (current()) setLoading(false);
       }
+      return current();
     };
     const schedule = () => {
       const o = opts.current;
       if (stopped || !o.active) return;
       const visible = typeof o.intervalMs === 'function' ? o.intervalMs(latest.current) : (o.intervalMs ?? POLL_VISIBLE_MS);
       const wait = document.visibilityState === 'hidden' ? (o.hiddenIntervalMs ?? POLL_HIDDEN_MS) : visible;
-      timer = setTimeout(() => void once().then(schedule), wait);
+      timer = setTimeout(() => void once().then((still) => still && schedule()), wait);
     };
-    void once().then(schedule);
+    void once().then((still) => still && schedule());
     // Coming back to the tab: look now rather than at the end of a hidden-tab interval.
     const onVisible = () => {
       if (document.visibilityState === 'visible' && opts.current.active) {
         clearTimeout(timer);
-        void once().then(schedule);
+        void once().then((still) => still && schedule());
       }
     };
     document.addEventListener('visibilitychange', onVisible);

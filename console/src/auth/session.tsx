@@ -49,7 +49,10 @@ async function oidcManager(config: Extract<ConsoleConfig, { mode: 'oidc' }>) {
     post_logout_redirect_uri: `${window.location.origin}/`,
     response_type: 'code',
     scope: config.scope ?? 'openid profile email',
+    // The tab's storage for both: the tokens, and the state and PKCE verifier of a sign-in under way (whose default
+    // store, localStorage, would keep an abandoned one after the tab closes).
     userStore: new WebStorageStateStore({ store: window.sessionStorage }),
+    stateStore: new WebStorageStateStore({ store: window.sessionStorage }),
   });
 }
 
