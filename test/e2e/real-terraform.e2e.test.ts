@@ -14,7 +14,7 @@ import { runCli } from '../../cli/stackjobs';
 import type { PlanChanges } from '../../lambdas/domain/plan-changes';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { publishExampleModules } from '../../local/local-mode';
-import { e2eConfig, realTerraformRunnerEnv, startE2E, TF_PROBE_MODULE, TOKENS, type E2E } from '../support/e2e-harness';
+import { e2eConfig, realTerraformRunnerEnv, startE2E, TF_PROBE_MODULE, TOKENS, waitForResource, type E2E } from '../support/e2e-harness';
 import { requireTerraform } from '../support/terraform-binary';
 
 const TERRAFORM = requireTerraform('test/e2e/real-terraform.e2e.test.ts');
@@ -140,12 +140,7 @@ describeReal('with the real Terraform, through local mode', () => {
   it('checks a resource for drift with a refresh-only plan: no approval, nothing applied, the state file byte-identical', async () => {
     const job = await run(change('probe_drift', 'v1', { spec: { value: 'x' } }));
     expect(job.status.result).toBe('succeeded');
-    for (
-      let i = 0;
-      i < 100 && !(await e.call<{ lastAppliedJobId?: string }>('GET', '/v1/orgs/acmecorp/envs/dev/resources/probe_drift')).body.lastAppliedJobId;
-      i++
-    )
-      await new Promise((r) => setTimeout(r, 50));
+    await waitForResource<{ lastAppliedJobId?: string }>(e, '/v1/orgs/acmecorp/envs/dev/resources/probe_drift', (r) => r.lastAppliedJobId === job.metadata.id);
     const before = readFileSync(stateFile('probe_drift'));
     const res = await e.call<StackJob>('POST', '/v1/orgs/acmecorp/envs/dev/resources/probe_drift/drift-checks');
     expect(res.status).toBe(202);
@@ -154,8 +149,12 @@ describeReal('with the real Terraform, through local mode', () => {
     expect(check.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded']);
     expect(check.status.drift).toEqual({ checkedAt: expect.any(String), total: 0, resources: [] });
     expect(readFileSync(stateFile('probe_drift')).equals(before)).toBe(true);
-    const resource = await e.call<{ lastJobId: string; drift: { drifted: boolean; jobId: string } }>('GET', '/v1/orgs/acmecorp/envs/dev/resources/probe_drift');
-    expect(resource.body).toMatchObject({ lastJobId: job.metadata.id, drift: { drifted: false, jobId: check.metadata.id } });
+    const resource = await waitForResource<{ lastJobId: string; drift?: { drifted: boolean; jobId: string } }>(
+      e,
+      '/v1/orgs/acmecorp/envs/dev/resources/probe_drift',
+      (r) => r.drift?.jobId === check.metadata.id,
+    );
+    expect(resource).toMatchObject({ lastJobId: job.metadata.id, drift: { drifted: false, jobId: check.metadata.id } });
   });
 
   it('waits for approval on an output-only change, and a rejection leaves the state file byte-identical, outputs included', async () => {

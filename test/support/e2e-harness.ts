@@ -184,6 +184,20 @@ export async function startE2E(config: LocalConfig = e2eConfig(), options: E2EOp
   return { local, logs, bodies, call, fetch: checkedFetch, waitFor, dumpStorage, stop: () => local.stop() };
 }
 
+/**
+ * A resource's status once `until` holds. The status is written just after the job that changes it ends, so a read
+ * right after `waitFor(job, done)` can be early: poll it instead.
+ */
+export async function waitForResource<T>(e: E2E, path: string, until: (status: T) => boolean, timeoutMs = 15000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { status, body } = await e.call<T>('GET', path);
+    if (status === 200 && until(body)) return body;
+    if (Date.now() > deadline) throw new Error(`${path} did not reach the expected state; last ${status} ${JSON.stringify(body)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A change to the example bucket module; `env: 'dev'` applies without approval. */
 export function bucketChange(
   resourceId: string,
