@@ -410,13 +410,6 @@ describe('secrets', () => {
 
 describe('roles are per org, and platform-admin governs the platform catalog only', () => {
   const platformAdminOfGlobex = { subject: 'root@globex.example', orgs: ['globex'], roles: ['platform-admin', 'admin'] } satisfies Principal;
-  const mixed = {
-    subject: 'pat@both.example',
-    orgs: ['acmecorp', 'globex'],
-    roles: [],
-    orgRoles: { acmecorp: ['viewer'], globex: ['approver', 'operator'] },
-  } satisfies Principal;
-  const unscopedInTwoOrgs = { subject: 'sam@both.example', orgs: ['acmecorp', 'globex'], roles: ['approver', 'operator'] } satisfies Principal;
   let jobId: string;
   beforeAll(async () => {
     const res = await h.call('POST', '/v1/stack-jobs', { body: change({ resource: { version: { id: 'ver-roles', message: '' } } }) });
@@ -444,9 +437,12 @@ describe('roles are per org, and platform-admin governs the platform catalog onl
   });
 
   it('grants a role in the org it names only: an operator in globex is a viewer in acmecorp', async () => {
-    expect((await h.call('GET', `/v1/stack-jobs/${jobId}`, { principal: mixed })).statusCode).toBe(200);
+    expect((await h.call('GET', `/v1/stack-jobs/${jobId}`, { principal: principals.mixedOrgRoles })).statusCode).toBe(200);
     const before = await dumpTables();
-    const submit = await h.call('POST', '/v1/stack-jobs', { principal: mixed, body: change({ resource: { version: { id: 'ver-roles-2', message: '' } } }) });
+    const submit = await h.call('POST', '/v1/stack-jobs', {
+      principal: principals.mixedOrgRoles,
+      body: change({ resource: { version: { id: 'ver-roles-2', message: '' } } }),
+    });
     expect(submit.statusCode).toBe(403);
     expect(submit.json().detail).toBe('this needs the role operator or admin in org acmecorp; you have viewer there');
     expect(await dumpTables()).toBe(before);
@@ -454,7 +450,7 @@ describe('roles are per org, and platform-admin governs the platform catalog onl
 
   it('does not apply roles without an org to a member of several orgs (ambiguous), and says how to grant them', async () => {
     const res = await h.call('POST', '/v1/stack-jobs', {
-      principal: unscopedInTwoOrgs,
+      principal: principals.unscopedInTwoOrgs,
       body: change({ resource: { version: { id: 'ver-roles-3', message: '' } } }),
     });
     expect(res.statusCode).toBe(403);

@@ -31,13 +31,6 @@ async function me(principal: Principal | null) {
   return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
 }
 
-const mixed = {
-  subject: 'pat@both.example',
-  orgs: ['acmecorp', 'globex'],
-  roles: [],
-  orgRoles: { acmecorp: ['viewer'], globex: ['approver', 'operator'] },
-} satisfies Principal;
-const unscopedInTwoOrgs = { subject: 'sam@both.example', orgs: ['acmecorp', 'globex'], roles: ['approver', 'operator'] } satisfies Principal;
 const memberWithoutRole = { subject: 'new@acmecorp.example', orgs: ['acmecorp'], roles: [] } satisfies Principal;
 
 describe('GET /v1/me', () => {
@@ -49,14 +42,14 @@ describe('GET /v1/me', () => {
   });
 
   it('answers org by org for roles granted per org (org:role claims)', async () => {
-    expect((await me(mixed)).body.orgs).toEqual([
+    expect((await me(principals.mixedOrgRoles)).body.orgs).toEqual([
       { org: 'acmecorp', roles: ['viewer'], permissions: ['read'] },
       { org: 'globex', roles: ['approver', 'operator'], permissions: ['read', 'submit', 'approve'] },
     ]);
   });
 
   it('gives roles without an org nothing in a member of several orgs, as the router does', async () => {
-    expect((await me(unscopedInTwoOrgs)).body.orgs).toEqual([
+    expect((await me(principals.unscopedInTwoOrgs)).body.orgs).toEqual([
       { org: 'acmecorp', roles: [], permissions: [] },
       { org: 'globex', roles: [], permissions: [] },
     ]);
@@ -77,7 +70,7 @@ describe('GET /v1/me', () => {
   });
 
   it('grants exactly the permissions the router lets each caller use, org by org', async () => {
-    for (const caller of [...Object.values(principals), mixed, unscopedInTwoOrgs, memberWithoutRole]) {
+    for (const caller of [...Object.values(principals), memberWithoutRole]) {
       const { body } = await me(caller);
       for (const org of ['acmecorp', 'globex']) {
         const granted = (body.orgs as Array<{ org: string; permissions: string[] }>).find((o) => o.org === org)?.permissions ?? [];

@@ -8,10 +8,9 @@ import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { runCli } from '../../cli/stackjobs';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { REPO_ROOT } from '../../local/local-mode';
-import { bucketChange, e2eConfig, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
+import { bucketChange, e2eConfig, runCliAgainst, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
 
 // Powertools logs are part of what must never carry the token: on, and captured (not printed) while this file runs.
 process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
@@ -120,17 +119,7 @@ function plantDrift(resourceId: string, env: string, drift: Record<string, unkno
 const putSchedule = (id: string, body: Record<string, unknown>) => e.call('PUT', `/v1/orgs/acmecorp/drift-schedules/${id}`, { token: TOKENS.admin, body });
 const runsOf = (id: string) => e.logs.filter((l) => l.startsWith(`drift schedule acmecorp/${id} ran`)).length;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(['--endpoint', e.local.apiUrl, '--token', TOKENS.operator, ...args], {
-    stdout: { write: (s: string) => ((stdout += s), true) } as never,
-    stderr: { write: (s: string) => ((stderr += s), true) } as never,
-    env: {},
-    fetchImpl: e.fetch,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCliAgainst(e, args);
 
 describe('a drift schedule', () => {
   it('every minute, runs checks by itself in local mode of exactly the resources its selector matches, and stops when deleted', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { runCli } from '../../cli/stackjobs';
 import type { StackJob } from '../../lambdas/domain/schemas';
-import { bucketChange, PLANTED_SECRET, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
+import { bucketChange, PLANTED_SECRET, runCliAgainst, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
 
 let e: E2E;
 beforeAll(async () => {
@@ -319,17 +319,7 @@ describe('the stackjobs CLI', () => {
     writeFileSync(p, stringify(doc));
     return p;
   };
-  const cli = async (...args: string[]) => {
-    let stdout = '';
-    let stderr = '';
-    const code = await runCli(['--endpoint', e.local.apiUrl, '--token', TOKENS.operator, ...args], {
-      stdout: { write: (s: string) => ((stdout += s), true) } as never,
-      stderr: { write: (s: string) => ((stderr += s), true) } as never,
-      env: {},
-      fetchImpl: e.fetch,
-    });
-    return { code, stdout, stderr };
-  };
+  const cli = (...args: string[]) => runCliAgainst(e, args);
 
   it('submits a YAML change, follows it to the end and prints only JSON with --output json (exit 0)', async () => {
     const r = await cli('--output', 'json', 'submit', '-f', file('ok.yaml', bucketChange('bucket_e2e_cli', 'v1')), '--wait');

@@ -35,6 +35,29 @@ const failureOf = (token: string) => {
 const expectOk = (r: { code: number | null; stderr: string }) =>
   expect({ code: r.code, stderr: r.stderr, reports: r.code === 0 ? [] : env.fake.sfnCalls.slice(-1) }).toEqual({ code: 0, stderr: r.stderr, reports: [] });
 const opStates = (job: StackJob) => Object.fromEntries(job.status.operations.map((o) => [o.name, `${o.status}/${o.result}`]));
+const gitIn = (cwd: string, ...args: string[]) =>
+  execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { cwd, stdio: 'pipe' })
+    .toString()
+    .trim();
+const logText = async (jobId: string, phase: 'preview' | 'update', op: string) =>
+  [...(await allObjects(env, `${artifactKeys.logPrefix(jobId)}${phase}/${op}/`)).values()].map((b) => b.toString()).join('');
+/** Runs a job's preview with the stand-in recording its calls; returns the calls file and the preview's result. */
+async function previewRecordingCalls(jobId: string, token: string) {
+  const calls = join(env.dir, `calls-${jobId}.jsonl`);
+  expectOk(await runRunner(env, { jobId, phase: 'preview', token, env: { STANDIN_CALLS: calls } }));
+  return { calls, preview: successOf(token) };
+}
+/** Runs the update into the same calls file; returns the run and the commands the update alone ran. */
+async function updateRecordingCalls(jobId: string, token: string, calls: string, planDigest: string | undefined) {
+  const before = readCalls(calls).length;
+  const run = await runRunner(env, { jobId, phase: 'update', token, planDigest, env: { STANDIN_CALLS: calls } });
+  return {
+    run,
+    commands: readCalls(calls)
+      .slice(before)
+      .map((c) => c.command),
+  };
+}
 
 describe('a preview then an update', () => {
   let job: StackJob;
@@ -181,10 +204,6 @@ describe('a preview then an update', () => {
 });
 
 describe('a module branch that moved between preview and apply', () => {
-  const gitIn = (cwd: string, ...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { cwd, stdio: 'pipe' })
-      .toString()
-      .trim();
   /** A copy of the module repository for this job alone, so moving its tag touches no other test. */
   async function jobOnOwnRepo(name: string) {
     const repo = join(env.dir, `${name}.git`);
@@ -206,27 +225,16 @@ describe('a module branch that moved between preview and apply', () => {
     return gitIn(work, 'rev-parse', 'HEAD');
   }
   const dropSavedWorkspace = (jobId: string) => env.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: artifactKeys.savedWorkspace(jobId) }));
-  const logText = async (jobId: string, phase: 'preview' | 'update', op: string) =>
-    [...(await allObjects(env, `${artifactKeys.logPrefix(jobId)}${phase}/${op}/`)).values()].map((b) => b.toString()).join('');
 
   it('records the commit the preview used and applies that commit, not what the tag points at now', async () => {
     const { job, repo } = await jobOnOwnRepo('moved');
-    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
-    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-pin-preview', env: { STANDIN_CALLS: calls } }));
-    const preview = successOf('tok-pin-preview');
+    const { calls, preview } = await previewRecordingCalls(job.metadata.id, 'tok-pin-preview');
     const pinned = (await env.jobs.require(job.metadata.id)).job.status.moduleCommit!;
     expect(pinned).toBe(gitIn(repo, 'rev-parse', 'v1.0.0^{commit}'));
     const moved = moveTag(repo);
     expect(moved).not.toBe(pinned);
     await dropSavedWorkspace(job.metadata.id); // so the update clones, pinned
-    const u = await runRunner(env, {
-      jobId: job.metadata.id,
-      phase: 'update',
-      token: 'tok-pin-update',
-      planDigest: preview.planDigest,
-      env: { STANDIN_CALLS: calls },
-    });
-    expectOk(u);
+    expectOk((await updateRecordingCalls(job.metadata.id, 'tok-pin-update', calls, preview.planDigest)).run);
     expect(successOf('tok-pin-update')).toMatchObject({ phase: 'update', hasChanges: true });
     expect(await logText(job.metadata.id, 'update', 'init')).toContain(`at ${pinned} (the commit the preview used)`);
     expect((await env.jobs.require(job.metadata.id)).job.status.moduleCommit).toBe(pinned);
@@ -234,9 +242,7 @@ describe('a module branch that moved between preview and apply', () => {
 
   it('refuses the update when the previewed commit can no longer be fetched, and runs nothing', async () => {
     const { job, repo } = await jobOnOwnRepo('gone');
-    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
-    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-gone-preview', env: { STANDIN_CALLS: calls } }));
-    const preview = successOf('tok-gone-preview');
+    const { calls, preview } = await previewRecordingCalls(job.metadata.id, 'tok-gone-preview');
     const pinned = (await env.jobs.require(job.metadata.id)).job.status.moduleCommit!;
     moveTag(repo);
     await dropSavedWorkspace(job.metadata.id);
@@ -245,29 +251,18 @@ describe('a module branch that moved between preview and apply', () => {
     gitIn(repo, 'reflog', 'expire', '--expire=now', '--all');
     gitIn(repo, 'gc', '-q', '--prune=now');
     expect(() => gitIn(repo, 'cat-file', '-t', pinned)).toThrow();
-    const before = readCalls(calls).length;
-    const u = await runRunner(env, {
-      jobId: job.metadata.id,
-      phase: 'update',
-      token: 'tok-gone-update',
-      planDigest: preview.planDigest,
-      env: { STANDIN_CALLS: calls },
-    });
-    expect(u.code).toBe(1);
+    const { run, commands } = await updateRecordingCalls(job.metadata.id, 'tok-gone-update', calls, preview.planDigest);
+    expect(run.code).toBe(1);
     const { error, cause } = failureOf('tok-gone-update');
     expect(error).toBe('StackJob.OperationFailed');
     expect(cause).toMatchObject({ operation: 'init' });
     expect(cause.message).toContain(`v1.0.0 moved from ${pinned} (previewed)`);
     expect(cause.message).toContain('nothing was run');
-    expect(readCalls(calls).slice(before)).toEqual([]);
+    expect(commands).toEqual([]);
   });
 });
 
 describe("the preview's saved workspace", () => {
-  const gitIn = (cwd: string, ...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { cwd, stdio: 'pipe' })
-      .toString()
-      .trim();
   function ownRepo(name: string, extra?: { path: string; content: string }): string {
     const repo = join(env.dir, `${name}.git`);
     cpSync(env.repo, repo, { recursive: true });
@@ -283,77 +278,50 @@ describe("the preview's saved workspace", () => {
     }
     return repo;
   }
-  const initLog = async (jobId: string, phase: 'preview' | 'update', op = 'init') =>
-    [...(await allObjects(env, `${artifactKeys.logPrefix(jobId)}${phase}/${op}/`)).values()].map((b) => b.toString()).join('');
 
   it('is restored by the update instead of a clone and an init: the update runs even with the repository gone', async () => {
     const repo = ownRepo('restored');
     const job = await createJob(env, { gitRepo: repo });
-    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
-    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-ws-preview', env: { STANDIN_CALLS: calls } }));
-    const preview = successOf('tok-ws-preview');
+    const { calls, preview } = await previewRecordingCalls(job.metadata.id, 'tok-ws-preview');
     const saved = (await env.jobs.require(job.metadata.id)).job.status.plan!.workspace!;
     const archive = (await allObjects(env, artifactKeys.savedWorkspace(job.metadata.id))).get(saved.key)!;
     expect(sha256(archive)).toBe(saved.sha256);
     expect(archive.length).toBe(saved.bytes);
     rmSync(repo, { recursive: true, force: true });
-    const before = readCalls(calls).length;
-    expectOk(
-      await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-ws-update', planDigest: preview.planDigest, env: { STANDIN_CALLS: calls } }),
-    );
-    expect(
-      readCalls(calls)
-        .slice(before)
-        .map((c) => c.command),
-    ).toEqual(['apply', 'output']);
-    expect(await initLog(job.metadata.id, 'update')).toContain(
+    const { run, commands } = await updateRecordingCalls(job.metadata.id, 'tok-ws-update', calls, preview.planDigest);
+    expectOk(run);
+    expect(commands).toEqual(['apply', 'output']);
+    expect(await logText(job.metadata.id, 'update', 'init')).toContain(
       `restored the preview's workspace: module at ${(await env.jobs.require(job.metadata.id)).job.status.moduleCommit}`,
     );
   });
 
   it('is refused when its SHA-256 is not the one recorded at preview: nothing runs', async () => {
     const job = await createJob(env, { gitRepo: ownRepo('tampered-ws') });
-    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
-    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-wst-preview', env: { STANDIN_CALLS: calls } }));
-    const preview = successOf('tok-wst-preview');
+    const { calls, preview } = await previewRecordingCalls(job.metadata.id, 'tok-wst-preview');
     await env.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: artifactKeys.savedWorkspace(job.metadata.id), Body: Buffer.from('not the archive') }));
-    const before = readCalls(calls).length;
-    const u = await runRunner(env, {
-      jobId: job.metadata.id,
-      phase: 'update',
-      token: 'tok-wst-update',
-      planDigest: preview.planDigest,
-      env: { STANDIN_CALLS: calls },
-    });
-    expect(u.code).toBe(1);
+    const { run, commands } = await updateRecordingCalls(job.metadata.id, 'tok-wst-update', calls, preview.planDigest);
+    expect(run.code).toBe(1);
     const { error, cause } = failureOf('tok-wst-update');
     expect(error).toBe('StackJob.OperationFailed');
     expect(cause.operation).toBe('init');
     expect(cause.message).toMatch(/refusing: the saved workspace's SHA-256 [0-9a-f]{64} is not [0-9a-f]{64}, recorded at preview; nothing was run/);
-    expect(readCalls(calls).slice(before)).toEqual([]);
+    expect(commands).toEqual([]);
   });
 
   it('is not saved when a file in it holds a secret value: the update clones and initialises again', async () => {
     env.fake.secrets.set('stackjobs/acmecorp/prov-ws', JSON.stringify(PROVIDER_SECRET));
     const repo = ownRepo('secret-ws', { path: 'terraform/notes.txt', content: `key: ${PROVIDER_SECRET.secretAccessKey}\n` });
     const job = await createJob(env, { gitRepo: repo, providerSecretRef: 'stackjobs/acmecorp/prov-ws' });
-    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
-    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-wss-preview', env: { STANDIN_CALLS: calls } }));
-    const preview = successOf('tok-wss-preview');
+    const { calls, preview } = await previewRecordingCalls(job.metadata.id, 'tok-wss-preview');
     expect((await env.jobs.require(job.metadata.id)).job.status.plan!.workspace).toBeUndefined();
     expect((await allObjects(env, artifactKeys.savedWorkspace(job.metadata.id))).size).toBe(0);
-    const planLog = await initLog(job.metadata.id, 'preview', 'plan');
+    const planLog = await logText(job.metadata.id, 'preview', 'plan');
     expect(planLog).toContain('the workspace is not saved for the update (terraform/notes.txt holds a secret value)');
     expect(planLog).not.toContain(PROVIDER_SECRET.secretAccessKey);
-    const before = readCalls(calls).length;
-    expectOk(
-      await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-wss-update', planDigest: preview.planDigest, env: { STANDIN_CALLS: calls } }),
-    );
-    expect(
-      readCalls(calls)
-        .slice(before)
-        .map((c) => c.command),
-    ).toEqual(['init', 'apply', 'output']);
+    const { run, commands } = await updateRecordingCalls(job.metadata.id, 'tok-wss-update', calls, preview.planDigest);
+    expectOk(run);
+    expect(commands).toEqual(['init', 'apply', 'output']);
   });
 });
 

@@ -44,6 +44,15 @@ export const principals = {
   admin: { subject: 'admin@acmecorp.example', orgs: ['acmecorp'], roles: ['admin'] },
   platformAdmin: { subject: 'root@platform.example', orgs: [], roles: ['platform-admin'] },
   globexOperator: { subject: 'ops@globex.example', orgs: ['globex'], roles: ['operator', 'admin'] },
+  /** Per-org roles: a viewer in acmecorp, an approver and operator in globex. */
+  mixedOrgRoles: {
+    subject: 'pat@both.example',
+    orgs: ['acmecorp', 'globex'],
+    roles: [],
+    orgRoles: { acmecorp: ['viewer'], globex: ['approver', 'operator'] },
+  },
+  /** The same roles in each of two orgs, with no per-org roles. */
+  unscopedInTwoOrgs: { subject: 'sam@both.example', orgs: ['acmecorp', 'globex'], roles: ['approver', 'operator'] },
 } satisfies Record<string, Principal>;
 
 export interface CallOptions {

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { parse } from 'yaml';
+import { runCli } from '../../cli/stackjobs';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { localConfigSchema, type LocalConfig } from '../../local/config';
 import { REPO_ROOT, startLocalMode, type LocalMode, type LocalModeOptions } from '../../local/local-mode';
@@ -196,6 +197,19 @@ export async function waitForResource<T>(e: E2E, path: string, until: (status: T
     if (Date.now() > deadline) throw new Error(`${path} did not reach the expected state; last ${status} ${JSON.stringify(body)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Runs the stackjobs CLI in-process against local mode's API; returns its exit code and what it printed. */
+export async function runCliAgainst(e: E2E, args: string[], token = TOKENS.operator): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(['--endpoint', e.local.apiUrl, '--token', token, ...args], {
+    stdout: { write: (s: string) => ((stdout += s), true) } as never,
+    stderr: { write: (s: string) => ((stderr += s), true) } as never,
+    env: {},
+    fetchImpl: e.fetch,
+  });
+  return { code, stdout, stderr };
 }
 
 /** A change to the example bucket module; `env: 'dev'` applies without approval. */
