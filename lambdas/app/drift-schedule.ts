@@ -41,7 +41,7 @@ export interface DriftScheduleDeps {
 export interface DriftScheduleRun {
   org: string;
   scheduleId: string;
-  /** False when the schedule is not in the catalog (deleted after Scheduler fired): nothing was started. */
+  /** False when the schedule is not in the catalog (deleted after Scheduler fired), not valid, or selects outside its org: nothing was started. */
   found: boolean;
   /** Resources the selector matched. */
   matched: number;
@@ -100,6 +100,11 @@ export async function runDriftSchedule(d: DriftScheduleDeps, input: unknown): Pr
     return run;
   }
   const schedule = parsed.data;
+  // The catalog entry is the org's own, but its selector names an org too: never check another org's resources.
+  if (schedule.org !== org || schedule.selector.org !== org) {
+    d.log.error('the drift schedule selects outside its own org; nothing was started', { org, scheduleId, selectorOrg: schedule.selector.org });
+    return run;
+  }
   run.found = true;
   const { resources, truncated } = await matchingResources(d, schedule);
   run.matched = resources.length;

@@ -99,6 +99,10 @@ export function parseScheduleExpression(text: string): ScheduleExpression {
   if (rate) {
     const n = Number(rate[1]);
     if (n < 1) throw new ScheduleExpressionError('rate: the value must be a positive whole number');
+    // EventBridge documents rate(1 hours) and rate(5 hour) as invalid, and Scheduler documents no exception: refused
+    // here rather than written to the catalog and then failing on AWS.
+    if ((n === 1) === rate[2].endsWith('s'))
+      throw new ScheduleExpressionError('rate: the unit is singular for 1 and plural above it (rate(1 hour), rate(5 hours))');
     return { kind: 'rate', text, everyMs: n * UNIT_MS[rate[2]] };
   }
   const cron = /^cron\((.*)\)$/.exec(text);

@@ -54,6 +54,9 @@ describe('schedule expressions (EventBridge Scheduler syntax, UTC)', () => {
     expect(problem('cron(0 3 * * ?)')).not.toBe('');
     expect(problem('rate(0 minutes)')).not.toBe('');
     expect(problem('rate(30 seconds)')).not.toBe('');
+    // Scheduler's unit agrees with the value: what it would refuse after the catalog write is refused before it.
+    expect(problem('rate(1 hours)')).toMatch(/singular for 1 and plural above it/);
+    expect(problem('rate(5 minute)')).toMatch(/singular for 1 and plural above it/);
   });
 });
 
@@ -162,6 +165,21 @@ describe('the fan-out of a drift schedule', () => {
       },
     });
     await expect(runDriftSchedule(flaky.d, { org: 'acmecorp', scheduleId: 'nightly' })).rejects.toThrow(/1 of 3 check\(s\) could not be started/);
+  });
+
+  it("never checks another org's resources: a schedule in acmecorp's catalog whose selector names globex starts nothing", async () => {
+    const globex = refs(2).map((r) => ({ ...r, org: 'globex' }));
+    for (const selector of [
+      { level: 'organization', org: 'globex' },
+      { level: 'environment', org: 'globex', env: 'production' },
+      { level: 'resource', org: 'globex', env: 'production', resourceId: 'r0000' },
+    ] as const) {
+      const f = deps({ resources: globex, schedule: schedule({ selector }) });
+      const run = await runDriftSchedule(f.d, { org: 'acmecorp', scheduleId: 'nightly' });
+      expect(run).toMatchObject({ found: false, matched: 0, started: [] });
+      expect(f.calls).toHaveLength(0);
+      expect(f.listed).toEqual([]);
+    }
   });
 });
 
