@@ -8,12 +8,20 @@ import { summarisePulumiPreview } from '../../runner-image/src/drivers/pulumi/pr
 import { summarisePlan, type ShowJsonPlan } from '../../runner-image/src/drivers/terraform/plan-json';
 import { KNOWN_AFTER_APPLY, SENSITIVE } from './plan-changes';
 import { compilePolicyExpression, describeProblem, policyBindings, type CompiledExpression } from './policy-cel';
+import { selectorMatches } from './resolution';
 import type { FrozenPlanPolicy, PlanPolicy, PlanSummary, PolicyEvaluation, PolicyRuleResult, Provisioner, StackJob } from './schemas';
 
 export { POLICY_CEL_LIMITS } from './policy-cel';
 
 /** How long all the rules of one job may take together (each rule also has its own limit, POLICY_CEL_LIMITS). */
 export const POLICY_EVALUATION_MILLIS = 5000;
+
+/**
+ * The most of a rule's error kept: CEL's messages can quote a value from the plan ("field not found: <a 50 KB policy
+ * document>"), and every result is stored on the job item (DynamoDB: 400 KB) and shown in the job's ending.
+ */
+export const MAX_RULE_ERROR_CHARS = 512;
+const clipError = (error: string) => (error.length > MAX_RULE_ERROR_CHARS ? `${error.slice(0, MAX_RULE_ERROR_CHARS)}…` : error);
 
 // ---------------------------------------------------------------- the input
 
@@ -198,19 +206,6 @@ export function matchingPlanPolicies(
   orgPolicies: PlanPolicy[],
   platformPolicies: PlanPolicy[],
 ): FrozenPlanPolicy[] {
-  const matches = (p: PlanPolicy) => {
-    const s = p.selector;
-    switch (s.level) {
-      case 'resource':
-        return s.org === target.org && s.env === target.env && s.resourceId === target.resourceId;
-      case 'environment':
-        return s.org === target.org && s.env === target.env;
-      case 'organization':
-        return s.org === target.org;
-      case 'platform':
-        return true;
-    }
-  };
   const byId = (a: PlanPolicy, b: PlanPolicy) => a.id.localeCompare(b.id);
   const freeze = (source: FrozenPlanPolicy['source']) => (p: PlanPolicy) => ({
     id: p.id,
@@ -224,7 +219,7 @@ export function matchingPlanPolicies(
       .sort(byId)
       .map(freeze('platform')),
     ...orgPolicies
-      .filter((p) => p.selector.level !== 'platform' && matches(p))
+      .filter((p) => p.selector.level !== 'platform' && selectorMatches(p.selector, target))
       .sort(byId)
       .map(freeze('org')),
   ];
@@ -274,7 +269,7 @@ export function evaluatePlanPolicies(
       // jobs of a policy it accepted then (the evaluation's own limits still apply).
       if (!program) compiled.set(rule.expression, (program = compilePolicyExpression(rule.expression, { check: false })));
       if (!program.ok) {
-        results.push({ ...base, passed: false, error: `the expression does not compile: ${describeProblem(program.problem)}` });
+        results.push({ ...base, passed: false, error: clipError(`the expression does not compile: ${describeProblem(program.problem)}`) });
         continue;
       }
       const evaluate: CompiledExpression = program.evaluate;
@@ -284,7 +279,7 @@ export function evaluatePlanPolicies(
         ...(options.steps ? { steps: options.steps } : {}),
         ...(options.ruleMillis ? { millis: options.ruleMillis } : {}),
       });
-      results.push(outcome.ok ? { ...base, passed: !outcome.value } : { ...base, passed: false, error: outcome.error });
+      results.push(outcome.ok ? { ...base, passed: !outcome.value } : { ...base, passed: false, error: clipError(outcome.error) });
     }
   }
   const holding = results.filter((r) => !r.passed && !r.error);

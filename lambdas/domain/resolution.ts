@@ -1,6 +1,6 @@
 /** Resolution rules (README, Pre-flight checks): which module, which flow-control policy, which runner. */
 import { planOperations } from './planner';
-import type { FlowControlPolicy, IacModule, OrgSettings, PolicyLevel, Runner } from './schemas';
+import type { FlowControlPolicy, IacModule, OrgSettings, PolicyLevel, PolicySelector, Runner } from './schemas';
 
 export interface ResolvedModule {
   module: IacModule;
@@ -40,22 +40,23 @@ export interface ResolvedPolicy {
   level: PolicyLevel;
 }
 
+/** Whether a policy selector (flow control's, a plan policy's) selects the target resource. */
+export function selectorMatches(s: PolicySelector, target: { org: string; env: string; resourceId: string }): boolean {
+  switch (s.level) {
+    case 'resource':
+      return s.org === target.org && s.env === target.env && s.resourceId === target.resourceId;
+    case 'environment':
+      return s.org === target.org && s.env === target.env;
+    case 'organization':
+      return s.org === target.org;
+    case 'platform':
+      return true;
+  }
+}
+
 /** Resource, then environment, then organization, then platform; the first match wins. */
 export function resolvePolicy(target: { org: string; env: string; resourceId: string }, policies: FlowControlPolicy[]): ResolvedPolicy {
-  const matches = (p: FlowControlPolicy, level: PolicyLevel) => {
-    const s = p.selector;
-    if (s.level !== level) return false;
-    switch (s.level) {
-      case 'resource':
-        return s.org === target.org && s.env === target.env && s.resourceId === target.resourceId;
-      case 'environment':
-        return s.org === target.org && s.env === target.env;
-      case 'organization':
-        return s.org === target.org;
-      case 'platform':
-        return true;
-    }
-  };
+  const matches = (p: FlowControlPolicy, level: PolicyLevel) => p.selector.level === level && selectorMatches(p.selector, target);
   for (const level of ['resource', 'environment', 'organization', 'platform'] as const) {
     const found = policies.filter((p) => matches(p, level)).sort((a, b) => a.id.localeCompare(b.id))[0];
     if (found) return { policy: found, level };

@@ -271,11 +271,14 @@ export const planPolicySchema = z
   .refine((p) => p.selector.level === 'platform' || p.selector.org === p.org, { message: "selects within the policy's org", path: ['selector', 'org'] });
 export type PlanPolicy = z.infer<typeof planPolicySchema>;
 
+/** Where a job's plan policy came from: its org's catalog or the platform's. */
+const planPolicySourceSchema = z.enum(['org', 'platform']);
+
 /** A matching policy as the job's snapshot freezes it: later catalog edits do not change a job in flight. */
 export const frozenPlanPolicySchema = z
   .object({
     id: name,
-    source: z.enum(['org', 'platform']),
+    source: planPolicySourceSchema,
     selector: policySelectorSchema,
     rules: z.array(planPolicyRuleFieldsSchema).min(1).max(20),
   })
@@ -286,7 +289,7 @@ export type FrozenPlanPolicy = z.infer<typeof frozenPlanPolicySchema>;
 export const policyRuleResultSchema = z
   .object({
     policy: name,
-    source: z.enum(['org', 'platform']),
+    source: planPolicySourceSchema,
     rule: name,
     effect: planPolicyEffectSchema,
     approvals: z.number().int().min(2).optional(),

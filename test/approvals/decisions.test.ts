@@ -22,11 +22,12 @@ import {
   SLACK_UNMAPPED,
   startHarness,
   type Harness,
+  slackClick,
+  RESPONSE_URL,
 } from './harness';
 
 /** A recognisable task token: it must never appear anywhere a person, Slack or a log could see it. */
 const PLANTED = (n: string) => `PLANTED-TASK-TOKEN-${n}-e3b0c44298fc1c149afbf4c8996fb924`;
-const RESPONSE_URL = 'https://hooks.slack.com/actions/T0ACME/1234/abcdef';
 
 let h: Harness;
 beforeAll(async () => {
@@ -50,27 +51,6 @@ async function awaiting(o: { createdBy?: string } = {}): Promise<{ job: StackJob
   const submitted = await h.submit(changeFor(`dec${id}`, o));
   const token = PLANTED(id);
   return { job: await h.toAwaitingApproval(submitted.metadata.id, token), token };
-}
-
-function slackClick(approvalId: string, slackUser: string, action = APPROVE_ACTION, o: { at?: number; secret?: string; base64?: boolean } = {}) {
-  const payload = {
-    type: 'block_actions',
-    user: { id: slackUser, username: 'someone' },
-    team: { id: 'T0ACME' },
-    response_url: RESPONSE_URL,
-    actions: [{ action_id: action, value: approvalId, block_id: 'stackjobs_decision' }],
-  };
-  const rawBody = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
-  const ts = String(Math.floor((o.at ?? h.clock.now().getTime()) / 1000));
-  const signature = `v0=${createHmac('sha256', o.secret ?? SIGNING_SECRET)
-    .update(`v0:${ts}:${rawBody}`)
-    .digest('hex')}`;
-  return h.call('POST', '/v1/slack/interactions', {
-    principal: null,
-    rawBody,
-    base64: o.base64,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signature },
-  });
 }
 
 const load = async (id: string) => (await h.jobs.require(id)).job;
@@ -185,7 +165,7 @@ describe('requesting approval', () => {
 describe('deciding through Slack', () => {
   it('approves on a verified click by a mapped approver: decision recorded, execution resumed, message replaced', async () => {
     const { job, token } = await awaiting();
-    const res = await slackClick(job.status.approval!.id, SLACK_APPROVER);
+    const res = await slackClick(h, job.status.approval!.id, SLACK_APPROVER);
     expect(res.statusCode).toBe(200);
     const after = await load(job.metadata.id);
     expect(after.status.approval!.decision).toEqual({
@@ -207,7 +187,7 @@ describe('deciding through Slack', () => {
 
   it('rejects with SendTaskFailure StackJob.Rejected', async () => {
     const { job, token } = await awaiting();
-    expect((await slackClick(job.status.approval!.id, SLACK_APPROVER, REJECT_ACTION)).statusCode).toBe(200);
+    expect((await slackClick(h, job.status.approval!.id, SLACK_APPROVER, REJECT_ACTION)).statusCode).toBe(200);
     expect((await load(job.metadata.id)).status.approval!.decision).toMatchObject({ decision: 'rejected', by: people.approver.subject, channel: 'slack' });
     expect(h.tasks.calls).toEqual([{ kind: 'fail', token, error: 'StackJob.Rejected', cause: `rejected by ${people.approver.subject} through slack` }]);
     expect(h.responses[0].body.text).toContain(`Rejected by <@${SLACK_APPROVER}>`);
@@ -215,7 +195,7 @@ describe('deciding through Slack', () => {
 
   it('accepts a base64-encoded body from API Gateway (verified over the decoded bytes)', async () => {
     const { job } = await awaiting();
-    expect((await slackClick(job.status.approval!.id, SLACK_APPROVER, APPROVE_ACTION, { base64: true })).statusCode).toBe(200);
+    expect((await slackClick(h, job.status.approval!.id, SLACK_APPROVER, APPROVE_ACTION, { base64: true })).statusCode).toBe(200);
     expect((await load(job.metadata.id)).status.approval!.decision?.decision).toBe('approved');
   });
 
@@ -223,9 +203,9 @@ describe('deciding through Slack', () => {
     const { job } = await awaiting();
     const id = job.status.approval!.id;
     const answers = [
-      await slackClick(id, SLACK_APPROVER, APPROVE_ACTION, { secret: 'wrong-secret' }),
-      await slackClick(id, SLACK_APPROVER, APPROVE_ACTION, { at: NOW.getTime() - 6 * 60_000 }),
-      await slackClick(id, SLACK_APPROVER, APPROVE_ACTION, { at: NOW.getTime() + 6 * 60_000 }),
+      await slackClick(h, id, SLACK_APPROVER, APPROVE_ACTION, { secret: 'wrong-secret' }),
+      await slackClick(h, id, SLACK_APPROVER, APPROVE_ACTION, { at: NOW.getTime() - 6 * 60_000 }),
+      await slackClick(h, id, SLACK_APPROVER, APPROVE_ACTION, { at: NOW.getTime() + 6 * 60_000 }),
       await h.call('POST', '/v1/slack/interactions', {
         principal: null,
         rawBody: 'payload=%7B%7D',
@@ -242,7 +222,7 @@ describe('deciding through Slack', () => {
 
   it('tells an unknown Slack user their click changed nothing', async () => {
     const { job } = await awaiting();
-    expect((await slackClick(job.status.approval!.id, SLACK_UNMAPPED)).statusCode).toBe(200);
+    expect((await slackClick(h, job.status.approval!.id, SLACK_UNMAPPED)).statusCode).toBe(200);
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.tasks.calls).toEqual([]);
     expect(h.responses).toEqual([
@@ -255,7 +235,7 @@ describe('deciding through Slack', () => {
 
   it('refuses an approver of another environment (listed for staging only) on a production job', async () => {
     const { job } = await awaiting();
-    await slackClick(job.status.approval!.id, SLACK_STAGING_ONLY);
+    await slackClick(h, job.status.approval!.id, SLACK_STAGING_ONLY);
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.tasks.calls).toEqual([]);
     expect(h.responses[0].body.text).toContain('is an approver for staging, not for production');
@@ -263,7 +243,7 @@ describe('deciding through Slack', () => {
 
   it("refuses the change's author under requireDistinctApprover, though they are a listed approver", async () => {
     const { job } = await awaiting();
-    await slackClick(job.status.approval!.id, SLACK_AUTHOR);
+    await slackClick(h, job.status.approval!.id, SLACK_AUTHOR);
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.tasks.calls).toEqual([]);
     expect(h.responses[0].body.text).toContain('requires a distinct approver');
@@ -271,9 +251,9 @@ describe('deciding through Slack', () => {
 
   it('tells a second click who decided, and changes nothing', async () => {
     const { job } = await awaiting();
-    await slackClick(job.status.approval!.id, SLACK_APPROVER);
+    await slackClick(h, job.status.approval!.id, SLACK_APPROVER);
     h.responses.length = 0;
-    await slackClick(job.status.approval!.id, SLACK_APPROVER, REJECT_ACTION);
+    await slackClick(h, job.status.approval!.id, SLACK_APPROVER, REJECT_ACTION);
     expect((await load(job.metadata.id)).status.approval!.decision?.decision).toBe('approved');
     expect(h.tasks.calls.map((c) => c.kind)).toEqual(['succeed']);
     expect(h.responses[0].body).toMatchObject({ response_type: 'ephemeral', text: expect.stringContaining(`already approved by ${people.approver.subject}`) });
@@ -322,7 +302,7 @@ describe('deciding through the API', () => {
 
     const self = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.author, body: {} });
     expect([self.statusCode, self.json().detail]).toEqual([403, `the policy requires a distinct approver: ${people.author.subject} submitted this job`]);
-    await slackClick(waiting.status.approval!.id, SLACK_AUTHOR);
+    await slackClick(h, waiting.status.approval!.id, SLACK_AUTHOR);
     expect(h.responses[0].body.text).toContain('submitted this job');
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.tasks.calls).toEqual([]);
@@ -356,7 +336,7 @@ describe('deciding through the API', () => {
     };
     await h.jobs.update(job.metadata.id, (j) => ({ ...j, spec: open.spec }));
     const outsider = { subject: 'someone-else@acmecorp.example', orgs: ['acmecorp'], roles: ['approver' as const] };
-    expect((await slackClick(job.status.approval!.id, SLACK_APPROVER)).statusCode).toBe(200);
+    expect((await slackClick(h, job.status.approval!.id, SLACK_APPROVER)).statusCode).toBe(200);
     expect(h.responses[0].body.text).toContain('names no approvers');
     expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/reject`, { principal: outsider })).statusCode).toBe(200);
     expect(h.tasks.calls.map((c) => c.error)).toEqual(['StackJob.Rejected']);
@@ -521,7 +501,7 @@ describe('the Slack message of an approval closed through the API', () => {
 
   it('is not touched by a decision made in Slack (the click replaces it through response_url)', async () => {
     const { job } = await awaiting();
-    expect((await slackClick(job.status.approval!.id, SLACK_APPROVER)).statusCode).toBe(200);
+    expect((await slackClick(h, job.status.approval!.id, SLACK_APPROVER)).statusCode).toBe(200);
     expect(updatesOf(job)).toEqual([]);
     expect(h.responses.at(-1)!.body.text).toContain(`Approved by <@${SLACK_APPROVER}> at 12:00 UTC`);
   });
@@ -533,7 +513,7 @@ describe('races and the window', () => {
     h.tasks.delayMs = 30;
     const [a, b] = await Promise.all([
       h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} }),
-      slackClick(job.status.approval!.id, SLACK_APPROVER),
+      slackClick(h, job.status.approval!.id, SLACK_APPROVER),
     ]);
     const succeeded = h.tasks.calls.filter((c) => c.kind === 'succeed');
     expect(succeeded).toEqual([expect.objectContaining({ token })]);
@@ -562,7 +542,7 @@ describe('races and the window', () => {
     h.clock.set(new Date(Date.parse(job.status.approval!.expiresAt) + 1000));
     const res = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} });
     expect([res.statusCode, res.json().detail]).toEqual([409, `the approval window closed at ${job.status.approval!.expiresAt}`]);
-    expect((await slackClick(job.status.approval!.id, SLACK_APPROVER)).statusCode).toBe(200);
+    expect((await slackClick(h, job.status.approval!.id, SLACK_APPROVER)).statusCode).toBe(200);
     expect(h.responses[0].body.text).toContain('the approval window closed');
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.tasks.calls).toEqual([]);
@@ -574,7 +554,7 @@ describe('races and the window', () => {
     expect([cancelled.statusCode, cancelled.json().status.phase, cancelled.json().status.result]).toEqual([200, 'completed', 'cancelled']);
     const res = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} });
     expect([res.statusCode, res.json().detail]).toEqual([409, expect.stringContaining('the job has ended (cancelled: cancelled)')]);
-    await slackClick(job.status.approval!.id, SLACK_APPROVER);
+    await slackClick(h, job.status.approval!.id, SLACK_APPROVER);
     expect(h.responses[0].body.text).toContain('the job has ended');
     expect(h.tasks.calls).toEqual([{ kind: 'fail', token, error: 'StackJob.Cancelled', cause: `cancelled by ${people.operator.subject}` }]);
     expect(await h.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
@@ -630,7 +610,7 @@ describe('the task token', () => {
     const opened = [await awaiting(), await awaiting(), await awaiting()];
     const planted = opened.map((o) => o.token);
     await h.call('POST', `/v1/stack-jobs/${opened[0].job.metadata.id}/approve`, { principal: people.approver, body: {} });
-    await slackClick(opened[1].job.status.approval!.id, SLACK_APPROVER, REJECT_ACTION);
+    await slackClick(h, opened[1].job.status.approval!.id, SLACK_APPROVER, REJECT_ACTION);
     await h.call('POST', `/v1/stack-jobs/${opened[2].job.metadata.id}/cancel`, { principal: people.operator });
     // The execution's side did receive each token (so this test can fail), and nothing else did.
     expect(h.tasks.calls.map((c) => c.token).sort()).toEqual([...planted].sort());
@@ -723,7 +703,7 @@ describe('who a Slack click acts as', () => {
     expect(own.json()).toMatchObject({ subject: people.author.subject, linkedBy: people.author.subject, via: 'self' });
     // Clicking with it acts as the author, whom the distinct-approver rule then refuses on their own change.
     const { job } = await awaiting({ createdBy: people.author.subject });
-    await slackClick(job.status.approval!.id, 'U0AUTHORNEW');
+    await slackClick(h, job.status.approval!.id, 'U0AUTHORNEW');
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('distinct approver') });
     // Nobody removes someone else's link through /v1/me (that would free the account for a takeover).

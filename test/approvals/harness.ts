@@ -3,6 +3,7 @@
  * recording fakes at the edges: Step Functions task responses, ECS StopTask, Slack, response_url, EventBridge.
  * Every API exchange (except Slack's form posts) is checked against docs/openapi.json.
  */
+import { createHmac } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -26,6 +27,7 @@ import type {
   TaskResponder,
 } from '../../lambdas/approvals/ports';
 import type { ApprovalNotifier } from '../../lambdas/approvals/request';
+import { APPROVE_ACTION } from '../../lambdas/approvals/slack-message';
 import type { EventPublisher } from '../../lambdas/domain/ports';
 import type { FlowControlPolicy, ResourceChange, StackJob } from '../../lambdas/domain/schemas';
 import { handleApprovalRequest } from '../../lambdas/workflow/approval';
@@ -46,6 +48,40 @@ export const SLACK_STAGING_ONLY = 'U0STAGING1';
 export const SLACK_UNMAPPED = 'U0STRANGER';
 /** The deployment's Slack workspace (stackjobs:slackTeamId). */
 export const SLACK_TEAM = 'T0ACME';
+
+/** Where the test clicks ask Slack to post the reply (recorded in `responses`). */
+export const RESPONSE_URL = 'https://hooks.slack.com/actions/T0ACME/1234/abcdef';
+
+/**
+ * A click on an approval message's button, signed as Slack signs it; `at`, `secret` and `base64` send it at another
+ * time, signed with another secret, or base64-encoded as API Gateway may pass it.
+ */
+export function slackClick(
+  h: Harness,
+  approvalId: string,
+  slackUser: string,
+  action = APPROVE_ACTION,
+  o: { at?: number; secret?: string; base64?: boolean } = {},
+) {
+  const payload = {
+    type: 'block_actions',
+    user: { id: slackUser, username: 'someone' },
+    team: { id: SLACK_TEAM },
+    response_url: RESPONSE_URL,
+    actions: [{ action_id: action, value: approvalId, block_id: 'stackjobs_decision' }],
+  };
+  const rawBody = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const ts = String(Math.floor((o.at ?? h.clock.now().getTime()) / 1000));
+  const signature = `v0=${createHmac('sha256', o.secret ?? SIGNING_SECRET)
+    .update(`v0:${ts}:${rawBody}`)
+    .digest('hex')}`;
+  return h.call('POST', '/v1/slack/interactions', {
+    principal: null,
+    rawBody,
+    base64: o.base64,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signature },
+  });
+}
 
 export const people = {
   approver: { subject: 'approver@acmecorp.example', orgs: ['acmecorp'], roles: ['approver' as const] },

@@ -5,16 +5,14 @@
  * list and requireDistinctApprover apply to each; the first reject ends it; Slack says "1 of 2 approvals". And a
  * warning reaches the approver in the Slack message.
  */
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPROVE_ACTION, REJECT_ACTION } from '../../lambdas/approvals/slack-message';
 import { PLATFORM_OWNER } from '../../lambdas/domain/ports';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { NOW } from '../support/domain-fixtures';
-import { changeFor, people, SIGNING_SECRET, SLACK_APPROVER, SLACK_AUTHOR, startHarness, type Harness } from './harness';
+import { changeFor, people, slackClick, SLACK_APPROVER, SLACK_AUTHOR, startHarness, type Harness } from './harness';
 
-const RESPONSE_URL = 'https://hooks.slack.com/actions/T0ACME/1234/abcdef';
 const PLAN = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'terraform', 'show-json', 'basic-delete.json'), 'utf8')) as Record<string, unknown>;
 
 let h: Harness;
@@ -53,23 +51,6 @@ async function awaiting(): Promise<{ job: StackJob; token: string }> {
 const load = async (id: string) => (await h.jobs.require(id)).job;
 const approve = (id: string, principal: (typeof people)[keyof typeof people]) => h.call('POST', `/v1/stack-jobs/${id}/approve`, { principal, body: {} });
 
-function slackClick(approvalId: string, slackUser: string, action = APPROVE_ACTION) {
-  const payload = {
-    type: 'block_actions',
-    user: { id: slackUser, username: 'someone' },
-    team: { id: 'T0ACME' },
-    response_url: RESPONSE_URL,
-    actions: [{ action_id: action, value: approvalId, block_id: 'stackjobs_decision' }],
-  };
-  const rawBody = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
-  const ts = String(Math.floor(h.clock.now().getTime() / 1000));
-  const signature = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${ts}:${rawBody}`).digest('hex')}`;
-  return h.call('POST', '/v1/slack/interactions', {
-    principal: null,
-    rawBody,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signature },
-  });
-}
 const textOf = (m: { blocks: unknown[] } | Record<string, unknown>) => JSON.stringify((m as { blocks?: unknown }).blocks ?? m);
 
 describe('require_approvals: 2', () => {
@@ -102,13 +83,13 @@ describe('require_approvals: 2', () => {
     const again = await approve(job.metadata.id, people.approver);
     expect(again.statusCode).toBe(409);
     expect(again.json().detail).toBe(`${people.approver.subject} has already approved this plan; a plan policy requires 2 distinct approvers (1 of 2 so far)`);
-    await slackClick(job.status.approval!.id, SLACK_APPROVER);
+    await slackClick(h, job.status.approval!.id, SLACK_APPROVER);
     expect(h.responses.at(-1)!.body.text).toContain('has already approved this plan');
     expect(h.tasks.calls).toEqual([]);
 
     // A second, distinct approver in Slack completes it: the workflow resumes.
     h.clock.set(new Date(NOW.getTime() + 60_000));
-    await slackClick(job.status.approval!.id, SLACK_AUTHOR);
+    await slackClick(h, job.status.approval!.id, SLACK_AUTHOR);
     const done = await load(job.metadata.id);
     expect(done.status.approval?.approvals?.map((a) => [a.by, a.channel])).toEqual([
       [people.approver.subject, 'api'],
@@ -121,12 +102,12 @@ describe('require_approvals: 2', () => {
 
   it('shows "1 of 2 approvals" in Slack after an approval there, and the first reject ends the job', async () => {
     const { job, token } = await awaiting();
-    await slackClick(job.status.approval!.id, SLACK_APPROVER);
+    await slackClick(h, job.status.approval!.id, SLACK_APPROVER);
     const pending = h.responses.at(-1)!.body;
     expect(pending.replace_original).toBe(true);
     expect(textOf(pending)).toContain('1 of 2 approvals (<@U0APPROVER1>)');
     expect(textOf(pending)).toContain(APPROVE_ACTION);
-    await slackClick(job.status.approval!.id, SLACK_AUTHOR, REJECT_ACTION);
+    await slackClick(h, job.status.approval!.id, SLACK_AUTHOR, REJECT_ACTION);
     expect(h.tasks.calls).toEqual([{ kind: 'fail', token, error: 'StackJob.Rejected', cause: expect.stringContaining(people.author.subject) }]);
     expect((await load(job.metadata.id)).status.approval?.decision).toMatchObject({ decision: 'rejected', by: people.author.subject });
   });

@@ -10,6 +10,7 @@ import { maskSensitivePlanValues } from '../../runner-image/src/drivers/terrafor
 import {
   evaluatePlanPolicies,
   matchingPlanPolicies,
+  MAX_RULE_ERROR_CHARS,
   policyPlanOf,
   policyStopMessage,
   provisionerOfDocument,
@@ -354,6 +355,20 @@ describe('evaluation', () => {
     expect(holds("plan.resources.map(r, r.address).exists(a, a == 'r9999')", big)).toBe(true);
     expect(holds("plan.resources.filter(r, 'delete' in r.actions).size() == 1", big)).toBe(true);
     expect(holds('plan.resources.exists(r, r.after.n == 9999)', big)).toBe(true);
+  });
+
+  it("keeps at most MAX_RULE_ERROR_CHARS of a rule's error, however much of the plan CEL quotes in it (the job item is 400 KB)", () => {
+    const document = 'x'.repeat(50_000);
+    const plan: PolicyPlan = {
+      ...terraform('basic-create'),
+      resources: [{ address: 'a', type: 't', provider: 'p', actions: ['create'], before: null, after: { policy: document } }],
+    };
+    // CEL's "field not found" names the key it looked up: here, the whole 50 KB value.
+    const evaluation = evaluatePlanPolicies([policy('p', [rule('quotes', 'deny', 'plan.resources[0].after[plan.resources[0].after.policy] == 1')])], plan, JOB);
+    const error = evaluation.results[0].error!;
+    expect(evaluation.outcome).toBe('failed');
+    expect(error).toMatch(/^the expression could not be evaluated: field not found: x+…$/);
+    expect(error.length).toBe(MAX_RULE_ERROR_CHARS + 1);
   });
 });
 
