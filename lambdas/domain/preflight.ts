@@ -98,6 +98,12 @@ export interface PreflightOutcome {
 
 /** The most the matching plan policies may weigh in a job's snapshot (JSON bytes): a job item stays far below 400 KB. */
 export const MAX_FROZEN_PLAN_POLICY_BYTES = 128 * 1024;
+/**
+ * The most rules the matching plan policies may have together. Each rule leaves a result in the job's status (policy
+ * and rule names, message, an error of up to 512 characters), so the count bounds that part of the item too: many
+ * tiny rules weigh little frozen but several times more as results.
+ */
+export const MAX_MATCHING_PLAN_POLICY_RULES = 100;
 
 async function listAs<S extends z.ZodType>(
   catalog: CatalogReader,
@@ -331,6 +337,10 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
       `plan policies ${planPolicies.map((p) => `${p.source === 'platform' ? 'platform' : org}/${p.id}`).join(', ')} (${rules} rule${rules === 1 ? '' : 's'}) check the plan before any approval` +
         (policy.policy.previewBeforeUpdate ? '' : '; the job previews so that they can'),
     );
+    if (rules > MAX_MATCHING_PLAN_POLICY_RULES) {
+      policyCheck.passed = false;
+      policyCheck.messages.push(`the matching plan policies have ${rules} rules together, more than ${MAX_MATCHING_PLAN_POLICY_RULES}: fewer rules, please`);
+    }
     if (Buffer.byteLength(JSON.stringify(planPolicies), 'utf8') > MAX_FROZEN_PLAN_POLICY_BYTES) {
       policyCheck.passed = false;
       policyCheck.messages.push(

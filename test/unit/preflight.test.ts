@@ -285,5 +285,32 @@ describe('pre-flight', () => {
       expect(r.flowControl.resolved).toEqual({ id: 'prod-policy', level: 'environment' });
       expect(r.outcome.resolved.policy.policy.skipRefresh).toBe(true);
     });
+
+    const planPolicy = (id: string, rules: number, message = 'm', expression = 'true') => ({
+      id,
+      org: 'acmecorp',
+      selector: { level: 'organization', org: 'acmecorp' },
+      rules: Array.from({ length: rules }, (_, i) => ({ name: `r${i}`, effect: 'warn', expression, message })),
+    });
+
+    it('refuses more plan-policy rules than a job item can hold the results of, and passes at the bound', async () => {
+      const atBound = standardCatalog().add('plan-policies', 'acmecorp', ...Array.from({ length: 5 }, (_, i) => planPolicy(`p${i}`, 20)));
+      expect((await byCheck(change(), preflightDeps({ catalog: atBound }))).flowControl.passed).toBe(true);
+      const over = standardCatalog().add('plan-policies', 'acmecorp', ...Array.from({ length: 6 }, (_, i) => planPolicy(`p${i}`, 20)));
+      const r = await byCheck(change(), preflightDeps({ catalog: over }));
+      expect(r.flowControl.passed).toBe(false);
+      expect(r.flowControl.messages).toContain('the matching plan policies have 120 rules together, more than 100: fewer rules, please');
+    });
+
+    it('refuses matching plan policies heavier than 128 KB together, within the rule count (100 long rules)', async () => {
+      const heavy = standardCatalog().add(
+        'plan-policies',
+        'acmecorp',
+        ...Array.from({ length: 5 }, (_, i) => planPolicy(`p${i}`, 20, 'x'.repeat(512), `true${' && true'.repeat(150)}`)),
+      );
+      const r = await byCheck(change(), preflightDeps({ catalog: heavy }));
+      expect(r.flowControl.passed).toBe(false);
+      expect(r.flowControl.messages).toContain('the matching plan policies weigh more than 128 KB together: fewer or shorter rules, please');
+    });
   });
 });
