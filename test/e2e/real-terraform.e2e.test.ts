@@ -137,6 +137,19 @@ describeReal('with the real Terraform, through local mode', () => {
     expect(stateOf('probe_noop', 'production').serial).toBe(serial);
   });
 
+  it("runs a provisioner in an approved update's restored workspace: the apply fails with the provisioner's own words", async () => {
+    const job = await submit(change('probe_restored_fail', 'v1', { env: 'production', spec: { failApply: true } }));
+    await e.waitFor(job.metadata.id, awaiting, 60000);
+    const failed = await approve(job.metadata.id);
+    expect(failed.status).toMatchObject({ phase: 'completed', result: 'failed' });
+    expect(failed.status.failure?.operation).toBe('apply');
+    const updateInit = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`, { query: { phase: 'update', operation: 'init' } });
+    expect(updateInit.body.text).toContain("restored the preview's workspace");
+    expect(updateInit.body.text).not.toContain('$ terraform init');
+    const apply = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`, { query: { phase: 'update', operation: 'apply' } });
+    expect(apply.body.text).toContain('provisioner failing on purpose');
+  });
+
   it('checks a resource for drift with a refresh-only plan: no approval, nothing applied, the state file byte-identical', async () => {
     const job = await run(change('probe_drift', 'v1', { spec: { value: 'x' } }));
     expect(job.status.result).toBe('succeeded');
