@@ -1,6 +1,6 @@
 /**
- * Container entrypoint of the runner task: runs one phase of one stack job and reports to Step Functions.
- * The environment contract is in runner-image/README.md.
+ * The runner task's program: runs one phase of one stack job and reports to Step Functions. boot.ts (the container's
+ * entrypoint) loads it and calls start(). The environment contract is in runner-image/README.md.
  */
 import { STSClient } from '@aws-sdk/client-sts';
 import * as clients from '../../lambdas/adapters/aws/clients';
@@ -106,11 +106,14 @@ async function main(): Promise<number> {
   return 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    // Configuration errors name variables, never values.
-    warn(`fatal: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    process.exit(2);
-  },
-);
+/** Runs the phase and exits with its code; called by the entrypoint (boot.ts) once the bundle is loaded. */
+export function start(): void {
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      // Configuration errors name variables, never values.
+      warn(`fatal: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+      process.exit(2);
+    },
+  );
+}

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildRunner } from '../../runner-image/build';
+import { CODE_CACHE_FILE, RUNNER_MAIN_FILE } from '../../runner-image/src/boot';
 
 const DIR = join(__dirname, '../../runner-image');
 const dockerfile = readFileSync(join(DIR, 'Dockerfile'), 'utf8');
@@ -75,7 +76,10 @@ describe('runner-image/Dockerfile', () => {
     const out = mkdtempSync(join(tmpdir(), 'runner-build-'));
     try {
       buildRunner(join(out, 'runner.js'));
-      expect(statSync(join(out, 'runner.js')).size).toBeGreaterThan(100_000);
+      // The entrypoint, the bundle it loads and the bundle's code cache, all copied to /app by the one COPY above.
+      expect(statSync(join(out, 'runner.js')).size).toBeGreaterThan(500);
+      expect(statSync(join(out, RUNNER_MAIN_FILE)).size).toBeGreaterThan(100_000);
+      expect(statSync(join(out, CODE_CACHE_FILE)).size).toBeGreaterThan(100_000);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
