@@ -50,6 +50,8 @@ export interface PhaseDeps {
   warn: (message: string) => void;
   /** The runner's uid (tests); `process.getuid()` otherwise. */
   uid?: number;
+  /** Records this task on the job and refuses a cancelled one (task-arn.ts claimPhase); runs before any operation. */
+  claim: () => Promise<void>;
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -149,8 +151,11 @@ class PhaseRun {
       throw err;
     } finally {
       this.durations[name] = (this.durations[name] ?? 0) + (Date.now() - started);
-      // Logs first: whatever happened, what the tool printed is in S3 before the status says it ended.
-      await sink.close().catch((e: Error) => this.deps.warn(`log upload for ${name} failed: ${e.name}: ${e.message}`));
+      // Logs first: whatever happened, what the tool printed is in S3 before the status says it ended. An operation
+      // whose status this task does not record (an update's init) does not wait for its log: the phase does, at its end.
+      const closed = sink.close().catch((e: Error) => this.deps.warn(`log upload for ${name} failed: ${e.name}: ${e.message}`));
+      if (this.recorded.has(name)) await closed;
+      else this.unrecordedLogs.push(closed);
       if (this.recorded.has(name)) {
         const { result, errors, summary } = outcome;
         await this.record((j) => transitionOperation(j, name, 'completed', result, this.deps.clock.now(), { errors, ...(summary ? { summary } : {}) }));
@@ -205,9 +210,15 @@ class PhaseRun {
     try {
       // Traverse-only for others (no listing): a tool running under its own uid must reach its workspace.
       if (this.toolUser) await chmod(dirname(ws.root), 0o711);
-      // Update of an approved plan: the plan is fetched and verified before anything else runs.
-      let approvedDigest: string | undefined;
       const planFile = join(ws.state, 'plan.bin');
+      // An approved update downloads the plan and the saved workspace while it claims the phase: reading changes
+      // nothing, and a claim refused (a cancel) still waits for them before the workspace is removed.
+      const fetched = this.phase === 'update' && previews ? this.prefetch(planFile) : {};
+      const [claim] = await Promise.allSettled([this.claim(), ...Object.values(fetched)]);
+      if (claim.status === 'rejected') throw claim.reason;
+      this.fetched = fetched;
+      // Update of an approved plan: the plan is verified before anything else runs.
+      let approvedDigest: string | undefined;
       if (this.phase === 'update' && previews) {
         approvedDigest = await this.operationGuard(finalOp, () => this.verifyPlan(planFile));
       }
@@ -219,8 +230,8 @@ class PhaseRun {
         assertSecretRefsInScope(e, org);
         const pinned = this.job.status.moduleCommit;
         // An approved update restores the preview's workspace when it was saved: no clone, no init.
-        const saved = this.phase === 'update' && previews && pinned ? this.job.status.plan?.workspace : undefined;
-        const restored = saved && driverFor(e.provisioner).reusesWorkspace ? await this.restoreSavedWorkspace(saved, pinned!, note) : undefined;
+        const saved = this.savedWorkspace();
+        const restored = saved ? await this.restoreSavedWorkspace(saved, pinned!, note) : undefined;
         let cloned = restored;
         if (!cloned) {
           const gitRef = e.iacModule.gitTokenSecretRef;
@@ -327,11 +338,50 @@ class PhaseRun {
       const stored = previews ? await this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId)) : undefined;
       return await this.update(driver, { destroy, previews, refreshes, ...(approvedDigest ? { approvedDigest } : {}), ...(stored ? { stored } : {}) });
     } finally {
+      await Promise.all(this.unrecordedLogs);
       await removeWorkspace(ws).catch((err: Error) => this.deps.warn(`could not remove workspace: ${err.message}`));
     }
   }
 
+  /** Log uploads of operations this task does not record, awaited before the phase returns (or throws). */
+  private readonly unrecordedLogs: Promise<void>[] = [];
+
   private cwd = '';
+
+  /** Downloads started before the claim (update phase): each settles to whether the object was there. */
+  private fetched: { plan?: Promise<boolean>; workspace?: Promise<boolean> } = {};
+
+  /** The preview's saved workspace an approved update restores (the module pinned, the tool able to reuse it). */
+  private savedWorkspace(): SavedWorkspace | undefined {
+    const e = this.job.spec.essentials;
+    if (this.phase !== 'update' || !e.flowControlPolicy.previewBeforeUpdate || !this.job.status.moduleCommit) return undefined;
+    return driverFor(e.provisioner).reusesWorkspace ? this.job.status.plan?.workspace : undefined;
+  }
+
+  /**
+   * Starts the approved update's downloads: the plan (when an approved digest came) and the saved workspace. The job
+   * they are chosen from was read before the claim; what a preview recorded does not change after it.
+   */
+  private prefetch(planFile: string): { plan?: Promise<boolean>; workspace?: Promise<boolean> } {
+    const quiet = (p: Promise<boolean>) => {
+      // Awaited where it is used, which reports its failure there; until then a rejection is not unhandled.
+      p.catch(() => undefined);
+      return p;
+    };
+    const saved = this.savedWorkspace();
+    return {
+      ...(this.deps.config.STACKJOBS_PLAN_DIGEST && this.job.status.plan
+        ? { plan: quiet(this.deps.store.downloadFile(artifactKeys.planBinary(this.jobId), planFile)) }
+        : {}),
+      ...(saved ? { workspace: quiet(this.deps.store.downloadFile(saved.key, join(this.ws!.state, 'workspace.tar.gz'))) } : {}),
+    };
+  }
+
+  /** The phase claimed for this task (PhaseDeps.claim), then the job as that write left it. */
+  private async claim(): Promise<void> {
+    await this.deps.claim();
+    this.job = (await this.deps.jobs.require(this.jobId)).job;
+  }
 
   /**
    * Saves the module directory (the clone at its commit, `.terraform/`, the lock file) beside the plan. Best effort: a
@@ -366,7 +416,7 @@ class PhaseRun {
     const ws = this.ws!;
     const archive = join(ws.state, 'workspace.tar.gz');
     try {
-      if (!(await this.deps.store.downloadFile(saved.key, archive))) {
+      if (!(await (this.fetched.workspace ?? this.deps.store.downloadFile(saved.key, archive)))) {
         await note("the preview's saved workspace is gone: cloning and initialising again");
         return undefined;
       }
@@ -467,7 +517,7 @@ class PhaseRun {
     if (!expected) return refuse('no approved plan digest was given (STACKJOBS_PLAN_DIGEST)');
     if (!recorded) return refuse('the job has no recorded plan');
     if (expected !== recorded) return refuse(`the approved digest ${expected} is not the job's recorded plan digest ${recorded}`);
-    if (!(await this.deps.store.downloadFile(artifactKeys.planBinary(this.jobId), planFile))) return refuse('the saved plan is missing');
+    if (!(await (this.fetched.plan ?? this.deps.store.downloadFile(artifactKeys.planBinary(this.jobId), planFile)))) return refuse('the saved plan is missing');
     const actual = await sha256File(planFile);
     if (actual !== expected) return refuse(`the saved plan's SHA-256 ${actual} does not match the approved digest ${expected}`);
     return actual;

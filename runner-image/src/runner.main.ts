@@ -11,6 +11,7 @@ import { systemClock } from '../../lambdas/domain/ids';
 import type { RunnerResult } from '../../lambdas/domain/schemas';
 import { readRunnerConfig } from './config';
 import { CancelledError, OperationFailedError, RunnerError } from './errors';
+import { TrackedJobStore } from './job-store';
 import { childEnvFrom, runPhase } from './phases';
 import { SecretRegistry } from './redactor';
 import { claimPhase, resolveTaskArn } from './task-arn';
@@ -52,13 +53,16 @@ async function main(): Promise<number> {
 
   let outcome: { ok: true; result: RunnerResult } | { ok: false; error: RunnerError };
   try {
-    const jobs = new JobRepository(clients.dynamo(), config.STACKJOBS_JOBS_TABLE);
-    const taskArn = await resolveTaskArn(process.env).catch((e: Error) => {
-      warn(`could not read the task ARN (a cancel cannot stop this task): ${e.name}`);
-      return undefined;
-    });
-    await claimPhase(jobs, config.STACKJOBS_JOB_ID, config.STACKJOBS_PHASE, taskArn);
+    const jobs = new TrackedJobStore(new JobRepository(clients.dynamo(), config.STACKJOBS_JOBS_TABLE));
+    const [taskArn] = await Promise.all([
+      resolveTaskArn(process.env).catch((e: Error) => {
+        warn(`could not read the task ARN (a cancel cannot stop this task): ${e.name}`);
+        return undefined;
+      }),
+      jobs.require(config.STACKJOBS_JOB_ID),
+    ]);
     const result = await runPhase({
+      claim: () => claimPhase(jobs, config.STACKJOBS_JOB_ID, config.STACKJOBS_PHASE, taskArn),
       config,
       jobs,
       store: new ArtifactStore(clients.s3(), config.STACKJOBS_ARTIFACTS_BUCKET),

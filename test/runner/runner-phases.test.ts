@@ -309,6 +309,35 @@ describe("the preview's saved workspace", () => {
     expect(commands).toEqual([]);
   });
 
+  it('is cloned and initialised again when the saved workspace is gone (removed with its plan, or expired)', async () => {
+    const job = await createJob(env, { gitRepo: ownRepo('gone-ws') });
+    const { calls, preview } = await previewRecordingCalls(job.metadata.id, 'tok-wsg-preview');
+    await env.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: artifactKeys.savedWorkspace(job.metadata.id) }));
+    const { run, commands } = await updateRecordingCalls(job.metadata.id, 'tok-wsg-update', calls, preview.planDigest);
+    expectOk(run);
+    expect(commands).toEqual(['init', 'apply', 'output']);
+    expect(await logText(job.metadata.id, 'update', 'init')).toContain("the preview's saved workspace is gone: cloning and initialising again");
+  });
+
+  it('is downloaded while the update claims its phase, and a cancel recorded before the task started runs nothing', async () => {
+    const job = await createJob(env, { gitRepo: ownRepo('cancelled-ws') });
+    const { calls, preview } = await previewRecordingCalls(job.metadata.id, 'tok-wsc-preview');
+    await env.jobs.update(job.metadata.id, (j) => ({
+      ...j,
+      status: { ...j.status, cancelRequested: { by: 'ops@acmecorp.example', at: new Date().toISOString() } },
+    }));
+    const { run, commands } = await updateRecordingCalls(job.metadata.id, 'tok-wsc-update', calls, preview.planDigest);
+    expect(run.code).toBe(1);
+    const { error, cause } = failureOf('tok-wsc-update');
+    expect(error).toBe('StackJob.Cancelled');
+    expect(cause.message).toBe('the job was cancelled before the update phase started; nothing was run');
+    expect(commands).toEqual([]);
+    const after = (await env.jobs.require(job.metadata.id)).job;
+    expect(opStates(after).apply).toBe('pending/tbd');
+    // The downloads started beside the claim were waited for: nothing is left in the workspace.
+    expect(existsSync(join(env.dir, 'work', job.metadata.id, 'stack-jobs', job.metadata.id))).toBe(false);
+  });
+
   it('is not saved when a file in it holds a secret value: the update clones and initialises again', async () => {
     env.fake.secrets.set('stackjobs/acmecorp/prov-ws', JSON.stringify(PROVIDER_SECRET));
     const repo = ownRepo('secret-ws', { path: 'terraform/notes.txt', content: `key: ${PROVIDER_SECRET.secretAccessKey}\n` });
@@ -575,6 +604,25 @@ describe('the update phase refuses a plan it cannot trust', () => {
     expect(readCalls(calls())).toEqual([]);
     const { job: after } = await env.jobs.require(job.metadata.id);
     expect(opStates(after).apply).toBe('completed/failed');
+  });
+
+  it('refuses when the saved plan is gone, before any command runs', async () => {
+    const other = await createJob(env);
+    expectOk(await runRunner(env, { jobId: other.metadata.id, phase: 'preview', token: 'tok-gp-preview' }));
+    const approved = successOf('tok-gp-preview').planDigest!;
+    await env.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: artifactKeys.planBinary(other.metadata.id) }));
+    const r = await runRunner(env, {
+      jobId: other.metadata.id,
+      phase: 'update',
+      token: 'tok-gone-plan',
+      planDigest: approved,
+      env: { STANDIN_CALLS: calls() },
+    });
+    expect(r.code).toBe(1);
+    const { error, cause } = failureOf('tok-gone-plan');
+    expect(error).toBe('StackJob.OperationFailed');
+    expect(cause).toMatchObject({ operation: 'apply', message: 'refusing to apply: the saved plan is missing; nothing was run' });
+    expect(readCalls(calls())).toEqual([]);
   });
 
   it("refuses when the approved digest is missing or differs from the job's recorded one", async () => {

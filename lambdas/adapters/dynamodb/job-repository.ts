@@ -34,6 +34,12 @@ export interface StoredJob {
   rev: number;
 }
 
+/** A job as this process last read or wrote it: what JobRepository.updateFrom starts from. */
+export interface TrackedJob extends StoredJob {
+  /** Whether its item carries the open-by-stack index's keys. */
+  openIndexed: boolean;
+}
+
 export interface JobPage {
   items: StackJob[];
   cursor?: string;
@@ -137,8 +143,13 @@ export class JobRepository {
     return found ? { job: found.job, rev: found.rev } : undefined;
   }
 
+  /** The job as read now, to start updateFrom with. */
+  getTracked(id: string): Promise<TrackedJob | undefined> {
+    return this.read(id);
+  }
+
   /** The job, its revision, and whether its item carries the open-by-stack index's keys. */
-  private async read(id: string): Promise<(StoredJob & { openIndexed: boolean }) | undefined> {
+  private async read(id: string): Promise<TrackedJob | undefined> {
     const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: jobKey(id), ConsistentRead: true }));
     return out.Item ? { job: jobOfItem(out.Item), rev: out.Item.rev as number, openIndexed: out.Item.gsi3pk !== undefined } : undefined;
   }
@@ -154,12 +165,22 @@ export class JobRepository {
    * and is re-run on a fresh read when another writer got there first.
    */
   async update(id: string, mutate: (job: StackJob) => StackJob): Promise<StackJob> {
+    return (await this.updateFrom(id, undefined, mutate)).job;
+  }
+
+  /**
+   * update(), starting from the job as this process last read or wrote it (`known`, from getTracked or an earlier
+   * updateFrom): when nobody else wrote since, one conditional write and no read; when somebody did, the revision
+   * condition fails and it reads and tries again, as update() does. A `mutate` that leaves the known job unchanged
+   * writes nothing, so it must decide only on what cannot be undone (a job ended, a cancel asked, a commit pinned).
+   */
+  async updateFrom(id: string, known: TrackedJob | undefined, mutate: (job: StackJob) => StackJob): Promise<TrackedJob> {
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt++) {
-      const found = await this.read(id);
+      const found = attempt === 0 && known?.job.metadata.id === id ? known : await this.read(id);
       if (!found) throw new NotFoundError(`stack job ${id} not found`);
       const { job, rev, openIndexed } = found;
       const next = mutate(job);
-      if (next === job) return job;
+      if (next === job) return found;
       try {
         // SET only the document and its revision: any other attribute of the item survives. The open-index keys are
         // written only when they change (given to an open job whose item lacks them, a job written before the index
@@ -186,7 +207,7 @@ export class JobRepository {
             },
           }),
         );
-        return next;
+        return { job: next, rev: rev + 1, openIndexed: 'gsi3pk' in open };
       } catch (e) {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;
       }
