@@ -79,7 +79,30 @@ function replaceDeep(value: Json, from: string, to: string): Json {
   return value;
 }
 
-type TaskState = { Resource?: string; HeartbeatSeconds?: number; TimeoutSeconds?: number };
+type TaskState = { Resource?: string; HeartbeatSeconds?: number; TimeoutSeconds?: number; TimeoutSecondsPath?: string; Parameters?: Record<string, unknown> };
+
+/**
+ * AWS resolves a task's TimeoutSecondsPath against the state's input; the interpreter (aws-local-stepfunctions) against
+ * the task's parameters. Each such path is copied into the parameters under this key, read from there, and taken out
+ * again before a binding sees the parameters: the same definition times out the same way in both.
+ */
+const TIMEOUT_FROM_INPUT = '__stackjobsTimeoutSeconds';
+
+/** Rewrites, in place, each task state's TimeoutSecondsPath for the interpreter (TIMEOUT_FROM_INPUT). */
+export function timeoutFromStateInput(definition: Record<string, unknown>): void {
+  for (const s of Object.values(taskStates(definition))) {
+    if (!s.TimeoutSecondsPath) continue;
+    s.Parameters = { ...(s.Parameters ?? {}), [`${TIMEOUT_FROM_INPUT}.$`]: s.TimeoutSecondsPath };
+    s.TimeoutSecondsPath = `$.${TIMEOUT_FROM_INPUT}`;
+  }
+}
+
+/** The parameters as the task's resource gets them, and the timeout its TimeoutSecondsPath named (if any). */
+export function withoutTimeout(input: Json): { input: Json; pathSeconds?: number } {
+  if (!input || typeof input !== 'object' || Array.isArray(input) || !(TIMEOUT_FROM_INPUT in input)) return { input };
+  const { [TIMEOUT_FROM_INPUT]: seconds, ...rest } = input;
+  return { input: rest, ...(typeof seconds === 'number' ? { pathSeconds: seconds } : {}) };
+}
 
 function taskStates(definition: Record<string, unknown>): Record<string, TaskState> {
   const states: Record<string, TaskState> = {};
@@ -128,6 +151,7 @@ export class LocalStepFunctions {
         throw new Error(`local step functions: the timeout of ${name} must be a whole number of seconds (at least 1), got ${seconds}`);
       definition.States[name].TimeoutSeconds = seconds;
     }
+    timeoutFromStateInput(definition);
     this.machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
     this.states = taskStates(definition);
     const unbound = Object.keys(this.states).filter((s) => !options.bindings[s]);
@@ -138,8 +162,9 @@ export class LocalStepFunctions {
     const resource = this.states[stateName].Resource ?? '';
     const waits = resource.endsWith('.waitForTaskToken');
     const heartbeatSeconds = this.options.heartbeatSecondsOverrides?.[stateName] ?? this.states[stateName].HeartbeatSeconds;
-    const timeoutSeconds = this.states[stateName].TimeoutSeconds;
-    return async (input: Json): Promise<Json> => {
+    return async (parameters: Json): Promise<Json> => {
+      const { input, pathSeconds } = withoutTimeout(parameters);
+      const timeoutSeconds = this.states[stateName].TimeoutSeconds ?? pathSeconds;
       const e = exec();
       e.events.push({ type: 'TaskScheduled', state: stateName, at: new Date() });
       if (!waits) {

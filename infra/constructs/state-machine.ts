@@ -12,6 +12,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import { WorkflowErrorName } from '../../lambdas/workflow/errors';
 import { deploymentId } from './deployment';
+import type { LockNext } from '../../lambdas/workflow/lifecycle';
 import type { StepAction } from '../../lambdas/workflow/steps';
 
 /** The local interpreter overflows setTimeout above ~2,147,483 s (and AWS allows far more), so no Task exceeds this. */
@@ -24,18 +25,14 @@ export const STATE = {
   lockAcquired: 'Lock Acquired?',
   waitForLock: 'Wait For Stack Lock',
   lockWaitExceeded: 'Lock Wait Exceeded',
-  previewEnabled: 'Preview Enabled?',
   skipPreview: 'Skip Preview',
-  previewRunner: 'Preview Runner?',
   runPreview: 'Run Preview',
   runPreviewOnOrgRunner: 'Run Preview On Org Runner',
-  oneTaskRunner: 'One Task Runner?',
   runPreviewAndUpdate: 'Run Preview And Update',
   runPreviewAndUpdateOnOrgRunner: 'Run Preview And Update On Org Runner',
   updatedInOneTask: 'Updated In One Task',
   recordPreview: 'Record Preview',
   previewOutcome: 'Preview Outcome',
-  approvalWindow: 'Approval Window',
   requestApproval: 'Request Approval',
   recordApproval: 'Record Approval',
   updateRunner: 'Update Runner?',
@@ -90,12 +87,10 @@ export const ECS_LAUNCH_RETRY: sfn.RetryProps = {
 };
 
 /**
- * Where the approval task reads its timeout. AWS resolves TimeoutSecondsPath against the state input, the local
- * interpreter (aws-local-stepfunctions 3) against the task's Parameters ({FunctionName, Payload}); `$.Payload.*`
- * exists in both (the Approval Window state puts it in the state input, the payload repeats it), so the same
- * definition times out the same way in AWS and in local mode.
+ * Where the approval task reads its timeout: the job's approval window, which Record Preview put in the gate. AWS
+ * resolves TimeoutSecondsPath against the state input; local mode does too (local/step-functions.ts).
  */
-export const APPROVAL_TIMEOUT_PATH = '$.Payload.approvalTimeoutSeconds';
+export const APPROVAL_TIMEOUT_PATH = '$.gate.approvalTimeoutSeconds';
 
 /**
  * A stopped task gets SIGTERM, then SIGKILL after the container's stop timeout (Fargate's maximum is 120 s). The
@@ -272,36 +267,24 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     }).addRetry(ECS_LAUNCH_RETRY);
   };
 
-  /** Org runner placement recorded at acquire → the org runner task; otherwise the platform task. */
-  const runnerChoice = (id: string, org: sfn.IChainable, platform: sfn.IChainable) =>
-    new sfn.Choice(scope, id).when(sfn.Condition.stringEquals('$.lock.runner', 'org'), org).otherwise(platform);
-
   /**
-   * A runner step: the Choice between the org's runner task and the platform's, both caught alike (StackJob.Cancelled
-   * to Runner Cancelled, anything else to `failed`) and both going on to `next`.
+   * A runner phase's two tasks, the org's runner and the platform's, caught alike (StackJob.Cancelled to Runner
+   * Cancelled, anything else to `failed`) and both going on to `next`.
    */
-  const runnerStep = (
-    ids: { choice: string; platform: string; org: string },
-    phase: RunnerPhase,
-    resultPath: string,
-    failed: sfn.IChainable,
-    next: sfn.IChainable,
-  ) => {
+  const runnerTasks = (ids: { platform: string; org: string }, phase: RunnerPhase, resultPath: string, failed: sfn.IChainable, next: sfn.IChainable) => {
     const caughtAlike = (task: sfn.TaskStateBase | sfn.CustomState) =>
       task
         .addCatch(runnerCancelled, { errors: [WorkflowErrorName.cancelled], ...caught })
         .addCatch(failed, caught)
         .next(next);
-    return runnerChoice(ids.choice, caughtAlike(orgRunner(ids.org, phase, resultPath)), caughtAlike(runner(ids.platform, phase, resultPath)));
+    return { org: caughtAlike(orgRunner(ids.org, phase, resultPath)), platform: caughtAlike(runner(ids.platform, phase, resultPath)) };
   };
 
-  const runUpdate = runnerStep(
-    { choice: STATE.updateRunner, platform: STATE.runUpdate, org: STATE.runUpdateOnOrgRunner },
-    'update',
-    '$.update',
-    updateFailed,
-    updated,
-  );
+  // The update is reached from three places (Skip Preview, Record Approval, Preview Outcome): its own Choice on the
+  // placement acquire-lock recorded. The preview and the one-task run are reached from Lock Acquired alone, which
+  // chooses the task itself (acquire-lock's `next`): one billed transition fewer per job.
+  const update = runnerTasks({ platform: STATE.runUpdate, org: STATE.runUpdateOnOrgRunner }, 'update', '$.update', updateFailed, updated);
+  const runUpdate = new sfn.Choice(scope, STATE.updateRunner).when(sfn.Condition.stringEquals('$.lock.runner', 'org'), update.org).otherwise(update.platform);
 
   const recordApproval = step(STATE.recordApproval, 'recordApproval', {}, '$.gate').addCatch(recordApprovalFailed, caught).next(runUpdate);
 
@@ -327,14 +310,9 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     .addCatch(approvalFailed, caught)
     .next(recordApproval);
 
-  const approvalWindow = new sfn.Pass(scope, STATE.approvalWindow, {
-    parameters: { 'approvalTimeoutSeconds.$': '$.gate.approvalTimeoutSeconds' },
-    resultPath: '$.Payload',
-  }).next(requestApproval);
-
   const previewOutcome = new sfn.Choice(scope, STATE.previewOutcome)
     .when(sfn.Condition.stringEquals('$.gate.next', 'no_changes'), noChanges)
-    .when(sfn.Condition.stringEquals('$.gate.next', 'approval'), approvalWindow)
+    .when(sfn.Condition.stringEquals('$.gate.next', 'approval'), requestApproval)
     .when(sfn.Condition.stringEquals('$.gate.next', 'update'), runUpdate)
     .when(sfn.Condition.stringEquals('$.gate.next', 'updated'), updatedInOneTask)
     .when(sfn.Condition.stringEquals('$.gate.next', 'cancelled'), cancelRequested)
@@ -346,27 +324,17 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
   const recordPreview = step(STATE.recordPreview, 'recordPreview', { result: sfn.JsonPath.objectAt('$.preview') }, '$.gate')
     .addCatch(recordPreviewFailed, caught)
     .next(previewOutcome);
-  const runPreview = runnerStep(
-    { choice: STATE.previewRunner, platform: STATE.runPreview, org: STATE.runPreviewOnOrgRunner },
-    'preview',
-    '$.preview',
-    previewFailed,
-    recordPreview,
-  );
+  const preview = runnerTasks({ platform: STATE.runPreview, org: STATE.runPreviewOnOrgRunner }, 'preview', '$.preview', previewFailed, recordPreview);
   // One task for a job that never pauses: its result goes through Record Preview like a preview's; a failure of
   // either part is the job's operation failure (the error names the operation).
-  const runBoth = runnerStep(
-    { choice: STATE.oneTaskRunner, platform: STATE.runPreviewAndUpdate, org: STATE.runPreviewAndUpdateOnOrgRunner },
+  const both = runnerTasks(
+    { platform: STATE.runPreviewAndUpdate, org: STATE.runPreviewAndUpdateOnOrgRunner },
     'preview+update',
     '$.preview',
     previewFailed,
     recordPreview,
   );
   const skipPreview = new sfn.Pass(scope, STATE.skipPreview, { result: sfn.Result.fromObject({ planDigest: '' }), resultPath: '$.gate' }).next(runUpdate);
-  const previewEnabled = new sfn.Choice(scope, STATE.previewEnabled)
-    .when(sfn.Condition.and(sfn.Condition.booleanEquals('$.lock.preview', true), sfn.Condition.booleanEquals('$.lock.oneTask', true)), runBoth)
-    .when(sfn.Condition.booleanEquals('$.lock.preview', true), runPreview)
-    .otherwise(skipPreview);
 
   // ---- the stack lock: FIFO per stack, a bounded wait loop.
   // The execution's input (job id and the submitted snapshot) from the context object: the state itself carries only
@@ -396,9 +364,16 @@ export function buildDefinition(scope: Construct, p: StateMachineDefinitionProps
     .addCatch(acquire, { errors: [sfn.Errors.TIMEOUT], resultPath: sfn.JsonPath.DISCARD })
     .addCatch(acquireFailed, caught);
   waitForLock.next(acquire);
+  // Every outcome of acquire-lock carries `next` (LockNext, lifecycle.ts) and `attempts`: no rule reads a path that
+  // might be missing.
+  const lockNext = (next: LockNext) => sfn.Condition.stringEquals('$.lock.next', next);
   const lockAcquired = new sfn.Choice(scope, STATE.lockAcquired)
-    .when(sfn.Condition.stringEquals('$.lock.outcome', 'acquired'), previewEnabled)
-    .when(sfn.Condition.stringEquals('$.lock.outcome', 'gone'), release)
+    .when(lockNext('preview'), preview.platform)
+    .when(lockNext('preview_on_org'), preview.org)
+    .when(lockNext('one_task'), both.platform)
+    .when(lockNext('one_task_on_org'), both.org)
+    .when(lockNext('update'), skipPreview)
+    .when(lockNext('release'), release)
     .when(sfn.Condition.numberLessThan('$.lock.attempts', p.lockWaitMaxAttempts), waitForLock)
     .otherwise(lockWaitExceeded);
   acquire.next(lockAcquired);

@@ -87,9 +87,16 @@ async function moveJob(d: WorkflowDeps, jobId: string, mutate: (job: StackJob) =
 
 // ---------------------------------------------------------------- acquire
 
+/**
+ * Where the state machine goes from Lock Acquired (one Choice on this field, present in every outcome): the runner
+ * task to start, chosen here from the job's policy and placement, or back to waiting, or to the release.
+ */
+export type LockNext = 'preview' | 'preview_on_org' | 'one_task' | 'one_task_on_org' | 'update' | 'wait' | 'release';
+
 export type AcquireResult =
   | {
       outcome: 'acquired';
+      next: Exclude<LockNext, 'wait' | 'release'>;
       attempts: number;
       fencingToken: number;
       preview: boolean;
@@ -100,9 +107,9 @@ export type AcquireResult =
       /** The org runner's placement frozen in the snapshot: the Cluster, TaskDefinition and network of ecs:RunTask. */
       orgRunner?: RunnerPlacement;
     }
-  | { outcome: 'queued'; attempts: number; queuePosition: number }
+  | { outcome: 'queued'; next: 'wait'; attempts: number; queuePosition: number }
   /** The job ended while it waited (cancelled through the API): nothing left to do but make sure no lock is held. */
-  | { outcome: 'gone'; attempts: number };
+  | { outcome: 'gone'; next: 'release'; attempts: number };
 
 /**
  * How long an older queued job that has never attempted the stack lock still counts as ahead in the FIFO. A job is
@@ -179,7 +186,8 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
     return result;
   };
   // A cancel through the API ends a queued job in one write; cancelRequested alone also means: do not start.
-  if (job.status.phase === 'completed' || (job.status.phase === 'queued' && job.status.cancelRequested)) return endWait({ outcome: 'gone', attempts });
+  if (job.status.phase === 'completed' || (job.status.phase === 'queued' && job.status.cancelRequested))
+    return endWait({ outcome: 'gone', next: 'release', attempts });
   const stackKey = stackKeyOfJob(job);
   const now = d.clock.now();
   const lease = await d.locks.read(stackKey);
@@ -202,7 +210,7 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
       if (j.status.phase !== 'queued') return j;
       return { ...j, status: { ...j.status, queuePosition, lockAttemptAt: now.toISOString(), updatedAt: now.toISOString() } };
     });
-    return { outcome: 'queued', attempts: attempts + 1, queuePosition };
+    return { outcome: 'queued', next: 'wait', attempts: attempts + 1, queuePosition };
   }
   const moved = await moveJob(d, jobId, (j) => {
     if (j.status.phase !== 'queued' || j.status.cancelRequested) return j;
@@ -216,15 +224,19 @@ export async function acquireLock(d: WorkflowDeps, jobId: string, attempts: numb
   if (moved.status.phase !== 'running') {
     // Cancelled between our read and the lease: give the lease back rather than run a cancelled job.
     await releaseAndWakeNext(d, stackKey, jobId, acquired.fencingToken);
-    return endWait({ outcome: 'gone', attempts });
+    return endWait({ outcome: 'gone', next: 'release', attempts });
   }
   const orgRunner = orgRunnerPlacement(job);
+  const preview = job.spec.essentials.flowControlPolicy.previewBeforeUpdate;
+  const oneTask = runsInOneTask(job);
+  const first = preview ? (oneTask ? 'one_task' : 'preview') : undefined;
   return endWait({
     outcome: 'acquired',
+    next: first ? (orgRunner ? `${first}_on_org` : first) : 'update',
     attempts,
     fencingToken: acquired.fencingToken,
-    preview: job.spec.essentials.flowControlPolicy.previewBeforeUpdate,
-    oneTask: runsInOneTask(job),
+    preview,
+    oneTask,
     ...(orgRunner ? { runner: 'org' as const, orgRunner } : { runner: 'platform' as const }),
   });
 }

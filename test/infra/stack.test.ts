@@ -180,17 +180,13 @@ describe('state machine', () => {
         'jobId.$': '$.jobId',
         'taskToken.$': '$$.Task.Token',
         'planDigest.$': '$.gate.planDigest',
-        'approvalTimeoutSeconds.$': '$.Payload.approvalTimeoutSeconds',
+        'approvalTimeoutSeconds.$': '$.gate.approvalTimeoutSeconds',
       },
     });
-    expect(s.TimeoutSecondsPath).toBe('$.Payload.approvalTimeoutSeconds');
-    // The window is the job's policy, carried from Record Preview's gate into the state input the path reads.
-    expect(states()[STATE.approvalWindow]).toEqual(
-      expect.objectContaining({
-        Parameters: { 'approvalTimeoutSeconds.$': '$.gate.approvalTimeoutSeconds' },
-        ResultPath: '$.Payload',
-        Next: STATE.requestApproval,
-      }),
+    // The window is the job's policy, in the gate Record Preview wrote: read straight from the state input.
+    expect(s.TimeoutSecondsPath).toBe('$.gate.approvalTimeoutSeconds');
+    expect((states()[STATE.previewOutcome].Choices as Array<{ StringEquals: string; Next: string }>).find((c) => c.StringEquals === 'approval')?.Next).toBe(
+      STATE.requestApproval,
     );
     expect(s.TimeoutSeconds).toBeUndefined();
     const catches = (s.Catch as Array<{ ErrorEquals: string[]; Next: string }>).map((c) => [c.ErrorEquals.join(), c.Next]);
@@ -237,12 +233,30 @@ describe('state machine', () => {
 
   it('chooses the org runner task when acquire-lock recorded an org placement, else the platform task', () => {
     const all = states();
-    for (const [choice, org, platform, timeout, failed, next] of [
-      [STATE.previewRunner, STATE.runPreviewOnOrgRunner, STATE.runPreview, 7200, STATE.previewFailed, STATE.recordPreview],
-      [STATE.updateRunner, STATE.runUpdateOnOrgRunner, STATE.runUpdate, 14400, STATE.updateFailed, STATE.updated],
-      [STATE.oneTaskRunner, STATE.runPreviewAndUpdateOnOrgRunner, STATE.runPreviewAndUpdate, 21600, STATE.previewFailed, STATE.recordPreview],
+    const lockRules = (all[STATE.lockAcquired].Choices as Array<{ Variable: string; StringEquals?: string; Next: string }>).filter(
+      (c) => c.Variable === '$.lock.next',
+    );
+    const fromLock = Object.fromEntries(lockRules.map((c) => [c.StringEquals, c.Next]));
+    // Lock Acquired starts the preview (or the one-task run) itself, on the task acquire-lock chose; the update keeps
+    // its own Choice, since three states lead to it.
+    expect(fromLock).toEqual({
+      preview: STATE.runPreview,
+      preview_on_org: STATE.runPreviewOnOrgRunner,
+      one_task: STATE.runPreviewAndUpdate,
+      one_task_on_org: STATE.runPreviewAndUpdateOnOrgRunner,
+      update: STATE.skipPreview,
+      release: STATE.releaseLock,
+    });
+    expect(all[STATE.updateRunner]).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.lock.runner', StringEquals: 'org', Next: STATE.runUpdateOnOrgRunner }],
+      Default: STATE.runUpdate,
+    });
+    for (const [org, platform, timeout, failed, next] of [
+      [STATE.runPreviewOnOrgRunner, STATE.runPreview, 7200, STATE.previewFailed, STATE.recordPreview],
+      [STATE.runUpdateOnOrgRunner, STATE.runUpdate, 14400, STATE.updateFailed, STATE.updated],
+      [STATE.runPreviewAndUpdateOnOrgRunner, STATE.runPreviewAndUpdate, 21600, STATE.previewFailed, STATE.recordPreview],
     ] as const) {
-      expect(all[choice]).toEqual({ Type: 'Choice', Choices: [{ Variable: '$.lock.runner', StringEquals: 'org', Next: org }], Default: platform });
       const o = all[org];
       const p = all[platform];
       expect(o.Resource).toBe('arn:aws:states:::ecs:runTask.waitForTaskToken');
@@ -269,36 +283,14 @@ describe('state machine', () => {
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: failed },
       ]);
     }
-    // Every way into a runner phase goes through its Choice.
-    const targets = JSON.stringify(
+    // The preview and one-task tasks are reached from Lock Acquired only, the update's from its Choice only.
+    const leadsTo = (task: string) =>
       Object.entries(all)
-        .filter(([n]) => ![STATE.previewRunner, STATE.updateRunner, STATE.oneTaskRunner].includes(n as never))
-        .map(([, st]) => st),
-    );
-    for (const task of [
-      STATE.runPreview,
-      STATE.runUpdate,
-      STATE.runPreviewOnOrgRunner,
-      STATE.runUpdateOnOrgRunner,
-      STATE.runPreviewAndUpdate,
-      STATE.runPreviewAndUpdateOnOrgRunner,
-    ])
-      expect(targets).not.toContain(`"Next":"${task}"`);
-    // Only a job that previews and never pauses (acquire-lock's oneTask) takes the one-task path.
-    expect(all[STATE.previewEnabled]).toEqual({
-      Type: 'Choice',
-      Choices: [
-        {
-          And: [
-            { Variable: '$.lock.preview', BooleanEquals: true },
-            { Variable: '$.lock.oneTask', BooleanEquals: true },
-          ],
-          Next: STATE.oneTaskRunner,
-        },
-        { Variable: '$.lock.preview', BooleanEquals: true, Next: STATE.previewRunner },
-      ],
-      Default: STATE.skipPreview,
-    });
+        .filter(([, st]) => JSON.stringify(st).includes(`"Next":"${task}"`) || st.Default === task)
+        .map(([n]) => n);
+    for (const task of [STATE.runPreview, STATE.runPreviewOnOrgRunner, STATE.runPreviewAndUpdate, STATE.runPreviewAndUpdateOnOrgRunner])
+      expect([task, leadsTo(task)]).toEqual([task, [STATE.lockAcquired]]);
+    for (const task of [STATE.runUpdate, STATE.runUpdateOnOrgRunner]) expect([task, leadsTo(task)]).toEqual([task, [STATE.updateRunner]]);
   });
 
   it('ends a job a plan policy stopped from the Preview Outcome choice, through Finish Job, before any approval', () => {

@@ -318,6 +318,15 @@ describe('a stack job run by the synthesized state machine', () => {
       expect(calls(job.metadata.id)[0].env.STACKJOBS_PLAN_DIGEST).toBe('');
     });
 
+    it('runs an org runner job that never pauses in one task on the org runner, started from Lock Acquired', async () => {
+      const job = await submit({ runner: ORG_RUNNER, pauseBetweenPreviewAndUpdate: false });
+      await executor.start(job.metadata.id, deps).result;
+      expect((await load(job.metadata.id)).status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded' }));
+      expect(calls(job.metadata.id).map((c) => `${c.phase}@${c.state}`)).toEqual([`preview@${STATE.runPreviewAndUpdateOnOrgRunner}`]);
+      expect(calls(job.metadata.id)[0].placement.cluster).toBe(ORG_RUNNER.cluster);
+      await expectLockFree(job);
+    });
+
     it('fails an org runner preview through the same Catch as the platform one, naming the operation and releasing the lock', async () => {
       const job = await submit({ runner: ORG_RUNNER });
       await executor.start(job.metadata.id, deps, { preview: { fail: { operation: 'plan', exitCode: 1, message: 'Error: boom' } } }).result;
@@ -627,7 +636,7 @@ describe('the stack lock FIFO and jobs whose execution never started', () => {
     const newer = await submit({ resourceId });
 
     const within = await acquireLock(at(orphan, UNSTARTED_JOB_GRACE_MS - 60_000), newer.metadata.id, 0);
-    expect(within).toEqual({ outcome: 'queued', attempts: 1, queuePosition: 1 });
+    expect(within).toEqual({ outcome: 'queued', next: 'wait', attempts: 1, queuePosition: 1 });
     expect((await load(newer.metadata.id)).status.lockAttemptAt).toBeDefined();
 
     const after = await acquireLock(at(orphan, UNSTARTED_JOB_GRACE_MS + 60_000), newer.metadata.id, 1);
@@ -642,6 +651,11 @@ describe('the stack lock FIFO and jobs whose execution never started', () => {
     const older = await submit({ resourceId });
     const newer = await submit({ resourceId });
     await deps.jobs.update(older.metadata.id, (j) => ({ ...j, status: { ...j.status, lockAttemptAt: j.status.createdAt } }));
-    expect(await acquireLock(at(older, 10 * UNSTARTED_JOB_GRACE_MS), newer.metadata.id, 0)).toEqual({ outcome: 'queued', attempts: 1, queuePosition: 1 });
+    expect(await acquireLock(at(older, 10 * UNSTARTED_JOB_GRACE_MS), newer.metadata.id, 0)).toEqual({
+      outcome: 'queued',
+      next: 'wait',
+      attempts: 1,
+      queuePosition: 1,
+    });
   });
 });

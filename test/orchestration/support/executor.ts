@@ -5,6 +5,7 @@
 import '../../../local/promise-with-resolvers';
 import { randomUUID, createHash } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { timeoutFromStateInput, withoutTimeout } from '../../../local/step-functions';
 import { JobRepository } from '../../../lambdas/adapters/dynamodb/job-repository';
 import { LockRepository } from '../../../lambdas/adapters/dynamodb/lock-repository';
 import { ResourceStatusRepository } from '../../../lambdas/adapters/dynamodb/resource-status-repository';
@@ -188,7 +189,10 @@ export class LocalExecutor {
 
   constructor(extracted: ExtractedStateMachine = extractStateMachine()) {
     this.extracted = extracted;
-    this.machine = new StateMachine(extracted.definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+    // As local mode runs it: a TimeoutSecondsPath read from the state input, as AWS reads it.
+    const definition = JSON.parse(JSON.stringify(extracted.definition)) as Record<string, unknown>;
+    timeoutFromStateInput(definition);
+    this.machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
   }
 
   /** Starts an execution named after the job, as SfnExecutionStarter does; `approval` decides what the approval task sees. */
@@ -205,6 +209,8 @@ export class LocalExecutor {
       else if (binding.entry === 'lambdas/workflow/step.handler.ts') handlers[state] = (input) => runStep(deps, input);
       else if (binding.entry === 'lambdas/workflow/request-approval.handler.ts') handlers[state] = (input) => this.approval(deps, input);
       else throw new Error(`no local binding for ${binding.entry}`);
+      const handle = handlers[state];
+      handlers[state] = (input) => handle(withoutTimeout(input as Parameters<typeof withoutTimeout>[0]).input as never);
     }
     const retryIntervalOverrides = Object.fromEntries(Object.keys(this.extracted.tasks).map((s) => [s, 0]));
     // The input SfnExecutionStarter sends: the job id and the submitted snapshot (omitted by tests that wrote the job).
