@@ -8,7 +8,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import type { StackJobsStackProps } from './stack-jobs-stack';
 import type { ConsoleSignIn } from './constructs/console';
-import { runnerImageAsset, type RunnerImageBuild } from './constructs/runner';
+import { RUNNER_DEFAULT_SIZE, runnerImageAsset, type RunnerImageBuild } from './constructs/runner';
 
 const PREFIX = 'stackjobs:';
 
@@ -90,6 +90,37 @@ export function isPlaceholder(value: string): boolean {
 
 const RUNNER_TOOLS = ['terraform', 'tofu', 'pulumi'];
 
+/**
+ * Fargate's task sizes: the memory (MiB) each CPU value (units, 1024 = 1 vCPU) may have
+ * (https://docs.aws.amazon.com/AmazonECS/latest/userguide/task-cpu-memory-error.html). A size outside them fails at
+ * deploy (RegisterTaskDefinition: "No Fargate configuration exists for given values"); here it fails at synth.
+ */
+const FARGATE_SIZES: Record<number, { from: number; to: number; step: number } | number[]> = {
+  256: [512, 1024, 2048],
+  512: [1024, 2048, 3072, 4096],
+  1024: { from: 2048, to: 8192, step: 1024 },
+  2048: { from: 4096, to: 16384, step: 1024 },
+  4096: { from: 8192, to: 30720, step: 1024 },
+  8192: { from: 16384, to: 61440, step: 4096 },
+  16384: { from: 32768, to: 122880, step: 8192 },
+};
+
+/** The runner task's size from stackjobs:runnerCpu and stackjobs:runnerMemoryMiB (each defaulting as runner.ts does). */
+export function runnerSizeFromContext(node: Node): { cpu: number; memoryLimitMiB: number } {
+  const cpu = num(node, 'runnerCpu') ?? RUNNER_DEFAULT_SIZE.cpu;
+  const memoryLimitMiB = num(node, 'runnerMemoryMiB') ?? RUNNER_DEFAULT_SIZE.memoryLimitMiB;
+  const sizes = FARGATE_SIZES[cpu];
+  if (!sizes) throw new ContextError(`context ${PREFIX}runnerCpu must be one of Fargate's CPU values: ${Object.keys(FARGATE_SIZES).join(', ')}`);
+  const ok = Array.isArray(sizes)
+    ? sizes.includes(memoryLimitMiB)
+    : memoryLimitMiB >= sizes.from && memoryLimitMiB <= sizes.to && (memoryLimitMiB - sizes.from) % sizes.step === 0;
+  if (!ok) {
+    const allowed = Array.isArray(sizes) ? sizes.join(', ') : `${sizes.from} to ${sizes.to} in steps of ${sizes.step}`;
+    throw new ContextError(`context ${PREFIX}runnerMemoryMiB ${memoryLimitMiB} does not go with ${cpu} CPU units on Fargate: ${allowed}`);
+  }
+  return { cpu, memoryLimitMiB };
+}
+
 /** The runner image's build arguments from stackjobs:runnerTools and stackjobs:terraformProviderMirror, when either is set. */
 function runnerBuildFromContext(node: Node): RunnerImageBuild | undefined {
   const tools = list(node, 'runnerTools');
@@ -165,6 +196,7 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
     logRetention: num(node, 'logRetentionDays') as logs.RetentionDays | undefined,
     existingVpc: vpc as StackJobsStackProps['existingVpc'],
     interfaceEndpoints: bool(node, 'interfaceEndpoints'),
+    runnerSize: runnerSizeFromContext(node),
     runnerImage: runnerImage ? ecs.ContainerImage.fromRegistry(runnerImage) : runnerBuild ? runnerImageAsset(runnerBuild) : undefined,
     assumableRoleArnPatterns: list(node, 'assumableRoleArns'),
     stateBucketNames: list(node, 'stateBucketNames'),

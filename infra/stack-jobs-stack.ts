@@ -53,6 +53,11 @@ export interface StackJobsStackProps extends StackProps, OrchestrationSettings {
    */
   readonly interfaceEndpoints?: boolean;
   /**
+   * The runner task's size (Fargate CPU units and memory).
+   * @default RUNNER_DEFAULT_SIZE (1 vCPU, 2 GB)
+   */
+  readonly runnerSize?: { cpu: number; memoryLimitMiB: number };
+  /**
    * @default - built from runner-image/
    */
   readonly runnerImage?: ecs.ContainerImage;
@@ -123,6 +128,7 @@ export class StackJobsStack extends Stack {
       existingVpc: props.existingVpc,
       interfaceEndpoints: props.interfaceEndpoints,
       image: props.runnerImage,
+      ...props.runnerSize,
     });
     this.approvals = new Approvals(this, 'Approvals', {
       jobsTable: this.storage.jobsTable,

@@ -76,11 +76,13 @@ export interface RunnerProps {
    */
   readonly image?: ecs.ContainerImage;
   /**
-   * @default 1024
+   * The task's CPU units (1024 = 1 vCPU).
+   * @default RUNNER_DEFAULT_SIZE.cpu (1 vCPU)
    */
   readonly cpu?: number;
   /**
-   * @default 4096
+   * The task's memory.
+   * @default RUNNER_DEFAULT_SIZE.memoryLimitMiB (2 GB)
    */
   readonly memoryLimitMiB?: number;
   /**
@@ -89,6 +91,15 @@ export interface RunnerProps {
    */
   readonly cpuArchitecture?: ecs.CpuArchitecture;
 }
+
+/**
+ * The runner task's size unless stackjobs:runnerCpu / stackjobs:runnerMemoryMiB say otherwise: 1 vCPU and 2 GB, the
+ * memory HashiCorp gives as the least for an HCP Terraform agent's runs
+ * (https://developer.hashicorp.com/terraform/cloud-docs/agents/requirements). Fargate bills every task at least a
+ * minute at this size, so it multiplies the cost of every task however short. A module that needs more memory has its
+ * task stopped by ECS (OutOfMemoryError) and wants a larger size.
+ */
+export const RUNNER_DEFAULT_SIZE = { cpu: 1024, memoryLimitMiB: 2048 } as const;
 
 /** What the image built from runner-image/ carries (its Dockerfile's RUNNER_TOOLS and TERRAFORM_PROVIDER_MIRROR). */
 export interface RunnerImageBuild {
@@ -198,8 +209,8 @@ export class Runner extends Construct {
       maxSessionDuration: Duration.hours(12),
     });
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
-      cpu: props.cpu ?? 1024,
-      memoryLimitMiB: props.memoryLimitMiB ?? 4096,
+      cpu: props.cpu ?? RUNNER_DEFAULT_SIZE.cpu,
+      memoryLimitMiB: props.memoryLimitMiB ?? RUNNER_DEFAULT_SIZE.memoryLimitMiB,
       taskRole: this.taskRole,
       runtimePlatform: { cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
