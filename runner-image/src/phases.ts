@@ -307,13 +307,16 @@ class PhaseRun {
           // Resource addresses reach the job record and the task result: a for_each key could carry a secret too.
           const summaryRedacted = redactJsonValue(planned.summary, this.deps.registry, { stringsOnly: true }) as PlanSummary;
           const stored: StoredPlanSummary = { summary: summaryRedacted, hasChanges: planned.hasChanges, digest };
-          await this.deps.store.uploadFile(planKey, planFile);
-          await this.deps.store.uploadFile(artifactKeys.planJson(this.jobId), planJsonFile, 'application/json');
-          await this.deps.store.putJson(artifactKeys.planSummary(this.jobId), stored);
-          await this.deps.store.putText(artifactKeys.planDigest(this.jobId), `${digest}  plan.bin\n`);
+          // Side by side: the objects are independent, and none is read before the job records the plan (below).
           // A plan an approver will look at: its update restores this workspace instead of cloning and initialising again.
-          if (planned.hasChanges && config.STACKJOBS_THEN_UPDATE !== 'true' && driverFor(e.provisioner).reusesWorkspace)
-            savedWorkspace = await this.saveWorkspace(note);
+          const saves = planned.hasChanges && config.STACKJOBS_THEN_UPDATE !== 'true' && driverFor(e.provisioner).reusesWorkspace;
+          [savedWorkspace] = await Promise.all([
+            saves ? this.saveWorkspace(note) : undefined,
+            this.deps.store.uploadFile(planKey, planFile),
+            this.deps.store.uploadFile(artifactKeys.planJson(this.jobId), planJsonFile, 'application/json'),
+            this.deps.store.putJson(artifactKeys.planSummary(this.jobId), stored),
+            this.deps.store.putText(artifactKeys.planDigest(this.jobId), `${digest}  plan.bin\n`),
+          ]);
           return stored;
         });
         await this.record((j) => ({
