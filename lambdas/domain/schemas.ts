@@ -432,6 +432,11 @@ export function boundSummary(summary: PlanSummary): PlanSummary {
 /** The most resources a drift report lists; `total` still counts every one (the job item stays far below 400 KB). */
 export const MAX_DRIFT_RESOURCES = 100;
 
+/** Bounds a drift report's list and each address, as boundSummary does a plan's (after any redaction: a cut secret is no longer found). */
+export function boundDrift<T extends { total: number; resources: Array<{ address: string; actions: string[] }> }>(drift: T): T {
+  return { ...drift, resources: drift.resources.slice(0, MAX_DRIFT_RESOURCES).map((r) => ({ ...r, address: cutAddress(r.address) })) };
+}
+
 /** What the refresh found changed outside Stack Jobs (never written to state: the approved apply records it). */
 export const driftSchema = z
   .object({

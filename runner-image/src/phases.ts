@@ -11,7 +11,15 @@ import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import type { ArtifactStore, StoredPlanSummary } from '../../lambdas/adapters/s3/artifact-store';
 import type { Clock } from '../../lambdas/domain/ids';
 import type { SecretSource } from '../../lambdas/domain/ports';
-import { boundSummary, type OperationName, type PlanSummary, type RunnerResult, type RunnerUpdateResult, type StackJob } from '../../lambdas/domain/schemas';
+import {
+  boundDrift,
+  boundSummary,
+  type OperationName,
+  type PlanSummary,
+  type RunnerResult,
+  type RunnerUpdateResult,
+  type StackJob,
+} from '../../lambdas/domain/schemas';
 import { isTerminal, transitionOperation } from '../../lambdas/domain/status';
 import { execCommand, type Exec } from './command';
 import type { RunnerConfig } from './config';
@@ -282,7 +290,8 @@ class PhaseRun {
         const checkedAt = this.deps.clock.now().toISOString();
         await this.record((j) => ({
           ...j,
-          status: { ...j.status, drift: { checkedAt, ...(redactJsonValue(drift, this.deps.registry, { stringsOnly: true }) as typeof drift) } },
+          // Redacted whole, then cut: a secret in an address that the cut splits would no longer be recognised.
+          status: { ...j.status, drift: { checkedAt, ...boundDrift(redactJsonValue(drift, this.deps.registry, { stringsOnly: true }) as typeof drift) } },
         }));
       }
 
@@ -295,7 +304,6 @@ class PhaseRun {
         const { summary, hasChanges, digest } = await this.operation('plan', async (exec, note) => {
           const planned = await driver.plan(exec, { destroy, refresh: refreshes });
           // Large plans stay in S3 (plan.json); what travels (task result, execution state, job item) is bounded.
-          planned.summary = boundSummary(planned.summary);
           const digest = await sha256File(planFile);
           const planJsonFile = join(ws.state, 'plan.json');
           const planJson = JSON.parse(await readFile(planJsonFile, 'utf8')) as Record<string, unknown>;
@@ -305,7 +313,8 @@ class PhaseRun {
           const masked = driver.downloadablePlan(planJson);
           await writeFile(planJsonFile, redactJsonText(masked, this.deps.registry), { mode: 0o600 });
           // Resource addresses reach the job record and the task result: a for_each key could carry a secret too.
-          const summaryRedacted = redactJsonValue(planned.summary, this.deps.registry, { stringsOnly: true }) as PlanSummary;
+          // Redacted whole, then bounded (boundDrift's reason): the result, the job item and the task result carry the bounded one.
+          const summaryRedacted = boundSummary(redactJsonValue(planned.summary, this.deps.registry, { stringsOnly: true }) as PlanSummary);
           const stored: StoredPlanSummary = { summary: summaryRedacted, hasChanges: planned.hasChanges, digest };
           // Side by side: the objects are independent, and none is read before the job records the plan (below).
           // A plan an approver will look at: its update restores this workspace instead of cloning and initialising again.

@@ -7,7 +7,7 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readd
 import { join } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
-import { runnerResultSchema, type RunnerResult, type StackJob } from '../../lambdas/domain/schemas';
+import { MAX_ADDRESS_CHARS, runnerResultSchema, type RunnerResult, type StackJob } from '../../lambdas/domain/schemas';
 import { base64Forms } from '../../runner-image/src/redactor';
 import { allObjects, BUCKET, createJob, readCalls, runRunner, sha256, startRunner, startRunnerEnv, waitFor, type RunnerEnv } from './support/harness';
 
@@ -478,6 +478,49 @@ describe('a credential value that reached a variable and an output', () => {
     expect((await env.store.getOutputs(job.metadata.id))?.db_password?.value).toBe('***');
     const { job: after } = await env.jobs.require(job.metadata.id);
     expect(JSON.stringify(after)).not.toContain(planted);
+  });
+});
+
+describe('a credential value in a resource address longer than the job item keeps', () => {
+  it('is redacted before the address is cut, so no piece of it survives in the summary, the job or the task result', async () => {
+    const planted = 'DDKEY/planted+api-key-0123456789abcdefXYZ';
+    env.fake.secrets.set('stackjobs/acmecorp/datadog-address', JSON.stringify({ TF_VAR_api_key: planted }));
+    const job = await createJob(env, { provider: 'datadog', providerSecretRef: 'stackjobs/acmecorp/datadog-address' });
+    // `standin_value.` (14 characters) and 276 more put the secret at characters 290..330: an address cut to 300
+    // characters first would keep its first nine (`DDKEY/pla`), which no longer match it.
+    const prefix = 'k'.repeat(276);
+    const address = `standin_value.${prefix}${planted}`;
+    expect(address.length).toBeGreaterThan(MAX_ADDRESS_CHARS);
+    const run = await runRunner(env, {
+      jobId: job.metadata.id,
+      phase: 'preview',
+      token: 'tok-address-preview',
+      env: { STANDIN_ADDRESS_ENV: 'TF_VAR_api_key', STANDIN_ADDRESS_PREFIX: prefix },
+    });
+    expectOk(run);
+    const preview = successOf('tok-address-preview');
+    const piece = planted.slice(0, 9);
+    const listed = preview.summary!.resources.map((r) => r.address);
+    expect(listed).toContain(`standin_value.${prefix}***`);
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    for (const [where, text] of [
+      ['task result', JSON.stringify(preview)],
+      ['job item', JSON.stringify(after)],
+      ['stored summary', (await env.store.getText(artifactKeys.planSummary(job.metadata.id)))!],
+    ] as const)
+      expect({ where, leaked: text.includes(piece) }).toEqual({ where, leaked: false });
+
+    // Applied, then changed outside Stack Jobs: the next preview's refresh reports drift on that address.
+    const addressEnv = { STANDIN_ADDRESS_ENV: 'TF_VAR_api_key', STANDIN_ADDRESS_PREFIX: prefix };
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-address-update', planDigest: preview.planDigest, env: addressEnv }));
+    const b = job.spec.essentials.backendCredential;
+    writeFileSync(`${join(String(b.config.path), b.stateKey)}.drift.json`, JSON.stringify({ [address]: 'changed by hand' }));
+    const next = await createJob(env, { provider: 'datadog', providerSecretRef: 'stackjobs/acmecorp/datadog-address' });
+    await env.jobs.update(next.metadata.id, (j) => ({ ...j, spec: { ...j.spec, essentials: { ...j.spec.essentials, backendCredential: b } } }));
+    expectOk(await runRunner(env, { jobId: next.metadata.id, phase: 'preview', token: 'tok-address-drift', env: addressEnv }));
+    const { job: drifted } = await env.jobs.require(next.metadata.id);
+    expect(drifted.status.drift).toMatchObject({ total: 1, resources: [{ address: `standin_value.${prefix}***`, actions: ['update'] }] });
+    expect(JSON.stringify(drifted).includes(piece)).toBe(false);
   });
 });
 

@@ -27,6 +27,8 @@
  *                               what a module's code could learn of the runner's initial environment
  *   STANDIN_OUTPUT_ENV=NAME     plan an extra output `env_<name>` (not marked sensitive, like a module that forgot
  *                               `sensitive = true`) whose value is NAME's value; a TF_VAR_x also appears as variable x
+ *   STANDIN_ADDRESS_ENV=NAME    plan an extra resource keyed by NAME's value (`for_each` on a variable), at
+ *                               `standin_value.<STANDIN_ADDRESS_PREFIX><value>`
  * The same fail/hang/sleep controls can come per resource from the resource spec, `spec.standin: {fail: [..],
  * hang: [..], sleepMs: n}` in terraform.tfvars.json, so one local-mode instance can hold jobs that behave differently.
  */
@@ -188,6 +190,9 @@ function computePlan(destroy: boolean, refresh = has('refresh') || !flags.has('r
   const variables = readVars();
   const spec = (destroy ? {} : ((variables.spec as Record<string, unknown>) ?? {})) as Record<string, unknown>;
   const desired: Record<string, unknown> = Object.fromEntries(Object.entries(spec).map(([k, v]) => [`standin_value.${k}`, v]));
+  // A resource keyed by a variable's value, as `for_each = toset([var.x])` makes one: its address carries the value.
+  const addressEnv = process.env.STANDIN_ADDRESS_ENV;
+  if (addressEnv && !destroy) desired[`standin_value.${process.env.STANDIN_ADDRESS_PREFIX ?? ''}${process.env[addressEnv] ?? ''}`] = 'keyed';
   const changes: Change[] = [];
   for (const address of [...new Set([...Object.keys(state.resources), ...Object.keys(desired)])].sort()) {
     const name = address.slice('standin_value.'.length);

@@ -3,7 +3,7 @@
  * the PlanSummary in the Terraform-shaped counts the job records, the drift a refresh preview found, and the copy
  * people may download with secret values masked. Pure: no I/O.
  */
-import { cutAddress, MAX_DRIFT_RESOURCES, type PlanSummary } from '../../../../lambdas/domain/schemas';
+import { MAX_DRIFT_RESOURCES, type PlanSummary } from '../../../../lambdas/domain/schemas';
 import type { DriftFound, PlanOutcome } from '../driver';
 
 /** The parts of the preview JSON the runner reads. */
@@ -39,14 +39,14 @@ export function summarisePulumiPreview(preview: PulumiPreview): PlanOutcome {
   return { summary, hasChanges };
 }
 
-/** What a refresh preview found: every resource whose refreshed state differs from the stack's. */
+/** What a refresh preview found: every resource whose refreshed state differs from the stack's (URNs whole: boundDrift cuts them after redaction). */
 export function readPulumiDrift(preview: PulumiPreview): DriftFound {
   const drifted = (preview.steps ?? []).filter(
     (s) => !isStack(s.urn) && s.op !== 'same' && (s.op !== 'refresh' || Object.keys(s.detailedDiff ?? {}).length > 0 || (s.diffReasons ?? []).length > 0),
   );
   return {
     total: drifted.length,
-    resources: drifted.slice(0, MAX_DRIFT_RESOURCES).map((s) => ({ address: cutAddress(s.urn), actions: [s.op === 'refresh' ? 'update' : s.op] })),
+    resources: drifted.slice(0, MAX_DRIFT_RESOURCES).map((s) => ({ address: s.urn, actions: [s.op === 'refresh' ? 'update' : s.op] })),
   };
 }
 

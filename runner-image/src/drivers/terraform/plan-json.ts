@@ -3,7 +3,7 @@
  * records and the approval message shows, the drift a refresh-only plan found, and the copy people may download
  * with sensitive values masked. Pure: no I/O, no SDK.
  */
-import { cutAddress, MAX_DRIFT_RESOURCES, type PlanSummary } from '../../../../lambdas/domain/schemas';
+import { MAX_DRIFT_RESOURCES, type PlanSummary } from '../../../../lambdas/domain/schemas';
 import type { DriftFound } from '../driver';
 
 /** The parts of the plan JSON format the summary reads; everything else is ignored. */
@@ -81,12 +81,12 @@ export function summarisePlan(plan: ShowJsonPlan): SummarisedPlan {
   return { summary, hasChanges };
 }
 
-/** The drift a refresh-only plan found: every `resource_drift` entry that is not a no-op. */
+/** The drift a refresh-only plan found: every `resource_drift` entry that is not a no-op (addresses whole: boundDrift cuts them after redaction). */
 export function readDrift(plan: ShowJsonPlan): DriftFound {
   const drifted = (plan.resource_drift ?? []).filter((d) => !(d.change.actions.length === 1 && d.change.actions[0] === 'no-op'));
   return {
     total: drifted.length,
-    resources: drifted.slice(0, MAX_DRIFT_RESOURCES).map((d) => ({ address: cutAddress(d.address), actions: [...d.change.actions] })),
+    resources: drifted.slice(0, MAX_DRIFT_RESOURCES).map((d) => ({ address: d.address, actions: [...d.change.actions] })),
   };
 }
 
