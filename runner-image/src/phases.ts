@@ -103,13 +103,33 @@ class PhaseRun {
   /** Where operations log: the configured phase, until a one-task job hands over to its update. */
   private logPhase: 'preview' | 'update';
 
-  /** Status writes are best effort: a failed write must not fail (or hide) the infrastructure change itself. */
-  private async record(mutate: (job: StackJob) => StackJob): Promise<void> {
+  /**
+   * Status writes are best effort: a failed write must not fail (or hide) the infrastructure change itself. A change
+   * recorded with `defer` (an operation's completion) is held and written with the next one (the next operation's
+   * start, the drift, the plan, the outputs), or when the phase ends: one job write instead of two, each a round trip
+   * and the whole item's write units.
+   */
+  private async record(mutate: (job: StackJob) => StackJob, o: { defer?: boolean } = {}): Promise<void> {
+    const held = this.held;
+    const change = held ? (job: StackJob) => mutate(held(job)) : mutate;
+    this.held = undefined;
+    if (o.defer) {
+      this.held = change;
+      return;
+    }
     try {
-      this.job = await this.deps.jobs.update(this.jobId, (job) => (isTerminal(job) ? job : mutate(job)));
+      this.job = await this.deps.jobs.update(this.jobId, (job) => (isTerminal(job) ? job : change(job)));
     } catch (e) {
       this.deps.warn(`could not record status on ${this.jobId}: ${(e as Error).message}`);
     }
+  }
+
+  /** A status change waiting for the next write (record's `defer`). */
+  private held: ((job: StackJob) => StackJob) | undefined;
+
+  /** Writes a held status change now: before a write that decides on the job, and before the phase reports. */
+  private async flushRecords(): Promise<void> {
+    if (this.held) await this.record((job) => job);
   }
 
   /**
@@ -166,7 +186,8 @@ class PhaseRun {
       else this.unrecordedLogs.push(closed);
       if (this.recorded.has(name)) {
         const { result, errors, summary } = outcome;
-        await this.record((j) => transitionOperation(j, name, 'completed', result, this.deps.clock.now(), { errors, ...(summary ? { summary } : {}) }));
+        const at = this.deps.clock.now();
+        await this.record((j) => transitionOperation(j, name, 'completed', result, at, { errors, ...(summary ? { summary } : {}) }), { defer: true });
       }
     }
   }
@@ -253,8 +274,10 @@ class PhaseRun {
         // The preview's commit is what an update may apply: recorded for sure (a failed write fails the preview, which
         // changed nothing); a first clone in an update is recorded as any status is, best effort.
         const pin = (j: StackJob) => (j.status.moduleCommit || isTerminal(j) ? j : { ...j, status: { ...j.status, moduleCommit: commit } });
-        if (!pinned && this.phase === 'preview') this.job = await this.deps.jobs.update(this.jobId, pin);
-        else if (!pinned) await this.record(pin);
+        if (!pinned && this.phase === 'preview') {
+          await this.flushRecords();
+          this.job = await this.deps.jobs.update(this.jobId, pin);
+        } else if (!pinned) await this.record(pin);
         const creds = await resolveCredentials(e, { jobId: this.jobId, org }, ws.state, {
           secrets: this.deps.secrets,
           sts: this.deps.sts,
@@ -350,6 +373,7 @@ class PhaseRun {
       const stored = previews ? await this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId)) : undefined;
       return await this.update(driver, { destroy, previews, refreshes, ...(approvedDigest ? { approvedDigest } : {}), ...(stored ? { stored } : {}) });
     } finally {
+      await this.flushRecords();
       await Promise.all(this.unrecordedLogs);
       await removeWorkspace(ws).catch((err: Error) => this.deps.warn(`could not remove workspace: ${err.message}`));
     }
@@ -490,6 +514,7 @@ class PhaseRun {
    */
   private async claimUpdate(): Promise<void> {
     if (this.deps.signal.aborted) throw new CancelledError('runner', null, 'cancelled before the update began; nothing was applied');
+    await this.flushRecords();
     let refused: string | undefined;
     this.job = await this.deps.jobs.update(this.jobId, (j) => {
       refused = isTerminal(j) ? 'the job ended' : j.status.cancelRequested ? `cancelled by ${j.status.cancelRequested.by}` : undefined;

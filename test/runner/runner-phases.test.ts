@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import { MAX_ADDRESS_CHARS, runnerResultSchema, type RunnerResult, type StackJob } from '../../lambdas/domain/schemas';
+import { startFaultProxy } from '../../local/fault-proxy';
 import { base64Forms } from '../../runner-image/src/redactor';
 import { allObjects, BUCKET, createJob, readCalls, runRunner, sha256, startRunner, startRunnerEnv, waitFor, type RunnerEnv } from './support/harness';
 
@@ -200,6 +201,35 @@ describe('a preview then an update', () => {
 
   it('removes the workspace after each phase', () => {
     expect(existsSync(join(env.dir, 'work', job.metadata.id, 'stack-jobs', job.metadata.id))).toBe(false);
+  });
+});
+
+describe("the runner's status writes", () => {
+  it('are one request each, an operation ending riding on the next write: a preview reads its job once and writes it six times', async () => {
+    const job = await createJob(env);
+    const requests: string[] = [];
+    const proxy = await startFaultProxy(env.dynamo.endpoint, (req) => {
+      requests.push(String(req.headers['x-amz-target']).split('.')[1]);
+      return undefined;
+    });
+    try {
+      expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-writes', env: { AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint } }));
+    } finally {
+      await proxy.stop();
+    }
+    // Read; claim; init running; commit pinned; init ended + refresh running; refresh ended + drift + plan running;
+    // plan ended + the plan recorded.
+    expect(requests).toEqual(['GetItem', ...Array.from({ length: 6 }, () => 'UpdateItem')]);
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    expect(opStates(after)).toMatchObject({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/succeeded' });
+    // Each ending keeps its own time (taken when it ended, not when it was written): never after the next start.
+    const ops = after.status.operations.filter((x) => x.status === 'completed');
+    expect(ops.map((o) => o.name)).toEqual(['init', 'refresh', 'plan']);
+    for (const [i, o] of ops.entries()) {
+      expect(Date.parse(o.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(o.startedAt!));
+      if (ops[i + 1]) expect(Date.parse(o.finishedAt!)).toBeLessThanOrEqual(Date.parse(ops[i + 1].startedAt!));
+    }
+    expect(after.status.plan?.digest).toBe(successOf('tok-writes').planDigest);
   });
 });
 
