@@ -13,10 +13,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { runCli } from '../../cli/stackjobs';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { publishExampleModules } from '../../local/local-mode';
-import { e2eConfig, endJobsAwaitingApproval, realTerraformRunnerEnv, startE2E, TF_PROBE_MODULE, TOKENS, type E2E } from '../support/e2e-harness';
+import { e2eConfig, endJobsAwaitingApproval, realTerraformRunnerEnv, runCliAgainst, startE2E, TF_PROBE_MODULE, TOKENS, type E2E } from '../support/e2e-harness';
 import { requireTerraform } from '../support/terraform-binary';
 
 const TERRAFORM = requireTerraform('test/e2e/plan-policies.e2e.test.ts');
@@ -94,17 +93,7 @@ async function put(path: string, body: unknown, token = TOKENS.admin): Promise<v
 /** The runner tasks a job started ("preview" or "preview+update", then "update"), from local mode's log. */
 const runnerTasks = (id: string) => e.logs.filter((l) => l.includes(`started for ${id}`)).map((l) => /runner (\S+) started/.exec(l)![1]);
 
-async function cli(args: string[], token = TOKENS.operator): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(['--endpoint', e.local.apiUrl, '--token', token, ...args], {
-    stdout: { write: (s: string) => ((stdout += s), true) } as never,
-    stderr: { write: (s: string) => ((stderr += s), true) } as never,
-    env: {},
-    fetchImpl: e.fetch,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], token = TOKENS.operator) => runCliAgainst(e, args, token);
 
 describeReal('plan policies, with the real Terraform, through local mode', () => {
   it('refuses a policy whose expression does not compile with a 400 naming the rule and the position', async () => {

@@ -10,11 +10,10 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { runCli } from '../../cli/stackjobs';
 import type { PlanChanges } from '../../lambdas/domain/plan-changes';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { publishExampleModules } from '../../local/local-mode';
-import { e2eConfig, realTerraformRunnerEnv, startE2E, TF_PROBE_MODULE, TOKENS, waitForResource, type E2E } from '../support/e2e-harness';
+import { e2eConfig, realTerraformRunnerEnv, runCliAgainst, startE2E, TF_PROBE_MODULE, TOKENS, waitForResource, type E2E } from '../support/e2e-harness';
 import { requireTerraform } from '../support/terraform-binary';
 
 const TERRAFORM = requireTerraform('test/e2e/real-terraform.e2e.test.ts');
@@ -69,6 +68,16 @@ async function run(body: ReturnType<typeof change>): Promise<StackJob> {
   return e.waitFor(job.metadata.id, done, 60000);
 }
 
+/** The states a job's execution entered, in order, once it has ended (each entry is a billed transition). */
+async function statesEntered(id: string): Promise<string[]> {
+  const arn = `${e.local.names.stateMachineArn.replace(':stateMachine:', ':execution:')}:${id}`;
+  await e.local.sfn.waitFor(arn);
+  return e.local.sfn
+    .history(arn)
+    .filter((ev) => ev.type === 'StateEntered' || ev.type === 'StateRetried')
+    .map((ev) => ev.state ?? ev.type);
+}
+
 async function approve(id: string): Promise<StackJob> {
   const res = await e.call('POST', `/v1/stack-jobs/${id}/approve`, { token: TOKENS.approver, body: { comment: 'ok' } });
   expect(res.status).toBe(200);
@@ -112,6 +121,18 @@ describeReal('with the real Terraform, through local mode', () => {
     // Nothing a module could name things from carries the job id.
     expect(readFileSync(stateFile('probe_create'), 'utf8')).not.toContain(job.metadata.id);
     expect(job.status.drift).toEqual({ checkedAt: expect.any(String), total: 0, resources: [] });
+    expect(await statesEntered(job.metadata.id)).toEqual([
+      'Start',
+      'Acquire Stack Lock',
+      'Lock Acquired?',
+      'Run Preview And Update',
+      'Record Preview',
+      'Preview Outcome',
+      'Updated In One Task',
+      'Finish Job',
+      'Release Stack Lock',
+      'Done',
+    ]);
     // The dev policy does not pause: one runner task (one clone, one terraform init) previewed and applied.
     expect(e.logs.filter((l) => l.includes(`started for ${job.metadata.id}`))).toEqual([expect.stringContaining('runner preview started')]);
     const updateLogs = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`, { query: { phase: 'update' } });
@@ -211,16 +232,28 @@ describeReal('with the real Terraform, through local mode', () => {
     );
     expect(created.body.outputs).toEqual(expect.arrayContaining([{ path: 'id', after: '(known after apply)' }]));
     await approve(first.metadata.id);
+    // What Step Functions bills: one transition per state entered. Lock Acquired starts the preview itself and the
+    // approval reads its window from the gate, so an approved job on the platform runner enters these 14.
+    expect(await statesEntered(first.metadata.id)).toEqual([
+      'Start',
+      'Acquire Stack Lock',
+      'Lock Acquired?',
+      'Run Preview',
+      'Record Preview',
+      'Preview Outcome',
+      'Request Approval',
+      'Record Approval',
+      'Update Runner?',
+      'Run Update',
+      'Updated',
+      'Finish Job',
+      'Release Stack Lock',
+      'Done',
+    ]);
 
     const second = await submit(change('probe_plan_view', 'v2', { env: 'production', spec: { value: 'two' } }));
     await e.waitFor(second.metadata.id, awaiting, 60000);
-    let stdout = '';
-    const code = await runCli(['--endpoint', e.local.apiUrl, '--token', TOKENS.operator, 'plan', second.metadata.id], {
-      stdout: { write: (t: string) => ((stdout += t), true) } as never,
-      stderr: { write: () => true } as never,
-      env: {},
-      fetchImpl: e.fetch,
-    });
+    const { code, stdout } = await runCliAgainst(e, ['plan', second.metadata.id]);
     expect(code).toBe(0);
     expect(stdout).toContain('~ terraform_data.main will be updated in-place');
     expect(stdout).toContain('~ input: "one" → "two"');
