@@ -13,7 +13,17 @@ import { dirname, join } from 'node:path';
 import type { PlanChanges } from '../../lambdas/domain/plan-changes';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { publishExampleModules } from '../../local/local-mode';
-import { e2eConfig, realTerraformRunnerEnv, runCliAgainst, startE2E, TF_PROBE_MODULE, TOKENS, waitForResource, type E2E } from '../support/e2e-harness';
+import {
+  e2eConfig,
+  PLANTED_SECRET,
+  realTerraformRunnerEnv,
+  runCliAgainst,
+  startE2E,
+  TF_PROBE_MODULE,
+  TOKENS,
+  waitForResource,
+  type E2E,
+} from '../support/e2e-harness';
 import { requireTerraform } from '../support/terraform-binary';
 
 const TERRAFORM = requireTerraform('test/e2e/real-terraform.e2e.test.ts');
@@ -31,7 +41,13 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'stackjobs-real-tf-'));
   publishExampleModules(dataDir, join(__dirname, '..', 'fixtures', 'modules'));
   const config = e2eConfig();
-  config.catalog.modules = [...(config.catalog.modules ?? []), TF_PROBE_MODULE];
+  // The same module for a kind whose provider credential (the demo one) also sets TF_VAR_api_key.
+  config.catalog.modules = [
+    ...(config.catalog.modules ?? []),
+    TF_PROBE_MODULE,
+    { ...TF_PROBE_MODULE, id: 'iacmod_tf_probe_keyed', resourceKind: 'tf_probe_keyed', provider: 'demo' },
+  ];
+  config.secrets['stackjobs/acmecorp/demo-api'] = JSON.stringify({ DEMO_API_KEY: PLANTED_SECRET, TF_VAR_api_key: PLANTED_SECRET });
   e = await startE2E(config, {
     dataDir,
     runnerEnv: realTerraformRunnerEnv(TERRAFORM.bin),
@@ -140,6 +156,23 @@ describeReal('with the real Terraform, through local mode', () => {
     expect(updateLogs.body.text).not.toContain('Initializing');
     const previewLogs = await e.call<{ text: string }>('GET', `/v1/stack-jobs/${job.metadata.id}/logs`, { query: { phase: 'preview' } });
     expect(previewLogs.body.text.match(/Terraform has been successfully initialized/g)).toHaveLength(1);
+  });
+
+  it('redacts a credential in a resource address before cutting the address: no piece of it is left in the job', async () => {
+    // terraform_data.keyed["<268 k><secret>"]: the secret starts at character 290, so a cut to 300 characters made
+    // before the redaction would keep its first ten.
+    const keyPrefix = 'k'.repeat(268);
+    const job = await run({ ...change('probe_keyed', 'v1', { spec: { keyPrefix } }), kind: 'tf_probe_keyed' });
+    expect(job.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
+    expect(job.status.plan?.summary.resources.map((r) => r.address)).toContain(`terraform_data.keyed["${keyPrefix}***"]`);
+    const piece = PLANTED_SECRET.slice(0, 10);
+    const read = await e.call('GET', `/v1/stack-jobs/${job.metadata.id}`);
+    const changes = await e.call('GET', `/v1/stack-jobs/${job.metadata.id}/plan/changes`);
+    for (const [where, body] of [
+      ['job', read.body],
+      ['plan changes', changes.body],
+    ] as const)
+      expect({ where, leaked: JSON.stringify(body).includes(piece) }).toEqual({ where, leaked: false });
   });
 
   it('skips approval for a second submission of the same spec: no changes, nothing applied', async () => {
