@@ -5,7 +5,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AssumeRoleCommand, type STSClient, type STSClientConfig } from '@aws-sdk/client-sts';
+import type { STSClient, STSClientConfig } from '@aws-sdk/client-sts';
+import { stsSdk } from '../../lambdas/adapters/aws/sdk';
 import * as z from '../../lambdas/shared/zod';
 import type { SecretSource } from '../../lambdas/domain/ports';
 import { externalIdFor } from '../../lambdas/domain/external-id';
@@ -174,7 +175,7 @@ async function assumeRole(
   const wanted = sessionSecondsFor(deps.sessionSeconds ?? FALLBACK_SESSION_SECONDS);
   const ask = (DurationSeconds: number) =>
     sts.send(
-      new AssumeRoleCommand({
+      new (stsSdk().AssumeRoleCommand)({
         RoleArn: o.roleArn,
         RoleSessionName: `stackjobs-${o.jobId}`.slice(0, SESSION_NAME_MAX),
         DurationSeconds,

@@ -2,8 +2,9 @@
  * The runner task's program: runs one phase of one stack job and reports to Step Functions. boot.ts (the container's
  * entrypoint) loads it and calls start(). The environment contract is in runner-image/README.md.
  */
-import { STSClient } from '@aws-sdk/client-sts';
+import './zod-jitless';
 import * as clients from '../../lambdas/adapters/aws/clients';
+import { stsSdk } from '../../lambdas/adapters/aws/sdk';
 import { SecretsManagerSource } from '../../lambdas/adapters/aws/secrets';
 import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
 import { ArtifactStore } from '../../lambdas/adapters/s3/artifact-store';
@@ -67,7 +68,7 @@ async function main(): Promise<number> {
       jobs,
       store: new ArtifactStore(clients.s3(), config.STACKJOBS_ARTIFACTS_BUCKET),
       secrets: new SecretsManagerSource(clients.secrets()),
-      sts: (c) => new STSClient(c),
+      sts: (c) => new (stsSdk().STSClient)(c),
       clock: systemClock,
       childEnv: childEnvFrom(process.env),
       signal: abort.signal,

@@ -36,6 +36,14 @@ it('starts the runner with the cache accepted by the Node that runs it', () => {
   expect(stderr).toMatch(/fatal: ConfigError: .*STACKJOBS_JOB_ID/);
 });
 
+it("builds the bundle's schemas without zod's compiled fast path (a one-shot process only pays for compiling it)", () => {
+  // Loaded without starting: zod's global config (kept on globalThis) is what the schemas saw when they were built.
+  const script = `const { loadRunnerMain } = require(${JSON.stringify(join(dir, 'runner.js'))}); loadRunnerMain(${JSON.stringify(dir)}); process.stdout.write(JSON.stringify(globalThis.__zod_globalConfig));`;
+  const res = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+  expect(res.status).toBe(0);
+  expect(JSON.parse(res.stdout)).toMatchObject({ jitless: true });
+});
+
 it('starts the runner all the same when the cache is damaged or missing, and says so for a damaged one', () => {
   writeFileSync(join(dir, CODE_CACHE_FILE), Buffer.alloc(4096, 7));
   const damaged = startRunner();
