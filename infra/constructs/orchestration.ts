@@ -101,19 +101,23 @@ export class Orchestration extends Construct {
       'Stack Jobs cleanup after failed, timed-out or aborted executions',
       readableIndexNames(JOBS_INDEX_OPEN_BY_STACK),
     );
-    // An aborted or timed-out execution leaves its Fargate runner running: cleanup stops it before releasing the lock.
+    // A runner that never reported (task or heartbeat timeout, lost) may still be applying: Finish Job (the step
+    // Lambda) stops it before the job ends and its lock is released, and retries until it is stopped. An aborted or
+    // timed-out execution leaves its runner running too: cleanup stops it before releasing the lock.
     const stopTaskResource = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${props.runner.cluster.clusterName}/*` });
-    this.cleanupFunction.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'StopRunnerTasks',
-        actions: ['ecs:StopTask'],
-        resources: [stopTaskResource],
-        conditions: { ArnEquals: { 'ecs:cluster': props.runner.cluster.clusterArn } },
-      }),
-    );
-    acknowledgeWildcardResources(this.cleanupFunction.executionRole, [
-      [stopTaskResource, 'Runner task ids are minted per run; the grant is limited to tasks of the runner cluster (and conditioned on it).'],
-    ]);
+    for (const fn of [this.stepFunction, this.cleanupFunction]) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'StopRunnerTasks',
+          actions: ['ecs:StopTask'],
+          resources: [stopTaskResource],
+          conditions: { ArnEquals: { 'ecs:cluster': props.runner.cluster.clusterArn } },
+        }),
+      );
+      acknowledgeWildcardResources(fn.executionRole, [
+        [stopTaskResource, 'Runner task ids are minted per run; the grant is limited to tasks of the runner cluster (and conditioned on it).'],
+      ]);
+    }
 
     // No table, bus or configuration: the token is in the event, and all it may do is fail this machine's tasks (below).
     this.runnerStoppedFunction = new StackJobsFunction(this, 'RunnerStoppedFunction', {

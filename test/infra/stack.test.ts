@@ -540,15 +540,18 @@ describe('IAM scope', () => {
     ]);
   });
 
-  it('lets the cleanup Lambda stop runner tasks of the runner cluster only (an aborted execution leaves its runner running)', () => {
+  it('lets Finish Job (the step Lambda) and cleanup stop runner tasks of the runner cluster only', () => {
+    // Finish Job stops a runner that timed out or was lost before the lock is released (retried until stopped: without
+    // the grant every attempt is AccessDenied and the stack is released while the runner may still apply); cleanup
+    // stops the runner of an aborted or timed-out execution.
     const cluster = { 'Fn::GetAtt': [idOf(stack.runner.cluster), 'Arn'] };
-    const stop = statementsOf(idOf(stack.orchestration.cleanupFunction.executionRole)).filter((s) => actionsOf(s).some((a) => a.startsWith('ecs:')));
-    expect(stop).toHaveLength(1);
-    expect(actionsOf(stop[0])).toEqual(['ecs:StopTask']);
-    expect(stop[0].Condition).toEqual({ ArnEquals: { 'ecs:cluster': cluster } });
-    expect(resourcesOf(stop[0])).toEqual([expect.stringMatching(/:task\/".*\{"Ref":"[A-Za-z0-9]*Cluster[A-Za-z0-9]*"\}.*\/\*"/)]);
-    // The step Lambda drives the workflow but never stops tasks.
-    expect(statementsOf(idOf(stack.orchestration.stepFunction.executionRole)).filter((s) => actionsOf(s).some((a) => a.startsWith('ecs:')))).toEqual([]);
+    for (const fn of [stack.orchestration.stepFunction, stack.orchestration.cleanupFunction]) {
+      const stop = statementsOf(idOf(fn.executionRole)).filter((s) => actionsOf(s).some((a) => a.startsWith('ecs:')));
+      expect(stop).toHaveLength(1);
+      expect(actionsOf(stop[0])).toEqual(['ecs:StopTask']);
+      expect(stop[0].Condition).toEqual({ ArnEquals: { 'ecs:cluster': cluster } });
+      expect(resourcesOf(stop[0])).toEqual([expect.stringMatching(/:task\/".*\{"Ref":"[A-Za-z0-9]*Cluster[A-Za-z0-9]*"\}.*\/\*"/)]);
+    }
   });
 });
 
