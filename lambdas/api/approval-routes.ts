@@ -118,8 +118,8 @@ export function approvalRoutesWith(deps: () => ApprovalRoutesDeps): Route[] {
       operationId: `${verb}StackJob`,
       summary: verb === 'approve' ? 'Approve the plan a job is waiting on' : 'Reject the plan a job is waiting on (the job ends cancelled)',
       description:
-        "When the job's policy names approvers, the caller must be one of them for the job's environment, and under `requireDistinctApprover` must " +
-        'not be the author of the change. The first decision wins: a second one, one after the approval window, or one on a job that is not ' +
+        "When the job's policy names approvers, the caller must be one of them for the job's environment. Nobody approves their own change: the " +
+        "change's author, the job's submitter and whoever submitted or reran an earlier job of it are refused (403). The first decision wins: a second one, one after the approval window, or one on a job that is not " +
         'awaiting approval is a 409 whose detail says why. The decision is recorded on `status.approval.decision` (who, when, channel `api`, plan ' +
         "digest, comment). When a plan policy's require_approvals held (`status.approval.required`), each approval is recorded in " +
         '`status.approval.approvals` and the job waits until that many distinct approvers approved (the same approver again is a 409); the first ' +

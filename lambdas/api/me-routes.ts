@@ -15,7 +15,7 @@ export function meRoutes(): Route[] {
         summary: 'Who you are: your orgs, your roles in each and what they let you do',
         description:
           'Computed by the rules every route is held to, so a client can hide what the caller may not do. `approve` is what the role allows; ' +
-          "a job's flow control policy may narrow it further (its `approvers` and `requireDistinctApprover`).",
+          "a job's flow control policy may narrow it further (its `approvers`), and nobody approves their own change.",
         tag: 'identity',
         success: { 200: { description: 'the caller', schema: meSchema } },
         errors: [401, 500],

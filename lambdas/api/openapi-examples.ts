@@ -92,7 +92,7 @@ export const stackJobExample: StackJob = {
         pauseBetweenPreviewAndUpdate: true,
         skipRefresh: false,
         approvers: [],
-        requireDistinctApprover: false,
+        requireDistinctApprover: true,
         approvalTimeoutMinutes: 1440,
         source: { level: 'platform', id: 'platform-default' },
       },

@@ -21,8 +21,10 @@ export interface Decider {
  * - a non-empty `approvers` list names who may approve (each for every environment, or for the listed ones);
  * - an empty list means anyone with the approver role in the org (API only: the role comes from the JWT; a Slack
  *   click carries no roles, so through Slack an empty list lets nobody approve);
- * - `requireDistinctApprover` keeps the change's author (`eventCreatedBy`), its submitter (`metadata.submittedBy`) and
- *   everyone who submitted or reran an earlier job of the change (`metadata.submitters`) from approving it.
+ * - nobody approves their own change: the change's author (`eventCreatedBy`), its submitter (`metadata.submittedBy`)
+ *   and everyone who submitted or reran an earlier job of the change (`metadata.submitters`) are refused, whatever
+ *   the policy says (its `requireDistinctApprover` was once a switch for this; a stored `false` no longer turns it off,
+ *   so an org admin cannot write a policy that lets them approve their own change).
  * Throws ForbiddenError with the reason.
  */
 export function authorizeDecider(job: StackJob, decider: Decider): void {
@@ -39,14 +41,14 @@ export function authorizeDecider(job: StackJob, decider: Decider): void {
   }
   // Both who the change says made it (caller-supplied) and who actually submitted it (authenticated): either could
   // otherwise approve their own change by naming someone else as its author, or by rerunning someone else's job.
-  if (policy.requireDistinctApprover && decider.subject === job.spec.apiResourceInfo.eventCreatedBy) {
-    throw new ForbiddenError(`the policy requires a distinct approver: ${decider.subject} made this change`);
+  if (decider.subject === job.spec.apiResourceInfo.eventCreatedBy) {
+    throw new ForbiddenError(`nobody approves their own change: ${decider.subject} made this change`);
   }
-  if (policy.requireDistinctApprover && job.metadata.submittedBy !== undefined && decider.subject === job.metadata.submittedBy) {
-    throw new ForbiddenError(`the policy requires a distinct approver: ${decider.subject} submitted this job`);
+  if (job.metadata.submittedBy !== undefined && decider.subject === job.metadata.submittedBy) {
+    throw new ForbiddenError(`nobody approves their own change: ${decider.subject} submitted this job`);
   }
-  if (policy.requireDistinctApprover && job.metadata.submitters?.includes(decider.subject)) {
-    throw new ForbiddenError(`the policy requires a distinct approver: ${decider.subject} submitted an earlier run of this change`);
+  if (job.metadata.submitters?.includes(decider.subject)) {
+    throw new ForbiddenError(`nobody approves their own change: ${decider.subject} submitted an earlier run of this change`);
   }
 }
 

@@ -47,7 +47,7 @@ export async function rerunJob(
       `resource ${job.spec.apiResourceInfo.id} has a newer version ${newest.metadata.version.id} (job ${newest.metadata.id}); rerunning version ${job.metadata.version.id} would roll it back — submit a change instead`,
     );
   }
-  // The rerunning principal submits the new job: under requireDistinctApprover they cannot approve it either.
+  // The rerunning principal submits the new job: they cannot approve it either (nobody approves their own change).
   // And neither can whoever submitted or reran the job before: the chain of submitters goes with the rerun.
   const prior = job.metadata.submitters ?? (job.metadata.submittedBy ? [job.metadata.submittedBy] : []);
   return submitChange(changeOfJob(job), submission, {

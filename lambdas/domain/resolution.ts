@@ -31,7 +31,7 @@ export const PLATFORM_DEFAULT_POLICY: FlowControlPolicy = {
   pauseBetweenPreviewAndUpdate: true,
   skipRefresh: false,
   approvers: [],
-  requireDistinctApprover: false,
+  requireDistinctApprover: true,
   approvalTimeoutMinutes: 24 * 60,
 };
 

@@ -206,7 +206,12 @@ export const flowControlFieldsSchema = z
     pauseBetweenPreviewAndUpdate: z.boolean(),
     skipRefresh: z.boolean(),
     approvers: z.array(approverSchema).default([]),
-    requireDistinctApprover: z.boolean().default(false),
+    requireDistinctApprover: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Kept for compatibility, and no longer a switch: a change's author, its submitter and whoever submitted or reran an earlier job of it never approve it, whatever this says.",
+      ),
     approvalTimeoutMinutes: z
       .number()
       .int()

@@ -24,6 +24,7 @@ import {
   type Harness,
   slackClick,
   RESPONSE_URL,
+  productionPolicy,
 } from './harness';
 
 /** A recognisable task token: it must never appear anywhere a person, Slack or a log could see it. */
@@ -246,7 +247,7 @@ describe('deciding through Slack', () => {
     await slackClick(h, job.status.approval!.id, SLACK_AUTHOR);
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.tasks.calls).toEqual([]);
-    expect(h.responses[0].body.text).toContain('requires a distinct approver');
+    expect(h.responses[0].body.text).toContain('nobody approves their own change');
   });
 
   it('tells a second click who decided, and changes nothing', async () => {
@@ -268,7 +269,7 @@ describe('deciding through the API', () => {
     expect((await h.call('POST', path, { principal: people.globexApprover, body: {} })).statusCode).toBe(404);
     expect((await h.call('POST', path, { principal: people.stagingApprover, body: {} })).json().detail).toContain('not for production');
     const author = await h.call('POST', path, { principal: people.author, body: {} });
-    expect([author.statusCode, author.json().detail]).toEqual([403, expect.stringContaining('distinct approver')]);
+    expect([author.statusCode, author.json().detail]).toEqual([403, expect.stringContaining('nobody approves their own change')]);
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.tasks.calls).toEqual([]);
   });
@@ -290,7 +291,36 @@ describe('deciding through the API', () => {
     expect(h.tasks.calls).toEqual([]);
   });
 
-  it("refuses the submitter under requireDistinctApprover though they named someone else as the change's author", async () => {
+  it("refuses the change's author and its submitter whatever the policy says: an org admin's policy with requireDistinctApprover: false changes nothing (API and Slack)", async () => {
+    // What an org admin can write (catalog PUT): a resource-level policy, which wins over every other level, that
+    // names the author as an approver and turns the old switch off.
+    const change = changeFor('own-change-switch-off', { createdBy: people.author.subject });
+    h.catalog.add(
+      'flow-control-policies',
+      'acmecorp',
+      productionPolicy({
+        id: 'own-change-switch-off',
+        selector: { level: 'resource', org: 'acmecorp', env: 'production', resourceId: change.resource.id },
+        approvers: [{ subject: people.author.subject }, { subject: people.approver.subject }],
+        requireDistinctApprover: false,
+      }),
+    );
+    const submitted = await h.call('POST', '/v1/stack-jobs', { principal: people.author, body: change });
+    expect(submitted.statusCode).toBe(201);
+    const job = submitted.json() as StackJob;
+    expect(job.spec.essentials.flowControlPolicy).toMatchObject({ source: { level: 'resource', id: 'own-change-switch-off' }, requireDistinctApprover: false });
+    const waiting = await h.toAwaitingApproval(job.metadata.id, PLANTED('own-change-switch-off'));
+
+    const self = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.author, body: {} });
+    expect([self.statusCode, self.json().detail]).toEqual([403, `nobody approves their own change: ${people.author.subject} made this change`]);
+    await slackClick(h, waiting.status.approval!.id, SLACK_AUTHOR);
+    expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('nobody approves their own change') });
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.tasks.calls).toEqual([]);
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(200);
+  });
+
+  it("refuses the submitter though they named someone else as the change's author", async () => {
     const submitted = await h.call('POST', '/v1/stack-jobs', {
       principal: people.author,
       body: changeFor('bypass-createdby', { createdBy: 'someone-else@company.com' }),
@@ -301,7 +331,7 @@ describe('deciding through the API', () => {
     const waiting = await h.toAwaitingApproval(job.metadata.id, PLANTED('bypass-createdby'));
 
     const self = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.author, body: {} });
-    expect([self.statusCode, self.json().detail]).toEqual([403, `the policy requires a distinct approver: ${people.author.subject} submitted this job`]);
+    expect([self.statusCode, self.json().detail]).toEqual([403, `nobody approves their own change: ${people.author.subject} submitted this job`]);
     await slackClick(h, waiting.status.approval!.id, SLACK_AUTHOR);
     expect(h.responses[0].body.text).toContain('submitted this job');
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
@@ -705,7 +735,7 @@ describe('who a Slack click acts as', () => {
     const { job } = await awaiting({ createdBy: people.author.subject });
     await slackClick(h, job.status.approval!.id, 'U0AUTHORNEW');
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
-    expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('distinct approver') });
+    expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('nobody approves their own change') });
     // Nobody removes someone else's link through /v1/me (that would free the account for a takeover).
     expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.approver })).statusCode).toBe(404);
     expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/${SLACK_APPROVER}`, { principal: people.author })).statusCode).toBe(404);

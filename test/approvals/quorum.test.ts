@@ -112,7 +112,7 @@ describe('require_approvals: 2', () => {
     expect((await load(job.metadata.id)).status.approval?.decision).toMatchObject({ decision: 'rejected', by: people.author.subject });
   });
 
-  it('applies the approver list and requireDistinctApprover to each approval', async () => {
+  it('applies the approver list and the own-change rule to each approval', async () => {
     const { job } = await awaiting();
     // Not on the policy's list for production.
     expect((await approve(job.metadata.id, people.stagingApprover)).statusCode).toBe(403);
@@ -122,7 +122,7 @@ describe('require_approvals: 2', () => {
     // The change's author cannot be the second approver either.
     const author = await approve(own.metadata.id, people.author);
     expect(author.statusCode).toBe(403);
-    expect(author.json().detail).toContain('requires a distinct approver');
+    expect(author.json().detail).toContain('nobody approves their own change');
     expect((await load(own.metadata.id)).status.phase).toBe('awaiting_approval');
   });
 });

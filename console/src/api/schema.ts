@@ -815,7 +815,7 @@ export interface paths {
     put?: never;
     /**
      * Approve the plan a job is waiting on
-     * @description When the job's policy names approvers, the caller must be one of them for the job's environment, and under `requireDistinctApprover` must not be the author of the change. The first decision wins: a second one, one after the approval window, or one on a job that is not awaiting approval is a 409 whose detail says why. The decision is recorded on `status.approval.decision` (who, when, channel `api`, plan digest, comment). When a plan policy's require_approvals held (`status.approval.required`), each approval is recorded in `status.approval.approvals` and the job waits until that many distinct approvers approved (the same approver again is a 409); the first reject ends it. Needs the role approver in the job's org. Another org's job is a 404 (platform-admin included).
+     * @description When the job's policy names approvers, the caller must be one of them for the job's environment. Nobody approves their own change: the change's author, the job's submitter and whoever submitted or reran an earlier job of it are refused (403). The first decision wins: a second one, one after the approval window, or one on a job that is not awaiting approval is a 409 whose detail says why. The decision is recorded on `status.approval.decision` (who, when, channel `api`, plan digest, comment). When a plan policy's require_approvals held (`status.approval.required`), each approval is recorded in `status.approval.approvals` and the job waits until that many distinct approvers approved (the same approver again is a 409); the first reject ends it. Needs the role approver in the job's org. Another org's job is a 404 (platform-admin included).
      */
     post: operations['approveStackJob'];
     delete?: never;
@@ -835,7 +835,7 @@ export interface paths {
     put?: never;
     /**
      * Reject the plan a job is waiting on (the job ends cancelled)
-     * @description When the job's policy names approvers, the caller must be one of them for the job's environment, and under `requireDistinctApprover` must not be the author of the change. The first decision wins: a second one, one after the approval window, or one on a job that is not awaiting approval is a 409 whose detail says why. The decision is recorded on `status.approval.decision` (who, when, channel `api`, plan digest, comment). When a plan policy's require_approvals held (`status.approval.required`), each approval is recorded in `status.approval.approvals` and the job waits until that many distinct approvers approved (the same approver again is a 409); the first reject ends it. Needs the role approver in the job's org. Another org's job is a 404 (platform-admin included).
+     * @description When the job's policy names approvers, the caller must be one of them for the job's environment. Nobody approves their own change: the change's author, the job's submitter and whoever submitted or reran an earlier job of it are refused (403). The first decision wins: a second one, one after the approval window, or one on a job that is not awaiting approval is a 409 whose detail says why. The decision is recorded on `status.approval.decision` (who, when, channel `api`, plan digest, comment). When a plan policy's require_approvals held (`status.approval.required`), each approval is recorded in `status.approval.approvals` and the job waits until that many distinct approvers approved (the same approver again is a 409); the first reject ends it. Needs the role approver in the job's org. Another org's job is a 404 (platform-admin included).
      */
     post: operations['rejectStackJob'];
     delete?: never;
@@ -1021,7 +1021,7 @@ export interface paths {
     };
     /**
      * Who you are: your orgs, your roles in each and what they let you do
-     * @description Computed by the rules every route is held to, so a client can hide what the caller may not do. `approve` is what the role allows; a job's flow control policy may narrow it further (its `approvers` and `requireDistinctApprover`). Any signed-in caller; it acts on the caller only.
+     * @description Computed by the rules every route is held to, so a client can hide what the caller may not do. `approve` is what the role allows; a job's flow control policy may narrow it further (its `approvers`), and nobody approves their own change. Any signed-in caller; it acts on the caller only.
      */
     get: operations['getMe'];
     put?: never;
@@ -1136,7 +1136,10 @@ export interface components {
               /** @description omitted: every environment */
               environments?: string[];
             }[];
-            /** @default false */
+            /**
+             * @description Kept for compatibility, and no longer a switch: a change's author, its submitter and whoever submitted or reran an earlier job of it never approve it, whatever this says.
+             * @default true
+             */
             requireDistinctApprover: boolean;
             /** @default 1440 */
             approvalTimeoutMinutes: number;
@@ -1764,7 +1767,10 @@ export interface components {
         /** @description omitted: every environment */
         environments?: string[];
       }[];
-      /** @default false */
+      /**
+       * @description Kept for compatibility, and no longer a switch: a change's author, its submitter and whoever submitted or reran an earlier job of it never approve it, whatever this says.
+       * @default true
+       */
       requireDistinctApprover: boolean;
       /** @default 1440 */
       approvalTimeoutMinutes: number;
@@ -2011,7 +2017,10 @@ export interface components {
         /** @description omitted: every environment */
         environments?: string[];
       }[];
-      /** @default false */
+      /**
+       * @description Kept for compatibility, and no longer a switch: a change's author, its submitter and whoever submitted or reran an earlier job of it never approve it, whatever this says.
+       * @default true
+       */
       requireDistinctApprover: boolean;
       /** @default 1440 */
       approvalTimeoutMinutes: number;

@@ -219,7 +219,7 @@ describe('JobPage', () => {
     expect(alert.textContent).toBe(detail);
   });
 
-  it('disables Approve and Reject, with the reason, for the submitter when the policy requires a distinct approver', async () => {
+  it('disables Approve and Reject, with the reason, for the submitter (nobody approves their own change)', async () => {
     const job = awaitingApproval();
     job.metadata.submittedBy = approver.subject;
     job.spec.essentials.flowControlPolicy.requireDistinctApprover = true;
@@ -230,7 +230,7 @@ describe('JobPage', () => {
     const reject = within(panel).getByRole('button', { name: 'Reject' }) as HTMLButtonElement;
     expect(approve.disabled).toBe(true);
     expect(reject.disabled).toBe(true);
-    expect(within(panel).getByText(/You cannot decide this job: the policy requires a distinct approver, and you submitted this job/)).toBeTruthy();
+    expect(within(panel).getByText(/You cannot decide this job: nobody approves their own change, and you submitted this job/)).toBeTruthy();
     // The reason is what a screen reader hears on the button too.
     expect(approve.getAttribute('aria-describedby')).toBe('decide-blocked');
     await userEvent.click(approve);

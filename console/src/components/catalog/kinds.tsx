@@ -167,7 +167,6 @@ const VIEWS: { [K in Kind]: KindView<Entries[K]> } = {
       { header: 'Selector', cell: (e) => selectorText(e.selector) },
       { header: 'Preview, then pause', cell: (e) => `${yesNo(e.previewBeforeUpdate)}, ${yesNo(e.pauseBetweenPreviewAndUpdate)}` },
       { header: 'Approvers', cell: (e) => list(e.approvers.map((a) => a.subject)) },
-      { header: 'Distinct approver', cell: (e) => yesNo(e.requireDistinctApprover) },
       { header: 'Approval timeout', cell: (e) => `${e.approvalTimeoutMinutes} min` },
     ],
     template: (org, scope) => ({
@@ -176,7 +175,7 @@ const VIEWS: { [K in Kind]: KindView<Entries[K]> } = {
       pauseBetweenPreviewAndUpdate: true,
       skipRefresh: false,
       approvers: [],
-      requireDistinctApprover: false,
+      requireDistinctApprover: true,
       approvalTimeoutMinutes: 1440,
     }),
   },

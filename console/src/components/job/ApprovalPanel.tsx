@@ -93,11 +93,7 @@ function OpenApproval({ job, onDecided }: { job: StackJob; onDecided(): void }) 
           )}
         </dd>
         <dt>Distinct approver</dt>
-        <dd>
-          {policy.requireDistinctApprover
-            ? `required: ${excludedApprovers(job).join(', ')} may not approve (who made or submitted the change)`
-            : 'not required: whoever submitted the change may approve it'}
-        </dd>
+        <dd>{`always required: ${excludedApprovers(job).join(', ')} may not approve (who made or submitted the change)`}</dd>
         {required > 1 && (
           <>
             <dt>Approvals</dt>

@@ -126,7 +126,6 @@ export function SnapshotPanel({ job }: { job: StackJob }) {
               ? 'anyone with the approver role'
               : policy.approvers.map((a) => `${a.subject}${a.environments ? ` (${a.environments.join(', ')})` : ''}`).join('; '),
           ],
-          ['Distinct approver required', yesNo(policy.requireDistinctApprover)],
           ['Approval timeout', `${policy.approvalTimeoutMinutes} min`],
         ]}
       />

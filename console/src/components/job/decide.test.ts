@@ -24,24 +24,28 @@ describe('decisionRight', () => {
     expect(decisionRight(job, 'lee@acmecorp.example', true, NOW)).toEqual({ offered: true });
   });
 
-  it("keeps the change's author, its submitter and earlier submitters from deciding under requireDistinctApprover", () => {
+  it("keeps the change's author, its submitter and earlier submitters from deciding, whatever requireDistinctApprover says", () => {
     const job = awaitingApproval();
-    job.spec.essentials.flowControlPolicy.requireDistinctApprover = true;
+    job.spec.essentials.flowControlPolicy.requireDistinctApprover = false;
     job.metadata.submittedBy = 'ops@acmecorp.example';
     job.metadata.submitters = ['first@acmecorp.example'];
-    expect(decisionRight(job, 'user@company.com', true, NOW)).toMatchObject({ blocked: 'the policy requires a distinct approver, and you made this change.' });
+    expect(decisionRight(job, 'user@company.com', true, NOW)).toMatchObject({ blocked: 'nobody approves their own change, and you made this change.' });
     expect(decisionRight(job, 'ops@acmecorp.example', true, NOW)).toMatchObject({
-      blocked: 'the policy requires a distinct approver, and you submitted this job.',
+      blocked: 'nobody approves their own change, and you submitted this job.',
     });
     expect(decisionRight(job, 'first@acmecorp.example', true, NOW)).toMatchObject({ blocked: /an earlier run of this change/ });
     expect(decisionRight(job, 'pat@acmecorp.example', true, NOW)).toEqual({ offered: true });
     expect(excludedApprovers(job)).toEqual(['user@company.com', 'ops@acmecorp.example', 'first@acmecorp.example']);
   });
 
-  it('lets the submitter decide when distinct approvers are not required', () => {
+  it('never lets the submitter decide, even under a policy that stored requireDistinctApprover: false', () => {
     const job = awaitingApproval();
+    job.spec.essentials.flowControlPolicy.requireDistinctApprover = false;
     job.metadata.submittedBy = 'pat@acmecorp.example';
-    expect(decisionRight(job, 'pat@acmecorp.example', true, NOW)).toEqual({ offered: true });
+    expect(decisionRight(job, 'pat@acmecorp.example', true, NOW)).toMatchObject({
+      offered: true,
+      blocked: 'nobody approves their own change, and you submitted this job.',
+    });
   });
 
   it('counts an approver once toward a quorum, and still lets them reject, as the API does', () => {

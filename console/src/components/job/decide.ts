@@ -45,11 +45,10 @@ function notYoursReason(job: StackJob, subject: string): string | undefined {
     if (!listed) return `you are not an approver under the policy for ${org}/${env}.`;
     if (listed.environments && !listed.environments.includes(env)) return `you are an approver for ${listed.environments.join(', ')}, not for ${env}.`;
   }
-  if (policy.requireDistinctApprover) {
-    if (subject === job.spec.apiResourceInfo.eventCreatedBy) return 'the policy requires a distinct approver, and you made this change.';
-    if (subject === job.metadata.submittedBy) return 'the policy requires a distinct approver, and you submitted this job.';
-    if (job.metadata.submitters?.includes(subject)) return 'the policy requires a distinct approver, and you submitted an earlier run of this change.';
-  }
+  // Nobody approves their own change, whatever the policy's requireDistinctApprover says (the API's rule).
+  if (subject === job.spec.apiResourceInfo.eventCreatedBy) return 'nobody approves their own change, and you made this change.';
+  if (subject === job.metadata.submittedBy) return 'nobody approves their own change, and you submitted this job.';
+  if (job.metadata.submitters?.includes(subject)) return 'nobody approves their own change, and you submitted an earlier run of this change.';
   return undefined;
 }
 
@@ -67,7 +66,7 @@ export function quorumOf(job: StackJob): { required: number; approvals: NonNulla
   return { required: approval?.required ?? 1, approvals: approval?.approvals ?? [] };
 }
 
-/** Who may not approve under `requireDistinctApprover`: the change's author, the job's submitter and earlier submitters. */
+/** Who may not approve (nobody approves their own change): the change's author, the job's submitter and earlier submitters. */
 export function excludedApprovers(job: StackJob): string[] {
   const who = [job.spec.apiResourceInfo.eventCreatedBy, job.metadata.submittedBy, ...(job.metadata.submitters ?? [])];
   return [...new Set(who.filter((w): w is string => Boolean(w)))];
