@@ -30,6 +30,7 @@ import { DynamoDBClient, type CreateTableCommandInput, type Projection } from '@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, resolver, synthesizeTemplate, type CfnTemplate } from '../infra/asl';
 import { buildRunner } from '../runner-image/build';
+import { callerAccess } from '../lambdas/http/principal';
 import { catalogEntries, type LocalConfig } from './config';
 import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from './embedded-dynamo';
 import { startEmbeddedS3, type EmbeddedS3 } from './embedded-s3';
@@ -546,7 +547,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       await catalog.put(e.kind, e.owner, e.id, e.entity, 'local-config', new Date());
     }
     publishExampleModules(dataDir);
-    // The config's Slack users, linked as a platform admin would link them; the config's workspace is the one that counts.
+    // The config's Slack users, linked with the roles of the config's principal of the same subject (what that person's
+    // own token shows, as a link they made themselves records); the config's workspace is the one that counts.
     if (options.config.slack.teamId) {
       process.env.SLACK_TEAM_ID = options.config.slack.teamId;
       const { SlackLinkRepository } = await import('../lambdas/adapters/dynamodb/slack-link-repository');
@@ -559,6 +561,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
           linkedBy: 'local-config',
           linkedAt: new Date().toISOString(),
           via: 'local-config',
+          orgRoles: Object.fromEntries(
+            options.config.principals.filter((p) => p.subject === subject).flatMap((p) => callerAccess(p).orgs.map((o) => [o.org, o.roles])),
+          ),
         });
       }
     }

@@ -14,6 +14,7 @@ import { rerunJob } from '../approvals/rerun';
 import { handleSlackInteraction, type SlackInteractionDeps } from '../approvals/slack-interactions';
 import type { SlackLinkRepository } from '../adapters/dynamodb/slack-link-repository';
 import { json } from '../http/problem';
+import { callerAccess } from '../http/principal';
 import { ConflictError, NotFoundError, PreflightFailedError } from '../domain/errors';
 import { slackLinkSchema, slackTeamIdSchema, slackUserIdSchema, stackJobSchema, type CheckResult, type SlackLink } from '../domain/schemas';
 import { countPreflightFailures } from '../app/submission-metrics';
@@ -287,7 +288,9 @@ function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
         summary: 'Link a Slack account to yourself',
         description:
           'Clicks on approval buttons by this Slack account then act as you (the caller). You can only link yourself; an account already linked to ' +
-          "someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId).",
+          "someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId). " +
+          "The link keeps your roles in each org as this request shows them (`orgRoles`): a click decides only with the approver role in the job's " +
+          'org there, so link again after your roles change.',
         tag: 'approvals',
         params,
         success: { 200: { description: 'the link', schema: slackLinkSchema } },
@@ -303,6 +306,7 @@ function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
           linkedBy: req.principal.subject,
           linkedAt: d.clock.now().toISOString(),
           via: 'self',
+          orgRoles: Object.fromEntries(callerAccess(req.principal).orgs.map((o) => [o.org, o.roles])),
         };
         if (!(await d.slackLinks.put(link, req.principal.subject)))
           throw new ConflictError(`Slack user ${userId} is linked to another principal; a platform admin can change that`);
@@ -335,7 +339,9 @@ function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
       doc: {
         operationId: 'linkSlackAccount',
         summary: 'Link a Slack account to a principal (platform admin)',
-        description: 'Replaces any link the account had.',
+        description:
+          'Replaces any link the account had. The link records no roles (a platform admin grants none in an org), so its clicks decide nothing until ' +
+          'the person links the account themselves (PUT /v1/me/slack-links/{teamId}/{userId}), which records their roles.',
         tag: 'approvals',
         params,
         body: { schema: slackLinkBodySchema },

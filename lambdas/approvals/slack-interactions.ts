@@ -13,6 +13,7 @@ import type { SlackLinkRepository } from '../adapters/dynamodb/slack-link-reposi
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 import type { ApprovalItemRepository } from '../adapters/dynamodb/approval-item-repository';
 import { problem } from '../http/problem';
+import { ROLE_GRANTS } from '../http/principal';
 import { decideApproval, type DecisionDeps } from './decide';
 import type { LogSink, ResponseUrlPoster } from './ports';
 import { verifySlackRequest } from './slack-signature';
@@ -111,6 +112,19 @@ export async function handleSlackInteraction(
     return ack();
   }
   const subject = link.subject;
+  // Slack carries no roles: the link keeps the roles the person's own sign-in showed when they linked it. Without the
+  // approver role in the job's org there, a click decides nothing, as the API would refuse the same person.
+  const org = found.job.metadata.org;
+  const held = link.orgRoles?.[org] ?? [];
+  if (!ROLE_GRANTS.approve.some((r) => held.includes(r))) {
+    d.log.warn('Slack click without the approver role refused', { jobId, approvalId, slackUserId: payload.user.id, via: link.via });
+    await tell(
+      link.orgRoles
+        ? `Deciding needs the role ${ROLE_GRANTS.approve.join(' or ')} in org ${org}; your Slack link records ${held.length ? held.join(', ') : 'none'} there (link it again after a role change: PUT /v1/me/slack-links/{teamId}/{userId}), so your click changed nothing.`
+        : `Your Slack link records no roles (a platform admin made it): link it yourself with PUT /v1/me/slack-links/{teamId}/{userId} so your role in org ${org} is known; your click changed nothing.`,
+    );
+    return ack();
+  }
   try {
     const decided = await decideApproval(
       { ...d.decisions, jobs: d.jobs, approvalItems: d.approvalItems },

@@ -720,6 +720,12 @@ export const slackLinkSchema = z
     linkedBy: text,
     linkedAt: isoTime,
     via: z.enum(['self', 'platform-admin', 'local-config']),
+    orgRoles: z
+      .record(z.string(), z.array(roleSchema))
+      .optional()
+      .describe(
+        "The person's roles in each org as their own sign-in showed them when the link was made (self links; local mode's config). A Slack click decides only with the approver role in the job's org here: Slack carries no roles, and a link a platform admin made records none.",
+      ),
   })
   .strict();
 export type SlackLink = z.infer<typeof slackLinkSchema>;

@@ -742,6 +742,52 @@ describe('who a Slack click acts as', () => {
     expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.author })).statusCode).toBe(204);
   });
 
+  it("decides through Slack only with the approver role in the job's org, as the API would: an org admin naming themselves an approver, a link a platform admin made, a role since lost", async () => {
+    // An org admin (no approver role) writes a resource-level policy naming themselves, links their own Slack account
+    // and clicks Approve on someone else's change: the API refuses them (403), and so must Slack.
+    const change = changeFor('admin-names-self');
+    h.catalog.add(
+      'flow-control-policies',
+      'acmecorp',
+      productionPolicy({
+        id: 'admin-names-self',
+        selector: { level: 'resource', org: 'acmecorp', env: 'production', resourceId: change.resource.id },
+        approvers: [{ subject: people.admin.subject }, { subject: people.approver.subject }],
+      }),
+    );
+    const submitted = await h.call('POST', '/v1/stack-jobs', { principal: people.operator, body: change });
+    expect(submitted.statusCode).toBe(201);
+    const job = await h.toAwaitingApproval((submitted.json() as StackJob).metadata.id, PLANTED('admin-names-self'));
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.admin, body: {} })).statusCode).toBe(403);
+    const adminLink = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0ADMINSELF`, { principal: people.admin });
+    expect(adminLink.json()).toMatchObject({ via: 'self', orgRoles: { acmecorp: ['admin'] } });
+    await slackClick(h, job.status.approval!.id, 'U0ADMINSELF');
+    expect(h.responses.at(-1)!.body).toMatchObject({
+      text: expect.stringContaining('needs the role approver in org acmecorp; your Slack link records admin there'),
+    });
+
+    // A link a platform admin made records no roles: it decides nothing until the person links it themselves.
+    const platformAdmin = { subject: 'root@platform.example', orgs: [], roles: ['platform-admin' as const] };
+    await h.call('PUT', `/v1/platform/slack-links/${SLACK_TEAM}/U0BYPLATFORM`, { principal: platformAdmin, body: { subject: people.approver.subject } });
+    await slackClick(h, job.status.approval!.id, 'U0BYPLATFORM');
+    expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('records no roles (a platform admin made it)') });
+
+    // Someone whose link was made while they were an approver, and who since lost the role, relinks and is refused.
+    const demoted = { ...people.approver, roles: ['viewer' as const] };
+    await h.call('DELETE', `/v1/platform/slack-links/${SLACK_TEAM}/U0BYPLATFORM`, { principal: platformAdmin });
+    expect((await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0BYPLATFORM`, { principal: demoted })).json()).toMatchObject({
+      orgRoles: { acmecorp: ['viewer'] },
+    });
+    await slackClick(h, job.status.approval!.id, 'U0BYPLATFORM');
+    expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('your Slack link records viewer there') });
+
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.tasks.calls).toEqual([]);
+    // The approver's own link (made with the role) decides.
+    await slackClick(h, job.status.approval!.id, SLACK_APPROVER);
+    expect((await load(job.metadata.id)).status.approval!.decision).toMatchObject({ decision: 'approved', by: people.approver.subject, channel: 'slack' });
+  });
+
   it('lets only a platform admin link someone else', async () => {
     const asOrgAdmin = await h.call('PUT', `/v1/platform/slack-links/${SLACK_TEAM}/U0ANYONE1`, {
       principal: people.author,

@@ -3,6 +3,7 @@
  * recording fakes at the edges: Step Functions task responses, ECS StopTask, Slack, response_url, EventBridge.
  * Every API exchange (except Slack's form posts) is checked against docs/openapi.json.
  */
+import { callerAccess } from '../../lambdas/http/principal';
 import { createHmac } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -209,14 +210,15 @@ export async function startHarness(): Promise<Harness> {
       requireLiveCredentialValidation: false,
       approvalChannels: { production: 'C0PRODAPPROVALS' },
     });
-  // Slack accounts linked as a platform admin would (the people themselves could too); SLACK_UNMAPPED has none.
+  // Slack accounts linked by the people themselves (PUT /v1/me/slack-links records their roles); SLACK_UNMAPPED has none.
   const slackLinks = new SlackLinkRepository(db, table);
-  for (const [userId, subject] of [
-    [SLACK_APPROVER, people.approver.subject],
-    [SLACK_AUTHOR, people.author.subject],
-    [SLACK_STAGING_ONLY, people.stagingApprover.subject],
-  ]) {
-    await slackLinks.put({ teamId: SLACK_TEAM, userId, subject, linkedBy: 'root@platform.example', linkedAt: NOW.toISOString(), via: 'platform-admin' });
+  for (const [userId, person] of [
+    [SLACK_APPROVER, people.approver],
+    [SLACK_AUTHOR, people.author],
+    [SLACK_STAGING_ONLY, people.stagingApprover],
+  ] as const) {
+    const orgRoles = Object.fromEntries(callerAccess(person).orgs.map((o) => [o.org, o.roles]));
+    await slackLinks.put({ teamId: SLACK_TEAM, userId, subject: person.subject, linkedBy: person.subject, linkedAt: NOW.toISOString(), via: 'self', orgRoles });
   }
   const tasks = new RecordingTasks();
   const slack = new RecordingSlack();

@@ -280,13 +280,17 @@ describe('an operator can see who holds a stack', () => {
 });
 
 describe("local mode's Slack users", () => {
-  it('are linked as a platform admin would link them, in the configured workspace only', async () => {
+  it("are linked in the configured workspace only, with the roles of the config's principal of the same subject", async () => {
     const { SlackLinkRepository } = await import('../../lambdas/adapters/dynamodb/slack-link-repository');
     const { documentClient } = await import('../../lambdas/adapters/dynamodb/client');
     const db = documentClient({ endpoint: e.local.dynamoEndpoint, region: 'us-east-1', credentials: e.local.credentials });
     try {
       const links = new SlackLinkRepository(db, e.local.names.jobsTable);
-      expect(await links.get('T0LOCAL01', 'U0LOCALAPPR')).toMatchObject({ subject: 'approver@acmecorp.example', via: 'local-config' });
+      expect(await links.get('T0LOCAL01', 'U0LOCALAPPR')).toMatchObject({
+        subject: 'approver@acmecorp.example',
+        via: 'local-config',
+        orgRoles: { acmecorp: ['approver', 'viewer'] },
+      });
       expect(await links.get('T0OTHER01', 'U0LOCALAPPR')).toBeUndefined();
     } finally {
       db.destroy();

@@ -934,7 +934,7 @@ export interface paths {
     get?: never;
     /**
      * Link a Slack account to yourself
-     * @description Clicks on approval buttons by this Slack account then act as you (the caller). You can only link yourself; an account already linked to someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId). Any signed-in caller; it acts on the caller only.
+     * @description Clicks on approval buttons by this Slack account then act as you (the caller). You can only link yourself; an account already linked to someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId). The link keeps your roles in each org as this request shows them (`orgRoles`): a click decides only with the approver role in the job's org there, so link again after your roles change. Any signed-in caller; it acts on the caller only.
      */
     put: operations['linkMySlackAccount'];
     post?: never;
@@ -958,7 +958,7 @@ export interface paths {
     get?: never;
     /**
      * Link a Slack account to a principal (platform admin)
-     * @description Replaces any link the account had. Needs the platform-admin role.
+     * @description Replaces any link the account had. The link records no roles (a platform admin grants none in an org), so its clicks decide nothing until the person links the account themselves (PUT /v1/me/slack-links/{teamId}/{userId}), which records their roles. Needs the platform-admin role.
      */
     put: operations['linkSlackAccount'];
     post?: never;
@@ -1655,6 +1655,10 @@ export interface components {
       linkedAt: string;
       /** @enum {string} */
       via: 'self' | 'platform-admin' | 'local-config';
+      /** @description The person's roles in each org as their own sign-in showed them when the link was made (self links; local mode's config). A Slack click decides only with the approver role in the job's org here: Slack carries no roles, and a link a platform admin made records none. */
+      orgRoles?: {
+        [key: string]: ('viewer' | 'operator' | 'approver' | 'admin' | 'platform-admin')[];
+      };
     };
     Me: {
       /** @description the caller (the token's subject claim) */
