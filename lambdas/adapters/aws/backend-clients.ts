@@ -41,9 +41,24 @@ export async function backendClientConfig(
   const { region, endpoint } = backend.config;
   let credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
   if (backend.secretRef) {
-    const parsed = awsSecretMaterialSchema.safeParse(JSON.parse(await secrets.get(backend.secretRef).catch(() => 'null')));
-    if (!parsed.success) return { problem: `backend secret ${backend.secretRef} is missing or not JSON {accessKeyId, secretAccessKey, sessionToken?}` };
+    const raw = await secrets.get(backend.secretRef).catch(() => undefined);
+    if (raw === undefined) return { problem: `backend secret ${backend.secretRef} is missing or could not be read` };
+    // JSON.parse's SyntaxError quotes the start of its input, here the secret itself: the problem names the reference only.
+    const json = parsedJson(raw);
+    if (json === undefined)
+      return { problem: `backend secret ${backend.secretRef} is not valid JSON (expected {accessKeyId, secretAccessKey, sessionToken?})` };
+    const parsed = awsSecretMaterialSchema.safeParse(json);
+    if (!parsed.success) return { problem: `backend secret ${backend.secretRef} is not JSON {accessKeyId, secretAccessKey, sessionToken?}` };
     credentials = parsed.data;
   }
   return { config: { region, ...(credentials ? { credentials } : {}), ...(endpoint ? { endpoint } : {}) } };
+}
+
+/** The JSON value of a secret, or undefined when it is not JSON; never throws, so no parser message can quote the secret. */
+function parsedJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
 }
