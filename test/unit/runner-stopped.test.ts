@@ -3,6 +3,7 @@
  * task with StackJob.RunnerLost at once. The handler runs with the real SFN adapter against aws-sdk-client-mock, on a
  * realistic event (test/fixtures/aws-events/ecs-task-state-change-stopped.json, see PROVENANCE.md there).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidToken, SendTaskFailureCommand, SFNClient, TaskDoesNotExist, TaskTimedOut } from '@aws-sdk/client-sfn';
@@ -164,6 +165,40 @@ describe('the task token', () => {
     expect(thrown).toBeInstanceOf(Error);
     expect(`${(thrown as Error).name} ${(thrown as Error).message} ${(thrown as Error).stack}`).not.toContain(TOKEN);
     expect(`${(rejected as Error).message} ${(rejected as Error).stack}`).not.toContain(TOKEN);
+  });
+
+  it('leaves no piece of a long token (real ones run to 600+ characters) where a stop reason longer than the cut quotes it', async () => {
+    // A token as Step Functions issues them: base64, far longer than the 300 characters a reason is cut to.
+    const long = Array.from({ length: 22 }, (_, i) => createHash('sha256').update(`token-${i}`).digest('base64'))
+      .join('')
+      .slice(0, 700);
+    const planted = fixture();
+    envOf(planted).find((v) => v.name === 'STACKJOBS_TASK_TOKEN')!.value = long;
+    planted.detail.stoppedReason = `stopped by an operator who pasted ${long}`;
+    planted.detail.containers[0].reason = `OutOfMemoryError ${long}`;
+    // A copy cut before it got here (ECS keeps 255 characters of a StopTask reason) carries only the token's start.
+    const cutCopy = fixture();
+    envOf(cutCopy).find((v) => v.name === 'STACKJOBS_TASK_TOKEN')!.value = long;
+    cutCopy.detail.stoppedReason = `stopped by an operator who pasted ${long}`.slice(0, 255);
+    const log = capturingLog();
+    sfn
+      .on(SendTaskFailureCommand)
+      .resolvesOnce({})
+      .resolvesOnce({})
+      .rejects(Object.assign(new Error(`Internal error for ${long.slice(0, 120)}`), { name: 'InternalFailure' }));
+
+    await expect(handleRunnerStopped(deps(log), planted)).resolves.toMatchObject({ outcome: 'failed' });
+    await expect(handleRunnerStopped(deps(log), cutCopy)).resolves.toMatchObject({ outcome: 'failed' });
+    const thrown = (await handleRunnerStopped(deps(log), planted).catch((e: Error) => e)) as Error;
+
+    const causes = failures().map((f) => f.cause!);
+    expect(JSON.parse(causes[0]).message).toContain('task: EssentialContainerExited, stopped by an operator who pasted ***');
+    expect(JSON.parse(causes[1]).message).toContain('stopped by an operator who pasted ***');
+    // The job's failure message is what the workflow's describeError reads from the cause.
+    const jobMessages = causes.map((cause) => describeError({ Error: 'StackJob.RunnerLost', Cause: cause }).message);
+    const everything = [...causes, ...jobMessages, JSON.stringify(log.calls), thrown.message, String(thrown.stack)].join('\n');
+    const leaked = Array.from({ length: long.length - 39 }, (_, i) => long.slice(i, i + 40)).filter((piece) => everything.includes(piece));
+    expect(leaked).toEqual([]);
   });
 
   it('stays out of what the deployed entry logs through Powertools', async () => {
