@@ -113,13 +113,42 @@ async function readSecret(deps: CredentialDeps, ref: string, what: string, org: 
   const raw = await deps.secrets.get(ref);
   deps.registry.add(raw);
   const value = parseJson(raw, `${what} (${ref})`);
-  // Register every leaf string: a tool may print one field on its own.
-  const walk = (v: unknown): void => {
-    if (typeof v === 'string') deps.registry.add(v);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  walk(value);
+  registerLeaves(deps.registry, value);
   return value;
+}
+
+/** How many levels of JSON text inside a string value are opened to find the secrets within. */
+const MAX_JSON_IN_STRING_DEPTH = 5;
+
+/**
+ * Fields of a Google credential file (GOOGLE_CREDENTIALS) whose values are public: the file's kind, Google's endpoints
+ * and the URL of the key's public certificate. Registered, "service_account" would turn the resource type
+ * google_service_account into google_*** in logs and in the plan.json that plan policies read, and "googleapis.com"
+ * every API endpoint; they are no secret, so they are left out when found inside JSON text.
+ */
+const PUBLIC_CREDENTIAL_FILE_FIELDS = new Set(['type', 'universe_domain', 'auth_uri', 'token_uri', 'auth_provider_x509_cert_url', 'client_x509_cert_url']);
+
+/**
+ * Registers every leaf string of a secret's value: a tool may print one field on its own. A string that is itself a
+ * JSON object or array (a TF_VAR_ holding an object, a GOOGLE_CREDENTIALS service account key) is opened too, up to
+ * MAX_JSON_IN_STRING_DEPTH levels, since a module decodes it and may print an inner value such as a private key alone.
+ * The registry drops values too short to be credentials, as for any other leaf.
+ */
+function registerLeaves(registry: SecretRegistry, value: unknown, depth = 0): void {
+  if (typeof value === 'string') {
+    registry.add(value);
+    if (depth >= MAX_JSON_IN_STRING_DEPTH || !/^\s*[[{]/.test(value)) return;
+    let inner: unknown;
+    try {
+      inner = JSON.parse(value);
+    } catch {
+      return; // Not JSON after all: the string itself is registered.
+    }
+    registerLeaves(registry, inner, depth + 1);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value))
+      if (depth === 0 || Array.isArray(value) || !PUBLIC_CREDENTIAL_FILE_FIELDS.has(k)) registerLeaves(registry, v, depth);
+  }
 }
 
 function awsMaterial(value: unknown, what: string): AwsMaterial {

@@ -116,6 +116,45 @@ describe('resolveCredentials', () => {
     expect(out.env).toEqual({ GOOGLE_CREDENTIALS: '{"type":"service_account"}', GOOGLE_PROJECT: 'proj-1' });
   });
 
+  it('registers the values inside JSON text held by a secret value (a TF_VAR_ object, a Google key file), so one printed alone is redacted', async () => {
+    const privateKey = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjPlantedKeyBody01\n-----END PRIVATE KEY-----\n';
+    const googleKey = {
+      type: 'service_account',
+      project_id: 'planted-proj-4821',
+      private_key_id: '9f3c2a7be41d08c6f5a2e19b7d40c3a8e6f1b2d9',
+      private_key: privateKey,
+      client_email: 'deployer@planted-proj-4821.iam.gserviceaccount.com',
+      token_uri: 'https://oauth2.googleapis.com/token',
+      universe_domain: 'googleapis.com',
+    };
+    const registry = new SecretRegistry();
+    const local = { kind: 'k', id: 'b', type: 'local' as const, config: {}, stateKey: 'k' };
+    await resolveCredentials(
+      essentials({ backendCredential: local, providerCredential: { kind: 'gcp_credential', id: 'g', provider: 'gcp', secretRef: 'stackjobs/acmecorp/gcp' } }),
+      scope(),
+      dir,
+      {
+        secrets: secrets({
+          'stackjobs/acmecorp/gcp': JSON.stringify({
+            GOOGLE_CREDENTIALS: JSON.stringify(googleKey),
+            TF_VAR_db: JSON.stringify({ password: 'Inner-P4ssw0rd-123', replicas: [{ token: 'Replica-T0ken-456' }] }),
+            // JSON text inside JSON text inside the value: a module that jsondecode()s twice.
+            TF_VAR_nested: JSON.stringify({ inner: JSON.stringify({ api_key: 'Deep-Ap1-Key-789' }) }),
+          }),
+        }),
+        sts: () => new STSClient({}),
+        registry,
+      },
+    );
+    for (const inner of ['Inner-P4ssw0rd-123', 'Replica-T0ken-456', 'Deep-Ap1-Key-789', googleKey.private_key_id, privateKey, googleKey.client_email]) {
+      expect(registry.redact(`module printed: ${inner}`)).toBe('module printed: ***');
+    }
+    // The key file's public fields stay readable: a resource type or an API endpoint is no secret.
+    expect(registry.redact('google_service_account.deployer: Creating... https://oauth2.googleapis.com/token')).toBe(
+      'google_service_account.deployer: Creating... https://oauth2.googleapis.com/token',
+    );
+  });
+
   it('builds s3 backend arguments with a lock table and endpoint, and gives the backend its own profile beside the provider keys', async () => {
     const registry = new SecretRegistry();
     const out = await resolveCredentials(
