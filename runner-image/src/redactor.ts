@@ -1,7 +1,7 @@
 /**
  * Streaming secret redaction: every known secret value, and the forms it is likely to take in tool output
- * (secretForms: JSON- and URL-encoded, case-changed, hex, base64 at any alignment, PEM lines), is replaced by `***`
- * before a byte leaves the process.
+ * (secretForms: JSON- and URL-encoded, HCL-quoted, case-changed, hex, base64 at any alignment, PEM lines), is replaced
+ * by `***` before a byte leaves the process.
  * Between writes it holds back only a tail that could be the start of a secret (at most longest pattern - 1 bytes),
  * so a secret split across two writes (or two log chunks) is still caught, memory stays bounded, and ordinary
  * output is never held.
@@ -58,6 +58,30 @@ function goJsonEscape(s: string): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
+/**
+ * The inside of Terraform's HCL-quoted string (toHCLQuotedString, used by addrs.StringKey.String for a for_each key in
+ * a resource address): `${` and `%{` doubled to `$${` and `%%{`, quote, backslash, \n, \r and \t escaped, and other
+ * characters Go's unicode.IsPrint rejects as \uXXXX or \UXXXXXXXX.
+ */
+export function hclQuotedEscape(s: string): string {
+  let out = '';
+  const chars = [...s];
+  chars.forEach((c, i) => {
+    if (c === '\n') out += '\\n';
+    else if (c === '\r') out += '\\r';
+    else if (c === '\t') out += '\\t';
+    else if (c === '"') out += '\\"';
+    else if (c === '\\') out += '\\\\';
+    else if (c === '$' || c === '%') out += chars[i + 1] === '{' ? c + c : c;
+    else if (c === ' ' || /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u.test(c)) out += c;
+    else {
+      const code = c.codePointAt(0) ?? 0;
+      out += code < 0x10000 ? `\\u${code.toString(16).padStart(4, '0')}` : `\\U${code.toString(16).padStart(8, '0')}`;
+    }
+  });
+  return out;
+}
+
 /** Secrets up to this many bytes are also redacted in hex. */
 const MAX_HEX_SECRET_BYTES = 40;
 
@@ -70,8 +94,9 @@ function pemLines(s: string): string[] {
 
 /**
  * The forms a secret takes on its way through a module: as it is; JSON-escaped (JavaScript's and Go's jsonencode);
- * URL-encoded (encodeURIComponent, Go's QueryEscape / Terraform's urlencode, lower-case hex); upper- and lower-cased;
- * hex; base64 at every alignment (and base64url); a PEM with other line endings, and each of its body lines alone.
+ * HCL-quoted as a for_each key in a resource address (and that JSON-escaped); URL-encoded (encodeURIComponent, Go's
+ * QueryEscape / Terraform's urlencode, lower-case hex); upper- and lower-cased; hex; base64 at every alignment (and
+ * base64url); a PEM with other line endings, and each of its body lines alone.
  */
 export function secretForms(s: string): string[] {
   const forms = new Set<string>([s, JSON.stringify(s).slice(1, -1), goJsonEscape(s), encodeURIComponent(s), queryEscape(s), s.toUpperCase(), s.toLowerCase()]);
@@ -90,6 +115,10 @@ export function secretForms(s: string): string[] {
     forms.add(s.replace(/\r?\n/g, '\r'));
     forms.add(s.replace(/\r?\n/g, ' '));
   }
+  // A for_each key is printed HCL-quoted in resource addresses (logs, plan.json, summaries); inside a JSON document that
+  // address is JSON-escaped once more. Only when quoting changes the value: otherwise the forms above cover it.
+  const hcl = hclQuotedEscape(s);
+  if (hcl !== s) for (const f of [hcl, JSON.stringify(hcl).slice(1, -1), goJsonEscape(hcl)]) forms.add(f);
   for (const l of pemLines(s)) forms.add(l);
   for (const f of base64Forms(s)) forms.add(f);
   return [...forms].filter((f) => f.length >= MIN_SECRET_LENGTH);
@@ -133,9 +162,18 @@ export class SecretRegistry {
   }
 }
 
-/** Redacts one byte stream. Not thread-safe; one per stream. */
+/**
+ * Redacts one byte stream, with the same result however the stream is cut: what redacting the whole text at once
+ * gives (every match masked, overlapping or adjoining matches as one `***`). Not thread-safe; one per stream.
+ */
 export class StreamRedactor {
   private carry: Buffer = Buffer.alloc(0);
+  /**
+   * Where a `***` already emitted ends, as an offset into `carry`, while the held-back bytes may still extend it: a
+   * match starting at or before this offset joins that span (as in one pass over the whole text) and adds no second
+   * `***`. Without it, secrets `abcd` and `cdXYZWVU` written as `abcdXY` then `ZWVU` gave `***XYZWVU`.
+   */
+  private openMaskEnd: number | undefined;
 
   constructor(private readonly secrets: SecretRegistry) {}
 
@@ -145,12 +183,10 @@ export class StreamRedactor {
     const patterns = this.secrets.patterns();
     if (patterns.length === 0) {
       this.carry = Buffer.alloc(0);
+      this.openMaskEnd = undefined;
       return buf;
     }
-    const holdFrom = this.partialMatchStart(buf, patterns);
-    const { out, consumed } = this.replace(buf, patterns, holdFrom);
-    this.carry = Buffer.from(buf.subarray(consumed));
-    return out;
+    return this.emit(buf, patterns, this.partialMatchStart(buf, patterns));
   }
 
   /**
@@ -172,38 +208,61 @@ export class StreamRedactor {
   /** Emits whatever was held back, redacted. */
   end(): Buffer {
     const buf = this.carry;
+    const out = buf.length === 0 ? buf : this.emit(buf, this.secrets.patterns(), buf.length);
     this.carry = Buffer.alloc(0);
-    return buf.length === 0 ? buf : this.replace(buf, this.secrets.patterns(), buf.length).out;
+    this.openMaskEnd = undefined;
+    return out;
   }
 
-  /** Replaces matches starting before `limit`; returns the output and how many input bytes it covers. */
-  private replace(buf: Buffer, patterns: Buffer[], limit: number): { out: Buffer; consumed: number } {
-    const intervals: Array<[number, number]> = [];
-    for (const p of patterns) {
-      let at = buf.indexOf(p);
-      while (at >= 0 && at < limit) {
-        intervals.push([at, at + p.length]);
-        at = buf.indexOf(p, at + 1);
-      }
+  /**
+   * Emits `buf` up to `limit` redacted and keeps the rest as the carry. Every match that starts before `limit` lies
+   * wholly in `buf` (partialMatchStart), so each is seen exactly once; a masked span that reaches `limit` stays open,
+   * since a match starting in the held-back bytes (or at their start, adjoining) would extend it.
+   */
+  private emit(buf: Buffer, patterns: Buffer[], limit: number): Buffer {
+    const spans = this.maskedSpans(buf, patterns, limit);
+    this.carry = Buffer.from(buf.subarray(limit));
+    if (spans.length === 0) {
+      this.openMaskEnd = undefined;
+      return buf.subarray(0, limit);
     }
-    if (intervals.length === 0) return { out: buf.subarray(0, limit), consumed: limit };
-    intervals.sort((a, b) => a[0] - b[0]);
     const parts: Buffer[] = [];
     const mask = Buffer.from(REDACTED);
     let pos = 0;
-    let i = 0;
-    while (i < intervals.length) {
-      let [start, end] = intervals[i];
-      // Overlapping matches merge into one masked span.
-      while (i + 1 < intervals.length && intervals[i + 1][0] <= end) end = Math.max(end, intervals[++i][1]);
-      i++;
-      if (start < pos) start = pos;
-      parts.push(buf.subarray(pos, start), mask);
-      pos = Math.max(pos, end);
+    for (const span of spans) {
+      parts.push(buf.subarray(pos, span.start));
+      if (!span.emitted) parts.push(mask);
+      pos = span.end;
     }
-    const consumed = Math.max(pos, limit);
-    parts.push(buf.subarray(pos, consumed));
-    return { out: Buffer.concat(parts), consumed };
+    const last = spans[spans.length - 1];
+    if (last.end >= limit) this.openMaskEnd = last.end - limit;
+    else {
+      this.openMaskEnd = undefined;
+      parts.push(buf.subarray(pos, limit));
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** The matches starting before `limit`, and the span still open from the last write, merged where they overlap or adjoin. */
+  private maskedSpans(buf: Buffer, patterns: Buffer[], limit: number): Array<{ start: number; end: number; emitted: boolean }> {
+    const found: Array<{ start: number; end: number; emitted: boolean }> =
+      this.openMaskEnd === undefined ? [] : [{ start: 0, end: this.openMaskEnd, emitted: true }];
+    for (const p of patterns) {
+      let at = buf.indexOf(p);
+      while (at >= 0 && at < limit) {
+        found.push({ start: at, end: at + p.length, emitted: false });
+        at = buf.indexOf(p, at + 1);
+      }
+    }
+    // The open span sorts first among spans starting at 0: its `***` is out already, and the merged span keeps that.
+    found.sort((a, b) => a.start - b.start || Number(b.emitted) - Number(a.emitted));
+    const merged: typeof found = [];
+    for (const f of found) {
+      const last = merged[merged.length - 1];
+      if (last && f.start <= last.end) last.end = Math.max(last.end, f.end);
+      else merged.push({ ...f });
+    }
+    return merged;
   }
 }
 

@@ -1,5 +1,15 @@
 /** Streaming redaction: secrets and their encoded forms never survive, however the stream is cut. */
-import { base64Forms, queryEscape, redactJsonText, redactJsonValue, REDACTED, SecretRegistry, StreamRedactor } from '../../runner-image/src/redactor';
+import {
+  base64Forms,
+  hclQuotedEscape,
+  queryEscape,
+  redactJsonText,
+  redactJsonValue,
+  REDACTED,
+  SecretRegistry,
+  StreamRedactor,
+} from '../../runner-image/src/redactor';
+import fc from 'fast-check';
 import { JsonUiHumaniser } from '../../runner-image/src/json-ui';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCY';
@@ -63,6 +73,51 @@ describe('StreamRedactor', () => {
   });
 });
 
+describe('overlapping secrets', () => {
+  /** Redacting the whole text in one pass, written independently of StreamRedactor: every match, joined where they meet. */
+  function oneShot(registry: SecretRegistry, text: string): string {
+    const buf = Buffer.from(text);
+    const spans: Array<[number, number]> = [];
+    for (const p of registry.patterns()) for (let at = buf.indexOf(p); at >= 0; at = buf.indexOf(p, at + 1)) spans.push([at, at + p.length]);
+    spans.sort((a, b) => a[0] - b[0]);
+    const parts: Buffer[] = [];
+    let pos = 0;
+    let open: [number, number] | undefined;
+    for (const [start, end] of spans) {
+      if (open && start <= open[1]) open[1] = Math.max(open[1], end);
+      else {
+        if (open) pos = open[1];
+        parts.push(buf.subarray(pos, start), Buffer.from(REDACTED));
+        open = [start, end];
+      }
+    }
+    parts.push(buf.subarray(open ? open[1] : 0));
+    return Buffer.concat(parts).toString();
+  }
+
+  const registry = new SecretRegistry();
+  registry.add('abcd', 'cdXYZWVU', 'VUmn0p', 'q9q9q9');
+
+  it('gives one *** for two secrets that overlap, however the writes cut them', () => {
+    const r = new StreamRedactor(registry);
+    expect(Buffer.concat([r.write(Buffer.from('abcdXY')), r.write(Buffer.from('ZWVU')), r.end()]).toString()).toBe('***');
+    expect(registry.redact('abcdXYZWVU')).toBe('***');
+  });
+
+  it('gives, for random texts and random cuts, exactly what redacting the whole text at once gives', () => {
+    const fragment = fc.constantFrom('ab', 'abcd', 'cd', 'cdXY', 'XYZWVU', 'ZWVU', 'VUmn', 'mn0p', 'q9q9', 'q9', 'x', ' ', '\n', 'é', 'ABCD');
+    fc.assert(
+      fc.property(fc.array(fragment, { maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 20 }), (fragments, cuts) => {
+        const text = fragments.join('');
+        const expected = oneShot(registry, text);
+        expect(registry.redact(text)).toBe(expected);
+        expect(through(registry, Buffer.from(text), (i) => cuts[i % cuts.length])).toBe(expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('redactJsonText', () => {
   it('replaces known secrets in keys, strings and scalars, keeping valid JSON of the same shape', () => {
     const registry = new SecretRegistry();
@@ -117,6 +172,55 @@ describe('the encodings a secret takes through a module', () => {
     const text = redactJsonText(doc, registry);
     for (const form of [queryEscape(secret), Buffer.from(secret).toString('hex'), secret.toUpperCase()]) expect(text).not.toContain(form);
     expect(() => JSON.parse(text)).not.toThrow();
+  });
+});
+
+describe('a secret used as a for_each key (Terraform HCL-quotes it in resource addresses)', () => {
+  // addrs.StringKey.String doubles the template introducers: `${` -> `$${`, `%{` -> `%%{`; a quote becomes \".
+  const secret = 'Zx9-p4ss${w0rd}Q%{x}';
+  const quoted = 'Zx9-p4ss$${w0rd}Q%%{x}';
+  const withQuote = 'Zx9"p4ss${w0rd}Q';
+  const withQuoteHcl = 'Zx9\\"p4ss$${w0rd}Q';
+  const registry = new SecretRegistry();
+  registry.add(secret, withQuote);
+
+  it('quotes the key as Terraform does', () => {
+    expect(hclQuotedEscape(secret)).toBe(quoted);
+    expect(hclQuotedEscape(withQuote)).toBe(withQuoteHcl);
+    expect(hclQuotedEscape('a$b%c\tz\u0001')).toBe('a$b%c\\tz\\u0001');
+  });
+
+  it.each([
+    ['a log line', `terraform_data.k["${quoted}"]: Creating...`],
+    ['a log line with a quote in the key', `terraform_data.k["${withQuoteHcl}"]: Creating...`],
+    ['a -json UI line (the address JSON-escaped)', JSON.stringify({ hook: { resource: { addr: `terraform_data.k["${quoted}"]` } } })],
+    ['a -json UI line with a quote in the key', JSON.stringify({ hook: { resource: { addr: `terraform_data.k["${withQuoteHcl}"]` } } })],
+  ])('redacts it in %s, streamed and split at every position', (_what, text) => {
+    const input = Buffer.from(text);
+    for (let split = 1; split < input.length; split++) {
+      const out = through(registry, input, (i) => (i === 0 ? split : input.length));
+      for (const leak of ['p4ss', 'w0rd']) expect(out).not.toContain(leak);
+      expect(out).toContain(REDACTED);
+    }
+  });
+
+  it('redacts it in plan.json addresses and the raw JSON text of one', () => {
+    const plan = {
+      resource_changes: [
+        { address: `terraform_data.k["${quoted}"]`, index: secret },
+        { address: `terraform_data.k["${withQuoteHcl}"]`, index: withQuote },
+      ],
+    };
+    const text = redactJsonText(plan, registry);
+    for (const leak of ['p4ss', 'w0rd']) expect(text).not.toContain(leak);
+    expect(JSON.parse(text)).toEqual({
+      resource_changes: [
+        { address: 'terraform_data.k["***"]', index: '***' },
+        { address: 'terraform_data.k["***"]', index: '***' },
+      ],
+    });
+    const raw = '"address":"terraform_data.k[\\"Zx9-p4ss$${w0rd}Q%%{x}\\"]"';
+    expect(registry.redact(raw)).toBe('"address":"terraform_data.k[\\"***\\"]"');
   });
 });
 
