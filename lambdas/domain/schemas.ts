@@ -206,12 +206,7 @@ export const flowControlFieldsSchema = z
     pauseBetweenPreviewAndUpdate: z.boolean(),
     skipRefresh: z.boolean(),
     approvers: z.array(approverSchema).default([]),
-    requireDistinctApprover: z
-      .boolean()
-      .default(true)
-      .describe(
-        "Kept for compatibility, and no longer a switch: a change's author, its submitter and whoever submitted or reran an earlier job of it never approve it, whatever this says.",
-      ),
+    requireDistinctApprover: z.boolean().default(true).describe('Kept for compatibility: nobody approves their own change, whatever this says'),
     approvalTimeoutMinutes: z
       .number()
       .int()
@@ -723,9 +718,7 @@ export const slackLinkSchema = z
     orgRoles: z
       .record(z.string(), z.array(roleSchema))
       .optional()
-      .describe(
-        "The person's roles in each org as their own sign-in showed them when the link was made (self links; local mode's config). A Slack click decides only with the approver role in the job's org here: Slack carries no roles, and a link a platform admin made records none.",
-      ),
+      .describe("The person's roles per org when they linked (self links); a Slack click needs approver in the job's org here"),
   })
   .strict();
 export type SlackLink = z.infer<typeof slackLinkSchema>;

@@ -152,8 +152,8 @@ describe('stackjobs:awsSdk', () => {
     expect(() => awsSdkFromContext(nodeWith('maybe'))).toThrow('stackjobs:awsSdk must be one of layer, bundle, runtime');
     const legacy = new App({ context: { 'stackjobs:bundleAwsSdk': 'false' } }).node;
     expect(() => awsSdkFromContext(legacy)).toThrow('stackjobs:bundleAwsSdk is gone: use stackjobs:awsSdk=bundle');
-    // The layer also carries the CEL evaluator of plan policies (infra/sdk-layer.ts); the runtime has only the SDK.
-    expect(bundlingOptions('layer').externalModules).toEqual(['@aws-sdk/*', '@smithy/*', '@bufbuild/*']);
+    // The layer also carries the CEL evaluator of plan policies and the YAML parser (infra/sdk-layer.ts); the runtime has only the SDK.
+    expect(bundlingOptions('layer').externalModules).toEqual(['@aws-sdk/*', '@smithy/*', '@bufbuild/*', 'yaml']);
     expect(bundlingOptions('runtime').externalModules).toEqual(['@aws-sdk/*', '@smithy/*']);
     expect(bundlingOptions('bundle').externalModules).toEqual([]);
   });
