@@ -11,6 +11,7 @@ import { handleApprovalRequest } from '../../lambdas/workflow/approval';
 import { finishJob } from '../../lambdas/workflow/lifecycle';
 import { EVENT_SOURCE } from '../../lambdas/adapters/aws/event-publisher';
 import { closeExpiredApproval, isApprovalExpiry } from '../../lambdas/approvals/expired';
+import { RESUME_AGAIN_AFTER_MS } from '../../lambdas/approvals/decide';
 import {
   changeFor,
   people,
@@ -588,6 +589,39 @@ describe('races and the window', () => {
     expect(h.responses[0].body.text).toContain('the job has ended');
     expect(h.tasks.calls).toEqual([{ kind: 'fail', token, error: 'StackJob.Cancelled', cause: `cancelled by ${people.operator.subject}` }]);
     expect(await h.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
+  });
+
+  it('a decision recorded but never delivered to the workflow is delivered by the same decision again, as recorded, so the job does not wait out its window', async () => {
+    const { job, token } = await awaiting();
+    // Step Functions throttles past the in-process retries: the approval is recorded, the execution still waits.
+    h.tasks.failWith = 'ThrottlingException';
+    const first = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: { comment: 'ship it' } });
+    expect(first.statusCode).toBe(500);
+    expect((await load(job.metadata.id)).status).toMatchObject({
+      phase: 'awaiting_approval',
+      approval: { decision: { decision: 'approved', by: people.approver.subject } },
+    });
+    expect(await h.approvalItems.getTaskToken(job.metadata.id)).toBe(token);
+    h.tasks.failWith = undefined;
+    h.tasks.calls.length = 0;
+    // Right after, the same approval is the usual 409: the first request could still be resuming.
+    const early = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} });
+    expect([early.statusCode, early.json().detail]).toEqual([409, expect.stringContaining(`already approved by ${people.approver.subject}`)]);
+    expect(h.tasks.calls).toEqual([]);
+    h.clock.set(new Date(NOW.getTime() + RESUME_AGAIN_AFTER_MS));
+
+    // A reject now is refused (the approval is decided); the approval again, here a click in Slack, delivers it.
+    const reject = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/reject`, { principal: people.approver, body: {} });
+    expect([reject.statusCode, reject.json().detail]).toEqual([409, expect.stringContaining(`already approved by ${people.approver.subject}`)]);
+    await slackClick(h, job.status.approval!.id, SLACK_APPROVER);
+    expect(h.tasks.calls).toEqual([{ kind: 'succeed', token, output: { approvalId: job.status.approval!.id, decision: 'approved' } }]);
+    expect(await h.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
+    // Recorded once, as the first approver made it.
+    expect((await load(job.metadata.id)).status.approval!.decision).toMatchObject({ by: people.approver.subject, channel: 'api', comment: 'ship it' });
+    // Delivered: a further approval is the usual 409 and reaches nothing.
+    const again = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} });
+    expect([again.statusCode, again.json().detail]).toEqual([409, expect.stringContaining(`already approved by ${people.approver.subject}`)]);
+    expect(h.tasks.calls).toHaveLength(1);
   });
 
   it('a decision whose task already timed out in the workflow is reported as such (409)', async () => {
