@@ -9,6 +9,7 @@ import type { Node } from 'constructs';
 import type { StackJobsStackProps } from './stack-jobs-stack';
 import type { ConsoleSignIn } from './constructs/console';
 import { RUNNER_DEFAULT_SIZE, runnerImageAsset, type RunnerImageBuild } from './constructs/runner';
+import { orgRunnerPatternProblem } from '../lambdas/domain/preflight';
 
 const PREFIX = 'stackjobs:';
 
@@ -34,6 +35,15 @@ function str(node: Node, key: string, fallback?: string): string | undefined {
   if (v === undefined || v === null || v === '') return fallback;
   if (typeof v !== 'string') throw new ContextError(`context ${PREFIX}${key} must be a string`);
   return v;
+}
+
+/** stackjobs:orgRunnerTaskDefinitionArns, each pattern able to keep an org to its own task definitions (refused otherwise). */
+function orgRunnerPatterns(patterns: string[] | undefined): string[] | undefined {
+  for (const p of patterns ?? []) {
+    const problem = orgRunnerPatternProblem(p);
+    if (problem) throw new ContextError(`context ${PREFIX}orgRunnerTaskDefinitionArns: ${problem}`);
+  }
+  return patterns;
 }
 
 function list(node: Node, key: string): string[] | undefined {
@@ -202,7 +212,7 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
     stateBucketNames: list(node, 'stateBucketNames'),
     stateLockTableNames: list(node, 'stateLockTableNames'),
     slackTeamId: str(node, 'slackTeamId'),
-    orgRunnerTaskDefinitionArns: list(node, 'orgRunnerTaskDefinitionArns'),
+    orgRunnerTaskDefinitionArns: orgRunnerPatterns(list(node, 'orgRunnerTaskDefinitionArns')),
     orgRunnerRoleArns: list(node, 'orgRunnerRoleArns'),
     lockWaitSeconds: num(node, 'lockWaitSeconds'),
     lockWaitMaxAttempts: num(node, 'lockWaitMaxAttempts'),

@@ -3,6 +3,7 @@
  * without their own Catch path and the Lambda that fails a lost runner's task (wired to the aws.states and aws.ecs
  * rules by the events construct).
  */
+import { ORG_PLACEHOLDER } from '../../lambdas/domain/preflight';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -200,7 +201,10 @@ export class Orchestration extends Construct {
    * The org runner tasks (state 'Run … On Org Runner') start task definitions named only at run time, so the role
    * may start exactly the configured patterns and pass exactly the configured roles, to ECS tasks only.
    */
-  private grantOrgRunners(role: iam.IRole, taskDefinitionArns: string[], roleArns: string[]): void {
+  private grantOrgRunners(role: iam.IRole, patterns: string[], roleArns: string[]): void {
+    // IAM cannot see whose job a task is: it allows any org's family of a pattern, and pre-flight keeps each job to
+    // its own org's ({org} read as the job's org) before the placement is frozen.
+    const taskDefinitionArns = patterns.map((p) => p.replace(ORG_PLACEHOLDER, '*'));
     if (taskDefinitionArns.length > 0) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'OrgRunnerTasks', actions: ['ecs:RunTask'], resources: taskDefinitionArns }));
       acknowledgeWildcardResources(

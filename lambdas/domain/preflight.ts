@@ -51,8 +51,9 @@ export interface PreflightDeps {
   locks: StackLockReader;
   clock: Clock;
   /**
-   * Task-definition ARN patterns (`*` wildcards) an org runner may be placed on; the deployment grants the state
-   * machine ecs:RunTask on exactly these. Unset or empty: org runners are recorded by id only and jobs run on the
+   * Task-definition ARN patterns an org runner may be placed on, each with the org's place in its family
+   * (`…:task-definition/stackjobs-org-{org}:*`, orgRunnerPatternProblem); the deployment grants the state machine
+   * ecs:RunTask on them with `*` for `{org}`. Unset or empty: org runners are recorded by id only and jobs run on the
    * platform runner.
    */
   orgRunnerTaskDefinitionArns?: string[];
@@ -66,15 +67,37 @@ export interface RunnerPlacement {
   securityGroups: string[];
 }
 
+/** Where the job's org goes in a permitted org-runner task-definition pattern (stackjobs:orgRunnerTaskDefinitionArns). */
+export const ORG_PLACEHOLDER = '{org}';
+
 /**
- * The org runner's placement when it has a cluster, a task definition, subnets and security groups, and its task definition matches
- * one of the permitted patterns; otherwise undefined (the platform runner runs the job).
+ * Why a permitted org-runner pattern cannot keep each org to its own task definitions, or undefined when it can: the
+ * family must be a fixed prefix, then `{org}`, then the revision (`…:task-definition/stackjobs-org-{org}:*`). Without
+ * `{org}` every org could name any permitted task definition, another org's (its task role, its credentials); with a
+ * `*` before it, or anything after it, org `corp` would match the family of org `acme-corp`.
  */
-export function runnerPlacementOf(runner: Runner, permitted: readonly string[] = []): RunnerPlacement | undefined {
+export function orgRunnerPatternProblem(pattern: string): string | undefined {
+  const m = /:task-definition\/([^:]*):(\*|\d+)$/.exec(pattern);
+  if (!m) return `${pattern} is not a task-definition ARN pattern ending in :<revision> or :*`;
+  const family = m[1];
+  if (!family.endsWith(ORG_PLACEHOLDER) || family.indexOf(ORG_PLACEHOLDER) !== family.length - ORG_PLACEHOLDER.length)
+    return `${pattern} must end its family with ${ORG_PLACEHOLDER}, once (e.g. …:task-definition/stackjobs-org-${ORG_PLACEHOLDER}:*), so an org may start only its own task definitions`;
+  if (family.includes('*'))
+    return `${pattern} must have no * in its family before ${ORG_PLACEHOLDER}: org corp would match the task definitions of org acme-corp`;
+  return undefined;
+}
+
+/**
+ * The org runner's placement when it has a cluster, a task definition, subnets and security groups, and its task
+ * definition matches one of the permitted patterns with `{org}` read as the job's org; otherwise undefined (the
+ * platform runner runs the job). A pattern that could match another org's task definitions permits nothing.
+ */
+export function runnerPlacementOf(runner: Runner, org: string, permitted: readonly string[] = []): RunnerPlacement | undefined {
   const { cluster, taskDefinition, subnets, securityGroups } = runner;
   // Both lists are passed to ECS as they are, so an org runner names its subnets and security groups explicitly.
   if (runner.scope !== 'org' || !cluster || !taskDefinition || subnets.length === 0 || securityGroups.length === 0) return undefined;
-  if (!permitted.some((pattern) => permissionCovers(pattern, taskDefinition))) return undefined;
+  const own = permitted.filter((p) => !orgRunnerPatternProblem(p)).map((p) => p.replace(ORG_PLACEHOLDER, org));
+  if (!own.some((pattern) => permissionCovers(pattern, taskDefinition))) return undefined;
   return { cluster, taskDefinition, subnets: [...subnets], securityGroups: [...securityGroups] };
 }
 
@@ -212,11 +235,22 @@ export async function checkBackend(
     messages.push(lockOutcome.error.message);
     return failed();
   }
-  messages.push(probe.stateExists ? `state exists at ${stateKey}` : `no state yet at ${stateKey} (a first apply creates it)`);
+  // A state that cannot be seen from here (a local backend) is not called missing: the run finds it.
+  if (probe.stateExists !== undefined)
+    messages.push(probe.stateExists ? `state exists at ${stateKey}` : `no state yet at ${stateKey} (a first apply creates it)`);
   if (lease) messages.push(`stack is held by stack job ${lease.ownerJobId}; this job will queue behind it`);
   // Under a lease the lock is the holder's own run's; without one, nobody will release it.
   if (lockOutcome.lock && !lease && !(await reportLeftLock(lockOutcome.lock, ref, deps, messages))) return failed();
-  return { result: { check: 'backend', passed: true, messages, resolved: { id: backend.id, stateKey, stateExists: probe.stateExists } }, backend, stateKey };
+  return {
+    result: {
+      check: 'backend',
+      passed: true,
+      messages,
+      resolved: { id: backend.id, stateKey, ...(probe.stateExists !== undefined ? { stateExists: probe.stateExists } : {}) },
+    },
+    backend,
+    stateKey,
+  };
 }
 
 /**
@@ -361,7 +395,7 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
   }
 
   const runner = resolveRunner(orgRunners, platformRunners);
-  const runnerPlacement = runnerPlacementOf(runner, deps.orgRunnerTaskDefinitionArns);
+  const runnerPlacement = runnerPlacementOf(runner, change.resource.org, deps.orgRunnerTaskDefinitionArns);
   if (runner.scope === 'org' && !runnerPlacement) {
     // Not a failure (the job still runs), but an org that registered its own runner must learn it will not be used.
     moduleCheck.messages.push(

@@ -556,7 +556,7 @@ describe('IAM scope', () => {
 });
 
 describe('org runners', () => {
-  const TASK_DEFINITIONS = 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-*';
+  const TASK_DEFINITIONS = 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-{org}:*';
   const ROLES = 'arn:aws:iam::111122223333:role/stackjobs-org-runner-*';
   const smStatements = (s: StackJobsStack, j: typeof json) => {
     const roleId = s.getLogicalId(s.orchestration.stateMachine.role.node.defaultChild as never);
@@ -596,7 +596,8 @@ describe('org runners', () => {
       Sid: 'OrgRunnerTasks',
       Effect: 'Allow',
       Action: 'ecs:RunTask',
-      Resource: TASK_DEFINITIONS,
+      // IAM cannot tell orgs apart: any org's family, and pre-flight keeps each job to its own.
+      Resource: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-*:*',
     });
     expect(statements.find((st) => st.Sid === 'OrgRunnerRoles')).toEqual({
       Sid: 'OrgRunnerRoles',
@@ -613,6 +614,13 @@ describe('org runners', () => {
     expect(preflightEnv(s, j)).toEqual([JSON.stringify([TASK_DEFINITIONS]), JSON.stringify([TASK_DEFINITIONS])]);
     // The definition itself does not change with the context: the placement travels in the state.
     expect(extractStateMachine(j).definition).toEqual(extractStateMachine(json).definition);
+  });
+
+  it("refuses at synth a pattern that would let one org start another org's task definitions (no {org} in the family)", () => {
+    const app = new App({
+      context: { ...OFFLINE_CONTEXT, 'stackjobs:orgRunnerTaskDefinitionArns': ['arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-*:*'] },
+    });
+    expect(() => buildStackJobsApp(app)).toThrow(/stackjobs:orgRunnerTaskDefinitionArns: .* must end its family with \{org\}/);
   });
 });
 

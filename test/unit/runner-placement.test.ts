@@ -1,11 +1,11 @@
 /** Which runner a job runs on: pre-flight freezes an org runner's placement only when the deployment permits it. */
-import { runPreflight, runnerPlacementOf } from '../../lambdas/domain/preflight';
+import { orgRunnerPatternProblem, runPreflight, runnerPlacementOf } from '../../lambdas/domain/preflight';
 import { runnerSchema, stackJobSchema, type Runner } from '../../lambdas/domain/schemas';
 import { freezeStackJob } from '../../lambdas/domain/stack-job';
 import { orgRunnerPlacement } from '../../lambdas/workflow/lifecycle';
 import { change, NOW, preflightDeps, standardCatalog } from '../support/domain-fixtures';
 
-const PERMITTED = ['arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-*'];
+const PERMITTED = ['arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-{org}:*'];
 const orgRunner = (o: Partial<Runner> = {}): Runner =>
   runnerSchema.parse({
     id: 'sjr_acmecorp_private',
@@ -48,7 +48,7 @@ describe('freezing the runner into the snapshot', () => {
   });
 
   it('records the org runner by id only (platform runner task) when no pattern is configured or none matches', async () => {
-    for (const permitted of [undefined, [], ['arn:aws:ecs:us-east-1:111122223333:task-definition/other-*']]) {
+    for (const permitted of [undefined, [], ['arn:aws:ecs:us-east-1:111122223333:task-definition/other-{org}:*']]) {
       const job = await frozen(orgRunner(), permitted);
       expect(job.spec.essentials.stackJobRunner).toEqual({ id: 'sjr_acmecorp_private' });
       expect(orgRunnerPlacement(job)).toBeUndefined();
@@ -56,15 +56,43 @@ describe('freezing the runner into the snapshot', () => {
   });
 
   it('freezes no placement for an org runner without a cluster, task definition or subnets, nor for the platform default', async () => {
-    expect(runnerPlacementOf(orgRunner({ cluster: undefined }), PERMITTED)).toBeUndefined();
-    expect(runnerPlacementOf(orgRunner({ taskDefinition: undefined }), PERMITTED)).toBeUndefined();
-    expect(runnerPlacementOf(orgRunner({ subnets: [] }), PERMITTED)).toBeUndefined();
-    expect(runnerPlacementOf(orgRunner({ scope: 'platform' }), PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ cluster: undefined }), 'acmecorp', PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ taskDefinition: undefined }), 'acmecorp', PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ subnets: [] }), 'acmecorp', PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ scope: 'platform' }), 'acmecorp', PERMITTED)).toBeUndefined();
     const job = await frozen(undefined, PERMITTED);
     expect(job.spec.essentials.stackJobRunner).toEqual({ id: 'sjr_platform_default' });
   });
 
   it('needs the security groups as well (ECS is given both network lists as registered)', () => {
-    expect(runnerPlacementOf(orgRunner({ securityGroups: [] }), PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ securityGroups: [] }), 'acmecorp', PERMITTED)).toBeUndefined();
+  });
+});
+
+describe("an org runner names only its own org's task definitions", () => {
+  it("never freezes another org's task definition, though an org admin registers a runner naming it", async () => {
+    // What an acmecorp admin can write (PUT /v1/orgs/acmecorp/runners/steal): globex's task definition, whose task role
+    // holds globex's credentials. With one pattern for every org (stackjobs-org-*) this was frozen and run.
+    const steal = orgRunner({ id: 'steal', taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-globex:7' });
+    expect(runnerPlacementOf(steal, 'acmecorp', PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(steal, 'globex', PERMITTED)).toBeDefined();
+    const job = await frozen(steal, PERMITTED);
+    expect(job.spec.essentials.stackJobRunner).toEqual({ id: 'steal' });
+    // An org whose name ends another's (corp, acme-corp) matches only its own family.
+    const corp = orgRunner({ taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-acme-corp:1' });
+    expect(runnerPlacementOf(corp, 'corp', PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(corp, 'acme-corp', PERMITTED)).toBeDefined();
+  });
+
+  it('refuses patterns that cannot keep an org to its own: no {org}, a * before it, anything after it', () => {
+    const base = 'arn:aws:ecs:us-east-1:111122223333:task-definition/';
+    expect(orgRunnerPatternProblem(`${base}stackjobs-org-{org}:*`)).toBeUndefined();
+    expect(orgRunnerPatternProblem(`${base}stackjobs-org-{org}:3`)).toBeUndefined();
+    expect(orgRunnerPatternProblem(`${base}stackjobs-org-*`)).toMatch(/not a task-definition ARN pattern ending in :<revision> or :\*/);
+    expect(orgRunnerPatternProblem(`${base}stackjobs-org-*:*`)).toMatch(/must end its family with \{org\}/);
+    expect(orgRunnerPatternProblem(`${base}stackjobs-{org}-runner:*`)).toMatch(/must end its family with \{org\}/);
+    expect(orgRunnerPatternProblem(`${base}stackjobs-*-{org}:*`)).toMatch(/no \* in its family/);
+    // Such a pattern, given anyway (an old deployment's setting), permits nothing.
+    expect(runnerPlacementOf(orgRunner(), 'acmecorp', [`${base}stackjobs-org-*:*`])).toBeUndefined();
   });
 });
