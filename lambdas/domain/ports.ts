@@ -27,7 +27,8 @@ export interface CredentialValidator {
 export interface BackendProbeResult {
   reachable: boolean;
   detail: string;
-  stateExists: boolean;
+  /** Undefined when it cannot be known before the run: a local backend's state is files on the runner. */
+  stateExists: boolean | undefined;
 }
 
 /** Reaches the state backend with its credential: reachability and state presence (its lock: StateLockProbe). */

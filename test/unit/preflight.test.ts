@@ -153,6 +153,16 @@ describe('pre-flight', () => {
       );
     });
 
+    it('does not call a state it cannot see missing (a local backend: files on the runner)', async () => {
+      const r = await byCheck(
+        change(),
+        preflightDeps({ backendProbe: reachableBackend({ stateExists: undefined, detail: 'local backend (files on the runner)' }) }),
+      );
+      expect(r.backend.passed).toBe(true);
+      expect(r.backend.messages.some((m) => m.includes('no state yet') || m.includes('state exists'))).toBe(false);
+      expect(r.backend.resolved).not.toHaveProperty('stateExists');
+    });
+
     describe("Terraform's own state lock", () => {
       const STACK_PATH = '/v1/orgs/acmecorp/envs/production/resources/eks_01jq5xe4z7farkgenqsh47c1h0/state-lock';
       const s3Lock = (o: Partial<TerraformStateLock> = {}): TerraformStateLock => ({
@@ -248,7 +258,7 @@ describe('pre-flight', () => {
       scope: 'org',
       org: 'acmecorp',
       cluster: 'arn:aws:ecs:us-east-1:111122223333:cluster/acme',
-      taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner:3',
+      taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner-acmecorp:3',
       subnets: ['subnet-1'],
       securityGroups: ['sg-1'],
       isDefault: true,
@@ -266,7 +276,7 @@ describe('pre-flight', () => {
         change(),
         preflightDeps({
           catalog: standardCatalog().add('runners', 'acmecorp', orgRunner),
-          orgRunnerTaskDefinitionArns: ['arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner:*'],
+          orgRunnerTaskDefinitionArns: ['arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner-{org}:*'],
         }),
       );
       expect(r.module.messages.some((m) => m.includes('org runner'))).toBe(false);

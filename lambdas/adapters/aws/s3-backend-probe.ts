@@ -26,7 +26,11 @@ export class S3BackendProbe implements BackendProbe {
 
   private async probeOnce(backend: BackendCredential, stateKey: string): Promise<BackendProbeResult> {
     if (backend.type === 'local') {
-      return { reachable: true, stateExists: false, detail: 'local backend (files on the runner): reachability and state cannot be checked before the run' };
+      return {
+        reachable: true,
+        stateExists: undefined,
+        detail: 'local backend (files on the runner): reachability and state cannot be checked before the run',
+      };
     }
     const { bucket, endpoint } = backend.config;
     const clientConfig = await backendClientConfig(backend, this.secrets);
