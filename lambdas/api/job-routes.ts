@@ -81,7 +81,8 @@ export function jobRoutes(deps: JobRoutesDeps): Route[] {
         operationId: 'submitChange',
         summary: 'Submit a resource change: pre-flight, freeze the StackJob and start it',
         description:
-          'Idempotent on (org, env, resource id, version id, trigger): a repeat answers 200 with the job the first submission created. ' +
+          'Idempotent on (org, env, resource id, version id, trigger): a repeat answers 200 with the job the first submission created; a ' +
+          'different change (kind, name, version message, createdBy or spec) under a version already submitted is a 409 naming what differs. ' +
           'If any pre-flight check fails, no job is created and the 422 lists every check.',
         tag: 'stack-jobs',
         body: changeBody,

@@ -4,6 +4,7 @@
  * side by side.
  */
 import { createHash } from 'node:crypto';
+import { ConflictError } from '../domain/errors';
 import type { Clock, IdGenerator } from '../domain/ids';
 import type { ExecutionStarter } from '../domain/ports';
 import { runPreflight, type PreflightDeps } from '../domain/preflight';
@@ -51,6 +52,38 @@ export function submissionKeyOf(change: ResourceChange, options: SubmitOptions =
   return `${base}:rerun:${options.rerunOf}:${createHash('sha256').update(options.rerunKey).digest('hex')}`;
 }
 
+/** JSON with object keys in order: two specs that differ only in key order are the same spec. */
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
+
+/**
+ * The fields in which `change` differs from the change `job` was made from, under the same idempotency key (the same
+ * resource version and trigger). A retry sends the same change and gets the same job; a different one under a version
+ * already submitted would be silently answered with the old job, so it is refused instead.
+ */
+export function changeDifferences(job: StackJob, change: ResourceChange): string[] {
+  const info = job.spec.apiResourceInfo;
+  return [
+    info.kind !== change.kind ? 'kind' : '',
+    info.name !== change.resource.name ? 'resource.name' : '',
+    job.metadata.version.message !== change.resource.version.message ? 'resource.version.message' : '',
+    info.eventCreatedBy !== change.createdBy ? 'createdBy' : '',
+    canonical(info.spec) !== canonical(change.spec) ? 'spec' : '',
+  ].filter(Boolean);
+}
+
+function sameChangeOr409(job: StackJob, change: ResourceChange): StackJob {
+  const differs = changeDifferences(job, change);
+  if (differs.length > 0)
+    throw new ConflictError(
+      `version ${change.resource.version.id} of ${change.resource.org}/${change.resource.env}/${change.resource.id} was already submitted ` +
+        `(stack job ${job.metadata.id}) with a different ${differs.join(', ')}: a changed resource needs a new version id`,
+    );
+  return job;
+}
+
 export async function submitChange(change: ResourceChange, deps: SubmissionDeps, options: SubmitOptions = {}): Promise<SubmitOutcome> {
   const key = submissionKeyOf(change, options);
 
@@ -59,7 +92,7 @@ export async function submitChange(change: ResourceChange, deps: SubmissionDeps,
   const preflight = runPreflight(change, deps.preflight);
   preflight.catch(() => undefined);
   const earlier = key === undefined ? undefined : await deps.idempotency.find(key);
-  if (earlier) return { kind: 'duplicate', job: await completeSubmission(earlier, deps) };
+  if (earlier) return { kind: 'duplicate', job: await completeSubmission(sameChangeOr409(earlier, change), deps) };
 
   const outcome = await preflight;
   if (!outcome.passed) return { kind: 'rejected', checks: outcome.checks };
@@ -68,7 +101,7 @@ export async function submitChange(change: ResourceChange, deps: SubmissionDeps,
   // Without a key the job id is new, so there is nothing to deduplicate.
   if (key !== undefined) {
     const claim = await deps.idempotency.claim(key, job);
-    if (!claim.claimed) return { kind: 'duplicate', job: await completeSubmission(claim.job, deps) };
+    if (!claim.claimed) return { kind: 'duplicate', job: await completeSubmission(sameChangeOr409(claim.job, change), deps) };
   }
   // A rerun without a key writes first: were the write to fail after its execution started, the caller's retry
   // would make a second rerun. A snapshot too heavy for the execution input must be stored before anything reads it.

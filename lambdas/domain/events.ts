@@ -51,7 +51,8 @@ export const EVENT_DETAILS = {
   'Stack Job Rejected': z
     .object({
       eventId: z.string(),
-      reason: z.enum(['invalid', 'preflight_failed']),
+      /** version_conflict: the same resource version was already submitted with a different change (errors says how). */
+      reason: z.enum(['invalid', 'preflight_failed', 'version_conflict']),
       org: z.string().optional(),
       env: z.string().optional(),
       resourceId: z.string().optional(),

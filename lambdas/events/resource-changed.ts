@@ -4,6 +4,7 @@
  * and not thrown, since a retry would fail the same way; infrastructure errors throw so EventBridge/Lambda
  * retry and the DLQ keeps what never succeeds.
  */
+import { ConflictError } from '../domain/errors';
 import type { EventBridgeEvent } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
@@ -48,7 +49,6 @@ export async function handleResourceChanged(event: EventBridgeEvent<string, unkn
   }
   const change = parsed.data;
   // No person is authenticated here: the submitter is the producing source (detail.createdBy stays the producer's word).
-  const outcome = await submitChange(change, deps.submission, { submittedBy: `eventbridge:${event.source}` });
   const identity = {
     org: change.resource.org,
     env: change.resource.env,
@@ -56,6 +56,21 @@ export async function handleResourceChanged(event: EventBridgeEvent<string, unkn
     versionId: change.resource.version.id,
     triggerEvent: change.triggerEvent,
   };
+  let outcome: Awaited<ReturnType<typeof submitChange>>;
+  try {
+    outcome = await submitChange(change, deps.submission, { submittedBy: `eventbridge:${event.source}` });
+  } catch (e) {
+    // A different change under a version already submitted: retrying the event cannot help, so it is rejected, visibly.
+    if (!(e instanceof ConflictError)) throw e;
+    await deps.publisher.publish(JOB_REJECTED, {
+      eventId: event.id,
+      reason: 'version_conflict',
+      ...identity,
+      errors: [{ path: 'detail', message: e.message }],
+    });
+    deps.logger.warn('rejected a change event: its version was already submitted with a different change', { ...identity, eventId: event.id });
+    return { outcome: 'rejected' };
+  }
   if (outcome.kind === 'rejected') {
     countPreflightFailures(deps.metrics, outcome.checks);
     await deps.publisher.publish(JOB_REJECTED, { eventId: event.id, reason: 'preflight_failed', ...identity, checks: outcome.checks });

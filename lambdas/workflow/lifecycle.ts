@@ -617,7 +617,7 @@ export function executionEnding(job: StackJob, end: ExecutionEnd): Ending {
     `workflow:${job.status.phase}`;
   const message =
     end.status === 'INTERRUPTED'
-      ? `${end.seen} while this job was ${phase}${operation.startsWith('workflow:') ? '' : ` (in ${operation})`}; it did not finish: submit it again or rerun it`
+      ? `${end.seen} while this job was ${phase}${operation.startsWith('workflow:') ? '' : ` (in ${operation})`}; it did not finish: rerun it (stackjobs rerun, POST /v1/stack-jobs/{id}/rerun)`
       : `the workflow execution ended ${end.status}`;
   return { reason, failure: { operation, message } };
 }

@@ -78,6 +78,24 @@ describe('submitting a change', () => {
     expect(second.json().metadata.id).toBe(first.json().metadata.id);
   });
 
+  it('refuses (409, nothing written) a different change under a version already submitted, naming what differs, instead of answering with the old job', async () => {
+    const body = change({ resource: { version: { id: 'ver-changed', message: 'first' } }, spec: { nodeGroup: { desiredSize: 5 }, tier: 'standard' } });
+    const first = await h.call('POST', '/v1/stack-jobs', { body });
+    expect(first.statusCode).toBe(201);
+    // Keys in another order are the same spec: still the duplicate.
+    const reordered = { ...body, spec: Object.fromEntries(Object.entries(body.spec).reverse()) };
+    expect((await h.call('POST', '/v1/stack-jobs', { body: reordered })).statusCode).toBe(200);
+    const edited = { ...body, kind: 'eks_cluster', spec: { ...body.spec, tier: 'gold' } };
+    const res = await h.call('POST', '/v1/stack-jobs', { body: edited });
+    expect(res.statusCode).toBe(409);
+    expect(res.headers!['content-type']).toContain('application/problem+json');
+    expect(res.json().detail).toBe(
+      `version ver-changed of acmecorp/production/${body.resource.id} was already submitted (stack job ${first.json().metadata.id}) with a different kind, spec: a changed resource needs a new version id`,
+    );
+    const stored = await h.jobs.list({ org: 'acmecorp', env: 'production', resourceId: body.resource.id, limit: 100 });
+    expect(stored.items.filter((j) => j.metadata.version.id === 'ver-changed')).toHaveLength(1);
+  });
+
   it('creates exactly one job for five concurrent duplicates', async () => {
     const body = change({ resource: { version: { id: 'ver-concurrent', message: 'race' } } });
     const results = await Promise.all(Array.from({ length: 5 }, () => h.call('POST', '/v1/stack-jobs', { body })));

@@ -54,6 +54,26 @@ describe('Cloud Resource Changed events', () => {
     expect(publisher.published).toEqual([]);
   });
 
+  it('publish a different change under a version already submitted as Stack Job Rejected (version_conflict), without throwing or a second job', async () => {
+    const first = await handleResourceChanged(eventOf(change({ resource: { version: { id: 'ver-event-edit', message: 'v' } } })), deps());
+    expect(first).toMatchObject({ outcome: 'created' });
+    const edited = await handleResourceChanged(
+      eventOf(change({ resource: { version: { id: 'ver-event-edit', message: 'v' } }, spec: { nodeGroup: { desiredSize: 9 } } })),
+      deps(),
+    );
+    expect(edited).toEqual({ outcome: 'rejected' });
+    expect(publisher.published).toEqual([
+      {
+        detailType: JOB_REJECTED,
+        detail: expect.objectContaining({
+          reason: 'version_conflict',
+          versionId: 'ver-event-edit',
+          errors: [{ path: 'detail', message: expect.stringContaining('with a different spec: a changed resource needs a new version id') }],
+        }),
+      },
+    ]);
+  });
+
   it('record the producing source as the submitter (metadata.submittedBy), whatever detail.createdBy says', async () => {
     const event = eventOf(change({ resource: { version: { id: 'ver-event-submitter', message: 'from the portal' } }, createdBy: 'approver@acmecorp.example' }));
     const created = (await handleResourceChanged(event, deps())) as { jobId: string };

@@ -39,7 +39,7 @@ export interface paths {
     put?: never;
     /**
      * Submit a resource change: pre-flight, freeze the StackJob and start it
-     * @description Idempotent on (org, env, resource id, version id, trigger): a repeat answers 200 with the job the first submission created. If any pre-flight check fails, no job is created and the 422 lists every check. Needs the role operator or admin in the change's org. A caller who is not a member of that org gets a 403.
+     * @description Idempotent on (org, env, resource id, version id, trigger): a repeat answers 200 with the job the first submission created; a different change (kind, name, version message, createdBy or spec) under a version already submitted is a 409 naming what differs. If any pre-flight check fails, no job is created and the 422 lists every check. Needs the role operator or admin in the change's org. A caller who is not a member of that org gets a 403.
      */
     post: operations['submitChange'];
     delete?: never;
@@ -1137,7 +1137,7 @@ export interface components {
               environments?: string[];
             }[];
             /**
-             * @description Kept for compatibility, and no longer a switch: a change's author, its submitter and whoever submitted or reran an earlier job of it never approve it, whatever this says.
+             * @description Kept for compatibility: nobody approves their own change, whatever this says
              * @default true
              */
             requireDistinctApprover: boolean;
@@ -1655,7 +1655,7 @@ export interface components {
       linkedAt: string;
       /** @enum {string} */
       via: 'self' | 'platform-admin' | 'local-config';
-      /** @description The person's roles in each org as their own sign-in showed them when the link was made (self links; local mode's config). A Slack click decides only with the approver role in the job's org here: Slack carries no roles, and a link a platform admin made records none. */
+      /** @description The person's roles per org when they linked (self links); a Slack click needs approver in the job's org here */
       orgRoles?: {
         [key: string]: ('viewer' | 'operator' | 'approver' | 'admin' | 'platform-admin')[];
       };
@@ -1772,7 +1772,7 @@ export interface components {
         environments?: string[];
       }[];
       /**
-       * @description Kept for compatibility, and no longer a switch: a change's author, its submitter and whoever submitted or reran an earlier job of it never approve it, whatever this says.
+       * @description Kept for compatibility: nobody approves their own change, whatever this says
        * @default true
        */
       requireDistinctApprover: boolean;
@@ -2022,7 +2022,7 @@ export interface components {
         environments?: string[];
       }[];
       /**
-       * @description Kept for compatibility, and no longer a switch: a change's author, its submitter and whoever submitted or reran an earlier job of it never approve it, whatever this says.
+       * @description Kept for compatibility: nobody approves their own change, whatever this says
        * @default true
        */
       requireDistinctApprover: boolean;
