@@ -371,6 +371,9 @@ class PhaseRun {
       }
 
       const stored = previews ? await this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId)) : undefined;
+      // The phase was claimed before init; a cancel recorded since (init can take minutes) still keeps the apply from
+      // starting, as the one-task hand-over does. Once the apply has started, a cancel only records itself.
+      await this.operationGuard(finalOp, () => this.claimUpdate());
       return await this.update(driver, { destroy, previews, refreshes, ...(approvedDigest ? { approvedDigest } : {}), ...(stored ? { stored } : {}) });
     } finally {
       await this.flushRecords();
@@ -508,18 +511,29 @@ class PhaseRun {
   }
 
   /**
-   * A one-task job's hand-over from preview to update, in one conditional write: the task is recorded as updating
-   * unless a cancel was recorded first. Whichever write lands first decides: a cancel that finds the task updating
+   * The last check before an update applies (a one-task job's hand-over from preview to update, an update task after
+   * its init), in one conditional write: the task is recorded as updating unless a cancel was recorded first. Whichever write lands first decides: a cancel that finds the task updating
    * only records itself (an update is never interrupted), and a cancel that got in first means nothing is applied.
    */
   private async claimUpdate(): Promise<void> {
     if (this.deps.signal.aborted) throw new CancelledError('runner', null, 'cancelled before the update began; nothing was applied');
-    await this.flushRecords();
+    // A held status change (the last operation's ending) rides on this write. The write always changes the job, so
+    // it is conditional on the revision this task last saw: a cancel written since makes it read again and refuse.
+    const held = this.held;
+    this.held = undefined;
     let refused: string | undefined;
     this.job = await this.deps.jobs.update(this.jobId, (j) => {
-      refused = isTerminal(j) ? 'the job ended' : j.status.cancelRequested ? `cancelled by ${j.status.cancelRequested.by}` : undefined;
-      if (refused) return j;
-      return { ...j, status: { ...j.status, ...(j.status.runnerTask ? { runnerTask: { ...j.status.runnerTask, phase: 'update' as const } } : {}) } };
+      if (isTerminal(j)) {
+        refused = 'the job ended';
+        return j;
+      }
+      const base = held ? held(j) : j;
+      refused = j.status.cancelRequested ? `cancelled by ${j.status.cancelRequested.by}` : undefined;
+      if (refused) return base;
+      return {
+        ...base,
+        status: { ...base.status, ...(base.status.runnerTask ? { runnerTask: { ...base.status.runnerTask, phase: 'update' as const } } : {}) },
+      };
     });
     if (refused) throw new CancelledError('runner', null, `${refused} before the update began; nothing was applied`);
     this.logPhase = 'update';

@@ -28,7 +28,15 @@ interface JobWriter {
  * (a cancel that arrived before the task could be stopped, or before the update started).
  */
 export async function claimPhase(jobs: JobWriter, jobId: string, phase: 'preview' | 'update', taskArn: string | undefined): Promise<void> {
-  const job = await jobs.update(jobId, (j) => (isTerminal(j) || !taskArn ? j : { ...j, status: { ...j.status, runnerTask: { arn: taskArn, phase } } }));
+  const job = await jobs.update(jobId, (j) => {
+    if (isTerminal(j)) return j;
+    if (taskArn) return { ...j, status: { ...j.status, runnerTask: { arn: taskArn, phase } } };
+    // This task's ARN is unknown: the preview's task must not stand for it. A cancel would "stop" that finished task
+    // and end the job, and the lock would be released, while this task went on to apply.
+    if (!j.status.runnerTask || j.status.runnerTask.phase === phase) return j;
+    const { runnerTask: _stale, ...status } = j.status;
+    return { ...j, status };
+  });
   if (isTerminal(job) || job.status.cancelRequested)
     throw new CancelledError('runner', null, `the job was cancelled before the ${phase} phase started; nothing was run`);
 }

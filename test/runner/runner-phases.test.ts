@@ -732,6 +732,28 @@ describe('a policy without preview', () => {
     expect(await env.store.getOutputs(job.metadata.id)).toMatchObject({ nodeGroupSize: { value: 5 } });
   });
 
+  it('applies nothing when a cancel is recorded after the update claimed its phase but before the apply began (during init)', async () => {
+    const job = await createJob(env, { previewBeforeUpdate: false });
+    const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
+    const token = 'tok-direct-cancelled-in-init';
+    const running = startRunner(env, { jobId: job.metadata.id, phase: 'update', token, env: { STANDIN_CALLS: calls, STANDIN_SLEEP_MS: '700' } });
+    const initRunning = async () => (await env.jobs.require(job.metadata.id)).job.status.operations.find((o) => o.name === 'init')?.status === 'running';
+    await waitFor(initRunning, 30000, 'init to start');
+    await env.jobs.update(job.metadata.id, (j) => ({
+      ...j,
+      status: { ...j.status, cancelRequested: { by: 'ops@acmecorp.example', at: new Date().toISOString() } },
+    }));
+    const r = await running.done;
+    expect(r.code).toBe(1);
+    const { error, cause } = failureOf(token);
+    expect(error).toBe('StackJob.Cancelled');
+    expect(cause.message).toMatch(/cancelled by ops@acmecorp\.example before the update began; nothing was applied/);
+    expect(readCalls(calls).map((c) => c.command)).not.toContain('apply');
+    const after = (await env.jobs.require(job.metadata.id)).job;
+    // Init's own ending rode on the refusing write.
+    expect(opStates(after)).toMatchObject({ init: 'completed/succeeded', apply: 'pending/tbd' });
+  });
+
   it('runs the update phase with the empty STACKJOBS_PLAN_DIGEST the state machine passes when the preview is skipped', async () => {
     const job = await createJob(env, { previewBeforeUpdate: false });
     const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
