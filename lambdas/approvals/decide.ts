@@ -4,6 +4,7 @@
  * The execution ignores SendTaskSuccess's output, so the decision (with the plan digest) is on the job first.
  */
 import { ConflictError } from '../domain/errors';
+import { withoutTokenError } from '../shared/task-token';
 import type { Clock } from '../domain/ids';
 import type { EventPublisher } from '../domain/ports';
 import type { StackJob } from '../domain/schemas';
@@ -108,7 +109,7 @@ export async function decideApproval(d: DecisionDeps, input: DecideInput): Promi
     const name = (e as Error).name;
     d.log.error('resuming the execution failed', { ...logged, error: name });
     if (TASK_GONE.has(name)) throw new ConflictError('the decision was recorded, but the approval window had already closed in the workflow');
-    throw e;
+    throw withoutTokenError(e, token);
   }
   await d.approvalItems.clearTaskToken(input.jobId);
   d.log.info('approval decided', logged);
@@ -161,7 +162,7 @@ async function resumeRecordedDecision(d: DecisionDeps, job: StackJob, input: Dec
   } catch (e) {
     const name = (e as Error).name;
     d.log.error('resuming a recorded decision failed', { ...logged, error: name });
-    if (!TASK_GONE.has(name)) throw e;
+    if (!TASK_GONE.has(name)) throw withoutTokenError(e, token);
     // Nothing waits on the token any more: the window closed (the execution ends the job), or the execution took the
     // first resume after all and only its answer was lost.
     await d.approvalItems.clearTaskToken(input.jobId);

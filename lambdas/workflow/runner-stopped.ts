@@ -5,6 +5,7 @@
  * process dies (local/local-mode.ts). The token comes from the container overrides the state machine set. A runner
  * that did report left a token Step Functions has already closed, so its stop changes nothing.
  */
+import { withoutToken, withoutTokenError } from '../shared/task-token';
 import { constants } from 'node:os';
 import * as z from '../shared/zod';
 import { TASK_GONE, type LogSink, type TaskResponder } from '../approvals/ports';
@@ -82,28 +83,6 @@ export function lostRunnerMessage(stop: RunnerStop): string {
   return parts.join('; ');
 }
 
-/** The shortest piece of a task token that is masked on its own: longer than any word of an ECS reason. */
-const MIN_TOKEN_PIECE = 32;
-
-/**
- * `text` with the task token masked, and any piece of it of MIN_TOKEN_PIECE characters or more: a reason cut before
- * it reached this (ECS keeps 255 characters of a StopTask reason; a token is often 600 or more) ends with a part of one.
- */
-export function withoutToken(text: string, token: string): string {
-  const whole = text.replaceAll(token, '***');
-  if (token.length < MIN_TOKEN_PIECE || whole.length < MIN_TOKEN_PIECE) return whole;
-  const pieces = new Set<string>();
-  for (let i = 0; i + MIN_TOKEN_PIECE <= token.length; i++) pieces.add(token.slice(i, i + MIN_TOKEN_PIECE));
-  // Every character inside a window that is a piece of the token is masked; adjoining windows make one `***`.
-  const masked = new Uint8Array(whole.length);
-  for (let i = 0; i + MIN_TOKEN_PIECE <= whole.length; i++) if (pieces.has(whole.slice(i, i + MIN_TOKEN_PIECE))) masked.fill(1, i, i + MIN_TOKEN_PIECE);
-  let out = '';
-  for (let i = 0; i < whole.length; i++)
-    if (!masked[i]) out += whole[i];
-    else if (i === 0 || !masked[i - 1]) out += '***';
-  return out;
-}
-
 /**
  * The SendTaskFailure cause: JSON with the message under `message`, and under `errorMessage` too, which is the key
  * the workflow's describeError reads from a cause without an operation (the workflow names the operation itself).
@@ -168,7 +147,7 @@ export async function handleRunnerStopped(d: RunnerStoppedDeps, event: unknown):
     }
     d.log.error('failing the task of a lost runner failed; the event will be retried', { ...logged, error: name });
     // The SDK's message is kept for the retry's log, never the token.
-    throw Object.assign(new Error(withoutToken(String((e as Error).message), token)), { name });
+    throw withoutTokenError(e, token);
   }
   d.log.warn(`a runner stopped without reporting: its task failed with ${WorkflowErrorName.runnerLost}`, { ...logged, message });
   return { outcome: 'failed', jobId };

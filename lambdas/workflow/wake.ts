@@ -2,6 +2,7 @@
  * Freeing a stack and waking who waits for it: the lease as a waiter sees it, waking a parked execution, and releasing
  * with its fencing token. Shared by the lock loop (lifecycle.ts) and by every ending (endings.ts).
  */
+import { withoutTokenError } from '../shared/task-token';
 import type { Clock } from '../domain/ids';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 import type { LeaseRecord, LockRepository } from '../adapters/dynamodb/lock-repository';
@@ -35,7 +36,7 @@ export async function wakeParked(d: Pick<WakeDeps, 'locks' | 'tasks'>, jobId: st
     // Throttled or failed: the job is still parked, so its token goes back (unless it has parked anew meanwhile),
     // and the retried step wakes it rather than passing over it.
     await d.locks.restoreWaiter(parked);
-    throw e;
+    throw withoutTokenError(e, parked.taskToken);
   }
 }
 

@@ -1,9 +1,11 @@
 /**
  * The runner's side of the `.waitForTaskToken` contract. The token lives only in this object: the runner
- * deletes it from process.env before any child process exists.
+ * deletes it from process.env before any child process exists, and an SDK error this rethrows (which the runner
+ * logs) never quotes it.
  */
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { RunnerResult } from '../../lambdas/domain/schemas';
+import { withoutTokenError } from '../../lambdas/shared/task-token';
 import type { RunnerError } from './errors';
 
 /** SFN answers a heartbeat with these when the task is over: keep working and nobody will take the result. */
@@ -25,16 +27,20 @@ export class TaskReporter {
     } catch (e) {
       const name = (e as Error).name;
       if (TASK_GONE.has(name)) throw new TaskGoneError(`task is over (${name})`);
-      throw e;
+      throw withoutTokenError(e, this.taskToken);
     }
   }
 
   async success(result: RunnerResult): Promise<void> {
-    await this.sfn.send(new SendTaskSuccessCommand({ taskToken: this.taskToken, output: JSON.stringify(result) }));
+    await this.sfn.send(new SendTaskSuccessCommand({ taskToken: this.taskToken, output: JSON.stringify(result) })).catch((e: unknown) => {
+      throw withoutTokenError(e, this.taskToken);
+    });
   }
 
   async failure(error: RunnerError): Promise<void> {
-    await this.sfn.send(new SendTaskFailureCommand({ taskToken: this.taskToken, error: error.errorName, cause: error.causeJson() }));
+    await this.sfn.send(new SendTaskFailureCommand({ taskToken: this.taskToken, error: error.errorName, cause: error.causeJson() })).catch((e: unknown) => {
+      throw withoutTokenError(e, this.taskToken);
+    });
   }
 }
 
