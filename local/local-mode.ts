@@ -30,7 +30,8 @@ import { DynamoDBClient, type CreateTableCommandInput, type Projection } from '@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, resolver, synthesizeTemplate, type CfnTemplate } from '../infra/asl';
 import { buildRunner } from '../runner-image/build';
-import { callerAccess } from '../lambdas/http/principal';
+import { callerAccess, hasPermission } from '../lambdas/http/principal';
+import type { Principal } from '../lambdas/domain/schemas';
 import { catalogEntries, type LocalConfig } from './config';
 import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynamo } from './embedded-dynamo';
 import { startEmbeddedS3, type EmbeddedS3 } from './embedded-s3';
@@ -680,15 +681,16 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const { allRoutes } = await import('../lambdas/api/routes');
     const ctx = serviceContextFromEnv('stackjobs-local-api');
     const api = createApi({ routes: allRoutes(ctx), claimNames: ctx.claimNames, logger: ctx.logger, metrics: ctx.metrics });
-    // The events of the caller's orgs only (an event's detail names its org), and only to a caller with a token.
-    const eventsRoute = (caller: { orgs: string[] } | undefined): APIGatewayProxyStructuredResultV2 => {
+    // The events of the orgs the caller may read (an event's detail names its org; the read permission, as every API
+    // route), and only to a caller with a token.
+    const eventsRoute = (caller: Principal | undefined): APIGatewayProxyStructuredResultV2 => {
       if (!caller)
         return {
           statusCode: 401,
           headers: { 'content-type': 'application/problem+json' },
           body: JSON.stringify({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'a bearer token is required' }),
         };
-      const visible = protocol.events.filter((ev) => caller.orgs.includes(String((ev.detail as { org?: unknown } | null)?.org ?? '')));
+      const visible = protocol.events.filter((ev) => hasPermission(caller, 'read', String((ev.detail as { org?: unknown } | null)?.org ?? '')));
       return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items: visible }) };
     };
     const http: HttpApi = await startHttpApi({

@@ -311,8 +311,9 @@ describe('local mode around the API', () => {
     expect(events.items.length).toBeGreaterThan(0);
     expect(events.items.every((ev) => ev.detail.org === 'acmecorp')).toBe(true);
     expect(events.items.some((ev) => ev.detailType === 'Stack Job Status Changed')).toBe(true);
-    // Another org's caller sees none of acmecorp's.
+    // Another org's caller sees none of acmecorp's, and neither does a member of acmecorp without a role there.
     expect(((await (await eventsAs(TOKENS.globex)).json()) as { items: unknown[] }).items).toEqual([]);
+    expect(((await (await eventsAs(TOKENS.noRole)).json()) as { items: unknown[] }).items).toEqual([]);
   });
 });
 

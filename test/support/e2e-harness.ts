@@ -14,12 +14,20 @@ import { REPO_ROOT, startLocalMode, type LocalMode, type LocalModeOptions } from
 import { openApiValidator } from './openapi-validator';
 import { buildStandin } from './standin-iac/build';
 
-export const TOKENS = { operator: 'local-operator-token', approver: 'local-approver-token', admin: 'local-admin-token', globex: 'local-globex-token' };
+export const TOKENS = {
+  operator: 'local-operator-token',
+  approver: 'local-approver-token',
+  admin: 'local-admin-token',
+  globex: 'local-globex-token',
+  /** A member of acmecorp with no role there (the identity provider lists the org, grants nothing). */
+  noRole: 'local-no-role-token',
+};
 export const PLANTED_SECRET = 'PLANTED-e2e-7f3a9c2e-secret-value';
 
 export function e2eConfig(): LocalConfig {
   const config = localConfigSchema.parse(parse(readFileSync(join(REPO_ROOT, 'examples/local/stackjobs.yaml'), 'utf8')));
   config.principals.push({ token: TOKENS.globex, subject: 'ops@globex.example', orgs: ['globex'], roles: ['operator', 'viewer'] });
+  config.principals.push({ token: TOKENS.noRole, subject: 'member@acmecorp.example', orgs: ['acmecorp'], roles: [] });
   config.catalog['flow-control-policies'] = [
     ...(config.catalog['flow-control-policies'] ?? []),
     {
