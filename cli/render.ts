@@ -64,9 +64,12 @@ export function renderPolicyResults(evaluation: Pick<PolicyEvaluation, 'outcome'
     else if (r.effect === 'warn') lines.push(`  ${p.change('WARN ')}  ${where}: ${r.message}`);
     else lines.push(`  ${p.change('NEEDS')}  ${where}: ${r.approvals ?? 2} distinct approvals: ${r.message}`);
   }
+  // `warned` covers both a warn rule and a require_approvals rule that holds: only a warn rule is a warning.
+  const warnings = evaluation.results.some((r) => !r.passed && !r.error && r.effect === 'warn');
+  const needs = evaluation.requiredApprovals ? `${evaluation.requiredApprovals} distinct approvals needed` : undefined;
   const outcome: Record<PolicyEvaluation['outcome'], string> = {
     passed: 'every rule passed',
-    warned: `warnings for the approver${evaluation.requiredApprovals ? `; ${evaluation.requiredApprovals} distinct approvals needed` : ''}`,
+    warned: [warnings || !needs ? 'warnings for the approver' : undefined, needs].filter(Boolean).join('; '),
     denied: 'denied: the job ends before any approval; nothing is applied',
     failed: 'a rule could not be evaluated: the job ends; nothing is applied',
   };

@@ -6,11 +6,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { parse } from 'yaml';
+import { cancelCaseOf } from '../lambdas/approvals/approval-rules';
 import type { PlanChanges } from '../lambdas/domain/plan-changes';
 import type { PlanSummary, PolicyEvaluation, StackJob } from '../lambdas/domain/schemas';
 import { catalogEntries, localConfigSchema } from '../local/config';
 import { ApiClient, ApiError, UnreachableError } from './api-client';
 import { completionScript, SHELLS } from './completion';
+import { cliCommand } from './invocation';
 import { loadProfile, ProfileError, tokenOf } from './profiles';
 import { followJob, lineView, terminalView } from './progress';
 import { outcomeLine, paintFor, renderDrift, renderPlanChanges, renderPolicyResults, summaryLine, type DriftView } from './render';
@@ -41,16 +43,21 @@ function readDocument(file: string): unknown {
 
 const jobExit = (job: StackJob) => (job.status.phase !== 'completed' || ['succeeded', 'skipped'].includes(job.status.result) ? EXIT.ok : EXIT.jobFailed);
 
+/** Lines an error's printer adds after the error (what a command had already done when it failed). */
+const NOTES = new WeakMap<Error, string[]>();
+
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:8787';
 const VERSION = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
-/** Where the example tokens are, for a user of local mode who has none. */
+/** Where the example tokens are, for a user of local mode who has none or the wrong one: every role's, so a 403 names the one it needs. */
 const LOCAL_TOKENS_HINT =
-  'local mode takes the example tokens in examples/local/stackjobs.yaml (local-operator-token, local-approver-token, local-admin-token)';
+  'local mode takes the example tokens in examples/local/stackjobs.yaml: local-operator-token (operator), local-approver-token and local-approver2-token (approvers), local-admin-token (org admin), local-platform-admin-token (platform admin: platform modules and policies, as catalog apply of that file writes)';
 const isLoopback = (url: string) => /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(url);
 
 type PlanChangesView = PlanChanges & { jobId: string; digest: string; summary: PlanSummary; policy?: PolicyEvaluation };
 
 export function buildProgram(io: CliIo): Command {
+  /** How every hint names the CLI: the way it was run (cli/invocation.ts). */
+  const cmd = cliCommand(io.env);
   const program = new Command('stackjobs')
     .description('Submit, follow, approve and inspect stack jobs')
     .version(VERSION, '--version', 'print the version')
@@ -60,7 +67,7 @@ export function buildProgram(io: CliIo): Command {
     .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
     .addHelpText(
       'after',
-      '\nProfiles: ~/.config/stackjobs/config.yaml (or $STACKJOBS_CONFIG), e.g.\n  current: local\n  profiles:\n    local: { endpoint: http://127.0.0.1:8787, token: local-operator-token }\n    prod: { endpoint: https://…, tokenCommand: "my-sso print-token" }\n' +
+      '\nProfiles: ~/.config/stackjobs/config.yaml (or $STACKJOBS_PROFILES; $STACKJOBS_CONFIG is local mode\'s config), e.g.\n  current: local\n  profiles:\n    local: { endpoint: http://127.0.0.1:8787, token: local-operator-token }\n    prod: { endpoint: https://…, tokenCommand: "my-sso print-token" }\n' +
         'A flag wins over its variable (STACKJOBS_ENDPOINT, STACKJOBS_TOKEN), which wins over the profile.',
     )
     .exitOverride()
@@ -75,7 +82,8 @@ export function buildProgram(io: CliIo): Command {
     const endpoint = o.endpoint ?? io.env.STACKJOBS_ENDPOINT;
     const token = o.token ?? io.env.STACKJOBS_TOKEN;
     const named = o.profile ?? io.env.STACKJOBS_PROFILE;
-    const profile = endpoint === undefined || token === undefined || named ? loadProfile(io.env, named) : undefined;
+    const profile =
+      endpoint === undefined || token === undefined || named ? loadProfile(io.env, named, (line) => io.stderr.write(`stackjobs: note: ${line}\n`)) : undefined;
     resolved = { endpoint: endpoint ?? profile?.endpoint ?? DEFAULT_ENDPOINT, token: token ?? tokenOf(profile) };
     return resolved;
   };
@@ -97,13 +105,13 @@ export function buildProgram(io: CliIo): Command {
       io.stdout.write(`(the plan could not be read: ${(e as Error).message})\n`);
     }
     io.stdout.write(
-      `awaiting approval: someone with the approver role in ${job.metadata.org} runs  stackjobs approve ${job.metadata.id}  (or reject)${isLoopback(connection().endpoint) ? ' — in local mode: --token local-approver-token' : ''}\n`,
+      `awaiting approval: someone with the approver role in ${job.metadata.org} runs  ${cmd} approve ${job.metadata.id}  (or reject)${isLoopback(connection().endpoint) ? ' — in local mode: --token local-approver-token' : ''}\n`,
     );
   };
   /** After a decision or a cancel: follow the job like submit --wait. */
   const followAfter = async (id: string, wait: boolean | undefined, stopAtApproval = false) => {
     if (!wait) return;
-    const job = await followJob(client(), id, { stopAtApproval, view: view() });
+    const job = await followJob(client(), id, { stopAtApproval, view: view(), logs: true });
     if (json()) print(job, () => '');
     await showPlanForApproval(job);
     throw new ExitCode(jobExit(job));
@@ -169,7 +177,7 @@ export function buildProgram(io: CliIo): Command {
                 () => undefined,
               )
           : undefined;
-      print(job, () => describeJobFully(job, holder));
+      print(job, () => describeJobFully(job, cmd, holder));
     });
 
   program
@@ -181,18 +189,27 @@ export function buildProgram(io: CliIo): Command {
     .option('--phase <phase>')
     .option('--result <result>', 'succeeded, failed, cancelled, skipped or tbd')
     .option('--limit <n>', 'page size', '20')
-    .option('--cursor <cursor>', 'the next page (printed at the end of a full page)')
+    .option('--cursor <cursor>', 'the next page (printed at the end of a page when more jobs follow)')
     .action(async (o: { org?: string; env?: string; resource?: string; phase?: string; result?: string; limit: string; cursor?: string }) => {
-      const q = new URLSearchParams(
-        Object.entries({ org: o.org, env: o.env, resourceId: o.resource, phase: o.phase, result: o.result, limit: o.limit, cursor: o.cursor }).filter(
-          (e): e is [string, string] => e[1] !== undefined,
-        ),
-      );
-      const { body } = await client().request<{ items: StackJob[]; cursor?: string }>('GET', `/v1/stack-jobs?${q}`);
+      const page = (cursor: string | undefined) => {
+        const q = new URLSearchParams(
+          Object.entries({ org: o.org, env: o.env, resourceId: o.resource, phase: o.phase, result: o.result, limit: o.limit, cursor }).filter(
+            (e): e is [string, string] => e[1] !== undefined,
+          ),
+        );
+        return client()
+          .request<{ items: StackJob[]; cursor?: string }>('GET', `/v1/stack-jobs?${q}`)
+          .then((r) => r.body);
+      };
+      const body = await page(o.cursor);
+      // The API hands back a cursor whenever its read of the index stopped at the page size, also when no job after it
+      // matches (the last job, or only jobs the filters leave out), so following it could print "(no jobs)". The next
+      // page is read before it is offered; -o json keeps the API's answer as it is.
+      const more = !json() && body.cursor !== undefined && (await page(body.cursor)).items.length > 0;
       print(body, () => {
         const rows = body.items.map((j) => listRow(j));
-        const next = body.cursor
-          ? `\nmore: stackjobs list ${[...Object.entries({ org: o.org, env: o.env, resource: o.resource, phase: o.phase, result: o.result }).flatMap(([k, v]) => (v ? [`--${k}`, v] : [])), '--limit', o.limit, '--cursor', body.cursor].join(' ')}`
+        const next = more
+          ? `\nmore: ${cmd} list ${[...Object.entries({ org: o.org, env: o.env, resource: o.resource, phase: o.phase, result: o.result }).flatMap(([k, v]) => (v ? [`--${k}`, v] : [])), '--limit', o.limit, '--cursor', body.cursor].join(' ')}`
           : '';
         return (rows.length ? [LIST_HEADER, ...rows].join('\n') : '(no jobs)') + next;
       });
@@ -226,7 +243,7 @@ export function buildProgram(io: CliIo): Command {
       const job = await client().getJob(id);
       if (!json())
         io.stderr.write(
-          `${phase === 'awaiting_approval' ? `stopped following: the job is awaiting approval (stackjobs plan ${id}; stackjobs approve ${id})` : outcomeLine(job)}\n`,
+          `${phase === 'awaiting_approval' ? `stopped following: the job is awaiting approval (${cmd} plan ${id}; ${cmd} approve ${id})` : outcomeLine(job)}\n`,
         );
       throw new ExitCode(jobExit(job));
     });
@@ -273,16 +290,11 @@ export function buildProgram(io: CliIo): Command {
     .description('cancel a job (an update that already runs finishes first)')
     .option('--wait', 'follow the job until it has ended')
     .action(async (id: string, o: { wait?: boolean }) => {
-      const { body } = await client().request<StackJob>('POST', `/v1/stack-jobs/${encodeURIComponent(id)}/cancel`, {});
-      if (!o.wait || json()) print(body, () => `cancellation requested for ${id}: ${body.status.phase}/${body.status.result}`);
-      else io.stdout.write(`cancellation requested for ${id}\n`);
-      if (o.wait && body.status.phase === 'completed') {
-        if (!json()) io.stdout.write(`${outcomeLine(body)}\n`);
-        return;
-      }
-      if (!o.wait) return;
+      const { status, body } = await client().request<StackJob>('POST', `/v1/stack-jobs/${encodeURIComponent(id)}/cancel`, {});
+      print(body, () => cancelAnswer(status, body));
+      if (!o.wait || body.status.phase === 'completed') return;
       // The cancel did its part unless the job failed (a running update finishes first, and may succeed).
-      const job = await followJob(client(), id, { view: view() });
+      const job = await followJob(client(), id, { view: view(), logs: true });
       if (json()) print(job, () => '');
       throw new ExitCode(job.status.result === 'failed' ? EXIT.jobFailed : EXIT.ok);
     });
@@ -318,7 +330,7 @@ export function buildProgram(io: CliIo): Command {
       if (!o.wait) {
         print(
           body,
-          () => `drift check ${id} of ${target} started: ${body.status.phase}/${body.status.result}  (stackjobs drift check ${target} --wait follows one)`,
+          () => `drift check ${id} of ${target} started: ${body.status.phase}/${body.status.result}  (${cmd} drift check ${target} --wait follows one)`,
         );
         return;
       }
@@ -342,7 +354,7 @@ export function buildProgram(io: CliIo): Command {
     .action(async (target: string) => {
       const { body } = await client().request<{ org: string; env: string; resourceId: string; drift?: DriftView }>('GET', resourcePath(target));
       const out = { org: body.org, env: body.env, resourceId: body.resourceId, drift: body.drift ?? null };
-      print(out, () => (body.drift ? renderDrift(body.drift, paint()) : `no drift check has looked at ${target} yet (stackjobs drift check ${target})`));
+      print(out, () => (body.drift ? renderDrift(body.drift, paint()) : `no drift check has looked at ${target} yet (${cmd} drift check ${target})`));
     });
 
   program
@@ -389,7 +401,7 @@ export function buildProgram(io: CliIo): Command {
 
   program
     .command('completion <shell>')
-    .description(`print a shell completion script (${SHELLS.join(', ')}); e.g. source <(stackjobs completion bash)`)
+    .description(`print a shell completion script (${SHELLS.join(', ')}); e.g. source <(${cmd} completion bash)`)
     .action((shell: string) => {
       if (!(SHELLS as readonly string[]).includes(shell))
         throw new CommanderError(EXIT.usage, 'stackjobs.completion', `no completion for ${shell}: choose ${SHELLS.join(', ')}`);
@@ -428,13 +440,28 @@ export function buildProgram(io: CliIo): Command {
           `invalid catalog file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
         );
       const applied: { kind: string; id: string; status: number }[] = [];
-      for (const e of catalogEntries(parsed.data)) {
+      const entries = catalogEntries(parsed.data);
+      for (const [i, e] of entries.entries()) {
         const path =
           e.owner === '_platform'
             ? `/v1/platform/${e.kind}/${encodeURIComponent(e.id)}`
             : `/v1/orgs/${encodeURIComponent(e.owner)}/${e.kind}/${encodeURIComponent(e.id)}`;
-        const { status } = await client().request('PUT', path, e.entity);
-        applied.push({ kind: e.kind, id: e.id, status });
+        try {
+          const { status } = await client().request('PUT', path, e.entity);
+          applied.push({ kind: e.kind, id: e.id, status });
+        } catch (err) {
+          // One PUT at a time, and nothing undoes the ones before: say which entries are now in the catalog and which
+          // are not, so a rerun with the right token is known to be safe (each PUT replaces) and nobody assumes all or none.
+          const name = (x: { kind: string; id: string }) => `${x.kind}/${x.id}`;
+          const rest = entries.slice(i).map(name);
+          NOTES.set(err as Error, [
+            applied.length
+              ? `written before it (${applied.length}): ${applied.map((a) => `${name(a)} (${a.status === 201 ? 'created' : 'replaced'})`).join(', ')}`
+              : 'nothing was written before it',
+            `not written (${rest.length}): ${rest.join(', ')}; catalog apply can run again: each entry is replaced`,
+          ]);
+          throw err;
+        }
       }
       print({ applied }, () => applied.map((a) => `${a.status === 201 ? 'created ' : 'replaced'} ${a.kind}/${a.id}`).join('\n'));
     });
@@ -458,19 +485,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (e instanceof ApiError) {
       const json = program.opts<{ output: string }>().output === 'json';
       const hint = hintFor(e, program.opts<{ token?: string }>().token !== undefined || Boolean(io.env.STACKJOBS_TOKEN), endpointOf(program, io.env));
-      if (json) io.stdout.write(`${JSON.stringify({ status: e.status, ...e.problem, ...(hint ? { hint } : {}) }, null, 2)}\n`);
+      const notes = NOTES.get(e) ?? [];
+      if (json)
+        io.stdout.write(`${JSON.stringify({ status: e.status, ...e.problem, ...(hint ? { hint } : {}), ...(notes.length ? { notes } : {}) }, null, 2)}\n`);
       else {
         io.stderr.write(`stackjobs: ${e.status} ${e.problem.title ?? ''}: ${e.message}\n`);
         for (const f of e.problem.errors ?? []) io.stderr.write(`  ${f.path}: ${f.message}\n`);
         for (const c of e.problem.checks ?? []) io.stderr.write(`  ${c.passed ? 'pass' : 'FAIL'}  ${c.check}: ${c.messages.join('; ')}\n`);
         if (hint) io.stderr.write(`  hint: ${hint}\n`);
+        for (const n of notes) io.stderr.write(`  ${n}\n`);
       }
       return e.status === 422 ? EXIT.preflightFailed : e.status === 400 ? EXIT.usage : EXIT.jobFailed;
     }
     if (e instanceof UnreachableError) {
       io.stderr.write(
-        `stackjobs: ${e.message}\n  hint: ${isLoopback(e.endpoint) ? 'start local mode (npm run local), or ' : ''}set the API's URL with --endpoint or STACKJOBS_ENDPOINT (or a profile: stackjobs --help)\n`,
+        `stackjobs: ${e.message}\n  hint: ${isLoopback(e.endpoint) ? 'start local mode (npm run local), or ' : ''}set the API's URL with --endpoint or STACKJOBS_ENDPOINT (or a profile: ${cliCommand(io.env)} --help)\n`,
       );
+      for (const n of NOTES.get(e) ?? []) io.stderr.write(`  ${n}\n`);
       return EXIT.jobFailed;
     }
     if (e instanceof ProfileError) {
@@ -478,6 +509,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return EXIT.usage;
     }
     io.stderr.write(`stackjobs: ${(e as Error).message}\n`);
+    for (const n of NOTES.get(e as Error) ?? []) io.stderr.write(`  ${n}\n`);
     return EXIT.jobFailed;
   }
 }
@@ -524,8 +556,8 @@ function listRow(j: StackJob): string {
   ].join('  ');
 }
 
-/** `get`: what an operator asks about a job, in the order they ask it. */
-function describeJobFully(job: StackJob, holder?: { holder: string; since?: string }): string {
+/** `get`: what an operator asks about a job, in the order they ask it (`cmd`: how the plan hint names the CLI). */
+function describeJobFully(job: StackJob, cmd: string, holder?: { holder: string; since?: string }): string {
   const s = job.status;
   const lines = [
     `${outcomeLine(job)}`,
@@ -536,7 +568,7 @@ function describeJobFully(job: StackJob, holder?: { holder: string; since?: stri
     lines.push(
       `  queue      position ${s.queuePosition ?? '?'}${holder ? `; the stack is held by ${holder.holder}${holder.since ? ` since ${holder.since}` : ''}` : ''}`,
     );
-  if (s.plan) lines.push(`  plan       ${summaryLine(s.plan.summary)}  (stackjobs plan ${job.metadata.id})`);
+  if (s.plan) lines.push(`  plan       ${summaryLine(s.plan.summary)}  (${cmd} plan ${job.metadata.id})`);
   if (s.policy) {
     const held = s.policy.results.filter((r) => !r.passed);
     lines.push(
@@ -555,6 +587,22 @@ function describeJobFully(job: StackJob, holder?: { holder: string; since?: stri
     );
   lines.push(...s.operations.map((op) => `  ${op.name.padEnd(10)} ${op.status}/${op.result}${op.errors.length ? `  ${op.errors.join('; ')}` : ''}`));
   return lines.join('\n');
+}
+
+/**
+ * What a cancel did, from the API's answer (lambdas/api/approval-routes.ts): 200 when the job ended now, 202 when its
+ * runner is being stopped or its update goes on. The job's phase alone ("running/tbd") left the caller to guess which.
+ */
+function cancelAnswer(status: number, job: StackJob): string {
+  const id = job.metadata.id;
+  if (status !== 202 || job.status.phase === 'completed') return outcomeLine(job);
+  if (cancelCaseOf(job) === 'stop_runner') {
+    const op = job.status.operations.find((o) => o.status === 'running')?.name;
+    return `cancelling ${id}: its preview${op ? ` (${op})` : ''} is being stopped; the job ends cancelled and nothing is applied`;
+  }
+  // The update (apply or destroy) is never interrupted: a half-applied stack is worse than a finished one.
+  const update = job.status.operations.find((o) => (o.name === 'apply' || o.name === 'destroy') && o.status !== 'pending')?.name ?? 'update';
+  return `cancel recorded for ${id}: the ${update} is running and will finish (an update is never interrupted); nothing after it runs, and the job ends with reason cancel_requested_during_update`;
 }
 
 /** `/v1/orgs/{org}/envs/{env}/resources/{resourceId}` from `<org>/<env>/<resource>`. */

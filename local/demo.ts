@@ -4,18 +4,20 @@
  * update to the same resource to show a second plan with a change. Exits 0 when both jobs succeed, or when the first
  * plan is rejected (answered n, or --reject): nothing is applied then, and the demo says so.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parse } from 'yaml';
 import { ApiClient } from '../cli/api-client';
+import { cliCommand } from '../cli/invocation';
 import { followJob, lineView, terminalView } from '../cli/progress';
 import { paintFor, renderPlanChanges } from '../cli/render';
 import type { PlanChanges } from '../lambdas/domain/plan-changes';
 import type { PlanSummary } from '../lambdas/domain/schemas';
 import type { ResourceChange, StackJob } from '../lambdas/domain/schemas';
-import { REPO_ROOT } from './local-mode';
+import { REPO_ROOT, type LocalMode } from './local-mode';
 import { startFromEnv } from './main';
 
 const OPERATOR = 'local-operator-token';
@@ -31,6 +33,8 @@ async function confirm(question: string, auto: boolean): Promise<boolean> {
     return true;
   }
   const rl = createInterface({ input: process.stdin, output: process.stdout });
+  // Ctrl-C at the prompt reaches readline, not the process: passed on, so the demo stops and cleans up as elsewhere.
+  rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
   const answer = await rl.question(`${question} [Y/n] `);
   rl.close();
   return !/^n/i.test(answer.trim());
@@ -62,7 +66,7 @@ async function showOutputsThenUpdate(
   change: ResourceChange,
   first: StackJob,
   autoApprove: boolean,
-  artifactsBucket: string,
+  local: LocalMode,
   started: number,
   quiet: string[],
 ): Promise<boolean> {
@@ -72,7 +76,10 @@ async function showOutputsThenUpdate(
   );
   console.log('outputs:');
   for (const [k, v] of Object.entries(outputs.outputs)) console.log(`  ${k} = ${JSON.stringify(v.value)}${v.sensitive ? ' (sensitive)' : ''}`);
-  console.log(`logs: stackjobs logs ${first.metadata.id}  (S3: s3://${artifactsBucket}/jobs/${first.metadata.id}/logs/)`);
+  // The demo's local mode listens on a port of its own and stops when the demo ends: the hint names both.
+  console.log(
+    `logs (while the demo runs): ${cliCommand(process.env)} --endpoint ${local.apiUrl} --token ${OPERATOR} logs ${first.metadata.id}  (S3: s3://${local.names.artifactsBucket}/jobs/${first.metadata.id}/logs/)`,
+  );
 
   const update: ResourceChange = {
     ...change,
@@ -89,6 +96,26 @@ async function showOutputsThenUpdate(
   return ok;
 }
 
+/**
+ * Removes the demo's data directory once the demo's process is gone, however it went. The demo cleans up itself when
+ * it can (below), but not after a Ctrl-C during the synth: the synth holds the event loop for seconds, and tsx, which
+ * runs the demo, SIGKILLs a child that does not answer a signal within 60 ms. So a small detached process, outside
+ * the terminal's process group (Ctrl-C does not reach it), waits for the demo's end and removes the directory then.
+ */
+function removeWhenGone(dir: string): void {
+  const script = [
+    'const [pid, dir] = process.argv.slice(1);',
+    'setInterval(() => {',
+    '  try { process.kill(Number(pid), 0); } catch (e) {',
+    "    if (e.code === 'EPERM') return;",
+    "    require('node:fs').rmSync(dir, { recursive: true, force: true });",
+    '    process.exit(0);',
+    '  }',
+    '}, 250);',
+  ].join('\n');
+  spawn(process.execPath, ['-e', script, String(process.pid), dir], { detached: true, stdio: 'ignore' }).unref();
+}
+
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
@@ -96,15 +123,40 @@ async function main(): Promise<void> {
   const autoApprove = process.argv.includes('--yes');
   const started = Date.now();
   const dataDir = mkdtempSync(join(tmpdir(), 'stackjobs-demo-'));
+  // The demo made the data directory, so it removes it, however the demo ends: done, failed to start, or Ctrl-C.
+  removeWhenGone(dataDir);
+  let local: Awaited<ReturnType<typeof startFromEnv>> | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      try {
+        await local?.stop();
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    })());
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    // `on`, not `once`: with no listener left, a second Ctrl-C would end the process before the cleanup did.
+    process.on(signal, () => {
+      if (!cleaning) console.log(`\n${signal}: stopping the demo and removing ${dataDir}`);
+      void cleanUp().finally(() => process.exit(code));
+    });
+  }
   const quiet: string[] = [];
-  const local = await startFromEnv({
-    env: { ...process.env, STACKJOBS_DATA_DIR: dataDir, STACKJOBS_PORT: process.env.STACKJOBS_PORT ?? '0', STACKJOBS_IN_MEMORY: 'true' },
-    log: (l) => (l.startsWith('neither') ? console.log(l) : quiet.push(l)),
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- test equipment, loaded only when no real IaC binary exists
-    fallbackTerraformBin: () => (require('../test/support/standin-iac/build') as typeof import('../test/support/standin-iac/build')).buildStandin(),
-  });
   let ok = false;
   try {
+    console.log('starting local mode');
+    local = await startFromEnv({
+      env: { ...process.env, STACKJOBS_DATA_DIR: dataDir, STACKJOBS_PORT: process.env.STACKJOBS_PORT ?? '0', STACKJOBS_IN_MEMORY: 'true' },
+      // Its startup steps are shown, so the synth's seconds are not silence; its running chatter (runners, events)
+      // is kept, and shown only if the demo fails.
+      log: (l) => (/^(neither|starting:|building)/.test(l) ? console.log(l) : quiet.push(l)),
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- test equipment, loaded only when no real IaC binary exists
+      fallbackTerraformBin: () => (require('../test/support/standin-iac/build') as typeof import('../test/support/standin-iac/build')).buildStandin(),
+    });
     console.log(`stackjobs local ready on ${local.apiUrl} (data in ${dataDir}, IaC: ${local.iac})`);
     const operator = new ApiClient({ endpoint: local.apiUrl, token: OPERATOR });
     const approver = new ApiClient({ endpoint: local.apiUrl, token: APPROVER });
@@ -116,12 +168,10 @@ async function main(): Promise<void> {
       console.log(`\nrejected; nothing was applied. The demo ends here (run it again and answer y to see the apply).`);
       ok = true;
     } else {
-      await showOutputsThenUpdate(operator, approver, change, first, autoApprove, local.names.artifactsBucket, started, quiet).then((done) => (ok = done));
+      await showOutputsThenUpdate(operator, approver, change, first, autoApprove, local, started, quiet).then((done) => (ok = done));
     }
   } finally {
-    await local.stop();
-    // The demo made the data directory, so it removes it.
-    rmSync(dataDir, { recursive: true, force: true });
+    await cleanUp();
   }
   process.exit(ok ? 0 : 1);
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run local`: the whole product on this machine. Options come from the environment (README, "Local mode"):
- * STACKJOBS_CONFIG, STACKJOBS_DATA_DIR, STACKJOBS_PORT, STACKJOBS_IN_MEMORY, and the IaC binaries.
+ * STACKJOBS_CONFIG, STACKJOBS_DATA_DIR, STACKJOBS_PORT, STACKJOBS_IN_MEMORY, and the IaC binaries. (STACKJOBS_CONFIG is this
+ * config only: the CLI's profiles file is STACKJOBS_PROFILES.)
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -95,8 +96,9 @@ async function main(): Promise<void> {
   console.log(`data dir:  ${local.dataDir}`);
   console.log(`IaC:       ${local.iac}`);
   if (local.principals.length > 0) {
-    // The example config's people, so a newcomer can try every role (their tokens are in examples/local/stackjobs.yaml).
-    console.log('tokens:    (examples/local/stackjobs.yaml)');
+    // The example config's people, so a newcomer can try every role (their tokens are in examples/local/stackjobs.yaml);
+    // two approvers, because the example plan policy asks two distinct ones for new production resources.
+    console.log('tokens:    (examples/local/stackjobs.yaml; two approvers, for a plan that needs two)');
     for (const p of local.principals) console.log(`  ${p.token.padEnd(28)} ${p.subject} — ${p.roles.join(', ')} in ${p.orgs.join(', ')}`);
   }
   console.log(`stackjobs local ready on ${local.apiUrl}`);

@@ -39,6 +39,8 @@ it('prints the ready line, answers on loopback, and shuts down cleanly on SIGINT
   expect(out.indexOf('starting: synthesizing the CDK app offline')).toBeGreaterThanOrEqual(0);
   expect(out.indexOf('starting: synthesizing')).toBeLessThan(out.indexOf('starting: starting S3'));
   expect(out).toMatch(/local-approver-token\s+approver@acmecorp\.example — approver, viewer in acmecorp/);
+  // A second approver, so the example plan policy's two-approval rule can be met in local mode.
+  expect(out).toMatch(/local-approver2-token\s+approver2@acmecorp\.example — approver, viewer in acmecorp/);
   expect(out).toMatch(/local-platform-admin-token\s+\S+ — platform-admin, admin in acmecorp/);
   const port = Number(new URL(ready).port);
   const res = await fetch(`${ready}/v1/stack-jobs`, { headers: { authorization: 'Bearer local-operator-token' } });
