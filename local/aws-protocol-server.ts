@@ -11,6 +11,7 @@ import { verifySigV4 } from './sigv4';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ServiceError, type LocalStepFunctions } from './step-functions';
+import { jsonActionOf } from './local-iam';
 
 export interface PublishedEvent {
   time: string;
@@ -36,6 +37,13 @@ export interface ProtocolServerOptions {
    * server), signatures are not checked.
    */
   runCredentials?: { accessKeyId: string; secretAccessKey: string };
+  /** The runner's own credentials (local mode): accepted as the run's are, so its requests can be told apart. */
+  runnerCredentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Local IAM: why the caller of this request may not perform `action` (an IAM action, e.g. states:SendTaskSuccess),
+   * in AWS's words; undefined when it may. Asked after the signature is verified.
+   */
+  authorize?: (action: string, req: IncomingMessage) => string | undefined;
 }
 
 const LOCAL_ACCOUNT = '000000000000';
@@ -165,10 +173,22 @@ export async function startProtocolServer(options: ProtocolServerOptions, port =
   const issuedKeys = new Map<string, string>();
   const pairs = knownKeyPairs(options.secrets);
   const run = options.runCredentials;
-  const stsKnown = new Set([...(options.stsKnownKeys ?? pairs.keys()), ...(options.stsAccessKeys ?? []), ...(run ? [run.accessKeyId] : [])]);
-  /** The secret of a key this endpoint answers: the run's for every service; for STS also known pairs and issued sessions. */
+  const runner = options.runnerCredentials;
+  const stsKnown = new Set([
+    ...(options.stsKnownKeys ?? pairs.keys()),
+    ...(options.stsAccessKeys ?? []),
+    ...(run ? [run.accessKeyId] : []),
+    ...(runner ? [runner.accessKeyId] : []),
+  ]);
+  /** The secret of a key this endpoint answers: the run's and the runner's for every service; for STS also known pairs and issued sessions. */
   const secretFor = (sts: boolean) => (id: string) =>
-    id === run?.accessKeyId ? run.secretAccessKey : sts ? (issuedKeys.get(id) ?? (stsKnown.has(id) ? pairs.get(id) : undefined)) : undefined;
+    id === run?.accessKeyId
+      ? run.secretAccessKey
+      : id === runner?.accessKeyId
+        ? runner.secretAccessKey
+        : sts
+          ? (issuedKeys.get(id) ?? (stsKnown.has(id) ? pairs.get(id) : undefined))
+          : undefined;
   const server: Server = createServer((req, res) => {
     void (async () => {
       const target = String(req.headers['x-amz-target'] ?? '');
@@ -183,7 +203,14 @@ export async function startProtocolServer(options: ProtocolServerOptions, port =
           );
           return;
         }
-        const answer = stsAnswer(new URLSearchParams(body.toString('utf8')), String(req.headers.authorization ?? ''), stsKnown, issuedKeys);
+        const form = new URLSearchParams(body.toString('utf8'));
+        const denied = options.authorize?.(`sts:${form.get('Action') ?? ''}`, req);
+        if (denied) {
+          res.writeHead(403, { 'content-type': 'text/xml' });
+          res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${xmlEscape(denied)}</Message></Error></ErrorResponse>`);
+          return;
+        }
+        const answer = stsAnswer(form, String(req.headers.authorization ?? ''), stsKnown, issuedKeys);
         res.writeHead(answer.status, { 'content-type': 'text/xml' });
         res.end(answer.body);
         return;
@@ -196,6 +223,9 @@ export async function startProtocolServer(options: ProtocolServerOptions, port =
         if (run && !(await verifySigV4({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body: raw }, secretFor(false)))) {
           throw new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
         }
+        const action = jsonActionOf(target);
+        const denied = action ? options.authorize?.(action, req) : undefined;
+        if (denied) throw new ServiceError('AccessDeniedException', denied);
         const result = await handler(parseBody(raw));
         res.writeHead(200, { 'content-type': contentType });
         res.end(JSON.stringify(result ?? {}));

@@ -12,6 +12,8 @@ export interface ProxiedRequest {
   url: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** The caller's port on loopback (local IAM finds which function sent it by this). */
+  remotePort?: number;
 }
 
 export interface InjectedResponse {
@@ -41,7 +43,7 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
     const answer = async () => {
       stats.requests++;
       const body = Buffer.concat(chunks);
-      const injected = await rule({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body });
+      const injected = await rule({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, remotePort: req.socket.remotePort });
       if (injected) {
         stats.injected++;
         res.writeHead(injected.status, { ...injected.headers, 'content-length': String(Buffer.byteLength(injected.body)) });

@@ -4,7 +4,9 @@
  * - S3: s3rver; Step Functions, Secrets Manager, EventBridge, ECS StopTask: the protocol server;
  * - the state machine: the definition extracted from the synthesized template, its Lambda tasks bound to the very
  *   handler files the CDK app deploys, its runner tasks to the runner bundle started as a child process;
- * - API Gateway: a loopback HTTP server in front of the same API handler.
+ * - API Gateway: a loopback HTTP server in front of the same API handler;
+ * - IAM: each handler runs as its deployed function and the runner with a key of its own, and every request they make
+ *   to a stand-in is held to the actions their roles in the template allow (local-iam.ts).
  * Every SDK client finds its stand-in through the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -37,6 +39,8 @@ import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynam
 import { startEmbeddedS3, type EmbeddedS3 } from './embedded-s3';
 import { startHttpApi, type HttpApi } from './http-api';
 import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy';
+import { accessKeyIdOf, jsonActionOf, LocalIam, s3ActionOf } from './local-iam';
+import { ENTRY_METADATA } from '../infra/constructs/stack-jobs-function';
 import { startProtocolServer, type ProtocolServer, type PublishedEvent } from './aws-protocol-server';
 import { LocalStepFunctions, type TaskBinding } from './step-functions';
 import { isApprovalExpiry } from '../lambdas/approvals/expired';
@@ -95,6 +99,11 @@ export interface LocalMode {
   runners: Map<string, ChildProcess>;
   /** Runs the catalog's drift schedules (EventBridge Scheduler's stand-in). */
   driftScheduler: DriftScheduler;
+  /**
+   * Runs `work` as the deployed function whose code is `entry` (its `stackjobs:entry`): the AWS requests it makes are
+   * held to that function's role, as its handler's are (local-iam.ts). For tools and tests that check a grant.
+   */
+  runAs<T>(entry: string, work: () => T): T;
   stop(): Promise<void>;
 }
 
@@ -244,10 +253,25 @@ const s3rverAccounts = (): S3rverAccounts => require('s3rver/lib/models/account'
 
 /** What S3 answers a request whose signature it cannot verify. */
 function s3AccessDenied() {
+  return s3Refused('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
+}
+
+/** An S3 error answer (403) with its code and message. */
+function s3Refused(code: string, message: string) {
+  const escaped = message.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
   return {
     status: 403,
     headers: { 'content-type': 'application/xml' },
-    body: '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match the signature you provided.</Message></Error>',
+    body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${escaped}</Message></Error>`,
+  };
+}
+
+/** What DynamoDB answers an action the caller's role does not allow. */
+function dynamoAccessDenied(message: string) {
+  return {
+    status: 400,
+    headers: { 'content-type': 'application/x-amz-json-1.0' },
+    body: JSON.stringify({ __type: 'com.amazon.coral.service#AccessDeniedException', message }),
   };
 }
 
@@ -390,7 +414,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   const releaseDataDir = claimDataDir(dataDir);
   // This run's credentials: every client of local mode signs with them, and its endpoints answer nothing else.
   const runCredentials = { accessKeyId: `LOCAL${randomBytes(8).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64') };
-  const runSecret = (id: string) => (id === runCredentials.accessKeyId ? runCredentials.secretAccessKey : undefined);
+  // The runner's own key, signed like the run's, so local IAM can tell its requests from the functions' (local-iam.ts).
+  const runnerCredentials = { accessKeyId: `LOCALRUNNER${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64') };
+  const runSecret = (id: string) =>
+    id === runCredentials.accessKeyId ? runCredentials.secretAccessKey : id === runnerCredentials.accessKeyId ? runnerCredentials.secretAccessKey : undefined;
   const toolUser = localToolUser(dataDir, options.runnerEnv);
   const stops: (() => Promise<void>)[] = [];
   const runners = new Map<string, ChildProcess>();
@@ -399,6 +426,20 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const step = (what: string) => log(`starting: ${what} (${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);
     step('synthesizing the CDK app offline');
     const template = synthesizeTemplate();
+    // The roles of the template, held on every request a function or the runner makes to the stand-ins below.
+    const iam = new LocalIam(template.Resources as never, ENTRY_METADATA);
+    stops.push(async () => iam.stop());
+    const denial = (action: string, remotePort: number | undefined, authorization: unknown) => {
+      const denied = iam.denial(
+        action,
+        remotePort,
+        accessKeyIdOf(typeof authorization === 'string' ? authorization : undefined),
+        runnerCredentials.accessKeyId,
+      );
+      // Said where an operator looks: on AWS this is the function's own AccessDenied, in its log.
+      if (denied) log(`IAM refused: ${denied}`);
+      return denied;
+    };
     const machine = extractStateMachine(template);
     const ofType = (type: string) =>
       Object.entries(template.Resources)
@@ -427,7 +468,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     // s3rver knows an access key id but never checks a SigV4 signature: it must know this run's key, and a gate in front
     // of it (below) checks the signatures.
     s3rverAccounts().DUMMY_ACCOUNT.createKeyPair(runCredentials.accessKeyId, runCredentials.secretAccessKey);
+    s3rverAccounts().DUMMY_ACCOUNT.createKeyPair(runnerCredentials.accessKeyId, runnerCredentials.secretAccessKey);
     stops.push(async () => s3rverAccounts().DUMMY_ACCOUNT.revokeAccessKey(runCredentials.accessKeyId));
+    stops.push(async () => s3rverAccounts().DUMMY_ACCOUNT.revokeAccessKey(runnerCredentials.accessKeyId));
 
     const faultProxies: LocalMode['faultProxies'] = {};
     for (const [service, target] of [
@@ -441,14 +484,19 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       stops.push(() => proxy.stop());
     }
     // dynalite checks no signature: a gate in front of it answers only requests signed with this run's credentials.
-    const dynamoGate = await startFaultProxy(faultProxies.dynamodb?.endpoint ?? dynamo.endpoint, async (req) =>
-      (await verifySigV4(req, runSecret)) ? undefined : dynamoUnrecognizedClient(),
-    );
+    const dynamoGate = await startFaultProxy(faultProxies.dynamodb?.endpoint ?? dynamo.endpoint, async (req) => {
+      if (!(await verifySigV4(req, runSecret))) return dynamoUnrecognizedClient();
+      const action = jsonActionOf(String(req.headers['x-amz-target'] ?? ''));
+      const denied = action ? denial(action, req.remotePort, req.headers.authorization) : undefined;
+      return denied ? dynamoAccessDenied(denied) : undefined;
+    });
     stops.push(() => dynamoGate.stop());
     // The same for S3 (header-signed requests only: presigned URLs are not served in local mode).
-    const s3Gate = await startFaultProxy(faultProxies.s3?.endpoint ?? s3.endpoint, async (req) =>
-      (await verifySigV4(req, runSecret)) ? undefined : s3AccessDenied(),
-    );
+    const s3Gate = await startFaultProxy(faultProxies.s3?.endpoint ?? s3.endpoint, async (req) => {
+      if (!(await verifySigV4(req, runSecret))) return s3AccessDenied();
+      const denied = denial(s3ActionOf(req.method, req.url), req.remotePort, req.headers.authorization);
+      return denied ? s3Refused('AccessDenied', denied) : undefined;
+    });
     stops.push(() => s3Gate.stop());
 
     // Bound once the handlers load (below): the rule that closes an expired approval's Slack message.
@@ -469,6 +517,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       sfn: () => engine.sfn!,
       secrets,
       runCredentials,
+      runnerCredentials,
+      authorize: (action, req) => denial(action, req.socket.remotePort, req.headers.authorization),
       ...(options.config.sts ? { stsKnownKeys: options.config.sts.accessKeyIds } : {}),
       onEvent: (e) => {
         log(`event  ${e.detailType} ${JSON.stringify(e.detail)}`);
@@ -573,8 +623,13 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const runnerBundle = join(dataDir, 'runner', 'runner.js');
     buildRunner(runnerBundle);
     // The handler files are named by the template (stackjobs:entry metadata), so they are loaded by path.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const load = (entry: string): Handler => (require(join(REPO_ROOT, entry)) as { handler: Handler }).handler;
+    // Each runs as its deployed function, so its AWS requests are held to that function's role (local-iam.ts).
+    const load = (entry: string): Handler => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const handler = (require(join(REPO_ROOT, entry)) as { handler: Handler }).handler;
+      const fn = iam.functionOf(entry);
+      return (event) => iam.run(fn, () => handler(event));
+    };
     // The rule on stopped runner tasks (events.ts routeRunnerStops): a dead runner's event goes to the same Lambda.
     const runnerStopped = load('lambdas/workflow/runner-stopped.handler.ts');
     // Shutdown aborts every execution first: nothing waits for the runners it stops then.
@@ -604,6 +659,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
             HOME: process.env.HOME ?? tmpdir(),
             // What a Fargate runner has: its AWS settings and endpoints, never the Lambdas' variables (table and secret names).
             ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('AWS_') || k === 'STACKJOBS_S3_FORCE_PATH_STYLE')),
+            // Its own key: local IAM holds its requests to the runner task role.
+            AWS_ACCESS_KEY_ID: runnerCredentials.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: runnerCredentials.secretAccessKey,
             STACKJOBS_WORK_DIR: join(dataDir, 'work'),
             ...(toolUser ? { STACKJOBS_TOOL_UID: String(toolUser.uid), STACKJOBS_TOOL_GID: String(toolUser.gid) } : {}),
             ...options.runnerEnv,
@@ -680,7 +738,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const { serviceContextFromEnv } = await import('../lambdas/api/context');
     const { allRoutes } = await import('../lambdas/api/routes');
     const ctx = serviceContextFromEnv('stackjobs-local-api');
-    const api = createApi({ routes: allRoutes(ctx), claimNames: ctx.claimNames, logger: ctx.logger, metrics: ctx.metrics });
+    const apiApp = createApi({ routes: allRoutes(ctx), claimNames: ctx.claimNames, logger: ctx.logger, metrics: ctx.metrics });
+    const apiFunction = iam.functionOf('lambdas/handlers/api.handler.ts');
+    const api: typeof apiApp = Object.assign((event: Parameters<typeof apiApp>[0]) => iam.run(apiFunction, () => apiApp(event)), { router: apiApp.router });
     // The events of the orgs the caller may read (an event's detail names its org; the read permission, as every API
     // route), and only to a caller with a token.
     const eventsRoute = (caller: Principal | undefined): APIGatewayProxyStructuredResultV2 => {
@@ -716,6 +776,11 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     return {
       apiUrl: http.url,
       dataDir,
+      runAs: (entry, work) => {
+        const fn = iam.functionOf(entry);
+        if (!fn) throw new Error(`no deployed function runs ${entry}`);
+        return iam.run(fn, work);
+      },
       awsEndpoint: protocol.endpoint,
       dynamoEndpoint: dynamoGate.endpoint,
       credentials: runCredentials,

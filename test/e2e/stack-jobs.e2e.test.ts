@@ -317,6 +317,51 @@ describe('local mode around the API', () => {
   });
 });
 
+describe("local mode's IAM", () => {
+  it("refuses what a function's role does not allow, with that service's AccessDenied, and allows what it does", async () => {
+    const { DynamoDBClient, GetItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const { ECSClient, StopTaskCommand } = await import('@aws-sdk/client-ecs');
+    const region = 'us-east-1';
+    const credentials = e.local.credentials;
+    const dynamo = new DynamoDBClient({ endpoint: e.local.dynamoEndpoint, region, credentials, maxAttempts: 1 });
+    const s3 = new S3Client({ endpoint: e.local.s3Endpoint, region, credentials, forcePathStyle: true, maxAttempts: 1 });
+    const ecs = new ECSClient({ endpoint: e.local.awsEndpoint, region, credentials, maxAttempts: 1 });
+    const read = () => dynamo.send(new GetItemCommand({ TableName: e.local.names.jobsTable, Key: { pk: { S: 'JOB#none' }, sk: { S: 'JOB' } } }));
+    try {
+      // The lost-runner function may only fail tasks: no table, no bucket, no ECS.
+      const lost = 'lambdas/workflow/runner-stopped.handler.ts';
+      await expect(e.local.runAs(lost, read)).rejects.toMatchObject({
+        name: 'AccessDeniedException',
+        message: expect.stringMatching(/RunnerStoppedFunction.* is not authorized to perform: dynamodb:GetItem/),
+      });
+      await expect(e.local.runAs(lost, () => s3.send(new GetObjectCommand({ Bucket: e.local.names.artifactsBucket, Key: 'jobs/none' })))).rejects.toMatchObject(
+        {
+          name: 'AccessDenied',
+        },
+      );
+      await expect(
+        e.local.runAs(lost, () => ecs.send(new StopTaskCommand({ task: 'arn:aws:ecs:us-east-1:123456789012:task/local/none' }))),
+      ).rejects.toMatchObject({
+        name: 'AccessDeniedException',
+      });
+      // The step function reads jobs and stops runners (Finish Job): allowed, so the stand-in answers as itself.
+      const step = 'lambdas/workflow/step.handler.ts';
+      await expect(e.local.runAs(step, read)).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
+      await expect(
+        e.local.runAs(step, () => ecs.send(new StopTaskCommand({ task: 'arn:aws:ecs:us-east-1:123456789012:task/local/none' }))),
+      ).rejects.toMatchObject({
+        name: 'InvalidParameterException',
+      });
+      expect(e.logs.some((l) => l.startsWith('IAM refused: User: arn:aws:sts::000000000000:assumed-role/') && l.includes('dynamodb:GetItem'))).toBe(true);
+    } finally {
+      dynamo.destroy();
+      s3.destroy();
+      ecs.destroy();
+    }
+  });
+});
+
 describe('the stackjobs CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'stackjobs-cli-'));
   const file = (name: string, doc: unknown) => {
