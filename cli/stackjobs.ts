@@ -202,10 +202,8 @@ export function buildProgram(io: CliIo): Command {
           .then((r) => r.body);
       };
       const body = await page(o.cursor);
-      // The API hands back a cursor whenever its read of the index stopped at the page size, also when no job after it
-      // matches (the last job, or only jobs the filters leave out), so following it could print "(no jobs)". The next
-      // page is read before it is offered; -o json keeps the API's answer as it is.
-      const more = !json() && body.cursor !== undefined && (await page(body.cursor)).items.length > 0;
+      // The API gives a cursor only when a next page has a job to show (JobRepository.list).
+      const more = body.cursor !== undefined;
       print(body, () => {
         const rows = body.items.map((j) => listRow(j));
         const next = more

@@ -73,6 +73,16 @@ describe('listing jobs by kind', () => {
     }
   });
 
+  it('gives a cursor only when a next page has a job to show: never an empty last page, filtered or not', async () => {
+    // Exactly the jobs there are (a full last page), and a filter whose matches end before the partition does: the
+    // oldest job is an eks cluster, so after the last rds job only jobs of the other kind remain.
+    const rdsCount = newestFirst((j) => j.spec.apiResourceInfo.kind === 'aws_rds_instance').length;
+    expect((await allPages({ kind: 'aws_rds_instance', limit: String(rdsCount) })).map((p) => p.length)).toEqual([rdsCount]);
+    expect((await allPages({ kind: 'aws_rds_instance', limit: '2' })).map((p) => p.length)).toEqual([2, 2]);
+    expect((await allPages({ limit: String(jobs.length) })).map((p) => p.length)).toEqual([jobs.length]);
+    expect((await allPages({ limit: '5' })).map((p) => p.length)).toEqual([5, 5]);
+  });
+
   it('fills every page but the last, reading past the jobs of other kinds', async () => {
     const pages = await allPages({ kind: 'aws_rds_instance', limit: '3' });
     expect(pages.map((p) => p.length)).toEqual([3, 1]);
