@@ -116,12 +116,12 @@ async function gone(tmp: string): Promise<string[]> {
 }
 
 it('removes its temporary data directory on Ctrl-C, also during the synth, when it cannot clean up itself', async () => {
-  // While the demo runs jobs: it stops local mode and removes the directory itself.
+  // While the demo runs jobs: it stops local mode and removes the directory itself ("SIGINT: stopping the demo"), or,
+  // when its event loop is busy past tsx's 60 ms (a loaded machine), tsx kills it and its watcher removes it.
   const running = privateTmp();
   const stopped = await interruptDemo(running, 'stackjobs local ready on');
-  expect(stopped.out).toContain('SIGINT: stopping the demo');
   expect(stopped.code).toBe(130);
-  expect(demoDirs(running)).toEqual([]);
+  expect(await gone(running)).toEqual([]);
 
   // During the synth the event loop is held, so tsx kills the demo outright; its watcher removes the directory.
   const starting = privateTmp();
