@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import { gunzipSync, inflateRawSync } from 'node:zlib';
 import type { SecretRegistry } from './redactor';
 
 const run = promisify(execFile);
@@ -39,11 +40,69 @@ export async function archiveWorkspace(root: string, archive: string, registry: 
   const patterns = registry.patterns();
   if (patterns.length > 0)
     for (const f of files) {
-      const body = await readFile(f.path);
-      if (patterns.some((p) => body.includes(p))) return { saved: false, why: `${relative(root, f.path)} holds a secret value` };
+      const found = secretIn(await readFile(f.path), patterns, 0);
+      if (found) return { saved: false, why: `${relative(root, f.path)} ${found}` };
     }
   await run('tar', ['-C', dirname(root), '-czf', archive, basename(root)]);
   return { saved: true, bytes: (await stat(archive)).size };
+}
+
+/** How deep archives inside archives are opened, and how much one may inflate to: past either, it is not saved. */
+const MAX_NESTING = 3;
+const MAX_INFLATED_BYTES = SAVED_WORKSPACE_MAX_BYTES;
+
+/**
+ * Why `body` may not be saved, or undefined: a secret value in it, or inside the gzip or zip it is (a module's
+ * `archive_file` zips what it is given, which may be a credential: compressed, the raw bytes hide it). A compressed
+ * file that cannot be opened and checked is not saved either.
+ */
+function secretIn(body: Buffer, patterns: readonly Buffer[], depth: number): string | undefined {
+  if (patterns.some((p) => body.includes(p))) return depth === 0 ? 'holds a secret value' : 'holds a secret value inside an archive';
+  const gzip = body.length > 2 && body[0] === 0x1f && body[1] === 0x8b;
+  const zip = body.length > 4 && body.readUInt32LE(0) === 0x04034b50;
+  if (!gzip && !zip) return undefined;
+  if (depth >= MAX_NESTING) return 'holds archives nested too deep to check';
+  try {
+    const members = gzip ? [gunzipSync(body, { maxOutputLength: MAX_INFLATED_BYTES })] : zipMembers(body);
+    for (const m of members) {
+      const found = secretIn(m, patterns, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  } catch (e) {
+    return `is an archive that could not be checked (${(e as Error).message.slice(0, 120)})`;
+  }
+}
+
+/** The contents of a zip's members, read from its central directory (stored or deflated; anything else is refused). */
+function zipMembers(zip: Buffer): Buffer[] {
+  // The end-of-central-directory record: its signature, searched from the end (a comment of up to 64 KiB may follow).
+  let end = -1;
+  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--)
+    if (zip.readUInt32LE(i) === 0x06054b50) {
+      end = i;
+      break;
+    }
+  if (end < 0) throw new Error('no zip central directory');
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  const members: Buffer[] = [];
+  for (let n = 0; n < count; n++) {
+    if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error('a damaged zip central directory');
+    const flags = zip.readUInt16LE(at + 8);
+    const method = zip.readUInt16LE(at + 10);
+    const size = zip.readUInt32LE(at + 20);
+    const local = zip.readUInt32LE(at + 42);
+    at += 46 + zip.readUInt16LE(at + 28) + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+    if (flags & 0x1) throw new Error('an encrypted zip member');
+    if (zip.readUInt32LE(local) !== 0x04034b50) throw new Error('a damaged zip member');
+    const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+    const data = zip.subarray(start, start + size);
+    if (method === 0) members.push(data);
+    else if (method === 8) members.push(inflateRawSync(data, { maxOutputLength: MAX_INFLATED_BYTES }));
+    else throw new Error(`zip compression method ${method}`);
+  }
+  return members;
 }
 
 /** Extracts an archive made by archiveWorkspace back into `root`'s parent (the same workspace layout). */
