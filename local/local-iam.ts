@@ -58,17 +58,24 @@ const identity = (resources: Record<string, Resource>, name: string, role: strin
 
 const roleIdOf = (ref: unknown): string | undefined => (ref as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
 
+/** Each pattern compiled once: every request to a stand-in is matched against its caller's patterns. */
+const compiled = new Map<string, RegExp>();
+function regexOf(pattern: string): RegExp {
+  let re = compiled.get(pattern);
+  if (!re) {
+    const body = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    re = new RegExp(`^${body}$`, 'i');
+    compiled.set(pattern, re);
+  }
+  return re;
+}
+
 /** IAM's action match: case-insensitive, `*` and `?` as wildcards. */
 export function actionAllowed(patterns: readonly string[], action: string): boolean {
-  return patterns.some((p) =>
-    new RegExp(
-      `^${p
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.')}$`,
-      'i',
-    ).test(action),
-  );
+  return patterns.some((p) => regexOf(p).test(action));
 }
 
 export class LocalIam {
