@@ -81,6 +81,7 @@ export function actionAllowed(patterns: readonly string[], action: string): bool
 export class LocalIam {
   private readonly context = new AsyncLocalStorage<LocalIdentity>();
   private readonly byPort = new Map<number, LocalIdentity>();
+  private readonly watched = new WeakSet<object>();
   private readonly functions = new Map<string, LocalIdentity>();
   /** The runner task's identity, when the template has one. */
   readonly runner: LocalIdentity | undefined;
@@ -93,6 +94,11 @@ export class LocalIam {
       if (port === undefined) return;
       if (who) this.byPort.set(port, who);
       else this.byPort.delete(port);
+      // A closed socket's port goes back to the OS, which may give it to another process (a runner): forget it.
+      if (!this.watched.has(socket)) {
+        this.watched.add(socket);
+        socket.once('close', () => this.byPort.delete(port));
+      }
     };
     // A new connection has no local port until it connects, which is before the stand-in reads anything from it.
     if (socket.localPort !== undefined) tie(socket.localPort);
@@ -134,7 +140,8 @@ export class LocalIam {
    * undefined when it is allowed, or the caller is not a deployed role.
    */
   denial(action: string, remotePort: number | undefined, accessKeyId: string | undefined, runnerKeyId: string): string | undefined {
-    const who = (remotePort !== undefined ? this.byPort.get(remotePort) : undefined) ?? (accessKeyId === runnerKeyId ? this.runner : undefined);
+    // The runner's key first: it is another process, whose port says nothing about the functions here.
+    const who = accessKeyId === runnerKeyId ? this.runner : remotePort !== undefined ? this.byPort.get(remotePort) : undefined;
     if (!who) return undefined;
     const user = `User: arn:aws:sts::000000000000:assumed-role/${who.role}/${who.name} is not authorized to perform: ${action}`;
     if (actionAllowed(who.denied, action)) return `${user} with an explicit deny in an identity-based policy (local mode holds the template's roles)`;

@@ -72,11 +72,14 @@ describe('a stand-in finding who sent a request', () => {
   let endpoint: string;
   /** What the stand-in decided for each request it got: the denial, or 'allowed'. */
   const seen: string[] = [];
+  /** The client port of each request, as the stand-in saw it. */
+  const ports: number[] = [];
   beforeAll(async () => {
     iam = new LocalIam(TEMPLATE as never, ENTRY);
     server = createServer((req, res) => {
       const action = jsonActionOf(String(req.headers['x-amz-target'] ?? ''))!;
       const denied = iam.denial(action, req.socket.remotePort, undefined, 'RUNNERKEY');
+      ports.push(req.socket.remotePort!);
       seen.push(denied ?? 'allowed');
       res.writeHead(denied ? 400 : 200, { 'content-type': 'application/x-amz-json-1.0' });
       res.end(JSON.stringify(denied ? { __type: 'com.amazon.coral.service#AccessDeniedException', message: denied } : { Item: { pk: { S: 'x' } } }));
@@ -103,7 +106,15 @@ describe('a stand-in finding who sent a request', () => {
     // Not a deployed role (local mode itself, a test's own client): not checked.
     await get();
     expect(seen).toEqual(['allowed', expect.stringContaining('StopperRole'), 'allowed', 'allowed']);
+    // Tied to the port of that request: the runner's key still wins (another process may get the port later).
+    await iam.run(iam.functionOf('stopper.ts'), get).catch(() => undefined);
+    const port = ports.at(-1)!;
+    expect(iam.denial('dynamodb:GetItem', port, undefined, 'RUNNERKEY')).toMatch(/StopperRole/);
+    expect(iam.denial('states:SendTaskSuccess', port, 'RUNNERKEY', 'RUNNERKEY')).toMatch(/TaskRole/);
+    // Closed, the port is forgotten: whoever is given it next is not taken for the function.
     client.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(iam.denial('dynamodb:GetItem', port, undefined, 'RUNNERKEY')).toBeUndefined();
   });
 
   it('holds the runner, known by its access key id, to the task role', () => {

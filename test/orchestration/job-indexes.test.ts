@@ -52,17 +52,15 @@ it.each([
   expect(ids((await jobs.list({ org: 'acmecorp', resourceId: other.metadata.name, limit: 10 })).items)).toEqual(ids([other]));
 });
 
-it('pages a filtered listing with the same pages and cursors as a filter on the index would: a page holds what `limit` index entries matched', async () => {
+it('pages a filtered listing by index entries, and gives no cursor when nothing after the page matches', async () => {
   const jobs = new JobRepository(dynamo.db, JOBS);
   const { done, open1, open2 } = await seed(jobs, 'res-paging');
   const [env, resourceId] = [done.metadata.env, done.metadata.name];
-  // Newest first: open2, open1, done. The last page reads `done`, which the filter drops, and the index ends there.
+  // Newest first: open2, open1, done. After open1 only `done` is left, which the filter drops: no cursor to an empty page.
   const first = await jobs.list({ org: 'acmecorp', env, resourceId, phase: 'queued', limit: 1 });
   expect(ids(first.items)).toEqual([open2.metadata.id]);
   const second = await jobs.list({ org: 'acmecorp', env, resourceId, phase: 'queued', limit: 1, cursor: first.cursor });
-  expect(ids(second.items)).toEqual([open1.metadata.id]);
-  const third = await jobs.list({ org: 'acmecorp', env, resourceId, phase: 'queued', limit: 1, cursor: second.cursor });
-  expect(third).toEqual({ items: [], cursor: undefined });
+  expect(second).toEqual({ items: [expect.objectContaining({ metadata: open1.metadata })], cursor: undefined });
   // A cursor names the index entry (table and index keys), as before: one of another listing is refused.
   expect(JSON.parse(Buffer.from(first.cursor!, 'base64url').toString('utf8'))).toEqual({
     pk: `JOB#${open2.metadata.id}`,
