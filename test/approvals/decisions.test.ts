@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import { APPROVE_ACTION, REJECT_ACTION } from '../../lambdas/approvals/slack-message';
 import { cancelCaseOf } from '../../lambdas/approvals/approval-rules';
-import { orgSettingsSchema, type StackJob } from '../../lambdas/domain/schemas';
+import { orgSettingsSchema, type FlowControlPolicy, type StackJob } from '../../lambdas/domain/schemas';
 import { NOW } from '../support/domain-fixtures';
 import { handleApprovalRequest } from '../../lambdas/workflow/approval';
 import { finishJob } from '../../lambdas/workflow/lifecycle';
@@ -56,6 +56,19 @@ async function awaiting(o: { createdBy?: string } = {}): Promise<{ job: StackJob
 }
 
 const load = async (id: string) => (await h.jobs.require(id)).job;
+
+/** What an org admin can write (catalog PUT): a resource-level flow-control policy, which wins over every other level. */
+const resourcePolicy = (id: string, resourceId: string, approvers: string[], o: Partial<FlowControlPolicy> = {}) =>
+  h.catalog.add(
+    'flow-control-policies',
+    'acmecorp',
+    productionPolicy({
+      id,
+      selector: { level: 'resource', org: 'acmecorp', env: 'production', resourceId },
+      approvers: approvers.map((subject) => ({ subject })),
+      ...o,
+    }),
+  );
 
 describe('requesting approval', () => {
   it('keeps the token beside the job, opens an apr_ approval on the plan digest with the policy window, and posts a Block Kit message whose buttons carry only the approval id', async () => {
@@ -296,16 +309,7 @@ describe('deciding through the API', () => {
     // What an org admin can write (catalog PUT): a resource-level policy, which wins over every other level, that
     // names the author as an approver and turns the old switch off.
     const change = changeFor('own-change-switch-off', { createdBy: people.author.subject });
-    h.catalog.add(
-      'flow-control-policies',
-      'acmecorp',
-      productionPolicy({
-        id: 'own-change-switch-off',
-        selector: { level: 'resource', org: 'acmecorp', env: 'production', resourceId: change.resource.id },
-        approvers: [{ subject: people.author.subject }, { subject: people.approver.subject }],
-        requireDistinctApprover: false,
-      }),
-    );
+    resourcePolicy('own-change-switch-off', change.resource.id, [people.author.subject, people.approver.subject], { requireDistinctApprover: false });
     const submitted = await h.call('POST', '/v1/stack-jobs', { principal: people.author, body: change });
     expect(submitted.statusCode).toBe(201);
     const job = submitted.json() as StackJob;
@@ -780,15 +784,7 @@ describe('who a Slack click acts as', () => {
     // An org admin (no approver role) writes a resource-level policy naming themselves, links their own Slack account
     // and clicks Approve on someone else's change: the API refuses them (403), and so must Slack.
     const change = changeFor('admin-names-self');
-    h.catalog.add(
-      'flow-control-policies',
-      'acmecorp',
-      productionPolicy({
-        id: 'admin-names-self',
-        selector: { level: 'resource', org: 'acmecorp', env: 'production', resourceId: change.resource.id },
-        approvers: [{ subject: people.admin.subject }, { subject: people.approver.subject }],
-      }),
-    );
+    resourcePolicy('admin-names-self', change.resource.id, [people.admin.subject, people.approver.subject]);
     const submitted = await h.call('POST', '/v1/stack-jobs', { principal: people.operator, body: change });
     expect(submitted.statusCode).toBe(201);
     const job = await h.toAwaitingApproval((submitted.json() as StackJob).metadata.id, PLANTED('admin-names-self'));

@@ -60,6 +60,22 @@ async function updateRecordingCalls(jobId: string, token: string, calls: string,
   };
 }
 
+/**
+ * Runs the runner, records a cancel once `operation` is running, and checks the refusal: the task reports Cancelled
+ * before the update began, and the tool was never asked to apply.
+ */
+async function cancelledWhile(jobId: string, operation: string, run: Omit<Parameters<typeof startRunner>[1], 'jobId'>, calls: string): Promise<void> {
+  const running = startRunner(env, { jobId, ...run });
+  const started = async () => (await env.jobs.require(jobId)).job.status.operations.find((o) => o.name === operation)?.status === 'running';
+  await waitFor(started, 30000, `${operation} to start`);
+  await env.jobs.update(jobId, (j) => ({ ...j, status: { ...j.status, cancelRequested: { by: 'ops@acmecorp.example', at: new Date().toISOString() } } }));
+  expect((await running.done).code).toBe(1);
+  const { error, cause } = failureOf(run.token);
+  expect(error).toBe('StackJob.Cancelled');
+  expect(cause.message).toMatch(/cancelled by ops@acmecorp\.example before the update began; nothing was applied/);
+  expect(readCalls(calls).map((c) => c.command)).not.toContain('apply');
+}
+
 describe('a preview then an update', () => {
   let job: StackJob;
   let preview: RunnerResult;
@@ -422,20 +438,8 @@ describe('one task for a job that does not pause (STACKJOBS_THEN_UPDATE)', () =>
     const job = await createJob(env);
     const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
     const token = 'tok-one-task-cancelled';
-    const running = startRunner(env, { jobId: job.metadata.id, phase: 'preview', token, env: { ...ONE, STANDIN_CALLS: calls, STANDIN_SLEEP_MS: '700' } });
     // A cancel recorded while the plan runs (the runner reads it in its conditional hand-over).
-    const planRunning = async () => (await env.jobs.require(job.metadata.id)).job.status.operations.find((o) => o.name === 'plan')?.status === 'running';
-    await waitFor(planRunning, 30000, 'the plan to start');
-    await env.jobs.update(job.metadata.id, (j) => ({
-      ...j,
-      status: { ...j.status, cancelRequested: { by: 'ops@acmecorp.example', at: new Date().toISOString() } },
-    }));
-    const r = await running.done;
-    expect(r.code).toBe(1);
-    const { error, cause } = failureOf(token);
-    expect(error).toBe('StackJob.Cancelled');
-    expect(cause.message).toMatch(/cancelled by ops@acmecorp\.example before the update began; nothing was applied/);
-    expect(readCalls(calls).map((c) => c.command)).not.toContain('apply');
+    await cancelledWhile(job.metadata.id, 'plan', { phase: 'preview', token, env: { ...ONE, STANDIN_CALLS: calls, STANDIN_SLEEP_MS: '700' } }, calls);
   });
 });
 
@@ -736,19 +740,7 @@ describe('a policy without preview', () => {
     const job = await createJob(env, { previewBeforeUpdate: false });
     const calls = join(env.dir, `calls-${job.metadata.id}.jsonl`);
     const token = 'tok-direct-cancelled-in-init';
-    const running = startRunner(env, { jobId: job.metadata.id, phase: 'update', token, env: { STANDIN_CALLS: calls, STANDIN_SLEEP_MS: '700' } });
-    const initRunning = async () => (await env.jobs.require(job.metadata.id)).job.status.operations.find((o) => o.name === 'init')?.status === 'running';
-    await waitFor(initRunning, 30000, 'init to start');
-    await env.jobs.update(job.metadata.id, (j) => ({
-      ...j,
-      status: { ...j.status, cancelRequested: { by: 'ops@acmecorp.example', at: new Date().toISOString() } },
-    }));
-    const r = await running.done;
-    expect(r.code).toBe(1);
-    const { error, cause } = failureOf(token);
-    expect(error).toBe('StackJob.Cancelled');
-    expect(cause.message).toMatch(/cancelled by ops@acmecorp\.example before the update began; nothing was applied/);
-    expect(readCalls(calls).map((c) => c.command)).not.toContain('apply');
+    await cancelledWhile(job.metadata.id, 'init', { phase: 'update', token, env: { STANDIN_CALLS: calls, STANDIN_SLEEP_MS: '700' } }, calls);
     const after = (await env.jobs.require(job.metadata.id)).job;
     // Init's own ending rode on the refusing write.
     expect(opStates(after)).toMatchObject({ init: 'completed/succeeded', apply: 'pending/tbd' });
