@@ -33,21 +33,23 @@ async function filesUnder(dir: string): Promise<Array<{ path: string; size: numb
  * Archives `root` (the workspace's module directory) into `archive`, unless it is too large or a file in it holds a
  * known secret value (a module could write one there): then nothing is written, and the update initialises again.
  */
-export async function archiveWorkspace(root: string, archive: string, registry: SecretRegistry): Promise<Archived> {
+export async function archiveWorkspace(root: string, archive: string, registry: SecretRegistry, maxInflatedBytes = MAX_INFLATED_BYTES): Promise<Archived> {
   const files = await filesUnder(root);
   const total = files.reduce((sum, f) => sum + f.size, 0);
   if (total > SAVED_WORKSPACE_MAX_BYTES) return { saved: false, why: `it holds ${total} bytes, more than ${SAVED_WORKSPACE_MAX_BYTES}` };
   const patterns = registry.patterns();
+  // One budget for everything inflated while checking: a small zip of huge members cannot take the task's memory.
+  const budget = { left: maxInflatedBytes };
   if (patterns.length > 0)
     for (const f of files) {
-      const found = secretIn(await readFile(f.path), patterns, 0);
+      const found = secretIn(await readFile(f.path), patterns, 0, budget);
       if (found) return { saved: false, why: `${relative(root, f.path)} ${found}` };
     }
   await run('tar', ['-C', dirname(root), '-czf', archive, basename(root)]);
   return { saved: true, bytes: (await stat(archive)).size };
 }
 
-/** How deep archives inside archives are opened, and how much one may inflate to: past either, it is not saved. */
+/** How deep archives inside archives are opened, and how much the whole check may inflate: past either, it is not saved. */
 const MAX_NESTING = 3;
 const MAX_INFLATED_BYTES = SAVED_WORKSPACE_MAX_BYTES;
 
@@ -56,16 +58,21 @@ const MAX_INFLATED_BYTES = SAVED_WORKSPACE_MAX_BYTES;
  * `archive_file` zips what it is given, which may be a credential: compressed, the raw bytes hide it). A compressed
  * file that cannot be opened and checked is not saved either.
  */
-function secretIn(body: Buffer, patterns: readonly Buffer[], depth: number): string | undefined {
+function secretIn(body: Buffer, patterns: readonly Buffer[], depth: number, budget: { left: number }): string | undefined {
   if (patterns.some((p) => body.includes(p))) return depth === 0 ? 'holds a secret value' : 'holds a secret value inside an archive';
   const gzip = body.length > 2 && body[0] === 0x1f && body[1] === 0x8b;
   const zip = body.length > 4 && body.readUInt32LE(0) === 0x04034b50;
   if (!gzip && !zip) return undefined;
   if (depth >= MAX_NESTING) return 'holds archives nested too deep to check';
+  // Inflated one member at a time, each within what is left of the budget, and checked before the next.
+  const inflate = (data: Buffer, raw: boolean): Buffer => {
+    const out = raw ? inflateRawSync(data, { maxOutputLength: Math.max(1, budget.left) }) : gunzipSync(data, { maxOutputLength: Math.max(1, budget.left) });
+    budget.left -= out.length;
+    return out;
+  };
   try {
-    const members = gzip ? [gunzipSync(body, { maxOutputLength: MAX_INFLATED_BYTES })] : zipMembers(body);
-    for (const m of members) {
-      const found = secretIn(m, patterns, depth + 1);
+    for (const m of gzip ? [inflate(body, false)] : zipMembers(body, (data) => inflate(data, true))) {
+      const found = secretIn(m, patterns, depth + 1, budget);
       if (found) return found;
     }
     return undefined;
@@ -74,8 +81,8 @@ function secretIn(body: Buffer, patterns: readonly Buffer[], depth: number): str
   }
 }
 
-/** The contents of a zip's members, read from its central directory (stored or deflated; anything else is refused). */
-function zipMembers(zip: Buffer): Buffer[] {
+/** The contents of a zip's members one by one, read from its central directory (stored or deflated; anything else is refused). */
+function* zipMembers(zip: Buffer, inflateRaw: (data: Buffer) => Buffer): Generator<Buffer> {
   // The end-of-central-directory record: its signature, searched from the end (a comment of up to 64 KiB may follow).
   let end = -1;
   for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--)
@@ -86,7 +93,6 @@ function zipMembers(zip: Buffer): Buffer[] {
   if (end < 0) throw new Error('no zip central directory');
   const count = zip.readUInt16LE(end + 10);
   let at = zip.readUInt32LE(end + 16);
-  const members: Buffer[] = [];
   for (let n = 0; n < count; n++) {
     if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error('a damaged zip central directory');
     const flags = zip.readUInt16LE(at + 8);
@@ -98,11 +104,10 @@ function zipMembers(zip: Buffer): Buffer[] {
     if (zip.readUInt32LE(local) !== 0x04034b50) throw new Error('a damaged zip member');
     const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
     const data = zip.subarray(start, start + size);
-    if (method === 0) members.push(data);
-    else if (method === 8) members.push(inflateRawSync(data, { maxOutputLength: MAX_INFLATED_BYTES }));
+    if (method === 0) yield data;
+    else if (method === 8) yield inflateRaw(data);
     else throw new Error(`zip compression method ${method}`);
   }
-  return members;
 }
 
 /** Extracts an archive made by archiveWorkspace back into `root`'s parent (the same workspace layout). */

@@ -58,14 +58,14 @@ beforeEach(() => {
 afterEach(() => rmSync(work, { recursive: true, force: true }));
 
 /** A module directory with main.tf and `extra`, archived with the secret registered. */
-async function archive(extra: Record<string, Buffer>) {
+async function archive(extra: Record<string, Buffer>, maxInflatedBytes?: number) {
   const root = join(work, 'repo');
   mkdirSync(join(root, 'build'), { recursive: true });
   writeFileSync(join(root, 'main.tf'), 'resource "terraform_data" "x" {}\n');
   for (const [name, body] of Object.entries(extra)) writeFileSync(join(root, name), body);
   const registry = new SecretRegistry();
   registry.add(SECRET);
-  return archiveWorkspace(root, join(work, 'ws.tar.gz'), registry);
+  return archiveWorkspace(root, join(work, 'ws.tar.gz'), registry, maxInflatedBytes);
 }
 
 it('saves a workspace whose archives hold no secret', async () => {
@@ -96,5 +96,18 @@ it('does not save a compressed file it cannot open and check', async () => {
   expect(await archive({ 'build/broken.zip': damaged })).toEqual({
     saved: false,
     why: expect.stringMatching(/^build\/broken\.zip is an archive that could not be checked/),
+  });
+});
+
+it('inflates one member at a time within one budget for the whole check: a small zip of large members is not saved, never held at once', async () => {
+  // Three members of 400 KB of zeros (a few hundred bytes each, deflated), a budget of 1 MB for everything.
+  const big = Buffer.alloc(400 * 1024);
+  const bomb = zipOf({ 'a.bin': big, 'b.bin': big, 'c.bin': big });
+  expect(bomb.length).toBeLessThan(10 * 1024);
+  // Within the budget (two members, 800 KB): saved. The same archive beside it, and a third member: not.
+  expect(await archive({ 'build/ok.zip': zipOf({ 'a.bin': big, 'b.bin': big }) }, 1024 * 1024)).toEqual({ saved: true, bytes: expect.any(Number) });
+  expect(await archive({ 'build/bomb.zip': bomb }, 1024 * 1024)).toEqual({
+    saved: false,
+    why: expect.stringMatching(/^build\/bomb\.zip is an archive that could not be checked/),
   });
 });
