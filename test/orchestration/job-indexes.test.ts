@@ -71,6 +71,32 @@ it('pages a filtered listing by index entries, and gives no cursor when nothing 
   await expect(jobs.list({ org: 'acmecorp', limit: 1, cursor: first.cursor })).rejects.toThrow('invalid cursor');
 });
 
+it('reads a bounded look-ahead after a full page: past it the cursor stays, a listing never reads the rest of the partition', async () => {
+  const sent: Array<Record<string, unknown>> = [];
+  const recording = {
+    send: (command: { input: Record<string, unknown> }) => {
+      sent.push(command.input);
+      return dynamo.db.send(command as never);
+    },
+  } as unknown as DynamoDBDocumentClient;
+  const jobs = new JobRepository(recording, JOBS);
+  // Oldest first: 30 completed jobs, then one queued. A listing of queued jobs, one per page.
+  const resourceId = 'res-look-ahead';
+  for (let i = 0; i < 30; i++) {
+    const j = makeJob({ resourceId });
+    await jobs.create(j);
+    await jobs.update(j.metadata.id, complete);
+  }
+  const queued = makeJob({ resourceId });
+  await jobs.create(queued);
+  sent.length = 0;
+  const page = await jobs.list({ org: 'acmecorp', env: queued.metadata.env, resourceId, phase: 'queued', limit: 1 });
+  expect(ids(page.items)).toEqual([queued.metadata.id]);
+  // The page's query and one look-ahead of 10 entries (with their jobs); 20 more completed jobs lie beyond, unread.
+  expect(sent.filter((c) => 'KeyConditionExpression' in c).map((c) => c.Limit)).toEqual([1, 10]);
+  expect(page.cursor).toBeDefined();
+});
+
 it('writes the open-queue keys only when they change: with a new job, to an open job that lacks them, away on completion', async () => {
   const sent: Array<Record<string, unknown>> = [];
   const recording = {

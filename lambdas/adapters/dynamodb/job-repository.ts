@@ -112,6 +112,9 @@ function openKeys(job: StackJob): { gsi3pk: string; gsi3sk: string } | Record<st
   return job.status.phase === 'completed' ? {} : { gsi3pk: stackPartition(stackKeyOfJob(job)), gsi3sk: job.metadata.id };
 }
 
+/** How many index entries after a full page a listing reads to learn whether a next page has anything. */
+const LOOK_AHEAD = 10;
+
 export class JobRepository {
   constructor(
     private readonly db: DynamoDBDocumentClient,
@@ -228,7 +231,6 @@ export class JobRepository {
       (!q.kind || job.spec.apiResourceInfo.kind === q.kind) &&
       (!q.phase || job.status.phase === q.phase) &&
       (!q.result || job.status.result === q.result);
-    const filtered = Boolean((!byStack && (q.env !== undefined || q.resourceId !== undefined)) || q.kind || q.phase || q.result);
     const [indexName, partitionKey, sortKey, partition] = byStack
       ? [JOBS_INDEX_BY_STACK, 'gsi1pk', 'gsi1sk', stackPartition(`${q.org}/${q.env}/${q.resourceId}`)]
       : [JOBS_INDEX_BY_ORG, 'gsi2pk', 'gsi2sk', orgPartition(q.org)];
@@ -252,37 +254,18 @@ export class JobRepository {
       startKey = out.LastEvaluatedKey;
     } while (startKey && items.length < q.limit);
     // DynamoDB hands back a key whenever a query stops at its Limit, also at the partition's last item: a cursor is
-    // given only when a next page has a job to show, so a client never follows it to an empty page.
-    return {
-      items,
-      cursor:
-        startKey && (await this.anyMatchAfter(indexName, partitionKey, partition, startKey, filtered ? matches : undefined))
-          ? encodeCursor(startKey)
-          : undefined,
-    };
-  }
-
-  /** Whether the listing has a job after `startKey` (that `matches`, when the listing filters). */
-  private async anyMatchAfter(
-    indexName: string,
-    partitionKey: string,
-    partition: string,
-    startKey: Record<string, unknown>,
-    matches: ((job: StackJob) => boolean) | undefined,
-  ): Promise<boolean> {
-    let from: Record<string, unknown> | undefined = startKey;
-    do {
-      const out = await this.query(indexName, {
-        KeyConditionExpression: `${partitionKey} = :pk`,
-        ExpressionAttributeValues: { ':pk': partition },
-        ScanIndexForward: false,
-        Limit: matches ? 25 : 1,
-        ExclusiveStartKey: from,
-      });
-      if ((out.Items ?? []).length > 0 && (!matches || (await this.jobsOf(out.Items, false)).some(matches))) return true;
-      from = out.LastEvaluatedKey;
-    } while (from);
-    return false;
+    // given only when the next LOOK_AHEAD index entries hold a job to show, so a client is not sent to an empty page.
+    // Past that bound the cursor stays (a page may then come back empty): a listing never reads a whole partition.
+    if (!startKey) return { items, cursor: undefined };
+    const next = await this.query(indexName, {
+      KeyConditionExpression: `${partitionKey} = :pk`,
+      ExpressionAttributeValues: { ':pk': partition },
+      ScanIndexForward: false,
+      Limit: LOOK_AHEAD,
+      ExclusiveStartKey: startKey,
+    });
+    const more = (await this.jobsOf(next.Items, false)).some(matches) || next.LastEvaluatedKey !== undefined;
+    return { items, cursor: more ? encodeCursor(startKey) : undefined };
   }
 
   /** Every job of one stack, finished ones included, oldest first (submission order). */
