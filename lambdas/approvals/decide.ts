@@ -167,6 +167,8 @@ async function resumeRecordedDecision(d: DecisionDeps, job: StackJob, input: Dec
     // first resume after all and only its answer was lost.
     await d.approvalItems.clearTaskToken(input.jobId);
     if (name === 'TaskTimedOut') throw new ConflictError('the decision was recorded, but the approval window had already closed in the workflow');
+    // The execution has the decision: its metric and event, which the first attempt never sent, go out now.
+    await announce(d, job, recorded.decision, { subject: recorded.by, channel: recorded.channel });
     return job;
   }
   await d.approvalItems.clearTaskToken(input.jobId);

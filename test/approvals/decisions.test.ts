@@ -628,6 +628,22 @@ describe('races and the window', () => {
     expect(h.tasks.calls).toHaveLength(1);
   });
 
+  it('a decision whose first resume reached the workflow but whose answer was lost: sent again, the gone task is taken as delivered and the decision announced once', async () => {
+    const { job } = await awaiting();
+    h.tasks.failWith = 'ThrottlingException';
+    expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} })).statusCode).toBe(500);
+    h.events.length = 0;
+    // The execution did take it: its token is spent now.
+    h.tasks.failWith = 'TaskDoesNotExist';
+    h.clock.set(new Date(NOW.getTime() + RESUME_AGAIN_AFTER_MS));
+    const again = await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.approver, body: {} });
+    expect(again.statusCode).toBe(200);
+    expect(await h.approvalItems.getTaskToken(job.metadata.id)).toBeUndefined();
+    expect(h.events.filter((e) => e.detailType === 'Stack Job Approval Decided').map((e) => e.detail)).toEqual([
+      expect.objectContaining({ jobId: job.metadata.id, decision: 'approved', by: people.approver.subject, channel: 'api' }),
+    ]);
+  });
+
   it('a decision whose task already timed out in the workflow is reported as such (409)', async () => {
     const { job } = await awaiting();
     h.tasks.failWith = 'TaskTimedOut';
