@@ -11,7 +11,8 @@
  * process, signs with its own access key id. Anything else (local mode itself, a test's or the bench's own reads) is
  * not a deployed role and is not checked.
  *
- * Held: actions, with IAM's wildcards, from the identity policies attached to the role (an explicit Deny wins). Not held: resources,
+ * Held: actions, with IAM's wildcards, from the identity policies attached to the role (an explicit Deny wins), for
+ * the functions and the runner. Not held: the state machine's own role (its tasks are bound in process), resources,
  * conditions, KMS, resource policies and service control policies; those stay asserted on the template by the infra
  * tests.
  */
@@ -150,21 +151,31 @@ export class LocalIam {
   }
 }
 
-/** The IAM action of a request to the S3 stand-in (path-style: /bucket/key?query). */
-export function s3ActionOf(method: string, url: string): string {
+/**
+ * The IAM actions a request to the S3 stand-in needs (path-style: /bucket/key?query): its own, with the subresource
+ * it names (tagging, acl, a version, a multipart upload's parts), and for a copy (`x-amz-copy-source`) reading the
+ * source too.
+ */
+export function s3ActionsOf(method: string, url: string, copySource?: string): string[] {
   const u = new URL(url, 'http://local');
   const [, , ...key] = u.pathname.split('/');
   const hasKey = key.join('/').length > 0;
   const q = u.searchParams;
+  const read = method === 'GET' || method === 'HEAD';
+  const verb = read ? 'Get' : method === 'DELETE' ? 'Delete' : 'Put';
   if (!hasKey) {
-    if (method === 'POST' && q.has('delete')) return 's3:DeleteObject';
-    return method === 'GET' || method === 'HEAD' ? 's3:ListBucket' : `s3:${method}Bucket`;
+    if (method === 'POST' && q.has('delete')) return ['s3:DeleteObject'];
+    if (read && q.has('uploads')) return ['s3:ListBucketMultipartUploads'];
+    if (read && q.has('versions')) return ['s3:ListBucketVersions'];
+    if (read && q.has('location')) return ['s3:GetBucketLocation'];
+    return [read ? 's3:ListBucket' : `s3:${verb}Bucket`];
   }
-  if (q.has('uploadId') && method === 'DELETE') return 's3:AbortMultipartUpload';
-  if (method === 'GET' || method === 'HEAD') return 's3:GetObject';
-  if (method === 'PUT' || method === 'POST') return 's3:PutObject';
-  if (method === 'DELETE') return 's3:DeleteObject';
-  return `s3:${method}`;
+  if (q.has('tagging')) return [`s3:${verb}Object${q.has('versionId') ? 'Version' : ''}Tagging`];
+  if (q.has('acl')) return [`s3:${verb}Object${q.has('versionId') ? 'Version' : ''}Acl`];
+  if (q.has('uploadId')) return [method === 'DELETE' ? 's3:AbortMultipartUpload' : read ? 's3:ListMultipartUploadParts' : 's3:PutObject'];
+  if (read) return [q.has('versionId') ? 's3:GetObjectVersion' : 's3:GetObject'];
+  if (method === 'DELETE') return [q.has('versionId') ? 's3:DeleteObjectVersion' : 's3:DeleteObject'];
+  return copySource ? ['s3:PutObject', /[?&]versionId=/.test(copySource) ? 's3:GetObjectVersion' : 's3:GetObject'] : ['s3:PutObject'];
 }
 
 /** The IAM action of a JSON-protocol request (`X-Amz-Target: AWSStepFunctions.SendTaskSuccess` -> states:SendTaskSuccess). */

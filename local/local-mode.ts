@@ -39,7 +39,7 @@ import { ensureTable, LOCAL_CREDENTIALS, startEmbeddedDynamo, type EmbeddedDynam
 import { startEmbeddedS3, type EmbeddedS3 } from './embedded-s3';
 import { startHttpApi, type HttpApi } from './http-api';
 import { startFaultProxy, type FaultProxy, type FaultRule } from './fault-proxy';
-import { accessKeyIdOf, jsonActionOf, LocalIam, s3ActionOf } from './local-iam';
+import { accessKeyIdOf, jsonActionOf, LocalIam, s3ActionsOf } from './local-iam';
 import { ENTRY_METADATA } from '../infra/constructs/stack-jobs-function';
 import { startProtocolServer, type ProtocolServer, type PublishedEvent } from './aws-protocol-server';
 import { LocalStepFunctions, type TaskBinding } from './step-functions';
@@ -494,7 +494,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     // The same for S3 (header-signed requests only: presigned URLs are not served in local mode).
     const s3Gate = await startFaultProxy(faultProxies.s3?.endpoint ?? s3.endpoint, async (req) => {
       if (!(await verifySigV4(req, runSecret))) return s3AccessDenied();
-      const denied = denial(s3ActionOf(req.method, req.url), req.remotePort, req.headers.authorization);
+      const copy = req.headers['x-amz-copy-source'];
+      const actions = s3ActionsOf(req.method, req.url, typeof copy === 'string' ? copy : undefined);
+      const denied = actions.map((a) => denial(a, req.remotePort, req.headers.authorization)).find(Boolean);
       return denied ? s3Refused('AccessDenied', denied) : undefined;
     });
     stops.push(() => s3Gate.stop());

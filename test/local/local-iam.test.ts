@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { actionAllowed, jsonActionOf, LocalIam, s3ActionOf } from '../../local/local-iam';
+import { actionAllowed, jsonActionOf, LocalIam, s3ActionsOf } from '../../local/local-iam';
 
 const ENTRY = 'stackjobs:entry';
 /** Two functions and the runner, as a synthesized template has them: roles, attached policies, entries. */
@@ -51,14 +51,22 @@ it('matches actions as IAM does: case-insensitive, with * and ? wildcards', () =
 });
 
 it('names the IAM action of S3 and JSON-protocol requests', () => {
-  expect(s3ActionOf('GET', '/bucket/jobs/sj/plan.json')).toBe('s3:GetObject');
-  expect(s3ActionOf('HEAD', '/bucket/jobs/sj/plan.json')).toBe('s3:GetObject');
-  expect(s3ActionOf('PUT', '/bucket/jobs/sj/log/00001')).toBe('s3:PutObject');
-  expect(s3ActionOf('POST', '/bucket/jobs/sj/big?uploads')).toBe('s3:PutObject');
-  expect(s3ActionOf('DELETE', '/bucket/jobs/sj/big?uploadId=1')).toBe('s3:AbortMultipartUpload');
-  expect(s3ActionOf('DELETE', '/bucket/jobs/sj/plan.bin')).toBe('s3:DeleteObject');
-  expect(s3ActionOf('POST', '/bucket?delete')).toBe('s3:DeleteObject');
-  expect(s3ActionOf('GET', '/bucket?list-type=2&prefix=jobs/')).toBe('s3:ListBucket');
+  expect(s3ActionsOf('GET', '/bucket/jobs/sj/plan.json')).toEqual(['s3:GetObject']);
+  expect(s3ActionsOf('HEAD', '/bucket/jobs/sj/plan.json')).toEqual(['s3:GetObject']);
+  expect(s3ActionsOf('PUT', '/bucket/jobs/sj/log/00001')).toEqual(['s3:PutObject']);
+  expect(s3ActionsOf('POST', '/bucket/jobs/sj/big?uploads')).toEqual(['s3:PutObject']);
+  expect(s3ActionsOf('DELETE', '/bucket/jobs/sj/big?uploadId=1')).toEqual(['s3:AbortMultipartUpload']);
+  expect(s3ActionsOf('DELETE', '/bucket/jobs/sj/plan.bin')).toEqual(['s3:DeleteObject']);
+  expect(s3ActionsOf('POST', '/bucket?delete')).toEqual(['s3:DeleteObject']);
+  expect(s3ActionsOf('GET', '/bucket?list-type=2&prefix=jobs/')).toEqual(['s3:ListBucket']);
+  // Subresources and versions are their own actions; a copy reads its source too.
+  expect(s3ActionsOf('GET', '/bucket/jobs/sj/plan.json?tagging')).toEqual(['s3:GetObjectTagging']);
+  expect(s3ActionsOf('PUT', '/bucket/jobs/sj/plan.json?acl')).toEqual(['s3:PutObjectAcl']);
+  expect(s3ActionsOf('GET', '/bucket/jobs/sj/plan.json?versionId=3')).toEqual(['s3:GetObjectVersion']);
+  expect(s3ActionsOf('GET', '/bucket/jobs/sj/big?uploadId=1')).toEqual(['s3:ListMultipartUploadParts']);
+  expect(s3ActionsOf('PUT', '/bucket/jobs/sj/big?partNumber=2&uploadId=1')).toEqual(['s3:PutObject']);
+  expect(s3ActionsOf('GET', '/bucket?uploads')).toEqual(['s3:ListBucketMultipartUploads']);
+  expect(s3ActionsOf('PUT', '/bucket/jobs/sj/copy', '/bucket/jobs/sj/plan.json')).toEqual(['s3:PutObject', 's3:GetObject']);
   expect(jsonActionOf('AWSStepFunctions.SendTaskSuccess')).toBe('states:SendTaskSuccess');
   expect(jsonActionOf('AmazonEC2ContainerServiceV20141113.StopTask')).toBe('ecs:StopTask');
   expect(jsonActionOf('DynamoDB_20120810.UpdateItem')).toBe('dynamodb:UpdateItem');
