@@ -55,6 +55,9 @@ const APPROVAL_ID = /^apr_[0-9a-hjkmnp-tv-z]{26}$/;
 export const unverified = (): APIGatewayProxyStructuredResultV2 => ({ statusCode: 401 });
 const ack = (): APIGatewayProxyStructuredResultV2 => ({ statusCode: 200 });
 
+/** How long the roles a Slack link recorded decide: a role taken away in the identity provider counts this long at most. */
+export const SLACK_ROLES_MAX_AGE_MS = 7 * 86_400_000;
+
 export async function handleSlackInteraction(
   d: SlackInteractionDeps,
   req: { headers: Record<string, string>; rawBody: string },
@@ -114,7 +117,16 @@ export async function handleSlackInteraction(
   const subject = link.subject;
   // Slack carries no roles: the link keeps the roles the person's own sign-in showed when they linked it. Without the
   // approver role in the job's org there, a click decides nothing, as the API would refuse the same person.
+  // Roles age: one removed in the identity provider still counts here until the link is made again, so what a link
+  // records decides for SLACK_ROLES_MAX_AGE_MS at most (a platform admin removes the link of someone who leaves).
   const org = found.job.metadata.org;
+  if (link.orgRoles && d.clock.now().getTime() - Date.parse(link.linkedAt) > SLACK_ROLES_MAX_AGE_MS) {
+    d.log.warn('Slack click with roles recorded too long ago refused', { jobId, approvalId, slackUserId: payload.user.id, linkedAt: link.linkedAt });
+    await tell(
+      `Your Slack link records your roles as of ${link.linkedAt}, more than ${SLACK_ROLES_MAX_AGE_MS / 86_400_000} days ago: link it again (PUT /v1/me/slack-links/{teamId}/{userId}) so they are current; your click changed nothing.`,
+    );
+    return ack();
+  }
   const held = link.orgRoles?.[org] ?? [];
   if (!ROLE_GRANTS.approve.some((r) => held.includes(r))) {
     d.log.warn('Slack click without the approver role refused', { jobId, approvalId, slackUserId: payload.user.id, via: link.via });

@@ -12,6 +12,7 @@ import { finishJob } from '../../lambdas/workflow/lifecycle';
 import { EVENT_SOURCE } from '../../lambdas/adapters/aws/event-publisher';
 import { closeExpiredApproval, isApprovalExpiry } from '../../lambdas/approvals/expired';
 import { RESUME_AGAIN_AFTER_MS } from '../../lambdas/approvals/decide';
+import { SLACK_ROLES_MAX_AGE_MS } from '../../lambdas/approvals/slack-interactions';
 import {
   changeFor,
   people,
@@ -832,6 +833,15 @@ describe('who a Slack click acts as', () => {
     // The approver's own link (made with the role) decides.
     await slackClick(h, job.status.approval!.id, SLACK_APPROVER);
     expect((await load(job.metadata.id)).status.approval!.decision).toMatchObject({ decision: 'approved', by: people.approver.subject, channel: 'slack' });
+  });
+
+  it('takes the roles a Slack link recorded for a week at most: a role removed in the identity provider stops counting then', async () => {
+    const { job } = await awaiting();
+    h.clock.set(new Date(NOW.getTime() + SLACK_ROLES_MAX_AGE_MS + 1000));
+    await slackClick(h, job.status.approval!.id, SLACK_APPROVER);
+    expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('link it again') });
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect(h.tasks.calls).toEqual([]);
   });
 
   it('lets only a platform admin link someone else', async () => {
