@@ -290,7 +290,7 @@ function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
           'Clicks on approval buttons by this Slack account then act as you (the caller). You can only link yourself; an account already linked to ' +
           "someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId). " +
           "The link keeps your roles in each org as this request shows them (`orgRoles`): a click decides only with the approver role in the job's " +
-          'org there, so link again after your roles change.',
+          'org there, for 7 days: link again after your roles change, and at least weekly.',
         tag: 'approvals',
         params,
         success: { 200: { description: 'the link', schema: slackLinkSchema } },

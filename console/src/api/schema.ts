@@ -934,7 +934,7 @@ export interface paths {
     get?: never;
     /**
      * Link a Slack account to yourself
-     * @description Clicks on approval buttons by this Slack account then act as you (the caller). You can only link yourself; an account already linked to someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId). The link keeps your roles in each org as this request shows them (`orgRoles`): a click decides only with the approver role in the job's org there, so link again after your roles change. Any signed-in caller; it acts on the caller only.
+     * @description Clicks on approval buttons by this Slack account then act as you (the caller). You can only link yourself; an account already linked to someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId). The link keeps your roles in each org as this request shows them (`orgRoles`): a click decides only with the approver role in the job's org there, for 7 days: link again after your roles change, and at least weekly. Any signed-in caller; it acts on the caller only.
      */
     put: operations['linkMySlackAccount'];
     post?: never;
