@@ -313,7 +313,6 @@ function buildFigures(o: {
         'to the preview task': t(preview?.from) - t(r.job.status.createdAt),
         'runner start': t(op('init')?.startedAt) - t(preview?.from),
         'clone + init': t(op('init')?.finishedAt) - t(op('init')?.startedAt),
-        refresh: t(op('refresh')?.finishedAt) - t(op('refresh')?.startedAt),
         plan: t(op('plan')?.finishedAt) - t(op('plan')?.startedAt),
         'preview task end': t(preview?.to) - t(op('plan')?.finishedAt),
         'approval → update task': t(update?.from) - t(r.job.status.approval?.decision?.at),

@@ -84,7 +84,7 @@ export async function runOneTask(env: RunnerEnv, extra: Record<string, string>, 
 
 /**
  * The commands the runner's Terraform driver issues (runner-image/src/drivers/terraform/driver.ts), run directly in
- * `dir` (a copy of the module): preview = init, refresh-only plan + show, plan + show; update = init, apply, output.
+ * `dir` (a copy of the module): preview = init, plan + show; update = init, apply, output.
  */
 function runCommands(bin: string, dir: string, extra: Record<string, string>, commands: Array<{ args: string[]; ok?: number[]; stdoutFile?: string }>) {
   for (const c of commands) {
@@ -120,13 +120,9 @@ export async function runDirect(
   writeFileSync(vars, `${JSON.stringify(moduleInputs(job), null, 2)}\n`);
   const f = (n: string) => join(state, n);
   const init = { args: ['init', '-input=false', '-no-color', `-backend-config=path=${f('terraform.tfstate')}`] };
+  // A change job's plan reports the drift its own refresh found: no refresh-only plan before it (planner.ts).
   const previewCommands = [
     init,
-    {
-      args: ['plan', '-refresh-only', '-input=false', '-no-color', '-json', `-out=${f('refresh.bin')}`, '-detailed-exitcode', `-var-file=${vars}`],
-      ok: [0, 2],
-    },
-    { args: ['show', '-json', '-no-color', f('refresh.bin')], stdoutFile: f('refresh.json') },
     { args: ['plan', '-input=false', '-no-color', '-json', `-out=${f('plan.bin')}`, '-detailed-exitcode', `-var-file=${vars}`], ok: [0, 2] },
     { args: ['show', '-json', '-no-color', f('plan.bin')], stdoutFile: f('plan.json') },
   ];

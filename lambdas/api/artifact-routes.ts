@@ -117,8 +117,9 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
         operationId: 'getStackJobDriftChanges',
         summary: "Read what the job's refresh found changed outside Stack Jobs, attribute by attribute",
         description:
-          "From the refresh's masked document the runner stored (Terraform and OpenTofu): each drifted resource with its attributes before → after, " +
-          'sensitive values as `(sensitive)`. The resource status names the job of its latest drift (`drift.jobId`). 404 until the refresh has run, ' +
+          "From the masked document the runner stored (Terraform and OpenTofu): the refresh operation's, or for a job that has none the plan's, " +
+          'whose own refresh lists what it found. Each drifted resource with its attributes before → after, sensitive values as `(sensitive)`. ' +
+          'The resource status names the job of its latest drift (`drift.jobId`). 404 until the refresh (or the plan) has run, ' +
           'and for Pulumi (whose refresh keeps no document).',
         tag: 'artifacts',
         success: { 200: { description: 'the drift, attribute by attribute', schema: driftChangesSchema } },
@@ -126,7 +127,13 @@ export function artifactRoutes(deps: ArtifactRoutesDeps): Route[] {
       },
       async handle(req) {
         const job = await visibleJob(deps.jobs, req, req.params.id);
-        const document = job.status.drift ? await deps.artifacts.getRefreshDocument(job.metadata.id) : undefined;
+        // A job without a refresh operation recorded the drift its plan's refresh found (planner.ts, planReportsDrift).
+        const fromPlan = !job.spec.operations.includes('refresh');
+        const document = !job.status.drift
+          ? undefined
+          : fromPlan
+            ? await deps.artifacts.getPlanDocument(job.metadata.id)
+            : await deps.artifacts.getRefreshDocument(job.metadata.id);
         if (!document || !job.status.drift) throw new NotFoundError(`stack job ${job.metadata.id} has no refresh document`);
         return json(200, {
           jobId: job.metadata.id,

@@ -97,14 +97,14 @@ export const stackJobExample: StackJob = {
         source: { level: 'platform', id: 'platform-default' },
       },
     },
-    operations: ['init', 'refresh', 'plan', 'apply'],
+    operations: ['init', 'plan', 'apply'],
   },
   status: {
     phase: 'queued',
     result: 'tbd',
     createdAt: '2025-04-24T09:12:31.000Z',
     updatedAt: '2025-04-24T09:12:31.000Z',
-    operations: (['init', 'refresh', 'plan', 'apply'] as const).map((name) => ({ name, status: 'pending' as const, result: 'tbd' as const, errors: [] })),
+    operations: (['init', 'plan', 'apply'] as const).map((name) => ({ name, status: 'pending' as const, result: 'tbd' as const, errors: [] })),
     preflight: passedChecksExample,
   },
 };

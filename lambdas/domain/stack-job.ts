@@ -38,7 +38,7 @@ export function freezeStackJob(
   // Plan policies need a plan: a job any of them matches previews, whatever its flow-control policy says.
   const planPolicies = outcome.resolved.planPolicies ?? [];
   const p = planPolicies.length > 0 ? { ...policy.policy, previewBeforeUpdate: true } : policy.policy;
-  const operations = planOperations(change.triggerEvent, p);
+  const operations = planOperations(change.triggerEvent, p, module.module.provisioner);
   return {
     apiVersion: API_VERSION,
     kind: 'StackJob',

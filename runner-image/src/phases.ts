@@ -14,6 +14,7 @@ import type { SecretSource } from '../../lambdas/domain/ports';
 import {
   boundDrift,
   boundSummary,
+  type Drift,
   type OperationName,
   type PlanSummary,
   type RunnerResult,
@@ -24,7 +25,7 @@ import { isTerminal, transitionOperation } from '../../lambdas/domain/status';
 import { execCommand, type Exec } from './command';
 import type { RunnerConfig } from './config';
 import { assertSecretRefsInScope, resolveCredentials, type StsFactory } from './credentials';
-import type { IacDriver } from './drivers/driver';
+import type { DriftFound, IacDriver } from './drivers/driver';
 import { driverFor } from './drivers';
 import { CancelledError, OperationFailedError, RunnerError } from './errors';
 import { cloneModule, restoredModule, type ClonedModule } from './git';
@@ -296,9 +297,11 @@ class PhaseRun {
       });
 
       // Refreshing only ever looks: the refresh operation reports drift, and the plan (or a direct apply) refreshes
-      // again in memory. Nothing but the apply writes state.
+      // again in memory. Nothing but the apply writes state. A job planned without a refresh operation (a Terraform or
+      // OpenTofu plan: planner.ts, planReportsDrift) records the drift its plan's own refresh found instead.
       const refreshes = !e.flowControlPolicy.skipRefresh;
-      if (refreshes && (this.phase === 'preview' || !previews)) {
+      const refreshOperation = refreshes && this.job.spec.operations.includes('refresh');
+      if (refreshOperation && (this.phase === 'preview' || !previews)) {
         const drift = await this.operation('refresh', async (exec) => {
           const found = await driver.refresh(exec);
           // The refresh's document, masked like the plan's, for reading the drift attribute by attribute (Terraform, OpenTofu).
@@ -310,12 +313,8 @@ class PhaseRun {
           }
           return found;
         });
-        const checkedAt = this.deps.clock.now().toISOString();
-        await this.record((j) => ({
-          ...j,
-          // Redacted whole, then cut: a secret in an address that the cut splits would no longer be recognised.
-          status: { ...j.status, drift: { checkedAt, ...boundDrift(redactJsonValue(drift, this.deps.registry, { stringsOnly: true }) as typeof drift) } },
-        }));
+        const found = this.driftStatus(drift);
+        await this.record((j) => ({ ...j, status: { ...j.status, drift: found } }));
       }
 
       // A drift check only looks: init and the refresh-only plan above, recorded on the job; no plan, nothing applied.
@@ -324,8 +323,10 @@ class PhaseRun {
       if (this.phase === 'preview') {
         const planKey = artifactKeys.planBinary(this.jobId);
         let savedWorkspace: SavedWorkspace | undefined;
+        let drift: Drift | undefined;
         const { summary, hasChanges, digest } = await this.operation('plan', async (exec, note) => {
           const planned = await driver.plan(exec, { destroy, refresh: refreshes });
+          if (!refreshOperation && planned.drift) drift = this.driftStatus(planned.drift);
           // Large plans stay in S3 (plan.json); what travels (task result, execution state, job item) is bounded.
           const digest = await sha256File(planFile);
           const planJsonFile = join(ws.state, 'plan.json');
@@ -353,7 +354,12 @@ class PhaseRun {
         });
         await this.record((j) => ({
           ...j,
-          status: { ...j.status, plan: { digest, key: planKey, summary, ...(savedWorkspace ? { workspace: savedWorkspace } : {}) }, logPrefix },
+          status: {
+            ...j.status,
+            plan: { digest, key: planKey, summary, ...(savedWorkspace ? { workspace: savedWorkspace } : {}) },
+            ...(drift ? { drift } : {}),
+            logPrefix,
+          },
         }));
         const preview: RunnerResult = { phase: 'preview', hasChanges, summary, planDigest: digest, planKey, logPrefix, durations: { ...this.durations } };
         if (config.STACKJOBS_THEN_UPDATE !== 'true' || !hasChanges) return preview;
@@ -380,6 +386,11 @@ class PhaseRun {
       await Promise.all(this.unrecordedLogs);
       await removeWorkspace(ws).catch((err: Error) => this.deps.warn(`could not remove workspace: ${err.message}`));
     }
+  }
+
+  /** Drift as the job records it: redacted whole, then cut (a secret in an address the cut splits would no longer be recognised). */
+  private driftStatus(found: DriftFound): Drift {
+    return { checkedAt: this.deps.clock.now().toISOString(), ...boundDrift(redactJsonValue(found, this.deps.registry, { stringsOnly: true }) as DriftFound) };
   }
 
   /** Log uploads of operations this task does not record, awaited before the phase returns (or throws). */

@@ -138,6 +138,29 @@ describe('a drift check on demand', () => {
     expect(eventsOf(check.metadata.id).filter((ev) => ev.detailType === 'Stack Drift Detected')).toEqual([]);
   });
 
+  it("records the drift a change's own plan found, without a refresh of its own, and shows it attribute by attribute from the plan", async () => {
+    await applied('drift_in_change');
+    const state = stateFile('drift_in_change');
+    writeFileSync(`${state}.drift.json`, JSON.stringify({ 'standin_value.size': 9 }));
+    const change = await submit(bucketChange('drift_in_change', 'v2', { env: 'dev', spec: { tier: 'premium', size: 1 }, trigger: 'updated' }));
+    // The plan refreshes and lists what it found: reading the provider twice (a refresh-only plan first) is not needed.
+    expect(change.spec.operations).toEqual(['init', 'plan', 'apply']);
+    const finished = await e.waitFor(change.metadata.id, done);
+    expect(finished.status.result).toBe('succeeded');
+    const expected = [{ address: 'standin_value.size', actions: ['update'] }];
+    expect(finished.status.drift).toMatchObject({ total: 1, resources: expected });
+    const resource = await resourceAfter('drift_in_change', change.metadata.id);
+    expect(resource.drift).toMatchObject({ jobId: change.metadata.id, drifted: true, total: 1, resources: expected });
+    const changes = await e.call<{ total: number; drift: Array<{ address: string; attributes: Array<{ path: string; before?: unknown; after?: unknown }> }> }>(
+      'GET',
+      `/v1/stack-jobs/${change.metadata.id}/drift/changes`,
+    );
+    expect(changes.status).toBe(200);
+    expect(changes.body.total).toBe(1);
+    expect(changes.body.drift.map((d) => d.address)).toEqual(['standin_value.size']);
+    expect(JSON.stringify(changes.body.drift[0].attributes)).toContain('9');
+  });
+
   it('never runs ahead of a change submitted before it: it waits behind the change that holds the stack', async () => {
     await applied('drift_queued', 'production');
     const next = await submit(bucketChange('drift_queued', 'v2', { env: 'production', spec: { tier: 'premium', size: 1 }, trigger: 'updated' }));

@@ -80,7 +80,6 @@ it('fails a job whose runner is SIGKILLed mid-apply within seconds (not at the h
   expect(ended.status.plan?.digest).toMatch(/^[0-9a-f]{64}$/);
   expect(ended.status.operations.filter((o) => o.name !== 'apply').map((o) => [o.name, o.status, o.result])).toEqual([
     ['init', 'completed', 'succeeded'],
-    ['refresh', 'completed', 'succeeded'],
     ['plan', 'completed', 'succeeded'],
   ]);
   expect((await bench.logChunks(id, 'preview', 'plan')).length).toBeGreaterThan(0);
@@ -111,10 +110,7 @@ it('releases the lock and marks the job when the execution is stopped from outsi
   // The runner learns from its next heartbeat that the task is gone, stops the tool and exits.
   await until('the runner to exit', () => runnerOf(id, 'preview') === undefined, HEARTBEAT_SECONDS * 3000);
   expect((await bench.logChunks(id, 'preview', 'init')).map(([, b]) => b).join('')).toBe(initLog);
-  expect(ended.status.operations.slice(0, 2).map((o) => [o.name, o.status, o.result])).toEqual([
-    ['init', 'completed', 'succeeded'],
-    ['refresh', 'completed', 'succeeded'],
-  ]);
+  expect(ended.status.operations.slice(0, 1).map((o) => [o.name, o.status, o.result])).toEqual([['init', 'completed', 'succeeded']]);
 });
 
 it('retries log uploads S3 rejects for a while: no chunk lost or reordered', async () => {
@@ -164,7 +160,6 @@ it('survives DynamoDB throttling during submission and status updates: retried, 
   expect(ended.status).toMatchObject({ phase: 'completed', result: 'succeeded' });
   expect(ended.status.operations.map((o) => [o.name, o.status, o.result])).toEqual([
     ['init', 'completed', 'succeeded'],
-    ['refresh', 'completed', 'succeeded'],
     ['plan', 'completed', 'succeeded'],
     ['apply', 'completed', 'succeeded'],
   ]);

@@ -93,8 +93,8 @@ describe('a stack job run by the synthesized state machine', () => {
 
     const done = await load(job.metadata.id);
     expect(done.status).toEqual(expect.objectContaining({ phase: 'completed', result: 'succeeded', outputsKey: `jobs/${job.metadata.id}/outputs.json` }));
-    expect(done.status.durations).toEqual({ 'preview.init': 1, 'preview.refresh': 2, 'preview.plan': 3, 'update.apply': 1 });
-    expect(done.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:succeeded', 'apply:succeeded']);
+    expect(done.status.durations).toEqual({ 'preview.init': 1, 'preview.plan': 2, 'update.apply': 1 });
+    expect(done.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'plan:succeeded', 'apply:succeeded']);
     const update = executor.runnerCalls.find((c) => c.phase === 'update')!;
     expect(update.env).toEqual(
       expect.objectContaining({ STACKJOBS_JOB_ID: job.metadata.id, STACKJOBS_PHASE: 'update', STACKJOBS_PLAN_DIGEST: digestOf(job.metadata.id) }),
@@ -238,7 +238,7 @@ describe('a stack job run by the synthesized state machine', () => {
         failure: { operation: 'plan', exitCode: 1, message: 'Error: Invalid provider configuration' },
       }),
     );
-    expect(done.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:failed', 'apply:skipped']);
+    expect(done.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'plan:failed', 'apply:skipped']);
     expect(eventsOf(job.metadata.id).at(-1)!.detail).toEqual(expect.objectContaining({ phase: 'completed', result: 'failed', failedOperation: 'plan' }));
     expect((await deps.resources.get('acmecorp', 'production', job.spec.apiResourceInfo.id))?.versionApplied).toBeUndefined();
     await expectLockFree(job);
@@ -402,8 +402,8 @@ describe('a job whose policy does not pause', () => {
     expect(executor.runnerCalls.map((c) => `${c.phase}@${c.state}`)).toEqual([`preview@${STATE.runPreviewAndUpdate}`]);
     expect(executor.runnerCalls[0].env).toEqual(expect.objectContaining({ STACKJOBS_PHASE: 'preview', STACKJOBS_THEN_UPDATE: 'true' }));
     expect(done.status.plan?.digest).toBe(digestOf(job.metadata.id));
-    expect(Object.keys(done.status.durations ?? {}).sort()).toEqual(['preview.init', 'preview.plan', 'preview.refresh', 'update.apply']);
-    expect(done.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'refresh:succeeded', 'plan:succeeded', 'apply:succeeded']);
+    expect(Object.keys(done.status.durations ?? {}).sort()).toEqual(['preview.init', 'preview.plan', 'update.apply']);
+    expect(done.status.operations.map((o) => `${o.name}:${o.result}`)).toEqual(['init:succeeded', 'plan:succeeded', 'apply:succeeded']);
     await expectLockFree(job);
   });
 

@@ -108,7 +108,7 @@ describe('a preview then an update', () => {
     });
     expect(preview.summary).toMatchObject({ add: 2, change: 0, destroy: 0, replace: 0, outputChanges: 2 });
     expect(preview.summary!.resources.map((r) => r.address).sort()).toEqual(['standin_value.db_password', 'standin_value.nodeGroupSize']);
-    expect(Object.keys(preview.durations)).toEqual(['init', 'refresh', 'plan']);
+    expect(Object.keys(preview.durations)).toEqual(['init', 'plan']);
   });
 
   it('stores the binary plan, its masked JSON, its summary and a SHA-256 that matches the binary', async () => {
@@ -129,7 +129,7 @@ describe('a preview then an update', () => {
   });
 
   it('records each operation on the job as it runs, and the plan digest the update is checked against', () => {
-    expect(opStates(afterPreview)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/succeeded', apply: 'pending/tbd' });
+    expect(opStates(afterPreview)).toEqual({ init: 'completed/succeeded', plan: 'completed/succeeded', apply: 'pending/tbd' });
     expect(afterPreview.status.plan).toEqual({
       digest: preview.planDigest,
       key: preview.planKey,
@@ -146,13 +146,14 @@ describe('a preview then an update', () => {
     expect(applies[0].argv.at(-1)).toMatch(/plan\.bin$/);
     expect(applies[0].argv.some((a) => a.startsWith('-var-file'))).toBe(false);
     const { job: after } = await env.jobs.require(job.metadata.id);
-    expect(opStates(after)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/succeeded', apply: 'completed/succeeded' });
+    expect(opStates(after)).toEqual({ init: 'completed/succeeded', plan: 'completed/succeeded', apply: 'completed/succeeded' });
     expect(after.status.outputsKey).toBe(artifactKeys.outputs(job.metadata.id));
   });
 
   it('runs the commands in the documented order, from the module path at the tag: one init, the update restores the workspace', () => {
     const seq = readCalls(calls()).map((c) => c.command);
-    expect(seq).toEqual(['init', 'refresh', 'show', 'plan', 'show', 'apply', 'output']);
+    // No refresh-only plan: the plan's own refresh reports the drift (planner.ts, planReportsDrift).
+    expect(seq).toEqual(['init', 'plan', 'show', 'apply', 'output']);
     // The tag's main.tf, not the later commit on main.
     const cwd = (readCalls(calls())[0] as unknown as { cwd: string }).cwd;
     expect(cwd).toMatch(/module\/repo\/terraform$/);
@@ -169,15 +170,7 @@ describe('a preview then an update', () => {
 
   it('streams every operation log to S3 in order, with no output values in them', async () => {
     const logs = await env.store.readLogs(job.metadata.id);
-    const order = [
-      '$ terraform init',
-      '$ terraform plan -refresh-only',
-      '$ terraform plan',
-      '$ terraform show',
-      "restored the preview's workspace",
-      '$ terraform apply',
-      '$ terraform output',
-    ];
+    const order = ['$ terraform init', '$ terraform plan', '$ terraform show', "restored the preview's workspace", '$ terraform apply', '$ terraform output'];
     let at = -1;
     for (const marker of order) {
       const next = logs.text.indexOf(marker, at + 1);
@@ -193,7 +186,8 @@ describe('a preview then an update', () => {
 
   it("never gives the task token (or the runner's own AWS identity and endpoints) to a child process", () => {
     const files = readdirSync(dumps());
-    expect(files.length).toBe(7);
+    // init, plan, show; apply, output (the update restores the preview's workspace: no second init).
+    expect(files.length).toBe(5);
     for (const f of files) {
       const raw = readFileSync(join(dumps(), f), 'utf8');
       const childEnv = JSON.parse(raw) as Record<string, string>;
@@ -221,7 +215,7 @@ describe('a preview then an update', () => {
 });
 
 describe("the runner's status writes", () => {
-  it('are one request each, an operation ending riding on the next write: a preview reads its job once and writes it six times', async () => {
+  it('are one request each, an operation ending riding on the next write: a preview reads its job once and writes it four times', async () => {
     const job = await createJob(env);
     const requests: string[] = [];
     const proxy = await startFaultProxy(env.dynamo.endpoint, (req) => {
@@ -233,14 +227,14 @@ describe("the runner's status writes", () => {
     } finally {
       await proxy.stop();
     }
-    // Read; claim; init running; commit pinned; init ended + refresh running; refresh ended + drift + plan running;
-    // plan ended + the plan recorded.
-    expect(requests).toEqual(['GetItem', ...Array.from({ length: 6 }, () => 'UpdateItem')]);
+    // Read; claim with init running; commit pinned; init ended + plan running; plan ended + the plan (and the drift
+    // its refresh found) recorded. No refresh operation of its own: that was two writes more.
+    expect(requests).toEqual(['GetItem', ...Array.from({ length: 4 }, () => 'UpdateItem')]);
     const { job: after } = await env.jobs.require(job.metadata.id);
-    expect(opStates(after)).toMatchObject({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/succeeded' });
+    expect(opStates(after)).toMatchObject({ init: 'completed/succeeded', plan: 'completed/succeeded' });
     // Each ending keeps its own time (taken when it ended, not when it was written): never after the next start.
     const ops = after.status.operations.filter((x) => x.status === 'completed');
-    expect(ops.map((o) => o.name)).toEqual(['init', 'refresh', 'plan']);
+    expect(ops.map((o) => o.name)).toEqual(['init', 'plan']);
     for (const [i, o] of ops.entries()) {
       expect(Date.parse(o.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(o.startedAt!));
       if (ops[i + 1]) expect(Date.parse(o.finishedAt!)).toBeLessThanOrEqual(Date.parse(ops[i + 1].startedAt!));
@@ -409,15 +403,15 @@ describe('one task for a job that does not pause (STACKJOBS_THEN_UPDATE)', () =>
     const token = 'tok-one-task-5e6f7a8b';
     expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token, env: { ...ONE, STANDIN_CALLS: calls } }));
     const result = successOf(token);
-    expect(readCalls(calls).map((c) => c.command)).toEqual(['init', 'refresh', 'show', 'plan', 'show', 'apply', 'output']);
+    expect(readCalls(calls).map((c) => c.command)).toEqual(['init', 'plan', 'show', 'apply', 'output']);
     const plan = readCalls(calls).find((c) => c.command === 'plan')!;
     const apply = readCalls(calls).find((c) => c.command === 'apply')!;
     expect(apply.argv.at(-1)).toBe(plan.argv.find((a) => a.startsWith('-out='))!.slice('-out='.length));
     expect(result).toMatchObject({ phase: 'preview', hasChanges: true, then: { phase: 'update', hasChanges: true, planDigest: result.planDigest } });
-    expect(Object.keys(result.durations).sort()).toEqual(['init', 'plan', 'refresh']);
+    expect(Object.keys(result.durations).sort()).toEqual(['init', 'plan']);
     expect(Object.keys(result.then!.durations)).toEqual(['apply']);
     const { job: after } = await env.jobs.require(job.metadata.id);
-    expect(opStates(after)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/succeeded', apply: 'completed/succeeded' });
+    expect(opStates(after)).toEqual({ init: 'completed/succeeded', plan: 'completed/succeeded', apply: 'completed/succeeded' });
     // The apply logs where readers look for an update's logs.
     const logs = [...(await allObjects(env, artifactKeys.logPrefix(job.metadata.id))).keys()];
     expect(logs.filter((k) => k.includes('/update/'))).toEqual([expect.stringMatching(/\/update\/apply\//)]);
@@ -584,14 +578,14 @@ describe("the tool's OS user (STACKJOBS_TOOL_UID)", () => {
     expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-uid-update', planDigest: preview.planDigest, env: toolEnv }));
     expect(successOf('tok-uid-update')).toMatchObject({ phase: 'update', planDigest: preview.planDigest });
     const seen = readCalls(calls);
-    expect(seen.map((c) => c.command)).toEqual(['init', 'refresh', 'show', 'plan', 'show', 'apply', 'output']);
+    expect(seen.map((c) => c.command)).toEqual(['init', 'plan', 'show', 'apply', 'output']);
     expect(seen.map((c) => c.uid)).toEqual(seen.map(() => NOBODY));
     // Under its own uid, the tool (a module's code) cannot read the runner's initial environment.
     const probes = readFileSync(probe, 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { readable: boolean; hasTaskToken: boolean });
-    expect(probes).toHaveLength(7);
+    expect(probes).toHaveLength(5);
     for (const p of probes) expect(p).toMatchObject({ readable: false, hasTaskToken: false });
   });
 
@@ -623,7 +617,7 @@ describe('a failing plan', () => {
     expect(cause.message).toContain('(while using AWS_SECRET_ACCESS_KEY=***)');
     expect(cause.message).not.toContain(secret);
     const { job: after } = await env.jobs.require(job.metadata.id);
-    expect(opStates(after)).toEqual({ init: 'completed/succeeded', refresh: 'completed/succeeded', plan: 'completed/failed', apply: 'pending/tbd' });
+    expect(opStates(after)).toEqual({ init: 'completed/succeeded', plan: 'completed/failed', apply: 'pending/tbd' });
     expect(after.status.operations.find((o) => o.name === 'plan')!.errors[0]).toContain('plan failed on purpose');
     expect(JSON.stringify(after)).not.toContain(secret);
   });
@@ -649,7 +643,7 @@ describe("a secret reference outside the job's org", () => {
     expect(env.fake.secretReads.slice(readsBefore)).toEqual([]);
     expect(readCalls(calls)).toEqual([]);
     const { job: after } = await env.jobs.require(job.metadata.id);
-    expect(opStates(after)).toEqual({ init: 'completed/failed', refresh: 'pending/tbd', plan: 'pending/tbd', apply: 'pending/tbd' });
+    expect(opStates(after)).toEqual({ init: 'completed/failed', plan: 'pending/tbd', apply: 'pending/tbd' });
     expect(after.status.operations[0].errors[0]).toContain(foreign);
     expect(JSON.stringify(after)).not.toContain(foreignValue);
   });

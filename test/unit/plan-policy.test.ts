@@ -405,7 +405,7 @@ describe('at submission', () => {
     expect(job.spec.essentials.planPolicies?.map((p) => `${p.source}/${p.id}`)).toEqual(['platform/no-deletes', 'org/prod-adds']);
     expect(job.spec.essentials.planPolicies?.[1].rules).toEqual([rule('adds', 'require_approvals', 'plan.summary.add > 0', 2)]);
     expect(job.spec.essentials.flowControlPolicy.previewBeforeUpdate).toBe(true);
-    expect(job.spec.operations).toEqual(['init', 'refresh', 'plan', 'apply']);
+    expect(job.spec.operations).toEqual(['init', 'plan', 'apply']);
   });
 
   it('freezes nothing, and changes nothing, when no policy matches', async () => {

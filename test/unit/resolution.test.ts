@@ -101,17 +101,20 @@ describe('operations planner', () => {
     skipRefresh: false,
     ...o,
   });
+  // Terraform and OpenTofu read the drift from the plan's own refresh; a separate refresh runs where nothing else reports.
   it.each([
-    ['created', flags(), ['init', 'refresh', 'plan', 'apply']],
-    ['updated', flags(), ['init', 'refresh', 'plan', 'apply']],
-    ['updated', flags({ skipRefresh: true }), ['init', 'plan', 'apply']],
-    ['updated', flags({ previewBeforeUpdate: false }), ['init', 'refresh', 'apply']],
-    ['created', flags({ previewBeforeUpdate: false, skipRefresh: true }), ['init', 'apply']],
-    ['deleted', flags(), ['init', 'refresh', 'plan', 'destroy']],
-    ['deleted', flags({ skipRefresh: true }), ['init', 'plan', 'destroy']],
-    ['deleted', flags({ previewBeforeUpdate: false }), ['init', 'refresh', 'destroy']],
-  ] as const)('%s with %j plans %j', (trigger, f, ops) => {
-    expect(planOperations(trigger, f)).toEqual(ops);
+    ['created', flags(), 'terraform', ['init', 'plan', 'apply']],
+    ['updated', flags(), 'tofu', ['init', 'plan', 'apply']],
+    ['updated', flags(), 'pulumi', ['init', 'refresh', 'plan', 'apply']],
+    ['updated', flags({ skipRefresh: true }), 'terraform', ['init', 'plan', 'apply']],
+    ['updated', flags({ skipRefresh: true }), 'pulumi', ['init', 'plan', 'apply']],
+    ['updated', flags({ previewBeforeUpdate: false }), 'terraform', ['init', 'refresh', 'apply']],
+    ['created', flags({ previewBeforeUpdate: false, skipRefresh: true }), 'terraform', ['init', 'apply']],
+    ['deleted', flags(), 'terraform', ['init', 'refresh', 'plan', 'destroy']],
+    ['deleted', flags({ skipRefresh: true }), 'terraform', ['init', 'plan', 'destroy']],
+    ['deleted', flags({ previewBeforeUpdate: false }), 'pulumi', ['init', 'refresh', 'destroy']],
+  ] as const)('%s with %j on %s plans %j', (trigger, f, provisioner, ops) => {
+    expect(planOperations(trigger, f, provisioner)).toEqual(ops);
   });
 
   const summary = { add: 0, change: 0, destroy: 0, replace: 0, outputChanges: 0 };

@@ -62,7 +62,6 @@ describe('job transition table', () => {
     const failed = transitionJob(running, 'completed', 'failed', later, 'operation_failed');
     expect(failed.status.operations.map((o) => `${o.name}:${o.status}/${o.result}`)).toEqual([
       'init:completed/failed',
-      'refresh:completed/skipped',
       'plan:completed/skipped',
       'apply:completed/skipped',
     ]);
@@ -148,7 +147,7 @@ describe('the frozen snapshot', () => {
             source: { level: 'platform', id: 'platform-default' },
           },
         },
-        operations: ['init', 'refresh', 'plan', 'apply'],
+        operations: ['init', 'plan', 'apply'],
       },
       status: { phase: 'queued', result: 'tbd' },
     });

@@ -137,7 +137,7 @@ export interface paths {
     };
     /**
      * Read what the job's refresh found changed outside Stack Jobs, attribute by attribute
-     * @description From the refresh's masked document the runner stored (Terraform and OpenTofu): each drifted resource with its attributes before → after, sensitive values as `(sensitive)`. The resource status names the job of its latest drift (`drift.jobId`). 404 until the refresh has run, and for Pulumi (whose refresh keeps no document). Needs the role viewer, operator, approver or admin in the job's org. Another org's job is a 404 (platform-admin included).
+     * @description From the masked document the runner stored (Terraform and OpenTofu): the refresh operation's, or for a job that has none the plan's, whose own refresh lists what it found. Each drifted resource with its attributes before → after, sensitive values as `(sensitive)`. The resource status names the job of its latest drift (`drift.jobId`). 404 until the refresh (or the plan) has run, and for Pulumi (whose refresh keeps no document). Needs the role viewer, operator, approver or admin in the job's org. Another org's job is a 404 (platform-admin included).
      */
     get: operations['getStackJobDriftChanges'];
     put?: never;

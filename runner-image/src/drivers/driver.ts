@@ -15,6 +15,8 @@ import type { RunnerConfig } from '../config';
 export interface PlanOutcome {
   hasChanges: boolean;
   summary: PlanSummary;
+  /** What the plan's own refresh found (Terraform, OpenTofu: its `resource_drift`); absent when it did not refresh or cannot say. */
+  drift?: DriftFound;
 }
 
 export interface ApplyOutcome {

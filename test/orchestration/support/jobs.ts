@@ -24,7 +24,7 @@ export function makeJob(options: JobOptions = {}, id = nextJobId()): StackJob {
     skipRefresh: false,
   };
   const resourceId = options.resourceId ?? 'eks_01jq5xe4z7farkgenqsh47c1h0';
-  const operations = planOperations('updated', flow);
+  const operations = planOperations('updated', flow, 'terraform');
   const at = new Date().toISOString();
   return stackJobSchema.parse({
     apiVersion: API_VERSION,

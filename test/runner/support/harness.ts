@@ -167,7 +167,7 @@ export async function createJob(env: RunnerEnv, options: JobOptions = {}): Promi
   const id = ids.next('sj');
   const now = new Date().toISOString();
   const policy = { previewBeforeUpdate: options.previewBeforeUpdate ?? true, pauseBetweenPreviewAndUpdate: true, skipRefresh: options.skipRefresh ?? false };
-  const operations = planOperations(options.trigger ?? 'updated', policy);
+  const operations = planOperations(options.trigger ?? 'updated', policy, 'terraform');
   const job: StackJob = {
     apiVersion: API_VERSION,
     kind: 'StackJob',

@@ -74,9 +74,11 @@ export class TerraformDriver implements IacDriver {
       okExitCodes: PLAN_OK,
     });
     await exec({ args: ['show', '-json', '-no-color', this.paths.planFile], stdoutFile: this.paths.planJsonFile });
-    const { summary, hasChanges } = summarisePlan(JSON.parse(await readFile(this.paths.planJsonFile, 'utf8')) as ShowJsonPlan);
-    // The exit code is the tool's own verdict; the summary can only add to it (e.g. a moved-only plan).
-    return { summary, hasChanges: exitCode === PLAN_HAS_CHANGES || hasChanges };
+    const planJson = JSON.parse(await readFile(this.paths.planJsonFile, 'utf8')) as ShowJsonPlan;
+    const { summary, hasChanges } = summarisePlan(planJson);
+    // The exit code is the tool's own verdict; the summary can only add to it (e.g. a moved-only plan). A plan that
+    // refreshed lists what its refresh found (`resource_drift`): the drift the job records, without a second refresh.
+    return { summary, hasChanges: exitCode === PLAN_HAS_CHANGES || hasChanges, ...(options.refresh ? { drift: readDrift(planJson) } : {}) };
   }
 
   async applyPlan(exec: Exec): Promise<ApplyOutcome> {
