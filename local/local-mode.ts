@@ -9,7 +9,7 @@
  *   to a stand-in is held to the actions their roles in the template allow (local-iam.ts).
  * Every SDK client finds its stand-in through the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { verifySigV4 } from './sigv4';
 import {
@@ -46,6 +46,7 @@ import { LocalStepFunctions, type TaskBinding } from './step-functions';
 import { isApprovalExpiry } from '../lambdas/approvals/expired';
 import { isDriftDetected } from '../lambdas/events/drift-detected';
 import { catalogSchedules, startDriftScheduler, type DriftScheduler } from './drift-scheduler';
+import { Spawner, type SpawnedProcess } from './spawner';
 import { WorkflowErrorName } from '../lambdas/workflow/errors';
 import { ECS_TASK_STATE_CHANGE, RUNNER_CONTAINER_NAME, type RunnerStoppedOutcome } from '../lambdas/workflow/runner-stopped';
 
@@ -96,7 +97,7 @@ export interface LocalMode {
   /** This run's credentials: the only ones its endpoints answer (DynamoDB, S3, the protocol endpoint). */
   credentials: { accessKeyId: string; secretAccessKey: string };
   sfn: LocalStepFunctions;
-  runners: Map<string, ChildProcess>;
+  runners: Map<string, SpawnedProcess>;
   /** Runs the catalog's drift schedules (EventBridge Scheduler's stand-in). */
   driftScheduler: DriftScheduler;
   /**
@@ -185,7 +186,7 @@ const graceSeconds = (runnerEnv: Record<string, string> = {}) => Number(runnerEn
  * releases its lock, and records the operation as cancelled), then, after the grace period, SIGKILL for whatever is
  * left, the tools' own process groups included.
  */
-async function stopRunners(runners: Map<string, ChildProcess>, grace: number, log: (l: string) => void): Promise<void> {
+async function stopRunners(runners: Map<string, SpawnedProcess>, grace: number, log: (l: string) => void): Promise<void> {
   const live = [...runners.values()];
   if (live.length === 0) return;
   log(`stopping ${live.length} runner(s) (grace ${grace} s)`);
@@ -420,7 +421,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     id === runCredentials.accessKeyId ? runCredentials.secretAccessKey : id === runnerCredentials.accessKeyId ? runnerCredentials.secretAccessKey : undefined;
   const toolUser = localToolUser(dataDir, options.runnerEnv);
   const stops: (() => Promise<void>)[] = [];
-  const runners = new Map<string, ChildProcess>();
+  const runners = new Map<string, SpawnedProcess>();
   try {
     // Progress while starting (about 15 s, most of it the synth), so nobody stares at silence.
     const step = (what: string) => log(`starting: ${what} (${((Date.now() - startedAt) / 1000).toFixed(1)} s)`);
@@ -621,9 +622,12 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       }
     }
 
-    // The runner: the same bundle the image runs, as a child process with the Fargate environment contract.
+    // The runner: the same bundle the image runs, as a child process with the Fargate environment contract, started
+    // from a small helper process (spawner.ts: forking local mode itself blocked it for ~40 ms per task).
     const runnerBundle = join(dataDir, 'runner', 'runner.js');
     buildRunner(runnerBundle);
+    const spawner = await Spawner.start();
+    stops.push(() => spawner.stop());
     // The handler files are named by the template (stackjobs:entry metadata), so they are loaded by path.
     // Each runs as its deployed function, so its AWS requests are held to that function's role (local-iam.ts).
     const load = (entry: string): Handler => {
@@ -649,12 +653,12 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         };
         continue;
       }
-      bindings[stateName] = ({ input, executionName }) => {
+      bindings[stateName] = async ({ input, executionName }) => {
         const overrides = (input as { Overrides?: { ContainerOverrides?: { Environment?: { Name: string; Value: string }[] }[] } }).Overrides;
         const containerEnv = Object.fromEntries((overrides?.ContainerOverrides ?? []).flatMap((c) => c.Environment ?? []).map((e) => [e.Name, e.Value]));
         for (const [k, v] of Object.entries(containerEnv)) if (template.Resources[v]) containerEnv[k] = localRef(v);
         const taskArn = `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:task/local/${executionName}-${task.phase}-${++taskSeq}`;
-        const child = spawn(process.execPath, ['--enable-source-maps', runnerBundle], {
+        const child = await spawner.spawn(process.execPath, ['--enable-source-maps', runnerBundle], {
           // The contract comes from the overrides as in AWS; local tuning (shorter grace or timeouts) may still win.
           env: {
             PATH: process.env.PATH ?? '',
@@ -671,7 +675,6 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
             ...localTuning(options.runnerEnv),
             STACKJOBS_TASK_ARN: taskArn,
           },
-          stdio: ['ignore', 'pipe', 'pipe'],
         });
         runners.set(taskArn, child);
         log(`runner ${task.phase} started for ${containerEnv.STACKJOBS_JOB_ID} (pid ${child.pid})`);
@@ -685,7 +688,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
           );
         forward(child.stdout);
         forward(child.stderr);
-        child.on('exit', (code, signal) => {
+        child.on('exit', (code: number | null, signal: NodeJS.Signals | null) => {
           runners.delete(taskArn);
           log(`runner ${task.phase} for ${containerEnv.STACKJOBS_JOB_ID} exited (${signal ?? code})`);
           // A runner that died without reporting (killed, out of memory) fails its task now, not at the heartbeat
