@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GitRefProbe, parseAdvertisedRefs } from '../../lambdas/adapters/git/ref-probe';
+import { GitRefProbe, localRefExists, parseAdvertisedRefs } from '../../lambdas/adapters/git/ref-probe';
 import { runPreflight } from '../../lambdas/domain/preflight';
 import { change, existingRefs, gitHttpFetch, preflightDeps } from '../support/domain-fixtures';
 
@@ -74,6 +74,64 @@ describe('GitRefProbe on a local repository (git ls-remote, local mode)', () => 
     expect(await probe.probe({ gitRepo: dir, ref: 'v1.0.0' })).toEqual({ status: 'found' });
     expect(await probe.probe({ gitRepo: `file://${dir}`, ref: 'main' })).toEqual({ status: 'found' });
     expect(await probe.probe({ gitRepo: dir, ref: 'v1.0.1' })).toEqual({ status: 'missing', detail: `${dir} has no branch or tag v1.0.1` });
+  });
+
+  it("answers from the repository's ref files as git ls-remote does, loose and packed, bare and worktree, without starting git", async () => {
+    const git = (cwd: string, ...a: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', ...a], { cwd, stdio: 'pipe' }).toString();
+    git(dir, 'branch', 'feature/nested');
+    git(dir, 'tag', 'packed-tag');
+    git(dir, 'pack-refs', '--all');
+    git(dir, 'branch', 'loose-after-pack');
+    git(dir, 'tag', '-a', 'annotated', '-m', 'a');
+    const bare = `${dir}-bare.git`;
+    const tree = `${dir}-tree`;
+    try {
+      execFileSync('git', ['clone', '-q', '--bare', dir, bare], { stdio: 'pipe' });
+      git(dir, 'worktree', 'add', '-q', tree, '-b', 'from-worktree');
+      const refs = [
+        'main',
+        'v1.0.0',
+        'feature/nested',
+        'packed-tag',
+        'loose-after-pack',
+        'annotated',
+        'from-worktree',
+        'feature',
+        'nested',
+        'v1.0.1',
+        'HEAD',
+        'heads/main',
+      ];
+      for (const repo of [dir, `file://${dir}`, bare, tree]) {
+        const listed = git(dir, 'ls-remote', '--heads', '--tags', repo)
+          .split('\n')
+          .flatMap((l) => (l.includes('\t') ? [l.split('\t')[1]] : []));
+        for (const ref of refs) {
+          const expected = listed.includes(`refs/heads/${ref}`) || listed.includes(`refs/tags/${ref}`);
+          expect({ repo, ref, found: localRefExists(repo, ref) }).toEqual({ repo, ref, found: expected });
+        }
+      }
+      // The probe answers from the files: git is never started for these.
+      const probe = new GitRefProbe(secrets(), undefined, () => Promise.reject(new Error('git must not be started')));
+      expect(await probe.probe({ gitRepo: tree, ref: 'packed-tag' })).toEqual({ status: 'found' });
+      expect(await probe.probe({ gitRepo: bare, ref: 'nope' })).toEqual({ status: 'missing', detail: `${bare} has no branch or tag nope` });
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+      rmSync(tree, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves names git would refuse (or that climb out of refs/) to git itself', async () => {
+    const asked: string[] = [];
+    const probe = new GitRefProbe(secrets(), undefined, async (url) => {
+      asked.push(url);
+      return ['refs/heads/main'];
+    });
+    for (const ref of ['../../config', 'a..b', 'has space', 'x~1', '/abs', 'trailing/', 'at@{1}']) {
+      expect(localRefExists(dir, ref)).toBeUndefined();
+      expect(await probe.probe({ gitRepo: dir, ref })).toMatchObject({ status: 'missing' });
+    }
+    expect(asked).toHaveLength(7);
   });
 
   it('leaves SSH repositories to the clone', async () => {

@@ -4,12 +4,15 @@
  * - HTTPS (and a bare "host/org/repo", which the runner clones over HTTPS): git's smart-HTTP ref advertisement
  *   (`GET <repo>/info/refs?service=git-upload-pack`), with the module's token as basic auth. No git binary is
  *   needed, which is what the Lambda runtime has.
- * - A local path or file:// URL (local mode): `git ls-remote`, where git is installed.
+ * - A local path or file:// URL (local mode): the repository's own ref files (loose refs and packed-refs), read
+ *   without starting git; `git ls-remote` where they are not plain files (a reftable repository, an unusual ref name).
+ *   Starting a process forks the caller, which in local mode is one large process serving every request.
  * - SSH: not checked here (no key in pre-flight); the clone at `init` reports a missing ref.
  * The token goes only into the Authorization header; no message carries it.
  */
 import { execFile } from 'node:child_process';
-import { isAbsolute } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { ModuleRef, ModuleRefProbe, ModuleRefResult, SecretSource } from '../../domain/ports';
 
 /** A repository that has not answered in this long is reported unreachable (pre-flight must stay fast). */
@@ -53,6 +56,45 @@ const gitLsRemote: GitLsRemote = (url) =>
     );
   });
 
+/**
+ * Whether a local repository has the branch or tag, from its files: `refs/heads/<ref>` or `refs/tags/<ref>` as a loose
+ * ref, or a line of `packed-refs`. Undefined when the files cannot say for sure (no plain refs layout, a reftable
+ * repository, a ref name git would refuse): the caller asks git then.
+ */
+export function localRefExists(repo: string, ref: string): boolean | undefined {
+  // Names git would refuse, or that would climb out of refs/: git decides those.
+  if (!ref || ref.includes('..') || ref.startsWith('/') || ref.endsWith('/') || /[\\\x00-\x20~^:?*[]/.test(ref) || ref.includes('@{')) return undefined;
+  const path = repo.startsWith('file://') ? decodeURIComponent(new URL(repo).pathname) : repo;
+  let gitDir: string;
+  try {
+    const dotGit = join(path, '.git');
+    const pointer = existsSync(dotGit) && statSync(dotGit).isFile() ? /^gitdir: (.+)$/m.exec(readFileSync(dotGit, 'utf8')) : null;
+    if (existsSync(dotGit) && statSync(dotGit).isDirectory()) gitDir = dotGit;
+    // A linked worktree's `.git` is a file naming its git directory.
+    else if (pointer) gitDir = resolve(path, pointer[1].trim());
+    else if (existsSync(join(path, 'HEAD')) && existsSync(join(path, 'refs'))) gitDir = path;
+    else return undefined;
+    // A linked worktree keeps its refs in the common directory.
+    const common = join(gitDir, 'commondir');
+    if (existsSync(common)) gitDir = resolve(gitDir, readFileSync(common, 'utf8').trim());
+    if (existsSync(join(gitDir, 'reftable'))) return undefined;
+    for (const kind of ['heads', 'tags']) {
+      const loose = join(gitDir, 'refs', kind, ref);
+      if (existsSync(loose) && statSync(loose).isFile()) return true;
+    }
+    const packed = join(gitDir, 'packed-refs');
+    if (!existsSync(packed)) return false;
+    const names = new Set(
+      readFileSync(packed, 'utf8')
+        .split('\n')
+        .flatMap((l) => (/^[0-9a-f]{40,64} /.test(l) ? [l.slice(l.indexOf(' ') + 1)] : [])),
+    );
+    return names.has(`refs/heads/${ref}`) || names.has(`refs/tags/${ref}`);
+  } catch {
+    return undefined;
+  }
+}
+
 export class GitRefProbe implements ModuleRefProbe {
   constructor(
     private readonly secrets: SecretSource,
@@ -69,6 +111,8 @@ export class GitRefProbe implements ModuleRefProbe {
   }
 
   private async local(repo: string, ref: string): Promise<ModuleRefResult> {
+    const exists = localRefExists(repo, ref);
+    if (exists !== undefined) return exists ? { status: 'found' } : { status: 'missing', detail: `${repo} has no branch or tag ${ref}` };
     try {
       const refs = await this.lsRemote(repo);
       return matches(refs, ref) ? { status: 'found' } : { status: 'missing', detail: `${repo} has no branch or tag ${ref}` };
