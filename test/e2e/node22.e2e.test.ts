@@ -23,9 +23,12 @@ const WARNING = /warn|deprecat|EBADENGINE|ExperimentalWarning/i;
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; optionalDependencies: Record<string, string> };
 const scripts = pkg.scripts;
 
-/** `NAME=value … bin args…`, an npm script: its variables, the file of its bin (node_modules/.bin) and its arguments. */
+/**
+ * `NAME=value … bin args…`, an npm script: its variables, the file of its bin (node_modules/.bin) and its arguments.
+ * Words are split as the shell would for what the scripts use: whitespace, and single quotes around a value with spaces.
+ */
 function npmScript(name: string): { env: Record<string, string>; bin: string; args: string[] } {
-  const words = scripts[name].trim().split(/\s+/);
+  const words = [...scripts[name].trim().matchAll(/(?:[^\s']+|'[^']*')+/g)].map((m) => m[0].replace(/'/g, ''));
   const env: Record<string, string> = {};
   while (/^[A-Z_][A-Z0-9_]*=/.test(words[0])) {
     const [key, ...value] = words.shift()!.split('=');
