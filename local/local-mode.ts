@@ -54,7 +54,7 @@ export const REPO_ROOT = resolve(__dirname, '..');
 
 export interface LocalModeOptions {
   config: LocalConfig;
-  /** Where DynamoDB and S3 keep their data; jobs survive a restart when it is kept. @default a new temp dir */
+  /** Where DynamoDB and S3 keep their data; jobs survive a restart when it is kept. @default a new temp dir, removed when local mode stops */
   dataDir?: string;
   /** Keep DynamoDB in memory instead of under dataDir. */
   inMemory?: boolean;
@@ -410,6 +410,10 @@ const bucketName = (logicalId: string) => logicalId.toLowerCase();
 export async function startLocalMode(options: LocalModeOptions): Promise<LocalMode> {
   const log = options.log ?? (() => undefined);
   const dataDir = resolve(options.dataDir ?? mkdtempSync(join(tmpdir(), 'stackjobs-local-')));
+  // A directory local mode made for itself is nobody else's: it goes when local mode stops (a named one stays).
+  const removeOwnDataDir = () => {
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
   mkdirSync(dataDir, { recursive: true });
   const startedAt = Date.now();
   const releaseDataDir = claimDataDir(dataDir);
@@ -799,11 +803,13 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       stop: async () => {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);
         releaseDataDir();
+        removeOwnDataDir();
       },
     };
   } catch (e) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     releaseDataDir();
+    removeOwnDataDir();
     throw e;
   }
 }
