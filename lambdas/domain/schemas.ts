@@ -671,8 +671,20 @@ export type Role = z.infer<typeof roleSchema>;
  * `roles` holds unscoped entries, which count in an org only when the principal belongs to exactly one org (the older
  * single-org form) — and `platform-admin`, which governs the platform catalog only, never an org's data.
  */
+/**
+ * No org may be named as the platform's secret owner: its admins would own `stackjobs/platform/…`, the platform's own
+ * secrets (module tokens and credentials platform admins register), and could point a credential of theirs at them.
+ */
+export const isReservedOrg = (org: string) => org === PLATFORM_SECRET_OWNER;
+const memberOrg = z.string().refine((org) => !isReservedOrg(org), { message: `"${PLATFORM_SECRET_OWNER}" is reserved: no org may be named so` });
+
 export const principalSchema = z
-  .object({ subject: z.string().min(1), orgs: z.array(z.string()), roles: z.array(roleSchema), orgRoles: z.record(z.string(), z.array(roleSchema)).optional() })
+  .object({
+    subject: z.string().min(1),
+    orgs: z.array(memberOrg),
+    roles: z.array(roleSchema),
+    orgRoles: z.record(memberOrg, z.array(roleSchema)).optional(),
+  })
   .strict();
 export type Principal = z.infer<typeof principalSchema>;
 

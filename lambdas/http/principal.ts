@@ -1,6 +1,6 @@
 /** The caller as a principal {subject, orgs, roles}, read from the JWT authorizer's claims (claim names configurable). */
 import type { Principal, Role } from '../domain/schemas';
-import { roleSchema } from '../domain/schemas';
+import { isReservedOrg, roleSchema } from '../domain/schemas';
 import { ForbiddenError, NotFoundError } from '../domain/errors';
 import { HttpError } from './problem';
 
@@ -36,7 +36,8 @@ export function claimList(value: unknown): string[] {
 export function principalFromClaims(claims: Record<string, unknown> | undefined, names: ClaimNames): Principal {
   const subject = claims?.[names.subject];
   if (typeof subject !== 'string' || subject === '') throw new HttpError(401, 'Unauthorized', 'no authenticated principal');
-  const orgs = new Set(claimList(claims?.[names.orgs]));
+  // The platform's secret owner is never an org (schemas.ts, isReservedOrg): a claim naming it makes no member.
+  const orgs = new Set(claimList(claims?.[names.orgs]).filter((org) => !isReservedOrg(org)));
   const roles: Role[] = [];
   const orgRoles: Record<string, Role[]> = {};
   for (const entry of claimList(claims?.[names.roles])) {
@@ -44,7 +45,7 @@ export function principalFromClaims(claims: Record<string, unknown> | undefined,
     const [org, role] = at > 0 ? [entry.slice(0, at), entry.slice(at + 1)] : [undefined, entry];
     if (!roleSchema.safeParse(role).success) continue;
     if (org === undefined) roles.push(role as Role);
-    else if (role !== 'platform-admin') {
+    else if (role !== 'platform-admin' && !isReservedOrg(org)) {
       orgs.add(org);
       (orgRoles[org] ??= []).push(role as Role);
     }

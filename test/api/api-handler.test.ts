@@ -5,7 +5,7 @@ import { PLATFORM_OWNER } from '../../lambdas/domain/ports';
 import { LOCAL_CREDENTIALS } from '../../local/embedded-dynamo';
 import { awsCredential, change, platformEksModule, s3Backend, TEST_DEPLOYMENT_ID } from '../support/domain-fixtures';
 import { externalIdFor } from '../../lambdas/domain/external-id';
-import type { Principal } from '../../lambdas/domain/schemas';
+import { principalSchema, type Principal } from '../../lambdas/domain/schemas';
 import { principalFromClaims } from '../../lambdas/http/principal';
 import { principals, startApiHarness, type ApiHarness } from '../support/api-harness';
 
@@ -473,6 +473,22 @@ describe('roles are per org, and platform-admin governs the platform catalog onl
     });
     expect(res.statusCode).toBe(403);
     expect(res.json().detail).toContain('grant them as acmecorp:<role>');
+  });
+
+  it("never makes anyone a member of an org named as the platform's secret owner, so nobody administers stackjobs/platform/ secrets as an org", async () => {
+    const names = { subject: 'sub', orgs: 'custom:orgs', roles: 'custom:roles' };
+    const claimed = principalFromClaims({ sub: 'mallory', 'custom:orgs': '[platform acmecorp]', 'custom:roles': '[platform:admin acmecorp:viewer]' }, names);
+    expect(claimed).toEqual({ subject: 'mallory', orgs: ['acmecorp'], roles: [], orgRoles: { acmecorp: ['viewer'] } });
+    // The attack: an IdP group named "platform" with the admin role registers a credential whose secret is the platform's.
+    const before = await dumpTables();
+    const mallory = { subject: 'mallory', orgs: ['platform'], roles: ['admin' as const] };
+    const res = await h.call('PUT', '/v1/orgs/platform/provider-credentials/platform_github', {
+      principal: mallory,
+      body: awsCredential({ id: 'platform_github', org: 'platform', secretRef: 'stackjobs/platform/github' }),
+    });
+    expect(res.statusCode).toBe(404);
+    expect(await dumpTables()).toBe(before);
+    expect(principalSchema.safeParse(mallory).success).toBe(false);
   });
 
   it('reads the org-scoped claim form (org:role), which also makes the principal a member of that org', () => {
