@@ -364,7 +364,7 @@ class PhaseRun {
         const preview: RunnerResult = { phase: 'preview', hasChanges, summary, planDigest: digest, planKey, logPrefix, durations: { ...this.durations } };
         if (config.STACKJOBS_THEN_UPDATE !== 'true' || !hasChanges) return preview;
         // One task: the plan just made is applied here, unless the job was cancelled before its update began.
-        await this.operationGuard(finalOp, () => this.claimUpdate());
+        await this.operationGuard(finalOp, () => this.claimUpdate(finalOp));
         // The file applied is the file hashed: checked again, as the update phase checks the approved plan it downloads.
         const current = await sha256File(planFile);
         if (current !== digest)
@@ -379,7 +379,7 @@ class PhaseRun {
       const stored = previews ? await this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId)) : undefined;
       // The phase was claimed before init; a cancel recorded since (init can take minutes) still keeps the apply from
       // starting, as the one-task hand-over does. Once the apply has started, a cancel only records itself.
-      await this.operationGuard(finalOp, () => this.claimUpdate());
+      await this.operationGuard(finalOp, () => this.claimUpdate(finalOp));
       return await this.update(driver, { destroy, previews, refreshes, ...(approvedDigest ? { approvedDigest } : {}), ...(stored ? { stored } : {}) });
     } finally {
       await this.flushRecords();
@@ -523,10 +523,12 @@ class PhaseRun {
 
   /**
    * The last check before an update applies (a one-task job's hand-over from preview to update, an update task after
-   * its init), in one conditional write: the task is recorded as updating unless a cancel was recorded first. Whichever write lands first decides: a cancel that finds the task updating
+   * its init), in one conditional write: the task is recorded as updating, and the apply (or destroy) as running,
+   * unless a cancel was recorded first. Whichever write lands first decides: a cancel that finds the task updating
    * only records itself (an update is never interrupted), and a cancel that got in first means nothing is applied.
+   * The apply's start rides on this write (operation() then finds it running): one job write fewer per update.
    */
-  private async claimUpdate(): Promise<void> {
+  private async claimUpdate(finalOp: OperationName): Promise<void> {
     if (this.deps.signal.aborted) throw new CancelledError('runner', null, 'cancelled before the update began; nothing was applied');
     // A held status change (the last operation's ending) rides on this write. The write always changes the job, so
     // it is conditional on the revision this task last saw: a cancel written since makes it read again and refuse.
@@ -541,12 +543,15 @@ class PhaseRun {
       const base = held ? held(j) : j;
       refused = j.status.cancelRequested ? `cancelled by ${j.status.cancelRequested.by}` : undefined;
       if (refused) return base;
-      return {
+      const claimed = {
         ...base,
         status: { ...base.status, ...(base.status.runnerTask ? { runnerTask: { ...base.status.runnerTask, phase: 'update' as const } } : {}) },
       };
+      const pending = claimed.status.operations.find((o) => o.name === finalOp)?.status === 'pending';
+      return pending ? transitionOperation(claimed, finalOp, 'running', 'tbd', this.deps.clock.now()) : claimed;
     });
     if (refused) throw new CancelledError('runner', null, `${refused} before the update began; nothing was applied`);
+    if (this.job.status.operations.find((o) => o.name === finalOp)?.status === 'running') this.recorded.add(finalOp);
     this.logPhase = 'update';
   }
 

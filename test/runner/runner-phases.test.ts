@@ -241,6 +241,37 @@ describe("the runner's status writes", () => {
     }
     expect(after.status.plan?.digest).toBe(successOf('tok-writes').planDigest);
   });
+
+  it('start the apply in the same conditional write that claims the update: an approved update reads once and writes twice', async () => {
+    const job = await createJob(env);
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-writes-p' }));
+    const requests: string[] = [];
+    const proxy = await startFaultProxy(env.dynamo.endpoint, (req) => {
+      requests.push(String(req.headers['x-amz-target']).split('.')[1]);
+      return undefined;
+    });
+    try {
+      const planDigest = successOf('tok-writes-p').planDigest;
+      expectOk(
+        await runRunner(env, {
+          jobId: job.metadata.id,
+          phase: 'update',
+          token: 'tok-writes-u',
+          planDigest,
+          env: { AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint },
+        }),
+      );
+    } finally {
+      await proxy.stop();
+    }
+    // Read; claim the update with the apply running; the apply ended with the outputs recorded. (The phase's own claim
+    // writes only a task ARN, which this harness does not give; the apply's start was a write of its own before.)
+    expect(requests).toEqual(['GetItem', 'UpdateItem', 'UpdateItem']);
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    const apply = after.status.operations.find((o) => o.name === 'apply')!;
+    expect(apply).toMatchObject({ status: 'completed', result: 'succeeded' });
+    expect(Date.parse(apply.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(apply.startedAt!));
+  });
 });
 
 describe('a module branch that moved between preview and apply', () => {
