@@ -49,6 +49,14 @@ describe('ensureConsoleBuilt', () => {
     expect(existsSync(first.dir)).toBe(false);
   }, 120000);
 
+  it('makes the production build whoever asks: under jest (NODE_ENV=test) too, so a deploy never reuses a development build', () => {
+    expect(process.env.NODE_ENV).toBe('test');
+    writeFileSync(join(project, 'src', 'main.ts'), "document.getElementById('root')!.textContent = import.meta.env.MODE + ':' + process.env.NODE_ENV;");
+    const built = ensureConsoleBuilt(() => undefined, project);
+    expect(built.built).toBe(true);
+    expect(script(built.dir)).toContain('textContent=`production:production`');
+  }, 120000);
+
   it('ignores test files: a changed test does not rebuild', () => {
     const before = consoleSourceHash(project);
     writeFileSync(join(project, 'src', 'main.test.ts'), 'it("x", () => undefined);');
