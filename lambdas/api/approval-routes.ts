@@ -15,7 +15,7 @@ import { handleSlackInteraction, type SlackInteractionDeps } from '../approvals/
 import type { SlackLinkRepository } from '../adapters/dynamodb/slack-link-repository';
 import { json } from '../http/problem';
 import { callerAccess } from '../http/principal';
-import { ConflictError, NotFoundError, PreflightFailedError } from '../domain/errors';
+import { ValidationError, NotFoundError, PreflightFailedError } from '../domain/errors';
 import { slackLinkSchema, slackTeamIdSchema, slackUserIdSchema, stackJobSchema, type CheckResult, type SlackLink } from '../domain/schemas';
 import { countPreflightFailures } from '../app/submission-metrics';
 import type { Route } from '../http/router';
@@ -287,30 +287,54 @@ function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
         operationId: 'linkMySlackAccount',
         summary: 'Link a Slack account to yourself',
         description:
-          'Clicks on approval buttons by this Slack account then act as you (the caller). You can only link yourself; an account already linked to ' +
-          "someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId). " +
+          'Clicks on approval buttons by this Slack account then act as you (the caller). The account proves it is yours with `code`: a one-time ' +
+          'code Stack Jobs shows only to that Slack account when it clicks an approval button it cannot decide with (valid 10 minutes, used once). ' +
+          'A code issued to another Slack account, expired or used is a 400 and nothing is written; a proven link replaces any earlier link of the ' +
+          'account. Without a code you can only refresh a link you already proved (your roles, below). ' +
+          "Clicks count only from the deployment's workspace (stackjobs:slackTeamId). " +
           "The link keeps your roles in each org as this request shows them (`orgRoles`): a click decides only with the approver role in the job's " +
           'org there, for 7 days: link again after your roles change, and at least weekly.',
         tag: 'approvals',
         params,
+        body: { schema: slackSelfLinkBodySchema, optional: true },
         success: { 200: { description: 'the link', schema: slackLinkSchema } },
-        errors: [400, 401, 409, 500],
+        errors: [400, 401, 413, 500],
       },
       async handle(req) {
         const d = deps();
         const { teamId, userId } = ids(req.params);
+        const { code } = parseOr400(slackSelfLinkBodySchema, req.body ?? {}, 'Slack link');
+        const now = d.clock.now();
+        const codeProblem = (message: string) => new ValidationError('the Slack link was not made', [{ path: 'code', message }]);
+        let provenAt: string | undefined;
+        if (code !== undefined) {
+          // Read, checked, then used up: a code for another account (or a late one) is refused with nothing written.
+          const issued = await d.slackLinks.readCode(code);
+          if (!issued || issued.teamId !== teamId || issued.userId !== userId)
+            throw codeProblem(`not a code Stack Jobs showed to Slack user ${userId}: click an approval button in Slack as that user for a new one`);
+          if (Date.parse(issued.expiresAt) <= now.getTime()) throw codeProblem(`the code expired at ${issued.expiresAt}: click again in Slack for a new one`);
+          if (!(await d.slackLinks.takeCode(code))) throw codeProblem('the code was used already: click again in Slack for a new one');
+          provenAt = now.toISOString();
+        } else {
+          const existing = await d.slackLinks.get(teamId, userId);
+          if (existing?.via !== 'self' || existing.subject !== req.principal.subject || !existing.provenAt)
+            throw codeProblem(
+              `Slack user ${userId} must prove it is yours: click an approval button in Slack as that user, and send the one-time code it shows here ({"code": "…"})`,
+            );
+          provenAt = existing.provenAt;
+        }
         const link: SlackLink = {
           teamId,
           userId,
           subject: req.principal.subject,
           linkedBy: req.principal.subject,
-          linkedAt: d.clock.now().toISOString(),
+          linkedAt: now.toISOString(),
           via: 'self',
+          provenAt,
           orgRoles: Object.fromEntries(callerAccess(req.principal).orgs.map((o) => [o.org, o.roles])),
         };
-        if (!(await d.slackLinks.put(link, req.principal.subject)))
-          throw new ConflictError(`Slack user ${userId} is linked to another principal; a platform admin can change that`);
-        d.log.info('Slack account linked', { slackTeamId: teamId, slackUserId: userId, subject: link.subject, via: link.via });
+        await d.slackLinks.put(link);
+        d.log.info('Slack account linked', { slackTeamId: teamId, slackUserId: userId, subject: link.subject, via: link.via, proven: code !== undefined });
         return json(200, link);
       },
     },
@@ -381,6 +405,9 @@ function slackLinkRoutes(deps: () => ApprovalRoutesDeps): Route[] {
 
 /** `{subject}`: the principal a platform admin links a Slack account to. */
 export const slackLinkBodySchema = z.object({ subject: z.string().min(1).max(512) }).strict();
+export const slackSelfLinkBodySchema = z
+  .object({ code: z.string().min(1).max(64).optional().describe('the one-time code Stack Jobs showed to this Slack account in Slack') })
+  .strict();
 
 export function approvalRoutes(ctx: ServiceContext): Route[] {
   let built: ApprovalRoutesDeps | undefined;

@@ -25,7 +25,7 @@ export interface SlackInteractionDeps {
   /** The one Slack workspace whose clicks count (stackjobs:slackTeamId); unset, no click decides anything. */
   slackTeamId?: string;
   /** Who each Slack account acts as (made by the person themselves or a platform admin). */
-  links: Pick<SlackLinkRepository, 'get'>;
+  links: Pick<SlackLinkRepository, 'get' | 'issueCode'>;
   jobs: Pick<JobRepository, 'get'> & DecisionDeps['jobs'];
   approvalItems: Pick<ApprovalItemRepository, 'findJobIdByApproval'> & DecisionDeps['approvalItems'];
   catalog: CatalogReader;
@@ -107,12 +107,27 @@ export async function handleSlackInteraction(
     return ack();
   }
   const link = await d.links.get(teamId, payload.user.id);
+  // Whoever needs to link (again) gets a one-time code, shown only to this Slack account: using it with their own
+  // token proves the account is theirs (nobody links someone else's Slack id). Best effort: a failure only drops it.
+  const relink = async (why: string) => {
+    const howTo = await d.links.issueCode(teamId, payload.user.id, d.clock.now()).then(
+      ({ code, expiresAt }) =>
+        ` To link this Slack account to yourself, signed in as yourself, within 10 minutes: PUT /v1/me/slack-links/${teamId}/${payload.user.id} with {"code": "${code}"} (until ${expiresAt}).`,
+      (e: Error) => {
+        d.log.warn('a Slack link code could not be issued', { error: e.name });
+        return ' Click again for a link code.';
+      },
+    );
+    await tell(`${why}, so your click changed nothing.${howTo}`);
+    return ack();
+  };
   if (!link) {
     d.log.warn('Slack user is not linked to a principal', { jobId, approvalId, slackUserId: payload.user.id });
-    await tell(
-      'Your Slack account is not linked to a Stack Jobs principal (link it yourself with PUT /v1/me/slack-links/{teamId}/{userId}, or ask a platform admin), so your click changed nothing.',
-    );
-    return ack();
+    return relink('Your Slack account is not linked to a Stack Jobs principal (or ask a platform admin to link it)');
+  }
+  if (link.via === 'self' && !link.provenAt) {
+    d.log.warn('Slack click through a self link never proven refused', { jobId, approvalId, slackUserId: payload.user.id });
+    return relink('Your Slack link was made without proof that this Slack account is yours');
   }
   const subject = link.subject;
   // Slack carries no roles: the link keeps the roles the person's own sign-in showed when they linked it. Without the
@@ -122,20 +137,18 @@ export async function handleSlackInteraction(
   const org = found.job.metadata.org;
   if (link.orgRoles && d.clock.now().getTime() - Date.parse(link.linkedAt) > SLACK_ROLES_MAX_AGE_MS) {
     d.log.warn('Slack click with roles recorded too long ago refused', { jobId, approvalId, slackUserId: payload.user.id, linkedAt: link.linkedAt });
-    await tell(
-      `Your Slack link records your roles as of ${link.linkedAt}, more than ${SLACK_ROLES_MAX_AGE_MS / 86_400_000} days ago: link it again (PUT /v1/me/slack-links/{teamId}/{userId}) so they are current; your click changed nothing.`,
+    return relink(
+      `Your Slack link records your roles as of ${link.linkedAt}, more than ${SLACK_ROLES_MAX_AGE_MS / 86_400_000} days ago: link it again so they are current`,
     );
-    return ack();
   }
   const held = link.orgRoles?.[org] ?? [];
   if (!ROLE_GRANTS.approve.some((r) => held.includes(r))) {
     d.log.warn('Slack click without the approver role refused', { jobId, approvalId, slackUserId: payload.user.id, via: link.via });
-    await tell(
-      link.orgRoles
-        ? `Deciding needs the role ${ROLE_GRANTS.approve.join(' or ')} in org ${org}; your Slack link records ${held.length ? held.join(', ') : 'none'} there (link it again after a role change: PUT /v1/me/slack-links/{teamId}/{userId}), so your click changed nothing.`
-        : `Your Slack link records no roles (a platform admin made it): link it yourself with PUT /v1/me/slack-links/{teamId}/{userId} so your role in org ${org} is known; your click changed nothing.`,
-    );
-    return ack();
+    if (link.orgRoles)
+      return relink(
+        `Deciding needs the role ${ROLE_GRANTS.approve.join(' or ')} in org ${org}; your Slack link records ${held.length ? held.join(', ') : 'none'} there (link it again after a role change)`,
+      );
+    return relink(`Your Slack link records no roles (a platform admin made it): link it yourself so your role in org ${org} is known`);
   }
   try {
     const decided = await decideApproval(

@@ -727,6 +727,9 @@ export const slackLinkSchema = z
     linkedBy: text,
     linkedAt: isoTime,
     via: z.enum(['self', 'platform-admin', 'local-config']),
+    provenAt: isoTime
+      .optional()
+      .describe('When the Slack account proved it is this person (a one-time code Slack showed only to that account); a self link without it decides nothing'),
     orgRoles: z
       .record(z.string(), z.array(roleSchema))
       .optional()

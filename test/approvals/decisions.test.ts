@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import { APPROVE_ACTION, REJECT_ACTION } from '../../lambdas/approvals/slack-message';
 import { cancelCaseOf } from '../../lambdas/approvals/approval-rules';
-import { orgSettingsSchema, type FlowControlPolicy, type StackJob } from '../../lambdas/domain/schemas';
+import { orgSettingsSchema, type FlowControlPolicy, type Principal, type StackJob } from '../../lambdas/domain/schemas';
 import { NOW } from '../support/domain-fixtures';
 import { handleApprovalRequest } from '../../lambdas/workflow/approval';
 import { finishJob } from '../../lambdas/workflow/lifecycle';
@@ -779,22 +779,79 @@ describe('who a Slack click acts as', () => {
     expect(parsed.error!.issues[0]).toMatchObject({ path: ['slackUsers'], message: expect.stringContaining('platform admin') });
   });
 
-  it('lets a person link only their own subject, never take over an account linked to someone else, and the link acts as them', async () => {
-    // The org admin (author) tries to link the approver's Slack account to themselves, then their own to themselves.
-    const takeover = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/${SLACK_APPROVER}`, { principal: people.author });
-    expect(takeover.statusCode).toBe(409);
-    const own = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.author });
-    expect(own.statusCode).toBe(200);
-    expect(own.json()).toMatchObject({ subject: people.author.subject, linkedBy: people.author.subject, via: 'self' });
-    // Clicking with it acts as the author, whom the distinct-approver rule then refuses on their own change.
+  /** Links `userId` to `person` the only way a person can: a click shows that Slack account a code, which they send. */
+  async function linkProven(person: Principal, userId: string, approvalId: string) {
+    await slackClick(h, approvalId, userId);
+    const shown = String(h.responses.at(-1)!.body.text);
+    const code = /"code": "([0-9A-Z]{10})"/.exec(shown)?.[1];
+    expect({ shown, code }).toEqual({ shown, code: expect.any(String) });
+    return h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/${userId}`, { principal: person, body: { code } });
+  }
+
+  it('lets a person link a Slack account only with the one-time code Slack showed that account, and the link acts as them', async () => {
     const { job } = await awaiting({ createdBy: people.author.subject });
-    await slackClick(h, job.status.approval!.id, 'U0AUTHORNEW');
+    const approvalId = job.status.approval!.id;
+    // The attack: the org admin (author) links the approver's (or any unlinked) Slack id to themselves by naming it.
+    const before = await h.dumpTable();
+    const takeover = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/${SLACK_APPROVER}`, { principal: people.author });
+    expect([takeover.statusCode, takeover.json().errors]).toEqual([400, [{ path: 'code', message: expect.stringContaining('must prove it is yours') }]]);
+    const unlinked = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0SOMEONE1`, { principal: people.author, body: {} });
+    expect(unlinked.statusCode).toBe(400);
+    expect(await h.dumpTable()).toEqual(before);
+
+    // A code shown to one Slack account links no other, and is refused with nothing written.
+    await slackClick(h, approvalId, 'U0AUTHORNEW');
+    const code = /"code": "([0-9A-Z]{10})"/.exec(String(h.responses.at(-1)!.body.text))![1];
+    const afterIssue = await h.dumpTable();
+    const elsewhere = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0SOMEONE1`, { principal: people.author, body: { code } });
+    expect([elsewhere.statusCode, elsewhere.json().errors[0].path]).toEqual([400, 'code']);
+    expect(await h.dumpTable()).toEqual(afterIssue);
+    // The code is stored only as its hash, and no log line, event or API answer carries it.
+    expect(afterIssue).not.toContain(code);
+    expect(h.logs.join('\n')).not.toContain(code);
+
+    const own = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.author, body: { code } });
+    expect(own.statusCode).toBe(200);
+    expect(own.json()).toMatchObject({ subject: people.author.subject, linkedBy: people.author.subject, via: 'self', provenAt: NOW.toISOString() });
+    // Used once.
+    const again = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.approver, body: { code } });
+    expect([again.statusCode, again.json().errors[0].message]).toEqual([400, expect.stringContaining('not a code Stack Jobs showed')]);
+    // Refreshing a proven link of one's own needs no new code.
+    expect((await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.author })).statusCode).toBe(200);
+    // Clicking with it acts as the author, whom the distinct-approver rule then refuses on their own change.
+    await slackClick(h, approvalId, 'U0AUTHORNEW');
     expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
     expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('nobody approves their own change') });
     // Nobody removes someone else's link through /v1/me (that would free the account for a takeover).
     expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.approver })).statusCode).toBe(404);
     expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/${SLACK_APPROVER}`, { principal: people.author })).statusCode).toBe(404);
     expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.author })).statusCode).toBe(204);
+  });
+
+  it('refuses an expired code, and a self link made before codes existed until the account proves itself', async () => {
+    const { job } = await awaiting();
+    await slackClick(h, job.status.approval!.id, 'U0LATE00001');
+    const code = /"code": "([0-9A-Z]{10})"/.exec(String(h.responses.at(-1)!.body.text))![1];
+    h.clock.set(new Date(NOW.getTime() + 601_000));
+    const late = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0LATE00001`, { principal: people.approver, body: { code } });
+    expect([late.statusCode, late.json().errors[0].message]).toEqual([400, expect.stringContaining('expired')]);
+    h.clock.set(NOW);
+    // An unproven self link (anyone could have made one for any Slack id) decides nothing and asks for proof.
+    await h.slackLinks.put({
+      teamId: SLACK_TEAM,
+      userId: 'U0OLDLINK01',
+      subject: people.approver.subject,
+      linkedBy: people.approver.subject,
+      linkedAt: NOW.toISOString(),
+      via: 'self',
+      orgRoles: { acmecorp: ['approver'] },
+    });
+    await slackClick(h, job.status.approval!.id, 'U0OLDLINK01');
+    expect(h.responses.at(-1)!.body).toMatchObject({ text: expect.stringContaining('without proof that this Slack account is yours') });
+    expect((await load(job.metadata.id)).status.approval!.decision).toBeUndefined();
+    expect((await linkProven(people.approver, 'U0OLDLINK01', job.status.approval!.id)).statusCode).toBe(200);
+    await slackClick(h, job.status.approval!.id, 'U0OLDLINK01');
+    expect((await load(job.metadata.id)).status.approval!.decision).toMatchObject({ decision: 'approved', by: people.approver.subject });
   });
 
   it("decides through Slack only with the approver role in the job's org, as the API would: an org admin naming themselves an approver, a link a platform admin made, a role since lost", async () => {
@@ -806,7 +863,7 @@ describe('who a Slack click acts as', () => {
     expect(submitted.statusCode).toBe(201);
     const job = await h.toAwaitingApproval((submitted.json() as StackJob).metadata.id, PLANTED('admin-names-self'));
     expect((await h.call('POST', `/v1/stack-jobs/${job.metadata.id}/approve`, { principal: people.admin, body: {} })).statusCode).toBe(403);
-    const adminLink = await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0ADMINSELF`, { principal: people.admin });
+    const adminLink = await linkProven(people.admin, 'U0ADMINSELF', job.status.approval!.id);
     expect(adminLink.json()).toMatchObject({ via: 'self', orgRoles: { acmecorp: ['admin'] } });
     await slackClick(h, job.status.approval!.id, 'U0ADMINSELF');
     expect(h.responses.at(-1)!.body).toMatchObject({
@@ -822,7 +879,7 @@ describe('who a Slack click acts as', () => {
     // Someone whose link was made while they were an approver, and who since lost the role, relinks and is refused.
     const demoted = { ...people.approver, roles: ['viewer' as const] };
     await h.call('DELETE', `/v1/platform/slack-links/${SLACK_TEAM}/U0BYPLATFORM`, { principal: platformAdmin });
-    expect((await h.call('PUT', `/v1/me/slack-links/${SLACK_TEAM}/U0BYPLATFORM`, { principal: demoted })).json()).toMatchObject({
+    expect((await linkProven(demoted, 'U0BYPLATFORM', job.status.approval!.id)).json()).toMatchObject({
       orgRoles: { acmecorp: ['viewer'] },
     });
     await slackClick(h, job.status.approval!.id, 'U0BYPLATFORM');

@@ -13,6 +13,7 @@ import { SlackLinkRepository } from '../../lambdas/adapters/dynamodb/slack-link-
 import { JobRepository } from '../../lambdas/adapters/dynamodb/job-repository';
 import { LockRepository } from '../../lambdas/adapters/dynamodb/lock-repository';
 import { ResourceStatusRepository } from '../../lambdas/adapters/dynamodb/resource-status-repository';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { TABLES } from '../../lambdas/adapters/dynamodb/table-definitions';
 import { createApi } from '../../lambdas/api/api-app';
 import { approvalRoutesWith, type ApprovalRoutesDeps } from '../../lambdas/api/approval-routes';
@@ -186,6 +187,9 @@ export interface Harness {
   submit(c?: ResourceChange): Promise<StackJob>;
   /** Drives a submitted job through lock, preview and the real approval request (with `token`). */
   toAwaitingApproval(jobId: string, token: string): Promise<StackJob>;
+  slackLinks: SlackLinkRepository;
+  /** Every item of the jobs table, in key order: what a refused request must leave unchanged. */
+  dumpTable(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -210,7 +214,7 @@ export async function startHarness(): Promise<Harness> {
       requireLiveCredentialValidation: false,
       approvalChannels: { production: 'C0PRODAPPROVALS' },
     });
-  // Slack accounts linked by the people themselves (PUT /v1/me/slack-links records their roles); SLACK_UNMAPPED has none.
+  // Slack accounts linked (and proven) by the people themselves (PUT /v1/me/slack-links with a code records their roles); SLACK_UNMAPPED has none.
   const slackLinks = new SlackLinkRepository(db, table);
   for (const [userId, person] of [
     [SLACK_APPROVER, people.approver],
@@ -218,7 +222,16 @@ export async function startHarness(): Promise<Harness> {
     [SLACK_STAGING_ONLY, people.stagingApprover],
   ] as const) {
     const orgRoles = Object.fromEntries(callerAccess(person).orgs.map((o) => [o.org, o.roles]));
-    await slackLinks.put({ teamId: SLACK_TEAM, userId, subject: person.subject, linkedBy: person.subject, linkedAt: NOW.toISOString(), via: 'self', orgRoles });
+    await slackLinks.put({
+      teamId: SLACK_TEAM,
+      userId,
+      subject: person.subject,
+      linkedBy: person.subject,
+      linkedAt: NOW.toISOString(),
+      via: 'self',
+      provenAt: NOW.toISOString(),
+      orgRoles,
+    });
   }
   const tasks = new RecordingTasks();
   const slack = new RecordingSlack();
@@ -385,6 +398,11 @@ export async function startHarness(): Promise<Harness> {
         notifier,
       );
       return (await jobs.require(jobId)).job;
+    },
+    slackLinks,
+    async dumpTable() {
+      const out = await db.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
+      return JSON.stringify((out.Items ?? []).sort((a, b) => `${a.pk}${a.sk}`.localeCompare(`${b.pk}${b.sk}`)));
     },
     async stop() {
       db.destroy();

@@ -934,7 +934,7 @@ export interface paths {
     get?: never;
     /**
      * Link a Slack account to yourself
-     * @description Clicks on approval buttons by this Slack account then act as you (the caller). You can only link yourself; an account already linked to someone else is a 409 (a platform admin can change it). Clicks count only from the deployment's workspace (stackjobs:slackTeamId). The link keeps your roles in each org as this request shows them (`orgRoles`): a click decides only with the approver role in the job's org there, for 7 days: link again after your roles change, and at least weekly. Any signed-in caller; it acts on the caller only.
+     * @description Clicks on approval buttons by this Slack account then act as you (the caller). The account proves it is yours with `code`: a one-time code Stack Jobs shows only to that Slack account when it clicks an approval button it cannot decide with (valid 10 minutes, used once). A code issued to another Slack account, expired or used is a 400 and nothing is written; a proven link replaces any earlier link of the account. Without a code you can only refresh a link you already proved (your roles, below). Clicks count only from the deployment's workspace (stackjobs:slackTeamId). The link keeps your roles in each org as this request shows them (`orgRoles`): a click decides only with the approver role in the job's org there, for 7 days: link again after your roles change, and at least weekly. Any signed-in caller; it acts on the caller only.
      */
     put: operations['linkMySlackAccount'];
     post?: never;
@@ -1655,6 +1655,11 @@ export interface components {
       linkedAt: string;
       /** @enum {string} */
       via: 'self' | 'platform-admin' | 'local-config';
+      /**
+       * Format: date-time
+       * @description When the Slack account proved it is this person (a one-time code Slack showed only to that account); a self link without it decides nothing
+       */
+      provenAt?: string;
       /** @description The person's roles per org when they linked (self links); a Slack click needs approver in the job's org here */
       orgRoles?: {
         [key: string]: ('viewer' | 'operator' | 'approver' | 'admin' | 'platform-admin')[];
@@ -5189,7 +5194,19 @@ export interface operations {
       };
       cookie?: never;
     };
-    requestBody?: never;
+    /** @description JSON, or YAML with a YAML content type (e.g. application/yaml); at most 262144 bytes. */
+    requestBody?: {
+      content: {
+        'application/json': {
+          /** @description the one-time code Stack Jobs showed to this Slack account in Slack */
+          code?: string;
+        };
+        'application/yaml': {
+          /** @description the one-time code Stack Jobs showed to this Slack account in Slack */
+          code?: string;
+        };
+      };
+    };
     responses: {
       /** @description the link */
       200: {
@@ -5202,7 +5219,7 @@ export interface operations {
       };
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
-      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
       500: components['responses']['InternalError'];
     };
   };

@@ -27,6 +27,7 @@ export const PREFIX = {
   lease: 'LOCK#',
   resource: 'RESOURCE#',
   slackLink: 'SLACKLINK#',
+  slackLinkCode: 'SLACKCODE#',
 } as const;
 
 export interface ItemKey {
@@ -44,6 +45,8 @@ export const lockWaitTokenKey = (jobId: string): ItemKey => ({ pk: `${PREFIX.tok
 export const leaseKey = (stackKey: string): ItemKey => ({ pk: `${PREFIX.lease}${stackKey}`, sk: 'LOCK' });
 export const resourceKey = (org: string, env: string, resourceId: string): ItemKey => ({ pk: `${PREFIX.resource}${org}/${env}/${resourceId}`, sk: 'RESOURCE' });
 export const slackLinkKey = (teamId: string, userId: string): ItemKey => ({ pk: `${PREFIX.slackLink}${teamId}#${userId}`, sk: 'SLACKLINK' });
+/** A one-time Slack link code's item, keyed by the code's SHA-256: the code itself is never stored. */
+export const slackLinkCodeKey = (codeHash: string): ItemKey => ({ pk: `${PREFIX.slackLinkCode}${codeHash}`, sk: 'SLACKCODE' });
 
 /** The partition value of a stack in the byStackKeys and openByStackKeys indexes. */
 export const stackPartition = (stackKey: string) => `STACK#${stackKey}`;

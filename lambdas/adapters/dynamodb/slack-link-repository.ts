@@ -1,8 +1,22 @@
 /** Slack links (Slack account -> principal subject) in the jobs table, one item per Slack user of a workspace. */
+import { createHash, randomInt } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conditionalWrite } from './client';
 import { slackLinkSchema, type SlackLink } from '../../domain/schemas';
-import { slackLinkKey } from './keys';
+import { slackLinkCodeKey, slackLinkKey } from './keys';
+import { ITEM_TTL_SECONDS, ttlAfter } from './table-definitions';
+
+/** Link codes: 10 characters of Crockford's base32 (50 bits), no look-alikes (I, L, O, U). */
+const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export const SLACK_LINK_CODE = /^[0-9A-HJKMNP-TV-Z]{10}$/;
+const codeHash = (code: string) => createHash('sha256').update(code.toUpperCase()).digest('hex');
+
+/** What a link code proves: this Slack account (of this workspace) asked for it, until `expiresAt`. */
+export interface SlackLinkCode {
+  teamId: string;
+  userId: string;
+  expiresAt: string;
+}
 
 export { slackLinkKey };
 
@@ -33,6 +47,37 @@ export class SlackLinkRepository {
           ...(onlyFor ? { ConditionExpression: 'attribute_not_exists(pk) OR subject = :s', ExpressionAttributeValues: { ':s': onlyFor } } : {}),
         }),
       ),
+    );
+  }
+
+  /**
+   * A one-time code that proves a Slack account is the person who shows it: issued to a signed Slack request from
+   * that account (shown only to it), valid ITEM_TTL_SECONDS.slackLinkCode. Only its SHA-256 is stored.
+   */
+  async issueCode(teamId: string, userId: string, now: Date): Promise<{ code: string; expiresAt: string }> {
+    const code = Array.from({ length: 10 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
+    const expiresAt = new Date(now.getTime() + ITEM_TTL_SECONDS.slackLinkCode * 1000).toISOString();
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...slackLinkCodeKey(codeHash(code)), teamId, userId, expiresAt, ttl: ttlAfter(now, ITEM_TTL_SECONDS.slackLinkCode) },
+      }),
+    );
+    return { code, expiresAt };
+  }
+
+  /** What a code was issued for, or undefined for a code never issued (or already used). Reads only. */
+  async readCode(code: string): Promise<SlackLinkCode | undefined> {
+    if (!SLACK_LINK_CODE.test(code.toUpperCase())) return undefined;
+    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: slackLinkCodeKey(codeHash(code)), ConsistentRead: true }));
+    if (!out.Item) return undefined;
+    return { teamId: String(out.Item.teamId), userId: String(out.Item.userId), expiresAt: String(out.Item.expiresAt) };
+  }
+
+  /** Uses a code up: true for the one caller whose delete found it. */
+  async takeCode(code: string): Promise<boolean> {
+    return conditionalWrite(
+      this.db.send(new DeleteCommand({ TableName: this.tableName, Key: slackLinkCodeKey(codeHash(code)), ConditionExpression: 'attribute_exists(pk)' })),
     );
   }
 

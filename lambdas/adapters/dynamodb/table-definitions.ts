@@ -99,7 +99,13 @@ export const TABLES = { jobs: JOBS_TABLE, catalog: CATALOG_TABLE } as const;
  * - idempotency records: a redelivered event arrives within hours (EventBridge gives up after 2 h); 30 days;
  * - approval refs (Slack button -> job): a late click on an old message is answered for 30 days.
  */
-export const ITEM_TTL_SECONDS = { taskToken: 8 * 86_400, lockWaitToken: 2 * 86_400, idempotency: 30 * 86_400, approvalRef: 30 * 86_400 } as const;
+export const ITEM_TTL_SECONDS = {
+  taskToken: 8 * 86_400,
+  lockWaitToken: 2 * 86_400,
+  idempotency: 30 * 86_400,
+  approvalRef: 30 * 86_400,
+  slackLinkCode: 600,
+} as const;
 
 /** The `ttl` value for an item that should go `seconds` after `now`. */
 export const ttlAfter = (now: Date, seconds: number) => Math.floor(now.getTime() / 1000) + seconds;
