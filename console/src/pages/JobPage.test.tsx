@@ -315,7 +315,7 @@ describe('JobPage', () => {
     // The timeline marks it failed, and the steps after it never ran.
     const timeline = screen.getByRole('region', { name: 'Operations' });
     const steps = [...timeline.querySelectorAll('ol > li')];
-    expect(steps.map((s) => s.querySelector('.badge')?.textContent)).toEqual(['succeeded', 'succeeded', 'failed', 'skipped']);
+    expect(steps.map((s) => s.querySelector('.badge')?.textContent)).toEqual(['succeeded', 'failed', 'skipped']);
     // The failure comes before everything but the header.
     expect(failure.compareDocumentPosition(timeline) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
   });
@@ -464,7 +464,8 @@ describe('JobPage', () => {
       ...job.status,
       result: 'succeeded',
       reason: 'drift_checked',
-      operations: job.status.operations.slice(0, 2),
+      // A drift check's operations: init and its refresh-only plan.
+      operations: [job.status.operations[0], { ...job.status.operations[0], name: 'refresh' }],
       drift: { checkedAt, total: 1, resources: [{ address: 'test_instance.should_refresh', actions: ['update'] }] },
     };
     delete job.status.failure;

@@ -89,7 +89,7 @@ const summary: Schemas['PlanSummary'] = {
 export function awaitingApproval(): StackJob {
   const job = stackJob();
   job.metadata.submittedBy = job.spec.apiResourceInfo.eventCreatedBy;
-  const [init, refresh, plan, apply] = job.status.operations;
+  const [init, plan, apply] = job.status.operations;
   job.status = {
     ...job.status,
     phase: 'awaiting_approval',
@@ -97,8 +97,8 @@ export function awaitingApproval(): StackJob {
     startedAt: '2025-04-24T09:12:33.000Z',
     operations: [
       succeeded(init, '2025-04-24T09:12:35.000Z', '2025-04-24T09:13:05.000Z'),
-      succeeded(refresh, '2025-04-24T09:13:05.000Z', '2025-04-24T09:13:31.000Z'),
-      { ...succeeded(plan, '2025-04-24T09:13:31.000Z', '2025-04-24T09:14:01.000Z'), summary },
+      // The plan refreshes and reports the drift itself: a change job has no refresh operation (Terraform, OpenTofu).
+      { ...succeeded(plan, '2025-04-24T09:13:05.000Z', '2025-04-24T09:14:01.000Z'), summary },
       apply,
     ],
     plan: { digest: DIGEST, key: `plans/${JOB_ID}/plan.bin`, summary },
@@ -112,10 +112,10 @@ export function awaitingApproval(): StackJob {
   return job;
 }
 
-/** The same job before its plan: running, its init and refresh done. */
+/** The same job before its plan: running, its init done. */
 export function running(): StackJob {
   const job = awaitingApproval();
-  job.status = { ...job.status, phase: 'running', operations: job.status.operations.slice(0, 2) };
+  job.status = { ...job.status, phase: 'running', operations: job.status.operations.slice(0, 1) };
   delete job.status.plan;
   delete job.status.approval;
   return job;
