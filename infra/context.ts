@@ -9,7 +9,7 @@ import type { Node } from 'constructs';
 import type { StackJobsStackProps } from './stack-jobs-stack';
 import type { ConsoleSignIn } from './constructs/console';
 import { RUNNER_DEFAULT_SIZE, runnerImageAsset, type RunnerImageBuild } from './constructs/runner';
-import { orgRunnerPatternProblem } from '../lambdas/domain/preflight';
+import { orgRunnerNetworksSchema, orgRunnerPatternProblem, type OrgRunnerNetworks } from '../lambdas/domain/preflight';
 
 const PREFIX = 'stackjobs:';
 
@@ -44,6 +44,23 @@ function orgRunnerPatterns(patterns: string[] | undefined): string[] | undefined
     if (problem) throw new ContextError(`context ${PREFIX}orgRunnerTaskDefinitionArns: ${problem}`);
   }
   return patterns;
+}
+
+/** stackjobs:orgRunnerNetworks: {org: {subnets, securityGroups}}, JSON text or an object (cdk.json). */
+function orgRunnerNetworks(node: Node): OrgRunnerNetworks | undefined {
+  const raw = read(node, 'orgRunnerNetworks');
+  if (raw === undefined) return undefined;
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw) as unknown;
+    } catch {
+      value = undefined;
+    }
+  }
+  const parsed = orgRunnerNetworksSchema.safeParse(value);
+  if (!parsed.success) throw new ContextError(`context ${PREFIX}orgRunnerNetworks must be {"<org>": {"subnets": ["subnet-…"], "securityGroups": ["sg-…"]}, …}`);
+  return parsed.data;
 }
 
 function list(node: Node, key: string): string[] | undefined {
@@ -213,6 +230,7 @@ export function stackPropsFromContext(node: Node): StackJobsStackProps {
     stateLockTableNames: list(node, 'stateLockTableNames'),
     slackTeamId: str(node, 'slackTeamId'),
     orgRunnerTaskDefinitionArns: orgRunnerPatterns(list(node, 'orgRunnerTaskDefinitionArns')),
+    orgRunnerNetworks: orgRunnerNetworks(node),
     orgRunnerRoleArns: list(node, 'orgRunnerRoleArns'),
     lockWaitSeconds: num(node, 'lockWaitSeconds'),
     lockWaitMaxAttempts: num(node, 'lockWaitMaxAttempts'),

@@ -3,6 +3,7 @@ import { Aws, Stack, type StackProps, ArnFormat, CfnOutput } from 'aws-cdk-lib';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import type { OrgRunnerNetworks } from '../lambdas/domain/preflight';
 import { Api, type JwtSettings } from './constructs/api';
 import { Approvals } from './constructs/approvals';
 import { WebConsole, type ConsoleSignIn } from './constructs/console';
@@ -24,6 +25,12 @@ type OrchestrationSettings = Pick<
 
 export interface StackJobsStackProps extends StackProps, OrchestrationSettings {
   readonly jwt: JwtSettings;
+  /**
+   * Per org, the subnets and security groups its registered runners may name: an org runner naming any other is not
+   * used (its jobs run on the platform runner), so no org puts module code into a network reaching another org's.
+   * @default none: no org runner is used
+   */
+  readonly orgRunnerNetworks?: OrgRunnerNetworks;
   /**
    * The web console's OIDC client and the extra origins its sign-in calls.
    * @default the first JWT audience as the client id; no origins besides the issuer's
@@ -168,6 +175,7 @@ export class StackJobsStack extends Stack {
       stateBucketArnPatterns,
       stateLockTableArnPatterns,
       orgRunnerTaskDefinitionArns: props.orgRunnerTaskDefinitionArns ?? [],
+      orgRunnerNetworks: props.orgRunnerNetworks ?? {},
       logRetention,
     });
     this.console = new WebConsole(this, 'Console', {

@@ -27,6 +27,7 @@ import { acknowledgeCdkHandlerLogs, acknowledgeWildcardResources } from './nag';
 import { wildcardPatternReasons } from './runner';
 import { StackJobsFunction } from './stack-jobs-function';
 import { JOBS_INDEX_NAMES } from './storage';
+import type { OrgRunnerNetworks } from '../../lambdas/domain/preflight';
 
 export interface JwtSettings {
   /** The token issuer (e.g. a Cognito user pool URL); from context `stackjobs:jwtIssuer`. */
@@ -69,6 +70,8 @@ export interface ApiProps {
   readonly stateLockTableArnPatterns: string[];
   /** Task-definition ARN patterns org runners may use: pre-flight freezes an org runner's placement only when it matches. */
   readonly orgRunnerTaskDefinitionArns: string[];
+  /** stackjobs:orgRunnerNetworks: per org, the subnets and security groups its runners may name. */
+  readonly orgRunnerNetworks: OrgRunnerNetworks;
   readonly logRetention: logs.RetentionDays;
   /**
    * Steady-state requests per second across the API.
@@ -230,6 +233,7 @@ export class Api extends Construct {
         .bindStateMachine('STATE_MACHINE_ARN', props.stateMachine)
         .bindEventBus('EVENT_BUS_NAME', props.bus)
         .setConfig('ORG_RUNNER_TASK_DEFINITION_ARNS', Stack.of(scope).toJsonString(props.orgRunnerTaskDefinitionArns))
+        .setConfig('ORG_RUNNER_NETWORKS', JSON.stringify(props.orgRunnerNetworks))
         .setConfig('DEPLOYMENT_ID', deploymentId(scope)),
       props,
     );

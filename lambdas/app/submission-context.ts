@@ -20,8 +20,31 @@ import { JobRepository } from '../adapters/dynamodb/job-repository';
 import { LockRepository } from '../adapters/dynamodb/lock-repository';
 import { systemClock, ulidIds, type Clock } from '../domain/ids';
 import type { EventPublisher, ExecutionInspector, SecretSource, StateLockProbe } from '../domain/ports';
+import { orgRunnerNetworksSchema, type OrgRunnerNetworks } from '../domain/preflight';
 import { readConfig } from '../shared/config';
 import type { SubmissionDeps } from './submit-change';
+
+/** An environment variable holding JSON that `schema` must accept; `empty` when unset. */
+function jsonVariable<T>(schema: z.ZodType<T>, empty: T, message: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx): T => {
+      if (!v) return empty;
+      let value: unknown;
+      try {
+        value = JSON.parse(v) as unknown;
+      } catch {
+        value = undefined;
+      }
+      const parsed = schema.safeParse(value);
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+      return parsed.data;
+    });
+}
 
 export const submissionConfigSchema = z.object({
   JOBS_TABLE: z.string().min(1),
@@ -31,26 +54,9 @@ export const submissionConfigSchema = z.object({
   /** The deployment's id (account, region, stack): with an org it gives the STS ExternalId of that org's provider roles. */
   DEPLOYMENT_ID: z.string().min(1),
   /** JSON list of task-definition ARN patterns org runners may be placed on (stackjobs:orgRunnerTaskDefinitionArns); unset: none. */
-  ORG_RUNNER_TASK_DEFINITION_ARNS: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (!v) return [] as string[];
-      const parsed = z.array(z.string().min(1)).safeParse(
-        (() => {
-          try {
-            return JSON.parse(v) as unknown;
-          } catch {
-            return undefined;
-          }
-        })(),
-      );
-      if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON list of task-definition ARN patterns' });
-        return z.NEVER;
-      }
-      return parsed.data;
-    }),
+  ORG_RUNNER_TASK_DEFINITION_ARNS: jsonVariable(z.array(z.string().min(1)), [], 'must be a JSON list of task-definition ARN patterns'),
+  /** JSON {org: {subnets, securityGroups}}: what each org's runners may name (stackjobs:orgRunnerNetworks); unset: none. */
+  ORG_RUNNER_NETWORKS: jsonVariable(orgRunnerNetworksSchema, {} as OrgRunnerNetworks, 'must be a JSON object {org: {subnets: [...], securityGroups: [...]}}'),
 });
 
 export interface SubmissionContext {
@@ -106,6 +112,7 @@ export function submissionContextFromEnv(serviceName: string, env: NodeJS.Proces
         locks,
         clock,
         orgRunnerTaskDefinitionArns: config.ORG_RUNNER_TASK_DEFINITION_ARNS,
+        orgRunnerNetworks: config.ORG_RUNNER_NETWORKS,
       },
       starter: executions,
       ids: ulidIds(clock),

@@ -36,7 +36,7 @@ import {
   type ResourceChange,
   type Runner,
 } from './schemas';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export interface PreflightDeps {
   catalog: CatalogReader;
@@ -57,7 +57,20 @@ export interface PreflightDeps {
    * platform runner.
    */
   orgRunnerTaskDefinitionArns?: string[];
+  /**
+   * The subnets and security groups each org's runners may use (stackjobs:orgRunnerNetworks). An org runner is placed
+   * only when every subnet and security group it names is its org's: otherwise an org admin could put module code, with
+   * the org's credentials, into a network that reaches another org's databases. Unset or no entry: not placed.
+   */
+  orgRunnerNetworks?: OrgRunnerNetworks;
 }
+
+/** Per org, the subnets and security groups its registered runners may name (stackjobs:orgRunnerNetworks). */
+export const orgRunnerNetworksSchema = z.record(
+  z.string().min(1),
+  z.object({ subnets: z.array(z.string().min(1)), securityGroups: z.array(z.string().min(1)) }).strict(),
+);
+export type OrgRunnerNetworks = z.infer<typeof orgRunnerNetworksSchema>;
 
 /** Where an org runner's tasks run, as frozen into the snapshot and passed to ecs:RunTask. */
 export interface RunnerPlacement {
@@ -88,17 +101,36 @@ export function orgRunnerPatternProblem(pattern: string): string | undefined {
 }
 
 /**
- * The org runner's placement when it has a cluster, a task definition, subnets and security groups, and its task
- * definition matches one of the permitted patterns with `{org}` read as the job's org; otherwise undefined (the
- * platform runner runs the job). A pattern that could match another org's task definitions permits nothing.
+ * The org runner's placement when it has a cluster, a task definition, subnets and security groups, its task
+ * definition matches one of the permitted patterns with `{org}` read as the job's org, and every subnet and security
+ * group it names is one the deployment gives that org (stackjobs:orgRunnerNetworks); otherwise undefined (the platform
+ * runner runs the job). A pattern that could match another org's task definitions permits nothing.
  */
-export function runnerPlacementOf(runner: Runner, org: string, permitted: readonly string[] = []): RunnerPlacement | undefined {
+export function runnerPlacementOf(
+  runner: Runner,
+  org: string,
+  permitted: readonly string[] = [],
+  networks: OrgRunnerNetworks = {},
+): RunnerPlacement | undefined {
+  return runnerPlacementProblem(runner, org, permitted, networks) === undefined
+    ? { cluster: runner.cluster!, taskDefinition: runner.taskDefinition!, subnets: [...runner.subnets], securityGroups: [...runner.securityGroups] }
+    : undefined;
+}
+
+/** Why an org runner is not placed (runnerPlacementOf), or undefined when it is. */
+export function runnerPlacementProblem(runner: Runner, org: string, permitted: readonly string[] = [], networks: OrgRunnerNetworks = {}): string | undefined {
   const { cluster, taskDefinition, subnets, securityGroups } = runner;
+  if (runner.scope !== 'org') return 'it is not an org runner';
   // Both lists are passed to ECS as they are, so an org runner names its subnets and security groups explicitly.
-  if (runner.scope !== 'org' || !cluster || !taskDefinition || subnets.length === 0 || securityGroups.length === 0) return undefined;
+  if (!cluster || !taskDefinition || subnets.length === 0 || securityGroups.length === 0) return 'it needs cluster, taskDefinition, subnets and securityGroups';
   const own = permitted.filter((p) => !orgRunnerPatternProblem(p)).map((p) => p.replace(ORG_PLACEHOLDER, org));
-  if (!own.some((pattern) => permissionCovers(pattern, taskDefinition))) return undefined;
-  return { cluster, taskDefinition, subnets: [...subnets], securityGroups: [...securityGroups] };
+  if (!own.some((pattern) => permissionCovers(pattern, taskDefinition)))
+    return `its task definition is not one this deployment permits org ${org} (stackjobs:orgRunnerTaskDefinitionArns)`;
+  const network = Object.prototype.hasOwnProperty.call(networks, org) ? networks[org] : undefined;
+  const foreign = [...subnets.filter((x) => !network?.subnets.includes(x)), ...securityGroups.filter((x) => !network?.securityGroups.includes(x))];
+  if (foreign.length > 0)
+    return `${foreign.join(', ')} ${foreign.length === 1 ? 'is' : 'are'} not among org ${org}'s runner networks (stackjobs:orgRunnerNetworks)`;
+  return undefined;
 }
 
 export interface PreflightOutcome {
@@ -395,12 +427,11 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
   }
 
   const runner = resolveRunner(orgRunners, platformRunners);
-  const runnerPlacement = runnerPlacementOf(runner, change.resource.org, deps.orgRunnerTaskDefinitionArns);
+  const placementProblem = runnerPlacementProblem(runner, change.resource.org, deps.orgRunnerTaskDefinitionArns, deps.orgRunnerNetworks);
+  const runnerPlacement = runnerPlacementOf(runner, change.resource.org, deps.orgRunnerTaskDefinitionArns, deps.orgRunnerNetworks);
   if (runner.scope === 'org' && !runnerPlacement) {
     // Not a failure (the job still runs), but an org that registered its own runner must learn it will not be used.
-    moduleCheck.messages.push(
-      `warning: org runner ${runner.id} is not used: it needs cluster, taskDefinition, subnets and securityGroups, and a task definition this deployment permits (stackjobs:orgRunnerTaskDefinitionArns); the job runs on the platform runner`,
-    );
+    moduleCheck.messages.push(`warning: org runner ${runner.id} is not used: ${placementProblem}; the job runs on the platform runner`);
   }
   const checks = [credential.result, moduleCheck, backend.result, policyCheck];
   return {

@@ -616,6 +616,22 @@ describe('org runners', () => {
     expect(extractStateMachine(j).definition).toEqual(extractStateMachine(json).definition);
   });
 
+  it("gives pre-flight each org's runner networks from the context (none by default), and refuses a malformed one at synth", () => {
+    const networksEnv = (st: StackJobsStack, j: typeof json) =>
+      [st.api.apiFunction, st.api.resourceChangedFunction].map(
+        (f) =>
+          (j.Resources[st.getLogicalId(f.node.defaultChild as never)].Properties.Environment as { Variables: Record<string, unknown> }).Variables
+            .ORG_RUNNER_NETWORKS,
+      );
+    expect(networksEnv(stack, json)).toEqual(['{}', '{}']);
+    const networks = { acmecorp: { subnets: ['subnet-0a1'], securityGroups: ['sg-0c3'] } };
+    const app = new App({ context: { ...OFFLINE_CONTEXT, 'stackjobs:orgRunnerNetworks': JSON.stringify(networks) } });
+    const s = buildStackJobsApp(app);
+    expect(networksEnv(s, Template.fromStack(s).toJSON() as typeof json)).toEqual([JSON.stringify(networks), JSON.stringify(networks)]);
+    const bad = new App({ context: { ...OFFLINE_CONTEXT, 'stackjobs:orgRunnerNetworks': { acmecorp: { subnets: 'subnet-0a1' } } } });
+    expect(() => buildStackJobsApp(bad)).toThrow(/stackjobs:orgRunnerNetworks must be \{"<org>": \{"subnets"/);
+  });
+
   it("refuses at synth a pattern that would let one org start another org's task definitions (no {org} in the family)", () => {
     const app = new App({
       context: { ...OFFLINE_CONTEXT, 'stackjobs:orgRunnerTaskDefinitionArns': ['arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-*:*'] },

@@ -277,10 +277,26 @@ describe('pre-flight', () => {
         preflightDeps({
           catalog: standardCatalog().add('runners', 'acmecorp', orgRunner),
           orgRunnerTaskDefinitionArns: ['arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner-{org}:*'],
+          orgRunnerNetworks: { acmecorp: { subnets: ['subnet-1'], securityGroups: ['sg-1'] } },
         }),
       );
       expect(r.module.messages.some((m) => m.includes('org runner'))).toBe(false);
       expect(r.outcome.resolved.runnerPlacement).toBeDefined();
+    });
+
+    it("warns, naming them, when the org runner names a subnet or security group that is not its org's", async () => {
+      const r = await byCheck(
+        change(),
+        preflightDeps({
+          catalog: standardCatalog().add('runners', 'acmecorp', orgRunner),
+          orgRunnerTaskDefinitionArns: ['arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner-{org}:*'],
+          orgRunnerNetworks: { acmecorp: { subnets: ['subnet-1'], securityGroups: ['sg-other'] }, globex: { subnets: [], securityGroups: ['sg-1'] } },
+        }),
+      );
+      expect(r.module.messages).toContain(
+        "warning: org runner sjr_acme is not used: sg-1 is not among org acmecorp's runner networks (stackjobs:orgRunnerNetworks); the job runs on the platform runner",
+      );
+      expect(r.outcome.resolved.runnerPlacement).toBeUndefined();
     });
   });
 

@@ -1,11 +1,18 @@
 /** Which runner a job runs on: pre-flight freezes an org runner's placement only when the deployment permits it. */
-import { orgRunnerPatternProblem, runPreflight, runnerPlacementOf } from '../../lambdas/domain/preflight';
+import { orgRunnerPatternProblem, runPreflight, runnerPlacementOf, runnerPlacementProblem } from '../../lambdas/domain/preflight';
 import { runnerSchema, stackJobSchema, type Runner } from '../../lambdas/domain/schemas';
 import { freezeStackJob } from '../../lambdas/domain/stack-job';
 import { orgRunnerPlacement } from '../../lambdas/workflow/lifecycle';
 import { change, NOW, preflightDeps, standardCatalog } from '../support/domain-fixtures';
 
 const PERMITTED = ['arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-{org}:*'];
+/** The networks the deployment gives each org's runners (stackjobs:orgRunnerNetworks). */
+const NETWORKS = {
+  acmecorp: { subnets: ['subnet-0a1', 'subnet-0b2'], securityGroups: ['sg-0c3'] },
+  globex: { subnets: ['subnet-0a1', 'subnet-0b2', 'subnet-9g1'], securityGroups: ['sg-0c3', 'sg-9g2'] },
+  corp: { subnets: ['subnet-0a1', 'subnet-0b2'], securityGroups: ['sg-0c3'] },
+  'acme-corp': { subnets: ['subnet-0a1', 'subnet-0b2'], securityGroups: ['sg-0c3'] },
+};
 const orgRunner = (o: Partial<Runner> = {}): Runner =>
   runnerSchema.parse({
     id: 'sjr_acmecorp_private',
@@ -22,7 +29,7 @@ const orgRunner = (o: Partial<Runner> = {}): Runner =>
 async function frozen(runner: Runner | undefined, permitted?: string[]) {
   const catalog = standardCatalog();
   if (runner) catalog.add('runners', 'acmecorp', runner);
-  const outcome = await runPreflight(change(), preflightDeps({ catalog, orgRunnerTaskDefinitionArns: permitted }));
+  const outcome = await runPreflight(change(), preflightDeps({ catalog, orgRunnerTaskDefinitionArns: permitted, orgRunnerNetworks: NETWORKS }));
   expect(outcome.passed).toBe(true);
   const job = freezeStackJob(change(), outcome, 'sj_01jsrnmwpnnc6n62h06xafcgxv', NOW);
   expect(stackJobSchema.parse(job)).toEqual(job); // the additive fields are part of the snapshot schema
@@ -56,16 +63,16 @@ describe('freezing the runner into the snapshot', () => {
   });
 
   it('freezes no placement for an org runner without a cluster, task definition or subnets, nor for the platform default', async () => {
-    expect(runnerPlacementOf(orgRunner({ cluster: undefined }), 'acmecorp', PERMITTED)).toBeUndefined();
-    expect(runnerPlacementOf(orgRunner({ taskDefinition: undefined }), 'acmecorp', PERMITTED)).toBeUndefined();
-    expect(runnerPlacementOf(orgRunner({ subnets: [] }), 'acmecorp', PERMITTED)).toBeUndefined();
-    expect(runnerPlacementOf(orgRunner({ scope: 'platform' }), 'acmecorp', PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ cluster: undefined }), 'acmecorp', PERMITTED, NETWORKS)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ taskDefinition: undefined }), 'acmecorp', PERMITTED, NETWORKS)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ subnets: [] }), 'acmecorp', PERMITTED, NETWORKS)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ scope: 'platform' }), 'acmecorp', PERMITTED, NETWORKS)).toBeUndefined();
     const job = await frozen(undefined, PERMITTED);
     expect(job.spec.essentials.stackJobRunner).toEqual({ id: 'sjr_platform_default' });
   });
 
   it('needs the security groups as well (ECS is given both network lists as registered)', () => {
-    expect(runnerPlacementOf(orgRunner({ securityGroups: [] }), 'acmecorp', PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner({ securityGroups: [] }), 'acmecorp', PERMITTED, NETWORKS)).toBeUndefined();
   });
 });
 
@@ -74,14 +81,14 @@ describe("an org runner names only its own org's task definitions", () => {
     // What an acmecorp admin can write (PUT /v1/orgs/acmecorp/runners/steal): globex's task definition, whose task role
     // holds globex's credentials. With one pattern for every org (stackjobs-org-*) this was frozen and run.
     const steal = orgRunner({ id: 'steal', taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-globex:7' });
-    expect(runnerPlacementOf(steal, 'acmecorp', PERMITTED)).toBeUndefined();
-    expect(runnerPlacementOf(steal, 'globex', PERMITTED)).toBeDefined();
+    expect(runnerPlacementOf(steal, 'acmecorp', PERMITTED, NETWORKS)).toBeUndefined();
+    expect(runnerPlacementOf(steal, 'globex', PERMITTED, NETWORKS)).toBeDefined();
     const job = await frozen(steal, PERMITTED);
     expect(job.spec.essentials.stackJobRunner).toEqual({ id: 'steal' });
     // An org whose name ends another's (corp, acme-corp) matches only its own family.
     const corp = orgRunner({ taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-acme-corp:1' });
-    expect(runnerPlacementOf(corp, 'corp', PERMITTED)).toBeUndefined();
-    expect(runnerPlacementOf(corp, 'acme-corp', PERMITTED)).toBeDefined();
+    expect(runnerPlacementOf(corp, 'corp', PERMITTED, NETWORKS)).toBeUndefined();
+    expect(runnerPlacementOf(corp, 'acme-corp', PERMITTED, NETWORKS)).toBeDefined();
   });
 
   it('refuses patterns that cannot keep an org to its own: no {org}, a * before it, anything after it', () => {
@@ -93,6 +100,36 @@ describe("an org runner names only its own org's task definitions", () => {
     expect(orgRunnerPatternProblem(`${base}stackjobs-{org}-runner:*`)).toMatch(/must end its family with \{org\}/);
     expect(orgRunnerPatternProblem(`${base}stackjobs-*-{org}:*`)).toMatch(/no \* in its family/);
     // Such a pattern, given anyway (an old deployment's setting), permits nothing.
-    expect(runnerPlacementOf(orgRunner(), 'acmecorp', [`${base}stackjobs-org-*:*`])).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner(), 'acmecorp', [`${base}stackjobs-org-*:*`], NETWORKS)).toBeUndefined();
+  });
+});
+
+describe("an org runner uses only its own org's networks", () => {
+  it('never places a runner naming a subnet or security group the deployment gives another org (or none), though an org admin registers it', async () => {
+    // What an acmecorp admin can write: globex's subnet and security group, which reach globex's databases.
+    const intoGlobex = orgRunner({ id: 'into-globex', subnets: ['subnet-9g1'], securityGroups: ['sg-0c3'] });
+    expect(runnerPlacementOf(intoGlobex, 'acmecorp', PERMITTED, NETWORKS)).toBeUndefined();
+    expect(runnerPlacementProblem(intoGlobex, 'acmecorp', PERMITTED, NETWORKS)).toBe(
+      "subnet-9g1 is not among org acmecorp's runner networks (stackjobs:orgRunnerNetworks)",
+    );
+    const sg = orgRunner({ securityGroups: ['sg-0c3', 'sg-9g2'] });
+    expect(runnerPlacementOf(sg, 'acmecorp', PERMITTED, NETWORKS)).toBeUndefined();
+    const job = await frozen(intoGlobex, PERMITTED);
+    expect(job.spec.essentials.stackJobRunner).toEqual({ id: 'into-globex' });
+    expect(orgRunnerPlacement(job)).toBeUndefined();
+    // No networks configured, or none for this org: no org runner is placed at all.
+    expect(runnerPlacementOf(orgRunner(), 'acmecorp', PERMITTED)).toBeUndefined();
+    expect(runnerPlacementOf(orgRunner(), 'acmecorp', PERMITTED, { globex: NETWORKS.globex })).toBeUndefined();
+    // An org named like an Object property is just an org without networks.
+    expect(
+      runnerPlacementOf(
+        orgRunner({ taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-constructor:1' }),
+        'constructor',
+        PERMITTED,
+        NETWORKS,
+      ),
+    ).toBeUndefined();
+    // Its own networks: placed.
+    expect(runnerPlacementOf(orgRunner(), 'acmecorp', PERMITTED, NETWORKS)).toBeDefined();
   });
 });
