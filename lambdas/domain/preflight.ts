@@ -36,7 +36,7 @@ import {
   type ResourceChange,
   type Runner,
 } from './schemas';
-import { z } from 'zod';
+import * as z from '../shared/zod';
 
 export interface PreflightDeps {
   catalog: CatalogReader;
