@@ -74,6 +74,28 @@ export function bundlingOptions(awsSdk: AwsSdkSource): BundlingOptions {
 export type TableAccess = 'read' | 'readWrite';
 export type BucketAccess = 'read' | 'readWrite';
 
+/** What Lambda accepts for a function's environment variables, names and values together. */
+export const LAMBDA_ENVIRONMENT_MAX_BYTES = 4096;
+/**
+ * A value known only at deploy time (a Ref or GetAtt: a generated name, at most 64 characters, or an ARN holding one),
+ * counted generously: the estimate is an upper bound, so a deployment it passes fits.
+ */
+const UNRESOLVED_VALUE_BYTES = 160;
+
+function resolvedBytes(v: unknown): number {
+  if (typeof v === 'string') return Buffer.byteLength(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v).length;
+  const join = (v as { 'Fn::Join'?: [string, unknown[]] } | null)?.['Fn::Join'];
+  if (join) return join[1].reduce<number>((n, part) => n + resolvedBytes(part), join[0].length * Math.max(0, join[1].length - 1));
+  return UNRESOLVED_VALUE_BYTES;
+}
+
+/** An upper estimate of a resolved environment's size, and its three largest variables. */
+export function environmentBytes(variables: Record<string, unknown>): { total: number; largest: Array<[string, number]> } {
+  const sizes = Object.entries(variables).map(([k, v]): [string, number] => [k, Buffer.byteLength(k) + resolvedBytes(v)]);
+  return { total: sizes.reduce((n, [, b]) => n + b, 0), largest: sizes.sort((a, b) => b[1] - a[1]).slice(0, 3) };
+}
+
 export class StackJobsFunction extends NodejsFunction {
   /** The function's own role: only what the bind helpers and explicit grants add. */
   public readonly executionRole: iam.Role;
@@ -112,6 +134,22 @@ export class StackJobsFunction extends NodejsFunction {
     this.functionLogGroup = logGroup;
     logGroup.grantWrite(role);
     (this.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA, props.entry);
+    // Lambda refuses a function whose environment (names and values) passes 4 KB; the deploy would fail half-way.
+    // Settings that grow with the deployment (stackjobs:orgRunnerNetworks, the org-runner patterns) are held to it here.
+    this.node.addValidation({
+      validate: () => {
+        const cfn = this.node.defaultChild as lambda.CfnFunction;
+        const env = Stack.of(this).resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined;
+        const size = environmentBytes(env?.variables ?? {});
+        return size.total <= LAMBDA_ENVIRONMENT_MAX_BYTES
+          ? []
+          : [
+              `the environment of ${props.entry} is about ${size.total} bytes, more than the ${LAMBDA_ENVIRONMENT_MAX_BYTES} Lambda accepts; largest: ${size.largest
+                .map(([k, n]) => `${k} ${n}`)
+                .join(', ')} (shorten stackjobs:orgRunnerNetworks or stackjobs:orgRunnerTaskDefinitionArns)`,
+            ];
+      },
+    });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
       reason:

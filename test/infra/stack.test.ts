@@ -632,6 +632,21 @@ describe('org runners', () => {
     expect(() => buildStackJobsApp(bad)).toThrow(/stackjobs:orgRunnerNetworks must be \{"<org>": \{"subnets"/);
   });
 
+  it("refuses at synth a function environment Lambda would refuse (over 4 KB), naming its largest variables, as so many orgs' networks make", () => {
+    const org = (i: number) => [
+      `org${i}`,
+      { subnets: [`subnet-0${i}aaaaaaaaaaaaaaa`, `subnet-0${i}bbbbbbbbbbbbbbb`], securityGroups: [`sg-0${i}ccccccccccccccccc`] },
+    ];
+    const fits = new App({ context: { ...OFFLINE_CONTEXT, 'stackjobs:orgRunnerNetworks': Object.fromEntries(Array.from({ length: 10 }, (_, i) => org(i))) } });
+    buildStackJobsApp(fits);
+    expect(() => fits.synth()).not.toThrow();
+    const many = new App({ context: { ...OFFLINE_CONTEXT, 'stackjobs:orgRunnerNetworks': Object.fromEntries(Array.from({ length: 40 }, (_, i) => org(i))) } });
+    buildStackJobsApp(many);
+    expect(() => many.synth()).toThrow(
+      /lambdas\/handlers\/api\.handler\.ts is about \d+ bytes, more than the 4096 Lambda accepts; largest: ORG_RUNNER_NETWORKS/,
+    );
+  }, 120000);
+
   it("refuses at synth a pattern that would let one org start another org's task definitions (no {org} in the family)", () => {
     const app = new App({
       context: { ...OFFLINE_CONTEXT, 'stackjobs:orgRunnerTaskDefinitionArns': ['arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-*:*'] },
