@@ -427,11 +427,11 @@ export async function runPreflight(change: ResourceChange, deps: PreflightDeps):
   }
 
   const runner = resolveRunner(orgRunners, platformRunners);
-  const placementProblem = runnerPlacementProblem(runner, change.resource.org, deps.orgRunnerTaskDefinitionArns, deps.orgRunnerNetworks);
   const runnerPlacement = runnerPlacementOf(runner, change.resource.org, deps.orgRunnerTaskDefinitionArns, deps.orgRunnerNetworks);
   if (runner.scope === 'org' && !runnerPlacement) {
     // Not a failure (the job still runs), but an org that registered its own runner must learn it will not be used.
-    moduleCheck.messages.push(`warning: org runner ${runner.id} is not used: ${placementProblem}; the job runs on the platform runner`);
+    const why = runnerPlacementProblem(runner, change.resource.org, deps.orgRunnerTaskDefinitionArns, deps.orgRunnerNetworks);
+    moduleCheck.messages.push(`warning: org runner ${runner.id} is not used: ${why}; the job runs on the platform runner`);
   }
   const checks = [credential.result, moduleCheck, backend.result, policyCheck];
   return {
