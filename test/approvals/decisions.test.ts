@@ -826,6 +826,10 @@ describe('who a Slack click acts as', () => {
     expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.approver })).statusCode).toBe(404);
     expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/${SLACK_APPROVER}`, { principal: people.author })).statusCode).toBe(404);
     expect((await h.call('DELETE', `/v1/me/slack-links/${SLACK_TEAM}/U0AUTHORNEW`, { principal: people.author })).statusCode).toBe(204);
+    // Used, refused and reused: the code never reached a log line, an event or the table.
+    expect(h.logs.join('\n')).not.toContain(code);
+    expect(JSON.stringify(h.events)).not.toContain(code);
+    expect(await h.dumpTable()).not.toContain(code);
   });
 
   it('refuses an expired code, and a self link made before codes existed until the account proves itself', async () => {
