@@ -37,6 +37,13 @@ import { createWorkspace, removeWorkspace, type Workspace } from './workspace';
 
 type SavedWorkspace = NonNullable<NonNullable<StackJob['status']['plan']>['workspace']>;
 
+/** An approved update's downloads, started while it claims its phase (PhaseRun.prefetch). */
+interface Prefetched {
+  plan?: Promise<boolean>;
+  workspace?: Promise<boolean>;
+  summary?: Promise<StoredPlanSummary | undefined>;
+}
+
 /** The slice of JobRepository the runner uses. */
 export interface JobStore {
   require(id: string): Promise<{ job: StackJob }>;
@@ -59,8 +66,16 @@ export interface PhaseDeps {
   warn: (message: string) => void;
   /** The runner's uid (tests); `process.getuid()` otherwise. */
   uid?: number;
-  /** Records this task on the job and refuses a cancelled one (task-arn.ts claimPhase); runs before any operation. */
-  claim: () => Promise<void>;
+  /**
+   * Records this task on the job and refuses a cancelled one (task-arn.ts claimPhase); runs before any operation.
+   * `also` is applied in the same write when the phase may start.
+   */
+  claim: (also?: (job: StackJob) => StackJob) => Promise<void>;
+  /**
+   * Work worth doing while the runner waits on a tool, not before (main: loading the S3 client, which a preview first
+   * needs when its init's log closes); called once, when the first tool process has been started.
+   */
+  whileToolRuns?: () => void;
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -93,7 +108,11 @@ class PhaseRun {
   ) {
     this.toolUser = toolUserFrom(deps.config, deps.uid ?? process.getuid?.(), deps.warn);
     this.logPhase = deps.config.STACKJOBS_PHASE;
+    this.whileToolRuns = deps.whileToolRuns;
   }
+
+  /** PhaseDeps.whileToolRuns until the first tool starts. */
+  private whileToolRuns: (() => void) | undefined;
 
   private get jobId() {
     return this.job.metadata.id;
@@ -149,8 +168,11 @@ class PhaseRun {
       chunkBytes: c.STACKJOBS_LOG_CHUNK_BYTES,
       flushMs: c.STACKJOBS_LOG_FLUSH_SECONDS * 1000,
     });
-    const exec: Exec = (spec) =>
-      execCommand(
+    const exec: Exec = (spec) => {
+      // Queued behind the spawn (execCommand starts the tool before it first waits on I/O).
+      if (this.whileToolRuns) setImmediate(this.whileToolRuns);
+      this.whileToolRuns = undefined;
+      return execCommand(
         {
           operation: name,
           bin: this.binFor(),
@@ -166,6 +188,7 @@ class PhaseRun {
         },
         spec,
       );
+    };
     let outcome: { result: 'succeeded' | 'failed' | 'cancelled'; errors: string[]; summary?: PlanSummary } = { result: 'succeeded', errors: [] };
     try {
       const note = (line: string) => sink.write(Buffer.from(`[stack-jobs] ${this.deps.registry.redact(line)}\n`));
@@ -376,7 +399,7 @@ class PhaseRun {
         return { ...preview, then };
       }
 
-      const stored = previews ? await this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId)) : undefined;
+      const stored = previews ? await (this.fetched.summary ?? this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId))) : undefined;
       // The phase was claimed before init; a cancel recorded since (init can take minutes) still keeps the apply from
       // starting, as the one-task hand-over does. Once the apply has started, a cancel only records itself.
       await this.operationGuard(finalOp, () => this.claimUpdate(finalOp));
@@ -398,8 +421,8 @@ class PhaseRun {
 
   private cwd = '';
 
-  /** Downloads started before the claim (update phase): each settles to whether the object was there. */
-  private fetched: { plan?: Promise<boolean>; workspace?: Promise<boolean> } = {};
+  /** Downloads started before the claim (update phase): the files settle to whether the object was there. */
+  private fetched: Prefetched = {};
 
   /** The preview's saved workspace an approved update restores (the module pinned, the tool able to reuse it). */
   private savedWorkspace(): SavedWorkspace | undefined {
@@ -409,11 +432,12 @@ class PhaseRun {
   }
 
   /**
-   * Starts the approved update's downloads: the plan (when an approved digest came) and the saved workspace. The job
-   * they are chosen from was read before the claim; what a preview recorded does not change after it.
+   * Starts the approved update's downloads: the plan (when an approved digest came), the saved workspace and the plan's
+   * summary (what the update reports). The job they are chosen from was read before the claim; what a preview
+   * recorded does not change after it.
    */
-  private prefetch(planFile: string): { plan?: Promise<boolean>; workspace?: Promise<boolean> } {
-    const quiet = (p: Promise<boolean>) => {
+  private prefetch(planFile: string): Prefetched {
+    const quiet = <T>(p: Promise<T>) => {
       // Awaited where it is used, which reports its failure there; until then a rejection is not unhandled.
       p.catch(() => undefined);
       return p;
@@ -424,13 +448,20 @@ class PhaseRun {
         ? { plan: quiet(this.deps.store.downloadFile(artifactKeys.planBinary(this.jobId), planFile)) }
         : {}),
       ...(saved ? { workspace: quiet(this.deps.store.downloadFile(saved.key, join(this.ws!.state, 'workspace.tar.gz'))) } : {}),
+      summary: quiet(this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId))),
     };
   }
 
-  /** The phase claimed for this task (PhaseDeps.claim), then the job as that write left it. */
+  /**
+   * The phase claimed for this task (PhaseDeps.claim), then the job as that write left it. A preview's init starts
+   * with the claim (operation() then finds it running and records its end): one job write fewer per preview.
+   */
   private async claim(): Promise<void> {
-    await this.deps.claim();
+    const first: OperationName | undefined = this.phase === 'preview' ? 'init' : undefined;
+    const pending = (j: StackJob) => first !== undefined && j.status.operations.find((o) => o.name === first)?.status === 'pending';
+    await this.deps.claim((j) => (pending(j) ? transitionOperation(j, first!, 'running', 'tbd', this.deps.clock.now()) : j));
     this.job = (await this.deps.jobs.require(this.jobId)).job;
+    if (first && this.job.status.operations.find((o) => o.name === first)?.status === 'running') this.recorded.add(first);
   }
 
   /**

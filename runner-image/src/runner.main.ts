@@ -63,10 +63,12 @@ async function main(): Promise<number> {
       jobs.require(config.STACKJOBS_JOB_ID),
     ]);
     const result = await runPhase({
-      claim: () => claimPhase(jobs, config.STACKJOBS_JOB_ID, config.STACKJOBS_PHASE, taskArn),
+      claim: (also) => claimPhase(jobs, config.STACKJOBS_JOB_ID, config.STACKJOBS_PHASE, taskArn, also),
       config,
       jobs,
-      store: new ArtifactStore(clients.s3(), config.STACKJOBS_ARTIFACTS_BUCKET),
+      // Made on first use: a preview first needs S3 once its init's log closes, and loads the client while init runs.
+      store: new ArtifactStore(clients.s3, config.STACKJOBS_ARTIFACTS_BUCKET),
+      whileToolRuns: () => void clients.s3(),
       secrets: new SecretsManagerSource(clients.secrets()),
       sts: (c) => new (stsSdk().STSClient)(c),
       clock: systemClock,

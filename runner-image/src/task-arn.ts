@@ -25,17 +25,28 @@ interface JobWriter {
 
 /**
  * Records the task on the job, and refuses to start a phase for a job that was cancelled before it began
- * (a cancel that arrived before the task could be stopped, or before the update started).
+ * (a cancel that arrived before the task could be stopped, or before the update started). `also` changes the job in
+ * the same write when the phase may start: one job write fewer than recording its first operation apart.
  */
-export async function claimPhase(jobs: JobWriter, jobId: string, phase: 'preview' | 'update', taskArn: string | undefined): Promise<void> {
+export async function claimPhase(
+  jobs: JobWriter,
+  jobId: string,
+  phase: 'preview' | 'update',
+  taskArn: string | undefined,
+  also: (job: StackJob) => StackJob = (j) => j,
+): Promise<void> {
   const job = await jobs.update(jobId, (j) => {
     if (isTerminal(j)) return j;
-    if (taskArn) return { ...j, status: { ...j.status, runnerTask: { arn: taskArn, phase } } };
-    // This task's ARN is unknown: the preview's task must not stand for it. A cancel would "stop" that finished task
-    // and end the job, and the lock would be released, while this task went on to apply.
-    if (!j.status.runnerTask || j.status.runnerTask.phase === phase) return j;
-    const { runnerTask: _stale, ...status } = j.status;
-    return { ...j, status };
+    const claimed = (): StackJob => {
+      if (taskArn) return { ...j, status: { ...j.status, runnerTask: { arn: taskArn, phase } } };
+      // This task's ARN is unknown: the preview's task must not stand for it. A cancel would "stop" that finished task
+      // and end the job, and the lock would be released, while this task went on to apply.
+      if (!j.status.runnerTask || j.status.runnerTask.phase === phase) return j;
+      const { runnerTask: _stale, ...status } = j.status;
+      return { ...j, status };
+    };
+    // What the phase does first (a preview's init starting) rides on the claim, unless the claim refuses.
+    return j.status.cancelRequested ? claimed() : also(claimed());
   });
   if (isTerminal(job) || job.status.cancelRequested)
     throw new CancelledError('runner', null, `the job was cancelled before the ${phase} phase started; nothing was run`);

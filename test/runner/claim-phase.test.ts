@@ -1,6 +1,7 @@
 /** The runner records which task runs a phase, so that a cancel stops the right task (runner-image/src/task-arn.ts). */
 import { cancelCaseOf } from '../../lambdas/approvals/approval-rules';
 import type { StackJob } from '../../lambdas/domain/schemas';
+import { transitionOperation } from '../../lambdas/domain/status';
 import { claimPhase } from '../../runner-image/src/task-arn';
 import { makeJob } from '../support/domain-fixtures';
 
@@ -10,6 +11,15 @@ const PREVIEW_TASK = 'arn:aws:ecs:us-east-1:123456789012:task/stackjobs/preview0
 function approvedJob(): StackJob {
   const job = makeJob();
   return { ...job, status: { ...job.status, phase: 'running', runnerTask: { arn: PREVIEW_TASK, phase: 'preview' } } };
+}
+
+/** A job whose preview task is starting: its operations pending. */
+function previewingJob(): StackJob {
+  const job = makeJob();
+  return {
+    ...job,
+    status: { ...job.status, operations: job.spec.operations.map((name) => ({ name, status: 'pending' as const, result: 'tbd' as const, errors: [] })) },
+  };
 }
 
 function store(job: StackJob) {
@@ -40,4 +50,30 @@ it("keeps a preview's own record when its ARN is unknown (nothing stale to drop)
   const jobs = store(job);
   await claimPhase(jobs, 'sj', 'preview', undefined);
   expect(jobs.get().status.runnerTask).toEqual({ arn: PREVIEW_TASK, phase: 'preview' });
+});
+
+describe("what rides on the claim (a preview's init starting: one write instead of two)", () => {
+  const started = (j: StackJob): StackJob => transitionOperation(j, 'init', 'running', 'tbd', new Date('2026-12-07T00:00:00.000Z'));
+  const init = (j: StackJob) => j.status.operations.find((o) => o.name === 'init')?.status;
+  let writes = 0;
+  const counted = (job: StackJob) => {
+    const s = store(job);
+    return { ...s, update: (id: string, mutate: (j: StackJob) => StackJob) => (writes++, s.update(id, mutate)) };
+  };
+  beforeEach(() => (writes = 0));
+
+  it('is written with the task, in the same write', async () => {
+    const jobs = counted(previewingJob());
+    await claimPhase(jobs, 'sj', 'preview', PREVIEW_TASK, started);
+    expect(writes).toBe(1);
+    expect(init(jobs.get())).toBe('running');
+    expect(jobs.get().status.runnerTask).toEqual({ arn: PREVIEW_TASK, phase: 'preview' });
+  });
+
+  it('is not written when a cancel came first: the claim refuses and nothing starts', async () => {
+    const job = previewingJob();
+    const jobs = counted({ ...job, status: { ...job.status, cancelRequested: { by: 'user:ana', at: '2026-12-07T00:00:00.000Z' } } });
+    await expect(claimPhase(jobs, 'sj', 'preview', PREVIEW_TASK, started)).rejects.toThrow(/cancelled before the preview phase started/);
+    expect(init(jobs.get())).toBe('pending');
+  });
 });
