@@ -3,7 +3,7 @@
  * A private repo's token reaches git through GIT_ASKPASS and the git process's environment only: never the
  * URL (which git prints in errors) and never a file.
  */
-import { chmod, realpath, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { simpleGit } from 'simple-git';
 
@@ -72,7 +72,7 @@ export async function cloneModule(source: ModuleSource, dest: string, scratchDir
     'advice.detachedHead=false',
   ]);
   const repo = gitIn(dest);
-  let commit = (await repo.revparse(['HEAD'])).trim();
+  let commit = await headCommit(dest, () => repo.revparse(['HEAD']));
   if (pin && commit !== pin) {
     try {
       await repo.fetch(['--depth', '1', 'origin', pin]);
@@ -109,7 +109,27 @@ async function moduleDirIn(dest: string, source: ModuleSource): Promise<string> 
  * and its module path passes the same checks as a fresh clone's.
  */
 export async function restoredModule(source: ModuleSource, dest: string, pin: string): Promise<ClonedModule> {
-  const commit = (await simpleGit({ baseDir: dest }).revparse(['HEAD'])).trim();
+  const commit = await headCommit(dest);
   if (commit !== pin) throw new Error(`the saved workspace is at ${commit}, not at the previewed commit ${pin}: nothing was run`);
   return { dir: await moduleDirIn(dest, source), commit };
+}
+
+/**
+ * The commit a clone's HEAD is at, as `git rev-parse HEAD` says, read from its files where they say it plainly: a
+ * detached HEAD (a tag's clone), or a branch's loose ref or line in packed-refs. Anything else (a reftable
+ * repository, a symbolic ref to a symbolic ref) is git's to answer. Starting git costs the runner a fork of itself.
+ */
+export async function headCommit(dest: string, git: () => PromiseLike<string> = () => simpleGit({ baseDir: dest }).revparse(['HEAD'])): Promise<string> {
+  const gitDir = join(dest, '.git');
+  const head = (await readFile(join(gitDir, 'HEAD'), 'utf8').catch(() => '')).trim();
+  if (COMMIT_RE.test(head)) return head;
+  const ref = /^ref: (refs\/heads\/[^\s\\]+)$/.exec(head)?.[1];
+  if (ref && !ref.split('/').includes('..')) {
+    const loose = (await readFile(join(gitDir, ref), 'utf8').catch(() => '')).trim();
+    if (COMMIT_RE.test(loose)) return loose;
+    const packed = await readFile(join(gitDir, 'packed-refs'), 'utf8').catch(() => '');
+    const line = packed.split('\n').find((l) => l.slice(41) === ref);
+    if (line && COMMIT_RE.test(line.slice(0, 40)) && !loose) return line.slice(0, 40);
+  }
+  return (await git()).trim();
 }
