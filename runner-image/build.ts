@@ -19,6 +19,11 @@ export const RUNNER_BUILD_OPTIONS: BuildOptions = {
   // Node 22 in the image; 20 is the oldest Node the tests run the bundle on.
   target: 'node20',
   format: 'cjs',
+  // Every task start reads the bundle: minified, it is 1.8 MB instead of 3.7, and loads about 10 ms sooner on the
+  // bench machine. Class names stay (keepNames): errors are told apart by name. (The SDK's ES module builds would
+  // save more, but they load credential providers with import(), which a bundle run from vm.Script cannot do.)
+  minify: true,
+  keepNames: true,
   sourcemap: true,
   legalComments: 'none',
   logLevel: 'error',

@@ -135,6 +135,6 @@ export const RUNNER_IMAGE = {
     'terraform 1.11.4 27 MB (its 90.6 MB binary gzipped, measured here)',
     'tofu 1.10.6 ~27 MB (assumed as terraform)',
     'pulumi 3.138.0 ~180 MB (assumed: the CLI tarball bundles every language host, ~900 MB unpacked for a 2026 release per https://github.com/pulumi/pulumi/issues/23357, less for 3.138; gzip ratio of terraform, 0.30)',
-    'git, tini and ca-certificates ~15 MB (assumed); the runner (runner.js, runner-main.js, its code cache and source map) 2.5 MB (11.9 MB unpacked, gzipped here)',
+    'git, tini and ca-certificates ~15 MB (assumed); the runner (runner.js, runner-main.js minified, its code cache and source map) 2.5 MB (10.1 MB unpacked, gzipped here)',
   ],
 } as const;
