@@ -2,13 +2,15 @@
  * The preview's workspace saved beside its plan, so an approved update restores it instead of cloning and running
  * `init` again: the clone at its commit with what init made in the module directory (`.terraform/`, the dependency lock
  * file). Archived with the system `tar` (GNU tar, in the image; it refuses absolute and `..` member names on
- * extraction), checked for secret values first, and verified by its SHA-256 before it is restored.
+ * extraction), checked for secret values first (in plain files, and in the gzip and zip files it holds: zips are read
+ * by yauzl), and verified by its SHA-256 before it is restored.
  */
 import { execFile } from 'node:child_process';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzipSync, inflateRawSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
+import { fromBufferPromise } from 'yauzl';
 import type { SecretRegistry } from './redactor';
 
 const run = promisify(execFile);
@@ -42,7 +44,7 @@ export async function archiveWorkspace(root: string, archive: string, registry: 
   const budget = { left: maxInflatedBytes };
   if (patterns.length > 0)
     for (const f of files) {
-      const found = secretIn(await readFile(f.path), patterns, 0, budget);
+      const found = await secretIn(await readFile(f.path), patterns, 0, budget);
       if (found) return { saved: false, why: `${relative(root, f.path)} ${found}` };
     }
   await run('tar', ['-C', dirname(root), '-czf', archive, basename(root)]);
@@ -54,25 +56,50 @@ const MAX_NESTING = 3;
 const MAX_INFLATED_BYTES = SAVED_WORKSPACE_MAX_BYTES;
 
 /**
+ * Compressed formats the check cannot open (Node's zlib reads gzip and deflate only), by their leading bytes. A file
+ * in one of them could hide a secret value, so a workspace holding one is not saved.
+ */
+const UNCHECKED_FORMATS: ReadonlyArray<{ name: string; magic: Buffer }> = [
+  { name: 'xz', magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) },
+  { name: 'zstd', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]) },
+  { name: 'bzip2', magic: Buffer.from('BZh') },
+  { name: '7z', magic: Buffer.from([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c]) },
+  { name: 'rar', magic: Buffer.from([0x52, 0x61, 0x72, 0x21, 0x1a, 0x07]) },
+  { name: 'lz4', magic: Buffer.from([0x04, 0x22, 0x4d, 0x18]) },
+  { name: 'lzip', magic: Buffer.from('LZIP') },
+];
+
+/** bzip2's header: "BZh", a block size digit, then the block magic (the digits of pi). */
+const isBzip2 = (body: Buffer) =>
+  body.length >= 10 && body[3] >= 0x31 && body[3] <= 0x39 && body.subarray(4, 10).equals(Buffer.from([0x31, 0x41, 0x59, 0x26, 0x53, 0x59]));
+
+function uncheckedFormat(body: Buffer): string | undefined {
+  const found = UNCHECKED_FORMATS.find((f) => body.subarray(0, f.magic.length).equals(f.magic));
+  return found && (found.name !== 'bzip2' || isBzip2(body)) ? found.name : undefined;
+}
+
+/**
  * Why `body` may not be saved, or undefined: a secret value in it, or inside the gzip or zip it is (a module's
  * `archive_file` zips what it is given, which may be a credential: compressed, the raw bytes hide it). A compressed
  * file that cannot be opened and checked is not saved either.
  */
-function secretIn(body: Buffer, patterns: readonly Buffer[], depth: number, budget: { left: number }): string | undefined {
+async function secretIn(body: Buffer, patterns: readonly Buffer[], depth: number, budget: { left: number }): Promise<string | undefined> {
   if (patterns.some((p) => body.includes(p))) return depth === 0 ? 'holds a secret value' : 'holds a secret value inside an archive';
+  const unchecked = uncheckedFormat(body);
+  if (unchecked) return `is a compressed file (${unchecked}) that cannot be checked for secret values`;
   const gzip = body.length > 2 && body[0] === 0x1f && body[1] === 0x8b;
   const zip = body.length > 4 && body.readUInt32LE(0) === 0x04034b50;
   if (!gzip && !zip) return undefined;
   if (depth >= MAX_NESTING) return 'holds archives nested too deep to check';
-  // Inflated one member at a time, each within what is left of the budget, and checked before the next.
-  const inflate = (data: Buffer, raw: boolean): Buffer => {
-    const out = raw ? inflateRawSync(data, { maxOutputLength: Math.max(1, budget.left) }) : gunzipSync(data, { maxOutputLength: Math.max(1, budget.left) });
-    budget.left -= out.length;
-    return out;
-  };
   try {
-    for (const m of gzip ? [inflate(body, false)] : zipMembers(body, (data) => inflate(data, true))) {
-      const found = secretIn(m, patterns, depth + 1, budget);
+    // Inflated one member at a time, each within what is left of the budget, and checked before the next.
+    if (gzip) {
+      const out = gunzipSync(body, { maxOutputLength: Math.max(1, budget.left) });
+      budget.left -= out.length;
+      return await secretIn(out, patterns, depth + 1, budget);
+    }
+    for await (const member of zipMembers(body, budget)) {
+      const found = await secretIn(member, patterns, depth + 1, budget);
       if (found) return found;
     }
     return undefined;
@@ -81,32 +108,29 @@ function secretIn(body: Buffer, patterns: readonly Buffer[], depth: number, budg
   }
 }
 
-/** The contents of a zip's members one by one, read from its central directory (stored or deflated; anything else is refused). */
-function* zipMembers(zip: Buffer, inflateRaw: (data: Buffer) => Buffer): Generator<Buffer> {
-  // The end-of-central-directory record: its signature, searched from the end (a comment of up to 64 KiB may follow).
-  let end = -1;
-  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 0xffff); i--)
-    if (zip.readUInt32LE(i) === 0x06054b50) {
-      end = i;
-      break;
+/**
+ * The contents of a zip's members one by one, read by yauzl (the central directory, zip64, sizes checked against
+ * what inflates), each within what is left of the budget: a member that would pass it fails the check.
+ */
+async function* zipMembers(zip: Buffer, budget: { left: number }): AsyncGenerator<Buffer> {
+  const file = await fromBufferPromise(zip, { lazyEntries: true, validateEntrySizes: true });
+  try {
+    for await (const entry of file.eachEntry()) {
+      if (entry.fileName.endsWith('/')) continue;
+      if (entry.isEncrypted()) throw new Error('an encrypted zip member');
+      if (entry.uncompressedSize > budget.left) throw new Error(`${entry.fileName} inflates past what the check may inflate`);
+      const parts: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of await file.openReadStreamPromise(entry)) {
+        size += (chunk as Buffer).length;
+        if (size > budget.left) throw new Error(`${entry.fileName} inflates past what the check may inflate`);
+        parts.push(chunk as Buffer);
+      }
+      budget.left -= size;
+      yield Buffer.concat(parts);
     }
-  if (end < 0) throw new Error('no zip central directory');
-  const count = zip.readUInt16LE(end + 10);
-  let at = zip.readUInt32LE(end + 16);
-  for (let n = 0; n < count; n++) {
-    if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error('a damaged zip central directory');
-    const flags = zip.readUInt16LE(at + 8);
-    const method = zip.readUInt16LE(at + 10);
-    const size = zip.readUInt32LE(at + 20);
-    const local = zip.readUInt32LE(at + 42);
-    at += 46 + zip.readUInt16LE(at + 28) + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
-    if (flags & 0x1) throw new Error('an encrypted zip member');
-    if (zip.readUInt32LE(local) !== 0x04034b50) throw new Error('a damaged zip member');
-    const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
-    const data = zip.subarray(start, start + size);
-    if (method === 0) yield data;
-    else if (method === 8) yield inflateRaw(data);
-    else throw new Error(`zip compression method ${method}`);
+  } finally {
+    file.close();
   }
 }
 

@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { archiveWorkspace } from '../../runner-image/src/saved-workspace';
 import { SecretRegistry } from '../../runner-image/src/redactor';
@@ -110,4 +111,57 @@ it('inflates one member at a time within one budget for the whole check: a small
     saved: false,
     why: expect.stringMatching(/^build\/bomb\.zip is an archive that could not be checked/),
   });
+});
+
+/**
+ * Zip64 archives (what `zip -fz`, and any zip tool past 65,535 members or 4 GiB, writes: the end record points to a
+ * zip64 one). Made here by Info-ZIP 3.0 (`zip -q -fz -X`) from a JSON file of 2,000 spaces, with and without the
+ * planted secret after them: deflated, so the secret is not in the raw bytes.
+ */
+const ZIP64_WITH_SECRET =
+  'UEsDBC0AAAAIAEGWh10HZ14U//////////8LABQAY29uZmlnLmpzb24BABAABggAAAAAAABGAAAAAAAAAKtWKkhMUbJSUhgFo2AUjIJRMApGwZAHSjpK2amVwIo9wMfRL8TVRbc8vyi7uCAxOVW32Di5yLhE18DQyNjE1MzcwlKpFgBQSwECHgMtAAAACABBloddB2deFEYAAAD/////CwAMAAAAAAABAAAApIEAAAAAY29uZmlnLmpzb24BAAgABggAAAAAAABQSwYGLAAAAAAAAAAeAy0AAAAAAAAAAAABAAAAAAAAAAEAAAAAAAAARQAAAAAAAACDAAAAAAAAAFBLBgcAAAAAyAAAAAAAAAABAAAAUEsFBgAAAAABAAEARQAAAP////8AAA==';
+const ZIP64_CLEAN =
+  'UEsDBC0AAAAIAEGWh113ZvQN//////////8KABQAY2xlYW4uanNvbgEAEADaBwAAAAAAABoAAAAAAAAAq1YqSExRslJSGAWjYBSMglEwCkbBkAdKtQBQSwECHgMtAAAACABBloddd2b0DRoAAAD/////CgAMAAAAAAABAAAApIEAAAAAY2xlYW4uanNvbgEACADaBwAAAAAAAFBLBgYsAAAAAAAAAB4DLQAAAAAAAAAAAAEAAAAAAAAAAQAAAAAAAABEAAAAAAAAAFYAAAAAAAAAUEsGBwAAAACaAAAAAAAAAAEAAABQSwUGAAAAAAEAAQBEAAAA/////wAA';
+
+it('reads zip64 archives: a clean one is saved, the secret inside one is found', async () => {
+  const withSecret = Buffer.from(ZIP64_WITH_SECRET, 'base64');
+  expect(withSecret.includes(Buffer.from(SECRET))).toBe(false);
+  // The end record's central directory offset is 0xffffffff: the real one is in the zip64 record.
+  expect(withSecret.readUInt32LE(withSecret.length - 22 + 16)).toBe(0xffffffff);
+  expect(await archive({ 'build/clean.zip': Buffer.from(ZIP64_CLEAN, 'base64') })).toEqual({ saved: true, bytes: expect.any(Number) });
+  expect(await archive({ 'build/fn.zip': withSecret })).toEqual({ saved: false, why: 'build/fn.zip holds a secret value inside an archive' });
+});
+
+/** `tool` compressing `input` (stdin to stdout), or undefined where the tool is not installed. */
+function compressedBy(tool: string, args: string[], input: Buffer): Buffer | undefined {
+  try {
+    return execFileSync(tool, args, { input, stdio: ['pipe', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The leading bytes each format starts with, as its own tool writes them (checked against the tool where it is installed). */
+const FORMATS: Array<[string, string[], Buffer]> = [
+  ['xz', ['-c'], Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])],
+  ['zstd', ['-q', '-c'], Buffer.from([0x28, 0xb5, 0x2f, 0xfd])],
+  ['bzip2', ['-c'], Buffer.from([0x42, 0x5a, 0x68, 0x39, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59])],
+];
+
+it.each(FORMATS)('does not save a %s file: it cannot be opened to look for a secret in it', async (tool, args, magic) => {
+  // Varied bytes before the secret, so each tool entropy-codes it: none stores it as a raw literal (zstd does for short text).
+  const input = Buffer.concat([...Array.from({ length: 8 }, () => Buffer.from(Array.from({ length: 256 }, (_, i) => i))), Buffer.from(SECRET.repeat(3))]);
+  const made = compressedBy(tool, args, input);
+  if (made) expect(made.subarray(0, magic.length)).toEqual(magic);
+  // The tool's output where it is installed; else its header and bytes that are not the secret.
+  const body = made ?? Buffer.concat([magic, Buffer.from('0123456789abcdef')]);
+  expect(body.includes(Buffer.from(SECRET))).toBe(false);
+  expect(await archive({ 'build/data.bin': body })).toEqual({
+    saved: false,
+    why: `build/data.bin is a compressed file (${tool}) that cannot be checked for secret values`,
+  });
+});
+
+it('saves a plain file that merely starts with "BZh" (not bzip2: no block header after it)', async () => {
+  expect(await archive({ 'build/notes.txt': Buffer.from('BZh is how bzip2 files start\n') })).toEqual({ saved: true, bytes: expect.any(Number) });
 });
