@@ -129,26 +129,37 @@ class PhaseRun {
    * start, the drift, the plan, the outputs), or when the phase ends: one job write instead of two, each a round trip
    * and the whole item's write units.
    */
-  private async record(mutate: (job: StackJob) => StackJob, o: { defer?: boolean } = {}): Promise<void> {
+  private async record(mutate: (job: StackJob) => StackJob, o: { defer?: boolean; required?: boolean } = {}): Promise<void> {
     const held = this.held;
     const change = held ? (job: StackJob) => mutate(held(job)) : mutate;
+    const required = this.heldRequired || o.required === true;
     this.held = undefined;
+    this.heldRequired = false;
     if (o.defer) {
       this.held = change;
+      this.heldRequired = required;
       return;
     }
     try {
       this.job = await this.deps.jobs.update(this.jobId, (job) => (isTerminal(job) ? job : change(job)));
     } catch (e) {
+      // A change the phase cannot go on without (the module's pin) fails it: a preview changed nothing yet.
+      if (required) throw new OperationFailedError('runner', null, `could not record the job's status: ${(e as Error).name}`);
       this.deps.warn(`could not record status on ${this.jobId}: ${(e as Error).message}`);
     }
   }
 
   /** A status change waiting for the next write (record's `defer`). */
   private held: ((job: StackJob) => StackJob) | undefined;
+  /** Whether the write that carries `held` must succeed (record's `required`). */
+  private heldRequired = false;
 
-  /** Writes a held status change now: before a write that decides on the job, and before the phase reports. */
-  private async flushRecords(): Promise<void> {
+  /**
+   * Writes a held status change now: before a write that decides on the job, and before the phase reports. At the
+   * phase's end (`bestEffort`) a failed write only warns: the phase's own outcome is what it reports.
+   */
+  private async flushRecords(o: { bestEffort?: boolean } = {}): Promise<void> {
+    if (o.bestEffort) this.heldRequired = false;
     if (this.held) await this.record((job) => job);
   }
 
@@ -295,13 +306,11 @@ class PhaseRun {
         }
         const moduleDir = cloned.dir;
         const commit = cloned.commit;
-        // The preview's commit is what an update may apply: recorded for sure (a failed write fails the preview, which
-        // changed nothing); a first clone in an update is recorded as any status is, best effort.
+        // The preview's commit is what an update may apply: recorded for sure, with the next status write (the next
+        // operation's start), which then fails the preview if it fails (the preview changed nothing yet), and before
+        // any plan is recorded. A first clone in an update is recorded as any status is, best effort.
         const pin = (j: StackJob) => (j.status.moduleCommit || isTerminal(j) ? j : { ...j, status: { ...j.status, moduleCommit: commit } });
-        if (!pinned && this.phase === 'preview') {
-          await this.flushRecords();
-          this.job = await this.deps.jobs.update(this.jobId, pin);
-        } else if (!pinned) await this.record(pin);
+        if (!pinned) await this.record(pin, this.phase === 'preview' ? { defer: true, required: true } : {});
         const creds = await resolveCredentials(e, { jobId: this.jobId, org }, ws.state, {
           secrets: this.deps.secrets,
           sts: this.deps.sts,
@@ -405,7 +414,7 @@ class PhaseRun {
       await this.operationGuard(finalOp, () => this.claimUpdate(finalOp));
       return await this.update(driver, { destroy, previews, refreshes, ...(approvedDigest ? { approvedDigest } : {}), ...(stored ? { stored } : {}) });
     } finally {
-      await this.flushRecords();
+      await this.flushRecords({ bestEffort: true });
       await Promise.all(this.unrecordedLogs);
       await removeWorkspace(ws).catch((err: Error) => this.deps.warn(`could not remove workspace: ${err.message}`));
     }
@@ -565,6 +574,8 @@ class PhaseRun {
     // it is conditional on the revision this task last saw: a cancel written since makes it read again and refuse.
     const held = this.held;
     this.held = undefined;
+    // This write throws when it fails: what it carries is recorded for sure or the update does not begin.
+    this.heldRequired = false;
     let refused: string | undefined;
     this.job = await this.deps.jobs.update(this.jobId, (j) => {
       if (isTerminal(j)) {

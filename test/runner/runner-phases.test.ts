@@ -215,7 +215,7 @@ describe('a preview then an update', () => {
 });
 
 describe("the runner's status writes", () => {
-  it('are one request each, an operation ending riding on the next write: a preview reads its job once and writes it four times', async () => {
+  it('are one request each, an operation ending riding on the next write: a preview reads its job once and writes it three times', async () => {
     const job = await createJob(env);
     const requests: string[] = [];
     const proxy = await startFaultProxy(env.dynamo.endpoint, (req) => {
@@ -227,11 +227,12 @@ describe("the runner's status writes", () => {
     } finally {
       await proxy.stop();
     }
-    // Read; claim with init running; commit pinned; init ended + plan running; plan ended + the plan (and the drift
+    // Read; claim with init running; commit pinned + init ended + plan running; plan ended + the plan (and the drift
     // its refresh found) recorded. No refresh operation of its own: that was two writes more.
-    expect(requests).toEqual(['GetItem', ...Array.from({ length: 4 }, () => 'UpdateItem')]);
+    expect(requests).toEqual(['GetItem', ...Array.from({ length: 3 }, () => 'UpdateItem')]);
     const { job: after } = await env.jobs.require(job.metadata.id);
     expect(opStates(after)).toMatchObject({ init: 'completed/succeeded', plan: 'completed/succeeded' });
+    expect(after.status.moduleCommit).toMatch(/^[0-9a-f]{40}$/);
     // Each ending keeps its own time (taken when it ended, not when it was written): never after the next start.
     const ops = after.status.operations.filter((x) => x.status === 'completed');
     expect(ops.map((o) => o.name)).toEqual(['init', 'plan']);
@@ -240,6 +241,34 @@ describe("the runner's status writes", () => {
       if (ops[i + 1]) expect(Date.parse(o.finishedAt!)).toBeLessThanOrEqual(Date.parse(ops[i + 1].startedAt!));
     }
     expect(after.status.plan?.digest).toBe(successOf('tok-writes').planDigest);
+  });
+
+  it("fail the preview when the write carrying the module's commit fails: no plan is recorded without the commit an update must apply", async () => {
+    const job = await createJob(env);
+    let updates = 0;
+    // The claim goes through; every later write (each SDK attempt of the one carrying the commit) is refused.
+    const proxy = await startFaultProxy(env.dynamo.endpoint, (req) => {
+      if (String(req.headers['x-amz-target']).endsWith('.UpdateItem') && ++updates > 1)
+        return {
+          status: 500,
+          headers: { 'content-type': 'application/x-amz-json-1.0' },
+          body: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'injected' }),
+        };
+      return undefined;
+    });
+    let run: { code: number | null; stderr: string };
+    try {
+      run = await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-pin-fails', env: { AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint } });
+    } finally {
+      await proxy.stop();
+    }
+    expect(run.code).toBe(1);
+    const { cause } = failureOf('tok-pin-fails');
+    expect(cause.message).toMatch(/could not record the job's status: InternalServerError/);
+    const { job: after } = await env.jobs.require(job.metadata.id);
+    expect(after.status.moduleCommit).toBeUndefined();
+    expect(after.status.plan).toBeUndefined();
+    expect(opStates(after).plan).toBe('pending/tbd');
   });
 
   it('start the apply in the same conditional write that claims the update: an approved update reads once and writes twice', async () => {
