@@ -6,6 +6,7 @@
 import { chmod, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { simpleGit } from 'simple-git';
+import { COMMIT_RE, refInFiles } from '../../lambdas/adapters/git/ref-files';
 
 export interface ModuleSource {
   gitRepo: string;
@@ -27,9 +28,6 @@ case "$1" in
   *) printf '%s\\n' "$STACKJOBS_GIT_TOKEN" ;;
 esac
 `;
-
-/** A full commit id, as `git rev-parse HEAD` prints it. */
-export const COMMIT_RE = /^[0-9a-f]{40}$/;
 
 export interface ClonedModule {
   /** The module's working directory (`<clone>/<path>`), inside the clone. */
@@ -115,21 +113,16 @@ export async function restoredModule(source: ModuleSource, dest: string, pin: st
 }
 
 /**
- * The commit a clone's HEAD is at, as `git rev-parse HEAD` says, read from its files where they say it plainly: a
- * detached HEAD (a tag's clone), or a branch's loose ref or line in packed-refs. Anything else (a reftable
- * repository, a symbolic ref to a symbolic ref) is git's to answer. Starting git costs the runner a fork of itself.
+ * The commit a clone's HEAD is at, as `git rev-parse HEAD` says, read from its files where they say it plainly
+ * (ref-files.ts): a detached HEAD (a tag's clone), or a branch's loose ref or line in packed-refs. Anything else (a
+ * reftable repository, a symbolic ref to a symbolic ref) is git's to answer.
  */
 export async function headCommit(dest: string, git: () => PromiseLike<string> = () => simpleGit({ baseDir: dest }).revparse(['HEAD'])): Promise<string> {
   const gitDir = join(dest, '.git');
   const head = (await readFile(join(gitDir, 'HEAD'), 'utf8').catch(() => '')).trim();
   if (COMMIT_RE.test(head)) return head;
-  const ref = /^ref: (refs\/heads\/[^\s\\]+)$/.exec(head)?.[1];
-  if (ref && !ref.split('/').includes('..')) {
-    const loose = (await readFile(join(gitDir, ref), 'utf8').catch(() => '')).trim();
-    if (COMMIT_RE.test(loose)) return loose;
-    const packed = await readFile(join(gitDir, 'packed-refs'), 'utf8').catch(() => '');
-    const line = packed.split('\n').find((l) => l.slice(41) === ref);
-    if (line && COMMIT_RE.test(line.slice(0, 40)) && !loose) return line.slice(0, 40);
-  }
-  return (await git()).trim();
+  const branch = /^ref: (refs\/heads\/\S+)$/.exec(head)?.[1];
+  const found = branch ? refInFiles(gitDir, branch) : undefined;
+  const commit = found && ('loose' in found ? found.loose : found.packed);
+  return commit && COMMIT_RE.test(commit) ? commit : (await git()).trim();
 }

@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ModuleRef, ModuleRefProbe, ModuleRefResult, SecretSource } from '../../domain/ports';
+import { refInFiles } from './ref-files';
 
 /** A repository that has not answered in this long is reported unreachable (pre-flight must stay fast). */
 export const REF_PROBE_TIMEOUT_MS = 5000;
@@ -78,18 +79,7 @@ export function localRefExists(repo: string, ref: string): boolean | undefined {
     const common = join(gitDir, 'commondir');
     if (existsSync(common)) gitDir = resolve(gitDir, readFileSync(common, 'utf8').trim());
     if (existsSync(join(gitDir, 'reftable'))) return undefined;
-    for (const kind of ['heads', 'tags']) {
-      const loose = join(gitDir, 'refs', kind, ref);
-      if (existsSync(loose) && statSync(loose).isFile()) return true;
-    }
-    const packed = join(gitDir, 'packed-refs');
-    if (!existsSync(packed)) return false;
-    const names = new Set(
-      readFileSync(packed, 'utf8')
-        .split('\n')
-        .flatMap((l) => (/^[0-9a-f]{40,64} /.test(l) ? [l.slice(l.indexOf(' ') + 1)] : [])),
-    );
-    return names.has(`refs/heads/${ref}`) || names.has(`refs/tags/${ref}`);
+    return refInFiles(gitDir, `refs/heads/${ref}`) !== undefined || refInFiles(gitDir, `refs/tags/${ref}`) !== undefined;
   } catch {
     return undefined;
   }
