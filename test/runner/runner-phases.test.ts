@@ -409,6 +409,22 @@ describe("the preview's saved workspace", () => {
     expect(commands).toEqual([]);
   });
 
+  it('is refused when the clone it holds is not at the commit the job recorded at preview: nothing runs', async () => {
+    const job = await createJob(env, { gitRepo: ownRepo('other-commit-ws') });
+    const { calls, preview } = await previewRecordingCalls(job.metadata.id, 'tok-wsx-preview');
+    const previewed = (await env.jobs.require(job.metadata.id)).job.status.moduleCommit!;
+    // The archive is untouched (its SHA-256 still matches); the commit an update may apply is another one.
+    const recorded = 'f'.repeat(40);
+    await env.jobs.update(job.metadata.id, (j) => ({ ...j, status: { ...j.status, moduleCommit: recorded } }));
+    const { run, commands } = await updateRecordingCalls(job.metadata.id, 'tok-wsx-update', calls, preview.planDigest);
+    expect(run.code).toBe(1);
+    const { error, cause } = failureOf('tok-wsx-update');
+    expect(error).toBe('StackJob.OperationFailed');
+    expect(cause.operation).toBe('init');
+    expect(cause.message).toContain(`the saved workspace is at ${previewed}, not at the previewed commit ${recorded}: nothing was run`);
+    expect(commands).toEqual([]);
+  });
+
   it('is cloned and initialised again when the saved workspace is gone (removed with its plan, or expired)', async () => {
     const job = await createJob(env, { gitRepo: ownRepo('gone-ws') });
     const { calls, preview } = await previewRecordingCalls(job.metadata.id, 'tok-wsg-preview');
