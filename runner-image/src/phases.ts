@@ -37,7 +37,10 @@ import { createWorkspace, removeWorkspace, type Workspace } from './workspace';
 
 type SavedWorkspace = NonNullable<NonNullable<StackJob['status']['plan']>['workspace']>;
 
-/** An approved update's downloads, started while it claims its phase (PhaseRun.prefetch). */
+/**
+ * An approved update's downloads (PhaseRun.prefetch): started beside the job's read (runPhase), since their keys need
+ * only the job's ID; what the job then records decides which of them count.
+ */
 interface Prefetched {
   plan?: Promise<boolean>;
   workspace?: Promise<boolean>;
@@ -105,6 +108,8 @@ class PhaseRun {
   constructor(
     private readonly deps: PhaseDeps,
     private job: StackJob,
+    /** The workspace and downloads an approved update started before its job was read (runPhase). */
+    private readonly early?: { ws: Workspace; fetched: Prefetched },
   ) {
     this.toolUser = toolUserFrom(deps.config, deps.uid ?? process.getuid?.(), deps.warn);
     this.logPhase = deps.config.STACKJOBS_PHASE;
@@ -269,16 +274,19 @@ class PhaseRun {
       throw new OperationFailedError('plan', null, "the job's flow control policy has no preview: run the update phase only");
     }
 
-    this.ws = await createWorkspace(config.STACKJOBS_WORK_DIR, this.jobId);
+    this.ws = this.early?.ws ?? (await createWorkspace(config.STACKJOBS_WORK_DIR, this.jobId));
     const ws = this.ws;
     try {
       // Traverse-only for others (no listing): a tool running under its own uid must reach its workspace.
       if (this.toolUser) await chmod(dirname(ws.root), 0o711);
       const planFile = join(ws.state, 'plan.bin');
       // An approved update downloads the plan and the saved workspace while it claims the phase: reading changes
-      // nothing, and a claim refused (a cancel) still waits for them before the workspace is removed.
+      // nothing, and a claim refused (a cancel) still waits for them before the workspace is removed. An update that
+      // restores a saved workspace runs no tool before its apply: its claim is the write that starts the apply
+      // (claimUpdate), one job write instead of two; should the workspace be gone, it claims before cloning.
       const fetched = this.phase === 'update' && previews ? this.prefetch(planFile) : {};
-      const [claim] = await Promise.allSettled([this.claim(), ...Object.values(fetched)]);
+      const restores = this.savedWorkspace() !== undefined;
+      const [claim] = await Promise.allSettled([restores ? Promise.resolve() : this.claim(), ...Object.values(fetched)]);
       if (claim.status === 'rejected') throw claim.reason;
       this.fetched = fetched;
       // Update of an approved plan: the plan is verified before anything else runs.
@@ -298,6 +306,7 @@ class PhaseRun {
         const restored = saved ? await this.restoreSavedWorkspace(saved, pinned!, note) : undefined;
         let cloned = restored;
         if (!cloned) {
+          if (!this.claimed) await this.claim();
           const gitRef = e.iacModule.gitTokenSecretRef;
           const token = gitRef ? await this.deps.secrets.get(gitRef) : undefined;
           this.deps.registry.add(token);
@@ -416,6 +425,8 @@ class PhaseRun {
     } finally {
       await this.flushRecords({ bestEffort: true });
       await Promise.all(this.unrecordedLogs);
+      // Early downloads the job did not use are still let finish: none writes into a removed workspace.
+      await Promise.allSettled(Object.values(this.early?.fetched ?? {}));
       await removeWorkspace(ws).catch((err: Error) => this.deps.warn(`could not remove workspace: ${err.message}`));
     }
   }
@@ -433,6 +444,9 @@ class PhaseRun {
   /** Downloads started before the claim (update phase): the files settle to whether the object was there. */
   private fetched: Prefetched = {};
 
+  /** Whether this task's claim on the phase was written (claim, or claimUpdate for an update that restores). */
+  private claimed = false;
+
   /** The preview's saved workspace an approved update restores (the module pinned, the tool able to reuse it). */
   private savedWorkspace(): SavedWorkspace | undefined {
     const e = this.job.spec.essentials;
@@ -446,18 +460,24 @@ class PhaseRun {
    * recorded does not change after it.
    */
   private prefetch(planFile: string): Prefetched {
-    const quiet = <T>(p: Promise<T>) => {
-      // Awaited where it is used, which reports its failure there; until then a rejection is not unhandled.
-      p.catch(() => undefined);
-      return p;
-    };
+    const early = this.early?.fetched ?? {};
     const saved = this.savedWorkspace();
+    const archive = join(this.ws!.state, 'workspace.tar.gz');
     return {
       ...(this.deps.config.STACKJOBS_PLAN_DIGEST && this.job.status.plan
-        ? { plan: quiet(this.deps.store.downloadFile(artifactKeys.planBinary(this.jobId), planFile)) }
+        ? { plan: early.plan ?? quiet(this.deps.store.downloadFile(artifactKeys.planBinary(this.jobId), planFile)) }
         : {}),
-      ...(saved ? { workspace: quiet(this.deps.store.downloadFile(saved.key, join(this.ws!.state, 'workspace.tar.gz'))) } : {}),
-      summary: quiet(this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId))),
+      // The early download fetched the key a preview saves to; a workspace recorded elsewhere is fetched from there
+      // (into the same file, once the early download has let go of it).
+      ...(saved
+        ? {
+            workspace:
+              early.workspace && saved.key === artifactKeys.savedWorkspace(this.jobId)
+                ? early.workspace
+                : quiet(Promise.allSettled([early.workspace]).then(() => this.deps.store.downloadFile(saved.key, archive))),
+          }
+        : {}),
+      summary: early.summary ?? quiet(this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId))),
     };
   }
 
@@ -469,6 +489,7 @@ class PhaseRun {
     const first: OperationName | undefined = this.phase === 'preview' ? 'init' : undefined;
     const pending = (j: StackJob) => first !== undefined && j.status.operations.find((o) => o.name === first)?.status === 'pending';
     await this.deps.claim((j) => (pending(j) ? transitionOperation(j, first!, 'running', 'tbd', this.deps.clock.now()) : j));
+    this.claimed = true;
     this.job = (await this.deps.jobs.require(this.jobId)).job;
     if (first && this.job.status.operations.find((o) => o.name === first)?.status === 'running') this.recorded.add(first);
   }
@@ -570,6 +591,19 @@ class PhaseRun {
    */
   private async claimUpdate(finalOp: OperationName): Promise<void> {
     if (this.deps.signal.aborted) throw new CancelledError('runner', null, 'cancelled before the update began; nothing was applied');
+    const start = (j: StackJob) =>
+      j.status.operations.find((o) => o.name === finalOp)?.status === 'pending' ? transitionOperation(j, finalOp, 'running', 'tbd', this.deps.clock.now()) : j;
+    if (!this.claimed) {
+      // An update that restored its workspace claims its phase here: the task recorded and the apply started in one
+      // write, refused as the claim is (claimPhase) when a cancel or the job's end came first.
+      await this.flushRecords();
+      await this.deps.claim(start);
+      this.claimed = true;
+      this.job = (await this.deps.jobs.require(this.jobId)).job;
+      if (this.job.status.operations.find((o) => o.name === finalOp)?.status === 'running') this.recorded.add(finalOp);
+      this.logPhase = 'update';
+      return;
+    }
     // A held status change (the last operation's ending) rides on this write. The write always changes the job, so
     // it is conditional on the revision this task last saw: a cancel written since makes it read again and refuse.
     const held = this.held;
@@ -585,12 +619,10 @@ class PhaseRun {
       const base = held ? held(j) : j;
       refused = j.status.cancelRequested ? `cancelled by ${j.status.cancelRequested.by}` : undefined;
       if (refused) return base;
-      const claimed = {
+      return start({
         ...base,
         status: { ...base.status, ...(base.status.runnerTask ? { runnerTask: { ...base.status.runnerTask, phase: 'update' as const } } : {}) },
-      };
-      const pending = claimed.status.operations.find((o) => o.name === finalOp)?.status === 'pending';
-      return pending ? transitionOperation(claimed, finalOp, 'running', 'tbd', this.deps.clock.now()) : claimed;
+      });
     });
     if (refused) throw new CancelledError('runner', null, `${refused} before the update began; nothing was applied`);
     if (this.job.status.operations.find((o) => o.name === finalOp)?.status === 'running') this.recorded.add(finalOp);
@@ -633,8 +665,33 @@ class PhaseRun {
   }
 }
 
+/** Awaited where it is used, which reports its failure there; until then a rejection is not unhandled. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
 /** Runs the configured phase for the job. */
 export async function runPhase(deps: PhaseDeps): Promise<RunnerResult> {
-  const { job } = await deps.jobs.require(deps.config.STACKJOBS_JOB_ID);
-  return new PhaseRun(deps, job).run();
+  const c = deps.config;
+  const id = c.STACKJOBS_JOB_ID;
+  // An approved update (the state machine passes the approved digest) needs the plan, its summary and the saved
+  // workspace, whose keys follow from the job's ID alone: downloading them beside the job's read takes them off the way
+  // to the apply. Reading changes nothing; the job read next decides what is used, and everything is checked first.
+  if (c.STACKJOBS_PHASE !== 'update' || !c.STACKJOBS_PLAN_DIGEST) return new PhaseRun(deps, (await deps.jobs.require(id)).job).run();
+  const ws = await createWorkspace(c.STACKJOBS_WORK_DIR, id);
+  const fetched: Prefetched = {
+    plan: quiet(deps.store.downloadFile(artifactKeys.planBinary(id), join(ws.state, 'plan.bin'))),
+    workspace: quiet(deps.store.downloadFile(artifactKeys.savedWorkspace(id), join(ws.state, 'workspace.tar.gz'))),
+    summary: quiet(deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(id))),
+  };
+  let job: StackJob;
+  try {
+    job = (await deps.jobs.require(id)).job;
+  } catch (e) {
+    await Promise.allSettled(Object.values(fetched));
+    await removeWorkspace(ws).catch((err: Error) => deps.warn(`could not remove workspace: ${err.message}`));
+    throw e;
+  }
+  return new PhaseRun(deps, job, { ws, fetched }).run();
 }

@@ -55,18 +55,17 @@ async function main(): Promise<number> {
   let outcome: { ok: true; result: RunnerResult } | { ok: false; error: RunnerError };
   try {
     const jobs = new TrackedJobStore(new JobRepository(clients.dynamo(), config.STACKJOBS_JOBS_TABLE));
-    const [taskArn] = await Promise.all([
-      resolveTaskArn(process.env).catch((e: Error) => {
-        warn(`could not read the task ARN (a cancel cannot stop this task): ${e.name}`);
-        return undefined;
-      }),
-      jobs.require(config.STACKJOBS_JOB_ID),
-    ]);
+    // Read while the phase reads its job (and an approved update starts its downloads): the claim is the first to need it.
+    const taskArn = resolveTaskArn(process.env).catch((e: Error) => {
+      warn(`could not read the task ARN (a cancel cannot stop this task): ${e.name}`);
+      return undefined;
+    });
     const result = await runPhase({
-      claim: (also) => claimPhase(jobs, config.STACKJOBS_JOB_ID, config.STACKJOBS_PHASE, taskArn, also),
+      claim: async (also) => claimPhase(jobs, config.STACKJOBS_JOB_ID, config.STACKJOBS_PHASE, await taskArn, also),
       config,
       jobs,
-      // Made on first use: a preview first needs S3 once its init's log closes, and loads the client while init runs.
+      // Made on first use: a preview first needs S3 once its init's log closes, and loads the client while init runs
+      // (an approved update needs it at once, for the downloads it starts beside its job's read).
       store: new ArtifactStore(clients.s3, config.STACKJOBS_ARTIFACTS_BUCKET),
       whileToolRuns: () => void clients.s3(),
       secrets: new SecretsManagerSource(clients.secrets()),

@@ -271,9 +271,10 @@ describe("the runner's status writes", () => {
     expect(opStates(after).plan).toBe('pending/tbd');
   });
 
-  it('start the apply in the same conditional write that claims the update: an approved update reads once and writes twice', async () => {
+  it('claim the update, its task recorded, in the same conditional write that starts the apply: an approved update that restores its workspace reads once and writes twice', async () => {
     const job = await createJob(env);
     expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-writes-p' }));
+    const taskArn = 'arn:aws:ecs:us-east-1:123456789012:task/stack-jobs/update-writes';
     const requests: string[] = [];
     const proxy = await startFaultProxy(env.dynamo.endpoint, (req) => {
       requests.push(String(req.headers['x-amz-target']).split('.')[1]);
@@ -287,19 +288,58 @@ describe("the runner's status writes", () => {
           phase: 'update',
           token: 'tok-writes-u',
           planDigest,
-          env: { AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint },
+          env: { AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint, STACKJOBS_TASK_ARN: taskArn },
         }),
       );
     } finally {
       await proxy.stop();
     }
-    // Read; claim the update with the apply running; the apply ended with the outputs recorded. (The phase's own claim
-    // writes only a task ARN, which this harness does not give; the apply's start was a write of its own before.)
+    // Read; claim the update (this task recorded) with the apply running; the apply ended with the outputs recorded.
+    // (The task's claim and the apply's start were two writes before.)
     expect(requests).toEqual(['GetItem', 'UpdateItem', 'UpdateItem']);
     const { job: after } = await env.jobs.require(job.metadata.id);
+    expect(after.status.runnerTask).toEqual({ arn: taskArn, phase: 'update' });
     const apply = after.status.operations.find((o) => o.name === 'apply')!;
     expect(apply).toMatchObject({ status: 'completed', result: 'succeeded' });
     expect(Date.parse(apply.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(apply.startedAt!));
+  });
+  it("are not waited on by an approved update's downloads: the plan, its summary and the saved workspace are asked for before the job's read is answered", async () => {
+    const job = await createJob(env);
+    const id = job.metadata.id;
+    expectOk(await runRunner(env, { jobId: id, phase: 'preview', token: 'tok-early-p' }));
+    const asked: string[] = [];
+    let askedWhenRead: string[] | undefined;
+    const s3 = await startFaultProxy(env.s3server.endpoint, (req) => {
+      if (req.method === 'GET') asked.push(decodeURIComponent(req.url.split('?')[0]));
+      return undefined;
+    });
+    // The job's read is answered once three objects were asked for (or after 5 s, which the check below then fails).
+    const dynamo = await startFaultProxy(env.dynamo.endpoint, async (req) => {
+      if (String(req.headers['x-amz-target']).endsWith('.GetItem') && askedWhenRead === undefined) {
+        const until = Date.now() + 5000;
+        while (asked.length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+        askedWhenRead = [...asked];
+      }
+      return undefined;
+    });
+    try {
+      const planDigest = successOf('tok-early-p').planDigest;
+      expectOk(
+        await runRunner(env, {
+          jobId: id,
+          phase: 'update',
+          token: 'tok-early-u',
+          planDigest,
+          env: { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint },
+        }),
+      );
+    } finally {
+      await Promise.all([s3.stop(), dynamo.stop()]);
+    }
+    expect([...(askedWhenRead ?? [])].sort()).toEqual(
+      [artifactKeys.planBinary(id), artifactKeys.planSummary(id), artifactKeys.savedWorkspace(id)].map((k) => `/${BUCKET}/${k}`).sort(),
+    );
+    expect(opStates((await env.jobs.require(id)).job).apply).toBe('completed/succeeded');
   });
 });
 
@@ -435,23 +475,37 @@ describe("the preview's saved workspace", () => {
     expect(await logText(job.metadata.id, 'update', 'init')).toContain("the preview's saved workspace is gone: cloning and initialising again");
   });
 
-  it('is downloaded while the update claims its phase, and a cancel recorded before the task started runs nothing', async () => {
-    const job = await createJob(env, { gitRepo: ownRepo('cancelled-ws') });
-    const { calls, preview } = await previewRecordingCalls(job.metadata.id, 'tok-wsc-preview');
-    await env.jobs.update(job.metadata.id, (j) => ({
-      ...j,
-      status: { ...j.status, cancelRequested: { by: 'ops@acmecorp.example', at: new Date().toISOString() } },
-    }));
-    const { run, commands } = await updateRecordingCalls(job.metadata.id, 'tok-wsc-update', calls, preview.planDigest);
+  /**
+   * Previews a job, records a cancel before its update task starts (after `before`), runs the update and checks the
+   * claim refused it: Cancelled, no command run. Returns the job's ID.
+   */
+  async function cancelledBeforeUpdate(name: string, before: (jobId: string) => Promise<unknown> = async () => undefined): Promise<string> {
+    const job = await createJob(env, { gitRepo: ownRepo(name) });
+    const id = job.metadata.id;
+    const { calls, preview } = await previewRecordingCalls(id, `tok-${name}-preview`);
+    await before(id);
+    await env.jobs.update(id, (j) => ({ ...j, status: { ...j.status, cancelRequested: { by: 'ops@acmecorp.example', at: new Date().toISOString() } } }));
+    const { run, commands } = await updateRecordingCalls(id, `tok-${name}-update`, calls, preview.planDigest);
     expect(run.code).toBe(1);
-    const { error, cause } = failureOf('tok-wsc-update');
+    const { error, cause } = failureOf(`tok-${name}-update`);
     expect(error).toBe('StackJob.Cancelled');
     expect(cause.message).toBe('the job was cancelled before the update phase started; nothing was run');
     expect(commands).toEqual([]);
-    const after = (await env.jobs.require(job.metadata.id)).job;
-    expect(opStates(after).apply).toBe('pending/tbd');
-    // The downloads started beside the claim were waited for: nothing is left in the workspace.
-    expect(existsSync(join(env.dir, 'work', job.metadata.id, 'stack-jobs', job.metadata.id))).toBe(false);
+    expect(opStates((await env.jobs.require(id)).job).apply).toBe('pending/tbd');
+    return id;
+  }
+
+  it('when gone, has the update claim its phase before it clones: a cancel recorded before the task started clones and runs nothing', async () => {
+    const id = await cancelledBeforeUpdate('gone-ws-cancelled', (jobId) =>
+      env.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: artifactKeys.savedWorkspace(jobId) })),
+    );
+    expect(await logText(id, 'update', 'init')).not.toMatch(/module \S+ \S+ at [0-9a-f]{40}/);
+  });
+
+  it("is downloaded beside the update's read of its job, and a cancel recorded before the task started applies nothing: the claim that would start the apply refuses", async () => {
+    const id = await cancelledBeforeUpdate('cancelled-ws');
+    // The downloads started beside the job's read were waited for: nothing is left in the workspace.
+    expect(existsSync(join(env.dir, 'work', id, 'stack-jobs', id))).toBe(false);
   });
 
   it('is not saved when a file in it holds a secret value: the update clones and initialises again', async () => {
