@@ -7,7 +7,7 @@
 import { ConflictError, NotFoundError } from '../domain/errors';
 import { runPreflight } from '../domain/preflight';
 import type { CheckResult, ResourceChange, StackJob } from '../domain/schemas';
-import { asDriftCheck, freezeStackJob } from '../domain/stack-job';
+import { asDriftCheck, freezeStackJob, submittersOf } from '../domain/stack-job';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 import type { ResourceStatusRepository } from '../adapters/dynamodb/resource-status-repository';
 import { startNewJob, type SubmissionDeps } from './submit-change';
@@ -58,7 +58,9 @@ export async function startDriftCheck(d: DriftCheckDeps, t: DriftCheckTarget, o:
   const { base, change } = await lastAppliedChange(d, t);
   const outcome = await runPreflight(change, d.submission.preflight);
   if (!outcome.passed) return { kind: 'rejected', checks: outcome.checks };
-  const frozen = freezeStackJob(change, outcome, d.submission.ids.next('sj'), d.submission.clock.now(), undefined, o.by);
+  // The check is that change looked at again: it carries the change's submitters, so that a rerun of the check (the
+  // change applied again) cannot be approved by whoever submitted the change (nobody approves their own change).
+  const frozen = freezeStackJob(change, outcome, d.submission.ids.next('sj'), d.submission.clock.now(), undefined, o.by, submittersOf(base));
   const job = asDriftCheck(frozen, { remediate: o.remediate ?? 'none', basedOn: base.metadata.id, ...(o.scheduleId ? { scheduleId: o.scheduleId } : {}) });
   // Every check is a new job (no idempotency key): written and started side by side.
   await startNewJob(job, d.submission);

@@ -4,7 +4,7 @@
  */
 import { ConflictError } from '../domain/errors';
 import type { ResourceChange, StackJob } from '../domain/schemas';
-import { stackKeyOfJob } from '../domain/stack-job';
+import { stackKeyOfJob, submittersOf } from '../domain/stack-job';
 import { submitChange, type SubmissionDeps, type SubmitOutcome } from '../app/submit-change';
 import type { JobRepository } from '../adapters/dynamodb/job-repository';
 
@@ -49,11 +49,11 @@ export async function rerunJob(
   }
   // The rerunning principal submits the new job: they cannot approve it either (nobody approves their own change).
   // And neither can whoever submitted or reran the job before: the chain of submitters goes with the rerun.
-  const prior = job.metadata.submitters ?? (job.metadata.submittedBy ? [job.metadata.submittedBy] : []);
+  // A drift check carries the submitters of the change it checked (app/drift-check.ts): rerun, it is that change again.
   return submitChange(changeOfJob(job), submission, {
     rerunOf: job.metadata.id,
     submittedBy: rerunBy,
-    priorSubmitters: prior,
+    priorSubmitters: submittersOf(job),
     ...(rerunKey !== undefined ? { rerunKey } : {}),
   });
 }

@@ -17,6 +17,11 @@ export function stackKeyOfJob(job: StackJob): string {
   return stackKeyOf({ org: job.metadata.org, env: job.metadata.env, resourceId: job.spec.apiResourceInfo.id });
 }
 
+/** Who submitted or reran `job` and the runs before it: what a job made from it carries on (metadata.submitters). */
+export function submittersOf(job: StackJob): string[] {
+  return job.metadata.submitters ?? (job.metadata.submittedBy ? [job.metadata.submittedBy] : []);
+}
+
 /**
  * Builds the queued job from a change whose pre-flight passed. Throws if called with a failed outcome.
  * `submittedBy` is the authenticated submitter (unlike the change's `createdBy`, which the caller chooses).

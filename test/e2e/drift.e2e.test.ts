@@ -6,11 +6,17 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StackJob } from '../../lambdas/domain/schemas';
-import { bucketChange, endJobsAwaitingApproval, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
+import { bucketChange, e2eConfig, endJobsAwaitingApproval, startE2E, TOKENS, type E2E } from '../support/e2e-harness';
+
+/** An approver under the production policy who may also submit (operator): the one whose own change comes back. */
+const LEAD = { token: 'local-approver2-token', subject: 'approver2@acmecorp.example' };
 
 let e: E2E;
 beforeAll(async () => {
-  e = await startE2E();
+  const config = e2eConfig();
+  const lead = config.principals.find((p) => p.subject === LEAD.subject)!;
+  lead.roles = [...lead.roles, 'operator'];
+  e = await startE2E(config);
 }, 90000);
 afterAll(async () => {
   // A job left awaiting approval (a failed assertion) keeps the in-process interpreter, and so this process, alive.
@@ -183,5 +189,35 @@ describe('a drift check on demand', () => {
     expect((await e.call('POST', checkPath('drift_clean'), { token: TOKENS.approver })).status).toBe(403);
     expect((await e.call('POST', checkPath('drift_clean'), { token: TOKENS.globex })).status).toBe(404);
     expect(await count()).toBe(before);
+  });
+
+  it("carries the submitters of the change it checks: a rerun of the check does not let the change's submitter approve their change again", async () => {
+    // The lead submits the change (an approver approves it); an operator checks it, and reruns the check: a change job
+    // for the applied version, which pauses for approval in production.
+    const submitted = await e.call<StackJob>('POST', '/v1/stack-jobs', {
+      token: LEAD.token,
+      body: bucketChange('drift_rerun_lead', 'v1', { env: 'production', spec: { tier: 'standard', size: 1 } }),
+    });
+    expect(submitted.status).toBe(201);
+    const base = submitted.body;
+    await e.waitFor(base.metadata.id, (j) => j.status.phase === 'awaiting_approval');
+    expect((await e.call('POST', `/v1/stack-jobs/${base.metadata.id}/approve`, { token: TOKENS.approver, body: {} })).status).toBe(200);
+    expect((await e.waitFor(base.metadata.id, done)).status.result).toBe('succeeded');
+    for (let i = 0; i < 100 && (await resourceOf('drift_rerun_lead', 'production')).lastAppliedJobId !== base.metadata.id; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    // Changed outside Stack Jobs: the rerun has something to bring back, so it plans changes and asks for approval.
+    writeFileSync(`${stateFile('drift_rerun_lead', 'production')}.drift.json`, JSON.stringify({ 'standin_value.size': 7 }));
+    const check = await startCheck('drift_rerun_lead', 'production');
+    expect(check.metadata.submitters).toEqual([LEAD.subject, 'dev@acmecorp.example']);
+    await e.waitFor(check.metadata.id, done);
+    const rerun = await e.call<StackJob>('POST', `/v1/stack-jobs/${check.metadata.id}/rerun`, { body: {} });
+    expect(rerun.status).toBe(201);
+    expect(rerun.body.metadata.submitters).toEqual([LEAD.subject, 'dev@acmecorp.example']);
+    const id = rerun.body.metadata.id;
+    await e.waitFor(id, (j) => j.status.phase === 'awaiting_approval');
+    const byLead = await e.call<{ detail: string }>('POST', `/v1/stack-jobs/${id}/approve`, { token: LEAD.token, body: {} });
+    expect([byLead.status, byLead.body.detail]).toEqual([403, expect.stringContaining('submitted an earlier run of this change')]);
+    expect((await e.call('POST', `/v1/stack-jobs/${id}/approve`, { token: TOKENS.approver, body: {} })).status).toBe(200);
+    expect((await e.waitFor(id, done)).status.result).toBe('succeeded');
   });
 });
