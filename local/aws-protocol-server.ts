@@ -146,6 +146,10 @@ export async function startProtocolServer(options: ProtocolServerOptions, port =
       const id = String(b.SecretId ?? '');
       const value = options.secrets[id];
       if (value === undefined) throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret: ${id}`);
+      // The local config holds one value per secret, the current one: there is no earlier version to give.
+      const stage = b.VersionStage === undefined ? 'AWSCURRENT' : String(b.VersionStage);
+      if (stage !== 'AWSCURRENT')
+        throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${stage}`);
       return { ARN: `arn:aws:secretsmanager:us-east-1:000000000000:secret:${id}`, Name: id, SecretString: value, VersionId: 'local' };
     },
     'AWSEvents.PutEvents': (b) => {

@@ -119,6 +119,11 @@ export interface ExecutionStarter {
 /** Reads secret material by reference (Secrets Manager in AWS, the local config's `secrets` in local mode). */
 export interface SecretSource {
   get(ref: string): Promise<string>;
+  /**
+   * The value the secret had before its last rotation (Secrets Manager's AWSPREVIOUS stage), or undefined when it has
+   * none. Never used as a credential: the runner only redacts it, since state and plans still hold values set with it.
+   */
+  previous?(ref: string): Promise<string | undefined>;
 }
 
 /** Publishes domain events (EventBridge in AWS; kept for GET /v1/events in local mode). Details carry no secrets. */

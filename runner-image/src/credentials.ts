@@ -110,11 +110,35 @@ export function assertSecretRefsInScope(essentials: Essentials, org: string): vo
 
 async function readSecret(deps: CredentialDeps, ref: string, what: string, org: string): Promise<unknown> {
   assertSecretInScope(ref, org, what);
-  const raw = await deps.secrets.get(ref);
+  const [raw] = await Promise.all([deps.secrets.get(ref), registerPreviousValue(deps, ref)]);
   deps.registry.add(raw);
   const value = parseJson(raw, `${what} (${ref})`);
   registerLeaves(deps.registry, value);
   return value;
+}
+
+/**
+ * Registers what a secret held before its last rotation (SecretSource.previous) for redaction: the state, and so a
+ * plan's before-values, prior state and outputs, still hold values that were set with it, and the runner redacts only
+ * what it knows. Read beside the current value and never used. A failed read does not fail the job; it is told, by
+ * name only.
+ */
+export async function registerPreviousValue(deps: Pick<CredentialDeps, 'secrets' | 'registry' | 'warn'>, ref: string): Promise<void> {
+  if (!deps.secrets.previous) return;
+  let raw: string | undefined;
+  try {
+    raw = await deps.secrets.previous(ref);
+  } catch (e) {
+    deps.warn?.(`could not read the value ${ref} had before its last rotation (${(e as Error).name}): values set with it are not masked`);
+    return;
+  }
+  if (raw === undefined) return;
+  deps.registry.add(raw);
+  try {
+    registerLeaves(deps.registry, JSON.parse(raw));
+  } catch {
+    // Not JSON (a git token, a secret rewritten in another shape): the whole value is registered.
+  }
 }
 
 /** How many levels of JSON text inside a string value are opened to find the secrets within. */

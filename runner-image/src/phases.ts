@@ -24,7 +24,7 @@ import {
 import { isTerminal, transitionOperation } from '../../lambdas/domain/status';
 import { execCommand, type Exec } from './command';
 import type { RunnerConfig } from './config';
-import { assertSecretRefsInScope, resolveCredentials, type StsFactory } from './credentials';
+import { assertSecretRefsInScope, registerPreviousValue, resolveCredentials, type StsFactory } from './credentials';
 import type { DriftFound, IacDriver } from './drivers/driver';
 import { driverFor } from './drivers';
 import { CancelledError, OperationFailedError, RunnerError } from './errors';
@@ -308,7 +308,7 @@ class PhaseRun {
         if (!cloned) {
           if (!this.claimed) await this.claim();
           const gitRef = e.iacModule.gitTokenSecretRef;
-          const token = gitRef ? await this.deps.secrets.get(gitRef) : undefined;
+          const [token] = gitRef ? await Promise.all([this.deps.secrets.get(gitRef), registerPreviousValue(this.deps, gitRef)]) : [undefined];
           this.deps.registry.add(token);
           cloned = await cloneModule(e.iacModule, join(ws.module, 'repo'), ws.config, token, pinned);
           await note(`module ${e.iacModule.gitRepo} ${e.iacModule.branch} at ${cloned.commit}${pinned ? ' (the commit the preview used)' : ''}`);

@@ -88,6 +88,10 @@ describe('the local AWS JSON protocol endpoint', () => {
     const sm = new SecretsManagerClient(cfg());
     expect((await sm.send(new GetSecretValueCommand({ SecretId: 'stackjobs/demo' }))).SecretString).toBe('s3cr3t');
     await expect(sm.send(new GetSecretValueCommand({ SecretId: 'missing' }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+    // One value per secret: no version before a rotation, as Secrets Manager answers for a secret never rotated.
+    await expect(sm.send(new GetSecretValueCommand({ SecretId: 'stackjobs/demo', VersionStage: 'AWSPREVIOUS' }))).rejects.toBeInstanceOf(
+      ResourceNotFoundException,
+    );
     const eb = new EventBridgeClient(cfg());
     const out = await eb.send(
       new PutEventsCommand({

@@ -155,6 +155,37 @@ describe('resolveCredentials', () => {
     );
   });
 
+  it('registers what a rotated secret held before (each JSON leaf), and goes on, warning by name only, when that read fails', async () => {
+    const local = { kind: 'k', id: 'b', type: 'local' as const, config: {}, stateKey: 'k' };
+    const ref = 'stackjobs/acmecorp/dd';
+    const resolve = (previous: (r: string) => Promise<string | undefined>, registry: SecretRegistry, warnings: string[]) =>
+      resolveCredentials(
+        essentials({ backendCredential: local, providerCredential: { kind: 'dd', id: 'd', provider: 'datadog', secretRef: ref } }),
+        scope(),
+        dir,
+        {
+          secrets: { ...secrets({ [ref]: JSON.stringify({ DD_API_KEY: 'current-key-0123456789abcdef' }) }), previous },
+          sts: () => new STSClient({}),
+          registry,
+          warn: (m) => warnings.push(m),
+        },
+      );
+    const registry = new SecretRegistry();
+    const rotatedOut = 'rotated-out-key-0123456789abcdef';
+    await resolve(async (r) => (r === ref ? JSON.stringify({ DD_API_KEY: rotatedOut }) : undefined), registry, []);
+    expect(registry.redact(`old ${rotatedOut} and new current-key-0123456789abcdef`)).toBe('old *** and new ***');
+
+    const warnings: string[] = [];
+    const failing = new SecretRegistry();
+    const out = await resolve(
+      () => Promise.reject(Object.assign(new Error(`denied reading ${rotatedOut}`), { name: 'AccessDeniedException' })),
+      failing,
+      warnings,
+    );
+    expect(out.env).toEqual({ DD_API_KEY: 'current-key-0123456789abcdef' });
+    expect(warnings).toEqual([`could not read the value ${ref} had before its last rotation (AccessDeniedException): values set with it are not masked`]);
+  });
+
   it('builds s3 backend arguments with a lock table and endpoint, and gives the backend its own profile beside the provider keys', async () => {
     const registry = new SecretRegistry();
     const out = await resolveCredentials(

@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import { MAX_ADDRESS_CHARS, runnerResultSchema, type RunnerResult, type StackJob } from '../../lambdas/domain/schemas';
@@ -636,6 +636,52 @@ describe('a credential value that reached a variable and an output', () => {
     expect((await env.store.getOutputs(job.metadata.id))?.db_password?.value).toBe('***');
     const { job: after } = await env.jobs.require(job.metadata.id);
     expect(JSON.stringify(after)).not.toContain(planted);
+  });
+});
+
+describe('a credential rotated since the state was written', () => {
+  it('has its value before the rotation masked too: *** in plan.json (before-values, prior state) and in no S3 object but plan.bin', async () => {
+    const ref = 'stackjobs/acmecorp/datadog-rotated';
+    const before = 'DDKEY/before+rotation-0123456789abcdefXYZ';
+    const after = 'DDKEY/after+rotation-9876543210fedcbaQRS';
+    const common = { STANDIN_OUTPUT_ENV: 'TF_VAR_api_key' };
+    const options = { provider: 'datadog', providerSecretRef: ref, spec: { nodeGroupSize: 5 } };
+    // The first job applies with the old value: the state's output holds it.
+    env.fake.secrets.set(ref, JSON.stringify({ TF_VAR_api_key: before }));
+    const first = await createJob(env, options);
+    expectOk(await runRunner(env, { jobId: first.metadata.id, phase: 'preview', token: 'tok-rot-p1', env: common }));
+    const digest = successOf('tok-rot-p1').planDigest;
+    expectOk(await runRunner(env, { jobId: first.metadata.id, phase: 'update', token: 'tok-rot-u1', planDigest: digest, env: common }));
+    // The secret is rotated; the next job of the same stack starts from that state.
+    env.fake.secrets.set(ref, JSON.stringify({ TF_VAR_api_key: after }));
+    env.fake.previousSecrets.set(ref, JSON.stringify({ TF_VAR_api_key: before }));
+    const second = await createJob(env, options);
+    const from = join(env.dir, 'states', first.metadata.id);
+    for (const f of readdirSync(from, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())) {
+      const to = join(
+        env.dir,
+        'states',
+        second.metadata.id,
+        join(f.parentPath, f.name)
+          .slice(from.length + 1)
+          .replaceAll(first.metadata.id, second.metadata.id),
+      );
+      mkdirSync(dirname(to), { recursive: true });
+      cpSync(join(f.parentPath, f.name), to);
+    }
+    expectOk(await runRunner(env, { jobId: second.metadata.id, phase: 'preview', token: 'tok-rot-p2', env: common }));
+    expect(env.fake.secretReads).toContain(`${ref}@AWSPREVIOUS`);
+
+    const objects = await allObjects(env, `jobs/${second.metadata.id}/`);
+    const planBin = artifactKeys.planBinary(second.metadata.id);
+    const planJson = JSON.parse(objects.get(artifactKeys.planJson(second.metadata.id))!.toString());
+    // The plan changes the output from the old value to the new one: both are masked.
+    expect(planJson.output_changes.env_tf_var_api_key).toMatchObject({ before: '***', after: '***' });
+    for (const [key, body] of objects) {
+      if (key === planBin) continue;
+      for (const f of [before, after, ...base64Forms(before)]) expect({ key, leaked: body.includes(f) }).toEqual({ key, leaked: false });
+    }
+    expect(JSON.stringify((await env.jobs.require(second.metadata.id)).job)).not.toContain(before);
   });
 });
 

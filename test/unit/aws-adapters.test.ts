@@ -68,6 +68,20 @@ describe('SecretsManagerSource', () => {
     expect(await source.get('stackjobs/a')).toBe('value');
     await expect(source.get('stackjobs/missing')).rejects.toBeInstanceOf(ResourceNotFoundException);
   });
+
+  it('reads the value before the last rotation (AWSPREVIOUS): none for a secret never rotated, other errors passed through', async () => {
+    sm.on(GetSecretValueCommand, { SecretId: 'stackjobs/rotated', VersionStage: 'AWSPREVIOUS' }).resolves({ SecretString: 'old' });
+    sm.on(GetSecretValueCommand, { SecretId: 'stackjobs/once', VersionStage: 'AWSPREVIOUS' }).rejects(
+      new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret value for staging label: AWSPREVIOUS", $metadata: {} }),
+    );
+    sm.on(GetSecretValueCommand, { SecretId: 'stackjobs/denied', VersionStage: 'AWSPREVIOUS' }).rejects(
+      Object.assign(new Error('denied'), { name: 'AccessDeniedException' }),
+    );
+    const source = new SecretsManagerSource(new SecretsManagerClient({}));
+    expect(await source.previous('stackjobs/rotated')).toBe('old');
+    expect(await source.previous('stackjobs/once')).toBeUndefined();
+    await expect(source.previous('stackjobs/denied')).rejects.toThrow('denied');
+  });
 });
 
 describe('cachedSecret', () => {

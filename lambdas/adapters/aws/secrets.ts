@@ -12,6 +12,17 @@ export class SecretsManagerSource implements SecretSource {
     if (out.SecretString === undefined) throw new Error(`secret ${ref} has no string value`);
     return out.SecretString;
   }
+
+  async previous(ref: string): Promise<string | undefined> {
+    try {
+      const out = await clientOf(this.client).send(new (secretsSdk().GetSecretValueCommand)({ SecretId: ref, VersionStage: 'AWSPREVIOUS' }));
+      return out.SecretString;
+    } catch (e) {
+      // A secret never rotated (or put once) has no version staged AWSPREVIOUS: Secrets Manager answers not found.
+      if ((e as Error).name === 'ResourceNotFoundException') return undefined;
+      throw e;
+    }
+  }
 }
 
 /** Secrets rotate rarely; re-reading every 5 minutes picks up a rotation without a call per request. */

@@ -36,6 +36,8 @@ export interface SfnCall {
 export class FakeAws {
   readonly sfnCalls: SfnCall[] = [];
   readonly secrets = new Map<string, string>();
+  /** Values before each secret's last rotation (the AWSPREVIOUS stage). */
+  readonly previousSecrets = new Map<string, string>();
   /** Every SecretId a GetSecretValue asked for. */
   readonly secretReads: string[] = [];
   /** When set, SendTaskHeartbeat answers with this error (TaskTimedOut / TaskDoesNotExist). */
@@ -64,8 +66,9 @@ export class FakeAws {
           return reply(200, {});
         }
         if (service === 'secretsmanager' && action === 'GetSecretValue') {
-          this.secretReads.push(body.SecretId);
-          const value = this.secrets.get(body.SecretId);
+          const stage = body.VersionStage ?? 'AWSCURRENT';
+          this.secretReads.push(stage === 'AWSCURRENT' ? body.SecretId : `${body.SecretId}@${stage}`);
+          const value = (stage === 'AWSPREVIOUS' ? this.previousSecrets : this.secrets).get(body.SecretId);
           if (value === undefined) return reply(400, { __type: 'ResourceNotFoundException', Message: 'not found' });
           return reply(200, { ARN: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${body.SecretId}`, Name: body.SecretId, SecretString: value });
         }
