@@ -46,7 +46,7 @@ function orgRunnerPatterns(patterns: string[] | undefined): string[] | undefined
   return patterns;
 }
 
-/** stackjobs:orgRunnerNetworks: {org: {subnets, securityGroups}}, JSON text or an object (cdk.json). */
+/** stackjobs:orgRunnerNetworks: {org: {clusters, subnets, securityGroups}}, JSON text or an object (cdk.json). */
 function orgRunnerNetworks(node: Node): OrgRunnerNetworks | undefined {
   const raw = read(node, 'orgRunnerNetworks');
   if (raw === undefined) return undefined;
@@ -59,7 +59,10 @@ function orgRunnerNetworks(node: Node): OrgRunnerNetworks | undefined {
     }
   }
   const parsed = orgRunnerNetworksSchema.safeParse(value);
-  if (!parsed.success) throw new ContextError(`context ${PREFIX}orgRunnerNetworks must be {"<org>": {"subnets": ["subnet-…"], "securityGroups": ["sg-…"]}, …}`);
+  if (!parsed.success)
+    throw new ContextError(
+      `context ${PREFIX}orgRunnerNetworks must be {"<org>": {"clusters": ["<cluster name or ARN>"], "subnets": ["subnet-…"], "securityGroups": ["sg-…"]}, …}`,
+    );
   return parsed.data;
 }
 

@@ -58,17 +58,23 @@ export interface PreflightDeps {
    */
   orgRunnerTaskDefinitionArns?: string[];
   /**
-   * The subnets and security groups each org's runners may use (stackjobs:orgRunnerNetworks). An org runner is placed
-   * only when every subnet and security group it names is its org's: otherwise an org admin could put module code, with
-   * the org's credentials, into a network that reaches another org's databases. Unset or no entry: not placed.
+   * The clusters, subnets and security groups each org's runners may use (stackjobs:orgRunnerNetworks). An org runner
+   * is placed only when its cluster and every subnet and security group it names are its org's: otherwise an org admin
+   * could put module code, with the org's credentials, into a network that reaches another org's databases, or its
+   * tasks into a cluster another org's people list and describe (a task's description carries its task token).
+   * Unset or no entry: not placed.
    */
   orgRunnerNetworks?: OrgRunnerNetworks;
 }
 
-/** Per org, the subnets and security groups its registered runners may name (stackjobs:orgRunnerNetworks). */
+/**
+ * Per org, the clusters (as its runners name them: name or ARN), subnets and security groups its registered runners may
+ * name (stackjobs:orgRunnerNetworks). An entry without `clusters` permits no cluster (an entry from before clusters
+ * were bound): its org's runners are not placed until the deployment names their clusters.
+ */
 export const orgRunnerNetworksSchema = z.record(
   z.string().min(1),
-  z.object({ subnets: z.array(z.string().min(1)), securityGroups: z.array(z.string().min(1)) }).strict(),
+  z.object({ clusters: z.array(z.string().min(1)).optional(), subnets: z.array(z.string().min(1)), securityGroups: z.array(z.string().min(1)) }).strict(),
 );
 export type OrgRunnerNetworks = z.infer<typeof orgRunnerNetworksSchema>;
 
@@ -102,8 +108,8 @@ export function orgRunnerPatternProblem(pattern: string): string | undefined {
 
 /**
  * The org runner's placement when it has a cluster, a task definition, subnets and security groups, its task
- * definition matches one of the permitted patterns with `{org}` read as the job's org, and every subnet and security
- * group it names is one the deployment gives that org (stackjobs:orgRunnerNetworks); otherwise undefined (the platform
+ * definition matches one of the permitted patterns with `{org}` read as the job's org, and its cluster and every subnet
+ * and security group it names are ones the deployment gives that org (stackjobs:orgRunnerNetworks); otherwise undefined (the platform
  * runner runs the job). A pattern that could match another org's task definitions permits nothing.
  */
 export function runnerPlacementOf(
@@ -127,7 +133,11 @@ export function runnerPlacementProblem(runner: Runner, org: string, permitted: r
   if (!own.some((pattern) => permissionCovers(pattern, taskDefinition)))
     return `its task definition is not one this deployment permits org ${org} (stackjobs:orgRunnerTaskDefinitionArns)`;
   const network = Object.prototype.hasOwnProperty.call(networks, org) ? networks[org] : undefined;
-  const foreign = [...subnets.filter((x) => !network?.subnets.includes(x)), ...securityGroups.filter((x) => !network?.securityGroups.includes(x))];
+  const foreign = [
+    ...(network?.clusters?.includes(cluster) ? [] : [cluster]),
+    ...subnets.filter((x) => !network?.subnets.includes(x)),
+    ...securityGroups.filter((x) => !network?.securityGroups.includes(x)),
+  ];
   if (foreign.length > 0)
     return `${foreign.join(', ')} ${foreign.length === 1 ? 'is' : 'are'} not among org ${org}'s runner networks (stackjobs:orgRunnerNetworks)`;
   return undefined;

@@ -629,7 +629,7 @@ describe('org runners', () => {
     const s = buildStackJobsApp(app);
     expect(networksEnv(s, Template.fromStack(s).toJSON() as typeof json)).toEqual([JSON.stringify(networks), JSON.stringify(networks)]);
     const bad = new App({ context: { ...OFFLINE_CONTEXT, 'stackjobs:orgRunnerNetworks': { acmecorp: { subnets: 'subnet-0a1' } } } });
-    expect(() => buildStackJobsApp(bad)).toThrow(/stackjobs:orgRunnerNetworks must be \{"<org>": \{"subnets"/);
+    expect(() => buildStackJobsApp(bad)).toThrow(/stackjobs:orgRunnerNetworks must be \{"<org>": \{"clusters"/);
   });
 
   it("refuses at synth a function environment Lambda would refuse (over 4 KB), naming its largest variables, as so many orgs' networks make", () => {

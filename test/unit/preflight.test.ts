@@ -277,7 +277,7 @@ describe('pre-flight', () => {
         preflightDeps({
           catalog: standardCatalog().add('runners', 'acmecorp', orgRunner),
           orgRunnerTaskDefinitionArns: ['arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner-{org}:*'],
-          orgRunnerNetworks: { acmecorp: { subnets: ['subnet-1'], securityGroups: ['sg-1'] } },
+          orgRunnerNetworks: { acmecorp: { clusters: ['arn:aws:ecs:us-east-1:111122223333:cluster/acme'], subnets: ['subnet-1'], securityGroups: ['sg-1'] } },
         }),
       );
       expect(r.module.messages.some((m) => m.includes('org runner'))).toBe(false);
@@ -290,7 +290,10 @@ describe('pre-flight', () => {
         preflightDeps({
           catalog: standardCatalog().add('runners', 'acmecorp', orgRunner),
           orgRunnerTaskDefinitionArns: ['arn:aws:ecs:us-east-1:111122223333:task-definition/acme-runner-{org}:*'],
-          orgRunnerNetworks: { acmecorp: { subnets: ['subnet-1'], securityGroups: ['sg-other'] }, globex: { subnets: [], securityGroups: ['sg-1'] } },
+          orgRunnerNetworks: {
+            acmecorp: { clusters: ['arn:aws:ecs:us-east-1:111122223333:cluster/acme'], subnets: ['subnet-1'], securityGroups: ['sg-other'] },
+            globex: { subnets: [], securityGroups: ['sg-1'] },
+          },
         }),
       );
       expect(r.module.messages).toContain(

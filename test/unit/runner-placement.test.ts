@@ -7,11 +7,12 @@ import { change, NOW, preflightDeps, standardCatalog } from '../support/domain-f
 
 const PERMITTED = ['arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-{org}:*'];
 /** The networks the deployment gives each org's runners (stackjobs:orgRunnerNetworks). */
+const CLUSTER = (org: string) => `arn:aws:ecs:us-east-1:111122223333:cluster/${org}-runners`;
 const NETWORKS = {
-  acmecorp: { subnets: ['subnet-0a1', 'subnet-0b2'], securityGroups: ['sg-0c3'] },
-  globex: { subnets: ['subnet-0a1', 'subnet-0b2', 'subnet-9g1'], securityGroups: ['sg-0c3', 'sg-9g2'] },
-  corp: { subnets: ['subnet-0a1', 'subnet-0b2'], securityGroups: ['sg-0c3'] },
-  'acme-corp': { subnets: ['subnet-0a1', 'subnet-0b2'], securityGroups: ['sg-0c3'] },
+  acmecorp: { clusters: [CLUSTER('acmecorp')], subnets: ['subnet-0a1', 'subnet-0b2'], securityGroups: ['sg-0c3'] },
+  globex: { clusters: [CLUSTER('globex')], subnets: ['subnet-0a1', 'subnet-0b2', 'subnet-9g1'], securityGroups: ['sg-0c3', 'sg-9g2'] },
+  corp: { clusters: [CLUSTER('corp')], subnets: ['subnet-0a1', 'subnet-0b2'], securityGroups: ['sg-0c3'] },
+  'acme-corp': { clusters: [CLUSTER('acme-corp')], subnets: ['subnet-0a1', 'subnet-0b2'], securityGroups: ['sg-0c3'] },
 };
 const orgRunner = (o: Partial<Runner> = {}): Runner =>
   runnerSchema.parse({
@@ -82,13 +83,14 @@ describe("an org runner names only its own org's task definitions", () => {
     // holds globex's credentials. With one pattern for every org (stackjobs-org-*) this was frozen and run.
     const steal = orgRunner({ id: 'steal', taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-globex:7' });
     expect(runnerPlacementOf(steal, 'acmecorp', PERMITTED, NETWORKS)).toBeUndefined();
-    expect(runnerPlacementOf(steal, 'globex', PERMITTED, NETWORKS)).toBeDefined();
+    // The same task definition in globex's own runner (its cluster) is globex's to use.
+    expect(runnerPlacementOf({ ...steal, cluster: CLUSTER('globex') }, 'globex', PERMITTED, NETWORKS)).toBeDefined();
     const job = await frozen(steal, PERMITTED);
     expect(job.spec.essentials.stackJobRunner).toEqual({ id: 'steal' });
     // An org whose name ends another's (corp, acme-corp) matches only its own family.
     const corp = orgRunner({ taskDefinition: 'arn:aws:ecs:us-east-1:111122223333:task-definition/stackjobs-org-acme-corp:1' });
-    expect(runnerPlacementOf(corp, 'corp', PERMITTED, NETWORKS)).toBeUndefined();
-    expect(runnerPlacementOf(corp, 'acme-corp', PERMITTED, NETWORKS)).toBeDefined();
+    expect(runnerPlacementOf({ ...corp, cluster: CLUSTER('corp') }, 'corp', PERMITTED, NETWORKS)).toBeUndefined();
+    expect(runnerPlacementOf({ ...corp, cluster: CLUSTER('acme-corp') }, 'acme-corp', PERMITTED, NETWORKS)).toBeDefined();
   });
 
   it('refuses patterns that cannot keep an org to its own: no {org}, a * before it, anything after it', () => {
@@ -101,6 +103,27 @@ describe("an org runner names only its own org's task definitions", () => {
     expect(orgRunnerPatternProblem(`${base}stackjobs-*-{org}:*`)).toMatch(/no \* in its family/);
     // Such a pattern, given anyway (an old deployment's setting), permits nothing.
     expect(runnerPlacementOf(orgRunner(), 'acmecorp', [`${base}stackjobs-org-*:*`], NETWORKS)).toBeUndefined();
+  });
+});
+
+describe("an org runner uses only its own org's cluster", () => {
+  it("never places a runner in another org's cluster, nor in any cluster when the deployment names none for its org", async () => {
+    // What an acmecorp admin can write: globex's cluster, where globex's people list and describe tasks (and a task's
+    // description carries its container overrides: the task token).
+    const intoGlobex = orgRunner({ id: 'into-globex-cluster', cluster: CLUSTER('globex') });
+    expect(runnerPlacementProblem(intoGlobex, 'acmecorp', PERMITTED, NETWORKS)).toBe(
+      `${CLUSTER('globex')} is not among org acmecorp's runner networks (stackjobs:orgRunnerNetworks)`,
+    );
+    const job = await frozen(intoGlobex, PERMITTED);
+    expect(job.spec.essentials.stackJobRunner).toEqual({ id: 'into-globex-cluster' });
+    expect(orgRunnerPlacement(job)).toBeUndefined();
+    // An entry written before clusters were bound permits none: the org's runners wait for the deployment to name them.
+    const { clusters: _none, ...unbound } = NETWORKS.acmecorp;
+    expect(runnerPlacementProblem(orgRunner(), 'acmecorp', PERMITTED, { acmecorp: unbound })).toBe(
+      `${CLUSTER('acmecorp')} is not among org acmecorp's runner networks (stackjobs:orgRunnerNetworks)`,
+    );
+    // Its own cluster, named as the deployment names it: placed.
+    expect(runnerPlacementOf(orgRunner(), 'acmecorp', PERMITTED, NETWORKS)?.cluster).toBe(CLUSTER('acmecorp'));
   });
 });
 
