@@ -92,6 +92,9 @@ export interface EndResult {
   runnerStopped?: boolean;
 }
 
+/** How many runners that take a job over while it is being ended are stopped in turn before the ending is written anyway. */
+const MAX_RUNNER_TAKEOVERS = 3;
+
 /** The most a failure message carries into the job document and events. */
 const MAX_MESSAGE = 2000;
 export const clip = (s: string) => (s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE)}…` : s);
@@ -106,23 +109,41 @@ export async function endJob(d: EndingDeps, jobId: string, decide: (job: StackJo
   const now = d.clock.now();
 
   let runnerStopped: boolean | undefined;
+  let stoppedArn: string | undefined;
+  const stop = async (task: NonNullable<JobStatus['runnerTask']>, why: string, ifNotStopped: string) => {
+    runnerStopped = await stopRunnerTask(d, task.arn, why);
+    stoppedArn = task.arn;
+    if (!runnerStopped && ifNotStopped === 'retry') throw new TransientStepError(`the runner task of ${jobId} could not be stopped yet`);
+  };
   const task = options.stopRunner && found.job.status.phase === 'running' ? found.job.status.runnerTask : undefined;
-  if (task && options.stopRunner) {
-    runnerStopped = await stopRunnerTask(d, task.arn, options.stopRunner.why);
-    if (!runnerStopped && options.stopRunner.ifNotStopped === 'retry') throw new TransientStepError(`the runner task of ${jobId} could not be stopped yet`);
-  }
+  if (task && options.stopRunner) await stop(task, options.stopRunner.why, options.stopRunner.ifNotStopped);
   // Read before the ending removes it: the waiting approval task is failed with it.
   const approvalToken = options.failApprovalTask ? await d.approvalItems.getTaskToken(jobId) : undefined;
 
   let wrote = false;
-  const job = await d.jobs.update(jobId, (j) => {
-    wrote = false;
-    if (j.status.phase === 'completed') return j;
-    const ending = decide(j);
-    if (!ending) return j;
-    wrote = true;
-    return withEnding(j, ending, now);
-  });
+  let job!: StackJob;
+  for (let attempt = 1; ; attempt++) {
+    // A runner that took the job over after the one stopped above (an update task claiming its phase, whose write
+    // landed between the read and this one) is stopped as well before the ending is written: the ending releases the
+    // lease, and the task it names would otherwise go on, apply included, on a stack that is no longer its job's.
+    let newer: JobStatus['runnerTask'];
+    job = await d.jobs.update(jobId, (j) => {
+      wrote = false;
+      newer = undefined;
+      if (j.status.phase === 'completed') return j;
+      const ending = decide(j);
+      if (!ending) return j;
+      const current = options.stopRunner && j.status.phase === 'running' ? j.status.runnerTask : undefined;
+      if (current && current.arn !== stoppedArn && attempt <= MAX_RUNNER_TAKEOVERS) {
+        newer = current;
+        return j;
+      }
+      wrote = true;
+      return withEnding(j, ending, now);
+    });
+    if (!newer || !options.stopRunner) break;
+    await stop(newer, options.stopRunner.why, options.stopRunner.ifNotStopped);
+  }
   if (job.status.phase !== 'completed')
     return { job, ended: false, endedNow: false, released: false, ...(runnerStopped !== undefined ? { runnerStopped } : {}) };
   if (!wrote && options.ifEnded === 'leave')

@@ -142,6 +142,43 @@ describe('force-cancel', () => {
   });
 });
 
+describe('a runner that takes the job over while it is being ended', () => {
+  it("is stopped too before the ending is written: an update task whose claim lands after the preview's task was stopped does not go on applying on a freed stack", async () => {
+    // Approved and between tasks: the job still names the finished preview task until the update task's claim.
+    const job = await applyingJob();
+    const id = job.metadata.id;
+    const previewArn = `arn:aws:ecs:us-east-1:123456789012:task/stackjobs/preview${n}`;
+    const updateArn = `arn:aws:ecs:us-east-1:123456789012:task/stackjobs/update${n}`;
+    const pending = (j: StackJob) => j.status.operations.map((o) => (o.name === 'apply' ? { ...o, status: 'pending' as const, startedAt: undefined } : o));
+    await h.jobs.update(id, (j) => ({ ...j, status: { ...j.status, runnerTask: { arn: previewArn, phase: 'preview' }, operations: pending(j) } }));
+    const stopped: string[] = [];
+    // While the stale task is being stopped, the update task claims its phase and starts the apply (one write).
+    const racing = {
+      stop: async (arn: string) => {
+        stopped.push(arn);
+        if (arn === previewArn)
+          await h.jobs.update(id, (j) => ({
+            ...j,
+            status: {
+              ...j.status,
+              runnerTask: { arn: updateArn, phase: 'update' },
+              operations: j.status.operations.map((o) => (o.name === 'apply' ? { ...o, status: 'running' as const, startedAt: NOW.toISOString() } : o)),
+            },
+          }));
+      },
+    };
+    const ended = await endJob(
+      { ...h.workflow, runnerTasks: racing },
+      id,
+      () => ({ reason: 'force_cancelled', forceCancelled: { by: 'admin', at: NOW.toISOString(), why: 'test' } }),
+      { stopRunner: { why: 'test', ifNotStopped: 'release_anyway' }, release: true, wake: 'best_effort' },
+    );
+    expect(stopped).toEqual([previewArn, updateArn]);
+    expect([ended?.runnerStopped, ended?.released, ended?.job.status.reason]).toEqual([true, true, 'force_cancelled']);
+    expect((await load(id)).status.runnerTask).toEqual({ arn: updateArn, phase: 'update' });
+  });
+});
+
 describe('the Slack message of an approval whose job ended unattended', () => {
   it("is closed through the status event when the job was interrupted while awaiting approval; an API cancel's event is not routed (the API closed it)", async () => {
     const job = await awaitingJob();
