@@ -286,9 +286,13 @@ class PhaseRun {
       // (claimUpdate), one job write instead of two; should the workspace be gone, it claims before cloning.
       const fetched = this.phase === 'update' && previews ? this.prefetch(planFile) : {};
       const restores = this.savedWorkspace() !== undefined;
-      const [claim] = await Promise.allSettled([restores ? Promise.resolve() : this.claim(), ...Object.values(fetched)]);
+      // Every early download is waited for, used or not: none goes on writing beside the tool.
+      const early = Object.values(this.early?.fetched ?? {});
+      const [claim] = await Promise.allSettled([restores ? Promise.resolve() : this.claim(), ...Object.values(fetched), ...early]);
       if (claim.status === 'rejected') throw claim.reason;
       this.fetched = fetched;
+      // An early workspace download the job does not use (none recorded, or a tool that does not reuse it) goes now.
+      if (this.early?.fetched.workspace && !fetched.workspace) await rm(join(ws.state, 'workspace.tar.gz'), { force: true });
       // Update of an approved plan: the plan is verified before anything else runs.
       let approvedDigest: string | undefined;
       if (this.phase === 'update' && previews) {

@@ -336,9 +336,10 @@ describe("the runner's status writes", () => {
     } finally {
       await Promise.all([s3.stop(), dynamo.stop()]);
     }
-    expect([...(askedWhenRead ?? [])].sort()).toEqual(
-      [artifactKeys.planBinary(id), artifactKeys.planSummary(id), artifactKeys.savedWorkspace(id)].map((k) => `/${BUCKET}/${k}`).sort(),
-    );
+    const three = [artifactKeys.planBinary(id), artifactKeys.planSummary(id), artifactKeys.savedWorkspace(id)].map((k) => `/${BUCKET}/${k}`).sort();
+    expect([...(askedWhenRead ?? [])].sort()).toEqual(three);
+    // And used: nothing was asked for again.
+    expect([...asked].sort()).toEqual(three);
     expect(opStates((await env.jobs.require(id)).job).apply).toBe('completed/succeeded');
   });
 });
@@ -506,6 +507,20 @@ describe("the preview's saved workspace", () => {
     const id = await cancelledBeforeUpdate('cancelled-ws');
     // The downloads started beside the job's read were waited for: nothing is left in the workspace.
     expect(existsSync(join(env.dir, 'work', id, 'stack-jobs', id))).toBe(false);
+  });
+
+  it("is not saved when a file in it holds the module git token's value from before its rotation", async () => {
+    const ref = 'stackjobs/acmecorp/git-rotated';
+    const oldToken = 'ghp_beforeRotation0123456789abcdefABCDEF';
+    env.fake.secrets.set(ref, 'ghp_afterRotation9876543210fedcbaFEDCBA');
+    env.fake.previousSecrets.set(ref, oldToken);
+    const repo = ownRepo('old-token-ws', { path: 'terraform/.netrc', content: `machine git.example password ${oldToken}\n` });
+    const job = await createJob(env, { gitRepo: repo, gitTokenSecretRef: ref });
+    await previewRecordingCalls(job.metadata.id, 'tok-wsot-preview');
+    expect(env.fake.secretReads).toContain(`${ref}@AWSPREVIOUS`);
+    expect((await env.jobs.require(job.metadata.id)).job.status.plan!.workspace).toBeUndefined();
+    expect((await allObjects(env, artifactKeys.savedWorkspace(job.metadata.id))).size).toBe(0);
+    expect(await logText(job.metadata.id, 'preview', 'plan')).toContain('the workspace is not saved for the update (terraform/.netrc holds a secret value)');
   });
 
   it('is not saved when a file in it holds a secret value: the update clones and initialises again', async () => {
