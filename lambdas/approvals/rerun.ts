@@ -33,7 +33,7 @@ export function changeOfJob(job: StackJob): ResourceChange {
  * job of the stack decides, since every version submitted is a job.
  */
 export async function rerunJob(
-  jobs: Pick<JobRepository, 'newestInStack'>,
+  jobs: Pick<JobRepository, 'newestInStack' | 'get'>,
   submission: SubmissionDeps,
   job: StackJob,
   rerunBy: string,
@@ -50,10 +50,13 @@ export async function rerunJob(
   // The rerunning principal submits the new job: they cannot approve it either (nobody approves their own change).
   // And neither can whoever submitted or reran the job before: the chain of submitters goes with the rerun.
   // A drift check carries the submitters of the change it checked (app/drift-check.ts): rerun, it is that change again.
+  // A check made before it did is given them from that change (if it is still there).
+  const basedOn = job.spec.driftCheck?.basedOn;
+  const base = basedOn ? (await jobs.get(basedOn))?.job : undefined;
   return submitChange(changeOfJob(job), submission, {
     rerunOf: job.metadata.id,
     submittedBy: rerunBy,
-    priorSubmitters: submittersOf(job),
+    priorSubmitters: [...(base ? submittersOf(base) : []), ...submittersOf(job)],
     ...(rerunKey !== undefined ? { rerunKey } : {}),
   });
 }

@@ -772,6 +772,26 @@ describe('reruns and the distinct-approver rule', () => {
   });
 });
 
+describe('a rerun of a drift check made before checks carried submitters', () => {
+  it('takes the submitters of the change the check was made from, whom the distinct-approver rule then refuses', async () => {
+    // The author submits the change (it ends); a check made from it before this version recorded only who started it.
+    const change = changeFor('old-check', { createdBy: 'someone-else@acmecorp.example' });
+    const base = (await h.call('POST', '/v1/stack-jobs', { principal: people.author, body: change })).json() as StackJob;
+    expect((await h.call('POST', `/v1/stack-jobs/${base.metadata.id}/cancel`, { principal: people.operator })).statusCode).toBe(200);
+    const ended = await load(base.metadata.id);
+    const checkId = 'sj_01m99zzzzzzzzzzzzzzzzzzzzz';
+    const by = 'drift-schedule:nightly';
+    await h.jobs.create({
+      ...ended,
+      metadata: { ...ended.metadata, id: checkId, submittedBy: by, submitters: [by] },
+      spec: { ...ended.spec, driftCheck: { remediate: 'none', basedOn: base.metadata.id } },
+    });
+    const rerun = await h.call('POST', `/v1/stack-jobs/${checkId}/rerun`, { principal: people.operator });
+    expect(rerun.statusCode).toBe(201);
+    expect((rerun.json() as StackJob).metadata.submitters).toEqual([people.author.subject, by, people.operator.subject]);
+  });
+});
+
 describe('who a Slack click acts as', () => {
   it('refuses Slack users in org settings: an org admin cannot map their Slack account to an approver', () => {
     const parsed = orgSettingsSchema.safeParse({ org: 'acmecorp', slackUsers: { U0EVILADMIN: people.approver.subject } });
