@@ -111,6 +111,7 @@ export function applyDecision(job: StackJob, decision: Decision, decider: Decide
  * - `queued`: never started; it ends here.
  * - `awaiting_approval`: no runner is working; the approval closes and the job ends here.
  * - `stop_runner`: a preview (refresh/plan) is running; its task is stopped and the workflow ends the job.
+ *   Not once the plan is approved: the update task then starts or is starting, and its claim refuses a cancel.
  * - `record_only`: an update may be applying (or about to); it is never interrupted: the request is recorded,
  *   nothing after the update runs, and the result says so.
  * - `completed`: nothing to cancel.
@@ -124,6 +125,8 @@ export function cancelCaseOf(job: StackJob): CancelCase {
   // A decided approval is already on its way back to running: treat it as a running update.
   if (s.phase === 'awaiting_approval') return s.approval?.decision ? 'record_only' : 'awaiting_approval';
   const updateStarted = s.operations.some((o) => (o.name === 'apply' || o.name === 'destroy') && o.status !== 'pending');
-  if (!updateStarted && s.runnerTask?.phase === 'preview') return 'stop_runner';
+  // An approved job's preview is over: the task it names is that finished preview's until the update task claims the
+  // job (in the write that starts its apply, which a cancel recorded first refuses), so there is nothing to stop.
+  if (!updateStarted && s.runnerTask?.phase === 'preview' && s.approval?.decision?.decision !== 'approved') return 'stop_runner';
   return 'record_only';
 }

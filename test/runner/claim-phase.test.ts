@@ -45,6 +45,20 @@ it("drops the preview's task when the update's own ARN is unknown: a cancel must
   expect(cancelCaseOf(jobs.get())).toBe('record_only');
 });
 
+it("stops nothing for a cancel of an approved job whose update task has not claimed it yet: the task it names is the finished preview's", () => {
+  const job = approvedJob();
+  const decision = {
+    decision: 'approved' as const,
+    by: 'approver@acmecorp.example',
+    at: '2026-12-07T00:00:00.000Z',
+    channel: 'api' as const,
+    planDigest: 'a'.repeat(64),
+  };
+  const approval = { id: 'apr_1', requestedAt: decision.at, expiresAt: '2026-12-07T01:00:00.000Z', planDigest: decision.planDigest };
+  expect(cancelCaseOf({ ...job, status: { ...job.status, approval } })).toBe('stop_runner');
+  expect(cancelCaseOf({ ...job, status: { ...job.status, approval: { ...approval, decision } } })).toBe('record_only');
+});
+
 it("keeps a preview's own record when its ARN is unknown (nothing stale to drop)", async () => {
   const job = approvedJob();
   const jobs = store(job);
