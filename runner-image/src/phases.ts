@@ -293,6 +293,10 @@ class PhaseRun {
       this.fetched = fetched;
       // An early workspace download the job does not use (none recorded, or a tool that does not reuse it) goes now.
       if (this.early?.fetched.workspace && !fetched.workspace) await rm(join(ws.state, 'workspace.tar.gz'), { force: true });
+      // An update that claims late still refuses at once a cancel it read with its job: no secret read, no role
+      // assumed, nothing restored. (One recorded later is refused by the claim that would start the apply.)
+      if (restores && (isTerminal(this.job) || this.job.status.cancelRequested))
+        throw new CancelledError('runner', null, `the job was cancelled before the ${this.phase} phase started; nothing was run`);
       // Update of an approved plan: the plan is verified before anything else runs.
       let approvedDigest: string | undefined;
       if (this.phase === 'update' && previews) {

@@ -5,10 +5,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { request as httpRequest } from 'node:http';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import { MAX_ADDRESS_CHARS, runnerResultSchema, type RunnerResult, type StackJob } from '../../lambdas/domain/schemas';
-import { startFaultProxy } from '../../local/fault-proxy';
+import { startFaultProxy, type InjectedResponse, type ProxiedRequest } from '../../local/fault-proxy';
 import { base64Forms } from '../../runner-image/src/redactor';
 import { allObjects, BUCKET, createJob, readCalls, runRunner, sha256, startRunner, startRunnerEnv, waitFor, type RunnerEnv } from './support/harness';
 
@@ -42,6 +43,25 @@ const gitIn = (cwd: string, ...args: string[]) =>
     .trim();
 const logText = async (jobId: string, phase: 'preview' | 'update', op: string) =>
   [...(await allObjects(env, `${artifactKeys.logPrefix(jobId)}${phase}/${op}/`)).values()].map((b) => b.toString()).join('');
+/** Sends a request a fault proxy received on to `target` as it came, and returns the answer for the proxy to give. */
+function forward(target: string, req: ProxiedRequest): Promise<InjectedResponse> {
+  const to = new URL(target);
+  return new Promise((resolve, reject) => {
+    const out = httpRequest({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 502,
+          headers: { 'content-type': String(res.headers['content-type'] ?? 'application/json') },
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+    });
+    out.on('error', reject);
+    out.end(req.body);
+  });
+}
 /** Runs a job's preview with the stand-in recording its calls; returns the calls file and the preview's result. */
 async function previewRecordingCalls(jobId: string, token: string) {
   const calls = join(env.dir, `calls-${jobId}.jsonl`);
@@ -481,12 +501,17 @@ describe("the preview's saved workspace", () => {
    * claim refused it: Cancelled, no command run. Returns the job's ID.
    */
   async function cancelledBeforeUpdate(name: string, before: (jobId: string) => Promise<unknown> = async () => undefined): Promise<string> {
-    const job = await createJob(env, { gitRepo: ownRepo(name) });
+    const secretRef = `stackjobs/acmecorp/${name}`;
+    env.fake.secrets.set(secretRef, JSON.stringify(PROVIDER_SECRET));
+    const job = await createJob(env, { gitRepo: ownRepo(name), providerSecretRef: secretRef });
     const id = job.metadata.id;
     const { calls, preview } = await previewRecordingCalls(id, `tok-${name}-preview`);
     await before(id);
     await env.jobs.update(id, (j) => ({ ...j, status: { ...j.status, cancelRequested: { by: 'ops@acmecorp.example', at: new Date().toISOString() } } }));
+    const reads = env.fake.secretReads.length;
     const { run, commands } = await updateRecordingCalls(id, `tok-${name}-update`, calls, preview.planDigest);
+    // Refused before any credential was read.
+    expect(env.fake.secretReads.slice(reads)).toEqual([]);
     expect(run.code).toBe(1);
     const { error, cause } = failureOf(`tok-${name}-update`);
     expect(error).toBe('StackJob.Cancelled');
@@ -496,14 +521,50 @@ describe("the preview's saved workspace", () => {
     return id;
   }
 
-  it('when gone, has the update claim its phase before it clones: a cancel recorded before the task started clones and runs nothing', async () => {
-    const id = await cancelledBeforeUpdate('gone-ws-cancelled', (jobId) =>
-      env.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: artifactKeys.savedWorkspace(jobId) })),
-    );
+  it('when gone, has the update claim its phase before it clones: a cancel recorded after the update read its job clones and runs nothing', async () => {
+    const job = await createJob(env, { gitRepo: ownRepo('gone-ws-cancelled') });
+    const id = job.metadata.id;
+    const { calls, preview } = await previewRecordingCalls(id, 'tok-wsgc-preview');
+    await env.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: artifactKeys.savedWorkspace(id) }));
+    // The update's read of its job is answered as the job was, and the cancel is written right after: only the claim
+    // the update writes before cloning can see it.
+    let cancelled = false;
+    const dynamo = await startFaultProxy(env.dynamo.endpoint, async (req) => {
+      if (cancelled || !String(req.headers['x-amz-target']).endsWith('.GetItem')) return undefined;
+      const answer = await forward(env.dynamo.endpoint, req);
+      await env.jobs.update(id, (j) => ({ ...j, status: { ...j.status, cancelRequested: { by: 'ops@acmecorp.example', at: new Date().toISOString() } } }));
+      cancelled = true;
+      return answer;
+    });
+    const before = readCalls(calls).length;
+    let run;
+    try {
+      run = await runRunner(env, {
+        jobId: id,
+        phase: 'update',
+        token: 'tok-wsgc-update',
+        planDigest: preview.planDigest,
+        env: {
+          STANDIN_CALLS: calls,
+          AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+          // On Fargate the task knows its ARN, so its claim always writes (and so reads a cancel made since).
+          STACKJOBS_TASK_ARN: 'arn:aws:ecs:us-east-1:123456789012:task/stack-jobs/gone-ws-cancelled',
+        },
+      });
+    } finally {
+      await dynamo.stop();
+    }
+    expect(cancelled).toBe(true);
+    expect(run.code).toBe(1);
+    const { error, cause } = failureOf('tok-wsgc-update');
+    expect(error).toBe('StackJob.Cancelled');
+    expect(cause.message).toBe('the job was cancelled before the update phase started; nothing was run');
+    expect(readCalls(calls).slice(before)).toEqual([]);
+    expect(await logText(id, 'update', 'init')).toContain("the preview's saved workspace is gone: cloning and initialising again");
     expect(await logText(id, 'update', 'init')).not.toMatch(/module \S+ \S+ at [0-9a-f]{40}/);
   });
 
-  it("is downloaded beside the update's read of its job, and a cancel recorded before the task started applies nothing: the claim that would start the apply refuses", async () => {
+  it("is downloaded beside the update's read of its job, and a cancel recorded before the task started is refused at once: no credential read, nothing restored or applied", async () => {
     const id = await cancelledBeforeUpdate('cancelled-ws');
     // The downloads started beside the job's read were waited for: nothing is left in the workspace.
     expect(existsSync(join(env.dir, 'work', id, 'stack-jobs', id))).toBe(false);
