@@ -52,7 +52,9 @@ export async function rerunJob(
   // A drift check carries the submitters of the change it checked (app/drift-check.ts): rerun, it is that change again.
   // A check made before it did is given them from that change (if it is still there).
   const basedOn = job.spec.driftCheck?.basedOn;
-  const base = basedOn ? (await jobs.get(basedOn))?.job : undefined;
+  const found = basedOn ? (await jobs.get(basedOn))?.job : undefined;
+  // Only ever the same stack's job (the server sets basedOn; this keeps another org's names out whatever it says).
+  const base = found && found.metadata.org === job.metadata.org && stackKeyOfJob(found) === stackKeyOfJob(job) ? found : undefined;
   return submitChange(changeOfJob(job), submission, {
     rerunOf: job.metadata.id,
     submittedBy: rerunBy,

@@ -122,6 +122,8 @@ export async function endJob(d: EndingDeps, jobId: string, decide: (job: StackJo
 
   let wrote = false;
   let job!: StackJob;
+  // Set when runners kept taking the job over past MAX_RUNNER_TAKEOVERS: one named by the ending was not stopped.
+  let unstopped = false;
   for (let attempt = 1; ; attempt++) {
     // A runner that took the job over after the one stopped above (an update task claiming its phase, whose write
     // landed between the read and this one) is stopped as well before the ending is written: the ending releases the
@@ -134,16 +136,23 @@ export async function endJob(d: EndingDeps, jobId: string, decide: (job: StackJo
       const ending = decide(j);
       if (!ending) return j;
       const current = options.stopRunner && j.status.phase === 'running' ? j.status.runnerTask : undefined;
-      if (current && current.arn !== stoppedArn && attempt <= MAX_RUNNER_TAKEOVERS) {
-        newer = current;
-        return j;
+      unstopped = false;
+      if (current && current.arn !== stoppedArn) {
+        if (attempt <= MAX_RUNNER_TAKEOVERS) {
+          newer = current;
+          return j;
+        }
+        if (options.stopRunner?.ifNotStopped === 'retry') throw new TransientStepError(`the runner task of ${jobId} keeps changing; not ended yet`);
+        unstopped = true;
       }
       wrote = true;
       return withEnding(j, ending, now);
     });
     if (!newer || !options.stopRunner) break;
+    // Only the last stop's answer is kept: the tasks stopped before it were the job's earlier ones (a finished preview's).
     await stop(newer, options.stopRunner.why, options.stopRunner.ifNotStopped);
   }
+  if (unstopped) runnerStopped = false;
   if (job.status.phase !== 'completed')
     return { job, ended: false, endedNow: false, released: false, ...(runnerStopped !== undefined ? { runnerStopped } : {}) };
   if (!wrote && options.ifEnded === 'leave')

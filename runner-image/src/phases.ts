@@ -292,7 +292,8 @@ class PhaseRun {
       if (claim.status === 'rejected') throw claim.reason;
       this.fetched = fetched;
       // An early workspace download the job does not use (none recorded, or a tool that does not reuse it) goes now.
-      if (this.early?.fetched.workspace && !fetched.workspace) await rm(join(ws.state, 'workspace.tar.gz'), { force: true });
+      if (this.early?.fetched.workspace && !fetched.workspace)
+        await rm(join(ws.state, 'workspace.tar.gz'), { force: true }).catch((e: Error) => this.deps.warn(`could not remove an unused download: ${e.name}`));
       // An update that claims late still refuses at once a cancel it read with its job: no secret read, no role
       // assumed, nothing restored. (One recorded later is refused by the claim that would start the apply.)
       if (restores && (isTerminal(this.job) || this.job.status.cancelRequested))

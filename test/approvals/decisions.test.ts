@@ -779,16 +779,28 @@ describe('a rerun of a drift check made before checks carried submitters', () =>
     const base = (await h.call('POST', '/v1/stack-jobs', { principal: people.author, body: change })).json() as StackJob;
     expect((await h.call('POST', `/v1/stack-jobs/${base.metadata.id}/cancel`, { principal: people.operator })).statusCode).toBe(200);
     const ended = await load(base.metadata.id);
-    const checkId = 'sj_01m99zzzzzzzzzzzzzzzzzzzzz';
     const by = 'drift-schedule:nightly';
-    await h.jobs.create({
-      ...ended,
-      metadata: { ...ended.metadata, id: checkId, submittedBy: by, submitters: [by] },
-      spec: { ...ended.spec, driftCheck: { remediate: 'none', basedOn: base.metadata.id } },
-    });
-    const rerun = await h.call('POST', `/v1/stack-jobs/${checkId}/rerun`, { principal: people.operator });
-    expect(rerun.statusCode).toBe(201);
-    expect((rerun.json() as StackJob).metadata.submitters).toEqual([people.author.subject, by, people.operator.subject]);
+    /** A check of the ended change, as one made before this version was stored: only its starter as submitter. */
+    const rerunOfCheck = async (checkId: string, basedOn: string) => {
+      await h.jobs.create({
+        ...ended,
+        metadata: { ...ended.metadata, id: checkId, submittedBy: by, submitters: [by] },
+        spec: { ...ended.spec, driftCheck: { remediate: 'none', basedOn } },
+      });
+      const rerun = await h.call('POST', `/v1/stack-jobs/${checkId}/rerun`, { principal: people.operator });
+      expect(rerun.statusCode).toBe(201);
+      return rerun.json() as StackJob;
+    };
+    expect((await rerunOfCheck('sj_01m99zzzzzzzzzzzzzzzzzzzzz', base.metadata.id)).metadata.submitters).toEqual([
+      people.author.subject,
+      by,
+      people.operator.subject,
+    ]);
+
+    // A basedOn naming another stack's job (never written by the server) brings none of its names.
+    const other = (await h.call('POST', '/v1/stack-jobs', { principal: people.author, body: changeFor('old-check-other') })).json() as StackJob;
+    const stray = await rerunOfCheck('sj_01m99zzzzzzzzzzzzzzzzzzzzy', other.metadata.id);
+    expect(stray.metadata.submitters).toEqual([by, people.operator.subject]);
   });
 });
 

@@ -177,6 +177,37 @@ describe('a runner that takes the job over while it is being ended', () => {
     expect([ended?.runnerStopped, ended?.released, ended?.job.status.reason]).toEqual([true, true, 'force_cancelled']);
     expect((await load(id)).status.runnerTask).toEqual({ arn: updateArn, phase: 'update' });
   });
+
+  it('is not stopped forever: past 3 takeovers the ending is written with the runner reported not stopped, so the lease is kept (or the step retried)', async () => {
+    const job = await applyingJob();
+    const id = job.metadata.id;
+    let k = 0;
+    // Every stop lets yet another task claim the job.
+    const endless = {
+      stop: async () => {
+        await h.jobs.update(id, (j) => ({
+          ...j,
+          status: { ...j.status, runnerTask: { arn: `arn:aws:ecs:us-east-1:123456789012:task/stackjobs/t${++k}`, phase: 'update' } },
+        }));
+      },
+    };
+    const end = (ifNotStopped: 'keep_lease' | 'retry') =>
+      endJob(
+        { ...h.workflow, runnerTasks: endless },
+        id,
+        () => ({ reason: 'force_cancelled', forceCancelled: { by: 'admin', at: NOW.toISOString(), why: 'test' } }),
+        {
+          stopRunner: { why: 'test', ifNotStopped },
+          release: true,
+          wake: 'best_effort',
+        },
+      );
+    await expect(end('retry')).rejects.toThrow(/keeps changing; not ended yet/);
+    expect((await load(id)).status.phase).toBe('running');
+    const ended = await end('keep_lease');
+    expect([ended?.job.status.reason, ended?.runnerStopped, ended?.released]).toEqual(['force_cancelled', false, false]);
+    expect((await h.locks.read(stackKeyOfJob(job)))?.ownerJobId).toBe(id);
+  });
 });
 
 describe('the Slack message of an approval whose job ended unattended', () => {
