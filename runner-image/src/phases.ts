@@ -284,7 +284,7 @@ class PhaseRun {
       // nothing, and a claim refused (a cancel) still waits for them before the workspace is removed. An update that
       // restores a saved workspace runs no tool before its apply: its claim is the write that starts the apply
       // (claimUpdate), one job write instead of two; should the workspace be gone, it claims before cloning.
-      const fetched = this.phase === 'update' && previews ? this.prefetch(planFile) : {};
+      const fetched = this.phase === 'update' && previews ? this.prefetch() : {};
       const restores = this.savedWorkspace() !== undefined;
       // Every early download is waited for, used or not: none goes on writing beside the tool.
       const early = Object.values(this.early?.fetched ?? {});
@@ -464,29 +464,28 @@ class PhaseRun {
   }
 
   /**
-   * Starts the approved update's downloads: the plan (when an approved digest came), the saved workspace and the plan's
-   * summary (what the update reports). The job they are chosen from was read before the claim; what a preview
-   * recorded does not change after it.
+   * Which of the downloads runPhase started (an approved update's) this job uses: the plan when the job recorded one,
+   * the saved workspace when it recorded one this tool reuses, and the plan's summary. An update without an approved
+   * digest started none: verifyPlan refuses it before anything would be read.
    */
-  private prefetch(planFile: string): Prefetched {
-    const early = this.early?.fetched ?? {};
+  private prefetch(): Prefetched {
+    const early = this.early?.fetched;
+    if (!early) return {};
     const saved = this.savedWorkspace();
     const archive = join(this.ws!.state, 'workspace.tar.gz');
     return {
-      ...(this.deps.config.STACKJOBS_PLAN_DIGEST && this.job.status.plan
-        ? { plan: early.plan ?? quiet(this.deps.store.downloadFile(artifactKeys.planBinary(this.jobId), planFile)) }
-        : {}),
+      ...(this.job.status.plan ? { plan: early.plan } : {}),
       // The early download fetched the key a preview saves to; a workspace recorded elsewhere is fetched from there
       // (into the same file, once the early download has let go of it).
       ...(saved
         ? {
             workspace:
-              early.workspace && saved.key === artifactKeys.savedWorkspace(this.jobId)
+              saved.key === artifactKeys.savedWorkspace(this.jobId)
                 ? early.workspace
                 : quiet(Promise.allSettled([early.workspace]).then(() => this.deps.store.downloadFile(saved.key, archive))),
           }
         : {}),
-      summary: early.summary ?? quiet(this.deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(this.jobId))),
+      summary: early.summary,
     };
   }
 
