@@ -24,6 +24,8 @@ export interface PublishedEvent {
 export interface ProtocolServerOptions {
   sfn: () => LocalStepFunctions;
   secrets: Record<string, string>;
+  /** Each secret's value before its last rotation (the AWSPREVIOUS stage), for the secrets rotated (LocalMode.rotateSecret). */
+  previousSecrets?: Record<string, string>;
   onEvent?: (e: PublishedEvent) => void;
   /** ECS StopTask, used by cancellation: stops the local runner process of that task. */
   stopTask?: (taskArn: string, reason?: string) => Promise<boolean>;
@@ -146,11 +148,13 @@ export async function startProtocolServer(options: ProtocolServerOptions, port =
       const id = String(b.SecretId ?? '');
       const value = options.secrets[id];
       if (value === undefined) throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret: ${id}`);
-      // The local config holds one value per secret, the current one: there is no earlier version to give.
+      // The current value, and the one before the last rotation for a secret rotated; a secret never rotated has no
+      // AWSPREVIOUS version, as in Secrets Manager.
       const stage = b.VersionStage === undefined ? 'AWSCURRENT' : String(b.VersionStage);
-      if (stage !== 'AWSCURRENT')
+      const staged = stage === 'AWSCURRENT' ? value : stage === 'AWSPREVIOUS' ? options.previousSecrets?.[id] : undefined;
+      if (staged === undefined)
         throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${stage}`);
-      return { ARN: `arn:aws:secretsmanager:us-east-1:000000000000:secret:${id}`, Name: id, SecretString: value, VersionId: 'local' };
+      return { ARN: `arn:aws:secretsmanager:us-east-1:000000000000:secret:${id}`, Name: id, SecretString: staged, VersionId: `local-${stage}` };
     },
     'AWSEvents.PutEvents': (b) => {
       const entries = (b.Entries as { Source?: string; DetailType?: string; Detail?: string; EventBusName?: string }[]) ?? [];

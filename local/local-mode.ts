@@ -105,6 +105,11 @@ export interface LocalMode {
    * held to that function's role, as its handler's are (local-iam.ts). For tools and tests that check a grant.
    */
   runAs<T>(entry: string, work: () => T): T;
+  /**
+   * Rotates a local secret as Secrets Manager's rotation does: `value` becomes current and the value it had becomes the
+   * AWSPREVIOUS version (what the runner also masks, since state still holds values set with it).
+   */
+  rotateSecret(id: string, value: string): void;
   stop(): Promise<void>;
 }
 
@@ -520,9 +525,11 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
 
     // Created after the server, which needs to reach it: the engine is bound last.
     const engine: { sfn?: LocalStepFunctions } = {};
+    const previousSecrets: Record<string, string> = {};
     const protocol: ProtocolServer = await startProtocolServer({
       sfn: () => engine.sfn!,
       secrets,
+      previousSecrets,
       runCredentials,
       runnerCredentials,
       authorize: (action, req) => denial(action, req.socket.remotePort, req.headers.authorization),
@@ -800,6 +807,11 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
       sfn,
       runners,
       driftScheduler,
+      rotateSecret: (id, value) => {
+        if (secrets[id] === undefined) throw new Error(`no local secret ${id} to rotate`);
+        previousSecrets[id] = secrets[id];
+        secrets[id] = value;
+      },
       stop: async () => {
         for (const stop of stops.reverse()) await stop().catch(() => undefined);
         releaseDataDir();

@@ -175,6 +175,40 @@ describeReal('with the real Terraform, through local mode', () => {
       expect({ where, leaked: JSON.stringify(body).includes(piece) }).toEqual({ where, leaked: false });
   });
 
+  it("masks a credential's value from before its rotation: the state still names it, so the next plan destroys its address", async () => {
+    // terraform_data.keyed["rot-<api key>"] is applied with the key; the key is rotated; the next plan destroys the old
+    // address (its before-values and prior state name the old key) and creates one with the new key.
+    const ref = 'stackjobs/acmecorp/demo-api';
+    const rotated = 'ROTATED-e2e-1b6d0e9a4c7f-new-secret-value';
+    const first = await run({ ...change('probe_rotated', 'v1', { spec: { keyPrefix: 'rot-' } }), kind: 'tf_probe_keyed' });
+    expect(first.status.result).toBe('succeeded');
+    e.local.rotateSecret(ref, JSON.stringify({ DEMO_API_KEY: rotated, TF_VAR_api_key: rotated }));
+    try {
+      const next = await run({ ...change('probe_rotated', 'v2', { spec: { keyPrefix: 'rot-' } }), kind: 'tf_probe_keyed' });
+      expect(next.status.result).toBe('succeeded');
+      const actions = Object.fromEntries(next.status.plan!.summary.resources.map((r) => [r.actions.join(','), r.address]));
+      expect(actions).toMatchObject({ delete: 'terraform_data.keyed["rot-***"]', create: 'terraform_data.keyed["rot-***"]' });
+      // The plan document the API hands out, the job, and every object the job left in S3 but the byte-exact plan.bin.
+      const { S3Client, ListObjectsV2Command, GetObjectCommand } = await import('@aws-sdk/client-s3');
+      const s3 = new S3Client({ endpoint: e.local.s3Endpoint, region: 'us-east-1', credentials: e.local.credentials, forcePathStyle: true });
+      const Bucket = e.local.names.artifactsBucket;
+      const keys = ((await s3.send(new ListObjectsV2Command({ Bucket, Prefix: `jobs/${next.metadata.id}/` }))).Contents ?? []).map((o) => o.Key!);
+      expect(keys).toContain(`jobs/${next.metadata.id}/plan/plan.json`);
+      const bodies: Array<[string, string]> = [
+        ['job', JSON.stringify((await e.call('GET', `/v1/stack-jobs/${next.metadata.id}`)).body)],
+        ['plan changes', JSON.stringify((await e.call('GET', `/v1/stack-jobs/${next.metadata.id}/plan/changes`)).body)],
+      ];
+      for (const Key of keys.filter((k) => !k.endsWith('/plan.bin')))
+        bodies.push([Key, await (await s3.send(new GetObjectCommand({ Bucket, Key }))).Body!.transformToString('latin1')]);
+      s3.destroy();
+      for (const [where, body] of bodies)
+        for (const value of [PLANTED_SECRET, rotated]) expect({ where, value, leaked: body.includes(value) }).toEqual({ where, value, leaked: false });
+    } finally {
+      // The suite's other tests expect the planted value.
+      e.local.rotateSecret(ref, JSON.stringify({ DEMO_API_KEY: PLANTED_SECRET, TF_VAR_api_key: PLANTED_SECRET }));
+    }
+  });
+
   it('skips approval for a second submission of the same spec: no changes, nothing applied', async () => {
     const first = await submit(change('probe_noop', 'v1', { env: 'production', spec: { value: 'a' } }));
     await e.waitFor(first.metadata.id, awaiting, 60000);
