@@ -14,6 +14,11 @@ export interface ProxiedRequest {
   body: Buffer;
   /** The caller's port on loopback (local IAM finds which function sent it by this). */
   remotePort?: number;
+  /**
+   * Sends the request on to the stand-in and gives its answer, for a rule that acts between the stand-in's answer and
+   * the caller's (returning it answers the caller with it).
+   */
+  forward(): Promise<InjectedResponse>;
 }
 
 export interface InjectedResponse {
@@ -43,7 +48,23 @@ export async function startFaultProxy(target: string, rule: FaultRule): Promise<
     const answer = async () => {
       stats.requests++;
       const body = Buffer.concat(chunks);
-      const injected = await rule({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, remotePort: req.socket.remotePort });
+      const forward = () =>
+        new Promise<InjectedResponse>((resolve, reject) => {
+          const upstream = httpRequest({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
+            const parts: Buffer[] = [];
+            up.on('data', (c: Buffer) => parts.push(c));
+            up.on('end', () =>
+              resolve({
+                status: up.statusCode ?? 502,
+                headers: { 'content-type': String(up.headers['content-type'] ?? 'application/octet-stream') },
+                body: Buffer.concat(parts).toString('utf8'),
+              }),
+            );
+          });
+          upstream.on('error', reject);
+          upstream.end(body);
+        });
+      const injected = await rule({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, remotePort: req.socket.remotePort, forward });
       if (injected) {
         stats.injected++;
         res.writeHead(injected.status, { ...injected.headers, 'content-length': String(Buffer.byteLength(injected.body)) });

@@ -5,11 +5,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { request as httpRequest } from 'node:http';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import { MAX_ADDRESS_CHARS, runnerResultSchema, type RunnerResult, type StackJob } from '../../lambdas/domain/schemas';
-import { startFaultProxy, type InjectedResponse, type ProxiedRequest } from '../../local/fault-proxy';
+import { startFaultProxy } from '../../local/fault-proxy';
 import { base64Forms } from '../../runner-image/src/redactor';
 import { allObjects, BUCKET, createJob, readCalls, runRunner, sha256, startRunner, startRunnerEnv, waitFor, type RunnerEnv } from './support/harness';
 
@@ -43,25 +42,6 @@ const gitIn = (cwd: string, ...args: string[]) =>
     .trim();
 const logText = async (jobId: string, phase: 'preview' | 'update', op: string) =>
   [...(await allObjects(env, `${artifactKeys.logPrefix(jobId)}${phase}/${op}/`)).values()].map((b) => b.toString()).join('');
-/** Sends a request a fault proxy received on to `target` as it came, and returns the answer for the proxy to give. */
-function forward(target: string, req: ProxiedRequest): Promise<InjectedResponse> {
-  const to = new URL(target);
-  return new Promise((resolve, reject) => {
-    const out = httpRequest({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 502,
-          headers: { 'content-type': String(res.headers['content-type'] ?? 'application/json') },
-          body: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-    });
-    out.on('error', reject);
-    out.end(req.body);
-  });
-}
 /** Runs a job's preview with the stand-in recording its calls; returns the calls file and the preview's result. */
 async function previewRecordingCalls(jobId: string, token: string) {
   const calls = join(env.dir, `calls-${jobId}.jsonl`);
@@ -531,7 +511,7 @@ describe("the preview's saved workspace", () => {
     let cancelled = false;
     const dynamo = await startFaultProxy(env.dynamo.endpoint, async (req) => {
       if (cancelled || !String(req.headers['x-amz-target']).endsWith('.GetItem')) return undefined;
-      const answer = await forward(env.dynamo.endpoint, req);
+      const answer = await req.forward();
       await env.jobs.update(id, (j) => ({ ...j, status: { ...j.status, cancelRequested: { by: 'ops@acmecorp.example', at: new Date().toISOString() } } }));
       cancelled = true;
       return answer;
