@@ -31,6 +31,7 @@ import { CancelledError, OperationFailedError, RunnerError } from './errors';
 import { cloneModule, restoredModule, type ClonedModule } from './git';
 import { archiveWorkspace, restoreWorkspace } from './saved-workspace';
 import { S3LogSink } from './log-sink';
+import { refusedStart } from './task-arn';
 import { redactJsonText, redactJsonValue, SecretRegistry } from './redactor';
 import { chownTree, toolUserFrom, type ToolUser } from './tool-user';
 import { createWorkspace, removeWorkspace, type Workspace } from './workspace';
@@ -296,8 +297,8 @@ class PhaseRun {
         await rm(join(ws.state, 'workspace.tar.gz'), { force: true }).catch((e: Error) => this.deps.warn(`could not remove an unused download: ${e.name}`));
       // An update that claims late still refuses at once a cancel it read with its job: no secret read, no role
       // assumed, nothing restored. (One recorded later is refused by the claim that would start the apply.)
-      if (restores && (isTerminal(this.job) || this.job.status.cancelRequested))
-        throw new CancelledError('runner', null, `the job was cancelled before the ${this.phase} phase started; nothing was run`);
+      const refused = restores ? refusedStart(this.job, this.phase) : undefined;
+      if (refused) throw refused;
       // Update of an approved plan: the plan is verified before anything else runs.
       let approvedDigest: string | undefined;
       if (this.phase === 'update' && previews) {

@@ -48,6 +48,13 @@ export async function claimPhase(
     // What the phase does first (a preview's init starting) rides on the claim, unless the claim refuses.
     return j.status.cancelRequested ? claimed() : also(claimed());
   });
-  if (isTerminal(job) || job.status.cancelRequested)
-    throw new CancelledError('runner', null, `the job was cancelled before the ${phase} phase started; nothing was run`);
+  const refused = refusedStart(job, phase);
+  if (refused) throw refused;
+}
+
+/** The refusal of a phase whose job ended or was asked to cancel before the phase started, or undefined. */
+export function refusedStart(job: StackJob, phase: 'preview' | 'update'): CancelledError | undefined {
+  return isTerminal(job) || job.status.cancelRequested
+    ? new CancelledError('runner', null, `the job was cancelled before the ${phase} phase started; nothing was run`)
+    : undefined;
 }
