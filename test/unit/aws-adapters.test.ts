@@ -1,11 +1,15 @@
 /** The AWS adapters behind the pre-flight and submission ports, against aws-sdk-client-mock. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand, StateMachineDoesNotExist } from '@aws-sdk/client-sfn';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { S3BackendProbe } from '../../lambdas/adapters/aws/s3-backend-probe';
+import { ArtifactStore } from '../../lambdas/adapters/s3/artifact-store';
 import { cachedSecret, SECRET_CACHE_MS, SecretsManagerSource } from '../../lambdas/adapters/aws/secrets';
 import { SfnExecutionStarter } from '../../lambdas/adapters/aws/sfn-execution-starter';
 import { StsCredentialValidator } from '../../lambdas/adapters/aws/sts-credential-validator';
@@ -81,6 +85,30 @@ describe('SecretsManagerSource', () => {
     expect(await source.previous('stackjobs/rotated')).toBe('old');
     expect(await source.previous('stackjobs/once')).toBeUndefined();
     await expect(source.previous('stackjobs/denied')).rejects.toThrow('denied');
+  });
+});
+
+describe('ArtifactStore reads of a key that may be missing', () => {
+  it("tells a missing key from a denied read when S3 answers 403 to a caller whose ListBucket holds only for a prefix (the runner's)", async () => {
+    const denied = () => Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    const KEY = 'jobs/sj_1/plan/workspace.tar.gz';
+    s3.on(GetObjectCommand).rejects(denied());
+    const store = new ArtifactStore(new S3Client({ region: 'us-east-1' }), 'artifacts');
+    const dir = mkdtempSync(join(tmpdir(), 'artifact-missing-'));
+    try {
+      // Not there: the listing of that key (which a prefix-limited grant allows) finds nothing.
+      s3.on(ListObjectsV2Command, { Bucket: 'artifacts', Prefix: KEY, MaxKeys: 1 }).resolves({ Contents: [{ Key: `${KEY}.old` }] });
+      expect(await store.downloadFile(KEY, join(dir, 'a'))).toBe(false);
+      expect(await store.getText(KEY)).toBeUndefined();
+      // There, and denied: the denial stands.
+      s3.on(ListObjectsV2Command, { Bucket: 'artifacts', Prefix: KEY, MaxKeys: 1 }).resolves({ Contents: [{ Key: KEY }] });
+      await expect(store.downloadFile(KEY, join(dir, 'a'))).rejects.toThrow('Access Denied');
+      // The listing denied too: a denial.
+      s3.on(ListObjectsV2Command, { Bucket: 'artifacts', Prefix: KEY, MaxKeys: 1 }).rejects(denied());
+      await expect(store.getText(KEY)).rejects.toThrow('Access Denied');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

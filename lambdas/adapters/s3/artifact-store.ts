@@ -155,8 +155,24 @@ export class ArtifactStore implements ArtifactReader {
       await pipeline(out.Body as Readable, createWriteStream(path, { mode: 0o600 }));
       return true;
     } catch (e) {
-      if (isMissing(e)) return false;
+      if (await this.missing(e, key)) return false;
       throw e;
+    }
+  }
+
+  /**
+   * Whether a GetObject error means the object is not there. S3 answers a missing key with 404 only to a caller allowed
+   * s3:ListBucket on the bucket, and with 403 to one that is not (the runner's ListBucket holds only for prefixes under
+   * jobs/): a 403 is settled by listing that very key, which such a grant allows. Denied that too, it stays a denial.
+   */
+  private async missing(e: unknown, key: string): Promise<boolean> {
+    if (isMissing(e)) return true;
+    if ((e as { name?: string })?.name !== 'AccessDenied') return false;
+    try {
+      const out = await this.s3client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }));
+      return !(out.Contents ?? []).some((o) => o.Key === key);
+    } catch {
+      return false;
     }
   }
 
@@ -165,7 +181,7 @@ export class ArtifactStore implements ArtifactReader {
       const out = await this.s3client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: key }));
       return await (out.Body as { transformToString(): Promise<string> }).transformToString();
     } catch (e) {
-      if (isMissing(e)) return undefined;
+      if (await this.missing(e, key)) return undefined;
       throw e;
     }
   }
