@@ -77,7 +77,7 @@ export interface PhaseDeps {
   claim: (also?: (job: StackJob) => StackJob) => Promise<void>;
   /**
    * Work worth doing while the runner waits on a tool, not before (main: loading the S3 client, which a preview first
-   * needs when its init's log closes); called once, when the first tool process has been started.
+   * needs when its init's log closes, and the first heartbeat); called once, when the first tool process has been started.
    */
   whileToolRuns?: () => void;
 }

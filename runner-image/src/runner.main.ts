@@ -18,6 +18,12 @@ import { SecretRegistry } from './redactor';
 import { claimPhase, resolveTaskArn } from './task-arn';
 import { Heartbeat, TaskReporter } from './task-reporter';
 
+/**
+ * The first heartbeat's latest time (Heartbeat.start): long before the state machine's five-minute heartbeat window
+ * ends, and after the first tool starts in any phase that gets that far in less.
+ */
+const FIRST_BEAT_MS = 5000;
+
 const warn = (message: string) => process.stderr.write(`[stack-jobs runner] ${message}\n`);
 
 async function main(): Promise<number> {
@@ -25,7 +31,7 @@ async function main(): Promise<number> {
   // The token authorizes completing this task: it lives only in the reporter from here on, never in a child's environment.
   const taskToken = config.STACKJOBS_TASK_TOKEN;
   delete process.env.STACKJOBS_TASK_TOKEN;
-  const reporter = new TaskReporter(clients.sfn(), taskToken);
+  const reporter = new TaskReporter(clients.sfn, taskToken);
   const registry = new SecretRegistry();
   registry.add(taskToken);
 
@@ -50,7 +56,7 @@ async function main(): Promise<number> {
     },
     warn,
   );
-  heartbeat.start();
+  heartbeat.start(FIRST_BEAT_MS);
 
   let outcome: { ok: true; result: RunnerResult } | { ok: false; error: RunnerError };
   try {
@@ -65,10 +71,14 @@ async function main(): Promise<number> {
       config,
       jobs,
       // Made on first use: a preview first needs S3 once its init's log closes, and loads the client while init runs
-      // (an approved update needs it at once, for the downloads it starts beside its job's read).
+      // (an approved update needs it at once, for the downloads it starts beside its job's read). The Step Functions
+      // client comes with the first heartbeat, once a tool runs; the Secrets Manager client with a job's first secret.
       store: new ArtifactStore(clients.s3, config.STACKJOBS_ARTIFACTS_BUCKET),
-      whileToolRuns: () => void clients.s3(),
-      secrets: new SecretsManagerSource(clients.secrets()),
+      whileToolRuns: () => {
+        clients.s3();
+        heartbeat.beatSoon();
+      },
+      secrets: new SecretsManagerSource(clients.secrets),
       sts: (c) => new (stsSdk().STSClient)(c),
       clock: systemClock,
       childEnv: childEnvFrom(process.env),

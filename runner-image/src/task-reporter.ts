@@ -4,6 +4,7 @@
  * logs) never quotes it.
  */
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { clientOf, type ClientRef } from '../../lambdas/adapters/aws/sdk';
 import type { RunnerResult } from '../../lambdas/domain/schemas';
 import { withoutTokenError } from '../../lambdas/shared/task-token';
 import type { RunnerError } from './errors';
@@ -17,9 +18,14 @@ export class TaskGoneError extends Error {
 
 export class TaskReporter {
   constructor(
-    private readonly sfn: SFNClient,
+    private readonly client: ClientRef<SFNClient>,
     private readonly taskToken: string,
   ) {}
+
+  /** Made on first use (a ClientRef function): its first beat need not delay the phase's first request. */
+  private get sfn(): SFNClient {
+    return clientOf(this.client);
+  }
 
   async heartbeat(): Promise<void> {
     try {
@@ -59,18 +65,38 @@ export class Heartbeat {
   ) {}
 
   /**
-   * Beats once at once, then every interval: the state machine's heartbeat window runs from the task's start, so
-   * image pull and Fargate start already used part of it before the first interval would end.
+   * Beats once soon, then every interval: the state machine's heartbeat window runs from the task's start, so image
+   * pull and Fargate start already used part of it before the first interval would end. The first beat waits for
+   * `firstBeatMs` at most, or until beatSoon() (main: when the first tool starts), so that its client and request
+   * are not made while the phase is reading its job (a phase over in less time never needs one).
    */
-  start(): void {
+  start(firstBeatMs = 0): void {
+    this.firstDue = true;
+    if (firstBeatMs < this.intervalMs) this.first = setTimeout(() => this.beatSoon(), firstBeatMs);
+    this.timer = setInterval(() => {
+      this.firstDue = false;
+      void this.beat();
+    }, this.intervalMs);
+  }
+
+  /** Sends the first beat now, unless it was sent (or the heartbeat stopped). */
+  beatSoon(): void {
+    if (!this.firstDue) return;
+    this.firstDue = false;
+    clearTimeout(this.first);
     void this.beat();
-    this.timer = setInterval(() => void this.beat(), this.intervalMs);
   }
 
   stop(): void {
+    this.firstDue = false;
+    clearTimeout(this.first);
     clearInterval(this.timer);
     this.timer = undefined;
   }
+
+  private first: NodeJS.Timeout | undefined;
+  /** The first beat is still to be sent. */
+  private firstDue = false;
 
   private async beat(): Promise<void> {
     try {

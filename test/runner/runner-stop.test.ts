@@ -1,7 +1,8 @@
 /** Stopping the runner: SIGTERM (ECS stop / cancellation), a tool that ignores SIGINT, and a task that is gone. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createJob, readCalls, startRunner, startRunnerEnv, waitFor, type RunnerEnv } from './support/harness';
+import { startFaultProxy } from '../../local/fault-proxy';
+import { createJob, readCalls, runRunner, startRunner, startRunnerEnv, waitFor, type RunnerEnv } from './support/harness';
 
 let env: RunnerEnv;
 beforeAll(async () => {
@@ -117,6 +118,32 @@ describe('heartbeats', () => {
     // Nobody waits for the task any more: no SendTaskSuccess/Failure.
     expect(env.fake.reportsFor(token)).toEqual([]);
     expect(existsSync(join(run.workDir, 'stack-jobs', job.metadata.id))).toBe(false);
+  });
+
+  it("wait for the phase's claim: nothing is asked of Step Functions while a preview or an approved update reads and claims its job", async () => {
+    const job = await createJob(env);
+    const beats = (token: string) => env.fake.sfnCalls.filter((c) => c.body.taskToken === token && c.action === 'SendTaskHeartbeat').length;
+    // The beats each phase had sent when its claim (the first UpdateItem of its task) reached DynamoDB.
+    const atClaim: Record<string, number> = {};
+    let phaseToken = '';
+    const proxy = await startFaultProxy(env.dynamo.endpoint, (req) => {
+      if (String(req.headers['x-amz-target']).endsWith('.UpdateItem') && !(phaseToken in atClaim)) atClaim[phaseToken] = beats(phaseToken);
+      return undefined;
+    });
+    const run = async (token: string, o: { phase: 'preview' | 'update'; planDigest?: string }) => {
+      phaseToken = token;
+      const done = await runRunner(env, { jobId: job.metadata.id, token, ...o, env: { AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint } });
+      expect({ token, code: done.code }).toEqual({ token, code: 0 });
+    };
+    try {
+      await run('tok-beat-claim-p', { phase: 'preview' });
+      const output = env.fake.reportsFor('tok-beat-claim-p').find((c) => c.action === 'SendTaskSuccess')!.body.output!;
+      // The update restores the preview's workspace: its claim is the write that starts its apply, its first tool.
+      await run('tok-beat-claim-u', { phase: 'update', planDigest: (JSON.parse(output) as { planDigest: string }).planDigest });
+    } finally {
+      await proxy.stop();
+    }
+    expect(atClaim).toEqual({ 'tok-beat-claim-p': 0, 'tok-beat-claim-u': 0 });
   });
 
   it('beat once at start, long before the first interval ends', async () => {
