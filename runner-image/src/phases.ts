@@ -29,7 +29,7 @@ import type { DriftFound, IacDriver } from './drivers/driver';
 import { driverFor } from './drivers';
 import { CancelledError, OperationFailedError, RunnerError } from './errors';
 import { cloneModule, restoredModule, type ClonedModule } from './git';
-import { archiveWorkspace, restoreWorkspace } from './saved-workspace';
+import { archiveWorkspace, restoreWorkspace, type Archived } from './saved-workspace';
 import { S3LogSink } from './log-sink';
 import { refusedStart } from './task-arn';
 import { redactJsonText, redactJsonValue, SecretRegistry } from './redactor';
@@ -37,6 +37,9 @@ import { chownTree, toolUserFrom, type ToolUser } from './tool-user';
 import { createWorkspace, removeWorkspace, type Workspace } from './workspace';
 
 type SavedWorkspace = NonNullable<NonNullable<StackJob['status']['plan']>['workspace']>;
+
+/** The preview's workspace archived for its update (PhaseRun.archiveForUpdate), or why it is not saved. */
+type ArchivedForUpdate = (Archived & { saved: true; sha256: string }) | (Archived & { saved: false }) | { saved: false; failed: string };
 
 /**
  * An approved update's downloads (PhaseRun.prefetch): started beside the job's read (runPhase), since their keys need
@@ -375,7 +378,11 @@ class PhaseRun {
         const planKey = artifactKeys.planBinary(this.jobId);
         let savedWorkspace: SavedWorkspace | undefined;
         let drift: Drift | undefined;
-        const { summary, hasChanges, digest } = await this.operation('plan', async (exec, note) => {
+        // A plan an approver may look at: its update restores the workspace init made instead of cloning and initialising
+        // again. Archived and checked while the tool plans (saved-workspace.ts checks the archive itself, whatever module
+        // code writes meanwhile); uploaded only for a plan with changes, the one kind that waits for an approver.
+        const mayPause = config.STACKJOBS_THEN_UPDATE !== 'true' && driverFor(e.provisioner).reusesWorkspace;
+        const planAndStore = async (exec: Exec, note: (line: string) => Promise<void>, archiving: Promise<ArchivedForUpdate> | undefined) => {
           const planned = await driver.plan(exec, { destroy, refresh: refreshes });
           if (!refreshOperation && planned.drift) drift = this.driftStatus(planned.drift);
           // Large plans stay in S3 (plan.json); what travels (task result, execution state, job item) is bounded.
@@ -392,16 +399,24 @@ class PhaseRun {
           const summaryRedacted = boundSummary(redactJsonValue(planned.summary, this.deps.registry, { stringsOnly: true }) as PlanSummary);
           const stored: StoredPlanSummary = { summary: summaryRedacted, hasChanges: planned.hasChanges, digest };
           // Side by side: the objects are independent, and none is read before the job records the plan (below).
-          // A plan an approver will look at: its update restores this workspace instead of cloning and initialising again.
-          const saves = planned.hasChanges && config.STACKJOBS_THEN_UPDATE !== 'true' && driverFor(e.provisioner).reusesWorkspace;
           [savedWorkspace] = await Promise.all([
-            saves ? this.saveWorkspace(note) : undefined,
+            planned.hasChanges && archiving ? this.saveWorkspace(archiving, note) : undefined,
             this.deps.store.uploadFile(planKey, planFile),
             this.deps.store.uploadFile(artifactKeys.planJson(this.jobId), planJsonFile, 'application/json'),
             this.deps.store.putJson(artifactKeys.planSummary(this.jobId), stored),
             this.deps.store.putText(artifactKeys.planDigest(this.jobId), `${digest}  plan.bin\n`),
           ]);
           return stored;
+        };
+        const { summary, hasChanges, digest } = await this.operation('plan', async (exec, note) => {
+          const archiving = mayPause ? quiet(this.archiveForUpdate()) : undefined;
+          try {
+            return await planAndStore(exec, note, archiving);
+          } finally {
+            // Settled before the plan's operation ends, used or not: nothing goes on writing beside the next tool.
+            await Promise.allSettled([archiving]);
+            await rm(join(ws.state, 'workspace.tar.gz'), { force: true });
+          }
         });
         await this.record((j) => ({
           ...j,
@@ -504,22 +519,39 @@ class PhaseRun {
   }
 
   /**
-   * Saves the module directory (the clone at its commit, `.terraform/`, the lock file) beside the plan. Best effort: a
-   * workspace that is too large, holds a secret value, or fails to upload is not saved, and the update initialises again.
+   * Archives the module directory (the clone at its commit, `.terraform/`, the lock file) for the update, checked for
+   * secret values (saved-workspace.ts), with its SHA-256. Never throws: a workspace that cannot be archived is not saved.
    */
-  private async saveWorkspace(note: (line: string) => Promise<void>): Promise<SavedWorkspace | undefined> {
+  private async archiveForUpdate(): Promise<ArchivedForUpdate> {
     const archive = join(this.ws!.state, 'workspace.tar.gz');
     try {
       const archived = await archiveWorkspace(join(this.ws!.module, 'repo'), archive, this.deps.registry);
+      return archived.saved ? { ...archived, sha256: await sha256File(archive) } : archived;
+    } catch (e) {
+      return { saved: false, failed: this.deps.registry.redact((e as Error).message) };
+    }
+  }
+
+  /**
+   * Saves the archived workspace beside the plan. Best effort: a workspace that is too large, holds a secret value, or
+   * fails to archive or upload is not saved, and the update initialises again.
+   */
+  private async saveWorkspace(archiving: Promise<ArchivedForUpdate>, note: (line: string) => Promise<void>): Promise<SavedWorkspace | undefined> {
+    const archive = join(this.ws!.state, 'workspace.tar.gz');
+    const archived = await archiving;
+    try {
       if (!archived.saved) {
-        await note(`the workspace is not saved for the update (${archived.why}): the update clones and initialises again`);
+        await note(
+          'failed' in archived
+            ? `the workspace could not be saved (${archived.failed}): the update clones and initialises again`
+            : `the workspace is not saved for the update (${archived.why}): the update clones and initialises again`,
+        );
         return undefined;
       }
       const key = artifactKeys.savedWorkspace(this.jobId);
-      const sha256 = await sha256File(archive);
       await this.deps.store.uploadFile(key, archive, 'application/gzip');
-      await note(`saved the workspace for the update (${archived.bytes} bytes, SHA-256 ${sha256})`);
-      return { key, sha256, bytes: archived.bytes };
+      await note(`saved the workspace for the update (${archived.bytes} bytes, SHA-256 ${archived.sha256})`);
+      return { key, sha256: archived.sha256, bytes: archived.bytes };
     } catch (e) {
       await note(`the workspace could not be saved (${this.deps.registry.redact((e as Error).message)}): the update clones and initialises again`);
       return undefined;

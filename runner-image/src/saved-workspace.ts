@@ -2,14 +2,17 @@
  * The preview's workspace saved beside its plan, so an approved update restores it instead of cloning and running
  * `init` again: the clone at its commit with what init made in the module directory (`.terraform/`, the dependency lock
  * file). Archived with the system `tar` (GNU tar, in the image; it refuses absolute and `..` member names on
- * extraction), checked for secret values first (in plain files, and in the gzip and zip files it holds: zips are read
- * by yauzl), and verified by its SHA-256 before it is restored.
+ * extraction), then the archive itself is checked for secret values (every member's name, link target and content, and
+ * the gzip and zip files it holds: zips are read by yauzl), and verified by its SHA-256 before it is restored. Checking
+ * what was archived, not the directory before archiving it, leaves no moment in which module code (a process the plan
+ * left running, say) could write a file that is archived unchecked; and it lets the archive be made while the plan runs.
  */
 import { execFile } from 'node:child_process';
-import { lstat, readdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzipSync } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { fromBufferPromise } from 'yauzl';
 import type { SecretRegistry } from './redactor';
 
@@ -32,23 +35,121 @@ async function filesUnder(dir: string): Promise<Array<{ path: string; size: numb
 }
 
 /**
- * Archives `root` (the workspace's module directory) into `archive`, unless it is too large or a file in it holds a
- * known secret value (a module could write one there): then nothing is written, and the update initialises again.
+ * Archives `root` (the workspace's module directory) into `archive`, unless it is too large, or the archive made holds a
+ * known secret value (a module could write one there): then no archive is left, and the update initialises again.
  */
 export async function archiveWorkspace(root: string, archive: string, registry: SecretRegistry, maxInflatedBytes = MAX_INFLATED_BYTES): Promise<Archived> {
   const files = await filesUnder(root);
   const total = files.reduce((sum, f) => sum + f.size, 0);
   if (total > SAVED_WORKSPACE_MAX_BYTES) return { saved: false, why: `it holds ${total} bytes, more than ${SAVED_WORKSPACE_MAX_BYTES}` };
-  const patterns = registry.patterns();
-  // One budget for everything inflated while checking: a small zip of huge members cannot take the task's memory.
-  const budget = { left: maxInflatedBytes };
-  if (patterns.length > 0)
-    for (const f of files) {
-      const found = await secretIn(await readFile(f.path), patterns, 0, budget);
-      if (found) return { saved: false, why: `${relative(root, f.path)} ${found}` };
-    }
   await run('tar', ['-C', dirname(root), '-czf', archive, basename(root)]);
+  const patterns = registry.patterns();
+  const found = patterns.length > 0 ? await secretInArchive(archive, `${basename(root)}/`, patterns, maxInflatedBytes) : undefined;
+  if (found) {
+    await rm(archive, { force: true });
+    return { saved: false, why: found };
+  }
   return { saved: true, bytes: (await stat(archive)).size };
+}
+
+/**
+ * Why the gzipped tar `archive` may not be saved, or undefined: a member whose name or link target holds a secret value,
+ * or whose content does (secretIn). Members are read one at a time from the stream; names are told relative to `prefix`.
+ */
+async function secretInArchive(archive: string, prefix: string, patterns: readonly Buffer[], maxInflatedBytes: number): Promise<string | undefined> {
+  // One budget for everything inflated inside members while checking: a small zip of huge members cannot take the task's memory.
+  const budget = { left: maxInflatedBytes };
+  const relative = (name: string) => (name.startsWith(prefix) ? name.slice(prefix.length) : name);
+  for await (const member of tarMembers(createReadStream(archive).pipe(createGunzip()))) {
+    // The name itself is not told: it holds the value. GNU long names and link targets, pax attributes: a name, not content.
+    if (patterns.some((p) => member.header.includes(p) || (member.meta && member.body.includes(p))))
+      return 'a member has a secret value in its name or link target';
+    if (member.meta) continue;
+    const found = await secretIn(member.body, patterns, 0, budget);
+    if (found) return `${relative(member.name)} ${found}`;
+  }
+  return undefined;
+}
+
+interface TarMember {
+  /** The member's name (a GNU long name when one came before it). */
+  name: string;
+  /** Its 512-byte header block. */
+  header: Buffer;
+  /** What follows the header: a file's content, or a long name or pax attributes (meta). */
+  body: Buffer;
+  meta: boolean;
+}
+
+/** Bytes arriving in chunks, taken in exact lengths. */
+class ByteQueue {
+  private chunks: Buffer[] = [];
+  length = 0;
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+  take(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const head = this.chunks[0];
+      const used = Math.min(head.length, n - filled);
+      head.copy(out, filled, 0, used);
+      filled += used;
+      if (used === head.length) this.chunks.shift();
+      else this.chunks[0] = head.subarray(used);
+    }
+    this.length -= n;
+    return out;
+  }
+}
+
+const BLOCK = 512;
+
+/**
+ * The members of a tar stream as GNU tar writes it (ustar headers; `L`/`K` long names, `x`/`g` pax attributes), one at
+ * a time. A size in base-256 (past 8 GiB) or a stream that ends inside a member fails: such an archive is not checked,
+ * so it is not saved.
+ */
+async function* tarMembers(stream: AsyncIterable<Buffer>): AsyncGenerator<TarMember> {
+  const queue = new ByteQueue();
+  const source = stream[Symbol.asyncIterator]();
+  const fill = async (n: number): Promise<boolean> => {
+    while (queue.length < n) {
+      const next = await source.next();
+      if (next.done) return false;
+      queue.push(next.value);
+    }
+    return true;
+  };
+  let longName: string | undefined;
+  for (;;) {
+    if (!(await fill(BLOCK))) {
+      if (queue.length === 0) return;
+      throw new Error('the archive ends inside a header');
+    }
+    const header = queue.take(BLOCK);
+    if (header.every((b) => b === 0)) continue;
+    if (header[124] & 0x80) throw new Error('a member is larger than the check reads');
+    const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+    if (!Number.isSafeInteger(size) || size < 0) throw new Error('a member has no readable size');
+    const padded = Math.ceil(size / BLOCK) * BLOCK;
+    if (!(await fill(padded))) throw new Error('the archive ends inside a member');
+    const body = queue.take(padded).subarray(0, size);
+    const type = String.fromCharCode(header[156]);
+    const field = (start: number, length: number) =>
+      header
+        .subarray(start, start + length)
+        .toString('utf8')
+        .replace(/\0.*$/s, '');
+    const meta = type === 'L' || type === 'K' || type === 'x' || type === 'g';
+    const ustarPrefix = header.subarray(257, 262).toString('latin1') === 'ustar' ? field(345, 155) : '';
+    const name = longName ?? (ustarPrefix ? `${ustarPrefix}/${field(0, 100)}` : field(0, 100));
+    if (type === 'L') longName = body.toString('utf8').replace(/\0.*$/s, '');
+    else if (!meta) longName = undefined;
+    yield { name, header, body, meta };
+  }
 }
 
 /** How deep archives inside archives are opened, and how much the whole check may inflate: past either, it is not saved. */

@@ -564,6 +564,24 @@ describe("the preview's saved workspace", () => {
     expect(await logText(job.metadata.id, 'preview', 'plan')).toContain('the workspace is not saved for the update (terraform/.netrc holds a secret value)');
   });
 
+  it('is not saved when module code writes a secret value into it after the directory could have been looked at: what is checked is the archive itself', async () => {
+    env.fake.secrets.set('stackjobs/acmecorp/prov-late', JSON.stringify(PROVIDER_SECRET));
+    // A `tar` first on the runner's PATH that, as a process the module left running could, writes the secret into the
+    // module directory just before the system tar archives it (`tar -C <dir> -czf <archive> <name>`).
+    const bin = join(env.dir, 'late-writer-bin');
+    mkdirSync(bin, { recursive: true });
+    const realTar = execFileSync('sh', ['-c', 'command -v tar'], { encoding: 'utf8' }).trim();
+    const script = `#!/bin/sh\nif [ "$3" = "-czf" ]; then printf 'key: %s\\n' '${PROVIDER_SECRET.secretAccessKey}' > "$2/$5/late.txt"; fi\nexec ${realTar} "$@"\n`;
+    writeFileSync(join(bin, 'tar'), script, { mode: 0o755 });
+    const job = await createJob(env, { providerSecretRef: 'stackjobs/acmecorp/prov-late' });
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-late-preview', env: { PATH: `${bin}:${process.env.PATH}` } }));
+    expect((await env.jobs.require(job.metadata.id)).job.status.plan!.workspace).toBeUndefined();
+    expect((await allObjects(env, artifactKeys.savedWorkspace(job.metadata.id))).size).toBe(0);
+    const planLog = await logText(job.metadata.id, 'preview', 'plan');
+    expect(planLog).toContain('the workspace is not saved for the update (late.txt holds a secret value)');
+    expect(planLog).not.toContain(PROVIDER_SECRET.secretAccessKey);
+  });
+
   it('is not saved when a file in it holds a secret value: the update clones and initialises again', async () => {
     env.fake.secrets.set('stackjobs/acmecorp/prov-ws', JSON.stringify(PROVIDER_SECRET));
     const repo = ownRepo('secret-ws', { path: 'terraform/notes.txt', content: `key: ${PROVIDER_SECRET.secretAccessKey}\n` });

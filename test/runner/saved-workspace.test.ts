@@ -2,7 +2,7 @@
  * The preview's saved workspace goes to S3 only without secret values in it: in plain files, and inside the gzip and
  * zip files a module may leave there (Terraform's archive_file zips whatever it is given, a credential included).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -164,4 +164,38 @@ it.each(FORMATS)('does not save a %s file: it cannot be opened to look for a sec
 
 it('saves a plain file that merely starts with "BZh" (not bzip2: no block header after it)', async () => {
   expect(await archive({ 'build/notes.txt': Buffer.from('BZh is how bzip2 files start\n') })).toEqual({ saved: true, bytes: expect.any(Number) });
+});
+
+it.each([
+  ['a file name', (root: string) => writeFileSync(join(root, `build/${SECRET}.txt`), 'plain\n')],
+  ['a long file name (a GNU long-name member)', (root: string) => writeFileSync(join(root, `build/${'n'.repeat(120)}-${SECRET}.txt`), 'plain\n')],
+  ['a symbolic link target', (root: string) => symlinkSync(`/nowhere/${SECRET}`, join(root, 'build/link'))],
+])('does not save a workspace with the secret in %s', async (_what, plant) => {
+  const root = join(work, 'repo');
+  mkdirSync(join(root, 'build'), { recursive: true });
+  plant(root);
+  const registry = new SecretRegistry();
+  registry.add(SECRET);
+  const archived = await archiveWorkspace(root, join(work, 'ws.tar.gz'), registry);
+  expect(archived).toEqual({ saved: false, why: 'a member has a secret value in its name or link target' });
+  expect(existsSync(join(work, 'ws.tar.gz'))).toBe(false);
+});
+
+it('saves and restores a workspace with long and deeply nested names, every member read', async () => {
+  const root = join(work, 'repo');
+  const deep = join(root, ...Array.from({ length: 12 }, (_, i) => `dir-${i}-${'d'.repeat(12)}`));
+  mkdirSync(deep, { recursive: true });
+  writeFileSync(join(deep, `${'f'.repeat(150)}.txt`), 'deep\n');
+  writeFileSync(join(root, 'main.tf'), 'resource "terraform_data" "x" {}\n');
+  const registry = new SecretRegistry();
+  registry.add(SECRET);
+  expect(await archiveWorkspace(root, join(work, 'ws.tar.gz'), registry)).toEqual({ saved: true, bytes: expect.any(Number) });
+  const listed = execFileSync('tar', ['-tzf', join(work, 'ws.tar.gz')], { encoding: 'utf8' });
+  expect(listed).toContain(`${'f'.repeat(150)}.txt`);
+  // The same long name holding the secret, in the same deep directory: found.
+  writeFileSync(join(deep, `${'f'.repeat(150)}-2.txt`), `x=${SECRET}\n`);
+  expect(await archiveWorkspace(root, join(work, 'ws.tar.gz'), registry)).toEqual({
+    saved: false,
+    why: expect.stringMatching(new RegExp(`^dir-0-d{12}/.*/${'f'.repeat(150)}-2\\.txt holds a secret value$`)),
+  });
 });
