@@ -12,20 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { verifySigV4 } from './sigv4';
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  lchownSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, cpSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, type CreateTableCommandInput, type Projection } from '@aws-sdk/client-dynamodb';
@@ -47,6 +34,7 @@ import { isApprovalExpiry } from '../lambdas/approvals/expired';
 import { isDriftDetected } from '../lambdas/events/drift-detected';
 import { catalogSchedules, startDriftScheduler, type DriftScheduler } from './drift-scheduler';
 import { Spawner, type SpawnedProcess } from './spawner';
+import { LocalToolUsers, type ToolIdentity } from './tool-users';
 import { WorkflowErrorName } from '../lambdas/workflow/errors';
 import { ECS_TASK_STATE_CHANGE, RUNNER_CONTAINER_NAME, type RunnerStoppedOutcome } from '../lambdas/workflow/runner-stopped';
 
@@ -320,15 +308,14 @@ export function runnerStoppedEvent(taskArn: string, containerEnv: Record<string,
   };
 }
 
-/** `nobody`: the IaC tool's user when local mode runs as root (CI does), as the image's stackjobs-tool is on AWS. */
-export const LOCAL_TOOL_USER = { uid: 65534, gid: 65534 };
-
 /**
- * Started as root (and not told otherwise), local mode runs every IaC command as LOCAL_TOOL_USER, like the image: the
- * data directory becomes traverse-only, DynamoDB's and S3's files stay root's, and the state directory (local backends)
- * is the tool's. Module code then reads neither the runner's environment nor local mode's data.
+ * Started as root (and not told otherwise), local mode runs the IaC commands of each org under that org's own uid
+ * (tool-users.ts), as the image runs them under stackjobs-tool: the data directory becomes traverse-only, DynamoDB's and
+ * S3's files stay root's, and so does the state directory of local backends, in which the runner gives each stack's
+ * directory to its org's uid (STACKJOBS_LOCAL_STATE_ROOT). Module code then reads neither the runner's environment nor
+ * local mode's data, nor another org's running tool, workspace or state.
  */
-function localToolUser(dataDir: string, runnerEnv: Record<string, string> = {}): { uid: number; gid: number } | undefined {
+function localToolUsers(dataDir: string, runnerEnv: Record<string, string> = {}): LocalToolUsers | undefined {
   if (process.getuid?.() !== 0 || runnerEnv.STACKJOBS_TOOL_UID !== undefined) return undefined;
   chmodSync(dataDir, 0o711);
   for (const own of ['dynamodb', 's3', 'runner']) {
@@ -338,16 +325,12 @@ function localToolUser(dataDir: string, runnerEnv: Record<string, string> = {}):
   // Workspaces live under work/ (the runner makes each its tool's; traverse-only above them).
   mkdirSync(join(dataDir, 'work'), { recursive: true });
   chmodSync(join(dataDir, 'work'), 0o711);
+  // Root's and traverse-only (a data directory from a version that gave it all to one tool user included): the runner
+  // hands each stack's directory under it to that stack's org.
   mkdirSync(join(dataDir, 'state'), { recursive: true });
-  chownTreeSync(join(dataDir, 'state'), LOCAL_TOOL_USER);
-  return LOCAL_TOOL_USER;
-}
-
-/** chown -R without following links (no `chown` binary needed: the demo runs with node and git only on its PATH). */
-function chownTreeSync(dir: string, user: { uid: number; gid: number }): void {
-  lchownSync(dir, user.uid, user.gid);
-  if (!lstatSync(dir).isDirectory()) return;
-  for (const name of readdirSync(dir)) chownTreeSync(join(dir, name), user);
+  lchownSync(join(dataDir, 'state'), 0, 0);
+  chmodSync(join(dataDir, 'state'), 0o711);
+  return new LocalToolUsers(dataDir);
 }
 
 /** Runner settings a local run may shorten over the deployed values the state machine passes (tests, the demo). */
@@ -428,7 +411,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   const runnerCredentials = { accessKeyId: `LOCALRUNNER${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64') };
   const runSecret = (id: string) =>
     id === runCredentials.accessKeyId ? runCredentials.secretAccessKey : id === runnerCredentials.accessKeyId ? runnerCredentials.secretAccessKey : undefined;
-  const toolUser = localToolUser(dataDir, options.runnerEnv);
+  const toolUsers = localToolUsers(dataDir, options.runnerEnv);
   const stops: (() => Promise<void>)[] = [];
   const runners = new Map<string, SpawnedProcess>();
   try {
@@ -603,7 +586,13 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
     const db = documentClient();
     // Jobs kept from a version without the open-by-stack index get its keys (the same step an AWS upgrade runs).
     const { JobRepository } = await import('../lambdas/adapters/dynamodb/job-repository');
-    const backfilled = await new JobRepository(db, names.jobsTable).backfillOpenIndex();
+    const jobRepository = new JobRepository(db, names.jobsTable);
+    const backfilled = await jobRepository.backfillOpenIndex();
+    const orgOfJob = async (id: string) => {
+      const found = await jobRepository.get(id);
+      if (!found) throw new Error(`no stack job ${id}: its runner task was not started`);
+      return found.job.metadata.org;
+    };
     if (backfilled > 0) log(`gave ${backfilled} unfinished job(s) from an earlier version their place in the stack queue index`);
     const catalog = new CatalogRepository(db, names.catalogTable);
     const withDataDir = (v: unknown): unknown => JSON.parse(JSON.stringify(v).replaceAll('{dataDir}', dataDir.replace(/\\/g, '/')));
@@ -669,6 +658,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
         const containerEnv = Object.fromEntries((overrides?.ContainerOverrides ?? []).flatMap((c) => c.Environment ?? []).map((e) => [e.Name, e.Value]));
         for (const [k, v] of Object.entries(containerEnv)) if (template.Resources[v]) containerEnv[k] = localRef(v);
         const taskArn = `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:task/local/${executionName}-${task.phase}-${++taskSeq}`;
+        // The job's org decides its tool's uid: read here, as the task starts (on AWS the task itself is the boundary).
+        const toolUser: ToolIdentity | undefined = toolUsers?.of(await orgOfJob(containerEnv.STACKJOBS_JOB_ID));
         const child = await spawner.spawn(process.execPath, ['--enable-source-maps', runnerBundle], {
           // The contract comes from the overrides as in AWS; local tuning (shorter grace or timeouts) may still win.
           env: {
@@ -680,7 +671,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
             AWS_ACCESS_KEY_ID: runnerCredentials.accessKeyId,
             AWS_SECRET_ACCESS_KEY: runnerCredentials.secretAccessKey,
             STACKJOBS_WORK_DIR: join(dataDir, 'work'),
-            ...(toolUser ? { STACKJOBS_TOOL_UID: String(toolUser.uid), STACKJOBS_TOOL_GID: String(toolUser.gid) } : {}),
+            ...(toolUser
+              ? { STACKJOBS_TOOL_UID: String(toolUser.uid), STACKJOBS_TOOL_GID: String(toolUser.gid), STACKJOBS_LOCAL_STATE_ROOT: join(dataDir, 'state') }
+              : {}),
             ...options.runnerEnv,
             ...containerEnv,
             ...localTuning(options.runnerEnv),

@@ -49,6 +49,8 @@ export const runnerConfigSchema = z.object({
   // Hardening (runner-image/README.md, Security notes): run the tool under this uid/gid when the runner is root.
   STACKJOBS_TOOL_UID: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).optional()),
   STACKJOBS_TOOL_GID: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).optional()),
+  // Local mode: the state directory of local backends, in which each stack's directory is given to its tool's uid.
+  STACKJOBS_LOCAL_STATE_ROOT: z.preprocess((v) => (v === '' ? undefined : v), z.string().startsWith('/').optional()),
 });
 export type RunnerConfig = z.infer<typeof runnerConfigSchema>;
 

@@ -67,6 +67,8 @@ export interface ResolvedCredentials {
   backendConfig: string[];
   /** Pulumi's `login` URL. */
   pulumiBackendUrl: string;
+  /** A local backend's state file (its directory is the stack's). */
+  localStatePath?: string;
 }
 
 function parseJson(raw: string, what: string): unknown {
@@ -304,9 +306,11 @@ export async function resolveCredentials(essentials: Essentials, scope: Credenti
 
   const backendConfig: string[] = [];
   let pulumiBackendUrl: string;
+  let localStatePath: string | undefined;
   if (backend.type === 'local') {
     const base = str(cfg.path) ?? stateDir;
-    backendConfig.push(`path=${join(base, backend.stateKey)}`);
+    localStatePath = join(base, backend.stateKey);
+    backendConfig.push(`path=${localStatePath}`);
     pulumiBackendUrl = `file://${join(base, backend.stateKey.replace(/\/[^/]*$/, ''))}`;
   } else {
     const bucket = str(cfg.bucket);
@@ -347,5 +351,5 @@ export async function resolveCredentials(essentials: Essentials, scope: Credenti
     backendConfig.push(`profile=${BACKEND_PROFILE}`);
     pulumiBackendUrl = `${pulumiBackendUrl}&profile=${BACKEND_PROFILE}`;
   }
-  return { env, backendConfig, pulumiBackendUrl };
+  return { env, backendConfig, pulumiBackendUrl, ...(localStatePath ? { localStatePath } : {}) };
 }

@@ -33,7 +33,7 @@ import { archiveWorkspace, restoreWorkspace, type Archived } from './saved-works
 import { S3LogSink } from './log-sink';
 import { refusedStart } from './task-arn';
 import { redactJsonText, redactJsonValue, SecretRegistry } from './redactor';
-import { chownTree, toolUserFrom, type ToolUser } from './tool-user';
+import { chownTree, claimLocalStateDir, toolUserFrom, type ToolUser } from './tool-user';
 import { createWorkspace, removeWorkspace, type Workspace } from './workspace';
 
 type SavedWorkspace = NonNullable<NonNullable<StackJob['status']['plan']>['workspace']>;
@@ -346,7 +346,10 @@ class PhaseRun {
         driver = this.createDriver(ws, moduleDir, creds.backendConfig, creds.pulumiBackendUrl);
         this.cwd = moduleDir;
         await driver.configure();
-        if (this.toolUser) await chownTree(ws.root, this.toolUser);
+        if (this.toolUser) {
+          await chownTree(ws.root, this.toolUser);
+          if (creds.localStatePath) await claimLocalStateDir(creds.localStatePath, config.STACKJOBS_LOCAL_STATE_ROOT, this.toolUser);
+        }
         if (!restored) await driver.init(exec);
       });
 

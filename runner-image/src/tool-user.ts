@@ -5,8 +5,8 @@
  * when the runner runs as root and STACKJOBS_TOOL_UID is set; the workspace is then handed to that uid before the
  * first tool command (the clone, the var file, the backend credentials file and the downloaded plan included).
  */
-import { lchown, lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, lchown, lstat, mkdir, readdir } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 
 export interface ToolUser {
   uid: number;
@@ -42,5 +42,33 @@ export async function chownTree(dir: string, user: ToolUser): Promise<void> {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) await chownTree(path, user);
     else await lchown(path, user.uid, user.gid);
+  }
+}
+
+/**
+ * Local mode (STACKJOBS_LOCAL_STATE_ROOT): the directory of a local backend's state file, when it lies under that root,
+ * becomes the tool's alone (0700, its tree re-owned without following links), and every directory between the root and
+ * it the runner's and traverse-only (0711). Each org's tool has its own uid there, so one org's module code reads no
+ * other org's state. A state path outside the root is left as it is (the catalog chose it; the runner changes nothing
+ * it did not make), and a path through a symbolic link is refused.
+ */
+export async function claimLocalStateDir(statePath: string, root: string | undefined, user: ToolUser, owner = { uid: 0, gid: 0 }): Promise<void> {
+  if (!root) return;
+  const rel = relative(root, dirname(statePath));
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return;
+  const parts = rel.split(sep);
+  let dir = root;
+  for (const [i, part] of parts.entries()) {
+    dir = join(dir, part);
+    const stack = i === parts.length - 1;
+    if (!(await lstat(dir).catch(() => undefined))) await mkdir(dir, { mode: 0o700 });
+    if (!(await lstat(dir)).isDirectory()) throw new Error(`the local state path ${dir} is not a directory (a symbolic link?): refusing to use it`);
+    if (stack) {
+      await chownTree(dir, user);
+      await chmod(dir, 0o700);
+    } else {
+      await lchown(dir, owner.uid, owner.gid);
+      await chmod(dir, 0o711);
+    }
   }
 }

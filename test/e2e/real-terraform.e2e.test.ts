@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import type { PlanChanges } from '../../lambdas/domain/plan-changes';
 import type { StackJob } from '../../lambdas/domain/schemas';
 import { publishExampleModules } from '../../local/local-mode';
+import { LOCAL_TOOL_UID_BASE } from '../../local/tool-users';
 import {
   e2eConfig,
   PLANTED_SECRET,
@@ -48,6 +49,22 @@ beforeAll(async () => {
     { ...TF_PROBE_MODULE, id: 'iacmod_tf_probe_keyed', resourceKind: 'tf_probe_keyed', provider: 'demo' },
   ];
   config.secrets['stackjobs/acmecorp/demo-api'] = JSON.stringify({ DEMO_API_KEY: PLANTED_SECRET, TF_VAR_api_key: PLANTED_SECRET });
+  // A second org on the same local mode, with a local backend in the same state directory: its module code is the
+  // attacker of the org isolation test.
+  config.catalog['backend-credentials'] = [
+    ...(config.catalog['backend-credentials'] ?? []),
+    { id: 'tfcred_local_globex', org: 'globex', provisioner: 'terraform', type: 'local', config: { path: '{dataDir}/state' } },
+  ];
+  config.catalog['flow-control-policies'] = [
+    ...(config.catalog['flow-control-policies'] ?? []),
+    {
+      id: 'globex-default',
+      selector: { level: 'organization', org: 'globex' },
+      previewBeforeUpdate: true,
+      pauseBetweenPreviewAndUpdate: false,
+      skipRefresh: false,
+    },
+  ];
   e = await startE2E(config, {
     dataDir,
     runnerEnv: realTerraformRunnerEnv(TERRAFORM.bin),
@@ -124,6 +141,18 @@ const stateOf = (resourceId: string, env?: string) =>
     resources: Array<{ type: string; name: string; instances: unknown[] }>;
     outputs: Record<string, { value: unknown }>;
   };
+
+/** The `name=value` lines a probe module wrote (tf-probe's probe and scan resources). */
+const probeFindings = (file: string) =>
+  Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=')),
+  );
+
+/** Each org's tool uid, as local mode allocated it (local/tool-users.ts). */
+const toolUids = () => JSON.parse(readFileSync(join(dataDir, 'tool-uids.json'), 'utf8')) as Record<string, number>;
 
 describeReal('with the real Terraform, through local mode', () => {
   it("creates a module whose outputs are all unknown until apply, and gives it the resource's id and name, never the job id", async () => {
@@ -364,15 +393,49 @@ describeReal('with the real Terraform, through local mode', () => {
     chmodSync(dirname(probe), 0o777);
     const job = await run(change('probe_isolation', 'v1', { spec: { probe } }));
     expect(job.status.result).toBe('succeeded');
-    const seen = Object.fromEntries(
-      readFileSync(probe, 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => l.split('=')),
-    );
-    expect(seen).toEqual({ uid: '65534', runner_environ: 'denied', local_data: 'denied', own_env: 'clean' });
+    const seen = probeFindings(probe);
+    // The org's own uid, allocated by local mode on its first job (local/tool-users.ts).
+    const uids = toolUids();
+    expect(uids.acmecorp).toBeGreaterThanOrEqual(LOCAL_TOOL_UID_BASE);
+    expect(seen).toEqual({ uid: String(uids.acmecorp), runner_environ: 'denied', local_data: 'denied', own_env: 'clean' });
     rmSync(dirname(probe), { recursive: true, force: true });
   });
+
+  (process.getuid?.() === 0 ? it : it.skip)(
+    "runs each org's module code as that org's own uid: it reads neither another org's running tool nor its state",
+    async () => {
+      // acmecorp's stack: applied once (its state file), then held applying with its credential in its tool's environment.
+      await run(change('probe_victim', 'v1', { spec: {} }));
+      const victimState = stateFile('probe_victim');
+      const held = await submit({ ...change('probe_victim', 'v2', { spec: { holdSeconds: 20 } }), kind: 'tf_probe_keyed' });
+      await e.waitFor(held.metadata.id, (j) => j.status.operations.some((o) => o.name === 'apply' && o.status === 'running') || done(j), 60000);
+      // globex's module code, meanwhile, looks for acmecorp's running tool and reads what it can.
+      const scan = join(mkdtempSync(join(tmpdir(), 'stackjobs-scan-')), 'scan.txt');
+      chmodSync(dirname(scan), 0o777);
+      const attack = {
+        ...change('probe_attacker', 'v1', { spec: { scan, otherState: victimState } }),
+        resource: { id: 'probe_attacker', name: 'probe_attacker-name', org: 'globex', env: 'dev', version: { id: 'v1', message: 'scan' } },
+        createdBy: 'ops@globex.example',
+      };
+      const submitted = await e.call<StackJob>('POST', '/v1/stack-jobs', { token: TOKENS.globex, body: attack });
+      expect(submitted.status).toBe(201);
+      // Polled as globex: to acmecorp's callers, globex's job does not exist.
+      let attacker = submitted.body;
+      for (const until = Date.now() + 60000; !done(attacker) && Date.now() < until; await new Promise((r) => setTimeout(r, 200)))
+        attacker = (await e.call<StackJob>('GET', `/v1/stack-jobs/${attacker.metadata.id}`, { token: TOKENS.globex })).body;
+      expect(attacker.status.result).toBe('succeeded');
+      const seen = probeFindings(scan);
+      const uids = toolUids();
+      expect(uids.globex).not.toBe(uids.acmecorp);
+      // It saw acmecorp's tool running (the attack ran while it held) and could read neither its environment nor its state.
+      expect(seen).toEqual({ uid: String(uids.globex), saw_other_tool: 'yes', other_environ: 'denied', other_state: 'denied' });
+      expect((await e.waitFor(held.metadata.id, done, 60000)).status.result).toBe('succeeded');
+      expect(statSync(dirname(victimState))).toMatchObject({ uid: uids.acmecorp, mode: expect.any(Number) });
+      expect(statSync(dirname(victimState)).mode & 0o777).toBe(0o700);
+      rmSync(dirname(scan), { recursive: true, force: true });
+    },
+    120000,
+  );
 
   it('plans and applies a destroy for a deleted resource', async () => {
     await run(change('probe_delete', 'v1'));

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRunnerConfig } from '../../runner-image/src/config';
 import { supervise, type SuperviseOptions } from '../../runner-image/src/supervisor';
-import { chownTree, toolUserFrom } from '../../runner-image/src/tool-user';
+import { chownTree, claimLocalStateDir, toolUserFrom } from '../../runner-image/src/tool-user';
 
 // spawn is observed, and by default really spawns (the root-only test runs a real command).
 jest.mock('node:child_process', () => {
@@ -107,6 +107,54 @@ describe('chownTree', () => {
       expect(statSync(outside).uid).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('claimLocalStateDir (local mode: a local backend stack directory per org uid)', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'state-root-'));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  const ORG_UID = 200007;
+
+  asRoot("gives the stack's directory to the tool alone and keeps every directory above it the runner's and traverse-only", async () => {
+    const stack = join(root, 'stack-jobs', 'acme', 'dev', 'res-1');
+    // A directory a former version gave to one shared tool user, with a state file in it.
+    mkdirSync(stack, { recursive: true, mode: 0o755 });
+    writeFileSync(join(stack, 'terraform.tfstate'), '{}');
+    chownTree(join(root, 'stack-jobs'), { uid: NOBODY, gid: NOBODY });
+    await claimLocalStateDir(join(stack, 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID });
+    expect(statSync(stack)).toMatchObject({ uid: ORG_UID, gid: ORG_UID });
+    expect(statSync(stack).mode & 0o777).toBe(0o700);
+    expect(statSync(join(stack, 'terraform.tfstate')).uid).toBe(ORG_UID);
+    for (const above of [join(root, 'stack-jobs'), join(root, 'stack-jobs', 'acme'), join(root, 'stack-jobs', 'acme', 'dev')]) {
+      expect({ above, uid: statSync(above).uid, mode: statSync(above).mode & 0o777 }).toEqual({ above, uid: 0, mode: 0o711 });
+    }
+    // A stack not seen before: made, the same way.
+    const fresh = join(root, 'stack-jobs', 'acme', 'prod', 'res-2');
+    await claimLocalStateDir(join(fresh, 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID });
+    expect({ uid: statSync(fresh).uid, mode: statSync(fresh).mode & 0o777 }).toEqual({ uid: ORG_UID, mode: 0o700 });
+  });
+
+  asRoot('changes nothing outside the root, and refuses a path through a symbolic link', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'state-outside-'));
+    try {
+      const before = statSync(outside);
+      await claimLocalStateDir(join(outside, 'x', 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID });
+      await claimLocalStateDir(join(root, '..', 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID });
+      expect(statSync(outside)).toMatchObject({ uid: before.uid, mode: before.mode });
+      expect(lstatSync(join(outside, 'x'), { throwIfNoEntry: false })).toBeUndefined();
+      // A link in the state tree (module code of the stack's own org could plant one) is never followed.
+      mkdirSync(join(root, 'stack-jobs', 'acme'), { recursive: true });
+      symlinkSync(outside, join(root, 'stack-jobs', 'acme', 'dev'));
+      await expect(
+        claimLocalStateDir(join(root, 'stack-jobs', 'acme', 'dev', 'res', 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID }),
+      ).rejects.toThrow(/is not a directory \(a symbolic link\?\): refusing to use it/);
+      expect(statSync(outside)).toMatchObject({ uid: before.uid, mode: before.mode });
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
     }
   });
 });
