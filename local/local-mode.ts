@@ -19,6 +19,7 @@ import { DynamoDBClient, type CreateTableCommandInput, type Projection } from '@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { extractStateMachine, LOCAL_ACCOUNT, LOCAL_REGION, resolver, synthesizeTemplate, type CfnTemplate } from '../infra/asl';
 import { buildRunner } from '../runner-image/build';
+import { reownTree } from '../runner-image/src/tool-user';
 import { callerAccess, hasPermission } from '../lambdas/http/principal';
 import type { Principal } from '../lambdas/domain/schemas';
 import { catalogEntries, type LocalConfig } from './config';
@@ -315,7 +316,7 @@ export function runnerStoppedEvent(taskArn: string, containerEnv: Record<string,
  * directory to its org's uid (STACKJOBS_LOCAL_STATE_ROOT). Module code then reads neither the runner's environment nor
  * local mode's data, nor another org's running tool, workspace or state.
  */
-function localToolUsers(dataDir: string, runnerEnv: Record<string, string> = {}): LocalToolUsers | undefined {
+export async function localToolUsers(dataDir: string, runnerEnv: Record<string, string> = {}): Promise<LocalToolUsers | undefined> {
   if (process.getuid?.() !== 0 || runnerEnv.STACKJOBS_TOOL_UID !== undefined) return undefined;
   chmodSync(dataDir, 0o711);
   for (const own of ['dynamodb', 's3', 'runner']) {
@@ -325,11 +326,15 @@ function localToolUsers(dataDir: string, runnerEnv: Record<string, string> = {})
   // Workspaces live under work/ (the runner makes each its tool's; traverse-only above them).
   mkdirSync(join(dataDir, 'work'), { recursive: true });
   chmodSync(join(dataDir, 'work'), 0o711);
-  // Root's and traverse-only (a data directory from a version that gave it all to one tool user included): the runner
-  // hands each stack's directory under it to that stack's org.
-  mkdirSync(join(dataDir, 'state'), { recursive: true });
-  lchownSync(join(dataDir, 'state'), 0, 0);
-  chmodSync(join(dataDir, 'state'), 0o711);
+  // Root's and traverse-only: the runner hands each stack's directory under it to that stack's org. What is in it is
+  // made root's and private first (reownTree: from the top down, so no process of a tool's uid can swap a link in on
+  // the way), which is what a data directory from a version that gave it all to one shared tool user needs; each
+  // stack's directory goes back to its org at that stack's next job.
+  const state = join(dataDir, 'state');
+  mkdirSync(state, { recursive: true });
+  lchownSync(state, 0, 0);
+  chmodSync(state, 0o711);
+  for (const name of readdirSync(state)) await reownTree(join(state, name), { uid: 0, gid: 0 }, { dir: 0o700, file: 0o600 });
   return new LocalToolUsers(dataDir);
 }
 
@@ -411,7 +416,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   const runnerCredentials = { accessKeyId: `LOCALRUNNER${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64') };
   const runSecret = (id: string) =>
     id === runCredentials.accessKeyId ? runCredentials.secretAccessKey : id === runnerCredentials.accessKeyId ? runnerCredentials.secretAccessKey : undefined;
-  const toolUsers = localToolUsers(dataDir, options.runnerEnv);
+  const toolUsers = await localToolUsers(dataDir, options.runnerEnv);
   const stops: (() => Promise<void>)[] = [];
   const runners = new Map<string, SpawnedProcess>();
   try {

@@ -297,7 +297,7 @@ class PhaseRun {
       this.fetched = fetched;
       // An early workspace download the job does not use (none recorded, or a tool that does not reuse it) goes now.
       if (this.early?.fetched.workspace && !fetched.workspace)
-        await rm(join(ws.state, 'workspace.tar.gz'), { force: true }).catch((e: Error) => this.deps.warn(`could not remove an unused download: ${e.name}`));
+        await rm(join(ws.runner, 'workspace.tar.gz'), { force: true }).catch((e: Error) => this.deps.warn(`could not remove an unused download: ${e.name}`));
       // An update that claims late still refuses at once a cancel it read with its job: no secret read, no role
       // assumed, nothing restored. (One recorded later is refused by the claim that would start the apply.)
       const refused = restores ? refusedStart(this.job, this.phase) : undefined;
@@ -365,8 +365,10 @@ class PhaseRun {
           const refreshJson = join(ws.state, 'refresh.json');
           if (existsSync(refreshJson)) {
             const masked = driver.downloadablePlan(JSON.parse(await readFile(refreshJson, 'utf8')) as Record<string, unknown>);
-            await writeFile(refreshJson, redactJsonText(masked, this.deps.registry), { mode: 0o600 });
-            await this.deps.store.uploadFile(artifactKeys.refreshJson(this.jobId), refreshJson, 'application/json');
+            // Written where only the runner writes (Workspace.runner): what is uploaded is what was redacted.
+            const redacted = join(ws.runner, 'refresh.json');
+            await writeFile(redacted, redactJsonText(masked, this.deps.registry), { mode: 0o600 });
+            await this.deps.store.uploadFile(artifactKeys.refreshJson(this.jobId), redacted, 'application/json');
           }
           return found;
         });
@@ -396,7 +398,8 @@ class PhaseRun {
           // material that reached a variable or an output) wherever it appears. The binary plan is uploaded byte-exact:
           // it is what the approved digest covers and what apply runs.
           const masked = driver.downloadablePlan(planJson);
-          await writeFile(planJsonFile, redactJsonText(masked, this.deps.registry), { mode: 0o600 });
+          const redactedPlanJson = join(ws.runner, 'plan.json');
+          await writeFile(redactedPlanJson, redactJsonText(masked, this.deps.registry), { mode: 0o600 });
           // Resource addresses reach the job record and the task result: a for_each key could carry a secret too.
           // Redacted whole, then bounded (boundDrift's reason): the result, the job item and the task result carry the bounded one.
           const summaryRedacted = boundSummary(redactJsonValue(planned.summary, this.deps.registry, { stringsOnly: true }) as PlanSummary);
@@ -405,7 +408,7 @@ class PhaseRun {
           [savedWorkspace] = await Promise.all([
             planned.hasChanges && archiving ? this.saveWorkspace(archiving, note) : undefined,
             this.deps.store.uploadFile(planKey, planFile),
-            this.deps.store.uploadFile(artifactKeys.planJson(this.jobId), planJsonFile, 'application/json'),
+            this.deps.store.uploadFile(artifactKeys.planJson(this.jobId), redactedPlanJson, 'application/json'),
             this.deps.store.putJson(artifactKeys.planSummary(this.jobId), stored),
             this.deps.store.putText(artifactKeys.planDigest(this.jobId), `${digest}  plan.bin\n`),
           ]);
@@ -418,7 +421,7 @@ class PhaseRun {
           } finally {
             // Settled before the plan's operation ends, used or not: nothing goes on writing beside the next tool.
             await Promise.allSettled([archiving]);
-            await rm(join(ws.state, 'workspace.tar.gz'), { force: true });
+            await rm(join(ws.runner, 'workspace.tar.gz'), { force: true });
           }
         });
         await this.record((j) => ({
@@ -491,7 +494,7 @@ class PhaseRun {
     const early = this.early?.fetched;
     if (!early) return {};
     const saved = this.savedWorkspace();
-    const archive = join(this.ws!.state, 'workspace.tar.gz');
+    const archive = join(this.ws!.runner, 'workspace.tar.gz');
     return {
       ...(this.job.status.plan ? { plan: early.plan } : {}),
       // The early download fetched the key a preview saves to; a workspace recorded elsewhere is fetched from there
@@ -526,7 +529,7 @@ class PhaseRun {
    * secret values (saved-workspace.ts), with its SHA-256. Never throws: a workspace that cannot be archived is not saved.
    */
   private async archiveForUpdate(): Promise<ArchivedForUpdate> {
-    const archive = join(this.ws!.state, 'workspace.tar.gz');
+    const archive = join(this.ws!.runner, 'workspace.tar.gz');
     try {
       const archived = await archiveWorkspace(join(this.ws!.module, 'repo'), archive, this.deps.registry);
       return archived.saved ? { ...archived, sha256: await sha256File(archive) } : archived;
@@ -540,7 +543,7 @@ class PhaseRun {
    * fails to archive or upload is not saved, and the update initialises again.
    */
   private async saveWorkspace(archiving: Promise<ArchivedForUpdate>, note: (line: string) => Promise<void>): Promise<SavedWorkspace | undefined> {
-    const archive = join(this.ws!.state, 'workspace.tar.gz');
+    const archive = join(this.ws!.runner, 'workspace.tar.gz');
     const archived = await archiving;
     try {
       if (!archived.saved) {
@@ -569,7 +572,7 @@ class PhaseRun {
    */
   private async restoreSavedWorkspace(saved: SavedWorkspace, pin: string, note: (line: string) => Promise<void>): Promise<ClonedModule | undefined> {
     const ws = this.ws!;
-    const archive = join(ws.state, 'workspace.tar.gz');
+    const archive = join(ws.runner, 'workspace.tar.gz');
     try {
       if (!(await (this.fetched.workspace ?? this.deps.store.downloadFile(saved.key, archive)))) {
         await note("the preview's saved workspace is gone: cloning and initialising again");
@@ -607,7 +610,7 @@ class PhaseRun {
         : await driver.applyDirect(exec, { destroy: o.destroy, refresh: o.refreshes });
       // Outputs belong to the apply: a failure reading them fails the operation that produced them.
       // Values Terraform marks sensitive are kept (readers mask them); known secret values become "***" everywhere.
-      const outputsFile = join(this.ws!.state, 'outputs.redacted.json');
+      const outputsFile = join(this.ws!.runner, 'outputs.redacted.json');
       await writeFile(outputsFile, redactJsonText(await driver.outputs(exec), this.deps.registry), { mode: 0o600 });
       await this.deps.store.uploadFile(outputsKey, outputsFile, 'application/json');
       return outcome;
@@ -726,7 +729,7 @@ export async function runPhase(deps: PhaseDeps): Promise<RunnerResult> {
   const ws = await createWorkspace(c.STACKJOBS_WORK_DIR, id);
   const fetched: Prefetched = {
     plan: quiet(deps.store.downloadFile(artifactKeys.planBinary(id), join(ws.state, 'plan.bin'))),
-    workspace: quiet(deps.store.downloadFile(artifactKeys.savedWorkspace(id), join(ws.state, 'workspace.tar.gz'))),
+    workspace: quiet(deps.store.downloadFile(artifactKeys.savedWorkspace(id), join(ws.runner, 'workspace.tar.gz'))),
     summary: quiet(deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(id))),
   };
   let job: StackJob;

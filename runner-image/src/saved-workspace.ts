@@ -42,7 +42,9 @@ export async function archiveWorkspace(root: string, archive: string, registry: 
   const files = await filesUnder(root);
   const total = files.reduce((sum, f) => sum + f.size, 0);
   if (total > SAVED_WORKSPACE_MAX_BYTES) return { saved: false, why: `it holds ${total} bytes, more than ${SAVED_WORKSPACE_MAX_BYTES}` };
-  await run('tar', ['-C', dirname(root), '-czf', archive, basename(root)]);
+  // GNU format: a long name is one long-name member, never split between the ustar prefix and name fields, where a
+  // secret value with a "/" in it would be in no one field whole.
+  await run('tar', ['--format=gnu', '-C', dirname(root), '-czf', archive, basename(root)]);
   const patterns = registry.patterns();
   const found = patterns.length > 0 ? await secretInArchive(archive, `${basename(root)}/`, patterns, maxInflatedBytes) : undefined;
   if (found) {
@@ -60,15 +62,25 @@ async function secretInArchive(archive: string, prefix: string, patterns: readon
   // One budget for everything inflated inside members while checking: a small zip of huge members cannot take the task's memory.
   const budget = { left: maxInflatedBytes };
   const relative = (name: string) => (name.startsWith(prefix) ? name.slice(prefix.length) : name);
-  for await (const member of tarMembers(createReadStream(archive).pipe(createGunzip()))) {
-    // The name itself is not told: it holds the value. GNU long names and link targets, pax attributes: a name, not content.
-    if (patterns.some((p) => member.header.includes(p) || (member.meta && member.body.includes(p))))
-      return 'a member has a secret value in its name or link target';
-    if (member.meta) continue;
-    const found = await secretIn(member.body, patterns, 0, budget);
-    if (found) return `${relative(member.name)} ${found}`;
+  const file = createReadStream(archive);
+  const gunzip = createGunzip();
+  // A read error ends the check with it (pipe() alone would leave the loop waiting): the archive is then not saved.
+  file.on('error', (e) => gunzip.destroy(e));
+  try {
+    for await (const member of tarMembers(file.pipe(gunzip))) {
+      // The name itself is not told: it holds the value. GNU long names and link targets, pax attributes: a name, not content.
+      const name = Buffer.from(member.name);
+      if (patterns.some((p) => member.header.includes(p) || name.includes(p) || (member.meta && member.body.includes(p))))
+        return 'a member has a secret value in its name or link target';
+      if (member.meta) continue;
+      const found = await secretIn(member.body, patterns, 0, budget);
+      if (found) return `${relative(member.name)} ${found}`;
+    }
+    return undefined;
+  } finally {
+    file.destroy();
+    gunzip.destroy();
   }
-  return undefined;
 }
 
 interface TarMember {

@@ -46,13 +46,35 @@ export async function chownTree(dir: string, user: ToolUser): Promise<void> {
 }
 
 /**
+ * Re-owns a tree that processes of another uid may be changing (a stack's state directory, which the org's tools own),
+ * without ever acting on a path they could swap for a link: each directory is first made the runner's, so that nothing
+ * but the runner can change its entries, then its entries are re-owned (links themselves, never followed), and only
+ * then is it handed on. Precondition: the entry `path` itself sits in a directory only the runner can change.
+ * `modes` also sets each directory's and regular file's mode (a migration making a tree private).
+ */
+export async function reownTree(path: string, to: ToolUser, modes?: { dir: number; file: number }, runner = { uid: 0, gid: 0 }): Promise<void> {
+  await lchown(path, runner.uid, runner.gid);
+  const stat = await lstat(path);
+  if (stat.isDirectory()) {
+    // Writable by nobody else while its entries are re-owned (its mode may have let others write).
+    await chmod(path, 0o700);
+    for (const entry of await readdir(path)) await reownTree(join(path, entry), to, modes, runner);
+    await chmod(path, modes ? modes.dir : stat.mode & 0o7777);
+  } else if (stat.isFile() && modes) {
+    await chmod(path, modes.file);
+  }
+  await lchown(path, to.uid, to.gid);
+}
+
+/**
  * Local mode (STACKJOBS_LOCAL_STATE_ROOT): the directory of a local backend's state file, when it lies under that root,
- * becomes the tool's alone (0700, its tree re-owned without following links), and every directory between the root and
- * it the runner's and traverse-only (0711). Each org's tool has its own uid there, so one org's module code reads no
+ * becomes the tool's alone (0700, its tree re-owned by reownTree), and every directory between the root and it the
+ * runner's and traverse-only (0711), made so from the root down: each is the runner's before anything in it is touched,
+ * so no link can be swapped in on the way. Each org's tool has its own uid there, so one org's module code reads no
  * other org's state. A state path outside the root is left as it is (the catalog chose it; the runner changes nothing
  * it did not make), and a path through a symbolic link is refused.
  */
-export async function claimLocalStateDir(statePath: string, root: string | undefined, user: ToolUser, owner = { uid: 0, gid: 0 }): Promise<void> {
+export async function claimLocalStateDir(statePath: string, root: string | undefined, user: ToolUser, runner = { uid: 0, gid: 0 }): Promise<void> {
   if (!root) return;
   const rel = relative(root, dirname(statePath));
   if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return;
@@ -60,15 +82,17 @@ export async function claimLocalStateDir(statePath: string, root: string | undef
   let dir = root;
   for (const [i, part] of parts.entries()) {
     dir = join(dir, part);
-    const stack = i === parts.length - 1;
-    if (!(await lstat(dir).catch(() => undefined))) await mkdir(dir, { mode: 0o700 });
+    // Another runner may make the same directory at the same moment.
+    await mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
     if (!(await lstat(dir)).isDirectory()) throw new Error(`the local state path ${dir} is not a directory (a symbolic link?): refusing to use it`);
-    if (stack) {
-      await chownTree(dir, user);
-      await chmod(dir, 0o700);
-    } else {
-      await lchown(dir, owner.uid, owner.gid);
+    if (i < parts.length - 1) {
+      await lchown(dir, runner.uid, runner.gid);
       await chmod(dir, 0o711);
+    } else {
+      await reownTree(dir, user, undefined, runner);
+      await chmod(dir, 0o700);
     }
   }
 }

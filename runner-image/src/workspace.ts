@@ -1,4 +1,9 @@
-/** The per-job, per-phase working directory `<workDir>/stack-jobs/<jobId>/{module,config,state,logs}`. */
+/**
+ * The per-job, per-phase working directory `<workDir>/stack-jobs/<jobId>/{module,config,state,logs}`, handed to the
+ * tool's uid before its first command, and beside it `<jobId>.runner/`, which stays the runner's alone: what the runner
+ * checks and then uploads (the saved workspace's archive, the redacted plan, refresh and outputs documents) is written
+ * there, where no process of the tool (module code, or what it left running) can replace it between check and upload.
+ */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -8,18 +13,21 @@ export interface Workspace {
   config: string;
   state: string;
   logs: string;
+  /** The runner's own files (never the tool's). */
+  runner: string;
 }
 
 /** Creates a fresh workspace (a leftover from an earlier attempt of the same job is removed first). */
 export async function createWorkspace(workDir: string, jobId: string): Promise<Workspace> {
   const root = join(workDir, 'stack-jobs', jobId);
-  await rm(root, { recursive: true, force: true });
-  const ws: Workspace = { root, module: join(root, 'module'), config: join(root, 'config'), state: join(root, 'state'), logs: join(root, 'logs') };
+  const runner = `${root}.runner`;
+  await Promise.all([rm(root, { recursive: true, force: true }), rm(runner, { recursive: true, force: true })]);
+  const ws: Workspace = { root, module: join(root, 'module'), config: join(root, 'config'), state: join(root, 'state'), logs: join(root, 'logs'), runner };
   // 0700: the workspace holds the plan and the tool's state; nobody else on the host reads it.
-  for (const dir of [ws.module, ws.config, ws.state, ws.logs]) await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const dir of [ws.module, ws.config, ws.state, ws.logs, ws.runner]) await mkdir(dir, { recursive: true, mode: 0o700 });
   return ws;
 }
 
 export async function removeWorkspace(ws: Workspace): Promise<void> {
-  await rm(ws.root, { recursive: true, force: true, maxRetries: 3 });
+  await Promise.all([rm(ws.root, { recursive: true, force: true, maxRetries: 3 }), rm(ws.runner, { recursive: true, force: true, maxRetries: 3 })]);
 }

@@ -567,11 +567,11 @@ describe("the preview's saved workspace", () => {
   it('is not saved when module code writes a secret value into it after the directory could have been looked at: what is checked is the archive itself', async () => {
     env.fake.secrets.set('stackjobs/acmecorp/prov-late', JSON.stringify(PROVIDER_SECRET));
     // A `tar` first on the runner's PATH that, as a process the module left running could, writes the secret into the
-    // module directory just before the system tar archives it (`tar -C <dir> -czf <archive> <name>`).
+    // module directory just before the system tar archives it (`tar --format=gnu -C <dir> -czf <archive> <name>`).
     const bin = join(env.dir, 'late-writer-bin');
     mkdirSync(bin, { recursive: true });
     const realTar = execFileSync('sh', ['-c', 'command -v tar'], { encoding: 'utf8' }).trim();
-    const script = `#!/bin/sh\nif [ "$3" = "-czf" ]; then printf 'key: %s\\n' '${PROVIDER_SECRET.secretAccessKey}' > "$2/$5/late.txt"; fi\nexec ${realTar} "$@"\n`;
+    const script = `#!/bin/sh\nif [ "$4" = "-czf" ]; then printf 'key: %s\\n' '${PROVIDER_SECRET.secretAccessKey}' > "$3/$6/late.txt"; fi\nexec ${realTar} "$@"\n`;
     writeFileSync(join(bin, 'tar'), script, { mode: 0o755 });
     const job = await createJob(env, { providerSecretRef: 'stackjobs/acmecorp/prov-late' });
     expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-late-preview', env: { PATH: `${bin}:${process.env.PATH}` } }));
@@ -580,6 +580,21 @@ describe("the preview's saved workspace", () => {
     const planLog = await logText(job.metadata.id, 'preview', 'plan');
     expect(planLog).toContain('the workspace is not saved for the update (late.txt holds a secret value)');
     expect(planLog).not.toContain(PROVIDER_SECRET.secretAccessKey);
+  });
+
+  it('is archived where the tool cannot reach: a link the tool leaves at the old archive path in its state directory changes nothing', async () => {
+    // A terraform that, at plan, leaves a link named like the archive in its HOME (the workspace's state directory),
+    // pointing at a file outside: a runner archiving there would write through it.
+    const victim = join(env.dir, `victim-${Date.now()}.txt`);
+    writeFileSync(victim, "not the runner's to overwrite\n");
+    const bin = join(env.dir, 'link-planting-terraform');
+    writeFileSync(bin, `#!/bin/sh\nif [ "$1" = "plan" ]; then ln -sf '${victim}' "$HOME/workspace.tar.gz"; fi\nexec '${env.standin}' "$@"\n`, { mode: 0o755 });
+    const job = await createJob(env);
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-link-preview', env: { STACKJOBS_TERRAFORM_BIN: bin } }));
+    expect(readFileSync(victim, 'utf8')).toBe("not the runner's to overwrite\n");
+    const saved = (await env.jobs.require(job.metadata.id)).job.status.plan!.workspace!;
+    expect(saved).toMatchObject({ key: artifactKeys.savedWorkspace(job.metadata.id), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect((await allObjects(env, saved.key)).size).toBe(1);
   });
 
   it('is not saved when a file in it holds a secret value: the update clones and initialises again', async () => {

@@ -1,6 +1,6 @@
 /** Hardening: the IaC tool under its own uid (STACKJOBS_TOOL_UID) when the runner runs as root. */
 import { spawn as mockedSpawn } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRunnerConfig } from '../../runner-image/src/config';
@@ -117,7 +117,7 @@ describe('claimLocalStateDir (local mode: a local backend stack directory per or
     root = mkdtempSync(join(tmpdir(), 'state-root-'));
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
-  const ORG_UID = 200007;
+  const ORG_UID = 2_000_000_007;
 
   asRoot("gives the stack's directory to the tool alone and keeps every directory above it the runner's and traverse-only", async () => {
     const stack = join(root, 'stack-jobs', 'acme', 'dev', 'res-1');
@@ -136,6 +136,37 @@ describe('claimLocalStateDir (local mode: a local backend stack directory per or
     const fresh = join(root, 'stack-jobs', 'acme', 'prod', 'res-2');
     await claimLocalStateDir(join(fresh, 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID });
     expect({ uid: statSync(fresh).uid, mode: statSync(fresh).mode & 0o777 }).toEqual({ uid: ORG_UID, mode: 0o700 });
+  });
+
+  asRoot("follows no link the stack's own tool swaps in while its directory is re-owned (a process the org left running)", async () => {
+    const stack = join(root, 'stack-jobs', 'acme', 'dev', 'res-1');
+    // Traverse-only, as local mode makes its state directory: the org's process reaches its stack's directory.
+    chmodSync(root, 0o711);
+    mkdirSync(join(stack, 'nested'), { recursive: true });
+    writeFileSync(join(stack, 'nested', 'terraform.tfstate'), '{}');
+    await claimLocalStateDir(join(stack, 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID });
+    // Outside: root's, with a file in it. The org's process swaps `nested` for a link to it, over and over.
+    const outside = mkdtempSync(join(tmpdir(), 'state-target-'));
+    writeFileSync(join(outside, 'passwd'), 'root:x:0:0\n');
+    const swapper = mockedSpawn(
+      'sh',
+      [
+        '-c',
+        `cd '${stack}' || exit 1; while :; do mv nested n2 2>/dev/null; ln -s '${outside}' nested 2>/dev/null; rm -f nested 2>/dev/null; mv n2 nested 2>/dev/null; done`,
+      ],
+      { uid: ORG_UID, gid: ORG_UID, stdio: 'ignore' },
+    );
+    try {
+      for (let i = 0; i < 150; i++) await claimLocalStateDir(join(stack, 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID });
+      // Still swapping when the last claim ended: the claims ran against it.
+      expect(swapper.exitCode).toBeNull();
+    } finally {
+      const exited = swapper.exitCode !== null || swapper.signalCode !== null ? Promise.resolve() : new Promise((r) => swapper.once('exit', r));
+      swapper.kill('SIGKILL');
+      await exited;
+    }
+    expect({ dir: statSync(outside).uid, file: statSync(join(outside, 'passwd')).uid }).toEqual({ dir: 0, file: 0 });
+    rmSync(outside, { recursive: true, force: true });
   });
 
   asRoot('changes nothing outside the root, and refuses a path through a symbolic link', async () => {
