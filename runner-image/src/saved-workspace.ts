@@ -38,27 +38,46 @@ async function filesUnder(dir: string): Promise<Array<{ path: string; size: numb
  * Archives `root` (the workspace's module directory) into `archive`, unless it is too large, or the archive made holds a
  * known secret value (a module could write one there): then no archive is left, and the update initialises again.
  */
-export async function archiveWorkspace(root: string, archive: string, registry: SecretRegistry, maxInflatedBytes = MAX_INFLATED_BYTES): Promise<Archived> {
+export async function archiveWorkspace(
+  root: string,
+  archive: string,
+  registry: SecretRegistry,
+  maxInflatedBytes = MAX_INFLATED_BYTES,
+  maxBytes = SAVED_WORKSPACE_MAX_BYTES,
+): Promise<Archived> {
   const files = await filesUnder(root);
   const total = files.reduce((sum, f) => sum + f.size, 0);
-  if (total > SAVED_WORKSPACE_MAX_BYTES) return { saved: false, why: `it holds ${total} bytes, more than ${SAVED_WORKSPACE_MAX_BYTES}` };
+  if (total > maxBytes) return { saved: false, why: `it holds ${total} bytes, more than ${maxBytes}` };
   // GNU format: a long name is one long-name member, never split between the ustar prefix and name fields, where a
   // secret value with a "/" in it would be in no one field whole.
   await run('tar', ['--format=gnu', '-C', dirname(root), '-czf', archive, basename(root)]);
   const patterns = registry.patterns();
-  const found = patterns.length > 0 ? await secretInArchive(archive, `${basename(root)}/`, patterns, maxInflatedBytes) : undefined;
+  // The bound holds for what was archived too: files the plan wrote meanwhile count (and the check never buffers more).
+  const bytes = (await stat(archive)).size;
+  const found =
+    bytes > maxBytes
+      ? `its archive holds ${bytes} bytes, more than ${maxBytes}`
+      : patterns.length > 0
+        ? await secretInArchive(archive, `${basename(root)}/`, patterns, maxInflatedBytes, maxBytes)
+        : undefined;
   if (found) {
     await rm(archive, { force: true });
     return { saved: false, why: found };
   }
-  return { saved: true, bytes: (await stat(archive)).size };
+  return { saved: true, bytes };
 }
 
 /**
  * Why the gzipped tar `archive` may not be saved, or undefined: a member whose name or link target holds a secret value,
  * or whose content does (secretIn). Members are read one at a time from the stream; names are told relative to `prefix`.
  */
-async function secretInArchive(archive: string, prefix: string, patterns: readonly Buffer[], maxInflatedBytes: number): Promise<string | undefined> {
+async function secretInArchive(
+  archive: string,
+  prefix: string,
+  patterns: readonly Buffer[],
+  maxInflatedBytes: number,
+  maxBytes: number,
+): Promise<string | undefined> {
   // One budget for everything inflated inside members while checking: a small zip of huge members cannot take the task's memory.
   const budget = { left: maxInflatedBytes };
   const relative = (name: string) => (name.startsWith(prefix) ? name.slice(prefix.length) : name);
@@ -67,7 +86,7 @@ async function secretInArchive(archive: string, prefix: string, patterns: readon
   // A read error ends the check with it (pipe() alone would leave the loop waiting): the archive is then not saved.
   file.on('error', (e) => gunzip.destroy(e));
   try {
-    for await (const member of tarMembers(file.pipe(gunzip))) {
+    for await (const member of tarMembers(file.pipe(gunzip), maxBytes)) {
       // The name itself is not told: it holds the value. GNU long names and link targets, pax attributes: a name, not content.
       const name = Buffer.from(member.name);
       if (patterns.some((p) => member.header.includes(p) || name.includes(p) || (member.meta && member.body.includes(p))))
@@ -124,7 +143,8 @@ const BLOCK = 512;
  * a time. A size in base-256 (past 8 GiB) or a stream that ends inside a member fails: such an archive is not checked,
  * so it is not saved.
  */
-async function* tarMembers(stream: AsyncIterable<Buffer>): AsyncGenerator<TarMember> {
+async function* tarMembers(stream: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<TarMember> {
+  let total = 0;
   const queue = new ByteQueue();
   const source = stream[Symbol.asyncIterator]();
   const fill = async (n: number): Promise<boolean> => {
@@ -146,6 +166,9 @@ async function* tarMembers(stream: AsyncIterable<Buffer>): AsyncGenerator<TarMem
     if (header[124] & 0x80) throw new Error('a member is larger than the check reads');
     const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
     if (!Number.isSafeInteger(size) || size < 0) throw new Error('a member has no readable size');
+    // Never more buffered than the workspace may hold (a file that grew while it was archived).
+    total += size;
+    if (total > maxBytes) throw new Error(`it inflates past ${maxBytes} bytes`);
     const padded = Math.ceil(size / BLOCK) * BLOCK;
     if (!(await fill(padded))) throw new Error('the archive ends inside a member');
     const body = queue.take(padded).subarray(0, size);
@@ -156,7 +179,8 @@ async function* tarMembers(stream: AsyncIterable<Buffer>): AsyncGenerator<TarMem
         .toString('utf8')
         .replace(/\0.*$/s, '');
     const meta = type === 'L' || type === 'K' || type === 'x' || type === 'g';
-    const ustarPrefix = header.subarray(257, 262).toString('latin1') === 'ustar' ? field(345, 155) : '';
+    // POSIX ustar ("ustar\0") has a name prefix at 345; GNU's format ("ustar  ") keeps other fields there.
+    const ustarPrefix = header.subarray(257, 263).toString('latin1') === 'ustar\0' ? field(345, 155) : '';
     const name = longName ?? (ustarPrefix ? `${ustarPrefix}/${field(0, 100)}` : field(0, 100));
     if (type === 'L') longName = body.toString('utf8').replace(/\0.*$/s, '');
     else if (!meta) longName = undefined;

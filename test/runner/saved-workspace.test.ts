@@ -199,3 +199,16 @@ it('saves and restores a workspace with long and deeply nested names, every memb
     why: expect.stringMatching(new RegExp(`^dir-0-d{12}/.*/${'f'.repeat(150)}-2\\.txt holds a secret value$`)),
   });
 });
+
+it('does not save an archive larger than the bound, whatever was written into the directory while it was archived', async () => {
+  // The bound is checked on the archive made, not only on the directory before it (a file may grow meanwhile).
+  const root = join(work, 'repo');
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, 'main.tf'), 'resource "terraform_data" "x" {}\n');
+  const registry = new SecretRegistry();
+  registry.add(SECRET);
+  // 34 bytes of files (under the bound), a gzipped tar of more than 100 (over it).
+  const archived = await archiveWorkspace(root, join(work, 'ws.tar.gz'), registry, undefined, 100);
+  expect(archived).toEqual({ saved: false, why: expect.stringMatching(/^its archive holds \d+ bytes, more than 100$/) });
+  expect(existsSync(join(work, 'ws.tar.gz'))).toBe(false);
+});
