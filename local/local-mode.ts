@@ -316,7 +316,11 @@ export function runnerStoppedEvent(taskArn: string, containerEnv: Record<string,
  * directory to its org's uid (STACKJOBS_LOCAL_STATE_ROOT). Module code then reads neither the runner's environment nor
  * local mode's data, nor another org's running tool, workspace or state.
  */
-export async function localToolUsers(dataDir: string, runnerEnv: Record<string, string> = {}): Promise<LocalToolUsers | undefined> {
+export async function localToolUsers(
+  dataDir: string,
+  runnerEnv: Record<string, string> = {},
+  log: (line: string) => void = () => undefined,
+): Promise<LocalToolUsers | undefined> {
   if (process.getuid?.() !== 0 || runnerEnv.STACKJOBS_TOOL_UID !== undefined) return undefined;
   chmodSync(dataDir, 0o711);
   for (const own of ['dynamodb', 's3', 'runner']) {
@@ -334,7 +338,13 @@ export async function localToolUsers(dataDir: string, runnerEnv: Record<string, 
   mkdirSync(state, { recursive: true });
   lchownSync(state, 0, 0);
   chmodSync(state, 0o711);
-  for (const name of readdirSync(state)) await reownTree(join(state, name), { uid: 0, gid: 0 }, { dir: 0o700, file: 0o600 });
+  for (const name of readdirSync(state)) {
+    // One tree that cannot be walked (deeper than a path may be, say) stays as far as the walk got, root's: it keeps
+    // nobody else out, and local mode starts for every other org.
+    await reownTree(join(state, name), { uid: 0, gid: 0 }, { dir: 0o700, file: 0o600 }).catch((e: Error) =>
+      log(`state/${name}: could not make all of it root's and private (${e.message}); what was walked is`),
+    );
+  }
   return new LocalToolUsers(dataDir);
 }
 
@@ -416,7 +426,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<LocalMo
   const runnerCredentials = { accessKeyId: `LOCALRUNNER${randomBytes(6).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(24).toString('base64') };
   const runSecret = (id: string) =>
     id === runCredentials.accessKeyId ? runCredentials.secretAccessKey : id === runnerCredentials.accessKeyId ? runnerCredentials.secretAccessKey : undefined;
-  const toolUsers = await localToolUsers(dataDir, options.runnerEnv);
+  const toolUsers = await localToolUsers(dataDir, options.runnerEnv, log);
   const stops: (() => Promise<void>)[] = [];
   const runners = new Map<string, SpawnedProcess>();
   try {

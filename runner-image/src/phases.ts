@@ -4,9 +4,10 @@
  * Throws a RunnerError (OperationFailed / Cancelled) naming the operation; returns the task result otherwise.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { constants, createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { chmod, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
 import type { ArtifactStore, StoredPlanSummary } from '../../lambdas/adapters/s3/artifact-store';
 import type { Clock } from '../../lambdas/domain/ids';
@@ -83,6 +84,22 @@ export interface PhaseDeps {
    * needs when its init's log closes, and the first heartbeat); called once, when the first tool process has been started.
    */
   whileToolRuns?: () => void;
+}
+
+/**
+ * Copies `src`, a file in the tool's directory, to `dest` in the runner's: opened without following a link, and
+ * refused unless it is a regular file (fails the operation that needs it).
+ */
+export async function copyRegularFile(src: string, dest: string): Promise<void> {
+  const handle = await open(src, constants.O_RDONLY | constants.O_NOFOLLOW).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(e.code === 'ELOOP' ? `${basename(src)} is a symbolic link, not the tool's file: refusing to read it` : e.message);
+  });
+  try {
+    if (!(await handle.stat()).isFile()) throw new Error(`${basename(src)} is not a regular file: refusing to read it`);
+    await pipeline(handle.createReadStream({ autoClose: false }), createWriteStream(dest, { mode: 0o600, flags: 'wx' }));
+  } finally {
+    await handle.close();
+  }
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -249,10 +266,12 @@ class PhaseRun {
   private createDriver(ws: Workspace, moduleDir: string, backendConfig: string[], pulumiBackendUrl: string): IacDriver {
     const paths = {
       planFile: join(ws.state, 'plan.bin'),
-      planJsonFile: join(ws.state, 'plan.json'),
+      // What the runner captures from the tool's output is written where only the runner writes (Workspace.runner):
+      // never through a link the tool left in its own directory, and read back as it was written.
+      planJsonFile: join(ws.runner, 'plan.json'),
       refreshFile: join(ws.state, 'refresh.bin'),
-      refreshJsonFile: join(ws.state, 'refresh.json'),
-      outputsFile: join(ws.state, 'outputs.json'),
+      refreshJsonFile: join(ws.runner, 'refresh.json'),
+      outputsFile: join(ws.runner, 'outputs.json'),
     };
     return driverFor(this.job.spec.essentials.provisioner).create({
       job: this.job,
@@ -362,11 +381,11 @@ class PhaseRun {
         const drift = await this.operation('refresh', async (exec) => {
           const found = await driver.refresh(exec);
           // The refresh's document, masked like the plan's, for reading the drift attribute by attribute (Terraform, OpenTofu).
-          const refreshJson = join(ws.state, 'refresh.json');
+          const refreshJson = join(ws.runner, 'refresh.json');
           if (existsSync(refreshJson)) {
             const masked = driver.downloadablePlan(JSON.parse(await readFile(refreshJson, 'utf8')) as Record<string, unknown>);
             // Written where only the runner writes (Workspace.runner): what is uploaded is what was redacted.
-            const redacted = join(ws.runner, 'refresh.json');
+            const redacted = join(ws.runner, 'refresh.masked.json');
             await writeFile(redacted, redactJsonText(masked, this.deps.registry), { mode: 0o600 });
             await this.deps.store.uploadFile(artifactKeys.refreshJson(this.jobId), redacted, 'application/json');
           }
@@ -391,14 +410,18 @@ class PhaseRun {
           const planned = await driver.plan(exec, { destroy, refresh: refreshes });
           if (!refreshOperation && planned.drift) drift = this.driftStatus(planned.drift);
           // Large plans stay in S3 (plan.json); what travels (task result, execution state, job item) is bounded.
-          const digest = await sha256File(planFile);
-          const planJsonFile = join(ws.state, 'plan.json');
+          // The tool wrote the plan in its own directory: copied from there without following a link (a link would
+          // have the runner read and upload whatever it points to), and the copy is what is hashed and uploaded.
+          const planCopy = join(ws.runner, 'plan.bin');
+          await copyRegularFile(planFile, planCopy);
+          const digest = await sha256File(planCopy);
+          const planJsonFile = join(ws.runner, 'plan.json');
           const planJson = JSON.parse(await readFile(planJsonFile, 'utf8')) as Record<string, unknown>;
           // The downloadable plan JSON shows sensitive values as "***", and so is every known secret value (credential
           // material that reached a variable or an output) wherever it appears. The binary plan is uploaded byte-exact:
           // it is what the approved digest covers and what apply runs.
           const masked = driver.downloadablePlan(planJson);
-          const redactedPlanJson = join(ws.runner, 'plan.json');
+          const redactedPlanJson = join(ws.runner, 'plan.masked.json');
           await writeFile(redactedPlanJson, redactJsonText(masked, this.deps.registry), { mode: 0o600 });
           // Resource addresses reach the job record and the task result: a for_each key could carry a secret too.
           // Redacted whole, then bounded (boundDrift's reason): the result, the job item and the task result carry the bounded one.
@@ -407,7 +430,7 @@ class PhaseRun {
           // Side by side: the objects are independent, and none is read before the job records the plan (below).
           [savedWorkspace] = await Promise.all([
             planned.hasChanges && archiving ? this.saveWorkspace(archiving, note) : undefined,
-            this.deps.store.uploadFile(planKey, planFile),
+            this.deps.store.uploadFile(planKey, planCopy),
             this.deps.store.uploadFile(artifactKeys.planJson(this.jobId), redactedPlanJson, 'application/json'),
             this.deps.store.putJson(artifactKeys.planSummary(this.jobId), stored),
             this.deps.store.putText(artifactKeys.planDigest(this.jobId), `${digest}  plan.bin\n`),
@@ -458,7 +481,7 @@ class PhaseRun {
       await Promise.all(this.unrecordedLogs);
       // Early downloads the job did not use are still let finish: none writes into a removed workspace.
       await Promise.allSettled(Object.values(this.early?.fetched ?? {}));
-      await removeWorkspace(ws).catch((err: Error) => this.deps.warn(`could not remove workspace: ${err.message}`));
+      await removeWorkspace(ws, this.toolUser).catch((err: Error) => this.deps.warn(`could not remove workspace: ${err.message}`));
     }
   }
 

@@ -55,6 +55,10 @@ export async function chownTree(dir: string, user: ToolUser): Promise<void> {
 export async function reownTree(path: string, to: ToolUser, modes?: { dir: number; file: number }, runner = { uid: 0, gid: 0 }): Promise<void> {
   await lchown(path, runner.uid, runner.gid);
   const stat = await lstat(path);
+  // A second name for a file elsewhere (another org's state, hard-linked in while one uid was shared, or a file of the
+  // host's): never handed on. Giving it to the runner (above) gives nothing away.
+  if (!stat.isDirectory() && stat.nlink > 1 && to.uid !== runner.uid)
+    throw new Error(`${path} is a hard link to a file with other names: refusing to hand it to the tool`);
   if (stat.isDirectory()) {
     // Writable by nobody else while its entries are re-owned (its mode may have let others write).
     await chmod(path, 0o700);

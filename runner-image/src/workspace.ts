@@ -6,6 +6,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { reownTree, type ToolUser } from './tool-user';
 
 export interface Workspace {
   root: string;
@@ -28,6 +29,13 @@ export async function createWorkspace(workDir: string, jobId: string): Promise<W
   return ws;
 }
 
-export async function removeWorkspace(ws: Workspace): Promise<void> {
+/**
+ * Removes the workspace. One handed to a tool's uid is first made the runner's from the top down (reownTree), while
+ * processes the tool left may still run: a recursive removal by path through a tree they can change could be steered
+ * through a link they swap in, outside the workspace.
+ */
+export async function removeWorkspace(ws: Workspace, tool?: ToolUser): Promise<void> {
+  const runner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  if (tool) await reownTree(ws.root, runner, { dir: 0o700, file: 0o600 }, runner).catch(() => undefined);
   await Promise.all([rm(ws.root, { recursive: true, force: true, maxRetries: 3 }), rm(ws.runner, { recursive: true, force: true, maxRetries: 3 })]);
 }

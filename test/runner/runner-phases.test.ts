@@ -597,6 +597,43 @@ describe("the preview's saved workspace", () => {
     expect((await allObjects(env, saved.key)).size).toBe(1);
   });
 
+  it('never writes through links the tool leaves at the names of what the runner captures (plan, refresh and outputs JSON)', async () => {
+    const victim = join(env.dir, `victim-captures-${Date.now()}.txt`);
+    writeFileSync(victim, 'untouched\n');
+    const bin = join(env.dir, 'capture-link-terraform');
+    const links = ['plan.json', 'refresh.json', 'outputs.json', 'outputs.redacted.json'].map((n) => `ln -sf '${victim}' "$HOME/${n}"`).join('; ');
+    writeFileSync(bin, `#!/bin/sh\nif [ "$1" = "init" ]; then ${links}; fi\nexec '${env.standin}' "$@"\n`, { mode: 0o755 });
+    const job = await createJob(env);
+    expectOk(
+      await runRunner(env, {
+        jobId: job.metadata.id,
+        phase: 'preview',
+        token: 'tok-capture-links',
+        env: { STACKJOBS_TERRAFORM_BIN: bin, STACKJOBS_THEN_UPDATE: 'true' },
+      }),
+    );
+    expect(readFileSync(victim, 'utf8')).toBe('untouched\n');
+    expect(successOf('tok-capture-links').then).toMatchObject({ phase: 'update', hasChanges: true });
+  });
+
+  it('refuses a plan file the tool replaced with a link: nothing it points to is read or uploaded', async () => {
+    const target = join(env.dir, `not-a-plan-${Date.now()}.txt`);
+    writeFileSync(target, 'HOST-FILE-CONTENT-0f3c9a\n');
+    const bin = join(env.dir, 'plan-link-terraform');
+    // After `show` (its last argument is the plan file), the plan file becomes a link to a file of the host's.
+    writeFileSync(
+      bin,
+      `#!/bin/sh\n'${env.standin}' "$@"; rc=$?\nif [ "$1" = "show" ]; then for a; do last="$a"; done; ln -sf '${target}' "$last"; fi\nexit $rc\n`,
+      { mode: 0o755 },
+    );
+    const job = await createJob(env);
+    const run = await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-plan-link', env: { STACKJOBS_TERRAFORM_BIN: bin } });
+    expect(run.code).toBe(1);
+    expect(failureOf('tok-plan-link').cause.message).toMatch(/plan\.bin is a symbolic link, not the tool's file: refusing to read it/);
+    for (const [key, body] of await allObjects(env, `jobs/${job.metadata.id}/`))
+      expect({ key, leaked: body.includes('HOST-FILE-CONTENT-0f3c9a') }).toEqual({ key, leaked: false });
+  });
+
   it('is not saved when a file in it holds a secret value: the update clones and initialises again', async () => {
     env.fake.secrets.set('stackjobs/acmecorp/prov-ws', JSON.stringify(PROVIDER_SECRET));
     const repo = ownRepo('secret-ws', { path: 'terraform/notes.txt', content: `key: ${PROVIDER_SECRET.secretAccessKey}\n` });

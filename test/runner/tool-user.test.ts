@@ -1,11 +1,12 @@
 /** Hardening: the IaC tool under its own uid (STACKJOBS_TOOL_UID) when the runner runs as root. */
 import { spawn as mockedSpawn } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRunnerConfig } from '../../runner-image/src/config';
 import { supervise, type SuperviseOptions } from '../../runner-image/src/supervisor';
 import { chownTree, claimLocalStateDir, toolUserFrom } from '../../runner-image/src/tool-user';
+import { createWorkspace, removeWorkspace } from '../../runner-image/src/workspace';
 
 // spawn is observed, and by default really spawns (the root-only test runs a real command).
 jest.mock('node:child_process', () => {
@@ -167,6 +168,51 @@ describe('claimLocalStateDir (local mode: a local backend stack directory per or
     }
     expect({ dir: statSync(outside).uid, file: statSync(join(outside, 'passwd')).uid }).toEqual({ dir: 0, file: 0 });
     rmSync(outside, { recursive: true, force: true });
+  });
+
+  asRoot("never hands on a hard link to a file with other names (another org's state, linked in while a uid was shared)", async () => {
+    const stack = join(root, 'stack-jobs', 'acme', 'dev', 'res-1');
+    mkdirSync(stack, { recursive: true });
+    const other = join(root, 'other-org-state');
+    writeFileSync(other, '{"secret":"globex"}', { mode: 0o600 });
+    linkSync(other, join(stack, 'terraform.tfstate'));
+    await expect(claimLocalStateDir(join(stack, 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID })).rejects.toThrow(
+      /is a hard link to a file with other names: refusing to hand it to the tool/,
+    );
+    expect(statSync(other).uid).toBe(0);
+  });
+
+  asRoot('removes a workspace handed to the tool without following a link a process of the tool swaps in meanwhile', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'rm-target-'));
+    writeFileSync(join(outside, 'keep'), 'host file\n');
+    chmodSync(root, 0o711);
+    try {
+      for (let round = 0; round < 20; round++) {
+        const ws = await createWorkspace(root, `sj_round${round}`);
+        for (let i = 0; i < 20; i++) mkdirSync(join(ws.module, `d${i}`, 'inner'), { recursive: true });
+        chmodSync(join(root, 'stack-jobs'), 0o711);
+        chownTree(ws.root, { uid: ORG_UID, gid: ORG_UID });
+        const swapper = mockedSpawn(
+          'sh',
+          [
+            '-c',
+            `cd '${ws.module}' || exit 1; while :; do for i in 0 1 2 3 4 5 6 7 8 9; do mv d$i x$i 2>/dev/null; ln -s '${outside}' d$i 2>/dev/null; done; done`,
+          ],
+          { uid: ORG_UID, gid: ORG_UID, stdio: 'ignore' },
+        );
+        try {
+          await removeWorkspace(ws, { uid: ORG_UID, gid: ORG_UID });
+        } finally {
+          const exited = swapper.exitCode !== null || swapper.signalCode !== null ? Promise.resolve() : new Promise((r) => swapper.once('exit', r));
+          swapper.kill('SIGKILL');
+          await exited;
+        }
+        expect(existsSync(ws.root)).toBe(false);
+      }
+      expect(readFileSync(join(outside, 'keep'), 'utf8')).toBe('host file\n');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   asRoot('changes nothing outside the root, and refuses a path through a symbolic link', async () => {

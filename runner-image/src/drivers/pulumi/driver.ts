@@ -8,7 +8,8 @@
  * before approval); the preview refreshes in memory (`preview --refresh`); only `up`/`destroy --yes` write state.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutputValues } from '../../../../lambdas/adapters/s3/artifact-store';
 import type { Exec } from '../../command';
@@ -65,7 +66,12 @@ export class PulumiDriver implements IacDriver {
     await exec({ args, stdoutFile: this.paths.planJsonFile, env: EXPERIMENTAL });
     const outcome = summarisePulumiPreview(JSON.parse(await readFile(this.paths.planJsonFile, 'utf8')) as PulumiPreview);
     // A destroy preview saves no plan: the preview JSON itself is what is digested and approved.
-    if (options.destroy) await copyFile(this.paths.planJsonFile, this.paths.planFile);
+    // Into the tool's directory: whatever the tool left at that name goes first, and the copy never writes through a
+    // name made again since (COPYFILE_EXCL: it fails instead).
+    if (options.destroy) {
+      await rm(this.paths.planFile, { force: true });
+      await copyFile(this.paths.planJsonFile, this.paths.planFile, constants.COPYFILE_EXCL);
+    }
     return outcome;
   }
 
