@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { chmod, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
@@ -35,7 +35,7 @@ import { S3LogSink } from './log-sink';
 import { refusedStart } from './task-arn';
 import { redactJsonText, redactJsonValue, SecretRegistry } from './redactor';
 import { chownTree, claimLocalStateDir, toolUserFrom, type ToolUser } from './tool-user';
-import { createWorkspace, removeWorkspace, type Workspace } from './workspace';
+import { createWorkspace, lockPlanDir, removeWorkspace, type Workspace } from './workspace';
 
 type SavedWorkspace = NonNullable<NonNullable<StackJob['status']['plan']>['workspace']>;
 
@@ -266,6 +266,7 @@ class PhaseRun {
   private createDriver(ws: Workspace, moduleDir: string, backendConfig: string[], pulumiBackendUrl: string): IacDriver {
     const paths = {
       planFile: join(ws.state, 'plan.bin'),
+      appliedPlanFile: join(ws.plan, 'plan.bin'),
       // What the runner captures from the tool's output is written where only the runner writes (Workspace.runner):
       // never through a link the tool left in its own directory, and read back as it was written.
       planJsonFile: join(ws.runner, 'plan.json'),
@@ -302,7 +303,8 @@ class PhaseRun {
     try {
       // Traverse-only for others (no listing): a tool running under its own uid must reach its workspace.
       if (this.toolUser) await chmod(dirname(ws.root), 0o711);
-      const planFile = join(ws.state, 'plan.bin');
+      // The plan the tool makes (preview), or the approved one an update downloads into the runner's plan directory.
+      const planFile = join(this.phase === 'update' ? ws.plan : ws.state, 'plan.bin');
       // An approved update downloads the plan and the saved workspace while it claims the phase: reading changes
       // nothing, and a claim refused (a cancel) still waits for them before the workspace is removed. An update that
       // restores a saved workspace runs no tool before its apply: its claim is the write that starts the apply
@@ -367,6 +369,7 @@ class PhaseRun {
         await driver.configure();
         if (this.toolUser) {
           await chownTree(ws.root, this.toolUser);
+          await lockPlanDir(ws, this.toolUser);
           if (creds.localStatePath) await claimLocalStateDir(creds.localStatePath, config.STACKJOBS_LOCAL_STATE_ROOT, this.toolUser);
         }
         if (!restored) await driver.init(exec);
@@ -460,8 +463,12 @@ class PhaseRun {
         if (config.STACKJOBS_THEN_UPDATE !== 'true' || !hasChanges) return preview;
         // One task: the plan just made is applied here, unless the job was cancelled before its update began.
         await this.operationGuard(finalOp, () => this.claimUpdate(finalOp));
-        // The file applied is the file hashed: checked again, as the update phase checks the approved plan it downloads.
-        const current = await sha256File(planFile);
+        // The file applied is the file hashed: the hashed copy goes where only the runner writes it (lockPlanDir), and
+        // is checked again there, as the update phase checks the approved plan it downloads.
+        const applied = join(ws.plan, 'plan.bin');
+        await copyFile(join(ws.runner, 'plan.bin'), applied);
+        await lockPlanDir(ws, this.toolUser);
+        const current = await sha256File(applied);
         if (current !== digest)
           await this.operation(finalOp, async () => {
             throw new OperationFailedError(finalOp, null, `refusing to ${finalOp}: the plan file changed after it was hashed; nothing was run`);
@@ -751,7 +758,7 @@ export async function runPhase(deps: PhaseDeps): Promise<RunnerResult> {
   if (c.STACKJOBS_PHASE !== 'update' || !c.STACKJOBS_PLAN_DIGEST) return new PhaseRun(deps, (await deps.jobs.require(id)).job).run();
   const ws = await createWorkspace(c.STACKJOBS_WORK_DIR, id);
   const fetched: Prefetched = {
-    plan: quiet(deps.store.downloadFile(artifactKeys.planBinary(id), join(ws.state, 'plan.bin'))),
+    plan: quiet(deps.store.downloadFile(artifactKeys.planBinary(id), join(ws.plan, 'plan.bin'))),
     workspace: quiet(deps.store.downloadFile(artifactKeys.savedWorkspace(id), join(ws.runner, 'workspace.tar.gz'))),
     summary: quiet(deps.store.getJson<StoredPlanSummary>(artifactKeys.planSummary(id))),
   };

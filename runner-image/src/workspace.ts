@@ -4,7 +4,7 @@
  * checks and then uploads (the saved workspace's archive, the redacted plan, refresh and outputs documents) is written
  * there, where no process of the tool (module code, or what it left running) can replace it between check and upload.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { reownTree, type ToolUser } from './tool-user';
 
@@ -16,16 +16,27 @@ export interface Workspace {
   logs: string;
   /** The runner's own files (never the tool's). */
   runner: string;
+  /** The plan an apply runs: the runner's, readable by the tool's group only, changed by nobody else (lockPlanDir). */
+  plan: string;
 }
 
 /** Creates a fresh workspace (a leftover from an earlier attempt of the same job is removed first). */
 export async function createWorkspace(workDir: string, jobId: string): Promise<Workspace> {
   const root = join(workDir, 'stack-jobs', jobId);
   const runner = `${root}.runner`;
-  await Promise.all([rm(root, { recursive: true, force: true }), rm(runner, { recursive: true, force: true })]);
-  const ws: Workspace = { root, module: join(root, 'module'), config: join(root, 'config'), state: join(root, 'state'), logs: join(root, 'logs'), runner };
+  const plan = `${root}.plan`;
+  await Promise.all([root, runner, plan].map((dir) => rm(dir, { recursive: true, force: true })));
+  const ws: Workspace = {
+    root,
+    module: join(root, 'module'),
+    config: join(root, 'config'),
+    state: join(root, 'state'),
+    logs: join(root, 'logs'),
+    runner,
+    plan,
+  };
   // 0700: the workspace holds the plan and the tool's state; nobody else on the host reads it.
-  for (const dir of [ws.module, ws.config, ws.state, ws.logs, ws.runner]) await mkdir(dir, { recursive: true, mode: 0o700 });
+  for (const dir of [ws.module, ws.config, ws.state, ws.logs, ws.runner, ws.plan]) await mkdir(dir, { recursive: true, mode: 0o700 });
   return ws;
 }
 
@@ -37,5 +48,21 @@ export async function createWorkspace(workDir: string, jobId: string): Promise<W
 export async function removeWorkspace(ws: Workspace, tool?: ToolUser): Promise<void> {
   const runner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   if (tool) await reownTree(ws.root, runner, { dir: 0o700, file: 0o600 }, runner).catch(() => undefined);
-  await Promise.all([rm(ws.root, { recursive: true, force: true, maxRetries: 3 }), rm(ws.runner, { recursive: true, force: true, maxRetries: 3 })]);
+  await Promise.all([ws.root, ws.runner, ws.plan].map((dir) => rm(dir, { recursive: true, force: true, maxRetries: 3 })));
+}
+
+/**
+ * The plan an apply runs, made readable by the tool (its group) and by nobody else, and changeable by no one but the
+ * runner: neither the file nor its directory is the tool's, so no process of the tool's uid (one an earlier job of
+ * the org left running, in local mode) can change or replace what was verified before the apply reads it.
+ */
+export async function lockPlanDir(ws: Workspace, tool: ToolUser | undefined): Promise<void> {
+  if (!tool) return;
+  const runner = { uid: process.getuid?.() ?? 0 };
+  await chown(ws.plan, runner.uid, tool.gid);
+  await chmod(ws.plan, 0o750);
+  for (const name of await readdir(ws.plan)) {
+    await lchown(join(ws.plan, name), runner.uid, tool.gid);
+    if ((await lstat(join(ws.plan, name))).isFile()) await chmod(join(ws.plan, name), 0o640);
+  }
 }

@@ -119,6 +119,7 @@ describe('the Pulumi driver, driven through a replaying stand-in', () => {
     pulumiBackendUrl: 's3://state-bucket/prefix',
     paths: {
       planFile: join(dir, 'plan.bin'),
+      appliedPlanFile: join(dir, 'plan.bin'),
       planJsonFile: join(dir, 'plan.json'),
       refreshFile: join(dir, 'refresh.bin'),
       refreshJsonFile: join(dir, 'refresh.json'),

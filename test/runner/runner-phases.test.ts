@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { artifactKeys } from '../../lambdas/adapters/s3/artifact-keys';
@@ -662,7 +663,10 @@ describe('one task for a job that does not pause (STACKJOBS_THEN_UPDATE)', () =>
     expect(readCalls(calls).map((c) => c.command)).toEqual(['init', 'plan', 'show', 'apply', 'output']);
     const plan = readCalls(calls).find((c) => c.command === 'plan')!;
     const apply = readCalls(calls).find((c) => c.command === 'apply')!;
-    expect(apply.argv.at(-1)).toBe(plan.argv.find((a) => a.startsWith('-out='))!.slice('-out='.length));
+    // The plan file the tool made, applied as the runner's copy of it (hashed, and beside the workspace where no tool
+    // process can change it): <work>/stack-jobs/<jobId>/state/plan.bin -> <work>/stack-jobs/<jobId>.plan/plan.bin.
+    const made = plan.argv.find((a) => a.startsWith('-out='))!.slice('-out='.length);
+    expect(apply.argv.at(-1)).toBe(join(dirname(dirname(dirname(made))), `${job.metadata.id}.plan`, 'plan.bin'));
     expect(result).toMatchObject({ phase: 'preview', hasChanges: true, then: { phase: 'update', hasChanges: true, planDigest: result.planDigest } });
     expect(Object.keys(result.durations).sort()).toEqual(['init', 'plan']);
     expect(Object.keys(result.then!.durations)).toEqual(['apply']);
@@ -858,9 +862,8 @@ describe("the tool's OS user (STACKJOBS_TOOL_UID)", () => {
   const NOBODY = 65534;
   const asRoot = process.getuid?.() === 0 ? it : it.skip;
 
-  asRoot('runs every tool command as that uid on a workspace handed to it, preview and update', async () => {
-    const job = await createJob(env);
-    // What the tool must reach outside its workspace: the test's dirs (traverse only), its state dir and call log.
+  /** What the tool must reach outside its workspace: the test's dirs (traverse only), a dir of its own for the state. */
+  const reachableByTool = async (job: StackJob) => {
     chmodSync(env.dir, 0o711);
     const own = join(env.dir, `tool-${job.metadata.id}`);
     mkdirSync(own, { recursive: true });
@@ -872,6 +875,34 @@ describe("the tool's OS user (STACKJOBS_TOOL_UID)", () => {
         essentials: { ...j.spec.essentials, backendCredential: { ...j.spec.essentials.backendCredential, config: { path: join(own, 'state') } } },
       },
     }));
+    return own;
+  };
+
+  asRoot('is applied from a copy no process of the tool can change: the plan file an update applies is read-only to the tool', async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'plan-write-')), 'marker');
+    chmodSync(dirname(marker), 0o777);
+    // Beside the marker: a directory the tool's uid can reach.
+    const bin = join(dirname(marker), 'plan-writing-terraform');
+    // At apply (its last argument is the plan file), the tool tries to change the plan file and its directory.
+    writeFileSync(
+      bin,
+      `#!/bin/sh\nif [ "$1" = "apply" ]; then for a; do last="$a"; done; if printf x >> "$last" 2>/dev/null || mv "$last" "$last.moved" 2>/dev/null; then echo writable > '${marker}'; else echo denied > '${marker}'; fi; fi\nexec '${env.standin}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    const job = await createJob(env);
+    await reachableByTool(job);
+    const tool = { STACKJOBS_TERRAFORM_BIN: bin, STACKJOBS_TOOL_UID: String(NOBODY) };
+    expectOk(await runRunner(env, { jobId: job.metadata.id, phase: 'preview', token: 'tok-ro-plan-p', env: tool }));
+    expectOk(
+      await runRunner(env, { jobId: job.metadata.id, phase: 'update', token: 'tok-ro-plan-u', planDigest: successOf('tok-ro-plan-p').planDigest, env: tool }),
+    );
+    expect(readFileSync(marker, 'utf8').trim()).toBe('denied');
+    rmSync(dirname(marker), { recursive: true, force: true });
+  });
+
+  asRoot('runs every tool command as that uid on a workspace handed to it, preview and update', async () => {
+    const job = await createJob(env);
+    const own = await reachableByTool(job);
     const calls = join(own, 'calls.jsonl');
     const probe = join(own, 'probe.jsonl');
     const toolEnv = { STANDIN_CALLS: calls, STANDIN_PROBE_PARENT: probe, STACKJOBS_TOOL_UID: String(NOBODY) };

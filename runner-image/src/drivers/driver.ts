@@ -28,8 +28,10 @@ export interface ApplyOutcome {
 export type DriftFound = Omit<Drift, 'checkedAt'>;
 
 export interface DriverPaths {
-  /** The binary plan file the digest is computed over. */
+  /** The binary plan file the tool writes at plan. */
   planFile: string;
+  /** The verified plan file applyPlan runs (the runner's copy, never the tool's to change). */
+  appliedPlanFile: string;
   /** The plan as JSON (stdout of `show -json` / `preview --json`), never logged. */
   planJsonFile: string;
   /** The refresh's own plan (Terraform) or preview JSON (Pulumi): read for drift, never applied, never uploaded. */

@@ -78,7 +78,7 @@ export class PulumiDriver implements IacDriver {
   async applyPlan(exec: Exec, options: { destroy: boolean }): Promise<ApplyOutcome> {
     const args = options.destroy
       ? ['destroy', '--yes', '--skip-preview', ...this.common]
-      : ['up', '--yes', '--skip-preview', `--plan=${this.paths.planFile}`, ...this.common];
+      : ['up', '--yes', '--skip-preview', `--plan=${this.paths.appliedPlanFile}`, ...this.common];
     await exec({ args, env: EXPERIMENTAL });
     return {};
   }

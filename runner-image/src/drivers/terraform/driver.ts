@@ -83,7 +83,7 @@ export class TerraformDriver implements IacDriver {
 
   async applyPlan(exec: Exec): Promise<ApplyOutcome> {
     // A saved plan carries its own variables and destroy mode: no -var-file, no -destroy.
-    const { changeSummary } = await exec({ args: ['apply', '-input=false', '-auto-approve', '-no-color', '-json', this.paths.planFile], json: true });
+    const { changeSummary } = await exec({ args: ['apply', '-input=false', '-auto-approve', '-no-color', '-json', this.paths.appliedPlanFile], json: true });
     return changeSummary ? { hasChanges: changeSummary.add + changeSummary.change + changeSummary.remove > 0 } : {};
   }
 
