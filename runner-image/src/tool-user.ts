@@ -52,7 +52,18 @@ export async function chownTree(dir: string, user: ToolUser): Promise<void> {
  * then is it handed on. Precondition: the entry `path` itself sits in a directory only the runner can change.
  * `modes` also sets each directory's and regular file's mode (a migration making a tree private).
  */
-export async function reownTree(path: string, to: ToolUser, modes?: { dir: number; file: number }, runner = { uid: 0, gid: 0 }): Promise<void> {
+export async function reownTree(
+  path: string,
+  to: ToolUser,
+  modes?: { dir: number; file: number },
+  runner = { uid: 0, gid: 0 },
+  /** Refuse an entry another uid owns (claimLocalStateDir: another stack's state, nested by a chosen key prefix). */
+  ownersOnly = false,
+): Promise<void> {
+  if (ownersOnly) {
+    const { uid } = await lstat(path);
+    if (uid !== runner.uid && uid !== to.uid) throw new Error(`${path} belongs to another uid (another stack's state?): refusing to hand it to the tool`);
+  }
   await lchown(path, runner.uid, runner.gid);
   const stat = await lstat(path);
   // A second name for a file elsewhere (another org's state, hard-linked in while one uid was shared, or a file of the
@@ -62,7 +73,7 @@ export async function reownTree(path: string, to: ToolUser, modes?: { dir: numbe
   if (stat.isDirectory()) {
     // Writable by nobody else while its entries are re-owned (its mode may have let others write).
     await chmod(path, 0o700);
-    for (const entry of await readdir(path)) await reownTree(join(path, entry), to, modes, runner);
+    for (const entry of await readdir(path)) await reownTree(join(path, entry), to, modes, runner, ownersOnly);
     await chmod(path, modes ? modes.dir : stat.mode & 0o7777);
   } else if (stat.isFile() && modes) {
     await chmod(path, modes.file);
@@ -90,12 +101,17 @@ export async function claimLocalStateDir(statePath: string, root: string | undef
     await mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
     });
-    if (!(await lstat(dir)).isDirectory()) throw new Error(`the local state path ${dir} is not a directory (a symbolic link?): refusing to use it`);
+    const stat = await lstat(dir);
+    if (!stat.isDirectory()) throw new Error(`the local state path ${dir} is not a directory (a symbolic link?): refusing to use it`);
     if (i < parts.length - 1) {
+      // A directory on the way that a tool's uid owns is a stack's own: a key prefix (the catalog's choice) must not
+      // place this stack inside it, where the claim would open it to this org.
+      if (stat.uid !== runner.uid) throw new Error(`the local state path ${dir} is another stack's state directory: refusing to put a stack inside it`);
       await lchown(dir, runner.uid, runner.gid);
       await chmod(dir, 0o711);
     } else {
-      await reownTree(dir, user, undefined, runner);
+      // Nor may this stack's directory hold another's (its path the parent of another org's stacks).
+      await reownTree(dir, user, undefined, runner, true);
       await chmod(dir, 0o700);
     }
   }

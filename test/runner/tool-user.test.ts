@@ -1,11 +1,24 @@
 /** Hardening: the IaC tool under its own uid (STACKJOBS_TOOL_UID) when the runner runs as root. */
 import { spawn as mockedSpawn } from 'node:child_process';
-import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRunnerConfig } from '../../runner-image/src/config';
 import { supervise, type SuperviseOptions } from '../../runner-image/src/supervisor';
-import { chownTree, claimLocalStateDir, toolUserFrom } from '../../runner-image/src/tool-user';
+import { chownTree, claimLocalStateDir, reownTree, toolUserFrom } from '../../runner-image/src/tool-user';
 import { createWorkspace, removeWorkspace } from '../../runner-image/src/workspace';
 
 // spawn is observed, and by default really spawns (the root-only test runs a real command).
@@ -122,10 +135,13 @@ describe('claimLocalStateDir (local mode: a local backend stack directory per or
 
   asRoot("gives the stack's directory to the tool alone and keeps every directory above it the runner's and traverse-only", async () => {
     const stack = join(root, 'stack-jobs', 'acme', 'dev', 'res-1');
-    // A directory a former version gave to one shared tool user, with a state file in it.
+    // A directory a former version gave to one shared tool user, with a state file in it, then made root's at start.
     mkdirSync(stack, { recursive: true, mode: 0o755 });
     writeFileSync(join(stack, 'terraform.tfstate'), '{}');
     chownTree(join(root, 'stack-jobs'), { uid: NOBODY, gid: NOBODY });
+    // Not yet made root's (local mode's start does that): a directory on the way that another uid owns is refused.
+    await expect(claimLocalStateDir(join(stack, 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID })).rejects.toThrow(/another stack's state directory/);
+    await reownTree(join(root, 'stack-jobs'), { uid: 0, gid: 0 }, { dir: 0o700, file: 0o600 });
     await claimLocalStateDir(join(stack, 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID });
     expect(statSync(stack)).toMatchObject({ uid: ORG_UID, gid: ORG_UID });
     expect(statSync(stack).mode & 0o777).toBe(0o700);
@@ -213,6 +229,27 @@ describe('claimLocalStateDir (local mode: a local backend stack directory per or
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }
+  });
+
+  asRoot("refuses a state path that a chosen key prefix nests inside another org's stack, or that holds another org's stacks", async () => {
+    const OTHER = ORG_UID + 1;
+    const theirs = join(root, 'stack-jobs', 'globex', 'dev', 'res-b');
+    await claimLocalStateDir(join(theirs, 'terraform.tfstate'), root, { uid: OTHER, gid: OTHER });
+    writeFileSync(join(theirs, 'terraform.tfstate'), '{"globex":"state"}', { mode: 0o600 });
+    lchownSync(join(theirs, 'terraform.tfstate'), OTHER, OTHER);
+    // acme's key prefix "stack-jobs/globex/dev/res-b": its stack directory would sit inside globex's.
+    await expect(claimLocalStateDir(join(theirs, 'acme', 'dev', 'res-a', 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID })).rejects.toThrow(
+      /is another stack's state directory: refusing to put a stack inside it/,
+    );
+    // A stack whose directory is globex's env directory (an org named "stack-jobs", say): it would take globex's stacks.
+    await expect(claimLocalStateDir(join(root, 'stack-jobs', 'globex', 'dev', 'terraform.tfstate'), root, { uid: ORG_UID, gid: ORG_UID })).rejects.toThrow(
+      /belongs to another uid \(another stack's state\?\): refusing to hand it to the tool/,
+    );
+    expect({ dir: statSync(theirs).uid, file: statSync(join(theirs, 'terraform.tfstate')).uid, mode: statSync(theirs).mode & 0o777 }).toEqual({
+      dir: OTHER,
+      file: OTHER,
+      mode: 0o700,
+    });
   });
 
   asRoot('changes nothing outside the root, and refuses a path through a symbolic link', async () => {
